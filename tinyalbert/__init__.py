@@ -1,0 +1,27 @@
+"""tinyalbert: ALBERT in plain array code, exact enough to stand in for Transformers' ALBERT."""
+from .config import AlbertConfig
+from .models import (
+    AlbertForMaskedLM,
+    AlbertForMultipleChoice,
+    AlbertForPreTraining,
+    AlbertForQuestionAnswering,
+    AlbertForSequenceClassification,
+    AlbertForTokenClassification,
+    AlbertModel,
+    AlbertPreTrainedModel,
+)
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Imported lazily so that `import tinyalbert` stays quick for the command-line tools.
+    if name == "AlbertTokenizer":
+        from .tokenizer import AlbertTokenizer
+
+        return AlbertTokenizer
+    if name == "pipeline":
+        from .pipelines import pipeline
+
+        return pipeline
+    raise AttributeError(f"module 'tinyalbert' has no attribute {name!r}")

@@ -1,0 +1,182 @@
+"""Which array library runs the math, and the few operations the Array API standard lacks.
+
+Every function in `tinyalbert.nn` asks its inputs for their namespace (`array_namespace(x)`)
+instead of importing NumPy, so the same code runs on NumPy (CPU), CuPy (GPU) and
+`array_api_strict` (the test that proves nothing NumPy-only slipped in).
+
+The standard (2025.12) has no `erf`, no scatter-add and no `logsumexp`. Each is solved once
+here: a generic version written in standard calls, plus a fast path for the libraries that
+have one. Tests check that the two agree.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+from types import ModuleType
+
+import numpy as np
+
+FLOAT_DTYPES = ("float32", "float64", "float16")
+
+
+def array_namespace(*arrays) -> ModuleType:
+    """The Array API namespace shared by `arrays` (NumPy, CuPy, array_api_strict, ...)."""
+    namespaces = set()
+    for array in arrays:
+        if array is None:
+            continue
+        get_namespace = getattr(array, "__array_namespace__", None)
+        if get_namespace is None:
+            raise TypeError(f"{type(array).__name__} is not an Array API array")
+        namespaces.add(get_namespace())
+    if len(namespaces) != 1:
+        raise TypeError(f"expected arrays from one library, got {sorted(ns.__name__ for ns in namespaces)}")
+    return namespaces.pop()
+
+
+def get_backend(backend: str | ModuleType = "numpy") -> ModuleType:
+    """Resolve `"numpy"`, `"cupy"` or an Array API namespace module to the namespace itself."""
+    if not isinstance(backend, str):
+        return backend
+    if backend == "numpy":
+        return np
+    if backend == "cupy":
+        try:
+            cupy = importlib.import_module("cupy")
+            cupy.cuda.runtime.getDeviceCount()
+        except Exception as error:  # ImportError, or CUDA present but no usable device
+            raise RuntimeError(
+                f"backend 'cupy' needs CuPy and a CUDA GPU ({type(error).__name__}: {error}); "
+                "install it with `pip install tinyalbert[gpu]` or use backend='numpy'"
+            ) from None
+        return cupy
+    if backend in ("array_api_strict", "array-api-strict"):
+        return importlib.import_module("array_api_strict")
+    raise ValueError(f"unknown backend {backend!r}: use 'numpy', 'cupy' or an Array API namespace module")
+
+
+def get_dtype(xp: ModuleType, dtype) -> object:
+    """`"float32"` (or a dtype object) to the namespace's floating dtype."""
+    name = dtype if isinstance(dtype, str) else getattr(dtype, "name", str(dtype))
+    name = name.replace("torch.", "")
+    if name not in FLOAT_DTYPES:
+        raise ValueError(f"unsupported dtype {dtype!r}: use one of {', '.join(FLOAT_DTYPES)}")
+    return getattr(xp, name)
+
+
+def to_numpy(array) -> np.ndarray:
+    """Copy any backend's array to a NumPy array on the host (for saving and printing)."""
+    if isinstance(array, np.ndarray):
+        return array
+    if hasattr(array, "get"):  # CuPy
+        return array.get()
+    if hasattr(array, "__dlpack__"):
+        try:
+            return np.from_dlpack(array)
+        except Exception:  # array_api_strict on a non-CPU device, or a read-only buffer
+            pass
+    return np.asarray(array)
+
+
+def asarray(xp: ModuleType, value, dtype=None):
+    """`value` (NumPy, CuPy, list, other Array API array) as an array of namespace `xp`."""
+    if value is None:
+        return None
+    if xp is np or getattr(xp, "__name__", "") == "cupy":
+        return xp.asarray(value, dtype=dtype)
+    if getattr(value, "__array_namespace__", None) is not None and value.__array_namespace__() is xp:
+        return value if dtype is None else xp.astype(value, dtype)
+    return xp.asarray(to_numpy(value) if hasattr(value, "__array_namespace__") else np.asarray(value), dtype=dtype)
+
+
+# --- erf -------------------------------------------------------------------------------------
+# Exact GELU needs erf. The generic version below is accurate to float64 rounding:
+#   |x| < 3:  erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n 2^n x^(2n+1) / (1*3*...*(2n+1))
+#             (every term positive, so no cancellation; 60 terms reach 1e-17 at |x| = 3)
+#   |x| >= 3: erfc(x) from its continued fraction, 60 levels evaluated bottom-up
+#             (erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))))
+_ERF_SERIES_TERMS = 60
+_ERFC_FRACTION_LEVELS = 60
+
+
+def erf_generic(x):
+    """erf(x) from standard Array API calls only. Shape of `x`, same dtype."""
+    xp = array_namespace(x)
+    work_dtype = xp.float64 if x.dtype == xp.float64 else xp.float32
+    z = xp.abs(xp.astype(x, work_dtype))
+    small = xp.minimum(z, 3.0)  # series branch, kept finite where it is not used
+    term = small
+    total = small
+    for n in range(1, _ERF_SERIES_TERMS):
+        term = term * (2.0 * small * small) / (2 * n + 1)
+        total = total + term
+    erf_series = (2.0 / math.sqrt(math.pi)) * xp.exp(-small * small) * total
+
+    large = xp.maximum(z, 3.0)
+    fraction = xp.zeros_like(large)
+    for k in range(_ERFC_FRACTION_LEVELS, 0, -1):
+        fraction = (k / 2.0) / (large + fraction)
+    erfc_large = xp.exp(-large * large) / math.sqrt(math.pi) / (large + fraction)
+    result = xp.where(z < 3.0, erf_series, 1.0 - erfc_large)
+    return xp.astype(xp.sign(xp.astype(x, work_dtype)) * result, x.dtype)
+
+
+def erf(x):
+    """erf(x), elementwise, with a library fast path where one exists (SciPy, CuPy)."""
+    xp = array_namespace(x)
+    if xp is np:
+        try:
+            from scipy.special import erf as scipy_erf
+        except ImportError:
+            return erf_generic(x)
+        return scipy_erf(x).astype(x.dtype, copy=False)
+    if getattr(xp, "__name__", "") == "cupy":
+        from cupyx.scipy.special import erf as cupy_erf
+
+        return cupy_erf(x)
+    return erf_generic(x)
+
+
+# --- scatter-add -----------------------------------------------------------------------------
+def scatter_add_rows_generic(num_rows: int, indices, updates):
+    """Sum the rows of `updates` into a `(num_rows, dim)` zero table at `indices` (repeats add up).
+
+    indices: (n,) integer; updates: (n, dim). Generic route: a one-hot `(num_rows, n)` matrix
+    times `updates`, done in chunks of rows so the one-hot matrix stays small.
+    """
+    xp = array_namespace(updates)
+    dim = updates.shape[1]
+    row_ids = xp.arange(num_rows, dtype=indices.dtype)
+    chunks = []
+    chunk = 4096
+    for start in range(0, num_rows, chunk):
+        rows = row_ids[start : start + chunk]
+        one_hot = xp.astype(rows[:, None] == indices[None, :], updates.dtype)
+        chunks.append(one_hot @ updates)
+    return xp.concat(chunks, axis=0) if chunks else xp.zeros((0, dim), dtype=updates.dtype)
+
+
+def scatter_add_rows(num_rows: int, indices, updates):
+    """Like `scatter_add_rows_generic`, through `np.add.at` / `cupyx.scatter_add` when available."""
+    xp = array_namespace(updates)
+    name = getattr(xp, "__name__", "")
+    if xp is np or name == "cupy":
+        table = xp.zeros((num_rows, updates.shape[1]), dtype=updates.dtype)
+        if xp is np:
+            np.add.at(table, indices, updates)
+        else:
+            import cupyx
+
+            cupyx.scatter_add(table, indices, updates)
+        return table
+    return scatter_add_rows_generic(num_rows, indices, updates)
+
+
+# --- logsumexp -------------------------------------------------------------------------------
+def logsumexp(x, axis: int = -1, keepdims: bool = False):
+    """log(sum(exp(x))) along `axis`, shifted by the maximum so that exp cannot overflow."""
+    xp = array_namespace(x)
+    shift = xp.max(x, axis=axis, keepdims=True)
+    total = xp.sum(xp.exp(x - shift), axis=axis, keepdims=True)
+    result = xp.log(total) + shift
+    return result if keepdims else xp.squeeze(result, axis=axis)

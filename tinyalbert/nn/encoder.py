@@ -1,0 +1,116 @@
+"""The shared encoder: E -> H projection, then `num_hidden_layers` passes through a few
+layer groups whose weights are reused.
+
+ALBERT has `num_hidden_groups` groups of `inner_group_num` layers each. Pass i of
+`num_hidden_layers` runs the whole group `i * num_hidden_groups // num_hidden_layers`
+(every inner layer of it). With the usual 1 group of 1 layer, one layer's weights serve
+all 12 (or 24) passes; that reuse is why ALBERT is small.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .attention import AttentionCache, attention_forward
+from .feedforward import FeedForwardCache, feedforward_forward
+from .linear import LinearCache, linear_forward
+
+ENCODER_PREFIX = "albert.encoder."
+
+
+class LayerCache(NamedTuple):
+    prefix: str  # "albert.encoder.albert_layer_groups.{g}.albert_layers.{j}."
+    attention: AttentionCache
+    feedforward: FeedForwardCache
+
+
+class EncoderCache(NamedTuple):
+    mapping_in: LinearCache
+    layers: list  # LayerCache for every use of a layer, in the order of use
+
+
+def layer_prefix(group: int, inner: int) -> str:
+    return f"{ENCODER_PREFIX}albert_layer_groups.{group}.albert_layers.{inner}."
+
+
+def weights_below(params: dict, prefix: str) -> dict:
+    """The entries of `params` under `prefix`, keyed by the rest of their name."""
+    return {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)}
+
+
+def group_of_pass(layer_pass: int, config) -> int:
+    """Which layer group runs at pass `layer_pass` (the formula of Transformers' AlbertTransformer)."""
+    return int(layer_pass / (config.num_hidden_layers / config.num_hidden_groups))
+
+
+def head_mask_row(head_mask, layer_pass: int, inner: int, config):
+    """The head-mask row that Transformers applies to inner layer `inner` at pass `layer_pass`.
+
+    Transformers slices the (num_hidden_layers, ...) mask per *group* and indexes the slice by the
+    inner-layer number, so every pass of a group sees the same rows.
+    """
+    if head_mask is None:
+        return None
+    layers_per_group = int(config.num_hidden_layers / config.num_hidden_groups)
+    row = group_of_pass(layer_pass, config) * layers_per_group + inner
+    if inner >= layers_per_group or row >= head_mask.shape[0]:
+        raise ValueError(
+            f"head_mask has no row for inner layer {inner} of group {group_of_pass(layer_pass, config)} "
+            f"(inner_group_num {config.inner_group_num} > layers per group {layers_per_group})"
+        )
+    return head_mask[row]
+
+
+def albert_layer_forward(hidden, layer_weights, mask_bias, head_mask, config, *, rng=None):
+    """One ALBERT layer: attention block then feed-forward block. (batch, seq, hidden) -> same."""
+    attended, probs, attention_cache = attention_forward(
+        hidden, weights_below(layer_weights, "attention."), mask_bias, head_mask,
+        num_heads=config.num_attention_heads, position_embedding_type=config.position_embedding_type,
+        max_positions=config.max_position_embeddings, layer_norm_eps=config.layer_norm_eps,
+        attention_dropout=config.attention_probs_dropout_prob if rng is not None else 0.0,
+        output_dropout=config.hidden_dropout_prob if rng is not None else 0.0, rng=rng,
+    )
+    output, feedforward_cache = feedforward_forward(
+        attended, layer_weights, hidden_act=config.hidden_act, layer_norm_eps=config.layer_norm_eps
+    )
+    return output, probs, attention_cache, feedforward_cache
+
+
+def encoder_forward(
+    embedded, params, mask_bias, head_mask, config, *, output_hidden_states=False,
+    output_attentions=False, rng=None, keep_caches=False,
+):
+    """embedded (batch, seq, embedding_size) -> hidden (batch, seq, hidden_size).
+
+    keep_caches: keep every layer's cache for a backward pass. Inference leaves it off, so each
+    layer's intermediate arrays are freed as soon as the next layer has run.
+
+    Returns (last_hidden, all_hidden_states or None, all_attentions or None, cache).
+    head_mask: None or (num_hidden_layers, batch or 1, heads, 1, 1).
+    """
+    hidden, mapping_cache = linear_forward(
+        embedded, params[ENCODER_PREFIX + "embedding_hidden_mapping_in.weight"],
+        params[ENCODER_PREFIX + "embedding_hidden_mapping_in.bias"],
+    )
+    all_hidden = [hidden] if output_hidden_states else None
+    all_attentions = [] if output_attentions else None
+    group_weights = {}  # the sub-dicts of each layer, built once per call
+    layer_caches = []
+    for layer_pass in range(config.num_hidden_layers):
+        group = group_of_pass(layer_pass, config)
+        for inner in range(config.inner_group_num):
+            prefix = layer_prefix(group, inner)
+            if prefix not in group_weights:
+                group_weights[prefix] = weights_below(params, prefix)
+            hidden, probs, attention_cache, feedforward_cache = albert_layer_forward(
+                hidden, group_weights[prefix], mask_bias, head_mask_row(head_mask, layer_pass, inner, config),
+                config, rng=rng,
+            )
+            if keep_caches:
+                layer_caches.append(LayerCache(prefix, attention_cache, feedforward_cache))
+            if output_attentions:
+                all_attentions.append(probs)
+        # Transformers records one hidden state per pass (after all inner layers of the group).
+        if output_hidden_states:
+            all_hidden.append(hidden)
+    cache = EncoderCache(mapping_cache, layer_caches)
+    return hidden, all_hidden, all_attentions, cache

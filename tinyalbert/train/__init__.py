@@ -1,0 +1,7 @@
+"""Pretraining ALBERT from scratch.
+
+- `tinyalbert.train.data`: raw text to sentence-order pairs with n-gram masking, and a
+  resumable batch iterator.
+- `tinyalbert.train.optim`: AdamW and LAMB on flat parameter dicts, the warmup-then-decay
+  learning-rate schedule, and global-norm gradient clipping.
+"""

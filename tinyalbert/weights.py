@@ -1,0 +1,239 @@
+"""Parameters on disk: the names and shapes of every ALBERT parameter, safetensors in and out,
+and the initialization Transformers gives to weights a checkpoint does not have.
+
+A checkpoint is the flat parameter dict on disk, with Transformers' key names. Nothing here
+unpickles: `pytorch_model.bin` files are read only when the caller allows it explicitly.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+SAFE_WEIGHTS_NAME = "model.safetensors"
+SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
+PICKLED_WEIGHTS_NAME = "pytorch_model.bin"
+
+# Buffers Transformers saved in older checkpoints; they hold no learned values.
+BUFFER_SUFFIXES = ("embeddings.position_ids", "embeddings.token_type_ids")
+# The MLM decoder shares its weight with the word embeddings and its bias with `predictions.bias`.
+TIED_KEYS = ("predictions.decoder.weight", "predictions.decoder.bias")
+
+
+# --- the names and shapes of a model's parameters ----------------------------------------------
+def body_shapes(config, with_pooler: bool) -> dict:
+    """Every parameter of the ALBERT body, keyed by its Transformers name (with `albert.`)."""
+    E, H, I, V = config.embedding_size, config.hidden_size, config.intermediate_size, config.vocab_size
+    shapes = {
+        "albert.embeddings.word_embeddings.weight": (V, E),
+        "albert.embeddings.position_embeddings.weight": (config.max_position_embeddings, E),
+        "albert.embeddings.token_type_embeddings.weight": (config.type_vocab_size, E),
+        "albert.embeddings.LayerNorm.weight": (E,),
+        "albert.embeddings.LayerNorm.bias": (E,),
+        "albert.encoder.embedding_hidden_mapping_in.weight": (H, E),
+        "albert.encoder.embedding_hidden_mapping_in.bias": (H,),
+    }
+    for group in range(config.num_hidden_groups):
+        for inner in range(config.inner_group_num):
+            prefix = f"albert.encoder.albert_layer_groups.{group}.albert_layers.{inner}."
+            layer = {
+                "full_layer_layer_norm.weight": (H,), "full_layer_layer_norm.bias": (H,),
+                "attention.query.weight": (H, H), "attention.query.bias": (H,),
+                "attention.key.weight": (H, H), "attention.key.bias": (H,),
+                "attention.value.weight": (H, H), "attention.value.bias": (H,),
+                "attention.dense.weight": (H, H), "attention.dense.bias": (H,),
+                "attention.LayerNorm.weight": (H,), "attention.LayerNorm.bias": (H,),
+                "ffn.weight": (I, H), "ffn.bias": (I,),
+                "ffn_output.weight": (H, I), "ffn_output.bias": (H,),
+            }
+            if config.position_embedding_type != "absolute":
+                layer["attention.distance_embedding.weight"] = (2 * config.max_position_embeddings - 1, config.head_size)
+            shapes.update({prefix + name: shape for name, shape in layer.items()})
+    if with_pooler:
+        shapes["albert.pooler.weight"] = (H, H)
+        shapes["albert.pooler.bias"] = (H,)
+    return shapes
+
+
+def mlm_head_shapes(config) -> dict:
+    E, H = config.embedding_size, config.hidden_size
+    shapes = {
+        "predictions.bias": (config.vocab_size,),
+        "predictions.dense.weight": (E, H), "predictions.dense.bias": (E,),
+        "predictions.LayerNorm.weight": (E,), "predictions.LayerNorm.bias": (E,),
+    }
+    if not config.tie_word_embeddings:
+        shapes["predictions.decoder.weight"] = (config.vocab_size, E)
+    return shapes
+
+
+def linear_shapes(prefix: str, inputs: int, outputs: int) -> dict:
+    return {prefix + "weight": (outputs, inputs), prefix + "bias": (outputs,)}
+
+
+# --- initialization (Transformers' AlbertPreTrainedModel._init_weights) -------------------------
+def init_parameter(name: str, shape, config, rng: np.random.Generator) -> np.ndarray:
+    """A fresh value for parameter `name`: N(0, initializer_range) for matrices and embedding
+    tables (the padding row of the word embeddings zeroed), ones for LayerNorm weights, zeros
+    for biases."""
+    if name.endswith("LayerNorm.weight") or name.endswith("layer_norm.weight"):
+        return np.ones(shape, dtype=np.float32)
+    if name.endswith("bias"):
+        return np.zeros(shape, dtype=np.float32)
+    value = rng.normal(0.0, config.initializer_range, size=shape).astype(np.float32)
+    if name.endswith("word_embeddings.weight") and config.pad_token_id is not None and config.pad_token_id < shape[0]:
+        value[config.pad_token_id] = 0.0
+    return value
+
+
+def init_parameters(shapes: dict, config, rng: np.random.Generator) -> dict:
+    return {name: init_parameter(name, shape, config, rng) for name, shape in shapes.items()}
+
+
+# --- reading checkpoints ------------------------------------------------------------------------
+def _read_safetensors(file: Path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(file))
+    except SafetensorError as error:
+        raise ValueError(f"{file} is not a readable safetensors file (truncated or corrupt?): {error}") from None
+    except (TypeError, ValueError) as error:  # e.g. a dtype NumPy has no type for (bfloat16)
+        if "bf16" in str(error).lower() or "bfloat16" in str(error).lower():
+            return _read_bfloat16_safetensors(file)
+        raise ValueError(f"{file} could not be read as safetensors: {error}") from None
+
+
+def _read_bfloat16_safetensors(file: Path) -> dict:
+    """Read a safetensors file by hand, widening bfloat16 (the top half of a float32) to float32."""
+    raw = file.read_bytes()
+    header_size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + header_size])
+    data = memoryview(raw)[8 + header_size :]
+    numpy_dtypes = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32}
+    tensors = {}
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        if info["dtype"] == "BF16":
+            half = np.frombuffer(data[start:end], dtype=np.uint16).astype(np.uint32) << 16
+            tensors[key] = half.view(np.float32).reshape(info["shape"])
+        else:
+            tensors[key] = np.frombuffer(data[start:end], dtype=numpy_dtypes[info["dtype"]]).reshape(info["shape"])
+    return tensors
+
+
+def _read_pickled(file: Path) -> dict:
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(f"reading {file} needs torch; convert it to safetensors instead") from None
+    state = torch.load(str(file), map_location="cpu", weights_only=True)
+    return {key: value.float().numpy() if value.is_floating_point() else value.numpy() for key, value in state.items()}
+
+
+def read_checkpoint(directory: Path, allow_pickle: bool = False) -> tuple[dict, Path]:
+    """All tensors of the checkpoint in `directory` as NumPy arrays, and the file they came from."""
+    directory = Path(directory)
+    single = directory / SAFE_WEIGHTS_NAME
+    index = directory / SAFE_WEIGHTS_INDEX_NAME
+    if single.is_file():
+        return _read_safetensors(single), single
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        except (json.JSONDecodeError, KeyError) as error:
+            raise ValueError(f"{index} is not a valid safetensors index: {error}") from None
+        tensors = {}
+        for shard in sorted(set(weight_map.values())):
+            shard_file = directory / shard
+            if not shard_file.is_file():
+                raise FileNotFoundError(f"{index} lists shard {shard}, which is missing from {directory}")
+            tensors.update(_read_safetensors(shard_file))
+        missing = sorted(set(weight_map) - set(tensors))
+        if missing:
+            raise ValueError(f"{index} maps {missing[:5]} to shards that do not contain them")
+        return tensors, index
+    pickled = directory / PICKLED_WEIGHTS_NAME
+    if pickled.is_file():
+        if not allow_pickle:
+            raise ValueError(
+                f"{directory} has only {PICKLED_WEIGHTS_NAME}, a pickle; tinyalbert does not unpickle by default. "
+                "Pass allow_pickle=True if you trust the file, or convert it to model.safetensors."
+            )
+        return _read_pickled(pickled), pickled
+    raise FileNotFoundError(f"no {SAFE_WEIGHTS_NAME} or {SAFE_WEIGHTS_INDEX_NAME} in {directory}")
+
+
+def normalize_checkpoint_keys(tensors: dict, config) -> dict:
+    """Map the key layouts found in the wild onto this package's names (all with `albert.`).
+
+    - legacy LayerNorm names `gamma` / `beta` become `weight` / `bias`;
+    - a bare AlbertModel checkpoint (`embeddings.…`, `encoder.…`, `pooler.…`) gets `albert.`;
+    - saved buffers (`position_ids`, `token_type_ids`) are dropped;
+    - the tied decoder keys are folded into the word embeddings and `predictions.bias`.
+    """
+    renamed = {}
+    for key, value in tensors.items():
+        if key.endswith(".gamma"):
+            key = key[: -len("gamma")] + "weight"
+        elif key.endswith(".beta"):
+            key = key[: -len("beta")] + "bias"
+        if key.startswith(("embeddings.", "encoder.", "pooler.")):
+            key = "albert." + key
+        if key.endswith(BUFFER_SUFFIXES):
+            continue
+        renamed[key] = value
+    if "predictions.decoder.bias" in renamed:
+        bias = renamed.pop("predictions.decoder.bias")
+        renamed.setdefault("predictions.bias", bias)
+    if config.tie_word_embeddings and "predictions.decoder.weight" in renamed:
+        decoder = renamed.pop("predictions.decoder.weight")
+        renamed.setdefault("albert.embeddings.word_embeddings.weight", decoder)
+    return renamed
+
+
+def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.random.Generator) -> dict:
+    """The model's parameters from checkpoint `tensors`: shapes checked, missing ones initialized
+    (with a warning that lists them), unused ones reported."""
+    params = {}
+    for name, shape in shapes.items():
+        if name not in tensors:
+            continue
+        value = tensors[name]
+        if tuple(value.shape) != tuple(shape):
+            raise ValueError(
+                f"{source}: tensor {name!r} has shape {tuple(value.shape)}, "
+                f"but the config asks for {tuple(shape)}"
+            )
+        if not np.issubdtype(value.dtype, np.floating):
+            raise ValueError(f"{source}: tensor {name!r} has dtype {value.dtype}, expected floating point")
+        params[name] = value
+    missing = [name for name in shapes if name not in params]
+    if missing:
+        warnings.warn(
+            f"Some weights were not in {source} and are newly initialized: {missing}. "
+            "Train the model on a down-stream task before using it for predictions.",
+            stacklevel=3,
+        )
+        params.update(init_parameters({name: shapes[name] for name in missing}, config, rng))
+    unused = sorted(set(tensors) - set(shapes))
+    if unused:
+        warnings.warn(f"Some weights of {source} were not used by this model: {unused}", stacklevel=3)
+    return params
+
+
+# --- writing checkpoints ------------------------------------------------------------------------
+def write_safetensors(tensors: dict, file: Path) -> Path:
+    """Write NumPy arrays to `file`, tagged as Transformers expects (`format: pt`)."""
+    from safetensors.numpy import save_file
+
+    file = Path(file)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    contiguous = {key: np.ascontiguousarray(value) for key, value in tensors.items()}
+    save_file(contiguous, str(file), metadata={"format": "pt"})
+    return file
