@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .attention import AttentionCache, attention_forward
-from .feedforward import FeedForwardCache, feedforward_forward
-from .linear import LinearCache, linear_forward
+from .attention import AttentionCache, attention_backward, attention_forward
+from .feedforward import FeedForwardCache, feedforward_backward, feedforward_forward
+from .linear import LinearCache, linear_backward, linear_forward
 
 ENCODER_PREFIX = "albert.encoder."
 
@@ -25,7 +25,7 @@ class LayerCache(NamedTuple):
 
 class EncoderCache(NamedTuple):
     mapping_in: LinearCache
-    layers: list  # LayerCache for every use of a layer, in the order of use
+    layers: list  # LayerCache for every use of a layer, in the order of use; backward empties it
 
 
 def layer_prefix(group: int, inner: int) -> str:
@@ -57,7 +57,7 @@ def head_mask_row(head_mask, layer_pass: int, inner: int, config):
             f"head_mask has no row for inner layer {inner} of group {group_of_pass(layer_pass, config)} "
             f"(inner_group_num {config.inner_group_num} > layers per group {layers_per_group})"
         )
-    return head_mask[row]
+    return head_mask[row, ...]
 
 
 def albert_layer_forward(hidden, layer_weights, mask_bias, head_mask, config, *, rng=None):
@@ -73,6 +73,13 @@ def albert_layer_forward(hidden, layer_weights, mask_bias, head_mask, config, *,
         attended, layer_weights, hidden_act=config.hidden_act, layer_norm_eps=config.layer_norm_eps
     )
     return output, probs, attention_cache, feedforward_cache
+
+
+def albert_layer_backward(d_output, cache: LayerCache):
+    """d_output (batch, seq, hidden) -> (d_hidden, d_weights keyed below the layer's prefix)."""
+    d_attended, feedforward_grads = feedforward_backward(d_output, cache.feedforward)
+    d_hidden, attention_grads = attention_backward(d_attended, cache.attention)
+    return d_hidden, {**feedforward_grads, **{"attention." + name: grad for name, grad in attention_grads.items()}}
 
 
 def encoder_forward(
@@ -114,3 +121,27 @@ def encoder_forward(
             all_hidden.append(hidden)
     cache = EncoderCache(mapping_cache, layer_caches)
     return hidden, all_hidden, all_attentions, cache
+
+
+def encoder_backward(d_hidden, cache: EncoderCache):
+    """d_hidden (batch, seq, hidden) -> (d_embedded (batch, seq, embedding_size), grads).
+
+    grads is keyed by full parameter names (`albert.encoder.…`). The layer caches are popped off
+    `cache.layers` as the backward pass goes, so each layer's activations are freed once used.
+    """
+    grads = {}
+    while cache.layers:
+        layer_cache = cache.layers.pop()
+        d_hidden, layer_grads = albert_layer_backward(d_hidden, layer_cache)
+        for name, grad in layer_grads.items():
+            key = layer_cache.prefix + name
+            # A shared layer is used at several passes: its gradient is the sum over all of them.
+            if key in grads:
+                grads[key] += grad
+            else:
+                grads[key] = grad
+        del layer_cache, layer_grads
+    d_embedded, mapping_grads = linear_backward(d_hidden, cache.mapping_in)
+    grads[ENCODER_PREFIX + "embedding_hidden_mapping_in.weight"] = mapping_grads["weight"]
+    grads[ENCODER_PREFIX + "embedding_hidden_mapping_in.bias"] = mapping_grads["bias"]
+    return d_embedded, grads
