@@ -1,0 +1,225 @@
+"""Checkpoints in and out: layouts found in the wild, round trips with transformers, and the
+errors a user gets for a bad file or config."""
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+import tinyalbert  # noqa: E402
+from tinyalbert import AlbertConfig  # noqa: E402
+
+SMALL = dict(vocab_size=50, embedding_size=8, hidden_size=12, num_hidden_layers=3, num_hidden_groups=1,
+             inner_group_num=1, num_attention_heads=3, intermediate_size=20, max_position_embeddings=16)
+IDS = np.array([[2, 7, 9, 11, 3, 0], [2, 5, 3, 0, 0, 0]])
+MASK = (IDS != 0).astype(np.int64)
+
+
+def reference(class_name="AlbertForMaskedLM", **overrides):
+    torch.manual_seed(0)
+    config = transformers.AlbertConfig(attn_implementation="eager", **{**SMALL, **overrides})
+    return getattr(transformers, class_name)(config).eval()
+
+
+def logits_of(model):
+    if hasattr(model, "training") and isinstance(model, torch.nn.Module):
+        with torch.no_grad():
+            return model(input_ids=torch.tensor(IDS), attention_mask=torch.tensor(MASK)).logits.numpy()
+    return np.asarray(model(input_ids=IDS, attention_mask=MASK).logits)
+
+
+# --- AlbertConfig ---------------------------------------------------------------------------------
+def test_config_defaults_match_transformers():
+    ours = AlbertConfig().to_dict()
+    theirs = transformers.AlbertConfig().to_dict()
+    for name, value in ours.items():
+        if name in theirs and name not in ("architectures", "id2label"):
+            assert value == theirs[name], name
+    assert {str(k): v for k, v in theirs["id2label"].items()} == ours["id2label"]
+
+
+@pytest.mark.parametrize("preset", sorted(tinyalbert.config.PRESETS))
+def test_presets_are_valid_shapes(preset):
+    config = AlbertConfig.preset(preset)
+    assert config.hidden_size % config.num_attention_heads == 0
+    assert config.hidden_act == ("gelu" if preset.endswith("v1") else "gelu_new")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("hidden_size", 10), ("num_attention_heads", 0), ("vocab_size", -1), ("embedding_size", 0),
+    ("hidden_act", "tanh"), ("position_embedding_type", "rotary"), ("intermediate_size", 2.5),
+    ("num_hidden_groups", 20), ("hidden_dropout_prob", 1.5), ("layer_norm_eps", 0.0),
+])
+def test_invalid_config_names_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        AlbertConfig(**{**SMALL, field: value})
+
+
+def test_config_json_round_trip_with_transformers_and_5x_fields(tmp_path):
+    reference(num_labels=3).save_pretrained(tmp_path)
+    values = json.loads((tmp_path / "config.json").read_text())
+    # transformers 5.x writes `dtype` instead of `torch_dtype` and adds fields of its own.
+    values["dtype"] = values.pop("torch_dtype")
+    values["some_future_field"] = {"kept": True}
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    config = AlbertConfig.from_pretrained(tmp_path)
+    assert config.num_labels == 3 and config.hidden_size == 12
+    config.save_pretrained(tmp_path / "again")
+    again = json.loads((tmp_path / "again" / "config.json").read_text())
+    assert again["some_future_field"] == {"kept": True} and again["dtype"] == values["dtype"]
+    theirs = transformers.AlbertConfig.from_pretrained(tmp_path / "again")
+    assert theirs.num_labels == 3 and theirs.id2label == config.id2label
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        AlbertConfig.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="config.json"):
+        AlbertConfig.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ValueError, match="bert"):
+        AlbertConfig.from_pretrained(tmp_path)
+
+
+# --- layouts ----------------------------------------------------------------------------------------
+def test_sharded_checkpoint_loads(tmp_path):
+    model = reference()
+    model.save_pretrained(tmp_path, max_shard_size="8KB")
+    assert (tmp_path / "model.safetensors.index.json").exists()
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+    np.testing.assert_allclose(logits_of(ours), logits_of(model), atol=1e-5)
+
+
+def test_legacy_names_buffers_and_untied_decoder_keys_load(tmp_path):
+    """Old official checkpoints: LayerNorm gamma/beta, saved position_ids, decoder weight and bias
+    stored next to the embeddings they are tied to, and a pooler in an MLM checkpoint."""
+    from safetensors.numpy import load_file, save_file
+
+    model = reference("AlbertForPreTraining")
+    model.save_pretrained(tmp_path)
+    tensors = load_file(tmp_path / "model.safetensors")
+    legacy = {}
+    for key, value in tensors.items():
+        key = key.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+        legacy[key] = value
+    legacy["albert.embeddings.position_ids"] = np.arange(16)[None, :].astype(np.int64)
+    legacy["predictions.decoder.weight"] = tensors["albert.embeddings.word_embeddings.weight"]
+    legacy["predictions.decoder.bias"] = tensors["predictions.bias"]
+    save_file(legacy, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing missing, nothing unused for the pretraining class
+        ours = tinyalbert.AlbertForPreTraining.from_pretrained(tmp_path)
+    with torch.no_grad():
+        expected = model(input_ids=torch.tensor(IDS), attention_mask=torch.tensor(MASK)).prediction_logits.numpy()
+    np.testing.assert_allclose(ours(input_ids=IDS, attention_mask=MASK).prediction_logits, expected, atol=1e-5)
+    with pytest.warns(UserWarning, match="not used"):  # pooler and SOP head are unused by the MLM class
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+
+
+def test_missing_head_is_initialized_with_a_warning(tmp_path):
+    reference("AlbertModel").save_pretrained(tmp_path)  # a bare body: no `albert.` prefix, no head
+    with pytest.warns(UserWarning, match=r"classifier\.weight.*classifier\.bias|classifier\.bias.*classifier\.weight"):
+        model = tinyalbert.AlbertForSequenceClassification.from_pretrained(tmp_path, initializer_range=0.02)
+    weight = np.asarray(model.params["classifier.weight"])
+    assert np.all(np.asarray(model.params["classifier.bias"]) == 0)
+    assert 0.005 < weight.std() < 0.05  # N(0, initializer_range), as transformers initializes it
+    body = tinyalbert.AlbertModel.from_pretrained(tmp_path)
+    np.testing.assert_array_equal(np.asarray(body.params["albert.pooler.weight"]),
+                                  np.asarray(model.params["albert.pooler.weight"]))
+
+
+@pytest.mark.parametrize("class_name", ["AlbertModel", "AlbertForPreTraining", "AlbertForMaskedLM",
+                                        "AlbertForSequenceClassification", "AlbertForTokenClassification",
+                                        "AlbertForQuestionAnswering", "AlbertForMultipleChoice"])
+def test_our_save_loads_in_transformers_like_its_own(tmp_path, class_name):
+    extra = {"num_labels": 2}
+    reference(class_name, **extra).save_pretrained(tmp_path / "theirs")
+    ours = getattr(tinyalbert, class_name).from_pretrained(tmp_path / "theirs")
+    ours.save_pretrained(tmp_path / "ours")
+    loaded, info = getattr(transformers, class_name).from_pretrained(tmp_path / "ours", output_loading_info=True)
+    _, own_info = getattr(transformers, class_name).from_pretrained(tmp_path / "theirs", output_loading_info=True)
+    assert sorted(info["missing_keys"]) == sorted(own_info["missing_keys"])
+    assert sorted(info["unexpected_keys"]) == sorted(own_info["unexpected_keys"])
+    assert not info["mismatched_keys"]
+    theirs_state = loaded.state_dict()
+    for name, value in ours.state_dict().items():
+        np.testing.assert_array_equal(np.asarray(value), theirs_state[name].numpy(), err_msg=name)
+
+
+def test_state_dict_names_follow_transformers():
+    for class_name in ("AlbertModel", "AlbertForPreTraining", "AlbertForMaskedLM", "AlbertForQuestionAnswering"):
+        config = AlbertConfig(**SMALL)
+        ours = set(getattr(tinyalbert, class_name)(config).state_dict())
+        theirs = set(reference(class_name).state_dict())
+        theirs -= {"predictions.decoder.weight", "predictions.decoder.bias"}  # tied: stored once
+        assert ours == theirs, class_name
+
+
+# --- errors ----------------------------------------------------------------------------------------
+def test_not_safetensors_names_the_file(tmp_path):
+    reference().save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").write_text("this is not a safetensors file")
+    with pytest.raises(ValueError, match="model.safetensors"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+
+
+def test_truncated_file_names_the_file(tmp_path):
+    reference().save_pretrained(tmp_path)
+    data = (tmp_path / "model.safetensors").read_bytes()
+    (tmp_path / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="model.safetensors"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+
+
+def test_wrong_shape_names_file_key_and_both_shapes(tmp_path):
+    reference().save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["intermediate_size"] = 21
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"model\.safetensors.*ffn\.weight.*\(20, 12\).*\(21, 12\)"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+
+
+def test_pickle_only_checkpoint_is_refused_unless_allowed(tmp_path):
+    model = reference()
+    model.save_pretrained(tmp_path, safe_serialization=False)
+    assert not (tmp_path / "model.safetensors").exists()
+    with pytest.raises(ValueError, match="allow_pickle"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, allow_pickle=True)
+    np.testing.assert_allclose(logits_of(ours), logits_of(model), atol=1e-5)
+
+
+def test_missing_directory_and_weights(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path / "nowhere")
+    AlbertConfig(**SMALL).save_pretrained(tmp_path)
+    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+
+
+def test_bad_inputs_are_reported():
+    model = tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL))
+    with pytest.raises(ValueError, match="vocab_size"):
+        model(input_ids=np.array([[1, 50]]))
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        model(input_ids=np.ones((1, 17), dtype=np.int64))
+    with pytest.raises(ValueError, match="attention_mask"):
+        model(input_ids=IDS, attention_mask=np.ones((2, 5)))
+    with pytest.raises(ValueError, match="either input_ids or inputs_embeds"):
+        model()
+
+
+def test_float16_and_float64_backends_keep_their_dtype(tmp_path):
+    model = reference()
+    model.save_pretrained(tmp_path)
+    expected = logits_of(model)
+    for dtype, tolerance in (("float64", 1e-5), ("float16", 2e-2)):
+        ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, dtype=dtype)
+        logits = ours(input_ids=IDS, attention_mask=MASK).logits
+        assert logits.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(logits.astype(np.float32), expected, atol=tolerance * max(1, np.abs(expected).max()))
