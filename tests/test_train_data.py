@@ -1,0 +1,486 @@
+"""Pretraining data: sentence-order pairs, n-gram masking, batching.
+
+The statistical tests draw a few thousand examples from fixed seeds and compare rates with
+what the recipe promises; each tolerance is about 4 standard errors of the measured rate
+(plus any known small bias, stated where it applies), so a wrong rule fails and a correct
+one passes for any seed.
+"""
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinyalbert.train.data import (
+    IGNORE_INDEX,
+    BatchIterator,
+    SpecialIds,
+    batches,
+    build_example,
+    collate,
+    create_pretraining_examples,
+    create_segment_pairs,
+    encode_documents,
+    read_documents,
+    sample_masked_spans,
+    split_sentences,
+    truncate_pair,
+    word_start_ids_from_pieces,
+)
+
+SPECIAL = SpecialIds(cls=2, sep=3, mask=4, pad=0)
+FIRST_WORD_ID = 5  # ids below this are special in these tests
+VOCAB_SIZE = 30000  # large, so a random replacement rarely equals the original or [MASK]
+
+
+def random_documents(rng, num_documents, vocab_size=VOCAB_SIZE, max_sentences=30, sentence_lengths=(3, 25)):
+    """Documents of random sentences of random non-special ids."""
+    return [
+        [
+            rng.integers(FIRST_WORD_ID, vocab_size, rng.integers(*sentence_lengths)).tolist()
+            for _ in range(rng.integers(1, max_sentences))
+        ]
+        for _ in range(num_documents)
+    ]
+
+
+def expected_num_to_predict(length, masked_lm_prob, max_predictions):
+    """ALBERT's count of predictions: round(length * prob), clipped to [1, max_predictions]."""
+    return min(max_predictions, max(1, round(length * masked_lm_prob)))
+
+
+def tolerance(rate, count, standard_errors=4.0):
+    return standard_errors * math.sqrt(rate * (1 - rate) / count)
+
+
+# --- raw text ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text, sentences",
+    [
+        ("One. Two! Three? Four", ["One.", "Two!", "Three?", "Four"]),
+        ("Mr. Smith met Dr. Jones. They talked.", ["Mr. Smith met Dr. Jones.", "They talked."]),
+        ("J. R. Tolkien wrote. He died.", ["J. R. Tolkien wrote.", "He died."]),
+        ('He said "Go." "Now?" she asked.', ['He said "Go."', '"Now?" she asked.']),
+        ("Pi is 3.14 here. e.g. lower case stays.", ["Pi is 3.14 here. e.g. lower case stays."]),
+        ("Wait... What?! Really.", ["Wait...", "What?!", "Really."]),
+        ("  spread\n over\tlines.  Next  ", ["spread over lines.", "Next"]),
+        ("", []),
+    ],
+)
+def test_split_sentences(text, sentences):
+    assert split_sentences(text) == sentences
+
+
+def test_read_documents_splits_on_blank_lines_and_files(tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    (corpus / "a.txt").write_text("First line. Second sentence.\nThird.\n\n\nNew doc here.\n", encoding="utf-8")
+    (corpus / "sub" / "b.txt").write_text("\nOther file.\n", encoding="utf-8")
+    (corpus / "ignored.md").write_text("Not text.\n", encoding="utf-8")
+    expected = [["First line.", "Second sentence.", "Third."], ["New doc here."], ["Other file."]]
+    assert read_documents(corpus) == expected
+    assert read_documents(corpus / "a.txt") == expected[:2]
+
+
+def test_read_documents_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing"):
+        read_documents(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="no .txt files"):
+        read_documents(tmp_path)
+
+
+def test_encode_documents_drops_empty_sentences_and_documents():
+    encode = {"a b": [7, 8], "": [], "c": [9]}.__getitem__
+    assert encode_documents([["a b", "", "c"], [""], ["c"]], encode) == [[[7, 8], [9]], [[9]]]
+
+
+def test_word_start_ids_from_pieces():
+    pieces = ["<pad>", "[CLS]", "\u2581the", "re", ",", "\u2581", "ing", "--"]
+    np.testing.assert_array_equal(
+        word_start_ids_from_pieces(pieces), [True, False, True, False, True, True, False, False]
+    )
+
+
+# --- segment pairs -----------------------------------------------------------------------------
+@given(
+    len_a=st.integers(1, 40),
+    len_b=st.integers(1, 40),
+    max_num_tokens=st.integers(2, 90),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_truncate_pair_trims_the_longer_segment(len_a, len_b, max_num_tokens, seed):
+    tokens_a = list(range(100, 100 + len_a))
+    tokens_b = list(range(200, 200 + len_b))
+    a, b = truncate_pair(tokens_a, tokens_b, max_num_tokens, np.random.default_rng(seed))
+    excess = max(0, len_a + len_b - max_num_tokens)
+    # Independent statement of "trim the longer one, B on a tie": the longer shrinks to the
+    # shorter, after which they shrink in turn, B first, leaving A equal or one longer.
+    if excess == 0:
+        expected = (len_a, len_b)
+    elif len_a > len_b and len_a - len_b >= excess:
+        expected = (len_a - excess, len_b)
+    elif len_b > len_a and len_b - len_a >= excess:
+        expected = (len_a, len_b - excess)
+    else:
+        expected = ((max_num_tokens + 1) // 2, max_num_tokens // 2)
+    assert (len(a), len(b)) == expected
+    # What is left is a contiguous piece of each segment.
+    assert a == list(range(a[0], a[0] + len(a))) and b == list(range(b[0], b[0] + len(b)))
+
+
+def test_truncate_pair_trims_front_and_back_equally_often():
+    rng = np.random.default_rng(0)
+    trials = 4000
+    front_trims_a = front_trims_b = 0
+    for _ in range(trials):
+        a, _ = truncate_pair(list(range(10)), [0], 10, rng)  # removes exactly one token of A
+        _, b = truncate_pair([0], list(range(10)), 10, rng)  # and here one of B
+        front_trims_a += a[0] == 1
+        front_trims_b += b[0] == 1
+    assert abs(front_trims_a / trials - 0.5) < tolerance(0.5, trials)
+    assert abs(front_trims_b / trials - 0.5) < tolerance(0.5, trials)
+
+
+def one_token_sentences(start, count):
+    """A document whose sentences are single increasing ids: a pair's ids show where it came from."""
+    return [[token] for token in range(start, start + count)]
+
+
+def test_segment_pairs_order_labels_and_balance():
+    rng = np.random.default_rng(1)
+    document = one_token_sentences(FIRST_WORD_ID, 100_000)
+    pairs = create_segment_pairs(document, max_num_tokens=29, short_seq_prob=0.1, rng=rng)
+    assert len(pairs) > 3000
+    for tokens_a, tokens_b, label in pairs:
+        first, second = (tokens_a, tokens_b) if label == 0 else (tokens_b, tokens_a)
+        # In document order, the first segment ends right where the second begins.
+        assert first == list(range(first[0], first[0] + len(first)))
+        assert second == list(range(first[-1] + 1, first[-1] + 1 + len(second)))
+    # Together the pairs cover the document once (no pair here needs trimming).
+    covered = sorted(token for a, b, _ in pairs for token in a + b)
+    assert covered == [sentence[0] for sentence in document]
+    swapped = np.mean([label for _, _, label in pairs])
+    assert abs(swapped - 0.5) < tolerance(0.5, len(pairs))
+
+
+@pytest.mark.parametrize("short_seq_prob, max_num_tokens", [(0.0, 61), (0.1, 61), (0.5, 61), (0.3, 4)])
+def test_segment_pairs_short_sequence_rate(short_seq_prob, max_num_tokens):
+    # With one-token sentences a chunk closes exactly at its target length, so a pair's length
+    # is its target: max_num_tokens, or with probability short_seq_prob uniform on [2, max_num_tokens].
+    rng = np.random.default_rng(2)
+    document = one_token_sentences(FIRST_WORD_ID, 120_000)
+    pairs = create_segment_pairs(document, max_num_tokens, short_seq_prob, rng)[:-1]  # the last is cut by the end
+    lengths = np.array([len(a) + len(b) for a, b, _ in pairs])
+    assert lengths.min() >= 2 and lengths.max() == max_num_tokens
+    short = lengths < max_num_tokens
+    expected_rate = short_seq_prob * (max_num_tokens - 2) / (max_num_tokens - 1)
+    if short_seq_prob == 0:
+        assert not short.any()
+        return
+    assert abs(short.mean() - expected_rate) < tolerance(expected_rate, len(pairs))
+    # The short targets are uniform on [2, max_num_tokens - 1]: compare the mean.
+    short_lengths = lengths[short]
+    uniform_mean = (2 + max_num_tokens - 1) / 2
+    uniform_std = math.sqrt(((max_num_tokens - 2) ** 2 - 1) / 12)
+    assert abs(short_lengths.mean() - uniform_mean) < 4 * uniform_std / math.sqrt(len(short_lengths))
+
+
+def test_single_sentence_chunk_is_cut_inside_the_sentence():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        ((tokens_a, tokens_b, label),) = create_segment_pairs([list(range(10, 50))], 100, 0.0, rng)
+        first, second = (tokens_a, tokens_b) if label == 0 else (tokens_b, tokens_a)
+        assert first + second == list(range(10, 50)) and first and second
+    assert create_segment_pairs([[7]], 100, 0.0, rng) == []  # a one-token document makes no pair
+
+
+# --- masking -----------------------------------------------------------------------------------
+def test_ngram_lengths_follow_one_over_n():
+    # Spans are counted away from the budget's end: the last span of each sequence may have
+    # been shortened to fit, so it is left out. With 100 of 4000 words chosen, an n-gram
+    # rarely meets a chosen word (under 3%), which biases the rates by less than 0.01.
+    rng = np.random.default_rng(4)
+    counts = np.zeros(3)
+    for _ in range(400):
+        spans = sample_masked_spans([1] * 4000, num_to_predict=100, rng=rng, max_ngram=3)
+        for _, num_words in spans[:-1]:
+            counts[num_words - 1] += 1
+    expected = np.array([1, 1 / 2, 1 / 3]) / (1 + 1 / 2 + 1 / 3)
+    np.testing.assert_allclose(counts / counts.sum(), expected, atol=0.015)
+
+
+@given(
+    word_lengths=st.lists(st.integers(1, 4), min_size=1, max_size=60),
+    num_to_predict=st.integers(1, 30),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_masked_spans_are_disjoint_and_within_budget(word_lengths, num_to_predict, seed):
+    spans = sample_masked_spans(word_lengths, num_to_predict, np.random.default_rng(seed), max_ngram=3)
+    words = [word for first, count in spans for word in range(first, first + count)]
+    assert len(words) == len(set(words)) and all(0 <= word < len(word_lengths) for word in words)
+    assert all(1 <= count <= 3 for _, count in spans)
+    assert sum(word_lengths[word] for word in words) <= num_to_predict
+    if all(length == 1 for length in word_lengths) and len(word_lengths) >= num_to_predict:
+        # With one-token words a 1-gram always fits, so the budget is only missed when n-grams collide.
+        assert sum(word_lengths[word] for word in words) >= num_to_predict // 2
+
+
+def masked_pairs(seed, count, max_seq_length=128, max_predictions=20, masked_lm_prob=0.15):
+    """Random pairs with their masked examples: (tokens, example) where tokens are the originals."""
+    rng = np.random.default_rng(seed)
+    results = []
+    for _ in range(count):
+        len_a = int(rng.integers(1, max_seq_length - 4))
+        len_b = int(rng.integers(1, max_seq_length - 2 - len_a))
+        tokens_a = rng.integers(FIRST_WORD_ID, VOCAB_SIZE, len_a).tolist()
+        tokens_b = rng.integers(FIRST_WORD_ID, VOCAB_SIZE, len_b).tolist()
+        example = build_example(
+            tokens_a,
+            tokens_b,
+            0,
+            SPECIAL,
+            VOCAB_SIZE,
+            rng,
+            max_seq_length=max_seq_length,
+            masked_lm_prob=masked_lm_prob,
+            max_predictions_per_seq=max_predictions,
+        )
+        tokens = [SPECIAL.cls, *tokens_a, SPECIAL.sep, *tokens_b, SPECIAL.sep]
+        results.append((tokens, example))
+    return results
+
+
+def test_mask_rate_and_cap():
+    masked_total = length_total = 0
+    shortfall = 0
+    for tokens, example in masked_pairs(seed=5, count=3000, max_predictions=1000):
+        chosen = example.labels != IGNORE_INDEX
+        budget = expected_num_to_predict(len(tokens), 0.15, 1000)
+        assert chosen.sum() <= budget
+        shortfall += budget - chosen.sum()
+        masked_total += chosen.sum()
+        length_total += len(tokens)
+    # About 15% of every sequence (rounded per sequence), and the budget is nearly always met.
+    assert abs(masked_total / length_total - 0.15) < 0.005
+    assert shortfall / masked_total < 0.01
+
+    # A small cap binds on long sequences, and is then met (n-grams shrink to fit the budget).
+    capped, budgets = [], []
+    for tokens, example in masked_pairs(seed=6, count=500, max_predictions=5):
+        capped.append((example.labels != IGNORE_INDEX).sum())
+        budgets.append(expected_num_to_predict(len(tokens), 0.15, 5))
+    assert max(capped) == 5 and all(count <= budget for count, budget in zip(capped, budgets))
+    assert np.mean(capped) > 0.99 * np.mean(budgets)
+
+
+def test_replacement_split_and_labels():
+    replaced_by_mask = kept = random_ids = 0
+    random_id_values = []
+    for tokens, example in masked_pairs(seed=7, count=3000):
+        length = len(tokens)
+        original = np.array(tokens)
+        chosen = np.flatnonzero(example.labels[:length] != IGNORE_INDEX)
+        unchosen = np.flatnonzero(example.labels[:length] == IGNORE_INDEX)
+        np.testing.assert_array_equal(example.labels[chosen], original[chosen])
+        np.testing.assert_array_equal(example.input_ids[unchosen], original[unchosen])
+        assert np.all(example.labels[length:] == IGNORE_INDEX)
+        # [CLS] and both [SEP]s are never chosen.
+        special_positions = [0, tokens.index(SPECIAL.sep), length - 1]
+        assert np.all(example.labels[special_positions] == IGNORE_INDEX)
+        inputs = example.input_ids[chosen]
+        is_mask = inputs == SPECIAL.mask
+        is_kept = inputs == original[chosen]
+        replaced_by_mask += is_mask.sum()
+        kept += is_kept.sum()
+        random_ids += (~is_mask & ~is_kept).sum()
+        random_id_values.extend(inputs[~is_mask & ~is_kept].tolist())
+    total = replaced_by_mask + kept + random_ids
+    # A random id equals the original or [MASK] with chance 1/VOCAB_SIZE each: negligible here.
+    assert abs(replaced_by_mask / total - 0.8) < tolerance(0.8, total)
+    assert abs(kept / total - 0.1) < tolerance(0.1, total)
+    assert abs(random_ids / total - 0.1) < tolerance(0.1, total)
+    # Random ids are uniform over the whole vocabulary: mean and spread of a uniform integer.
+    values = np.array(random_id_values)
+    uniform_std = math.sqrt((VOCAB_SIZE**2 - 1) / 12)
+    assert abs(values.mean() - (VOCAB_SIZE - 1) / 2) < 4 * uniform_std / math.sqrt(len(values))
+    assert abs(values.std() - uniform_std) < 0.05 * uniform_std
+
+
+def test_whole_words_are_masked_together():
+    # Ids divisible by 3 begin a word; every other id continues the word before it.
+    rng = np.random.default_rng(8)
+    vocab_size = 1000
+    word_start_ids = set(range(0, vocab_size, 3))
+    documents = random_documents(rng, 150, vocab_size=vocab_size)
+    examples = create_pretraining_examples(
+        documents, SPECIAL, vocab_size, rng, max_seq_length=96, word_start_ids=word_start_ids
+    )
+    assert len(examples) > 300
+    masked_words = 0
+    for example in examples:
+        length = int(example.attention_mask.sum())
+        original = np.where(example.labels != IGNORE_INDEX, example.labels, example.input_ids)[:length]
+        chosen = example.labels[:length] != IGNORE_INDEX
+        # Walk the words of each segment: a word is chosen entirely or not at all.
+        word = []
+        for position in range(1, length):
+            token = original[position]
+            if token in (SPECIAL.cls, SPECIAL.sep) or token % 3 == 0 or not word:
+                if word:
+                    assert len(set(chosen[word].tolist())) == 1
+                    masked_words += chosen[word[0]]
+                word = [] if token in (SPECIAL.cls, SPECIAL.sep) else [position]
+            else:
+                word.append(position)
+    assert masked_words > 1000
+
+    # The same words given as a boolean mask over the vocabulary give the same examples.
+    mask = np.zeros(vocab_size, dtype=bool)
+    mask[list(word_start_ids)] = True
+    again = create_pretraining_examples(
+        documents, SPECIAL, vocab_size, np.random.default_rng(8), max_seq_length=96, word_start_ids=mask
+    )
+    as_ids = create_pretraining_examples(
+        documents, SPECIAL, vocab_size, np.random.default_rng(8), max_seq_length=96, word_start_ids=word_start_ids
+    )
+    assert all(np.array_equal(a.input_ids, b.input_ids) for a, b in zip(again, as_ids))
+
+
+def test_no_masking_when_probability_is_zero():
+    for tokens, example in masked_pairs(seed=9, count=50, masked_lm_prob=0.0):
+        assert np.all(example.labels == IGNORE_INDEX)
+        np.testing.assert_array_equal(example.input_ids[: len(tokens)], tokens)
+
+
+# --- full examples -----------------------------------------------------------------------------
+def test_examples_have_the_pair_layout():
+    rng = np.random.default_rng(10)
+    max_seq_length = 64
+    documents = random_documents(rng, 400) + [[rng.integers(5, VOCAB_SIZE, 300).tolist()]]  # needs trimming
+    examples = create_pretraining_examples(documents, SPECIAL, VOCAB_SIZE, rng, max_seq_length=max_seq_length)
+    assert len(examples) > 1000
+    for example in examples:
+        for field in ("input_ids", "token_type_ids", "attention_mask", "labels"):
+            assert getattr(example, field).shape == (max_seq_length,)
+        length = int(example.attention_mask.sum())
+        assert 5 <= length <= max_seq_length
+        np.testing.assert_array_equal(example.attention_mask[:length], 1)
+        original = np.where(example.labels != IGNORE_INDEX, example.labels, example.input_ids)
+        assert original[0] == SPECIAL.cls and original[length - 1] == SPECIAL.sep
+        seps = np.flatnonzero(original[:length] == SPECIAL.sep)
+        assert len(seps) == 2 and 2 <= seps[0] <= length - 3  # A and B are not empty
+        np.testing.assert_array_equal(example.input_ids[length:], SPECIAL.pad)
+        expected_types = np.zeros(max_seq_length)
+        expected_types[seps[0] + 1 : length] = 1
+        np.testing.assert_array_equal(example.token_type_ids, expected_types)
+        assert example.sentence_order_label in (0, 1)
+    labels = np.array([example.sentence_order_label for example in examples])
+    assert abs(labels.mean() - 0.5) < tolerance(0.5, len(labels))
+
+
+def test_same_seed_same_examples_other_seed_other_examples():
+    # Documents shorter than max_seq_length - 3, so no pair is trimmed and each is one chunk.
+    documents = random_documents(np.random.default_rng(11), 150, max_sentences=5, sentence_lengths=(3, 12))
+
+    def make(seed, dupe_factor=1):
+        return create_pretraining_examples(
+            documents, SPECIAL, VOCAB_SIZE, np.random.default_rng(seed), max_seq_length=64,
+            short_seq_prob=0.0, dupe_factor=dupe_factor,
+        )
+
+    def as_array(examples):
+        return collate(examples)
+
+    first, again, other = as_array(make(0)), as_array(make(0)), as_array(make(1))
+    for field in first:
+        np.testing.assert_array_equal(first[field], again[field])
+    assert first["input_ids"].shape != other["input_ids"].shape or not np.array_equal(
+        first["input_ids"], other["input_ids"]
+    )
+    # Each pass re-masks the corpus: with no short targets the chunks are the same each pass,
+    # so dupe_factor=3 gives three times the examples, the same texts under other masks.
+    tripled = as_array(make(0, dupe_factor=3))
+    assert len(tripled["input_ids"]) == 3 * len(first["input_ids"])
+
+    def text_counts(arrays):
+        original = np.where(arrays["labels"] != IGNORE_INDEX, arrays["labels"], arrays["input_ids"])
+        return sorted(tuple(sorted(row.tolist())) for row in original)
+
+    assert text_counts(tripled) == sorted(text_counts(first) * 3)
+    assert len({row.tobytes() for row in tripled["labels"]}) > 2 * len(first["labels"])
+
+
+def test_examples_come_out_shuffled():
+    # Ids increase through the corpus, so in document order each example would start after
+    # the one before; shuffled, about half the neighbours are out of order.
+    documents = [one_token_sentences(FIRST_WORD_ID + 1000 * index, 500) for index in range(20)]
+    examples = create_pretraining_examples(documents, SPECIAL, VOCAB_SIZE, np.random.default_rng(13), max_seq_length=32)
+    firsts = [np.where(e.labels != IGNORE_INDEX, e.labels, e.input_ids)[1 : e.attention_mask.sum() - 1] for e in examples]
+    firsts = np.array([row[row != SPECIAL.sep].min() for row in firsts])
+    decreasing = np.mean(np.diff(firsts) < 0)
+    assert abs(decreasing - 0.5) < tolerance(0.5, len(firsts))
+
+
+def test_bad_arguments_are_reported():
+    documents = [[[5, 6, 7], [8, 9]]]
+    with pytest.raises(ValueError, match="max_seq_length"):
+        create_pretraining_examples(documents, SPECIAL, 100, np.random.default_rng(0), max_seq_length=4)
+    with pytest.raises(ValueError, match=r"token ids must lie in \[0, 8\)"):
+        create_pretraining_examples(documents, SPECIAL, 8, np.random.default_rng(0), max_seq_length=16)
+    with pytest.raises(ValueError, match="word_start_ids"):
+        create_pretraining_examples(documents, SPECIAL, 100, np.random.default_rng(0), word_start_ids={100})
+    with pytest.raises(ValueError, match="masked_lm_prob"):
+        create_pretraining_examples(documents, SPECIAL, 100, np.random.default_rng(0), masked_lm_prob=1.5)
+
+
+# --- batching ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_examples():
+    rng = np.random.default_rng(12)
+    return create_pretraining_examples(random_documents(rng, 40), SPECIAL, VOCAB_SIZE, rng, max_seq_length=32)
+
+
+def test_collate_stacks_int64(small_examples):
+    batch = collate(small_examples[:4])
+    assert set(batch) == {"input_ids", "token_type_ids", "attention_mask", "labels", "sentence_order_label"}
+    for field in ("input_ids", "token_type_ids", "attention_mask", "labels"):
+        assert batch[field].dtype == np.int64 and batch[field].shape == (4, 32)
+        np.testing.assert_array_equal(batch[field][2], getattr(small_examples[2], field))
+    assert batch["sentence_order_label"].shape == (4,) and batch["sentence_order_label"].dtype == np.int64
+
+
+def test_batches_visit_every_example_once_per_epoch(small_examples):
+    count = len(small_examples)
+    iterator = batches(small_examples, batch_size=7, rng=np.random.default_rng(0), num_epochs=2, drop_last=False)
+    assert iterator.batches_per_epoch == math.ceil(count / 7)
+    seen = [batch["input_ids"] for batch in iterator]
+    assert len(seen) == 2 * iterator.batches_per_epoch
+    all_rows = collate(small_examples)["input_ids"]
+    for epoch_batches in (seen[: len(seen) // 2], seen[len(seen) // 2 :]):
+        rows = np.concatenate(epoch_batches)
+        assert sorted(map(bytes, rows)) == sorted(map(bytes, all_rows))
+
+    dropping = batches(small_examples, batch_size=7, rng=np.random.default_rng(0), num_epochs=1)
+    assert [len(batch["labels"]) for batch in dropping] == [7] * (count // 7)
+
+
+def test_batches_resume_exactly(small_examples):
+    per_epoch = len(small_examples) // 5
+    original = batches(small_examples, batch_size=5, rng=np.random.default_rng(3))
+    for _ in range(per_epoch + 2):  # into the second epoch
+        next(original)
+    state = json.loads(json.dumps(original.state_dict()))  # plain values survive a JSON round trip
+    expected = [next(original) for _ in range(2 * per_epoch)]  # across the next epoch boundary
+
+    resumed = BatchIterator(small_examples, batch_size=5, rng=np.random.default_rng(999))
+    resumed.load_state_dict(state)
+    assert resumed.epoch == 1
+    for want in expected:
+        got = next(resumed)
+        for field in want:
+            np.testing.assert_array_equal(got[field], want[field])
+
+    restarted = batches(small_examples, batch_size=5, rng=np.random.default_rng(4))
+    assert not np.array_equal(next(restarted)["input_ids"], expected[0]["input_ids"])

@@ -1,0 +1,217 @@
+"""Optimizers, learning-rate schedule and gradient clipping for flat parameter dicts.
+
+Parameters and gradients are dicts `name -> array` with the same keys (Hugging Face names).
+Every update asks the arrays for their namespace, so the same code runs on NumPy, CuPy or
+any Array API library; nothing here converts an array to a Python number.
+
+- `AdamW`: the update of `torch.optim.AdamW` (decoupled weight decay).
+- `LAMB`: Adam's direction, rescaled per parameter tensor by a trust ratio ||p|| / ||update||
+  (You et al. 2019, "Large Batch Optimization for Deep Learning"), the optimizer ALBERT was
+  pretrained with.
+- As in BERT and ALBERT, LayerNorm weights and biases get no weight decay (and in LAMB no
+  trust ratio): see `uses_weight_decay`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+from tinyalbert.backend import array_namespace
+
+NO_DECAY_NAME_PARTS = ("LayerNorm", "layer_norm")
+
+
+def uses_weight_decay(name: str) -> bool:
+    """False for LayerNorm parameters and biases, which BERT/ALBERT pretraining does not decay.
+
+    Shrinking a LayerNorm gain or a bias towards zero is not a useful prior, and these small
+    vectors have no scale for LAMB's trust ratio to adapt to.
+    """
+    return not (any(part in name for part in NO_DECAY_NAME_PARTS) or name.endswith("bias"))
+
+
+def _check_same_keys(params: Mapping, grads: Mapping) -> None:
+    if params.keys() != grads.keys():
+        missing = sorted(params.keys() - grads.keys())
+        extra = sorted(grads.keys() - params.keys())
+        raise ValueError(f"grads must have the keys of params: missing {missing}, unexpected {extra}")
+
+
+class _AdamMoments:
+    """Step count and Adam's two moment estimates per parameter, shared by AdamW and LAMB.
+
+    The moments start at zero on the first step, shaped like each parameter.
+    """
+
+    def __init__(self, betas: tuple[float, float], eps: float, weight_decay: float):
+        beta1, beta2 = betas
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+            raise ValueError(f"betas must lie in [0, 1), got {betas}")
+        if eps < 0.0:
+            raise ValueError(f"eps must be >= 0, got {eps}")
+        if weight_decay < 0.0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.beta1, self.beta2 = beta1, beta2
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.step_count = 0
+        self.exp_avg: dict = {}  # m: running mean of the gradient
+        self.exp_avg_sq: dict = {}  # v: running mean of the squared gradient
+
+    def _update_moments(self, name: str, grad) -> tuple:
+        """Fold `grad` into the moments of `name`; returns the new (m, v)."""
+        xp = array_namespace(grad)
+        if name not in self.exp_avg:
+            self.exp_avg[name] = xp.zeros_like(grad)
+            self.exp_avg_sq[name] = xp.zeros_like(grad)
+        exp_avg = self.beta1 * self.exp_avg[name] + (1.0 - self.beta1) * grad
+        exp_avg_sq = self.beta2 * self.exp_avg_sq[name] + (1.0 - self.beta2) * (grad * grad)
+        self.exp_avg[name], self.exp_avg_sq[name] = exp_avg, exp_avg_sq
+        return exp_avg, exp_avg_sq
+
+    def state_dict(self) -> dict:
+        """`{"step": int, "exp_avg.<name>": array, "exp_avg_sq.<name>": array, ...}`.
+
+        Flat and made of arrays and one int, so it can be written with safetensors or npz.
+        """
+        state: dict = {"step": self.step_count}
+        for name in self.exp_avg:
+            state[f"exp_avg.{name}"] = self.exp_avg[name]
+            state[f"exp_avg_sq.{name}"] = self.exp_avg_sq[name]
+        return state
+
+    def load_state_dict(self, state: Mapping) -> None:
+        """Restore what `state_dict` returned (the arrays must belong to the parameters' library)."""
+        if "step" not in state:
+            raise ValueError("optimizer state has no 'step' entry")
+        exp_avg, exp_avg_sq = {}, {}
+        for key, value in state.items():
+            if key.startswith("exp_avg_sq."):
+                exp_avg_sq[key[len("exp_avg_sq.") :]] = value
+            elif key.startswith("exp_avg."):
+                exp_avg[key[len("exp_avg.") :]] = value
+            elif key != "step":
+                raise ValueError(f"unexpected optimizer state entry {key!r}")
+        if exp_avg.keys() != exp_avg_sq.keys():
+            unpaired = sorted(exp_avg.keys() ^ exp_avg_sq.keys())
+            raise ValueError(f"optimizer state has exp_avg without exp_avg_sq (or the reverse) for {unpaired}")
+        self.step_count = int(state["step"])  # a 0-d array after a trip through npz
+        self.exp_avg, self.exp_avg_sq = exp_avg, exp_avg_sq
+
+
+class AdamW(_AdamMoments):
+    """Adam with decoupled weight decay, step for step as `torch.optim.AdamW`.
+
+    For each parameter p with gradient g, at step t (from 1):
+        p <- p * (1 - lr * weight_decay)              (skipped where `uses_weight_decay` is False)
+        m <- beta1 * m + (1 - beta1) * g
+        v <- beta2 * v + (1 - beta2) * g^2
+        p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    """
+
+    def __init__(self, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
+        super().__init__(betas, eps, weight_decay)
+
+    def step(self, params: Mapping, grads: Mapping, lr: float) -> dict:
+        """One update. Returns a new params dict; `params` itself is left as it was."""
+        _check_same_keys(params, grads)
+        self.step_count += 1
+        bias_correction1 = 1.0 - self.beta1**self.step_count
+        bias_correction2_sqrt = math.sqrt(1.0 - self.beta2**self.step_count)
+        step_size = lr / bias_correction1
+        updated = {}
+        for name, param in params.items():
+            xp = array_namespace(param)
+            if uses_weight_decay(name) and self.weight_decay != 0.0:
+                param = param * (1.0 - lr * self.weight_decay)
+            exp_avg, exp_avg_sq = self._update_moments(name, grads[name])
+            denom = xp.sqrt(exp_avg_sq) / bias_correction2_sqrt + self.eps
+            updated[name] = param - step_size * (exp_avg / denom)
+        return updated
+
+
+class LAMB(_AdamMoments):
+    """Layer-wise Adaptive Moments for Batch training (You et al. 2019), as ALBERT used it.
+
+    For each parameter tensor p with gradient g, at step t (from 1):
+        m <- beta1 * m + (1 - beta1) * g,   v <- beta2 * v + (1 - beta2) * g^2
+        r = (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps) + weight_decay * p
+        ratio = ||p|| / ||r||     (1 if either norm is 0)
+        p <- p - lr * ratio * r
+    The trust ratio gives every tensor a step proportional to its own size, whatever the
+    scale of its gradient, which is what keeps very large batches stable. LayerNorm weights
+    and biases get neither the decay term nor the ratio (ratio 1), as in the original code.
+    """
+
+    def __init__(self, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-6, weight_decay: float = 0.01):
+        super().__init__(betas, eps, weight_decay)
+
+    def step(self, params: Mapping, grads: Mapping, lr: float) -> dict:
+        """One update. Returns a new params dict; `params` itself is left as it was."""
+        _check_same_keys(params, grads)
+        self.step_count += 1
+        bias_correction1 = 1.0 - self.beta1**self.step_count
+        bias_correction2 = 1.0 - self.beta2**self.step_count
+        updated = {}
+        for name, param in params.items():
+            xp = array_namespace(param)
+            exp_avg, exp_avg_sq = self._update_moments(name, grads[name])
+            update = (exp_avg / bias_correction1) / (xp.sqrt(exp_avg_sq / bias_correction2) + self.eps)
+            if not uses_weight_decay(name):
+                updated[name] = param - lr * update
+                continue
+            if self.weight_decay != 0.0:
+                update = update + self.weight_decay * param
+            param_norm = xp.sqrt(xp.sum(param * param))
+            update_norm = xp.sqrt(xp.sum(update * update))
+            both_nonzero = (param_norm > 0) & (update_norm > 0)
+            # The safe denominator only avoids a 0/0 in the branch `where` throws away.
+            safe_update_norm = xp.where(both_nonzero, update_norm, xp.ones_like(update_norm))
+            trust_ratio = xp.where(both_nonzero, param_norm / safe_update_norm, xp.ones_like(param_norm))
+            updated[name] = param - (lr * trust_ratio) * update
+        return updated
+
+
+def linear_warmup_then_decay(
+    step: int,
+    warmup_steps: int,
+    total_steps: int,
+    peak_lr: float,
+    end_lr: float = 0.0,
+    power: float = 1.0,
+) -> float:
+    """Learning rate at optimizer step `step` (0 for the first update).
+
+    Rises linearly from 0 to `peak_lr` over `warmup_steps`, then falls to `end_lr` at
+    `total_steps` as `end_lr + (peak_lr - end_lr) * (1 - progress)^power` (power 1: a straight
+    line), and stays at `end_lr` after. This is the factor of transformers'
+    `get_polynomial_decay_schedule_with_warmup` (and, with end_lr=0 and power=1,
+    `get_linear_schedule_with_warmup`) times the peak rate. Warmup keeps the first updates,
+    made while Adam's second moment is still a poor estimate, small.
+    """
+    if warmup_steps < 0 or total_steps < warmup_steps:
+        raise ValueError(f"need 0 <= warmup_steps <= total_steps, got warmup_steps={warmup_steps}, total_steps={total_steps}")
+    if end_lr > peak_lr:
+        raise ValueError(f"end_lr ({end_lr}) must not exceed peak_lr ({peak_lr})")
+    if step < warmup_steps:
+        return peak_lr * step / max(1, warmup_steps)
+    if step >= total_steps:
+        return end_lr
+    remaining = 1.0 - (step - warmup_steps) / (total_steps - warmup_steps)
+    return (peak_lr - end_lr) * remaining**power + end_lr
+
+
+def clip_grad_global_norm(grads: Mapping, max_norm: float) -> tuple[dict, object]:
+    """Scale all gradients together so that their joint L2 norm is at most `max_norm`.
+
+    Returns `(clipped_grads, total_norm)`, total_norm being the norm before clipping as a 0-d
+    array. Like `torch.nn.utils.clip_grad_norm_`: the scale is max_norm / (total_norm + 1e-6),
+    applied only when it is below 1, so the direction of the update never changes.
+    """
+    if not grads:
+        raise ValueError("clip_grad_global_norm needs at least one gradient")
+    xp = array_namespace(*grads.values())
+    total_norm = xp.sqrt(sum(xp.sum(grad * grad) for grad in grads.values()))
+    scale = max_norm / (total_norm + 1e-6)
+    scale = xp.where(scale < 1.0, scale, xp.ones_like(scale))
+    return {name: grad * scale for name, grad in grads.items()}, total_norm
