@@ -14,6 +14,16 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import tinyalbert  # noqa: E402
+from tinyalbert.backend import to_numpy  # noqa: E402
+
+
+def cupy_available():
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
 
 # --- tolerances, written down once -------------------------------------------------------------
 # float32: both libraries round every operation to 24 bits but sum in different orders (BLAS
@@ -31,7 +41,7 @@ CLASS_NAMES = [
 
 def assert_close(ours, reference, dtype, what):
     reference = reference.detach().numpy() if hasattr(reference, "detach") else np.asarray(reference)
-    ours = np.asarray(ours)
+    ours = to_numpy(ours)
     assert ours.shape == reference.shape, f"{what}: shape {ours.shape} != {reference.shape}"
     # nan where every target is ignored (a mean over nothing) must be nan on both sides.
     assert np.array_equal(np.isnan(ours), np.isnan(reference)), f"{what}: nan in different places"
@@ -166,22 +176,35 @@ def compare_outputs(ours, reference, dtype):
     assert set(ours.keys()) == set(reference.keys())
 
 
-@settings(max_examples=40)
-@given(data=st.data(), class_name=st.sampled_from(CLASS_NAMES), values=albert_configs(),
-       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
-def test_every_head_matches_transformers(data, class_name, values, dtype, seed):
+def check_head_parity(data, class_name, values, dtype, seed, backend):
     reference_model = build_reference(class_name, values, dtype, seed)
     inputs = data.draw(model_inputs(values, class_name))
     shape = (inputs["input_ids"] if inputs["input_ids"] is not None else inputs["inputs_embeds"][..., 0]).shape
     labels = draw_labels(np.random.default_rng(seed), class_name, values, shape) if data.draw(st.booleans()) else {}
     with tempfile.TemporaryDirectory() as directory:
         reference_model.save_pretrained(directory)
-        model = getattr(tinyalbert, class_name).from_pretrained(directory, dtype=dtype)
+        model = getattr(tinyalbert, class_name).from_pretrained(directory, dtype=dtype, backend=backend)
     with torch.no_grad():
         reference = reference_model(**to_torch({**inputs, **labels}, dtype), output_hidden_states=True,
                                     output_attentions=True)
     ours = model(**inputs, **labels, output_hidden_states=True, output_attentions=True)
     compare_outputs(ours, reference, dtype)
+
+
+@settings(max_examples=40)
+@given(data=st.data(), class_name=st.sampled_from(CLASS_NAMES), values=albert_configs(),
+       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+def test_every_head_matches_transformers(data, class_name, values, dtype, seed):
+    check_head_parity(data, class_name, values, dtype, seed, "numpy")
+
+
+@pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA GPU")
+@settings(max_examples=40)
+@given(data=st.data(), class_name=st.sampled_from(CLASS_NAMES), values=albert_configs(),
+       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+def test_every_head_matches_transformers_on_cupy(data, class_name, values, dtype, seed):
+    """The same property on the GPU: NumPy inputs go in, CuPy outputs come out."""
+    check_head_parity(data, class_name, values, dtype, seed, "cupy")
 
 
 def test_forward_runs_under_array_api_strict(tmp_path):
