@@ -1,12 +1,147 @@
-"""Where a model named by the user lives on disk."""
+"""Where a model named by the user lives on disk.
+
+`resolve_model_dir` turns what a user types into a directory holding `config.json`,
+`model.safetensors` and the tokenizer files. It tries, in order:
+
+1. a local directory (`./my-albert`, `/models/albert-base-v2`);
+2. a model bundled with this package (`tinyalbert-mini`, in `tinyalbert/data/`);
+3. a Hub name (`albert/albert-base-v2`; the old short names such as `albert-base-v2` mean
+   `albert/albert-base-v2`) already in the local Hugging Face cache, without any network;
+4. a download of that Hub name with `huggingface_hub.snapshot_download`, when that optional
+   package is installed and `HF_HUB_OFFLINE` is not set.
+
+When all of them fail, the `FileNotFoundError` lists every place looked at and what to run.
+
+The cache layout is the one `huggingface_hub` writes:
+    <cache>/models--albert--albert-base-v2/refs/main            a file holding a commit hash
+    <cache>/models--albert--albert-base-v2/snapshots/<commit>/  the files of that commit
+"""
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
+BUNDLED_DIR = Path(__file__).resolve().parent / "data"
+BUNDLED_MODELS = ("tinyalbert-mini",)
+DEFAULT_MODEL = "tinyalbert-mini"
 
-def resolve_model_dir(name_or_path) -> Path:
-    """A local directory holding the model's files."""
-    path = Path(name_or_path)
+# The checkpoints Google released before the Hub had organisations; they now live under `albert/`.
+LEGACY_ALBERT_NAMES = tuple(
+    f"albert-{size}-v{version}" for size in ("base", "large", "xlarge", "xxlarge") for version in (1, 2)
+)
+# What a model directory needs: weights, config and the tokenizer files (which are JSON too).
+DOWNLOAD_PATTERNS = ("config.json", "*.safetensors", "*.json", "spiece.model")
+# The strings `huggingface_hub` reads as "true" in its environment variables.
+TRUE_VALUES = {"1", "ON", "YES", "TRUE"}
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+_COMMIT_HASH = re.compile(r"^[0-9a-f]{40}$")
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+    `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub` (as `huggingface_hub` decides)."""
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if explicit:
+        return Path(os.path.expandvars(explicit)).expanduser()
+    home = os.environ.get("HF_HOME")
+    if not home:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+        home = os.path.join(xdg, "huggingface")
+    return Path(os.path.expandvars(home)).expanduser() / "hub"
+
+
+def hub_offline() -> bool:
+    """Whether the user asked for no network (`HF_HUB_OFFLINE` or `TRANSFORMERS_OFFLINE`)."""
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return value.strip().upper() in TRUE_VALUES
+
+
+def hub_repo_ids(name: str) -> list[str]:
+    """The Hub repositories a name may mean, most likely first."""
+    if name in LEGACY_ALBERT_NAMES:
+        return [f"albert/{name}", name]  # an old cache may still hold the name without its organisation
+    return [name]
+
+
+def cached_snapshot(repo_id: str, revision: str = "main", cache_dir: Path | None = None) -> tuple[Path | None, str]:
+    """The snapshot directory of `repo_id` at `revision` in the local cache, or None and why not."""
+    cache_dir = hf_cache_dir() if cache_dir is None else cache_dir
+    repo_dir = cache_dir / ("models--" + repo_id.replace("/", "--"))
+    if not repo_dir.is_dir():
+        return None, f"{repo_dir} does not exist"
+    snapshots = repo_dir / "snapshots"
+    ref_file = repo_dir / "refs" / revision
+    if ref_file.is_file():
+        commit = ref_file.read_text(encoding="utf-8").strip()
+    elif _COMMIT_HASH.match(revision):
+        commit = revision
+    else:
+        # Files fetched by commit hash leave no ref; a single snapshot is then unambiguous.
+        available = sorted(p.name for p in snapshots.iterdir() if p.is_dir()) if snapshots.is_dir() else []
+        if revision == "main" and len(available) == 1:
+            commit = available[0]
+        else:
+            return None, f"{repo_dir} has no refs/{revision} (snapshots: {', '.join(available) or 'none'})"
+    snapshot = snapshots / commit
+    if not snapshot.is_dir() or not any(snapshot.iterdir()):
+        return None, f"{snapshot} is missing or empty"
+    return snapshot, ""
+
+
+def _download(repo_id: str, revision: str) -> tuple[Path | None, str]:
+    """`huggingface_hub.snapshot_download` of the files a model needs, or None and why not."""
+    if hub_offline():
+        return None, "download skipped (HF_HUB_OFFLINE is set)"
+    try:
+        from huggingface_hub import snapshot_download  # optional; imported only when a download is needed
+    except ImportError:
+        return None, "download skipped (huggingface_hub is not installed: pip install huggingface_hub)"
+    try:
+        path = snapshot_download(repo_id, revision=revision, allow_patterns=list(DOWNLOAD_PATTERNS))
+    except Exception as error:  # no network, unknown repository, gated model, ...
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return None, f"download of {repo_id} failed ({type(error).__name__}: {message})"
+    return Path(path), ""
+
+
+def resolve_model_dir(name_or_path, revision: str = "main") -> Path:
+    """A local directory holding the model's files (see the module docstring for the search order).
+
+    Raises FileNotFoundError naming every place that was looked at when nothing matches.
+    """
+    text = os.fspath(name_or_path)
+    path = Path(text).expanduser()
     if path.is_dir():
         return path
-    raise FileNotFoundError(f"no model directory at {path}")
+    if path.exists():
+        raise FileNotFoundError(f"{path} is a file; a model is a directory holding config.json and model.safetensors")
+
+    looked = [f"no local directory {path.resolve()}"]
+    if text in BUNDLED_MODELS:
+        bundled = BUNDLED_DIR / text
+        if bundled.is_dir():
+            return bundled
+        looked.append(f"bundled model {text!r} is not installed (no {bundled})")
+
+    hint = "pass the path of a directory holding config.json, model.safetensors and spiece.model"
+    if not _REPO_ID.match(text) or text in BUNDLED_MODELS:
+        raise FileNotFoundError(f"model {text!r} not found: {'; '.join(looked)}. To use a model, {hint}")
+
+    repo_ids = hub_repo_ids(text)
+    cache_dir = hf_cache_dir()
+    for repo_id in repo_ids:
+        snapshot, reason = cached_snapshot(repo_id, revision, cache_dir)
+        if snapshot is not None:
+            return snapshot
+        looked.append(f"not in the Hugging Face cache ({reason})")
+    snapshot, reason = _download(repo_ids[0], revision)
+    if snapshot is not None:
+        return snapshot
+    looked.append(reason)
+    raise FileNotFoundError(
+        f"model {text!r} not found: {'; '.join(looked)}. Download it with "
+        f"`hf download {repo_ids[0]}` (older huggingface_hub: `huggingface-cli download {repo_ids[0]}`), "
+        f"or {hint}"
+    )

@@ -1,0 +1,187 @@
+"""`tinyalbert.hub.resolve_model_dir`: local directories, the bundled model, the Hugging Face
+cache (laid out as huggingface_hub lays it out), and downloads; never the network here."""
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyalbert import hub
+from tinyalbert.hub import resolve_model_dir
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+OTHER_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
+CACHE_VARIABLES = ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME")
+
+
+def make_cached_repo(cache: Path, repo_id: str, refs: dict | None = None) -> dict:
+    """A repository in huggingface_hub's cache layout; returns {commit: snapshot directory}."""
+    repo_dir = cache / ("models--" + repo_id.replace("/", "--"))
+    refs = {"main": COMMIT} if refs is None else refs
+    snapshots = {}
+    for ref, commit in refs.items():
+        (repo_dir / "refs" / ref).parent.mkdir(parents=True, exist_ok=True)
+        (repo_dir / "refs" / ref).write_text(commit)  # huggingface_hub writes the hash without a newline
+        snapshot = repo_dir / "snapshots" / commit
+        snapshot.mkdir(parents=True, exist_ok=True)
+        (snapshot / "config.json").write_text('{"model_type": "albert"}')
+        snapshots[commit] = snapshot
+    (repo_dir / "blobs").mkdir(exist_ok=True)
+    return snapshots
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """No cache variables, a private HOME, offline, and a huggingface_hub that must not be called."""
+    for name in CACHE_VARIABLES + ("TRANSFORMERS_OFFLINE",):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("snapshot_download must not be called")
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=no_network))
+    return monkeypatch
+
+
+def test_local_directory_wins(clean_env, tmp_path):
+    model = tmp_path / "my-albert"
+    model.mkdir()
+    assert resolve_model_dir(model) == model
+    assert resolve_model_dir(str(model)) == model
+    assert resolve_model_dir("my-albert") == Path("my-albert")  # relative to the working directory
+    clean_env.setenv("HOME", str(tmp_path))
+    assert resolve_model_dir("~/my-albert") == model
+
+
+def test_hf_hub_cache_variable(clean_env, tmp_path):
+    cache = tmp_path / "somewhere" / "hub-cache"
+    snapshot = make_cached_repo(cache, "albert/albert-base-v2")[COMMIT]
+    clean_env.setenv("HF_HUB_CACHE", str(cache))
+    assert hub.hf_cache_dir() == cache
+    assert resolve_model_dir("albert/albert-base-v2") == snapshot
+    assert resolve_model_dir("albert-base-v2") == snapshot  # the old short name means albert/albert-base-v2
+
+
+def test_hf_home_variable_and_the_default_home_cache(clean_env, tmp_path):
+    home_cache = tmp_path / "hf-home" / "hub"
+    snapshot = make_cached_repo(home_cache, "albert/albert-large-v1")[COMMIT]
+    clean_env.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    assert resolve_model_dir("albert-large-v1") == snapshot
+    clean_env.delenv("HF_HOME")
+    default_cache = tmp_path / "home" / ".cache" / "huggingface" / "hub"
+    snapshot = make_cached_repo(default_cache, "someone/tiny-albert")[COMMIT]
+    assert hub.hf_cache_dir() == default_cache
+    assert resolve_model_dir("someone/tiny-albert") == snapshot
+    clean_env.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert hub.hf_cache_dir() == tmp_path / "xdg" / "huggingface" / "hub"
+
+
+def test_revisions_and_legacy_cache_names(clean_env, tmp_path):
+    cache = tmp_path / "cache"
+    clean_env.setenv("HF_HUB_CACHE", str(cache))
+    snapshots = make_cached_repo(cache, "albert/albert-base-v1", refs={"main": COMMIT, "v1.0": OTHER_COMMIT})
+    assert resolve_model_dir("albert/albert-base-v1", revision="v1.0") == snapshots[OTHER_COMMIT]
+    assert resolve_model_dir("albert/albert-base-v1", revision=OTHER_COMMIT) == snapshots[OTHER_COMMIT]
+    with pytest.raises(FileNotFoundError, match="no refs/v2.0"):
+        resolve_model_dir("albert/albert-base-v1", revision="v2.0")
+    # A cache written before the models moved under `albert/`.
+    legacy = make_cached_repo(cache, "albert-xlarge-v2")[COMMIT]
+    assert resolve_model_dir("albert-xlarge-v2") == legacy
+
+
+def test_snapshot_without_ref_is_used_when_it_is_the_only_one(clean_env, tmp_path):
+    cache = tmp_path / "cache"
+    clean_env.setenv("HF_HUB_CACHE", str(cache))
+    snapshot = make_cached_repo(cache, "org/pinned")[COMMIT]
+    (cache / "models--org--pinned" / "refs" / "main").unlink()
+    assert resolve_model_dir("org/pinned") == snapshot
+
+
+def test_not_found_lists_every_place_and_what_to_run(clean_env, tmp_path):
+    cache = tmp_path / "cache"
+    clean_env.setenv("HF_HUB_CACHE", str(cache))
+    with pytest.raises(FileNotFoundError) as error:
+        resolve_model_dir("albert-base-v2")
+    message = str(error.value)
+    for fragment in (str(tmp_path / "albert-base-v2"), str(cache / "models--albert--albert-base-v2"),
+                     str(cache / "models--albert-base-v2"), "HF_HUB_OFFLINE", "download albert/albert-base-v2",
+                     "pass the path of a directory"):
+        assert fragment in message, fragment
+    assert "\n" not in message
+
+
+def test_empty_snapshot_is_not_a_model(clean_env, tmp_path):
+    cache = tmp_path / "cache"
+    clean_env.setenv("HF_HUB_CACHE", str(cache))
+    snapshot = make_cached_repo(cache, "org/empty")[COMMIT]
+    (snapshot / "config.json").unlink()
+    with pytest.raises(FileNotFoundError, match="missing or empty"):
+        resolve_model_dir("org/empty")
+
+
+def test_paths_that_cannot_be_hub_names(clean_env, tmp_path):
+    for name in ("./nowhere", str(tmp_path / "a" / "b"), "a/b/c"):
+        with pytest.raises(FileNotFoundError, match="no local directory") as error:
+            resolve_model_dir(name)
+        assert "cache" not in str(error.value)
+    (tmp_path / "weights.bin").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="is a file"):
+        resolve_model_dir(tmp_path / "weights.bin")
+
+
+def test_bundled_model(clean_env, tmp_path):
+    bundled = tmp_path / "data"
+    clean_env.setattr(hub, "BUNDLED_DIR", bundled)
+    with pytest.raises(FileNotFoundError, match="bundled model 'tinyalbert-mini' is not installed") as error:
+        resolve_model_dir("tinyalbert-mini")
+    assert str(bundled / "tinyalbert-mini") in str(error.value)
+    (bundled / "tinyalbert-mini").mkdir(parents=True)
+    assert resolve_model_dir("tinyalbert-mini") == bundled / "tinyalbert-mini"
+
+
+def test_download_when_online(clean_env, tmp_path):
+    """Not in the cache and not offline: huggingface_hub.snapshot_download fetches only the needed files."""
+    clean_env.delenv("HF_HUB_OFFLINE")
+    clean_env.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None):
+        calls.append((repo_id, revision, allow_patterns))
+        return str(tmp_path / "downloaded")
+
+    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    assert resolve_model_dir("albert-base-v2", revision="main") == tmp_path / "downloaded"
+    (repo_id, revision, patterns), = calls
+    assert (repo_id, revision) == ("albert/albert-base-v2", "main")
+    assert set(patterns) == {"config.json", "*.safetensors", "*.json", "spiece.model"}
+
+    def failing_download(repo_id, revision=None, allow_patterns=None):
+        raise OSError("no route to host\nmore details")
+
+    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=failing_download))
+    with pytest.raises(FileNotFoundError, match=r"download of org/model failed \(OSError: no route to host\)"):
+        resolve_model_dir("org/model")
+    clean_env.setitem(sys.modules, "huggingface_hub", None)  # not installed
+    with pytest.raises(FileNotFoundError, match="huggingface_hub is not installed"):
+        resolve_model_dir("org/model")
+
+
+def test_models_and_configs_load_through_the_cache(clean_env, tmp_path):
+    """The model classes ask this module, so a cached Hub name loads offline by its short name."""
+    from tinyalbert import AlbertConfig, AlbertForMaskedLM
+
+    cache = tmp_path / "cache"
+    clean_env.setenv("HF_HUB_CACHE", str(cache))
+    snapshot = make_cached_repo(cache, "albert/albert-base-v2")[COMMIT]
+    config = AlbertConfig(vocab_size=40, embedding_size=8, hidden_size=16, num_hidden_layers=1,
+                          num_attention_heads=2, intermediate_size=20, max_position_embeddings=32)
+    AlbertForMaskedLM(config, seed=1).save_pretrained(snapshot)
+    loaded = AlbertForMaskedLM.from_pretrained("albert-base-v2")
+    assert loaded.config.hidden_size == 16
+    original = AlbertForMaskedLM.from_pretrained(snapshot)
+    for name, value in original.params.items():
+        np.testing.assert_array_equal(loaded.params[name], value)

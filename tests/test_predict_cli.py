@@ -1,0 +1,210 @@
+"""`python -m tinyalbert.predict` run as a user runs it: a fresh interpreter per call.
+
+Output is checked against the in-process pipeline (itself checked against transformers in
+test_pipeline.py); each mistake a user can make must end with one `error:` line and exit 2.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+import tinyalbert  # noqa: E402
+from test_pipeline import MAX_POSITIONS, make_checkpoint, train_vocabulary  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Scores printed by another process running the same code on the same inputs; only the last
+# digits of float64 printing could differ.
+SCORE_RTOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("predict-cli")
+    return make_checkpoint(root / "model", train_vocabulary(root / "vocab"), seed=3)
+
+
+@pytest.fixture(scope="module")
+def fill_mask(model_dir):
+    return tinyalbert.pipeline("fill-mask", model=model_dir)
+
+
+def predict(*args, stdin=None, env=None, prefix_code=None):
+    """Run the command; returns (exit status, stdout, stderr)."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1", **(env or {})}
+    if prefix_code is None:
+        command = [sys.executable, "-m", "tinyalbert.predict", *map(str, args)]
+    else:
+        command = [sys.executable, "-c", prefix_code + "; import sys; from tinyalbert.predict import main; "
+                   "sys.exit(main(sys.argv[1:]))", *map(str, args)]
+    done = subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=REPO_ROOT, env=environment,
+                          timeout=120)
+    return done.returncode, done.stdout, done.stderr
+
+
+def assert_user_error(result, *fragments):
+    code, stdout, stderr = result
+    assert code == 2, (code, stdout, stderr)
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert stdout == ""
+
+
+def assert_json_equal(line_objects, expected):
+    """Same structure and values; scores equal up to float printing."""
+    assert len(line_objects) == len(expected)
+    for got, want in zip(line_objects, expected):
+        assert set(got) == {"text", "predictions"} and got["text"] == want["text"]
+        flat_got = _flatten(got["predictions"])
+        flat_want = _flatten(want["predictions"])
+        assert [(p["token"], p["token_str"], p["sequence"]) for p in flat_got] == \
+               [(p["token"], p["token_str"], p["sequence"]) for p in flat_want]
+        assert [p["score"] for p in flat_got] == pytest.approx([p["score"] for p in flat_want], rel=SCORE_RTOL)
+        assert _shape(got["predictions"]) == _shape(want["predictions"])
+
+
+def _flatten(predictions):
+    return [p for row in predictions for p in (row if isinstance(row, list) else [row])]
+
+
+def _shape(predictions):
+    return [len(row) if isinstance(row, list) else "dict" for row in predictions]
+
+
+TEXTS = ["The capital of France is [MASK].", "the [MASK] sat on the [MASK].", "a [MASK]"]
+
+
+def test_json_lines_equal_the_pipeline(model_dir, fill_mask):
+    code, stdout, stderr = predict(*TEXTS, "--model", model_dir, "--json", "--top-k", "3")
+    assert code == 0, stderr
+    objects = [json.loads(line) for line in stdout.splitlines()]
+    expected = fill_mask(TEXTS, top_k=3)
+    assert_json_equal(objects, [{"text": t, "predictions": p} for t, p in zip(TEXTS, expected)])
+
+
+def test_json_one_text_with_targets(model_dir, fill_mask):
+    code, stdout, stderr = predict(TEXTS[0], "--model", model_dir, "--json", "--targets", "▁the", "cat", "dog")
+    assert code == 0, stderr
+    (line,) = stdout.splitlines()
+    assert_json_equal([json.loads(line)],
+                      [{"text": TEXTS[0], "predictions": fill_mask(TEXTS[0], targets=["▁the", "cat", "dog"])}])
+    # The replaced targets are reported as warnings, not errors.
+    assert "warning: The specified target token `cat` does not exist in the model vocabulary." in stderr
+    assert "Traceback" not in stderr
+
+
+def test_table_shows_every_prediction_aligned(model_dir, fill_mask):
+    code, stdout, stderr = predict(TEXTS[0], TEXTS[1], "--model", model_dir, "--top-k", "2")
+    assert code == 0, stderr
+    lines = stdout.rstrip("\n").splitlines()
+    header, rule, rows = lines[0], lines[1], lines[2:]
+    assert header.split() == ["text", "mask", "rank", "token", "score", "sequence"]
+    assert set(rule.replace(" ", "")) == {"-"}
+    first, second = fill_mask([TEXTS[0], TEXTS[1]], top_k=2)
+    expected = [(1, rank, p) for rank, p in enumerate(first, 1)]
+    expected += [(mask, rank, p) for mask, row in enumerate(second, 1) for rank, p in enumerate(row, 1)]
+    assert len(rows) == len(expected)
+    sequence_column = header.index("sequence")
+    score_end = header.index("score") + len("score")
+    for row, (mask, rank, prediction) in zip(rows, expected):
+        assert row[sequence_column:] == prediction["sequence"]  # the columns line up with the header
+        cells = row[:sequence_column].split()
+        token = prediction["token_str"] or repr(prediction["token_str"])  # an empty piece is shown as ''
+        assert cells[-4:] == [str(mask), str(rank), token, f"{prediction['score']:.4f}"]
+        assert row[score_end - 6 : score_end] == f"{prediction['score']:.4f}"
+    assert rows[0].startswith(TEXTS[0]) and rows[2].startswith(TEXTS[1])
+    assert rows[1].startswith(" ")  # the text is written on its first row only
+
+
+def test_texts_from_standard_input(model_dir, fill_mask):
+    code, stdout, stderr = predict("--model", model_dir, "--json", stdin=f"{TEXTS[0]}\n\n{TEXTS[2]}\n")
+    assert code == 0, stderr
+    objects = [json.loads(line) for line in stdout.splitlines()]
+    expected = fill_mask([TEXTS[0], TEXTS[2]])
+    assert_json_equal(objects, [{"text": TEXTS[0], "predictions": expected[0]},
+                                {"text": TEXTS[2], "predictions": expected[1]}])
+
+
+def test_truncate_lets_a_long_text_through(model_dir, fill_mask):
+    text = "the [MASK] sat on " + "the big red house " * 30
+    code, stdout, stderr = predict(text, "--model", model_dir, "--json", "--truncate", "--top-k", "2")
+    assert code == 0, stderr
+    assert_json_equal([json.loads(stdout)], [{"text": text, "predictions": fill_mask(text, top_k=2, truncation=True)}])
+
+
+def test_help_describes_every_option():
+    code, stdout, _ = predict("--help")
+    assert code == 0
+    for option in ("--model", "--top-k", "--targets", "--json", "--backend", "--dtype", "--truncate"):
+        assert option in stdout
+    assert "examples:" in stdout and 'python -m tinyalbert.predict "The capital of France is [MASK]."' in stdout
+
+
+# --- errors -------------------------------------------------------------------------------------
+def test_text_without_mask(model_dir):
+    assert_user_error(predict(TEXTS[0], "no mask here", "--model", model_dir), "no [MASK]", "'no mask here'")
+
+
+def test_text_too_long_names_the_limit_and_truncate(model_dir):
+    text = "the [MASK] sat on " + "the big red house " * 30
+    assert_user_error(predict(text, "--model", model_dir), f"at most {MAX_POSITIONS}", "--truncate")
+    # A mask that --truncate cuts away is named as the reason.
+    assert_user_error(predict("the big red house " * 30 + "[MASK]", "--model", model_dir, "--truncate"),
+                      "no [MASK] left", "--truncate")
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "three", "1.5"])
+def test_invalid_top_k(model_dir, value):
+    assert_user_error(predict(TEXTS[0], "--model", model_dir, "--top-k", value), "--top-k", "positive integer")
+
+
+def test_unknown_model_says_where_it_looked(tmp_path):
+    cache = tmp_path / "hf-cache"
+    result = predict(TEXTS[0], "--model", "albert-xxlarge-v1", env={"HF_HUB_CACHE": str(cache)})
+    assert_user_error(result, "albert-xxlarge-v1", str(cache / "models--albert--albert-xxlarge-v1"),
+                      "HF_HUB_OFFLINE", "download albert/albert-xxlarge-v1")
+    assert_user_error(predict(TEXTS[0], "--model", tmp_path / "missing"), str(tmp_path / "missing"))
+
+
+def test_missing_bundled_default_model(tmp_path):
+    """With no --model the bundled tinyalbert-mini is used; when it is absent the user is told
+    where it was expected and how to choose another model."""
+    empty = tmp_path / "no-bundled-models"
+    result = predict(TEXTS[0], prefix_code=f"import tinyalbert.hub as hub; hub.BUNDLED_DIR = hub.Path({str(empty)!r})")
+    assert_user_error(result, "tinyalbert-mini", str(empty / "tinyalbert-mini"), "--model")
+
+
+def test_cupy_backend_without_a_gpu(model_dir):
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            pytest.skip("a CUDA GPU is present")
+    except Exception:
+        pass
+    assert_user_error(predict(TEXTS[0], "--model", model_dir, "--backend", "cupy"), "--backend cupy", "--backend numpy")
+
+
+def test_no_texts_and_empty_standard_input(model_dir):
+    assert_user_error(predict("--model", model_dir, stdin="\n  \n"), "no texts")
+    assert_user_error(predict("--model", model_dir, "--backend", "jax"), "--backend", "invalid choice")
+
+
+def test_broken_model_directory(tmp_path, model_dir):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("model.safetensors", "spiece.model", "tokenizer_config.json", "special_tokens_map.json"):
+        (broken / name).write_bytes((model_dir / name).read_bytes())
+    (broken / "config.json").write_text("{not json")
+    assert_user_error(predict(TEXTS[0], "--model", broken), "config.json", "not valid JSON")
+    (broken / "config.json").write_text((model_dir / "config.json").read_text())
+    (broken / "model.safetensors").write_bytes(b"\x00" * 10)
+    assert_user_error(predict(TEXTS[0], "--model", broken), "model.safetensors")

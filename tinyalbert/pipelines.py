@@ -1,0 +1,288 @@
+"""The fill-mask pipeline: text with `[MASK]` in, the most likely tokens for each mask out.
+
+    fill_mask = tinyalbert.pipeline("fill-mask", model="albert/albert-base-v2")
+    fill_mask("The capital of France is [MASK].")
+    # [{'score': <probability>, 'token': <id>, 'token_str': 'paris', 'sequence': 'the capital of france is paris .'}, ...]
+
+The output has exactly the structure of Transformers' `fill-mask` pipeline:
+
+- one text with one mask: a list of `top_k` dicts `{"score", "token", "token_str", "sequence"}`;
+- one text with several masks: one such list per mask (each mask scored on its own; the other
+  masks stay in `sequence`, which then keeps the special tokens);
+- a list of texts: one result per text, except that a list of one text gives that text's result.
+
+`score` is the softmax probability over the whole vocabulary (with `targets`, still over the
+whole vocabulary, then restricted to the targets). Unlike Transformers, which runs one text at
+a time, the texts of a call are run together in padded batches of similar lengths.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+import numpy as np
+
+from .backend import to_numpy
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_TASKS = ("fill-mask",)
+
+
+class MissingMaskError(ValueError):
+    """A text has no mask token."""
+
+    def __init__(self, text: str, mask_token: str, truncated_to: int | None = None):
+        self.text, self.mask_token, self.truncated_to = text, mask_token, truncated_to
+        reason = f" after truncation to {truncated_to} tokens" if truncated_to else ""
+        super().__init__(f"No mask_token ({mask_token}) found on the input{reason}: {text!r}")
+
+
+class TextTooLongError(ValueError):
+    """A text has more tokens than the model has positions."""
+
+    def __init__(self, text: str, length: int, limit: int):
+        self.text, self.length, self.limit = text, length, limit
+        super().__init__(
+            f"the input is {length} tokens long, but the model takes at most {limit} "
+            f"(max_position_embeddings); pass truncation=True to cut it: {text!r}"
+        )
+
+
+def softmax_rows(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in float64, shifted by the row maximum so exp cannot overflow."""
+    shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+    exps = np.exp(shifted)
+    return exps / exps.sum(axis=-1, keepdims=True)
+
+
+def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the `k` largest `scores`, largest first; equal scores keep the lower index first."""
+    if k < scores.shape[0]:
+        candidates = np.argpartition(-scores, k - 1)[:k]
+    else:
+        candidates = np.arange(scores.shape[0])
+    order = np.lexsort((candidates, -scores[candidates]))
+    return candidates[order]
+
+
+class FillMaskPipeline:
+    """Predicts the tokens behind each `[MASK]` of a text with an `AlbertForMaskedLM`.
+
+    Args:
+        model: an `AlbertForMaskedLM` (any backend: NumPy, CuPy, ...).
+        tokenizer: its `AlbertTokenizer`.
+        top_k: how many predictions to return per mask, unless a call says otherwise.
+        batch_size: how many texts run through the model at once.
+        truncation: cut texts longer than the model's positions instead of raising.
+    """
+
+    task = "fill-mask"
+
+    def __init__(self, model, tokenizer, top_k: int = 5, batch_size: int = 8, truncation: bool = False):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.top_k = _check_top_k(top_k)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.batch_size = batch_size
+        self.truncation = bool(truncation)
+        if tokenizer.mask_token_id is None:
+            raise ValueError("The tokenizer does not define a `mask_token`.")
+        # Positions beyond this have no position embedding: the model cannot take them.
+        self.max_length = int(model.config.max_position_embeddings)
+
+    def __repr__(self) -> str:
+        return (f"FillMaskPipeline(vocab_size={self.model.config.vocab_size}, top_k={self.top_k}, "
+                f"backend={getattr(self.model.xp, '__name__', self.model.xp)!s})")
+
+    # -- targets ---------------------------------------------------------------------------------
+    def get_target_ids(self, targets) -> np.ndarray:
+        """Vocabulary ids of `targets` (a str or a list of str).
+
+        A target that is not a vocabulary piece as written (`"paris"` is not, `"▁paris"` is) is
+        tokenized and its first piece used instead, with a warning; one that gives no piece at
+        all is dropped, with a warning. Duplicates count once.
+        """
+        if isinstance(targets, str):
+            targets = [targets]
+        vocab = self.tokenizer.get_vocab()
+        target_ids = []
+        for target in targets:
+            token_id = vocab.get(target)
+            if token_id is None:
+                ids = self.tokenizer(target, add_special_tokens=False, return_attention_mask=False,
+                                     return_token_type_ids=False, max_length=1, truncation=True)["input_ids"]
+                if len(ids) == 0:
+                    logger.warning(
+                        f"The specified target token `{target}` does not exist in the model vocabulary. "
+                        "We cannot replace it with anything meaningful, ignoring it"
+                    )
+                    continue
+                token_id = ids[0]
+                logger.warning(
+                    f"The specified target token `{target}` does not exist in the model vocabulary. "
+                    f"Replacing with `{self.tokenizer.convert_ids_to_tokens(token_id)}`."
+                )
+            target_ids.append(int(token_id))
+        target_ids = list(set(target_ids))
+        if not target_ids:
+            raise ValueError("At least one target must be provided when passed.")
+        return np.array(target_ids)
+
+    # -- the call --------------------------------------------------------------------------------
+    def __call__(self, inputs, top_k: int | None = None, targets=None, truncation: bool | None = None):
+        """Fill the masks of `inputs` (a str or a list of str); see the module docstring for the output."""
+        if isinstance(inputs, str):
+            texts, unwrap = [inputs], True
+        elif isinstance(inputs, (list, tuple)):
+            texts, unwrap = list(inputs), len(inputs) == 1
+        else:
+            raise TypeError(f"inputs must be a str or a list of str, got {type(inputs).__name__}")
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"inputs[{index}] must be a str, got {type(text).__name__}: {text!r:.80}")
+        top_k = self.top_k if top_k is None else _check_top_k(top_k)
+        target_ids = None if targets is None else self.get_target_ids(targets)
+        truncation = self.truncation if truncation is None else bool(truncation)
+        if not texts:
+            return []
+
+        encoded, truncated = self._encode(texts, truncation)
+        mask_positions = [self._mask_positions(text, ids, cut) for text, ids, cut in zip(texts, encoded, truncated)]
+        logits = self._masked_logits(encoded, mask_positions)
+        results = []
+        for ids, positions, rows in zip(encoded, mask_positions, logits):
+            results.append(self._postprocess(ids, positions, rows, top_k, target_ids))
+        return results[0] if unwrap else results
+
+    def _tokenize(self, texts: list[str], **options) -> list[list[int]]:
+        with warnings.catch_warnings():
+            # A too-long text gets a more specific error here than the tokenizer's warning.
+            warnings.filterwarnings("ignore", message=".*model_max_length.*")
+            encoded = self.tokenizer(texts, return_attention_mask=False, return_token_type_ids=False,
+                                     **options)["input_ids"]
+        return [list(map(int, ids)) for ids in encoded]
+
+    def _encode(self, texts: list[str], truncation: bool) -> tuple[list[list[int]], list[bool]]:
+        """Token ids of each text, with `[CLS]`/`[SEP]`, unpadded, and whether it was cut.
+
+        A text longer than the model's positions raises TextTooLongError, or with `truncation` is
+        cut by the tokenizer (on its `truncation_side`, keeping `[SEP]`) to exactly that many.
+        """
+        encoded = self._tokenize(texts)
+        too_long = [i for i, ids in enumerate(encoded) if len(ids) > self.max_length]
+        if too_long and not truncation:
+            raise TextTooLongError(texts[too_long[0]], len(encoded[too_long[0]]), self.max_length)
+        if too_long:
+            cut = self._tokenize([texts[i] for i in too_long], truncation=True, max_length=self.max_length)
+            for i, ids in zip(too_long, cut):
+                encoded[i] = ids
+        cut_ones = set(too_long)
+        return encoded, [i in cut_ones for i in range(len(texts))]
+
+    def _mask_positions(self, text: str, ids: list[int], truncated: bool) -> list[int]:
+        positions = [i for i, token_id in enumerate(ids) if token_id == self.tokenizer.mask_token_id]
+        if not positions:
+            raise MissingMaskError(text, self.tokenizer.mask_token, self.max_length if truncated else None)
+        return positions
+
+    def _masked_logits(self, encoded: list[list[int]], mask_positions: list[list[int]]) -> list[np.ndarray]:
+        """Logits at the mask positions of each text: a (masks, vocab) float array per text.
+
+        Texts are sorted by length and run in padded batches, so that a batch wastes little on padding.
+        """
+        xp, pad_id = self.model.xp, self.tokenizer.pad_token_id
+        pad_id = 0 if pad_id is None else pad_id
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        logits_per_text: list[np.ndarray | None] = [None] * len(encoded)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            seq = max(len(encoded[i]) for i in batch)
+            input_ids = np.full((len(batch), seq), pad_id, dtype=np.int64)
+            attention_mask = np.zeros((len(batch), seq), dtype=np.int64)
+            flat_positions = []
+            for row, i in enumerate(batch):
+                input_ids[row, : len(encoded[i])] = encoded[i]
+                attention_mask[row, : len(encoded[i])] = 1
+                flat_positions.extend(row * seq + p for p in mask_positions[i])
+            logits = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=np.zeros_like(input_ids)).logits  # (batch, seq, vocab)
+            vocab = logits.shape[-1]
+            # Only the masked rows leave the device.
+            rows = xp.take(xp.reshape(logits, (len(batch) * seq, vocab)), xp.asarray(flat_positions), axis=0)
+            rows = to_numpy(rows)
+            offset = 0
+            for i in batch:
+                count = len(mask_positions[i])
+                logits_per_text[i] = rows[offset : offset + count]
+                offset += count
+        return logits_per_text
+
+    def _postprocess(self, ids: list[int], positions: list[int], logits: np.ndarray, top_k: int, target_ids):
+        """The Transformers-shaped result of one text from its (masks, vocab) logits."""
+        probs = softmax_rows(logits)
+        if target_ids is not None:
+            probs = probs[:, target_ids]
+        k = min(top_k, probs.shape[-1])
+        single_mask = len(positions) == 1
+        pad_id = self.tokenizer.pad_token_id
+        result = []
+        for position, mask_probs in zip(positions, probs):
+            row = []
+            for index in top_k_indices(mask_probs, k):
+                token = int(target_ids[index]) if target_ids is not None else int(index)
+                tokens = list(ids)
+                tokens[position] = token
+                tokens = [t for t in tokens if t != pad_id]
+                # With several masks the other [MASK]s stay visible, so special tokens are kept.
+                row.append({
+                    "score": float(mask_probs[index]),
+                    "token": token,
+                    "token_str": self.tokenizer.decode([token]),
+                    "sequence": self.tokenizer.decode(tokens, skip_special_tokens=single_mask),
+                })
+            result.append(row)
+        return result[0] if single_mask else result
+
+
+def _check_top_k(top_k) -> int:
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise ValueError(f"top_k must be a positive int, got {top_k!r}")
+    return int(top_k)
+
+
+def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k: int = 5, backend="numpy",
+             dtype="float32", batch_size: int = 8, truncation: bool = False, revision: str = "main"):
+    """Build a pipeline, as `transformers.pipeline` does; only `"fill-mask"` exists.
+
+    Args:
+        model: a directory, a Hub name (`"albert/albert-base-v2"`, found in the local Hugging Face
+            cache or downloaded), the bundled `"tinyalbert-mini"` (the default), or an
+            `AlbertForMaskedLM` already built (then `backend` and `dtype` are its own).
+        tokenizer: an `AlbertTokenizer`, or where to load one; by default the model's directory.
+        top_k: predictions per mask; a call can override it.
+        backend: `"numpy"`, `"cupy"` or an Array API namespace; dtype: `"float32"`, `"float16"`, `"float64"`.
+        batch_size: texts per forward pass; truncation: cut texts longer than the model's positions.
+        revision: the Hub revision for a Hub name.
+    """
+    if task not in SUPPORTED_TASKS:
+        raise ValueError(f"unknown task {task!r}: tinyalbert has {', '.join(map(repr, SUPPORTED_TASKS))}")
+    from .hub import DEFAULT_MODEL, resolve_model_dir
+    from .models import AlbertForMaskedLM
+
+    if model is None:
+        model = DEFAULT_MODEL
+    directory = None
+    if isinstance(model, (str, os.PathLike)):
+        directory = resolve_model_dir(model, revision=revision)
+        model = AlbertForMaskedLM.from_pretrained(directory, backend=backend, dtype=dtype)
+    if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
+        from .tokenizer import AlbertTokenizer
+
+        if tokenizer is None and directory is None:
+            raise ValueError("pass tokenizer= (an AlbertTokenizer or its directory) with an already-built model")
+        source = directory if tokenizer is None else resolve_model_dir(tokenizer, revision=revision)
+        tokenizer = AlbertTokenizer.from_pretrained(source)
+    return FillMaskPipeline(model, tokenizer, top_k=top_k, batch_size=batch_size, truncation=truncation)
