@@ -7,6 +7,7 @@ unpickles: `pytorch_model.bin` files are read only when the caller allows it exp
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 SAFE_WEIGHTS_NAME = "model.safetensors"
 SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
 PICKLED_WEIGHTS_NAME = "pytorch_model.bin"
+logger = logging.getLogger("tinyalbert")
 
 # Buffers Transformers saved in older checkpoints; they hold no learned values.
 BUFFER_SUFFIXES = ("embeddings.position_ids", "embeddings.token_type_ids")
@@ -223,7 +225,9 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
         params.update(init_parameters({name: shapes[name] for name in missing}, config, rng))
     unused = sorted(set(tensors) - set(shapes))
     if unused:
-        warnings.warn(f"Some weights of {source} were not used by this model: {unused}", stacklevel=3)
+        # Expected when a head class loads a checkpoint with other heads (a pretraining checkpoint
+        # into AlbertForMaskedLM leaves the pooler and the SOP head), so this is a log record.
+        logger.info("Some weights of %s were not used by this model: %s", source, unused)
     return params
 
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Rebuild the bundled tinyalbert-mini: corpus, vocabulary, pretraining, export into the package.
+#
+#   scripts/train_mini.sh                                 # as shipped: CuPy on a CUDA GPU, 3600 steps of 64
+#   BACKEND=numpy STEPS=1200 BATCH_SIZE=16 scripts/train_mini.sh   # the CPU recipe (about 21 minutes on 2 cores)
+#   RESUME=1 scripts/train_mini.sh                        # continue an interrupted run
+#
+# Run from the repository root. Everything but the exported model is written under $WORK,
+# outside the repository: the WordNet package, the corpus (never commit it) and the run.
+# After the export, update tinyalbert/data/tinyalbert-mini/README.md with the new numbers
+# (OUT/eval_results.json, the last progress line, and the example predictions printed at the end).
+set -euo pipefail
+
+PYTHON=${PYTHON:-python}
+WORK=${WORK:-$HOME/tinyalbert-mini-build}
+BACKEND=${BACKEND:-cupy}        # numpy | cupy
+STEPS=${STEPS:-3600}
+BATCH_SIZE=${BATCH_SIZE:-64}
+MAX_SEQ_LENGTH=${MAX_SEQ_LENGTH:-128}
+LR=${LR:-5e-4}        # 1e-3 and 2e-3 collapsed to unigram predictions in 1200-step probes
+WARMUP_STEPS=${WARMUP_STEPS:-200}
+SEED=${SEED:-0}
+VOCAB_SIZE=${VOCAB_SIZE:-8000}
+RESUME=${RESUME:-}
+# One BLAS thread: on a small shared CPU, two threads that wait on each other lost to one.
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+
+WORDNET_DIR=${WORDNET_DIR:-/usr/share/wordnet}
+CORPUS=$WORK/corpus/wordnet.txt
+RUN=$WORK/runs/tinyalbert-mini
+EXPORT=tinyalbert/data/tinyalbert-mini
+
+# 1. WordNet 3.0 from Debian's wordnet-base package (installed, or unpacked without installing).
+if [ ! -f "$WORDNET_DIR/data.noun" ]; then
+    mkdir -p "$WORK/wordnet"
+    (cd "$WORK/wordnet" && apt-get download wordnet-base && dpkg -x wordnet-base_*.deb .)
+    WORDNET_DIR=$WORK/wordnet/usr/share/wordnet
+fi
+
+# 2. The corpus: one sentence per line, a blank line between documents (deterministic).
+"$PYTHON" scripts/make_corpus.py --wordnet-dir "$WORDNET_DIR" --out "$CORPUS"
+
+# 3. Vocabulary (SentencePiece, trained on the corpus into $RUN/tokenizer) and pretraining.
+if [ -n "$RESUME" ]; then
+    "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --steps "$STEPS" --resume
+else
+    "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --config mini --vocab-size "$VOCAB_SIZE" --out "$RUN" \
+        --steps "$STEPS" --batch-size "$BATCH_SIZE" --max-seq-length "$MAX_SEQ_LENGTH" --lr "$LR" \
+        --warmup-steps "$WARMUP_STEPS" --optimizer adamw --weight-decay 0.01 --clip-norm 1.0 \
+        --heldout-fraction 0.02 --seed "$SEED" --save-every 600 --log-every 100 --backend "$BACKEND"
+fi
+
+# 4. Export: float16 weights (half the size; from_pretrained widens them to float32) + tokenizer + curve.
+"$PYTHON" -c "from tinyalbert.train.trainer import export_pretrained; export_pretrained('$RUN/final', '$EXPORT')"
+cp "$RUN/loss_curve.png" "$EXPORT/loss_curve.png"
+cat "$RUN/eval_results.json"
+
+# 5. Example predictions for the README.
+"$PYTHON" -m tinyalbert.predict --model "$EXPORT" --top-k 3 \
+    "Paris is the capital and largest city of [MASK]." \
+    "A dog is a kind of [MASK]." \
+    "To run is to move [MASK] by using one's feet." \
+    "Big is the opposite of [MASK]." \
+    "The [MASK] is a large body of salt water." \
+    "She drank a glass of [MASK]."

@@ -1,0 +1,471 @@
+"""The pretraining loop: exact resume, divergence handling, checkpoint files, learning, the CLI.
+
+Everything runs on a tiny model (hidden 16) over a small made-up corpus with its own tiny
+SentencePiece vocabulary, so each training run takes a second or two.
+"""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from tinyalbert import AlbertForMaskedLM, AlbertForPreTraining
+from tinyalbert.train import trainer as trainer_module
+from tinyalbert.train.optim import linear_warmup_then_decay
+from tinyalbert.train.trainer import (
+    CHECKPOINT_DIR, FINAL_DIR, NonFiniteLossError, ProgressBar, TrainingArguments, checkpoint_dir, evaluate,
+    export_pretrained, heldout_examples_of_run, plot_loss_curve, read_trainer_state, replace_directory,
+    split_documents, train,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Parity of a saved checkpoint run by Transformers and by tinyalbert: float32 forward passes of
+# a 2-layer model whose logits are O(1); summation order differences stay far below 1e-4.
+LOGITS_ATOL = 1e-4
+
+TINY_CONFIG = {
+    "vocab_size": 100, "embedding_size": 8, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+    "intermediate_size": 32, "max_position_embeddings": 32, "hidden_act": "gelu_new",
+    # Dropout on, so that exact resumption also has to restore the dropout generator.
+    "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+}
+
+ANIMALS = ["cat", "dog", "horse", "cow", "bird", "fish"]
+FOODS = ["grass", "seeds", "meat", "milk", "bread", "worms"]
+PLACES = ["field", "house", "river", "barn", "tree", "lake"]
+
+
+def write_corpus(path: Path, num_documents: int = 48) -> Path:
+    """A small, very regular English corpus: the same few sentence frames over and over."""
+    lines = []
+    for index in range(num_documents):
+        animal, food, place = ANIMALS[index % 6], FOODS[(index * 5) % 6], PLACES[(index * 7) % 6]
+        lines += [
+            f"The {animal} lives in the {place}.",
+            f"Every day the {animal} eats {food}.",
+            f"A {animal} is an animal and {food} is food.",
+            f"At night the {animal} sleeps near the {place}.",
+            "",
+        ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """Corpus, tokenizer directory and tiny config.json, made once for the module."""
+    from tinyalbert.tokenizer import AlbertTokenizer, train_sentencepiece
+
+    root = tmp_path_factory.mktemp("trainer")
+    corpus = write_corpus(root / "corpus.txt")
+    model_file = train_sentencepiece(corpus, root / "tok" / "spiece", 64, seed=0, hard_vocab_limit=False)
+    AlbertTokenizer(model_file).save_pretrained(root / "tok")
+    config = root / "tiny_config.json"
+    config.write_text(json.dumps(TINY_CONFIG), encoding="utf-8")
+    return {"root": root, "corpus": corpus, "tokenizer": root / "tok", "config": config}
+
+
+def make_args(workspace, out, **overrides) -> TrainingArguments:
+    values = dict(
+        corpus=workspace["corpus"], out=out, config=str(workspace["config"]), tokenizer=str(workspace["tokenizer"]),
+        steps=8, batch_size=4, max_seq_length=24, lr=3e-3, warmup_steps=2, save_every=3, log_every=2, seed=3,
+        heldout_fraction=0.1,
+    )
+    values.update(overrides)
+    return TrainingArguments(**values)
+
+
+def run(args: TrainingArguments) -> dict:
+    return train(args, stream=open(os.devnull, "w"))
+
+
+def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(workspace, tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer_module, "plot_loss_curve", lambda history, path: False)  # only costs time here
+    for optimizer in ("adamw", "lamb"):
+        straight = tmp_path / f"straight-{optimizer}"
+        pieces = tmp_path / f"pieces-{optimizer}"
+        run(make_args(workspace, straight, optimizer=optimizer))
+        first = run(make_args(workspace, pieces, optimizer=optimizer, stop_at=4))
+        assert first["step"] == 4 and "final" not in first
+        assert read_trainer_state(pieces / CHECKPOINT_DIR)["step"] == 4
+        run(make_args(workspace, pieces, optimizer=optimizer, stop_at=7, resume=True))
+        run(make_args(workspace, pieces, optimizer=optimizer, resume=True))
+
+        for name in ("model.safetensors", "optimizer.safetensors"):
+            expected = load_file(str(straight / CHECKPOINT_DIR / name))
+            got = load_file(str(pieces / CHECKPOINT_DIR / name))
+            assert expected.keys() == got.keys()
+            for key in expected:
+                np.testing.assert_array_equal(got[key], expected[key], err_msg=f"{optimizer}: {name} {key}")
+        expected_state = read_trainer_state(straight / CHECKPOINT_DIR)
+        got_state = read_trainer_state(pieces / CHECKPOINT_DIR)
+        assert got_state["history"] == expected_state["history"]
+        assert got_state["dropout_rng"] == expected_state["dropout_rng"]
+        assert [record["step"] for record in got_state["history"]] == list(range(1, 9))
+
+
+def test_resume_refuses_changed_arguments_and_missing_checkpoints(workspace, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        run(make_args(workspace, tmp_path / "empty", resume=True))
+    run(make_args(workspace, tmp_path / "run", stop_at=2))
+    with pytest.raises(ValueError, match=r"lr \(checkpoint: 0.003, now: 0.01\)"):
+        run(make_args(workspace, tmp_path / "run", lr=1e-2, resume=True))
+    with pytest.raises(ValueError, match="already holds a checkpoint"):
+        run(make_args(workspace, tmp_path / "run"))
+    other_corpus = write_corpus(tmp_path / "other.txt", num_documents=47)
+    with pytest.raises(ValueError, match="is not the text"):
+        run(make_args(workspace, tmp_path / "run", corpus=other_corpus, resume=True))
+
+
+def test_learning_rate_follows_warmup_then_linear_decay(workspace, tmp_path):
+    run(make_args(workspace, tmp_path / "run", steps=10, warmup_steps=4, lr=1e-3, save_every=100))
+    history = read_trainer_state(tmp_path / "run" / CHECKPOINT_DIR)["history"]
+    # Written out by hand: up over 4 steps, then down to 0 at step 10 (step index from 0).
+    expected = [1e-3 * s / 4 if s < 4 else 1e-3 * (10 - s) / 6 for s in range(10)]
+    np.testing.assert_allclose([record["lr"] for record in history], expected, rtol=1e-12)
+    assert [record["lr"] for record in history] == [linear_warmup_then_decay(s, 4, 10, 1e-3) for s in range(10)]
+
+
+def _nan_after(calls: int):
+    """A loss_and_grads that turns the loss into nan from call number `calls` on."""
+    original = AlbertForPreTraining.loss_and_grads
+    count = {"calls": 0}
+
+    def loss_and_grads(self, *args, **kwargs):
+        loss, grads = original(self, *args, **kwargs)
+        count["calls"] += 1
+        return (loss * float("nan"), grads) if count["calls"] >= calls else (loss, grads)
+
+    return loss_and_grads
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(workspace, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    monkeypatch.setattr(AlbertForPreTraining, "loss_and_grads", _nan_after(8))
+    with pytest.raises(NonFiniteLossError) as raised:
+        run(make_args(workspace, out, steps=20, save_every=3, log_every=4))
+    message = str(raised.value)
+    assert "loss is nan at step 8" in message and "step 6" in message and "\n" not in message
+    # Saved at steps 3 and 6; the nan at step 8 was found at the step-8 log, before any save.
+    assert read_trainer_state(out / CHECKPOINT_DIR)["step"] == 6
+    saved = load_file(str(out / CHECKPOINT_DIR / "model.safetensors"))
+    assert all(np.isfinite(value).all() for value in saved.values())
+    assert not (out / FINAL_DIR).exists()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's overflow warnings on the way to inf
+def test_exploding_learning_rate_is_reported_as_divergence(workspace, tmp_path):
+    with pytest.raises(NonFiniteLossError, match="is (nan|inf) at step"):
+        run(make_args(workspace, tmp_path / "run", lr=1e38, warmup_steps=0, clip_norm=0.0, steps=12))
+
+
+@pytest.mark.filterwarnings("ignore:Some weights.*were not used")  # the masked LM has no pooler or SOP head
+def test_checkpoints_load_in_tinyalbert_and_transformers(workspace, tmp_path):
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from tinyalbert.tokenizer import AlbertTokenizer
+    from tinyalbert.train.data import collate
+
+    out = tmp_path / "run"
+    summary = run(make_args(workspace, out, steps=6))
+    saved = load_file(str(out / CHECKPOINT_DIR / "model.safetensors"))
+    ours = AlbertForPreTraining.from_pretrained(out / CHECKPOINT_DIR)
+    assert saved.keys() == ours.state_dict().keys()
+    for key, value in saved.items():
+        np.testing.assert_array_equal(ours.state_dict()[key], value)
+
+    theirs, info = transformers.AlbertForPreTraining.from_pretrained(out / CHECKPOINT_DIR, output_loading_info=True)
+    assert info["missing_keys"] == [] and info["unexpected_keys"] == []
+    theirs.eval()
+
+    # The final directory is a complete model for masked-LM use.
+    masked_lm = AlbertForMaskedLM.from_pretrained(out / FINAL_DIR)
+    tokenizer = AlbertTokenizer.from_pretrained(out / FINAL_DIR)
+    encoded = tokenizer(["the cat eats [MASK] in the field."], return_tensors="np")
+    logits = masked_lm(**encoded).logits
+    with torch.no_grad():
+        reference = transformers.AlbertForMaskedLM.from_pretrained(out / FINAL_DIR).eval()(
+            **{k: torch.from_numpy(v) for k, v in encoded.items()}).logits.numpy()
+    np.testing.assert_allclose(logits, reference, atol=LOGITS_ATOL)
+
+    # evaluate() against accuracies counted from Transformers' logits on the same examples.
+    args = make_args(workspace, tmp_path / "unused")
+    documents = trainer_module.read_documents(args.corpus)
+    examples = trainer_module.build_examples(documents[:12], tokenizer, args, np.random.default_rng(0))
+    results = evaluate(ours, examples, batch_size=5)
+    batch = collate(examples)
+    with torch.no_grad():
+        output = theirs(input_ids=torch.from_numpy(batch["input_ids"]),
+                        attention_mask=torch.from_numpy(batch["attention_mask"]),
+                        token_type_ids=torch.from_numpy(batch["token_type_ids"]))
+    labels = torch.from_numpy(batch["labels"])
+    masked = labels != -100
+    mlm_accuracy = (output.prediction_logits.argmax(-1)[masked] == labels[masked]).double().mean().item()
+    sop_labels = torch.from_numpy(batch["sentence_order_label"])
+    sop_accuracy = (output.sop_logits.argmax(-1) == sop_labels).double().mean().item()
+    mlm_loss = torch.nn.functional.cross_entropy(output.prediction_logits[masked], labels[masked]).item()
+    assert results["num_masked"] == int(masked.sum())
+    assert results["mlm_accuracy"] == pytest.approx(mlm_accuracy, abs=1e-12)
+    assert results["sop_accuracy"] == pytest.approx(sop_accuracy, abs=1e-12)
+    assert results["mlm_loss"] == pytest.approx(mlm_loss, rel=1e-4)
+    assert summary["eval"]["num_examples"] > 0
+
+
+def test_loss_goes_down_on_a_repetitive_corpus(workspace, tmp_path):
+    summary = run(make_args(workspace, tmp_path / "run", steps=60, batch_size=16, lr=1e-2, warmup_steps=4,
+                            save_every=100, log_every=5))
+    history = read_trainer_state(tmp_path / "run" / CHECKPOINT_DIR)["history"]
+    vocab_size = json.loads((tmp_path / "run" / FINAL_DIR / "config.json").read_text())["vocab_size"]
+    first = np.mean([record["loss"] for record in history[:5]])
+    last = np.mean([record["loss"] for record in history[-5:]])
+    # Untrained, both heads are close to uniform: log(vocab) for the MLM plus log(2) for SOP.
+    assert first == pytest.approx(math.log(vocab_size) + math.log(2), abs=0.2)
+    assert last < first - 0.5, (first, last)
+    # Guessing one piece right is 1/vocab; the frequent pieces of a repetitive corpus do far better.
+    assert summary["eval"]["mlm_accuracy"] > 5 / vocab_size
+
+    # The held-out set can be rebuilt from the run directory to evaluate other models on it.
+    final = AlbertForPreTraining.from_pretrained(tmp_path / "run" / FINAL_DIR)
+    again = evaluate(final, heldout_examples_of_run(tmp_path / "run"))
+    assert again == pytest.approx(summary["eval"], rel=1e-6)
+
+
+def test_float16_export_loads_as_float32(workspace, tmp_path):
+    run(make_args(workspace, tmp_path / "run", steps=2))
+    exported = export_pretrained(tmp_path / "run" / FINAL_DIR, tmp_path / "exported", dtype="float16")
+    with open(exported / "model.safetensors", "rb") as file:
+        header = json.loads(file.read(int.from_bytes(file.read(8), "little")))
+    assert {entry["dtype"] for name, entry in header.items() if name != "__metadata__"} == {"F16"}
+    original = AlbertForPreTraining.from_pretrained(tmp_path / "run" / FINAL_DIR)
+    widened = AlbertForPreTraining.from_pretrained(exported, dtype="float32")
+    for name, value in original.state_dict().items():
+        assert widened.state_dict()[name].dtype == np.float32
+        # float16 keeps 11 significant bits: relative rounding error at most 2**-11.
+        np.testing.assert_allclose(widened.state_dict()[name], value, rtol=2.0**-11, atol=1e-7)
+    assert (exported / "spiece.model").is_file()
+
+
+def test_held_out_documents_are_disjoint_from_training_ones():
+    documents = [[f"sentence {index}."] for index in range(200)]
+    training, heldout = split_documents(documents, 0.05, np.random.default_rng(0))
+    assert len(heldout) == 10 and len(training) == 190
+    assert sorted(training + heldout) == sorted(documents)
+    assert not {d[0] for d in training} & {d[0] for d in heldout}
+    with pytest.raises(ValueError, match="too few"):
+        split_documents(documents[:1], 0.5, np.random.default_rng(0))
+
+
+@pytest.mark.filterwarnings("ignore:Some weights.*were not used")  # the masked LM has no pooler or SOP head
+def test_bundled_tinyalbert_mini_is_the_mini_shape_and_runs_like_transformers():
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from tinyalbert.tokenizer import AlbertTokenizer
+
+    directory = REPO_ROOT / "tinyalbert" / "data" / "tinyalbert-mini"
+    if not (directory / "model.safetensors").is_file():
+        pytest.skip("the bundled model is not in this checkout")
+    config = json.loads((directory / "config.json").read_text())
+    assert {key: config[key] for key in trainer_module.MINI_CONFIG} == trainer_module.MINI_CONFIG
+    model = AlbertForMaskedLM.from_pretrained("tinyalbert-mini")  # float16 on disk, float32 in memory
+    assert {value.dtype for value in model.params.values()} == {np.dtype("float32")}
+    tokenizer = AlbertTokenizer.from_pretrained("tinyalbert-mini")
+    assert len(tokenizer) == config["vocab_size"] and tokenizer.model_max_length == config["max_position_embeddings"]
+    encoded = tokenizer(["Paris is the capital and largest city of [MASK].", "A dog is a kind of [MASK]."],
+                        padding=True, return_tensors="np")
+    assert encoded["input_ids"].max() < config["vocab_size"]
+    with torch.no_grad():
+        reference = transformers.AlbertForMaskedLM.from_pretrained(directory).eval()(
+            **{k: torch.from_numpy(v) for k, v in encoded.items()}).logits.numpy()
+    np.testing.assert_allclose(model(**encoded).logits, reference, atol=LOGITS_ATOL)
+
+
+def test_loss_curve_is_a_png_and_is_skipped_without_matplotlib(tmp_path, monkeypatch):
+    history = [{"step": s, "loss": 5.0 - s / 10, "lr": 1e-3, "grad_norm": 1.0} for s in range(1, 21)]
+    history[9].update(mlm_loss=4.0, sop_loss=0.69, mlm_accuracy=0.1, sop_accuracy=0.5)
+    assert plot_loss_curve(history, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # as if not installed
+    assert plot_loss_curve(history, tmp_path / "none.png") is False
+    assert not (tmp_path / "none.png").exists()
+
+
+def test_checkpoint_replacement_falls_back_to_the_previous_one(tmp_path):
+    for step in (1, 2):
+        new = tmp_path / f"new{step}"
+        new.mkdir()
+        (new / "trainer_state.json").write_text(json.dumps({"step": step}))
+        replace_directory(new, tmp_path / CHECKPOINT_DIR)
+    assert read_trainer_state(checkpoint_dir(tmp_path))["step"] == 2
+    assert not (tmp_path / (CHECKPOINT_DIR + ".old")).exists()
+    # A save stopped between its two renames leaves only checkpoint.old: that one is used.
+    os.replace(tmp_path / CHECKPOINT_DIR, tmp_path / (CHECKPOINT_DIR + ".old"))
+    assert checkpoint_dir(tmp_path) == tmp_path / (CHECKPOINT_DIR + ".old")
+
+
+def test_progress_line_shows_step_loss_accuracies_speed_and_eta(tmp_path):
+    with open(tmp_path / "log.txt", "w") as stream:
+        bar = ProgressBar(200, stream)
+        bar.update(50, {"loss": 3.14159, "mlm_accuracy": 0.25, "sop_accuracy": 0.75, "lr": 1e-4,
+                        "tokens_per_second": 12345.6, "eta_seconds": 125})
+    line = (tmp_path / "log.txt").read_text()
+    assert line.count("\n") == 1  # not a terminal: one plain line per update
+    for part in ("step 50/200", "loss 3.1416", "mlm_acc 0.250", "sop_acc 0.750", "12,346 tok/s", "eta 2m05s"):
+        assert part in line
+
+
+def test_arguments_are_checked():
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainingArguments(corpus="c", out="o", vocab_size=100, optimizer="sgd")
+    with pytest.raises(ValueError, match="either tokenizer"):
+        TrainingArguments(corpus="c", out="o", vocab_size=100, tokenizer="t")
+    with pytest.raises(ValueError, match="warmup_steps"):
+        TrainingArguments(corpus="c", out="o", vocab_size=100, steps=10, warmup_steps=11)
+    assert TrainingArguments(corpus="c", out="o", steps=50).warmup_steps == 5
+
+
+# --- the command line --------------------------------------------------------------------------
+def cli(*arguments, cwd=REPO_ROOT):
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "tinyalbert.pretrain", *map(str, arguments)], cwd=cwd,
+                          capture_output=True, text=True, env=environment, timeout=120)
+
+
+def test_cli_trains_a_vocabulary_and_a_model_then_resumes(workspace, tmp_path):
+    out = tmp_path / "run"
+    common = ["--corpus", workspace["corpus"], "--out", out]
+    result = cli(*common, "--config", workspace["config"], "--vocab-size", 60, "--steps", 6, "--stop-at", 3,
+                 "--batch-size", 4, "--max-seq-length", 24, "--save-every", 2, "--log-every", 1)
+    assert result.returncode == 0, result.stderr
+    assert "step 3/6" in result.stderr and "tok/s" in result.stderr and "continue with --resume" in result.stderr
+    assert (out / "tokenizer" / "spiece.model").is_file() and (out / "loss_curve.png").is_file()
+
+    # Resuming needs no options but the paths: the rest comes from the checkpoint.
+    result = cli(*common, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "step 6/6" in result.stderr and "held-out MLM accuracy" in result.stdout
+    config = json.loads((out / FINAL_DIR / "config.json").read_text())
+    assert config["hidden_size"] == 16 and config["vocab_size"] <= 60
+    assert (out / FINAL_DIR / "spiece.model").is_file()
+
+    result = cli(*common, "--resume", "--batch-size", 8)
+    assert result.returncode == 2 and result.stderr.startswith("error: cannot resume with different arguments")
+
+
+def test_ctrl_c_finishes_the_step_saves_and_exits_130(workspace, tmp_path):
+    out = tmp_path / "run"
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OPENBLAS_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tinyalbert.pretrain", "--corpus", str(workspace["corpus"]), "--out", str(out),
+         "--config", str(workspace["config"]), "--tokenizer", str(workspace["tokenizer"]), "--steps", "100000",
+         "--batch-size", "4", "--max-seq-length", "24", "--log-every", "1", "--save-every", "100000"],
+        cwd=REPO_ROOT, env=environment, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:
+            if line.startswith("step 3/"):
+                process.send_signal(signal.SIGINT)
+                break
+        rest = process.stderr.read()
+        assert process.wait(timeout=60) == 130, rest
+    finally:
+        process.kill()
+    assert "interrupted after step" in rest and "--resume" in rest
+    saved = read_trainer_state(out / CHECKPOINT_DIR)
+    assert saved["step"] >= 3 and [record["step"] for record in saved["history"]] == list(range(1, saved["step"] + 1))
+
+
+def test_cli_reports_usage_errors_on_one_line(workspace, tmp_path):
+    missing = tmp_path / "no-such-corpus.txt"
+    result = cli("--corpus", missing, "--out", tmp_path / "run", "--vocab-size", 60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: corpus path {str(missing)!r} does not exist"
+
+    result = cli("--corpus", workspace["corpus"], "--out", tmp_path / "run")
+    assert result.returncode == 2 and "--vocab-size" in result.stderr and result.stderr.count("\n") == 1
+
+    result = cli("--corpus", workspace["corpus"], "--out", tmp_path / "run", "--vocab-size", 60, "--steps", 0)
+    assert result.returncode == 2 and "--steps" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_cli_says_when_the_cupy_backend_cannot_run(workspace, tmp_path):
+    try:
+        from tinyalbert.backend import get_backend
+
+        get_backend("cupy")
+        pytest.skip("CuPy and a GPU are available here")
+    except RuntimeError:
+        pass
+    result = cli("--corpus", workspace["corpus"], "--out", tmp_path / "run", "--vocab-size", 60, "--backend", "cupy")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: backend 'cupy' needs CuPy") and result.stderr.count("\n") == 1
+
+
+def test_cli_reports_divergence_with_exit_status_1(workspace, tmp_path):
+    result = cli("--corpus", workspace["corpus"], "--out", tmp_path / "run", "--config", workspace["config"],
+                 "--tokenizer", workspace["tokenizer"], "--steps", 12, "--batch-size", 4, "--max-seq-length", 24,
+                 "--lr", 1e38, "--warmup-steps", 0, "--clip-norm", 0, "--log-every", 1)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[-1].startswith("error: ") and "training stopped" in result.stderr
+
+
+# --- the corpus script -------------------------------------------------------------------------
+WORDNET_LINES = {
+    # Lines in the format of WordNet's data.* files (wndb(5WN)), cut down to what the script reads.
+    "noun": [
+        "  1 This software and database is being provided to you, the LICENSEE, by Princeton University  ",
+        "00000100 15 n 01 France 0 001 #p 00000400 n 0000 | a republic in western Europe  ",
+        "00000200 15 n 02 Paris 0 City_of_Light 0 003 @i 00000300 n 0000 #p 00000100 n 0000 "
+        "+ 00000900 a 0101 | the capital and largest city of France; center of culture; "
+        '"she lived in Paris"  ',
+        "00000300 15 n 01 national_capital 0 000 | the capital city of a nation  ",
+        "00000400 15 n 01 Europe 0 000 | the second smallest continent  ",
+    ],
+    "verb": [
+        "00000500 38 v 01 run 0 001 @ 00000600 v 0000 01 + 02 00 | move fast by using one's feet; "
+        '"Don\'t run--you\'ll be out of breath"  ',
+        "00000600 38 v 01 travel_rapidly 0 000 01 + 01 00 | move quickly  ",
+    ],
+    "adj": [
+        "00000700 00 a 01 big(a) 0 001 ! 00000800 a 0101 | above average in size  ",
+        "00000800 00 a 01 little 0 001 ! 00000700 a 0101 | limited in size  ",
+    ],
+    "adv": ["00000900 02 r 01 fast 0 000 | quickly or rapidly  "],
+}
+
+
+def _load_make_corpus():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_corpus", REPO_ROOT / "scripts" / "make_corpus.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_corpus_turns_synsets_into_sentences_and_documents(tmp_path):
+    make_corpus = _load_make_corpus()
+    for part, lines in WORDNET_LINES.items():
+        (tmp_path / f"data.{part}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    documents = make_corpus.build_corpus(tmp_path, synsets_per_document=2)
+    assert documents == [
+        ["France is a republic in western Europe.", "France is part of Europe.",
+         "Paris is the capital and largest city of France; center of culture.",
+         "Paris is also called City of Light.", "Paris is a national capital.", "Paris is part of France.",
+         "She lived in Paris."],
+        ["National capital is the capital city of a nation.", "Europe is the second smallest continent."],
+        ["To run is to move fast by using one's feet.", "To run is a way to travel rapidly.",
+         "Don't run--you'll be out of breath.", "To travel rapidly is to move quickly."],
+        ["Big means above average in size.", "Big is the opposite of little.",
+         "Little means limited in size.", "Little is the opposite of big."],
+        ["Fast means quickly or rapidly."],
+    ]
+    out = tmp_path / "corpus.txt"
+    assert make_corpus.main(["--wordnet-dir", str(tmp_path), "--out", str(out), "--synsets-per-document", "2"]) == 0
+    assert trainer_module.read_documents(out) == documents  # the trainer reads back what was written
+    assert make_corpus.main(["--wordnet-dir", str(tmp_path / "missing"), "--out", str(out)]) == 2

@@ -1,0 +1,175 @@
+"""`python -m tinyalbert.pretrain`: pretrain an ALBERT (MLM + sentence-order prediction) from text.
+
+The corpus is a text file (or a directory of `.txt` files): one sentence or paragraph per
+line, a blank line between documents. Progress goes to standard error; checkpoints to
+OUT/checkpoint, the loss curve to OUT/loss_curve.png, the trained model and tokenizer to
+OUT/final. See `tinyalbert.train.trainer` for what each step does.
+
+Exit status: 0 done (or stopped at --stop-at / --max-minutes, checkpointed); 1 the loss
+became inf or nan (the last good checkpoint stays); 2 a usage error (missing corpus, bad
+option), reported on one `error:` line; 130 interrupted with Ctrl-C (checkpointed).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+EXAMPLES = """\
+examples:
+  # a vocabulary of 8000 pieces trained on the corpus, then 2000 steps of the mini model
+  python -m tinyalbert.pretrain --corpus corpus.txt --config mini --vocab-size 8000 --out runs/mini --steps 2000
+  # the same on a GPU, continuing an interrupted run
+  python -m tinyalbert.pretrain --corpus corpus.txt --out runs/mini --backend cupy --resume
+  # albert-base-v2's shape with albert-base-v2's vocabulary
+  python -m tinyalbert.pretrain --corpus texts/ --config base --tokenizer path/to/albert-base-v2 --out runs/base
+
+With --resume, options left out are taken from the checkpoint; options that change what the
+steps compute (batch size, learning rate, seed, ...) must match it. --steps may grow.
+"""
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage block
+        raise UsageError(f"{message} (see --help)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .train.trainer import TrainingArguments
+
+    defaults = {field.name: field.default for field in TrainingArguments.__dataclass_fields__.values()}
+    summary = __doc__.split("\n\n")[0].split(": ", 1)[1]
+    parser = _Parser(prog="python -m tinyalbert.pretrain", description=summary[0].upper() + summary[1:],
+                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # Every default is None here: None means "not given", so that --resume can fill in the
+    # checkpoint's value; the defaults shown are those of TrainingArguments.
+    data = parser.add_argument_group("data and model")
+    data.add_argument("--corpus", required=True, metavar="FILE_OR_DIR",
+                      help="text file, or directory of .txt files; blank lines separate documents")
+    data.add_argument("--out", required=True, metavar="DIR", help="output directory (checkpoint/, final/, ...)")
+    data.add_argument("--config", metavar="NAME_OR_PATH",
+                      help=f"mini, base, large, xlarge, xxlarge, an albert-*-v* preset, or a config.json "
+                           f"(default: {defaults['config']}); vocab_size is set from the tokenizer")
+    vocabulary = data.add_mutually_exclusive_group()
+    vocabulary.add_argument("--tokenizer", metavar="DIR_OR_MODEL",
+                            help="an existing tokenizer directory or spiece.model")
+    vocabulary.add_argument("--vocab-size", type=_positive_int, metavar="N",
+                            help="train a SentencePiece vocabulary of N pieces on the corpus (into OUT/tokenizer)")
+    data.add_argument("--max-seq-length", type=_positive_int, metavar="L",
+                      help=f"tokens per example (default: {defaults['max_seq_length']})")
+    data.add_argument("--masked-lm-prob", type=float, metavar="P",
+                      help=f"share of tokens to predict (default: {defaults['masked_lm_prob']})")
+    data.add_argument("--max-predictions-per-seq", type=_positive_int, metavar="N",
+                      help="cap on predicted tokens per example (default: round(P * L))")
+    data.add_argument("--short-seq-prob", type=float, metavar="P",
+                      help=f"share of deliberately short examples (default: {defaults['short_seq_prob']})")
+    data.add_argument("--dupe-factor", type=_positive_int, metavar="N",
+                      help=f"passes over the corpus with fresh masks (default: {defaults['dupe_factor']})")
+    data.add_argument("--heldout-fraction", type=float, metavar="F",
+                      help=f"share of documents kept out for evaluation (default: {defaults['heldout_fraction']})")
+
+    optimization = parser.add_argument_group("optimization")
+    optimization.add_argument("--steps", type=_positive_int, metavar="N",
+                              help=f"optimizer steps (default: {defaults['steps']})")
+    optimization.add_argument("--batch-size", type=_positive_int, metavar="B",
+                              help=f"examples per step (default: {defaults['batch_size']})")
+    optimization.add_argument("--lr", type=float, help=f"peak learning rate (default: {defaults['lr']})")
+    optimization.add_argument("--warmup-steps", type=_non_negative_int, metavar="N",
+                              help="steps of linear warmup, then linear decay to 0 (default: 10%% of --steps)")
+    optimization.add_argument("--optimizer", choices=("adamw", "lamb"),
+                              help=f"(default: {defaults['optimizer']})")
+    optimization.add_argument("--weight-decay", type=float, metavar="W",
+                              help=f"(default: {defaults['weight_decay']}; none on LayerNorm and biases)")
+    optimization.add_argument("--clip-norm", type=float, metavar="C",
+                              help=f"global gradient-norm clip, 0 for none (default: {defaults['clip_norm']})")
+    optimization.add_argument("--seed", type=int, help=f"seeds everything random (default: {defaults['seed']})")
+
+    run = parser.add_argument_group("running")
+    run.add_argument("--backend", choices=("numpy", "cupy"),
+                     help=f"numpy (CPU) or cupy (CUDA GPU) (default: {defaults['backend']})")
+    run.add_argument("--save-every", type=_positive_int, metavar="N",
+                     help=f"checkpoint every N steps (default: {defaults['save_every']})")
+    run.add_argument("--log-every", type=_positive_int, metavar="N",
+                     help=f"progress line, MLM/SOP metrics every N steps (default: {defaults['log_every']})")
+    run.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    run.add_argument("--stop-at", type=_positive_int, metavar="STEP",
+                     help="stop after this step with a checkpoint (the schedule still runs to --steps)")
+    run.add_argument("--max-minutes", type=float, metavar="M",
+                     help="stop with a checkpoint after M minutes of this session")
+    return parser
+
+
+def arguments_from(namespace: argparse.Namespace):
+    """TrainingArguments from the parsed options; with --resume, options not given come from the checkpoint."""
+    from .train.trainer import CHECKPOINT_DIR, STATE_FILE, TrainingArguments, checkpoint_dir, read_trainer_state
+
+    given = {name: value for name, value in vars(namespace).items() if value is not None}
+    given["resume"] = bool(namespace.resume)
+    if namespace.resume:
+        saved_dir = checkpoint_dir(Path(namespace.out))
+        if saved_dir is None:
+            raise FileNotFoundError(f"nothing to resume: {Path(namespace.out) / CHECKPOINT_DIR} has no {STATE_FILE}")
+        saved = read_trainer_state(saved_dir)["args"]
+        # Session-only options are not inherited.
+        for name in ("resume", "stop_at", "max_minutes", "backend", "out"):
+            saved.pop(name, None)
+        if "tokenizer" in given or "vocab_size" in given:
+            saved.pop("tokenizer", None)
+            saved.pop("vocab_size", None)
+        given = {**saved, **given}
+    return TrainingArguments(**given)
+
+
+def main(argv=None) -> int:
+    from .train.trainer import NonFiniteLossError, TrainingInterrupted, train
+
+    try:
+        namespace = build_parser().parse_args(argv)
+        summary = train(arguments_from(namespace))
+    except NonFiniteLossError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except TrainingInterrupted as error:
+        print(error, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("interrupted (no checkpoint written since the last periodic one)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (UsageError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if summary.get("eval"):
+        results = summary["eval"]
+        print(f"held-out MLM accuracy {results.get('mlm_accuracy', float('nan')):.4f}, "
+              f"SOP accuracy {results.get('sop_accuracy', float('nan')):.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
