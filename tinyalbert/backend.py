@@ -26,9 +26,14 @@ def array_namespace(*arrays) -> ModuleType:
         if array is None:
             continue
         get_namespace = getattr(array, "__array_namespace__", None)
-        if get_namespace is None:
+        if get_namespace is not None:
+            namespaces.add(get_namespace())
+        elif type(array).__module__.startswith("cupy"):
+            # CuPy's main namespace follows the standard closely but its arrays do not (yet)
+            # announce it through __array_namespace__.
+            namespaces.add(importlib.import_module("cupy"))
+        else:
             raise TypeError(f"{type(array).__name__} is not an Array API array")
-        namespaces.add(get_namespace())
     if len(namespaces) != 1:
         raise TypeError(f"expected arrays from one library, got {sorted(ns.__name__ for ns in namespaces)}")
     return namespaces.pop()
@@ -47,7 +52,7 @@ def get_backend(backend: str | ModuleType = "numpy") -> ModuleType:
         except Exception as error:  # ImportError, or CUDA present but no usable device
             raise RuntimeError(
                 f"backend 'cupy' needs CuPy and a CUDA GPU ({type(error).__name__}: {error}); "
-                "install it with `pip install tinyalbert[gpu]` or use backend='numpy'"
+                "install CuPy for your CUDA version (e.g. `pip install cupy-cuda12x`, or cupy-cuda13x) or use backend='numpy'"
             ) from None
         return cupy
     if backend in ("array_api_strict", "array-api-strict"):
@@ -150,7 +155,7 @@ def scatter_add_rows_generic(num_rows: int, indices, updates):
     chunks = []
     chunk = 4096
     for start in range(0, num_rows, chunk):
-        rows = row_ids[start : start + chunk]
+        rows = row_ids[start : min(start + chunk, num_rows)]  # in-bounds stop: the standard has no clipping
         one_hot = xp.astype(rows[:, None] == indices[None, :], updates.dtype)
         chunks.append(one_hot @ updates)
     return xp.concat(chunks, axis=0) if chunks else xp.zeros((0, dim), dtype=updates.dtype)
