@@ -1,4 +1,4 @@
-"""The activations ALBERT configs name in `hidden_act`."""
+"""The activations ALBERT configs name in `hidden_act`, and their derivatives."""
 from __future__ import annotations
 
 import math
@@ -8,6 +8,8 @@ from ..backend import array_namespace, erf
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 GELU_NEW_CUBIC = 0.044715
+INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 class ActivationCache(NamedTuple):
@@ -32,7 +34,7 @@ def gelu_new(x):
 
 def gelu(x):
     """Exact GELU, x * Phi(x), through erf (`gelu` in Transformers, used by ALBERT v1)."""
-    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+    return 0.5 * x * (1.0 + erf(x * INV_SQRT_2))
 
 
 def relu(x):
@@ -46,9 +48,54 @@ def silu(x):
     return x / (1.0 + xp.exp(-x))
 
 
+def gelu_new_derivative(x):
+    """d/dx of 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3):
+    0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx."""
+    xp = array_namespace(x)
+    squared = x * x
+    tanh_inner = xp.tanh(SQRT_2_OVER_PI * x * (1.0 + GELU_NEW_CUBIC * squared))
+    d_inner = SQRT_2_OVER_PI * (1.0 + (3.0 * GELU_NEW_CUBIC) * squared)
+    slope = 1.0 - tanh_inner * tanh_inner
+    slope *= d_inner
+    slope *= x
+    slope += 1.0 + tanh_inner
+    slope *= 0.5
+    return slope
+
+
+def gelu_derivative(x):
+    """d/dx of x Phi(x) = Phi(x) + x phi(x), with phi the standard normal density."""
+    xp = array_namespace(x)
+    return 0.5 * (1.0 + erf(x * INV_SQRT_2)) + x * (INV_SQRT_2PI * xp.exp(-0.5 * (x * x)))
+
+
+def relu_derivative(x):
+    """1 where x > 0, else 0 (0 at x == 0, as torch takes it)."""
+    xp = array_namespace(x)
+    return xp.astype(x > 0, x.dtype)
+
+
+def silu_derivative(x):
+    """d/dx of x s(x), s the sigmoid: s (1 + x (1 - s))."""
+    xp = array_namespace(x)
+    sigmoid = 1.0 / (1.0 + xp.exp(-x))
+    return sigmoid * (1.0 + x * (1.0 - sigmoid))
+
+
 ACTIVATIONS = {"gelu_new": gelu_new, "gelu": gelu, "relu": relu, "silu": silu, "swish": silu}
+DERIVATIVES = {
+    "gelu_new": gelu_new_derivative, "gelu": gelu_derivative, "relu": relu_derivative,
+    "silu": silu_derivative, "swish": silu_derivative,
+}
 
 
 def activation_forward(inputs, name: str):
     """Apply the activation called `name` elementwise; keep its input for the backward pass."""
     return ACTIVATIONS[name](inputs), ActivationCache(name, inputs)
+
+
+def activation_backward(d_outputs, cache: ActivationCache):
+    """Elementwise: d_inputs = d_outputs * f'(inputs). No weights, so the dict is empty."""
+    d_inputs = DERIVATIVES[cache.name](cache.inputs)
+    d_inputs *= d_outputs
+    return d_inputs, {}

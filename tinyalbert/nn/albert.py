@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import array_namespace
-from .embeddings import EmbeddingCache, embeddings_forward
-from .encoder import EncoderCache, encoder_forward, weights_below
-from .heads import PoolerCache, pooler_forward
+from .embeddings import EmbeddingCache, embeddings_backward, embeddings_forward
+from .encoder import EncoderCache, encoder_backward, encoder_forward, weights_below
+from .heads import PoolerCache, pooler_backward, pooler_forward
 
 
 class AlbertBodyOutput(NamedTuple):
@@ -60,6 +60,7 @@ def albert_body_forward(
         input_ids, token_type_ids, position_ids, weights_below(params, "albert.embeddings."),
         position_embedding_type=config.position_embedding_type, layer_norm_eps=config.layer_norm_eps,
         inputs_embeds=inputs_embeds, dropout=config.hidden_dropout_prob if rng is not None else 0.0, rng=rng,
+        padding_idx=config.pad_token_id,
     )
     mask_bias = attention_mask_bias(attention_mask, embedded.dtype)
     if head_mask is not None:
@@ -73,3 +74,25 @@ def albert_body_forward(
         pooled, pooler_cache = pooler_forward(sequence_output, weights_below(params, "albert.pooler."))
     output = AlbertBodyOutput(sequence_output, pooled, all_hidden, all_attentions)
     return output, AlbertBodyCache(embedding_cache, encoder_cache, pooler_cache)
+
+
+def albert_body_backward(d_sequence_output, d_pooled, cache: AlbertBodyCache):
+    """Gradients of the body from those of its two outputs.
+
+    d_sequence_output: (batch, seq, hidden) or None; d_pooled: (batch, hidden) or None (no pooler,
+    or no loss on it). Returns (d_inputs_embeds or None, grads keyed by full names `albert.…`).
+    The caches are consumed: the encoder's layer list is emptied on the way.
+    """
+    grads = {}
+    if d_pooled is not None:
+        d_from_pooler, pooler_grads = pooler_backward(d_pooled, cache.pooler)
+        grads.update({"albert.pooler." + name: grad for name, grad in pooler_grads.items()})
+        # The pooler read position 0 of the sequence output, which the heads read too: the gradients add.
+        d_sequence_output = d_from_pooler if d_sequence_output is None else d_sequence_output + d_from_pooler
+        del d_from_pooler
+    d_embedded, encoder_grads = encoder_backward(d_sequence_output, cache.encoder)
+    grads.update(encoder_grads)
+    del d_sequence_output, encoder_grads
+    d_inputs_embeds, embedding_grads = embeddings_backward(d_embedded, cache.embeddings)
+    grads.update({"albert.embeddings." + name: grad for name, grad in embedding_grads.items()})
+    return d_inputs_embeds, grads

@@ -23,3 +23,10 @@ def dropout_forward(inputs, p: float, rng: np.random.Generator | None):
     keep = rng.random(inputs.shape, dtype=np.float32) >= p
     keep_scaled = asarray(xp, keep.astype(np.float32) / (1.0 - p), dtype=inputs.dtype)
     return inputs * keep_scaled, DropoutCache(keep_scaled)
+
+
+def dropout_backward(d_outputs, cache: DropoutCache):
+    """The kept values passed through scaled by 1/(1-p), so their gradient is scaled the same way."""
+    if cache.keep_scaled is None:
+        return d_outputs, {}
+    return d_outputs * cache.keep_scaled, {}

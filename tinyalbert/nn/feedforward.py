@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .activations import ActivationCache, activation_forward
-from .layernorm import LayerNormCache, layernorm_forward
-from .linear import LinearCache, linear_forward
+from .activations import ActivationCache, activation_backward, activation_forward
+from .layernorm import LayerNormCache, layernorm_backward, layernorm_forward
+from .linear import LinearCache, linear_backward, linear_forward
 
 
 class FeedForwardCache(NamedTuple):
@@ -32,3 +32,18 @@ def feedforward_forward(hidden, weights, *, hidden_act: str, layer_norm_eps: flo
         layer_norm_eps,
     )
     return output, FeedForwardCache(ffn_cache, activation_cache, ffn_output_cache, layernorm_cache)
+
+
+def feedforward_backward(d_output, cache: FeedForwardCache):
+    """d_output (batch, seq, hidden) -> (d_hidden, d_weights keyed like the forward's `weights`)."""
+    d_sum, norm_grads = layernorm_backward(d_output, cache.layernorm)
+    d_activated, ffn_output_grads = linear_backward(d_sum, cache.ffn_output)
+    d_intermediate, _ = activation_backward(d_activated, cache.activation)
+    del d_activated
+    d_hidden, ffn_grads = linear_backward(d_intermediate, cache.ffn)
+    d_hidden += d_sum  # the residual connection
+    return d_hidden, {
+        "ffn.weight": ffn_grads["weight"], "ffn.bias": ffn_grads["bias"],
+        "ffn_output.weight": ffn_output_grads["weight"], "ffn_output.bias": ffn_output_grads["bias"],
+        "full_layer_layer_norm.weight": norm_grads["weight"], "full_layer_layer_norm.bias": norm_grads["bias"],
+    }

@@ -8,15 +8,16 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import array_namespace
-from .activations import ActivationCache, activation_forward
-from .dropout import DropoutCache, dropout_forward
-from .layernorm import LayerNormCache, layernorm_forward
-from .linear import LinearCache, linear_forward
+from .activations import ActivationCache, activation_backward, activation_forward
+from .dropout import DropoutCache, dropout_backward, dropout_forward
+from .layernorm import LayerNormCache, layernorm_backward, layernorm_forward
+from .linear import LinearCache, linear_backward, linear_forward
 
 
 class PoolerCache(NamedTuple):
     dense: LinearCache
     pooled: object  # (batch, hidden): tanh output, whose derivative is 1 - pooled^2
+    seq_len: int  # length of the sequence the [CLS] vector was taken from
 
 
 class MLMHeadCache(NamedTuple):
@@ -36,7 +37,7 @@ def pooler_forward(sequence_output, weights):
     xp = array_namespace(sequence_output)
     projected, dense_cache = linear_forward(sequence_output[:, 0, :], weights["weight"], weights["bias"])
     pooled = xp.tanh(projected)
-    return pooled, PoolerCache(dense_cache, pooled)
+    return pooled, PoolerCache(dense_cache, pooled, sequence_output.shape[1])
 
 
 def mlm_head_forward(sequence_output, weights, decoder_weight, *, hidden_act: str, layer_norm_eps: float):
@@ -61,3 +62,43 @@ def classifier_forward(features, weights, *, dropout: float = 0.0, rng=None):
     dropped, dropout_cache = dropout_forward(features, dropout, rng)
     logits, linear_cache = linear_forward(dropped, weights["weight"], weights["bias"])
     return logits, ClassifierCache(dropout_cache, linear_cache)
+
+
+def pooler_backward(d_pooled, cache: PoolerCache):
+    """d_pooled (batch, hidden) -> (d_sequence_output (batch, seq, hidden), {"weight", "bias"}).
+
+    Only position 0 ([CLS]) fed the pooler, so every other position gets zeros.
+    """
+    xp = array_namespace(d_pooled)
+    d_projected = d_pooled * (1.0 - cache.pooled * cache.pooled)  # tanh' = 1 - tanh^2
+    d_cls, grads = linear_backward(d_projected, cache.dense)
+    batch, hidden = d_cls.shape
+    rest = xp.zeros((batch, cache.seq_len - 1, hidden), dtype=d_cls.dtype)
+    return xp.concat([d_cls[:, None, :], rest], axis=1), grads
+
+
+def mlm_head_backward(d_logits, cache: MLMHeadCache):
+    """d_logits (batch, seq, vocab) -> (d_sequence_output (batch, seq, hidden), d_weights).
+
+    d_weights is keyed like the forward's `weights` (`dense.weight`, `LayerNorm.bias`, `bias`
+    for the decoder bias), plus `decoder.weight`: the gradient of `decoder_weight`. When that is
+    the tied word-embedding table, the caller adds it to the table's lookup gradient.
+    """
+    d_normalized, decoder_grads = linear_backward(d_logits, cache.decoder)
+    d_activated, norm_grads = layernorm_backward(d_normalized, cache.layernorm)
+    del d_normalized
+    d_projected, _ = activation_backward(d_activated, cache.activation)
+    del d_activated
+    d_sequence_output, dense_grads = linear_backward(d_projected, cache.dense)
+    return d_sequence_output, {
+        "dense.weight": dense_grads["weight"], "dense.bias": dense_grads["bias"],
+        "LayerNorm.weight": norm_grads["weight"], "LayerNorm.bias": norm_grads["bias"],
+        "bias": decoder_grads["bias"], "decoder.weight": decoder_grads["weight"],
+    }
+
+
+def classifier_backward(d_logits, cache: ClassifierCache):
+    """d_logits (..., num_labels) -> (d_features (..., hidden), {"weight", "bias"})."""
+    d_dropped, grads = linear_backward(d_logits, cache.linear)
+    d_features, _ = dropout_backward(d_dropped, cache.dropout)
+    return d_features, grads

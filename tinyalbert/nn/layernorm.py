@@ -23,3 +23,25 @@ def layernorm_forward(inputs, weight, bias, eps: float):
     outputs = centered * weight
     outputs += bias
     return outputs, LayerNormCache(centered, inv_std, weight)
+
+
+def layernorm_backward(d_outputs, cache: LayerNormCache):
+    """d_outputs (..., dim) -> (d_inputs (..., dim), {"weight": (dim,), "bias": (dim,)}).
+
+    With n = normalized and g = d_outputs * weight, the mean and the variance both depend on
+    every input of the row, which gives
+        d_inputs = inv_std * (g - mean(g) - n * mean(g * n)).
+    """
+    xp = array_namespace(d_outputs)
+    normalized = cache.normalized
+    dim = normalized.shape[-1]
+    d_rows = xp.reshape(d_outputs, (-1, dim))
+    d_weight = xp.sum(d_rows * xp.reshape(normalized, (-1, dim)), axis=0)
+    d_bias = xp.sum(d_rows, axis=0)
+
+    d_normalized = d_outputs * cache.weight
+    projection = xp.mean(d_normalized * normalized, axis=-1, keepdims=True)
+    d_inputs = d_normalized - xp.mean(d_normalized, axis=-1, keepdims=True)
+    d_inputs -= normalized * projection
+    d_inputs *= cache.inv_std
+    return d_inputs, {"weight": d_weight, "bias": d_bias}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import array_namespace, logsumexp
+from ..backend import array_namespace
 
 IGNORE_INDEX = -100
 
@@ -27,13 +27,32 @@ def cross_entropy_forward(logits, targets, ignore_index: int = IGNORE_INDEX):
     xp = array_namespace(logits)
     counted_mask = targets != ignore_index
     safe_targets = xp.where(counted_mask, targets, xp.zeros_like(targets))
-    log_norm = logsumexp(logits, axis=-1, keepdims=True)
-    log_probs = logits - log_norm
-    picked = xp.squeeze(xp.take_along_axis(log_probs, safe_targets[:, None], axis=-1), axis=-1)
+    # softmax and log-sum-exp from one exp of the shifted logits (the logits are big: n x vocab)
+    shift = xp.max(logits, axis=-1, keepdims=True)
+    probs = xp.exp(logits - shift)
+    total = xp.sum(probs, axis=-1, keepdims=True)
+    probs /= total
+    log_norm = xp.log(total) + shift  # (n, 1): log sum exp(logits)
+    picked = xp.take_along_axis(logits, safe_targets[:, None], axis=-1) - log_norm  # log p(target)
     counted = xp.astype(counted_mask, logits.dtype)
     num_counted = xp.sum(counted)
-    loss = -xp.sum(picked * counted) / num_counted
-    return loss, CrossEntropyCache(xp.exp(log_probs), safe_targets, counted, num_counted)
+    loss = -xp.sum(xp.squeeze(picked, axis=-1) * counted) / num_counted
+    return loss, CrossEntropyCache(probs, safe_targets, counted, num_counted)
+
+
+def cross_entropy_backward(d_loss, cache: CrossEntropyCache):
+    """d_loss (scalar) -> (d_logits, {}), d_logits (n, classes) =
+    (probs - one_hot(target)) * counted / num_counted * d_loss. No weights, so the dict is empty.
+
+    Ignored rows get zero gradient. The one-hot rows are a comparison against the class ids:
+    the Array API standard has no scatter into columns.
+    """
+    xp = array_namespace(cache.probs)
+    probs = cache.probs
+    class_ids = xp.arange(probs.shape[-1], dtype=cache.targets.dtype)
+    d_logits = probs - xp.astype(class_ids[None, :] == cache.targets[:, None], probs.dtype)
+    d_logits *= (cache.counted * (d_loss / cache.num_counted))[:, None]
+    return d_logits, {}
 
 
 def mse_forward(predictions, targets):
