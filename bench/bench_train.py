@@ -235,13 +235,14 @@ def write_results(args, lines, versions):
         "for the backward pass, the gradients and the temporaries. *tracemalloc peak* is the peak of",
         "NumPy's buffers (which NumPy reports to tracemalloc) during one more step; it does not depend on",
         "how the C allocator returns memory to the system.", "",
-        "Threads: the 1-thread rows are the like-for-like comparison on a small shared machine. With more",
-        "threads than idle cores both libraries slow down (compare torch's rows), and tinyalbert more so:",
+        "Threads and a busy machine: the load averages above say how idle the cores were. When other jobs",
+        "keep cores busy, multi-threaded steps slow down for both libraries and far more for tinyalbert:",
         "NumPy's stacked `matmul` makes one BLAS call per (batch, head) matrix, about 7,000 small GEMMs per",
         "step for the attention products, and OpenBLAS splits each over all its threads, so every call waits",
-        "for a thread that a busy core has not scheduled yet; torch's `bmm` parallelizes once over the whole",
-        "batch. The load averages and the spread of the step times above show how busy the machine was.",
-        "On a shared machine, `OPENBLAS_NUM_THREADS=1` is the safe setting for tinyalbert.", "",
+        "for a thread that a busy core has not scheduled yet; torch's `bmm` parallelizes once per product.",
+        "On 2026-11-27, with a load average of about 3.5 on the 2 cores, 2-thread steps took 17-57 s for",
+        "tinyalbert and 4-15 s for torch, while the 1-thread rows were as above. On a shared machine,",
+        "`OPENBLAS_NUM_THREADS=1` is the safe setting for tinyalbert.", "",
     ]
     RESULTS_FILE.write_text("\n".join(text), encoding="utf-8")
 

@@ -107,7 +107,7 @@ def torch_loss_and_grads(reference, input_ids, labels, attention_mask, token_typ
     # Parameters the loss does not reach (absolute positions under relative types) have no .grad.
     grads = {name: np.zeros(tuple(p.shape)) if p.grad is None else p.grad.detach().numpy()
              for name, p in reference.named_parameters()}
-    return float(loss), grads
+    return loss.item(), grads
 
 
 def assert_gradients_match(ours: dict, theirs: dict, dtype: str):

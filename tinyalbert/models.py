@@ -169,7 +169,9 @@ class AlbertPreTrainedModel:
             if tuple(value.shape) != tuple(own[name].shape):
                 raise ValueError(f"{name}: shape {tuple(value.shape)} does not match {tuple(own[name].shape)}")
         prefix = "albert." if type(self) is AlbertModel else ""
-        self.params = {prefix + name: asarray(self.xp, value, dtype=self.dtype) for name, value in state.items()}
+        # Keep the model's own key order: sums over all parameters (the global gradient norm)
+        # then add in the same order before and after a checkpoint round trip.
+        self.params = {prefix + name: asarray(self.xp, state[name], dtype=self.dtype) for name in own}
 
     def save_pretrained(self, directory) -> Path:
         """Write `config.json` and `model.safetensors` so that this package and Transformers load them."""
