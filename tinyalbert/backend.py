@@ -94,6 +94,19 @@ def asarray(xp: ModuleType, value, dtype=None):
     return xp.asarray(to_numpy(value) if hasattr(value, "__array_namespace__") else np.asarray(value), dtype=dtype)
 
 
+def contiguous(x):
+    """`x` laid out row-major in memory (a copy only when it is a strided view).
+
+    NumPy and CuPy hand a stacked matmul to BLAS one matrix at a time only when each matrix is
+    laid out plainly; on permuted views they fall back to a loop several times slower. Other
+    libraries get `x` back unchanged.
+    """
+    xp = array_namespace(x)
+    if xp is np or getattr(xp, "__name__", "") == "cupy":
+        return xp.ascontiguousarray(x)
+    return x
+
+
 # --- erf -------------------------------------------------------------------------------------
 # Exact GELU needs erf. The generic version below is accurate to float64 rounding:
 #   |x| < 3:  erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n 2^n x^(2n+1) / (1*3*...*(2n+1))

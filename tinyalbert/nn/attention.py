@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ..backend import array_namespace, scatter_add_rows
+from ..backend import array_namespace, contiguous, scatter_add_rows
 from .dropout import DropoutCache, dropout_backward, dropout_forward
 from .layernorm import LayerNormCache, layernorm_backward, layernorm_forward
 from .linear import LinearCache, linear_backward, linear_forward
@@ -43,7 +43,8 @@ def split_heads(x, num_heads: int):
     """(batch, seq, hidden) -> (batch, heads, seq, head_size)."""
     xp = array_namespace(x)
     batch, seq, hidden = x.shape
-    return xp.permute_dims(xp.reshape(x, (batch, seq, num_heads, hidden // num_heads)), (0, 2, 1, 3))
+    # Made contiguous so that the batched matmuls of attention run as plain BLAS calls.
+    return contiguous(xp.permute_dims(xp.reshape(x, (batch, seq, num_heads, hidden // num_heads)), (0, 2, 1, 3)))
 
 
 def merge_heads(x):
