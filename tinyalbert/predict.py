@@ -15,6 +15,8 @@ import logging
 import os
 import sys
 
+from .cli import OneLineErrorParser, UsageError, int_at_least
+
 EXIT_USAGE = 2
 MAX_TEXT_COLUMN = 40  # wider texts are shortened in the table (the sequence column shows them whole)
 
@@ -30,28 +32,11 @@ local Hugging Face cache (downloaded with huggingface_hub when it is installed a
 HF_HUB_OFFLINE is not set).
 """
 
-
-class UsageError(Exception):
-    """A mistake in what the user asked for: reported as one `error:` line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line instead of argparse's usage block
-        raise UsageError(f"{message} (see --help)")
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+positive_int = int_at_least(1)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog="python -m tinyalbert.predict",
         description="Predict the tokens hidden behind [MASK] in each text with an ALBERT masked-language model.",
         epilog=EXAMPLES,

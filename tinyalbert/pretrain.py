@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .cli import OneLineErrorParser, UsageError, int_at_least
+
 EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 EXAMPLES = """\
@@ -30,34 +32,8 @@ With --resume, options left out are taken from the checkpoint; options that chan
 steps compute (batch size, learning rate, seed, ...) must match it. --steps may grow.
 """
 
-
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line instead of argparse's usage block
-        raise UsageError(f"{message} (see --help)")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
-    return value
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     defaults = {field.name: field.default for field in TrainingArguments.__dataclass_fields__.values()}
     summary = __doc__.split("\n\n")[0].split(": ", 1)[1]
-    parser = _Parser(prog="python -m tinyalbert.pretrain", description=summary[0].upper() + summary[1:],
+    parser = OneLineErrorParser(prog="python -m tinyalbert.pretrain", description=summary[0].upper() + summary[1:],
                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     # Every default is None here: None means "not given", so that --resume can fill in the
     # checkpoint's value; the defaults shown are those of TrainingArguments.
@@ -79,28 +55,28 @@ def build_parser() -> argparse.ArgumentParser:
     vocabulary = data.add_mutually_exclusive_group()
     vocabulary.add_argument("--tokenizer", metavar="DIR_OR_MODEL",
                             help="an existing tokenizer directory or spiece.model")
-    vocabulary.add_argument("--vocab-size", type=_positive_int, metavar="N",
+    vocabulary.add_argument("--vocab-size", type=positive_int, metavar="N",
                             help="train a SentencePiece vocabulary of N pieces on the corpus (into OUT/tokenizer)")
-    data.add_argument("--max-seq-length", type=_positive_int, metavar="L",
+    data.add_argument("--max-seq-length", type=positive_int, metavar="L",
                       help=f"tokens per example (default: {defaults['max_seq_length']})")
     data.add_argument("--masked-lm-prob", type=float, metavar="P",
                       help=f"share of tokens to predict (default: {defaults['masked_lm_prob']})")
-    data.add_argument("--max-predictions-per-seq", type=_positive_int, metavar="N",
+    data.add_argument("--max-predictions-per-seq", type=positive_int, metavar="N",
                       help="cap on predicted tokens per example (default: round(P * L))")
     data.add_argument("--short-seq-prob", type=float, metavar="P",
                       help=f"share of deliberately short examples (default: {defaults['short_seq_prob']})")
-    data.add_argument("--dupe-factor", type=_positive_int, metavar="N",
+    data.add_argument("--dupe-factor", type=positive_int, metavar="N",
                       help=f"passes over the corpus with fresh masks (default: {defaults['dupe_factor']})")
     data.add_argument("--heldout-fraction", type=float, metavar="F",
                       help=f"share of documents kept out for evaluation (default: {defaults['heldout_fraction']})")
 
     optimization = parser.add_argument_group("optimization")
-    optimization.add_argument("--steps", type=_positive_int, metavar="N",
+    optimization.add_argument("--steps", type=positive_int, metavar="N",
                               help=f"optimizer steps (default: {defaults['steps']})")
-    optimization.add_argument("--batch-size", type=_positive_int, metavar="B",
+    optimization.add_argument("--batch-size", type=positive_int, metavar="B",
                               help=f"examples per step (default: {defaults['batch_size']})")
     optimization.add_argument("--lr", type=float, help=f"peak learning rate (default: {defaults['lr']})")
-    optimization.add_argument("--warmup-steps", type=_non_negative_int, metavar="N",
+    optimization.add_argument("--warmup-steps", type=non_negative_int, metavar="N",
                               help="steps of linear warmup, then linear decay to 0 (default: 10%% of --steps)")
     optimization.add_argument("--optimizer", choices=("adamw", "lamb"),
                               help=f"(default: {defaults['optimizer']})")
@@ -113,12 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = parser.add_argument_group("running")
     run.add_argument("--backend", choices=("numpy", "cupy"),
                      help=f"numpy (CPU) or cupy (CUDA GPU) (default: {defaults['backend']})")
-    run.add_argument("--save-every", type=_positive_int, metavar="N",
+    run.add_argument("--save-every", type=positive_int, metavar="N",
                      help=f"checkpoint every N steps (default: {defaults['save_every']})")
-    run.add_argument("--log-every", type=_positive_int, metavar="N",
+    run.add_argument("--log-every", type=positive_int, metavar="N",
                      help=f"progress line, MLM/SOP metrics every N steps (default: {defaults['log_every']})")
     run.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
-    run.add_argument("--stop-at", type=_positive_int, metavar="STEP",
+    run.add_argument("--stop-at", type=positive_int, metavar="STEP",
                      help="stop after this step with a checkpoint (the schedule still runs to --steps)")
     run.add_argument("--max-minutes", type=float, metavar="M",
                      help="stop with a checkpoint after M minutes of this session")
