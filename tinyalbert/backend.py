@@ -4,9 +4,10 @@ Every function in `tinyalbert.nn` asks its inputs for their namespace (`array_na
 instead of importing NumPy, so the same code runs on NumPy (CPU), CuPy (GPU) and
 `array_api_strict` (the test that proves nothing NumPy-only slipped in).
 
-The standard (2025.12) has no `erf`, no scatter-add and no `logsumexp`. Each is solved once
-here: a generic version written in standard calls, plus a fast path for the libraries that
-have one. Tests check that the two agree.
+The standard (2025.12) has no `erf` and no scatter-add. Each is solved once here: a generic
+version written in standard calls, plus a fast path for the libraries that have one. Tests
+check that the two agree. (The third gap, `logsumexp`, is computed where it is needed, in
+`nn.losses.cross_entropy_forward`, from the same exponentials as the softmax.)
 """
 from __future__ import annotations
 
@@ -188,13 +189,3 @@ def scatter_add_rows(num_rows: int, indices, updates):
             cupyx.scatter_add(table, indices, updates)
         return table
     return scatter_add_rows_generic(num_rows, indices, updates)
-
-
-# --- logsumexp -------------------------------------------------------------------------------
-def logsumexp(x, axis: int = -1, keepdims: bool = False):
-    """log(sum(exp(x))) along `axis`, shifted by the maximum so that exp cannot overflow."""
-    xp = array_namespace(x)
-    shift = xp.max(x, axis=axis, keepdims=True)
-    total = xp.sum(xp.exp(x - shift), axis=axis, keepdims=True)
-    result = xp.log(total) + shift
-    return result if keepdims else xp.squeeze(result, axis=axis)

@@ -20,7 +20,7 @@ from .backend import array_namespace, asarray, get_backend, get_dtype, to_numpy
 from .config import AlbertConfig
 from .nn.albert import albert_body_forward
 from .nn.encoder import weights_below
-from .nn.heads import classifier_forward, mlm_head_forward
+from .nn.heads import classifier_forward, mlm_decoder_weight, mlm_head_forward
 from .nn.losses import bce_with_logits_forward, cross_entropy_forward, mse_forward
 from .weights import (
     SAFE_WEIGHTS_NAME, body_shapes, init_parameters, linear_shapes, match_checkpoint, mlm_head_shapes,
@@ -257,9 +257,8 @@ class AlbertPreTrainedModel:
 
 def _mlm_logits(model, sequence_output):
     config = model.config
-    decoder_weight = model.params.get("predictions.decoder.weight", model.params["albert.embeddings.word_embeddings.weight"])
     logits, _ = mlm_head_forward(
-        sequence_output, weights_below(model.params, "predictions."), decoder_weight,
+        sequence_output, weights_below(model.params, "predictions."), mlm_decoder_weight(model.params),
         hidden_act=config.hidden_act, layer_norm_eps=config.layer_norm_eps,
     )
     return logits

@@ -20,8 +20,6 @@ logger = logging.getLogger("tinyalbert")
 
 # Buffers Transformers saved in older checkpoints; they hold no learned values.
 BUFFER_SUFFIXES = ("embeddings.position_ids", "embeddings.token_type_ids")
-# The MLM decoder shares its weight with the word embeddings and its bias with `predictions.bias`.
-TIED_KEYS = ("predictions.decoder.weight", "predictions.decoder.bias")
 
 
 # --- the names and shapes of a model's parameters ----------------------------------------------

@@ -40,6 +40,16 @@ def pooler_forward(sequence_output, weights):
     return pooled, PoolerCache(dense_cache, pooled, sequence_output.shape[1])
 
 
+WORD_EMBEDDINGS = "albert.embeddings.word_embeddings.weight"
+UNTIED_DECODER = "predictions.decoder.weight"
+
+
+def mlm_decoder_weight(params):
+    """The (vocab, embedding_size) matrix of the MLM decoder: the word-embedding table, which
+    Transformers ties to it, unless the model has its own (`tie_word_embeddings=False`)."""
+    return params.get(UNTIED_DECODER, params[WORD_EMBEDDINGS])
+
+
 def mlm_head_forward(sequence_output, weights, decoder_weight, *, hidden_act: str, layer_norm_eps: float):
     """Masked-LM logits: H -> E (dense, activation, LayerNorm), then E -> vocab.
 

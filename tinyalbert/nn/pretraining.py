@@ -10,11 +10,12 @@ from __future__ import annotations
 from ..backend import asarray
 from .albert import albert_body_backward, albert_body_forward
 from .encoder import weights_below
-from .heads import classifier_backward, classifier_forward, mlm_head_backward, mlm_head_forward
+from .heads import (
+    UNTIED_DECODER, WORD_EMBEDDINGS, classifier_backward, classifier_forward, mlm_decoder_weight,
+    mlm_head_backward, mlm_head_forward,
+)
 from .losses import cross_entropy_backward, cross_entropy_forward
 
-WORD_EMBEDDINGS = "albert.embeddings.word_embeddings.weight"
-UNTIED_DECODER = "predictions.decoder.weight"
 SOP_PREFIX = "sop_classifier.classifier."
 SOP_CLASSES = 2  # Transformers reshapes the SOP logits to (-1, 2) for its loss
 
@@ -47,7 +48,7 @@ def pretraining_loss_and_grads(model, input_ids, labels, sentence_order_label=No
         params, config, input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
         position_ids=position_ids, with_pooler=with_sop, rng=rng, keep_caches=True,
     )
-    decoder_weight = params.get(UNTIED_DECODER, params[WORD_EMBEDDINGS])
+    decoder_weight = mlm_decoder_weight(params)
     logits, mlm_cache = mlm_head_forward(
         body.sequence_output, weights_below(params, "predictions."), decoder_weight,
         hidden_act=config.hidden_act, layer_norm_eps=config.layer_norm_eps,
