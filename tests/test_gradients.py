@@ -1,17 +1,10 @@
 """Every hand-written backward against central finite differences, in float64.
 
 Each check turns a module into a scalar, f(x) = sum(forward(x) * probe) with a random `probe`,
-and compares the analytic gradient of every input and weight with (f(x + h) - f(x - h)) / 2h,
-entry by entry. The modules are small, so most checks cover every entry; the whole-model
-checks take a random sample of entries of every parameter.
-
-Tolerance: max |analytic - numeric| <= REL_TOL * max(max |numeric|, GRADIENT_FLOOR).
-Central differences with h = 1e-6 are exact to about h^2 ~ 1e-12 relative, plus the rounding of
-f itself divided by h: about 1e-16 * (sum of |terms| of f) / h, up to ~1e-9 absolute here (a
-LayerNorm over 1 or 2 values with eps = 1e-12 amplifies it). REL_TOL = 1e-6 is far above both
-and far below any real mistake (a wrong term shows up at order 1); GRADIENT_FLOOR = 1e-2 puts
-the absolute floor (1e-8) above that rounding noise, for gradients that are tiny or zero in exact
-arithmetic (the key bias: softmax ignores a constant shift).
+and compares the analytic gradient of every input and weight with central differences, through
+`tinyalbert.gradcheck` (its docstring gives the error model and the tolerance). The modules are
+small, so most checks cover every entry; the whole-model checks take a random sample of entries
+of every parameter.
 
 The whole-model checks run fewer hypothesis examples than the profile's (a third), since each
 example evaluates the model a few hundred times.
@@ -24,6 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import tinyalbert as ta
+from tinyalbert.gradcheck import assert_gradient_close, check_gradients, numeric_gradient
 from tinyalbert.backend import erf_generic, scatter_add_rows, scatter_add_rows_generic
 from tinyalbert.nn.activations import activation_backward, activation_forward
 from tinyalbert.nn.albert import attention_mask_bias, expand_head_mask
@@ -41,9 +35,6 @@ from tinyalbert.nn.linear import linear_backward, linear_forward
 from tinyalbert.nn.losses import IGNORE_INDEX, cross_entropy_backward, cross_entropy_forward
 from tinyalbert.nn.pretraining import pretraining_loss_and_grads
 
-STEP = 1e-6
-REL_TOL = 1e-6
-GRADIENT_FLOOR = 1e-2
 # The layer checks use eps = 1e-6 in their LayerNorm and at least 3 features: a row of nearly
 # equal values (2 features, or an activation that saturates) has 1/std up to ~1e6 with
 # eps = 1e-12, and there central differences with h = 1e-6 stop being accurate. The LayerNorm
@@ -54,46 +45,6 @@ ACTIVATIONS = ["gelu_new", "gelu", "relu", "silu"]
 POSITION_TYPES = ["absolute", "relative_key", "relative_key_query"]
 seeds = st.integers(0, 2**32 - 1)
 fewer_examples = settings(max_examples=max(3, settings.default.max_examples // 3))
-
-
-# --- the checker -----------------------------------------------------------------------------------
-def numeric_gradient(scalar_fn, values: dict, name: str, entries=None):
-    """Central differences of scalar_fn(values) with respect to values[name], at `entries` (flat
-    indices; all when None). Returns (flat indices, numeric derivatives)."""
-    array = values[name]
-    flat = array.reshape(-1)  # a view: perturbing it perturbs `array`
-    entries = range(flat.size) if entries is None else entries
-    derivatives = []
-    for index in entries:
-        original = flat[index]
-        flat[index] = original + STEP
-        up = scalar_fn(values)
-        flat[index] = original - STEP
-        down = scalar_fn(values)
-        flat[index] = original
-        derivatives.append((up - down) / (2 * STEP))
-    return np.asarray(list(entries)), np.asarray(derivatives)
-
-
-def assert_gradient_close(analytic, numeric, what: str):
-    analytic, numeric = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
-    scale = max(float(np.max(np.abs(numeric), initial=0.0)), GRADIENT_FLOOR)
-    error = float(np.max(np.abs(analytic - numeric), initial=0.0))
-    assert error <= REL_TOL * scale, f"{what}: max error {error:.3e}, gradient scale {scale:.3e}"
-
-
-def check_gradients(scalar_fn, values: dict, analytic: dict, rng=None, sample: int | None = None):
-    """Compare analytic[name] with central differences of scalar_fn for every name in `analytic`.
-    With `sample`, only that many random entries of each array are checked."""
-    assert analytic, "nothing to check"
-    for name, gradient in analytic.items():
-        gradient = np.asarray(gradient)
-        assert gradient.shape == values[name].shape, f"{name}: gradient shape {gradient.shape} != {values[name].shape}"
-        entries = None
-        if sample is not None and values[name].size > sample:
-            entries = rng.choice(values[name].size, size=sample, replace=False)
-        entries, numeric = numeric_gradient(scalar_fn, values, name, entries)
-        assert_gradient_close(gradient.reshape(-1)[entries], numeric, name)
 
 
 def probe_like(rng, shape):

@@ -1,0 +1,91 @@
+"""Numeric gradients and the relative-error check that every hand-written backward is held to.
+
+The counterpart of CS231n's `gradient_check.py`. Turn a module into a scalar with a random probe,
+
+    f(x) = sum(forward(x) * probe),     so that  df/dx = backward(probe),
+
+and compare the analytic gradient with central differences, entry by entry:
+
+    df/dx_i  ~  (f(x + h e_i) - f(x - h e_i)) / 2h.
+
+Error model (float64, h = 1e-6): the truncation error of central differences is about
+h^2 * |f'''| ~ 1e-12 relative; the rounding of f itself, divided by 2h, adds about
+1e-16 * (sum of |terms| of f) / h, up to ~1e-9 absolute for the small modules here. So the check is
+
+    max |analytic - numeric|  <=  rel_tol * max(max |numeric|, floor)
+
+with rel_tol = 1e-6 (far above both errors, far below any real mistake, which shows up at order 1)
+and floor = 1e-2, an absolute floor of 1e-8 for gradients that are tiny or exactly zero (the key
+bias of attention: softmax ignores a constant shift). In float32 the rounding term is ~1e7 times
+larger: check gradients in float64.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+STEP = 1e-6
+REL_TOL = 1e-6
+GRADIENT_FLOOR = 1e-2
+
+
+def numeric_gradient(scalar_fn, values: dict, name: str, entries=None, step: float = STEP):
+    """Central differences of `scalar_fn(values)` with respect to `values[name]` (a float64 NumPy
+    array, perturbed in place and restored), at the flat indices `entries` (all when None).
+
+    Returns (flat indices, numeric derivatives), two 1-D arrays of the same length.
+    """
+    array = values[name]
+    flat = array.reshape(-1)  # a view: perturbing it perturbs `array`
+    entries = range(flat.size) if entries is None else entries
+    derivatives = []
+    for index in entries:
+        original = flat[index]
+        flat[index] = original + step
+        up = float(scalar_fn(values))
+        flat[index] = original - step
+        down = float(scalar_fn(values))
+        flat[index] = original
+        derivatives.append((up - down) / (2 * step))
+    return np.asarray(list(entries), dtype=np.int64), np.asarray(derivatives, dtype=np.float64)
+
+
+def numeric_gradient_array(forward, x, d_out, step: float = STEP):
+    """CS231n's `eval_numerical_gradient_array`: the numeric gradient of sum(forward(x) * d_out)
+    with respect to the NumPy array `x` (perturbed in place and restored), shaped like `x`."""
+    values = {"x": x}
+    _, derivatives = numeric_gradient(lambda v: np.sum(np.asarray(forward(v["x"])) * d_out), values, "x", step=step)
+    return derivatives.reshape(x.shape)
+
+
+def gradient_error(analytic, numeric, floor: float = GRADIENT_FLOOR) -> float:
+    """max |analytic - numeric| / max(max |numeric|, floor): the number that `assert_gradient_close`
+    holds below `rel_tol`."""
+    analytic, numeric = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
+    if analytic.shape != numeric.shape:
+        raise ValueError(f"gradient shape {analytic.shape} differs from the numeric one {numeric.shape}")
+    scale = max(float(np.max(np.abs(numeric), initial=0.0)), floor)
+    return float(np.max(np.abs(analytic - numeric), initial=0.0)) / scale
+
+
+def assert_gradient_close(analytic, numeric, what: str, rel_tol: float = REL_TOL, floor: float = GRADIENT_FLOOR):
+    """Raise AssertionError, naming `what`, unless `gradient_error(analytic, numeric) <= rel_tol`."""
+    error = gradient_error(analytic, numeric, floor)
+    assert error <= rel_tol, f"{what}: relative gradient error {error:.3e} > {rel_tol:.0e}"
+
+
+def check_gradients(scalar_fn, values: dict, analytic: dict, rng=None, sample: int | None = None,
+                    rel_tol: float = REL_TOL):
+    """Compare analytic[name] with central differences of `scalar_fn` for every name in `analytic`.
+
+    values: name -> float64 NumPy array, the inputs `scalar_fn` reads. With `sample`, only that many
+    random entries (drawn from `rng`) of each array are checked: the whole-model checks use it.
+    """
+    assert analytic, "nothing to check"
+    for name, gradient in analytic.items():
+        gradient = np.asarray(gradient)
+        assert gradient.shape == values[name].shape, f"{name}: gradient shape {gradient.shape} != {values[name].shape}"
+        entries = None
+        if sample is not None and values[name].size > sample:
+            entries = rng.choice(values[name].size, size=sample, replace=False)
+        entries, numeric = numeric_gradient(scalar_fn, values, name, entries)
+        assert_gradient_close(gradient.reshape(-1)[entries], numeric, name, rel_tol)
