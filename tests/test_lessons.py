@@ -1,0 +1,44 @@
+"""Every lesson in lessons/ runs top to bottom as a notebook, in its own kernel, within its time limit.
+
+A lesson checks itself: it asserts that its few lines of NumPy agree with the library function
+it explains, so a change in `tinyalbert` that alters the numbers makes that lesson fail here.
+New lessons (`lessons/NN_topic.py`) are picked up without touching this file.
+
+The executed notebooks are kept in build/lessons/ for the docs build (`mkdocs build` renders
+them instead of running the lessons again). Heavier settings: LESSONS_FULL=1.
+"""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_runner():
+    spec = importlib.util.spec_from_file_location("lesson_runner", REPO_ROOT / "scripts" / "lessons.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+runner = _load_runner()
+LESSONS = runner.lesson_files()
+
+
+def test_lessons_are_found():
+    assert LESSONS, f"no {runner.LESSON_PATTERN} in {runner.LESSONS_DIR}"
+    numbers = [path.name[:2] for path in LESSONS]
+    assert len(numbers) == len(set(numbers)), f"two lessons share a number: {[p.name for p in LESSONS]}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[path.stem for path in LESSONS])
+def test_lesson_runs(path):
+    notebook, seconds = runner.execute_lesson(path)
+    runner.save_executed(notebook, path)
+    print(f"{path.name}: {seconds:.1f} s")
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code_cells, f"{path.name} has no code cell"
+    assert all(cell.get("execution_count") for cell in code_cells), f"{path.name}: a cell did not run"
