@@ -55,6 +55,21 @@ def kernel_environment() -> dict:
     return env
 
 
+def this_interpreter_kernel_manager(**options):
+    """A KernelManager whose kernel is this very Python (`sys.executable -m ipykernel_launcher`),
+    whatever `python3` kernel specs a user's Jupyter folders may hold."""
+    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.manager import KernelManager
+
+    class ThisInterpreter(KernelManager):
+        @property
+        def kernel_spec(self):
+            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                              display_name="Python 3", language="python")
+
+    return ThisInterpreter(kernel_name="python3", **options)
+
+
 def execute_lesson(path: Path, timeout: int | None = None):
     """Execute lesson `path` top to bottom in a new kernel; return (notebook, seconds).
 
@@ -62,7 +77,6 @@ def execute_lesson(path: Path, timeout: int | None = None):
     fails, and its timeout error when the whole lesson takes more than `timeout` seconds.
     """
     import jupytext
-    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     timeout = lesson_timeout() if timeout is None else timeout
@@ -77,7 +91,7 @@ def execute_lesson(path: Path, timeout: int | None = None):
 
     # A short private folder for the kernel's sockets (a Unix socket path is limited to ~100 bytes).
     with tempfile.TemporaryDirectory(prefix="lesson-kernel-") as sockets:
-        manager = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+        manager = this_interpreter_kernel_manager(transport="ipc", ip=os.path.join(sockets, "kernel"))
         client = NotebookClient(
             notebook, km=manager, timeout_func=seconds_left, kernel_name="python3",
             resources={"metadata": {"path": str(path.parent)}},
