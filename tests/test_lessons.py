@@ -8,10 +8,12 @@ The executed notebooks are kept in build/lessons/ for the docs build (`mkdocs bu
 them instead of running the lessons again). Heavier settings: LESSONS_FULL=1.
 """
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
 import pytest
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +38,13 @@ def test_lessons_are_found():
 
 @pytest.mark.parametrize("path", LESSONS, ids=[path.stem for path in LESSONS])
 def test_lesson_runs(path):
-    notebook, seconds = runner.execute_lesson(path)
+    try:
+        notebook, seconds = runner.execute_lesson(path)
+    except (CellExecutionError, CellTimeoutError) as error:
+        # The failing cell and its traceback, without the kernel's terminal colours.
+        message = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(error))
+        pytest.fail(f"{path.name} stopped (limit {runner.lesson_timeout()} s for the whole lesson):\n{message}",
+                    pytrace=False)
     runner.save_executed(notebook, path)
     print(f"{path.name}: {seconds:.1f} s")
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
