@@ -181,14 +181,14 @@ print(pair["token_type_ids"])
 assert pair["input_ids"] == by_hand_ids and pair["token_type_ids"] == by_hand_types
 
 # %% [markdown]
-# A batch must be rectangular. Padding appends `<pad>` (id 0) to the shorter rows and the
+# A batch must be rectangular. Padding appends `<pad>` to the shorter rows and the
 # attention mask marks which positions are real (1) and which are padding (0). Truncation cuts
 # a text to `max_length` tokens, keeping the final `[SEP]`.
 
 # %%
 batch = tokenizer(["a short one", "a rather longer sentence than that"], padding=True, return_tensors="np")
 lengths = [len(tokenizer.encode(t)) for t in ["a short one", "a rather longer sentence than that"]]
-print(batch["input_ids"])
+print(batch["input_ids"], f"(<pad> is id {tokenizer.pad_token_id})")
 print(batch["attention_mask"])
 by_hand_mask = np.array([[1] * n + [0] * (max(lengths) - n) for n in lengths])
 assert (batch["attention_mask"] == by_hand_mask).all()

@@ -179,11 +179,16 @@ assert not any(rounds_to(n, 235) for n in counts["ALBERT xxlarge"])
 # The BERT rows agree with the paper when the pooler (which BERT uses only for next-sentence
 # prediction) is left out, and ALBERT base and large agree with it included. ALBERT xlarge
 # and xxlarge do not round to the paper's 60M and 235M under either reading; their counts above
-# are what the released `albert-xlarge` and `albert-xxlarge` configurations give (the
-# comparison with Transformers below builds the same models there). The point of the table
-# stands: ALBERT large has this many times fewer parameters than BERT large:
+# are what the released `albert-xlarge-v2` and `albert-xxlarge-v2` configurations give, as the
+# next cell checks with the library's presets (and the comparison with Transformers below
+# builds the same models there). The point of the table stands: ALBERT large has this many
+# times fewer parameters than BERT large:
 
 # %%
+for name, preset in (("ALBERT xlarge", "albert-xlarge-v2"), ("ALBERT xxlarge", "albert-xxlarge-v2")):
+    released = count_library(AlbertConfig.preset(preset))
+    print(f"{preset}: {released:,} parameters with the pooler")
+    assert released == counts[name][1]
 print(f"BERT large / ALBERT large = {counts['BERT large'][0] / counts['ALBERT large'][1]:.1f}")
 
 # %% [markdown]
