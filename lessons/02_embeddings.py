@@ -192,7 +192,7 @@ for name, preset in (("ALBERT xlarge", "albert-xlarge-v2"), ("ALBERT xxlarge", "
 print(f"BERT large / ALBERT large = {counts['BERT large'][0] / counts['ALBERT large'][1]:.1f}")
 
 # %% [markdown]
-# ## 4. Parameters against $E$
+# ## 4. Parameters against the embedding size E
 #
 # Sharing removes the $L-1$ extra layers; factorizing shrinks the vocabulary table. The plot
 # shows the parameter count of a base-sized model ($H = 768$, $L = 12$) as $E$ grows, with and

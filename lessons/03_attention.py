@@ -116,7 +116,8 @@ assert (our_probs[1, :, :, 4:] == 0).all() and (our_probs[:, 1] == 0).all()
 # ## 3. Attention maps of tinyalbert-mini
 #
 # `output_attentions=True` returns the probabilities of every layer, shape
-# `(batch, heads, seq, seq)`. Row $i$ of a map shows where token $i$ looks.
+# `(batch, heads, seq, seq)`. Row $i$ of a map shows where token $i$ looks (bright: much
+# attention; each map has its own scale). We draw the first and the last layer.
 
 # %%
 model = AlbertModel.from_pretrained("tinyalbert-mini")
@@ -132,7 +133,7 @@ fig, axes = plt.subplots(len(shown), model.config.num_attention_heads, figsize=(
 for row, layer in enumerate(shown):
     for head in range(model.config.num_attention_heads):
         ax = axes[row, head]
-        ax.imshow(attentions[layer][0, head], cmap="viridis", vmin=0, vmax=1)
+        ax.imshow(attentions[layer][0, head], cmap="viridis", vmin=0)   # each map scaled to its own maximum
         ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9)
         ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=7)
         ax.set_yticks(range(len(tokens)), tokens if head == 0 else [], fontsize=7)

@@ -172,7 +172,7 @@ if transformers is not None:
     assert np.allclose([r["score"] for r in theirs], [r["score"] for r in result], atol=1e-5)
 
 # %% [markdown]
-# ## Exercise: the top $k$
+# ## Exercise: the top k
 #
 # Write `top_k(probs, k)`: the indices of `k` largest entries of the 1-D array `probs`, largest
 # first, and equal probabilities in increasing index order. The self-check compares the
