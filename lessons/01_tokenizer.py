@@ -65,7 +65,8 @@ assert clean_up(raw) == preprocess_text(raw, remove_space=True, keep_accents=Fal
 
 # %%
 paragraphs = """
-In 1990, the town had 12,000 people. In 1991, it had 13,000. By 1995, the count passed 20,000, and in 2000, it reached 31,000.
+In 1990, the town had 12,000 people. In 1991, it had 13,000.
+By 1995, the count passed 20,000, and in 2000, it reached 31,000.
 The river runs past the old mill, the market and the bridge, and the town grew along its banks.
 Tokenizers cut text into pieces. A piece can be a whole word, a part of a word, or a single letter.
 The unigram model gives every piece a probability and picks the most likely way to cut a word.

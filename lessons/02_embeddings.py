@@ -61,7 +61,8 @@ mean = e.mean(axis=-1, keepdims=True)
 variance = ((e - mean) ** 2).mean(axis=-1, keepdims=True)
 e_hat = (e - mean) / np.sqrt(variance + config.layer_norm_eps)
 e_hat = e_hat * p["albert.embeddings.LayerNorm.weight"] + p["albert.embeddings.LayerNorm.bias"]
-h0 = e_hat @ p["albert.encoder.embedding_hidden_mapping_in.weight"].T + p["albert.encoder.embedding_hidden_mapping_in.bias"]
+mapping = "albert.encoder.embedding_hidden_mapping_in"
+h0 = e_hat @ p[mapping + ".weight"].T + p[mapping + ".bias"]                 # (batch, seq, H)
 print("embedding", e_hat.shape, "-> first hidden state", h0.shape)
 
 # %% [markdown]
@@ -73,10 +74,10 @@ library_e, _ = embeddings_forward(
     ids, types, positions, weights_below(p, "albert.embeddings."),
     position_embedding_type=config.position_embedding_type, layer_norm_eps=config.layer_norm_eps,
 )
-library_h0, _ = linear_forward(library_e, p["albert.encoder.embedding_hidden_mapping_in.weight"],
-                               p["albert.encoder.embedding_hidden_mapping_in.bias"])
+library_h0, _ = linear_forward(library_e, p[mapping + ".weight"], p[mapping + ".bias"])
 model_h0 = model(**inputs, output_hidden_states=True).hidden_states[0]
-print("largest difference, embedding:", np.abs(library_e - e_hat).max(), " first hidden state:", np.abs(model_h0 - h0).max())
+print("largest difference, embedding:", np.abs(library_e - e_hat).max(),
+      " first hidden state:", np.abs(model_h0 - h0).max())
 assert np.allclose(library_e, e_hat, atol=1e-5) and np.allclose(library_h0, h0, atol=1e-5)
 assert np.allclose(model_h0, h0, atol=1e-5)
 
@@ -151,7 +152,8 @@ for name, (c, paper) in TABLE1.items():
     counts[name] = exact_counts(name, c)
     without, with_pooler = counts[name]
     print(f"{name:<15}{c.num_hidden_layers:>3}{c.hidden_size:>6}{c.embedding_size:>6}  "
-          f"{without:>13,} ({round(without / 1e6):>3}M) {with_pooler:>12,} ({round(with_pooler / 1e6):>3}M)  {paper:>5}M")
+          f"{without:>13,} ({round(without / 1e6):>3}M) "
+          f"{with_pooler:>12,} ({round(with_pooler / 1e6):>3}M)  {paper:>5}M")
 
 # %% [markdown]
 # Read against the paper: which rows round to the paper's number, and under which reading?
@@ -163,7 +165,8 @@ def rounds_to(count, millions):
 
 for name, (c, paper) in TABLE1.items():
     without, with_pooler = counts[name]
-    readings = [label for label, n in (("embeddings+encoder", without), ("with pooler", with_pooler)) if rounds_to(n, paper)]
+    readings = [label for label, n in (("embeddings+encoder", without), ("with pooler", with_pooler))
+                if rounds_to(n, paper)]
     verdict = f"matches as {' and '.join(readings)}" if readings else (
         f"does NOT match: the configuration gives {with_pooler / 1e6:.1f}M with the pooler, "
         f"{paper - with_pooler / 1e6:.1f}M fewer than the paper's {paper}M")

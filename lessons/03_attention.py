@@ -73,7 +73,8 @@ def layer_norm(x, weight, bias, eps):
 
 
 def attention_numpy(x, w, attention_mask, num_heads, head_mask=None, eps=1e-12):
-    """x (batch, seq, H), attention_mask (batch, seq) of 1/0 -> (output (batch, seq, H), probs (batch, heads, seq, seq))."""
+    """x (batch, seq, H) and attention_mask (batch, seq) of 1/0
+    -> output (batch, seq, H), probs (batch, heads, seq, seq)."""
     batch, seq, hidden = x.shape
     d = hidden // num_heads
 
@@ -107,7 +108,8 @@ library, library_probs, _ = attention_forward(
     x, weights, attention_mask_bias(mask, np.float32), head_mask[None, :, None, None], num_heads=heads,
     position_embedding_type="absolute", max_positions=seq, layer_norm_eps=1e-12,
 )
-print("largest difference, output:", np.abs(ours - library).max(), " probabilities:", np.abs(our_probs - library_probs).max())
+print("largest difference, output:", np.abs(ours - library).max(),
+      " probabilities:", np.abs(our_probs - library_probs).max())
 print("attention paid to the two padding positions:", our_probs[1, :, :, 4:].max())
 assert np.allclose(ours, library, atol=1e-5) and np.allclose(our_probs, library_probs, atol=1e-6)
 assert (our_probs[1, :, :, 4:] == 0).all() and (our_probs[:, 1] == 0).all()

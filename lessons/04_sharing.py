@@ -59,7 +59,8 @@ for layers in range(1, 49):
         config = AlbertConfig(hidden_size=8, num_attention_heads=1, intermediate_size=8,
                               num_hidden_layers=layers, num_hidden_groups=groups)
         assert all(group_by_hand(i, layers, groups) == group_of_pass(i, config) for i in range(layers))
-        disagreements += [(layers, groups, i) for i in range(layers) if group_by_hand(i, layers, groups) != i * groups // layers]
+        disagreements += [(layers, groups, i) for i in range(layers)
+                          if group_by_hand(i, layers, groups) != i * groups // layers]
 print("the floating-point formula agrees with tinyalbert.nn.encoder.group_of_pass for every L <= 48 and G <= L")
 print(f"{len(disagreements)} passes where it differs from the exact fraction, the first ones (L, G, pass):",
       disagreements[:4])
@@ -142,7 +143,8 @@ assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(states, out.hidden_state
 # tokens $t$:
 #
 # $$\text{L2}_\ell = \frac1T \sum_t \big\lVert h^{(\ell)}_t - h^{(\ell-1)}_t \big\rVert_2, \qquad
-# \cos_\ell = \frac1T \sum_t \frac{h^{(\ell)}_t \cdot h^{(\ell-1)}_t}{\lVert h^{(\ell)}_t\rVert\,\lVert h^{(\ell-1)}_t\rVert}.$$
+# \cos_\ell = \frac1T \sum_t
+# \frac{h^{(\ell)}_t \cdot h^{(\ell-1)}_t}{\lVert h^{(\ell)}_t\rVert\,\lVert h^{(\ell-1)}_t\rVert}.$$
 #
 # The paper plots these for trained BERT-large and ALBERT-large and finds ALBERT's
 # transitions smoother. Here, at small scale: two freshly initialized models of the same
@@ -169,7 +171,8 @@ mask = np.ones_like(ids)
 curves = {}
 for label, groups in (("random, shared", 1), ("random, not shared", layers)):
     random_model = AlbertModel(AlbertConfig(**shape, num_hidden_groups=groups), seed=1)
-    curves[label] = layer_transitions(random_model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states, mask)
+    states = random_model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+    curves[label] = layer_transitions(states, mask)
 curves["tinyalbert-mini (trained, shared)"] = layer_transitions(out.hidden_states, inputs["attention_mask"])
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))

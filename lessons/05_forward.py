@@ -82,7 +82,8 @@ def albert_forward(p, c, ids, types, mask):
             q, k, v = (split(linear(h, p, L + "attention." + m)) for m in ("query", "key", "value"))
             probs = softmax(q @ k.transpose(0, 1, 3, 2) / np.sqrt(d) + bias)
             context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, seq, hidden)
-            h = layer_norm(h + linear(context, p, L + "attention.dense"), p, L + "attention.LayerNorm", c.layer_norm_eps)
+            attended = h + linear(context, p, L + "attention.dense")
+            h = layer_norm(attended, p, L + "attention.LayerNorm", c.layer_norm_eps)
             ffn = linear(gelu_new(linear(h, p, L + "ffn")), p, L + "ffn_output")
             h = layer_norm(h + ffn, p, L + "full_layer_layer_norm", c.layer_norm_eps)
     return h, np.tanh(linear(h[:, 0], p, "albert.pooler"))
@@ -114,7 +115,8 @@ assert np.allclose(hidden, body.last_hidden_state, atol=1e-4) and np.allclose(po
 # decoder matrix is *the word-embedding table itself* (tied weights): the checkpoint has no
 # separate decoder matrix, only the bias $b_{\text{vocab}}$:
 #
-# $$\text{logits} = \operatorname{LayerNorm}\big(\operatorname{GELU}(h W_T^{\top} + b_T)\big)\, W_{\text{word}}^{\top} + b_{\text{vocab}}
+# $$\text{logits} = \operatorname{LayerNorm}\big(\operatorname{GELU}(h W_T^{\top} + b_T)\big)\,
+# W_{\text{word}}^{\top} + b_{\text{vocab}}
 # \in \mathbb{R}^{V}.$$
 #
 # **Sentence-order head.** Two scores from the pooled vector: are the two segments in their

@@ -194,7 +194,8 @@ def check_top_k(candidate, trials=50, seed=0):
         expected = probs[top_k_indices(probs, k)].tolist()
         got = [int(i) for i in candidate(probs, k)]
         assert len(set(got)) == len(got) == k, f"k={k}: expected {k} different indices, got {got}"
-        assert probs[got].tolist() == expected, f"probs {probs.tolist()}, k={k}: picked {probs[got].tolist()}, expected {expected}"
+        assert probs[got].tolist() == expected, (
+            f"probs {probs.tolist()}, k={k}: picked {probs[got].tolist()}, expected {expected}")
         ties_in_order = all(a < b for a, b in zip(got, got[1:]) if probs[a] == probs[b])
         assert ties_in_order, f"probs {probs.tolist()}, k={k}: equal probabilities out of index order in {got}"
 

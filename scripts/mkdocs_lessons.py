@@ -48,7 +48,7 @@ def on_config(config):
     pages = [{lesson_title(path): f"lessons/{path.stem}.md"} for path in runner.lesson_files()]
     for item in config["nav"] or []:
         if isinstance(item, dict) and NAV_SECTION in item:
-            item[NAV_SECTION] = ["lessons/index.md", *pages]
+            item[NAV_SECTION] = [{"Course map": "lessons/index.md"}, *pages]
             return config
     raise ValueError(f"mkdocs.yml: the nav needs a '{NAV_SECTION}' section for the lessons")
 
