@@ -179,13 +179,13 @@ assert not any(rounds_to(n, 60) for n in counts["ALBERT xlarge"])
 assert not any(rounds_to(n, 235) for n in counts["ALBERT xxlarge"])
 
 # %% [markdown]
-# The BERT rows agree with the paper when the pooler (which BERT uses only for next-sentence
-# prediction) is left out, and ALBERT base and large agree with it included. ALBERT xlarge
-# and xxlarge do not round to the paper's 60M and 235M under either reading; their counts above
-# are what the released `albert-xlarge-v2` and `albert-xxlarge-v2` configurations give, as the
-# next cell checks with the library's presets (and the comparison with Transformers below
-# builds the same models there). The point of the table stands: ALBERT large has this many
-# times fewer parameters than BERT large:
+# The BERT rows agree with the paper when the pooler (the dense layer that turns the `[CLS]`
+# vector into the input of the sentence-level heads) is left out, and ALBERT base and large
+# agree with it included. ALBERT xlarge and xxlarge do not round to the paper's 60M and 235M
+# under either reading; their counts above are what the released `albert-xlarge-v2` and
+# `albert-xxlarge-v2` configurations give, as the next cell checks with the library's presets
+# (and the comparison with Transformers below builds the same models there). The point of the
+# table stands: ALBERT large has this many times fewer parameters than BERT large:
 
 # %%
 for name, preset in (("ALBERT xlarge", "albert-xlarge-v2"), ("ALBERT xxlarge", "albert-xxlarge-v2")):
