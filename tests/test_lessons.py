@@ -50,3 +50,16 @@ def test_lesson_runs(path):
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code_cells, f"{path.name} has no code cell"
     assert all(cell.get("execution_count") for cell in code_cells), f"{path.name}: a cell did not run"
+
+
+def test_a_lesson_without_transformers_says_it_skips_the_comparison(tmp_path, monkeypatch):
+    """The comparison cells must run (and say so) where transformers and torch are missing."""
+    for name in ("transformers", "torch"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"raise ImportError('{name} hidden for this test')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the kernel's PYTHONPATH: the checkout, then these
+    lesson = LESSONS[0]
+    notebook, _ = runner.execute_lesson(lesson)
+    printed = "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                      for output in cell.get("outputs", []))
+    assert "SKIPPED: transformers" in printed, f"{lesson.name} printed no skip message without transformers"
