@@ -160,6 +160,7 @@ except ImportError:
 if transformers is not None:
     from tinyalbert.hub import resolve_model_dir
 
+    transformers.logging.set_verbosity_error()  # no notice about the device it picked
     directory = resolve_model_dir("tinyalbert-mini")
     reference = transformers.pipeline(
         "fill-mask", model=transformers.AlbertForMaskedLM.from_pretrained(directory),
