@@ -96,7 +96,14 @@ def execute_lesson(path: Path, timeout: int | None = None):
             notebook, km=manager, timeout_func=seconds_left, kernel_name="python3",
             resources={"metadata": {"path": str(path.parent)}},
         )
-        client.execute(env=kernel_environment())
+        try:
+            client.execute(env=kernel_environment())
+        finally:
+            # A kernel manager handed in stays the caller's to stop: nbclient leaves its kernel running.
+            if client.kc is not None:
+                client.kc.stop_channels()
+            if manager.has_kernel:
+                manager.shutdown_kernel(now=True)
     seconds = time.perf_counter() - start
     notebook.metadata["tinyalbert"] = {"source_sha256": source_hash(path), "seconds": round(seconds, 1)}
     return notebook, seconds
