@@ -7,8 +7,9 @@
 A lesson is `lessons/NN_topic.py` in jupytext's percent format. It runs in its own Jupyter
 kernel (the IPC transport: Unix sockets, no TCP ports), with this checkout's `tinyalbert` on
 PYTHONPATH and the lessons folder as working directory. The executed notebook is written to
-`build/lessons/NN_topic.ipynb` with the SHA-256 of its source, so that the docs build can
-reuse it as long as the lesson has not changed since (`tests/test_lessons.py` writes them too).
+`build/lessons/NN_topic.ipynb` with a SHA-256 of its sources, so that the docs build can
+reuse it as long as neither the lesson nor the package has changed since
+(`tests/test_lessons.py` writes them too).
 """
 from __future__ import annotations
 
@@ -34,7 +35,14 @@ def lesson_files() -> list[Path]:
 
 
 def source_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of the lesson and of the package it runs (code and bundled model): an executed
+    notebook with another hash was made from other sources and is not reused."""
+    digest = hashlib.sha256(path.read_bytes())
+    package = REPO_ROOT / "tinyalbert"
+    for file in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(file.relative_to(package).as_posix().encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
 
 
 def executed_path(path: Path) -> Path:
