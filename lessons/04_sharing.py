@@ -137,6 +137,24 @@ print(f"{config.num_hidden_layers} passes of {config.num_hidden_groups} stored l
 assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(states, out.hidden_states))
 
 # %% [markdown]
+# Sharing constrains the parameters, not the computation. Copy tinyalbert-mini's one stored
+# layer into $L$ groups and the unshared model computes exactly the same thing, with $L$ times
+# the layer parameters (each copy could now be trained apart):
+
+# %%
+untied_config = AlbertConfig.from_dict({**config.to_dict(), "num_hidden_groups": config.num_hidden_layers})
+shared_layer = "albert.encoder.albert_layer_groups.0."
+untied_params = {name: value for name, value in params.items() if not name.startswith(shared_layer)}
+for group in range(untied_config.num_hidden_groups):
+    untied_params |= {name.replace(shared_layer, f"albert.encoder.albert_layer_groups.{group}."): value
+                      for name, value in params.items() if name.startswith(shared_layer)}
+untied = AlbertModel(untied_config, untied_params)
+same = untied(**inputs).last_hidden_state
+print(f"shared {model.num_parameters():,} parameters, untied {untied.num_parameters():,}; "
+      f"largest difference in the output {np.abs(same - out.last_hidden_state).max()}")
+assert np.array_equal(same, out.last_hidden_state)
+
+# %% [markdown]
 # ## 3. How much does each layer change its input? (the idea of the paper's Figure 2)
 #
 # For every layer $\ell$ with input $h^{(\ell-1)}$ and output $h^{(\ell)}$, averaged over the
