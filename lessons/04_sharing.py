@@ -21,6 +21,7 @@
 
 # %%
 import os
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -39,7 +40,7 @@ FULL = os.environ.get("LESSONS_FULL") == "1"  # heavier settings: longer inputs,
 #
 # $$g(i) = \Big\lfloor \frac{i}{L / G} \Big\rfloor,$$
 #
-# so the $L$ passes are cut into $G$ equal runs. With $G = 1$ (every released ALBERT) one
+# so the $L$ passes are cut into $G$ runs of (nearly) equal length. With $G = 1$ (every released ALBERT) one
 # group serves all passes; with $G = L$ every pass has its own layer, as in BERT.
 #
 # *Exactly* which group runs is decided by how Transformers evaluates this formula: in
@@ -64,9 +65,9 @@ for layers in range(1, 49):
 print("the floating-point formula agrees with tinyalbert.nn.encoder.group_of_pass for every L <= 48 and G <= L")
 print(f"{len(disagreements)} passes where it differs from the exact fraction, the first ones (L, G, pass):",
       disagreements[:4])
-L_, G_, i_ = disagreements[0]
-print(f"e.g. L = {L_}, G = {G_}, pass {i_}: {i_} / ({L_} / {G_}) = {i_ / (L_ / G_)!r} -> group "
-      f"{group_by_hand(i_, L_, G_)}, while {i_} * {G_} // {L_} = {i_ * G_ // L_}")
+layers, groups, i = disagreements[0]
+print(f"e.g. L = {layers}, G = {groups}, pass {i}: {i} / ({layers} / {groups}) = {i / (layers / groups)!r} -> group "
+      f"{group_by_hand(i, layers, groups)}, while {i} * {groups} // {layers} = {i * groups // layers}")
 
 # %%
 L = 12
@@ -89,9 +90,9 @@ plt.show()
 
 # %%
 def stored_layer_prefixes(config):
-    names = AlbertModel.parameter_shapes(config)
-    return sorted({name.split(".attention.")[0].split(".ffn")[0].split(".full_layer")[0]
-                   for name in names if "albert_layer_groups" in name})
+    """The distinct `albert_layer_groups.{g}.albert_layers.{j}` prefixes among the parameter names."""
+    layer = re.compile(r"albert_layer_groups\.\d+\.albert_layers\.\d+")
+    return sorted({match.group() for name in AlbertModel.parameter_shapes(config) if (match := layer.search(name))})
 
 
 for groups, inner in ((1, 1), (3, 1), (12, 1), (2, 2)):
