@@ -90,7 +90,7 @@ print("the longest pieces:", [sp.id_to_piece(i) for i in longest])
 
 # %% [markdown]
 # The `▁` at the start of a piece stands for "a space came before it", so `▁the` is the word
-# *the* and `the` (without it) would be the end of a longer word.
+# *the*, while `the` without it could only continue a word, as in *o-the-r*.
 #
 # ## 3. How a unigram model cuts a word
 #
@@ -126,6 +126,8 @@ def unigram_cut(text, sp):
 sentence = clean_up("The model picks the most likely pieces.")
 print(unigram_cut(sentence, sp))
 assert unigram_cut(sentence, sp) == sp.encode(sentence, out_type=str)
+for line in paragraphs:  # and every line it was trained on
+    assert unigram_cut(clean_up(line), sp) == sp.encode(clean_up(line), out_type=str), line
 
 # %% [markdown]
 # ## 4. The digit-comma rule
