@@ -97,9 +97,11 @@ def execute_lesson(path: Path, timeout: int | None = None):
         # nbclient's timeout is per cell; handing each cell what is left makes it one per lesson.
         return max(1, int(deadline - time.perf_counter()))
 
-    # A short private folder for the kernel's sockets (a Unix socket path is limited to ~100 bytes).
+    # A short private folder for the kernel's sockets and connection file (a Unix socket path is
+    # limited to ~100 bytes), so nothing depends on a writable Jupyter runtime folder in $HOME.
     with tempfile.TemporaryDirectory(prefix="lesson-kernel-") as sockets:
-        manager = this_interpreter_kernel_manager(transport="ipc", ip=os.path.join(sockets, "kernel"))
+        manager = this_interpreter_kernel_manager(transport="ipc", ip=os.path.join(sockets, "kernel"),
+                                                  connection_file=os.path.join(sockets, "kernel.json"))
         client = NotebookClient(
             notebook, km=manager, timeout_func=seconds_left, kernel_name="python3",
             resources={"metadata": {"path": str(path.parent)}},
