@@ -70,6 +70,14 @@ def get_dtype(xp: ModuleType, dtype) -> object:
     return getattr(xp, name)
 
 
+def dtype_name(xp: ModuleType, dtype) -> str:
+    """The name (`"float32"`, ...) of a floating dtype of namespace `xp`, as config.json writes it."""
+    for name in FLOAT_DTYPES:
+        if dtype == getattr(xp, name):
+            return name
+    raise ValueError(f"unsupported dtype {dtype!r}: use one of {', '.join(FLOAT_DTYPES)}")
+
+
 def to_numpy(array) -> np.ndarray:
     """Copy any backend's array to a NumPy array on the host (for saving and printing)."""
     if isinstance(array, np.ndarray):

@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from .backend import to_numpy
+from .nn.softmax import softmax
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +52,8 @@ class TextTooLongError(ValueError):
 
 
 def softmax_rows(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, in float64, shifted by the row maximum so exp cannot overflow."""
-    shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-    exps = np.exp(shifted)
-    return exps / exps.sum(axis=-1, keepdims=True)
+    """Softmax over the last axis, in float64 (scores are reported to the user, not trained on)."""
+    return softmax(logits.astype(np.float64))
 
 
 def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:

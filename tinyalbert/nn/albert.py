@@ -59,7 +59,7 @@ def albert_body_forward(
     embedded, embedding_cache = embeddings_forward(
         input_ids, token_type_ids, position_ids, weights_below(params, "albert.embeddings."),
         position_embedding_type=config.position_embedding_type, layer_norm_eps=config.layer_norm_eps,
-        inputs_embeds=inputs_embeds, dropout=config.hidden_dropout_prob if rng is not None else 0.0, rng=rng,
+        inputs_embeds=inputs_embeds, dropout=config.hidden_dropout_prob, rng=rng,
         padding_idx=config.pad_token_id,
     )
     mask_bias = attention_mask_bias(attention_mask, embedded.dtype)
