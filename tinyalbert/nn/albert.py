@@ -89,7 +89,7 @@ def albert_body_backward(d_sequence_output, d_pooled, cache: AlbertBodyCache):
         grads.update({"albert.pooler." + name: grad for name, grad in pooler_grads.items()})
         # The pooler read position 0 of the sequence output, which the heads read too: the gradients add.
         d_sequence_output = d_from_pooler if d_sequence_output is None else d_sequence_output + d_from_pooler
-        del d_from_pooler
+        del d_from_pooler  # perf: each `del` here and in the other backward passes frees a buffer early
     d_embedded, encoder_grads = encoder_backward(d_sequence_output, cache.encoder)
     grads.update(encoder_grads)
     del d_sequence_output, encoder_grads

@@ -76,7 +76,7 @@ def attention_forward(
     # scores = Q K^T / sqrt(d) + mask_bias
     scale = 1.0 / math.sqrt(queries.shape[-1])
     scores = queries @ xp.matrix_transpose(keys)
-    scores *= scale  # perf: in place, as are the two additions below
+    scores *= scale  # perf: in place, as are the additions below; scores = Q K^T * scale + mask_bias
     if mask_bias is not None:
         scores += mask_bias
     relative_cache = None
@@ -136,7 +136,7 @@ def attention_backward(d_output, cache: AttentionCache):
         d_probs *= cache.head_mask
     d_probs, _ = dropout_backward(d_probs, cache.attention_dropout)
     d_scores = softmax_backward(d_probs, probs)  # the mask bias is a constant: nothing flows into it
-    del d_probs, probs
+    del d_probs, probs  # perf: free them before the (batch, heads, seq, head_size) products
 
     # The relative-position scores were added unscaled, so they see d_scores itself.
     d_queries = d_keys = None

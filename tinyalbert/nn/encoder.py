@@ -139,10 +139,10 @@ def encoder_backward(d_hidden, cache: EncoderCache):
             key = layer_cache.prefix + name
             # A shared layer is used at several passes: its gradient is the sum over all of them.
             if key in grads:
-                grads[key] += grad
+                grads[key] += grad  # perf: in place; grads[key] = grads[key] + grad
             else:
                 grads[key] = grad
-        del layer_cache, layer_grads
+        del layer_cache, layer_grads  # perf: this layer's activations are freed now, not at the end
     d_embedded, mapping_grads = linear_backward(d_hidden, cache.mapping_in)
     grads[ENCODER_PREFIX + "embedding_hidden_mapping_in.weight"] = mapping_grads["weight"]
     grads[ENCODER_PREFIX + "embedding_hidden_mapping_in.bias"] = mapping_grads["bias"]

@@ -89,7 +89,7 @@ def mlm_head_backward(d_logits, cache: MLMHeadCache):
     """
     d_normalized, decoder_grads = linear_backward(d_logits, cache.decoder)
     d_activated, norm_grads = layernorm_backward(d_normalized, cache.layernorm)
-    del d_normalized
+    del d_normalized  # perf: free each buffer once used
     d_projected, _ = activation_backward(d_activated, cache.activation)
     del d_activated
     d_sequence_output, dense_grads = linear_backward(d_projected, cache.dense)

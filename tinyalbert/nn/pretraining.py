@@ -109,7 +109,7 @@ def pretraining_backward(cache: PretrainingCache) -> dict:
         d_logits, _ = cross_entropy_backward(1.0, cache.mlm_loss)
         cache.mlm_loss = None
         d_sequence_output, head_grads = mlm_head_backward(xp.reshape(d_logits, cache.logits_shape), cache.mlm_head)
-        del d_logits
+        del d_logits  # perf: (batch x seq, vocab), the largest array of the step
         d_decoder_weight = head_grads.pop("decoder.weight")
         grads.update({"predictions." + name: grad for name, grad in head_grads.items()})
     cache.mlm_head = None
@@ -127,7 +127,7 @@ def pretraining_backward(cache: PretrainingCache) -> dict:
         if UNTIED_DECODER in params:
             grads[UNTIED_DECODER] = d_decoder_weight
         elif WORD_EMBEDDINGS in grads:
-            grads[WORD_EMBEDDINGS] += d_decoder_weight
+            grads[WORD_EMBEDDINGS] += d_decoder_weight  # perf: in place (vocab x E)
         else:  # inputs_embeds replaced the lookup
             grads[WORD_EMBEDDINGS] = d_decoder_weight
     return {name: grads[name] if name in grads else xp.zeros_like(value) for name, value in params.items()}

@@ -62,7 +62,7 @@ def relative_position_forward(queries, keys, distance_embedding, *, position_emb
     if with_keys:
         # key term: for each key position r, (b*h, d) @ (d, l)
         key_scores = by_position(keys) @ xp.permute_dims(table, (1, 2, 0))  # (r, b*h, l)
-        scores += xp.permute_dims(xp.reshape(key_scores, (seq, batch, heads, seq)), (1, 2, 3, 0))
+        scores += xp.permute_dims(xp.reshape(key_scores, (seq, batch, heads, seq)), (1, 2, 3, 0))  # perf: in place
     cache = RelativePositionCache(queries, keys if with_keys else None, distances, table, distance_embedding.shape[0])
     return scores, cache
 
@@ -85,6 +85,7 @@ def relative_position_backward(d_scores, cache: RelativePositionCache):
         # key term, per key position r: d_k[r] = d_s[:, r] T[:, r],  d_T[:, r] = d_s[:, r]^T k[r]
         d_by_key = xp.reshape(xp.permute_dims(d_scores, (3, 0, 1, 2)), (seq, batch * heads, seq))  # (r, b*h, l)
         d_keys = d_by_key @ xp.permute_dims(cache.table, (1, 0, 2))  # (r, b*h, d)
+        # perf: in place; d_table = d_table + (the key term's gradient of the table)
         d_table += xp.permute_dims(xp.matrix_transpose(d_by_key) @ by_position(cache.keys), (1, 0, 2))
         d_keys = xp.permute_dims(xp.reshape(d_keys, (seq, batch, heads, head_size)), (1, 2, 0, 3))
     # Each table row was gathered at every (l, r) with that distance: its gradient is their sum.
