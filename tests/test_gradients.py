@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 import tinyalbert as ta
 from tinyalbert.gradcheck import assert_gradient_close, check_gradients, numeric_gradient
-from tinyalbert.backend import erf_generic, scatter_add_rows, scatter_add_rows_generic
 from tinyalbert.nn.activations import activation_backward, activation_forward
 from tinyalbert.nn.albert import attention_mask_bias, expand_head_mask
 from tinyalbert.nn.attention import attention_backward, attention_forward
@@ -549,36 +548,3 @@ def test_pretraining_rejects_sop_labels_without_pooler():
     ids, ones = np.ones((1, 2), dtype=int), np.ones((1, 2))
     with pytest.raises(ValueError, match="sentence_order_label"):
         pretraining_forward(params, config, ids, ids, np.zeros(1, dtype=int), ones, 0 * ids, np.arange(2)[None, :])
-
-
-# --- the backend's stand-ins for functions the Array API lacks --------------------------------------
-def test_erf_generic_matches_math_erf():
-    points = np.concatenate([np.linspace(-7.0, 7.0, 2001), [0.0, 1e-300, -1e-12, 2.9999999, 3.0, 3.0000001, 40.0]])
-    expected = np.array([math.erf(x) for x in points])
-    assert np.max(np.abs(erf_generic(points) - expected)) <= 2e-15  # a few units in the last place
-    # float32: a few units in the last place
-    assert np.max(np.abs(erf_generic(points.astype(np.float32)) - expected)) <= 1e-6
-
-
-@given(seed=seeds, num_rows=st.integers(1, 9), count=st.integers(0, 30), dim=st.integers(1, 4))
-def test_scatter_add_rows_matches_add_at(seed, num_rows, count, dim):
-    rng = np.random.default_rng(seed)
-    indices = rng.integers(0, num_rows, size=count)  # with repeats
-    updates = rng.normal(size=(count, dim))
-    expected = np.zeros((num_rows, dim))
-    np.add.at(expected, indices, updates)
-    np.testing.assert_allclose(scatter_add_rows_generic(num_rows, indices, updates), expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(scatter_add_rows(num_rows, indices, updates), expected, rtol=1e-12, atol=1e-12)
-
-
-def test_scatter_add_rows_generic_beyond_one_chunk():
-    """More rows than one chunk of the one-hot product, and under array_api_strict."""
-    xps = pytest.importorskip("array_api_strict")
-    rng = np.random.default_rng(0)
-    indices = rng.integers(0, 5000, size=300)
-    indices[:50] = 4999
-    updates = rng.normal(size=(300, 2))
-    expected = np.zeros((5000, 2))
-    np.add.at(expected, indices, updates)
-    result = scatter_add_rows_generic(5000, xps.asarray(indices), xps.asarray(updates))
-    np.testing.assert_allclose(np.asarray(result), expected, rtol=1e-12, atol=1e-12)
