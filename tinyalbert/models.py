@@ -1,7 +1,7 @@
 """The model classes, named and called as in Transformers.
 
 Each class is thin: a config, a flat parameter dict keyed by Transformers names, and a call
-that runs the pure functions of `tinyalbert.nn`. Arrays come in as NumPy, CuPy or any Array API
+that runs the functions of `tinyalbert.nn`. Arrays come in as NumPy, CuPy or any Array API
 arrays and leave on the model's backend.
 
     model = AlbertForMaskedLM.from_pretrained("path/to/albert-base-v2")
@@ -234,7 +234,7 @@ class AlbertPreTrainedModel:
         return input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds
 
     def _body(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-              inputs_embeds=None, output_hidden_states=False, output_attentions=False, keep_caches=False):
+              inputs_embeds=None, output_hidden_states=False, output_attentions=False):
         input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds = self._prepare_inputs(
             input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds
         )
@@ -243,7 +243,6 @@ class AlbertPreTrainedModel:
             position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
             with_pooler=self.with_pooler, output_hidden_states=bool(output_hidden_states),
             output_attentions=bool(output_attentions), rng=self._dropout_rng(),
-            keep_caches=keep_caches,
         )
 
     def _dropout_rng(self):
