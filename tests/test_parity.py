@@ -236,3 +236,19 @@ def test_forward_runs_under_array_api_strict(tmp_path):
                                         head_mask=torch.tensor([1.0, 0.0]))
         for field in ("loss", "prediction_logits", "sop_logits"):
             assert_close(np.asarray(getattr(ours, field)), getattr(reference, field), "float32", field)
+
+
+def test_layer_groups_follow_transformers_float_formula(load_in_tinyalbert):
+    """18 passes over 14 groups: at pass 9 Transformers' int(9 / (18 / 14)) rounds to group 6,
+    where the exact integer 9 * 14 // 18 is 7. The float formula is the one to match."""
+    values = dict(vocab_size=20, embedding_size=4, hidden_size=6, num_hidden_layers=18, num_hidden_groups=14,
+                  inner_group_num=1, num_attention_heads=2, intermediate_size=8, max_position_embeddings=8)
+    assert [int(i / (18 / 14)) for i in range(18)] != [i * 14 // 18 for i in range(18)]
+    reference_model = build_reference("AlbertModel", values, "float64", seed=1)
+    model = load_in_tinyalbert(reference_model, tinyalbert.AlbertModel, dtype="float64")
+    ids = np.random.default_rng(0).integers(0, 20, size=(2, 5))
+    with torch.no_grad():
+        reference = reference_model(input_ids=torch.tensor(ids), output_hidden_states=True)
+    ours = model(input_ids=ids, output_hidden_states=True)
+    for index, (a, b) in enumerate(zip(ours.hidden_states, reference.hidden_states)):
+        assert_close(a, b, "float64", f"hidden_states[{index}]")
