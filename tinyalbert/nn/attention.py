@@ -19,7 +19,7 @@ from .dropout import DropoutCache, dropout_backward, dropout_forward, dropout_re
 from .layernorm import LayerNormCache, layernorm_backward, layernorm_forward
 from .linear import LinearCache, linear_backward, linear_forward
 from .relative_position import RelativePositionCache, relative_position_backward, relative_position_forward
-from .softmax import softmax, softmax_backward  # noqa: F401  (softmax is part of this module's teaching surface)
+from .softmax import softmax, softmax_backward
 
 
 class AttentionCache(NamedTuple):
@@ -71,7 +71,9 @@ def attention_forward(
     query_out, query_cache = linear_forward(hidden, weights["query.weight"], weights["query.bias"])
     key_out, key_cache = linear_forward(hidden, weights["key.weight"], weights["key.bias"])
     value_out, value_cache = linear_forward(hidden, weights["value.weight"], weights["value.bias"])
-    queries, keys, values = split_heads(query_out, num_heads), split_heads(key_out, num_heads), split_heads(value_out, num_heads)
+    queries = split_heads(query_out, num_heads)  # (batch, heads, seq, head_size)
+    keys = split_heads(key_out, num_heads)
+    values = split_heads(value_out, num_heads)
 
     # scores = Q K^T / sqrt(d) + mask_bias
     scale = 1.0 / math.sqrt(queries.shape[-1])

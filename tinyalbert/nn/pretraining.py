@@ -90,7 +90,9 @@ def pretraining_forward(params, config, input_ids, labels, sentence_order_label=
     outputs = PretrainingOutputs(logits, sop_logits, body.hidden_states, body.attentions)
     if not keep_caches:
         return loss, outputs, None
-    cache = PretrainingCache(params, body_cache, mlm_cache, tuple(logits.shape), mlm_loss_cache, sop_cache, sop_loss_cache)
+    cache = PretrainingCache(
+        params, body_cache, mlm_cache, tuple(logits.shape), mlm_loss_cache, sop_cache, sop_loss_cache
+    )
     return loss, outputs, cache
 
 
