@@ -51,11 +51,6 @@ class TextTooLongError(ValueError):
         )
 
 
-def softmax_rows(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, in float64 (scores are reported to the user, not trained on)."""
-    return softmax(logits.astype(np.float64))
-
-
 def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the `k` largest `scores`, largest first; equal scores keep the lower index first."""
     if k < scores.shape[0]:
@@ -221,7 +216,7 @@ class FillMaskPipeline:
 
     def _postprocess(self, ids: list[int], positions: list[int], logits: np.ndarray, top_k: int, target_ids):
         """The Transformers-shaped result of one text from its (masks, vocab) logits."""
-        probs = softmax_rows(logits)
+        probs = softmax(logits.astype(np.float64))  # float64: the scores are reported, not trained on
         if target_ids is not None:
             probs = probs[:, target_ids]
         k = min(top_k, probs.shape[-1])
