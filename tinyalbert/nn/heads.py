@@ -13,10 +13,8 @@ from .dropout import DropoutCache, dropout_backward, dropout_forward
 from .layernorm import LayerNormCache, layernorm_backward, layernorm_forward
 from .linear import LinearCache, linear_backward, linear_forward
 
-
 WORD_EMBEDDINGS = "albert.embeddings.word_embeddings.weight"
 UNTIED_DECODER = "predictions.decoder.weight"
-
 
 
 class PoolerCache(NamedTuple):
