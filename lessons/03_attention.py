@@ -28,8 +28,9 @@ import numpy as np
 
 from tinyalbert import AlbertModel, AlbertTokenizer
 from tinyalbert.nn.albert import attention_mask_bias
-from tinyalbert.nn.attention import (attention_forward, relative_distances, relative_scores_key,
-                                     relative_scores_query, softmax)
+from tinyalbert.nn.attention import attention_forward
+from tinyalbert.nn.relative_position import relative_distances, relative_position_forward
+from tinyalbert.nn.softmax import softmax
 
 rng = np.random.default_rng(0)
 
@@ -189,11 +190,12 @@ q = rng.standard_normal((batch, heads, seq, d)).astype(np.float32)
 k = rng.standard_normal((batch, heads, seq, d)).astype(np.float32)
 D = rng.standard_normal((2 * P - 1, d)).astype(np.float32)
 table = D[rows]                                                  # (seq, seq, d): the vector of each pair
-by_query = np.einsum("bhid,ijd->bhij", q, table)
-by_key = np.einsum("bhjd,ijd->bhij", k, table)
-assert np.allclose(by_query, relative_scores_query(q, table), atol=1e-5)
-assert np.allclose(by_key, relative_scores_key(k, table), atol=1e-5)
-print("relative_key and relative_key_query scores agree with tinyalbert.nn.attention")
+by_query = np.einsum("bhid,ijd->bhij", q, table)                 # q_i . D[i - j]
+by_key = np.einsum("bhjd,ijd->bhij", k, table)                   # k_j . D[i - j]
+for kind, ours in (("relative_key", by_query), ("relative_key_query", by_query + by_key)):
+    library, _ = relative_position_forward(q, k, D, position_embedding_type=kind, max_positions=P)
+    print(f"{kind:<19} largest difference from tinyalbert.nn.relative_position: {np.abs(ours - library).max():.1e}")
+    assert np.allclose(ours, library, atol=1e-5)
 
 # %% [markdown]
 # ## 5. Compare with Transformers

@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 import tinyalbert
+import tinyalbert.onepage
 from tinyalbert import AlbertConfig, AlbertForPreTraining, AlbertModel, AlbertTokenizer
 from tinyalbert.nn.heads import mlm_decoder_weight, pooler_forward
 
@@ -109,6 +110,16 @@ print("pooled       ", pooled.shape, "largest difference", np.abs(pooled - body.
 assert np.allclose(hidden, body.last_hidden_state, atol=1e-4) and np.allclose(pooled, body.pooler_output, atol=1e-5)
 
 # %% [markdown]
+# The package keeps a page like this one as `tinyalbert/onepage.py` (every activation, and the
+# MLM head too), tested against the same modules. Read it next to the cell above; it gives the
+# same numbers:
+
+# %%
+page_hidden, page_pooled = tinyalbert.onepage.albert(p, config, ids, mask, types)
+print("largest difference from tinyalbert.onepage:", np.abs(page_hidden - hidden).max())
+assert np.allclose(page_hidden, hidden, atol=1e-5) and np.allclose(page_pooled, pooled, atol=1e-5)
+
+# %% [markdown]
 # ## 2. The heads
 #
 # **Masked-LM head.** Back from $H$ to $E$, then a score for every vocabulary piece. The
@@ -130,6 +141,7 @@ assert mlm_decoder_weight(p) is word_table
 mlm_logits = layer_norm(gelu_new(linear(hidden, p, "predictions.dense")), p, "predictions.LayerNorm",
                         config.layer_norm_eps) @ word_table.T + p["predictions.bias"]
 sop_logits = linear(pooled, p, "sop_classifier.classifier")
+assert np.allclose(tinyalbert.onepage.mlm_logits(p, config, hidden), mlm_logits, atol=1e-4)
 
 out = pretraining(**batch)
 print("MLM logits", mlm_logits.shape, "largest difference", np.abs(mlm_logits - out.prediction_logits).max())
