@@ -309,11 +309,14 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
             loss, prediction_logits, sop_logits, self._tuple(body.hidden_states), self._tuple(body.attentions)
         )
 
-    def loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask=None, token_type_ids=None):
-        """Total MLM + SOP loss and the gradient of every parameter (keys of `state_dict()`)."""
+    def loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask=None, token_type_ids=None,
+                       loss_scales=(1.0, 1.0)):
+        """Total MLM + SOP loss and the gradient of every parameter (keys of `state_dict()`).
+        `loss_scales` weights the MLM and SOP terms (data-parallel shares)."""
         from .nn.pretraining import pretraining_loss_and_grads
 
-        return pretraining_loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask, token_type_ids)
+        return pretraining_loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask, token_type_ids,
+                                          loss_scales)
 
 
 class AlbertForMaskedLM(AlbertPreTrainedModel):
@@ -334,11 +337,12 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
         loss = None if labels is None else _flat_cross_entropy(logits, labels, self.config.vocab_size)
         return MaskedLMOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
 
-    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None):
-        """MLM loss and the gradient of every parameter (keys of `state_dict()`)."""
+    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, loss_scales=(1.0, 1.0)):
+        """MLM loss and the gradient of every parameter (keys of `state_dict()`); only the first
+        of `loss_scales` applies (there is no SOP term)."""
         from .nn.pretraining import pretraining_loss_and_grads
 
-        return pretraining_loss_and_grads(self, input_ids, labels, None, attention_mask, token_type_ids)
+        return pretraining_loss_and_grads(self, input_ids, labels, None, attention_mask, token_type_ids, loss_scales)
 
 
 class AlbertForSequenceClassification(AlbertPreTrainedModel):

@@ -21,12 +21,14 @@ SOP_CLASSES = 2  # Transformers reshapes the SOP logits to (-1, 2) for its loss
 
 
 def pretraining_loss_and_grads(model, input_ids, labels, sentence_order_label=None, attention_mask=None,
-                               token_type_ids=None):
+                               token_type_ids=None, loss_scales=(1.0, 1.0)):
     """(loss, grads) of one batch for an AlbertForPreTraining or AlbertForMaskedLM `model`.
 
     input_ids, labels: (batch, seq) ints, labels -100 where no prediction is asked for.
     sentence_order_label: (batch,) 0/1, or None for the MLM loss alone (AlbertForMaskedLM).
     Dropout is on when `model.training`, drawing its masks from `model.rng`.
+    loss_scales: (MLM weight, SOP weight) of the two terms; data-parallel training weights each
+    rank's terms by its share of the global batch (`tinyalbert.train.distributed`).
     Returns the scalar loss (an array of the model's namespace) and a dict with exactly the keys
     of `model.state_dict()`; a parameter the loss does not reach (the absolute position table of a
     relative-position model) gets zeros.
@@ -54,9 +56,11 @@ def pretraining_loss_and_grads(model, input_ids, labels, sentence_order_label=No
         hidden_act=config.hidden_act, layer_norm_eps=config.layer_norm_eps,
     )
     logits_shape = logits.shape
+    mlm_scale, sop_scale = loss_scales
     loss, mlm_loss_cache = cross_entropy_forward(
         xp.reshape(logits, (-1, config.vocab_size)), xp.reshape(labels, (-1,))
     )
+    loss = loss * mlm_scale
     del logits  # (batch, seq, vocab): the largest array of the step; the loss cache keeps the softmax
     if with_sop:
         sop_logits, sop_cache = classifier_forward(
@@ -67,12 +71,12 @@ def pretraining_loss_and_grads(model, input_ids, labels, sentence_order_label=No
         sop_loss, sop_loss_cache = cross_entropy_forward(
             xp.reshape(sop_logits, (-1, SOP_CLASSES)), xp.reshape(asarray(xp, sentence_order_label), (-1,))
         )
-        loss = loss + sop_loss
+        loss = loss + sop_loss * sop_scale
     del body
 
-    # --- backward: d loss / d loss = 1 reaches both terms of the sum unchanged
+    # --- backward: d loss / d term is that term's scale (1 for the plain sum)
     grads = {}
-    d_logits, _ = cross_entropy_backward(1.0, mlm_loss_cache)
+    d_logits, _ = cross_entropy_backward(mlm_scale, mlm_loss_cache)
     del mlm_loss_cache
     d_sequence_output, head_grads = mlm_head_backward(xp.reshape(d_logits, logits_shape), mlm_cache)
     del d_logits, mlm_cache
@@ -81,7 +85,7 @@ def pretraining_loss_and_grads(model, input_ids, labels, sentence_order_label=No
 
     d_pooled = None
     if with_sop:
-        d_sop_logits, _ = cross_entropy_backward(1.0, sop_loss_cache)
+        d_sop_logits, _ = cross_entropy_backward(sop_scale, sop_loss_cache)
         d_pooled, sop_grads = classifier_backward(xp.reshape(d_sop_logits, sop_logits_shape), sop_cache)
         grads.update({SOP_PREFIX + name: grad for name, grad in sop_grads.items()})
 
