@@ -107,3 +107,30 @@ def test_a_rank_that_stops_answering_ends_the_job_with_a_message(tmp_path):
     assert result.returncode != 0
     assert "did not complete within 3 s" in result.stderr
     assert not (tmp_path / "hang.npz").exists()
+
+
+def test_loss_scales_weight_each_term_and_its_gradient():
+    """loss_and_grads(loss_scales=(a, b)) is a * MLM + b * SOP, with gradients to match: the sum of
+    a * (MLM-only gradients) and b * (the SOP part), checked against two separate runs."""
+    from tinyalbert import AlbertConfig, AlbertForMaskedLM, AlbertForPreTraining
+
+    config = AlbertConfig(vocab_size=30, embedding_size=6, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+                          intermediate_size=12, max_position_embeddings=8, hidden_dropout_prob=0.0,
+                          attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0)
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 30, size=(3, 6))
+    labels = np.where(rng.random((3, 6)) < 0.5, ids, -100)
+    labels[:, 0] = ids[:, 0]
+    order = np.array([0, 1, 1])
+    model = AlbertForPreTraining(config, dtype="float64", seed=2)
+    plain_loss, plain = model.loss_and_grads(ids, labels, order)
+    scaled_loss, scaled = model.loss_and_grads(ids, labels, order, loss_scales=(0.25, 3.0))
+    mlm_model = AlbertForMaskedLM(config, {k: v for k, v in model.params.items()
+                                           if not k.startswith(("sop_", "albert.pooler"))}, dtype="float64")
+    mlm_loss, mlm = mlm_model.loss_and_grads(ids, labels)
+    sop_loss = float(plain_loss) - float(mlm_loss)
+    assert np.isclose(float(scaled_loss), 0.25 * float(mlm_loss) + 3.0 * sop_loss, rtol=1e-12)
+    for name, grad in scaled.items():
+        mlm_part = mlm.get(name, np.zeros_like(grad))
+        expected = 0.25 * mlm_part + 3.0 * (plain[name] - mlm_part)
+        np.testing.assert_allclose(grad, expected, rtol=1e-9, atol=1e-12, err_msg=name)
