@@ -257,7 +257,7 @@ class AlbertPreTrainedModel:
 
     def _pretraining(self, input_ids, labels, sentence_order_label, attention_mask=None, token_type_ids=None,
                      position_ids=None, head_mask=None, inputs_embeds=None, output_hidden_states=False,
-                     output_attentions=False, keep_caches=False):
+                     output_attentions=False, keep_caches=False, loss_scales=(1.0, 1.0)):
         """Check and prepare the inputs, then run the MLM (+ SOP) objective of `nn.pretraining`."""
         input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds = self._prepare_inputs(
             input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds
@@ -270,14 +270,16 @@ class AlbertPreTrainedModel:
             self.params, self.config, input_ids, labels, self._labels(sentence_order_label), attention_mask,
             token_type_ids, position_ids, self._dropout_rng(), head_mask=head_mask, inputs_embeds=inputs_embeds,
             output_hidden_states=bool(output_hidden_states), output_attentions=bool(output_attentions),
-            keep_caches=keep_caches,
+            keep_caches=keep_caches, loss_scales=loss_scales,
         )
 
-    def _pretraining_loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask, token_type_ids):
+    def _pretraining_loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask, token_type_ids,
+                                    loss_scales):
         if labels is None:
             raise ValueError("loss_and_grads needs labels (batch, seq), -100 where nothing is predicted")
         loss, outputs, cache = self._pretraining(
-            input_ids, labels, sentence_order_label, attention_mask, token_type_ids, keep_caches=True
+            input_ids, labels, sentence_order_label, attention_mask, token_type_ids, keep_caches=True,
+            loss_scales=loss_scales,
         )
         del outputs  # perf: the (batch, seq, vocab) logits are not needed for the gradients: free them first
         return loss, pretraining_backward(cache)
@@ -326,9 +328,12 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
             loss, out.prediction_logits, out.sop_logits, self._tuple(out.hidden_states), self._tuple(out.attentions)
         )
 
-    def loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask=None, token_type_ids=None):
-        """Total MLM + SOP loss and the gradient of every parameter (keys of `state_dict()`)."""
-        return self._pretraining_loss_and_grads(input_ids, labels, sentence_order_label, attention_mask, token_type_ids)
+    def loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask=None, token_type_ids=None,
+                       loss_scales=(1.0, 1.0)):
+        """Total MLM + SOP loss and the gradient of every parameter (keys of `state_dict()`).
+        `loss_scales` weights the MLM and SOP terms (data-parallel training passes each process's shares)."""
+        return self._pretraining_loss_and_grads(input_ids, labels, sentence_order_label, attention_mask, token_type_ids,
+                                                loss_scales)
 
 
 class AlbertForMaskedLM(AlbertPreTrainedModel):
@@ -346,9 +351,10 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
                                          head_mask, inputs_embeds, output_hidden_states, output_attentions)
         return MaskedLMOutput(loss, out.prediction_logits, self._tuple(out.hidden_states), self._tuple(out.attentions))
 
-    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None):
-        """MLM loss and the gradient of every parameter (keys of `state_dict()`)."""
-        return self._pretraining_loss_and_grads(input_ids, labels, None, attention_mask, token_type_ids)
+    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, loss_scales=(1.0, 1.0)):
+        """MLM loss and the gradient of every parameter (keys of `state_dict()`); only the first of
+        `loss_scales` applies, there being no SOP term."""
+        return self._pretraining_loss_and_grads(input_ids, labels, None, attention_mask, token_type_ids, loss_scales)
 
 
 class AlbertForSequenceClassification(AlbertPreTrainedModel):

@@ -4,6 +4,9 @@
     sop_logits = SOP head(pooled_output)                 (batch, 2)
     loss       = CE(logits, labels) [+ CE(sop_logits, sentence_order_label)]
 
+Each term can carry a weight (`loss_scales`, 1 and 1 by default): data-parallel training weights
+a process's terms by its share of the global batch (`tinyalbert.train.distributed`).
+
 Functions of the parameter dict and the config alone: the model classes (AlbertForPreTraining,
 AlbertForMaskedLM) check and prepare the inputs, then call `pretraining_forward` for their
 forward pass and, with `pretraining_backward`, for `loss_and_grads`.
@@ -45,18 +48,20 @@ class PretrainingCache:
     mlm_loss: CrossEntropyCache  # or None without labels
     sop_head: ClassifierCache  # or None without an SOP head
     sop_loss: CrossEntropyCache  # or None without sentence_order_label
+    loss_scales: tuple  # (MLM weight, SOP weight): d loss / d term in the backward
 
 
 def pretraining_forward(params, config, input_ids, labels, sentence_order_label=None, attention_mask=None,
                         token_type_ids=None, position_ids=None, rng=None, *, head_mask=None, inputs_embeds=None,
-                        output_hidden_states=False, output_attentions=False, keep_caches=True):
+                        output_hidden_states=False, output_attentions=False, keep_caches=True,
+                        loss_scales=(1.0, 1.0)):
     """Token ids (batch, seq) -> (loss, PretrainingOutputs, PretrainingCache or None).
 
     Inputs are arrays of the parameters' namespace, already checked and defaulted by the model
     (attention_mask all ones, token_type_ids zeros, position_ids 0..seq-1).
     labels: (batch, seq), -100 where nothing is predicted, or None (no MLM loss).
     sentence_order_label: (batch,) 0/1, or None (no SOP loss). loss is the sum of the losses
-    asked for, or None. Dropout is on when an `rng` is given. keep_caches=False (inference)
+    asked for, each times its weight in `loss_scales` (MLM, SOP), or None. Dropout is on when an `rng` is given. keep_caches=False (inference)
     frees each layer's arrays as it goes and returns no cache.
     """
     xp = array_namespace(*params.values())
@@ -73,11 +78,13 @@ def pretraining_forward(params, config, input_ids, labels, sentence_order_label=
         body.sequence_output, weights_below(params, "predictions."), mlm_decoder_weight(params),
         hidden_act=config.hidden_act, layer_norm_eps=config.layer_norm_eps,
     )
+    mlm_scale, sop_scale = loss_scales
     loss = mlm_loss_cache = sop_logits = sop_cache = sop_loss_cache = None
     if labels is not None:
         loss, mlm_loss_cache = cross_entropy_forward(
             xp.reshape(logits, (-1, config.vocab_size)), xp.reshape(labels, (-1,))
         )
+        loss = loss if mlm_scale == 1.0 else loss * mlm_scale
     if with_sop:
         sop_logits, sop_cache = classifier_forward(
             body.pooled_output, weights_below(params, SOP_PREFIX), dropout=config.classifier_dropout_prob, rng=rng
@@ -86,12 +93,14 @@ def pretraining_forward(params, config, input_ids, labels, sentence_order_label=
         sop_loss, sop_loss_cache = cross_entropy_forward(
             xp.reshape(sop_logits, (-1, SOP_CLASSES)), xp.reshape(sentence_order_label, (-1,))
         )
+        sop_loss = sop_loss if sop_scale == 1.0 else sop_loss * sop_scale
         loss = sop_loss if loss is None else loss + sop_loss
     outputs = PretrainingOutputs(logits, sop_logits, body.hidden_states, body.attentions)
     if not keep_caches:
         return loss, outputs, None
     cache = PretrainingCache(
-        params, body_cache, mlm_cache, tuple(logits.shape), mlm_loss_cache, sop_cache, sop_loss_cache
+        params, body_cache, mlm_cache, tuple(logits.shape), mlm_loss_cache, sop_cache, sop_loss_cache,
+        tuple(loss_scales),
     )
     return loss, outputs, cache
 
@@ -105,10 +114,11 @@ def pretraining_backward(cache: PretrainingCache) -> dict:
     params = cache.params
     xp = array_namespace(*params.values())
     grads = {}
-    # d loss / d loss = 1 reaches both terms of the sum unchanged.
+    # d loss / d term is that term's weight (1 for the plain sum).
+    mlm_scale, sop_scale = cache.loss_scales
     d_sequence_output = d_pooled = d_decoder_weight = None
     if cache.mlm_loss is not None:
-        d_logits, _ = cross_entropy_backward(1.0, cache.mlm_loss)
+        d_logits, _ = cross_entropy_backward(mlm_scale, cache.mlm_loss)
         cache.mlm_loss = None
         d_sequence_output, head_grads = mlm_head_backward(xp.reshape(d_logits, cache.logits_shape), cache.mlm_head)
         del d_logits  # perf: (batch x seq, vocab), the largest array of the step
@@ -116,7 +126,7 @@ def pretraining_backward(cache: PretrainingCache) -> dict:
         grads.update({"predictions." + name: grad for name, grad in head_grads.items()})
     cache.mlm_head = None
     if cache.sop_loss is not None:
-        d_sop_logits, _ = cross_entropy_backward(1.0, cache.sop_loss)
+        d_sop_logits, _ = cross_entropy_backward(sop_scale, cache.sop_loss)
         d_pooled, sop_grads = classifier_backward(d_sop_logits, cache.sop_head)
         grads.update({SOP_PREFIX + name: grad for name, grad in sop_grads.items()})
 
