@@ -149,3 +149,18 @@ def test_bio_entities_read_as_seqeval_does():
 def test_macro_f1_averages_classes_equally():
     # class a: P=1, R=0.5 -> 2/3; class b: P=2/3, R=1 -> 0.8
     assert macro_f1(["a", "b", "b", "b"], ["a", "a", "b", "b"]) == pytest.approx((2 / 3 + 0.8) / 2)
+
+
+def test_predict_runs_the_fine_tuned_model(tmp_path):
+    train = write_task_files(tmp_path)["text-classification"]
+    assert run_finetune("text-classification", train, tmp_path / "out", "--epochs", "1") == 0
+    best = tmp_path / "out" / "best"
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run([sys.executable, "-m", "tinyalbert.predict", "--task", "text-classification",
+                             "--model", str(best), "apple cherry", "dog horse"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    expected = ta.pipeline("text-classification", model=str(best))(["apple cherry", "dog horse"])
+    assert [line["predictions"][0]["label"] for line in lines] == [item["label"] for item in expected]
+    assert lines[0]["predictions"][0]["score"] == pytest.approx(expected[0]["score"])
