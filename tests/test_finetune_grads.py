@@ -186,3 +186,20 @@ def test_task_gradients_match_torch(task, data, seed):
     loss, grads = model.loss_and_grads(**inputs)
     helpers.assert_loss_matches(loss, expected_loss, "float64")
     helpers.assert_gradients_match(grads, expected, "float64")
+
+
+@pytest.mark.parametrize("head", ["regression", "multi_label", "token", "question_answering", "multiple_choice"])
+def test_head_backward_runs_in_standard_array_api_calls_only(head):
+    """The same losses and gradients under array_api_strict as under NumPy."""
+    xps = pytest.importorskip("array_api_strict")
+    model_class, overrides, batch = _head_case(head, np.random.default_rng(5))
+    config = ta.AlbertConfig.from_dict({**SMALL, **overrides})
+    reference = model_class(config, dtype="float64", seed=3)
+    strict = model_class(ta.AlbertConfig.from_dict({**SMALL, **overrides}), dict(reference.params), backend=xps,
+                         dtype="float64")
+    expected_loss, expected = reference.loss_and_grads(**batch)
+    loss, grads = strict.loss_and_grads(**batch)
+    assert all(value.__array_namespace__() is xps for value in grads.values())
+    assert float(loss) == pytest.approx(float(expected_loss), rel=1e-12)
+    for name, value in expected.items():
+        np.testing.assert_allclose(ta.backend.to_numpy(grads[name]), value, rtol=1e-10, atol=1e-14, err_msg=name)
