@@ -390,8 +390,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         parameter, keyed like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
         from .nn import finetuning
 
-        inputs = finetuning.AlbertInputs(*self._prepare_inputs(
-            input_ids, attention_mask, token_type_ids, position_ids, None, None)[:4])
+        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
         labels = self._labels(labels)
         self.config.problem_type = finetuning.infer_problem_type(self.config, labels)
         loss, _, cache = finetuning.sequence_classification_forward(
@@ -427,8 +426,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
         from .nn import finetuning
 
-        inputs = finetuning.AlbertInputs(*self._prepare_inputs(
-            input_ids, attention_mask, token_type_ids, position_ids, None, None)[:4])
+        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
         loss, _, cache = finetuning.token_classification_forward(
             self.params, self.config, inputs, self._labels(labels), rng=self._dropout_rng()
         )
@@ -475,8 +473,7 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
 
         if self.config.num_labels != 2:
             raise ValueError(f"AlbertForQuestionAnswering needs config.num_labels == 2, got {self.config.num_labels}")
-        inputs = finetuning.AlbertInputs(*self._prepare_inputs(
-            input_ids, attention_mask, token_type_ids, position_ids, None, None)[:4])
+        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
         loss, _, cache = finetuning.question_answering_forward(
             self.params, self.config, inputs, self._labels(start_positions), self._labels(end_positions),
             rng=self._dropout_rng(),
@@ -523,18 +520,7 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
         gradient of every parameter, keyed like `state_dict()`."""
         from .nn import finetuning
 
-        xp = self.xp
-        input_ids = asarray(xp, input_ids)
-        if input_ids.ndim != 3:
-            raise ValueError(f"input_ids must have shape (batch, choices, seq), got {tuple(input_ids.shape)}")
-        batch, choices, seq = input_ids.shape
-
-        def flatten(value):
-            return None if value is None else xp.reshape(asarray(xp, value), (batch * choices, -1))
-
-        flat = self._prepare_inputs(flatten(input_ids), flatten(attention_mask), flatten(token_type_ids),
-                                    None if position_ids is None else asarray(xp, position_ids), None, None)[:4]
-        inputs = finetuning.AlbertInputs(*(xp.reshape(value, (batch, choices, seq)) for value in flat[:3]), flat[3])
+        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids, choices=True)
         loss, _, cache = finetuning.multiple_choice_forward(
             self.params, self.config, inputs, self._labels(labels), rng=self._dropout_rng()
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import array_namespace
+from ..backend import array_namespace, asarray
 from .albert import AlbertBodyCache, albert_body_backward, albert_body_forward
 from .encoder import weights_below
 from .heads import ClassifierCache, classifier_backward, classifier_forward
@@ -41,6 +41,29 @@ class HeadCache(NamedTuple):
     loss: object  # the loss function's cache (one per loss term for QA: a pair)
     loss_kind: str  # "cross_entropy", "mse", "bce" or "span" (QA: two cross-entropies)
     classifier_prefix: str  # "classifier." or "qa_outputs."
+
+
+def prepared_inputs(model, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
+                    choices: bool = False) -> AlbertInputs:
+    """The inputs on the model's backend with its defaults filled in (all-ones mask, zero token
+    types, positions 0..seq-1) and checked. With `choices`, inputs are (batch, choices, seq):
+    checked as (batch * choices, seq) sequences, returned in their own shape."""
+    xp = model.xp
+    input_ids = asarray(xp, input_ids)
+    wanted = 3 if choices else 2
+    if input_ids.ndim != wanted:
+        axes = "(batch, choices, seq)" if choices else "(batch, seq)"
+        raise ValueError(f"input_ids must have shape {axes}, got {tuple(input_ids.shape)}")
+    shape = tuple(input_ids.shape)
+
+    def as_rows(value):
+        return None if value is None else xp.reshape(asarray(xp, value), (-1, shape[-1]))
+
+    ids, mask, types, positions, _, _ = model._prepare_inputs(
+        as_rows(input_ids), as_rows(attention_mask), as_rows(token_type_ids),
+        None if position_ids is None else asarray(xp, position_ids), None, None,
+    )
+    return AlbertInputs(xp.reshape(ids, shape), xp.reshape(mask, shape), xp.reshape(types, shape), positions)
 
 
 def _body(params, config, inputs: AlbertInputs, with_pooler: bool, rng):
