@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import to_numpy
-from .pipelines import softmax_rows
+from .nn.softmax import softmax
 
 WORD_MARKER = "\u2581"  # SentencePiece's "▁": this piece starts a word
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
@@ -55,7 +55,7 @@ class TextClassificationPipeline:
         if function_to_apply == "sigmoid":
             return 1.0 / (1.0 + np.exp(-logits))
         if function_to_apply == "softmax":
-            return softmax_rows(logits[None, :])[0]
+            return softmax(logits)
         if function_to_apply == "none":
             return logits
         raise ValueError(f"function_to_apply must be 'softmax', 'sigmoid' or 'none', got {function_to_apply!r}")
@@ -99,7 +99,7 @@ class TokenClassificationPipeline:
     def pre_entities(self, text: str) -> list[dict]:
         """Per piece (special tokens left out): the piece, its label probabilities, its position."""
         encoded = self.tokenizer(text, truncation=True, return_special_tokens_mask=True)
-        probabilities = softmax_rows(_logits(self.model, encoded))
+        probabilities = softmax(_logits(self.model, encoded))
         pieces = self.tokenizer.convert_ids_to_tokens(encoded["input_ids"])
         return [{"word": piece, "scores": probabilities[index], "start": None, "end": None, "index": index,
                  "is_subword": not piece.startswith(WORD_MARKER)}
