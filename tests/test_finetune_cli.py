@@ -80,6 +80,7 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
         np.testing.assert_array_equal(resumed.params[name], value, err_msg=name)
 
 
+@pytest.mark.reference
 def test_saved_model_loads_in_transformers_with_its_labels(tmp_path):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")

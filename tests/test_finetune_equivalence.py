@@ -85,6 +85,7 @@ def tinyalbert_losses(model, data):
     return losses
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("task, class_name, num_labels", [
     ("sequence", "AlbertForSequenceClassification", 3),
     ("token", "AlbertForTokenClassification", 5),

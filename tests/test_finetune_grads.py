@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import test_grad_parity as reference_helpers  # the torch side: model building, tolerances, comparisons
 import tinyalbert as ta
 from tinyalbert.gradcheck import assert_gradient_close, check_gradients, numeric_gradient_array
 from tinyalbert.nn.losses import bce_with_logits_backward, bce_with_logits_forward, mse_backward, mse_forward
@@ -104,18 +105,6 @@ def test_problem_type_is_inferred_as_transformers_does():
 # --- every class against torch autograd -----------------------------------------------------------
 
 
-try:  # the torch side of test_grad_parity.py: model building, tolerances, comparisons
-    import test_grad_parity as reference_helpers
-except pytest.skip.Exception:  # torch or transformers missing: the parity tests below skip
-    reference_helpers = None
-
-
-def _reference_helpers():
-    if reference_helpers is None:
-        pytest.skip("torch and transformers are needed for the parity with autograd")
-    return reference_helpers
-
-
 def _torch_loss_and_grads(reference, inputs: dict):
     import torch
 
@@ -167,10 +156,11 @@ TASKS = {
 }
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("task", list(TASKS))
 @given(data=st.data(), seed=st.integers(0, 2**31 - 1))
-def test_task_gradients_match_torch(task, data, seed):
-    helpers = _reference_helpers()
+def test_task_gradients_match_torch(load_in_tinyalbert, task, data, seed):
+    helpers = reference_helpers
     import transformers
 
     config_values = data.draw(helpers.albert_configs())
@@ -180,7 +170,7 @@ def test_task_gradients_match_torch(task, data, seed):
     if problem_type is not None:
         config_values["problem_type"] = problem_type
     reference = helpers.torch_model(getattr(transformers, class_name), config_values, seed, "float64")
-    model = helpers.load_into_tinyalbert(reference, getattr(ta, class_name), "float64")
+    model = load_in_tinyalbert(reference, getattr(ta, class_name), "float64")
     inputs = task_batch(task, np.random.default_rng(seed), config_values, num_labels)
     expected_loss, expected = _torch_loss_and_grads(reference, inputs)
     loss, grads = model.loss_and_grads(**inputs)

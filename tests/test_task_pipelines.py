@@ -18,6 +18,8 @@ try:
 except pytest.skip.Exception:  # torch or transformers missing: every test here skips
     train_vocabulary = None
 
+pytestmark = pytest.mark.reference  # every test compares with transformers' pipelines
+
 TOLERANCE = 1e-5
 CONFIG = dict(embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
               max_position_embeddings=128, initializer_range=0.5, classifier_dropout_prob=0.0)
