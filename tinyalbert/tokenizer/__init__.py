@@ -27,13 +27,13 @@ Where each step lives:
 """
 from .added_tokens import SPECIAL_TOKEN_ROLES, AddedToken
 from .albert import AlbertTokenizer
-from .encoding import BatchEncoding
+from .encoding import PADDING_STRATEGIES, TRUNCATION_STRATEGIES, BatchEncoding
 from .files import SPECIAL_TOKENS_MAP_FILE, TOKENIZER_CONFIG_FILE, VOCAB_FILE_NAME, check_vocab_matches
 from .text import SPIECE_UNDERLINE, preprocess_text
 from .training import ALBERT_CONTROL_SYMBOLS, ALBERT_USER_DEFINED_SYMBOLS, train_sentencepiece
 
 __all__ = [
     "ALBERT_CONTROL_SYMBOLS", "ALBERT_USER_DEFINED_SYMBOLS", "AddedToken", "AlbertTokenizer", "BatchEncoding",
-    "SPECIAL_TOKENS_MAP_FILE", "SPECIAL_TOKEN_ROLES", "SPIECE_UNDERLINE", "TOKENIZER_CONFIG_FILE", "VOCAB_FILE_NAME",
-    "check_vocab_matches", "preprocess_text", "train_sentencepiece",
+    "PADDING_STRATEGIES", "SPECIAL_TOKENS_MAP_FILE", "SPECIAL_TOKEN_ROLES", "SPIECE_UNDERLINE", "TOKENIZER_CONFIG_FILE",
+    "TRUNCATION_STRATEGIES", "VOCAB_FILE_NAME", "check_vocab_matches", "preprocess_text", "train_sentencepiece",
 ]

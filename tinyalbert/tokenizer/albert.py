@@ -18,7 +18,7 @@ from . import encoding
 from .added_tokens import AddedToken, split_on_added_tokens
 from .encoding import BatchEncoding, EncodeOptions
 from .files import VOCAB_FILE_NAME, copy_vocabulary, load_sentencepiece, read_pretrained, write_configs
-from .inputs import call_examples, batch_examples, ids_of_items
+from .inputs import as_id_list, batch_examples, call_examples, ids_of_items
 from .special_tokens import SpecialTokensMixin
 from .text import (apply_digit_comma_rule, check_text, clean_up_tokenization, lowercase_outside,
                    preprocess_text)
@@ -143,7 +143,7 @@ class AlbertTokenizer(SpecialTokensMixin):
         """An id -> its token; a list (or array) of ids -> a list of tokens."""
         if isinstance(ids, (int, np.integer)):
             return self._id_to_token(int(ids))
-        return [self._id_to_token(token_id) for token_id in _to_int_list(ids)
+        return [self._id_to_token(token_id) for token_id in as_id_list(ids)
                 if not (skip_special_tokens and token_id in self._special_id_set)]
 
     def _id_to_token(self, token_id: int) -> str:
@@ -179,7 +179,7 @@ class AlbertTokenizer(SpecialTokensMixin):
         Added tokens that are not special (and special ones beyond the SentencePiece vocabulary)
         are written as they are, set apart by spaces; the rest goes through SentencePiece.
         """
-        tokens = self.convert_ids_to_tokens(_to_int_list(token_ids), skip_special_tokens=skip_special_tokens)
+        tokens = self.convert_ids_to_tokens(as_id_list(token_ids), skip_special_tokens=skip_special_tokens)
         sub_texts, run = [], []
         for token in tokens:
             if skip_special_tokens and token in self._special_set:
@@ -229,7 +229,7 @@ class AlbertTokenizer(SpecialTokensMixin):
         if token_ids_1 is not None:
             raise ValueError("token_ids_1 must be None when already_has_special_tokens=True: "
                              "the ids already hold both sequences")
-        return [1 if token_id in self._special_id_set else 0 for token_id in _to_int_list(token_ids_0)]
+        return [1 if token_id in self._special_id_set else 0 for token_id in as_id_list(token_ids_0)]
 
     # ------------------------------------------------------------------ encoding
 
@@ -321,7 +321,8 @@ class AlbertTokenizer(SpecialTokensMixin):
         encoding.check_options(options, any(pair_ids is not None for _, pair_ids in id_pairs))
         cls_id, sep_id = self.cls_token_id, self.sep_token_id
         encoded = [encoding.prepare_example(ids, pair_ids, options, cls_id, sep_id) for ids, pair_ids in id_pairs]
-        self._warn_if_too_long(encoded, options.max_length)
+        lengths = [len(example["input_ids"]) for example in encoded]
+        encoding.warn_if_too_long(lengths, options.max_length, self.model_max_length)
         attention_mask = options.return_attention_mask is not False
         if not is_batched:  # a single input is padded first, so its `length` counts the padding
             return self._pad_examples(encoded, options, attention_mask, return_tensors, prepend_batch_axis, single=True)
@@ -358,8 +359,8 @@ class AlbertTokenizer(SpecialTokensMixin):
             raise ValueError("pad needs an encoding (or a list of encodings) with input_ids, got "
                              f"{type(encoded_inputs).__name__}")
         inputs, return_tensors = encoding.lists_and_array_kind(encoded_inputs, return_tensors)
-        options = self._resolve_options(dict(padding=padding, max_length=max_length, pad_to_multiple_of=pad_to_multiple_of,
-                                             padding_side=padding_side), "pad")
+        options = self._resolve_options(dict(padding=padding, max_length=max_length, padding_side=padding_side,
+                                             pad_to_multiple_of=pad_to_multiple_of), "pad")
         attention_mask = return_attention_mask is not False
         if not inputs["input_ids"]:
             return BatchEncoding({**inputs, **({"attention_mask": []} if return_attention_mask else {})})
@@ -371,17 +372,6 @@ class AlbertTokenizer(SpecialTokensMixin):
                              f"{ {key: len(values) for key, values in inputs.items()} }")
         examples = [{key: values[i] for key, values in inputs.items()} for i in range(n_examples)]
         return self._pad_examples(examples, options, attention_mask, return_tensors, False, single=False)
-
-    def _warn_if_too_long(self, encoded: list[dict], max_length: int | None) -> None:
-        if max_length is not None or not self.model_max_length:
-            return
-        too_long = [len(example["input_ids"]) for example in encoded
-                    if len(example["input_ids"]) > self.model_max_length]
-        if too_long:
-            warnings.warn(
-                f"{len(too_long)} of {len(encoded)} sequences are longer than model_max_length="
-                f"{self.model_max_length} (longest: {max(too_long)} tokens) and truncation is off; "
-                "the model cannot take them. Pass truncation=True to cut them.", stacklevel=4)
 
     # ------------------------------------------------------------------ files
 
@@ -453,11 +443,3 @@ class AlbertTokenizer(SpecialTokensMixin):
                 f"len={len(self)}, do_lower_case={self.do_lower_case}, keep_accents={self.keep_accents}, "
                 f"model_max_length={self.model_max_length})")
 
-
-def _to_int_list(token_ids) -> list[int]:
-    """Ids given as an int, a list, a NumPy array or any array with ``tolist`` -> a flat list of ints."""
-    if hasattr(token_ids, "tolist"):
-        token_ids = token_ids.tolist()
-    if isinstance(token_ids, int):
-        return [token_ids]
-    return [int(i) for i in token_ids]

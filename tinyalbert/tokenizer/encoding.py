@@ -59,7 +59,7 @@ def resolve_strategies(padding, truncation, max_length, pad_to_multiple_of, mode
     if padding is True:
         if max_length is not None and truncation in (None, False, "do_not_truncate"):
             warnings.warn("max_length is ignored when padding=True and there is no truncation; "
-                          "use padding='max_length' to pad to max_length", stacklevel=4)
+                          "use padding='max_length' to pad to max_length", stacklevel=5)
         padding = "longest"
     elif padding is False or padding is None:
         padding = "do_not_pad"
@@ -75,8 +75,8 @@ def resolve_strategies(padding, truncation, max_length, pad_to_multiple_of, mode
         max_length = model_max_length
     if (truncation != "do_not_truncate" and padding != "do_not_pad" and pad_to_multiple_of is not None
             and max_length is not None and max_length % pad_to_multiple_of != 0):
-        raise ValueError(f"truncation to max_length={max_length} and padding to a multiple of "
-                         f"{pad_to_multiple_of} are both on, but {max_length} is not a multiple of {pad_to_multiple_of}")
+        raise ValueError(f"truncation to max_length={max_length} and padding to a multiple of {pad_to_multiple_of} "
+                         f"are both on, but {max_length} is not a multiple of {pad_to_multiple_of}")
     return padding, truncation, max_length
 
 
@@ -118,7 +118,8 @@ def truncate_sequences(ids: list[int], pair_ids: list[int] | None, n_remove: int
     # the rest from both alike, the second sequence giving up the odd token. No overflow is kept.
     if n_remove > len(ids) + len(pair_ids):
         raise ValueError(f"cannot truncate the pair to max_length: {n_remove} tokens must go but both sequences "
-                         f"together have {len(ids) + len(pair_ids)}; max_length must leave room for the 3 special tokens")
+                         f"together have {len(ids) + len(pair_ids)}; max_length must leave room for the 3 special "
+                         "tokens")
     from_longer = min(abs(len(pair_ids) - len(ids)), n_remove)
     shared = n_remove - from_longer
     if len(ids) > len(pair_ids):
@@ -187,6 +188,18 @@ def prepare_example(ids: list[int], pair_ids: list[int] | None, options: EncodeO
         encoded["special_tokens_mask"] = (special_tokens_mask_for(ids, pair_ids) if options.add_special_tokens
                                           else [0] * len(encoded["input_ids"]))
     return encoded
+
+
+def warn_if_too_long(lengths: list[int], max_length: int | None, model_max_length: int | None) -> None:
+    """Warn when sequences exceed ``model_max_length`` and nothing (no ``max_length``) cut them."""
+    if max_length is not None or not model_max_length:
+        return
+    too_long = [n for n in lengths if n > model_max_length]
+    if too_long:
+        warnings.warn(
+            f"{len(too_long)} of {len(lengths)} sequences are longer than model_max_length={model_max_length} "
+            f"(longest: {max(too_long)} tokens) and truncation is off; the model cannot take them. "
+            "Pass truncation=True to cut them.", stacklevel=5)
 
 
 def padded_length(lengths: list[int], padding: str, max_length: int | None, pad_to_multiple_of: int | None):

@@ -12,6 +12,15 @@ import numpy as np
 from .text import check_text
 
 
+def as_id_list(token_ids) -> list[int]:
+    """Ids given as an int, a list, a NumPy array or any array with ``tolist`` -> a flat list of ints."""
+    if hasattr(token_ids, "tolist"):
+        token_ids = token_ids.tolist()
+    if isinstance(token_ids, int):
+        return [token_ids]
+    return [int(i) for i in token_ids]
+
+
 def _is_words(item) -> bool:
     return isinstance(item, (list, tuple)) and len(item) > 0 and isinstance(item[0], str)
 

@@ -90,7 +90,10 @@ class SpecialTokensMixin:
         """Rebuild every lookup that depends on the two tables; called after each change."""
         self._added_tokens_encoder = {token.content: i for i, token in self._added_tokens_decoder.items()}
         self._added_by_content = {token.content: token for token in self._added_tokens_decoder.values()}
-        self.all_special_tokens = list(dict.fromkeys([*self._roles.values(), *self._additional]))
+        # Roles in order, then the additional tokens not already named by a role (a duplicate within
+        # the additional list stays, as in the reference).
+        role_tokens = list(dict.fromkeys(self._roles.values()))
+        self.all_special_tokens = role_tokens + [token for token in self._additional if token not in role_tokens]
         self._role_ids = {role: self.convert_tokens_to_ids(content) for role, content in self._roles.items()}
         self.all_special_ids = [self.convert_tokens_to_ids(content) for content in self.all_special_tokens]
         self._special_id_set = frozenset(self.all_special_ids)
@@ -123,8 +126,13 @@ class SpecialTokensMixin:
 
     def get_vocab(self) -> dict[str, int]:
         """Every token -> its id: the SentencePiece pieces, then the added tokens."""
-        vocab = {self._added_tokens_decoder[i].content if i in self._added_tokens_decoder else
-                 self.sp_model.IdToPiece(i): i for i in range(self.vocab_size)}
+        if getattr(self, "_pieces", None) is None:  # all pieces in one SentencePiece call, once
+            self._pieces = self.sp_model.id_to_piece(list(range(self.vocab_size)))
+        names = list(self._pieces)
+        for token_id, token in self._added_tokens_decoder.items():
+            if token_id < len(names):
+                names[token_id] = token.content
+        vocab = dict(zip(names, range(len(names))))
         vocab.update(self._added_tokens_encoder)
         return vocab
 
