@@ -68,6 +68,7 @@ def _as_dict(encoding) -> dict:
 # ---------------------------------------------------------------------------------------- parity
 
 
+@pytest.mark.reference
 @property_settings
 @given(text=texts())
 @example(text="9,9 1,000 a9, x, ²,")
@@ -90,6 +91,7 @@ def test_single_text_matches_transformers(tokenizers, text):
         )
 
 
+@pytest.mark.reference
 @property_settings
 @given(first=texts(), second=texts())
 @example(first="[MASK] 1,5", second="  [SEP][MASK]  x  ")
@@ -105,6 +107,7 @@ def test_pair_matches_transformers(tokenizers, first, second):
         )
 
 
+@pytest.mark.reference
 @property_settings
 @given(
     batch=st.lists(st.tuples(texts(max_fragments=10), texts(max_fragments=10)), min_size=1, max_size=5),
@@ -155,6 +158,7 @@ def test_padded_truncated_batch_matches_transformers(
     )
 
 
+@pytest.mark.reference
 @property_settings
 @given(
     n_first=st.integers(0, 14),
@@ -182,6 +186,7 @@ def test_pair_truncation_lengths_match_transformers(tokenizers, n_first, n_secon
             tokenizer.truncation_side = "right"
 
 
+@pytest.mark.reference
 @property_settings
 @given(data=st.data())
 def test_ids_to_text_and_special_token_helpers_match_transformers(tokenizers, data):
@@ -212,6 +217,7 @@ def test_ids_to_text_and_special_token_helpers_match_transformers(tokenizers, da
     )
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("padding", [True, "max_length"])
 def test_pad_to_multiple_of_matches_transformers(tokenizers, padding):
     ours, reference = tokenizers
@@ -222,6 +228,7 @@ def test_pad_to_multiple_of_matches_transformers(tokenizers, padding):
     assert len(expected["input_ids"][0]) % 8 == 0
 
 
+@pytest.mark.reference
 def test_vocabulary_and_special_token_attributes_match_transformers(tokenizers):
     ours, reference = tokenizers
     assert ours.vocab_size == reference.vocab_size
@@ -272,6 +279,7 @@ def test_return_tensors_numpy_and_array_namespace(base_v2):
 # ---------------------------------------------------------------------------------------- files
 
 
+@pytest.mark.reference
 def test_save_pretrained_loads_in_transformers_and_back(tmp_path, trained_models, transformers):
     ours = AlbertTokenizer(trained_models["trained-cased"], do_lower_case=False, keep_accents=True,
                            model_max_length=128)
@@ -294,6 +302,7 @@ def test_save_pretrained_loads_in_transformers_and_back(tmp_path, trained_models
     assert ours.save_vocabulary(tmp_path, filename_prefix="x") == (str(tmp_path / "x-spiece.model"),)
 
 
+@pytest.mark.reference
 def test_from_pretrained_reads_the_real_config(albert_base_v2_tokenizer_dir, transformers):
     ours = AlbertTokenizer.from_pretrained(albert_base_v2_tokenizer_dir)
     reference = transformers.AlbertTokenizer.from_pretrained(albert_base_v2_tokenizer_dir)
@@ -358,6 +367,7 @@ def test_non_string_input_raises_type_error(trained_models, bad_call):
         bad_call(tokenizer)
 
 
+@pytest.mark.reference
 def test_pair_truncation_that_cannot_fit_raises(tokenizers):
     ours, reference = tokenizers
     short, long = "a", "the model shares layers across depth " * 3
@@ -391,6 +401,7 @@ def test_too_long_text_warns_unless_truncated(trained_models):
         assert len(tokenizer("short")["input_ids"]) < 16
 
 
+@pytest.mark.reference
 def test_strategy_names(trained_models, transformers):
     tokenizer = AlbertTokenizer(trained_models["trained-lower"])
     from transformers.utils import PaddingStrategy

@@ -102,6 +102,7 @@ def _both_kinds(transformers, content, kind, lstrip, rstrip, normalized):
             transformers.AddedToken(content, lstrip=lstrip, rstrip=rstrip, normalized=normalized))
 
 
+@pytest.mark.reference
 @property_settings
 @given(to_add=added_tokens_strategy, special=st.booleans(),
        batch=st.lists(texts(max_fragments=8, extra_fragments=ADDED_TOKEN_POOL), min_size=1, max_size=3))
@@ -128,6 +129,7 @@ def test_add_tokens_matches_transformers(make_small_pair, transformers, to_add, 
             assert ours.decode(ids, skip_special_tokens=skip) == reference.decode(ids, skip_special_tokens=skip)
 
 
+@pytest.mark.reference
 @property_settings
 @given(roles=st.dictionaries(st.sampled_from(["pad_token", "mask_token", "cls_token", "unk_token"]),
                              st.sampled_from(["<P>", "<m>", "[MASK]", "[SEP]", "<pad>", "<ent>"]), max_size=2),
@@ -168,6 +170,7 @@ def test_new_tokens_are_appended_after_the_vocabulary(trained_models):
     assert tokenizer.add_tokens(["[MASK]"]) == 0 and len(tokenizer) == n_pieces + 3
 
 
+@pytest.mark.reference
 def test_setting_a_special_token_keeps_text_and_id_in_sync(make_pair):
     ours, reference = make_pair()
     # A token of the vocabulary: the same as the reference's setter.
@@ -195,6 +198,7 @@ def test_setting_a_special_token_keeps_text_and_id_in_sync(make_pair):
         ours.mask_token = 3
 
 
+@pytest.mark.reference
 def test_added_tokens_survive_save_and_load_both_ways(tmp_path, trained_models, transformers):
     ours = AlbertTokenizer(trained_models["trained-lower"], model_max_length=64)
     ours.add_tokens(["NEWword", AddedToken("<e>", lstrip=True, rstrip=True)])
@@ -238,6 +242,7 @@ encode_options = st.fixed_dictionaries({
 })
 
 
+@pytest.mark.reference
 @property_settings
 @given(data=st.data(), options=encode_options, kinds=st.tuples(st.sampled_from(["text", "tokens", "ids"]),
                                                                st.sampled_from([None, "text", "tokens", "ids"])),
@@ -261,6 +266,7 @@ def test_encode_plus_family_matches_transformers(make_pair, data, options, kinds
         ours.truncation_side = reference.truncation_side = "right"
 
 
+@pytest.mark.reference
 @property_settings
 @given(words=st.lists(st.lists(st.sampled_from(WORDS + ["", "1,5", "[MASK]", "naïve", "a b"]), min_size=1,
                                max_size=6), min_size=1, max_size=3),
@@ -274,6 +280,7 @@ def test_is_split_into_words_matches_transformers(make_pair, words, pairs, paddi
                   lambda: reference(words[0], second and second[0], is_split_into_words=True))
 
 
+@pytest.mark.reference
 @property_settings
 @given(lengths=st.lists(st.integers(0, 9), min_size=1, max_size=4),
        padding=st.sampled_from([True, "longest", "max_length", False]), max_length=st.sampled_from([None, 6, 12]),
@@ -309,6 +316,7 @@ def test_pad_matches_transformers(make_pair, lengths, padding, max_length, pad_t
     assert single is None or isinstance(single["input_ids"], list)
 
 
+@pytest.mark.reference
 def test_overflow_with_stride_matches_transformers(make_pair):
     ours, reference = make_pair(fresh=False)
     text = "the model shares layers across depth and width " * 3

@@ -71,7 +71,8 @@ def training_corpus(n_sentences: int = 400, seed: int = 0) -> list[str]:
 
 @pytest.fixture(scope="session")
 def transformers():
-    """transformers 4.53.3, the reference; a test that takes this fixture skips without it."""
+    """transformers 4.53.3, the reference; a test that takes it skips without it (and carries
+    `@pytest.mark.reference`, the suite's mark for comparisons with transformers)."""
     return pytest.importorskip("transformers")
 
 
