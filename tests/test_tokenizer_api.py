@@ -361,6 +361,18 @@ def test_bytes_raise_a_type_error_that_says_to_decode(trained_models, tmp_path):
             call()
     with pytest.raises(ValueError, match=r"training input 1 .* is not valid Unicode"):
         train_sentencepiece(["fine", "bad \udc80"], tmp_path / "m", 300)
+    # Found while SentencePiece reads a generator, which would report a bare RuntimeError.
+    sentences = (sentence for sentence in ["a fine sentence"] * 50 + ["bad \udc80"])
+    with pytest.raises(ValueError, match=r"training sentence 50 is not valid Unicode"):
+        train_sentencepiece(sentences, tmp_path / "m", 60, hard_vocab_limit=False)
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("café au lait\n".encode("latin-1") * 20)
+    with pytest.raises(ValueError, match=r"latin1\.txt is not UTF-8 text"):
+        train_sentencepiece(latin1, tmp_path / "m", 60, hard_vocab_limit=False)
+    with pytest.raises(ValueError, match=r"tokens\[1\] is not valid Unicode"):
+        tokenizer.convert_tokens_to_ids(["▁a", "\udc80"])
+    with pytest.raises(TypeError, match=r"tokens .* must be a str, got int"):
+        tokenizer.convert_tokens_to_ids(5)
 
 
 def test_check_vocab_matches_names_both_sizes_and_files(trained_models):

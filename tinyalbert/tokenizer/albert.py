@@ -6,7 +6,6 @@ and the digit-comma rule), ``added_tokens`` and ``special_tokens`` (tokens kept 
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Sequence
@@ -260,18 +259,20 @@ class AlbertTokenizer(SpecialTokensMixin):
         """
         examples, is_batched = call_examples(text, text_pair, is_split_into_words)
         return self._encode_examples(examples, is_batched, is_split_into_words, return_tensors, options,
-                                     accept_ids=False)
+                                     "__call__", accept_ids=False)
 
     def encode_plus(self, text, text_pair=None, *, is_split_into_words: bool = False, return_tensors=None,
                     **options) -> BatchEncoding:
         """One text or pair; each may also be a list of tokens or of ids. Options as for ``__call__``."""
-        return self._encode_examples([(text, text_pair)], False, is_split_into_words, return_tensors, options)
+        return self._encode_examples([(text, text_pair)], False, is_split_into_words, return_tensors, options,
+                                     "encode_plus")
 
     def batch_encode_plus(self, batch_text_or_text_pairs, *, is_split_into_words: bool = False, return_tensors=None,
                           **options) -> BatchEncoding:
         """A list of texts or ``(text, pair)`` tuples (or tokens, or ids). Options as for ``__call__``."""
         examples = batch_examples(batch_text_or_text_pairs, is_split_into_words)
-        return self._encode_examples(examples, True, is_split_into_words, return_tensors, options)
+        return self._encode_examples(examples, True, is_split_into_words, return_tensors, options,
+                                     "batch_encode_plus")
 
     def prepare_for_model(self, ids, pair_ids=None, *, return_tensors=None, prepend_batch_axis: bool = False,
                           **options) -> BatchEncoding:
@@ -284,14 +285,16 @@ class AlbertTokenizer(SpecialTokensMixin):
         """The ``input_ids`` of one text or pair (or of a list of tokens or ids)."""
         return self.encode_plus(text, text_pair, add_special_tokens=add_special_tokens, **options)["input_ids"]
 
-    def _encode_examples(self, examples, is_batched, is_split_into_words, return_tensors, options,
+    def _encode_examples(self, examples, is_batched, is_split_into_words, return_tensors, options, method: str,
                          accept_ids: bool = True) -> BatchEncoding:
-        resolved = self._resolve_options(options, "__call__")
+        """Texts, tokens or ids -> ids, then ``_finish``; ``method`` names the caller in errors."""
+        resolved = self._resolve_options(options, method)
         id_pairs = ids_of_items(examples, self, batched=is_batched, accept_ids=accept_ids,
                                 is_split_into_words=is_split_into_words)
         return self._finish(id_pairs, is_batched, resolved, return_tensors, prepend_batch_axis=True)
 
     def _resolve_options(self, options: dict, method: str) -> EncodeOptions:
+        """Keyword options -> ``EncodeOptions``, with the reference's defaults and strategy names."""
         if not options:  # the defaults, resolved once per setting (a speed-up for one-text calls)
             key = (self.model_max_length, self.padding_side, self.truncation_side)
             if self._default_options[0] != key:
@@ -330,6 +333,7 @@ class AlbertTokenizer(SpecialTokensMixin):
 
     def _pad_examples(self, encoded: list[dict], options: EncodeOptions, attention_mask: bool, return_tensors,
                       add_batch_axis: bool, single: bool) -> BatchEncoding:
+        """Pad (and count) prepared examples; one example, or a batch of them, -> ``BatchEncoding``."""
         if not single and options.return_length:
             for example in encoded:
                 example["length"] = len(example["input_ids"])
@@ -430,6 +434,7 @@ class AlbertTokenizer(SpecialTokensMixin):
     def __getstate__(self):
         state = self.__dict__.copy()
         state["sp_model"] = self.sp_model.serialized_model_proto()
+        state["_pieces"] = None  # rebuilt from the model when needed
         return state
 
     def __setstate__(self, state):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import warnings
 
 from .added_tokens import SPECIAL_TOKEN_ROLES, AddedToken, alternation_regex, as_added_token
+from .text import check_text
 
 
 class SpecialTokenRole:
@@ -112,15 +113,23 @@ class SpecialTokensMixin:
             content for content in self._additional if self.convert_tokens_to_ids(content) >= self.vocab_size}
         self._n_tokens = len(self.get_vocab())
 
-    def _token_to_id(self, token: str) -> int:
-        added_id = self._added_tokens_encoder.get(token)
-        return added_id if added_id is not None else self.sp_model.PieceToId(token)
+    def _token_to_id(self, token: str, index: int | None = None) -> int:
+        added_id = self._added_tokens_encoder.get(token) if isinstance(token, str) else None
+        if added_id is not None:
+            return added_id
+        try:
+            return self.sp_model.PieceToId(token)
+        except (TypeError, RuntimeError):  # SentencePiece's opaque answer to non-text: say which token
+            check_text(token, "tokens" if index is None else f"tokens[{index}]")
+            raise
 
     def convert_tokens_to_ids(self, tokens):
         """A token -> its id; a list of tokens -> a list of ids (unknown tokens get ``unk_token_id``)."""
         if isinstance(tokens, str):
             return self._token_to_id(tokens)
-        return [self._token_to_id(token) for token in tokens]
+        if not isinstance(tokens, (list, tuple)):
+            check_text(tokens, "tokens (a str or a list of str)")
+        return [self._token_to_id(token, index) for index, token in enumerate(tokens)]
 
     # ------------------------------------------------------------------ reading
 

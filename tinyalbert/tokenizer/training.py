@@ -36,8 +36,11 @@ def _raw_sentences(items: Iterable) -> Iterable[str]:
     """Each line of each file (read as UTF-8) and each sentence given as a str."""
     for index, item in enumerate(items):
         if isinstance(item, os.PathLike):
-            with open(item, encoding="utf-8") as lines:
-                yield from (line.rstrip("\r\n") for line in lines)
+            try:
+                with open(item, encoding="utf-8") as lines:
+                    yield from (line.rstrip("\r\n") for line in lines)
+            except UnicodeDecodeError as error:
+                raise ValueError(f"training text file {item} is not UTF-8 text ({error})") from None
         elif isinstance(item, str):
             check_text(item, f"training sentence {index}")
             yield item
@@ -85,20 +88,35 @@ def train_sentencepiece(
     model_prefix.parent.mkdir(parents=True, exist_ok=True)
     items = _training_items(input_files_or_iterable)
 
+    input_errors = []  # SentencePiece re-raises errors of its input as a bare RuntimeError
+
     def sentences() -> Iterable[str]:
-        for sentence in _raw_sentences(items):
-            sentence = preprocess_text(sentence, remove_space=remove_space, keep_accents=keep_accents,
-                                       do_lower_case=do_lower_case)
-            if sentence:
-                yield sentence
+        try:
+            for sentence in _raw_sentences(items):
+                sentence = preprocess_text(sentence, remove_space=remove_space, keep_accents=keep_accents,
+                                           do_lower_case=do_lower_case)
+                if sentence:
+                    yield sentence
+        except (OSError, TypeError, ValueError) as error:
+            input_errors.append(error)
+            raise
 
     if seed is not None:
         spm.set_random_generator_seed(seed)
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=sentences(), model_prefix=str(model_prefix), vocab_size=vocab_size,
-        model_type=model_type, pad_id=pad_id, unk_id=unk_id, bos_id=bos_id, eos_id=eos_id,
-        control_symbols=list(control_symbols), user_defined_symbols=list(user_defined_symbols),
-        input_sentence_size=input_sentence_size, shuffle_input_sentence=shuffle_input_sentence,
-        character_coverage=character_coverage, minloglevel=0 if verbose else 2, **extra_options,
-    )
+    try:
+        _run_trainer(sentences(), model_prefix, vocab_size, model_type=model_type, pad_id=pad_id, unk_id=unk_id,
+                     bos_id=bos_id, eos_id=eos_id, control_symbols=list(control_symbols),
+                     user_defined_symbols=list(user_defined_symbols), input_sentence_size=input_sentence_size,
+                     shuffle_input_sentence=shuffle_input_sentence, character_coverage=character_coverage,
+                     minloglevel=0 if verbose else 2, **extra_options)
+    except RuntimeError:
+        if input_errors:
+            raise input_errors[0] from None
+        raise
     return model_prefix.with_name(model_prefix.name + ".model")
+
+
+def _run_trainer(sentences: Iterable[str], model_prefix: Path, vocab_size: int, **flags) -> None:
+    """SentencePiece's trainer on an iterable of (already preprocessed) sentences."""
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=sentences, model_prefix=str(model_prefix), vocab_size=vocab_size, **flags)
