@@ -48,6 +48,18 @@ def _raw_sentences(items: Iterable) -> Iterable[str]:
             raise TypeError(f"training input must be str sentences or Paths of text files, got {type(item).__name__}")
 
 
+def _preprocessed(items: Iterable, flags: dict, errors: list) -> Iterable[str]:
+    """The non-empty sentences after ``preprocess_text``; an error on the way is also kept in ``errors``."""
+    try:
+        for sentence in _raw_sentences(items):
+            sentence = preprocess_text(sentence, **flags)
+            if sentence:
+                yield sentence
+    except (OSError, TypeError, ValueError) as error:
+        errors.append(error)
+        raise
+
+
 def train_sentencepiece(
     input_files_or_iterable,
     model_prefix,
@@ -89,22 +101,11 @@ def train_sentencepiece(
     items = _training_items(input_files_or_iterable)
 
     input_errors = []  # SentencePiece re-raises errors of its input as a bare RuntimeError
-
-    def sentences() -> Iterable[str]:
-        try:
-            for sentence in _raw_sentences(items):
-                sentence = preprocess_text(sentence, remove_space=remove_space, keep_accents=keep_accents,
-                                           do_lower_case=do_lower_case)
-                if sentence:
-                    yield sentence
-        except (OSError, TypeError, ValueError) as error:
-            input_errors.append(error)
-            raise
-
+    flags = dict(remove_space=remove_space, keep_accents=keep_accents, do_lower_case=do_lower_case)
     if seed is not None:
         spm.set_random_generator_seed(seed)
     try:
-        _run_trainer(sentences(), model_prefix, vocab_size, model_type=model_type, pad_id=pad_id, unk_id=unk_id,
+        _run_trainer(_preprocessed(items, flags, input_errors), model_prefix, vocab_size, model_type=model_type, pad_id=pad_id, unk_id=unk_id,
                      bos_id=bos_id, eos_id=eos_id, control_symbols=list(control_symbols),
                      user_defined_symbols=list(user_defined_symbols), input_sentence_size=input_sentence_size,
                      shuffle_input_sentence=shuffle_input_sentence, character_coverage=character_coverage,
