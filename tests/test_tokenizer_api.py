@@ -4,6 +4,7 @@ Added and special tokens, the ``encode_plus`` family, ``pad``, pre-split words, 
 ``stride``; then the clean errors (text that is not valid Unicode, a vocabulary that does not
 match the model). Each tokenizer pair is built fresh where a test changes it.
 """
+import pickle
 import warnings
 
 import numpy as np
@@ -196,6 +197,18 @@ def test_setting_a_special_token_keeps_text_and_id_in_sync(make_pair):
         ours.mask_token_id = len(ours)
     with pytest.raises(TypeError, match="mask_token must be a str"):
         ours.mask_token = 3
+
+
+def test_added_tokens_survive_pickling(trained_models):
+    tokenizer = AlbertTokenizer(trained_models["trained-lower"])
+    tokenizer.add_tokens(["<ent>"])
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<s1>"]})
+    tokenizer.pad_token = "[SEP]"
+    restored = pickle.loads(pickle.dumps(tokenizer))
+    text = "an <ent> here<s1> [SEP] there"
+    assert restored(text, padding="max_length", max_length=24) == tokenizer(text, padding="max_length", max_length=24)
+    assert (len(restored), restored.pad_token_id, restored.get_vocab()) == (len(tokenizer), tokenizer.sep_token_id,
+                                                                         tokenizer.get_vocab())
 
 
 @pytest.mark.reference

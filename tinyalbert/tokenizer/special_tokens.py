@@ -171,6 +171,7 @@ class SpecialTokensMixin:
 
     @additional_special_tokens.setter
     def additional_special_tokens(self, tokens) -> None:
+        """Replace the list; tokens not yet known are added, as by ``add_special_tokens`` (see ``_set_role``)."""
         self._additional = []
         self.add_special_tokens({"additional_special_tokens": list(tokens)})
 
