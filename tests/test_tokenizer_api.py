@@ -4,6 +4,7 @@ Added and special tokens, the ``encode_plus`` family, ``pad``, pre-split words, 
 ``stride``; then the clean errors (text that is not valid Unicode, a vocabulary that does not
 match the model). Each tokenizer pair is built fresh where a test changes it.
 """
+import json
 import pickle
 import warnings
 
@@ -386,6 +387,27 @@ def test_bytes_raise_a_type_error_that_says_to_decode(trained_models, tmp_path):
         tokenizer.convert_tokens_to_ids(["▁a", "\udc80"])
     with pytest.raises(TypeError, match=r"tokens .* must be a str, got int"):
         tokenizer.convert_tokens_to_ids(5)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("do_lower_case", "false", "do_lower_case must be a JSON true/false"),
+    ("padding_side", 1, "padding_side must be a JSON string"),
+    ("model_max_length", "512", "model_max_length must be a whole number"),
+    ("added_tokens_decoder", [], "added_tokens_decoder must be an object"),
+    ("added_tokens_decoder", {"x": {"content": "<e>"}}, "added_tokens_decoder has the id 'x'"),
+    ("added_tokens_decoder", {"5": 7}, r"added_tokens_decoder\[5\] must be a str or an AddedToken"),
+])
+def test_bad_tokenizer_config_names_the_file_and_field(tmp_path, trained_models, field, value, message):
+    AlbertTokenizer(trained_models["trained-lower"]).save_pretrained(tmp_path)
+    config_file = tmp_path / "tokenizer_config.json"
+    config = json.loads(config_file.read_text())
+    config[field] = value
+    config_file.write_text(json.dumps(config))
+    with pytest.raises((ValueError, TypeError), match=f"tokenizer_config.json.*{message}"):
+        AlbertTokenizer.from_pretrained(tmp_path)
+    config_file.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="tokenizer_config.json must hold a JSON object"):
+        AlbertTokenizer.from_pretrained(tmp_path)
 
 
 def test_check_vocab_matches_names_both_sizes_and_files(trained_models):

@@ -69,12 +69,30 @@ def _saved_added_tokens(directory: Path, config: dict) -> dict:
     return decoder
 
 
+def _saved_options(config: dict, config_file: Path) -> dict:
+    """The tokenizer options in ``tokenizer_config.json``, each checked for its type."""
+    kwargs = {}
+    for key in SAVED_OPTIONS:
+        if key not in config:
+            continue
+        value, wanted = config[key], (str if key.endswith("_side") else bool)
+        if not isinstance(value, wanted):
+            raise ValueError(f"{config_file}: {key} must be a JSON {'string' if wanted is str else 'true/false'}, "
+                             f"got {value!r}")
+        kwargs[key] = value
+    max_length = config.get("model_max_length")
+    if max_length is not None:
+        # transformers writes a huge float (1e30) for "no limit"; a string or a fraction is a mistake.
+        if isinstance(max_length, bool) or not isinstance(max_length, (int, float)) or max_length != int(max_length):
+            raise ValueError(f"{config_file}: model_max_length must be a whole number, got {max_length!r}")
+        kwargs["model_max_length"] = int(max_length)
+    return kwargs
+
+
 def read_pretrained(directory: Path) -> dict:
     """The constructor arguments saved in ``directory`` (without ``vocab_file``)."""
     config = read_json(directory / TOKENIZER_CONFIG_FILE)
-    kwargs = {key: config[key] for key in SAVED_OPTIONS if key in config}
-    if config.get("model_max_length") is not None:
-        kwargs["model_max_length"] = int(config["model_max_length"])
+    kwargs = _saved_options(config, directory / TOKENIZER_CONFIG_FILE)
     special_map = read_json(directory / SPECIAL_TOKENS_MAP_FILE)
     decoder = _saved_added_tokens(directory, config)
     for role in SPECIAL_TOKEN_ROLES + ("additional_special_tokens",):
