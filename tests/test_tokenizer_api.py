@@ -389,6 +389,16 @@ def test_bytes_raise_a_type_error_that_says_to_decode(trained_models, tmp_path):
         tokenizer.convert_tokens_to_ids(5)
 
 
+def test_decode_refuses_what_is_not_token_ids(trained_models):
+    tokenizer = AlbertTokenizer(trained_models["trained-lower"])
+    assert tokenizer.decode(np.asarray([5, 6], dtype=np.int32)) == tokenizer.decode([5, 6])
+    for bad in (np.asarray([0.2, 0.8]), [[5, 6]], [5, True], "5 6"):
+        with pytest.raises(TypeError, match="must be an int or a flat list/array of ints"):
+            tokenizer.decode(bad)
+    with pytest.raises(IndexError, match="outside the vocabulary"):
+        tokenizer.decode([400])
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("do_lower_case", "false", "do_lower_case must be a JSON true/false"),
     ("padding_side", 1, "padding_side must be a JSON string"),

@@ -12,13 +12,21 @@ import numpy as np
 from .text import check_text
 
 
-def as_id_list(token_ids) -> list[int]:
-    """Ids given as an int, a list, a NumPy array or any array with ``tolist`` -> a flat list of ints."""
+def as_id_list(token_ids, name: str = "token_ids") -> list[int]:
+    """Ids given as an int, a list, a NumPy array or any array with ``tolist`` -> a flat list of ints.
+
+    Anything else is refused rather than rounded: floats here are usually logits or
+    probabilities passed where their argmax was meant.
+    """
     if hasattr(token_ids, "tolist"):
         token_ids = token_ids.tolist()
-    if isinstance(token_ids, int):
+    if isinstance(token_ids, int) and not isinstance(token_ids, bool):
         return [token_ids]
-    return [int(i) for i in token_ids]
+    if not isinstance(token_ids, (list, tuple)) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in token_ids):
+        raise TypeError(f"{name} must be an int or a flat list/array of ints (token ids), got {token_ids!r:.80}; "
+                        "for scores, take the argmax first")
+    return list(token_ids)
 
 
 def _is_words(item) -> bool:
