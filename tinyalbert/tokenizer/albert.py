@@ -6,7 +6,6 @@ and the digit-comma rule), ``added_tokens`` and ``special_tokens`` (tokens kept 
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Sequence
 
@@ -16,11 +15,10 @@ import sentencepiece as spm
 from . import encoding
 from .added_tokens import AddedToken, split_on_added_tokens
 from .encoding import BatchEncoding, EncodeOptions
-from .files import VOCAB_FILE_NAME, copy_vocabulary, load_sentencepiece, read_pretrained, write_configs
+from .files import VOCAB_FILE_NAME, copy_vocabulary, find_pretrained, load_sentencepiece, write_configs
 from .inputs import as_id_list, batch_examples, call_examples, ids_of_items
 from .special_tokens import SpecialTokensMixin
-from .text import (apply_digit_comma_rule, check_text, clean_up_tokenization, lowercase_outside,
-                   preprocess_text)
+from .text import SPIECE_UNDERLINE, check_text, clean_up_tokenization, lowercase_outside, preprocess_text
 
 
 class AlbertTokenizer(SpecialTokensMixin):
@@ -101,11 +99,43 @@ class AlbertTokenizer(SpecialTokensMixin):
             text = lowercase_outside(text, self._keep_case_regex)
         return split_on_added_tokens(text, self._split_regex, self._added_by_content)
 
+    def _split_digit_comma(self, piece: str) -> list[str]:
+        """The original ALBERT rule: ``"▁9,"`` becomes ``["▁9", ","]``, ``"9,"`` becomes ``["9", ","]``.
+
+        The digits are encoded again on their own; a leading "▁" that SentencePiece adds is dropped
+        when the original piece had none.
+        """
+        digits = piece[:-1].replace(SPIECE_UNDERLINE, "")
+        sub_pieces = self.sp_model.encode(digits, out_type=str)
+        if not piece.startswith(SPIECE_UNDERLINE) and sub_pieces[0].startswith(SPIECE_UNDERLINE):
+            sub_pieces[0] = sub_pieces[0][1:]
+            if not sub_pieces[0]:
+                sub_pieces = sub_pieces[1:]
+        return sub_pieces + [","]
+
+    def _pieces_of_plain_texts(self, plain_texts: list[str]) -> list[list[str]]:
+        """SentencePiece pieces of texts without special tokens, in one batched call, digit-comma rule applied."""
+        preprocessed = [self.preprocess_text(text) for text in plain_texts]
+        pieces_per_text = self.sp_model.encode(preprocessed, out_type=str)
+        for pieces in pieces_per_text:
+            # Quick test for "some piece ends in a comma" before looking piece by piece. It must
+            # look at the pieces, not the text: SentencePiece's own normalisation turns "，" into ",".
+            if ",\0" not in "\0".join(pieces) + "\0":
+                continue
+            fixed = []
+            for piece in pieces:
+                if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
+                    fixed.extend(self._split_digit_comma(piece))
+                else:
+                    fixed.append(piece)
+            pieces[:] = fixed
+        return pieces_per_text
+
     def _tokenize_batch(self, texts: Sequence[str]) -> list[list[str]]:
         """Tokens (SentencePiece pieces and added tokens) of each text, with one SentencePiece call."""
         parts_per_text = [self._split_on_added_tokens(text) for text in texts]
-        plain_texts = [self.preprocess_text(part) for parts in parts_per_text for part in parts[0::2] if part]
-        plain_pieces = iter(self.sp_model.encode(plain_texts, out_type=str))
+        plain_texts = [part for parts in parts_per_text for part in parts[0::2] if part]
+        plain_pieces = iter(self._pieces_of_plain_texts(plain_texts))
         tokens_per_text = []
         for parts in parts_per_text:
             tokens = []
@@ -114,7 +144,7 @@ class AlbertTokenizer(SpecialTokensMixin):
                     if part:
                         tokens.append(part)
                 elif part:
-                    tokens.extend(apply_digit_comma_rule(next(plain_pieces), self.sp_model))
+                    tokens.extend(next(plain_pieces))
             tokens_per_text.append(tokens)
         return tokens_per_text
 
@@ -357,25 +387,12 @@ class AlbertTokenizer(SpecialTokensMixin):
 
         Arrays come back as arrays of the same kind unless ``return_tensors`` says otherwise.
         """
-        if isinstance(encoded_inputs, (list, tuple)) and encoded_inputs and isinstance(encoded_inputs[0], Mapping):
-            encoded_inputs = {key: [example[key] for example in encoded_inputs] for key in encoded_inputs[0]}
-        if not isinstance(encoded_inputs, Mapping) or "input_ids" not in encoded_inputs:
-            raise ValueError("pad needs an encoding (or a list of encodings) with input_ids, got "
-                             f"{type(encoded_inputs).__name__}")
-        inputs, return_tensors = encoding.lists_and_array_kind(encoded_inputs, return_tensors)
+        examples, single, return_tensors = encoding.examples_to_pad(encoded_inputs, return_tensors)
         options = self._resolve_options(dict(padding=padding, max_length=max_length, padding_side=padding_side,
                                              pad_to_multiple_of=pad_to_multiple_of), "pad")
-        attention_mask = return_attention_mask is not False
-        if not inputs["input_ids"]:
-            return BatchEncoding({**inputs, **({"attention_mask": []} if return_attention_mask else {})})
-        if not isinstance(inputs["input_ids"][0], (list, tuple)):
-            return self._pad_examples([inputs], options, attention_mask, return_tensors, False, single=True)
-        n_examples = len(inputs["input_ids"])
-        if any(len(values) != n_examples for values in inputs.values()):
-            raise ValueError(f"every field must hold {n_examples} examples, like input_ids; got "
-                             f"{ {key: len(values) for key, values in inputs.items()} }")
-        examples = [{key: values[i] for key, values in inputs.items()} for i in range(n_examples)]
-        return self._pad_examples(examples, options, attention_mask, return_tensors, False, single=False)
+        if not examples:
+            return BatchEncoding({"input_ids": [], **({"attention_mask": []} if return_attention_mask else {})})
+        return self._pad_examples(examples, options, return_attention_mask is not False, return_tensors, False, single)
 
     # ------------------------------------------------------------------ files
 
@@ -386,19 +403,8 @@ class AlbertTokenizer(SpecialTokensMixin):
         ``name_or_path`` is a directory, a ``.model`` file, or a name that ``tinyalbert.hub``
         resolves to a directory. Keyword arguments override the saved configuration.
         """
-        path = Path(name_or_path)
-        if path.is_file():
-            return cls(path, **overrides)
-        if not path.is_dir():
-            try:
-                from tinyalbert.hub import resolve_model_dir
-            except ImportError:
-                raise FileNotFoundError(f"no tokenizer directory or file at {name_or_path!s}") from None
-            path = Path(resolve_model_dir(name_or_path))
-        vocab_file = path / VOCAB_FILE_NAME
-        if not vocab_file.is_file():
-            raise FileNotFoundError(f"{path} has no {VOCAB_FILE_NAME}")
-        return cls(vocab_file, **{**read_pretrained(path), **overrides})
+        vocab_file, saved = find_pretrained(name_or_path)
+        return cls(vocab_file, **{**saved, **overrides})
 
     def save_vocabulary(self, save_directory, filename_prefix: str | None = None) -> tuple[str]:
         """Write the SentencePiece model into ``save_directory``; returns its path."""

@@ -8,6 +8,7 @@ The argument handling follows transformers 4.53.3 (``padding=True`` means "longe
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -249,6 +250,28 @@ def lists_and_array_kind(encoded_inputs, return_tensors):
         elif hasattr(sample, "__array_namespace__"):
             return_tensors = sample.__array_namespace__()
     return {key: _as_lists(values) for key, values in encoded_inputs.items()}, return_tensors
+
+
+def examples_to_pad(encoded_inputs, return_tensors) -> tuple[list[dict], bool, object]:
+    """What ``pad`` accepts -> ``(examples as dicts of lists, is it a single example, array kind to return)``.
+
+    ``encoded_inputs`` is one encoding, a batch as a dict of lists, or a list of encodings.
+    """
+    if isinstance(encoded_inputs, (list, tuple)) and encoded_inputs and isinstance(encoded_inputs[0], Mapping):
+        encoded_inputs = {key: [example[key] for example in encoded_inputs] for key in encoded_inputs[0]}
+    if not isinstance(encoded_inputs, Mapping) or "input_ids" not in encoded_inputs:
+        raise ValueError("pad needs an encoding (or a list of encodings) with input_ids, got "
+                         f"{type(encoded_inputs).__name__}")
+    inputs, return_tensors = lists_and_array_kind(encoded_inputs, return_tensors)
+    if not inputs["input_ids"]:
+        return [], False, return_tensors
+    if not isinstance(inputs["input_ids"][0], (list, tuple)):
+        return [inputs], True, return_tensors
+    n_examples = len(inputs["input_ids"])
+    if any(len(values) != n_examples for values in inputs.values()):
+        raise ValueError(f"every field must hold {n_examples} examples, like input_ids; got "
+                         f"{ {key: len(values) for key, values in inputs.items()} }")
+    return [{key: values[i] for key, values in inputs.items()} for i in range(n_examples)], False, return_tensors
 
 
 def to_arrays(batch: dict, return_tensors, add_batch_axis: bool) -> dict:

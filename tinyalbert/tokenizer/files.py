@@ -113,6 +113,23 @@ def read_pretrained(directory: Path) -> dict:
     return kwargs
 
 
+def find_pretrained(name_or_path) -> tuple[Path, dict]:
+    """A directory, a ``.model`` file or a name ``tinyalbert.hub`` knows -> ``(vocab_file, saved arguments)``."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path, {}
+    if not path.is_dir():
+        try:
+            from tinyalbert.hub import resolve_model_dir
+        except ImportError:
+            raise FileNotFoundError(f"no tokenizer directory or file at {name_or_path!s}") from None
+        path = Path(resolve_model_dir(name_or_path))
+    vocab_file = path / VOCAB_FILE_NAME
+    if not vocab_file.is_file():
+        raise FileNotFoundError(f"{path} has no {VOCAB_FILE_NAME}")
+    return vocab_file, read_pretrained(path)
+
+
 def copy_vocabulary(vocab_file: Path, model_bytes: bytes, out_file: Path) -> None:
     """Copy the ``.model`` file, or write it from the loaded model when the file has gone."""
     if vocab_file.is_file():

@@ -1,7 +1,8 @@
-"""Text before SentencePiece: input checks, ALBERT's normalisation, and the digit-comma rule.
+"""Text before SentencePiece: input checks, ALBERT's normalisation, lower-casing around special tokens.
 
-Everything here is a plain function of strings (and, for the digit-comma rule, of the
-SentencePiece processor), so each rule can be read, tested and quoted on its own.
+Everything here is a plain function of strings, so each rule can be read, tested and quoted on
+its own. (The digit-comma rule works on SentencePiece's pieces, so it is a method of
+``AlbertTokenizer``: ``_pieces_of_plain_texts`` and ``_split_digit_comma``.)
 """
 from __future__ import annotations
 
@@ -74,36 +75,6 @@ def lowercase_outside(text: str, keep_regex: re.Pattern | None) -> str:
     parts = keep_regex.split(text)
     parts[0::2] = [lowercase_each_char(part) for part in parts[0::2]]
     return "".join(parts)
-
-
-def split_digit_comma(piece: str, sp_model) -> list[str]:
-    """``"▁9,"`` -> ``["▁9", ","]`` and ``"9,"`` -> ``["9", ","]``, so numbers do not swallow a comma.
-
-    The digits are encoded again on their own; a leading "▁" that SentencePiece adds is dropped
-    when the original piece had none.
-    """
-    digits = piece[:-1].replace(SPIECE_UNDERLINE, "")
-    sub_pieces = sp_model.encode(digits, out_type=str)
-    if not piece.startswith(SPIECE_UNDERLINE) and sub_pieces[0].startswith(SPIECE_UNDERLINE):
-        sub_pieces[0] = sub_pieces[0][1:]
-        if not sub_pieces[0]:
-            sub_pieces = sub_pieces[1:]
-    return sub_pieces + [","]
-
-
-def apply_digit_comma_rule(pieces: list[str], sp_model) -> list[str]:
-    """``pieces`` with every digit-comma piece re-split (see ``split_digit_comma``)."""
-    # Quick test for "some piece ends in a comma" before looking piece by piece. It must look at
-    # the pieces, not the text: SentencePiece's own normalisation turns "，" into ",".
-    if ",\0" not in "\0".join(pieces) + "\0":
-        return pieces
-    fixed = []
-    for piece in pieces:
-        if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():  # a comma right after a digit
-            fixed.extend(split_digit_comma(piece, sp_model))
-        else:
-            fixed.append(piece)
-    return fixed
 
 
 def clean_up_tokenization(text: str) -> str:

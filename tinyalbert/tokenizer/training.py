@@ -105,8 +105,8 @@ def train_sentencepiece(
     if seed is not None:
         spm.set_random_generator_seed(seed)
     try:
-        _run_trainer(_preprocessed(items, flags, input_errors), model_prefix, vocab_size, model_type=model_type, pad_id=pad_id, unk_id=unk_id,
-                     bos_id=bos_id, eos_id=eos_id, control_symbols=list(control_symbols),
+        _run_trainer(_preprocessed(items, flags, input_errors), model_prefix, vocab_size, model_type=model_type,
+                     pad_id=pad_id, unk_id=unk_id, bos_id=bos_id, eos_id=eos_id, control_symbols=list(control_symbols),
                      user_defined_symbols=list(user_defined_symbols), input_sentence_size=input_sentence_size,
                      shuffle_input_sentence=shuffle_input_sentence, character_coverage=character_coverage,
                      minloglevel=0 if verbose else 2, **extra_options)
