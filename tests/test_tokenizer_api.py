@@ -368,6 +368,18 @@ def test_lone_surrogates_raise_a_clean_error_naming_the_argument(trained_models,
         call(tokenizer)
 
 
+def test_malformed_batches_name_the_item(trained_models):
+    tokenizer = AlbertTokenizer(trained_models["trained-lower"])
+    with pytest.raises(TypeError, match=r"text\[1\] must be a str or a list of words"):
+        tokenizer([["a", "b"], []], is_split_into_words=True)
+    with pytest.raises(ValueError, match="must be a \\(text, text_pair\\) pair, got 3 items"):
+        tokenizer.batch_encode_plus([["a", "b", "c"]])
+    with pytest.raises(ValueError, match="text_pair must be a list of 2 texts, got str"):
+        tokenizer(["a", "b"], "c")
+    with pytest.raises(TypeError, match="unexpected keyword arguments \\['padd'\\]"):
+        tokenizer("a", padd=True)
+
+
 def test_bytes_raise_a_type_error_that_says_to_decode(trained_models, tmp_path):
     tokenizer = AlbertTokenizer(trained_models["trained-lower"])
     for call in (lambda: tokenizer(b"caf\xe9"), lambda: tokenizer(["ok", b"x"]), lambda: tokenizer.tokenize(b"x")):

@@ -59,7 +59,9 @@ def batch_examples(batch, is_split_into_words: bool) -> list[tuple]:
         raise TypeError(f"the batch must be a list, got {type(batch).__name__}: {batch!r:.80}")
     examples = []
     for item in batch:
-        if not isinstance(item, (list, tuple)) or (is_split_into_words and not isinstance(item[0], (list, tuple))):
+        is_pair = isinstance(item, (list, tuple)) and (
+            not is_split_into_words or (len(item) > 0 and isinstance(item[0], (list, tuple))))
+        if not is_pair:
             examples.append((item, None))
         elif len(item) == 2:
             examples.append((item[0], item[1]))
