@@ -215,6 +215,7 @@ class SpecialTokensMixin:
         return self._add_tokens(new_tokens, special_tokens=special_tokens)
 
     def _add_tokens(self, new_tokens, special_tokens: bool) -> int:
+        """``add_tokens`` step by step, as the reference does it: new ids count up from ``len(vocab)``."""
         vocab = self.get_vocab()
         next_id, n_new = len(vocab), 0
         for index, value in enumerate(new_tokens):
