@@ -13,22 +13,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tinyalbert.nn.losses import IGNORE_INDEX
 from tinyalbert.train.data import (
-    IGNORE_INDEX,
     BatchIterator,
-    SpecialIds,
+    Remasking,
     batches,
     build_example,
     collate,
     create_pretraining_examples,
     create_segment_pairs,
-    encode_documents,
-    read_documents,
-    sample_masked_spans,
-    split_sentences,
     truncate_pair,
-    word_start_ids_from_pieces,
+    pack_documents,
 )
+from tinyalbert.train.masking import Masking, SpecialIds, sample_masked_spans, word_start_ids_from_pieces
+from tinyalbert.train.text import encode_documents, read_documents, split_sentences
 
 SPECIAL = SpecialIds(cls=2, sep=3, mask=4, pad=0)
 FIRST_WORD_ID = 5  # ids below this are special in these tests
@@ -92,8 +90,14 @@ def test_read_documents_errors(tmp_path):
 
 
 def test_encode_documents_drops_empty_sentences_and_documents():
-    encode = {"a b": [7, 8], "": [], "c": [9]}.__getitem__
-    assert encode_documents([["a b", "", "c"], [""], ["c"]], encode) == [[[7, 8], [9]], [[9]]]
+    calls = []
+
+    def encode_batch(sentences):
+        calls.append(list(sentences))
+        return [{"a b": [7, 8], "": [], "c": [9]}[sentence] for sentence in sentences]
+
+    assert encode_documents([["a b", "", "c"], [""], ["c"]], encode_batch) == [[[7, 8], [9]], [[9]]]
+    assert calls == [["a b", "", "c", "", "c"]]  # one batched call for the whole corpus
 
 
 def test_word_start_ids_from_pieces():
@@ -244,8 +248,7 @@ def masked_pairs(seed, count, max_seq_length=128, max_predictions=20, masked_lm_
             VOCAB_SIZE,
             rng,
             max_seq_length=max_seq_length,
-            masked_lm_prob=masked_lm_prob,
-            max_predictions_per_seq=max_predictions,
+            masking=Masking(masked_lm_prob=masked_lm_prob, max_predictions_per_seq=max_predictions),
         )
         tokens = [SPECIAL.cls, *tokens_a, SPECIAL.sep, *tokens_b, SPECIAL.sep]
         results.append((tokens, example))
