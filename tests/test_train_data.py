@@ -487,3 +487,77 @@ def test_batches_resume_exactly(small_examples):
 
     restarted = batches(small_examples, batch_size=5, rng=np.random.default_rng(4))
     assert not np.array_equal(next(restarted)["input_ids"], expected[0]["input_ids"])
+
+
+# --- packing and masks drawn anew every epoch --------------------------------------------------
+def test_pack_documents_joins_short_documents_in_order_and_keeps_long_ones():
+    documents = [[[5, 6]], [[7], [8, 9]], [list(range(10, 30))], [[30]], [[31, 32]], [[33, 34, 35]]]
+    packed = pack_documents(documents, max_tokens=4)
+    assert packed == [[[5, 6], [7]], [list(range(10, 30))], [[8, 9], [30]], [[31, 32]], [[33, 34, 35]]]
+    assert sorted(t for d in packed for s in d for t in s) == list(range(5, 36))
+
+
+def test_packing_fills_the_sequence_on_short_documents():
+    rng = np.random.default_rng(21)
+    documents = random_documents(rng, 300, max_sentences=3, sentence_lengths=(3, 10))
+    lengths = {}
+    for packed in (False, True):
+        corpus = pack_documents(documents, 125) if packed else documents
+        examples = create_pretraining_examples(corpus, SPECIAL, VOCAB_SIZE, np.random.default_rng(0),
+                                               max_seq_length=128, short_seq_prob=0.0)
+        lengths[packed] = np.mean([example.attention_mask.sum() for example in examples])
+    assert lengths[False] < 40 and lengths[True] > 100, lengths
+
+
+def unmasked_examples(seed=12, count=40, max_seq_length=48):
+    rng = np.random.default_rng(seed)
+    return create_pretraining_examples(random_documents(rng, count), SPECIAL, VOCAB_SIZE, rng,
+                                       max_seq_length=max_seq_length, masked_lm_prob=0.0)
+
+
+def remasking_batches(examples, seed, batch_size=8):
+    remask = Remasking(SPECIAL, VOCAB_SIZE, Masking(masked_lm_prob=0.15, max_predictions_per_seq=20))
+    return batches(examples, batch_size, np.random.default_rng(seed), remask=remask)
+
+
+def epoch_of(iterator) -> dict:
+    """{first input token ids of an example (its identity): labels} over one epoch."""
+    masks = {}
+    for _ in range(iterator.batches_per_epoch):
+        batch = next(iterator)
+        for row in range(len(batch["labels"])):
+            original = np.where(batch["labels"][row] != IGNORE_INDEX, batch["labels"][row], batch["input_ids"][row])
+            masks[tuple(original.tolist())] = tuple(batch["labels"][row].tolist())
+    return masks
+
+
+def test_dynamic_masking_draws_fresh_masks_every_epoch_as_the_recipe_says():
+    examples = unmasked_examples()
+    assert all((example.labels == IGNORE_INDEX).all() for example in examples)
+    iterator = remasking_batches(examples, seed=5)
+    first, second = epoch_of(iterator), epoch_of(iterator)
+    assert first.keys() == second.keys() and len(first) == iterator.batches_per_epoch * 8
+    changed = sum(first[key] != second[key] for key in first)
+    assert changed >= 0.9 * len(first), changed  # the same text under another mask
+    for key, labels in first.items():  # the recipe's count of predictions, on the original tokens only
+        labels = np.array(labels)
+        length = int(np.count_nonzero(np.array(key) != SPECIAL.pad))
+        assert np.count_nonzero(labels != IGNORE_INDEX) == expected_num_to_predict(length, 0.15, 20)
+        assert np.array_equal(labels[labels != IGNORE_INDEX], np.array(key)[labels != IGNORE_INDEX])
+    # A seed fixes the masks; another seed gives others.
+    assert epoch_of(remasking_batches(examples, seed=5)) == first
+    assert epoch_of(remasking_batches(examples, seed=6)) != first
+
+
+def test_dynamic_masking_resumes_exactly():
+    examples = unmasked_examples()
+    straight = remasking_batches(examples, seed=7)
+    expected = [next(straight) for _ in range(9)]
+    first = remasking_batches(examples, seed=7)
+    got = [next(first) for _ in range(5)]
+    resumed = remasking_batches(examples, seed=99)
+    resumed.load_state_dict(json.loads(json.dumps(first.state_dict())))
+    got += [next(resumed) for _ in range(4)]
+    for want, have in zip(expected, got):
+        for field in want:
+            np.testing.assert_array_equal(have[field], want[field])

@@ -480,3 +480,120 @@ def test_make_corpus_turns_synsets_into_sentences_and_documents(tmp_path):
     assert make_corpus.main(["--wordnet-dir", str(tmp_path), "--out", str(out), "--synsets-per-document", "2"]) == 0
     assert read_documents(out) == documents  # the trainer reads back what was written
     assert make_corpus.main(["--wordnet-dir", str(tmp_path / "missing"), "--out", str(out)]) == 2
+
+
+# --- bad input and failures: one `error:` line naming the file, exit 2, nothing half-made ------
+def tiny_cli_options(workspace, out):
+    return ["--corpus", workspace["corpus"], "--out", out, "--config", workspace["config"], "--tokenizer",
+            workspace["tokenizer"], "--steps", 4, "--batch-size", 4, "--max-seq-length", 24, "--save-every", 2]
+
+
+def run_main(arguments, capsys) -> tuple[int, str]:
+    """`python -m tinyalbert.pretrain` in this process (so that a test can patch a write)."""
+    from tinyalbert import pretrain
+
+    status = pretrain.main([str(argument) for argument in arguments])
+    return status, capsys.readouterr().err
+
+
+def test_empty_corpus_is_an_error_and_leaves_no_out_directory(tmp_path, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n  \n", encoding="utf-8")
+    status, stderr = run_main(["--corpus", empty, "--out", tmp_path / "run", "--vocab-size", 60], capsys)
+    assert status == 2 and stderr == f"error: the corpus {empty} holds no text\n"
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_that_is_a_file_or_cannot_be_written_is_an_error(workspace, tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory")
+    status, stderr = run_main(tiny_cli_options(workspace, a_file), capsys)
+    assert status == 2 and stderr == f"error: --out {a_file} is a file, not a directory\n"
+    status, stderr = run_main(tiny_cli_options(workspace, a_file / "run"), capsys)
+    assert status == 2 and stderr.startswith(f"error: cannot write into --out {a_file / 'run'}")
+    assert stderr.count("\n") == 1 and a_file.read_text() == "not a directory"
+
+
+def test_out_without_write_permission_is_an_error(workspace, tmp_path, capsys):
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only directories")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        status, stderr = run_main(tiny_cli_options(workspace, locked), capsys)
+    finally:
+        locked.chmod(0o700)
+    assert status == 2 and stderr.startswith(f"error: cannot write into --out {locked}")
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage", ["truncated state", "missing key", "truncated model"])
+def test_resume_from_a_damaged_checkpoint_names_the_file(workspace, tmp_path, capsys, damage):
+    out = tmp_path / "run"
+    assert run_main(tiny_cli_options(workspace, out) + ["--stop-at", 2], capsys)[0] == 0
+    state_file = out / CHECKPOINT_DIR / "trainer_state.json"
+    model_file = out / CHECKPOINT_DIR / "model.safetensors"
+    if damage == "truncated state":
+        state_file.write_text(state_file.read_text()[:100])
+    elif damage == "missing key":
+        state = json.loads(state_file.read_text())
+        del state["data"]
+        state_file.write_text(json.dumps(state))
+    else:
+        model_file.write_bytes(model_file.read_bytes()[:1000])
+    before = sorted(path.name for path in out.iterdir())
+    status, stderr = run_main(["--corpus", workspace["corpus"], "--out", out, "--resume"], capsys)
+    named = model_file if damage == "truncated model" else state_file
+    assert status == 2 and stderr.startswith("error: ") and str(named) in stderr and stderr.count("\n") == 1
+    assert sorted(path.name for path in out.iterdir()) == before  # nothing added, nothing half-made
+
+
+def test_full_disk_while_saving_keeps_the_previous_checkpoint(workspace, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from tinyalbert.train import checkpoints
+
+    out = tmp_path / "run"
+    assert run_main(tiny_cli_options(workspace, out) + ["--stop-at", 2], capsys)[0] == 0
+    saved = (out / CHECKPOINT_DIR / "model.safetensors").read_bytes()
+
+    def full_disk(arrays, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(checkpoints, "write_safetensors", full_disk)
+    status, stderr = run_main(["--corpus", workspace["corpus"], "--out", out, "--resume"], capsys)
+    lines = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert status == 2 and len(lines) == 1, stderr
+    assert "No space left on device" in lines[0] and str(out) in lines[0]
+    assert (out / CHECKPOINT_DIR / "model.safetensors").read_bytes() == saved
+    assert read_trainer_state(out / CHECKPOINT_DIR)["step"] == 2
+    assert sorted(path.name for path in out.iterdir() if path.name.startswith(".")) == []  # no temporary folder
+
+
+@pytest.mark.parametrize("option, value, named", [("--clip-norm", "nan", "clip_norm"),
+                                                  ("--max-minutes", "-1", "max_minutes"),
+                                                  ("--lr", "nan", "lr")])
+def test_nan_and_negative_limits_are_rejected(workspace, tmp_path, capsys, option, value, named):
+    status, stderr = run_main(tiny_cli_options(workspace, tmp_path / "run") + [option, value], capsys)
+    assert status == 2 and stderr.startswith(f"error: {named} must be") and stderr.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_sigterm_finishes_the_step_saves_and_exits_143(workspace, tmp_path):
+    out = tmp_path / "run"
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OPENBLAS_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tinyalbert.pretrain", *map(str, tiny_cli_options(workspace, out)), "--steps", "100000",
+         "--log-every", "1", "--save-every", "100000"],
+        cwd=REPO_ROOT, env=environment, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:
+            if line.startswith("step 3/"):
+                process.send_signal(signal.SIGTERM)
+                break
+        rest = process.stderr.read()
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM, rest
+    finally:
+        process.kill()
+    assert "interrupted after step" in rest and "SIGTERM" in rest and "--resume" in rest
+    assert read_trainer_state(out / CHECKPOINT_DIR)["step"] >= 3

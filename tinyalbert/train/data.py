@@ -26,8 +26,8 @@ Where this module departs from the original, on purpose:
   over the data instead of the original's `dupe_factor` copies with fixed masks, so every
   token of the text becomes a target sooner or later. The masks of an epoch follow from the
   batch generator, so a seed fixes them and a resumed run draws the same ones.
-- `pack_documents` joins documents shorter than an example with the ones after them, so that
-  a corpus of short documents still fills the sequence.
+- `pack_documents` joins the sentences of documents shorter than an example with those after
+  them, so that a corpus of short documents still fills the sequence.
 
 All randomness goes through one `numpy.random.Generator` passed in, so a seed fixes the data.
 """
@@ -53,10 +53,10 @@ class PretrainingExample(NamedTuple):
     sentence_order_label: int  # 1 if A and B were swapped, 0 if in document order
 
 
-# --- documents -> segment pairs ----------------------------------------------------------------
-def pack_documents(documents: Sequence[Sequence[Sequence[int]]], min_tokens: int) -> list[list[list[int]]]:
-    """Join consecutive documents until each holds at least `min_tokens` tokens (the last may
-    hold fewer). Documents already that long stay as they are.
+# --- short documents -> packed documents -----------------------------------------------------
+def pack_documents(documents: Sequence[Sequence[Sequence[int]]], max_tokens: int) -> list[list[list[int]]]:
+    """Join the sentences of consecutive short documents into documents of at most `max_tokens`
+    tokens (as many as fit, in order). Documents of `max_tokens` or more stay as they are.
 
     A corpus of short documents (a dictionary entry, a caption) otherwise gives examples far
     shorter than the sequence, and padding teaches nothing. The price: a sentence-order pair
@@ -66,16 +66,21 @@ def pack_documents(documents: Sequence[Sequence[Sequence[int]]], min_tokens: int
     current: list[list[int]] = []
     current_tokens = 0
     for document in documents:
-        current.extend(list(sentence) for sentence in document)
-        current_tokens += sum(len(sentence) for sentence in document)
-        if current_tokens >= min_tokens:
-            packed.append(current)
-            current, current_tokens = [], 0
+        if sum(len(sentence) for sentence in document) >= max_tokens:
+            packed.append([list(sentence) for sentence in document])
+            continue
+        for sentence in document:
+            if current and current_tokens + len(sentence) > max_tokens:
+                packed.append(current)
+                current, current_tokens = [], 0
+            current.append(list(sentence))
+            current_tokens += len(sentence)
     if current:
         packed.append(current)
     return packed
 
 
+# --- documents -> segment pairs ----------------------------------------------------------------
 def truncate_pair(
     tokens_a: Sequence[int], tokens_b: Sequence[int], max_num_tokens: int, rng: np.random.Generator
 ) -> tuple[list[int], list[int]]:
