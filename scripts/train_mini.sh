@@ -17,7 +17,7 @@ BACKEND=${BACKEND:-cupy}        # numpy | cupy
 STEPS=${STEPS:-3600}
 BATCH_SIZE=${BATCH_SIZE:-64}
 MAX_SEQ_LENGTH=${MAX_SEQ_LENGTH:-128}
-LR=${LR:-5e-4}        # 1e-3 and 2e-3 collapsed to unigram predictions in 1200-step probes
+LR=${LR:-5e-4}        # 1e-3 collapsed (final-layer cosine 1) with the old zero output bias; see docs/tinyalbert-mini.md
 WARMUP_STEPS=${WARMUP_STEPS:-200}
 SEED=${SEED:-0}
 VOCAB_SIZE=${VOCAB_SIZE:-8000}
@@ -51,7 +51,7 @@ else
 fi
 
 # 4. Export: float16 weights (half the size; from_pretrained widens them to float32) + tokenizer + curve.
-"$PYTHON" -c "from tinyalbert.train.trainer import export_pretrained; export_pretrained('$RUN/final', '$EXPORT')"
+"$PYTHON" -c "from tinyalbert.train.checkpoints import export_pretrained; export_pretrained('$RUN/final', '$EXPORT')"
 cp "$RUN/loss_curve.png" "$EXPORT/loss_curve.png"
 cat "$RUN/eval_results.json"
 

@@ -35,7 +35,8 @@ class Progress:
         self.interactive = hasattr(stream, "isatty") and stream.isatty()
         # Into a file, tqdm draws into a buffer nobody reads, and `update` writes whole lines.
         self.bar = tqdm(total=total, initial=initial, file=stream if self.interactive else io.StringIO(),
-                        bar_format=BAR_FORMAT, unit="step", mininterval=0, dynamic_ncols=True)
+                        bar_format=BAR_FORMAT, unit="step", mininterval=0, dynamic_ncols=True,
+                        ascii=None if self.interactive else " #")
 
     def update(self, step: int, values: dict) -> None:
         self.bar.set_description_str(describe(values), refresh=False)
