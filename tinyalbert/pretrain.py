@@ -45,7 +45,7 @@ non_negative_int = int_at_least(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .train.arguments import MASKING_CHOICES, OUTPUT_BIAS_CHOICES, TrainingArguments
+    from .train.arguments import TrainingArguments
 
     defaults = {field.name: field.default for field in TrainingArguments.__dataclass_fields__.values()}
     summary = __doc__.split("\n\n")[0].split(": ", 1)[1]
@@ -53,7 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     # Every default is None here: None means "not given", so that --resume can fill in the
     # checkpoint's value; the defaults shown are those of TrainingArguments.
-    data = parser.add_argument_group("data and model")
+    _add_data_options(parser.add_argument_group("data and model"), defaults)
+    _add_optimization_options(parser.add_argument_group("optimization"), defaults)
+    _add_running_options(parser.add_argument_group("running"), defaults)
+    return parser
+
+
+def _add_data_options(data, defaults: dict) -> None:
+    from .train.arguments import MASKING_CHOICES
+
     data.add_argument("--corpus", required=True, metavar="FILE_OR_DIR",
                       help="text file, or directory of .txt files; blank lines separate documents")
     data.add_argument("--out", required=True, metavar="DIR", help="output directory (checkpoint/, final/, ...)")
@@ -74,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--short-seq-prob", type=float, metavar="P",
                       help=f"share of deliberately short examples (default: {defaults['short_seq_prob']})")
     data.add_argument("--dupe-factor", type=positive_int, metavar="N",
-                      help=f"passes over the corpus with fresh masks (default: {defaults['dupe_factor']})")
+                      help="passes over the corpus with other pair boundaries (and with --masking static, other "
+                           f"masks) (default: {defaults['dupe_factor']})")
     data.add_argument("--heldout-fraction", type=float, metavar="F",
                       help=f"share of documents kept out for evaluation (default: {defaults['heldout_fraction']})")
     data.add_argument("--masking", choices=MASKING_CHOICES,
@@ -84,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="join short documents with the next ones so examples fill --max-seq-length "
                            f"(default: {'on' if defaults['pack_documents'] else 'off'})")
 
-    optimization = parser.add_argument_group("optimization")
+
+def _add_optimization_options(optimization, defaults: dict) -> None:
+    from .train.arguments import OUTPUT_BIAS_CHOICES
+
     optimization.add_argument("--steps", type=positive_int, metavar="N",
                               help=f"optimizer steps (default: {defaults['steps']})")
     optimization.add_argument("--batch-size", type=positive_int, metavar="B",
@@ -104,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    f"(default: {defaults['output_bias_init']})")
     optimization.add_argument("--seed", type=int, help=f"seeds everything random (default: {defaults['seed']})")
 
-    run = parser.add_argument_group("running")
+
+def _add_running_options(run, defaults: dict) -> None:
     run.add_argument("--backend", choices=("numpy", "cupy"),
                      help=f"numpy (CPU) or cupy (CUDA GPU) (default: {defaults['backend']})")
     run.add_argument("--save-every", type=positive_int, metavar="N",
@@ -116,7 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop after this step with a checkpoint (the schedule still runs to --steps)")
     run.add_argument("--max-minutes", type=float, metavar="M",
                      help="stop with a checkpoint after M minutes of this session")
-    return parser
 
 
 def arguments_from(namespace: argparse.Namespace):
