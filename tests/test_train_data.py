@@ -490,23 +490,24 @@ def test_batches_resume_exactly(small_examples):
 
 
 # --- packing and masks drawn anew every epoch --------------------------------------------------
-def test_pack_documents_joins_short_documents_in_order_and_keeps_long_ones():
-    documents = [[[5, 6]], [[7], [8, 9]], [list(range(10, 30))], [[30]], [[31, 32]], [[33, 34, 35]]]
+def test_pack_documents_packs_sentences_in_order_up_to_the_limit():
+    documents = [[[5, 6]], [[7], [8, 9]], [[10, 11, 12, 13, 14, 15]], [[16], [17, 18]], [[19, 20, 21]]]
     packed = pack_documents(documents, max_tokens=4)
-    assert packed == [[[5, 6], [7]], [list(range(10, 30))], [[8, 9], [30]], [[31, 32]], [[33, 34, 35]]]
-    assert sorted(t for d in packed for s in d for t in s) == list(range(5, 36))
+    assert packed == [[[5, 6], [7]], [[8, 9]], [[10, 11, 12, 13, 14, 15]], [[16], [17, 18]], [[19, 20, 21]]]
+    assert [t for d in packed for s in d for t in s] == list(range(5, 22))
 
 
-def test_packing_fills_the_sequence_on_short_documents():
+@pytest.mark.parametrize("max_sentences", [3, 30])  # documents shorter and longer than an example
+def test_packing_fills_the_sequence(max_sentences):
     rng = np.random.default_rng(21)
-    documents = random_documents(rng, 300, max_sentences=3, sentence_lengths=(3, 10))
+    documents = random_documents(rng, 300 // max_sentences + 20, max_sentences=max_sentences, sentence_lengths=(3, 10))
     lengths = {}
     for packed in (False, True):
         corpus = pack_documents(documents, 125) if packed else documents
         examples = create_pretraining_examples(corpus, SPECIAL, VOCAB_SIZE, np.random.default_rng(0),
                                                max_seq_length=128, short_seq_prob=0.0)
         lengths[packed] = np.mean([example.attention_mask.sum() for example in examples])
-    assert lengths[False] < 40 and lengths[True] > 100, lengths
+    assert lengths[True] > 115 and lengths[True] > lengths[False] + 15, lengths
 
 
 def unmasked_examples(seed=12, count=40, max_seq_length=48):

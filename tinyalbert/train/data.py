@@ -26,8 +26,8 @@ Where this module departs from the original, on purpose:
   over the data instead of the original's `dupe_factor` copies with fixed masks, so every
   token of the text becomes a target sooner or later. The masks of an epoch follow from the
   batch generator, so a seed fixes them and a resumed run draws the same ones.
-- `pack_documents` joins the sentences of documents shorter than an example with those after
-  them, so that a corpus of short documents still fills the sequence.
+- `pack_documents` packs the sentences of consecutive documents into sequence-sized
+  documents, so that examples fill the sequence instead of ending documents with short tails.
 
 All randomness goes through one `numpy.random.Generator` passed in, so a seed fixes the data.
 """
@@ -55,26 +55,23 @@ class PretrainingExample(NamedTuple):
 
 # --- short documents -> packed documents -----------------------------------------------------
 def pack_documents(documents: Sequence[Sequence[Sequence[int]]], max_tokens: int) -> list[list[list[int]]]:
-    """Join the sentences of consecutive short documents into documents of at most `max_tokens`
-    tokens (as many as fit, in order). Documents of `max_tokens` or more stay as they are.
+    """The sentences of the corpus, in order, packed into documents of as many sentences as fit
+    in `max_tokens` tokens (a longer sentence makes a document of its own).
 
-    A corpus of short documents (a dictionary entry, a caption) otherwise gives examples far
-    shorter than the sequence, and padding teaches nothing. The price: a sentence-order pair
-    may then span two neighbouring documents.
+    Cut into pairs, a document leaves a short tail example at its end (and a corpus of short
+    documents, a dictionary entry or a caption, gives only short examples); padding teaches
+    nothing. Packed, nearly every example fills the sequence. The price: a sentence-order pair
+    may span the end of one document and the start of the next.
     """
     packed: list[list[list[int]]] = []
     current: list[list[int]] = []
     current_tokens = 0
-    for document in documents:
-        if sum(len(sentence) for sentence in document) >= max_tokens:
-            packed.append([list(sentence) for sentence in document])
-            continue
-        for sentence in document:
-            if current and current_tokens + len(sentence) > max_tokens:
-                packed.append(current)
-                current, current_tokens = [], 0
-            current.append(list(sentence))
-            current_tokens += len(sentence)
+    for sentence in (sentence for document in documents for sentence in document):
+        if current and current_tokens + len(sentence) > max_tokens:
+            packed.append(current)
+            current, current_tokens = [], 0
+        current.append(list(sentence))
+        current_tokens += len(sentence)
     if current:
         packed.append(current)
     return packed
