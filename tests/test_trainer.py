@@ -361,6 +361,7 @@ def test_cli_trains_a_vocabulary_and_a_model_then_resumes(workspace, tmp_path):
     result = cli(*common, "--resume")
     assert result.returncode == 0, result.stderr
     assert "step 6/6" in result.stderr and "held-out MLM accuracy" in result.stdout
+    assert "outside the most frequent pieces" in result.stdout and "final-layer cosine" in result.stdout
     config = json.loads((out / FINAL_DIR / "config.json").read_text())
     assert config["hidden_size"] == 16 and config["vocab_size"] <= 60
     assert (out / FINAL_DIR / "spiece.model").is_file()

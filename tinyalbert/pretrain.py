@@ -176,8 +176,11 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     if summary.get("eval"):
         results = summary["eval"]
-        print(f"held-out MLM accuracy {results.get('mlm_accuracy', float('nan')):.4f}, "
-              f"SOP accuracy {results.get('sop_accuracy', float('nan')):.4f}")
+        nan = float("nan")
+        print(f"held-out MLM accuracy {results.get('mlm_accuracy', nan):.4f} "
+              f"({results.get('mlm_accuracy_uncommon', nan):.4f} outside the most frequent pieces), "
+              f"SOP accuracy {results.get('sop_accuracy', nan):.4f}, "
+              f"final-layer cosine {results.get('final_layer_cosine', nan):.3f}")
     return 0
 
 
