@@ -655,3 +655,16 @@ def test_log_frequency_output_bias_keeps_a_model_from_scratch_from_collapsing(wo
         history = read_trainer_state(out / CHECKPOINT_DIR)["history"]
         late_cosine[init] = np.mean([r["final_layer_cosine"] for r in history if "final_layer_cosine" in r][-8:])
     assert late_cosine["zero"] > 0.98 and late_cosine["log-frequency"] < 0.8, late_cosine
+
+
+def test_a_new_run_that_fails_while_preparing_leaves_nothing_behind(workspace, tmp_path, capsys):
+    out = tmp_path / "run"
+    # The tokenizer is trained and saved, then the examples are too few for the batch size.
+    status, stderr = run_main(["--corpus", workspace["corpus"], "--out", out, "--vocab-size", 60, "--config",
+                               workspace["config"], "--max-seq-length", 24, "--batch-size", 100000], capsys)
+    assert status == 2 and "fewer than batch_size" in stderr and not out.exists()
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    status, _ = run_main(["--corpus", workspace["corpus"], "--out", out, "--vocab-size", 60, "--config",
+                          workspace["config"], "--max-seq-length", 24, "--batch-size", 100000], capsys)
+    assert status == 2 and sorted(path.name for path in out.iterdir()) == ["notes.txt"]

@@ -167,11 +167,14 @@ def check_out_dir(args: TrainingArguments, out: Path) -> None:
             raise FileNotFoundError(f"nothing to resume: {out / CHECKPOINT_DIR} has no {STATE_FILE}")
     elif checkpoint_dir(out) is not None:
         raise ValueError(f"{out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
+    existed = out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / ".write-test").touch()
         (out / ".write-test").unlink()
     except OSError as error:
+        if not existed and out.is_dir():
+            shutil.rmtree(out, ignore_errors=True)
         raise ValueError(f"cannot write into --out {out}: {error.strerror or error}") from None
 
 
@@ -231,7 +234,7 @@ def prepare_run(args: TrainingArguments) -> PreparedRun:
         raise ValueError(str(error)) from None
     documents = _read_corpus(args)
     fingerprint = corpus_fingerprint(documents)
-    out_existed = out.exists()
+    out_existed, tokenizer_existed = out.exists(), (out / TOKENIZER_DIR).exists()
     check_out_dir(args, out)
     if args.resume:
         saved = read_trainer_state(checkpoint_dir(out))
@@ -242,9 +245,9 @@ def prepare_run(args: TrainingArguments) -> PreparedRun:
         return _build(args, out, documents, fingerprint)
     try:
         return _build(args, out, documents, fingerprint)
-    except BaseException:
-        if out_existed:
-            shutil.rmtree(out / TOKENIZER_DIR, ignore_errors=True)
-        else:
+    except BaseException:  # remove only what this call made
+        if not out_existed:
             shutil.rmtree(out, ignore_errors=True)
+        elif not tokenizer_existed:
+            shutil.rmtree(out / TOKENIZER_DIR, ignore_errors=True)
         raise
