@@ -94,7 +94,10 @@ def train_step(model, optimizer, batch: dict, lr: float, clip_norm: float):
         batch["input_ids"], batch["labels"], batch["sentence_order_label"],
         attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"],
     )
-    grads, grad_norm = clip_grad_global_norm(grads, clip_norm) if clip_norm > 0 else (grads, global_norm(grads))
+    if clip_norm > 0:
+        grads, grad_norm = clip_grad_global_norm(grads, clip_norm)
+    else:
+        grad_norm = global_norm(grads)
     model.params = optimizer.step(model.params, grads, lr)
     return loss, grad_norm
 
