@@ -668,3 +668,17 @@ def test_a_new_run_that_fails_while_preparing_leaves_nothing_behind(workspace, t
     status, _ = run_main(["--corpus", workspace["corpus"], "--out", out, "--vocab-size", 60, "--config",
                           workspace["config"], "--max-seq-length", 24, "--batch-size", 100000], capsys)
     assert status == 2 and sorted(path.name for path in out.iterdir()) == ["notes.txt"]
+
+
+def test_a_checkpoint_from_before_the_collapse_fix_resumes_with_its_old_settings(workspace, tmp_path, capsys):
+    out = tmp_path / "run"
+    old_settings = ["--output-bias-init", "zero", "--masking", "static", "--no-pack-documents"]
+    assert run_main(tiny_cli_options(workspace, out) + old_settings + ["--stop-at", 2], capsys)[0] == 0
+    state_file = out / CHECKPOINT_DIR / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    for name in ("output_bias_init", "masking", "pack_documents"):  # as written before these existed
+        del state["args"][name]
+    state_file.write_text(json.dumps(state))
+    status, stderr = run_main(["--corpus", workspace["corpus"], "--out", out, "--resume"], capsys)
+    assert status == 0, stderr
+    assert read_trainer_state(out / CHECKPOINT_DIR)["args"]["masking"] == "static"
