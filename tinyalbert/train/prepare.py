@@ -19,7 +19,7 @@ import numpy as np
 
 from ..backend import asarray, get_backend
 from ..models import AlbertForPreTraining
-from .arguments import TrainingArguments, check_resumable, resolve_config
+from .arguments import BEFORE_ARGUMENT_EXISTED, TrainingArguments, check_resumable, resolve_config
 from .checkpoints import CHECKPOINT_DIR, STATE_FILE, TOKENIZER_DIR, checkpoint_dir, load_checkpoint, read_trainer_state
 from .data import PretrainingExample, Remasking, batches, create_pretraining_examples, pack_documents
 from .masking import Masking, SpecialIds, word_start_ids_from_pieces
@@ -138,7 +138,7 @@ def heldout_examples_of_run(out) -> list[PretrainingExample]:
     directory = checkpoint_dir(out)
     if directory is None:
         raise FileNotFoundError(f"{out} has no checkpoint to read the run's arguments from")
-    args = TrainingArguments(**read_trainer_state(directory)["args"])
+    args = TrainingArguments(**{**BEFORE_ARGUMENT_EXISTED, **read_trainer_state(directory)["args"]})
     tokenizer = AlbertTokenizer.from_pretrained(out / TOKENIZER_DIR)
     rngs = _generators(args.seed)
     _, heldout_documents = split_documents(read_documents(args.corpus), args.heldout_fraction, rngs["heldout_split"])
