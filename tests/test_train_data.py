@@ -17,7 +17,6 @@ from tinyalbert.nn.losses import IGNORE_INDEX
 from tinyalbert.train.data import (
     BatchIterator,
     Remasking,
-    batches,
     build_example,
     collate,
     create_pretraining_examples,
@@ -456,7 +455,7 @@ def test_collate_stacks_int64(small_examples):
 
 def test_batches_visit_every_example_once_per_epoch(small_examples):
     count = len(small_examples)
-    iterator = batches(small_examples, batch_size=7, rng=np.random.default_rng(0), num_epochs=2, drop_last=False)
+    iterator = BatchIterator(small_examples, batch_size=7, rng=np.random.default_rng(0), num_epochs=2, drop_last=False)
     assert iterator.batches_per_epoch == math.ceil(count / 7)
     seen = [batch["input_ids"] for batch in iterator]
     assert len(seen) == 2 * iterator.batches_per_epoch
@@ -465,13 +464,13 @@ def test_batches_visit_every_example_once_per_epoch(small_examples):
         rows = np.concatenate(epoch_batches)
         assert sorted(map(bytes, rows)) == sorted(map(bytes, all_rows))
 
-    dropping = batches(small_examples, batch_size=7, rng=np.random.default_rng(0), num_epochs=1)
+    dropping = BatchIterator(small_examples, batch_size=7, rng=np.random.default_rng(0), num_epochs=1)
     assert [len(batch["labels"]) for batch in dropping] == [7] * (count // 7)
 
 
 def test_batches_resume_exactly(small_examples):
     per_epoch = len(small_examples) // 5
-    original = batches(small_examples, batch_size=5, rng=np.random.default_rng(3))
+    original = BatchIterator(small_examples, batch_size=5, rng=np.random.default_rng(3))
     for _ in range(per_epoch + 2):  # into the second epoch
         next(original)
     state = json.loads(json.dumps(original.state_dict()))  # plain values survive a JSON round trip
@@ -485,7 +484,7 @@ def test_batches_resume_exactly(small_examples):
         for field in want:
             np.testing.assert_array_equal(got[field], want[field])
 
-    restarted = batches(small_examples, batch_size=5, rng=np.random.default_rng(4))
+    restarted = BatchIterator(small_examples, batch_size=5, rng=np.random.default_rng(4))
     assert not np.array_equal(next(restarted)["input_ids"], expected[0]["input_ids"])
 
 
@@ -518,7 +517,7 @@ def unmasked_examples(seed=12, count=40, max_seq_length=48):
 
 def remasking_batches(examples, seed, batch_size=8):
     remask = Remasking(SPECIAL, VOCAB_SIZE, Masking(masked_lm_prob=0.15, max_predictions_per_seq=20))
-    return batches(examples, batch_size, np.random.default_rng(seed), remask=remask)
+    return BatchIterator(examples, batch_size, np.random.default_rng(seed), remask=remask)
 
 
 def epoch_of(iterator) -> dict:

@@ -22,7 +22,7 @@ Where this module departs from the original, on purpose:
   document lengths.
 - A chunk of a single sentence is cut inside the sentence into A and B. The original takes B
   from a random other document there, which gives an SOP label that says nothing about order.
-- Dynamic masking (as RoBERTa): `batches(..., remask=...)` draws fresh masks for every pass
+- Dynamic masking (as RoBERTa): `BatchIterator(..., remask=...)` draws fresh masks for every pass
   over the data instead of the original's `dupe_factor` copies with fixed masks, so every
   token of the text becomes a target sooner or later. The masks of an epoch follow from the
   batch generator, so a seed fixes them and a resumed run draws the same ones.
@@ -238,7 +238,7 @@ def create_pretraining_examples(
     fresh pair boundaries and masks, so one text is seen under several masks.
     `word_start_ids`: the ids (or a (vocab,) bool mask) of the pieces that begin a word, for
     whole-word n-grams (see `word_start_ids_from_pieces`); None makes every token a word.
-    `masked_lm_prob=0` gives unmasked examples, for `batches(..., remask=...)` to mask anew
+    `masked_lm_prob=0` gives unmasked examples, for `BatchIterator(..., remask=...)` to mask anew
     at every pass.
     """
     _check_recipe(max_seq_length, masked_lm_prob, max_predictions_per_seq, short_seq_prob, dupe_factor, max_ngram)
@@ -367,17 +367,3 @@ class BatchIterator:
         self.epoch = int(state["epoch"])
         self._start_epoch()
         self.position = position
-
-
-def batches(
-    examples: Sequence[PretrainingExample],
-    batch_size: int,
-    rng: np.random.Generator,
-    *,
-    num_epochs: int | None = None,
-    drop_last: bool = True,
-    remask: Remasking | None = None,
-) -> BatchIterator:
-    """Shuffled batches of `examples`, forever (or for `num_epochs`), masked anew every epoch
-    with `remask`; see `BatchIterator`."""
-    return BatchIterator(examples, batch_size, rng, num_epochs=num_epochs, drop_last=drop_last, remask=remask)

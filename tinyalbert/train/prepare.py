@@ -21,7 +21,7 @@ from ..backend import asarray, get_backend
 from ..models import AlbertForPreTraining
 from .arguments import BEFORE_ARGUMENT_EXISTED, TrainingArguments, check_resumable, resolve_config
 from .checkpoints import CHECKPOINT_DIR, STATE_FILE, TOKENIZER_DIR, checkpoint_dir, load_checkpoint, read_trainer_state
-from .data import PretrainingExample, Remasking, batches, create_pretraining_examples, pack_documents
+from .data import BatchIterator, PretrainingExample, Remasking, create_pretraining_examples, pack_documents
 from .masking import Masking, SpecialIds, word_start_ids_from_pieces
 from .metrics import common_pieces
 from .optim import LAMB, AdamW
@@ -217,7 +217,7 @@ def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str
     model.train(rng=rngs["dropout"])
     optimizer = (AdamW if args.optimizer == "adamw" else LAMB)(weight_decay=args.weight_decay)
     remask = Remasking(special_ids_of(tokenizer), len(tokenizer), masking_of(tokenizer, args)) if dynamic else None
-    iterator = batches(train_examples, args.batch_size, rngs["batch_order"], remask=remask)
+    iterator = BatchIterator(train_examples, args.batch_size, rngs["batch_order"], remask=remask)
     saved_state = load_checkpoint(checkpoint_dir(out), model, optimizer, iterator) if args.resume else None
     return PreparedRun(tokenizer, model, optimizer, iterator, heldout_examples, common_pieces(counts), fingerprint,
                        saved_state)
