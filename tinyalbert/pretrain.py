@@ -7,7 +7,7 @@ OUT/final. See `tinyalbert.train.trainer` for what each step does.
 
 Training from scratch, the MLM output bias starts at the log frequencies of the pieces of the
 corpus (`--output-bias-init log-frequency`): without it a small model collapses early (every
-position gets the same final-layer vector, printed as `cos`) and at lr 1e-3 never recovers.
+position gets the same final-layer vector, printed as `cos`) and at lr 1e-3 stays collapsed.
 Masks are drawn anew every epoch (`--masking dynamic`), and short documents are joined so
 examples fill the sequence (`--pack-documents`).
 
