@@ -127,9 +127,15 @@ def reference_uses_in_source(source: str, graded) -> list:
 
 
 def load_submission(directory: str, graded):
-    """Execute each .py file of the submission; returns (namespace, load errors, flagged names)."""
+    """Execute each .py file of the submission.
+
+    Returns (namespace, load errors, flagged). The namespace holds the functions and classes each
+    file *defines* (a name a file only imports, e.g. a given helper imported from tinyalbert, does
+    not count), so a directory with every exercise's file works. A graded name defined nowhere
+    but imported from tinyalbert is flagged.
+    """
     sys.path.insert(0, directory)
-    namespace, errors, flagged = {}, [], {}
+    namespace, errors, imported = {}, [], {}
     for file_name in sorted(os.listdir(directory)):
         if not file_name.endswith(".py"):
             continue
@@ -137,7 +143,7 @@ def load_submission(directory: str, graded):
         with open(path, encoding="utf-8", errors="replace") as handle:
             source = handle.read()
         for name in reference_uses_in_source(source, graded):
-            flagged[name] = f"{file_name} takes `{name}` from tinyalbert instead of writing it"
+            imported.setdefault(name, file_name)
         module_name = file_name[:-3]
         try:
             spec = importlib.util.spec_from_file_location(module_name, path)
@@ -147,7 +153,10 @@ def load_submission(directory: str, graded):
         except BaseException as error:  # a submission may raise anything, SystemExit included
             errors.append(f"{file_name}: {describe(error)}")
             continue
-        namespace.update({k: v for k, v in vars(module).items() if not k.startswith("__")})
+        namespace.update({key: value for key, value in vars(module).items()
+                          if callable(value) and getattr(value, "__module__", None) == module_name})
+    flagged = {name: f"{file_name} takes `{name}` from tinyalbert instead of writing it"
+               for name, file_name in imported.items() if name not in namespace}
     return namespace, errors, flagged
 
 
