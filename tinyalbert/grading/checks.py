@@ -52,6 +52,9 @@ class Check(NamedTuple):
 
     @property
     def functions(self) -> tuple:
+        """The student's functions this check calls (a backward check runs the reference forward)."""
+        if self.kind == "backward":
+            return (self.target,)
         return tuple(name for name in (self.target, self.forward) if name)
 
 

@@ -78,14 +78,18 @@ def check_rng(seed: int, exercise: str, check: str):
 
 
 def score_check(exercise, check, student, reference, seed, setting, flagged, found) -> CheckResult:
+    if getattr(student, "startup_failure", None):
+        return CheckResult(exercise.name, check.name, check.about, 0.0, check.points, [], student.startup_failure)
     missing = [name for name in check.functions if name not in found]
     used = [name for name in check.functions if name in flagged]
     if used:
         return CheckResult(exercise.name, check.name, check.about, 0.0, check.points, [],
                            f"no points: {flagged[used[0]]}. Write `{used[0]}` yourself.")
     if missing:
+        errors = getattr(student, "info", {}).get("errors") or []
+        why = f"; loading your files failed: {errors[0]}" if errors else " (look for a typo in its name)"
         return CheckResult(exercise.name, check.name, check.about, 0.0, check.points, [],
-                           f"`{missing[0]}` was not found in your submission (look for a typo in its name)")
+                           f"`{missing[0]}` was not found in your submission{why}")
     cases = run_check(check, student, reference, check_rng(seed, exercise.name, check.name),
                       draws=setting.draws, entries=setting.entries, arrays=setting.arrays)
     reached = [c for c in cases if c.message.startswith("reference used")]

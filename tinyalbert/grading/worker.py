@@ -30,6 +30,7 @@ from .calling import invoke
 from .reference import GRADED_METHODS, resolve, split_entry
 
 USED_REFERENCE: set = set()
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tinyalbert/: not the student's frames
 
 
 class ReferenceUsed(BaseException):
@@ -162,7 +163,7 @@ def load_submission(directory: str, graded):
 
 def describe(error: BaseException) -> str:
     """The exception and the last frames of the student's own files."""
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if "tinyalbert" not in frame.filename]
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if not frame.filename.startswith(PACKAGE_DIR)]
     where = "".join(traceback.format_list(frames[-3:]))
     kind = "called sys.exit" if isinstance(error, SystemExit) else type(error).__name__
     return f"{kind}: {error}" + (f"\n{where}" if where else "")
