@@ -265,11 +265,22 @@ def test_every_format_is_written(tmp_path, fmt):
         assert root.find(".//failure") is not None
 
 
+def test_points_can_be_chosen_and_an_empty_submission_is_graded(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "notes.txt").write_text("no code")
+    result = cli("grade", tmp_path / "sub", "--exercise", "linear", "softmax", "--points", "linear=12", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["score"] == 0 and data["max_score"] == 12 + BY_NAME["softmax"].points
+    assert "was not found in your submission" in data["exercises"][0]["checks"][0]["note"]
+    assert cli("grade", tmp_path / "sub", "--points", "linear=ten").returncode == 2
+
+
 def test_gradescope_bundle_runs_against_a_stand_in_autograder_root(tmp_path):
     import zipfile
 
     bundle = tmp_path / "autograder.zip"
-    result = cli("gradescope-bundle", bundle, "--exercise", "linear", "--seed", 11)
+    result = cli("gradescope-bundle", bundle, "--exercise", "linear", "--seed", 11, "--points", "linear=3")
     assert result.returncode == 0, result.stderr
     source = tmp_path / "source"
     with zipfile.ZipFile(bundle) as archive:
@@ -288,8 +299,21 @@ def test_gradescope_bundle_runs_against_a_stand_in_autograder_root(tmp_path):
     run = subprocess.run(["bash", str(source / "run_autograder")], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     report = json.loads((root / "results" / "results.json").read_text())
-    assert report["score"] == 6
+    assert report["score"] == 3  # full marks, scaled to the 3 points chosen
+    assert sum(t["max_score"] for t in report["tests"]) == 3
 
     env["AUTOGRADER_PYTHON"] = "/nonexistent/python3"  # the grader cannot even start: results.json still appears
     subprocess.run(["bash", str(source / "run_autograder")], env=env, capture_output=True, text=True, timeout=60)
     assert json.loads((root / "results" / "results.json").read_text())["score"] == 0
+
+
+def test_staff_page_lists_every_exercise_with_its_points():
+    page = (ROOT / "docs" / "grading-staff.md").read_text()
+    for exercise in EXERCISES:
+        row = next((line for line in page.splitlines() if line.startswith(f"| `{exercise.name}`")), None)
+        assert row is not None, exercise.name
+        assert f"| {exercise.points:g} |" in row, (exercise.name, row)
+    assert f"is {sum(e.points for e in EXERCISES if not e.extra):g}." in page
+    from tinyalbert.grading.mutants import MUTANTS
+
+    assert f"and {len(MUTANTS)}\nmutants" in page or f"and {len(MUTANTS)} mutants" in page

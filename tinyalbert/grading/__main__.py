@@ -10,7 +10,7 @@ import sys
 import time
 
 from .exercises import EXERCISES, select
-from .grade import DEFAULT_SEED, HEAVY_ENV, grade, read_submission
+from .grade import DEFAULT_SEED, HEAVY_ENV, grade, parse_points, read_submission, rescale
 from .report import render, write_atomically
 
 
@@ -29,6 +29,7 @@ def parser() -> argparse.ArgumentParser:
     grading.add_argument("--format", choices=("text", "json", "gradescope", "junit"), default="text")
     grading.add_argument("--output", metavar="FILE", help="write the report here (default: standard output)")
     grading.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the random cases")
+    grading.add_argument("--points", nargs="+", metavar="NAME=TOTAL", help="what an exercise is worth (its checks scale)")
     selftest = commands.add_parser("selftest", help="reference full marks, stubs 0, every mutant caught")
     selftest.add_argument("--seed", type=int, default=DEFAULT_SEED)
     selftest.add_argument("--jobs", type=int, default=2)
@@ -36,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
     bundle.add_argument("out_zip")
     bundle.add_argument("--exercise", nargs="+", metavar="NAME")
     bundle.add_argument("--seed", type=int, help="seed of the random cases (default: drawn at random, kept in the zip)")
+    bundle.add_argument("--points", nargs="+", metavar="NAME=TOTAL", help="what an exercise is worth (its checks scale)")
     return main
 
 
@@ -54,12 +56,13 @@ def command_grade(args) -> int:
     try:
         files = read_submission(args.submission)
         select(args.exercise, include_extra=True)
+        points = parse_points(args.points)
     except (ValueError, KeyError) as error:
         print(f"error: {error.args[0]}", file=sys.stderr)
         return 2
     start = time.monotonic()
     try:
-        results = grade(files, args.exercise, seed=args.seed, include_extra=bool(args.exercise))
+        results = rescale(grade(files, args.exercise, seed=args.seed, include_extra=bool(args.exercise)), points)
         text = render(results, args.format, seed=args.seed, execution_time=time.monotonic() - start)
     except Exception as error:  # the report must be written whatever happened
         text = failure_report(args.format, f"the grader failed: {type(error).__name__}: {error}")
@@ -107,8 +110,8 @@ def main(argv=None) -> int:
     from .bundle import write_bundle
 
     try:
-        write_bundle(args.out_zip, args.exercise, args.seed)
-    except (KeyError, RuntimeError) as error:
+        write_bundle(args.out_zip, args.exercise, args.seed, parse_points(args.points))
+    except (KeyError, ValueError, RuntimeError) as error:
         print(f"error: {error.args[0]}", file=sys.stderr)
         return 2
     print(args.out_zip)

@@ -45,8 +45,9 @@ RESULTS="$ROOT/results/results.json"
 mkdir -p "$ROOT/results"
 EXERCISES=$("$PYTHON" -c "import json, sys; print(' '.join(json.load(open(sys.argv[1]))['exercises']))" "$HERE/grading.json")
 SEED=$("$PYTHON" -c "import json, sys; print(json.load(open(sys.argv[1]))['seed'])" "$HERE/grading.json")
+POINTS=$("$PYTHON" -c "import json, sys; p = json.load(open(sys.argv[1]))['points']; print('--points ' + ' '.join(p) if p else '')" "$HERE/grading.json")
 # shellcheck disable=SC2086
-"$PYTHON" -m tinyalbert.grading grade "$ROOT/submission" --exercise $EXERCISES --seed "$SEED" \\
+"$PYTHON" -m tinyalbert.grading grade "$ROOT/submission" --exercise $EXERCISES --seed "$SEED" $POINTS \\
     --format gradescope --output "$RESULTS"
 status=$?
 if [ $status -ne 0 ] || [ ! -s "$RESULTS" ]; then
@@ -77,11 +78,12 @@ def build_wheel(out_dir) -> pathlib.Path:
     return wheels[0]
 
 
-def write_bundle(out_zip, exercise_names=None, seed: int | None = None) -> pathlib.Path:
-    """Write the autograder zip; returns its path."""
+def write_bundle(out_zip, exercise_names=None, seed: int | None = None, points: dict | None = None) -> pathlib.Path:
+    """Write the autograder zip; returns its path. `points`: exercise -> total it is worth."""
     exercises = [e.name for e in select(exercise_names, include_extra=True)] if exercise_names else \
         [e.name for e in select(None)]
-    config = {"exercises": exercises, "seed": int(seed) if seed is not None else secrets.randbelow(2**31)}
+    config = {"exercises": exercises, "seed": int(seed) if seed is not None else secrets.randbelow(2**31),
+              "points": [f"{name}={total:g}" for name, total in (points or {}).items()]}
     out_zip = pathlib.Path(out_zip)
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:

@@ -40,11 +40,12 @@ def forward_backward(forward, backward, cases, points, grads, gradient_cases=Non
                      backward_args="cache", prefix=""):
     """The three usual checks of a forward/backward pair; `points` = (forward, backward, gradcheck)."""
     gradient_cases = gradient_cases or cases
+    given = {"cache": "cache", "result": "output", "inputs": "inputs"}[backward_args]
     return (
         Check(prefix + "forward", points[0], "forward", forward, cases, outputs=outputs,
               about=f"`{forward}` against the reference"),
         Check(prefix + "backward", points[1], "backward", backward, cases, forward=forward, outputs=outputs,
-              backward_args=backward_args, grads=grads, about=f"`{backward}` on the reference's cache, against the reference"),
+              backward_args=backward_args, grads=grads, about=f"`{backward}` on the reference's {given}, against the reference"),
         Check(prefix + "gradcheck", points[2], "gradcheck", backward, gradient_cases, forward=forward,
               outputs=outputs, backward_args=backward_args, grads=grads,
               about=f"`{backward}` against finite differences of your own `{forward}`"),
@@ -84,12 +85,17 @@ EXERCISES = (
                               gradient_cases=_gradient_cases(nn.layernorm_cases))),
     Exercise("activations", "GELU: the tanh approximation and the exact one, with derivatives",
              ("gelu_new", "gelu", "gelu_new_derivative", "gelu_derivative"), (
-                 Check("gelu_new", 1.5, "forward", "gelu_new", nn.activation_cases, outputs=((),)),
-                 Check("gelu", 1.5, "forward", "gelu", nn.activation_cases, outputs=((),)),
-                 Check("gelu_new_derivative", 1, "forward", "gelu_new_derivative", nn.activation_cases, outputs=((),)),
-                 Check("gelu_derivative", 1, "forward", "gelu_derivative", nn.activation_cases, outputs=((),)),
-                 Check("gelu_new_gradcheck", 0.5, "derivative", "gelu_new_derivative", nn.activation_cases, forward="gelu_new"),
-                 Check("gelu_gradcheck", 0.5, "derivative", "gelu_derivative", nn.activation_cases, forward="gelu"),
+                 Check("gelu_new", 1.5, "forward", "gelu_new", nn.activation_cases, outputs=((),),
+                       about="`gelu_new` against the reference"),
+                 Check("gelu", 1.5, "forward", "gelu", nn.activation_cases, outputs=((),), about="`gelu` against the reference"),
+                 Check("gelu_new_derivative", 1, "forward", "gelu_new_derivative", nn.activation_cases, outputs=((),),
+                       about="`gelu_new_derivative` against the reference"),
+                 Check("gelu_derivative", 1, "forward", "gelu_derivative", nn.activation_cases, outputs=((),),
+                       about="`gelu_derivative` against the reference"),
+                 Check("gelu_new_gradcheck", 0.5, "derivative", "gelu_new_derivative", nn.activation_cases, forward="gelu_new",
+                       about="`gelu_new_derivative` against finite differences of your own `gelu_new`"),
+                 Check("gelu_gradcheck", 0.5, "derivative", "gelu_derivative", nn.activation_cases, forward="gelu",
+                       about="`gelu_derivative` against finite differences of your own `gelu`"),
              )),
     Exercise("softmax", "Softmax over the last axis, and its backward", ("softmax", "softmax_backward"),
              forward_backward("softmax", "softmax_backward", nn.softmax_cases, (2, 2, 1), lambda case: [(("args", 0), ())],

@@ -59,17 +59,16 @@ class ExerciseResult(NamedTuple):
 
 
 def read_submission(path) -> dict:
-    """file name -> source, for a .py file or a directory of them (not recursive)."""
+    """file name -> source, for a .py file or a directory of them. A directory without .py files at
+    its top is searched below (an uploaded folder); one without any is graded as empty."""
     path = pathlib.Path(path)
     if path.is_file():
         if path.suffix != ".py":
             raise ValueError(f"SUBMISSION must be a .py file or a directory of them, got {path}")
         return {path.name: path.read_text(encoding="utf-8", errors="replace")}
     if path.is_dir():
-        files = {p.name: p.read_text(encoding="utf-8", errors="replace") for p in sorted(path.glob("*.py"))}
-        if not files:
-            raise ValueError(f"no .py files in {path}")
-        return files
+        found = sorted(path.glob("*.py")) or sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
+        return {p.name: p.read_text(encoding="utf-8", errors="replace") for p in found}
     raise ValueError(f"SUBMISSION {path} does not exist")
 
 
@@ -135,6 +134,33 @@ def grade(files: dict, exercise_names=None, seed: int = DEFAULT_SEED, setting: S
 
 def failed_cases(result: CheckResult) -> list:
     return [c for c in result.cases if not c.passed]
+
+
+def parse_points(items) -> dict:
+    """["linear=10", "attention=20"] -> {"linear": 10.0, "attention": 20.0}; ValueError when malformed."""
+    points = {}
+    for item in items or []:
+        name, _, value = item.partition("=")
+        try:
+            points[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--points takes NAME=TOTAL (e.g. attention=20), got {item!r}") from None
+        if points[name] < 0:
+            raise ValueError(f"--points {item!r}: a total cannot be negative")
+    return points
+
+
+def rescale(results, points: dict) -> list:
+    """Scale the checks of each exercise named in `points` so that the exercise is worth that total."""
+    scaled = []
+    for result in results:
+        if result.name not in points or not result.max_score:
+            scaled.append(result)
+            continue
+        factor = points[result.name] / result.max_score
+        checks = [c._replace(score=round(c.score * factor, 4), max_score=round(c.max_score * factor, 4)) for c in result.checks]
+        scaled.append(result._replace(checks=checks))
+    return scaled
 
 
 __all__ = ["grade", "read_submission", "ExerciseResult", "CheckResult", "CaseResult", "Setting", "DEFAULT_SEED"]
