@@ -85,8 +85,11 @@ def _encode(value, arrays):
         return {"@l": [_encode(v, arrays) for v in value]}
     if isinstance(value, dict):
         return {"@d": [[_encode(k, arrays), _encode(v, arrays)] for k, v in value.items()]}
-    if hasattr(value, "__array__") and not callable(getattr(value, "__call__", None)):
-        return _encode(np.asarray(value), arrays)
+    if hasattr(value, "__array__") and not callable(value):  # e.g. a CuPy array or a 0-d array-like
+        try:
+            return _encode(np.asarray(value), arrays)
+        except Exception:  # an object whose __array__ raises
+            return {"@bad": type(value).__name__}
     if type(value).__name__ == "AlbertConfig":
         return {"@config": _encode({k: v for k, v in vars(value).items() if k != "extra"}, arrays)}
     return {"@bad": type(value).__name__}
