@@ -170,6 +170,8 @@ def test_wrong_shapes_nans_and_odd_types_are_explained():
     assert "got nan" in checks["forward"].cases[0].message
     _, checks = grade_linear(with_forward("    return (lambda: 0), None"))
     assert "returned a function" in checks["forward"].cases[0].message
+    _, checks = grade_linear(with_forward("    return ()"))
+    assert "the result has no entry at [0]: it is a tuple of 0" in checks["forward"].cases[0].message
 
 
 @pytest.mark.parametrize("exit_call", ["sys.exit(0)", "os._exit(0)", "raise SystemExit(3)"])

@@ -223,12 +223,18 @@ def run_call(namespace, request, slots, args=None):
         result = invoke(namespace, request["target"], call_args["args"], call_args["kwargs"])
         if request.get("keep"):
             slots[request["keep"]] = result
-        return {"ok": True, "value": select_paths(result, request.get("select"))}
     except BaseException as error:
         message = describe(error)
         if USED_REFERENCE:
             message = f"reference used: {message}"
         return {"ok": False, "error": message, "reference": sorted(USED_REFERENCE)}
+    try:
+        return {"ok": True, "value": select_paths(result, request.get("select"))}
+    except (LookupError, TypeError):
+        wanted = " and ".join(str(list(p)) for p in request.get("select") or [])
+        return {"ok": False, "error": f"the result has no entry at {wanted}: it is a {type(result).__name__}"
+                                      f"{f' of {len(result)}' if isinstance(result, (tuple, list)) else ''}"
+                                      " (return what the docstring says, e.g. (output, cache))"}
 
 
 def serve(namespace, request_fd, result_fd):
