@@ -9,12 +9,15 @@ random numbers, and a correct implementation may draw them in another order than
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .cases_data import CLS, MASK, PAD, SEP, VOCAB, example_tokens, sop_document, special_ids, word_starts
 from .checks import CaseResult
 
 IGNORE = -100
+HYPOTHESIS_LOCK = threading.Lock()  # hypothesis keeps global state: one search at a time (selftest runs threads)
 
 
 def search(student, properties, draw_input, describe, rng, examples: int):
@@ -58,7 +61,8 @@ def _hypothesis_search(prop, outcome_of, draw_input, describe, examples):
             raise AssertionError(problem)
 
     try:
-        holds()
+        with HYPOTHESIS_LOCK:
+            holds()
     except AssertionError:
         return smallest.get("text", "property failed")
     except Exception as error:  # hypothesis' own errors (e.g. flaky): report, do not crash
