@@ -333,3 +333,9 @@ def test_staff_page_lists_every_exercise_with_its_points():
     from tinyalbert.grading.mutants import MUTANTS
 
     assert f"and {len(MUTANTS)}\nmutants" in page or f"and {len(MUTANTS)} mutants" in page
+
+
+def test_a_file_named_like_a_library_module_does_not_break_the_grader():
+    result = grade({"json.py": "raise RuntimeError('shadowing json')\n", "numpy.py": LINEAR}, ["linear"], setting=QUICK)[0]
+    assert result.score == result.max_score
+    assert any("shadowing json" in note for note in result.notes)

@@ -146,6 +146,8 @@ def load_submission(directory: str, graded):
         for name in reference_uses_in_source(source, graded):
             imported.setdefault(name, file_name)
         module_name = file_name[:-3]
+        if module_name in sys.modules:  # e.g. a file called numpy.py or json.py: keep the real module
+            module_name = f"submission_{module_name}"
         try:
             spec = importlib.util.spec_from_file_location(module_name, path)
             module = importlib.util.module_from_spec(spec)
