@@ -240,6 +240,18 @@ def test_using_the_reference_earns_nothing_and_says_why():
     _, checks = grade_linear(through_another_module)
     assert checks["forward"].score == 0 and "reference" in checks["forward"].note
 
+    reloaded = with_forward("    import importlib, tinyalbert.nn.linear as reference\n"
+                            "    return importlib.reload(reference).linear_forward(inputs, weight, bias)")
+    _, checks = grade_linear(reloaded)
+    assert checks["forward"].score == 0 and "reload()" in checks["forward"].note
+
+    re_executed = with_forward("    import importlib.util, tinyalbert.nn.linear as reference\n"
+                               "    spec = importlib.util.spec_from_file_location('copy', reference.__file__)\n"
+                               "    module = importlib.util.module_from_spec(spec)\n    spec.loader.exec_module(module)\n"
+                               "    return module.linear_forward(inputs, weight, bias)")
+    _, checks = grade_linear(re_executed)
+    assert checks["forward"].score == 0 and "may not load module code again" in checks["forward"].note
+
 
 # --- formats ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt", ["text", "json", "gradescope", "junit"])

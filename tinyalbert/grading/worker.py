@@ -127,16 +127,36 @@ def reference_uses_in_source(source: str, graded) -> list:
     return sorted(found)
 
 
+# Calls that load a module's code a second time, around the tripwires: not allowed in a submission.
+RELOADERS = frozenset({"reload", "run_path", "run_module", "spec_from_file_location", "SourceFileLoader",
+                       "module_from_spec", "exec_module", "getsource"})
+
+
+def reloads_modules(source: str) -> str:
+    """The first call in `source` that re-executes or re-reads module code (e.g. importlib.reload), or ""."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+            if name in RELOADERS:
+                return name
+    return ""
+
+
 def load_submission(directory: str, graded):
     """Execute each .py file of the submission.
 
     Returns (namespace, load errors, flagged). The namespace holds the functions and classes each
     file *defines* (a name a file only imports, e.g. a given helper imported from tinyalbert, does
-    not count), so a directory with every exercise's file works. A graded name defined nowhere
-    but imported from tinyalbert is flagged.
+    not count), so a directory with every exercise's file works. Flagged: a graded name defined
+    nowhere but imported from tinyalbert, and every graded name defined in a file that loads
+    module code again (around the tripwires).
     """
     sys.path.insert(0, directory)
-    namespace, errors, imported = {}, [], {}
+    namespace, errors, imported, reloading, defined_in = {}, [], {}, {}, {}
     for file_name in sorted(os.listdir(directory)):
         if not file_name.endswith(".py"):
             continue
@@ -145,6 +165,9 @@ def load_submission(directory: str, graded):
             source = handle.read()
         for name in reference_uses_in_source(source, graded):
             imported.setdefault(name, file_name)
+        reloader = reloads_modules(source)
+        if reloader:
+            reloading[file_name] = reloader
         module_name = file_name[:-3]
         if module_name in sys.modules:  # e.g. a file called numpy.py or json.py: keep the real module
             module_name = f"submission_{module_name}"
@@ -156,10 +179,15 @@ def load_submission(directory: str, graded):
         except BaseException as error:  # a submission may raise anything, SystemExit included
             errors.append(f"{file_name}: {describe(error)}")
             continue
-        namespace.update({key: value for key, value in vars(module).items()
-                          if callable(value) and getattr(value, "__module__", None) == module_name})
+        defined = {key: value for key, value in vars(module).items()
+                   if callable(value) and getattr(value, "__module__", None) == module_name}
+        namespace.update(defined)
+        defined_in.update({key: file_name for key in defined})
     flagged = {name: f"{file_name} takes `{name}` from tinyalbert instead of writing it"
                for name, file_name in imported.items() if name not in namespace}
+    for name in graded:
+        if defined_in.get(name) in reloading:
+            flagged[name] = f"{defined_in[name]} calls {reloading[defined_in[name]]}(): a submission may not load module code again"
     return namespace, errors, flagged
 
 
