@@ -43,11 +43,12 @@ def check(name: str, function, *, seed: int | None = None, **others) -> bool:
     for item in exercise.checks:
         if item.target != name:
             continue
-        results = run_check(item, student, reference, check_rng(seed if seed is not None else DEFAULT_SEED, exercise.name, item.name),
-                            draws=setting.draws, entries=setting.entries, arrays=setting.arrays)
+        rng = check_rng(seed if seed is not None else DEFAULT_SEED, exercise.name, item.name)
+        results = run_check(item, student, reference, rng, draws=setting.draws, entries=setting.entries, arrays=setting.arrays)
         failed = [case for case in results if not case.passed]
         all_passed &= not failed
-        print(f"{'PASS' if not failed else 'FAIL'} {exercise.name}/{item.name}: {len(results) - len(failed)} of {len(results)} cases ({item.about})")
+        verdict = "PASS" if not failed else "FAIL"
+        print(f"{verdict} {exercise.name}/{item.name}: {len(results) - len(failed)} of {len(results)} cases ({item.about})")
         for case in failed[:3]:
             print(f"  case '{case.name}':\n    " + case.message.replace("\n", "\n    "))
     return all_passed

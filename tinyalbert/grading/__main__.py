@@ -81,7 +81,10 @@ def failure_report(fmt: str, message: str) -> str:
     if fmt == "json":
         return json.dumps({"score": 0, "max_score": None, "error": message, "exercises": []}) + "\n"
     if fmt == "junit":
-        return f'<?xml version="1.0"?>\n<testsuites><testsuite name="grader" tests="1" failures="1"><testcase name="grader"><failure message="{message}"/></testcase></testsuite></testsuites>\n'
+        from xml.sax.saxutils import quoteattr
+
+        return ('<?xml version="1.0"?>\n<testsuites><testsuite name="grader" tests="1" failures="1">'
+                f'<testcase name="grader"><failure message={quoteattr(message)}/></testcase></testsuite></testsuites>\n')
     return message + "\n"
 
 

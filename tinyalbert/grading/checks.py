@@ -200,7 +200,8 @@ def rounding_noise(output, probe) -> float:
 
 def _gradient_problem(analytic, array, chosen, numeric, name, noise=0.0):
     if analytic is None or np.shape(analytic) != array.shape:
-        return f"gradient of {name}: expected shape {array.shape}, your backward gave {np.shape(analytic) if analytic is not None else None}"
+        gave = np.shape(analytic) if analytic is not None else None
+        return f"gradient of {name}: expected shape {array.shape}, your backward gave {gave}"
     picked = np.asarray(analytic, dtype=np.float64).reshape(-1)[chosen]
     # relative error, after forgiving each entry the rounding noise of its finite difference
     excess = np.maximum(np.abs(picked - numeric) - noise, 0.0)
@@ -223,7 +224,8 @@ def run_derivative(check, case, student, reference, rng):
         if not outcome.ok:
             return outcome.error
     numeric = (np.asarray(up.value, dtype=np.float64) - np.asarray(down.value, dtype=np.float64)) / (2 * STEP)
-    noise = 10.0 * np.finfo(np.float64).eps * float(np.max(np.abs(np.asarray(up.value, dtype=np.float64)), initial=0.0)) / STEP
+    largest = float(np.max(np.abs(np.asarray(up.value, dtype=np.float64)), initial=0.0))
+    noise = 10.0 * np.finfo(np.float64).eps * largest / STEP  # elementwise: each difference has one term
     return _gradient_problem(derivative.value, x, np.arange(x.size), numeric.reshape(-1), "x", noise)
 
 

@@ -125,9 +125,8 @@ def grade(files: dict, exercise_names=None, seed: int = DEFAULT_SEED, setting: S
         try:
             results.append(grade_exercise(exercise, files, seed, setting, limits))
         except Exception as error:  # a grader bug must not lose the other exercises' scores
-            checks = [CheckResult(exercise.name, c.name, c.about, 0.0, c.points, [],
-                                  f"the grader failed on this exercise ({type(error).__name__}: {error}); tell the course staff")
-                      for c in exercise.checks]
+            note = f"the grader failed on this exercise ({type(error).__name__}: {error}); tell the course staff"
+            checks = [CheckResult(exercise.name, c.name, c.about, 0.0, c.points, [], note) for c in exercise.checks]
             results.append(ExerciseResult(exercise.name, exercise.title, checks, [], ""))
     return results
 
@@ -158,7 +157,8 @@ def rescale(results, points: dict) -> list:
             scaled.append(result)
             continue
         factor = points[result.name] / result.max_score
-        checks = [c._replace(score=round(c.score * factor, 4), max_score=round(c.max_score * factor, 4)) for c in result.checks]
+        checks = [c._replace(score=round(c.score * factor, 4), max_score=round(c.max_score * factor, 4))
+                  for c in result.checks]
         scaled.append(result._replace(checks=checks))
     return scaled
 

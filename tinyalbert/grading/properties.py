@@ -114,7 +114,8 @@ def draw_masking_input(source):
 
 def describe_masking(example):
     ids, prob, ngram, whole_words, seed = example
-    return f"token_ids={list(ids)}, masked_lm_prob={prob}, max_ngram={ngram}, is_word_start={'given' if whole_words else None}, seed={seed}"
+    starts = "given" if whole_words else None
+    return f"token_ids={list(ids)}, masked_lm_prob={prob}, max_ngram={ngram}, is_word_start={starts}, seed={seed}"
 
 
 def _masking_call(student, example):
@@ -248,7 +249,8 @@ def draw_sop_input(source):
 
 def describe_sop(example):
     sentences, max_tokens, short, seed = example
-    return f"document={sop_document(np.random.default_rng(seed), sentences)}, max_num_tokens={max_tokens}, short_seq_prob={short}, seed={seed}"
+    document = sop_document(np.random.default_rng(seed), sentences)
+    return f"document={document}, max_num_tokens={max_tokens}, short_seq_prob={short}, seed={seed}"
 
 
 def _sop_call(runner, example):
@@ -277,7 +279,8 @@ def sop_properties():
     def shapes(example, pairs):
         for number, (a, b, label) in enumerate(pairs):
             if not a or not b or len(a) + len(b) > example[1] or label not in (0, 1):
-                return f"pair {number}: |A| = {len(a)}, |B| = {len(b)}, label {label}; need both non-empty, |A| + |B| <= {example[1]}, label 0 or 1"
+                return (f"pair {number}: |A| = {len(a)}, |B| = {len(b)}, label {label}; "
+                        f"need both non-empty, |A| + |B| <= {example[1]}, label 0 or 1")
         return None
 
     def order(example, pairs):
@@ -286,7 +289,8 @@ def sop_properties():
                 if segment and np.any(np.diff(segment) != 1):
                     return f"pair {number}: segment {name} = {segment} is not a run of consecutive document tokens"
             if a and b and (label == 0) != (a[-1] < b[0]):
-                return f"pair {number}: label {label} but A = {a} comes {'before' if a[-1] < b[0] else 'after'} B = {b} in the document"
+                where = "before" if a[-1] < b[0] else "after"
+                return f"pair {number}: label {label} but A = {a} comes {where} B = {b} in the document"
         return None
 
     return {"A and B non-empty, together at most max_num_tokens, label 0/1": checked(shapes),
@@ -317,6 +321,9 @@ def run_sop_statistics(student, reference, cases, rng):
     expected = sop_statistics(reference, seeds)
     rows = [("half of the pairs swapped (label 1)", "swapped", 0.5, 0.12),
             ("tokens kept per document as in the reference", "tokens", expected["tokens"], 0.15 * expected["tokens"])]
-    return [CaseResult(name, abs(got[key] - target) <= tol,
-                       "" if abs(got[key] - target) <= tol else f"measured {got[key]:.3f} over {len(seeds)} documents, expected {target:.3f} +- {tol:.3f}")
-            for name, key, target, tol in rows]
+    results = []
+    for name, key, target, tol in rows:
+        ok = abs(got[key] - target) <= tol
+        message = "" if ok else f"measured {got[key]:.3f} over {len(seeds)} documents, expected {target:.3f} +- {tol:.3f}"
+        results.append(CaseResult(name, ok, message))
+    return results

@@ -187,13 +187,15 @@ def load_submission(directory: str, graded):
                for name, file_name in imported.items() if name not in namespace}
     for name in graded:
         if defined_in.get(name) in reloading:
-            flagged[name] = f"{defined_in[name]} calls {reloading[defined_in[name]]}(): a submission may not load module code again"
+            file_name = defined_in[name]
+            flagged[name] = f"{file_name} calls {reloading[file_name]}(): a submission may not load module code again"
     return namespace, errors, flagged
 
 
 def describe(error: BaseException) -> str:
     """The exception and the last frames of the student's own files."""
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if not frame.filename.startswith(PACKAGE_DIR)]
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if not frame.filename.startswith(PACKAGE_DIR)]
     where = "".join(traceback.format_list(frames[-3:]))
     kind = "called sys.exit" if isinstance(error, SystemExit) else type(error).__name__
     return f"{kind}: {error}" + (f"\n{where}" if where else "")
