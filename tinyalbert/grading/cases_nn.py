@@ -70,6 +70,10 @@ def activation_cases(rng, draws):
     return cases
 
 
+def log_norm_cases(rng, draws):
+    return [Case(c.name, c.args, {"axis": axis}) for c, axis in zip(softmax_cases(rng, draws), [-1, 2, -1, -1, 1, -1, -1])]
+
+
 def softmax_cases(rng, draws, *, for_gradients=False):
     cases = [Case("(batch 2, heads 2, seq 3, seq 3)", [normal(rng, 2, 2, 3, 3, scale=2.0)])]
     masked = normal(rng, 2, 1, 3, 4)
@@ -125,11 +129,19 @@ def attention_cases(rng, draws):
 
 
 def relative_cases(rng, draws):
-    cases = [Case("(batch 2, heads 2, seq 3, head_size 4)", [normal(rng, 2, 2, 3, 4), normal(rng, 3, 3, 4)]),
-             Case("one head, seq 1", [normal(rng, 1, 1, 1, 3), normal(rng, 1, 1, 3)])]
+    """queries, keys (batch, heads, seq, head_size) and the distance table (2 * max_positions - 1, head_size)."""
+    def case(name, batch, heads, seq, size, kind, max_positions):
+        return Case(name, [normal(rng, batch, heads, seq, size), normal(rng, batch, heads, seq, size),
+                           normal(rng, 2 * max_positions - 1, size)],
+                    {"position_embedding_type": kind, "max_positions": max_positions})
+
+    cases = [case("relative_key_query, (batch 2, heads 2, seq 3, head_size 4)", 2, 2, 3, 4, "relative_key_query", 4),
+             case("relative_key: the keys play no part", 1, 2, 3, 2, "relative_key", 3),
+             case("seq 1, one head", 1, 1, 1, 3, "relative_key_query", 2)]
     for i in range(draws):
         batch, heads, seq, size = (int(n) for n in rng.integers(1, 4, size=4))
-        cases.append(Case(f"random draw {i + 1}", [normal(rng, batch, heads, seq, size), normal(rng, seq, seq, size)]))
+        kind = "relative_key_query" if rng.random() < 0.5 else "relative_key"
+        cases.append(case(f"random draw {i + 1}", batch, heads, seq, size, kind, seq + int(rng.integers(0, 3))))
     return cases
 
 

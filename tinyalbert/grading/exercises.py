@@ -74,6 +74,14 @@ def _mlm_grads(case):
     return [(("args", 0), (0,)), *weights_at(1)(case), (("args", 2), (1, "decoder.weight"))]
 
 
+def _relative_grads(case):
+    """queries -> d_queries, keys -> d_keys (relative_key_query only), the table -> "weight"."""
+    pairs = [(("args", 0), (0, 0)), (("args", 2), (1, "weight"))]
+    if case.kwargs["position_embedding_type"] == "relative_key_query":
+        pairs.append((("args", 1), (0, 1)))
+    return pairs
+
+
 def _value(name, target, cases, points, about):
     return Check(name, points, "value", target, cases, about=about)
 
@@ -98,21 +106,21 @@ EXERCISES = (
                  Check("gelu_gradcheck", 0.5, "derivative", "gelu_derivative", nn.activation_cases, forward="gelu",
                        about="`gelu_derivative` against finite differences of your own `gelu`"),
              )),
-    Exercise("softmax", "Softmax over the last axis, and its backward", ("softmax", "softmax_backward"),
-             forward_backward("softmax", "softmax_backward", nn.softmax_cases, (2, 2, 1), lambda case: [(("args", 0), ())],
-                              gradient_cases=_gradient_cases(nn.softmax_cases), outputs=((),), backward_args="result")),
+    Exercise("softmax", "Softmax (and its log-normalizer) along an axis, and its backward",
+             ("softmax_and_log_norm", "softmax", "softmax_backward"), (
+                 Check("softmax_and_log_norm", 1, "forward", "softmax_and_log_norm", nn.log_norm_cases, outputs=((0,), (1,)),
+                       about="`softmax_and_log_norm` along several axes, against the reference"),
+                 *forward_backward("softmax", "softmax_backward", nn.softmax_cases, (2, 2, 1), lambda case: [(("args", 0), ())],
+                                   gradient_cases=_gradient_cases(nn.softmax_cases), outputs=((),), backward_args="result"),
+             )),
     Exercise("attention", "Multi-head self-attention (absolute positions), residual and LayerNorm",
              ("attention_forward", "attention_backward"),
              forward_backward("attention_forward", "attention_backward", nn.attention_cases, (5, 5, 4),
                               inputs_and(weights_at(1)), outputs=((0,), (1,)))),
     Exercise("attention_relative", "Relative-position attention scores (relative_key, relative_key_query)",
-             ("relative_scores_query", "relative_scores_query_backward", "relative_scores_key", "relative_scores_key_backward"),
-             forward_backward("relative_scores_query", "relative_scores_query_backward", nn.relative_cases, (1, 1, 1),
-                              lambda case: [(("args", 0), (0,)), (("args", 1), (1,))], outputs=((),),
-                              backward_args="inputs", prefix="query_")
-             + forward_backward("relative_scores_key", "relative_scores_key_backward", nn.relative_cases, (1, 1, 1),
-                                lambda case: [(("args", 0), (0,)), (("args", 1), (1,))], outputs=((),),
-                                backward_args="inputs", prefix="key_"), extra=True),
+             ("relative_position_forward", "relative_position_backward"),
+             forward_backward("relative_position_forward", "relative_position_backward", nn.relative_cases, (2, 2, 2),
+                              _relative_grads), extra=True),
     Exercise("feedforward", "The feed-forward block with residual and LayerNorm", ("feedforward_forward", "feedforward_backward"),
              forward_backward("feedforward_forward", "feedforward_backward", nn.feedforward_cases, (2, 2, 2), inputs_and(weights_at(1)))),
     Exercise("embeddings", "Factorized embeddings: lookups, sums and LayerNorm",
