@@ -45,7 +45,7 @@ class Check(NamedTuple):
     cases: Callable  # (rng, draws) -> list of Case
     forward: str = ""  # backward, gradcheck, derivative: the forward function
     outputs: tuple = ((0,),)  # paths into the forward's result: compared, or probed by the gradient
-    backward_args: str = "cache"  # "cache": (d_out, result[-1]); "result": (d_out, result); "inputs": (d_out, *args)
+    backward_args: str = "cache"  # "cache": backward(d_out, result[-1]); "result": backward(d_out, result)
     grads: Callable = None  # case -> [(argument path, gradient path)], for backward and gradcheck
     run: Callable = None  # property checks: (call, case list, rng) -> [CaseResult]
     about: str = ""
@@ -109,12 +109,10 @@ def probe_like(rng, value):
     return float(rng.standard_normal()) if shape == () else rng.standard_normal(shape)
 
 
-def backward_arguments(check: Check, d_out, case, forward_result):
-    if check.backward_args == "result":
-        return [d_out, forward_result]
-    if check.backward_args == "inputs":
-        return [d_out, *case.args]
-    return [d_out, forward_result[-1]]
+def backward_arguments(check: Check, d_out, forward_result):
+    """What the backward is called with: the cache (the forward's last output), or the output
+    itself for softmax_backward(d_probs, probs)."""
+    return [d_out, forward_result] if check.backward_args == "result" else [d_out, forward_result[-1]]
 
 
 # --- the kinds ---------------------------------------------------------------------------------
@@ -138,7 +136,7 @@ def run_value(check, case, student, reference, rng):
 def run_backward(check, case, student, reference, rng):
     forward = reference.call(check.forward, case.args, case.kwargs)
     d_out = probe_like(rng, _get(forward.value, check.outputs[0]))
-    backward_args = backward_arguments(check, d_out, case, forward.value)
+    backward_args = backward_arguments(check, d_out, forward.value)
     pairs = check.grads(case)
     select = [list(grad_path) for _, grad_path in pairs]
     got = student.call(check.target, backward_args, select=select)  # sent (copied) before the reference runs
@@ -158,12 +156,7 @@ def run_gradcheck(check, case, student, reference, rng, entries: int, arrays=Non
         return f"your forward `{check.forward}` failed: {forward.error}"
     probe = probe_like(rng, forward.value[0])
     noise = rounding_noise(forward.value[0], probe)
-    if check.backward_args == "cache":
-        backward_args = [probe, codec.Ref("forward", -1)]
-    elif check.backward_args == "result":
-        backward_args = [probe, codec.Ref("forward")]
-    else:
-        backward_args = [probe, *case.args]
+    backward_args = [probe, codec.Ref("forward") if check.backward_args == "result" else codec.Ref("forward", -1)]
     pairs = [(a, g) for a, g in check.grads(case) if _get({"args": case.args, "kwargs": case.kwargs}, a) is not None]
     if arrays is not None and len(pairs) > arrays:  # the first (the input) always, then a random few
         pairs = [pairs[0]] + [pairs[i] for i in sorted(rng.choice(np.arange(1, len(pairs)), arrays - 1, replace=False))]

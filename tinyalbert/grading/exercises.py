@@ -40,7 +40,7 @@ def forward_backward(forward, backward, cases, points, grads, gradient_cases=Non
                      backward_args="cache", prefix=""):
     """The three usual checks of a forward/backward pair; `points` = (forward, backward, gradcheck)."""
     gradient_cases = gradient_cases or cases
-    given = {"cache": "cache", "result": "output", "inputs": "inputs"}[backward_args]
+    given = {"cache": "cache", "result": "output"}[backward_args]
     return (
         Check(prefix + "forward", points[0], "forward", forward, cases, outputs=outputs,
               about=f"`{forward}` against the reference"),
