@@ -42,9 +42,9 @@ REFERENCE = {
     "cross_entropy_forward": "tinyalbert.nn.losses:cross_entropy_forward",
     "cross_entropy_backward": "tinyalbert.nn.losses:cross_entropy_backward",
     # text preprocessing and pretraining data
-    "preprocess_text": "tinyalbert.tokenizer:preprocess_text",
-    "_split_digit_comma": "tinyalbert.tokenizer:AlbertTokenizer._split_digit_comma",
-    "_pieces_of_plain_texts": "tinyalbert.tokenizer:AlbertTokenizer._pieces_of_plain_texts",
+    "preprocess_text": "tinyalbert.tokenizer.text:preprocess_text",
+    "_split_digit_comma": "tinyalbert.tokenizer.albert:AlbertTokenizer._split_digit_comma",
+    "_pieces_of_plain_texts": "tinyalbert.tokenizer.albert:AlbertTokenizer._pieces_of_plain_texts",
     "group_into_words": "tinyalbert.train.data:group_into_words",
     "sample_masked_spans": "tinyalbert.train.data:sample_masked_spans",
     "mask_tokens": "tinyalbert.train.data:mask_tokens",
