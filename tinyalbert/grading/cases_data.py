@@ -48,7 +48,7 @@ PAD, CLS, SEP, MASK = 0, 2, 3, 4
 
 
 def special_ids():
-    from tinyalbert.train.data import SpecialIds
+    from tinyalbert.train.masking import SpecialIds
 
     return SpecialIds(cls=CLS, sep=SEP, mask=MASK, pad=PAD)
 

@@ -121,10 +121,12 @@ def describe_masking(example):
 def _masking_call(student, example):
     from .codec import Rng
 
+    from tinyalbert.train.masking import Masking
+
     ids, prob, ngram, whole_words, seed = example
-    kwargs = {"masked_lm_prob": prob, "max_predictions_per_seq": 20, "max_ngram": ngram,
-              "is_word_start": word_starts(np.random.default_rng(7)) if whole_words else None}
-    return student.call("mask_tokens", [np.array(ids, dtype=np.int64), special_ids(), VOCAB, Rng(seed)], kwargs)
+    masking = Masking(masked_lm_prob=prob, max_predictions_per_seq=20, max_ngram=ngram,
+                      is_word_start=word_starts(np.random.default_rng(7)) if whole_words else None)
+    return student.call("mask_tokens", [np.array(ids, dtype=np.int64), special_ids(), VOCAB, Rng(seed), masking])
 
 
 def _masked_arrays(example, outcome):
@@ -142,7 +144,7 @@ def _masked_arrays(example, outcome):
 
 
 def masking_properties():
-    from tinyalbert.train.data import group_into_words, num_tokens_to_predict
+    from tinyalbert.train.masking import group_into_words, num_tokens_to_predict
 
     def checked(fn):
         def prop(example, outcome):
@@ -199,12 +201,14 @@ def run_masking_properties(student, reference, cases, rng, examples=None):
 def masking_statistics(runner, seeds, length=128):
     """Share of [MASK] / unchanged / random among chosen tokens, chosen/wanted, and share of
     chosen tokens inside runs of 2 or more adjacent chosen positions (n-grams)."""
+    from tinyalbert.train.masking import Masking
+
     from .codec import Rng
 
     counts = {"mask": 0, "same": 0, "random": 0, "chosen": 0, "wanted": 0, "in_runs": 0}
     for seed in seeds:
         ids = example_tokens(np.random.default_rng(seed), length, vocab=1000)
-        outcome = runner.call("mask_tokens", [ids, special_ids(), 1000, Rng(seed)], {"max_predictions_per_seq": 40})
+        outcome = runner.call("mask_tokens", [ids, special_ids(), 1000, Rng(seed), Masking(max_predictions_per_seq=40)])
         if not outcome.ok:
             return outcome.error
         masked, labels = (np.asarray(v) for v in outcome.value)

@@ -45,9 +45,9 @@ REFERENCE = {
     "preprocess_text": "tinyalbert.tokenizer.text:preprocess_text",
     "_split_digit_comma": "tinyalbert.tokenizer.albert:AlbertTokenizer._split_digit_comma",
     "_pieces_of_plain_texts": "tinyalbert.tokenizer.albert:AlbertTokenizer._pieces_of_plain_texts",
-    "group_into_words": "tinyalbert.train.data:group_into_words",
-    "sample_masked_spans": "tinyalbert.train.data:sample_masked_spans",
-    "mask_tokens": "tinyalbert.train.data:mask_tokens",
+    "group_into_words": "tinyalbert.train.masking:group_into_words",
+    "sample_masked_spans": "tinyalbert.train.masking:sample_masked_spans",
+    "mask_tokens": "tinyalbert.train.masking:mask_tokens",
     "create_segment_pairs": "tinyalbert.train.data:create_segment_pairs",
     # optimizers: the student writes the class; its `step` is graded
     "AdamW": "tinyalbert.train.optim:AdamW",
