@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -318,6 +319,19 @@ def check(exercise, function):
     else:
         raise ValueError(f"no exercise called {exercise!r}")
     print(f"{exercise}: correct")
+
+
+def must_reject(exercise, wrong_answer):
+    """The check itself is checked: it must fail on a known wrong answer."""
+    try:
+        check(exercise, wrong_answer)
+    except AssertionError:
+        return
+    raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
+
+
+must_reject('attention_core_backward', lambda d_c, q, k, v, p: my_attention_core_backward(d_c, q, k, v, p)[:2] + (d_c,))
+must_reject('shared_gradient', lambda grads, name, n: grads["albert.encoder.albert_layer_groups.0.albert_layers.0." + name])
 
 
 # %% [markdown]

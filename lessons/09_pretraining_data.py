@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -364,6 +365,19 @@ def check(exercise, function):
     else:
         raise ValueError(f"no exercise called {exercise!r}")
     print(f"{exercise}: correct")
+
+
+def must_reject(exercise, wrong_answer):
+    """The check itself is checked: it must fail on a known wrong answer."""
+    try:
+        check(exercise, wrong_answer)
+    except AssertionError:
+        return
+    raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
+
+
+must_reject('ngram_length_probs', lambda n: np.full(n, 1 / n))
+must_reject('mask_statistics', lambda batch, mask_id: ((batch["labels"] != -100).mean(), 0.8))
 
 
 # %% [markdown]

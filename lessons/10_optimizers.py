@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -94,7 +95,7 @@ print("not decayed, e.g.:", not_decayed[:4])
 # %% [markdown]
 # ## 2. LAMB: one step size per tensor
 #
-# LAMB (You et al. 2019, the optimizer ALBERT was pretrained with at batch 4096) takes Adam's
+# LAMB (You et al. 2019, the optimizer ALBERT was pretrained with, at very large batches) takes Adam's
 # direction $r$ (with the decay term added) and rescales it per tensor:
 #
 # $$r = \frac{m/(1-\beta_1^t)}{\sqrt{v/(1-\beta_2^t)}+\epsilon} + \lambda p, \qquad
@@ -406,6 +407,19 @@ def check(exercise, function):
     else:
         raise ValueError(f"no exercise called {exercise!r}")
     print(f"{exercise}: correct")
+
+
+def must_reject(exercise, wrong_answer):
+    """The check itself is checked: it must fail on a known wrong answer."""
+    try:
+        check(exercise, wrong_answer)
+    except AssertionError:
+        return
+    raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
+
+
+must_reject('trust_ratio', lambda p, r: np.linalg.norm(r) / np.linalg.norm(p))
+must_reject('warmup_then_decay', lambda step, warmup, total, peak: peak * max(0.0, (total - step) / total))
 
 
 # %% [markdown]

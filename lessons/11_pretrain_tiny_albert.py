@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -384,6 +385,25 @@ def check(exercise, function):
     else:
         raise ValueError(f"no exercise called {exercise!r}")
     print(f"{exercise}: correct")
+
+
+def must_reject(exercise, wrong_answer):
+    """The check itself is checked: it must fail on a known wrong answer."""
+    try:
+        check(exercise, wrong_answer)
+    except AssertionError:
+        return
+    raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
+
+
+must_reject('log_frequency_bias', lambda counts: np.log(np.asarray(counts, dtype=float) + 1))
+def cosine_with_self_pairs(hidden, attention_mask):  # a wrong answer: each vector's cosine with itself counts too
+    vectors = hidden[attention_mask.astype(bool)]
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return float(np.mean(vectors @ vectors.T))
+
+
+must_reject('token_cosine', cosine_with_self_pairs)
 
 
 # %% [markdown]

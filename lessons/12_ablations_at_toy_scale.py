@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -257,9 +258,9 @@ for sharing in ("not-shared", "all-shared"):
 # ## 4. What to share (the paper's Table 4)
 #
 # With $E$ fixed, four ways to share across the 4 layers: everything (ALBERT), nothing (BERT-like),
-# only the feed-forward weights, only the attention weights. In the paper, sharing attention costs
-# almost nothing, sharing the feed-forward block costs the most, and all-shared lands in between
-# with by far the fewest parameters.
+# only the feed-forward weights, only the attention weights. In the paper (ALBERT-base with $E = H$),
+# sharing attention costs little, sharing the feed-forward block costs the most, and all-shared lands
+# close to shared-FFN with by far the fewest parameters.
 
 # %%
 E_SHARING = 32 if 32 in EMBEDDING_SIZES else EMBEDDING_SIZES[-1]
@@ -282,14 +283,14 @@ plt.tight_layout()
 plt.show()
 ranking = sorted(sharing_runs, key=lambda n: -sharing_runs[n]["mlm_accuracy"])
 print("ranking by MLM accuracy:", " > ".join(ranking))
-print("paper's ranking (avg. downstream, ALBERT-base E=128): not-shared > shared-attention > all-shared > shared-FFN")
+print("paper's ranking (Table 4, ALBERT-base with E=768, average downstream score): not-shared > shared-attention > all-shared > shared-FFN")
 
 # %% [markdown]
 # ## 5. NSP or SOP (the paper's Table 5)
 #
 # Train the same model on NSP pairs instead of SOP pairs, and evaluate both models on *both* tasks.
-# The paper's finding: the NSP model cannot do SOP (52%, chance), while the SOP model does NSP
-# reasonably well, because sentence order is a harder signal that includes topic.
+# The paper's finding: the NSP model is at chance on SOP, while the SOP model does NSP reasonably well,
+# because sentence order is a harder signal that includes topic.
 
 # %%
 pair_runs = {"trained with SOP": results[f"E={E_SHARING} all-shared"],
@@ -320,9 +321,9 @@ print(f"lesson run time: {time.perf_counter() - lesson_start:.0f} s ({'CI' if CI
 # - **One seed, few steps.** In the CI setting every model trains for only a few dozen steps;
 #   differences of a point or two are noise. Rerun with another `seed` in `train_and_evaluate` and see
 #   which differences survive.
-# - **A tiny vocabulary.** The paper's $E$ matters because $V \times E$ is most of BERT's parameters
-#   ($V = 30{,}000$). Here $V$ is printed below: the embedding table is a small share of the model,
-#   so $E$ changes little besides the bottleneck it puts before the first layer.
+# - **A tiny vocabulary.** The paper's $E$ matters because ALBERT's vocabulary is large (its size is
+#   printed below), so $V \times E$ is a big share of a model. Here $V$ is small: the embedding table is
+#   a small share of the model, so $E$ changes little besides the bottleneck it puts before the first layer.
 # - **A templated corpus.** The documents follow three fixed orders, so even a model that has learned
 #   little can often tell the sentence order from where the first sentence's words are; NSP can be
 #   solved from topic words alone (lesson 9).
@@ -332,6 +333,11 @@ print(f"lesson run time: {time.perf_counter() - lesson_start:.0f} s ({'CI' if CI
 # %%
 embedding_share = len(vocabulary) * E_SHARING / results[f"E={E_SHARING} all-shared"]["parameters"]
 print(f"V = {len(vocabulary)}: the word embeddings are {embedding_share:.1%} of the all-shared E={E_SHARING} model")
+base = AlbertConfig.preset("albert-base-v2")
+base_parameters = AlbertForPreTraining.parameter_shapes(base)
+base_total = sum(int(np.prod(shape)) for shape in base_parameters.values())
+print(f"albert-base-v2: V = {base.vocab_size:,}, E = {base.embedding_size}: the word embeddings are "
+      f"{base.vocab_size * base.embedding_size / base_total:.1%} of its {base_total:,} parameters")
 
 # %% [markdown]
 # ## 7. Recorded result of the full setting
@@ -361,6 +367,18 @@ def check(exercise, function):
     else:
         raise ValueError(f"no exercise called {exercise!r}")
     print(f"{exercise}: correct")
+
+
+def must_reject(exercise, wrong_answer):
+    """The check itself is checked: it must fail on a known wrong answer."""
+    try:
+        check(exercise, wrong_answer)
+    except AssertionError:
+        return
+    raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
+
+
+must_reject('tied_parameter_count', lambda params, parts: sum(value.size for value in params.values()))
 
 
 # %% [markdown]
