@@ -42,7 +42,7 @@ from tinyalbert.train import data, optim
 CI = os.environ.get("CI") == "true"
 FULL = os.environ.get("LESSONS_FULL") == "1"
 COLLAPSE_STEPS = 100 if FULL else (30 if CI else 50)
-TRAIN_STEPS = 3000 if FULL else (150 if CI else 400)
+TRAIN_STEPS = 2000 if FULL else (100 if CI else 400)
 DUPE_FACTOR = 20 if FULL else 6  # passes over the corpus, each with fresh pairs and masks
 
 # %% [markdown]
@@ -133,8 +133,8 @@ print("its targets:", [vocabulary[t] for t in example.labels if t != -100])
 # is the three lines of the loop below; everything else is bookkeeping.
 
 # %%
-config = AlbertConfig(vocab_size=len(vocabulary), embedding_size=32, hidden_size=128, num_hidden_layers=6,
-                      num_attention_heads=4, intermediate_size=256, max_position_embeddings=MAX_SEQ,
+config = AlbertConfig(vocab_size=len(vocabulary), embedding_size=64, hidden_size=128, num_hidden_layers=6,
+                      num_attention_heads=4, intermediate_size=512, max_position_embeddings=MAX_SEQ,
                       pad_token_id=special.pad, bos_token_id=special.cls, eos_token_id=special.sep)
 BATCH = 16
 probe = {name: column[:8] for name, column in heldout.items()}  # a fixed batch to watch the representations on
@@ -232,15 +232,19 @@ for axis in axes:
     axis.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
+print(f"frequency-only line: {unigram_loss + np.log(2):.3f}; last losses:",
+      {name: round(history[-1]["loss"], 3) for name, history in runs.items()})
 collapsed = max(h["cosine"] for h in runs["zero bias (default init)"])
 remedied = max(h["cosine"] for h in runs["log-frequency bias"])
-assert collapsed > remedied, "the default init should collapse further than the log-frequency init"
+assert collapsed > 0.6 > remedied, "the default init should collapse and the log-frequency init should not"
 
 # %% [markdown]
 # The dashed line is the loss of a model that predicts only the frequencies (and guesses the sentence
-# order). With the default init, the token vectors become nearly identical (the highest cosine is
-# printed above) while the loss heads for that line. With the log-frequency bias they stay
-# distinct.
+# order). With the default init, the token vectors of different words and positions quickly become
+# far more alike than at initialization (the highest cosine is printed above) while its loss hangs
+# around that line. With the log-frequency bias the vectors stay distinct from the start (the
+# last losses of both runs are printed against the line below the plot). (How far and how long the default init collapses depends on the learning rate and the
+# size of the model: try it in exercise 3.)
 #
 # ## 4. Pretraining, with the remedy
 #
