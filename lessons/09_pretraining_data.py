@@ -303,7 +303,7 @@ def best_threshold_accuracy(scores, labels):
 nsp_accuracy = best_threshold_accuracy([overlap(a, b) for a, b, _ in nsp], [label for *_, label in nsp])
 sop_accuracy = best_threshold_accuracy([overlap(a, b) for a, b, _ in sop], [label for *_, label in sop])
 print(f"word-overlap rule: NSP accuracy {nsp_accuracy:.3f}, SOP accuracy {sop_accuracy:.3f} ({len(nsp)} and {len(sop)} pairs)")
-assert nsp_accuracy > sop_accuracy
+assert nsp_accuracy > 0.6 and nsp_accuracy > sop_accuracy
 
 # %% [markdown]
 # The overlap rule does clearly better than chance on NSP and is close to chance on SOP, where swapping A and B leaves the

@@ -327,6 +327,11 @@ print(f"lesson run time: {time.perf_counter() - lesson_start:.0f} s ({'CI' if CI
 # - **A templated corpus.** The documents follow three fixed orders, so even a model that has learned
 #   little can often tell the sentence order from where the first sentence's words are; NSP can be
 #   solved from topic words alone (lesson 9).
+# - **The two pair tasks share a label.** Label 1 means "B does not follow A" in both: a random B for
+#   NSP, a swapped pair for SOP. Where the first sentence of a document is easy to recognise (here it
+#   always names the country or the trip), a swapped pair *also* looks like "B does not follow A", so an
+#   NSP model can score above chance on SOP. The paper's corpus (books and Wikipedia) gives far fewer
+#   such cues.
 # - **MLM accuracy is not the paper's metric.** The paper averages downstream tasks (SQuAD, MNLI,
 #   SST-2, RACE) after fine-tuning; our proxy is held-out masked-token accuracy.
 
