@@ -208,7 +208,7 @@ print(f"shared-FFN: {len(demo_groups)} tensors tied across {len(demo_groups[0])}
 # ## 3. Embedding size E, with and without sharing (the paper's Table 3)
 #
 # In the paper, with no sharing a larger $E$ is better (it only costs parameters); with all layers
-# shared, $E = 128$ is the best, and larger $E$ helps less. We train 4-layer, $H = 64$ models with
+# shared, $E = 128$ is the best and larger $E$ does worse. We train 4-layer, $H = 64$ models with
 # each $E$, all layers shared (1 group) or none (4 groups), and report held-out masked-token and
 # sentence-order accuracy.
 
