@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .nn.activations import ACTIVATIONS
+from .nn.relative_position import POSITION_EMBEDDING_TYPES
+
 CONFIG_NAME = "config.json"
-ACTIVATIONS = ("gelu_new", "gelu", "relu", "silu", "swish")
-POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
+HIDDEN_ACTS = tuple(ACTIVATIONS)  # the names `hidden_act` may take: those nn.activations implements
 PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
 
-# Fields of Transformers' generic `PretrainedConfig` that describe saving, generation or
-# training tricks ALBERT does not use. They are accepted on load and kept for the next save.
 _POSITIVE_INT_FIELDS = (
     "vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
     "num_attention_heads", "intermediate_size", "inner_group_num", "max_position_embeddings",
@@ -93,8 +93,8 @@ class AlbertConfig:
                 f"AlbertConfig.num_hidden_groups ({self.num_hidden_groups}) cannot exceed "
                 f"num_hidden_layers ({self.num_hidden_layers})"
             )
-        if self.hidden_act not in ACTIVATIONS:
-            raise ValueError(f"AlbertConfig.hidden_act {self.hidden_act!r} is not one of {ACTIVATIONS}")
+        if self.hidden_act not in HIDDEN_ACTS:
+            raise ValueError(f"AlbertConfig.hidden_act {self.hidden_act!r} is not one of {HIDDEN_ACTS}")
         if self.position_embedding_type not in POSITION_EMBEDDING_TYPES:
             raise ValueError(
                 f"AlbertConfig.position_embedding_type {self.position_embedding_type!r} "

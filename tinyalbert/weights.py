@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .nn.encoder import layer_prefix
+
 SAFE_WEIGHTS_NAME = "model.safetensors"
 SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
 PICKLED_WEIGHTS_NAME = "pytorch_model.bin"
@@ -37,7 +39,7 @@ def body_shapes(config, with_pooler: bool) -> dict:
     }
     for group in range(config.num_hidden_groups):
         for inner in range(config.inner_group_num):
-            prefix = f"albert.encoder.albert_layer_groups.{group}.albert_layers.{inner}."
+            prefix = layer_prefix(group, inner)
             layer = {
                 "full_layer_layer_norm.weight": (H,), "full_layer_layer_norm.bias": (H,),
                 "attention.query.weight": (H, H), "attention.query.bias": (H,),
