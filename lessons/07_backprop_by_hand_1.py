@@ -34,7 +34,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinyalbert import gradcheck
-from tinyalbert.nn import activations, attention, layernorm, linear, losses
+from tinyalbert.nn import activations, layernorm, linear, losses
+from tinyalbert.nn.softmax import softmax, softmax_backward
 
 CI = os.environ.get("CI") == "true"
 FULL = os.environ.get("LESSONS_FULL") == "1"
@@ -260,12 +261,12 @@ def my_softmax_backward(d_p, p):
 
 z = rng.standard_normal((3, 5)) * 3
 d_p = rng.standard_normal((3, 5))
-p = attention.softmax(z)
+p = softmax(z)
 full_jacobian = np.stack([np.diag(row) - np.outer(row, row) for row in p])  # (rows, 5, 5), only to compare
 np.testing.assert_allclose(my_softmax_backward(d_p, p), np.einsum("rkj,rk->rj", full_jacobian, d_p), atol=1e-14)
-library = attention.softmax_backward(d_p.copy(), p)  # the library works in place: give it a copy
+library = softmax_backward(d_p.copy(), p)  # the library works in place: give it a copy
 np.testing.assert_allclose(my_softmax_backward(d_p, p), library, rtol=1e-12, atol=1e-14)
-gradcheck.assert_gradient_close(library, gradcheck.numeric_gradient_array(attention.softmax, z, d_p), "softmax")
+gradcheck.assert_gradient_close(library, gradcheck.numeric_gradient_array(softmax, z, d_p), "softmax")
 print("softmax: Jacobian-vector product == full Jacobian == tinyalbert == finite differences")
 print("each row of d_z sums to", np.abs(library.sum(-1)).max(), "(softmax ignores a constant shift)")
 
@@ -342,7 +343,7 @@ else:
     # softmax
     z = rng.standard_normal((3, 5)); g = rng.standard_normal((3, 5)); tz = t(z, requires_grad=True)
     (torch.softmax(tz, -1) * t(g)).sum().backward()
-    worst["softmax"] = np.abs(attention.softmax_backward(g.copy(), attention.softmax(z)) - tz.grad.numpy()).max()
+    worst["softmax"] = np.abs(softmax_backward(g.copy(), softmax(z)) - tz.grad.numpy()).max()
     # cross-entropy with ignore_index=-100
     tl = t(logits, requires_grad=True)
     torch.nn.functional.cross_entropy(tl, t(targets), ignore_index=-100).backward()
