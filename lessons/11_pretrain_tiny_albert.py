@@ -363,6 +363,39 @@ else:
     assert abs(float(ours) - theirs) < 1e-4
 
 # %% [markdown]
+# ## 6. Recorded result of the full setting
+#
+# **Recorded from a full run** (`LESSONS_FULL=1`: 100 steps per collapse run, then 2,000 steps of 16
+# examples), started Wed Dec 2 16:13 UTC 2026 on a shared 2-core Intel Xeon virtual machine (NumPy,
+# one BLAS thread, other processes competing for the cores): 16 min 15 s of wall-clock time, 4.1 min of
+# CPU time. What it printed:
+#
+# ```
+# zero bias (default init)   cosine at init 0.201, highest 0.915, last 0.239; last loss 4.144
+# log-frequency bias         cosine at init 0.201, highest 0.223, last 0.090; last loss 3.746
+# frequency-only line: 4.777; last losses: {'zero bias (default init)': 4.144, 'log-frequency bias': 3.746}
+# 2000 steps of 16 x 48 tokens in 800 s (400 ms per step)
+# held-out before: mlm_accuracy 0.134, sop_accuracy 0.425, mlm_loss 4.041
+# held-out after:  mlm_accuracy 0.801, sop_accuracy 1.000, mlm_loss 1.053
+# always answering the most frequent target ('.') would score 0.134
+# the capital of france is [MASK] .   after: [('europe', 0.369), ('africa', 0.12), ('lisbon', 0.077)]
+# people in japan speak [MASK] .      after: [('bangkok', 0.061), ('beijing', 0.058), ('addis', 0.055)]
+# kenya is a country in [MASK] .      after: [('europe', 0.557), ('africa', 0.152), ('asia', 0.059)]
+# the capital of peru is [MASK] .     after: [('europe', 0.223), ('lisbon', 0.09), ('africa', 0.065)]
+# they pay with the [MASK] .          after: [('birr', 0.051), ('beijing', 0.049), ('.', 0.045)]
+# held-out loss: ours 0.920040, transformers 0.920040
+# ```
+#
+# Within 100 steps the default init collapsed (highest cosine 0.915) and had recovered by the end of
+# the run at this learning rate; the log-frequency init never collapsed and ended with the lower loss.
+# After 2,000 steps the held-out masked-token accuracy is 0.801 and sentence order is solved, yet the
+# fill-mask probes show what that number is made of: the template words of the corpus are predicted,
+# the *kind* of word a slot wants is mostly learnt (continents after "a country in"), and the facts
+# are not ("kenya is a country in" puts europe first and africa second). Each fact occurs in only
+# three documents and is masked in a small share of their passes: memorizing facts needs many more
+# steps, or fresh masks every pass (dynamic masking), than this run had.
+
+# %% [markdown]
 # ## Exercises
 #
 # `check` has the call of the course autograder (`tinyalbert.grading.check(name, function)`); once
