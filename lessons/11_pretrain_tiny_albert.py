@@ -390,8 +390,10 @@ else:
 # the run at this learning rate; the log-frequency init never collapsed and ended with the lower loss.
 # After 2,000 steps the held-out masked-token accuracy is 0.801 and sentence order is solved, yet the
 # fill-mask probes show what that number is made of: the template words of the corpus are predicted,
-# the *kind* of word a slot wants is mostly learnt (continents after "a country in"), and the facts
-# are not ("kenya is a country in" puts europe first and africa second). Each fact occurs in only
+# the *kind* of word a slot wants is learnt for some probes (continents after "a country in", a
+# currency after "pay with the") but not for others (cities after "speak"), and the facts are not
+# ("kenya is a country in" puts europe first and africa second). The probes are single sentences,
+# shorter than the training pairs, which may make them harder still. Each fact occurs in only
 # three documents and is masked in a small share of their passes: memorizing facts needs many more
 # steps, or fresh masks every pass (dynamic masking), than this run had.
 
