@@ -401,6 +401,19 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
             return _flat_cross_entropy(logits, labels, num_labels)
         return bce_with_logits_forward(logits, xp.astype(labels, logits.dtype))[0]
 
+    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
+        """The loss of `forward` (problem_type inferred on first use) and the gradient of every
+        parameter, keyed like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
+        from .nn import finetuning
+
+        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
+        labels = self._labels(labels)
+        self.config.problem_type = finetuning.infer_problem_type(self.config, labels)
+        loss, _, cache = finetuning.sequence_classification_forward(
+            self.params, self.config, inputs, labels, problem_type=self.config.problem_type, rng=self._dropout_rng()
+        )
+        return loss, finetuning.complete_grads(self.params, finetuning.sequence_classification_backward(cache))
+
 
 class AlbertForTokenClassification(AlbertPreTrainedModel):
     """A linear layer on every token: `logits` (batch, seq, num_labels)."""
@@ -423,6 +436,17 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         labels = self._labels(labels)
         loss = None if labels is None else _flat_cross_entropy(logits, labels, self.config.num_labels)
         return TokenClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+
+    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
+        """Token cross-entropy (labels -100 ignored) and the gradient of every parameter, keyed
+        like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
+        from .nn import finetuning
+
+        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
+        loss, _, cache = finetuning.token_classification_forward(
+            self.params, self.config, inputs, self._labels(labels), rng=self._dropout_rng()
+        )
+        return loss, finetuning.complete_grads(self.params, finetuning.token_classification_backward(cache))
 
 
 class AlbertForQuestionAnswering(AlbertPreTrainedModel):
@@ -456,6 +480,21 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
         return QuestionAnsweringModelOutput(
             loss, start_logits, end_logits, self._tuple(body.hidden_states), self._tuple(body.attentions)
         )
+
+    def loss_and_grads(self, input_ids, start_positions, end_positions, attention_mask=None, token_type_ids=None,
+                       position_ids=None):
+        """Mean of the start and end cross-entropies (positions clamped to [0, seq], seq ignored)
+        and the gradient of every parameter, keyed like `state_dict()`."""
+        from .nn import finetuning
+
+        if self.config.num_labels != 2:
+            raise ValueError(f"AlbertForQuestionAnswering needs config.num_labels == 2, got {self.config.num_labels}")
+        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
+        loss, _, cache = finetuning.question_answering_forward(
+            self.params, self.config, inputs, self._labels(start_positions), self._labels(end_positions),
+            rng=self._dropout_rng(),
+        )
+        return loss, finetuning.complete_grads(self.params, finetuning.question_answering_backward(cache))
 
 
 class AlbertForMultipleChoice(AlbertPreTrainedModel):
@@ -491,4 +530,15 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
         labels = self._labels(labels)
         loss = None if labels is None else _flat_cross_entropy(logits, labels, num_choices)
         return MultipleChoiceModelOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+
+    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
+        """Cross-entropy over the choices (inputs (batch, choices, seq), labels (batch,)) and the
+        gradient of every parameter, keyed like `state_dict()`."""
+        from .nn import finetuning
+
+        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids, choices=True)
+        loss, _, cache = finetuning.multiple_choice_forward(
+            self.params, self.config, inputs, self._labels(labels), rng=self._dropout_rng()
+        )
+        return loss, finetuning.complete_grads(self.params, finetuning.multiple_choice_backward(cache))
 

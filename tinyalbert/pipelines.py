@@ -28,7 +28,8 @@ from .nn.softmax import softmax
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_TASKS = ("fill-mask",)
+SUPPORTED_TASKS = ("fill-mask", "text-classification", "sentiment-analysis", "token-classification", "ner",
+                   "question-answering")
 
 
 class MissingMaskError(ValueError):
@@ -241,15 +242,19 @@ class FillMaskPipeline:
         return result[0] if single_mask else result
 
 
+NOT_GIVEN = object()  # top_k left out: each task's own default (fill-mask 5, text-classification 1, ...)
+
+
 def _check_top_k(top_k) -> int:
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
         raise ValueError(f"top_k must be a positive int, got {top_k!r}")
     return int(top_k)
 
 
-def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k: int = 5, backend="numpy",
-             dtype="float32", batch_size: int = 8, truncation: bool = False, revision: str = "main"):
-    """Build a pipeline, as `transformers.pipeline` does; only `"fill-mask"` exists.
+def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVEN, backend="numpy",
+             dtype="float32", batch_size: int = 8, truncation: bool = False, revision: str = "main", **task_options):
+    """Build a pipeline, as `transformers.pipeline` does: `"fill-mask"`, or one of the task
+    pipelines of `tinyalbert.task_pipelines` (`task_options` go to those, e.g. aggregation_strategy).
 
     Args:
         model: a directory, a Hub name (`"albert/albert-base-v2"`, found in the local Hugging Face
@@ -266,12 +271,17 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k: int = 5
     from .hub import DEFAULT_MODEL, resolve_model_dir
     from .models import AlbertForMaskedLM
 
+    model_class = AlbertForMaskedLM
+    if task != "fill-mask":
+        from .task_pipelines import task_model_class
+
+        model_class = task_model_class(task)
     if model is None:
         model = DEFAULT_MODEL
     directory = None
     if isinstance(model, (str, os.PathLike)):
         directory = resolve_model_dir(model, revision=revision)
-        model = AlbertForMaskedLM.from_pretrained(directory, backend=backend, dtype=dtype)
+        model = model_class.from_pretrained(directory, backend=backend, dtype=dtype)
     if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
         from .tokenizer import AlbertTokenizer
 
@@ -279,4 +289,13 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k: int = 5
             raise ValueError("pass tokenizer= (an AlbertTokenizer or its directory) with an already-built model")
         source = directory if tokenizer is None else resolve_model_dir(tokenizer, revision=revision)
         tokenizer = AlbertTokenizer.from_pretrained(source)
+    if task != "fill-mask":
+        from .task_pipelines import build_task_pipeline
+
+        if top_k is not NOT_GIVEN:
+            task_options["top_k"] = top_k
+        return build_task_pipeline(task, model, tokenizer, **task_options)
+    top_k = 5 if top_k is NOT_GIVEN else top_k
+    if task_options:
+        raise ValueError(f"fill-mask takes no option(s) {sorted(task_options)}")
     return FillMaskPipeline(model, tokenizer, top_k=top_k, batch_size=batch_size, truncation=truncation)
