@@ -24,8 +24,8 @@
 #   vector while the model predicts only word frequencies, measure it, and avoid it by starting the
 #   output bias at the log frequencies of the targets.
 #
-# The settings are small so that this runs in about a minute on a laptop CPU (`CI=true` makes them
-# smaller still); `LESSONS_FULL=1` trains longer. For real corpora, the same loop with checkpoints,
+# The settings are small so that this runs in minutes on a laptop CPU (the training cells print how
+# long they took; `CI=true` makes them smaller still); `LESSONS_FULL=1` trains longer. For real corpora, the same loop with checkpoints,
 # resuming and progress bars is `python -m tinyalbert.pretrain`.
 
 # %%

@@ -138,7 +138,7 @@ def evaluate(model, columns):
 
 
 def train_and_evaluate(config, train_columns, tied=(), seed=0, lr=1e-3):
-    """Train from scratch; `tied`: parameter-name parts whose weights all layer groups share (see section 3).
+    """Train from scratch; `tied`: parameter-name parts whose weights all layer groups share (see section 2).
     Returns a dict of results."""
     model = AlbertForPreTraining(config, seed=seed)
     model.params["predictions.bias"] = LOG_FREQUENCY_BIAS.copy()
