@@ -255,6 +255,28 @@ for sharing in ("not-shared", "all-shared"):
     print(f"{sharing}: MLM accuracy {direction([results[f'E={e} {sharing}']['mlm_accuracy'] for e in EMBEDDING_SIZES])} with E")
 
 # %% [markdown]
+# The parameter column is the model's own count. Transformers, given the same configurations, must
+# count the same (its `num_parameters()` counts a shared layer once, like ours):
+
+# %%
+try:
+    import transformers
+except ImportError:
+    transformers = None
+
+if transformers is None:
+    print("SKIPPED: transformers is not installed (pip install transformers) - the comparison did not run.")
+else:
+    for sharing, groups in (("all-shared", 1), ("not-shared", 4)):
+        for embedding_size in EMBEDDING_SIZES:
+            values = {k: v for k, v in make_config(embedding_size, groups).to_dict().items()
+                      if k not in ("architectures", "label2id", "id2label", "model_type")}
+            theirs = transformers.AlbertForPreTraining(transformers.AlbertConfig(**values)).num_parameters()
+            assert theirs == results[f"E={embedding_size} {sharing}"]["parameters"], (sharing, embedding_size, theirs)
+    print(f"transformers counts the same parameters for all {2 * len(EMBEDDING_SIZES)} models of the table")
+
+
+# %% [markdown]
 # ## 4. What to share (the paper's Table 4)
 #
 # With $E$ fixed, four ways to share across the 4 layers: everything (ALBERT), nothing (BERT-like),
