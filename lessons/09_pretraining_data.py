@@ -25,8 +25,9 @@
 # - say what next-sentence prediction (BERT) and sentence-order prediction (ALBERT) ask of a model,
 #   and why a model can pass NSP without learning anything about order.
 #
-# Everything here is `tinyalbert.train.data`, which follows google-research/albert's
-# `create_pretraining_data.py`, and the bundled tinyalbert-mini tokenizer. The text is written below.
+# Everything here is `tinyalbert.train` (`text` for documents, `data` for pairs and examples,
+# `masking` for the masks), which follows google-research/albert's `create_pretraining_data.py`,
+# and the bundled tinyalbert-mini tokenizer. The text is written below.
 
 # %%
 import os
@@ -36,18 +37,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinyalbert import AlbertTokenizer
-from tinyalbert.train import data
+from tinyalbert.train import data, masking, text
 
 CI = os.environ.get("CI") == "true"
 FULL = os.environ.get("LESSONS_FULL") == "1"
 NUM_DRAWS = 20_000 if FULL else 2_000  # how many draws the statistics below average over
 
 tokenizer = AlbertTokenizer.from_pretrained("tinyalbert-mini")
-special = data.SpecialIds(cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id,
+special = masking.SpecialIds(cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id,
                           mask=tokenizer.mask_token_id, pad=tokenizer.pad_token_id)
 vocab_size = len(tokenizer)
 pieces = tokenizer.convert_ids_to_tokens(list(range(vocab_size)))
-is_word_start = data.word_start_ids_from_pieces(pieces)
+is_word_start = masking.word_start_ids_from_pieces(pieces)
 print(special, "vocabulary", vocab_size)
 
 # %% [markdown]
@@ -74,11 +75,11 @@ Early railways used horses to pull wagons along wooden rails. Steam engines repl
 
 A river starts as rain or melting snow in the hills. Small streams join and grow into a river. In the mountains it runs fast and cuts a deep valley. On the plains it slows down and winds from side to side. Near the sea it drops the mud it has carried. There it spreads into a wide, flat delta.
 """
-documents = [data.split_sentences(paragraph) for paragraph in TEXT.strip().split("\n\n")]
+documents = [text.split_sentences(paragraph) for paragraph in TEXT.strip().split("\n\n")]
 print(len(documents), "documents,", sum(map(len, documents)), "sentences; the first document:")
 for sentence in documents[0]:
     print("  ", sentence)
-encoded = data.encode_documents(documents, lambda s: tokenizer.encode(s, add_special_tokens=False))
+encoded = text.encode_documents(documents, lambda batch: [tokenizer.encode(s, add_special_tokens=False) for s in batch])
 print("first sentence as pieces:", tokenizer.convert_ids_to_tokens(encoded[0][0]))
 
 # %% [markdown]
@@ -108,7 +109,8 @@ print("label", label, "| A:", tokenizer.decode(a), "| B:", tokenizer.decode(b))
 # %%
 pairs = data.create_segment_pairs(encoded[2], max_num_tokens=40, short_seq_prob=0.0, rng=np.random.default_rng(1))
 for tokens_a, tokens_b, label in pairs:
-    example = data.build_example(tokens_a, tokens_b, label, special, vocab_size, rng, max_seq_length=43, masked_lm_prob=0.0)
+    example = data.build_example(tokens_a, tokens_b, label, special, vocab_size, rng, max_seq_length=43,
+                                 masking=masking.Masking(masked_lm_prob=0.0))
     assert len(tokens_a) + len(tokens_b) <= 40
     length = int(example.attention_mask.sum())
     print(f"label {label} ({'swapped' if label else 'in order'}):", tokenizer.decode(example.input_ids[:length]))
@@ -171,11 +173,11 @@ print(f"short pairs added by short_seq_prob=0.1: {short_shares[0.1] - short_shar
 
 # %%
 my_probs = (1 / np.arange(1, 4)) / (1 / np.arange(1, 4)).sum()
-np.testing.assert_allclose(my_probs, data.ngram_length_probs(3))
+np.testing.assert_allclose(my_probs, masking.ngram_length_probs(3))
 print("P(n) for n = 1, 2, 3:", np.round(my_probs, 4))
 
 sentence = encoded[0][3] + encoded[0][4]
-words = data.group_into_words(np.array(sentence), special, is_word_start)
+words = masking.group_into_words(np.array(sentence), special, is_word_start)
 print("whole words:", [tokenizer.convert_tokens_to_string(tokenizer.convert_ids_to_tokens([sentence[p] for p in word])) for word in words])
 
 # %% [markdown]
@@ -185,7 +187,7 @@ print("whole words:", [tokenizer.convert_tokens_to_string(tokenizer.convert_ids_
 pairs = data.create_segment_pairs(encoded[4], 60, 0.0, np.random.default_rng(4))
 tokens_a, tokens_b, label = pairs[0]
 example = data.build_example(tokens_a, tokens_b, label, special, vocab_size, np.random.default_rng(5),
-                             max_seq_length=64, max_predictions_per_seq=10, is_word_start=is_word_start)
+                             max_seq_length=64, masking=masking.Masking(max_predictions_per_seq=10, is_word_start=is_word_start))
 length = int(example.attention_mask.sum())
 print("model reads:", tokenizer.decode(example.input_ids[:length]))
 predicted = example.labels != -100
@@ -207,7 +209,7 @@ num_sequences = NUM_DRAWS // 4
 for _ in range(num_sequences):
     picks = rng.choice(len(all_sentences), size=4, replace=False)
     tokens = np.array([special.cls] + sum((all_sentences[i] for i in picks), []) + [special.sep])[:128]
-    masked, labels = data.mask_tokens(tokens, special, vocab_size, rng, max_predictions_per_seq=20, is_word_start=is_word_start)
+    masked, labels = masking.mask_tokens(tokens, special, vocab_size, rng, masking.Masking(max_predictions_per_seq=20, is_word_start=is_word_start))
     chosen = labels != -100
     predicted += chosen.sum()
     total += len(tokens)
@@ -215,9 +217,9 @@ for _ in range(num_sequences):
     outcome["kept"] += np.sum(masked[chosen] == tokens[chosen])
     outcome["random"] += np.sum((masked[chosen] != special.mask) & (masked[chosen] != tokens[chosen]))
     # the spans themselves: the same draw the library makes, on the same words
-    words = data.group_into_words(tokens, special, is_word_start)
-    budget = data.num_tokens_to_predict(len(tokens), 0.15, 20)
-    for _, num_words in data.sample_masked_spans([len(w) for w in words], budget, rng):
+    words = masking.group_into_words(tokens, special, is_word_start)
+    budget = masking.num_tokens_to_predict(len(tokens), 0.15, 20)
+    for _, num_words in masking.sample_masked_spans([len(w) for w in words], budget, rng):
         span_lengths[num_words] += 1
 
 mask_rate = predicted / total
@@ -333,7 +335,8 @@ else:
     text_a, text_b = documents[3][0], documents[3][1]
     ids_a = tokenizer.encode(text_a, add_special_tokens=False)
     ids_b = tokenizer.encode(text_b, add_special_tokens=False)
-    ours = data.build_example(ids_a, ids_b, 0, special, vocab_size, np.random.default_rng(0), max_seq_length=64, masked_lm_prob=0.0)
+    ours = data.build_example(ids_a, ids_b, 0, special, vocab_size, np.random.default_rng(0), max_seq_length=64,
+                              masking=masking.Masking(masked_lm_prob=0.0))
     theirs = reference(text_a, text_b)
     length = len(theirs["input_ids"])
     assert ours.input_ids[:length].tolist() == theirs["input_ids"]
@@ -352,7 +355,7 @@ def check(exercise, function):
     if exercise == "ngram_length_probs":
         for max_ngram in (1, 2, 3, 5):
             got = np.asarray(function(max_ngram))
-            np.testing.assert_allclose(got, data.ngram_length_probs(max_ngram), rtol=1e-12, err_msg=f"max_ngram={max_ngram}")
+            np.testing.assert_allclose(got, masking.ngram_length_probs(max_ngram), rtol=1e-12, err_msg=f"max_ngram={max_ngram}")
     elif exercise == "mask_statistics":
         examples = data.create_pretraining_examples(encoded, special, vocab_size, cases, max_seq_length=64,
                                                     max_predictions_per_seq=10, dupe_factor=3, word_start_ids=is_word_start)

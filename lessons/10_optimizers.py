@@ -34,7 +34,7 @@ import numpy as np
 
 from tinyalbert import AlbertForPreTraining, AlbertTokenizer
 from tinyalbert.nn import activations, linear, losses
-from tinyalbert.train import data, optim
+from tinyalbert.train import data, masking, optim
 
 CI = os.environ.get("CI") == "true"
 FULL = os.environ.get("LESSONS_FULL") == "1"
@@ -144,7 +144,7 @@ print("five LAMB steps: ours == tinyalbert.train.optim.LAMB; trust ratios of the
 
 # %%
 tokenizer = AlbertTokenizer.from_pretrained("tinyalbert-mini")
-special = data.SpecialIds(tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.mask_token_id, tokenizer.pad_token_id)
+special = masking.SpecialIds(tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.mask_token_id, tokenizer.pad_token_id)
 sentences = ["a river starts as rain or melting snow in the hills.", "small streams join and grow into a river.",
              "bread starts with flour, water, salt and yeast.", "the baker mixes them and kneads the dough.",
              "the moon has no light of its own.", "it reflects the light of the sun.",

@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinyalbert import AlbertConfig, AlbertForPreTraining
-from tinyalbert.train import data, optim
+from tinyalbert.train import data, masking, optim, text
 
 CI = os.environ.get("CI") == "true"
 FULL = os.environ.get("LESSONS_FULL") == "1"
@@ -100,11 +100,15 @@ def words_of(text):
 
 vocabulary = SPECIALS + sorted({word for document in documents for sentence in document for word in words_of(sentence)})
 word_id = {word: i for i, word in enumerate(vocabulary)}
-special = data.SpecialIds(cls=2, sep=3, mask=4, pad=0)
+special = masking.SpecialIds(cls=2, sep=3, mask=4, pad=0)
 
 
 def encode(text):
     return [word_id.get(word, 1) for word in words_of(text)]
+
+
+def encode_batch(sentences):
+    return [encode(sentence) for sentence in sentences]
 
 
 def decode(ids):
@@ -113,8 +117,8 @@ def decode(ids):
 
 rng = np.random.default_rng(0)
 heldout_documents = set(rng.choice(len(documents), size=len(documents) // 10, replace=False).tolist())
-train_docs = [data.encode_documents([d], encode)[0] for i, d in enumerate(documents) if i not in heldout_documents]
-heldout_docs = [data.encode_documents([d], encode)[0] for i, d in enumerate(documents) if i in heldout_documents]
+train_docs = [text.encode_documents([d], encode_batch)[0] for i, d in enumerate(documents) if i not in heldout_documents]
+heldout_docs = [text.encode_documents([d], encode_batch)[0] for i, d in enumerate(documents) if i in heldout_documents]
 MAX_SEQ = 48
 options = dict(max_seq_length=MAX_SEQ, max_predictions_per_seq=7, short_seq_prob=0.1)
 train_examples = data.create_pretraining_examples(train_docs, special, len(vocabulary), np.random.default_rng(1), dupe_factor=DUPE_FACTOR, **options)
@@ -194,7 +198,9 @@ print("most frequent targets:", [(vocabulary[i], round(frequencies[i], 3)) for i
 # **The remedy.** Start the output bias at the log frequencies of the targets,
 # $b_w = \log \frac{c_w + 1}{\sum_v (c_v + 1)}$ (add-one smoothing, so that no word starts at $-\infty$).
 # Then the untrained model already predicts the frequencies, nothing rewards collapsing, and the
-# gradient goes to using the context from the first step. It is one line, set by hand here.
+# gradient goes to using the context from the first step. It is one line, set by hand here. The
+# project's trainer does the same when it trains from scratch (`output_bias_init="log-frequency"`,
+# with counts of the corpus tokens); the assert below holds our line to its function.
 #
 # Train both from the same initialization at a learning rate of $10^{-3}$ and watch the mean cosine
 # between the token vectors of a fixed held-out batch:
@@ -205,6 +211,9 @@ def log_frequency_bias(counts):
     return np.log(smoothed / smoothed.sum()).astype(np.float32)
 
 
+from tinyalbert.train.prepare import log_frequency_bias as library_log_frequency_bias
+
+np.testing.assert_allclose(log_frequency_bias(counts), library_log_frequency_bias(counts), rtol=1e-6)
 started = time.perf_counter()
 runs = {}
 for name in ("zero bias (default init)", "log-frequency bias"):

@@ -36,7 +36,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinyalbert import AlbertConfig, AlbertForPreTraining
-from tinyalbert.train import data, optim
+from tinyalbert.train import data, masking, optim, text
 
 CI = os.environ.get("CI") == "true"
 FULL = os.environ.get("LESSONS_FULL") == "1"
@@ -81,13 +81,13 @@ SPECIALS = ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
 words_of = lambda text: re.findall(r"\w+|[^\w\s]", text.lower())
 vocabulary = SPECIALS + sorted({w for d in documents for s in d for w in words_of(s)})
 word_id = {word: i for i, word in enumerate(vocabulary)}
-special = data.SpecialIds(cls=2, sep=3, mask=4, pad=0)
-encode = lambda text: [word_id[word] for word in words_of(text)]
+special = masking.SpecialIds(cls=2, sep=3, mask=4, pad=0)
+encode_batch = lambda sentences: [[word_id[word] for word in words_of(sentence)] for sentence in sentences]
 
 rng = np.random.default_rng(0)
 heldout_ids = set(rng.choice(len(documents), size=len(documents) // 10, replace=False).tolist())
-train_docs = data.encode_documents([d for i, d in enumerate(documents) if i not in heldout_ids], encode)
-heldout_docs = data.encode_documents([d for i, d in enumerate(documents) if i in heldout_ids], encode)
+train_docs = text.encode_documents([d for i, d in enumerate(documents) if i not in heldout_ids], encode_batch)
+heldout_docs = text.encode_documents([d for i, d in enumerate(documents) if i in heldout_ids], encode_batch)
 MAX_SEQ, BATCH = 48, 16
 options = dict(max_seq_length=MAX_SEQ, max_predictions_per_seq=7)
 sop_train = data.collate(data.create_pretraining_examples(train_docs, special, len(vocabulary), np.random.default_rng(1), dupe_factor=DUPE_FACTOR, **options))
@@ -112,7 +112,8 @@ def nsp_examples(encoded_documents, dupe_factor, rng):
                     other = encoded_documents[(index + int(rng.integers(1, len(encoded_documents)))) % len(encoded_documents)]
                     start = int(rng.integers(0, len(other)))
                     b = sum(other[start:], [])[: len(b)]
-                examples.append(data.build_example(a, b, label, special, len(vocabulary), rng, **options))
+                examples.append(data.build_example(a, b, label, special, len(vocabulary), rng, max_seq_length=MAX_SEQ,
+                                                masking=masking.Masking(max_predictions_per_seq=7)))
     return data.collate([examples[i] for i in rng.permutation(len(examples))])
 
 
