@@ -255,6 +255,11 @@ plt.show()
 # more often to long spans. (A random id that happens to equal the original counts as "kept", which
 # moves a sliver from "random" to "kept".)
 #
+# The original recipe masks each text once per copy of the corpus (`dupe_factor` copies, each with
+# its own masks, fixed for the whole training). `tinyalbert.train.data.BatchIterator` can instead
+# draw fresh masks at every pass over the data (`remask=`, dynamic masking as in RoBERTa), so every
+# token becomes a target sooner or later.
+#
 # ## 4. NSP and SOP: what each asks the model to learn
 #
 # BERT's *next-sentence prediction* pairs A with either its true continuation or a segment of a
