@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 from .cli import OneLineErrorParser, UsageError, int_at_least
@@ -129,6 +130,9 @@ def _add_running_options(run, defaults: dict) -> None:
                      help="stop after this step with a checkpoint (the schedule still runs to --steps)")
     run.add_argument("--max-minutes", type=float, metavar="M",
                      help="stop with a checkpoint after M minutes of this session")
+    run.add_argument("--mpi-timeout", type=float, metavar="SECONDS",
+                     help="under mpiexec: how long a collective may wait for the other processes before the "
+                          f"job stops with a message (default: {defaults['mpi_timeout']:g})")
 
 
 def arguments_from(namespace: argparse.Namespace):
@@ -144,7 +148,7 @@ def arguments_from(namespace: argparse.Namespace):
             raise FileNotFoundError(f"nothing to resume: {Path(namespace.out) / CHECKPOINT_DIR} has no {STATE_FILE}")
         saved = {**BEFORE_ARGUMENT_EXISTED, **read_trainer_state(saved_dir)["args"]}
         # Session-only options are not inherited.
-        for name in ("resume", "stop_at", "max_minutes", "backend", "out"):
+        for name in ("resume", "stop_at", "max_minutes", "backend", "out", "mpi_timeout"):
             saved.pop(name, None)
         if "tokenizer" in given or "vocab_size" in given:
             saved.pop("tokenizer", None)
@@ -154,6 +158,22 @@ def arguments_from(namespace: argparse.Namespace):
 
 
 def main(argv=None) -> int:
+    """Run the command; the exit status. Under mpiexec, a process that fails with an error takes the
+    job down with it (the others would wait for it in their next collective until --mpi-timeout)."""
+    from .train.distributed import abort_job_if_parallel
+
+    try:
+        code = _main(argv)
+    except BaseException:
+        traceback.print_exc()
+        abort_job_if_parallel(1)
+        raise
+    if code == EXIT_USAGE:
+        abort_job_if_parallel(code)
+    return code
+
+
+def _main(argv=None) -> int:
     from .train.trainer import NonFiniteLossError, TrainingInterrupted, train
 
     try:

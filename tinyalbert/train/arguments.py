@@ -65,6 +65,7 @@ class TrainingArguments:
     masking: str = "dynamic"  # fresh masks every epoch, or "static": fixed when the examples are made
     pack_documents: bool = True  # join short documents so examples fill max_seq_length
     output_bias_init: str = "log-frequency"  # MLM output bias from target frequencies, or "zero"
+    mpi_timeout: float = 600.0  # under mpiexec: seconds a collective may wait before the job stops
 
     def __post_init__(self):
         self.corpus, self.out = str(self.corpus), str(self.out)
@@ -110,6 +111,8 @@ class TrainingArguments:
             raise ValueError(f"heldout_fraction must lie in [0, 1), got {self.heldout_fraction!r}")
         if self.stop_at is not None and self.stop_at < 1:
             raise ValueError(f"stop_at must be a positive step number, got {self.stop_at}")
+        if not (self.mpi_timeout > 0 and math.isfinite(self.mpi_timeout)):
+            raise ValueError(f"mpi_timeout must be a positive number of seconds, got {self.mpi_timeout!r}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ValueError(f"max_minutes must be a positive number of minutes, got {self.max_minutes!r}")
 

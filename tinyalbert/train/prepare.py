@@ -36,13 +36,15 @@ def corpus_fingerprint(documents: Sequence[Sequence[str]]) -> str:
     return digest.hexdigest()[:16]
 
 
-def prepare_tokenizer(args: TrainingArguments, documents, out: Path, model_max_length: int):
-    """The run's tokenizer, saved into OUT/tokenizer: the one already there (a resumed run),
-    the one given with `tokenizer`, or a new SentencePiece model of `vocab_size` pieces."""
+def prepare_tokenizer(args: TrainingArguments, documents, out: Path, model_max_length: int, *,
+                      follower: bool = False):
+    """The run's tokenizer, saved into OUT/tokenizer: the one already there (a resumed run, or a
+    `follower` process of a data-parallel job, which reads what the first process wrote), the one
+    given with `tokenizer`, or a new SentencePiece model of `vocab_size` pieces."""
     from ..tokenizer import AlbertTokenizer, train_sentencepiece
 
     saved = out / TOKENIZER_DIR
-    if args.resume and (saved / "spiece.model").is_file():
+    if (args.resume or follower) and (saved / "spiece.model").is_file():
         return AlbertTokenizer.from_pretrained(saved)
     if args.tokenizer is not None:
         tokenizer = AlbertTokenizer.from_pretrained(args.tokenizer)
@@ -193,12 +195,12 @@ def _fit_config_to(config, tokenizer):
     return config
 
 
-def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str) -> PreparedRun:
+def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str, follower: bool = False) -> PreparedRun:
     config = resolve_config(args.config)
     if args.max_seq_length > config.max_position_embeddings:
         raise ValueError(f"max_seq_length {args.max_seq_length} exceeds the config's max_position_embeddings "
                          f"({config.max_position_embeddings})")
-    tokenizer = prepare_tokenizer(args, documents, out, config.max_position_embeddings)
+    tokenizer = prepare_tokenizer(args, documents, out, config.max_position_embeddings, follower=follower)
     rngs = _generators(args.seed)
     train_documents, heldout_documents = split_documents(documents, args.heldout_fraction, rngs["heldout_split"])
     train_encoded = encode_corpus(train_documents, tokenizer)
@@ -223,10 +225,13 @@ def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str
                        saved_state)
 
 
-def prepare_run(args: TrainingArguments) -> PreparedRun:
+def prepare_run(args: TrainingArguments, *, follower: bool = False) -> PreparedRun:
     """Check the arguments against the output directory, then build tokenizer, examples, model,
     optimizer and batch iterator, restored from OUT/checkpoint when resuming. A new run that
-    fails here leaves no OUT behind (or OUT as it was, if it existed)."""
+    fails here leaves no OUT behind (or OUT as it was, if it existed).
+
+    follower=True: another process of a data-parallel job has prepared OUT already; build the
+    same run from it, reading and writing nothing but what that process made."""
     out = Path(args.out)
     try:
         get_backend(args.backend)  # no GPU for cupy: say so before the slow data preparation
@@ -234,6 +239,8 @@ def prepare_run(args: TrainingArguments) -> PreparedRun:
         raise ValueError(str(error)) from None
     documents = _read_corpus(args)
     fingerprint = corpus_fingerprint(documents)
+    if follower:
+        return _build(args, out, documents, fingerprint, follower=True)
     out_existed, tokenizer_existed = out.exists(), (out / TOKENIZER_DIR).exists()
     check_out_dir(args, out)
     if args.resume:

@@ -22,7 +22,9 @@ and everything around it is bookkeeping, each piece in its own module:
   for the GPU) and read every `log_every` steps; a non-finite one stops the run without saving,
   so the last checkpoint on disk is always made from finite losses; `OUT/loss_curve.png`;
 - `metrics`: accuracy overall and outside the most frequent pieces, and the final-layer cosine;
-- `progress`: the tqdm progress line.
+- `progress`: the tqdm progress line;
+- `distributed`: under `mpiexec -n N`, each process takes 1/N of every batch and the gradients
+  are summed over processes before the step; the first process alone logs, evaluates and saves.
 
 Why the output bias and the masking matter (measured on the WordNet corpus of tinyalbert-mini):
 while a model from scratch only predicts word frequencies, the shared post-LayerNorm layer can
@@ -34,6 +36,7 @@ epoch) and packed documents give every token of the text a turn as a target.
 """
 from __future__ import annotations
 
+import io
 import json
 import signal
 import sys
@@ -42,7 +45,10 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
+
 from ..backend import asarray
+from . import distributed
 from .arguments import TrainingArguments
 from .checkpoints import CHECKPOINT_DIR, checkpoint_dir, export_final, read_trainer_state, save_checkpoint
 from .history import NonFiniteLossError, PendingSteps, check_finite, plot_loss_curve
@@ -88,13 +94,24 @@ class StopOnSignal:
         return False
 
 
-def train_step(model, optimizer, batch: dict, lr: float, clip_norm: float):
+def to_device(xp, batch: dict) -> dict:
+    return {name: asarray(xp, value) for name, value in batch.items()}
+
+
+def train_step(model, optimizer, batch: dict, lr: float, clip_norm: float, ranks=None):
     """One update of `model.params` on `batch` (device arrays). Returns (loss, grad_norm), both
-    0-d device arrays, not read here so that nothing waits for the device."""
-    loss, grads = model.loss_and_grads(
-        batch["input_ids"], batch["labels"], batch["sentence_order_label"],
-        attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"],
-    )
+    0-d device arrays, not read here so that nothing waits for the device.
+
+    With `ranks` (under mpiexec), `batch` is the whole batch on the host: each process computes
+    the gradients of its rows, and they are summed over the processes, so that every process
+    takes the same step as one process with the whole batch would (`distributed`)."""
+    if ranks is None:
+        loss, grads = model.loss_and_grads(
+            batch["input_ids"], batch["labels"], batch["sentence_order_label"],
+            attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"],
+        )
+    else:
+        loss, grads = distributed.data_parallel_loss_and_grads(model, batch, ranks)
     if clip_norm > 0:
         grads, grad_norm = clip_grad_global_norm(grads, clip_norm)
     else:
@@ -111,8 +128,11 @@ class TrainingLoop:
     """The steps of one session, with the bookkeeping around them: pending device values,
     history, progress line, checkpoints, and the reasons to stop early."""
 
-    def __init__(self, args: TrainingArguments, run: PreparedRun, stream: TextIO):
+    def __init__(self, args: TrainingArguments, run: PreparedRun, stream: TextIO, ranks=None):
         self.args, self.run, self.out = args, run, Path(args.out)
+        self.ranks = ranks
+        self.is_main = ranks is None or ranks.is_main  # the process that logs, evaluates and saves
+        stream = stream if self.is_main else io.StringIO()
         saved = run.saved_state or {}
         self.step = saved.get("step", 0)
         self.history: list[dict] = saved.get("history", [])
@@ -138,11 +158,15 @@ class TrainingLoop:
     def one_step(self) -> None:
         args, model = self.args, self.run.model
         host_batch = next(self.run.iterator)
-        batch = {name: asarray(model.xp, value) for name, value in host_batch.items()}
         logged = (self.step + 1) % args.log_every == 0 or self.step + 1 == args.steps
-        metric_sums = batch_metric_sums(model, batch, self.common) if logged else None  # before the update
+        metric_sums = None
+        if logged and self.is_main:  # before the update: on a batch the model has not seen
+            metric_sums = batch_metric_sums(model, to_device(model.xp, host_batch), self.common)
         lr = linear_warmup_then_decay(self.step, args.warmup_steps, args.steps, args.lr)
-        loss, grad_norm = train_step(model, self.run.optimizer, batch, lr, args.clip_norm)
+        if self.ranks is None:
+            loss, grad_norm = train_step(model, self.run.optimizer, to_device(model.xp, host_batch), lr, args.clip_norm)
+        else:
+            loss, grad_norm = train_step(model, self.run.optimizer, host_batch, lr, args.clip_norm, self.ranks)
         self.step += 1
         self.interval_tokens += int(host_batch["attention_mask"].sum())
         self.pending.add(self.step, lr, loss, grad_norm, metric_sums)
@@ -167,6 +191,8 @@ class TrainingLoop:
         self.interval_start, self.interval_tokens = now, 0
 
     def save(self) -> None:
+        if not self.is_main:
+            return
         state = {"step": self.step, "total_steps": self.args.steps, "args": self.args.to_dict(),
                  "corpus_fingerprint": self.run.corpus_fingerprint, "history": self.history,
                  "train_seconds": self.train_seconds}
@@ -186,12 +212,17 @@ class TrainingLoop:
         self.interval_start = now
 
     def _stop_reason(self, signals: StopOnSignal) -> str | None:
-        if signals.signum is not None:
-            return "interrupted"
+        reason = None
         minutes = (time.perf_counter() - self.session_start) / 60
-        if self.args.max_minutes is not None and minutes > self.args.max_minutes:
-            return f"time limit of {self.args.max_minutes:g} minutes"
-        return None
+        if signals.signum is not None:
+            reason = "interrupted"
+        elif self.args.max_minutes is not None and minutes > self.args.max_minutes:
+            reason = f"time limit of {self.args.max_minutes:g} minutes"
+        if self.ranks is not None:  # every process must stop after the same step, or the others wait forever
+            (stopping,) = distributed.allreduce_numbers([reason is not None], self.ranks, "agreeing on when to stop")
+            if stopping and reason is None:
+                reason = "another process stopped"
+        return reason
 
     def run_steps(self) -> tuple[str | None, int | None]:
         """Step until `last_step`, a stop signal or the time limit, then save. Returns why it
@@ -218,6 +249,8 @@ class TrainingLoop:
 def finish(loop: TrainingLoop, run: PreparedRun, summary: dict) -> dict:
     """After the last step: held-out evaluation (OUT/eval_results.json) and OUT/final."""
     args, out = loop.args, loop.out
+    if not loop.is_main:
+        return summary
     if run.heldout_examples:
         summary["eval"] = evaluate(run.model, run.heldout_examples, args.eval_batch_size, common=run.common)
         (out / EVAL_FILE).write_text(json.dumps(summary["eval"], indent=2) + "\n", encoding="utf-8")
@@ -229,6 +262,21 @@ def finish(loop: TrainingLoop, run: PreparedRun, summary: dict) -> dict:
     return summary
 
 
+def prepare_on_ranks(args: TrainingArguments, ranks) -> PreparedRun:
+    """`prepare_run`; under mpiexec the first process prepares OUT (checks, tokenizer) and the
+    others then build the same run from it, each with dropout masks of its own."""
+    if ranks is None:
+        return prepare_run(args)
+    if args.batch_size % ranks.size:
+        raise ValueError(f"--batch-size {args.batch_size} must be a multiple of the {ranks.size} processes")
+    run = prepare_run(args) if ranks.is_main else None
+    distributed.barrier(ranks, "waiting for the first process to prepare the run")
+    if not ranks.is_main:
+        run = prepare_run(args, follower=True)
+        run.model.train(rng=np.random.default_rng([args.seed, ranks.rank]))
+    return run
+
+
 def train(args: TrainingArguments, stream: TextIO = sys.stderr) -> dict:
     """Run (or resume) pretraining as described by `args`; returns a summary dict.
 
@@ -237,8 +285,9 @@ def train(args: TrainingArguments, stream: TextIO = sys.stderr) -> dict:
     (the last good checkpoint stays), and TrainingInterrupted on Ctrl-C or SIGTERM (after saving).
     """
     out = Path(args.out)
-    run = prepare_run(args)
-    loop = TrainingLoop(args, run, stream)
+    ranks = distributed.init_ranks(args.backend, args.mpi_timeout)  # None unless under mpiexec -n N > 1
+    run = prepare_on_ranks(args, ranks)
+    loop = TrainingLoop(args, run, stream, ranks)
     loop.announce()
     stop_reason, signum = loop.run_steps()
     if stop_reason == "interrupted":
