@@ -9,8 +9,6 @@ arrays and leave on the model's backend.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -22,77 +20,15 @@ from .nn.albert import albert_body_forward
 from .nn.encoder import weights_below
 from .nn.heads import classifier_forward, mlm_decoder_weight, mlm_head_forward
 from .nn.losses import bce_with_logits_forward, cross_entropy_forward, mse_forward
+from .outputs import (  # noqa: F401  (the output classes are importable from here too, as in Transformers)
+    AlbertForPreTrainingOutput, BaseModelOutputWithPooling, MaskedLMOutput, ModelOutput, MultipleChoiceModelOutput,
+    QuestionAnsweringModelOutput, SequenceClassifierOutput, TokenClassifierOutput,
+)
 from .weights import (
     SAFE_WEIGHTS_NAME, body_shapes, init_parameters, linear_shapes, match_checkpoint, mlm_head_shapes,
-    normalize_checkpoint_keys, read_checkpoint, write_safetensors,
+    normalize_checkpoint_keys, read_checkpoint, warn_nonfinite, write_safetensors,
 )
-
-
-# --- outputs ------------------------------------------------------------------------------------
-class ModelOutput:
-    """Fields by attribute (`out.logits`), by name (`out["logits"]`) or, skipping the unset
-    ones, by position (`out[0]`), as with Transformers' outputs."""
-
-    def to_tuple(self) -> tuple:
-        return tuple(value for value in (getattr(self, f.name) for f in dataclasses.fields(self)) if value is not None)
-
-    def keys(self) -> list:
-        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None]
-
-    def __getitem__(self, key):
-        return getattr(self, key) if isinstance(key, str) else self.to_tuple()[key]
-
-    def __iter__(self):
-        return iter(self.keys())
-
-
-@dataclass
-class BaseModelOutputWithPooling(ModelOutput):
-    last_hidden_state: object = None
-    pooler_output: object = None
-    hidden_states: tuple | None = None
-    attentions: tuple | None = None
-
-
-@dataclass
-class AlbertForPreTrainingOutput(ModelOutput):
-    loss: object = None
-    prediction_logits: object = None
-    sop_logits: object = None
-    hidden_states: tuple | None = None
-    attentions: tuple | None = None
-
-
-@dataclass
-class MaskedLMOutput(ModelOutput):
-    loss: object = None
-    logits: object = None
-    hidden_states: tuple | None = None
-    attentions: tuple | None = None
-
-
-@dataclass
-class SequenceClassifierOutput(MaskedLMOutput):
-    pass
-
-
-@dataclass
-class TokenClassifierOutput(MaskedLMOutput):
-    pass
-
-
-@dataclass
-class MultipleChoiceModelOutput(MaskedLMOutput):
-    pass
-
-
-@dataclass
-class QuestionAnsweringModelOutput(ModelOutput):
-    loss: object = None
-    start_logits: object = None
-    end_logits: object = None
-    hidden_states: tuple | None = None
-    attentions: tuple | None = None
+from .inputs import check_labels, check_span_positions, prepare_inputs
 
 
 # --- the shared machinery -----------------------------------------------------------------------
@@ -101,6 +37,7 @@ class AlbertPreTrainedModel:
 
     with_pooler = True  # whether this class has `albert.pooler.*`
     base_model_prefix = "albert"
+    main_input_name = "input_ids"
 
     def __init__(self, config: AlbertConfig, params: dict | None = None, *, backend="numpy", dtype="float32", seed: int = 0):
         """A model with `params` (NumPy or backend arrays keyed by Transformers names) or, when
@@ -135,20 +72,32 @@ class AlbertPreTrainedModel:
 
     # -- loading and saving
     @classmethod
-    def from_pretrained(cls, name_or_path, *, backend="numpy", dtype="float32", allow_pickle: bool = False,
+    def from_pretrained(cls, name_or_path, *, backend="numpy", dtype="float32", ignore_mismatched_sizes: bool = False,
                         seed: int = 0, **config_overrides):
-        """Load a Transformers-layout directory (`config.json` + `model.safetensors`), a name found
-        in the local Hugging Face cache, or (with `huggingface_hub`) a Hub name.
+        """Load a Transformers-layout directory (`config.json` + `model.safetensors` or
+        `pytorch_model.bin`), a name found in the local Hugging Face cache, or (with
+        `huggingface_hub`) a Hub name.
 
-        Head weights the checkpoint lacks are initialized as Transformers does, with a warning.
+        `config_overrides` set config fields as in Transformers (`num_labels=5` gives a 5-label
+        head even when the saved config names 2 labels). Head weights the checkpoint lacks are
+        initialized as Transformers does, with a warning; a checkpoint tensor of another shape
+        raises, unless `ignore_mismatched_sizes=True` re-initializes it (with a warning).
         """
+        from .config import PRETRAINED_CONFIG_NAMES
         from .hub import resolve_model_dir
 
+        known = set(AlbertConfig().to_dict()) | set(PRETRAINED_CONFIG_NAMES) | {"num_labels", "attn_implementation"}
+        unknown = sorted(set(config_overrides) - known)
+        if unknown:
+            raise TypeError(f"{cls.__name__}.from_pretrained() got unexpected keyword argument(s) {unknown}: "
+                            "not a field of AlbertConfig")
         directory = resolve_model_dir(name_or_path)
         config = AlbertConfig.from_pretrained(directory, **config_overrides)
-        tensors, source = read_checkpoint(directory, allow_pickle=allow_pickle)
+        tensors, source = read_checkpoint(directory)
         tensors = normalize_checkpoint_keys(tensors, config)
-        params = match_checkpoint(tensors, cls.parameter_shapes(config), source, config, np.random.default_rng(seed))
+        params = match_checkpoint(tensors, cls.parameter_shapes(config), source, config, np.random.default_rng(seed),
+                                  ignore_mismatched_sizes=ignore_mismatched_sizes)
+        warn_nonfinite(params, source)
         return cls(config, params, backend=backend, dtype=dtype)
 
     def state_dict(self) -> dict:
@@ -183,56 +132,30 @@ class AlbertPreTrainedModel:
         write_safetensors({name: to_numpy(value) for name, value in self.state_dict().items()}, directory / SAFE_WEIGHTS_NAME)
         return directory
 
-    def num_parameters(self) -> int:
-        return sum(int(np.prod(value.shape)) for value in self.params.values())
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """How many numbers the parameters hold (every parameter is trainable; shared layers count once).
+
+        `exclude_embeddings` leaves out the embedding tables, as Transformers does.
+        """
+        return sum(
+            int(np.prod(value.shape)) for name, value in self.params.items()
+            if not (exclude_embeddings and name.endswith("embeddings.weight"))
+        )
 
     # -- the forward pass
     def _prepare_inputs(self, input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds):
-        """Move inputs to the backend and fill in Transformers' defaults."""
-        xp = self.xp
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
-        if input_ids is None and inputs_embeds is None:
-            raise ValueError("You have to specify either input_ids or inputs_embeds")
-        if input_ids is not None:
-            input_ids = asarray(xp, input_ids)
-            if input_ids.ndim != 2:
-                raise ValueError(f"input_ids must have shape (batch, seq), got {tuple(input_ids.shape)}")
-            shape = tuple(input_ids.shape)
-            if not xp.isdtype(input_ids.dtype, "integral"):
-                raise ValueError(f"input_ids must be integers, got {input_ids.dtype}")
-            if int(xp.min(input_ids)) < 0 or int(xp.max(input_ids)) >= self.config.vocab_size:
-                raise ValueError(f"input_ids must lie in [0, {self.config.vocab_size}) (vocab_size)")
-        else:
-            inputs_embeds = asarray(xp, inputs_embeds, dtype=self.dtype)
-            if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != self.config.embedding_size:
-                raise ValueError(
-                    f"inputs_embeds must have shape (batch, seq, {self.config.embedding_size}), "
-                    f"got {tuple(inputs_embeds.shape)}"
-                )
-            shape = tuple(inputs_embeds.shape[:2])
-        batch, seq = shape
-        if seq > self.config.max_position_embeddings and self.config.position_embedding_type == "absolute":
-            raise ValueError(
-                f"sequence length {seq} exceeds max_position_embeddings ({self.config.max_position_embeddings})"
-            )
-        attention_mask = xp.ones(shape, dtype=self.dtype) if attention_mask is None else asarray(xp, attention_mask)
-        token_type_ids = (
-            xp.zeros(shape, dtype=xp.int64) if token_type_ids is None else asarray(xp, token_type_ids)
-        )
-        position_ids = xp.arange(seq, dtype=xp.int64)[None, :] if position_ids is None else asarray(xp, position_ids)
-        for name, value in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
-            if tuple(value.shape) != shape:
-                raise ValueError(f"{name} must have shape {shape} like the inputs, got {tuple(value.shape)}")
-        if head_mask is not None:
-            head_mask = asarray(xp, head_mask, dtype=self.dtype)
-        return input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds
+        return prepare_inputs(self.xp, self.dtype, self.config, input_ids, attention_mask, token_type_ids,
+                              position_ids, head_mask, inputs_embeds)
 
     def _body(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-              inputs_embeds=None, output_hidden_states=False, output_attentions=False, keep_caches=False):
+              inputs_embeds=None, output_hidden_states=None, output_attentions=None, keep_caches=False):
         input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds = self._prepare_inputs(
             input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds
         )
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        if output_attentions is None:
+            output_attentions = self.config.output_attentions
         return albert_body_forward(
             self.params, self.config, input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
             position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
@@ -244,8 +167,14 @@ class AlbertPreTrainedModel:
     def _dropout_rng(self):
         return self.rng if self.training else None
 
-    def _labels(self, labels):
-        return None if labels is None else asarray(self.xp, labels)
+    def _labels(self, labels, name: str = "labels", classes: int | None = None, shape=None):
+        """`labels` on the backend, checked to be class ids in [0, classes) or -100 (ignored)."""
+        return None if labels is None else check_labels(self.xp, labels, name, classes, shape)
+
+    def _finish_output(self, output: ModelOutput, return_dict):
+        """The output object, or with `return_dict=False` (default: `config.return_dict`) its tuple."""
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return output if return_dict else output.to_tuple()
 
     @staticmethod
     def _tuple(values):
@@ -275,12 +204,12 @@ class AlbertModel(AlbertPreTrainedModel):
     """The bare body: `last_hidden_state` (batch, seq, hidden) and `pooler_output` (batch, hidden)."""
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=True):
+                inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                              output_hidden_states, output_attentions)
-        return BaseModelOutputWithPooling(
+        return self._finish_output(BaseModelOutputWithPooling(
             body.sequence_output, body.pooled_output, self._tuple(body.hidden_states), self._tuple(body.attentions)
-        )
+        ), return_dict)
 
 
 class AlbertForPreTraining(AlbertPreTrainedModel):
@@ -292,7 +221,7 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, labels=None, sentence_order_label=None, output_attentions=None,
-                output_hidden_states=None, return_dict=True):
+                output_hidden_states=None, return_dict=None):
         body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                              output_hidden_states, output_attentions)
         prediction_logits = _mlm_logits(self, body.sequence_output)
@@ -301,13 +230,14 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
             dropout=self.config.classifier_dropout_prob or 0.0, rng=self._dropout_rng(),
         )
         loss = None
-        labels, sentence_order_label = self._labels(labels), self._labels(sentence_order_label)
+        labels = self._labels(labels, "labels", self.config.vocab_size, prediction_logits.shape[:2])
+        sentence_order_label = self._labels(sentence_order_label, "sentence_order_label", 2, sop_logits.shape[:1])
         if labels is not None and sentence_order_label is not None:
             loss = _flat_cross_entropy(prediction_logits, labels, self.config.vocab_size)
             loss = loss + _flat_cross_entropy(sop_logits, sentence_order_label, 2)
-        return AlbertForPreTrainingOutput(
+        return self._finish_output(AlbertForPreTrainingOutput(
             loss, prediction_logits, sop_logits, self._tuple(body.hidden_states), self._tuple(body.attentions)
-        )
+        ), return_dict)
 
     def loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask=None, token_type_ids=None):
         """Total MLM + SOP loss and the gradient of every parameter (keys of `state_dict()`)."""
@@ -326,13 +256,14 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
         return mlm_head_shapes(config)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=True):
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                              output_hidden_states, output_attentions)
         logits = _mlm_logits(self, body.sequence_output)
-        labels = self._labels(labels)
+        labels = self._labels(labels, "labels", self.config.vocab_size, logits.shape[:2])
         loss = None if labels is None else _flat_cross_entropy(logits, labels, self.config.vocab_size)
-        return MaskedLMOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+        output = MaskedLMOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+        return self._finish_output(output, return_dict)
 
     def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None):
         """MLM loss and the gradient of every parameter (keys of `state_dict()`)."""
@@ -354,7 +285,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         return linear_shapes("classifier.", config.hidden_size, config.num_labels)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=True):
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                              output_hidden_states, output_attentions)
         logits, _ = classifier_forward(
@@ -362,10 +293,10 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
             dropout=self.config.classifier_dropout_prob or 0.0, rng=self._dropout_rng(),
         )
         loss = None
-        labels = self._labels(labels)
         if labels is not None:
-            loss = self._loss(logits, labels)
-        return SequenceClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+            loss = self._loss(logits, self._labels(labels))
+        output = SequenceClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+        return self._finish_output(output, return_dict)
 
     def _loss(self, logits, labels):
         xp, num_labels = self.xp, self.config.num_labels
@@ -382,6 +313,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
                 return mse_forward(xp.reshape(logits, (-1,)), xp.reshape(labels, (-1,)))[0]
             return mse_forward(logits, labels)[0]
         if self.config.problem_type == "single_label_classification":
+            labels = self._labels(labels, "labels", num_labels)
             return _flat_cross_entropy(logits, labels, num_labels)
         return bce_with_logits_forward(logits, xp.astype(labels, logits.dtype))[0]
 
@@ -396,7 +328,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         return linear_shapes("classifier.", config.hidden_size, config.num_labels)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=True):
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                              output_hidden_states, output_attentions)
         dropout = self.config.classifier_dropout_prob
@@ -404,9 +336,10 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         logits, _ = classifier_forward(
             body.sequence_output, weights_below(self.params, "classifier."), dropout=dropout, rng=self._dropout_rng()
         )
-        labels = self._labels(labels)
+        labels = self._labels(labels, "labels", self.config.num_labels, logits.shape[:2])
         loss = None if labels is None else _flat_cross_entropy(logits, labels, self.config.num_labels)
-        return TokenClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+        output = TokenClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+        return self._finish_output(output, return_dict)
 
 
 class AlbertForQuestionAnswering(AlbertPreTrainedModel):
@@ -420,7 +353,7 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
-                output_hidden_states=None, return_dict=True):
+                output_hidden_states=None, return_dict=None):
         xp = self.xp
         if self.config.num_labels != 2:
             raise ValueError(f"AlbertForQuestionAnswering needs config.num_labels == 2, got {self.config.num_labels}")
@@ -430,16 +363,16 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
         start_logits, end_logits = logits[..., 0], logits[..., 1]
         loss = None
         if start_positions is not None and end_positions is not None:
-            # Positions outside the sequence are clamped to `seq` and then ignored, as in Transformers.
-            seq = start_logits.shape[1]
-            start = xp.clip(xp.reshape(asarray(xp, start_positions), (-1,)), 0, seq)
-            end = xp.clip(xp.reshape(asarray(xp, end_positions), (-1,)), 0, seq)
+            # Positions beyond the sequence are clamped to `seq` and then ignored, as in Transformers.
+            seq, batch = start_logits.shape[1], start_logits.shape[0]
+            start = xp.clip(check_span_positions(xp, start_positions, "start_positions", batch), 0, seq)
+            end = xp.clip(check_span_positions(xp, end_positions, "end_positions", batch), 0, seq)
             start_loss, _ = cross_entropy_forward(start_logits, start, ignore_index=seq)
             end_loss, _ = cross_entropy_forward(end_logits, end, ignore_index=seq)
             loss = (start_loss + end_loss) / 2
-        return QuestionAnsweringModelOutput(
+        return self._finish_output(QuestionAnsweringModelOutput(
             loss, start_logits, end_logits, self._tuple(body.hidden_states), self._tuple(body.attentions)
-        )
+        ), return_dict)
 
 
 class AlbertForMultipleChoice(AlbertPreTrainedModel):
@@ -451,11 +384,16 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
         return linear_shapes("classifier.", config.hidden_size, 1)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=True):
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         xp = self.xp
         source = input_ids if input_ids is not None else inputs_embeds
         if source is None:
             raise ValueError("You have to specify either input_ids or inputs_embeds")
+        source = asarray(xp, source)
+        if source.ndim != (3 if input_ids is not None else 4):
+            raise ValueError(f"{'input_ids' if input_ids is not None else 'inputs_embeds'} must have shape "
+                             f"(batch, choices, seq{'' if input_ids is not None else ', embedding_size'}), "
+                             f"got {tuple(source.shape)}")
         num_choices = source.shape[1]
 
         def flatten(value):
@@ -472,9 +410,10 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
             dropout=self.config.classifier_dropout_prob or 0.0, rng=self._dropout_rng(),
         )
         logits = xp.reshape(scores, (-1, num_choices))
-        labels = self._labels(labels)
+        labels = self._labels(labels, "labels", num_choices, logits.shape[:1])
         loss = None if labels is None else _flat_cross_entropy(logits, labels, num_choices)
-        return MultipleChoiceModelOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+        output = MultipleChoiceModelOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+        return self._finish_output(output, return_dict)
 
 
 MODEL_CLASSES = (
