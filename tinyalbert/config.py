@@ -246,7 +246,7 @@ class AlbertConfig:
 
     def to_dict(self) -> dict:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
-        values["id2label"] = {str(i): label for i, label in self.id2label.items()}
+        values["id2label"] = dict(self.id2label)  # int keys, as Transformers' to_dict; JSON makes them strings
         values["label2id"] = self.label2id
         values["model_type"] = "albert"
         if values["architectures"] is None:

@@ -400,7 +400,7 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
             if value is None:
                 return None
             value = asarray(xp, value)
-            return xp.reshape(value, (-1, *value.shape[2:]))
+            return xp.reshape(value, (value.shape[0] * value.shape[1], *value.shape[2:]))
 
         body, _ = self._body(flatten(input_ids), flatten(attention_mask), flatten(token_type_ids),
                              flatten(position_ids), head_mask, flatten(inputs_embeds),
