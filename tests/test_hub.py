@@ -185,3 +185,18 @@ def test_models_and_configs_load_through_the_cache(clean_env, tmp_path):
     original = AlbertForMaskedLM.from_pretrained(snapshot)
     for name, value in original.params.items():
         np.testing.assert_array_equal(loaded.params[name], value)
+
+
+def test_local_directory_named_like_the_bundled_model_wins_with_a_warning(clean_env, tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no local folder: the bundled model, silently
+        assert resolve_model_dir("tinyalbert-mini") == hub.BUNDLED_DIR / "tinyalbert-mini"
+    (tmp_path / "tinyalbert-mini").mkdir()
+    with pytest.warns(UserWarning, match=r"local directory .*tinyalbert-mini.*bundled"):
+        found = resolve_model_dir("tinyalbert-mini")
+    assert found == (tmp_path / "tinyalbert-mini").resolve()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_model_dir(found) == found  # looked up again by its path: no second warning

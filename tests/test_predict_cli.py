@@ -208,3 +208,69 @@ def test_broken_model_directory(tmp_path, model_dir):
     (broken / "config.json").write_text((model_dir / "config.json").read_text())
     (broken / "model.safetensors").write_bytes(b"\x00" * 10)
     assert_user_error(predict(TEXTS[0], "--model", broken), "model.safetensors")
+
+
+def copy_model(source, destination):
+    destination.mkdir(parents=True)
+    for file in source.iterdir():
+        (destination / file.name).write_bytes(file.read_bytes())
+    return destination
+
+
+@pytest.mark.parametrize("contents, field", [
+    ("[1, 2]", "JSON object"),
+    ('{"id2label": ["neg", "pos"], "vocab_size": 40}', "id2label"),
+    ('{"hidden_size": "16"}', "hidden_size"),
+])
+def test_bad_config_json_is_one_error_line_naming_file_and_field(tmp_path, model_dir, contents, field):
+    broken = copy_model(model_dir, tmp_path / "broken")
+    values = json.loads((model_dir / "config.json").read_text())
+    patch = json.loads(contents)
+    (broken / "config.json").write_text(json.dumps({**values, **patch} if isinstance(patch, dict) else patch))
+    assert_user_error(predict(TEXTS[0], "--model", broken), str(broken / "config.json"), field)
+
+
+def test_nan_weights_warn_then_refuse_with_one_error(tmp_path, model_dir):
+    from safetensors.numpy import load_file, save_file
+
+    broken = copy_model(model_dir, tmp_path / "nan")
+    tensors = load_file(str(broken / "model.safetensors"))
+    tensors["predictions.dense.weight"][0, 0] = float("nan")
+    save_file(tensors, str(broken / "model.safetensors"), metadata={"format": "pt"})
+    for extra in ([], ["--json"]):
+        code, stdout, stderr = predict(TEXTS[0], "--model", broken, *extra)
+        lines = stderr.strip().splitlines()
+        assert code == 2 and stdout == "" and "Traceback" not in stderr, stderr
+        assert lines[0].startswith("warning: ") and "predictions.dense.weight" in lines[0], stderr
+        assert lines[-1].startswith("error: ") and "NaN" in lines[-1] and len(lines) == 2, stderr
+
+
+def test_json_output_is_strict_json_and_float16_overflow_is_refused(model_dir, tmp_path):
+    code, stdout, stderr = predict(*TEXTS, "--model", model_dir, "--json")
+    for line in stdout.splitlines():
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    # Weights that overflow float16 give inf logits: an error, not "NaN" in the output.
+    from safetensors.numpy import load_file, save_file
+
+    huge = copy_model(model_dir, tmp_path / "huge")
+    tensors = load_file(str(huge / "model.safetensors"))
+    tensors["predictions.bias"] = tensors["predictions.bias"] * 0 + 60000.0
+    tensors["predictions.dense.bias"] = tensors["predictions.dense.bias"] * 0 + 60000.0
+    save_file(tensors, str(huge / "model.safetensors"), metadata={"format": "pt"})
+    code, stdout, stderr = predict(TEXTS[0], "--model", huge, "--json", "--dtype", "float16")
+    assert code in (0, 2) and "Traceback" not in stderr, stderr
+    if code == 0:
+        for line in stdout.splitlines():
+            json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    else:
+        assert_user_error((code, stdout, stderr), "not numbers", "float32")
+
+
+def test_local_folder_named_like_the_bundled_model_warns(tmp_path, model_dir):
+    shadow = copy_model(model_dir, tmp_path / "tinyalbert-mini")
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "tinyalbert.predict", TEXTS[0], "--json"], capture_output=True,
+                          text=True, cwd=tmp_path, env=environment, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("warning: ") and str(shadow) in done.stderr and "bundled" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

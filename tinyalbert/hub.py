@@ -3,7 +3,8 @@
 `resolve_model_dir` turns what a user types into a directory holding `config.json`,
 `model.safetensors` and the tokenizer files. It tries, in order:
 
-1. a local directory (`./my-albert`, `/models/albert-base-v2`);
+1. a local directory (`./my-albert`, `/models/albert-base-v2`); one named like the bundled
+   model wins over it, with a warning;
 2. a model bundled with this package (`tinyalbert-mini`, in `tinyalbert/data/`);
 3. a Hub name (`albert/albert-base-v2`; the old short names such as `albert-base-v2` mean
    `albert/albert-base-v2`) already in the local Hugging Face cache, without any network;
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "data"
@@ -114,6 +116,13 @@ def resolve_model_dir(name_or_path, revision: str = "main") -> Path:
     text = os.fspath(name_or_path)
     path = Path(text).expanduser()
     if path.is_dir():
+        bundled = BUNDLED_DIR / text
+        if text in BUNDLED_MODELS and bundled.is_dir() and path.resolve() != bundled.resolve():
+            # A local directory wins, as in Transformers, but a user asking for the bundled model
+            # by name should know that another one answered.
+            warnings.warn(f"using the local directory {path.resolve()}, not the bundled model {text!r} of the same "
+                          f"name; pass {bundled} to use the bundled one", stacklevel=2)
+            return path.resolve()  # by its full path, later look-ups of the same directory do not warn again
         return path
     if path.exists():
         raise FileNotFoundError(f"{path} is a file; a model is a directory holding config.json and model.safetensors")
