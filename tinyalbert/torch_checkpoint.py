@@ -35,8 +35,8 @@ STORAGE_DTYPES = {
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
-    """The pickle asks for something other than tensors and dicts."""
+class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
+    """The pickle asks for something other than tensors and dicts (a ValueError, like any bad file)."""
 
 
 class StorageType:
