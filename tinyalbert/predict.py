@@ -221,8 +221,8 @@ def run_reporting_errors(argv: list[str] | None) -> int:
     """`run`, with every failure turned into one `error:` line and an exit status."""
     try:
         return run(argv)
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except UsageError as error:  # on one line even when it quotes a text holding line breaks
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_USAGE
     except (ValueError, OSError, RuntimeError) as error:  # e.g. a corrupt checkpoint or tokenizer file
         if isinstance(error, BrokenPipeError):  # `... | head` closed the output early
