@@ -301,6 +301,8 @@ def test_out_of_range_ids_raise_naming_the_argument(models, name, value, fragmen
     ("AlbertForSequenceClassification", {"labels": np.array([0, 3])}, r"labels.*\[0, 3\)"),
     ("AlbertForSequenceClassification", {"labels": np.array([-1, 0])}, r"labels.*-1"),
     ("AlbertForTokenClassification", {"labels": np.full(IDS.shape, -2)}, r"labels.*\[0, 3\) or -100"),
+    ("AlbertForSequenceClassification", {"labels": np.array([0, 1, 2])}, r"labels.*shape \(2,\)"),
+    ("AlbertForSequenceClassification", {"labels": np.ones((2, 2))}, r"one value per logit.*\(2, 3\)"),
     ("AlbertForMultipleChoice", {"labels": np.array([2, 0])}, r"labels.*\[0, 2\)"),
     ("AlbertForQuestionAnswering", {"start_positions": np.array([-1, 0]), "end_positions": np.array([1, 1])},
      r"start_positions.*-1"),

@@ -307,13 +307,17 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
                 self.config.problem_type = "single_label_classification"
             else:
                 self.config.problem_type = "multi_label_classification"
+        if self.config.problem_type != "single_label_classification" and labels.size != logits.size:
+            # Transformers' MSE would broadcast (with a warning); a silently broadcast loss is wrong.
+            raise ValueError(f"labels must have one value per logit, shape {tuple(logits.shape)}, "
+                             f"got {tuple(labels.shape)} ({self.config.problem_type})")
         if self.config.problem_type == "regression":
             labels = xp.astype(labels, logits.dtype)
             if num_labels == 1:
                 return mse_forward(xp.reshape(logits, (-1,)), xp.reshape(labels, (-1,)))[0]
             return mse_forward(logits, labels)[0]
         if self.config.problem_type == "single_label_classification":
-            labels = self._labels(labels, "labels", num_labels)
+            labels = self._labels(xp.reshape(labels, (-1,)), "labels", num_labels, logits.shape[:1])
             return _flat_cross_entropy(logits, labels, num_labels)
         return bce_with_logits_forward(logits, xp.astype(labels, logits.dtype))[0]
 
