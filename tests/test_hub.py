@@ -151,6 +151,9 @@ def test_download_when_online(clean_env, tmp_path):
 
     def snapshot_download(repo_id, revision=None, allow_patterns=None):
         calls.append((repo_id, revision, allow_patterns))
+        (tmp_path / "downloaded").mkdir(exist_ok=True)
+        if "*.safetensors" in allow_patterns:
+            (tmp_path / "downloaded" / "model.safetensors").write_bytes(b"")
         return str(tmp_path / "downloaded")
 
     clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
@@ -158,6 +161,22 @@ def test_download_when_online(clean_env, tmp_path):
     (repo_id, revision, patterns), = calls
     assert (repo_id, revision) == ("albert/albert-base-v2", "main")
     assert set(patterns) == {"config.json", "*.safetensors", "*.json", "spiece.model"}
+
+
+def test_download_falls_back_to_pytorch_model_bin_only_without_safetensors(clean_env, tmp_path):
+    # As Transformers does: safetensors when the repository has them, the pickled weights otherwise.
+    clean_env.delenv("HF_HUB_OFFLINE")
+    clean_env.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None):
+        calls.append(allow_patterns)
+        (tmp_path / "old").mkdir(exist_ok=True)  # an old repository: config and pytorch_model.bin only
+        return str(tmp_path / "old")
+
+    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    assert resolve_model_dir("someone/old-albert") == tmp_path / "old"
+    assert calls[1] == ["pytorch_model.bin"] and len(calls) == 2
 
     def failing_download(repo_id, revision=None, allow_patterns=None):
         raise OSError("no route to host\nmore details")

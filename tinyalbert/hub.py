@@ -9,7 +9,8 @@
 3. a Hub name (`albert/albert-base-v2`; the old short names such as `albert-base-v2` mean
    `albert/albert-base-v2`) already in the local Hugging Face cache, without any network;
 4. a download of that Hub name with `huggingface_hub.snapshot_download`, when that optional
-   package is installed and `HF_HUB_OFFLINE` is not set.
+   package is installed and `HF_HUB_OFFLINE` is not set: the config, tokenizer files and
+   safetensors weights, or `pytorch_model.bin` for a repository that has no safetensors.
 
 When all of them fail, the `FileNotFoundError` lists every place looked at and what to run.
 
@@ -34,6 +35,7 @@ LEGACY_ALBERT_NAMES = tuple(
 )
 # What a model directory needs: weights, config and the tokenizer files (which are JSON too).
 DOWNLOAD_PATTERNS = ("config.json", "*.safetensors", "*.json", "spiece.model")
+PICKLED_WEIGHTS_PATTERN = "pytorch_model.bin"  # downloaded only when a repository has no safetensors
 # The strings `huggingface_hub` reads as "true" in its environment variables.
 TRUE_VALUES = {"1", "ON", "YES", "TRUE"}
 
@@ -101,11 +103,15 @@ def _download(repo_id: str, revision: str) -> tuple[Path | None, str]:
     except ImportError:
         return None, "download skipped (huggingface_hub is not installed: pip install huggingface_hub)"
     try:
-        path = snapshot_download(repo_id, revision=revision, allow_patterns=list(DOWNLOAD_PATTERNS))
+        path = Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(DOWNLOAD_PATTERNS)))
+        if not any(path.glob("*.safetensors")):
+            # Older checkpoints ship only the pickled weights, which tinyalbert reads without
+            # running them (tinyalbert.torch_checkpoint); fetched only when nothing better is there.
+            path = Path(snapshot_download(repo_id, revision=revision, allow_patterns=[PICKLED_WEIGHTS_PATTERN]))
     except Exception as error:  # no network, unknown repository, gated model, ...
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return None, f"download of {repo_id} failed ({type(error).__name__}: {message})"
-    return Path(path), ""
+    return path, ""
 
 
 def resolve_model_dir(name_or_path, revision: str = "main") -> Path:
