@@ -222,6 +222,7 @@ def copy_model(source, destination):
     ('{"id2label": ["neg", "pos"], "vocab_size": 40}', "id2label"),
     ('{"hidden_size": "16"}', "hidden_size"),
 ])
+
 def test_bad_config_json_is_one_error_line_naming_file_and_field(tmp_path, model_dir, contents, field):
     broken = copy_model(model_dir, tmp_path / "broken")
     values = json.loads((model_dir / "config.json").read_text())
@@ -274,3 +275,15 @@ def test_local_folder_named_like_the_bundled_model_warns(tmp_path, model_dir):
     assert done.returncode == 0, done.stderr
     assert done.stderr.startswith("warning: ") and str(shadow) in done.stderr and "bundled" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("flag", ["return_dict", "output_hidden_states", "output_attentions"])
+def test_output_flags_in_config_json_do_not_change_predictions(tmp_path, model_dir, fill_mask, flag):
+    # A config may ask for tuples or extra outputs by default; predict must give the same answer.
+    changed = copy_model(model_dir, tmp_path / flag)
+    values = json.loads((model_dir / "config.json").read_text())
+    (changed / "config.json").write_text(json.dumps({**values, flag: flag != "return_dict"}))
+    code, stdout, stderr = predict(TEXTS[0], "--model", changed, "--json", "--top-k", "3")
+    assert code == 0, stderr
+    expected = fill_mask(TEXTS[0], top_k=3)
+    assert_json_equal([json.loads(stdout)], [{"text": TEXTS[0], "predictions": expected}])
