@@ -94,6 +94,20 @@ def test_unknown_from_pretrained_argument_is_a_type_error(tmp_path):
     tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, attn_implementation="eager")
 
 
+def test_torch_dtype_argument_sets_the_model_dtype_as_in_transformers(tmp_path):
+    torch = pytest.importorskip("torch")
+    transformers = transformers_or_skip()
+    saved_reference(tmp_path)
+    for value in ("float16", torch.float16, torch.float64):
+        theirs = transformers.AlbertForMaskedLM.from_pretrained(tmp_path, torch_dtype=value)
+        ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, torch_dtype=value)
+        assert str(ours.dtype).split(".")[-1].strip("'>") == str(theirs.dtype).split(".")[-1]
+    tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL), dtype="float64").save_pretrained(tmp_path / "f64")
+    theirs = transformers.AlbertForMaskedLM.from_pretrained(tmp_path / "f64", torch_dtype="auto")
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path / "f64", torch_dtype="auto")
+    assert theirs.dtype == torch.float64 and "float64" in str(ours.dtype)
+
+
 def test_mismatched_head_raises_unless_ignore_mismatched_sizes(tmp_path):
     transformers = transformers_or_skip()
     reference = saved_reference(tmp_path, "AlbertForSequenceClassification")  # a 2-label head

@@ -14,7 +14,7 @@ from types import ModuleType
 
 import numpy as np
 
-from .backend import array_namespace, asarray, get_backend, get_dtype, to_numpy
+from .backend import FLOAT_DTYPES, array_namespace, asarray, get_backend, get_dtype, to_numpy
 from .config import AlbertConfig
 from .nn.albert import albert_body_forward
 from .nn.encoder import weights_below
@@ -92,7 +92,10 @@ class AlbertPreTrainedModel:
             raise TypeError(f"{cls.__name__}.from_pretrained() got unexpected keyword argument(s) {unknown}: "
                             "not a field of AlbertConfig")
         directory = resolve_model_dir(name_or_path)
+        torch_dtype = config_overrides.pop("torch_dtype", None)
         config = AlbertConfig.from_pretrained(directory, **config_overrides)
+        if torch_dtype is not None:  # Transformers' name for `dtype` ("float16", torch.float16 or "auto")
+            dtype = _saved_dtype(config) if torch_dtype == "auto" else torch_dtype
         tensors, source = read_checkpoint(directory)
         tensors = normalize_checkpoint_keys(tensors, config)
         params = match_checkpoint(tensors, cls.parameter_shapes(config), source, config, np.random.default_rng(seed),
@@ -182,6 +185,12 @@ class AlbertPreTrainedModel:
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
+
+
+def _saved_dtype(config) -> str:
+    """The dtype a config says its checkpoint was saved in, when the backends have it; else float32."""
+    saved = str(config.extra.get("dtype") or config.extra.get("torch_dtype") or "float32")
+    return saved if saved in FLOAT_DTYPES else "float32"
 
 
 def _mlm_logits(model, sequence_output):
