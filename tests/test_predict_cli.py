@@ -287,3 +287,18 @@ def test_output_flags_in_config_json_do_not_change_predictions(tmp_path, model_d
     assert code == 0, stderr
     expected = fill_mask(TEXTS[0], top_k=3)
     assert_json_equal([json.loads(stdout)], [{"text": TEXTS[0], "predictions": expected}])
+
+
+def test_config_vocab_size_smaller_than_the_tokenizer_is_an_error_at_load(tmp_path, model_dir):
+    smaller = copy_model(model_dir, tmp_path / "smaller")
+    values = json.loads((model_dir / "config.json").read_text())
+    (smaller / "config.json").write_text(json.dumps({**values, "vocab_size": 10}))
+    # The weights no longer fit the config either; both are reported before any text is encoded.
+    assert_user_error(predict("[MASK]", "--model", smaller), "word_embeddings.weight", ", 16), but the config asks for (10, 16)")
+    from tinyalbert import AlbertConfig, AlbertForMaskedLM, AlbertTokenizer
+
+    tokenizer = AlbertTokenizer.from_pretrained(model_dir)
+    model = AlbertForMaskedLM(AlbertConfig(**{**values, "vocab_size": 10}))
+    with pytest.raises(ValueError, match=r"tokenizer has ids up to \d+ .*vocab_size 10"):
+        tinyalbert.pipeline("fill-mask", model=model, tokenizer=tokenizer)
+

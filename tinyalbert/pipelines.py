@@ -90,6 +90,7 @@ class FillMaskPipeline:
         self.truncation = bool(truncation)
         if tokenizer.mask_token_id is None:
             raise ValueError("The tokenizer does not define a `mask_token`.")
+        check_vocab_sizes(tokenizer, model.config)
         # Positions beyond this have no position embedding: the model cannot take them.
         self.max_length = int(model.config.max_position_embeddings)
 
@@ -247,6 +248,17 @@ class FillMaskPipeline:
                 })
             result.append(row)
         return result[0] if single_mask else result
+
+
+def check_vocab_sizes(tokenizer, config) -> None:
+    """A tokenizer whose ids reach past the model's embedding table fails now, not at the first
+    rare word (a model may have more rows than the tokenizer has ids, as albert-base-v2 does not)."""
+    largest_id = max(tokenizer.get_vocab().values())
+    if largest_id >= config.vocab_size:
+        raise ValueError(
+            f"the tokenizer has ids up to {largest_id} but the model's config.json says vocab_size "
+            f"{config.vocab_size}: the tokenizer and the model do not belong together"
+        )
 
 
 def _check_top_k(top_k) -> int:

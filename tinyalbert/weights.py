@@ -206,7 +206,8 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
                 continue
             raise ValueError(
                 f"{source}: tensor {name!r} has shape {tuple(value.shape)}, but the config asks for "
-                f"{tuple(shape)}; pass ignore_mismatched_sizes=True to initialize it afresh instead"
+                f"{tuple(shape)}; the checkpoint does not fit its config (to train this tensor afresh "
+                "instead, load with from_pretrained(..., ignore_mismatched_sizes=True))"
             )
         if not np.issubdtype(value.dtype, np.floating):
             raise ValueError(f"{source}: tensor {name!r} has dtype {value.dtype}, expected floating point")
