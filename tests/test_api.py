@@ -141,6 +141,37 @@ def test_main_input_name_and_num_parameters_match_transformers(tmp_path):
         assert ours.num_parameters(only_trainable=True) == reference.num_parameters(only_trainable=True)
 
 
+@pytest.mark.parametrize("new_size, multiple, tied", [(53, None, True), (45, None, True), (51, 8, True),
+                                                     (55, None, False)])
+def test_resize_token_embeddings_matches_transformers(tmp_path, new_size, multiple, tied):
+    import torch
+
+    reference = saved_reference(tmp_path, "AlbertForMaskedLM", tie_word_embeddings=tied)
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+    torch.manual_seed(0)
+    reference.resize_token_embeddings(new_size, pad_to_multiple_of=multiple)
+    table = ours.resize_token_embeddings(new_size, pad_to_multiple_of=multiple)
+    assert ours.config.vocab_size == reference.config.vocab_size == table.shape[0]
+    theirs = reference.state_dict()
+    for name, value in ours.state_dict().items():
+        # New rows: the old rows' mean here; Transformers adds noise of 1e-9 x their covariance.
+        np.testing.assert_allclose(value, theirs[name].detach().numpy(), atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(ours(input_ids=IDS).logits, run_reference(reference, input_ids=IDS).logits.numpy(),
+                               atol=ATOL)
+
+
+def test_resize_token_embeddings_without_mean_and_bad_sizes():
+    model = tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL), seed=0)
+    table = model.resize_token_embeddings(60, mean_resizing=False)
+    assert table.shape == (60, 8) and model.params["predictions.bias"].shape == (60,)
+    assert 0.005 < table[50:].std() < 0.05  # N(0, initializer_range = 0.02)
+    assert model(input_ids=np.array([[59]])).logits.shape == (1, 1, 60)
+    assert model.resize_token_embeddings() is model.params["albert.embeddings.word_embeddings.weight"]
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="new_num_tokens"):
+            model.resize_token_embeddings(bad)
+
+
 # --- AlbertConfig --------------------------------------------------------------------------------
 CONFIG_ARGUMENTS = [
     dict(num_labels=4),

@@ -135,6 +135,34 @@ class AlbertPreTrainedModel:
         write_safetensors({name: to_numpy(value) for name, value in self.state_dict().items()}, directory / SAFE_WEIGHTS_NAME)
         return directory
 
+    def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,
+                                mean_resizing: bool = True, seed: int = 0):
+        """Grow or cut the vocabulary to `new_num_tokens` (rounded up to a multiple of
+        `pad_to_multiple_of`), after tokens were added to the tokenizer. Returns the word
+        embedding table (vocab, embedding_size).
+
+        Rows past the old vocabulary start as the mean of the old rows (`mean_resizing`, as in
+        Transformers, which adds noise of 1e-9 times their covariance, far below float32
+        precision of the rows' spread) or as N(0, initializer_range) drawn from a generator seeded
+        with `seed`. The MLM bias grows the same way; tied decoders follow the embeddings.
+        """
+        name = "albert.embeddings.word_embeddings.weight"
+        if new_num_tokens is None and pad_to_multiple_of is None:
+            return self.params[name]
+        count = self.params[name].shape[0] if new_num_tokens is None else new_num_tokens
+        for argument, value in (("new_num_tokens", count), ("pad_to_multiple_of", pad_to_multiple_of or 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{argument} must be a positive integer, got {value!r}")
+        if pad_to_multiple_of:
+            count = -(-count // pad_to_multiple_of) * pad_to_multiple_of
+        rng = np.random.default_rng(seed)
+        for key in (name, "predictions.decoder.weight", "predictions.bias"):
+            if key in self.params:
+                spread = 0.0 if key.endswith("bias") else self.config.initializer_range
+                self.params[key] = _resize_rows(self.params[key], count, mean_resizing, spread, rng)
+        self.config.vocab_size = count
+        return self.params[name]
+
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
         """How many numbers the parameters hold (every parameter is trainable; shared layers count once).
 
@@ -185,6 +213,20 @@ class AlbertPreTrainedModel:
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
+
+
+def _resize_rows(table, count: int, mean_resizing: bool, std: float, rng: np.random.Generator):
+    """`table` (rows, ...) cut or grown to `count` rows; new rows are the mean of the old ones,
+    or N(0, std) draws (zeros for std 0)."""
+    xp = array_namespace(table)
+    if count <= table.shape[0]:
+        return table[:count, ...]
+    new_shape = (count - table.shape[0], *table.shape[1:])
+    if mean_resizing:
+        new_rows = xp.broadcast_to(xp.mean(table, axis=0, keepdims=True), new_shape)
+    else:
+        new_rows = asarray(xp, rng.normal(0.0, std, size=new_shape) if std else np.zeros(new_shape), dtype=table.dtype)
+    return xp.concat([table, xp.astype(new_rows, table.dtype)], axis=0)
 
 
 def _saved_dtype(config) -> str:
