@@ -201,6 +201,12 @@ def test_models_and_configs_load_through_the_cache(clean_env, tmp_path):
     AlbertForMaskedLM(config, seed=1).save_pretrained(snapshot)
     loaded = AlbertForMaskedLM.from_pretrained("albert-base-v2")
     assert loaded.config.hidden_size == 16
+    # A revision picks the snapshot its ref names, as in Transformers.
+    other = make_cached_repo(cache, "albert/albert-base-v2", refs={"v1": OTHER_COMMIT})[OTHER_COMMIT]
+    AlbertForMaskedLM(AlbertConfig(**{**config.to_dict(), "hidden_size": 8}), seed=1).save_pretrained(other)
+    assert AlbertForMaskedLM.from_pretrained("albert-base-v2", revision="v1").config.hidden_size == 8
+    assert AlbertConfig.from_pretrained("albert-base-v2", revision="v1").hidden_size == 8
+    assert "revision" not in AlbertConfig.from_pretrained("albert-base-v2", revision="v1").to_dict()
     original = AlbertForMaskedLM.from_pretrained(snapshot)
     for name, value in original.params.items():
         np.testing.assert_array_equal(loaded.params[name], value)

@@ -270,15 +270,16 @@ class AlbertConfig:
         return cls.from_pretrained(json_file)
 
     @classmethod
-    def from_pretrained(cls, path, **overrides) -> "AlbertConfig":
-        """Read `config.json` from a directory (or the file itself), then apply `overrides`.
+    def from_pretrained(cls, path, revision: str = "main", **overrides) -> "AlbertConfig":
+        """Read `config.json` from a directory (or the file itself, or a Hub name at `revision`),
+        then apply `overrides`.
 
         A file that is not an ALBERT config raises ValueError naming the file and the field.
         """
         from .hub import resolve_model_dir
 
         path = Path(path)
-        file = path if path.suffix == ".json" and path.is_file() else resolve_model_dir(path) / CONFIG_NAME
+        file = path if path.suffix == ".json" and path.is_file() else resolve_model_dir(path, revision) / CONFIG_NAME
         if not file.is_file():
             raise FileNotFoundError(f"no {CONFIG_NAME} in {file.parent}")
         try:

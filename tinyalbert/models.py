@@ -73,10 +73,10 @@ class AlbertPreTrainedModel:
     # -- loading and saving
     @classmethod
     def from_pretrained(cls, name_or_path, *, backend="numpy", dtype="float32", ignore_mismatched_sizes: bool = False,
-                        seed: int = 0, **config_overrides):
+                        seed: int = 0, revision: str = "main", **config_overrides):
         """Load a Transformers-layout directory (`config.json` + `model.safetensors` or
         `pytorch_model.bin`), a name found in the local Hugging Face cache, or (with
-        `huggingface_hub`) a Hub name.
+        `huggingface_hub`) a Hub name at `revision`.
 
         `config_overrides` set config fields as in Transformers (`num_labels=5` gives a 5-label
         head even when the saved config names 2 labels). Head weights the checkpoint lacks are
@@ -91,7 +91,7 @@ class AlbertPreTrainedModel:
         if unknown:
             raise TypeError(f"{cls.__name__}.from_pretrained() got unexpected keyword argument(s) {unknown}: "
                             "not a field of AlbertConfig")
-        directory = resolve_model_dir(name_or_path)
+        directory = resolve_model_dir(name_or_path, revision)
         torch_dtype = config_overrides.pop("torch_dtype", None)
         config = AlbertConfig.from_pretrained(directory, **config_overrides)
         if torch_dtype is not None:  # Transformers' name for `dtype` ("float16", torch.float16 or "auto")
