@@ -218,6 +218,18 @@ class AlbertConfig:
         ):
             raise ValueError(f"AlbertConfig.architectures must be a list of class names, got {architectures!r}")
 
+    def saved_dtype(self) -> str:
+        """The dtype the checkpoint was saved in (`torch_dtype`, or `dtype` in Transformers 5), when
+        tinyalbert computes in it; else float32 (bfloat16 checkpoints are widened)."""
+        saved = str(self.extra.get("dtype") or self.extra.get("torch_dtype") or "float32")
+        return saved if saved in ("float32", "float64", "float16") else "float32"
+
+    @classmethod
+    def unknown_names(cls, names) -> list:
+        """The names among `names` that are neither a field nor a Transformers config name (typos)."""
+        known = {f.name for f in dataclasses.fields(cls)} | set(PRETRAINED_CONFIG_NAMES)
+        return sorted(set(names) - known - {"num_labels", "label2id", "model_type", "attn_implementation"})
+
     # --- dict and file I/O --------------------------------------------------------------
     @classmethod
     def from_dict(cls, values: dict, **overrides) -> "AlbertConfig":

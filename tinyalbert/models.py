@@ -14,7 +14,7 @@ from types import ModuleType
 
 import numpy as np
 
-from .backend import FLOAT_DTYPES, array_namespace, asarray, get_backend, get_dtype, to_numpy
+from .backend import array_namespace, asarray, get_backend, get_dtype, to_numpy
 from .config import AlbertConfig
 from .nn.albert import albert_body_forward
 from .nn.encoder import weights_below
@@ -26,7 +26,7 @@ from .outputs import (  # noqa: F401  (the output classes are importable from he
 )
 from .weights import (
     SAFE_WEIGHTS_NAME, body_shapes, init_parameters, linear_shapes, match_checkpoint, mlm_head_shapes,
-    normalize_checkpoint_keys, read_checkpoint, warn_nonfinite, write_safetensors,
+    normalize_checkpoint_keys, read_checkpoint, resize_rows, warn_nonfinite, write_safetensors,
 )
 from .inputs import check_labels, check_span_positions, prepare_inputs
 
@@ -83,11 +83,9 @@ class AlbertPreTrainedModel:
         initialized as Transformers does, with a warning; a checkpoint tensor of another shape
         raises, unless `ignore_mismatched_sizes=True` re-initializes it (with a warning).
         """
-        from .config import PRETRAINED_CONFIG_NAMES
         from .hub import resolve_model_dir
 
-        known = set(AlbertConfig().to_dict()) | set(PRETRAINED_CONFIG_NAMES) | {"num_labels", "attn_implementation"}
-        unknown = sorted(set(config_overrides) - known)
+        unknown = AlbertConfig.unknown_names(config_overrides)
         if unknown:
             raise TypeError(f"{cls.__name__}.from_pretrained() got unexpected keyword argument(s) {unknown}: "
                             "not a field of AlbertConfig")
@@ -95,7 +93,7 @@ class AlbertPreTrainedModel:
         torch_dtype = config_overrides.pop("torch_dtype", None)
         config = AlbertConfig.from_pretrained(directory, **config_overrides)
         if torch_dtype is not None:  # Transformers' name for `dtype` ("float16", torch.float16 or "auto")
-            dtype = _saved_dtype(config) if torch_dtype == "auto" else torch_dtype
+            dtype = config.saved_dtype() if torch_dtype == "auto" else torch_dtype
         tensors, source = read_checkpoint(directory)
         tensors = normalize_checkpoint_keys(tensors, config)
         params = match_checkpoint(tensors, cls.parameter_shapes(config), source, config, np.random.default_rng(seed),
@@ -159,7 +157,7 @@ class AlbertPreTrainedModel:
         for key in (name, "predictions.decoder.weight", "predictions.bias"):
             if key in self.params:
                 spread = 0.0 if key.endswith("bias") else self.config.initializer_range
-                self.params[key] = _resize_rows(self.params[key], count, mean_resizing, spread, rng)
+                self.params[key] = resize_rows(self.params[key], count, mean_resizing, spread, rng)
         self.config.vocab_size = count
         return self.params[name]
 
@@ -213,26 +211,6 @@ class AlbertPreTrainedModel:
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
-
-
-def _resize_rows(table, count: int, mean_resizing: bool, std: float, rng: np.random.Generator):
-    """`table` (rows, ...) cut or grown to `count` rows; new rows are the mean of the old ones,
-    or N(0, std) draws (zeros for std 0)."""
-    xp = array_namespace(table)
-    if count <= table.shape[0]:
-        return table[:count, ...]
-    new_shape = (count - table.shape[0], *table.shape[1:])
-    if mean_resizing:
-        new_rows = xp.broadcast_to(xp.mean(table, axis=0, keepdims=True), new_shape)
-    else:
-        new_rows = asarray(xp, rng.normal(0.0, std, size=new_shape) if std else np.zeros(new_shape), dtype=table.dtype)
-    return xp.concat([table, xp.astype(new_rows, table.dtype)], axis=0)
-
-
-def _saved_dtype(config) -> str:
-    """The dtype a config says its checkpoint was saved in, when the backends have it; else float32."""
-    saved = str(config.extra.get("dtype") or config.extra.get("torch_dtype") or "float32")
-    return saved if saved in FLOAT_DTYPES else "float32"
 
 
 def _mlm_logits(model, sequence_output):

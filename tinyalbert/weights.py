@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .backend import array_namespace, asarray
+
 SAFE_WEIGHTS_NAME = "model.safetensors"
 SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
 PICKLED_WEIGHTS_NAME = "pytorch_model.bin"
@@ -91,6 +93,20 @@ def init_parameter(name: str, shape, config, rng: np.random.Generator) -> np.nda
 
 def init_parameters(shapes: dict, config, rng: np.random.Generator) -> dict:
     return {name: init_parameter(name, shape, config, rng) for name, shape in shapes.items()}
+
+
+def resize_rows(table, count: int, mean_resizing: bool, std: float, rng: np.random.Generator):
+    """`table` (rows, ...) cut or grown to `count` rows; new rows are the mean of the old ones,
+    or N(0, std) draws (zeros for std 0)."""
+    xp = array_namespace(table)
+    if count <= table.shape[0]:
+        return table[:count, ...]
+    new_shape = (count - table.shape[0], *table.shape[1:])
+    if mean_resizing:
+        new_rows = xp.broadcast_to(xp.mean(table, axis=0, keepdims=True), new_shape)
+    else:
+        new_rows = asarray(xp, rng.normal(0.0, std, size=new_shape) if std else np.zeros(new_shape), dtype=table.dtype)
+    return xp.concat([table, xp.astype(new_rows, table.dtype)], axis=0)
 
 
 # --- reading checkpoints ------------------------------------------------------------------------
@@ -237,8 +253,6 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
 
 def nonfinite_tensors(params: dict) -> list:
     """Names of the parameters holding a NaN or an infinity (any backend)."""
-    from .backend import array_namespace
-
     names = []
     for name, value in params.items():
         xp = array_namespace(value)
