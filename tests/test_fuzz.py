@@ -74,8 +74,11 @@ def assert_clean_ending(code, stdout, stderr, argv):
             json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in --json output: {line}"))
 
 
+# Integers stay small: a config asking for thousands of layers the checkpoint lacks is valid and
+# would be initialized (gigabytes), which is a slow test rather than a bug.
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 3000) | st.floats(allow_nan=True, allow_infinity=True)
+    st.none() | st.booleans() | st.integers(-3, 16)
+    | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
     max_leaves=6,
