@@ -239,12 +239,24 @@ def test_to_json_string_and_file_are_read_by_transformers(tmp_path):
     ({"id2label": {"0": "a", "2": "b"}}, "id2label"),
     ({"architectures": "AlbertForMaskedLM"}, "architectures"),
     ({"num_labels": "3"}, "num_labels"),
+    ({"id2label": 5, "num_labels": 3}, "id2label"),
+    ({"label2id": [1]}, "label2id"),
 ])
 def test_bad_config_json_names_the_file_and_the_field(tmp_path, contents, field):
     (tmp_path / "config.json").write_text(json.dumps(contents))
     with pytest.raises(ValueError) as error:
         AlbertConfig.from_pretrained(tmp_path)
     assert str(tmp_path / "config.json") in str(error.value) and field in str(error.value)
+
+
+def test_config_json_oddities_that_are_valid(tmp_path):
+    transformers = transformers_or_skip()
+    values = {**SMALL, "id2label": None, "extra": {"kept": 1}, "some_other_field": [1, 2]}
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    ours, theirs = AlbertConfig.from_pretrained(tmp_path), transformers.AlbertConfig.from_pretrained(tmp_path)
+    assert ours.id2label == theirs.id2label == {0: "LABEL_0", 1: "LABEL_1"}  # null: the default labels
+    assert ours.to_dict()["extra"] == theirs.to_dict()["extra"] == {"kept": 1}
+    assert ours.some_other_field == theirs.some_other_field == [1, 2]
 
 
 # --- outputs -------------------------------------------------------------------------------------

@@ -113,7 +113,10 @@ class AlbertConfig:
         values.pop("model_type", None)  # always "albert"
         values.pop("attn_implementation", None)  # tinyalbert computes attention one way (eager)
         num_labels, label2id = values.pop("num_labels", None), values.pop("label2id", None)
-        if "id2label" in values and num_labels is not None and num_labels != len(values["id2label"] or ()):
+        if values.get("id2label", 0) is None:  # null in a config.json: no labels given
+            del values["id2label"]
+        given = values.get("id2label")
+        if isinstance(given, dict) and num_labels is not None and num_labels != len(given):
             logger.warning("num_labels=%r disagrees with id2label, which wins (as in Transformers)", num_labels)
         if "id2label" not in values:
             if num_labels is not None:
@@ -237,7 +240,9 @@ class AlbertConfig:
         as Transformers does (so `num_labels=5` replaces a saved `id2label` of another size)."""
         if not isinstance(values, dict):
             raise ValueError(f"a config must be a JSON object {{field: value}}, got a {type(values).__name__}")
-        config = cls(**values)
+        config = cls(**{name: value for name, value in values.items() if name != "extra"})
+        if "extra" in values:  # a field of some other config that happens to share our attribute's name
+            config.extra["extra"] = values["extra"]
         for name, value in overrides.items():
             config._override(name, value)
         config.validate()
