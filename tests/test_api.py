@@ -349,6 +349,15 @@ def test_out_of_range_ids_raise_naming_the_argument(models, name, value, fragmen
         models["AlbertModel"](input_ids=IDS, **{name: np.full(IDS.shape, 0.5)})  # not integers
 
 
+def test_head_mask_of_the_wrong_shape_names_both_sizes(models):
+    model = models["AlbertModel"]
+    for shape in ((2,), (3, 2), (2, 3), (1, 3, 1)):
+        with pytest.raises(ValueError, match=r"head_mask must have shape \(3,\).*\(3, 3\)"):
+            model(input_ids=IDS, head_mask=np.ones(shape))
+    model(input_ids=IDS, head_mask=np.ones(3))  # the heads of every layer
+    model(input_ids=IDS, head_mask=np.ones((3, 3)))
+
+
 @pytest.mark.parametrize("class_name, labels, fragment", [
     ("AlbertForMaskedLM", {"labels": np.full(IDS.shape, -5)}, r"labels.*\[0, 50\) or -100.*-5"),
     ("AlbertForMaskedLM", {"labels": np.full(IDS.shape, 50)}, r"labels.*\[0, 50\)"),

@@ -92,4 +92,8 @@ def prepare_inputs(xp, dtype, config, input_ids, attention_mask, token_type_ids,
         raise ValueError(f"position_ids must have shape (1, {seq}) or {shape}, got {tuple(position_ids.shape)}")
     if head_mask is not None:
         head_mask = asarray(xp, head_mask, dtype=dtype)
+        heads, layers = config.num_attention_heads, config.num_hidden_layers
+        if tuple(head_mask.shape) not in ((heads,), (layers, heads)):
+            raise ValueError(f"head_mask must have shape ({heads},) (num_attention_heads) or ({layers}, {heads}) "
+                             f"(num_hidden_layers, num_attention_heads), got {tuple(head_mask.shape)}")
     return input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds
