@@ -302,3 +302,19 @@ def test_config_vocab_size_smaller_than_the_tokenizer_is_an_error_at_load(tmp_pa
     with pytest.raises(ValueError, match=r"tokenizer has ids up to \d+ .*vocab_size 10"):
         tinyalbert.pipeline("fill-mask", model=model, tokenizer=tokenizer)
 
+
+
+def test_pickled_weights_that_would_run_code_are_one_error(tmp_path, model_dir):
+    import pickle
+    import zipfile
+
+    class RunsCommand:
+        def __reduce__(self):
+            return os.system, (f"touch {tmp_path / 'ran'}",)
+
+    evil = copy_model(model_dir, tmp_path / "evil")
+    (evil / "model.safetensors").unlink()
+    with zipfile.ZipFile(evil / "pytorch_model.bin", "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"w": RunsCommand()}, protocol=2))
+    assert_user_error(predict(TEXTS[0], "--model", evil), "pytorch_model.bin asks to run", "system")
+    assert not (tmp_path / "ran").exists()
