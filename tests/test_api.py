@@ -274,7 +274,8 @@ def test_config_output_flags_are_honoured_by_every_class(tmp_path, class_name):
     our_out, their_out = ours(**inputs), run_reference(theirs, **inputs)
     assert our_out.keys() == list(their_out.keys())
     assert len(our_out.hidden_states) == len(their_out.hidden_states) == SMALL["num_hidden_layers"] + 1
-    for mine, reference in zip(our_out.hidden_states + our_out.attentions, their_out.hidden_states + their_out.attentions):
+    their_arrays = their_out.hidden_states + their_out.attentions
+    for mine, reference in zip(our_out.hidden_states + our_out.attentions, their_arrays):
         np.testing.assert_allclose(mine, as_numpy(reference), atol=ATOL)
     # An explicit argument wins over the config.
     assert ours(**inputs, output_hidden_states=False).hidden_states is None

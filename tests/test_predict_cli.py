@@ -294,7 +294,8 @@ def test_config_vocab_size_smaller_than_the_tokenizer_is_an_error_at_load(tmp_pa
     values = json.loads((model_dir / "config.json").read_text())
     (smaller / "config.json").write_text(json.dumps({**values, "vocab_size": 10}))
     # The weights no longer fit the config either; both are reported before any text is encoded.
-    assert_user_error(predict("[MASK]", "--model", smaller), "word_embeddings.weight", ", 16), but the config asks for (10, 16)")
+    assert_user_error(predict("[MASK]", "--model", smaller), "word_embeddings.weight",
+                      ", 16), but the config asks for (10, 16)")
     from tinyalbert import AlbertConfig, AlbertForMaskedLM, AlbertTokenizer
 
     tokenizer = AlbertTokenizer.from_pretrained(model_dir)

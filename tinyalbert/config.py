@@ -201,7 +201,9 @@ class AlbertConfig:
                 raise ValueError(f"AlbertConfig.{name} must be a positive integer, got {value!r}")
         for name in _REAL_FIELDS:
             value = getattr(self, name)
-            if not (_is_real(value) and math.isfinite(value)) and not (value is None and name == "classifier_dropout_prob"):
+            if value is None and name == "classifier_dropout_prob":  # None: use hidden_dropout_prob
+                continue
+            if not (_is_real(value) and math.isfinite(value)):
                 raise ValueError(f"AlbertConfig.{name} must be a finite number, got {value!r}")
         for name in _TOKEN_ID_FIELDS:
             value = getattr(self, name)

@@ -209,9 +209,9 @@ class FillMaskPipeline:
                 attention_mask[row, : len(encoded[i])] = 1
                 flat_positions.extend(row * seq + p for p in mask_positions[i])
             # return_dict=True: a config.json may say `"return_dict": false`, which would give a tuple.
-            logits = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=np.zeros_like(input_ids),
-                                output_hidden_states=False, output_attentions=False,
-                                return_dict=True).logits  # (batch, seq, vocab)
+            logits = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=np.zeros_like(input_ids), output_hidden_states=False,
+                                output_attentions=False, return_dict=True).logits  # (batch, seq, vocab)
             vocab = logits.shape[-1]
             # Only the masked rows leave the device.
             rows = xp.take(xp.reshape(logits, (len(batch) * seq, vocab)), xp.asarray(flat_positions), axis=0)
@@ -252,7 +252,7 @@ class FillMaskPipeline:
 
 def check_vocab_sizes(tokenizer, config) -> None:
     """A tokenizer whose ids reach past the model's embedding table fails now, not at the first
-    rare word (a model may have more rows than the tokenizer has ids, as albert-base-v2 does not)."""
+    rare word. (The model may have more rows than the tokenizer has ids, never fewer.)"""
     largest_id = max(tokenizer.get_vocab().values())
     if largest_id >= config.vocab_size:
         raise ValueError(

@@ -4,8 +4,9 @@ Loads an ALBERT masked-language model, runs the fill-mask pipeline on the texts 
 arguments (or, when there are none, on standard input, one text per line) and prints the top
 predictions as a table, or as JSON lines with `--json`.
 
-Mistakes a user can make (no `[MASK]`, a text too long, an unknown model, no GPU for `cupy`,
-a bad `--top-k`) end with one line `error: ...` on standard error and exit status 2.
+Mistakes a user can make (no `[MASK]`, a text too long, an unknown model, a broken config.json,
+weights that are NaN, no GPU for `cupy`, a bad `--top-k`) end with one line `error: ...` on
+standard error and exit status 2; warnings come before it as `warning: ...` lines.
 """
 from __future__ import annotations
 
