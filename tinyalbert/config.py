@@ -201,7 +201,7 @@ class AlbertConfig:
                 raise ValueError(f"AlbertConfig.{name} must be a positive integer, got {value!r}")
         for name in _REAL_FIELDS:
             value = getattr(self, name)
-            if value is None and name == "classifier_dropout_prob":  # None: use hidden_dropout_prob
+            if value is None and name == "classifier_dropout_prob":  # allowed, as in Transformers
                 continue
             if not (_is_real(value) and math.isfinite(value)):
                 raise ValueError(f"AlbertConfig.{name} must be a finite number, got {value!r}")
