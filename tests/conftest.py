@@ -1,5 +1,13 @@
-"""Shared pytest set-up: hypothesis profiles and paths to optional fixtures."""
+"""Shared pytest set-up, in one place: hypothesis profiles, the `reference` marker, shared
+fixtures and paths to optional fixture files.
+
+Tests that compare with Transformers carry `@pytest.mark.reference`; they are skipped, one by
+one, when torch or transformers is not installed, so that everything else runs on a light install.
+"""
+import importlib.util
 import os
+import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -35,3 +43,45 @@ def albert_base_v2_tokenizer_dir():
     if not ALBERT_BASE_V2_SPIECE.exists():
         pytest.skip("shared albert-base-v2 tokenizer fixture not present")
     return ALBERT_BASE_V2_SPIECE.parent
+
+
+# --- the reference implementation (torch + transformers), optional ---------------------------------
+REFERENCE_MODULES = ("torch", "transformers")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "reference: compares with torch + transformers 4.53.3; skipped when they are not installed"
+    )
+
+
+def is_installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = [name for name in REFERENCE_MODULES if not is_installed(name)]
+    if not missing:
+        return
+    skip = pytest.mark.skip(reason=f"needs {' and '.join(missing)} (the reference implementation)")
+    for item in items:
+        if item.get_closest_marker("reference") is not None:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def load_in_tinyalbert():
+    """A function: a Transformers model -> the same weights in a tinyalbert class, through
+    `save_pretrained` and `from_pretrained`, so that the parameter names are tested on the way."""
+
+    def load(reference, ours_class, dtype="float32", backend="numpy"):
+        with tempfile.TemporaryDirectory() as directory:
+            reference.save_pretrained(directory)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # heads the reference class lacks, initialized fresh
+                return ours_class.from_pretrained(directory, dtype=dtype, backend=backend)
+
+    return load

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 import tinyalbert as ta
 from tinyalbert.gradcheck import assert_gradient_close, check_gradients, numeric_gradient
-from tinyalbert.backend import erf_generic, scatter_add_rows, scatter_add_rows_generic
 from tinyalbert.nn.activations import activation_backward, activation_forward
 from tinyalbert.nn.albert import attention_mask_bias, expand_head_mask
 from tinyalbert.nn.attention import attention_backward, attention_forward
@@ -33,7 +32,8 @@ from tinyalbert.nn.heads import (
 from tinyalbert.nn.layernorm import layernorm_backward, layernorm_forward
 from tinyalbert.nn.linear import linear_backward, linear_forward
 from tinyalbert.nn.losses import IGNORE_INDEX, cross_entropy_backward, cross_entropy_forward
-from tinyalbert.nn.pretraining import pretraining_loss_and_grads
+from tinyalbert.nn.pretraining import pretraining_backward, pretraining_forward
+from tinyalbert.nn.relative_position import relative_position_backward, relative_position_forward
 
 # The layer checks use eps = 1e-6 in their LayerNorm and at least 3 features: a row of nearly
 # equal values (2 features, or an activation that saturates) has 1/std up to ~1e6 with
@@ -170,6 +170,40 @@ def test_attention(position_type, seed, batch, seq, heads, head_size, with_head_
     d_hidden, grads = attention_backward(probe, cache)
     assert set(grads) == set(values) - {"hidden"}
     check_gradients(lambda v: float(np.sum(run(v)[0] * probe)), values, {"hidden": d_hidden, **grads})
+
+
+@pytest.mark.parametrize("position_type", ["relative_key", "relative_key_query"])
+@given(seed=seeds, batch=st.integers(1, 2), seq=st.integers(1, 5), heads=st.integers(1, 3),
+       head_size=st.integers(1, 3), extra_positions=st.integers(0, 2))
+def test_relative_position_scores(position_type, seed, batch, seq, heads, head_size, extra_positions):
+    """The relative-position term alone: queries, keys and the distance table, with distances
+    repeated along the diagonals (every row's gradient is a sum) and table rows never used."""
+    rng = np.random.default_rng(seed)
+    max_positions = seq + extra_positions
+    values = {"queries": rng.normal(size=(batch, heads, seq, head_size)),
+              "keys": rng.normal(size=(batch, heads, seq, head_size)),
+              "table": rng.normal(size=(2 * max_positions - 1, head_size))}
+    probe = probe_like(rng, (batch, heads, seq, seq))
+
+    def run(v):
+        return relative_position_forward(v["queries"], v["keys"], v["table"], position_embedding_type=position_type,
+                                         max_positions=max_positions)
+
+    scores, cache = run(values)
+    # the definition, entry by entry: q[l] . T[l - r] (+ k[r] . T[l - r])
+    q, k, table = values["queries"], values["keys"], values["table"]
+    for l in range(seq):
+        for r in range(seq):
+            row = table[l - r + max_positions - 1]
+            expected = q[:, :, l] @ row + (k[:, :, r] @ row if position_type == "relative_key_query" else 0.0)
+            np.testing.assert_allclose(scores[:, :, l, r], expected, rtol=1e-12, atol=1e-12)
+    (d_queries, d_keys), grads = relative_position_backward(probe, cache)
+    analytic = {"queries": d_queries, "table": grads["weight"]}
+    if position_type == "relative_key_query":
+        analytic["keys"] = d_keys
+    else:
+        assert d_keys is None
+    check_gradients(lambda v: float(np.sum(run(v)[0] * probe)), values, analytic)
 
 
 # --- feed-forward, one layer, the shared encoder ----------------------------------------------------
@@ -477,43 +511,40 @@ def test_masked_lm_loss_and_grads(seed, tied):
     check_gradients(forward_loss, values, grads, rng=rng, sample=3)
 
 
+@fewer_examples
+@given(seed=seeds, with_sop=st.booleans())
+def test_pretraining_functions_are_pure(seed, with_sop):
+    """`pretraining_forward` / `pretraining_backward` need only a parameter dict, a config and
+    arrays: no model object. Their gradient is checked against central differences of the same
+    function, and reading it leaves the parameters untouched."""
+    rng = np.random.default_rng(seed)
+    config = tiny_config(rng, "absolute", "gelu_new")
+    model_class = ta.AlbertForPreTraining if with_sop else ta.AlbertForMaskedLM
+    values = perturbed_params(model_class(config, dtype="float64", seed=seed), rng)
+    input_ids, labels, sentence_order_label, attention_mask, token_type_ids = pretraining_batch(rng, config, 2, 3)
+    sentence_order_label = sentence_order_label if with_sop else None
+    position_ids = np.arange(3)[None, :]
+    before = {name: value.copy() for name, value in values.items()}
+
+    def loss_of(v):
+        loss, _, _ = pretraining_forward(v, config, input_ids, labels, sentence_order_label, attention_mask,
+                                         token_type_ids, position_ids, keep_caches=False)
+        return float(loss)
+
+    loss, outputs, cache = pretraining_forward(values, config, input_ids, labels, sentence_order_label,
+                                               attention_mask, token_type_ids, position_ids)
+    assert outputs.prediction_logits.shape == (2, 3, config.vocab_size)
+    assert (outputs.sop_logits is not None) == with_sop
+    grads = pretraining_backward(cache)
+    assert list(grads) == list(values)  # keyed and ordered like the parameters
+    assert all(np.array_equal(values[name], before[name]) for name in values)
+    check_gradients(loss_of, values, grads, rng=rng, sample=3)
+
+
 def test_pretraining_rejects_sop_labels_without_pooler():
     config = ta.AlbertConfig(vocab_size=10, embedding_size=2, hidden_size=2, num_hidden_layers=1,
                              num_attention_heads=1, intermediate_size=2)
-    model = ta.AlbertForMaskedLM(config)
-    ids = np.ones((1, 2), dtype=int)
+    params = ta.AlbertForMaskedLM(config).params
+    ids, ones = np.ones((1, 2), dtype=int), np.ones((1, 2))
     with pytest.raises(ValueError, match="sentence_order_label"):
-        pretraining_loss_and_grads(model, ids, ids, np.zeros(1, dtype=int))
-
-
-# --- the backend's stand-ins for functions the Array API lacks --------------------------------------
-def test_erf_generic_matches_math_erf():
-    points = np.concatenate([np.linspace(-7.0, 7.0, 2001), [0.0, 1e-300, -1e-12, 2.9999999, 3.0, 3.0000001, 40.0]])
-    expected = np.array([math.erf(x) for x in points])
-    assert np.max(np.abs(erf_generic(points) - expected)) <= 2e-15  # a few units in the last place
-    # float32: a few units in the last place
-    assert np.max(np.abs(erf_generic(points.astype(np.float32)) - expected)) <= 1e-6
-
-
-@given(seed=seeds, num_rows=st.integers(1, 9), count=st.integers(0, 30), dim=st.integers(1, 4))
-def test_scatter_add_rows_matches_add_at(seed, num_rows, count, dim):
-    rng = np.random.default_rng(seed)
-    indices = rng.integers(0, num_rows, size=count)  # with repeats
-    updates = rng.normal(size=(count, dim))
-    expected = np.zeros((num_rows, dim))
-    np.add.at(expected, indices, updates)
-    np.testing.assert_allclose(scatter_add_rows_generic(num_rows, indices, updates), expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(scatter_add_rows(num_rows, indices, updates), expected, rtol=1e-12, atol=1e-12)
-
-
-def test_scatter_add_rows_generic_beyond_one_chunk():
-    """More rows than one chunk of the one-hot product, and under array_api_strict."""
-    xps = pytest.importorskip("array_api_strict")
-    rng = np.random.default_rng(0)
-    indices = rng.integers(0, 5000, size=300)
-    indices[:50] = 4999
-    updates = rng.normal(size=(300, 2))
-    expected = np.zeros((5000, 2))
-    np.add.at(expected, indices, updates)
-    result = scatter_add_rows_generic(5000, xps.asarray(indices), xps.asarray(updates))
-    np.testing.assert_allclose(np.asarray(result), expected, rtol=1e-12, atol=1e-12)
+        pretraining_forward(params, config, ids, ids, np.zeros(1, dtype=int), ones, 0 * ids, np.arange(2)[None, :])

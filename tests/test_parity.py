@@ -3,18 +3,22 @@
 Each example builds a model in transformers (eager attention) from random weights, saves it
 with `save_pretrained`, loads the directory with tinyalbert and compares every output.
 """
-import tempfile
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+import tinyalbert
+from tinyalbert.backend import to_numpy
+from tinyalbert.nn.losses import IGNORE_INDEX
 
-import tinyalbert  # noqa: E402
-from tinyalbert.backend import to_numpy  # noqa: E402
+try:
+    import torch
+    import transformers
+except ImportError:  # the tests marked `reference` are skipped (tests/conftest.py)
+    torch = transformers = None
+
+pytestmark = pytest.mark.reference  # every test here compares with transformers
 
 
 def cupy_available():
@@ -24,6 +28,7 @@ def cupy_available():
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:
         return False
+
 
 # --- tolerances, written down once -------------------------------------------------------------
 # float32: both libraries round every operation to 24 bits but sum in different orders (BLAS
@@ -124,7 +129,7 @@ def draw_labels(rng, class_name, values, shape):
     batch, seq = shape[0], shape[-1]
     if class_name in ("AlbertForMaskedLM", "AlbertForPreTraining"):
         labels = rng.integers(0, values["vocab_size"], size=shape)
-        labels[rng.random(shape) < 0.5] = -100
+        labels[rng.random(shape) < 0.5] = IGNORE_INDEX
         labels.flat[0] = 1  # at least one counted label, else both losses are nan
         out = {"labels": labels}
         if class_name == "AlbertForPreTraining":
@@ -139,7 +144,7 @@ def draw_labels(rng, class_name, values, shape):
         return {"labels": rng.integers(0, 2, size=(batch, num_labels)).astype(np.float64)}
     if class_name == "AlbertForTokenClassification":
         labels = rng.integers(0, values["num_labels"], size=shape)
-        labels[rng.random(shape) < 0.3] = -100
+        labels[rng.random(shape) < 0.3] = IGNORE_INDEX
         labels.flat[0] = 0
         return {"labels": labels}
     if class_name == "AlbertForQuestionAnswering":
@@ -176,14 +181,12 @@ def compare_outputs(ours, reference, dtype):
     assert set(ours.keys()) == set(reference.keys())
 
 
-def check_head_parity(data, class_name, values, dtype, seed, backend):
+def check_head_parity(load_in_tinyalbert, data, class_name, values, dtype, seed, backend):
     reference_model = build_reference(class_name, values, dtype, seed)
     inputs = data.draw(model_inputs(values, class_name))
     shape = (inputs["input_ids"] if inputs["input_ids"] is not None else inputs["inputs_embeds"][..., 0]).shape
     labels = draw_labels(np.random.default_rng(seed), class_name, values, shape) if data.draw(st.booleans()) else {}
-    with tempfile.TemporaryDirectory() as directory:
-        reference_model.save_pretrained(directory)
-        model = getattr(tinyalbert, class_name).from_pretrained(directory, dtype=dtype, backend=backend)
+    model = load_in_tinyalbert(reference_model, getattr(tinyalbert, class_name), dtype=dtype, backend=backend)
     with torch.no_grad():
         reference = reference_model(**to_torch({**inputs, **labels}, dtype), output_hidden_states=True,
                                     output_attentions=True)
@@ -194,17 +197,17 @@ def check_head_parity(data, class_name, values, dtype, seed, backend):
 @settings(max_examples=40)
 @given(data=st.data(), class_name=st.sampled_from(CLASS_NAMES), values=albert_configs(),
        dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
-def test_every_head_matches_transformers(data, class_name, values, dtype, seed):
-    check_head_parity(data, class_name, values, dtype, seed, "numpy")
+def test_every_head_matches_transformers(load_in_tinyalbert, data, class_name, values, dtype, seed):
+    check_head_parity(load_in_tinyalbert, data, class_name, values, dtype, seed, "numpy")
 
 
 @pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA GPU")
 @settings(max_examples=40)
 @given(data=st.data(), class_name=st.sampled_from(CLASS_NAMES), values=albert_configs(),
        dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
-def test_every_head_matches_transformers_on_cupy(data, class_name, values, dtype, seed):
+def test_every_head_matches_transformers_on_cupy(load_in_tinyalbert, data, class_name, values, dtype, seed):
     """The same property on the GPU: NumPy inputs go in, CuPy outputs come out."""
-    check_head_parity(data, class_name, values, dtype, seed, "cupy")
+    check_head_parity(load_in_tinyalbert, data, class_name, values, dtype, seed, "cupy")
 
 
 def test_forward_runs_under_array_api_strict(tmp_path):
@@ -222,7 +225,7 @@ def test_forward_runs_under_array_api_strict(tmp_path):
         ids = rng.integers(0, 40, size=(2, 7))
         mask = np.ones((2, 7), dtype=np.int64)
         mask[1, 4:] = 0
-        labels = np.where(rng.random((2, 7)) < 0.5, ids, -100)
+        labels = np.where(rng.random((2, 7)) < 0.5, ids, IGNORE_INDEX)
         labels[0, 0] = ids[0, 0]
         ours = model(input_ids=xps.asarray(ids), attention_mask=xps.asarray(mask), labels=xps.asarray(labels),
                      sentence_order_label=xps.asarray([0, 1]), head_mask=xps.asarray([1.0, 0.0]))
@@ -233,3 +236,19 @@ def test_forward_runs_under_array_api_strict(tmp_path):
                                         head_mask=torch.tensor([1.0, 0.0]))
         for field in ("loss", "prediction_logits", "sop_logits"):
             assert_close(np.asarray(getattr(ours, field)), getattr(reference, field), "float32", field)
+
+
+def test_layer_groups_follow_transformers_float_formula(load_in_tinyalbert):
+    """18 passes over 14 groups: at pass 9 Transformers' int(9 / (18 / 14)) rounds to group 6,
+    where the exact integer 9 * 14 // 18 is 7. The float formula is the one to match."""
+    values = dict(vocab_size=20, embedding_size=4, hidden_size=6, num_hidden_layers=18, num_hidden_groups=14,
+                  inner_group_num=1, num_attention_heads=2, intermediate_size=8, max_position_embeddings=8)
+    assert [int(i / (18 / 14)) for i in range(18)] != [i * 14 // 18 for i in range(18)]
+    reference_model = build_reference("AlbertModel", values, "float64", seed=1)
+    model = load_in_tinyalbert(reference_model, tinyalbert.AlbertModel, dtype="float64")
+    ids = np.random.default_rng(0).integers(0, 20, size=(2, 5))
+    with torch.no_grad():
+        reference = reference_model(input_ids=torch.tensor(ids), output_hidden_states=True)
+    ours = model(input_ids=ids, output_hidden_states=True)
+    for index, (a, b) in enumerate(zip(ours.hidden_states, reference.hidden_states)):
+        assert_close(a, b, "float64", f"hidden_states[{index}]")

@@ -67,7 +67,17 @@ def get_dtype(xp: ModuleType, dtype) -> object:
     name = name.replace("torch.", "")
     if name not in FLOAT_DTYPES:
         raise ValueError(f"unsupported dtype {dtype!r}: use one of {', '.join(FLOAT_DTYPES)}")
+    if not hasattr(xp, name):
+        raise ValueError(f"dtype {name!r} is not offered by {getattr(xp, '__name__', xp)}")
     return getattr(xp, name)
+
+
+def dtype_name(xp: ModuleType, dtype) -> str:
+    """The name (`"float32"`, ...) of a floating dtype of namespace `xp`, as config.json writes it."""
+    for name in FLOAT_DTYPES:
+        if hasattr(xp, name) and dtype == getattr(xp, name):
+            return name
+    raise ValueError(f"unsupported dtype {dtype!r}: use one of {', '.join(FLOAT_DTYPES)}")
 
 
 def to_numpy(array) -> np.ndarray:

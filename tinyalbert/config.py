@@ -12,9 +12,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .nn.activations import ACTIVATIONS
+from .nn.relative_position import POSITION_EMBEDDING_TYPES
+
 CONFIG_NAME = "config.json"
-ACTIVATIONS = ("gelu_new", "gelu", "relu", "silu", "swish")
-POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
+HIDDEN_ACTS = tuple(ACTIVATIONS)  # the names `hidden_act` may take: those nn.activations implements
 logger = logging.getLogger("tinyalbert")
 PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
 
@@ -174,8 +176,8 @@ class AlbertConfig:
                 f"AlbertConfig.num_hidden_groups ({self.num_hidden_groups}) cannot exceed "
                 f"num_hidden_layers ({self.num_hidden_layers})"
             )
-        if self.hidden_act not in ACTIVATIONS:
-            raise ValueError(f"AlbertConfig.hidden_act {self.hidden_act!r} is not one of {ACTIVATIONS}")
+        if self.hidden_act not in HIDDEN_ACTS:
+            raise ValueError(f"AlbertConfig.hidden_act {self.hidden_act!r} is not one of {HIDDEN_ACTS}")
         if self.position_embedding_type not in POSITION_EMBEDDING_TYPES:
             raise ValueError(
                 f"AlbertConfig.position_embedding_type {self.position_embedding_type!r} "

@@ -25,14 +25,15 @@ import re
 import warnings
 from pathlib import Path
 
+from .config import PRESETS
+
 BUNDLED_DIR = Path(__file__).resolve().parent / "data"
 BUNDLED_MODELS = ("tinyalbert-mini",)
 DEFAULT_MODEL = "tinyalbert-mini"
 
-# The checkpoints Google released before the Hub had organisations; they now live under `albert/`.
-LEGACY_ALBERT_NAMES = tuple(
-    f"albert-{size}-v{version}" for size in ("base", "large", "xlarge", "xxlarge") for version in (1, 2)
-)
+# The checkpoints Google released before the Hub had organisations (the presets' names); they
+# now live under `albert/`.
+LEGACY_ALBERT_NAMES = tuple(PRESETS)
 # What a model directory needs: weights, config and the tokenizer files (which are JSON too).
 DOWNLOAD_PATTERNS = ("config.json", "*.safetensors", "*.json", "spiece.model")
 PICKLED_WEIGHTS_PATTERN = "pytorch_model.bin"  # downloaded only when a repository has no safetensors

@@ -46,6 +46,13 @@ def check_span_positions(xp, positions, name: str, batch: int):
     return check_ids(xp, positions, name, int(xp.iinfo(xp.int64).max), (batch,))
 
 
+def output_flags(config, output_hidden_states, output_attentions) -> tuple[bool, bool]:
+    """The two output switches of a call, each defaulting (None) to the config's, as in Transformers."""
+    hidden = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+    attentions = config.output_attentions if output_attentions is None else output_attentions
+    return bool(hidden), bool(attentions)
+
+
 def prepare_inputs(xp, dtype, config, input_ids, attention_mask, token_type_ids, position_ids, head_mask,
                    inputs_embeds):
     """Move the inputs to `xp`, check them, and fill in Transformers' defaults: an all-ones

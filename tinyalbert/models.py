@@ -1,7 +1,7 @@
 """The model classes, named and called as in Transformers.
 
 Each class is thin: a config, a flat parameter dict keyed by Transformers names, and a call
-that runs the pure functions of `tinyalbert.nn`. Arrays come in as NumPy, CuPy or any Array API
+that runs the functions of `tinyalbert.nn`. Arrays come in as NumPy, CuPy or any Array API
 arrays and leave on the model's backend.
 
     model = AlbertForMaskedLM.from_pretrained("path/to/albert-base-v2")
@@ -9,26 +9,28 @@ arrays and leave on the model's backend.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
-from .backend import array_namespace, asarray, get_backend, get_dtype, to_numpy
+from .backend import array_namespace, asarray, dtype_name, get_backend, get_dtype, to_numpy
 from .config import AlbertConfig
 from .nn.albert import albert_body_forward
 from .nn.encoder import weights_below
-from .nn.heads import classifier_forward, mlm_decoder_weight, mlm_head_forward
+from .nn.heads import classifier_forward
 from .nn.losses import bce_with_logits_forward, cross_entropy_forward, mse_forward
+from .nn.pretraining import SOP_CLASSES, SOP_PREFIX, pretraining_backward, pretraining_forward
+from .inputs import check_labels, check_span_positions, output_flags, prepare_inputs
 from .outputs import (  # noqa: F401  (the output classes are importable from here too, as in Transformers)
     AlbertForPreTrainingOutput, BaseModelOutputWithPooling, MaskedLMOutput, ModelOutput, MultipleChoiceModelOutput,
     QuestionAnsweringModelOutput, SequenceClassifierOutput, TokenClassifierOutput,
 )
 from .weights import (
     SAFE_WEIGHTS_NAME, body_shapes, init_parameters, linear_shapes, match_checkpoint, mlm_head_shapes,
-    normalize_checkpoint_keys, read_checkpoint, resize_rows, warn_nonfinite, write_safetensors,
+    normalize_checkpoint_keys, read_checkpoint, resize_vocabulary, warn_nonfinite, write_safetensors,
 )
-from .inputs import check_labels, check_span_positions, prepare_inputs
 
 
 # --- the shared machinery -----------------------------------------------------------------------
@@ -38,6 +40,9 @@ class AlbertPreTrainedModel:
     with_pooler = True  # whether this class has `albert.pooler.*`
     base_model_prefix = "albert"
     main_input_name = "input_ids"
+    # What `state_dict()` strips from the parameter names: the bare body (AlbertModel) is saved
+    # without its `albert.` prefix, as Transformers saves it; the classes with a head keep it.
+    stripped_prefix = ""
 
     def __init__(self, config: AlbertConfig, params: dict | None = None, *, backend="numpy", dtype="float32", seed: int = 0):
         """A model with `params` (NumPy or backend arrays keyed by Transformers names) or, when
@@ -45,6 +50,7 @@ class AlbertPreTrainedModel:
         self.config = config
         self.xp: ModuleType = get_backend(backend)
         self.dtype = get_dtype(self.xp, dtype)
+        self.dtype_name = dtype_name(self.xp, self.dtype)
         self.training = False
         self.rng: np.random.Generator | None = None
         if params is None:
@@ -103,9 +109,8 @@ class AlbertPreTrainedModel:
 
     def state_dict(self) -> dict:
         """The parameters keyed by the names Transformers gives them in this class."""
-        if type(self) is AlbertModel:  # the bare body is saved without its `albert.` prefix
-            return {name[len("albert."):]: value for name, value in self.params.items()}
-        return dict(self.params)
+        cut = len(self.stripped_prefix)
+        return {name[cut:]: value for name, value in self.params.items()}
 
     def load_state_dict(self, state: dict) -> None:
         """Replace the parameters (same names and shapes as `state_dict()`)."""
@@ -118,7 +123,7 @@ class AlbertPreTrainedModel:
         for name, value in state.items():
             if tuple(value.shape) != tuple(own[name].shape):
                 raise ValueError(f"{name}: shape {tuple(value.shape)} does not match {tuple(own[name].shape)}")
-        prefix = "albert." if type(self) is AlbertModel else ""
+        prefix = self.stripped_prefix
         # Keep the model's own key order: sums over all parameters (the global gradient norm)
         # then add in the same order before and after a checkpoint round trip.
         self.params = {prefix + name: asarray(self.xp, state[name], dtype=self.dtype) for name in own}
@@ -127,9 +132,10 @@ class AlbertPreTrainedModel:
         """Write `config.json` and `model.safetensors` so that this package and Transformers load them."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.config.architectures = [type(self).__name__]
-        self.config.extra["torch_dtype"] = str(self.dtype).split(".")[-1].replace("'>", "")
-        self.config.save_pretrained(directory)
+        # The saved config names this class and dtype; the model's own config is left as it was.
+        config = dataclasses.replace(self.config, architectures=[type(self).__name__],
+                                     extra={**self.config.extra, "torch_dtype": self.dtype_name})
+        config.save_pretrained(directory)
         write_safetensors({name: to_numpy(value) for name, value in self.state_dict().items()}, directory / SAFE_WEIGHTS_NAME)
         return directory
 
@@ -148,17 +154,9 @@ class AlbertPreTrainedModel:
         if new_num_tokens is None and pad_to_multiple_of is None:
             return self.params[name]
         count = self.params[name].shape[0] if new_num_tokens is None else new_num_tokens
-        for argument, value in (("new_num_tokens", count), ("pad_to_multiple_of", pad_to_multiple_of or 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{argument} must be a positive integer, got {value!r}")
-        if pad_to_multiple_of:
-            count = -(-count // pad_to_multiple_of) * pad_to_multiple_of
-        rng = np.random.default_rng(seed)
-        for key in (name, "predictions.decoder.weight", "predictions.bias"):
-            if key in self.params:
-                spread = 0.0 if key.endswith("bias") else self.config.initializer_range
-                self.params[key] = resize_rows(self.params[key], count, mean_resizing, spread, rng)
-        self.config.vocab_size = count
+        self.params = resize_vocabulary(self.params, count, pad_to_multiple_of, mean_resizing,
+                                        self.config.initializer_range, np.random.default_rng(seed))
+        self.config.vocab_size = self.params[name].shape[0]
         return self.params[name]
 
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
@@ -171,26 +169,24 @@ class AlbertPreTrainedModel:
             if not (exclude_embeddings and name.endswith("embeddings.weight"))
         )
 
+
     # -- the forward pass
     def _prepare_inputs(self, input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds):
+        """Move inputs to the backend, check them and fill in Transformers' defaults (`inputs.py`)."""
         return prepare_inputs(self.xp, self.dtype, self.config, input_ids, attention_mask, token_type_ids,
                               position_ids, head_mask, inputs_embeds)
 
     def _body(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-              inputs_embeds=None, output_hidden_states=None, output_attentions=None, keep_caches=False):
+              inputs_embeds=None, output_hidden_states=None, output_attentions=None):
         input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds = self._prepare_inputs(
             input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds
         )
-        if output_hidden_states is None:
-            output_hidden_states = self.config.output_hidden_states
-        if output_attentions is None:
-            output_attentions = self.config.output_attentions
+        output_hidden_states, output_attentions = output_flags(self.config, output_hidden_states, output_attentions)
         return albert_body_forward(
             self.params, self.config, input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
             position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
-            with_pooler=self.with_pooler, output_hidden_states=bool(output_hidden_states),
-            output_attentions=bool(output_attentions), rng=self._dropout_rng(),
-            keep_caches=keep_caches,
+            with_pooler=self.with_pooler, output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions, rng=self._dropout_rng(),
         )
 
     def _dropout_rng(self):
@@ -205,21 +201,42 @@ class AlbertPreTrainedModel:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         return output if return_dict else output.to_tuple()
 
+
     @staticmethod
     def _tuple(values):
         return None if values is None else tuple(values)
 
+    def _pretraining(self, input_ids, labels, sentence_order_label, attention_mask=None, token_type_ids=None,
+                     position_ids=None, head_mask=None, inputs_embeds=None, output_hidden_states=None,
+                     output_attentions=None, keep_caches=False, loss_scales=(1.0, 1.0)):
+        """Check and prepare the inputs, then run the MLM (+ SOP) objective of `nn.pretraining`."""
+        input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds = self._prepare_inputs(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds
+        )
+        shape = tuple(attention_mask.shape)
+        labels = self._labels(labels, "labels", self.config.vocab_size, shape)
+        sentence_order_label = self._labels(sentence_order_label, "sentence_order_label", SOP_CLASSES, shape[:1])
+        output_hidden_states, output_attentions = output_flags(self.config, output_hidden_states, output_attentions)
+        return pretraining_forward(
+            self.params, self.config, input_ids, labels, sentence_order_label, attention_mask,
+            token_type_ids, position_ids, self._dropout_rng(), head_mask=head_mask, inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states, output_attentions=output_attentions,
+            keep_caches=keep_caches, loss_scales=loss_scales,
+        )
+
+    def _pretraining_loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask, token_type_ids,
+                                    loss_scales):
+        if labels is None:
+            raise ValueError("loss_and_grads needs labels (batch, seq), -100 where nothing is predicted")
+        loss, outputs, cache = self._pretraining(
+            input_ids, labels, sentence_order_label, attention_mask, token_type_ids, keep_caches=True,
+            loss_scales=loss_scales,
+        )
+        del outputs  # perf: the (batch, seq, vocab) logits are not needed for the gradients: free them first
+        return loss, pretraining_backward(cache)
+
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
-
-
-def _mlm_logits(model, sequence_output):
-    config = model.config
-    logits, _ = mlm_head_forward(
-        sequence_output, weights_below(model.params, "predictions."), mlm_decoder_weight(model.params),
-        hidden_act=config.hidden_act, layer_norm_eps=config.layer_norm_eps,
-    )
-    return logits
 
 
 def _flat_cross_entropy(logits, labels, classes: int):
@@ -231,6 +248,8 @@ def _flat_cross_entropy(logits, labels, classes: int):
 # --- the model classes --------------------------------------------------------------------------
 class AlbertModel(AlbertPreTrainedModel):
     """The bare body: `last_hidden_state` (batch, seq, hidden) and `pooler_output` (batch, hidden)."""
+
+    stripped_prefix = "albert."
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None):
@@ -246,33 +265,26 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
 
     @classmethod
     def head_shapes(cls, config):
-        return {**mlm_head_shapes(config), **linear_shapes("sop_classifier.classifier.", config.hidden_size, config.num_labels)}
+        return {**mlm_head_shapes(config), **linear_shapes(SOP_PREFIX, config.hidden_size, config.num_labels)}
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, labels=None, sentence_order_label=None, output_attentions=None,
                 output_hidden_states=None, return_dict=None):
-        body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-                             output_hidden_states, output_attentions)
-        prediction_logits = _mlm_logits(self, body.sequence_output)
-        sop_logits, _ = classifier_forward(
-            body.pooled_output, weights_below(self.params, "sop_classifier.classifier."),
-            dropout=self.config.classifier_dropout_prob or 0.0, rng=self._dropout_rng(),
-        )
-        loss = None
-        labels = self._labels(labels, "labels", self.config.vocab_size, prediction_logits.shape[:2])
-        sentence_order_label = self._labels(sentence_order_label, "sentence_order_label", 2, sop_logits.shape[:1])
-        if labels is not None and sentence_order_label is not None:
-            loss = _flat_cross_entropy(prediction_logits, labels, self.config.vocab_size)
-            loss = loss + _flat_cross_entropy(sop_logits, sentence_order_label, 2)
+        if labels is None or sentence_order_label is None:  # Transformers gives a loss only with both
+            labels = sentence_order_label = None
+        loss, out, _ = self._pretraining(input_ids, labels, sentence_order_label, attention_mask, token_type_ids,
+                                         position_ids, head_mask, inputs_embeds, output_hidden_states,
+                                         output_attentions)
         return self._finish_output(AlbertForPreTrainingOutput(
-            loss, prediction_logits, sop_logits, self._tuple(body.hidden_states), self._tuple(body.attentions)
+            loss, out.prediction_logits, out.sop_logits, self._tuple(out.hidden_states), self._tuple(out.attentions)
         ), return_dict)
 
-    def loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask=None, token_type_ids=None):
-        """Total MLM + SOP loss and the gradient of every parameter (keys of `state_dict()`)."""
-        from .nn.pretraining import pretraining_loss_and_grads
-
-        return pretraining_loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask, token_type_ids)
+    def loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask=None, token_type_ids=None,
+                       loss_scales=(1.0, 1.0)):
+        """Total MLM + SOP loss and the gradient of every parameter (keys of `state_dict()`).
+        `loss_scales` weights the MLM and SOP terms (data-parallel training passes each process's shares)."""
+        return self._pretraining_loss_and_grads(input_ids, labels, sentence_order_label, attention_mask, token_type_ids,
+                                                loss_scales)
 
 
 class AlbertForMaskedLM(AlbertPreTrainedModel):
@@ -286,19 +298,15 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-                             output_hidden_states, output_attentions)
-        logits = _mlm_logits(self, body.sequence_output)
-        labels = self._labels(labels, "labels", self.config.vocab_size, logits.shape[:2])
-        loss = None if labels is None else _flat_cross_entropy(logits, labels, self.config.vocab_size)
-        output = MaskedLMOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+        loss, out, _ = self._pretraining(input_ids, labels, None, attention_mask, token_type_ids, position_ids,
+                                         head_mask, inputs_embeds, output_hidden_states, output_attentions)
+        output = MaskedLMOutput(loss, out.prediction_logits, self._tuple(out.hidden_states), self._tuple(out.attentions))
         return self._finish_output(output, return_dict)
 
-    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None):
-        """MLM loss and the gradient of every parameter (keys of `state_dict()`)."""
-        from .nn.pretraining import pretraining_loss_and_grads
-
-        return pretraining_loss_and_grads(self, input_ids, labels, None, attention_mask, token_type_ids)
+    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, loss_scales=(1.0, 1.0)):
+        """MLM loss and the gradient of every parameter (keys of `state_dict()`); only the first of
+        `loss_scales` applies, there being no SOP term."""
+        return self._pretraining_loss_and_grads(input_ids, labels, None, attention_mask, token_type_ids, loss_scales)
 
 
 class AlbertForSequenceClassification(AlbertPreTrainedModel):
@@ -319,7 +327,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
                              output_hidden_states, output_attentions)
         logits, _ = classifier_forward(
             body.pooled_output, weights_below(self.params, "classifier."),
-            dropout=self.config.classifier_dropout_prob or 0.0, rng=self._dropout_rng(),
+            dropout=self.config.classifier_dropout_prob, rng=self._dropout_rng(),
         )
         loss = None
         if labels is not None:
@@ -429,6 +437,7 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
                              f"got {tuple(source.shape)}")
         num_choices = source.shape[1]
 
+
         def flatten(value):
             if value is None:
                 return None
@@ -440,7 +449,7 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
                              output_hidden_states, output_attentions)
         scores, _ = classifier_forward(
             body.pooled_output, weights_below(self.params, "classifier."),
-            dropout=self.config.classifier_dropout_prob or 0.0, rng=self._dropout_rng(),
+            dropout=self.config.classifier_dropout_prob, rng=self._dropout_rng(),
         )
         logits = xp.reshape(scores, (-1, num_choices))
         labels = self._labels(labels, "labels", num_choices, logits.shape[:1])
@@ -448,8 +457,3 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
         output = MultipleChoiceModelOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
         return self._finish_output(output, return_dict)
 
-
-MODEL_CLASSES = (
-    AlbertModel, AlbertForPreTraining, AlbertForMaskedLM, AlbertForSequenceClassification,
-    AlbertForTokenClassification, AlbertForQuestionAnswering, AlbertForMultipleChoice,
-)

@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from .backend import to_numpy
+from .nn.softmax import softmax
 
 logger = logging.getLogger(__name__)
 
@@ -48,13 +49,6 @@ class TextTooLongError(ValueError):
             f"the input is {length} tokens long, but the model takes at most {limit} "
             f"(max_position_embeddings); pass truncation=True to cut it: {text!r}"
         )
-
-
-def softmax_rows(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, in float64, shifted by the row maximum so exp cannot overflow."""
-    shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-    exps = np.exp(shifted)
-    return exps / exps.sum(axis=-1, keepdims=True)
 
 
 def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
@@ -225,7 +219,7 @@ class FillMaskPipeline:
 
     def _postprocess(self, ids: list[int], positions: list[int], logits: np.ndarray, top_k: int, target_ids):
         """The Transformers-shaped result of one text from its (masks, vocab) logits."""
-        probs = softmax_rows(logits)
+        probs = softmax(logits.astype(np.float64))  # float64: the scores are reported, not trained on
         if target_ids is not None:
             probs = probs[:, target_ids]
         k = min(top_k, probs.shape[-1])

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .backend import array_namespace, asarray
+from .nn.encoder import layer_prefix
 
 SAFE_WEIGHTS_NAME = "model.safetensors"
 SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
@@ -40,7 +41,7 @@ def body_shapes(config, with_pooler: bool) -> dict:
     }
     for group in range(config.num_hidden_groups):
         for inner in range(config.inner_group_num):
-            prefix = f"albert.encoder.albert_layer_groups.{group}.albert_layers.{inner}."
+            prefix = layer_prefix(group, inner)
             layer = {
                 "full_layer_layer_norm.weight": (H,), "full_layer_layer_norm.bias": (H,),
                 "attention.query.weight": (H, H), "attention.query.bias": (H,),
@@ -107,6 +108,26 @@ def resize_rows(table, count: int, mean_resizing: bool, std: float, rng: np.rand
     else:
         new_rows = asarray(xp, rng.normal(0.0, std, size=new_shape) if std else np.zeros(new_shape), dtype=table.dtype)
     return xp.concat([table, xp.astype(new_rows, table.dtype)], axis=0)
+
+
+VOCABULARY_ROWS = ("albert.embeddings.word_embeddings.weight", "predictions.decoder.weight", "predictions.bias")
+
+
+def resize_vocabulary(params: dict, count: int, pad_to_multiple_of, mean_resizing: bool, initializer_range: float,
+                      rng: np.random.Generator) -> dict:
+    """`params` with every table indexed by token id (embeddings, untied decoder, MLM bias) cut
+    or grown to `count` rows, rounded up to a multiple of `pad_to_multiple_of`."""
+    for argument, value in (("new_num_tokens", count), ("pad_to_multiple_of", pad_to_multiple_of or 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{argument} must be a positive integer, got {value!r}")
+    if pad_to_multiple_of:
+        count = -(-count // pad_to_multiple_of) * pad_to_multiple_of
+    resized = dict(params)
+    for key in VOCABULARY_ROWS:
+        if key in params:
+            spread = 0.0 if key.endswith("bias") else initializer_range
+            resized[key] = resize_rows(params[key], count, mean_resizing, spread, rng)
+    return resized
 
 
 # --- reading checkpoints ------------------------------------------------------------------------

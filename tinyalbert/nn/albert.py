@@ -59,7 +59,7 @@ def albert_body_forward(
     embedded, embedding_cache = embeddings_forward(
         input_ids, token_type_ids, position_ids, weights_below(params, "albert.embeddings."),
         position_embedding_type=config.position_embedding_type, layer_norm_eps=config.layer_norm_eps,
-        inputs_embeds=inputs_embeds, dropout=config.hidden_dropout_prob if rng is not None else 0.0, rng=rng,
+        inputs_embeds=inputs_embeds, dropout=config.hidden_dropout_prob, rng=rng,
         padding_idx=config.pad_token_id,
     )
     mask_bias = attention_mask_bias(attention_mask, embedded.dtype)
@@ -89,7 +89,7 @@ def albert_body_backward(d_sequence_output, d_pooled, cache: AlbertBodyCache):
         grads.update({"albert.pooler." + name: grad for name, grad in pooler_grads.items()})
         # The pooler read position 0 of the sequence output, which the heads read too: the gradients add.
         d_sequence_output = d_from_pooler if d_sequence_output is None else d_sequence_output + d_from_pooler
-        del d_from_pooler
+        del d_from_pooler  # perf: each `del` here and in the other backward passes frees a buffer early
     d_embedded, encoder_grads = encoder_backward(d_sequence_output, cache.encoder)
     grads.update(encoder_grads)
     del d_sequence_output, encoder_grads

@@ -16,8 +16,13 @@ class DropoutCache(NamedTuple):
     keep_scaled: object  # same shape as the input: 0 or 1/(1-p); None when dropout was off
 
 
-def dropout_forward(inputs, p: float, rng: np.random.Generator | None):
-    if rng is None or p == 0.0:
+def dropout_forward(inputs, p: float | None, rng: np.random.Generator | None):
+    """inputs (any shape) -> (inputs * keep / (1 - p), cache), keep drawn from `rng`.
+
+    The identity, with an empty cache, when `rng` is None (inference) or p is 0 or None: callers
+    need no guard of their own.
+    """
+    if rng is None or not p:
         return inputs, DropoutCache(None)
     xp = array_namespace(inputs)
     keep = rng.random(inputs.shape, dtype=np.float32) >= p
@@ -25,8 +30,11 @@ def dropout_forward(inputs, p: float, rng: np.random.Generator | None):
     return inputs * keep_scaled, DropoutCache(keep_scaled)
 
 
-def dropout_backward(d_outputs, cache: DropoutCache):
+def dropout_reapply(inputs, cache: DropoutCache):
+    """The forward's output again from its input and the stored mask, without drawing."""
+    return inputs if cache.keep_scaled is None else inputs * cache.keep_scaled
+
+
+def dropout_backward(d_output, cache: DropoutCache):
     """The kept values passed through scaled by 1/(1-p), so their gradient is scaled the same way."""
-    if cache.keep_scaled is None:
-        return d_outputs, {}
-    return d_outputs * cache.keep_scaled, {}
+    return dropout_reapply(d_output, cache), {}

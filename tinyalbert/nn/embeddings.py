@@ -59,7 +59,7 @@ def embeddings_forward(
     embedded = embedding_lookup(weights["word_embeddings.weight"], input_ids) if inputs_embeds is None else inputs_embeds
     embedded = embedded + embedding_lookup(weights["token_type_embeddings.weight"], token_type_ids)
     if position_embedding_type == "absolute":
-        embedded += embedding_lookup(weights["position_embeddings.weight"], position_ids)
+        embedded += embedding_lookup(weights["position_embeddings.weight"], position_ids)  # perf: in place
     else:
         position_ids = None  # relative types take positions inside attention instead
     output, layernorm_cache = layernorm_forward(

@@ -2,9 +2,10 @@
 layer groups whose weights are reused.
 
 ALBERT has `num_hidden_groups` groups of `inner_group_num` layers each. Pass i of
-`num_hidden_layers` runs the whole group `i * num_hidden_groups // num_hidden_layers`
-(every inner layer of it). With the usual 1 group of 1 layer, one layer's weights serve
-all 12 (or 24) passes; that reuse is why ALBERT is small.
+`num_hidden_layers` runs the whole group `int(i / (num_hidden_layers / num_hidden_groups))`
+(every inner layer of it), Transformers' formula, floating-point division included (see
+`group_of_pass`). With the usual 1 group of 1 layer, one layer's weights serve all 12 (or 24)
+passes; that reuse is why ALBERT is small.
 """
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ def weights_below(params: dict, prefix: str) -> dict:
 
 
 def group_of_pass(layer_pass: int, config) -> int:
-    """Which layer group runs at pass `layer_pass` (the formula of Transformers' AlbertTransformer)."""
+    """Which layer group runs at pass `layer_pass`: Transformers' AlbertTransformer computes it
+    with a float division, and for some (layers, groups) that rounds differently from the exact
+    integer i * groups // layers, so the float form is kept."""
     return int(layer_pass / (config.num_hidden_layers / config.num_hidden_groups))
 
 
@@ -66,8 +69,7 @@ def albert_layer_forward(hidden, layer_weights, mask_bias, head_mask, config, *,
         hidden, weights_below(layer_weights, "attention."), mask_bias, head_mask,
         num_heads=config.num_attention_heads, position_embedding_type=config.position_embedding_type,
         max_positions=config.max_position_embeddings, layer_norm_eps=config.layer_norm_eps,
-        attention_dropout=config.attention_probs_dropout_prob if rng is not None else 0.0,
-        output_dropout=config.hidden_dropout_prob if rng is not None else 0.0, rng=rng,
+        attention_dropout=config.attention_probs_dropout_prob, output_dropout=config.hidden_dropout_prob, rng=rng,
     )
     output, feedforward_cache = feedforward_forward(
         attended, layer_weights, hidden_act=config.hidden_act, layer_norm_eps=config.layer_norm_eps
@@ -137,10 +139,10 @@ def encoder_backward(d_hidden, cache: EncoderCache):
             key = layer_cache.prefix + name
             # A shared layer is used at several passes: its gradient is the sum over all of them.
             if key in grads:
-                grads[key] += grad
+                grads[key] += grad  # perf: in place; grads[key] = grads[key] + grad
             else:
                 grads[key] = grad
-        del layer_cache, layer_grads
+        del layer_cache, layer_grads  # perf: this layer's activations are freed now, not at the end
     d_embedded, mapping_grads = linear_backward(d_hidden, cache.mapping_in)
     grads[ENCODER_PREFIX + "embedding_hidden_mapping_in.weight"] = mapping_grads["weight"]
     grads[ENCODER_PREFIX + "embedding_hidden_mapping_in.bias"] = mapping_grads["bias"]

@@ -39,9 +39,9 @@ def feedforward_backward(d_output, cache: FeedForwardCache):
     d_sum, norm_grads = layernorm_backward(d_output, cache.layernorm)
     d_activated, ffn_output_grads = linear_backward(d_sum, cache.ffn_output)
     d_intermediate, _ = activation_backward(d_activated, cache.activation)
-    del d_activated
+    del d_activated  # perf: free the (batch, seq, intermediate) buffer before the next matmul
     d_hidden, ffn_grads = linear_backward(d_intermediate, cache.ffn)
-    d_hidden += d_sum  # the residual connection
+    d_hidden += d_sum  # the residual connection (perf: in place; d_hidden = d_hidden + d_sum)
     return d_hidden, {
         "ffn.weight": ffn_grads["weight"], "ffn.bias": ffn_grads["bias"],
         "ffn_output.weight": ffn_output_grads["weight"], "ffn_output.bias": ffn_output_grads["bias"],

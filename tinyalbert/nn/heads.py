@@ -13,6 +13,9 @@ from .dropout import DropoutCache, dropout_backward, dropout_forward
 from .layernorm import LayerNormCache, layernorm_backward, layernorm_forward
 from .linear import LinearCache, linear_backward, linear_forward
 
+WORD_EMBEDDINGS = "albert.embeddings.word_embeddings.weight"
+UNTIED_DECODER = "predictions.decoder.weight"
+
 
 class PoolerCache(NamedTuple):
     dense: LinearCache
@@ -40,8 +43,17 @@ def pooler_forward(sequence_output, weights):
     return pooled, PoolerCache(dense_cache, pooled, sequence_output.shape[1])
 
 
-WORD_EMBEDDINGS = "albert.embeddings.word_embeddings.weight"
-UNTIED_DECODER = "predictions.decoder.weight"
+def pooler_backward(d_pooled, cache: PoolerCache):
+    """d_pooled (batch, hidden) -> (d_sequence_output (batch, seq, hidden), {"weight", "bias"}).
+
+    Only position 0 ([CLS]) fed the pooler, so every other position gets zeros.
+    """
+    xp = array_namespace(d_pooled)
+    d_projected = d_pooled * (1.0 - cache.pooled * cache.pooled)  # tanh' = 1 - tanh^2
+    d_cls, grads = linear_backward(d_projected, cache.dense)
+    batch, hidden = d_cls.shape
+    rest = xp.zeros((batch, cache.seq_len - 1, hidden), dtype=d_cls.dtype)
+    return xp.concat([d_cls[:, None, :], rest], axis=1), grads
 
 
 def mlm_decoder_weight(params):
@@ -66,27 +78,6 @@ def mlm_head_forward(sequence_output, weights, decoder_weight, *, hidden_act: st
     return logits, MLMHeadCache(dense_cache, activation_cache, layernorm_cache, decoder_cache)
 
 
-def classifier_forward(features, weights, *, dropout: float = 0.0, rng=None):
-    """Dropout then a linear layer: (..., hidden) -> (..., num_labels). Used by the SOP,
-    sequence-, token-classification, question-answering and multiple-choice heads."""
-    dropped, dropout_cache = dropout_forward(features, dropout, rng)
-    logits, linear_cache = linear_forward(dropped, weights["weight"], weights["bias"])
-    return logits, ClassifierCache(dropout_cache, linear_cache)
-
-
-def pooler_backward(d_pooled, cache: PoolerCache):
-    """d_pooled (batch, hidden) -> (d_sequence_output (batch, seq, hidden), {"weight", "bias"}).
-
-    Only position 0 ([CLS]) fed the pooler, so every other position gets zeros.
-    """
-    xp = array_namespace(d_pooled)
-    d_projected = d_pooled * (1.0 - cache.pooled * cache.pooled)  # tanh' = 1 - tanh^2
-    d_cls, grads = linear_backward(d_projected, cache.dense)
-    batch, hidden = d_cls.shape
-    rest = xp.zeros((batch, cache.seq_len - 1, hidden), dtype=d_cls.dtype)
-    return xp.concat([d_cls[:, None, :], rest], axis=1), grads
-
-
 def mlm_head_backward(d_logits, cache: MLMHeadCache):
     """d_logits (batch, seq, vocab) -> (d_sequence_output (batch, seq, hidden), d_weights).
 
@@ -96,7 +87,7 @@ def mlm_head_backward(d_logits, cache: MLMHeadCache):
     """
     d_normalized, decoder_grads = linear_backward(d_logits, cache.decoder)
     d_activated, norm_grads = layernorm_backward(d_normalized, cache.layernorm)
-    del d_normalized
+    del d_normalized  # perf: free each buffer once used
     d_projected, _ = activation_backward(d_activated, cache.activation)
     del d_activated
     d_sequence_output, dense_grads = linear_backward(d_projected, cache.dense)
@@ -105,6 +96,14 @@ def mlm_head_backward(d_logits, cache: MLMHeadCache):
         "LayerNorm.weight": norm_grads["weight"], "LayerNorm.bias": norm_grads["bias"],
         "bias": decoder_grads["bias"], "decoder.weight": decoder_grads["weight"],
     }
+
+
+def classifier_forward(features, weights, *, dropout: float = 0.0, rng=None):
+    """Dropout then a linear layer: (..., hidden) -> (..., num_labels). Used by the SOP,
+    sequence-, token-classification, question-answering and multiple-choice heads."""
+    dropped, dropout_cache = dropout_forward(features, dropout, rng)
+    logits, linear_cache = linear_forward(dropped, weights["weight"], weights["bias"])
+    return logits, ClassifierCache(dropout_cache, linear_cache)
 
 
 def classifier_backward(d_logits, cache: ClassifierCache):

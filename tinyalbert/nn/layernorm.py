@@ -19,28 +19,29 @@ def layernorm_forward(inputs, weight, bias, eps: float):
     centered = inputs - xp.mean(inputs, axis=-1, keepdims=True)
     variance = xp.mean(centered * centered, axis=-1, keepdims=True)
     inv_std = 1.0 / xp.sqrt(variance + eps)
-    centered *= inv_std  # now the normalized values; reuse the buffer
+    centered *= inv_std  # perf: in place, `centered` becomes normalized = (x - mean) * inv_std
     outputs = centered * weight
-    outputs += bias
+    outputs += bias  # perf: in place; outputs = normalized * weight + bias
     return outputs, LayerNormCache(centered, inv_std, weight)
 
 
-def layernorm_backward(d_outputs, cache: LayerNormCache):
-    """d_outputs (..., dim) -> (d_inputs (..., dim), {"weight": (dim,), "bias": (dim,)}).
+def layernorm_backward(d_output, cache: LayerNormCache):
+    """d_output (..., dim) -> (d_inputs (..., dim), {"weight": (dim,), "bias": (dim,)}).
 
-    With n = normalized and g = d_outputs * weight, the mean and the variance both depend on
+    With n = normalized and g = d_output * weight, the mean and the variance both depend on
     every input of the row, which gives
         d_inputs = inv_std * (g - mean(g) - n * mean(g * n)).
     """
-    xp = array_namespace(d_outputs)
+    xp = array_namespace(d_output)
     normalized = cache.normalized
     dim = normalized.shape[-1]
-    d_rows = xp.reshape(d_outputs, (-1, dim))
+    d_rows = xp.reshape(d_output, (-1, dim))
     d_weight = xp.sum(d_rows * xp.reshape(normalized, (-1, dim)), axis=0)
     d_bias = xp.sum(d_rows, axis=0)
 
-    d_normalized = d_outputs * cache.weight
+    d_normalized = d_output * cache.weight
     projection = xp.mean(d_normalized * normalized, axis=-1, keepdims=True)
+    # perf: the formula above in place in one buffer
     d_inputs = d_normalized - xp.mean(d_normalized, axis=-1, keepdims=True)
     d_inputs -= normalized * projection
     d_inputs *= cache.inv_std

@@ -18,18 +18,18 @@ def linear_forward(inputs, weight, bias):
     rows = xp.reshape(inputs, (-1, inputs.shape[-1]))
     outputs = rows @ xp.matrix_transpose(weight)
     if bias is not None:
-        outputs += bias
+        outputs += bias  # perf: in place; outputs = rows @ W^T + bias
     return xp.reshape(outputs, (*inputs.shape[:-1], weight.shape[0])), LinearCache(inputs, weight, bias is not None)
 
 
-def linear_backward(d_outputs, cache: LinearCache):
-    """d_outputs (..., out) -> (d_inputs (..., in), {"weight": (out, in), "bias": (out,) or None}).
+def linear_backward(d_output, cache: LinearCache):
+    """d_output (..., out) -> (d_inputs (..., in), {"weight": (out, in), "bias": (out,) or None}).
 
     With the rows flattened to 2-D, y = x W^T + b gives dx = dy W, dW = dy^T x, db = sum of dy's rows.
     """
-    xp = array_namespace(d_outputs)
+    xp = array_namespace(d_output)
     inputs, weight = cache.inputs, cache.weight
-    d_rows = xp.reshape(d_outputs, (-1, weight.shape[0]))
+    d_rows = xp.reshape(d_output, (-1, weight.shape[0]))
     input_rows = xp.reshape(inputs, (-1, weight.shape[1]))
     d_inputs = xp.reshape(d_rows @ weight, inputs.shape)
     d_weight = xp.matrix_transpose(d_rows) @ input_rows

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import array_namespace
+from .softmax import softmax_and_log_norm
 
 IGNORE_INDEX = -100
 
@@ -27,12 +28,8 @@ def cross_entropy_forward(logits, targets, ignore_index: int = IGNORE_INDEX):
     xp = array_namespace(logits)
     counted_mask = targets != ignore_index
     safe_targets = xp.where(counted_mask, targets, xp.zeros_like(targets))
-    # softmax and log-sum-exp from one exp of the shifted logits (the logits are big: n x vocab)
-    shift = xp.max(logits, axis=-1, keepdims=True)
-    probs = xp.exp(logits - shift)
-    total = xp.sum(probs, axis=-1, keepdims=True)
-    probs /= total
-    log_norm = xp.log(total) + shift  # (n, 1): log sum exp(logits)
+    # perf: softmax and log-sum-exp from one exp of the logits (the logits are big: n x vocab)
+    probs, log_norm = softmax_and_log_norm(logits)  # log_norm (n, 1)
     picked = xp.take_along_axis(logits, safe_targets[:, None], axis=-1) - log_norm  # log p(target)
     counted = xp.astype(counted_mask, logits.dtype)
     num_counted = xp.sum(counted)
@@ -51,7 +48,7 @@ def cross_entropy_backward(d_loss, cache: CrossEntropyCache):
     probs = cache.probs
     class_ids = xp.arange(probs.shape[-1], dtype=cache.targets.dtype)
     d_logits = probs - xp.astype(class_ids[None, :] == cache.targets[:, None], probs.dtype)
-    d_logits *= (cache.counted * (d_loss / cache.num_counted))[:, None]
+    d_logits *= (cache.counted * (d_loss / cache.num_counted))[:, None]  # perf: in place (n x vocab)
     return d_logits, {}
 
 

@@ -1,103 +1,145 @@
-"""One pretraining step's loss and gradients: masked-LM (+ sentence-order prediction).
+"""ALBERT's pretraining objective, forward and backward: masked-LM (+ sentence-order prediction).
 
-    loss = CE(MLM logits, labels)  [+ CE(SOP logits, sentence_order_label)]
+    logits     = MLM head(sequence_output)               (batch, seq, vocab), decoder tied to the word table
+    sop_logits = SOP head(pooled_output)                 (batch, 2)
+    loss       = CE(logits, labels) [+ CE(sop_logits, sentence_order_label)]
 
-computed forward with every cache kept, then backward by hand through the heads, the shared
-encoder and the factorized embedding. The gradients come back keyed like `model.state_dict()`.
+Each term can carry a weight (`loss_scales`, 1 and 1 by default): data-parallel training weights
+a process's terms by its share of the global batch (`tinyalbert.train.distributed`).
+
+Functions of the parameter dict and the config alone: the model classes (AlbertForPreTraining,
+AlbertForMaskedLM) check and prepare the inputs, then call `pretraining_forward` for their
+forward pass and, with `pretraining_backward`, for `loss_and_grads`.
 """
 from __future__ import annotations
 
-from ..backend import asarray
-from .albert import albert_body_backward, albert_body_forward
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ..backend import array_namespace
+from .albert import AlbertBodyCache, albert_body_backward, albert_body_forward
 from .encoder import weights_below
 from .heads import (
-    UNTIED_DECODER, WORD_EMBEDDINGS, classifier_backward, classifier_forward, mlm_decoder_weight,
-    mlm_head_backward, mlm_head_forward,
+    UNTIED_DECODER, WORD_EMBEDDINGS, ClassifierCache, MLMHeadCache, classifier_backward, classifier_forward,
+    mlm_decoder_weight, mlm_head_backward, mlm_head_forward,
 )
-from .losses import cross_entropy_backward, cross_entropy_forward
+from .losses import CrossEntropyCache, cross_entropy_backward, cross_entropy_forward
 
 SOP_PREFIX = "sop_classifier.classifier."
 SOP_CLASSES = 2  # Transformers reshapes the SOP logits to (-1, 2) for its loss
 
 
-def pretraining_loss_and_grads(model, input_ids, labels, sentence_order_label=None, attention_mask=None,
-                               token_type_ids=None):
-    """(loss, grads) of one batch for an AlbertForPreTraining or AlbertForMaskedLM `model`.
+class PretrainingOutputs(NamedTuple):
+    prediction_logits: object  # (batch, seq, vocab)
+    sop_logits: object  # (batch, 2), or None when the params have no SOP head (AlbertForMaskedLM)
+    hidden_states: object  # list of (batch, seq, hidden), or None
+    attentions: object  # list of (batch, heads, seq, seq), or None
 
-    input_ids, labels: (batch, seq) ints, labels -100 where no prediction is asked for.
-    sentence_order_label: (batch,) 0/1, or None for the MLM loss alone (AlbertForMaskedLM).
-    Dropout is on when `model.training`, drawing its masks from `model.rng`.
-    Returns the scalar loss (an array of the model's namespace) and a dict with exactly the keys
-    of `model.state_dict()`; a parameter the loss does not reach (the absolute position table of a
-    relative-position model) gets zeros.
+
+@dataclass
+class PretrainingCache:
+    """What `pretraining_backward` needs. The backward consumes it: each part is set to None once
+    used, so that its arrays are freed on the way (the MLM softmax alone is batch x seq x vocab)."""
+
+    params: dict  # the forward's parameters: the gradients are keyed and ordered like them
+    body: AlbertBodyCache
+    mlm_head: MLMHeadCache
+    logits_shape: tuple  # (batch, seq, vocab)
+    mlm_loss: CrossEntropyCache  # or None without labels
+    sop_head: ClassifierCache  # or None without an SOP head
+    sop_loss: CrossEntropyCache  # or None without sentence_order_label
+    loss_scales: tuple  # (MLM weight, SOP weight): d loss / d term in the backward
+
+
+def pretraining_forward(params, config, input_ids, labels, sentence_order_label=None, attention_mask=None,
+                        token_type_ids=None, position_ids=None, rng=None, *, head_mask=None, inputs_embeds=None,
+                        output_hidden_states=False, output_attentions=False, keep_caches=True,
+                        loss_scales=(1.0, 1.0)):
+    """Token ids (batch, seq) -> (loss, PretrainingOutputs, PretrainingCache or None).
+
+    Inputs are arrays of the parameters' namespace, already checked and defaulted by the model
+    (attention_mask all ones, token_type_ids zeros, position_ids 0..seq-1).
+    labels: (batch, seq), -100 where nothing is predicted, or None (no MLM loss).
+    sentence_order_label: (batch,) 0/1, or None (no SOP loss). loss is the sum of the losses
+    asked for, each times its weight in `loss_scales` (MLM, SOP), or None. Dropout is on when an `rng` is given. keep_caches=False (inference)
+    frees each layer's arrays as it goes and returns no cache.
     """
-    params, config, xp = model.params, model.config, model.xp
-    with_sop = sentence_order_label is not None
-    if with_sop and "albert.pooler.weight" not in params:
-        raise ValueError(f"{type(model).__name__} has no pooler and SOP head: pass sentence_order_label=None")
-    input_ids, attention_mask, token_type_ids, position_ids, _, _ = model._prepare_inputs(
-        input_ids, attention_mask, token_type_ids, None, None, None
-    )
-    labels = asarray(xp, labels)
-    if tuple(labels.shape) != tuple(input_ids.shape):
-        raise ValueError(f"labels must have the shape of input_ids {tuple(input_ids.shape)}, got {tuple(labels.shape)}")
-    rng = model.rng if model.training else None
-
-    # --- forward, keeping what the backward pass needs
+    xp = array_namespace(*params.values())
+    with_sop = SOP_PREFIX + "weight" in params
+    if sentence_order_label is not None and not with_sop:
+        raise ValueError(f"the parameters have no SOP head ({SOP_PREFIX}*): pass sentence_order_label=None")
     body, body_cache = albert_body_forward(
         params, config, input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-        position_ids=position_ids, with_pooler=with_sop, rng=rng, keep_caches=True,
+        position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds, with_pooler=with_sop,
+        output_hidden_states=output_hidden_states, output_attentions=output_attentions, rng=rng,
+        keep_caches=keep_caches,
     )
-    decoder_weight = mlm_decoder_weight(params)
     logits, mlm_cache = mlm_head_forward(
-        body.sequence_output, weights_below(params, "predictions."), decoder_weight,
+        body.sequence_output, weights_below(params, "predictions."), mlm_decoder_weight(params),
         hidden_act=config.hidden_act, layer_norm_eps=config.layer_norm_eps,
     )
-    logits_shape = logits.shape
-    loss, mlm_loss_cache = cross_entropy_forward(
-        xp.reshape(logits, (-1, config.vocab_size)), xp.reshape(labels, (-1,))
-    )
-    del logits  # (batch, seq, vocab): the largest array of the step; the loss cache keeps the softmax
+    mlm_scale, sop_scale = loss_scales
+    loss = mlm_loss_cache = sop_logits = sop_cache = sop_loss_cache = None
+    if labels is not None:
+        loss, mlm_loss_cache = cross_entropy_forward(
+            xp.reshape(logits, (-1, config.vocab_size)), xp.reshape(labels, (-1,))
+        )
+        loss = loss if mlm_scale == 1.0 else loss * mlm_scale
     if with_sop:
         sop_logits, sop_cache = classifier_forward(
-            body.pooled_output, weights_below(params, SOP_PREFIX),
-            dropout=(config.classifier_dropout_prob or 0.0) if rng is not None else 0.0, rng=rng,
+            body.pooled_output, weights_below(params, SOP_PREFIX), dropout=config.classifier_dropout_prob, rng=rng
         )
-        sop_logits_shape = sop_logits.shape
+    if sentence_order_label is not None:
         sop_loss, sop_loss_cache = cross_entropy_forward(
-            xp.reshape(sop_logits, (-1, SOP_CLASSES)), xp.reshape(asarray(xp, sentence_order_label), (-1,))
+            xp.reshape(sop_logits, (-1, SOP_CLASSES)), xp.reshape(sentence_order_label, (-1,))
         )
-        loss = loss + sop_loss
-    del body
+        sop_loss = sop_loss if sop_scale == 1.0 else sop_loss * sop_scale
+        loss = sop_loss if loss is None else loss + sop_loss
+    outputs = PretrainingOutputs(logits, sop_logits, body.hidden_states, body.attentions)
+    if not keep_caches:
+        return loss, outputs, None
+    cache = PretrainingCache(
+        params, body_cache, mlm_cache, tuple(logits.shape), mlm_loss_cache, sop_cache, sop_loss_cache,
+        tuple(loss_scales),
+    )
+    return loss, outputs, cache
 
-    # --- backward: d loss / d loss = 1 reaches both terms of the sum unchanged
+
+def pretraining_backward(cache: PretrainingCache) -> dict:
+    """The gradient of the forward's loss with respect to every parameter, keyed and ordered like
+    the forward's `params`. A parameter the loss does not reach (the absolute position table of a
+    relative-position model) gets zeros."""
+    if cache.mlm_loss is None and cache.sop_loss is None:
+        raise ValueError("pretraining_backward needs a loss: run pretraining_forward with labels")
+    params = cache.params
+    xp = array_namespace(*params.values())
     grads = {}
-    d_logits, _ = cross_entropy_backward(1.0, mlm_loss_cache)
-    del mlm_loss_cache
-    d_sequence_output, head_grads = mlm_head_backward(xp.reshape(d_logits, logits_shape), mlm_cache)
-    del d_logits, mlm_cache
-    d_decoder_weight = head_grads.pop("decoder.weight")
-    grads.update({"predictions." + name: grad for name, grad in head_grads.items()})
-
-    d_pooled = None
-    if with_sop:
-        d_sop_logits, _ = cross_entropy_backward(1.0, sop_loss_cache)
-        d_pooled, sop_grads = classifier_backward(xp.reshape(d_sop_logits, sop_logits_shape), sop_cache)
+    # d loss / d term is that term's weight (1 for the plain sum).
+    mlm_scale, sop_scale = cache.loss_scales
+    d_sequence_output = d_pooled = d_decoder_weight = None
+    if cache.mlm_loss is not None:
+        d_logits, _ = cross_entropy_backward(mlm_scale, cache.mlm_loss)
+        cache.mlm_loss = None
+        d_sequence_output, head_grads = mlm_head_backward(xp.reshape(d_logits, cache.logits_shape), cache.mlm_head)
+        del d_logits  # perf: (batch x seq, vocab), the largest array of the step
+        d_decoder_weight = head_grads.pop("decoder.weight")
+        grads.update({"predictions." + name: grad for name, grad in head_grads.items()})
+    cache.mlm_head = None
+    if cache.sop_loss is not None:
+        d_sop_logits, _ = cross_entropy_backward(sop_scale, cache.sop_loss)
+        d_pooled, sop_grads = classifier_backward(d_sop_logits, cache.sop_head)
         grads.update({SOP_PREFIX + name: grad for name, grad in sop_grads.items()})
 
-    _, body_grads = albert_body_backward(d_sequence_output, d_pooled, body_cache)
+    _, body_grads = albert_body_backward(d_sequence_output, d_pooled, cache.body)
+    cache.body = None
     grads.update(body_grads)
-    del body_cache, body_grads
-
-    # The decoder's weight is the word-embedding table (tied): the table gets the gradient of its
-    # lookup in the embedding plus that of its use as the decoder.
-    if UNTIED_DECODER in params:
-        grads[UNTIED_DECODER] = d_decoder_weight
-    else:
-        grads[WORD_EMBEDDINGS] += d_decoder_weight
-
-    state_keys = model.state_dict().keys()
-    for name in state_keys:
-        if name not in grads:  # unused by this loss (e.g. position_embeddings with relative positions)
-            grads[name] = xp.zeros_like(params[name])
-    return loss, {name: grads[name] for name in state_keys}
+    if d_decoder_weight is not None:
+        # The decoder's weight is the word-embedding table (tied): the table gets the gradient of
+        # its lookup in the embedding plus that of its use as the decoder.
+        if UNTIED_DECODER in params:
+            grads[UNTIED_DECODER] = d_decoder_weight
+        elif WORD_EMBEDDINGS in grads:
+            grads[WORD_EMBEDDINGS] += d_decoder_weight  # perf: in place (vocab x E)
+        else:  # inputs_embeds replaced the lookup
+            grads[WORD_EMBEDDINGS] = d_decoder_weight
+    return {name: grads[name] if name in grads else xp.zeros_like(value) for name, value in params.items()}

@@ -1,0 +1,86 @@
+"""AlbertConfig: defaults, presets, validation that names the bad field, config.json in and out."""
+import json
+
+import pytest
+
+import tinyalbert
+from tinyalbert import AlbertConfig
+from tinyalbert.hub import LEGACY_ALBERT_NAMES
+
+try:
+    import transformers
+except ImportError:  # the tests marked `reference` are skipped (tests/conftest.py)
+    transformers = None
+
+SMALL = dict(vocab_size=50, embedding_size=8, hidden_size=12, num_hidden_layers=3, num_hidden_groups=1,
+             inner_group_num=1, num_attention_heads=3, intermediate_size=20, max_position_embeddings=16)
+
+
+# --- AlbertConfig ---------------------------------------------------------------------------------
+@pytest.mark.reference
+def test_config_defaults_match_transformers():
+    ours = AlbertConfig().to_dict()
+    theirs = transformers.AlbertConfig().to_dict()
+    for name, value in ours.items():
+        if name in theirs and name != "architectures":  # id2label too: int keys in both dicts
+            assert value == theirs[name], name
+
+
+@pytest.mark.parametrize("preset", sorted(tinyalbert.config.PRESETS))
+def test_presets_are_valid_shapes(preset):
+    config = AlbertConfig.preset(preset)
+    assert config.hidden_size % config.num_attention_heads == 0
+    assert config.hidden_act == ("gelu" if preset.endswith("v1") else "gelu_new")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("hidden_size", 10), ("num_attention_heads", 0), ("vocab_size", -1), ("embedding_size", 0),
+    ("hidden_act", "tanh"), ("position_embedding_type", "rotary"), ("intermediate_size", 2.5),
+    ("num_hidden_groups", 20), ("hidden_dropout_prob", 1.5), ("layer_norm_eps", 0.0),
+])
+def test_invalid_config_names_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        AlbertConfig(**{**SMALL, field: value})
+
+
+@pytest.mark.reference
+def test_config_json_round_trip_with_transformers_and_5x_fields(tmp_path):
+    transformers.AlbertConfig(**SMALL, num_labels=3, torch_dtype="float32").save_pretrained(tmp_path)
+    values = json.loads((tmp_path / "config.json").read_text())
+    # transformers 5.x writes `dtype` instead of `torch_dtype` and adds fields of its own.
+    values["dtype"] = values.pop("torch_dtype")
+    values["some_future_field"] = {"kept": True}
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    config = AlbertConfig.from_pretrained(tmp_path)
+    assert config.num_labels == 3 and config.hidden_size == 12
+    config.save_pretrained(tmp_path / "again")
+    again = json.loads((tmp_path / "again" / "config.json").read_text())
+    assert again["some_future_field"] == {"kept": True} and again["dtype"] == values["dtype"]
+    theirs = transformers.AlbertConfig.from_pretrained(tmp_path / "again")
+    assert theirs.num_labels == 3 and theirs.id2label == config.id2label
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        AlbertConfig.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="config.json"):
+        AlbertConfig.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ValueError, match="bert"):
+        AlbertConfig.from_pretrained(tmp_path)
+
+
+def test_preset_names_are_the_legacy_hub_names():
+    assert set(LEGACY_ALBERT_NAMES) == set(tinyalbert.config.PRESETS) and len(LEGACY_ALBERT_NAMES) == 8
+    with pytest.raises(ValueError, match="albert-base-v2"):
+        AlbertConfig.preset("albert-huge-v3")
+
+
+def test_activation_names_are_those_the_activations_module_implements():
+    from tinyalbert.nn.activations import ACTIVATIONS
+
+    for name in ACTIVATIONS:
+        assert AlbertConfig(**SMALL, hidden_act=name).hidden_act == name
+    with pytest.raises(ValueError, match="hidden_act"):
+        AlbertConfig(**SMALL, hidden_act="gelu_fast")
