@@ -383,6 +383,14 @@ def test_bad_labels_raise_naming_the_argument(tmp_path, class_name, labels, frag
         model(**inputs_for(class_name), **labels)
 
 
+def test_loss_and_grads_checks_its_labels_too():
+    config = AlbertConfig(**SMALL)
+    with pytest.raises(ValueError, match=r"labels.*\[0, 50\) or -100.*-5"):
+        tinyalbert.AlbertForMaskedLM(config).loss_and_grads(IDS, np.full(IDS.shape, -5))
+    with pytest.raises(ValueError, match=r"sentence_order_label.*\[0, 2\).*-1"):
+        tinyalbert.AlbertForPreTraining(config).loss_and_grads(IDS, np.full(IDS.shape, -100), np.array([0, -1]))
+
+
 def test_ignored_and_clamped_labels_give_transformers_loss(tmp_path):
     """-100 is skipped, and QA positions past the end are clamped and skipped, as in Transformers."""
     for class_name, labels in (
