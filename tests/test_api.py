@@ -318,6 +318,7 @@ def test_model_output_behaves_like_transformers_model_output(tmp_path):
             reference[-1 if "hidden_states" not in kwargs else 1]), atol=ATOL)
         assert len(mine[1:]) == len(reference[1:])
         assert ("loss" in mine) == ("loss" in reference)
+        assert list(dict(mine)) == list(dict(reference))  # dict(out) works as with a Transformers output
         np.testing.assert_allclose(mine["logits"], as_numpy(reference["logits"]), atol=ATOL)
         for unset in ({"loss", "hidden_states", "attentions"} - set(mine.keys())):
             assert getattr(mine, unset) is None and getattr(reference, unset) is None
