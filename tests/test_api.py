@@ -372,10 +372,10 @@ def test_head_mask_of_the_wrong_shape_names_both_sizes(models):
     ("AlbertForSequenceClassification", {"labels": np.array([0, 1, 2])}, r"labels.*shape \(2,\)"),
     ("AlbertForSequenceClassification", {"labels": np.ones((2, 2))}, r"one value per logit.*\(2, 3\)"),
     ("AlbertForMultipleChoice", {"labels": np.array([2, 0])}, r"labels.*\[0, 2\)"),
-    ("AlbertForQuestionAnswering", {"start_positions": np.array([-1, 0]), "end_positions": np.array([1, 1])},
-     r"start_positions.*-1"),
-    ("AlbertForQuestionAnswering", {"start_positions": np.array([0, 0]), "end_positions": np.array([1, -4])},
-     r"end_positions.*-4"),
+    ("AlbertForQuestionAnswering", {"start_positions": np.array([0.5, 0]), "end_positions": np.array([1, 1])},
+     r"start_positions must be integers"),
+    ("AlbertForQuestionAnswering", {"start_positions": np.array([0, 0]), "end_positions": np.array([1, 1, 2])},
+     r"end_positions.*shape \(2,\)"),
 ])
 def test_bad_labels_raise_naming_the_argument(tmp_path, class_name, labels, fragment):
     config = AlbertConfig(**SMALL, num_labels=2 if class_name == "AlbertForQuestionAnswering" else 3)
@@ -392,11 +392,23 @@ def test_loss_and_grads_checks_its_labels_too():
         tinyalbert.AlbertForPreTraining(config).loss_and_grads(IDS, np.full(IDS.shape, -100), np.array([0, -1]))
 
 
+@pytest.mark.parametrize("class_name, labels, fragment", [
+    ("AlbertForSequenceClassification", (np.array([0, 2]),), r"labels.*\[0, 2\)"),
+    ("AlbertForTokenClassification", (np.full(IDS.shape, -3),), r"labels.*\[0, 2\) or -100.*-3"),
+    ("AlbertForQuestionAnswering", (np.array([0, 1, 2]), np.array([1, 1])), r"start_positions.*shape \(2,\)"),
+    ("AlbertForMultipleChoice", (np.array([0, 5]),), r"labels.*\[0, 2\)"),
+])
+def test_task_loss_and_grads_check_labels_as_forward_does(models, class_name, labels, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        models[class_name].loss_and_grads(inputs_for(class_name)["input_ids"], *labels)
+
+
 def test_ignored_and_clamped_labels_give_transformers_loss(tmp_path):
-    """-100 is skipped, and QA positions past the end are clamped and skipped, as in Transformers."""
+    """-100 is skipped; QA positions are clamped to [0, seq] and seq skipped, as in Transformers."""
     for class_name, labels in (
         ("AlbertForMaskedLM", {"labels": np.where(IDS > 5, IDS, -100)}),
         ("AlbertForQuestionAnswering", {"start_positions": np.array([2, 99]), "end_positions": np.array([4, 1])}),
+        ("AlbertForQuestionAnswering", {"start_positions": np.array([-1, 3]), "end_positions": np.array([-7, 2])}),
         ("AlbertForTokenClassification", {"labels": np.where(MASK == 1, 1, -100)}),
     ):
         ours, theirs = loaded_pair(tmp_path / class_name, class_name)

@@ -18,9 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tinyalbert.tokenizer import AlbertTokenizer, train_sentencepiece
-from tokenizer_strategies import training_corpus, texts
-
-transformers = pytest.importorskip("transformers")
+from tokenizer_strategies import trained_models, training_corpus, texts, transformers  # noqa: F401 (fixtures)
 
 # The tokenizer fixtures are built once and cached, so hypothesis re-using them across examples is fine.
 property_settings = settings(
@@ -39,18 +37,6 @@ VARIANTS = {
 _TOKENIZER_CACHE = {}
 
 
-@pytest.fixture(scope="module")
-def trained_models(tmp_path_factory):
-    """Two small vocabularies trained on the generated corpus: lower-cased, and cased with accents."""
-    out_dir = tmp_path_factory.mktemp("spm")
-    corpus = training_corpus()
-    return {
-        "trained-lower": train_sentencepiece(corpus, out_dir / "lower", 400, seed=0),
-        "trained-cased": train_sentencepiece(corpus, out_dir / "cased", 400, seed=0, do_lower_case=False,
-                                             keep_accents=True),
-    }
-
-
 def _model_file(model_name, trained_models, request) -> Path:
     if model_name == "albert-base-v2":
         return request.getfixturevalue("albert_base_v2_tokenizer_dir") / "spiece.model"
@@ -58,7 +44,7 @@ def _model_file(model_name, trained_models, request) -> Path:
 
 
 @pytest.fixture(params=list(VARIANTS))
-def tokenizers(request, trained_models):
+def tokenizers(request, trained_models, transformers):
     """(tinyalbert tokenizer, transformers slow tokenizer) built from the same model and options."""
     model_name, options = VARIANTS[request.param]
     model_file = _model_file(model_name, trained_models, request)
@@ -82,6 +68,7 @@ def _as_dict(encoding) -> dict:
 # ---------------------------------------------------------------------------------------- parity
 
 
+@pytest.mark.reference
 @property_settings
 @given(text=texts())
 @example(text="9,9 1,000 a9, x, ²,")
@@ -104,6 +91,7 @@ def test_single_text_matches_transformers(tokenizers, text):
         )
 
 
+@pytest.mark.reference
 @property_settings
 @given(first=texts(), second=texts())
 @example(first="[MASK] 1,5", second="  [SEP][MASK]  x  ")
@@ -119,6 +107,7 @@ def test_pair_matches_transformers(tokenizers, first, second):
         )
 
 
+@pytest.mark.reference
 @property_settings
 @given(
     batch=st.lists(st.tuples(texts(max_fragments=10), texts(max_fragments=10)), min_size=1, max_size=5),
@@ -169,6 +158,7 @@ def test_padded_truncated_batch_matches_transformers(
     )
 
 
+@pytest.mark.reference
 @property_settings
 @given(
     n_first=st.integers(0, 14),
@@ -196,6 +186,7 @@ def test_pair_truncation_lengths_match_transformers(tokenizers, n_first, n_secon
             tokenizer.truncation_side = "right"
 
 
+@pytest.mark.reference
 @property_settings
 @given(data=st.data())
 def test_ids_to_text_and_special_token_helpers_match_transformers(tokenizers, data):
@@ -226,6 +217,7 @@ def test_ids_to_text_and_special_token_helpers_match_transformers(tokenizers, da
     )
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("padding", [True, "max_length"])
 def test_pad_to_multiple_of_matches_transformers(tokenizers, padding):
     ours, reference = tokenizers
@@ -236,6 +228,7 @@ def test_pad_to_multiple_of_matches_transformers(tokenizers, padding):
     assert len(expected["input_ids"][0]) % 8 == 0
 
 
+@pytest.mark.reference
 def test_vocabulary_and_special_token_attributes_match_transformers(tokenizers):
     ours, reference = tokenizers
     assert ours.vocab_size == reference.vocab_size
@@ -286,7 +279,8 @@ def test_return_tensors_numpy_and_array_namespace(base_v2):
 # ---------------------------------------------------------------------------------------- files
 
 
-def test_save_pretrained_loads_in_transformers_and_back(tmp_path, trained_models):
+@pytest.mark.reference
+def test_save_pretrained_loads_in_transformers_and_back(tmp_path, trained_models, transformers):
     ours = AlbertTokenizer(trained_models["trained-cased"], do_lower_case=False, keep_accents=True,
                            model_max_length=128)
     ours.save_pretrained(tmp_path / "saved")
@@ -308,7 +302,8 @@ def test_save_pretrained_loads_in_transformers_and_back(tmp_path, trained_models
     assert ours.save_vocabulary(tmp_path, filename_prefix="x") == (str(tmp_path / "x-spiece.model"),)
 
 
-def test_from_pretrained_reads_the_real_config(albert_base_v2_tokenizer_dir):
+@pytest.mark.reference
+def test_from_pretrained_reads_the_real_config(albert_base_v2_tokenizer_dir, transformers):
     ours = AlbertTokenizer.from_pretrained(albert_base_v2_tokenizer_dir)
     reference = transformers.AlbertTokenizer.from_pretrained(albert_base_v2_tokenizer_dir)
     assert (ours.model_max_length, ours.do_lower_case, ours.keep_accents, ours.remove_space) == (
@@ -372,6 +367,7 @@ def test_non_string_input_raises_type_error(trained_models, bad_call):
         bad_call(tokenizer)
 
 
+@pytest.mark.reference
 def test_pair_truncation_that_cannot_fit_raises(tokenizers):
     ours, reference = tokenizers
     short, long = "a", "the model shares layers across depth " * 3
@@ -405,7 +401,8 @@ def test_too_long_text_warns_unless_truncated(trained_models):
         assert len(tokenizer("short")["input_ids"]) < 16
 
 
-def test_strategy_names(trained_models):
+@pytest.mark.reference
+def test_strategy_names(trained_models, transformers):
     tokenizer = AlbertTokenizer(trained_models["trained-lower"])
     from transformers.utils import PaddingStrategy
     from transformers.tokenization_utils_base import TruncationStrategy

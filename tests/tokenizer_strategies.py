@@ -1,4 +1,4 @@
-"""Hypothesis strategies and a training corpus for the tokenizer tests.
+"""Hypothesis strategies, a training corpus and the shared fixtures of the tokenizer tests.
 
 The fragments are the inputs where ALBERT's preprocessing has rules of its own: whitespace runs,
 accents, the ```` `` ```` / ``''`` quotes, digits followed by commas, full-width forms (NFKD turns
@@ -6,6 +6,7 @@ them into ASCII), characters outside the vocabulary, and special tokens written 
 """
 import random
 
+import pytest
 from hypothesis import strategies as st
 
 WORDS = ["the", "The", "model", "ALBERT", "shares", "layers", "across", "depth", "it's", "don't", "Hello",
@@ -35,10 +36,20 @@ _fragment = st.one_of(
 )
 
 
+# Tokens to add: new words, pieces already in the vocabulary, special tokens, tokens that overlap
+# ("<x>" inside "<x>y"), that differ only in case, and that hold accents, digits and commas.
+ADDED_TOKEN_POOL = ["<ent>", "<ENT>", "NEWword", "new", "newer", "hello", "the", "▁the", "[MASK]", "[CLS]", "<pad>",
+                    "<x>", "<x>y", "x>", "ÉCOLE", "café", "9,", "☃☃", "<unk>", "s", "-"]
+
+
 @st.composite
-def texts(draw, max_fragments: int = 14) -> str:
+def texts(draw, max_fragments: int = 14, extra_fragments=()) -> str:
     """A string of fragments, glued together directly or with whitespace."""
-    fragments = draw(st.lists(_fragment, max_size=max_fragments))
+    fragment = _fragment
+    if extra_fragments:
+        fragment = st.one_of(_fragment, st.sampled_from(list(extra_fragments)),
+                             st.sampled_from([f.upper() for f in extra_fragments]))
+    fragments = draw(st.lists(fragment, max_size=max_fragments))
     glues = draw(st.lists(st.sampled_from(["", " ", " ", "  ", "\t", "\n"]), min_size=len(fragments),
                           max_size=len(fragments)))
     return "".join(glue + fragment for glue, fragment in zip(glues, fragments))
@@ -56,3 +67,24 @@ def training_corpus(n_sentences: int = 400, seed: int = 0) -> list[str]:
         rng.shuffle(words)
         sentences.append(" ".join(words) + rng.choice([".", "!", "?", ""]))
     return sentences
+
+
+@pytest.fixture(scope="session")
+def transformers():
+    """transformers 4.53.3, the reference; a test that takes it skips without it (and carries
+    `@pytest.mark.reference`, the suite's mark for comparisons with transformers)."""
+    return pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory):
+    """Two small vocabularies trained on the generated corpus: lower-cased, and cased with accents."""
+    from tinyalbert.tokenizer import train_sentencepiece
+
+    out_dir = tmp_path_factory.mktemp("spm")
+    corpus = training_corpus()
+    return {
+        "trained-lower": train_sentencepiece(corpus, out_dir / "lower", 400, seed=0),
+        "trained-cased": train_sentencepiece(corpus, out_dir / "cased", 400, seed=0, do_lower_case=False,
+                                             keep_accents=True),
+    }

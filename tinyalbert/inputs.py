@@ -39,11 +39,14 @@ def check_labels(xp, labels, name: str, classes: int | None, shape=None):
 
 
 def check_span_positions(xp, positions, name: str, batch: int):
-    """Answer-span positions (batch,) as integers >= 0. Larger than the sequence is allowed (the
-    model clamps them and ignores them, as Transformers does); negative is refused, because
-    Transformers' clamp would silently turn it into position 0, the [CLS] token."""
+    """Answer-span positions (batch,) as integers. Any value is allowed: the model clamps them to
+    [0, seq] and ignores `seq`, as Transformers does (so -1, "no answer", becomes [CLS] at 0)."""
     positions = xp.reshape(asarray(xp, positions), (-1,))
-    return check_ids(xp, positions, name, int(xp.iinfo(xp.int64).max), (batch,))
+    if not xp.isdtype(positions.dtype, "integral"):
+        raise ValueError(f"{name} must be integers, got dtype {positions.dtype}")
+    if tuple(positions.shape) != (batch,):
+        raise ValueError(f"{name} must have one position per sequence, shape ({batch},), got {tuple(positions.shape)}")
+    return positions
 
 
 def output_flags(config, output_hidden_states, output_attentions) -> tuple[bool, bool]:

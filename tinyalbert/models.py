@@ -358,6 +358,22 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
             return _flat_cross_entropy(logits, labels, num_labels)
         return bce_with_logits_forward(logits, xp.astype(labels, logits.dtype))[0]
 
+    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
+        """The loss of `forward` (problem_type inferred on first use) and the gradient of every
+        parameter, keyed like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
+        from .nn import finetuning
+
+        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
+        labels = self._labels(labels)
+        self.config.problem_type = finetuning.infer_problem_type(self.config, labels)
+        if self.config.problem_type == "single_label_classification":  # class ids, checked as in forward
+            labels = self._labels(self.xp.reshape(labels, (-1,)), "labels", self.config.num_labels,
+                                  inputs.input_ids.shape[:1])
+        loss, _, cache = finetuning.sequence_classification_forward(
+            self.params, self.config, inputs, labels, problem_type=self.config.problem_type, rng=self._dropout_rng()
+        )
+        return loss, finetuning.complete_grads(self.params, finetuning.sequence_classification_backward(cache))
+
 
 class AlbertForTokenClassification(AlbertPreTrainedModel):
     """A linear layer on every token: `logits` (batch, seq, num_labels)."""
@@ -381,6 +397,18 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         loss = None if labels is None else _flat_cross_entropy(logits, labels, self.config.num_labels)
         output = TokenClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
         return self._finish_output(output, return_dict)
+
+    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
+        """Token cross-entropy (labels -100 ignored) and the gradient of every parameter, keyed
+        like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
+        from .nn import finetuning
+
+        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
+        labels = self._labels(labels, "labels", self.config.num_labels, inputs.input_ids.shape)
+        loss, _, cache = finetuning.token_classification_forward(
+            self.params, self.config, inputs, labels, rng=self._dropout_rng()
+        )
+        return loss, finetuning.complete_grads(self.params, finetuning.token_classification_backward(cache))
 
 
 class AlbertForQuestionAnswering(AlbertPreTrainedModel):
@@ -415,6 +443,22 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
             loss, start_logits, end_logits, self._tuple(body.hidden_states), self._tuple(body.attentions)
         ), return_dict)
 
+    def loss_and_grads(self, input_ids, start_positions, end_positions, attention_mask=None, token_type_ids=None,
+                       position_ids=None):
+        """Mean of the start and end cross-entropies (positions clamped to [0, seq], seq ignored)
+        and the gradient of every parameter, keyed like `state_dict()`."""
+        from .nn import finetuning
+
+        if self.config.num_labels != 2:
+            raise ValueError(f"AlbertForQuestionAnswering needs config.num_labels == 2, got {self.config.num_labels}")
+        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
+        batch = inputs.input_ids.shape[0]
+        loss, _, cache = finetuning.question_answering_forward(
+            self.params, self.config, inputs, check_span_positions(self.xp, start_positions, "start_positions", batch),
+            check_span_positions(self.xp, end_positions, "end_positions", batch), rng=self._dropout_rng(),
+        )
+        return loss, finetuning.complete_grads(self.params, finetuning.question_answering_backward(cache))
+
 
 class AlbertForMultipleChoice(AlbertPreTrainedModel):
     """Scores each choice from its pooled [CLS] vector: inputs (batch, choices, seq),
@@ -437,7 +481,6 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
                              f"got {tuple(source.shape)}")
         num_choices = source.shape[1]
 
-
         def flatten(value):
             if value is None:
                 return None
@@ -456,4 +499,17 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
         loss = None if labels is None else _flat_cross_entropy(logits, labels, num_choices)
         output = MultipleChoiceModelOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
         return self._finish_output(output, return_dict)
+
+    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
+        """Cross-entropy over the choices (inputs (batch, choices, seq), labels (batch,)) and the
+        gradient of every parameter, keyed like `state_dict()`."""
+        from .nn import finetuning
+
+        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids, choices=True)
+        batch, num_choices = inputs.input_ids.shape[:2]
+        labels = self._labels(labels, "labels", num_choices, (batch,))
+        loss, _, cache = finetuning.multiple_choice_forward(
+            self.params, self.config, inputs, labels, rng=self._dropout_rng()
+        )
+        return loss, finetuning.complete_grads(self.params, finetuning.multiple_choice_backward(cache))
 

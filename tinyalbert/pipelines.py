@@ -28,7 +28,8 @@ from .nn.softmax import softmax
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_TASKS = ("fill-mask",)
+SUPPORTED_TASKS = ("fill-mask", "text-classification", "sentiment-analysis", "token-classification", "ner",
+                   "question-answering")
 
 
 class MissingMaskError(ValueError):
@@ -84,7 +85,10 @@ class FillMaskPipeline:
         self.truncation = bool(truncation)
         if tokenizer.mask_token_id is None:
             raise ValueError("The tokenizer does not define a `mask_token`.")
-        check_vocab_sizes(tokenizer, model.config)
+        from .tokenizer import check_vocab_matches
+
+        # Every id the tokenizer makes needs a row of the model's embeddings (spare rows are fine).
+        check_vocab_matches(tokenizer, model.config, allow_larger_embedding=True)
         # Positions beyond this have no position embedding: the model cannot take them.
         self.max_length = int(model.config.max_position_embeddings)
 
@@ -244,15 +248,7 @@ class FillMaskPipeline:
         return result[0] if single_mask else result
 
 
-def check_vocab_sizes(tokenizer, config) -> None:
-    """A tokenizer whose ids reach past the model's embedding table fails now, not at the first
-    rare word. (The model may have more rows than the tokenizer has ids, never fewer.)"""
-    largest_id = max(tokenizer.get_vocab().values())
-    if largest_id >= config.vocab_size:
-        raise ValueError(
-            f"the tokenizer has ids up to {largest_id} but the model's config.json says vocab_size "
-            f"{config.vocab_size}: the tokenizer and the model do not belong together"
-        )
+NOT_GIVEN = object()  # top_k left out: each task's own default (fill-mask 5, text-classification 1, ...)
 
 
 def _check_top_k(top_k) -> int:
@@ -261,9 +257,10 @@ def _check_top_k(top_k) -> int:
     return int(top_k)
 
 
-def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k: int = 5, backend="numpy",
-             dtype="float32", batch_size: int = 8, truncation: bool = False, revision: str = "main"):
-    """Build a pipeline, as `transformers.pipeline` does; only `"fill-mask"` exists.
+def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVEN, backend="numpy",
+             dtype="float32", batch_size: int = 8, truncation: bool = False, revision: str = "main", **task_options):
+    """Build a pipeline, as `transformers.pipeline` does: `"fill-mask"`, or one of the task
+    pipelines of `tinyalbert.task_pipelines` (`task_options` go to those, e.g. aggregation_strategy).
 
     Args:
         model: a directory, a Hub name (`"albert/albert-base-v2"`, found in the local Hugging Face
@@ -280,12 +277,17 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k: int = 5
     from .hub import DEFAULT_MODEL, resolve_model_dir
     from .models import AlbertForMaskedLM
 
+    model_class = AlbertForMaskedLM
+    if task != "fill-mask":
+        from .task_pipelines import task_model_class
+
+        model_class = task_model_class(task)
     if model is None:
         model = DEFAULT_MODEL
     directory = None
     if isinstance(model, (str, os.PathLike)):
         directory = resolve_model_dir(model, revision=revision)
-        model = AlbertForMaskedLM.from_pretrained(directory, backend=backend, dtype=dtype)
+        model = model_class.from_pretrained(directory, backend=backend, dtype=dtype)
     if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
         from .tokenizer import AlbertTokenizer
 
@@ -293,4 +295,13 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k: int = 5
             raise ValueError("pass tokenizer= (an AlbertTokenizer or its directory) with an already-built model")
         source = directory if tokenizer is None else resolve_model_dir(tokenizer, revision=revision)
         tokenizer = AlbertTokenizer.from_pretrained(source)
+    if task != "fill-mask":
+        from .task_pipelines import build_task_pipeline
+
+        if top_k is not NOT_GIVEN:
+            task_options["top_k"] = top_k
+        return build_task_pipeline(task, model, tokenizer, **task_options)
+    top_k = 5 if top_k is NOT_GIVEN else top_k
+    if task_options:
+        raise ValueError(f"fill-mask takes no option(s) {sorted(task_options)}")
     return FillMaskPipeline(model, tokenizer, top_k=top_k, batch_size=batch_size, truncation=truncation)

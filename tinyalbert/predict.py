@@ -67,7 +67,36 @@ def build_parser() -> argparse.ArgumentParser:
                         help="cut texts longer than the model's positions instead of stopping with an error")
     parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                         help="texts per forward pass (default: %(default)s)")
+    task = parser.add_argument_group("other tasks (output: one JSON object per text)")
+    task.add_argument("--task", default="fill-mask", choices=("fill-mask",) + TASKS,
+                      help="the pipeline to run, with a model fine-tuned for it (default: %(default)s)")
+    task.add_argument("--context", metavar="TEXT", help="question-answering: the text the answers come from; "
+                      "the TEXTs are the questions")
+    task.add_argument("--aggregation-strategy", default="simple", choices=("none", "simple", "first", "average", "max"),
+                      help="token-classification: how pieces become entities (default: %(default)s)")
     return parser
+
+
+TASKS = ("text-classification", "token-classification", "question-answering")
+
+
+def run_task(args, texts: list[str], stdout) -> int:
+    """A task pipeline on the texts, one JSON line {"text", "predictions"} per text."""
+    from .pipelines import pipeline
+
+    options = {"aggregation_strategy": args.aggregation_strategy} if args.task == "token-classification" else {}
+    if args.task == "question-answering" and not args.context:
+        raise UsageError("--task question-answering needs --context TEXT (the TEXTs are the questions)")
+    try:
+        task_pipeline = pipeline(args.task, model=args.model, backend=args.backend, dtype=args.dtype, **options)
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    for text in texts:
+        output = task_pipeline(question=text, context=args.context) if args.task == "question-answering" \
+            else task_pipeline(text)
+        stdout.write(json.dumps({"text": text, "predictions": output}, ensure_ascii=False) + "\n")
+    stdout.flush()
+    return 0
 
 
 def read_texts(arguments: list[str], stdin) -> list[str]:
@@ -168,6 +197,8 @@ def run(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
     stdout = sys.stdout if stdout is None else stdout
     args = build_parser().parse_args(argv)
     texts = read_texts(args.texts, stdin)
+    if args.task != "fill-mask":
+        return run_task(args, texts, stdout)
     fill_mask = load_pipeline(args)
     from .pipelines import MissingMaskError, TextTooLongError
 

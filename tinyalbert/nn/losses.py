@@ -59,9 +59,35 @@ def mse_forward(predictions, targets):
     return xp.mean(difference * difference), difference
 
 
+def mse_backward(d_loss, difference):
+    """d_loss (scalar) -> (d_predictions, {}): the mean over n entries of difference^2 has
+    derivative 2 * difference / n with respect to each prediction. `difference` is the forward's
+    cache (predictions - targets)."""
+    count = 1
+    for size in difference.shape:
+        count *= size
+    return difference * (2.0 * d_loss / count), {}
+
+
 def bce_with_logits_forward(logits, targets):
     """Binary cross-entropy on logits, averaged over all entries, in the overflow-safe form
     max(x, 0) - x*y + log(1 + exp(-|x|))."""
     xp = array_namespace(logits)
     loss = xp.maximum(logits, xp.zeros_like(logits)) - logits * targets + xp.log1p(xp.exp(-xp.abs(logits)))
     return xp.mean(loss), (logits, targets)
+
+
+def bce_with_logits_backward(d_loss, cache):
+    """d_loss (scalar) -> (d_logits, {}): d/dx of the mean BCE is (sigmoid(x) - y) / n.
+
+    The sigmoid is taken as 1 / (1 + e^-|x|) or e^-|x| / (1 + e^-|x|) by the sign of x, so
+    that exp never overflows, as in the forward.
+    """
+    logits, targets = cache
+    xp = array_namespace(logits)
+    small = xp.exp(-xp.abs(logits))  # in (0, 1]
+    sigmoid = xp.where(logits >= 0, 1.0 / (1.0 + small), small / (1.0 + small))
+    count = 1
+    for size in logits.shape:
+        count *= size
+    return (sigmoid - targets) * (d_loss / count), {}

@@ -1,0 +1,147 @@
+"""The task pipelines against transformers 4.53.3's, on the same checkpoints.
+
+Each checkpoint is random weights written by transformers' `save_pretrained` with a SentencePiece
+vocabulary trained in the test (test_pipeline.py's), and transformers' pipeline runs with the
+slow `AlbertTokenizer`, the one tinyalbert reproduces. Both sides run in float64, so scores agree
+to rounding; 1e-5 (the agreed tolerance) is then a wide margin that still catches a wrong softmax
+axis, mask or span rule. With the slow tokenizer transformers refuses the word-level aggregations
+(first/average/max); those are checked by running transformers' own aggregation code on its own
+token scores, with words delimited by SentencePiece's `▁` marker as tinyalbert delimits them.
+"""
+import numpy as np
+import pytest
+
+import tinyalbert
+
+try:
+    from test_pipeline import train_vocabulary
+except pytest.skip.Exception:  # torch or transformers missing: every test here skips
+    train_vocabulary = None
+
+pytestmark = pytest.mark.reference  # every test compares with transformers' pipelines
+
+TOLERANCE = 1e-5
+CONFIG = dict(embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
+              max_position_embeddings=128, initializer_range=0.5, classifier_dropout_prob=0.0)
+TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+TEXTS = ["the old man sat in the park near the river.", "london is a big city", "a red book on the table!"]
+
+
+def _needs_reference():
+    if train_vocabulary is None:
+        pytest.skip("torch and transformers are needed for the comparison")
+    import torch
+    import transformers
+
+    return torch, transformers
+
+
+@pytest.fixture(scope="module")
+def vocabulary(tmp_path_factory):
+    _needs_reference()
+    return train_vocabulary(tmp_path_factory.mktemp("task-vocab"))
+
+
+def checkpoint(directory, vocabulary, class_name, seed=0, **config):
+    torch, transformers = _needs_reference()
+    tokenizer = transformers.AlbertTokenizer(str(vocabulary))
+    torch.manual_seed(seed)
+    model_config = transformers.AlbertConfig(vocab_size=len(tokenizer), **{**CONFIG, **config})
+    getattr(transformers, class_name)(model_config).eval().save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def both(task, directory, **options):
+    torch, transformers = _needs_reference()
+    model_class = {"text-classification": transformers.AlbertForSequenceClassification,
+                   "token-classification": transformers.AlbertForTokenClassification,
+                   "question-answering": transformers.AlbertForQuestionAnswering}[task]
+    reference = transformers.pipeline(task, model=model_class.from_pretrained(directory, torch_dtype=torch.float64),
+                                      tokenizer=transformers.AlbertTokenizer.from_pretrained(directory), **options)
+    return tinyalbert.pipeline(task, model=str(directory), dtype="float64", **options), reference
+
+
+def assert_same(ours, theirs, where="output"):
+    """Same structure, same strings and ints, numbers within TOLERANCE."""
+    if isinstance(theirs, list):
+        assert isinstance(ours, list) and len(ours) == len(theirs), f"{where}: {ours} != {theirs}"
+        for index, (mine, reference) in enumerate(zip(ours, theirs)):
+            assert_same(mine, reference, f"{where}[{index}]")
+    elif isinstance(theirs, dict):
+        assert isinstance(ours, dict) and set(ours) == set(theirs), f"{where}: keys {set(ours)} != {set(theirs)}"
+        for key in theirs:
+            assert_same(ours[key], theirs[key], f"{where}.{key}")
+    elif isinstance(theirs, (float, np.floating)):
+        assert abs(float(ours) - float(theirs)) <= TOLERANCE, f"{where}: {ours} != {theirs}"
+    else:
+        assert ours == theirs, f"{where}: {ours!r} != {theirs!r}"
+
+
+@pytest.mark.parametrize("labels, problem_type", [(3, None), (1, None), (4, "multi_label_classification"),
+                                                  (1, "regression")])
+def test_text_classification_matches_transformers(tmp_path, vocabulary, labels, problem_type):
+    id2label = {i: f"topic_{i}" for i in range(labels)}
+    directory = checkpoint(tmp_path, vocabulary, "AlbertForSequenceClassification", id2label=id2label,
+                           problem_type=problem_type)
+    ours, theirs = both("text-classification", directory)
+    for call in (dict(), dict(top_k=None), dict(top_k=2), dict(function_to_apply="sigmoid")):
+        assert_same(ours(TEXTS[0], **call), theirs(TEXTS[0], **call), f"one text {call}")
+        assert_same(ours(TEXTS, **call), theirs(TEXTS, **call), f"a list {call}")
+    pair = {"text": TEXTS[1], "text_pair": TEXTS[2]}
+    assert_same(ours(pair), theirs(pair), "a pair")
+
+
+@pytest.mark.parametrize("strategy", ["none", "simple"])
+def test_token_classification_matches_transformers(tmp_path, vocabulary, strategy):
+    directory = checkpoint(tmp_path, vocabulary, "AlbertForTokenClassification", seed=1,
+                           id2label=dict(enumerate(TAGS)))
+    ours, theirs = both("token-classification", directory, aggregation_strategy=strategy)
+    results = ours(TEXTS)
+    assert any(results), "the random model should tag something, or the comparison is empty"
+    assert_same(results, theirs(TEXTS))
+    assert_same(ours(TEXTS[0], aggregation_strategy="none"), theirs(TEXTS[0], aggregation_strategy="none"))
+
+
+@pytest.mark.parametrize("strategy", ["first", "average", "max"])
+def test_word_aggregations_follow_transformers_code(tmp_path, vocabulary, strategy):
+    from transformers.pipelines.token_classification import AggregationStrategy
+
+    directory = checkpoint(tmp_path, vocabulary, "AlbertForTokenClassification", seed=2,
+                           id2label=dict(enumerate(TAGS)))
+    ours, theirs = both("token-classification", directory, aggregation_strategy="simple")
+    for text in TEXTS:
+        model_inputs = next(iter(theirs.preprocess(text, is_split_into_words=False, delimiter=None)))
+        outputs = theirs.forward(model_inputs)
+        logits = outputs["logits"][0].numpy()
+        scores = np.exp(logits - logits.max(-1, keepdims=True))
+        scores /= scores.sum(-1, keepdims=True)
+        pre = theirs.gather_pre_entities(text, outputs["input_ids"][0], scores, None,
+                                         outputs["special_tokens_mask"][0].numpy(), AggregationStrategy.SIMPLE)
+        for entity in pre:
+            entity["is_subword"] = not entity["word"].startswith("\u2581")
+        expected = [group for group in theirs.aggregate(pre, AggregationStrategy[strategy.upper()])
+                    if group["entity_group"] != "O"]
+        assert_same(ours(text, aggregation_strategy=strategy), expected, f"{strategy}: {text!r}")
+
+
+def test_question_answering_matches_transformers(tmp_path, vocabulary):
+    directory = checkpoint(tmp_path, vocabulary, "AlbertForQuestionAnswering", seed=3, max_position_embeddings=384)
+    ours, theirs = both("question-answering", directory)
+    context = "the old  man sat in the park near the river . paris is a big city and london is a capital of england"
+    for question in ("who sat in the park?", "what is paris?"):
+        assert_same(ours(question=question, context=context), theirs(question=question, context=context))
+        for options in (dict(top_k=3), dict(handle_impossible_answer=True), dict(max_answer_len=3),
+                        dict(max_seq_len=24, doc_stride=8), dict(max_seq_len=24, doc_stride=8, top_k=4)):
+            assert_same(ours(question=question, context=context, **options),
+                        theirs(question=question, context=context, **options), f"{question} {options}")
+    questions = ["who sat?", "where is the river?"]
+    assert_same(ours(question=questions, context=context), theirs(question=questions, context=context))
+
+
+def test_pipeline_rejects_unknown_options_and_strategies(tmp_path, vocabulary):
+    directory = checkpoint(tmp_path, vocabulary, "AlbertForTokenClassification", id2label=dict(enumerate(TAGS)))
+    with pytest.raises(ValueError, match="aggregation_strategy must be one of"):
+        tinyalbert.pipeline("token-classification", model=str(directory), aggregation_strategy="longest")
+    with pytest.raises(ValueError, match="token-classification"):
+        tinyalbert.pipeline("token-classification", model=str(directory), top_k=3)

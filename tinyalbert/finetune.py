@@ -1,0 +1,112 @@
+"""`python -m tinyalbert.finetune`: fine-tune an ALBERT on a labelled task.
+
+Tasks and files (see `tinyalbert.task_data` for the fields):
+  text-classification    CSV or JSONL: text [, text_pair], label
+  token-classification   JSONL: tokens, tags (BIO tags for the entity F1)
+  question-answering     SQuAD v1.1 JSON
+  multiple-choice        JSONL: question, choices, answer
+
+Each epoch ends with an evaluation on --validation (accuracy and macro-F1; entity precision,
+recall and F1 and tag accuracy; SQuAD exact match and F1; accuracy); the best epoch's model and
+tokenizer go to OUT/best (loadable by Transformers too), the last epoch's to OUT/checkpoint,
+from which --resume continues.
+
+Exit status: 0 done; 1 the loss became inf or nan; 2 a usage error (a missing or malformed
+file, a bad option), reported on one `error:` line; 130 interrupted with Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .cli import OneLineErrorParser, UsageError, int_at_least
+
+EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+TASKS = ("text-classification", "token-classification", "question-answering", "multiple-choice")
+
+EXAMPLES = """\
+examples:
+  python -m tinyalbert.finetune --task text-classification --model tinyalbert-mini \\
+      --train train.csv --validation dev.csv --out runs/topics --epochs 3 --lr 1e-4
+  python -m tinyalbert.finetune --task question-answering --model path/to/albert-base-v2 \\
+      --train train-v1.1.json --validation dev-v1.1.json --out runs/squad --batch-size 8
+  python -m tinyalbert.finetune ... --out runs/topics --resume     # continue after the last epoch
+"""
+
+positive_int = int_at_least(1)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {value}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .finetune_loop import FinetuneArguments
+
+    defaults = {f.name: f.default for f in FinetuneArguments.__dataclass_fields__.values()}
+    parser = OneLineErrorParser(prog="python -m tinyalbert.finetune", description=__doc__.split("\n\n")[0],
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", required=True, choices=TASKS)
+    parser.add_argument("--model", required=True, metavar="DIR_OR_NAME",
+                        help="a model directory with spiece.model, a Hub name in the cache, or tinyalbert-mini")
+    parser.add_argument("--train", required=True, metavar="FILE")
+    parser.add_argument("--validation", required=True, metavar="FILE")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (best/, checkpoint/, metrics.jsonl)")
+    parser.add_argument("--epochs", type=positive_int, default=defaults["epochs"], metavar="N")
+    parser.add_argument("--batch-size", type=positive_int, default=defaults["batch_size"], metavar="B")
+    parser.add_argument("--lr", type=_non_negative, default=defaults["lr"], help="peak learning rate (default: %(default)s)")
+    parser.add_argument("--warmup-ratio", type=_fraction, default=defaults["warmup_ratio"], metavar="F",
+                        help="share of the steps spent warming up, then linear decay to 0 (default: %(default)s)")
+    parser.add_argument("--weight-decay", type=_non_negative, default=defaults["weight_decay"], metavar="W",
+                        help="AdamW's decoupled decay, none on LayerNorm and biases (default: %(default)s)")
+    parser.add_argument("--clip-norm", type=_non_negative, default=defaults["clip_norm"], metavar="C",
+                        help="global gradient-norm clip, 0 for none (default: %(default)s)")
+    parser.add_argument("--max-seq-length", type=positive_int, default=defaults["max_seq_length"], metavar="L")
+    parser.add_argument("--seed", type=int, default=defaults["seed"])
+    parser.add_argument("--backend", choices=("numpy", "cupy"), default=defaults["backend"])
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options)")
+    parser.add_argument("--stop-after", type=positive_int, metavar="N",
+                        help="run only N epochs in this session (checkpointed; --resume continues)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv=None) -> int:
+    from .finetune_loop import FinetuneArguments, finetune
+
+    try:
+        namespace = build_parser().parse_args(argv)
+        options = {name: value for name, value in vars(namespace).items() if name != "quiet"}
+        summary = finetune(FinetuneArguments(**options), progress=not namespace.quiet)
+    except FloatingPointError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except KeyboardInterrupt:
+        print("interrupted (the last finished epoch is in OUT/checkpoint)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (UsageError, FileNotFoundError, ValueError, UnicodeDecodeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps({"best": summary["best"], "seconds": round(summary["seconds"], 1)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

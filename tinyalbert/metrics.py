@@ -1,0 +1,100 @@
+"""The usual scores of the fine-tuning tasks, in plain Python.
+
+- classification: accuracy and macro-F1 (the unweighted mean of the per-class F1);
+- BIO tagging: entity-level precision, recall and F1 (an entity counts only when its type and
+  both of its ends are right), as the `seqeval` package computes them in its default mode;
+- SQuAD v1.1: exact match and token F1 after the official answer normalization, each the
+  maximum over the reference answers, then averaged, in percent.
+"""
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+
+
+def accuracy(predictions, references) -> float:
+    """Share of positions where prediction == reference."""
+    if len(predictions) != len(references) or not references:
+        raise ValueError(f"need as many predictions as references (>0), got {len(predictions)} and {len(references)}")
+    return sum(p == r for p, r in zip(predictions, references)) / len(references)
+
+
+def _f1(true_positives: int, predicted: int, actual: int) -> float:
+    if true_positives == 0:
+        return 0.0
+    precision, recall = true_positives / predicted, true_positives / actual
+    return 2 * precision * recall / (precision + recall)
+
+
+def macro_f1(predictions, references) -> float:
+    """Mean over the classes seen in either list of each class's F1 (0 for a class never hit)."""
+    classes = sorted(set(references) | set(predictions), key=str)
+    scores = []
+    for label in classes:
+        hits = sum(p == r == label for p, r in zip(predictions, references))
+        scores.append(_f1(hits, sum(p == label for p in predictions), sum(r == label for r in references)))
+    return sum(scores) / len(scores)
+
+
+def bio_entities(tags) -> set:
+    """The entities of one tag sequence as (type, first, last) triples.
+
+    `B-X` opens an X entity; `I-X` continues one of type X and, after anything else (an `O`, a
+    different type), opens a new one, as seqeval's default (lenient) mode reads it.
+    """
+    entities, current = set(), None  # current: [type, first, last]
+    for position, tag in enumerate(list(tags) + ["O"]):
+        prefix, _, kind = tag.partition("-")
+        continues = prefix == "I" and current is not None and current[0] == kind
+        if continues:
+            current[2] = position
+            continue
+        if current is not None:
+            entities.add(tuple(current))
+            current = None
+        if prefix in ("B", "I") and kind:
+            current = [kind, position, position]
+    return entities
+
+
+def entity_scores(predicted_sequences, reference_sequences) -> dict:
+    """Entity-level precision, recall and F1 (micro-averaged over all entities)."""
+    true_positives = predicted = actual = 0
+    for predicted_tags, reference_tags in zip(predicted_sequences, reference_sequences):
+        ours, theirs = bio_entities(predicted_tags), bio_entities(reference_tags)
+        true_positives += len(ours & theirs)
+        predicted, actual = predicted + len(ours), actual + len(theirs)
+    precision = true_positives / predicted if predicted else 0.0
+    recall = true_positives / actual if actual else 0.0
+    return {"precision": precision, "recall": recall, "f1": _f1(true_positives, predicted, actual)}
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's normalization: lower case, drop punctuation and the articles a/an/the, and
+    collapse whitespace."""
+    text = "".join(character for character in text.lower() if character not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def squad_exact_match(prediction: str, answer: str) -> float:
+    return float(normalize_answer(prediction) == normalize_answer(answer))
+
+
+def squad_f1(prediction: str, answer: str) -> float:
+    """F1 over the bags of normalized words of the prediction and the answer."""
+    predicted_words, answer_words = normalize_answer(prediction).split(), normalize_answer(answer).split()
+    common = sum((Counter(predicted_words) & Counter(answer_words)).values())
+    return _f1(common, len(predicted_words), len(answer_words))
+
+
+def squad_scores(predictions: dict, references: dict) -> dict:
+    """predictions {id: text}, references {id: [answer texts]} -> {"exact_match", "f1"} in percent."""
+    missing = sorted(set(references) - set(predictions))
+    if missing:
+        raise ValueError(f"no prediction for {len(missing)} question(s), e.g. {missing[0]!r}")
+    exact = sum(max(squad_exact_match(predictions[key], answer) for answer in answers)
+                for key, answers in references.items())
+    f1 = sum(max(squad_f1(predictions[key], answer) for answer in answers) for key, answers in references.items())
+    return {"exact_match": 100.0 * exact / len(references), "f1": 100.0 * f1 / len(references)}

@@ -1,0 +1,256 @@
+"""Reading and encoding the data of the four fine-tuning tasks.
+
+Files (every problem is a ValueError naming the file, the line or record, and the field):
+- text-classification: CSV with a header, or JSONL; fields `text`, optional `text_pair`, `label`.
+- token-classification: JSONL; fields `tokens` (a list of words) and `tags` (one tag per word,
+  BIO tags such as `B-PER`, `I-PER`, `O` for the entity F1).
+- question-answering: SQuAD v1.1 JSON (`data` -> `paragraphs` -> `context`, `qas` -> `id`,
+  `question`, `answers` -> `text`, `answer_start`).
+- multiple-choice: JSONL; fields `question`, `choices` (a list of texts), `answer` (the index
+  of the right choice, or its text).
+
+Encoded examples are dicts of Python ints and lists; `collate` pads a batch into the NumPy
+arrays the models take, with the tokenizer's padding id and a zero attention mask.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+TASKS = ("text-classification", "token-classification", "question-answering", "multiple-choice")
+IGNORE_INDEX = -100
+MAX_QUESTION_TOKENS = 64
+
+
+def _check_file(path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    return path
+
+
+def read_records(path) -> list[dict]:
+    """The records of a `.csv` (with a header row) or `.jsonl` file, as dicts."""
+    path = _check_file(path)
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames:
+                raise ValueError(f"{path}: empty CSV file (it needs a header row such as text,label)")
+            return [dict(row) for row in reader]
+    if path.suffix.lower() not in (".jsonl", ".json"):
+        raise ValueError(f"{path}: expected a .csv or .jsonl file")
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not valid JSON ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}, line {number}: expected a JSON object per line")
+        records.append(record)
+    return records
+
+
+def _field(record: dict, name: str, path, number: int, kind=str):
+    if name not in record or record[name] is None:
+        raise ValueError(f"{path}, record {number}: missing field {name!r} (has {sorted(record)})")
+    value = record[name]
+    if kind is list and not isinstance(value, list):
+        raise ValueError(f"{path}, record {number}: field {name!r} must be a list, got {type(value).__name__}")
+    if kind is str and not isinstance(value, str):
+        value = str(value)
+    return value
+
+
+def read_task_file(task: str, path) -> list[dict]:
+    """The examples of `path` for `task`, checked: dicts with the fields listed above."""
+    if task == "question-answering":
+        return read_squad(path)
+    records = read_records(path)
+    if not records:
+        raise ValueError(f"{path}: no examples")
+    examples = []
+    for number, record in enumerate(records, start=1):
+        if task == "text-classification":
+            example = {"text": _field(record, "text", path, number), "label": _field(record, "label", path, number)}
+            pair = record.get("text_pair")
+            example["text_pair"] = None if pair in (None, "") else str(pair)
+        elif task == "token-classification":
+            tokens, tags = _field(record, "tokens", path, number, list), _field(record, "tags", path, number, list)
+            if len(tokens) != len(tags):
+                raise ValueError(f"{path}, record {number}: {len(tokens)} tokens but {len(tags)} tags")
+            example = {"tokens": [str(t) for t in tokens], "tags": [str(t) for t in tags]}
+        else:
+            choices = _field(record, "choices", path, number, list)
+            answer = _field(record, "answer", path, number, object)
+            if isinstance(answer, str) and not answer.lstrip("-").isdigit():
+                if answer not in choices:
+                    raise ValueError(f"{path}, record {number}: answer {answer!r} is not one of the choices")
+                answer = choices.index(answer)
+            answer = int(answer)
+            if len(choices) < 2 or not 0 <= answer < len(choices):
+                raise ValueError(f"{path}, record {number}: need >= 2 choices and 0 <= answer < {len(choices)}")
+            example = {"question": _field(record, "question", path, number),
+                       "choices": [str(c) for c in choices], "label": answer}
+        examples.append(example)
+    return examples
+
+
+def read_squad(path) -> list[dict]:
+    """SQuAD v1.1 JSON -> [{"id", "question", "context", "answers": [{"text", "answer_start"}]}]."""
+    path = _check_file(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        examples = [
+            {"id": str(qa["id"]), "question": qa["question"], "context": paragraph["context"],
+             "answers": [{"text": a["text"], "answer_start": int(a["answer_start"])} for a in qa["answers"]]}
+            for article in document["data"] for paragraph in article["paragraphs"] for qa in paragraph["qas"]
+        ]
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error.msg})") from None
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not in the SQuAD v1.1 layout (data/paragraphs/qas/answers): missing {error}") from None
+    for example in examples:
+        if not example["answers"]:
+            raise ValueError(f"{path}: question {example['id']!r} has no answer (SQuAD v1.1 has one or more)")
+        for answer in example["answers"]:
+            start = answer["answer_start"]
+            if example["context"][start:start + len(answer["text"])] != answer["text"]:
+                raise ValueError(f"{path}: question {example['id']!r}: answer_start {start} does not point at "
+                                 f"{answer['text']!r} in the context")
+    if not examples:
+        raise ValueError(f"{path}: no questions")
+    return examples
+
+
+def label_list(task: str, examples: list[dict]) -> list[str]:
+    """The label names of a classification or tagging task, sorted, from the training examples."""
+    if task == "text-classification":
+        return sorted({str(example["label"]) for example in examples})
+    return sorted({tag for example in examples for tag in example["tags"]})
+
+
+def _piece_ids(tokenizer, text: str) -> list[int]:
+    return tokenizer.convert_tokens_to_ids(tokenizer.tokenize(text))
+
+
+def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int, label_ids: dict | None) -> list[dict]:
+    """Token ids (with [CLS]/[SEP]), token types and training targets for every example."""
+    if task == "text-classification":
+        pairs = [(e["text"], e["text_pair"]) if e["text_pair"] is not None else e["text"] for e in examples]
+        encoded = tokenizer(pairs, truncation=True, max_length=max_length)
+        return [{"input_ids": ids, "token_type_ids": types, "label": label_ids[str(example["label"])]}
+                for ids, types, example in zip(encoded["input_ids"], encoded["token_type_ids"], examples)]
+    if task == "multiple-choice":
+        out = []
+        for example in examples:
+            encoded = tokenizer([(example["question"], choice) for choice in example["choices"]],
+                                truncation="only_second", max_length=max_length)
+            out.append({"input_ids": encoded["input_ids"], "token_type_ids": encoded["token_type_ids"],
+                        "label": example["label"]})
+        return out
+    if task == "token-classification":
+        return [encode_tagged_words(e["tokens"], e["tags"], tokenizer, max_length, label_ids) for e in examples]
+    return [encode_question(e, tokenizer, max_length) for e in examples]
+
+
+def encode_tagged_words(words, tags, tokenizer, max_length: int, label_ids: dict | None) -> dict:
+    """Each word's pieces; its tag goes on the first piece, -100 on the rest (and on [CLS]/[SEP]).
+    `first_pieces` lists the position of each word's first piece (words cut off are left out)."""
+    ids, labels, first_pieces = [tokenizer.cls_token_id], [IGNORE_INDEX], []
+    for word, tag in zip(words, tags):
+        pieces = _piece_ids(tokenizer, word) or [tokenizer.unk_token_id]
+        if len(ids) + len(pieces) > max_length - 1:
+            break
+        first_pieces.append(len(ids))
+        ids += pieces
+        if label_ids is not None and tag not in label_ids:
+            raise ValueError(f"tag {tag!r} does not occur in the training file (known: {sorted(label_ids)})")
+        labels += [label_ids[tag] if label_ids is not None else IGNORE_INDEX] + [IGNORE_INDEX] * (len(pieces) - 1)
+    ids.append(tokenizer.sep_token_id)
+    labels.append(IGNORE_INDEX)
+    return {"input_ids": ids, "token_type_ids": [0] * len(ids), "labels": labels, "first_pieces": first_pieces}
+
+
+def context_words(context: str) -> list[tuple[int, int]]:
+    """(start, end) character offsets of the whitespace-separated words of `context`."""
+    spans, start = [], None
+    for position, character in enumerate(context + " "):
+        if character.isspace():
+            if start is not None:
+                spans.append((start, position))
+                start = None
+        elif start is None:
+            start = position
+    return spans
+
+
+def encode_question(example: dict, tokenizer, max_length: int) -> dict:
+    """[CLS] question [SEP] context [SEP], the context cut to fit, with the answer's token span.
+
+    The slow tokenizer has no character offsets, so the context is split into whitespace words
+    (whose offsets are known) and each word into pieces; a piece maps back to its word. An answer
+    that does not fit points at [CLS] (position 0), as in Transformers' SQuAD preprocessing.
+    """
+    question = _piece_ids(tokenizer, example["question"])[:MAX_QUESTION_TOKENS]
+    ids = [tokenizer.cls_token_id] + question + [tokenizer.sep_token_id]
+    context_start = len(ids)
+    words = context_words(example["context"])
+    piece_words = []  # the word index of each context piece
+    for index, (start, end) in enumerate(words):
+        pieces = _piece_ids(tokenizer, example["context"][start:end]) or [tokenizer.unk_token_id]
+        if len(ids) + len(pieces) > max_length - 1:
+            break
+        ids += pieces
+        piece_words += [index] * len(pieces)
+    ids.append(tokenizer.sep_token_id)
+    types = [0] * context_start + [1] * (len(ids) - context_start)
+    answer = example["answers"][0]
+    first_char, last_char = answer["answer_start"], answer["answer_start"] + len(answer["text"]) - 1
+    first_word = next((i for i, (s, e) in enumerate(words) if e > first_char), None)
+    last_word = next((i for i, (s, e) in enumerate(words) if e > last_char), None)
+    start_position = end_position = 0
+    if first_word in piece_words and last_word in piece_words:
+        start_position = context_start + piece_words.index(first_word)
+        end_position = context_start + len(piece_words) - 1 - piece_words[::-1].index(last_word)
+    return {"input_ids": ids, "token_type_ids": types, "start_position": start_position,
+            "end_position": end_position, "context_start": context_start, "piece_words": piece_words,
+            "word_spans": words, "id": example["id"]}
+
+
+def _pad(rows: list[list[int]], value: int, length: int) -> np.ndarray:
+    return np.array([row + [value] * (length - len(row)) for row in rows], dtype=np.int64)
+
+
+def collate(task: str, batch: list[dict], pad_token_id: int) -> dict:
+    """Padded NumPy arrays for the model's `loss_and_grads` / forward keyword arguments."""
+    if task == "multiple-choice":
+        rows = [ids for example in batch for ids in example["input_ids"]]
+        types = [t for example in batch for t in example["token_type_ids"]]
+        length, choices = max(map(len, rows)), len(batch[0]["input_ids"])
+        if any(len(example["input_ids"]) != choices for example in batch):
+            raise ValueError("every question of a batch must have the same number of choices")
+        shape = (len(batch), choices, length)
+        return {"input_ids": _pad(rows, pad_token_id, length).reshape(shape),
+                "attention_mask": _pad([[1] * len(r) for r in rows], 0, length).reshape(shape),
+                "token_type_ids": _pad(types, 0, length).reshape(shape),
+                "labels": np.array([example["label"] for example in batch], dtype=np.int64)}
+    rows = [example["input_ids"] for example in batch]
+    length = max(map(len, rows))
+    arrays = {"input_ids": _pad(rows, pad_token_id, length),
+              "attention_mask": _pad([[1] * len(r) for r in rows], 0, length),
+              "token_type_ids": _pad([example["token_type_ids"] for example in batch], 0, length)}
+    if task == "text-classification":
+        arrays["labels"] = np.array([example["label"] for example in batch], dtype=np.int64)
+    elif task == "token-classification":
+        arrays["labels"] = _pad([example["labels"] for example in batch], IGNORE_INDEX, length)
+    else:
+        arrays["start_positions"] = np.array([example["start_position"] for example in batch], dtype=np.int64)
+        arrays["end_positions"] = np.array([example["end_position"] for example in batch], dtype=np.int64)
+    return arrays

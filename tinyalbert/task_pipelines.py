@@ -1,0 +1,337 @@
+"""The task pipelines: text classification, token classification, question answering.
+
+Each gives the output of Transformers 4.53.3's pipeline of the same name when that runs with
+the slow (SentencePiece) `AlbertTokenizer`, the tokenizer tinyalbert reproduces:
+
+- `text-classification`: `[{"label", "score"}]`; softmax over the labels (sigmoid for one label
+  or multi-label, the raw value for regression); `top_k=None` for every label, sorted.
+- `token-classification`: one dict per token (`aggregation_strategy="none"`: `entity`, `score`,
+  `index`, `word`, `start`, `end`) or per entity group (`"simple"`, `"first"`, `"average"`,
+  `"max"`: `entity_group`, `score`, `word`, `start`, `end`), `O` left out. The slow tokenizer
+  has no character offsets, so `start` and `end` are None, as Transformers gives them. Transformers
+  refuses `first`/`average`/`max` with a slow tokenizer; here a word is a piece that starts with
+  SentencePiece's word marker `▁` and the pieces after it that do not.
+- `question-answering`: `{"score", "start", "end", "answer"}`, found as Transformers' SQuAD
+  preprocessing does for slow tokenizers: the context is split into whitespace-separated words
+  (which carry the character offsets), each word into pieces, long contexts into overlapping
+  windows; the answer is whole words, and `end` is the last character index of the end word's
+  stretch (its following whitespace included), as Transformers reports it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import to_numpy
+from .nn.softmax import softmax
+
+WORD_MARKER = "\u2581"  # SentencePiece's "▁": this piece starts a word
+AGGREGATIONS = ("none", "simple", "first", "average", "max")
+
+
+def _as_list(inputs):
+    return (list(inputs), True) if isinstance(inputs, (list, tuple)) else ([inputs], False)
+
+
+def _logits(model, encoded: dict, key: str = "logits") -> np.ndarray:
+    output = model(**{name: np.asarray([encoded[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")})
+    return to_numpy(getattr(output, key))[0].astype(np.float64)
+
+
+class TextClassificationPipeline:
+    """`pipeline("text-classification")`: a text, `{"text", "text_pair"}`, or a list of them."""
+
+    def __init__(self, model, tokenizer, top_k=""):
+        self.model, self.tokenizer, self.top_k = model, tokenizer, top_k
+
+    def scores(self, logits: np.ndarray, function_to_apply=None) -> np.ndarray:
+        config = self.model.config
+        if function_to_apply is None:
+            if config.problem_type == "regression":
+                function_to_apply = "none"
+            elif config.problem_type == "multi_label_classification" or config.num_labels == 1:
+                function_to_apply = "sigmoid"
+            else:
+                function_to_apply = "softmax"
+        if function_to_apply == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-logits))
+        if function_to_apply == "softmax":
+            return softmax(logits)
+        if function_to_apply == "none":
+            return logits
+        raise ValueError(f"function_to_apply must be 'softmax', 'sigmoid' or 'none', got {function_to_apply!r}")
+
+    def _one(self, text, top_k, legacy: bool, function_to_apply, truncation):
+        if isinstance(text, dict):
+            encoded = self.tokenizer(text["text"], text.get("text_pair"), truncation=truncation)
+        elif isinstance(text, str):
+            encoded = self.tokenizer(text, truncation=truncation)
+        else:
+            raise ValueError('inputs must be texts or {"text": ..., "text_pair": ...} dicts, got '
+                             f"{type(text).__name__}")
+        scores = self.scores(_logits(self.model, encoded), function_to_apply)
+        id2label = self.model.config.id2label
+        if top_k == 1 and legacy:
+            return {"label": id2label[int(scores.argmax())], "score": float(scores.max())}
+        ranked = [{"label": id2label[i], "score": float(score)} for i, score in enumerate(scores)]
+        if not legacy:
+            ranked.sort(key=lambda item: item["score"], reverse=True)
+            ranked = ranked if top_k is None else ranked[:top_k]
+        return ranked
+
+    def __call__(self, inputs, top_k="", function_to_apply=None, truncation=None):
+        top_k = self.top_k if top_k == "" else top_k
+        legacy = top_k == ""  # no top_k given: Transformers' older single-best output
+        texts, batched = _as_list(inputs)
+        results = [self._one(text, 1 if legacy else top_k, legacy, function_to_apply, truncation) for text in texts]
+        if batched:
+            return results
+        return [results[0]] if isinstance(inputs, str) and legacy else results[0]
+
+
+class TokenClassificationPipeline:
+    """`pipeline("token-classification")` (alias "ner"): the entities of a text or of each text."""
+
+    def __init__(self, model, tokenizer, aggregation_strategy="none", ignore_labels=("O",)):
+        self.model, self.tokenizer = model, tokenizer
+        self.aggregation_strategy = _check_aggregation(aggregation_strategy)
+        self.ignore_labels = list(ignore_labels)
+
+    def pre_entities(self, text: str) -> list[dict]:
+        """Per piece (special tokens left out): the piece, its label probabilities, its position."""
+        encoded = self.tokenizer(text, truncation=True, return_special_tokens_mask=True)
+        probabilities = softmax(_logits(self.model, encoded))
+        pieces = self.tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+        return [{"word": piece, "scores": probabilities[index], "start": None, "end": None, "index": index,
+                 "is_subword": not piece.startswith(WORD_MARKER)}
+                for index, piece in enumerate(pieces) if not encoded["special_tokens_mask"][index]]
+
+    def _label(self, scores) -> tuple[str, float]:
+        best = int(np.argmax(scores))
+        return self.model.config.id2label[best], float(scores[best])
+
+    def aggregate_word(self, pieces: list[dict], strategy: str) -> dict:
+        """One entity for the pieces of one word: its first piece's label, the label of its most
+        confident piece, or the label of its averaged probabilities."""
+        if strategy == "first":
+            label, score = self._label(pieces[0]["scores"])
+        elif strategy == "max":
+            label, score = self._label(max(pieces, key=lambda piece: piece["scores"].max())["scores"])
+        else:
+            label, score = self._label(np.nanmean(np.stack([piece["scores"] for piece in pieces]), axis=0))
+        word = self.tokenizer.convert_tokens_to_string([piece["word"] for piece in pieces])
+        return {"entity": label, "score": score, "word": word, "start": pieces[0]["start"], "end": pieces[-1]["end"]}
+
+    def group_entities(self, entities: list[dict]) -> list[dict]:
+        """Adjacent entities of one type make a group, a `B-` tag starting a new one."""
+        groups, current = [], []
+        for entity in entities:
+            prefix, kind = _bio(entity["entity"])
+            if current and (kind != _bio(current[-1]["entity"])[1] or prefix == "B"):
+                groups.append(self._group(current))
+                current = []
+            current.append(entity)
+        if current:
+            groups.append(self._group(current))
+        return groups
+
+    def _group(self, entities: list[dict]) -> dict:
+        return {"entity_group": entities[0]["entity"].split("-", 1)[-1],
+                "score": float(np.nanmean([entity["score"] for entity in entities])),
+                "word": self.tokenizer.convert_tokens_to_string([entity["word"] for entity in entities]),
+                "start": entities[0]["start"], "end": entities[-1]["end"]}
+
+    def _one(self, text: str, strategy: str) -> list[dict]:
+        if not isinstance(text, str):
+            raise ValueError(f"inputs must be texts, got {type(text).__name__}")
+        pre_entities = self.pre_entities(text)
+        if strategy in ("none", "simple"):
+            entities = []
+            for piece in pre_entities:
+                label, score = self._label(piece["scores"])
+                entities.append({"entity": label, "score": score, "index": piece["index"], "word": piece["word"],
+                                 "start": piece["start"], "end": piece["end"]})
+        else:
+            words, current = [], []
+            for piece in pre_entities:
+                if current and not piece["is_subword"]:
+                    words.append(current)
+                    current = []
+                current.append(piece)
+            entities = [self.aggregate_word(word, strategy) for word in words + ([current] if current else [])]
+        if strategy != "none":
+            entities = self.group_entities(entities)
+        return [entity for entity in entities
+                if entity.get("entity") not in self.ignore_labels and entity.get("entity_group") not in self.ignore_labels]
+
+    def __call__(self, inputs, aggregation_strategy=None):
+        strategy = self.aggregation_strategy if aggregation_strategy is None else _check_aggregation(aggregation_strategy)
+        texts, batched = _as_list(inputs)
+        results = [self._one(text, strategy) for text in texts]
+        return results if batched else results[0]
+
+
+def _check_aggregation(strategy) -> str:
+    name = str(getattr(strategy, "value", strategy)).lower()
+    if name not in AGGREGATIONS:
+        raise ValueError(f"aggregation_strategy must be one of {AGGREGATIONS}, got {strategy!r}")
+    return name
+
+
+def _bio(label: str) -> tuple[str, str]:
+    """("B" or "I", type); a label without a B-/I- prefix counts as a continuation of itself."""
+    if label.startswith(("B-", "I-")):
+        return label[0], label[2:]
+    return "I", label
+
+
+# --- question answering -------------------------------------------------------------------------
+SQUAD_WHITESPACE = (" ", "\t", "\r", "\n", "\u202f")
+
+
+def split_context(context: str) -> tuple[list[str], list[int]]:
+    """Whitespace-separated words and, for every character, the index of its word (whitespace
+    belongs to the word before it, leading whitespace to -1), as SQuAD's preprocessing does."""
+    words, char_to_word, after_space = [], [], True
+    for character in context:
+        if character in SQUAD_WHITESPACE:
+            after_space = True
+        else:
+            if after_space:
+                words.append(character)
+            else:
+                words[-1] += character
+            after_space = False
+        char_to_word.append(len(words) - 1)
+    return words, char_to_word
+
+
+def _masked_softmax(logits, allowed):
+    """Softmax with the logits of disallowed tokens set to -10000, as Transformers masks them."""
+    masked = np.where(allowed == 0, -10000.0, logits)
+    exps = np.exp(masked - masked.max())
+    return exps / exps.sum()
+
+
+class QuestionAnsweringPipeline:
+    """`pipeline("question-answering")`: `pipe(question=..., context=...)` (strings or lists)."""
+
+    def __init__(self, model, tokenizer, top_k: int = 1, max_answer_len: int = 15, max_question_len: int = 64,
+                 max_seq_len: int | None = None, doc_stride: int | None = None, handle_impossible_answer=False):
+        self.model, self.tokenizer = model, tokenizer
+        self.options = dict(top_k=top_k, max_answer_len=max_answer_len, max_question_len=max_question_len,
+                            max_seq_len=max_seq_len, doc_stride=doc_stride,
+                            handle_impossible_answer=handle_impossible_answer)
+
+    def windows(self, question: str, pieces: list[int], max_seq_len: int, doc_stride: int, max_question_len: int):
+        """Model inputs for each window of the context pieces: [CLS] question [SEP] window [SEP],
+        padded to max_seq_len, with the first piece index of the window and the mask of pieces
+        that may not be part of an answer (question, special tokens, padding)."""
+        tokenizer = self.tokenizer
+        query = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(question))[:max_question_len]
+        width = max_seq_len - len(query) - 3
+        if width <= 0 or doc_stride > width:
+            raise ValueError(f"max_seq_len={max_seq_len} leaves no room for the context (question: {len(query)} tokens)")
+        special = set(tokenizer.all_special_ids)
+        start = 0
+        while True:
+            window = pieces[start:start + width]
+            ids = [tokenizer.cls_token_id] + query + [tokenizer.sep_token_id] + window + [tokenizer.sep_token_id]
+            padding = max_seq_len - len(ids)
+            types = [0] * (len(query) + 2) + [1] * (len(window) + 1) + [0] * padding
+            ids += [tokenizer.pad_token_id] * padding
+            impossible = [1] * (len(query) + 2) + [int(i in special) for i in ids[len(query) + 2:]]
+            impossible[0] = 0  # [CLS] stays: it stands for "no answer"
+            yield {"input_ids": ids, "token_type_ids": types, "attention_mask": [1] * (max_seq_len - padding) + [0] * padding,
+                   "impossible": impossible, "first_piece": start, "context_start": len(query) + 2, "length": len(window)}
+            if start + width >= len(pieces):
+                return
+            start += doc_stride
+
+    @staticmethod
+    def best_spans(start_logits, end_logits, impossible, attention_mask, top_k: int, max_answer_len: int):
+        """(starts, ends, scores, null score): the top_k spans by p(start) * p(end), with the
+        probabilities a softmax over the allowed tokens and [CLS], the [CLS] pair then set aside."""
+        allowed = (1 - np.asarray(impossible)) & np.asarray(attention_mask)
+        start, end = _masked_softmax(start_logits, allowed), _masked_softmax(end_logits, allowed)
+        null_score = float(start[0] * end[0])
+        start[0] = end[0] = 0.0
+        pairs = np.tril(np.triu(np.outer(start, end)), max_answer_len - 1)
+        flat = pairs.reshape(-1)
+        order = [int(np.argmax(flat))] if top_k == 1 else list(np.argsort(-flat, kind="stable")[:top_k])
+        starts, ends = np.unravel_index(np.asarray(order, dtype=np.int64), pairs.shape)
+        keep = (allowed[starts] == 1) & (allowed[ends] == 1)
+        return starts[keep], ends[keep], pairs[starts[keep], ends[keep]], null_score
+
+    def _one(self, question: str, context: str, options: dict):
+        if not isinstance(question, str) or not isinstance(context, str) or not question or not context:
+            raise ValueError("question and context must be non-empty texts")
+        words, char_to_word = split_context(context)
+        pieces, piece_words = [], []
+        for index, word in enumerate(words):
+            word_pieces = self.tokenizer.convert_tokens_to_ids(self.tokenizer.tokenize(word))
+            pieces += word_pieces
+            piece_words += [index] * len(word_pieces)
+        # Transformers' default, capped by the model's positions (where Transformers would fail).
+        max_seq_len = options["max_seq_len"] or min(self.tokenizer.model_max_length, 384,
+                                                     self.model.config.max_position_embeddings)
+        doc_stride = options["doc_stride"] or min(max_seq_len // 2, 128)
+        char_to_word = np.asarray(char_to_word)
+        answers, null_score = [], 1000000.0
+        for window in self.windows(question, pieces, max_seq_len, doc_stride, options["max_question_len"]):
+            output = self.model(**{name: np.asarray([window[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")})
+            start_logits = to_numpy(output.start_logits)[0].astype(np.float64)
+            end_logits = to_numpy(output.end_logits)[0].astype(np.float64)
+            starts, ends, scores, null = self.best_spans(start_logits, end_logits, window["impossible"],
+                                                         window["attention_mask"], options["top_k"], options["max_answer_len"])
+            null_score = min(null_score, null)
+            offset = window["first_piece"] - window["context_start"]
+            for s, e, score in zip(starts, ends, scores):
+                first_word, last_word = piece_words[s + offset], piece_words[e + offset]
+                answers.append({"score": float(score), "start": int(np.nonzero(char_to_word == first_word)[0][0]),
+                                "end": int(np.nonzero(char_to_word == last_word)[0][-1]),
+                                "answer": " ".join(words[first_word:last_word + 1])})
+        if options["handle_impossible_answer"]:
+            answers.append({"score": null_score, "start": 0, "end": 0, "answer": ""})
+        answers = sorted(answers, key=lambda answer: answer["score"], reverse=True)[:options["top_k"]]
+        return answers[0] if len(answers) == 1 else answers
+
+    def __call__(self, question=None, context=None, **options):
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise ValueError(f"unknown option(s) {unknown}: the options are {sorted(self.options)}")
+        options = {**self.options, **options}
+        if isinstance(question, dict):
+            question, context = question.get("question"), question.get("context")
+        if isinstance(question, (list, tuple)) or isinstance(context, (list, tuple)):
+            questions = list(question) if isinstance(question, (list, tuple)) else [question] * len(context)
+            contexts = list(context) if isinstance(context, (list, tuple)) else [context] * len(questions)
+            if len(questions) != len(contexts):
+                raise ValueError(f"{len(questions)} questions but {len(contexts)} contexts")
+            results = [self._one(q, c, options) for q, c in zip(questions, contexts)]
+            return results[0] if len(results) == 1 else results
+        return self._one(question, context, options)
+
+
+TASK_PIPELINES = {"text-classification": TextClassificationPipeline, "sentiment-analysis": TextClassificationPipeline,
+                  "token-classification": TokenClassificationPipeline, "ner": TokenClassificationPipeline,
+                  "question-answering": QuestionAnsweringPipeline}
+
+
+def build_task_pipeline(task: str, model, tokenizer, **options):
+    """The pipeline of `task` around an already loaded `model` and `tokenizer`; `options` are the
+    pipeline's own (top_k, aggregation_strategy, max_answer_len, ...)."""
+    pipeline_class = TASK_PIPELINES[task]
+    try:
+        return pipeline_class(model, tokenizer, **options)
+    except TypeError as error:
+        raise ValueError(f"{task}: {error}") from None
+
+
+def task_model_class(task: str):
+    from . import models
+
+    if TASK_PIPELINES[task] is TextClassificationPipeline:
+        return models.AlbertForSequenceClassification
+    if TASK_PIPELINES[task] is TokenClassificationPipeline:
+        return models.AlbertForTokenClassification
+    return models.AlbertForQuestionAnswering

@@ -1,0 +1,456 @@
+"""``AlbertTokenizer``: text -> SentencePiece pieces -> ids -> model inputs, and back.
+
+The class ties the steps together; each step lives in its own module: ``text`` (preprocessing
+and the digit-comma rule), ``added_tokens`` and ``special_tokens`` (tokens kept whole),
+``encoding`` (special tokens, truncation, padding, arrays) and ``files`` (saving and loading).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import sentencepiece as spm
+
+from . import encoding
+from .added_tokens import AddedToken, split_on_added_tokens
+from .encoding import BatchEncoding, EncodeOptions
+from .files import VOCAB_FILE_NAME, copy_vocabulary, find_pretrained, load_sentencepiece, write_configs
+from .inputs import as_id_list, batch_examples, call_examples, ids_of_items
+from .special_tokens import SpecialTokensMixin
+from .text import SPIECE_UNDERLINE, check_text, clean_up_tokenization, lowercase_outside, preprocess_text
+
+
+class AlbertTokenizer(SpecialTokensMixin):
+    """SentencePiece tokenizer for ALBERT, id-for-id identical to transformers 4.53.3's slow ``AlbertTokenizer``.
+
+    Args:
+        vocab_file: path of the SentencePiece ``.model`` file.
+        do_lower_case: lower-case the text (special tokens in the text are left alone).
+        remove_space: strip the text and collapse runs of whitespace into one space.
+        keep_accents: keep accents; otherwise NFKD-decompose and drop combining marks.
+        bos_token ... mask_token: the special tokens, each a string or an ``AddedToken``.
+            ``mask_token`` given as a string eats the whitespace on its left, as in the reference.
+        additional_special_tokens: more special tokens (kept whole, skipped by ``skip_special_tokens``).
+        model_max_length: the longest sequence the model accepts, used when ``truncation=True`` or
+            ``padding="max_length"`` come without ``max_length``.
+        padding_side, truncation_side: "right" or "left".
+        clean_up_tokenization_spaces: the default of ``decode``'s argument of that name.
+        added_tokens_decoder: ``{id: token}`` of added tokens, as saved in ``tokenizer_config.json``
+            (``from_pretrained`` passes it); their ids take precedence.
+
+    Differences from the reference, all on inputs it rejects or mishandles: text that is not a
+    ``str`` raises ``TypeError`` and a string with lone surrogates ``ValueError``, naming the
+    argument; a truncation that cannot reach ``max_length`` raises ``ValueError`` (the reference
+    logs an error and returns the untruncated sequence); ragged batches with ``return_tensors``
+    raise ``ValueError``; setting a special token to a string outside the vocabulary adds it
+    (the reference silently gives it the ``<unk>`` id); ``single_word`` added tokens and offsets
+    are not supported.
+    """
+
+    padding_side = "right"
+    truncation_side = "right"
+    model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
+
+    def __init__(self, vocab_file, do_lower_case: bool = True, remove_space: bool = True, keep_accents: bool = False,
+                 bos_token="[CLS]", eos_token="[SEP]", unk_token="<unk>", sep_token="[SEP]", pad_token="<pad>",
+                 cls_token="[CLS]", mask_token="[MASK]", additional_special_tokens=None, model_max_length: int = 512,
+                 padding_side: str = "right", truncation_side: str = "right",
+                 clean_up_tokenization_spaces: bool = False, added_tokens_decoder: dict | None = None):
+        self.vocab_file = Path(vocab_file)
+        self.sp_model = load_sentencepiece(self.vocab_file)
+        self.do_lower_case = do_lower_case
+        self.remove_space = remove_space
+        self.keep_accents = keep_accents
+        self.model_max_length = model_max_length
+        self.clean_up_tokenization_spaces = clean_up_tokenization_spaces
+        for side_name, side in (("padding_side", padding_side), ("truncation_side", truncation_side)):
+            if side not in ("right", "left"):
+                raise ValueError(f"{side_name} must be 'right' or 'left', got {side!r}")
+        self.padding_side = padding_side
+        self.truncation_side = truncation_side
+        roles = dict(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, sep_token=sep_token,
+                     pad_token=pad_token, cls_token=cls_token, mask_token=mask_token)
+        self._init_special_tokens(roles, additional_special_tokens, added_tokens_decoder)
+        self._default_options = (None, None)
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of SentencePiece pieces (added tokens outside that vocabulary not counted; see ``len``)."""
+        return self.sp_model.GetPieceSize()
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        return 3 if pair else 2
+
+    # ------------------------------------------------------------------ text -> tokens -> ids
+
+    def preprocess_text(self, text: str) -> str:
+        """Whitespace, quotes, accents and case, for text that holds no special tokens."""
+        return preprocess_text(text, remove_space=self.remove_space, keep_accents=self.keep_accents,
+                               do_lower_case=self.do_lower_case)
+
+    def _split_on_added_tokens(self, text: str) -> list[str]:
+        """``"Hi [MASK] there"`` -> ``["hi", "[MASK]", " there"]``: odd positions are added tokens.
+
+        Lower-casing happens before the split, which means that ``"<PAD>"`` in the text becomes
+        the special token ``<pad>``, exactly as in the reference.
+        """
+        if self.do_lower_case:
+            text = lowercase_outside(text, self._keep_case_regex)
+        return split_on_added_tokens(text, self._split_regex, self._added_by_content)
+
+    def _split_digit_comma(self, piece: str) -> list[str]:
+        """The original ALBERT rule: ``"▁9,"`` becomes ``["▁9", ","]``, ``"9,"`` becomes ``["9", ","]``.
+
+        The digits are encoded again on their own; a leading "▁" that SentencePiece adds is dropped
+        when the original piece had none.
+        """
+        digits = piece[:-1].replace(SPIECE_UNDERLINE, "")
+        sub_pieces = self.sp_model.encode(digits, out_type=str)
+        if not piece.startswith(SPIECE_UNDERLINE) and sub_pieces[0].startswith(SPIECE_UNDERLINE):
+            sub_pieces[0] = sub_pieces[0][1:]
+            if not sub_pieces[0]:
+                sub_pieces = sub_pieces[1:]
+        return sub_pieces + [","]
+
+    def _pieces_of_plain_texts(self, plain_texts: list[str]) -> list[list[str]]:
+        """SentencePiece pieces of texts without special tokens, in one batched call, digit-comma rule applied."""
+        preprocessed = [self.preprocess_text(text) for text in plain_texts]
+        pieces_per_text = self.sp_model.encode(preprocessed, out_type=str)
+        for pieces in pieces_per_text:
+            # Quick test for "some piece ends in a comma" before looking piece by piece. It must
+            # look at the pieces, not the text: SentencePiece's own normalisation turns "，" into ",".
+            if ",\0" not in "\0".join(pieces) + "\0":
+                continue
+            fixed = []
+            for piece in pieces:
+                if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
+                    fixed.extend(self._split_digit_comma(piece))
+                else:
+                    fixed.append(piece)
+            pieces[:] = fixed
+        return pieces_per_text
+
+    def _tokenize_batch(self, texts: Sequence[str]) -> list[list[str]]:
+        """Tokens (SentencePiece pieces and added tokens) of each text, with one SentencePiece call."""
+        parts_per_text = [self._split_on_added_tokens(text) for text in texts]
+        plain_texts = [part for parts in parts_per_text for part in parts[0::2] if part]
+        plain_pieces = iter(self._pieces_of_plain_texts(plain_texts))
+        tokens_per_text = []
+        for parts in parts_per_text:
+            tokens = []
+            for index, part in enumerate(parts):
+                if index % 2:
+                    if part:
+                        tokens.append(part)
+                elif part:
+                    tokens.extend(next(plain_pieces))
+            tokens_per_text.append(tokens)
+        return tokens_per_text
+
+    def tokenize(self, text: str) -> list[str]:
+        """``"Hello, world!"`` -> ``["▁hello", ",", "▁world", "!"]``."""
+        check_text(text, "text")
+        return self._tokenize_batch([text])[0]
+
+    def _ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids (no special tokens added) of each text."""
+        tokens_per_text = self._tokenize_batch(texts)
+        flat_tokens = [token for tokens in tokens_per_text for token in tokens]
+        flat_ids = self.sp_model.piece_to_id(flat_tokens) if flat_tokens else []
+        if self._ids_to_override:
+            flat_ids = [self._ids_to_override.get(t, i) for t, i in zip(flat_tokens, flat_ids)]
+        ids_per_text, start = [], 0
+        for tokens in tokens_per_text:
+            ids_per_text.append(flat_ids[start : start + len(tokens)])
+            start += len(tokens)
+        return ids_per_text
+
+    # ------------------------------------------------------------------ ids -> tokens -> text
+
+    def convert_ids_to_tokens(self, ids, skip_special_tokens: bool = False):
+        """An id -> its token; a list (or array) of ids -> a list of tokens."""
+        if isinstance(ids, (int, np.integer)):
+            return self._id_to_token(int(ids))
+        return [self._id_to_token(token_id) for token_id in as_id_list(ids)
+                if not (skip_special_tokens and token_id in self._special_id_set)]
+
+    def _id_to_token(self, token_id: int) -> str:
+        added = self._added_tokens_decoder.get(token_id)
+        if added is not None:
+            return added.content
+        if not 0 <= token_id < self.vocab_size:
+            raise IndexError(f"token id {token_id} is outside the vocabulary (0..{len(self) - 1})")
+        return self.sp_model.IdToPiece(token_id)
+
+    def convert_tokens_to_string(self, tokens: Sequence[str]) -> str:
+        """Join tokens into text; SentencePiece decodes the runs between special tokens.
+
+        Matching the reference, a special token is preceded by a space unless it follows another
+        special token, and nothing is put after it: ``[CLS] hello[MASK] world[SEP]``.
+        """
+        text, run, previous_was_special = "", [], False
+        for token in tokens:
+            if token in self._special_set:
+                if not previous_was_special:
+                    text += " "
+                text += self.sp_model.decode(run) + token
+                run, previous_was_special = [], True
+            else:
+                run.append(token)
+                previous_was_special = False
+        return (text + self.sp_model.decode(run)).strip()
+
+    def decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None,
+               spaces_between_special_tokens: bool = True) -> str:
+        """Ids (list, array, or a single int) -> text.
+
+        Added tokens that are not special (and special ones beyond the SentencePiece vocabulary)
+        are written as they are, set apart by spaces; the rest goes through SentencePiece.
+        """
+        tokens = self.convert_ids_to_tokens(as_id_list(token_ids), skip_special_tokens=skip_special_tokens)
+        sub_texts, run = [], []
+        for token in tokens:
+            if skip_special_tokens and token in self._special_set:
+                continue
+            if token in self._decoded_alone:
+                if run and (decoded := self.convert_tokens_to_string(run)):
+                    sub_texts.append(decoded)
+                sub_texts.append(token)
+                run = []
+            else:
+                run.append(token)
+        if run:
+            sub_texts.append(self.convert_tokens_to_string(run))
+        text = (" " if spaces_between_special_tokens else "").join(sub_texts)
+        if clean_up_tokenization_spaces is None:
+            clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
+        return clean_up_tokenization(text) if clean_up_tokenization_spaces else text
+
+    def batch_decode(self, sequences, skip_special_tokens: bool = False,
+                     clean_up_tokenization_spaces: bool | None = None) -> list[str]:
+        if hasattr(sequences, "tolist"):
+            sequences = sequences.tolist()
+        return [self.decode(ids, skip_special_tokens, clean_up_tokenization_spaces) for ids in sequences]
+
+    clean_up_tokenization = staticmethod(clean_up_tokenization)
+
+    # ------------------------------------------------------------------ special-token layout
+
+    def build_inputs_with_special_tokens(self, token_ids_0: list[int], token_ids_1: list[int] | None = None):
+        """``[CLS] A [SEP]`` or ``[CLS] A [SEP] B [SEP]``."""
+        return encoding.build_inputs_with_special_tokens(token_ids_0, token_ids_1, self.cls_token_id,
+                                                         self.sep_token_id)
+
+    def create_token_type_ids_from_sequences(self, token_ids_0: list[int], token_ids_1: list[int] | None = None):
+        """0 for ``[CLS] A [SEP]``, 1 for ``B [SEP]``."""
+        return encoding.token_type_ids_for(token_ids_0, token_ids_1)
+
+    def get_special_tokens_mask(self, token_ids_0: list[int], token_ids_1: list[int] | None = None,
+                                already_has_special_tokens: bool = False) -> list[int]:
+        """1 where ``build_inputs_with_special_tokens`` puts a special token, else 0.
+
+        With ``already_has_special_tokens=True``, ``token_ids_0`` is a full sequence and every id
+        of a special token (``<unk>`` too) is marked.
+        """
+        if not already_has_special_tokens:
+            return encoding.special_tokens_mask_for(token_ids_0, token_ids_1)
+        if token_ids_1 is not None:
+            raise ValueError("token_ids_1 must be None when already_has_special_tokens=True: "
+                             "the ids already hold both sequences")
+        return [1 if token_id in self._special_id_set else 0 for token_id in as_id_list(token_ids_0)]
+
+    # ------------------------------------------------------------------ encoding
+
+    def __call__(self, text, text_pair=None, *, is_split_into_words: bool = False, return_tensors=None,
+                 **options) -> BatchEncoding:
+        """Encode a text, a pair, or a batch of texts or pairs.
+
+        Args:
+            text: a str, a list of str, or a list of ``(first, second)`` pairs; with
+                ``is_split_into_words=True``, a list of words or a list of such lists.
+            text_pair: the second sequences: a str (or list of words) for a single ``text``, a list for a batch.
+            is_split_into_words: the text is already cut into words; each word is tokenized on its own.
+            return_tensors: None for lists, "np" for NumPy, or an array namespace module
+                (``array_api_strict``, ``torch``, ...) whose ``asarray`` builds the arrays.
+                Single inputs then get a batch axis of 1.
+            **options: ``add_special_tokens`` (True), ``padding`` (False / "do_not_pad", True /
+                "longest", "max_length"), ``truncation`` (None: off unless ``max_length`` comes with
+                padding off; True / "longest_first", "only_first", "only_second", False /
+                "do_not_truncate"), ``max_length``, ``stride`` (ids repeated in the overflow),
+                ``pad_to_multiple_of``, ``padding_side``, ``return_token_type_ids``,
+                ``return_attention_mask``, ``return_overflowing_tokens``,
+                ``return_special_tokens_mask``, ``return_length``, ``verbose``.
+
+        Returns:
+            ``BatchEncoding`` with ``input_ids``, ``token_type_ids``, ``attention_mask`` and, on request,
+            ``special_tokens_mask``, ``overflowing_tokens`` and ``num_truncated_tokens``, ``length``;
+            each a list of ints for a single input, a list of lists for a batch.
+        """
+        examples, is_batched = call_examples(text, text_pair, is_split_into_words)
+        return self._encode_examples(examples, is_batched, is_split_into_words, return_tensors, options,
+                                     "__call__", accept_ids=False)
+
+    def encode_plus(self, text, text_pair=None, *, is_split_into_words: bool = False, return_tensors=None,
+                    **options) -> BatchEncoding:
+        """One text or pair; each may also be a list of tokens or of ids. Options as for ``__call__``."""
+        return self._encode_examples([(text, text_pair)], False, is_split_into_words, return_tensors, options,
+                                     "encode_plus")
+
+    def batch_encode_plus(self, batch_text_or_text_pairs, *, is_split_into_words: bool = False, return_tensors=None,
+                          **options) -> BatchEncoding:
+        """A list of texts or ``(text, pair)`` tuples (or tokens, or ids). Options as for ``__call__``."""
+        examples = batch_examples(batch_text_or_text_pairs, is_split_into_words)
+        return self._encode_examples(examples, True, is_split_into_words, return_tensors, options,
+                                     "batch_encode_plus")
+
+    def prepare_for_model(self, ids, pair_ids=None, *, return_tensors=None, prepend_batch_axis: bool = False,
+                          **options) -> BatchEncoding:
+        """Ids (no special tokens yet) -> model inputs: truncate, add special tokens, pad."""
+        resolved = self._resolve_options(options, "prepare_for_model")
+        id_pairs = ids_of_items([(ids, pair_ids)], self, batched=False, accept_ids=True, is_split_into_words=False)
+        return self._finish(id_pairs, False, resolved, return_tensors, prepend_batch_axis)
+
+    def encode(self, text, text_pair=None, add_special_tokens: bool = True, **options) -> list[int]:
+        """The ``input_ids`` of one text or pair (or of a list of tokens or ids)."""
+        return self.encode_plus(text, text_pair, add_special_tokens=add_special_tokens, **options)["input_ids"]
+
+    def _encode_examples(self, examples, is_batched, is_split_into_words, return_tensors, options, method: str,
+                         accept_ids: bool = True) -> BatchEncoding:
+        """Texts, tokens or ids -> ids, then ``_finish``; ``method`` names the caller in errors."""
+        resolved = self._resolve_options(options, method)
+        id_pairs = ids_of_items(examples, self, batched=is_batched, accept_ids=accept_ids,
+                                is_split_into_words=is_split_into_words)
+        return self._finish(id_pairs, is_batched, resolved, return_tensors, prepend_batch_axis=True)
+
+    def _resolve_options(self, options: dict, method: str) -> EncodeOptions:
+        """Keyword options -> ``EncodeOptions``, with the reference's defaults and strategy names."""
+        if not options:  # the defaults, resolved once per setting (a speed-up for one-text calls)
+            key = (self.model_max_length, self.padding_side, self.truncation_side)
+            if self._default_options[0] != key:
+                self._default_options = (key, self._resolve_options({"padding": False}, method))
+            return self._default_options[1]
+        options = dict(options)
+        options.pop("verbose", None)
+        if options.pop("return_offsets_mapping", False):
+            raise NotImplementedError("return_offsets_mapping is not available: the slow ALBERT tokenizer "
+                                      "has no offsets either")
+        unknown = sorted(set(options) - set(EncodeOptions._fields) - {"padding_side"})
+        if unknown:
+            raise TypeError(f"{method}() got unexpected keyword arguments {unknown}; "
+                            f"the options are {list(EncodeOptions._fields)}")
+        padding, truncation, max_length = encoding.resolve_strategies(
+            options.get("padding", False), options.get("truncation"), options.get("max_length"),
+            options.get("pad_to_multiple_of"), self.model_max_length)
+        padding_side = options.get("padding_side") or self.padding_side
+        if padding_side not in ("right", "left"):
+            raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
+        return EncodeOptions(**{**options, "padding": padding, "truncation": truncation, "max_length": max_length,
+                                "padding_side": padding_side, "truncation_side": self.truncation_side})
+
+    def _finish(self, id_pairs, is_batched: bool, options: EncodeOptions, return_tensors,
+                prepend_batch_axis: bool) -> BatchEncoding:
+        """Truncate, add special tokens, pad and make arrays, as the reference does for one input or a batch."""
+        encoding.check_options(options, any(pair_ids is not None for _, pair_ids in id_pairs))
+        cls_id, sep_id = self.cls_token_id, self.sep_token_id
+        encoded = [encoding.prepare_example(ids, pair_ids, options, cls_id, sep_id) for ids, pair_ids in id_pairs]
+        lengths = [len(example["input_ids"]) for example in encoded]
+        encoding.warn_if_too_long(lengths, options.max_length, self.model_max_length)
+        attention_mask = options.return_attention_mask is not False
+        if not is_batched:  # a single input is padded first, so its `length` counts the padding
+            return self._pad_examples(encoded, options, attention_mask, return_tensors, prepend_batch_axis, single=True)
+        return self._pad_examples(encoded, options, attention_mask, return_tensors, False, single=False)
+
+    def _pad_examples(self, encoded: list[dict], options: EncodeOptions, attention_mask: bool, return_tensors,
+                      add_batch_axis: bool, single: bool) -> BatchEncoding:
+        """Pad (and count) prepared examples; one example, or a batch of them, -> ``BatchEncoding``."""
+        if not single and options.return_length:
+            for example in encoded:
+                example["length"] = len(example["input_ids"])
+        target = encoding.padded_length([len(example["input_ids"]) for example in encoded], options.padding,
+                                        options.max_length, options.pad_to_multiple_of)
+        pad_id = self.pad_token_id
+        encoded = [encoding.pad_example(example, target, pad_id, options.padding_side, attention_mask)
+                   for example in encoded]
+        if single:
+            if options.return_length:
+                encoded[0]["length"] = len(encoded[0]["input_ids"])
+            return BatchEncoding(encoding.to_arrays(encoded[0], return_tensors, add_batch_axis))
+        keys = list(encoded[0]) if encoded else ["input_ids"]
+        batch = {key: [example[key] for example in encoded] for key in keys}
+        return BatchEncoding(encoding.to_arrays(batch, return_tensors, add_batch_axis=False))
+
+    def pad(self, encoded_inputs, padding=True, max_length: int | None = None, pad_to_multiple_of: int | None = None,
+            padding_side: str | None = None, return_attention_mask: bool | None = None, return_tensors=None,
+            verbose: bool = True) -> BatchEncoding:
+        """Pad one encoded input or a batch (a dict of lists, or a list of dicts) to a common length.
+
+        Arrays come back as arrays of the same kind unless ``return_tensors`` says otherwise.
+        """
+        examples, single, return_tensors = encoding.examples_to_pad(encoded_inputs, return_tensors)
+        options = self._resolve_options(dict(padding=padding, max_length=max_length, padding_side=padding_side,
+                                             pad_to_multiple_of=pad_to_multiple_of), "pad")
+        if not examples:
+            return BatchEncoding({"input_ids": [], **({"attention_mask": []} if return_attention_mask else {})})
+        return self._pad_examples(examples, options, return_attention_mask is not False, return_tensors, False, single)
+
+    # ------------------------------------------------------------------ files
+
+    @classmethod
+    def from_pretrained(cls, name_or_path, **overrides) -> "AlbertTokenizer":
+        """Load ``spiece.model`` (+ ``tokenizer_config.json`` and ``special_tokens_map.json`` when present).
+
+        ``name_or_path`` is a directory, a ``.model`` file, or a name that ``tinyalbert.hub``
+        resolves to a directory. Keyword arguments override the saved configuration.
+        """
+        vocab_file, saved = find_pretrained(name_or_path)
+        return cls(vocab_file, **{**saved, **overrides})
+
+    def save_vocabulary(self, save_directory, filename_prefix: str | None = None) -> tuple[str]:
+        """Write the SentencePiece model into ``save_directory``; returns its path."""
+        save_directory = Path(save_directory)
+        if not save_directory.is_dir():
+            raise NotADirectoryError(f"save_vocabulary needs an existing directory, got {save_directory}")
+        out_file = save_directory / ((filename_prefix + "-" if filename_prefix else "") + VOCAB_FILE_NAME)
+        copy_vocabulary(self.vocab_file, self.sp_model.serialized_model_proto(), out_file)
+        return (str(out_file),)
+
+    def save_pretrained(self, save_directory) -> tuple[str, ...]:
+        """Write ``spiece.model``, ``tokenizer_config.json`` and ``special_tokens_map.json``.
+
+        The files follow transformers' layout, so ``transformers.AlbertTokenizer.from_pretrained``
+        loads them too, added tokens included.
+        """
+        save_directory = Path(save_directory)
+        save_directory.mkdir(parents=True, exist_ok=True)
+        (vocab_path,) = self.save_vocabulary(save_directory)
+
+        def entry(content: str) -> AddedToken:
+            return self._added_by_content.get(content) or AddedToken(content, normalized=False, special=True)
+
+        options = {key: getattr(self, key) for key in ("clean_up_tokenization_spaces", "do_lower_case", "keep_accents",
+                                                        "model_max_length", "padding_side", "remove_space",
+                                                        "truncation_side")}
+        roles = {role: entry(content) for role, content in self._roles.items()}
+        paths = write_configs(save_directory, options, roles, [entry(c) for c in self._additional],
+                              self._added_tokens_decoder)
+        return (*paths, vocab_path)
+
+    # SentencePieceProcessor cannot be pickled everywhere; carry the model bytes instead (DataLoader workers).
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["sp_model"] = self.sp_model.serialized_model_proto()
+        state["_pieces"] = None  # rebuilt from the model when needed
+        return state
+
+    def __setstate__(self, state):
+        model_bytes = state.pop("sp_model")
+        self.__dict__.update(state)
+        self.sp_model = spm.SentencePieceProcessor()
+        self.sp_model.LoadFromSerializedProto(model_bytes)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(vocab_file={str(self.vocab_file)!r}, vocab_size={self.vocab_size}, "
+                f"len={len(self)}, do_lower_case={self.do_lower_case}, keep_accents={self.keep_accents}, "
+                f"model_max_length={self.model_max_length})")
+

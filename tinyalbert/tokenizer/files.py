@@ -1,0 +1,197 @@
+"""The tokenizer on disk: ``spiece.model``, ``tokenizer_config.json``, ``special_tokens_map.json``.
+
+The layout is transformers', so either library loads what the other saves. The saved
+``added_tokens_decoder`` (id -> token and its flags) is authoritative for the ids of special and
+added tokens. ``check_vocab_matches`` compares a tokenizer with a model configuration.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import sentencepiece as spm
+
+from .added_tokens import SPECIAL_TOKEN_ROLES, as_added_token, token_entry
+
+VOCAB_FILE_NAME = "spiece.model"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
+ADDED_TOKENS_FILE = "added_tokens.json"  # older saves keep non-special added tokens here
+SAVED_OPTIONS = ("do_lower_case", "remove_space", "keep_accents", "padding_side", "truncation_side",
+                 "clean_up_tokenization_spaces")
+
+
+def load_sentencepiece(vocab_file: Path) -> spm.SentencePieceProcessor:
+    """Load a SentencePiece ``.model`` file, naming the file in every error."""
+    if not vocab_file.is_file():
+        raise FileNotFoundError(f"SentencePiece model file not found: {vocab_file}")
+    processor = spm.SentencePieceProcessor()
+    try:
+        processor.Load(str(vocab_file))
+    except (RuntimeError, OSError) as error:
+        raise ValueError(f"{vocab_file} is not a valid SentencePiece model ({error})") from None
+    return processor
+
+
+def read_json(path: Path, kind=dict):
+    """The JSON object in ``path`` ({} when there is no such file); errors name the file."""
+    if not path.is_file():
+        return kind()
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(value, kind):
+        raise ValueError(f"{path} must hold a JSON {'object' if kind is dict else kind.__name__}, "
+                         f"got {type(value).__name__}")
+    return value
+
+
+def _saved_added_tokens(directory: Path, config: dict) -> dict:
+    """``{id: AddedToken}`` from ``added_tokens_decoder`` (or, in older saves, ``added_tokens.json``)."""
+    config_file = directory / TOKENIZER_CONFIG_FILE
+    saved = config.get("added_tokens_decoder")
+    if saved is None:
+        legacy = read_json(directory / ADDED_TOKENS_FILE)
+        return {int(token_id): as_added_token(content, f"{directory / ADDED_TOKENS_FILE}: {content!r}",
+                                              special=False, normalized=True)
+                for content, token_id in legacy.items()}
+    if not isinstance(saved, dict):
+        raise ValueError(f"{config_file}: added_tokens_decoder must be an object of id -> token")
+    decoder = {}
+    for token_id, entry in saved.items():
+        try:
+            decoder[int(token_id)] = as_added_token(entry, f"{config_file}: added_tokens_decoder[{token_id}]",
+                                                    special=False)
+        except ValueError:
+            raise ValueError(f"{config_file}: added_tokens_decoder has the id {token_id!r}, not an integer") from None
+    return decoder
+
+
+def _saved_options(config: dict, config_file: Path) -> dict:
+    """The tokenizer options in ``tokenizer_config.json``, each checked for its type."""
+    kwargs = {}
+    for key in SAVED_OPTIONS:
+        if key not in config:
+            continue
+        value, wanted = config[key], (str if key.endswith("_side") else bool)
+        if not isinstance(value, wanted):
+            raise ValueError(f"{config_file}: {key} must be a JSON {'string' if wanted is str else 'true/false'}, "
+                             f"got {value!r}")
+        kwargs[key] = value
+    max_length = config.get("model_max_length")
+    if max_length is not None:
+        # transformers writes a huge float (1e30) for "no limit"; a string or a fraction is a mistake.
+        if isinstance(max_length, bool) or not isinstance(max_length, (int, float)) or max_length != int(max_length):
+            raise ValueError(f"{config_file}: model_max_length must be a whole number, got {max_length!r}")
+        kwargs["model_max_length"] = int(max_length)
+    return kwargs
+
+
+def read_pretrained(directory: Path) -> dict:
+    """The constructor arguments saved in ``directory`` (without ``vocab_file``)."""
+    config = read_json(directory / TOKENIZER_CONFIG_FILE)
+    kwargs = _saved_options(config, directory / TOKENIZER_CONFIG_FILE)
+    special_map = read_json(directory / SPECIAL_TOKENS_MAP_FILE)
+    decoder = _saved_added_tokens(directory, config)
+    for role in SPECIAL_TOKEN_ROLES + ("additional_special_tokens",):
+        # Without a saved decoder, the flags of the special tokens live in special_tokens_map.json.
+        first, second = (config, special_map) if decoder else (special_map, config)
+        value = first.get(role, second.get(role))
+        if value is not None:
+            kwargs[role] = value
+    if decoder:
+        kwargs["added_tokens_decoder"] = decoder
+        # The saved flags (lstrip, rstrip) of a role's token are authoritative.
+        by_content = {token.content: token for token in decoder.values()}
+        for role in SPECIAL_TOKEN_ROLES:
+            content = kwargs.get(role)
+            content = content.get("content") if isinstance(content, dict) else content
+            if content in by_content:
+                kwargs[role] = by_content[content]._replace(special=True)
+    return kwargs
+
+
+def find_pretrained(name_or_path) -> tuple[Path, dict]:
+    """A directory, a ``.model`` file or a name ``tinyalbert.hub`` knows -> ``(vocab_file, saved arguments)``."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path, {}
+    if not path.is_dir():
+        try:
+            from tinyalbert.hub import resolve_model_dir
+        except ImportError:
+            raise FileNotFoundError(f"no tokenizer directory or file at {name_or_path!s}") from None
+        path = Path(resolve_model_dir(name_or_path))
+    vocab_file = path / VOCAB_FILE_NAME
+    if not vocab_file.is_file():
+        raise FileNotFoundError(f"{path} has no {VOCAB_FILE_NAME}")
+    return vocab_file, read_pretrained(path)
+
+
+def copy_vocabulary(vocab_file: Path, model_bytes: bytes, out_file: Path) -> None:
+    """Copy the ``.model`` file, or write it from the loaded model when the file has gone."""
+    if vocab_file.is_file():
+        if vocab_file.resolve() != out_file.resolve():
+            shutil.copyfile(vocab_file, out_file)
+    else:
+        out_file.write_bytes(model_bytes)
+
+
+def write_configs(directory: Path, options: dict, roles: dict, additional: list, added_tokens: dict) -> tuple:
+    """Write ``tokenizer_config.json`` and ``special_tokens_map.json``; returns their paths.
+
+    ``roles`` maps a role to its ``AddedToken``; ``added_tokens`` is ``{id: AddedToken}``.
+    """
+    def role_value(token):
+        if not (token.lstrip or token.rstrip):
+            return token.content
+        return {key: value for key, value in token_entry(token).items() if key != "special"}
+
+    special_tokens_map = {role: role_value(token) for role, token in roles.items()}
+    if additional:
+        special_tokens_map["additional_special_tokens"] = [role_value(token) for token in additional]
+    config = {
+        "added_tokens_decoder": {str(i): token_entry(token) for i, token in sorted(added_tokens.items())},
+        **({"additional_special_tokens": [token.content for token in additional]} if additional else {}),
+        **{role: token.content for role, token in roles.items()},
+        **options,
+        "extra_special_tokens": {},
+        "sp_model_kwargs": {},
+        "tokenizer_class": "AlbertTokenizer",
+    }
+    config_path = directory / TOKENIZER_CONFIG_FILE
+    map_path = directory / SPECIAL_TOKENS_MAP_FILE
+    config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+    map_path.write_text(json.dumps(special_tokens_map, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return str(config_path), str(map_path)
+
+
+def check_vocab_matches(tokenizer, config, *, config_file=None, allow_larger_embedding: bool = False) -> None:
+    """Raise a ``ValueError`` naming both sizes and both files unless tokenizer and model agree.
+
+    The model's ``config.vocab_size`` rows of embeddings must cover every id the tokenizer makes
+    (``len(tokenizer)``: the SentencePiece pieces plus added tokens); otherwise the first rare
+    token would fail deep inside the embedding lookup. By default the sizes must be equal, as
+    for every ALBERT checkpoint; ``allow_larger_embedding=True`` accepts unused extra rows.
+
+    Args:
+        tokenizer: an ``AlbertTokenizer``.
+        config: an ``AlbertConfig``, or a ``config.json`` dict, with ``vocab_size``.
+        config_file: where ``config`` came from, for the message.
+    """
+    vocab_size = config.get("vocab_size") if isinstance(config, dict) else getattr(config, "vocab_size", None)
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
+        raise ValueError(f"the model config ({config_file or 'config'}) has no integer vocab_size, got {vocab_size!r}")
+    n_tokens = len(tokenizer)
+    if n_tokens == vocab_size or (allow_larger_embedding and n_tokens < vocab_size):
+        return
+    n_added = n_tokens - tokenizer.vocab_size
+    raise ValueError(
+        f"the tokenizer and the model disagree on the vocabulary: the tokenizer ({tokenizer.vocab_file}) has "
+        f"{n_tokens} tokens ({tokenizer.vocab_size} SentencePiece pieces"
+        + (f" + {n_added} added" if n_added > 0 else "")
+        + f"), the model config ({config_file or 'config.json'}) has vocab_size={vocab_size}; load the tokenizer "
+        "saved with this model, or after adding tokens call model.resize_token_embeddings(len(tokenizer))"
+    )
