@@ -4,6 +4,7 @@
 #   scripts/train_mini.sh                                 # as shipped: CuPy on a CUDA GPU, 3600 steps of 64
 #   BACKEND=numpy STEPS=1200 BATCH_SIZE=16 scripts/train_mini.sh   # the CPU recipe (about 21 minutes on 2 cores)
 #   RESUME=1 scripts/train_mini.sh                        # continue an interrupted run
+#   RECIPE=new LR=1e-3 scripts/train_mini.sh              # the recipe against the early collapse (below)
 #
 # Run from the repository root. Everything but the exported model is written under $WORK,
 # outside the repository: the WordNet package, the corpus (never commit it) and the run.
@@ -17,11 +18,21 @@ BACKEND=${BACKEND:-cupy}        # numpy | cupy
 STEPS=${STEPS:-3600}
 BATCH_SIZE=${BATCH_SIZE:-64}
 MAX_SEQ_LENGTH=${MAX_SEQ_LENGTH:-128}
-LR=${LR:-5e-4}        # 1e-3 and 2e-3 collapsed to unigram predictions in 1200-step probes
+LR=${LR:-5e-4}        # 1e-3 collapsed (final-layer cosine 1) with the old zero output bias; see docs/tinyalbert-mini.md
 WARMUP_STEPS=${WARMUP_STEPS:-200}
 SEED=${SEED:-0}
 VOCAB_SIZE=${VOCAB_SIZE:-8000}
 RESUME=${RESUME:-}
+# The shipped model was trained before the collapse fix: zero output bias, fixed masks, documents
+# not packed, and these are the defaults here so that the script reproduces it. RECIPE=new uses
+# the trainer's defaults instead (log-frequency output bias, dynamic masking, packed documents);
+# see docs/tinyalbert-mini.md for what each did.
+RECIPE=${RECIPE:-shipped}
+if [ "$RECIPE" = shipped ]; then
+    RECIPE_OPTIONS="--output-bias-init zero --masking static --no-pack-documents"
+else
+    RECIPE_OPTIONS="--output-bias-init log-frequency --masking dynamic --pack-documents"
+fi
 # One BLAS thread: on a small shared CPU, two threads that wait on each other lost to one.
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 
@@ -47,11 +58,11 @@ else
     "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --config mini --vocab-size "$VOCAB_SIZE" --out "$RUN" \
         --steps "$STEPS" --batch-size "$BATCH_SIZE" --max-seq-length "$MAX_SEQ_LENGTH" --lr "$LR" \
         --warmup-steps "$WARMUP_STEPS" --optimizer adamw --weight-decay 0.01 --clip-norm 1.0 \
-        --heldout-fraction 0.02 --seed "$SEED" --save-every 600 --log-every 100 --backend "$BACKEND"
+        --heldout-fraction 0.02 --seed "$SEED" --save-every 600 --log-every 100 --backend "$BACKEND" $RECIPE_OPTIONS
 fi
 
 # 4. Export: float16 weights (half the size; from_pretrained widens them to float32) + tokenizer + curve.
-"$PYTHON" -c "from tinyalbert.train.trainer import export_pretrained; export_pretrained('$RUN/final', '$EXPORT')"
+"$PYTHON" -c "from tinyalbert.train.checkpoints import export_pretrained; export_pretrained('$RUN/final', '$EXPORT')"
 cp "$RUN/loss_curve.png" "$EXPORT/loss_curve.png"
 cat "$RUN/eval_results.json"
 

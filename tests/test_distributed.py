@@ -134,3 +134,75 @@ def test_loss_scales_weight_each_term_and_its_gradient():
         mlm_part = mlm.get(name, np.zeros_like(grad))
         expected = 0.25 * mlm_part + 3.0 * (plain[name] - mlm_part)
         np.testing.assert_allclose(grad, expected, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+# --- python -m tinyalbert.pretrain under mpiexec --------------------------------------------------
+def pretrain(args, *, ranks=None, timeout=300):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "tinyalbert.pretrain", *args]
+    if ranks is not None:
+        command = [mpiexec(), "-n", str(ranks), *command]
+    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def corpus_and_tokenizer(tmp_path_factory):
+    import json
+
+    from test_trainer import TINY_CONFIG, write_corpus
+
+    from tinyalbert.tokenizer import AlbertTokenizer, train_sentencepiece
+
+    root = tmp_path_factory.mktemp("mpi_pretrain")
+    corpus = write_corpus(root / "corpus.txt")
+    AlbertTokenizer(train_sentencepiece(corpus, root / "tok" / "spiece", 64, seed=0, hard_vocab_limit=False)
+                    ).save_pretrained(root / "tok")
+    # Dropout off: each process draws masks of its own by design, so with dropout the runs differ.
+    config = {**TINY_CONFIG, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+              "classifier_dropout_prob": 0.0}
+    (root / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return root
+
+
+def test_pretrain_under_mpiexec_takes_the_steps_of_one_process(corpus_and_tokenizer, tmp_path):
+    """The command itself: two processes end at one process's parameters (float32, see above),
+    only the first process writes the checkpoint, the final model and the progress lines."""
+    needs_mpi()
+    from safetensors.numpy import load_file
+
+    root = corpus_and_tokenizer
+    common = ["--corpus", str(root / "corpus.txt"), "--tokenizer", str(root / "tok"), "--config",
+              str(root / "config.json"), "--steps", "6", "--batch-size", "8", "--max-seq-length", "24",
+              "--lr", "3e-3", "--warmup-steps", "2", "--save-every", "3", "--log-every", "2", "--seed", "3"]
+    single = pretrain([*common, "--out", str(tmp_path / "one")])
+    assert single.returncode == 0, single.stderr
+    parallel = pretrain([*common, "--out", str(tmp_path / "two")], ranks=2)
+    assert parallel.returncode == 0, parallel.stderr
+    assert parallel.stderr.count("tinyalbert pretraining:") == 1  # one process announces and logs
+    one = load_file(tmp_path / "one" / "checkpoint" / "model.safetensors")
+    two = load_file(tmp_path / "two" / "checkpoint" / "model.safetensors")
+    assert one.keys() == two.keys()
+    for name in one:
+        scale = max(float(np.max(np.abs(one[name]))), FLOOR)
+        assert float(np.max(np.abs(one[name].astype(np.float64) - two[name]))) <= TOLERANCE["float32"] * scale, name
+    assert (tmp_path / "two" / "final").is_dir()
+
+
+def test_pretrain_under_mpiexec_refuses_a_batch_that_does_not_split(corpus_and_tokenizer, tmp_path):
+    needs_mpi()
+    root = corpus_and_tokenizer
+    result = pretrain(["--corpus", str(root / "corpus.txt"), "--tokenizer", str(root / "tok"), "--config",
+                       str(root / "config.json"), "--steps", "2", "--batch-size", "5", "--max-seq-length", "24",
+                       "--out", str(tmp_path / "odd")], ranks=2, timeout=120)
+    assert result.returncode == 2
+    assert "must be a multiple of the 2 processes" in result.stderr
+
+
+def test_a_process_that_fails_takes_the_job_down(tmp_path):
+    """Only the first process prepares the run, the others wait for it: its error must end them too,
+    at once, not after --mpi-timeout."""
+    needs_mpi()
+    result = pretrain(["--corpus", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "out"),
+                       "--vocab-size", "50", "--steps", "2", "--mpi-timeout", "300"], ranks=2, timeout=120)
+    assert result.returncode != 0
+    assert "error: corpus path" in result.stderr

@@ -9,8 +9,6 @@ import math
 import array_api_strict
 import numpy as np
 import pytest
-import torch
-from transformers import get_linear_schedule_with_warmup, get_polynomial_decay_schedule_with_warmup
 
 from tinyalbert.train.optim import (
     LAMB,
@@ -58,6 +56,7 @@ def test_weight_decay_exclusions():
 
 @pytest.mark.parametrize("weight_decay, betas, eps", [(0.01, (0.9, 0.999), 1e-8), (0.3, (0.8, 0.95), 1e-6), (0.0, (0.9, 0.999), 1e-8)])
 def test_adamw_matches_torch(weight_decay, betas, eps):
+    torch = pytest.importorskip("torch")
     params = random_params(0)
     torch_params = {name: torch.tensor(value, requires_grad=True) for name, value in params.items()}
     torch_optimizer = torch.optim.AdamW(
@@ -201,6 +200,7 @@ def test_one_step_under_array_api_strict(optimizer_class):
 # --- schedule ----------------------------------------------------------------------------------
 def reference_lrs(make_scheduler, peak_lr, num_steps):
     """Learning rates a transformers scheduler gives for steps 0..num_steps-1."""
+    torch = pytest.importorskip("torch")
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=peak_lr)
     scheduler = make_scheduler(optimizer)
     lrs = []
@@ -213,6 +213,7 @@ def reference_lrs(make_scheduler, peak_lr, num_steps):
 
 @pytest.mark.parametrize("warmup_steps, total_steps", [(10, 100), (0, 50), (50, 50), (1, 7)])
 def test_linear_schedule_matches_transformers(warmup_steps, total_steps):
+    get_linear_schedule_with_warmup = pytest.importorskip("transformers").get_linear_schedule_with_warmup
     peak_lr = 3e-4
     expected = reference_lrs(lambda opt: get_linear_schedule_with_warmup(opt, warmup_steps, total_steps), peak_lr, total_steps + 10)
     ours = [linear_warmup_then_decay(step, warmup_steps, total_steps, peak_lr) for step in range(total_steps + 10)]
@@ -221,9 +222,10 @@ def test_linear_schedule_matches_transformers(warmup_steps, total_steps):
 
 @pytest.mark.parametrize("power, end_lr", [(1.0, 1e-7), (2.0, 1e-5), (0.5, 0.0)])
 def test_polynomial_schedule_matches_transformers(power, end_lr):
+    transformers = pytest.importorskip("transformers")
     peak_lr, warmup_steps, total_steps = 1e-3, 20, 120
     expected = reference_lrs(
-        lambda opt: get_polynomial_decay_schedule_with_warmup(opt, warmup_steps, total_steps, lr_end=end_lr, power=power),
+        lambda opt: transformers.get_polynomial_decay_schedule_with_warmup(opt, warmup_steps, total_steps, lr_end=end_lr, power=power),
         peak_lr,
         total_steps + 10,
     )
@@ -241,6 +243,7 @@ def test_schedule_rejects_bad_arguments():
 # --- clipping ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("max_norm", [0.5, 5.0, 1e6])
 def test_clip_matches_torch(max_norm):
+    torch = pytest.importorskip("torch")
     grads = random_grads(np.random.default_rng(10))
     tensors = [torch.zeros(value.shape, dtype=torch.float64, requires_grad=True) for value in grads.values()]
     for tensor, value in zip(tensors, grads.values()):

@@ -13,22 +13,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tinyalbert.nn.losses import IGNORE_INDEX
 from tinyalbert.train.data import (
-    IGNORE_INDEX,
     BatchIterator,
-    SpecialIds,
-    batches,
+    Remasking,
     build_example,
     collate,
     create_pretraining_examples,
     create_segment_pairs,
-    encode_documents,
-    read_documents,
-    sample_masked_spans,
-    split_sentences,
     truncate_pair,
-    word_start_ids_from_pieces,
+    pack_documents,
 )
+from tinyalbert.train.masking import Masking, SpecialIds, sample_masked_spans, word_start_ids_from_pieces
+from tinyalbert.train.text import encode_documents, read_documents, split_sentences
 
 SPECIAL = SpecialIds(cls=2, sep=3, mask=4, pad=0)
 FIRST_WORD_ID = 5  # ids below this are special in these tests
@@ -92,8 +89,14 @@ def test_read_documents_errors(tmp_path):
 
 
 def test_encode_documents_drops_empty_sentences_and_documents():
-    encode = {"a b": [7, 8], "": [], "c": [9]}.__getitem__
-    assert encode_documents([["a b", "", "c"], [""], ["c"]], encode) == [[[7, 8], [9]], [[9]]]
+    calls = []
+
+    def encode_batch(sentences):
+        calls.append(list(sentences))
+        return [{"a b": [7, 8], "": [], "c": [9]}[sentence] for sentence in sentences]
+
+    assert encode_documents([["a b", "", "c"], [""], ["c"]], encode_batch) == [[[7, 8], [9]], [[9]]]
+    assert calls == [["a b", "", "c", "", "c"]]  # one batched call for the whole corpus
 
 
 def test_word_start_ids_from_pieces():
@@ -244,8 +247,7 @@ def masked_pairs(seed, count, max_seq_length=128, max_predictions=20, masked_lm_
             VOCAB_SIZE,
             rng,
             max_seq_length=max_seq_length,
-            masked_lm_prob=masked_lm_prob,
-            max_predictions_per_seq=max_predictions,
+            masking=Masking(masked_lm_prob=masked_lm_prob, max_predictions_per_seq=max_predictions),
         )
         tokens = [SPECIAL.cls, *tokens_a, SPECIAL.sep, *tokens_b, SPECIAL.sep]
         results.append((tokens, example))
@@ -453,7 +455,7 @@ def test_collate_stacks_int64(small_examples):
 
 def test_batches_visit_every_example_once_per_epoch(small_examples):
     count = len(small_examples)
-    iterator = batches(small_examples, batch_size=7, rng=np.random.default_rng(0), num_epochs=2, drop_last=False)
+    iterator = BatchIterator(small_examples, batch_size=7, rng=np.random.default_rng(0), num_epochs=2, drop_last=False)
     assert iterator.batches_per_epoch == math.ceil(count / 7)
     seen = [batch["input_ids"] for batch in iterator]
     assert len(seen) == 2 * iterator.batches_per_epoch
@@ -462,13 +464,13 @@ def test_batches_visit_every_example_once_per_epoch(small_examples):
         rows = np.concatenate(epoch_batches)
         assert sorted(map(bytes, rows)) == sorted(map(bytes, all_rows))
 
-    dropping = batches(small_examples, batch_size=7, rng=np.random.default_rng(0), num_epochs=1)
+    dropping = BatchIterator(small_examples, batch_size=7, rng=np.random.default_rng(0), num_epochs=1)
     assert [len(batch["labels"]) for batch in dropping] == [7] * (count // 7)
 
 
 def test_batches_resume_exactly(small_examples):
     per_epoch = len(small_examples) // 5
-    original = batches(small_examples, batch_size=5, rng=np.random.default_rng(3))
+    original = BatchIterator(small_examples, batch_size=5, rng=np.random.default_rng(3))
     for _ in range(per_epoch + 2):  # into the second epoch
         next(original)
     state = json.loads(json.dumps(original.state_dict()))  # plain values survive a JSON round trip
@@ -482,5 +484,80 @@ def test_batches_resume_exactly(small_examples):
         for field in want:
             np.testing.assert_array_equal(got[field], want[field])
 
-    restarted = batches(small_examples, batch_size=5, rng=np.random.default_rng(4))
+    restarted = BatchIterator(small_examples, batch_size=5, rng=np.random.default_rng(4))
     assert not np.array_equal(next(restarted)["input_ids"], expected[0]["input_ids"])
+
+
+# --- packing and masks drawn anew every epoch --------------------------------------------------
+def test_pack_documents_packs_sentences_in_order_up_to_the_limit():
+    documents = [[[5, 6]], [[7], [8, 9]], [[10, 11, 12, 13, 14, 15]], [[16], [17, 18]], [[19, 20, 21]]]
+    packed = pack_documents(documents, max_tokens=4)
+    assert packed == [[[5, 6], [7]], [[8, 9]], [[10, 11, 12, 13, 14, 15]], [[16], [17, 18]], [[19, 20, 21]]]
+    assert [t for d in packed for s in d for t in s] == list(range(5, 22))
+
+
+@pytest.mark.parametrize("max_sentences", [3, 30])  # documents shorter and longer than an example
+def test_packing_fills_the_sequence(max_sentences):
+    rng = np.random.default_rng(21)
+    documents = random_documents(rng, 300 // max_sentences + 20, max_sentences=max_sentences, sentence_lengths=(3, 10))
+    lengths = {}
+    for packed in (False, True):
+        corpus = pack_documents(documents, 125) if packed else documents
+        examples = create_pretraining_examples(corpus, SPECIAL, VOCAB_SIZE, np.random.default_rng(0),
+                                               max_seq_length=128, short_seq_prob=0.0)
+        lengths[packed] = np.mean([example.attention_mask.sum() for example in examples])
+    assert lengths[True] > 115 and lengths[True] > lengths[False] + 15, lengths
+
+
+def unmasked_examples(seed=12, count=40, max_seq_length=48):
+    rng = np.random.default_rng(seed)
+    return create_pretraining_examples(random_documents(rng, count), SPECIAL, VOCAB_SIZE, rng,
+                                       max_seq_length=max_seq_length, masked_lm_prob=0.0)
+
+
+def remasking_batches(examples, seed, batch_size=8):
+    remask = Remasking(SPECIAL, VOCAB_SIZE, Masking(masked_lm_prob=0.15, max_predictions_per_seq=20))
+    return BatchIterator(examples, batch_size, np.random.default_rng(seed), remask=remask)
+
+
+def epoch_of(iterator) -> dict:
+    """{first input token ids of an example (its identity): labels} over one epoch."""
+    masks = {}
+    for _ in range(iterator.batches_per_epoch):
+        batch = next(iterator)
+        for row in range(len(batch["labels"])):
+            original = np.where(batch["labels"][row] != IGNORE_INDEX, batch["labels"][row], batch["input_ids"][row])
+            masks[tuple(original.tolist())] = tuple(batch["labels"][row].tolist())
+    return masks
+
+
+def test_dynamic_masking_draws_fresh_masks_every_epoch_as_the_recipe_says():
+    examples = unmasked_examples()
+    assert all((example.labels == IGNORE_INDEX).all() for example in examples)
+    iterator = remasking_batches(examples, seed=5)
+    first, second = epoch_of(iterator), epoch_of(iterator)
+    assert first.keys() == second.keys() and len(first) == iterator.batches_per_epoch * 8
+    changed = sum(first[key] != second[key] for key in first)
+    assert changed >= 0.9 * len(first), changed  # the same text under another mask
+    for key, labels in first.items():  # the recipe's count of predictions, on the original tokens only
+        labels = np.array(labels)
+        length = int(np.count_nonzero(np.array(key) != SPECIAL.pad))
+        assert np.count_nonzero(labels != IGNORE_INDEX) == expected_num_to_predict(length, 0.15, 20)
+        assert np.array_equal(labels[labels != IGNORE_INDEX], np.array(key)[labels != IGNORE_INDEX])
+    # A seed fixes the masks; another seed gives others.
+    assert epoch_of(remasking_batches(examples, seed=5)) == first
+    assert epoch_of(remasking_batches(examples, seed=6)) != first
+
+
+def test_dynamic_masking_resumes_exactly():
+    examples = unmasked_examples()
+    straight = remasking_batches(examples, seed=7)
+    expected = [next(straight) for _ in range(9)]
+    first = remasking_batches(examples, seed=7)
+    got = [next(first) for _ in range(5)]
+    resumed = remasking_batches(examples, seed=99)
+    resumed.load_state_dict(json.loads(json.dumps(first.state_dict())))
+    got += [next(resumed) for _ in range(4)]
+    for want, have in zip(expected, got):
+        for field in want:
+            np.testing.assert_array_equal(have[field], want[field])

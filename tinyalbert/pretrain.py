@@ -5,19 +5,28 @@ line, a blank line between documents. Progress goes to standard error; checkpoin
 OUT/checkpoint, the loss curve to OUT/loss_curve.png, the trained model and tokenizer to
 OUT/final. See `tinyalbert.train.trainer` for what each step does.
 
+Training from scratch, the MLM output bias starts at the log frequencies of the pieces of the
+corpus (`--output-bias-init log-frequency`): without it a small model collapses early (every
+position gets the same final-layer vector, printed as `cos`) and at lr 1e-3 stays collapsed.
+Masks are drawn anew every epoch (`--masking dynamic`), and short documents are joined so
+examples fill the sequence (`--pack-documents`).
+
 Exit status: 0 done (or stopped at --stop-at / --max-minutes, checkpointed); 1 the loss
-became inf or nan (the last good checkpoint stays); 2 a usage error (missing corpus, bad
-option), reported on one `error:` line; 130 interrupted with Ctrl-C (checkpointed).
+became inf or nan (the last good checkpoint stays); 2 a usage error (missing or empty corpus,
+bad option, an --out that cannot be written, an unreadable checkpoint, a full disk), reported
+on one `error:` line naming the file; 130 interrupted with Ctrl-C, 143 stopped by SIGTERM
+(both checkpointed).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 from .cli import OneLineErrorParser, UsageError, int_at_least
 
-EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130  # 128 + the signal number, as shells report it
 
 EXAMPLES = """\
 examples:
@@ -37,7 +46,7 @@ non_negative_int = int_at_least(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .train.trainer import TrainingArguments
+    from .train.arguments import TrainingArguments
 
     defaults = {field.name: field.default for field in TrainingArguments.__dataclass_fields__.values()}
     summary = __doc__.split("\n\n")[0].split(": ", 1)[1]
@@ -45,7 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     # Every default is None here: None means "not given", so that --resume can fill in the
     # checkpoint's value; the defaults shown are those of TrainingArguments.
-    data = parser.add_argument_group("data and model")
+    _add_data_options(parser.add_argument_group("data and model"), defaults)
+    _add_optimization_options(parser.add_argument_group("optimization"), defaults)
+    _add_running_options(parser.add_argument_group("running"), defaults)
+    return parser
+
+
+def _add_data_options(data, defaults: dict) -> None:
+    from .train.arguments import MASKING_CHOICES
+
     data.add_argument("--corpus", required=True, metavar="FILE_OR_DIR",
                       help="text file, or directory of .txt files; blank lines separate documents")
     data.add_argument("--out", required=True, metavar="DIR", help="output directory (checkpoint/, final/, ...)")
@@ -66,11 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--short-seq-prob", type=float, metavar="P",
                       help=f"share of deliberately short examples (default: {defaults['short_seq_prob']})")
     data.add_argument("--dupe-factor", type=positive_int, metavar="N",
-                      help=f"passes over the corpus with fresh masks (default: {defaults['dupe_factor']})")
+                      help="passes over the corpus with other pair boundaries (and with --masking static, other "
+                           f"masks) (default: {defaults['dupe_factor']})")
     data.add_argument("--heldout-fraction", type=float, metavar="F",
                       help=f"share of documents kept out for evaluation (default: {defaults['heldout_fraction']})")
+    data.add_argument("--masking", choices=MASKING_CHOICES,
+                      help=f"dynamic: fresh masks every pass over the data; static: fixed once, as the original "
+                           f"(default: {defaults['masking']})")
+    data.add_argument("--pack-documents", action=argparse.BooleanOptionalAction,
+                      help="join short documents with the next ones so examples fill --max-seq-length "
+                           f"(default: {'on' if defaults['pack_documents'] else 'off'})")
 
-    optimization = parser.add_argument_group("optimization")
+
+def _add_optimization_options(optimization, defaults: dict) -> None:
+    from .train.arguments import OUTPUT_BIAS_CHOICES
+
     optimization.add_argument("--steps", type=positive_int, metavar="N",
                               help=f"optimizer steps (default: {defaults['steps']})")
     optimization.add_argument("--batch-size", type=positive_int, metavar="B",
@@ -84,9 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
                               help=f"(default: {defaults['weight_decay']}; none on LayerNorm and biases)")
     optimization.add_argument("--clip-norm", type=float, metavar="C",
                               help=f"global gradient-norm clip, 0 for none (default: {defaults['clip_norm']})")
+    optimization.add_argument("--output-bias-init", choices=OUTPUT_BIAS_CHOICES,
+                              help="MLM output bias at the start: log frequencies of the corpus pieces, which "
+                                   "keeps a model from scratch from collapsing, or zero "
+                                   f"(default: {defaults['output_bias_init']})")
     optimization.add_argument("--seed", type=int, help=f"seeds everything random (default: {defaults['seed']})")
 
-    run = parser.add_argument_group("running")
+
+def _add_running_options(run, defaults: dict) -> None:
     run.add_argument("--backend", choices=("numpy", "cupy"),
                      help=f"numpy (CPU) or cupy (CUDA GPU) (default: {defaults['backend']})")
     run.add_argument("--save-every", type=positive_int, metavar="N",
@@ -98,12 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop after this step with a checkpoint (the schedule still runs to --steps)")
     run.add_argument("--max-minutes", type=float, metavar="M",
                      help="stop with a checkpoint after M minutes of this session")
-    return parser
+    run.add_argument("--mpi-timeout", type=float, metavar="SECONDS",
+                     help="under mpiexec: how long a collective may wait for the other processes before the "
+                          f"job stops with a message (default: {defaults['mpi_timeout']:g})")
 
 
 def arguments_from(namespace: argparse.Namespace):
     """TrainingArguments from the parsed options; with --resume, options not given come from the checkpoint."""
-    from .train.trainer import CHECKPOINT_DIR, STATE_FILE, TrainingArguments, checkpoint_dir, read_trainer_state
+    from .train.arguments import BEFORE_ARGUMENT_EXISTED, TrainingArguments
+    from .train.checkpoints import CHECKPOINT_DIR, STATE_FILE, checkpoint_dir, read_trainer_state
 
     given = {name: value for name, value in vars(namespace).items() if value is not None}
     given["resume"] = bool(namespace.resume)
@@ -111,9 +146,9 @@ def arguments_from(namespace: argparse.Namespace):
         saved_dir = checkpoint_dir(Path(namespace.out))
         if saved_dir is None:
             raise FileNotFoundError(f"nothing to resume: {Path(namespace.out) / CHECKPOINT_DIR} has no {STATE_FILE}")
-        saved = read_trainer_state(saved_dir)["args"]
+        saved = {**BEFORE_ARGUMENT_EXISTED, **read_trainer_state(saved_dir)["args"]}
         # Session-only options are not inherited.
-        for name in ("resume", "stop_at", "max_minutes", "backend", "out"):
+        for name in ("resume", "stop_at", "max_minutes", "backend", "out", "mpi_timeout"):
             saved.pop(name, None)
         if "tokenizer" in given or "vocab_size" in given:
             saved.pop("tokenizer", None)
@@ -123,6 +158,22 @@ def arguments_from(namespace: argparse.Namespace):
 
 
 def main(argv=None) -> int:
+    """Run the command; the exit status. Under mpiexec, a process that fails with an error takes the
+    job down with it (the others would wait for it in their next collective until --mpi-timeout)."""
+    from .train.distributed import abort_job_if_parallel
+
+    try:
+        code = _main(argv)
+    except BaseException:
+        traceback.print_exc()
+        abort_job_if_parallel(1)
+        raise
+    if code == EXIT_USAGE:
+        abort_job_if_parallel(code)
+    return code
+
+
+def _main(argv=None) -> int:
     from .train.trainer import NonFiniteLossError, TrainingInterrupted, train
 
     try:
@@ -133,17 +184,23 @@ def main(argv=None) -> int:
         return EXIT_DIVERGED
     except TrainingInterrupted as error:
         print(error, file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return 128 + error.signum
     except KeyboardInterrupt:
         print("interrupted (no checkpoint written since the last periodic one)", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (UsageError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as error:  # a full disk, a vanished directory: what could not be written, not a traceback
+        print(f"error: cannot write {error.filename or 'the output'}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
     if summary.get("eval"):
         results = summary["eval"]
-        print(f"held-out MLM accuracy {results.get('mlm_accuracy', float('nan')):.4f}, "
-              f"SOP accuracy {results.get('sop_accuracy', float('nan')):.4f}")
+        nan = float("nan")
+        print(f"held-out MLM accuracy {results.get('mlm_accuracy', nan):.4f} "
+              f"({results.get('mlm_accuracy_uncommon', nan):.4f} outside the most frequent pieces), "
+              f"SOP accuracy {results.get('sop_accuracy', nan):.4f}, "
+              f"final-layer cosine {results.get('final_layer_cosine', nan):.3f}")
     return 0
 
 

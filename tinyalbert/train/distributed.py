@@ -32,7 +32,7 @@ import sys
 import time
 from typing import Mapping, NamedTuple
 
-from ..backend import array_namespace
+from ..backend import array_namespace, asarray
 from ..nn.losses import IGNORE_INDEX
 
 # Set by the launchers (MPICH/Intel MPI's Hydra, Open MPI, MVAPICH) in every process they start.
@@ -62,10 +62,10 @@ def launched_under_mpi(environ: Mapping[str, str] = os.environ) -> bool:
     return any(int(environ.get(name, "1") or "1") > 1 for name in WORLD_SIZE_VARIABLES)
 
 
-def init_ranks(xp=None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Ranks | None:
+def init_ranks(backend="numpy", timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Ranks | None:
     """The job's ranks when launched by `mpiexec -n N` with N > 1, else None (and MPI untouched).
 
-    With `xp` the cupy module, each rank takes GPU `rank % device_count` and an NCCL
+    With `backend` "cupy" (or the cupy module), each rank takes GPU `rank % device_count` and an NCCL
     communicator is built from an id that rank 0 broadcasts over MPI.
     """
     if not launched_under_mpi():
@@ -76,8 +76,10 @@ def init_ranks(xp=None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Ran
         raise RuntimeError("running under mpiexec needs mpi4py: pip install 'tinyalbert[mpi]'") from error
     comm = MPI.COMM_WORLD
     nccl = None
-    if xp is not None and xp.__name__ == "cupy":
-        nccl = _nccl_communicator(comm, xp)
+    if getattr(backend, "__name__", backend) == "cupy":
+        import cupy
+
+        nccl = _nccl_communicator(comm, cupy)
     return Ranks(comm, comm.Get_rank(), comm.Get_size(), nccl, float(timeout_seconds))
 
 
@@ -182,6 +184,16 @@ def barrier(ranks: Ranks, what: str) -> None:
     wait(ranks.comm.Ibarrier(), ranks, what)
 
 
+def abort_job_if_parallel(code: int) -> None:
+    """Under mpiexec, end every process of the job now (MPI_Abort): after this process failed,
+    the others would wait for it in their next collective. Does nothing in a plain run."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is not None and mpi.Is_initialized() and mpi.COMM_WORLD.Get_size() > 1:
+        sys.stderr.flush()
+        mpi.COMM_WORLD.Abort(code)
+        os._exit(code)
+
+
 def abort(ranks: Ranks, message: str, code: int = 1) -> None:
     """Print `message` and take the whole job down: MPI_Abort ends every rank, so none waits forever."""
     print(f"error: {message}", file=sys.stderr, flush=True)
@@ -202,8 +214,8 @@ def loss_shares(local_batch: Mapping, ranks: Ranks) -> tuple[float, float]:
     return local_targets / total_targets, local_rows / total_rows
 
 
-def data_parallel_loss_and_grads(model, global_batch: Mapping, ranks: Ranks, to_device=None):
-    """Loss and gradients of the whole `global_batch`, computed by all ranks together.
+def data_parallel_loss_and_grads(model, global_batch: Mapping, ranks: Ranks):
+    """Loss and gradients of the whole `global_batch` (host arrays), computed by all ranks together.
 
     Each rank runs the hand-written backward on its rows, with its MLM and SOP terms weighted by
     its shares of them; one all-reduce sums the weighted gradients (and the loss). Returns the
@@ -212,8 +224,7 @@ def data_parallel_loss_and_grads(model, global_batch: Mapping, ranks: Ranks, to_
     """
     local = shard_rows(global_batch, ranks.rank, ranks.size)
     mlm_share, sop_share = loss_shares(local, ranks)
-    if to_device is not None:
-        local = to_device(model.xp, local)
+    local = {name: asarray(model.xp, value) for name, value in local.items()}  # only this rank's rows travel
     inputs = {"attention_mask": local.get("attention_mask"), "token_type_ids": local.get("token_type_ids")}
     if "sentence_order_label" in local:  # AlbertForPreTraining; AlbertForMaskedLM has no SOP term
         inputs["sentence_order_label"] = local["sentence_order_label"]

@@ -201,6 +201,14 @@ def linear_warmup_then_decay(
     return (peak_lr - end_lr) * remaining**power + end_lr
 
 
+def global_norm(grads: Mapping):
+    """sqrt of the sum of squares of every gradient entry, all tensors together: a 0-d array."""
+    if not grads:
+        raise ValueError("the global norm needs at least one gradient")
+    xp = array_namespace(*grads.values())
+    return xp.sqrt(sum(xp.sum(grad * grad) for grad in grads.values()))
+
+
 def clip_grad_global_norm(grads: Mapping, max_norm: float) -> tuple[dict, object]:
     """Scale all gradients together so that their joint L2 norm is at most `max_norm`.
 
@@ -208,10 +216,8 @@ def clip_grad_global_norm(grads: Mapping, max_norm: float) -> tuple[dict, object
     array. Like `torch.nn.utils.clip_grad_norm_`: the scale is max_norm / (total_norm + 1e-6),
     applied only when it is below 1, so the direction of the update never changes.
     """
-    if not grads:
-        raise ValueError("clip_grad_global_norm needs at least one gradient")
-    xp = array_namespace(*grads.values())
-    total_norm = xp.sqrt(sum(xp.sum(grad * grad) for grad in grads.values()))
+    total_norm = global_norm(grads)
+    xp = array_namespace(total_norm)
     scale = max_norm / (total_norm + 1e-6)
     scale = xp.where(scale < 1.0, scale, xp.ones_like(scale))
     return {name: grad * scale for name, grad in grads.items()}, total_norm

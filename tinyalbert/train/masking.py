@@ -1,0 +1,196 @@
+"""N-gram masking, as in google-research/albert's `create_pretraining_data.py`.
+
+About 15% of the tokens of an example are chosen for prediction, in spans of 1 to 3 whole
+words with P(n) proportional to 1/n. A chosen token becomes [MASK] 80% of the time, a random
+vocabulary id 10% of the time, and stays as it is 10% of the time. Words never run across
+[CLS] or [SEP], and an n-gram starting near the end of the sequence draws its length only
+among the lengths that fit.
+
+All randomness goes through one `numpy.random.Generator` passed in.
+"""
+from __future__ import annotations
+
+import string
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from ..nn.losses import IGNORE_INDEX
+
+
+class SpecialIds(NamedTuple):
+    """Ids of the special tokens that pretraining inserts."""
+
+    cls: int
+    sep: int
+    mask: int
+    pad: int
+
+
+class Masking(NamedTuple):
+    """How an example is masked; one value passed wherever masking happens."""
+
+    masked_lm_prob: float = 0.15  # share of the tokens to predict
+    max_predictions_per_seq: int = 20  # cap on the predicted tokens of one example
+    max_ngram: int = 3  # longest span, in whole words
+    is_word_start: np.ndarray | None = None  # (vocab,) bool; None: every token is a word
+
+
+_PUNCTUATION_PIECES = frozenset(string.punctuation)
+
+
+def word_start_ids_from_pieces(pieces: Sequence[str]) -> np.ndarray:
+    """Which SentencePiece pieces begin a word, as a boolean mask over the vocabulary (vocab,).
+
+    `pieces[i]` is the piece of id i. Following ALBERT, a piece begins a word if it starts
+    with '▁' (the SentencePiece space marker) or '<', or is a single punctuation character;
+    any other piece continues the word before it.
+    """
+    return np.array(
+        [piece.startswith(("\u2581", "<")) or piece in _PUNCTUATION_PIECES for piece in pieces],
+        dtype=bool,
+    )
+
+
+def _word_start_mask(word_start_ids, vocab_size: int) -> np.ndarray | None:
+    """`word_start_ids` (ids, or a boolean mask over the vocabulary) as a (vocab,) bool mask."""
+    if word_start_ids is None:
+        return None
+    if isinstance(word_start_ids, np.ndarray) and word_start_ids.dtype == bool:
+        if word_start_ids.shape != (vocab_size,):
+            raise ValueError(
+                f"word_start_ids as a boolean mask must have shape ({vocab_size},), "
+                f"got {word_start_ids.shape}"
+            )
+        return word_start_ids
+    ids = np.fromiter(word_start_ids, dtype=np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(f"word_start_ids must lie in [0, {vocab_size}), got range [{ids.min()}, {ids.max()}]")
+    mask = np.zeros(vocab_size, dtype=bool)
+    mask[ids] = True
+    return mask
+
+
+def ngram_length_probs(max_ngram: int) -> np.ndarray:
+    """P(n) proportional to 1/n for n = 1..max_ngram: short spans are the common case. (max_ngram,)"""
+    weights = 1.0 / np.arange(1, max_ngram + 1)
+    return weights / weights.sum()
+
+
+def group_into_words(
+    token_ids: np.ndarray, special_ids: SpecialIds, is_word_start: np.ndarray | None
+) -> list[list[int]]:
+    """Positions of the maskable tokens, grouped into whole words.
+
+    token_ids: (seq,). [CLS], [SEP], [PAD] and [MASK] are not maskable and end the word before
+    them. With `is_word_start` (a (vocab,) bool mask) a token that does not start a word joins
+    the word before it; without it every token is a word of its own.
+    """
+    specials = np.array([special_ids.cls, special_ids.sep, special_ids.pad, special_ids.mask])
+    maskable = ~np.isin(token_ids, specials)
+    starts = maskable.copy()
+    if is_word_start is not None:
+        follows_unmaskable = np.concatenate([[True], ~maskable[:-1]])
+        starts &= is_word_start[token_ids] | follows_unmaskable
+    words: list[list[int]] = []
+    for position in np.flatnonzero(maskable).tolist():
+        if starts[position]:
+            words.append([position])
+        else:
+            words[-1].append(position)
+    return words
+
+
+def sample_masked_spans(
+    word_lengths: Sequence[int], num_to_predict: int, rng: np.random.Generator, max_ngram: int = 3
+) -> list[tuple[int, int]]:
+    """Choose n-grams of whole words to mask, as `(first_word, num_words)` spans.
+
+    Every word is a candidate start, visited in random order until `num_to_predict` tokens
+    are chosen. At each start an n-gram length is drawn with P(n) ∝ 1/n (among the lengths
+    that fit before the last word); if the n-gram has more tokens than the budget has left,
+    shorter n-grams are tried; an n-gram that still does not fit, or that touches a word
+    already chosen, is skipped. The spans returned never overlap and hold at most
+    `num_to_predict` tokens.
+    """
+    num_words = len(word_lengths)
+    cumulative_probs = np.cumsum(ngram_length_probs(max_ngram))
+    # tokens_before[i] = tokens in words 0..i-1, so words i..i+n-1 hold tokens_before[i+n] - tokens_before[i]
+    tokens_before = np.concatenate([[0], np.cumsum(word_lengths)]).tolist()
+    starts = rng.permutation(num_words).tolist()
+    draws = rng.random(num_words).tolist()
+    covered = [False] * num_words
+    spans = []
+    num_chosen = 0
+    for start, draw in zip(starts, draws):
+        if num_chosen >= num_to_predict:
+            break
+        longest = min(max_ngram, num_words - start)
+        # Inverse-CDF draw among n = 1..longest, the probabilities renormalized to that range.
+        num_words_in_span = 1 + int(np.searchsorted(cumulative_probs[:longest], draw * cumulative_probs[longest - 1], side="right"))
+        num_words_in_span = min(num_words_in_span, longest)
+        while num_words_in_span > 1 and (
+            num_chosen + tokens_before[start + num_words_in_span] - tokens_before[start] > num_to_predict
+        ):
+            num_words_in_span -= 1
+        span_tokens = tokens_before[start + num_words_in_span] - tokens_before[start]
+        if num_chosen + span_tokens > num_to_predict:
+            continue
+        if any(covered[start : start + num_words_in_span]):
+            continue
+        covered[start : start + num_words_in_span] = [True] * num_words_in_span
+        spans.append((start, num_words_in_span))
+        num_chosen += span_tokens
+    return spans
+
+
+def num_tokens_to_predict(sequence_length: int, masked_lm_prob: float, max_predictions_per_seq: int) -> int:
+    """How many tokens an example of `sequence_length` tokens ([CLS] and [SEP]s counted) predicts.
+
+    round(length * masked_lm_prob), at least 1 and at most `max_predictions_per_seq`; 0 when
+    `masked_lm_prob` is 0. Python's round (half to even), as the original.
+    """
+    if masked_lm_prob == 0:
+        return 0
+    return min(max_predictions_per_seq, max(1, int(round(sequence_length * masked_lm_prob))))
+
+
+def mask_tokens(
+    token_ids: np.ndarray,
+    special_ids: SpecialIds,
+    vocab_size: int,
+    rng: np.random.Generator,
+    masking: Masking = Masking(),
+) -> tuple[np.ndarray, np.ndarray]:
+    """N-gram masking of one unpadded sequence. Returns `(masked_ids, labels)`, both (seq,).
+
+    The chosen positions (see `sample_masked_spans`) get `labels` = their original id; every
+    other position gets IGNORE_INDEX. Each chosen token is independently replaced by [MASK]
+    (80%), left as it is (10%) or replaced by an id drawn uniformly from the whole vocabulary
+    (10%); the last keeps the model from trusting that an unmasked token is always right.
+    """
+    token_ids = np.asarray(token_ids)
+    masked_ids = token_ids.copy()
+    labels = np.full(token_ids.shape, IGNORE_INDEX, dtype=token_ids.dtype)
+    num_to_predict = num_tokens_to_predict(len(token_ids), masking.masked_lm_prob, masking.max_predictions_per_seq)
+    words = group_into_words(token_ids, special_ids, masking.is_word_start)
+    if num_to_predict == 0 or not words:
+        return masked_ids, labels
+
+    spans = sample_masked_spans([len(word) for word in words], num_to_predict, rng, masking.max_ngram)
+    positions = np.array(
+        sorted(position for first, count in spans for word in words[first : first + count] for position in word),
+        dtype=np.int64,
+    )
+    replace_draw = rng.random(len(positions))
+    keep_draw = rng.random(len(positions))
+    random_ids = rng.integers(0, vocab_size, len(positions))
+    original = token_ids[positions]
+    replacement = np.where(
+        replace_draw < 0.8, special_ids.mask, np.where(keep_draw < 0.5, original, random_ids)
+    )
+    masked_ids[positions] = replacement
+    labels[positions] = original
+    return masked_ids, labels
+
+

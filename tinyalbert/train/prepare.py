@@ -1,0 +1,260 @@
+"""Everything a run builds before its first step: tokenizer, examples, model, optimizer, batches.
+
+The model starts from random weights, except for the MLM output bias (`predictions.bias`):
+with `output_bias_init="log-frequency"` it starts at the log frequency of each piece among
+the training text's maskable tokens, so that the untrained model already predicts the word
+frequencies. Learning them is the first thing an MLM does; when the bias does it at once,
+the body is not pushed to map every position to the same vector to express them (the
+collapse measured by `final_layer_cosine`).
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import warnings
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from ..backend import asarray, get_backend
+from ..models import AlbertForPreTraining
+from .arguments import BEFORE_ARGUMENT_EXISTED, TrainingArguments, check_resumable, resolve_config
+from .checkpoints import CHECKPOINT_DIR, STATE_FILE, TOKENIZER_DIR, checkpoint_dir, load_checkpoint, read_trainer_state
+from .data import BatchIterator, PretrainingExample, Remasking, create_pretraining_examples, pack_documents
+from .masking import Masking, SpecialIds, word_start_ids_from_pieces
+from .metrics import common_pieces
+from .optim import LAMB, AdamW
+from .text import encode_documents, read_documents
+
+
+def corpus_fingerprint(documents: Sequence[Sequence[str]]) -> str:
+    """A short hash of the documents' text, to recognise the corpus a checkpoint was trained on."""
+    digest = hashlib.sha256()
+    for document in documents:
+        digest.update("\n".join(document).encode("utf-8") + b"\n\n")
+    return digest.hexdigest()[:16]
+
+
+def prepare_tokenizer(args: TrainingArguments, documents, out: Path, model_max_length: int, *,
+                      follower: bool = False):
+    """The run's tokenizer, saved into OUT/tokenizer: the one already there (a resumed run, or a
+    `follower` process of a data-parallel job, which reads what the first process wrote), the one
+    given with `tokenizer`, or a new SentencePiece model of `vocab_size` pieces."""
+    from ..tokenizer import AlbertTokenizer, train_sentencepiece
+
+    saved = out / TOKENIZER_DIR
+    if (args.resume or follower) and (saved / "spiece.model").is_file():
+        return AlbertTokenizer.from_pretrained(saved)
+    if args.tokenizer is not None:
+        tokenizer = AlbertTokenizer.from_pretrained(args.tokenizer)
+    elif args.vocab_size is not None:
+        # hard_vocab_limit=False: a small corpus may support fewer pieces than asked for.
+        sentences = (sentence for document in documents for sentence in document)
+        model_file = train_sentencepiece(sentences, saved / "spiece", args.vocab_size, seed=args.seed,
+                                         hard_vocab_limit=False)
+        tokenizer = AlbertTokenizer(model_file)
+    else:
+        raise ValueError("give a tokenizer (--tokenizer DIR_OR_spiece.model) or a vocabulary size to train one "
+                         "(--vocab-size N)")
+    tokenizer.model_max_length = model_max_length
+    tokenizer.save_pretrained(saved)
+    return AlbertTokenizer.from_pretrained(saved)
+
+
+def special_ids_of(tokenizer) -> SpecialIds:
+    return SpecialIds(cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id, mask=tokenizer.mask_token_id,
+                      pad=tokenizer.pad_token_id)
+
+
+def split_documents(documents: list, heldout_fraction: float, rng: np.random.Generator) -> tuple[list, list]:
+    """(training, held-out) documents: a random `heldout_fraction` of them (at least one when
+    the fraction is not 0) is kept out of training for `evaluate`."""
+    num_heldout = 0 if heldout_fraction == 0 else max(1, round(len(documents) * heldout_fraction))
+    if num_heldout >= len(documents):
+        raise ValueError(f"the corpus has {len(documents)} documents: too few to hold {num_heldout} out "
+                         "(lower heldout_fraction or add documents)")
+    heldout = set(rng.permutation(len(documents))[:num_heldout].tolist())
+    training = [document for index, document in enumerate(documents) if index not in heldout]
+    held = [document for index, document in enumerate(documents) if index in heldout]
+    return training, held
+
+
+def encode_corpus(documents: Sequence[Sequence[str]], tokenizer) -> list[list[list[int]]]:
+    """Sentence strings -> token ids, all sentences in one batched tokenizer call."""
+    def encode_batch(sentences):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*model_max_length.*")  # long sentences get cut into pairs
+            return tokenizer(sentences, add_special_tokens=False, return_attention_mask=False,
+                             return_token_type_ids=False)["input_ids"]
+
+    return encode_documents(documents, encode_batch)
+
+
+def masking_of(tokenizer, args: TrainingArguments) -> Masking:
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return Masking(args.masked_lm_prob, args.max_predictions_per_seq, 3, word_start_ids_from_pieces(pieces))
+
+
+def build_examples(encoded, tokenizer, args: TrainingArguments, rng: np.random.Generator, *,
+                   masked: bool = True) -> list[PretrainingExample]:
+    """Sentence-order examples (see `tinyalbert.train.data`) from documents of token ids;
+    unmasked with `masked=False`, for masks drawn anew every epoch."""
+    if args.pack_documents:
+        encoded = pack_documents(encoded, args.max_seq_length - 3)
+    masking = masking_of(tokenizer, args)
+    return create_pretraining_examples(
+        encoded, special_ids_of(tokenizer), len(tokenizer), rng, max_seq_length=args.max_seq_length,
+        max_predictions_per_seq=args.max_predictions_per_seq, masked_lm_prob=args.masked_lm_prob if masked else 0.0,
+        short_seq_prob=args.short_seq_prob, dupe_factor=args.dupe_factor, word_start_ids=masking.is_word_start,
+    )
+
+
+def target_counts(encoded, vocab_size: int, special_ids: SpecialIds) -> np.ndarray:
+    """How often each piece occurs among the maskable tokens of documents of ids (vocab,)."""
+    ids = [token for document in encoded for sentence in document for token in sentence]
+    counts = np.bincount(np.asarray(ids, dtype=np.int64), minlength=vocab_size)[:vocab_size]
+    counts[list(special_ids)] = 0
+    return counts
+
+
+def log_frequency_bias(counts: np.ndarray) -> np.ndarray:
+    """log p(piece) with add-one smoothing (vocab,): the MLM output bias that predicts the
+    piece frequencies before the body has learnt anything."""
+    return np.log((counts + 1.0) / (counts.sum() + len(counts)))
+
+
+def _generators(seed: int) -> dict:
+    """Independent random streams, one per use, so that e.g. a new held-out split leaves
+    the masking and the batch order of the other streams unchanged."""
+    names = ("heldout_split", "train_examples", "heldout_examples", "batch_order", "dropout")
+    return dict(zip(names, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(names)))))
+
+
+def heldout_examples_of_run(out) -> list[PretrainingExample]:
+    """The held-out examples of the run in `out`, rebuilt from its checkpoint's arguments (the
+    same documents, masks and order that `train` evaluated on), to evaluate other models on them."""
+    from ..tokenizer import AlbertTokenizer
+
+    out = Path(out)
+    directory = checkpoint_dir(out)
+    if directory is None:
+        raise FileNotFoundError(f"{out} has no checkpoint to read the run's arguments from")
+    args = TrainingArguments(**{**BEFORE_ARGUMENT_EXISTED, **read_trainer_state(directory)["args"]})
+    tokenizer = AlbertTokenizer.from_pretrained(out / TOKENIZER_DIR)
+    rngs = _generators(args.seed)
+    _, heldout_documents = split_documents(read_documents(args.corpus), args.heldout_fraction, rngs["heldout_split"])
+    return build_examples(encode_corpus(heldout_documents, tokenizer), tokenizer, args, rngs["heldout_examples"])
+
+
+class PreparedRun(NamedTuple):
+    """Everything `train` builds before the first step."""
+
+    tokenizer: object
+    model: AlbertForPreTraining
+    optimizer: object
+    iterator: object  # BatchIterator over the training examples
+    heldout_examples: list
+    common: np.ndarray  # (vocab,) bool: the most frequent target pieces, see `metrics`
+    corpus_fingerprint: str
+    saved_state: dict | None  # the checkpoint's trainer state when resuming (already loaded into the above)
+
+
+def check_out_dir(args: TrainingArguments, out: Path) -> None:
+    """Refuse an --out that is a file, cannot be written, or does not fit --resume."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a directory")
+    if args.resume:
+        if checkpoint_dir(out) is None:
+            raise FileNotFoundError(f"nothing to resume: {out / CHECKPOINT_DIR} has no {STATE_FILE}")
+    elif checkpoint_dir(out) is not None:
+        raise ValueError(f"{out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
+    existed = out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / ".write-test").touch()
+        (out / ".write-test").unlink()
+    except OSError as error:
+        if not existed and out.is_dir():
+            shutil.rmtree(out, ignore_errors=True)
+        raise ValueError(f"cannot write into --out {out}: {error.strerror or error}") from None
+
+
+def _read_corpus(args: TrainingArguments) -> list:
+    documents = read_documents(args.corpus)  # FileNotFoundError names a missing corpus
+    if not documents:
+        raise ValueError(f"the corpus {args.corpus} holds no text")
+    return documents
+
+
+def _fit_config_to(config, tokenizer):
+    config.vocab_size = len(tokenizer)
+    config.pad_token_id, config.bos_token_id, config.eos_token_id = (
+        tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id)
+    config.validate()
+    return config
+
+
+def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str, follower: bool = False) -> PreparedRun:
+    config = resolve_config(args.config)
+    if args.max_seq_length > config.max_position_embeddings:
+        raise ValueError(f"max_seq_length {args.max_seq_length} exceeds the config's max_position_embeddings "
+                         f"({config.max_position_embeddings})")
+    tokenizer = prepare_tokenizer(args, documents, out, config.max_position_embeddings, follower=follower)
+    rngs = _generators(args.seed)
+    train_documents, heldout_documents = split_documents(documents, args.heldout_fraction, rngs["heldout_split"])
+    train_encoded = encode_corpus(train_documents, tokenizer)
+    dynamic = args.masking == "dynamic"
+    train_examples = build_examples(train_encoded, tokenizer, args, rngs["train_examples"], masked=not dynamic)
+    heldout_examples = build_examples(encode_corpus(heldout_documents, tokenizer), tokenizer, args,
+                                      rngs["heldout_examples"])
+    if len(train_examples) < args.batch_size:
+        raise ValueError(f"the corpus gives {len(train_examples)} training examples, fewer than batch_size "
+                         f"{args.batch_size}: add text or lower --batch-size")
+
+    model = AlbertForPreTraining(_fit_config_to(config, tokenizer), backend=args.backend, seed=args.seed)
+    counts = target_counts(train_encoded, len(tokenizer), special_ids_of(tokenizer))
+    if args.output_bias_init == "log-frequency":
+        model.params["predictions.bias"] = asarray(model.xp, log_frequency_bias(counts), dtype=model.dtype)
+    model.train(rng=rngs["dropout"])
+    optimizer = (AdamW if args.optimizer == "adamw" else LAMB)(weight_decay=args.weight_decay)
+    remask = Remasking(special_ids_of(tokenizer), len(tokenizer), masking_of(tokenizer, args)) if dynamic else None
+    iterator = BatchIterator(train_examples, args.batch_size, rngs["batch_order"], remask=remask)
+    saved_state = load_checkpoint(checkpoint_dir(out), model, optimizer, iterator) if args.resume else None
+    return PreparedRun(tokenizer, model, optimizer, iterator, heldout_examples, common_pieces(counts), fingerprint,
+                       saved_state)
+
+
+def prepare_run(args: TrainingArguments, *, follower: bool = False) -> PreparedRun:
+    """Check the arguments against the output directory, then build tokenizer, examples, model,
+    optimizer and batch iterator, restored from OUT/checkpoint when resuming. A new run that
+    fails here leaves no OUT behind (or OUT as it was, if it existed).
+
+    follower=True: another process of a data-parallel job has prepared OUT already; build the
+    same run from it, reading and writing nothing but what that process made."""
+    out = Path(args.out)
+    try:
+        get_backend(args.backend)  # no GPU for cupy: say so before the slow data preparation
+    except RuntimeError as error:
+        raise ValueError(str(error)) from None
+    documents = _read_corpus(args)
+    fingerprint = corpus_fingerprint(documents)
+    if follower:
+        return _build(args, out, documents, fingerprint, follower=True)
+    out_existed, tokenizer_existed = out.exists(), (out / TOKENIZER_DIR).exists()
+    check_out_dir(args, out)
+    if args.resume:
+        saved = read_trainer_state(checkpoint_dir(out))
+        check_resumable(args, saved["args"])
+        if saved.get("corpus_fingerprint") not in (None, fingerprint):  # None: saved before fingerprints
+            raise ValueError(f"the corpus {args.corpus!r} is not the text {checkpoint_dir(out)} was trained on "
+                             f"(fingerprint {fingerprint}, checkpoint {saved.get('corpus_fingerprint')})")
+        return _build(args, out, documents, fingerprint)
+    try:
+        return _build(args, out, documents, fingerprint)
+    except BaseException:  # remove only what this call made
+        if not out_existed:
+            shutil.rmtree(out, ignore_errors=True)
+        elif not tokenizer_existed:
+            shutil.rmtree(out / TOKENIZER_DIR, ignore_errors=True)
+        raise

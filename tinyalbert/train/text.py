@@ -1,0 +1,105 @@
+"""Raw text to documents: a corpus is a list of documents, a document a list of sentences.
+
+`read_documents` reads a text file (or a directory of them): blank lines separate documents,
+every other line is a sentence or a paragraph, split with a few fixed rules
+(`split_sentences`). `encode_documents` turns the sentence strings into token ids.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable, Sequence
+
+# brackets) when whitespace and then a capital letter or an opening quote come next.
+_SENTENCE_END = re.compile(r"""([.!?]+["'\u201d\u2019)\]]*)\s+(?=["'\u201c\u2018(\[]?[A-Z])""")
+# Titles written with a period that almost never end a sentence in English prose.
+_ABBREVIATIONS = frozenset({"Mr", "Mrs", "Ms", "Dr", "Prof", "Sr", "Jr", "St", "vs"})
+_LAST_WORD_BEFORE_PERIOD = re.compile(r"""(\w+)\.$""")
+
+
+def _ends_with_abbreviation(text: str) -> bool:
+    """True if `text` ends with a title ("Dr.") or an initial ("J.") rather than a sentence."""
+    match = _LAST_WORD_BEFORE_PERIOD.search(text)
+    if match is None:
+        return False
+    word = match.group(1)
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isupper())
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split English text into sentences with a few fixed rules.
+
+    A boundary is '.', '!' or '?' (and any closing quotes/brackets after it) followed by
+    whitespace and a capital letter or an opening quote. A period after a common title
+    (Mr, Mrs, Ms, Dr, Prof, Sr, Jr, St, vs) or after a single capital letter (an initial) is
+    not a boundary. Whitespace runs, newlines included, become single spaces.
+
+    >>> split_sentences('It rained. "Stay in," said Dr. Lee! Why? no idea.')
+    ['It rained.', '"Stay in," said Dr. Lee!', 'Why? no idea.']
+    """
+    text = " ".join(text.split())
+    sentences = []
+    start = 0
+    for boundary in _SENTENCE_END.finditer(text):
+        candidate = text[start : boundary.end(1)]
+        if _ends_with_abbreviation(candidate):
+            continue
+        sentences.append(candidate)
+        start = boundary.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def read_documents(path_or_dir: str | Path) -> list[list[str]]:
+    """Read a text corpus into documents, each a list of sentences.
+
+    `path_or_dir` is one text file or a directory whose `*.txt` files (searched recursively,
+    read in sorted order) make the corpus. In a file, blank lines separate documents and
+    every other line is a sentence or a paragraph, split further with `split_sentences`.
+    The end of a file ends a document too.
+    """
+    path = Path(path_or_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"corpus path {str(path)!r} does not exist")
+    if path.is_dir():
+        files = sorted(file for file in path.rglob("*.txt") if file.is_file())
+        if not files:
+            raise FileNotFoundError(f"corpus directory {str(path)!r} has no .txt files")
+    else:
+        files = [path]
+
+    documents = []
+    for file in files:
+        document: list[str] = []
+        for line in file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                document.extend(split_sentences(line))
+            elif document:
+                documents.append(document)
+                document = []
+        if document:
+            documents.append(document)
+    return documents
+
+
+
+def encode_documents(
+    documents: Sequence[Sequence[str]], encode_batch: Callable[[list[str]], Sequence[Sequence[int]]]
+) -> list[list[list[int]]]:
+    """Turn documents of sentence strings into documents of token-id lists.
+
+    `encode_batch` maps a list of sentences to their ids in one call (a tokenizer is much
+    faster on a batch than sentence by sentence). Sentences that encode to nothing and
+    documents left empty are dropped.
+    """
+    sentences = [sentence for document in documents for sentence in document]
+    ids = encode_batch(sentences) if sentences else []
+    encoded, start = [], 0
+    for document in documents:
+        sentence_ids = [list(s) for s in ids[start : start + len(document)] if len(s)]
+        start += len(document)
+        if sentence_ids:
+            encoded.append(sentence_ids)
+    return encoded
