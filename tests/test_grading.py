@@ -1,0 +1,353 @@
+"""The autograder: stubs, scoring, feedback, formats, and each safety promise, on real
+misbehaving submissions. The self-test (reference, stubs, mutants) runs in test_grading_selftest.py."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyalbert.grading import check
+from tinyalbert.grading.exercises import BY_NAME, EXERCISES
+from tinyalbert.grading.grade import Setting, grade
+from tinyalbert.grading.reference import REFERENCE, resolve
+from tinyalbert.grading.sandbox import Limits
+from tinyalbert.grading.stubs import MARKER, exercise_file
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = Setting(1, 2, 4)
+LINEAR = exercise_file(BY_NAME["linear"], cut=False)  # the reference solution, as a student file
+CORRECT_BACKWARD = LINEAR[LINEAR.index("def linear_backward"):]
+
+
+def environment():
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "tinyalbert.grading", *map(str, args)], cwd=cwd,
+                          env=environment(), capture_output=True, text=True, timeout=300)
+
+
+def grade_linear(source: str, limits: Limits = Limits(call_s=5, cpu_s=5)):
+    result = grade({"linear.py": source}, ["linear"], setting=QUICK, limits=limits)[0]
+    return result, {c.check: c for c in result.checks}
+
+
+def with_forward(body: str) -> str:
+    """A linear solution whose forward is `body` (indented code) and whose backward is correct."""
+    return ("import numpy as np\nfrom tinyalbert.backend import array_namespace\nfrom tinyalbert.nn.linear import LinearCache\n\n"
+            f"def linear_forward(inputs, weight, bias):\n{body}\n\n" + CORRECT_BACKWARD)
+
+
+# --- exercises and stubs ---------------------------------------------------------------------------
+def test_every_graded_name_resolves_and_every_exercise_has_points():
+    for name in REFERENCE:
+        assert callable(resolve(name)), name
+    for exercise in EXERCISES:
+        assert exercise.points > 0 and set(exercise.functions) <= set(REFERENCE)
+        for item in exercise.checks:
+            assert set(item.functions) <= set(exercise.functions), (exercise.name, item.name)
+
+
+def test_stubs_keep_signatures_docstrings_and_cache_types(tmp_path):
+    result = cli("stubs", tmp_path, "--exercise", "layernorm", "adamw", "text_preprocessing")
+    assert result.returncode == 0, result.stderr
+    layernorm = (tmp_path / "layernorm.py").read_text()
+    assert "class LayerNormCache(NamedTuple):" in layernorm
+    assert "def layernorm_backward(" in layernorm and "cache: LayerNormCache):" in layernorm
+    assert "d_inputs = inv_std * (g - mean(g) - n * mean(g * n))" in layernorm  # the docstring, with its formula
+    assert layernorm.count("    " + MARKER) == 2 and layernorm.count("raise NotImplementedError") == 2
+    assert "xp.sqrt(variance + eps)" not in layernorm  # the body is gone
+    adamw = (tmp_path / "adamw.py").read_text()
+    assert "class AdamW(_AdamMoments):" in adamw and "super().__init__(betas, eps, weight_decay)" in adamw
+    assert adamw.count("    " + MARKER) == 1
+    text = (tmp_path / "text_preprocessing.py").read_text()
+    assert "def _split_digit_comma(self, piece: str)" in text
+    for path in tmp_path.glob("*.py"):
+        compile(path.read_text(), str(path), "exec")
+
+
+def test_list_shows_every_exercise_with_points():
+    result = cli("list")
+    assert result.returncode == 0
+    for exercise in EXERCISES:
+        assert exercise.name in result.stdout
+    assert "total" in result.stdout
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert cli("grade", tmp_path / "missing.py").returncode == 2
+    (tmp_path / "a.py").write_text("x = 1\n")
+    assert cli("grade", tmp_path / "a.py", "--exercise", "no_such_exercise").returncode == 2
+    assert cli("grade").returncode == 2
+
+
+# --- scoring and feedback ------------------------------------------------------------------------
+def test_partial_credit_and_actionable_feedback():
+    # Wrong only where the input has three axes: the feedback must name the case, shapes and the error.
+    source = with_forward("    out = inputs @ weight.T\n    if bias is not None:\n        out = out + bias\n"
+                          "    if inputs.ndim == 3:\n        out = out * 1.01\n    return out, LinearCache(inputs, weight, bias is not None)")
+    result, checks = grade_linear(source)
+    forward = checks["forward"]
+    assert 0 < forward.score < forward.max_score
+    failed = [c for c in forward.cases if not c.passed]
+    assert failed[0].name.startswith("3-D input")
+    assert "largest error" in failed[0].message and "at index" in failed[0].message
+    assert "expected [" in failed[0].message and "got [" in failed[0].message
+    assert checks["backward"].score == checks["backward"].max_score
+
+
+def test_gradcheck_credits_a_backward_consistent_with_a_wrong_forward():
+    # Forward doubles the output; backward doubles every gradient: consistent with itself.
+    source = LINEAR.replace("return xp.reshape(outputs,", "outputs = 2 * outputs\n    return xp.reshape(outputs,")
+    source = source.replace("    return d_inputs, {\"weight\": d_weight", "    d_inputs, d_weight = 2 * d_inputs, 2 * d_weight\n"
+                            "    d_bias = None if d_bias is None else 2 * d_bias\n    return d_inputs, {\"weight\": d_weight")
+    _, checks = grade_linear(source)
+    assert checks["forward"].score == 0
+    assert checks["backward"].score == 0
+    assert checks["gradcheck"].score == checks["gradcheck"].max_score
+
+
+def test_property_failure_reports_the_smallest_input_found():
+    source = exercise_file(BY_NAME["ngram_masking"], cut=False)
+    source = source.replace("maskable = ~np.isin(token_ids, specials)", "maskable = np.ones(token_ids.shape, dtype=bool)")
+    result = grade({"m.py": source}, ["ngram_masking"], setting=QUICK)[0]
+    prop = next(c for c in result.checks if c.check == "mask_tokens_properties")
+    failed = [c for c in prop.cases if not c.passed]
+    assert failed and "smallest failing input found: token_ids=[" in failed[0].message
+    # derandomized: the same report every run
+    again = grade({"m.py": source}, ["ngram_masking"], setting=QUICK)[0]
+    assert [c.message for c in next(c for c in again.checks if c.check == "mask_tokens_properties").cases] == \
+        [c.message for c in prop.cases]
+
+
+def test_check_in_a_notebook_prints_feedback(capsys):
+    def layernorm_forward(inputs, weight, bias, eps):
+        centered = inputs - inputs.mean(-1, keepdims=True)
+        normalized = centered / (np.sqrt((centered ** 2).mean(-1, keepdims=True)) + eps)  # eps outside the root
+        return normalized * weight + bias, None
+
+    assert check("layernorm_forward", layernorm_forward) is False
+    printed = capsys.readouterr().out
+    assert "FAIL layernorm/forward" in printed and "large eps 0.5" in printed
+    assert check("layernorm_backward", resolve("layernorm_backward")) is True
+
+
+# --- safety: misbehaving submissions -------------------------------------------------------------
+def test_a_function_that_raises_fails_its_checks_with_the_error():
+    _, checks = grade_linear(with_forward("    raise ValueError('not done yet')"))
+    assert checks["forward"].score == 0
+    assert "ValueError: not done yet" in checks["forward"].cases[0].message
+    assert checks["backward"].score == checks["backward"].max_score
+
+
+def test_an_endless_loop_times_out_and_the_rest_is_still_graded():
+    limits = Limits(call_s=1.5, cpu_s=1.5)
+    _, checks = grade_linear(with_forward("    while True:\n        pass"), limits)
+    assert checks["forward"].score == 0
+    assert any("no answer within" in c.message or "CPU time" in c.message for c in checks["forward"].cases)
+    assert checks["backward"].score == checks["backward"].max_score
+
+
+def test_exhausting_memory_is_caught():
+    limits = Limits(memory_bytes=1536 * 1024**2)
+    _, checks = grade_linear(with_forward("    big = np.ones(10**10)\n    return big, None"), limits)
+    assert checks["forward"].score == 0
+    assert "MemoryError" in checks["forward"].cases[0].message
+    assert checks["backward"].score == checks["backward"].max_score
+
+
+def test_wrong_shapes_nans_and_odd_types_are_explained():
+    _, checks = grade_linear(with_forward("    return inputs, None"))
+    assert any("expected shape" in c.message for c in checks["forward"].cases if not c.passed)
+    _, checks = grade_linear(with_forward("    out = inputs @ weight.T\n    return out * np.nan, None"))
+    assert "got nan" in checks["forward"].cases[0].message
+    _, checks = grade_linear(with_forward("    return (lambda: 0), None"))
+    assert "returned a function" in checks["forward"].cases[0].message
+    _, checks = grade_linear(with_forward("    return ()"))
+    assert "the result has no entry at [0]: it is a tuple of 0" in checks["forward"].cases[0].message
+
+
+@pytest.mark.parametrize("exit_call", ["sys.exit(0)", "os._exit(0)", "raise SystemExit(3)"])
+def test_exiting_during_a_call_cannot_end_the_grading(exit_call):
+    source = with_forward(f"    import os, sys\n    {exit_call}")
+    result, checks = grade_linear(source)
+    assert checks["forward"].score == 0
+    message = checks["forward"].cases[0].message
+    assert "sys.exit" in message or "exited with status" in message
+    assert checks["backward"].score == checks["backward"].max_score  # the process was started again
+
+
+def test_exiting_at_import_is_reported():
+    future = "from __future__ import annotations\n"
+    result, checks = grade_linear(LINEAR.replace(future, future + "import os\nos._exit(0)\n"))
+    assert result.score == 0
+    assert "could not be loaded" in checks["forward"].note and "exited" in checks["forward"].note
+    result, checks = grade_linear("def linear_forward(:\n")
+    assert "SyntaxError" in checks["forward"].note
+
+
+def test_printing_fake_results_and_writing_results_json_change_nothing(tmp_path):
+    output = tmp_path / "results" / "results.json"
+    fake = json.dumps({"score": 1000, "tests": []})
+    source = (f"import json, os\nprint({fake!r})\nprint('TOTAL 6 / 6')\n"
+              f"for path in ({str(output)!r}, 'results.json'):\n"
+              f"    try:\n        os.makedirs(os.path.dirname(path) or '.', exist_ok=True)\n"
+              f"        open(path, 'w').write({fake!r})\n    except OSError:\n        pass\n"
+              + with_forward(f"    print({fake!r})\n    open({str(output)!r}, 'w').write({fake!r})\n    return inputs, None"))
+    submission = tmp_path / "linear.py"
+    submission.write_text(source)
+    result = cli("grade", submission, "--exercise", "linear", "--format", "gradescope", "--output", output)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(output.read_text())
+    scores = {t["name"]: t["score"] for t in report["tests"]}
+    assert scores["linear: forward"] == 0 and scores["linear: backward"] == 2
+    assert report["score"] == pytest.approx(2.0)  # the backward's points; the gradcheck needs the forward
+    assert report["stdout_visibility"] == "hidden"
+    hidden = [t for t in report["tests"] if t["visibility"] == "hidden"]
+    assert len(hidden) == 1 and "TOTAL 6 / 6" in hidden[0]["output"]
+    assert all("1000" not in t["output"] for t in report["tests"] if t["visibility"] == "visible")
+    assert fake not in result.stdout
+
+
+def test_printing_is_capped():
+    source = with_forward("    print('x' * 10**7)\n    out = inputs @ weight.T\n"
+                          "    return (out if bias is None else out + bias), LinearCache(inputs, weight, bias is not None)")
+    result, checks = grade_linear(source, Limits(print_bytes=4096))
+    assert checks["forward"].score == checks["forward"].max_score
+    assert len(result.printed) <= 4 * 4096
+
+
+def test_using_the_reference_earns_nothing_and_says_why():
+    imported = "from tinyalbert.nn.linear import linear_forward\n" + CORRECT_BACKWARD.replace(
+        "def linear_backward", "from tinyalbert.nn.linear import LinearCache\nfrom tinyalbert.backend import array_namespace\n\ndef linear_backward")
+    _, checks = grade_linear(imported)
+    assert checks["forward"].score == 0 and "tinyalbert" in checks["forward"].note
+    assert checks["backward"].score == checks["backward"].max_score
+
+    called = with_forward("    import tinyalbert.nn.linear\n    return tinyalbert.nn.linear.linear_forward(inputs, weight, bias)")
+    _, checks = grade_linear(called)
+    assert checks["forward"].score == 0 and "reference" in checks["forward"].note
+
+    through_another_module = with_forward("    from tinyalbert.nn import feedforward\n"
+                                          "    return feedforward.linear_forward(inputs, weight, bias)")
+    _, checks = grade_linear(through_another_module)
+    assert checks["forward"].score == 0 and "reference" in checks["forward"].note
+
+    reloaded = with_forward("    import importlib, tinyalbert.nn.linear as reference\n"
+                            "    return importlib.reload(reference).linear_forward(inputs, weight, bias)")
+    _, checks = grade_linear(reloaded)
+    assert checks["forward"].score == 0 and "reload()" in checks["forward"].note
+
+    re_executed = with_forward("    import importlib.util, tinyalbert.nn.linear as reference\n"
+                               "    spec = importlib.util.spec_from_file_location('copy', reference.__file__)\n"
+                               "    module = importlib.util.module_from_spec(spec)\n    spec.loader.exec_module(module)\n"
+                               "    return module.linear_forward(inputs, weight, bias)")
+    _, checks = grade_linear(re_executed)
+    assert checks["forward"].score == 0 and "may not load module code again" in checks["forward"].note
+
+
+# --- formats ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["text", "json", "gradescope", "junit"])
+def test_every_format_is_written(tmp_path, fmt):
+    (tmp_path / "linear.py").write_text(with_forward("    raise NotImplementedError"))
+    out = tmp_path / f"report.{fmt}"
+    result = cli("grade", tmp_path, "--exercise", "linear", "--format", fmt, "--output", out, "--seed", 7)
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    if fmt == "text":
+        assert "TOTAL 2 / 6" in text and "NotImplementedError" in text
+    elif fmt == "json":
+        data = json.loads(text)
+        assert data["score"] == 2 and data["seed"] == 7 and data["exercises"][0]["checks"][0]["cases"]
+    elif fmt == "gradescope":
+        data = json.loads(text)
+        assert data["score"] == 2
+        for test in data["tests"]:
+            assert {"name", "score", "max_score", "output", "visibility"} <= set(test)
+        assert {t["status"] for t in data["tests"] if "status" in t} == {"passed", "failed"}
+    else:
+        root = ET.fromstring(text.split("?>", 1)[1])
+        suite = root.find("testsuite")
+        assert suite.get("name") == "linear" and suite.get("failures") == "2"
+        assert root.find(".//failure") is not None
+
+
+def test_points_can_be_chosen_and_an_empty_submission_is_graded(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "notes.txt").write_text("no code")
+    result = cli("grade", tmp_path / "sub", "--exercise", "linear", "softmax", "--points", "linear=12", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["score"] == 0 and data["max_score"] == 12 + BY_NAME["softmax"].points
+    assert "was not found in your submission" in data["exercises"][0]["checks"][0]["note"]
+    assert cli("grade", tmp_path / "sub", "--points", "linear=ten").returncode == 2
+
+
+def can_build_wheels_offline() -> bool:
+    import importlib.metadata
+    import importlib.util
+
+    if importlib.util.find_spec("wheel") is not None:
+        return importlib.util.find_spec("setuptools") is not None
+    try:
+        major, minor = (int(part) for part in importlib.metadata.version("setuptools").split(".")[:2])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) >= (70, 1)
+
+
+@pytest.mark.skipif(not can_build_wheels_offline(), reason="needs setuptools>=70.1 (the test extra installs it)")
+def test_gradescope_bundle_runs_against_a_stand_in_autograder_root(tmp_path):
+    import zipfile
+
+    bundle = tmp_path / "autograder.zip"
+    result = cli("gradescope-bundle", bundle, "--exercise", "linear", "--seed", 11, "--points", "linear=3")
+    assert result.returncode == 0, result.stderr
+    source = tmp_path / "source"
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(source)
+        assert {"setup.sh", "run_autograder", "grading.json"} <= set(archive.namelist())
+        wheel = next(name for name in archive.namelist() if name.endswith(".whl"))
+    installed = tmp_path / "site"
+    with zipfile.ZipFile(source / wheel) as archive:  # what `pip install` of the wheel would put on the path
+        archive.extractall(installed)
+    assert (installed / "tinyalbert" / "grading" / "worker.py").exists()
+    assert subprocess.run(["bash", "-n", str(source / "setup.sh")]).returncode == 0
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "submission" / "linear.py").write_text(LINEAR)
+    env = {**environment(), "PYTHONPATH": str(installed), "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
+    run = subprocess.run(["bash", str(source / "run_autograder")], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    report = json.loads((root / "results" / "results.json").read_text())
+    assert report["score"] == 3  # full marks, scaled to the 3 points chosen
+    assert sum(t["max_score"] for t in report["tests"]) == 3
+
+    env["AUTOGRADER_PYTHON"] = "/nonexistent/python3"  # the grader cannot even start: results.json still appears
+    subprocess.run(["bash", str(source / "run_autograder")], env=env, capture_output=True, text=True, timeout=60)
+    assert json.loads((root / "results" / "results.json").read_text())["score"] == 0
+
+
+def test_staff_page_lists_every_exercise_with_its_points():
+    page = (ROOT / "docs" / "grading-staff.md").read_text()
+    for exercise in EXERCISES:
+        row = next((line for line in page.splitlines() if line.startswith(f"| `{exercise.name}`")), None)
+        assert row is not None, exercise.name
+        assert f"| {exercise.points:g} |" in row, (exercise.name, row)
+    assert f"is {sum(e.points for e in EXERCISES if not e.extra):g}." in page
+    from tinyalbert.grading.mutants import MUTANTS
+
+    assert f"and {len(MUTANTS)}\nmutants" in page or f"and {len(MUTANTS)} mutants" in page
+
+
+def test_a_file_named_like_a_library_module_does_not_break_the_grader():
+    result = grade({"json.py": "raise RuntimeError('shadowing json')\n", "numpy.py": LINEAR}, ["linear"], setting=QUICK)[0]
+    assert result.score == result.max_score
+    assert any("shadowing json" in note for note in result.notes)

@@ -1,0 +1,57 @@
+"""tinyalbert.grading: the coursework autograder.
+
+Exercises are cut from tinyalbert's own modules (a student writes `layernorm_forward`,
+`attention_backward`, `mask_tokens`, ... with the reference's names and signatures), graded
+against the reference in a sandboxed process, with partial credit and feedback a student can
+act on. Command line: `python -m tinyalbert.grading list | stubs | grade | selftest |
+gradescope-bundle`. In a notebook:
+
+    from tinyalbert.grading import check
+    check("layernorm_forward", layernorm_forward)     # prints what passed and what did not
+
+`check` runs the same checks as `grade`, in this process and without points.
+"""
+from __future__ import annotations
+
+from .exercises import EXERCISES
+
+
+def _exercise_of(name: str):
+    for exercise in EXERCISES:
+        if name in exercise.functions:
+            return exercise
+    known = ", ".join(n for e in EXERCISES for n in e.functions)
+    raise KeyError(f"no exercise has a function called {name!r}; known: {known}")
+
+
+def check(name: str, function, *, seed: int | None = None, **others) -> bool:
+    """Run every check aimed at `name` on `function` and print the feedback; True if all pass.
+
+    The other functions of the exercise are tinyalbert's reference, unless given by name in
+    `others` (e.g. `check("layernorm_backward", my_backward, layernorm_forward=my_forward)` also
+    checks `my_backward` against finite differences of `my_forward`).
+    """
+    from .checks import InProcess, run_check
+    from .grade import DEFAULT_SEED, check_rng, setting_from_environment
+    from .reference import reference_namespace
+
+    exercise = _exercise_of(name)
+    namespace = {**reference_namespace(exercise.functions), name: function, **others}
+    student, reference = InProcess(namespace), InProcess(reference_namespace(exercise.functions))
+    setting = setting_from_environment()
+    all_passed = True
+    for item in exercise.checks:
+        if item.target != name:
+            continue
+        rng = check_rng(seed if seed is not None else DEFAULT_SEED, exercise.name, item.name)
+        results = run_check(item, student, reference, rng, draws=setting.draws, entries=setting.entries, arrays=setting.arrays)
+        failed = [case for case in results if not case.passed]
+        all_passed &= not failed
+        verdict = "PASS" if not failed else "FAIL"
+        print(f"{verdict} {exercise.name}/{item.name}: {len(results) - len(failed)} of {len(results)} cases ({item.about})")
+        for case in failed[:3]:
+            print(f"  case '{case.name}':\n    " + case.message.replace("\n", "\n    "))
+    return all_passed
+
+
+__all__ = ["check", "EXERCISES"]

@@ -1,0 +1,125 @@
+"""python -m tinyalbert.grading list | stubs | grade | selftest | gradescope-bundle
+
+Exit status: 0 whenever the command completed (a low score included), 1 when the self-test
+finds a problem, 2 for a usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .exercises import EXERCISES, select
+from .grade import DEFAULT_SEED, HEAVY_ENV, grade, parse_points, read_submission, rescale
+from .report import render, write_atomically
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m tinyalbert.grading", description="The tinyalbert coursework autograder.",
+                                   epilog=f"Set {HEAVY_ENV}=1 for more random cases and finite-difference entries.")
+    commands = main.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="the exercises and their points")
+    stubs = commands.add_parser("stubs", help="write the student files")
+    stubs.add_argument("out_dir")
+    stubs.add_argument("--exercise", nargs="+", metavar="NAME")
+    stubs.add_argument("--solutions", action="store_true", help="write the reference solutions instead (for staff)")
+    grading = commands.add_parser("grade", help="grade a .py file or a directory of .py files")
+    grading.add_argument("submission")
+    grading.add_argument("--exercise", nargs="+", metavar="NAME")
+    grading.add_argument("--format", choices=("text", "json", "gradescope", "junit"), default="text")
+    grading.add_argument("--output", metavar="FILE", help="write the report here (default: standard output)")
+    grading.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the random cases")
+    grading.add_argument("--points", nargs="+", metavar="NAME=TOTAL", help="what an exercise is worth (its checks scale)")
+    selftest = commands.add_parser("selftest", help="reference full marks, stubs 0, every mutant caught")
+    selftest.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    selftest.add_argument("--jobs", type=int, default=2)
+    bundle = commands.add_parser("gradescope-bundle", help="write a Gradescope autograder zip")
+    bundle.add_argument("out_zip")
+    bundle.add_argument("--exercise", nargs="+", metavar="NAME")
+    bundle.add_argument("--seed", type=int, help="seed of the random cases (default: drawn at random, kept in the zip)")
+    bundle.add_argument("--points", nargs="+", metavar="NAME=TOTAL", help="what an exercise is worth (its checks scale)")
+    return main
+
+
+def list_exercises() -> str:
+    lines = [f"{'exercise':<20} {'points':>6}  functions"]
+    for exercise in EXERCISES:
+        extra = "  (extra: only when named)" if exercise.extra else ""
+        lines.append(f"{exercise.name:<20} {exercise.points:>6g}  {', '.join(exercise.functions)}{extra}")
+        lines += [f"{'':<20} {c.points:>6g}    - {c.name}: {c.about}" for c in exercise.checks]
+    total = sum(e.points for e in EXERCISES if not e.extra)
+    lines.append(f"{'total':<20} {total:>6g}  (without extras)")
+    return "\n".join(lines) + "\n"
+
+
+def command_grade(args) -> int:
+    try:
+        files = read_submission(args.submission)
+        select(args.exercise, include_extra=True)
+        points = parse_points(args.points)
+    except (ValueError, KeyError) as error:
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        return 2
+    start = time.monotonic()
+    try:
+        results = rescale(grade(files, args.exercise, seed=args.seed, include_extra=bool(args.exercise)), points)
+        text = render(results, args.format, seed=args.seed, execution_time=time.monotonic() - start)
+    except Exception as error:  # the report must be written whatever happened
+        text = failure_report(args.format, f"the grader failed: {type(error).__name__}: {error}")
+    if args.output:
+        write_atomically(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def failure_report(fmt: str, message: str) -> str:
+    import json
+
+    if fmt == "gradescope":
+        return json.dumps({"score": 0, "output": message + " Tell the course staff.", "stdout_visibility": "hidden", "tests": []}) + "\n"
+    if fmt == "json":
+        return json.dumps({"score": 0, "max_score": None, "error": message, "exercises": []}) + "\n"
+    if fmt == "junit":
+        from xml.sax.saxutils import quoteattr
+
+        return ('<?xml version="1.0"?>\n<testsuites><testsuite name="grader" tests="1" failures="1">'
+                f'<testcase name="grader"><failure message={quoteattr(message)}/></testcase></testsuite></testsuites>\n')
+    return message + "\n"
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "list":
+        sys.stdout.write(list_exercises())
+        return 0
+    if args.command == "stubs":
+        from .stubs import write_stubs
+
+        try:
+            chosen = select(args.exercise, include_extra=True) if args.exercise else list(EXERCISES)
+        except KeyError as error:
+            print(f"error: {error.args[0]}", file=sys.stderr)
+            return 2
+        for path in write_stubs(args.out_dir, chosen, cut=not args.solutions):
+            print(path)
+        return 0
+    if args.command == "grade":
+        return command_grade(args)
+    if args.command == "selftest":
+        from .selftest import main as selftest_main
+
+        return selftest_main(args.seed, args.jobs)
+    from .bundle import write_bundle
+
+    try:
+        write_bundle(args.out_zip, args.exercise, args.seed, parse_points(args.points))
+    except (KeyError, ValueError, RuntimeError) as error:
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        return 2
+    print(args.out_zip)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

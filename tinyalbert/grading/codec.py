@@ -1,0 +1,174 @@
+"""How arguments and results cross between the grader and the sandboxed student process.
+
+A value is a tree of plain Python data and NumPy arrays. It travels as one frame:
+
+    [8-byte length][JSON header][8-byte length][.npz archive of the arrays]
+
+The JSON names each array by its index in the archive; the archive is read back with
+`allow_pickle=False`, so nothing the student process sends is ever unpickled. Tagged nodes:
+
+    {"@a": i}            the i-th array             {"@t": [...]}   a tuple
+    {"@l": [...]}        a list                     {"@d": [[k, v], ...]}  a dict
+    {"@n": "mod:Cls", "f": [...]}  a NamedTuple from tinyalbert (rebuilt by type on the sandbox
+                         side only; the grader reads any NamedTuple back as a plain tuple)
+    {"@rng": seed}       a fresh numpy.random.Generator      {"@config": {...}}  an AlbertConfig
+    {"@ref": [slot, path...]}  (sandbox side) a value the sandbox kept from an earlier call
+    {"@bad": "type"}     a value of a type that cannot travel (the grader reports it)
+"""
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import math
+import struct
+
+import numpy as np
+
+MAX_FRAME_BYTES = 256 * 1024 * 1024  # a result bigger than this is refused, not read
+
+
+class Rng:
+    """Marker for "a new numpy.random.default_rng(seed)" in a case's arguments."""
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+
+
+class Config:
+    """Marker for "an AlbertConfig with these fields" in a case's arguments."""
+
+    def __init__(self, **fields):
+        self.fields = fields
+
+
+class Ref:
+    """Marker for "the value the sandbox kept in `slot`, at `path`"."""
+
+    def __init__(self, slot: str, *path):
+        self.slot, self.path = slot, list(path)
+
+
+def encode(value):
+    """value -> (JSON-able tree, list of NumPy arrays)."""
+    arrays: list = []
+    return _encode(value, arrays), arrays
+
+
+def _encode(value, arrays):
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else {"@f": repr(value)}
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return {"@bad": "object array"}
+        arrays.append(value)
+        return {"@a": len(arrays) - 1}
+    if isinstance(value, Rng):
+        return {"@rng": value.seed}
+    if isinstance(value, Config):
+        return {"@config": _encode(value.fields, arrays)}
+    if isinstance(value, Ref):
+        return {"@ref": [value.slot, *value.path]}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        kind = type(value)
+        return {"@n": f"{kind.__module__}:{kind.__qualname__}", "f": [_encode(v, arrays) for v in value]}
+    if isinstance(value, tuple):
+        return {"@t": [_encode(v, arrays) for v in value]}
+    if isinstance(value, list):
+        return {"@l": [_encode(v, arrays) for v in value]}
+    if isinstance(value, dict):
+        return {"@d": [[_encode(k, arrays), _encode(v, arrays)] for k, v in value.items()]}
+    if hasattr(value, "__array__") and not callable(value):  # e.g. a CuPy array or a 0-d array-like
+        try:
+            return _encode(np.asarray(value), arrays)
+        except Exception:  # an object whose __array__ raises
+            return {"@bad": type(value).__name__}
+    if type(value).__name__ == "AlbertConfig":
+        return {"@config": _encode({k: v for k, v in vars(value).items() if k != "extra"}, arrays)}
+    return {"@bad": type(value).__name__}
+
+
+class Bad:
+    """A value the student returned that could not travel (a function, a custom object, ...)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def __repr__(self):
+        return f"<{self.kind}>"
+
+
+def decode(tree, arrays, *, trusted: bool, slots=None):
+    """The inverse of `encode`. `trusted` (the sandbox reading the grader's request) rebuilds
+    tinyalbert NamedTuples and AlbertConfigs; the grader reading a result never does."""
+    if isinstance(tree, list):
+        raise ValueError("bare list in a frame")
+    if not isinstance(tree, dict):
+        return tree
+    if "@a" in tree:
+        return arrays[tree["@a"]]
+    if "@f" in tree:
+        return float(tree["@f"])
+    if "@t" in tree:
+        return tuple(decode(v, arrays, trusted=trusted, slots=slots) for v in tree["@t"])
+    if "@l" in tree:
+        return [decode(v, arrays, trusted=trusted, slots=slots) for v in tree["@l"]]
+    if "@d" in tree:
+        return {decode(k, arrays, trusted=trusted, slots=slots): decode(v, arrays, trusted=trusted, slots=slots)
+                for k, v in tree["@d"]}
+    if "@n" in tree:
+        fields = [decode(v, arrays, trusted=trusted, slots=slots) for v in tree["f"]]
+        return _named_tuple(tree["@n"], fields) if trusted else tuple(fields)
+    if "@bad" in tree:
+        return Bad(str(tree["@bad"]))
+    if trusted and "@rng" in tree:
+        return np.random.default_rng(tree["@rng"])
+    if trusted and "@config" in tree:
+        from tinyalbert.config import AlbertConfig
+
+        return AlbertConfig(**decode(tree["@config"], arrays, trusted=True))
+    if trusted and "@ref" in tree and slots is not None:
+        slot, *path = tree["@ref"]
+        value = slots[slot]
+        for step in path:
+            value = value[step]
+        return value
+    raise ValueError(f"unknown node {sorted(tree)[:3]}")
+
+
+def _named_tuple(qualified: str, fields):
+    module, _, name = qualified.partition(":")
+    if not module.startswith("tinyalbert."):
+        return tuple(fields)
+    kind = getattr(importlib.import_module(module), name)
+    return kind(*fields)
+
+
+def to_bytes(value) -> bytes:
+    """One frame for `value` (see the module docstring)."""
+    tree, arrays = encode(value)
+    header = json.dumps(tree).encode()
+    buffer = io.BytesIO()
+    np.savez(buffer, *arrays)
+    archive = buffer.getvalue()
+    return struct.pack("<Q", len(header)) + header + struct.pack("<Q", len(archive)) + archive
+
+
+def from_bytes(header: bytes, archive: bytes, *, trusted: bool, slots=None):
+    tree = json.loads(header.decode())
+    with np.load(io.BytesIO(archive), allow_pickle=False) as loaded:
+        arrays = [loaded[f"arr_{i}"] for i in range(len(loaded.files))]
+    return decode(tree, arrays, trusted=trusted, slots=slots)
+
+
+def copy_tree(value):
+    """A deep copy through the codec: what the sandbox would receive, built in this process."""
+    tree, arrays = encode(value)
+    return decode(tree, [np.array(a, copy=True) for a in arrays], trusted=True)

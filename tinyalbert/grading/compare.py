@@ -1,0 +1,132 @@
+"""Compare a student's output with the reference's, and say what differs in words a student can use.
+
+Tolerances (float64 throughout; the grader draws every float input in float64):
+
+- FORWARD_RTOL = 1e-7, FORWARD_ATOL = 1e-9: |got - expected| <= atol + rtol * |expected|, entry by
+  entry. Two correct implementations differ only by the order of rounding, ~1e-15 relative for
+  the sizes graded here (sums of at most a few hundred terms); every bug in the self-test's
+  mutants moves some entry by 1e-4 or far more.
+- Gradients from a student's backward are held to the same tolerances against the reference's.
+- A backward against finite differences of the student's own forward uses
+  `tinyalbert.gradcheck.gradient_error` (central differences, h = 1e-6) with the bound
+  GRADCHECK_TOL = 1e-6 from its error model, after each entry is forgiven the rounding noise
+  of its difference, 10 * eps * sum |output * probe| / h: with only a few entries sampled, the
+  largest numeric gradient can be tiny, and the noise of a forward with many terms (logits over
+  a vocabulary) would otherwise exceed 1e-6 of it. Real bugs are off by orders of magnitude more.
+- Integers, strings and lists of them must be equal.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .codec import Bad
+
+FORWARD_RTOL = 1e-7
+FORWARD_ATOL = 1e-9
+GRADCHECK_TOL = 1e-6
+
+
+def describe_shape(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array {value.shape} {value.dtype}"
+    if isinstance(value, (list, tuple)):
+        return f"{type(value).__name__} of {len(value)}"
+    if isinstance(value, dict):
+        return f"dict with keys {sorted(map(str, value))}"
+    return type(value).__name__
+
+
+def _numeric(value):
+    """value as a float64 array, or None when it is not numeric."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return np.asarray(value, dtype=np.float64)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
+        return value.astype(np.float64)
+    return None
+
+
+def slice_around(array: np.ndarray, index: tuple, width: int = 3) -> str:
+    """A few entries of the last axis around `index`, e.g. "[..., 4:7]"."""
+    if array.ndim == 0:
+        return np.array2string(array, precision=6)
+    last = index[-1]
+    start = max(0, last - width // 2)
+    stop = min(array.shape[-1], start + width)
+    window = array[(*index[:-1], slice(start, stop))]
+    prefix = ", ".join(str(i) for i in index[:-1])
+    where = f"[{prefix + ', ' if prefix else ''}{start}:{stop}]"
+    return f"{where} {np.array2string(window, precision=6, separator=', ')}"
+
+
+def compare_arrays(expected: np.ndarray, got, what: str, rtol=FORWARD_RTOL, atol=FORWARD_ATOL):
+    """None when close enough, else a message: shapes, the largest error and where, a slice of each."""
+    got_array = _numeric(got)
+    if got_array is None:
+        return f"{what}: expected {describe_shape(expected)}, got {describe_shape(got)}"
+    if got_array.shape != expected.shape:
+        return f"{what}: expected shape {expected.shape}, got shape {got_array.shape}"
+    expected = expected.astype(np.float64)
+    bad_values = ~np.isfinite(got_array) & np.isfinite(expected)
+    if bad_values.any():
+        index = tuple(int(i) for i in np.argwhere(bad_values)[0])
+        return (f"{what}: got {got_array[index]} at index {index} where {expected[index]:.6g} was expected "
+                f"(expected {slice_around(expected, index)}, got {slice_around(got_array, index)})")
+    error = np.abs(got_array - expected)
+    error = np.where(np.isfinite(error), error, np.where(got_array == expected, 0.0, np.inf))
+    allowed = atol + rtol * np.abs(np.where(np.isfinite(expected), expected, 0.0))
+    if np.all(error <= allowed):
+        return None
+    index = tuple(int(i) for i in np.unravel_index(int(np.argmax(error - allowed)), error.shape)) if error.ndim else ()
+    return (f"{what} {expected.shape}: largest error {error[index]:.3e} at index {index} "
+            f"(allowed {allowed[index]:.1e}); expected {slice_around(expected, index)}, "
+            f"got {slice_around(got_array, index)}")
+
+
+def compare(expected, got, what: str = "output"):
+    """Compare two result trees; None when they agree, else the first difference, described."""
+    if isinstance(got, Bad):
+        return f"{what}: returned a {got.kind}, which is not an array, a number or a container of them"
+    if expected is None:
+        return None if got is None else f"{what}: expected None, got {describe_shape(got)}"
+    expected_numbers = _numeric(expected)
+    if expected_numbers is not None and not isinstance(expected, (int, np.integer)):
+        return compare_arrays(expected_numbers, got, what)
+    if isinstance(expected, np.ndarray):  # integer or boolean arrays must match exactly
+        got_array = np.asarray(got) if isinstance(got, (np.ndarray, list)) else None
+        if got_array is None or got_array.shape != expected.shape:
+            return f"{what}: expected {describe_shape(expected)}, got {describe_shape(got)}"
+        if not np.array_equal(got_array, expected):
+            index = tuple(int(i) for i in np.argwhere(got_array != expected)[0])
+            return f"{what}: at index {index} expected {expected[index]!r}, got {got_array[index]!r}"
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return f"{what}: expected a dict with keys {sorted(map(str, expected))}, got {describe_shape(got)}"
+        missing = sorted(str(k) for k in expected if k not in got)
+        if missing:
+            return f"{what}: missing keys {missing}"
+        for key in expected:
+            problem = compare(expected[key], got[key], f"{what}[{key!r}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(expected, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or len(got) != len(expected):
+            return f"{what}: expected {describe_shape(expected)} {_short(expected)}, got {describe_shape(got)} {_short(got)}"
+        for position, (want, have) in enumerate(zip(expected, got)):
+            problem = compare(want, have, f"{what}[{position}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(got, np.ndarray) and got.ndim == 0:
+        got = got.item()
+    if type(expected) is not type(got) and not (isinstance(expected, int) and isinstance(got, (int, np.integer))):
+        return f"{what}: expected {type(expected).__name__} {expected!r}, got {type(got).__name__} {_short(got)}"
+    return None if expected == got else f"{what}: expected {expected!r}, got {_short(got)}"
+
+
+def _short(value, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

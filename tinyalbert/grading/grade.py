@@ -1,0 +1,166 @@
+"""Grade a submission: each exercise in its own sandboxed process, each check a score.
+
+`HEAVY_ENV` (TINYALBERT_GRADING_HEAVY=1) switches from the quick setting (2 random draws per
+check, 3 finite-difference entries in each of at most 8 arrays per case, small property searches; what CI and the
+self-test use) to the thorough one (8 draws, 6 entries in every array, 4x the property examples).
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import zlib
+from typing import NamedTuple
+
+import numpy as np
+
+from .checks import CaseResult, InProcess, run_check
+from .exercises import select
+from .reference import reference_namespace
+from .sandbox import Limits, Sandbox
+
+HEAVY_ENV = "TINYALBERT_GRADING_HEAVY"
+DEFAULT_SEED = 20_250_611
+
+
+class Setting(NamedTuple):
+    draws: int  # random cases after the edge cases
+    entries: int  # finite-difference entries per array
+    arrays: int | None = None  # arrays per case checked by finite differences (None: all)
+
+
+def setting_from_environment() -> Setting:
+    return Setting(8, 6) if os.environ.get(HEAVY_ENV, "") not in ("", "0") else Setting(2, 3, 8)
+
+
+class CheckResult(NamedTuple):
+    exercise: str
+    check: str
+    about: str
+    score: float
+    max_score: float
+    cases: list
+    note: str = ""
+
+
+class ExerciseResult(NamedTuple):
+    name: str
+    title: str
+    checks: list
+    notes: list  # load errors and other messages about the whole exercise
+    printed: str  # what the submission printed (for staff)
+
+    @property
+    def score(self):
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self):
+        return sum(c.max_score for c in self.checks)
+
+
+def read_submission(path) -> dict:
+    """file name -> source, for a .py file or a directory of them. A directory without .py files at
+    its top is searched below (an uploaded folder); one without any is graded as empty."""
+    path = pathlib.Path(path)
+    if path.is_file():
+        if path.suffix != ".py":
+            raise ValueError(f"SUBMISSION must be a .py file or a directory of them, got {path}")
+        return {path.name: path.read_text(encoding="utf-8", errors="replace")}
+    if path.is_dir():
+        found = sorted(path.glob("*.py")) or sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
+        return {p.name: p.read_text(encoding="utf-8", errors="replace") for p in found}
+    raise ValueError(f"SUBMISSION {path} does not exist")
+
+
+def check_rng(seed: int, exercise: str, check: str):
+    return np.random.default_rng([seed, zlib.crc32(f"{exercise}/{check}".encode())])
+
+
+def score_check(exercise, check, student, reference, seed, setting, flagged, found) -> CheckResult:
+    if getattr(student, "startup_failure", None):
+        return CheckResult(exercise.name, check.name, check.about, 0.0, check.points, [], student.startup_failure)
+    missing = [name for name in check.functions if name not in found]
+    used = [name for name in check.functions if name in flagged]
+    if used:
+        return CheckResult(exercise.name, check.name, check.about, 0.0, check.points, [],
+                           f"no points: {flagged[used[0]]}. Write `{used[0]}` yourself.")
+    if missing:
+        errors = getattr(student, "info", {}).get("errors") or []
+        why = f"; loading your files failed: {errors[0]}" if errors else " (look for a typo in its name)"
+        return CheckResult(exercise.name, check.name, check.about, 0.0, check.points, [],
+                           f"`{missing[0]}` was not found in your submission{why}")
+    cases = run_check(check, student, reference, check_rng(seed, exercise.name, check.name),
+                      draws=setting.draws, entries=setting.entries, arrays=setting.arrays)
+    reached = [c for c in cases if c.message.startswith("reference used")]
+    if reached:
+        return CheckResult(exercise.name, check.name, check.about, 0.0, check.points, cases,
+                           f"no points: your code {reached[0].message[len('reference used: '):].splitlines()[0]}")
+    passed = sum(c.passed for c in cases)
+    score = check.points * passed / len(cases) if cases else 0.0
+    return CheckResult(exercise.name, check.name, check.about, round(score, 4), check.points, cases)
+
+
+def grade_exercise(exercise, files, seed, setting, limits=Limits()) -> ExerciseResult:
+    reference = InProcess(reference_namespace(exercise.functions))
+    with Sandbox(files, exercise.functions, limits) as student:
+        student.ensure_started()
+        notes = list(student.info.get("errors", []))
+        if student.startup_failure:
+            notes.append(student.startup_failure)
+        flagged = dict(student.info.get("flagged", {}))
+        found = set(student.info.get("found", []))
+        checks = [score_check(exercise, check, student, reference, seed, setting, flagged, found)
+                  for check in exercise.checks]
+        student.stop()
+        printed = student.printed.decode("utf-8", "replace")
+    return ExerciseResult(exercise.name, exercise.title, checks, notes, printed)
+
+
+def grade(files: dict, exercise_names=None, seed: int = DEFAULT_SEED, setting: Setting | None = None,
+          limits: Limits = Limits(), include_extra=False) -> list:
+    """ExerciseResults for `files` (file name -> source). Never raises for a bad submission."""
+    setting = setting or setting_from_environment()
+    results = []
+    for exercise in select(exercise_names, include_extra):
+        try:
+            results.append(grade_exercise(exercise, files, seed, setting, limits))
+        except Exception as error:  # a grader bug must not lose the other exercises' scores
+            note = f"the grader failed on this exercise ({type(error).__name__}: {error}); tell the course staff"
+            checks = [CheckResult(exercise.name, c.name, c.about, 0.0, c.points, [], note) for c in exercise.checks]
+            results.append(ExerciseResult(exercise.name, exercise.title, checks, [], ""))
+    return results
+
+
+def failed_cases(result: CheckResult) -> list:
+    return [c for c in result.cases if not c.passed]
+
+
+def parse_points(items) -> dict:
+    """["linear=10", "attention=20"] -> {"linear": 10.0, "attention": 20.0}; ValueError when malformed."""
+    points = {}
+    for item in items or []:
+        name, _, value = item.partition("=")
+        try:
+            points[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--points takes NAME=TOTAL (e.g. attention=20), got {item!r}") from None
+        if points[name] < 0:
+            raise ValueError(f"--points {item!r}: a total cannot be negative")
+    return points
+
+
+def rescale(results, points: dict) -> list:
+    """Scale the checks of each exercise named in `points` so that the exercise is worth that total."""
+    scaled = []
+    for result in results:
+        if result.name not in points or not result.max_score:
+            scaled.append(result)
+            continue
+        factor = points[result.name] / result.max_score
+        checks = [c._replace(score=round(c.score * factor, 4), max_score=round(c.max_score * factor, 4))
+                  for c in result.checks]
+        scaled.append(result._replace(checks=checks))
+    return scaled
+
+
+__all__ = ["grade", "read_submission", "ExerciseResult", "CheckResult", "CaseResult", "Setting", "DEFAULT_SEED"]

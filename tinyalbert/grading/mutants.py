@@ -1,0 +1,164 @@
+"""Realistic student bugs, each one edit of the reference solution, for the self-test.
+
+A mutant names the exercise, its edits (pairs of old and new text; each old text must occur
+exactly once in that exercise's reference solution, `stubs.exercise_file(exercise, cut=False)`),
+and the checks aimed at it. The self-test requires each mutant to lose points on every aimed check and to keep full
+marks on every other check. A forward bug usually also fails the exercise's `gradcheck`: the
+student's backward, still the reference's, no longer matches the student's own forward.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Mutant(NamedTuple):
+    name: str
+    exercise: str
+    old: object  # the text replaced, or a tuple of them
+    new: object  # its replacement, or a tuple of them
+    aimed: tuple  # names of the checks that must lose points
+
+    @property
+    def edits(self):
+        if isinstance(self.old, tuple):
+            return tuple(zip(self.old, self.new))
+        return ((self.old, self.new),)
+
+    def apply(self, source: str) -> str:
+        """The mutated source; ValueError when an edit no longer matches exactly once."""
+        for old, new in self.edits:
+            if source.count(old) != 1:
+                raise ValueError(f"mutant {self.name!r}: {old!r} occurs {source.count(old)} times in the reference")
+            source = source.replace(old, new)
+        return source
+
+
+MUTANTS = (
+    # linear
+    Mutant("missing transpose in the weight gradient", "linear",
+           "d_weight = xp.matrix_transpose(d_rows) @ input_rows", "d_weight = xp.matrix_transpose(input_rows) @ d_rows",
+           ("backward", "gradcheck")),
+    Mutant("bias gradient averaged over rows instead of summed", "linear",
+           "d_bias = xp.sum(d_rows, axis=0)", "d_bias = xp.mean(d_rows, axis=0)", ("backward", "gradcheck")),
+    # layernorm
+    Mutant("LayerNorm eps outside the square root", "layernorm",
+           "inv_std = 1.0 / xp.sqrt(variance + eps)", "inv_std = 1.0 / (xp.sqrt(variance) + eps)", ("forward", "gradcheck")),
+    Mutant("LayerNorm with the unbiased variance (n - 1)", "layernorm",
+           "variance = xp.mean(centered * centered, axis=-1, keepdims=True)",
+           "variance = xp.sum(centered * centered, axis=-1, keepdims=True) / (inputs.shape[-1] - 1)",
+           ("forward", "gradcheck")),
+    Mutant("LayerNorm backward without the variance term", "layernorm",
+           "d_inputs -= normalized * projection", "pass", ("backward", "gradcheck")),
+    Mutant("LayerNorm weight gradient not multiplied by the normalized input", "layernorm",
+           "d_weight = xp.sum(d_rows * xp.reshape(normalized, (-1, dim)), axis=0)", "d_weight = xp.sum(d_rows, axis=0)",
+           ("backward", "gradcheck")),
+    # activations
+    Mutant("gelu_new without the factor 0.5", "activations", "out *= x\n    out *= 0.5", "out *= x",
+           ("gelu_new", "gelu_new_gradcheck")),
+    Mutant("exact gelu with erf(x) instead of erf(x / sqrt 2)", "activations",
+           "return 0.5 * x * (1.0 + erf(x * INV_SQRT_2))", "return 0.5 * x * (1.0 + erf(x))", ("gelu", "gelu_gradcheck")),
+    Mutant("gelu derivative missing the x * pdf(x) term", "activations",
+           "return 0.5 * (1.0 + erf(x * INV_SQRT_2)) + x * (INV_SQRT_2PI * xp.exp(-0.5 * (x * x)))",
+           "return 0.5 * (1.0 + erf(x * INV_SQRT_2))", ("gelu_derivative", "gelu_gradcheck")),
+    # softmax
+    Mutant("softmax over the wrong axis", "softmax",
+           ("shift = xp.max(scores, axis=axis, keepdims=True)", "total = xp.sum(probs, axis=axis, keepdims=True)"),
+           ("shift = xp.max(scores, axis=0, keepdims=True)", "total = xp.sum(probs, axis=0, keepdims=True)"),
+           ("softmax_and_log_norm", "forward", "gradcheck")),
+    Mutant("softmax without subtracting the maximum (overflows)", "softmax",
+           ("probs = xp.exp(scores - shift)", "return probs, xp.log(total) + shift"),
+           ("probs = xp.exp(scores)", "return probs, xp.log(total)"), ("softmax_and_log_norm", "forward")),
+    Mutant("softmax backward without the subtracted sum", "softmax",
+           "    d_probs -= xp.sum(d_probs * probs, axis=-1, keepdims=True)\n", "", ("backward", "gradcheck")),
+    # attention
+    Mutant("no 1/sqrt(head_size) scaling", "attention", "    scores *= scale  #", "    pass  #", ("forward", "gradcheck")),
+    Mutant("mask applied after the softmax (no renormalization)", "attention",
+           ("    if mask_bias is not None:\n        scores += mask_bias\n", "probs = softmax(scores)\n"),
+           ("", "probs = softmax(scores)\n    if mask_bias is not None:\n        probs = probs * (mask_bias == 0)\n"),
+           ("forward", "gradcheck")),
+    Mutant("attention softmax over the query axis", "attention", "probs = softmax(scores)", "probs = softmax(scores, axis=-2)",
+           ("forward", "gradcheck")),
+    Mutant("missing transpose of the probabilities in the value gradient", "attention",
+           "d_values = xp.matrix_transpose(attention_probs) @ d_context", "d_values = attention_probs @ d_context", ("backward", "gradcheck")),
+    Mutant("1/sqrt(head_size) forgotten in the backward", "attention", "    d_scores *= cache.scale  #", "    pass  #",
+           ("backward", "gradcheck")),
+    Mutant("residual gradient dropped in the attention backward", "attention",
+           "d_hidden = d_sum  #", "d_hidden = xp.zeros_like(d_sum)  #", ("backward", "gradcheck")),
+    # relative positions
+    Mutant("relative scores of the keys left out (relative_key_query)", "attention_relative",
+           "    if with_keys:\n        # key term", "    if False:\n        # key term", ("forward", "gradcheck")),
+    Mutant("distance table rows overwritten instead of summed", "attention_relative",
+           ("    d_weight = scatter_add_rows(\n        cache.num_distances, xp.reshape(cache.distances, (-1,)), xp.reshape(d_table, (-1, head_size))\n    )",),
+           ("    d_weight = xp.zeros((cache.num_distances, head_size), dtype=d_table.dtype)\n"
+            "    d_weight[xp.reshape(cache.distances, (-1,))] = xp.reshape(d_table, (-1, head_size))",),
+           ("backward", "gradcheck")),
+    # feed-forward
+    Mutant("feed-forward residual missing", "feedforward", "projected + hidden, weights", "projected, weights",
+           ("forward", "gradcheck")),
+    Mutant("activation derivative skipped in the feed-forward backward", "feedforward",
+           "d_intermediate, _ = activation_backward(d_activated, cache.activation)", "d_intermediate = d_activated",
+           ("backward", "gradcheck")),
+    # embeddings
+    Mutant("repeated ids overwrite instead of adding up", "embeddings",
+           "return scatter_add_rows(num_rows, flat_ids, updates)",
+           "table = xp.zeros((num_rows, updates.shape[1]), dtype=updates.dtype)\n    table[flat_ids] = updates\n    return table",
+           ("lookup_backward", "backward", "gradcheck")),
+    Mutant("padding_idx row still gets a gradient", "embeddings",
+           "    if padding_idx is not None:\n        updates = updates *", "    if False:\n        updates = updates *",
+           ("lookup_backward", "backward")),
+    # encoder
+    Mutant("layer-to-group map as pass % groups", "encoder",
+           "return int(layer_pass / (config.num_hidden_layers / config.num_hidden_groups))",
+           "return layer_pass % config.num_hidden_groups", ("group_of_pass", "forward")),
+    Mutant("shared layer's gradients overwritten instead of summed", "encoder",
+           "                grads[key] += grad", "                grads[key] = grad", ("backward", "gradcheck")),
+    # heads
+    Mutant("tied decoder's gradient path dropped", "mlm_head",
+           '"decoder.weight": decoder_grads["weight"]', '"decoder.weight": decoder_grads["weight"] * 0.0',
+           ("backward", "gradcheck")),
+    Mutant("decoder bias left out of the logits", "mlm_head", "linear_forward(normalized, decoder_weight, weights[\"bias\"])",
+           "linear_forward(normalized, decoder_weight, None)", ("forward", "gradcheck")),
+    Mutant("pooler reads the last token instead of [CLS]", "sop_head", "sequence_output[:, 0, :]", "sequence_output[:, -1, :]",
+           ("pooler_forward", "pooler_gradcheck")),
+    Mutant("tanh derivative missing in the pooler backward", "sop_head",
+           "d_projected = d_pooled * (1.0 - cache.pooled * cache.pooled)", "d_projected = d_pooled",
+           ("pooler_backward", "pooler_gradcheck")),
+    # loss
+    Mutant("ignored labels counted in the mean", "cross_entropy",
+           "loss = -xp.sum(xp.squeeze(picked, axis=-1) * counted) / num_counted",
+           "loss = -xp.sum(xp.squeeze(picked, axis=-1) * counted) / targets.shape[0]", ("forward", "gradcheck")),
+    Mutant("ignored rows get a gradient", "cross_entropy",
+           "d_logits *= (cache.counted * (d_loss / cache.num_counted))[:, None]", "d_logits *= d_loss / cache.num_counted",
+           ("backward", "gradcheck")),
+    # text
+    Mutant("digit-comma rule missing", "text_preprocessing",
+           'if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():', "if False:", ("digit_comma_rule",)),
+    Mutant("leading \u2581 kept on a piece that had none", "text_preprocessing",
+           "if not piece.startswith(SPIECE_UNDERLINE) and sub_pieces[0].startswith(SPIECE_UNDERLINE):", "if False:",
+           ("split_digit_comma", "digit_comma_rule")),
+    Mutant("accents kept", "text_preprocessing", "if not keep_accents and not text.isascii():", "if False:",
+           ("preprocess_text",)),
+    # n-gram masking
+    Mutant("80/10/10 swapped to 10/45/45", "ngram_masking", "replace_draw < 0.8", "replace_draw < 0.1",
+           ("mask_tokens_statistics",)),
+    Mutant("special tokens maskable", "ngram_masking", "maskable = ~np.isin(token_ids, specials)",
+           "maskable = np.ones(token_ids.shape, dtype=bool)", ("group_into_words", "mask_tokens_properties")),
+    Mutant("unigrams only (no n-gram spans)", "ngram_masking",
+           "num_words_in_span = min(num_words_in_span, longest)", "num_words_in_span = 1", ("mask_tokens_statistics",)),
+    # SOP pairs
+    Mutant("SOP label inverted", "sop_pairs", "pairs.append((tokens_a, tokens_b, int(swapped)))",
+           "pairs.append((tokens_a, tokens_b, int(not swapped)))", ("properties",)),
+    Mutant("SOP pairs never swapped", "sop_pairs", "swapped = rng.random() < 0.5", "swapped = rng.random() < 0.0",
+           ("statistics",)),
+    # optimizers
+    Mutant("AdamW decays LayerNorm weights and biases", "adamw",
+           "if uses_weight_decay(name) and self.weight_decay != 0.0:", "if self.weight_decay != 0.0:", ("no_decay_params",)),
+    Mutant("AdamW without bias correction of the first moment", "adamw", "step_size = lr / bias_correction1",
+           "step_size = lr", ("update", "no_decay_params")),
+    Mutant("LAMB trust ratio applied to biases and LayerNorm", "lamb",
+           "            if not uses_weight_decay(name):\n                updated[name] = param - lr * update\n                continue\n",
+           "", ("no_decay_params",)),
+    Mutant("LAMB trust ratio with the gradient norm", "lamb",
+           "update_norm = xp.sqrt(xp.sum(update * update))", "update_norm = xp.sqrt(xp.sum(grads[name] * grads[name]))",
+           ("update",)),
+)

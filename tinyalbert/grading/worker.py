@@ -1,0 +1,308 @@
+"""The sandboxed side: runs inside `python -I`, in its own temporary directory, under limits.
+
+Started by `sandbox.Sandbox` with two pipe descriptors: requests come in on one, results go out
+on the other (stdout and stderr go to a capped file that only course staff see). Steps:
+
+1. apply the memory, file-size and CPU limits (resource.setrlimit);
+2. replace tinyalbert's reference versions of the graded names with tripwires, so a submission
+   that calls them fails that check with a message instead of scoring;
+3. load the submission's `.py` files and report which graded names it defines;
+4. answer requests: call a graded name on the given arguments, return the selected outputs.
+
+Nothing here decides a score: the grader compares what comes back with the reference, so
+whatever the student code does to this process can only spoil its own answers.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import importlib
+import importlib.util
+import os
+import resource
+import signal
+import struct
+import sys
+import traceback
+
+from . import codec
+from .calling import invoke
+from .reference import GRADED_METHODS, resolve, split_entry
+
+USED_REFERENCE: set = set()
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tinyalbert/: not the student's frames
+
+
+class ReferenceUsed(BaseException):
+    """Raised by a tripwire; a BaseException so that `except Exception` in student code lets it by."""
+
+
+class CappedWriter:
+    """sys.stdout/sys.stderr replacement that keeps at most `cap` bytes and drops the rest."""
+
+    def __init__(self, fd: int, cap: int):
+        self.fd, self.left = fd, cap
+        self.encoding = "utf-8"
+
+    def write(self, text):
+        data = str(text).encode("utf-8", "replace")
+        if self.left > 0:
+            chunk = data[: self.left]
+            self.left -= len(chunk)
+            try:
+                os.write(self.fd, chunk)
+            except OSError:
+                self.left = 0
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+
+def apply_limits(limits: dict) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing past the cap fails instead of killing
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["print_bytes"] * 2, limits["print_bytes"] * 2))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
+    total = int(limits["cpu_total_s"])
+    resource.setrlimit(resource.RLIMIT_CPU, (total, total + 1))
+
+
+def allow_cpu(seconds: float) -> None:
+    """Let the next call use `seconds` more CPU time (SIGXCPU ends the process past it)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = int(usage.ru_utime + usage.ru_stime + seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (min(soft, hard), hard))
+
+
+def install_tripwires(graded) -> None:
+    for name in graded:
+        original = resolve(name)
+
+        def tripwire(*args, _name=name, **kwargs):
+            USED_REFERENCE.add(_name)
+            raise ReferenceUsed(f"called tinyalbert's reference `{_name}`")
+
+        if name in GRADED_METHODS:
+            for method in GRADED_METHODS[name]:
+                setattr(original, method, tripwire)
+            continue
+        module, path = split_entry(name)
+        if len(path) == 2:
+            setattr(getattr(importlib.import_module(module), path[0]), path[1], tripwire)
+            continue
+        for module_name, module_object in list(sys.modules.items()):
+            if module_name.split(".")[0] != "tinyalbert" or module_object is None:
+                continue
+            for attribute, value in list(vars(module_object).items()):
+                if value is original:
+                    setattr(module_object, attribute, tripwire)
+
+
+def reference_uses_in_source(source: str, graded) -> list:
+    """Graded names that the source imports from tinyalbert or reads as an attribute of it."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found, aliases = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "tinyalbert":
+            found.update(alias.name for alias in node.names if alias.name in graded)
+            aliases.update(alias.asname or alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            aliases.update((alias.asname or alias.name).split(".")[0] for alias in node.names
+                           if alias.name.split(".")[0] == "tinyalbert")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in graded:
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in aliases:
+                found.add(node.attr)
+    return sorted(found)
+
+
+# Calls that load a module's code a second time, around the tripwires: not allowed in a submission.
+RELOADERS = frozenset({"reload", "run_path", "run_module", "spec_from_file_location", "SourceFileLoader",
+                       "module_from_spec", "exec_module", "getsource"})
+
+
+def reloads_modules(source: str) -> str:
+    """The first call in `source` that re-executes or re-reads module code (e.g. importlib.reload), or ""."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+            if name in RELOADERS:
+                return name
+    return ""
+
+
+def load_submission(directory: str, graded):
+    """Execute each .py file of the submission.
+
+    Returns (namespace, load errors, flagged). The namespace holds the functions and classes each
+    file *defines* (a name a file only imports, e.g. a given helper imported from tinyalbert, does
+    not count), so a directory with every exercise's file works. Flagged: a graded name defined
+    nowhere but imported from tinyalbert, and every graded name defined in a file that loads
+    module code again (around the tripwires).
+    """
+    sys.path.insert(0, directory)
+    namespace, errors, imported, reloading, defined_in = {}, [], {}, {}, {}
+    for file_name in sorted(os.listdir(directory)):
+        if not file_name.endswith(".py"):
+            continue
+        path = os.path.join(directory, file_name)
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            source = handle.read()
+        for name in reference_uses_in_source(source, graded):
+            imported.setdefault(name, file_name)
+        reloader = reloads_modules(source)
+        if reloader:
+            reloading[file_name] = reloader
+        module_name = file_name[:-3]
+        if module_name in sys.modules:  # e.g. a file called numpy.py or json.py: keep the real module
+            module_name = f"submission_{module_name}"
+        try:
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+        except BaseException as error:  # a submission may raise anything, SystemExit included
+            errors.append(f"{file_name}: {describe(error)}")
+            continue
+        defined = {key: value for key, value in vars(module).items()
+                   if callable(value) and getattr(value, "__module__", None) == module_name}
+        namespace.update(defined)
+        defined_in.update({key: file_name for key in defined})
+    flagged = {name: f"{file_name} takes `{name}` from tinyalbert instead of writing it"
+               for name, file_name in imported.items() if name not in namespace}
+    for name in graded:
+        if defined_in.get(name) in reloading:
+            file_name = defined_in[name]
+            flagged[name] = f"{file_name} calls {reloading[file_name]}(): a submission may not load module code again"
+    return namespace, errors, flagged
+
+
+def describe(error: BaseException) -> str:
+    """The exception and the last frames of the student's own files."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if not frame.filename.startswith(PACKAGE_DIR)]
+    where = "".join(traceback.format_list(frames[-3:]))
+    kind = "called sys.exit" if isinstance(error, SystemExit) else type(error).__name__
+    return f"{kind}: {error}" + (f"\n{where}" if where else "")
+
+
+def read_frame(fd: int):
+    def read_exact(count):
+        data = b""
+        while len(data) < count:
+            chunk = os.read(fd, count - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+
+    header = read_exact(struct.unpack("<Q", read_exact(8))[0])
+    archive = read_exact(struct.unpack("<Q", read_exact(8))[0])
+    return header, archive
+
+
+def write_frame(fd: int, value) -> None:
+    data = codec.to_bytes(value)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def select_paths(value, paths):
+    if paths is None:
+        return value
+    picked = []
+    for path in paths:
+        item = value
+        for step in path:
+            item = item[step]
+        picked.append(item)
+    return picked
+
+
+def perturbed(original_args, perturbation):
+    """A deep copy of the request's arguments with one entry of one array moved:
+    perturbation = [path, flat index, delta]."""
+    path, index, delta = perturbation
+    args = copy.deepcopy(original_args)
+    array = args
+    for step in path:
+        array = array[step]
+    array.reshape(-1)[index] += delta
+    return args
+
+
+def run_call(namespace, request, slots, args=None):
+    allow_cpu(request["cpu_s"])
+    USED_REFERENCE.clear()
+    try:
+        call_args = request["args"] if args is None else args
+        result = invoke(namespace, request["target"], call_args["args"], call_args["kwargs"])
+        if request.get("keep"):
+            slots[request["keep"]] = result
+    except BaseException as error:
+        message = describe(error)
+        if USED_REFERENCE:
+            message = f"reference used: {message}"
+        return {"ok": False, "error": message, "reference": sorted(USED_REFERENCE)}
+    try:
+        return {"ok": True, "value": select_paths(result, request.get("select"))}
+    except (LookupError, TypeError):
+        wanted = " and ".join(str(list(p)) for p in request.get("select") or [])
+        return {"ok": False, "error": f"the result has no entry at {wanted}: it is a {type(result).__name__}"
+                                      f"{f' of {len(result)}' if isinstance(result, (tuple, list)) else ''}"
+                                      " (return what the docstring says, e.g. (output, cache))"}
+
+
+def serve(namespace, request_fd, result_fd):
+    slots: dict = {}
+    while True:
+        try:
+            header, archive = read_frame(request_fd)
+        except EOFError:
+            return
+        request = codec.from_bytes(header, archive, trusted=True, slots=slots)
+        if request["op"] == "exit":
+            return
+        if request["op"] == "call":
+            reply = run_call(namespace, request, slots)
+        else:  # "perturbed": the same call at several perturbed copies of the arguments
+            original = copy.deepcopy(request["args"])  # kept apart from anything the calls may change
+            reply = {"ok": True, "value": [run_call(namespace, request, slots, perturbed(original, p))
+                                           for p in request["perturbations"]]}
+        write_frame(result_fd, reply)
+
+
+def main(request_fd: int, result_fd: int) -> None:
+    header, archive = read_frame(request_fd)
+    setup = codec.from_bytes(header, archive, trusted=True)
+    sys.stdout = sys.stderr = CappedWriter(1, setup["limits"]["print_bytes"])
+    import numpy  # noqa: F401  (imported before the memory limit, as the grader's own dependency)
+    for module in {split_entry(name)[0] for name in setup["graded"]}:
+        importlib.import_module(module)
+    apply_limits(setup["limits"])
+    original = {name: resolve(name) for name in setup["graded"]}
+    install_tripwires(setup["graded"])
+    namespace, errors, flagged = load_submission(setup["directory"], set(setup["graded"]))
+    for name in setup["graded"]:
+        value = namespace.get(name)
+        if value is not None and (value is original[name] or getattr(value, "__name__", "") == "tripwire"):
+            flagged[name] = f"`{name}` is tinyalbert's reference, imported rather than written"
+    found = sorted(name for name in setup["graded"] if callable(namespace.get(name)))
+    write_frame(result_fd, {"found": found, "errors": errors, "flagged": flagged})
+    serve(namespace, request_fd, result_fd)
