@@ -1,0 +1,495 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 12: The ALBERT paper's ablations at toy scale
+#
+# After this lesson you will be able to
+#
+# - set up a controlled ablation: one change at a time, the same data, steps, seed and evaluation;
+# - build the paper's variants from configs and parameter dicts: the embedding size $E$ with and
+#   without cross-layer sharing, sharing only the feed-forward or only the attention weights (tied
+#   by hand, with the gradient sum of lesson 8), and NSP against SOP;
+# - compare the results with the direction of the paper's Tables 3, 4 and 5, and say where a toy
+#   model does not follow it.
+#
+# The models are trained on the country corpus of lesson 11 with its loop (and its log-frequency
+# output bias). Every number below is from this run; `CI=true` trains each model for very few steps,
+# `LESSONS_FULL=1` for many more (a recorded full run is at the end).
+
+# %%
+import os
+import re
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from tinyalbert import AlbertConfig, AlbertForPreTraining
+from tinyalbert.train import data, masking, optim, text
+
+CI = os.environ.get("CI") == "true"
+FULL = os.environ.get("LESSONS_FULL") == "1"
+STEPS = 1500 if FULL else (150 if CI else 300)
+DUPE_FACTOR = 20 if FULL else 5
+EMBEDDING_SIZES = [8, 16, 32, 64] if FULL else [8, 32, 64]
+lesson_start = time.perf_counter()
+
+# %% [markdown]
+# ## 1. Data, model and loop (from lesson 11)
+
+# %%
+COUNTRIES = [  # country, capital, continent, language, currency
+    ("france", "paris", "europe", "french", "euro"), ("germany", "berlin", "europe", "german", "euro"),
+    ("spain", "madrid", "europe", "spanish", "euro"), ("italy", "rome", "europe", "italian", "euro"),
+    ("portugal", "lisbon", "europe", "portuguese", "euro"), ("poland", "warsaw", "europe", "polish", "zloty"),
+    ("sweden", "stockholm", "europe", "swedish", "krona"), ("norway", "oslo", "europe", "norwegian", "krone"),
+    ("greece", "athens", "europe", "greek", "euro"), ("hungary", "budapest", "europe", "hungarian", "forint"),
+    ("japan", "tokyo", "asia", "japanese", "yen"), ("china", "beijing", "asia", "chinese", "yuan"),
+    ("india", "delhi", "asia", "hindi", "rupee"), ("thailand", "bangkok", "asia", "thai", "baht"),
+    ("korea", "seoul", "asia", "korean", "won"), ("vietnam", "hanoi", "asia", "vietnamese", "dong"),
+    ("egypt", "cairo", "africa", "arabic", "pound"), ("kenya", "nairobi", "africa", "swahili", "shilling"),
+    ("nigeria", "abuja", "africa", "english", "naira"), ("morocco", "rabat", "africa", "arabic", "dirham"),
+    ("ghana", "accra", "africa", "english", "cedi"), ("ethiopia", "addis", "africa", "amharic", "birr"),
+    ("brazil", "brasilia", "america", "portuguese", "real"), ("mexico", "mexico", "america", "spanish", "peso"),
+    ("peru", "lima", "america", "spanish", "sol"), ("chile", "santiago", "america", "spanish", "peso"),
+    ("canada", "ottawa", "america", "english", "dollar"), ("cuba", "havana", "america", "spanish", "peso"),
+    ("australia", "canberra", "oceania", "english", "dollar"), ("fiji", "suva", "oceania", "fijian", "dollar"),
+]
+STYLES = [
+    ["{country} is a country in {continent}.", "the capital of {country} is {capital}.",
+     "people in {country} speak {language}.", "they pay with the {currency}.",
+     "in the end, {capital} is the city most visitors remember."],
+    ["{country} lies in {continent}.", "its capital city is {capital}.", "the main language of {country} is {language}.",
+     "the money used there is the {currency}.", "finally, many travellers leave {country} from {capital}."],
+    ["we begin our trip in {continent}, in {country}.", "first we visit {capital}, the capital.",
+     "everyone there speaks {language}.", "shops ask for the {currency}.", "at last we fly home from {capital}."],
+]
+documents = [[sentence.format(country=c, capital=p, continent=k, language=l, currency=m) for sentence in style]
+             for c, p, k, l, m in COUNTRIES for style in STYLES]
+SPECIALS = ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
+words_of = lambda text: re.findall(r"\w+|[^\w\s]", text.lower())
+vocabulary = SPECIALS + sorted({w for d in documents for s in d for w in words_of(s)})
+word_id = {word: i for i, word in enumerate(vocabulary)}
+special = masking.SpecialIds(cls=2, sep=3, mask=4, pad=0)
+encode_batch = lambda sentences: [[word_id[word] for word in words_of(sentence)] for sentence in sentences]
+
+rng = np.random.default_rng(0)
+heldout_ids = set(rng.choice(len(documents), size=len(documents) // 10, replace=False).tolist())
+train_docs = text.encode_documents([d for i, d in enumerate(documents) if i not in heldout_ids], encode_batch)
+heldout_docs = text.encode_documents([d for i, d in enumerate(documents) if i in heldout_ids], encode_batch)
+MAX_SEQ, BATCH = 48, 16
+options = dict(max_seq_length=MAX_SEQ, max_predictions_per_seq=7)
+sop_train = data.collate(data.create_pretraining_examples(train_docs, special, len(vocabulary), np.random.default_rng(1), dupe_factor=DUPE_FACTOR, **options))
+sop_heldout = data.collate(data.create_pretraining_examples(heldout_docs, special, len(vocabulary), np.random.default_rng(2), dupe_factor=10, **options))
+print(f"{len(sop_train['input_ids'])} training and {len(sop_heldout['input_ids'])} held-out SOP examples; "
+      f"{STEPS} steps of {BATCH} per model")
+
+# %% [markdown]
+# For the NSP ablation we need BERT-style pairs too: A followed by its true continuation (label 0)
+# or by a segment of a random other document (label 1), as in lesson 9.
+
+# %%
+def nsp_examples(encoded_documents, dupe_factor, rng):
+    examples = []
+    for _ in range(dupe_factor):
+        for index, document in enumerate(encoded_documents):
+            for a, b, swapped in data.create_segment_pairs(document, MAX_SEQ - 3, 0.1, rng):
+                if swapped:
+                    a, b = b, a
+                label = int(rng.random() < 0.5)
+                if label:
+                    other = encoded_documents[(index + int(rng.integers(1, len(encoded_documents)))) % len(encoded_documents)]
+                    start = int(rng.integers(0, len(other)))
+                    b = sum(other[start:], [])[: len(b)]
+                examples.append(data.build_example(a, b, label, special, len(vocabulary), rng, max_seq_length=MAX_SEQ,
+                                                masking=masking.Masking(max_predictions_per_seq=7)))
+    return data.collate([examples[i] for i in rng.permutation(len(examples))])
+
+
+nsp_train = nsp_examples(train_docs, DUPE_FACTOR, np.random.default_rng(3))
+nsp_heldout = nsp_examples(heldout_docs, 10, np.random.default_rng(4))
+targets = sop_train["labels"][sop_train["labels"] != -100]
+counts = np.bincount(targets, minlength=len(vocabulary)) + 1.0
+LOG_FREQUENCY_BIAS = np.log(counts / counts.sum()).astype(np.float32)
+
+
+def make_config(embedding_size, groups):
+    return AlbertConfig(vocab_size=len(vocabulary), embedding_size=embedding_size, hidden_size=64, num_hidden_layers=4,
+                        num_hidden_groups=groups, num_attention_heads=4, intermediate_size=128,
+                        max_position_embeddings=MAX_SEQ, pad_token_id=0, bos_token_id=2, eos_token_id=3)
+
+
+def evaluate(model, columns):
+    out = model(input_ids=columns["input_ids"], attention_mask=columns["attention_mask"], token_type_ids=columns["token_type_ids"])
+    chosen = columns["labels"] != -100
+    mlm = np.mean(np.asarray(out.prediction_logits)[chosen].argmax(-1) == columns["labels"][chosen])
+    pair = np.mean(np.asarray(out.sop_logits).argmax(-1) == columns["sentence_order_label"])
+    return float(mlm), float(pair)
+
+
+def train_and_evaluate(config, train_columns, tied=(), seed=0, lr=1e-3):
+    """Train from scratch; `tied`: parameter-name parts whose weights all layer groups share (see section 2).
+    Returns a dict of results."""
+    model = AlbertForPreTraining(config, seed=seed)
+    model.params["predictions.bias"] = LOG_FREQUENCY_BIAS.copy()
+    tie_groups = tie_layers(model.params, tied)
+    optimizer, order = optim.AdamW(weight_decay=0.01), np.random.default_rng(seed + 10)
+    started = time.perf_counter()
+    for step in range(STEPS):
+        index = order.choice(len(train_columns["input_ids"]), BATCH, replace=False)
+        batch = {name: column[index] for name, column in train_columns.items()}
+        loss, grads = model.loss_and_grads(batch["input_ids"], batch["labels"], batch["sentence_order_label"],
+                                           attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"])
+        grads = sum_tied_gradients(grads, tie_groups)
+        grads, _ = optim.clip_grad_global_norm(grads, 1.0)
+        model.params = optimizer.step(model.params, grads, optim.linear_warmup_then_decay(step, STEPS // 10, STEPS, lr))
+    for names in tie_groups:  # identical weights and identical gradients stay identical under AdamW
+        assert all(np.array_equal(model.params[names[0]], model.params[n]) for n in names[1:])
+    mlm, sop = evaluate(model, sop_heldout)
+    _, nsp = evaluate(model, nsp_heldout)
+    tied_copies = sum(model.params[n].size for names in tie_groups for n in names[1:])
+    return {"parameters": model.num_parameters() - tied_copies, "mlm_accuracy": mlm, "sop_accuracy": sop,
+            "nsp_accuracy": nsp, "seconds": time.perf_counter() - started}
+
+
+# %% [markdown]
+# ## 2. Tying weights by hand
+#
+# `num_hidden_groups` chooses between "all layers share one set of weights" (1) and "no sharing"
+# (= `num_hidden_layers`). The paper also tries sharing only the feed-forward block or only the
+# attention block. The library has no switch for that, and it needs none: take the non-shared model,
+# make chosen weights of every layer group equal, and keep them equal. Lesson 8 showed what a shared
+# weight's gradient is: the sum over every place it is used. So at each step, replace the gradient of
+# each tied copy by the sum over the copies. AdamW then gives every copy the same update (same
+# weights, same gradient, same moments), and the copies stay equal, which the loop asserts.
+
+# %%
+GROUP = re.compile(r"albert_layer_groups\.(\d+)\.")
+
+
+def tie_layers(params, tied_parts):
+    """Make the weights whose names contain one of `tied_parts` equal across layer groups (group 0's
+    values); return the tied name lists, e.g. [[group0.ffn.weight, group1.ffn.weight, ...], ...]."""
+    groups = {}
+    for name in params:
+        if GROUP.search(name) and any(part in name for part in tied_parts):
+            groups.setdefault(GROUP.sub("albert_layer_groups.*.", name), []).append(name)
+    for names in groups.values():
+        for name in names[1:]:
+            params[name] = params[names[0]].copy()
+    return list(groups.values())
+
+
+def sum_tied_gradients(grads, tie_groups):
+    for names in tie_groups:
+        total = sum(grads[name] for name in names)
+        for name in names:
+            grads[name] = total
+    return grads
+
+
+FFN_PARTS = ("ffn.", "ffn_output.", "full_layer_layer_norm.")
+ATTENTION_PARTS = (".attention.",)
+demo = AlbertForPreTraining(make_config(32, groups=4), seed=0)
+demo_groups = tie_layers(demo.params, FFN_PARTS)
+print(f"shared-FFN: {len(demo_groups)} tensors tied across {len(demo_groups[0])} groups, e.g. {demo_groups[0][0]}")
+
+# %% [markdown]
+# ## 3. Embedding size E, with and without sharing (the paper's Table 3)
+#
+# In the paper, with no sharing a larger $E$ is better (it only costs parameters); with all layers
+# shared, $E = 128$ is the best and larger $E$ does worse. We train 4-layer, $H = 64$ models with
+# each $E$, all layers shared (1 group) or none (4 groups), and report held-out masked-token and
+# sentence-order accuracy.
+
+# %%
+results = {}
+for sharing, groups in (("all-shared", 1), ("not-shared", 4)):
+    for embedding_size in EMBEDDING_SIZES:
+        results[f"E={embedding_size} {sharing}"] = train_and_evaluate(make_config(embedding_size, groups), sop_train)
+        r = results[f"E={embedding_size} {sharing}"]
+        print(f"E={embedding_size:3d} {sharing:10s} params {r['parameters']:7,d}  MLM {r['mlm_accuracy']:.3f}  SOP {r['sop_accuracy']:.3f}  ({r['seconds']:.0f} s)")
+
+
+def table(rows):
+    lines = ["| model | parameters | MLM accuracy | SOP accuracy | NSP accuracy |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {name} | {r['parameters']:,} | {r['mlm_accuracy']:.3f} | {r['sop_accuracy']:.3f} | {r['nsp_accuracy']:.3f} |" for name, r in rows]
+    print("\n".join(lines))
+
+
+table([(name, results[name]) for name in results])
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.3))
+for sharing, marker in (("all-shared", "o"), ("not-shared", "s")):
+    axes[0].plot(EMBEDDING_SIZES, [results[f"E={e} {sharing}"]["mlm_accuracy"] for e in EMBEDDING_SIZES], marker=marker, label=sharing)
+    axes[1].plot(EMBEDDING_SIZES, [results[f"E={e} {sharing}"]["parameters"] for e in EMBEDDING_SIZES], marker=marker, label=sharing)
+axes[0].set_ylabel("held-out masked-token accuracy")
+axes[1].set_ylabel("parameters")
+for axis in axes:
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("embedding size E")
+    axis.legend()
+plt.suptitle("Table 3 at toy scale: embedding size")
+plt.tight_layout()
+plt.show()
+
+
+def direction(values):
+    """'rises', 'falls' or 'mixed' along a sequence of numbers."""
+    steps = np.diff(values)
+    return "rises" if np.all(steps > 0) else "falls" if np.all(steps < 0) else "is not monotonic"
+
+
+for sharing in ("not-shared", "all-shared"):
+    print(f"{sharing}: MLM accuracy {direction([results[f'E={e} {sharing}']['mlm_accuracy'] for e in EMBEDDING_SIZES])} with E")
+
+# %% [markdown]
+# The parameter column is the model's own count. Transformers, given the same configurations, must
+# count the same (its `num_parameters()` counts a shared layer once, like ours):
+
+# %%
+try:
+    import transformers
+except ImportError:
+    transformers = None
+
+if transformers is None:
+    print("SKIPPED: transformers is not installed (pip install transformers) - the comparison did not run.")
+else:
+    for sharing, groups in (("all-shared", 1), ("not-shared", 4)):
+        for embedding_size in EMBEDDING_SIZES:
+            values = {k: v for k, v in make_config(embedding_size, groups).to_dict().items()
+                      if k not in ("architectures", "label2id", "id2label", "model_type")}
+            theirs = transformers.AlbertForPreTraining(transformers.AlbertConfig(**values)).num_parameters()
+            assert theirs == results[f"E={embedding_size} {sharing}"]["parameters"], (sharing, embedding_size, theirs)
+    print(f"transformers counts the same parameters for all {2 * len(EMBEDDING_SIZES)} models of the table")
+
+
+# %% [markdown]
+# ## 4. What to share (the paper's Table 4)
+#
+# With $E$ fixed, four ways to share across the 4 layers: everything (ALBERT), nothing (BERT-like),
+# only the feed-forward weights, only the attention weights. In the paper (ALBERT-base with $E = H$),
+# sharing attention costs little, sharing the feed-forward block costs the most, and all-shared lands
+# close to shared-FFN with by far the fewest parameters.
+
+# %%
+E_SHARING = 32 if 32 in EMBEDDING_SIZES else EMBEDDING_SIZES[-1]
+sharing_runs = {
+    "all-shared": results[f"E={E_SHARING} all-shared"],
+    "shared-FFN": train_and_evaluate(make_config(E_SHARING, groups=4), sop_train, tied=FFN_PARTS),
+    "shared-attention": train_and_evaluate(make_config(E_SHARING, groups=4), sop_train, tied=ATTENTION_PARTS),
+    "not-shared": results[f"E={E_SHARING} not-shared"],
+}
+table([(f"E={E_SHARING} {name}", r) for name, r in sharing_runs.items()])
+
+fig, axis = plt.subplots(figsize=(6.5, 3.3))
+names = list(sharing_runs)
+axis.bar(names, [sharing_runs[n]["mlm_accuracy"] for n in names], color=["C1", "C2", "C3", "C0"])
+for i, n in enumerate(names):
+    axis.text(i, sharing_runs[n]["mlm_accuracy"], f"{sharing_runs[n]['parameters']:,} params", ha="center", va="bottom", fontsize=8)
+axis.set_ylabel("held-out masked-token accuracy")
+axis.set_title(f"Table 4 at toy scale (E={E_SHARING}, 4 layers)")
+plt.tight_layout()
+plt.show()
+ranking = sorted(sharing_runs, key=lambda n: -sharing_runs[n]["mlm_accuracy"])
+print("ranking by MLM accuracy:", " > ".join(ranking))
+print("paper's ranking (Table 4, ALBERT-base with E=768, average downstream score): not-shared > shared-attention > all-shared > shared-FFN")
+
+# %% [markdown]
+# ## 5. NSP or SOP (the paper's Table 5)
+#
+# Train the same model on NSP pairs instead of SOP pairs, and evaluate both models on *both* tasks.
+# The paper's finding: the NSP model is at chance on SOP, while the SOP model does NSP reasonably well,
+# because sentence order is a harder signal that includes topic.
+
+# %%
+pair_runs = {"trained with SOP": results[f"E={E_SHARING} all-shared"],
+             "trained with NSP": train_and_evaluate(make_config(E_SHARING, groups=1), nsp_train)}
+table(list(pair_runs.items()))
+fig, axis = plt.subplots(figsize=(6.5, 3.3))
+metrics = ["mlm_accuracy", "nsp_accuracy", "sop_accuracy"]
+for offset, name in ((-0.2, "trained with SOP"), (0.2, "trained with NSP")):
+    axis.bar(np.arange(3) + offset, [pair_runs[name][m] for m in metrics], 0.4, label=name)
+axis.axhline(0.5, color="gray", lw=0.5)
+axis.set_xticks(np.arange(3), ["masked tokens", "NSP task", "SOP task"])
+axis.set_ylabel("held-out accuracy")
+axis.set_title("Table 5 at toy scale")
+axis.legend()
+plt.tight_layout()
+plt.show()
+sop_model, nsp_model = pair_runs["trained with SOP"], pair_runs["trained with NSP"]
+print(f"NSP model on the SOP task: {nsp_model['sop_accuracy']:.3f}; SOP model on the NSP task: {sop_model['nsp_accuracy']:.3f}")
+print(f"lesson run time: {time.perf_counter() - lesson_start:.0f} s ({'CI' if CI else 'FULL' if FULL else 'default'} setting)")
+
+# %% [markdown]
+# ## 6. Reading the results honestly
+#
+# Print-outs above state, for this run, whether accuracy rises with $E$, how the sharing variants
+# rank and how each pair-task model does on the other task. Before you trust a difference between two
+# rows, remember what a toy run is:
+#
+# - **One seed, few steps.** In the CI setting every model trains for only a few dozen steps;
+#   differences of a point or two are noise. Rerun with another `seed` in `train_and_evaluate` and see
+#   which differences survive.
+# - **A tiny vocabulary.** The paper's $E$ matters because ALBERT's vocabulary is large (its size is
+#   printed below), so $V \times E$ is a big share of a model. Here $V$ is small: the embedding table is
+#   a small share of the model, so $E$ changes little besides the bottleneck it puts before the first layer.
+# - **A templated corpus.** The documents follow three fixed orders, so even a model that has learned
+#   little can often tell the sentence order from where the first sentence's words are; NSP can be
+#   solved from topic words alone (lesson 9).
+# - **The two pair tasks share a label.** Label 1 means "B does not follow A" in both: a random B for
+#   NSP, a swapped pair for SOP. Where the first sentence of a document is easy to recognise (here it
+#   always names the country or the trip), a swapped pair *also* looks like "B does not follow A", so an
+#   NSP model can score above chance on SOP. The paper's corpus (books and Wikipedia) gives far fewer
+#   such cues.
+# - **MLM accuracy is not the paper's metric.** The paper averages downstream tasks (SQuAD, MNLI,
+#   SST-2, RACE) after fine-tuning; our proxy is held-out masked-token accuracy.
+
+# %%
+embedding_share = len(vocabulary) * E_SHARING / results[f"E={E_SHARING} all-shared"]["parameters"]
+print(f"V = {len(vocabulary)}: the word embeddings are {embedding_share:.1%} of the all-shared E={E_SHARING} model")
+base = AlbertConfig.preset("albert-base-v2")
+base_parameters = AlbertForPreTraining.parameter_shapes(base)
+base_total = sum(int(np.prod(shape)) for shape in base_parameters.values())
+print(f"albert-base-v2: V = {base.vocab_size:,}, E = {base.embedding_size}: the word embeddings are "
+      f"{base.vocab_size * base.embedding_size / base_total:.1%} of its {base_total:,} parameters")
+
+# %% [markdown]
+# ## 7. Recorded result of the full setting
+#
+# `LESSONS_FULL=1` trains every model much longer (see `STEPS` at the top). The table below was recorded
+# from such a run; it is written here because the CI setting is too small to show it.
+#
+# **Recorded from a full run** (`LESSONS_FULL=1`: 1,500 steps of 16 examples per model), started Wed Dec  2 15:35:54 UTC 2026,
+# on a shared 2-core Intel Xeon virtual machine (NumPy, one BLAS thread, about ten other processes
+# competing for the two cores): 45 min 17 s of wall-clock time, 7.7 min of CPU time. Every random draw is
+# seeded, so a rerun can differ only through the floating-point details of the BLAS library.
+#
+# Embedding size E (Table 3):
+#
+# | model | parameters | MLM accuracy | SOP accuracy | NSP accuracy |
+# | --- | ---: | ---: | ---: | ---: |
+# | E=8 all-shared | 40,703 | 0.251 | 1.000 | 0.617 |
+# | E=16 all-shared | 43,423 | 0.407 | 0.990 | 0.468 |
+# | E=32 all-shared | 48,863 | 0.579 | 1.000 | 0.457 |
+# | E=64 all-shared | 59,743 | 0.691 | 1.000 | 0.468 |
+# | E=8 not-shared | 141,119 | 0.333 | 0.979 | 0.681 |
+# | E=16 not-shared | 143,839 | 0.482 | 1.000 | 0.585 |
+# | E=32 not-shared | 149,279 | 0.684 | 0.990 | 0.511 |
+# | E=64 not-shared | 160,159 | 0.758 | 0.990 | 0.500 |
+#
+# What to share, E=32 (Table 4):
+#
+# | model | parameters | MLM accuracy | SOP accuracy | NSP accuracy |
+# | --- | ---: | ---: | ---: | ---: |
+# | E=32 all-shared | 48,863 | 0.579 | 1.000 | 0.457 |
+# | E=32 shared-FFN | 99,167 | 0.651 | 0.979 | 0.511 |
+# | E=32 shared-attention | 98,975 | 0.617 | 0.990 | 0.457 |
+# | E=32 not-shared | 149,279 | 0.684 | 0.990 | 0.511 |
+#
+# NSP or SOP, E=32 all-shared (Table 5):
+#
+# | model | parameters | MLM accuracy | SOP accuracy | NSP accuracy |
+# | --- | ---: | ---: | ---: | ---: |
+# | trained with SOP | 48,863 | 0.579 | 1.000 | 0.457 |
+# | trained with NSP | 48,863 | 0.394 | 0.927 | 0.936 |
+#
+# What that run printed:
+#
+# ```
+# not-shared: MLM accuracy rises with E
+# all-shared: MLM accuracy rises with E
+# ranking by MLM accuracy: not-shared > shared-FFN > shared-attention > all-shared
+# NSP model on the SOP task: 0.927; SOP model on the NSP task: 0.457
+# lesson run time: 2715 s (FULL setting)
+# V = 157: the word embeddings are 10.3% of the all-shared E=32 model
+# ```
+#
+# How that run compares with the paper:
+#
+# - **Table 3 (E).** Without sharing, accuracy rises with $E$, as in the paper. With all layers shared
+#   it rises too, all the way to $E = H$: the paper's best shared model had $E$ well below $H$, and at
+#   this scale there is no sign of that. Every shared model is below the non-shared model of the same
+#   $E$, with about a third of the parameters, which is the paper's trade.
+# - **Table 4 (what to share).** Not sharing is best, as in the paper. The rest does not follow it:
+#   here sharing the feed-forward block cost *less* than sharing attention and sharing everything was
+#   worst, where the paper found feed-forward sharing the most harmful and attention sharing nearly free.
+# - **Table 5 (NSP or SOP).** The paper's finding does not hold here. The NSP model solves SOP, where
+#   the paper's NSP model was at chance, and the SOP model is at chance on NSP, where the paper's did
+#   well. (The NSP model also learned less about words, lower MLM accuracy; in the paper the MLM
+#   accuracies of the two were close.) Both are the
+#   templated corpus at work (section 6): a swapped pair starts with a recognisable first sentence,
+#   which an NSP model reads as "B does not follow A", and an SOP model that needs only the order of
+#   three fixed templates never has to compare topics.
+#
+# ## Exercises
+#
+# `check` has the call of the course autograder (`tinyalbert.grading.check(name, function)`); once
+# that module is installed, import it instead.
+
+# %%
+def check(exercise, function):
+    if exercise == "tied_parameter_count":
+        for embedding_size, parts in ((16, FFN_PARTS), (32, ATTENTION_PARTS), (8, FFN_PARTS + ATTENTION_PARTS)):
+            model = AlbertForPreTraining(make_config(embedding_size, groups=4), seed=0)
+            groups = tie_layers(model.params, parts)
+            expected = model.num_parameters() - sum(model.params[n].size for names in groups for n in names[1:])
+            got = function(model.params, parts)
+            assert got == expected, f"E={embedding_size}, tied {parts}: got {got}, expected {expected}"
+        all_shared = AlbertForPreTraining(make_config(16, groups=1), seed=0).num_parameters()
+        assert function(AlbertForPreTraining(make_config(16, groups=4), seed=0).params, FFN_PARTS + ATTENTION_PARTS) == all_shared, \
+            "tying every layer weight must give the all-shared count"
+    else:
+        raise ValueError(f"no exercise called {exercise!r}")
+    print(f"{exercise}: correct")
+
+
+def must_reject(exercise, wrong_answer):
+    """The check itself is checked: it must fail on a known wrong answer."""
+    try:
+        check(exercise, wrong_answer)
+    except AssertionError:
+        return
+    raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
+
+
+must_reject('tied_parameter_count', lambda params, parts: sum(value.size for value in params.values()))
+
+
+# %% [markdown]
+# **Exercise 1.** Count the parameters of a non-shared model once some of its layer weights are tied
+# across groups (each tied tensor counted once). Tying everything must give the all-shared count.
+
+# %%
+def tied_parameter_count(params, tied_parts):
+    seen, total = set(), 0  # answer: replace with your own
+    for name, value in params.items():
+        key = GROUP.sub("albert_layer_groups.*.", name) if any(p in name for p in tied_parts) else name
+        if key not in seen:
+            seen.add(key)
+            total += value.size
+    return total
+
+
+check("tied_parameter_count", tied_parameter_count)
+
+# %% [markdown]
+# **Exercise 2 (no self-check).** Run section 3 with three seeds and plot the mean and the spread.
+# Which of the differences in the table are larger than the spread?
+#
+# **Exercise 3 (no self-check).** Make the SOP task harder: add a fourth style whose sentences can
+# come in any order (so order carries no signal there). What happens to the SOP accuracy of both
+# models in section 5?
