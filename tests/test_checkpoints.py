@@ -144,13 +144,12 @@ def test_wrong_shape_names_file_key_and_both_shapes(tmp_path):
 
 
 @pytest.mark.reference
-def test_pickle_only_checkpoint_is_refused_unless_allowed(tmp_path):
+def test_pickle_only_checkpoint_loads_through_the_safe_reader(tmp_path):
+    # Read by tinyalbert.torch_checkpoint, which runs nothing from the file (tests/test_torch_checkpoint.py).
     model = reference()
     model.save_pretrained(tmp_path, safe_serialization=False)
     assert not (tmp_path / "model.safetensors").exists()
-    with pytest.raises(ValueError, match="allow_pickle"):
-        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
-    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, allow_pickle=True)
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
     np.testing.assert_allclose(logits_of(ours), logits_of(model), atol=1e-5)
 
 

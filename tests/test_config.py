@@ -22,9 +22,8 @@ def test_config_defaults_match_transformers():
     ours = AlbertConfig().to_dict()
     theirs = transformers.AlbertConfig().to_dict()
     for name, value in ours.items():
-        if name in theirs and name not in ("architectures", "id2label"):
+        if name in theirs and name != "architectures":  # id2label too: int keys in both dicts
             assert value == theirs[name], name
-    assert {str(k): v for k, v in theirs["id2label"].items()} == ours["id2label"]
 
 
 @pytest.mark.parametrize("preset", sorted(tinyalbert.config.PRESETS))

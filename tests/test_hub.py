@@ -151,6 +151,9 @@ def test_download_when_online(clean_env, tmp_path):
 
     def snapshot_download(repo_id, revision=None, allow_patterns=None):
         calls.append((repo_id, revision, allow_patterns))
+        (tmp_path / "downloaded").mkdir(exist_ok=True)
+        if "*.safetensors" in allow_patterns:
+            (tmp_path / "downloaded" / "model.safetensors").write_bytes(b"")
         return str(tmp_path / "downloaded")
 
     clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
@@ -158,6 +161,22 @@ def test_download_when_online(clean_env, tmp_path):
     (repo_id, revision, patterns), = calls
     assert (repo_id, revision) == ("albert/albert-base-v2", "main")
     assert set(patterns) == {"config.json", "*.safetensors", "*.json", "spiece.model"}
+
+
+def test_download_falls_back_to_pytorch_model_bin_only_without_safetensors(clean_env, tmp_path):
+    # As Transformers does: safetensors when the repository has them, the pickled weights otherwise.
+    clean_env.delenv("HF_HUB_OFFLINE")
+    clean_env.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None):
+        calls.append(allow_patterns)
+        (tmp_path / "old").mkdir(exist_ok=True)  # an old repository: config and pytorch_model.bin only
+        return str(tmp_path / "old")
+
+    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    assert resolve_model_dir("someone/old-albert") == tmp_path / "old"
+    assert calls[1] == ["pytorch_model.bin"] and len(calls) == 2
 
     def failing_download(repo_id, revision=None, allow_patterns=None):
         raise OSError("no route to host\nmore details")
@@ -182,6 +201,27 @@ def test_models_and_configs_load_through_the_cache(clean_env, tmp_path):
     AlbertForMaskedLM(config, seed=1).save_pretrained(snapshot)
     loaded = AlbertForMaskedLM.from_pretrained("albert-base-v2")
     assert loaded.config.hidden_size == 16
+    # A revision picks the snapshot its ref names, as in Transformers.
+    other = make_cached_repo(cache, "albert/albert-base-v2", refs={"v1": OTHER_COMMIT})[OTHER_COMMIT]
+    AlbertForMaskedLM(AlbertConfig(**{**config.to_dict(), "hidden_size": 8}), seed=1).save_pretrained(other)
+    assert AlbertForMaskedLM.from_pretrained("albert-base-v2", revision="v1").config.hidden_size == 8
+    assert AlbertConfig.from_pretrained("albert-base-v2", revision="v1").hidden_size == 8
+    assert "revision" not in AlbertConfig.from_pretrained("albert-base-v2", revision="v1").to_dict()
     original = AlbertForMaskedLM.from_pretrained(snapshot)
     for name, value in original.params.items():
         np.testing.assert_array_equal(loaded.params[name], value)
+
+
+def test_local_directory_named_like_the_bundled_model_wins_with_a_warning(clean_env, tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no local folder: the bundled model, silently
+        assert resolve_model_dir("tinyalbert-mini") == hub.BUNDLED_DIR / "tinyalbert-mini"
+    (tmp_path / "tinyalbert-mini").mkdir()
+    with pytest.warns(UserWarning, match=r"local directory .*tinyalbert-mini.*bundled"):
+        found = resolve_model_dir("tinyalbert-mini")
+    assert found == (tmp_path / "tinyalbert-mini").resolve()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_model_dir(found) == found  # looked up again by its path: no second warning

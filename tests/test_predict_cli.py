@@ -208,3 +208,114 @@ def test_broken_model_directory(tmp_path, model_dir):
     (broken / "config.json").write_text((model_dir / "config.json").read_text())
     (broken / "model.safetensors").write_bytes(b"\x00" * 10)
     assert_user_error(predict(TEXTS[0], "--model", broken), "model.safetensors")
+
+
+def copy_model(source, destination):
+    destination.mkdir(parents=True)
+    for file in source.iterdir():
+        (destination / file.name).write_bytes(file.read_bytes())
+    return destination
+
+
+@pytest.mark.parametrize("contents, field", [
+    ("[1, 2]", "JSON object"),
+    ('{"id2label": ["neg", "pos"], "vocab_size": 40}', "id2label"),
+    ('{"hidden_size": "16"}', "hidden_size"),
+])
+
+def test_bad_config_json_is_one_error_line_naming_file_and_field(tmp_path, model_dir, contents, field):
+    broken = copy_model(model_dir, tmp_path / "broken")
+    values = json.loads((model_dir / "config.json").read_text())
+    patch = json.loads(contents)
+    (broken / "config.json").write_text(json.dumps({**values, **patch} if isinstance(patch, dict) else patch))
+    assert_user_error(predict(TEXTS[0], "--model", broken), str(broken / "config.json"), field)
+
+
+def test_nan_weights_warn_then_refuse_with_one_error(tmp_path, model_dir):
+    from safetensors.numpy import load_file, save_file
+
+    broken = copy_model(model_dir, tmp_path / "nan")
+    tensors = load_file(str(broken / "model.safetensors"))
+    tensors["predictions.dense.weight"][0, 0] = float("nan")
+    save_file(tensors, str(broken / "model.safetensors"), metadata={"format": "pt"})
+    for extra in ([], ["--json"]):
+        code, stdout, stderr = predict(TEXTS[0], "--model", broken, *extra)
+        lines = stderr.strip().splitlines()
+        assert code == 2 and stdout == "" and "Traceback" not in stderr, stderr
+        assert lines[0].startswith("warning: ") and "predictions.dense.weight" in lines[0], stderr
+        assert lines[-1].startswith("error: ") and "NaN" in lines[-1] and len(lines) == 2, stderr
+
+
+def test_json_output_is_strict_json_and_float16_overflow_is_refused(model_dir, tmp_path):
+    code, stdout, stderr = predict(*TEXTS, "--model", model_dir, "--json")
+    for line in stdout.splitlines():
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    # Weights that overflow float16 give inf logits: an error, not "NaN" in the output.
+    from safetensors.numpy import load_file, save_file
+
+    huge = copy_model(model_dir, tmp_path / "huge")
+    tensors = load_file(str(huge / "model.safetensors"))
+    tensors["predictions.bias"] = tensors["predictions.bias"] * 0 + 60000.0
+    tensors["predictions.dense.bias"] = tensors["predictions.dense.bias"] * 0 + 60000.0
+    save_file(tensors, str(huge / "model.safetensors"), metadata={"format": "pt"})
+    code, stdout, stderr = predict(TEXTS[0], "--model", huge, "--json", "--dtype", "float16")
+    assert code in (0, 2) and "Traceback" not in stderr, stderr
+    if code == 0:
+        for line in stdout.splitlines():
+            json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    else:
+        assert_user_error((code, stdout, stderr), "not numbers", "float32")
+
+
+def test_local_folder_named_like_the_bundled_model_warns(tmp_path, model_dir):
+    shadow = copy_model(model_dir, tmp_path / "tinyalbert-mini")
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "tinyalbert.predict", TEXTS[0], "--json"], capture_output=True,
+                          text=True, cwd=tmp_path, env=environment, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("warning: ") and str(shadow) in done.stderr and "bundled" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("flag", ["return_dict", "output_hidden_states", "output_attentions"])
+def test_output_flags_in_config_json_do_not_change_predictions(tmp_path, model_dir, fill_mask, flag):
+    # A config may ask for tuples or extra outputs by default; predict must give the same answer.
+    changed = copy_model(model_dir, tmp_path / flag)
+    values = json.loads((model_dir / "config.json").read_text())
+    (changed / "config.json").write_text(json.dumps({**values, flag: flag != "return_dict"}))
+    code, stdout, stderr = predict(TEXTS[0], "--model", changed, "--json", "--top-k", "3")
+    assert code == 0, stderr
+    expected = fill_mask(TEXTS[0], top_k=3)
+    assert_json_equal([json.loads(stdout)], [{"text": TEXTS[0], "predictions": expected}])
+
+
+def test_config_vocab_size_smaller_than_the_tokenizer_is_an_error_at_load(tmp_path, model_dir):
+    smaller = copy_model(model_dir, tmp_path / "smaller")
+    values = json.loads((model_dir / "config.json").read_text())
+    (smaller / "config.json").write_text(json.dumps({**values, "vocab_size": 10}))
+    # The weights no longer fit the config either; both are reported before any text is encoded.
+    assert_user_error(predict("[MASK]", "--model", smaller), "word_embeddings.weight",
+                      ", 16), but the config asks for (10, 16)")
+    from tinyalbert import AlbertConfig, AlbertForMaskedLM, AlbertTokenizer
+
+    tokenizer = AlbertTokenizer.from_pretrained(model_dir)
+    model = AlbertForMaskedLM(AlbertConfig(**{**values, "vocab_size": 10}))
+    with pytest.raises(ValueError, match=r"tokenizer and the model disagree.*vocab_size=10"):
+        tinyalbert.pipeline("fill-mask", model=model, tokenizer=tokenizer)
+
+
+
+def test_pickled_weights_that_would_run_code_are_one_error(tmp_path, model_dir):
+    import pickle
+    import zipfile
+
+    class RunsCommand:
+        def __reduce__(self):
+            return os.system, (f"touch {tmp_path / 'ran'}",)
+
+    evil = copy_model(model_dir, tmp_path / "evil")
+    (evil / "model.safetensors").unlink()
+    with zipfile.ZipFile(evil / "pytorch_model.bin", "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"w": RunsCommand()}, protocol=2))
+    assert_user_error(predict(TEXTS[0], "--model", evil), "pytorch_model.bin asks to run", "system")
+    assert not (tmp_path / "ran").exists()

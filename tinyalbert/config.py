@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from .nn.relative_position import POSITION_EMBEDDING_TYPES
 
 CONFIG_NAME = "config.json"
 HIDDEN_ACTS = tuple(ACTIVATIONS)  # the names `hidden_act` may take: those nn.activations implements
+logger = logging.getLogger("tinyalbert")
 PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
 
 _POSITIVE_INT_FIELDS = (
@@ -22,10 +25,59 @@ _POSITIVE_INT_FIELDS = (
     "num_attention_heads", "intermediate_size", "inner_group_num", "max_position_embeddings",
     "type_vocab_size",
 )
+_REAL_FIELDS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range", "layer_norm_eps",
+                "classifier_dropout_prob")
+_TOKEN_ID_FIELDS = ("pad_token_id", "bos_token_id", "eos_token_id")
+_BOOL_FIELDS = ("tie_word_embeddings", "output_hidden_states", "output_attentions", "return_dict")
+# Fields of Transformers' generic `PretrainedConfig` that ALBERT does not use (generation,
+# saving, other architectures). They are accepted as arguments, kept in `extra` and saved again.
+PRETRAINED_CONFIG_NAMES = (
+    "torch_dtype", "dtype", "transformers_version", "_name_or_path", "add_cross_attention", "bad_words_ids",
+    "begin_suppress_tokens", "chunk_size_feed_forward", "cross_attention_hidden_size", "decoder_start_token_id",
+    "diversity_penalty", "do_sample", "early_stopping", "encoder_no_repeat_ngram_size",
+    "exponential_decay_length_penalty", "finetuning_task", "forced_bos_token_id", "forced_eos_token_id",
+    "is_decoder", "is_encoder_decoder", "length_penalty", "max_length", "min_length", "no_repeat_ngram_size",
+    "num_beam_groups", "num_beams", "num_return_sequences", "output_scores", "prefix", "pruned_heads",
+    "remove_invalid_values", "repetition_penalty", "return_dict_in_generate", "sep_token_id", "suppress_tokens",
+    "task_specific_params", "temperature", "tf_legacy_loss", "tie_encoder_decoder", "tokenizer_class", "top_k",
+    "top_p", "torchscript", "typical_p", "use_bfloat16",
+)
 
 
-@dataclass
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _default_labels(count) -> dict:
+    if not _is_int(count) or count < 1:
+        raise ValueError(f"AlbertConfig.num_labels must be a positive integer, got {count!r}")
+    return {i: f"LABEL_{i}" for i in range(count)}
+
+
+def _label_map(id2label) -> dict:
+    """`id2label` with integer keys (JSON stores them as strings), checked to be a dict of 0..n-1."""
+    if not isinstance(id2label, dict):
+        raise ValueError(f"AlbertConfig.id2label must be a dict {{id: label}}, got {type(id2label).__name__}")
+    labels = {}
+    for key, label in id2label.items():
+        try:
+            labels[int(key)] = label
+        except (TypeError, ValueError):
+            raise ValueError(f"AlbertConfig.id2label has key {key!r}, which is not an integer id") from None
+    if sorted(labels) != list(range(len(labels))):
+        raise ValueError(f"AlbertConfig.id2label must have the ids 0..{len(labels) - 1}, got {sorted(labels)}")
+    return labels
+
+
+@dataclass(init=False)
 class AlbertConfig:
+    """The fields below, plus Transformers' constructor conveniences: `num_labels=` (labels
+    `LABEL_0`, ...), `label2id=`, and any other name, kept in `extra` and saved again."""
+
     vocab_size: int = 30000
     embedding_size: int = 128
     hidden_size: int = 4096
@@ -46,18 +98,51 @@ class AlbertConfig:
     pad_token_id: int | None = 0
     bos_token_id: int | None = 2
     eos_token_id: int | None = 3
-    # From Transformers' PretrainedConfig: the label set of the classification heads.
+    # From Transformers' PretrainedConfig: the label set of the classification heads, what the
+    # models return by default, and which head the checkpoint was saved from.
     id2label: dict = field(default_factory=lambda: {0: "LABEL_0", 1: "LABEL_1"})
     problem_type: str | None = None
     tie_word_embeddings: bool = True
+    output_hidden_states: bool = False
+    output_attentions: bool = False
+    return_dict: bool = True
     architectures: list | None = None
     # Every other field found in a config.json (e.g. `torch_dtype`, `dtype`, `transformers_version`),
     # kept so that a load-then-save round trip loses nothing.
     extra: dict = field(default_factory=dict, repr=False)
 
-    def __post_init__(self):
-        self.id2label = {int(key): value for key, value in self.id2label.items()}
+    def __init__(self, **values):
+        values.pop("model_type", None)  # always "albert"
+        values.pop("attn_implementation", None)  # tinyalbert computes attention one way (eager)
+        num_labels, label2id = values.pop("num_labels", None), values.pop("label2id", None)
+        if values.get("id2label", 0) is None:  # null in a config.json: no labels given
+            del values["id2label"]
+        given = values.get("id2label")
+        if isinstance(given, dict) and num_labels is not None and num_labels != len(given):
+            logger.warning("num_labels=%r disagrees with id2label, which wins (as in Transformers)", num_labels)
+        if "id2label" not in values:
+            if num_labels is not None:
+                values["id2label"] = _default_labels(num_labels)
+            elif label2id is not None:
+                if not isinstance(label2id, dict):
+                    raise ValueError(f"AlbertConfig.label2id must be a dict {{label: id}}, got {label2id!r}")
+                values["id2label"] = {index: label for label, index in label2id.items()}
+        extra = dict(values.pop("extra", None) or {})
+        for item in dataclasses.fields(self):
+            if item.name == "extra":
+                continue
+            default = item.default_factory() if item.default is dataclasses.MISSING else item.default
+            setattr(self, item.name, values.pop(item.name, default))
+        self.extra = {**extra, **values}  # the names ALBERT does not use
+        self.id2label = _label_map(self.id2label)
         self.validate()
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails: the kept fields read as attributes (`config.torch_dtype`).
+        extra = self.__dict__.get("extra", {})
+        if name in extra:
+            return extra[name]
+        raise AttributeError(f"'AlbertConfig' object has no attribute {name!r}")
 
     # --- derived quantities -------------------------------------------------------------
     @property
@@ -66,8 +151,9 @@ class AlbertConfig:
 
     @num_labels.setter
     def num_labels(self, count: int) -> None:
+        # As in Transformers: a new count replaces the labels by LABEL_0, LABEL_1, ...
         if count != self.num_labels:
-            self.id2label = {i: f"LABEL_{i}" for i in range(count)}
+            self.id2label = _default_labels(count)
 
     @property
     def label2id(self) -> dict:
@@ -79,10 +165,7 @@ class AlbertConfig:
 
     def validate(self) -> None:
         """Raise `ValueError` naming the first field whose value cannot describe an ALBERT."""
-        for name in _POSITIVE_INT_FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"AlbertConfig.{name} must be a positive integer, got {value!r}")
+        self._validate_types()
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
                 f"AlbertConfig.hidden_size ({self.hidden_size}) must be divisible by "
@@ -104,52 +187,134 @@ class AlbertConfig:
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0:
                 raise ValueError(f"AlbertConfig.{name} must lie in [0, 1), got {value!r}")
-        if not self.layer_norm_eps > 0:
-            raise ValueError(f"AlbertConfig.layer_norm_eps must be positive, got {self.layer_norm_eps!r}")
+        if not self.layer_norm_eps > 0 or not self.initializer_range >= 0:
+            raise ValueError(f"AlbertConfig.layer_norm_eps must be positive and initializer_range not negative, "
+                             f"got {self.layer_norm_eps!r} and {self.initializer_range!r}")
         if self.problem_type not in PROBLEM_TYPES:
             raise ValueError(f"AlbertConfig.problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}")
         if self.num_labels < 1:
             raise ValueError("AlbertConfig.id2label must name at least one label")
 
+    def _validate_types(self) -> None:
+        """Each field has the JSON type it must have (a number written as a string is refused)."""
+        for name in _POSITIVE_INT_FIELDS:
+            value = getattr(self, name)
+            if not _is_int(value) or value <= 0:
+                raise ValueError(f"AlbertConfig.{name} must be a positive integer, got {value!r}")
+        for name in _REAL_FIELDS:
+            value = getattr(self, name)
+            if value is None and name == "classifier_dropout_prob":  # allowed, as in Transformers
+                continue
+            if not (_is_real(value) and math.isfinite(value)):
+                raise ValueError(f"AlbertConfig.{name} must be a finite number, got {value!r}")
+        for name in _TOKEN_ID_FIELDS:
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 0):
+                raise ValueError(f"AlbertConfig.{name} must be a token id (an integer >= 0) or null, got {value!r}")
+        for name in _BOOL_FIELDS:
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"AlbertConfig.{name} must be true or false, got {getattr(self, name)!r}")
+        for name in ("hidden_act", "position_embedding_type"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"AlbertConfig.{name} must be a string, got {getattr(self, name)!r}")
+        if not all(isinstance(label, str) for label in self.id2label.values()):
+            raise ValueError(f"AlbertConfig.id2label values must be strings, got {self.id2label!r:.200}")
+        architectures = self.architectures
+        if architectures is not None and not (
+            isinstance(architectures, list) and all(isinstance(name, str) for name in architectures)
+        ):
+            raise ValueError(f"AlbertConfig.architectures must be a list of class names, got {architectures!r}")
+
+    def saved_dtype(self) -> str:
+        """The dtype the checkpoint was saved in (`torch_dtype`, or `dtype` in Transformers 5), when
+        tinyalbert computes in it; else float32 (bfloat16 checkpoints are widened)."""
+        saved = str(self.extra.get("dtype") or self.extra.get("torch_dtype") or "float32")
+        return saved if saved in ("float32", "float64", "float16") else "float32"
+
+    @classmethod
+    def unknown_names(cls, names) -> list:
+        """The names among `names` that are neither a field nor a Transformers config name (typos)."""
+        known = {f.name for f in dataclasses.fields(cls)} | set(PRETRAINED_CONFIG_NAMES)
+        return sorted(set(names) - known - {"num_labels", "label2id", "model_type", "attn_implementation"})
+
     # --- dict and file I/O --------------------------------------------------------------
     @classmethod
-    def from_dict(cls, values: dict) -> "AlbertConfig":
-        values = dict(values)
-        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        if "num_labels" in values and "id2label" not in values:
-            values["id2label"] = {i: f"LABEL_{i}" for i in range(int(values["num_labels"]))}
-        values.pop("num_labels", None)
-        values.pop("label2id", None)  # derived from id2label
-        values.pop("model_type", None)  # always "albert"
-        extra = {key: values.pop(key) for key in list(values) if key not in known}
-        return cls(**values, extra=extra)
+    def from_dict(cls, values: dict, **overrides) -> "AlbertConfig":
+        """A config from the contents of a `config.json`, then `overrides` set on it one by one,
+        as Transformers does (so `num_labels=5` replaces a saved `id2label` of another size)."""
+        if not isinstance(values, dict):
+            raise ValueError(f"a config must be a JSON object {{field: value}}, got a {type(values).__name__}")
+        config = cls(**{name: value for name, value in values.items() if name != "extra"})
+        if "extra" in values:  # a field of some other config that happens to share our attribute's name
+            config.extra["extra"] = values["extra"]
+        for name, value in overrides.items():
+            config._override(name, value)
+        config.validate()
+        return config
+
+    def _override(self, name: str, value) -> None:
+        """Set one field (or `num_labels`, `label2id`, or a kept Transformers field) by name."""
+        if name == "label2id":
+            self.id2label = _label_map({index: label for label, index in dict(value).items()})
+        elif name == "id2label":
+            self.id2label = _label_map(value)
+        elif name in ("model_type", "attn_implementation"):
+            return
+        elif name == "num_labels" or name in {f.name for f in dataclasses.fields(self)}:
+            setattr(self, name, value)
+        else:
+            self.extra[name] = value
 
     def to_dict(self) -> dict:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
-        values["id2label"] = {str(i): label for i, label in self.id2label.items()}
+        values["id2label"] = dict(self.id2label)  # int keys, as Transformers' to_dict; JSON makes them strings
         values["label2id"] = self.label2id
         values["model_type"] = "albert"
         if values["architectures"] is None:
             del values["architectures"]
         return {**self.extra, **values}
 
+    def to_json_string(self, use_diff: bool = True) -> str:
+        """The config as JSON; with `use_diff` (Transformers' default) only what differs from the defaults."""
+        values = self.to_dict()
+        if use_diff:
+            defaults = AlbertConfig().to_dict()
+            values = {key: value for key, value in values.items()
+                      if key == "model_type" or key not in defaults or defaults[key] != value}
+        return json.dumps(values, indent=2, sort_keys=True) + "\n"
+
+    def to_json_file(self, json_file_path, use_diff: bool = True) -> None:
+        Path(json_file_path).write_text(self.to_json_string(use_diff), encoding="utf-8")
+
     @classmethod
-    def from_pretrained(cls, path, **overrides) -> "AlbertConfig":
-        """Read `config.json` from a directory (or the file itself), then apply `overrides`."""
+    def from_json_file(cls, json_file) -> "AlbertConfig":
+        return cls.from_pretrained(json_file)
+
+    @classmethod
+    def from_pretrained(cls, path, revision: str = "main", **overrides) -> "AlbertConfig":
+        """Read `config.json` from a directory (or the file itself, or a Hub name at `revision`),
+        then apply `overrides`.
+
+        A file that is not an ALBERT config raises ValueError naming the file and the field.
+        """
         from .hub import resolve_model_dir
 
         path = Path(path)
-        file = path if path.suffix == ".json" and path.is_file() else resolve_model_dir(path) / CONFIG_NAME
+        file = path if path.suffix == ".json" and path.is_file() else resolve_model_dir(path, revision) / CONFIG_NAME
         if not file.is_file():
             raise FileNotFoundError(f"no {CONFIG_NAME} in {file.parent}")
         try:
             values = json.loads(file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{file} is not valid JSON: {error}") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{file} must hold a JSON object {{field: value}}, not a {type(values).__name__}")
         if values.get("model_type", "albert") != "albert":
             raise ValueError(f"{file} describes a {values['model_type']!r} model, not 'albert'")
-        values.update(overrides)
-        return cls.from_dict(values)
+        try:
+            return cls.from_dict(values, **overrides)
+        except ValueError as error:
+            raise ValueError(f"{file}: {error}") from None
 
     def save_pretrained(self, directory) -> Path:
         directory = Path(directory)

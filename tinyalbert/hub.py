@@ -3,12 +3,14 @@
 `resolve_model_dir` turns what a user types into a directory holding `config.json`,
 `model.safetensors` and the tokenizer files. It tries, in order:
 
-1. a local directory (`./my-albert`, `/models/albert-base-v2`);
+1. a local directory (`./my-albert`, `/models/albert-base-v2`); one named like the bundled
+   model wins over it, with a warning;
 2. a model bundled with this package (`tinyalbert-mini`, in `tinyalbert/data/`);
 3. a Hub name (`albert/albert-base-v2`; the old short names such as `albert-base-v2` mean
    `albert/albert-base-v2`) already in the local Hugging Face cache, without any network;
 4. a download of that Hub name with `huggingface_hub.snapshot_download`, when that optional
-   package is installed and `HF_HUB_OFFLINE` is not set.
+   package is installed and `HF_HUB_OFFLINE` is not set: the config, tokenizer files and
+   safetensors weights, or `pytorch_model.bin` for a repository that has no safetensors.
 
 When all of them fail, the `FileNotFoundError` lists every place looked at and what to run.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 from .config import PRESETS
@@ -33,6 +36,7 @@ DEFAULT_MODEL = "tinyalbert-mini"
 LEGACY_ALBERT_NAMES = tuple(PRESETS)
 # What a model directory needs: weights, config and the tokenizer files (which are JSON too).
 DOWNLOAD_PATTERNS = ("config.json", "*.safetensors", "*.json", "spiece.model")
+PICKLED_WEIGHTS_PATTERN = "pytorch_model.bin"  # downloaded only when a repository has no safetensors
 # The strings `huggingface_hub` reads as "true" in its environment variables.
 TRUE_VALUES = {"1", "ON", "YES", "TRUE"}
 
@@ -100,11 +104,15 @@ def _download(repo_id: str, revision: str) -> tuple[Path | None, str]:
     except ImportError:
         return None, "download skipped (huggingface_hub is not installed: pip install huggingface_hub)"
     try:
-        path = snapshot_download(repo_id, revision=revision, allow_patterns=list(DOWNLOAD_PATTERNS))
+        path = Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(DOWNLOAD_PATTERNS)))
+        if not any(path.glob("*.safetensors")):
+            # Older checkpoints ship only the pickled weights, which tinyalbert reads without
+            # running them (tinyalbert.torch_checkpoint); fetched only when nothing better is there.
+            path = Path(snapshot_download(repo_id, revision=revision, allow_patterns=[PICKLED_WEIGHTS_PATTERN]))
     except Exception as error:  # no network, unknown repository, gated model, ...
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return None, f"download of {repo_id} failed ({type(error).__name__}: {message})"
-    return Path(path), ""
+    return path, ""
 
 
 def resolve_model_dir(name_or_path, revision: str = "main") -> Path:
@@ -115,6 +123,13 @@ def resolve_model_dir(name_or_path, revision: str = "main") -> Path:
     text = os.fspath(name_or_path)
     path = Path(text).expanduser()
     if path.is_dir():
+        bundled = BUNDLED_DIR / text
+        if text in BUNDLED_MODELS and bundled.is_dir() and path.resolve() != bundled.resolve():
+            # A local directory wins, as in Transformers, but a user asking for the bundled model
+            # by name should know that another one answered.
+            warnings.warn(f"using the local directory {path.resolve()}, not the bundled model {text!r} of the same "
+                          f"name; pass {bundled} to use the bundled one", stacklevel=2)
+            return path.resolve()  # by its full path, later look-ups of the same directory do not warn again
         return path
     if path.exists():
         raise FileNotFoundError(f"{path} is a file; a model is a directory holding config.json and model.safetensors")

@@ -10,7 +10,6 @@ arrays and leave on the model's backend.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -22,78 +21,16 @@ from .nn.albert import albert_body_forward
 from .nn.encoder import weights_below
 from .nn.heads import classifier_forward
 from .nn.losses import bce_with_logits_forward, cross_entropy_forward, mse_forward
-from .nn.pretraining import SOP_PREFIX, pretraining_backward, pretraining_forward
+from .nn.pretraining import SOP_CLASSES, SOP_PREFIX, pretraining_backward, pretraining_forward
+from .inputs import check_labels, check_span_positions, output_flags, prepare_inputs
+from .outputs import (  # noqa: F401  (the output classes are importable from here too, as in Transformers)
+    AlbertForPreTrainingOutput, BaseModelOutputWithPooling, MaskedLMOutput, ModelOutput, MultipleChoiceModelOutput,
+    QuestionAnsweringModelOutput, SequenceClassifierOutput, TokenClassifierOutput,
+)
 from .weights import (
     SAFE_WEIGHTS_NAME, body_shapes, init_parameters, linear_shapes, match_checkpoint, mlm_head_shapes,
-    normalize_checkpoint_keys, read_checkpoint, write_safetensors,
+    normalize_checkpoint_keys, read_checkpoint, resize_vocabulary, warn_nonfinite, write_safetensors,
 )
-
-
-# --- outputs ------------------------------------------------------------------------------------
-class ModelOutput:
-    """Fields by attribute (`out.logits`), by name (`out["logits"]`) or, skipping the unset
-    ones, by position (`out[0]`), as with Transformers' outputs."""
-
-    def to_tuple(self) -> tuple:
-        return tuple(value for value in (getattr(self, f.name) for f in dataclasses.fields(self)) if value is not None)
-
-    def keys(self) -> list:
-        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None]
-
-    def __getitem__(self, key):
-        return getattr(self, key) if isinstance(key, str) else self.to_tuple()[key]
-
-    def __iter__(self):
-        return iter(self.keys())
-
-
-@dataclass
-class BaseModelOutputWithPooling(ModelOutput):
-    last_hidden_state: object = None
-    pooler_output: object = None
-    hidden_states: tuple | None = None
-    attentions: tuple | None = None
-
-
-@dataclass
-class AlbertForPreTrainingOutput(ModelOutput):
-    loss: object = None
-    prediction_logits: object = None
-    sop_logits: object = None
-    hidden_states: tuple | None = None
-    attentions: tuple | None = None
-
-
-@dataclass
-class MaskedLMOutput(ModelOutput):
-    loss: object = None
-    logits: object = None
-    hidden_states: tuple | None = None
-    attentions: tuple | None = None
-
-
-@dataclass
-class SequenceClassifierOutput(MaskedLMOutput):
-    pass
-
-
-@dataclass
-class TokenClassifierOutput(MaskedLMOutput):
-    pass
-
-
-@dataclass
-class MultipleChoiceModelOutput(MaskedLMOutput):
-    pass
-
-
-@dataclass
-class QuestionAnsweringModelOutput(ModelOutput):
-    loss: object = None
-    start_logits: object = None
-    end_logits: object = None
-    hidden_states: tuple | None = None
-    attentions: tuple | None = None
 
 
 # --- the shared machinery -----------------------------------------------------------------------
@@ -102,6 +39,7 @@ class AlbertPreTrainedModel:
 
     with_pooler = True  # whether this class has `albert.pooler.*`
     base_model_prefix = "albert"
+    main_input_name = "input_ids"
     # What `state_dict()` strips from the parameter names: the bare body (AlbertModel) is saved
     # without its `albert.` prefix, as Transformers saves it; the classes with a head keep it.
     stripped_prefix = ""
@@ -140,20 +78,33 @@ class AlbertPreTrainedModel:
 
     # -- loading and saving
     @classmethod
-    def from_pretrained(cls, name_or_path, *, backend="numpy", dtype="float32", allow_pickle: bool = False,
-                        seed: int = 0, **config_overrides):
-        """Load a Transformers-layout directory (`config.json` + `model.safetensors`), a name found
-        in the local Hugging Face cache, or (with `huggingface_hub`) a Hub name.
+    def from_pretrained(cls, name_or_path, *, backend="numpy", dtype="float32", ignore_mismatched_sizes: bool = False,
+                        seed: int = 0, revision: str = "main", **config_overrides):
+        """Load a Transformers-layout directory (`config.json` + `model.safetensors` or
+        `pytorch_model.bin`), a name found in the local Hugging Face cache, or (with
+        `huggingface_hub`) a Hub name at `revision`.
 
-        Head weights the checkpoint lacks are initialized as Transformers does, with a warning.
+        `config_overrides` set config fields as in Transformers (`num_labels=5` gives a 5-label
+        head even when the saved config names 2 labels). Head weights the checkpoint lacks are
+        initialized as Transformers does, with a warning; a checkpoint tensor of another shape
+        raises, unless `ignore_mismatched_sizes=True` re-initializes it (with a warning).
         """
         from .hub import resolve_model_dir
 
-        directory = resolve_model_dir(name_or_path)
+        unknown = AlbertConfig.unknown_names(config_overrides)
+        if unknown:
+            raise TypeError(f"{cls.__name__}.from_pretrained() got unexpected keyword argument(s) {unknown}: "
+                            "not a field of AlbertConfig")
+        directory = resolve_model_dir(name_or_path, revision)
+        torch_dtype = config_overrides.pop("torch_dtype", None)
         config = AlbertConfig.from_pretrained(directory, **config_overrides)
-        tensors, source = read_checkpoint(directory, allow_pickle=allow_pickle)
+        if torch_dtype is not None:  # Transformers' name for `dtype` ("float16", torch.float16 or "auto")
+            dtype = config.saved_dtype() if torch_dtype == "auto" else torch_dtype
+        tensors, source = read_checkpoint(directory)
         tensors = normalize_checkpoint_keys(tensors, config)
-        params = match_checkpoint(tensors, cls.parameter_shapes(config), source, config, np.random.default_rng(seed))
+        params = match_checkpoint(tensors, cls.parameter_shapes(config), source, config, np.random.default_rng(seed),
+                                  ignore_mismatched_sizes=ignore_mismatched_sizes)
+        warn_nonfinite(params, source)
         return cls(config, params, backend=backend, dtype=dtype)
 
     def state_dict(self) -> dict:
@@ -188,88 +139,88 @@ class AlbertPreTrainedModel:
         write_safetensors({name: to_numpy(value) for name, value in self.state_dict().items()}, directory / SAFE_WEIGHTS_NAME)
         return directory
 
-    def num_parameters(self) -> int:
-        return sum(int(np.prod(value.shape)) for value in self.params.values())
+    def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,
+                                mean_resizing: bool = True, seed: int = 0):
+        """Grow or cut the vocabulary to `new_num_tokens` (rounded up to a multiple of
+        `pad_to_multiple_of`), after tokens were added to the tokenizer. Returns the word
+        embedding table (vocab, embedding_size).
+
+        Rows past the old vocabulary start as the mean of the old rows (`mean_resizing`, as in
+        Transformers, which adds noise of 1e-9 times their covariance, far below float32
+        precision of the rows' spread) or as N(0, initializer_range) drawn from a generator seeded
+        with `seed`. The MLM bias grows the same way; tied decoders follow the embeddings.
+        """
+        name = "albert.embeddings.word_embeddings.weight"
+        if new_num_tokens is None and pad_to_multiple_of is None:
+            return self.params[name]
+        count = self.params[name].shape[0] if new_num_tokens is None else new_num_tokens
+        self.params = resize_vocabulary(self.params, count, pad_to_multiple_of, mean_resizing,
+                                        self.config.initializer_range, np.random.default_rng(seed))
+        self.config.vocab_size = self.params[name].shape[0]
+        return self.params[name]
+
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """How many numbers the parameters hold (every parameter is trainable; shared layers count once).
+
+        `exclude_embeddings` leaves out the embedding tables, as Transformers does.
+        """
+        return sum(
+            int(np.prod(value.shape)) for name, value in self.params.items()
+            if not (exclude_embeddings and name.endswith("embeddings.weight"))
+        )
+
 
     # -- the forward pass
     def _prepare_inputs(self, input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds):
-        """Move inputs to the backend and fill in Transformers' defaults."""
-        xp = self.xp
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
-        if input_ids is None and inputs_embeds is None:
-            raise ValueError("You have to specify either input_ids or inputs_embeds")
-        if input_ids is not None:
-            input_ids = asarray(xp, input_ids)
-            if input_ids.ndim != 2:
-                raise ValueError(f"input_ids must have shape (batch, seq), got {tuple(input_ids.shape)}")
-            shape = tuple(input_ids.shape)
-            if not xp.isdtype(input_ids.dtype, "integral"):
-                raise ValueError(f"input_ids must be integers, got {input_ids.dtype}")
-            if int(xp.min(input_ids)) < 0 or int(xp.max(input_ids)) >= self.config.vocab_size:
-                raise ValueError(f"input_ids must lie in [0, {self.config.vocab_size}) (vocab_size)")
-        else:
-            inputs_embeds = asarray(xp, inputs_embeds, dtype=self.dtype)
-            if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != self.config.embedding_size:
-                raise ValueError(
-                    f"inputs_embeds must have shape (batch, seq, {self.config.embedding_size}), "
-                    f"got {tuple(inputs_embeds.shape)}"
-                )
-            shape = tuple(inputs_embeds.shape[:2])
-        batch, seq = shape
-        if seq > self.config.max_position_embeddings and self.config.position_embedding_type == "absolute":
-            raise ValueError(
-                f"sequence length {seq} exceeds max_position_embeddings ({self.config.max_position_embeddings})"
-            )
-        attention_mask = xp.ones(shape, dtype=self.dtype) if attention_mask is None else asarray(xp, attention_mask)
-        token_type_ids = (
-            xp.zeros(shape, dtype=xp.int64) if token_type_ids is None else asarray(xp, token_type_ids)
-        )
-        position_ids = xp.arange(seq, dtype=xp.int64)[None, :] if position_ids is None else asarray(xp, position_ids)
-        for name, value in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
-            if tuple(value.shape) != shape:
-                raise ValueError(f"{name} must have shape {shape} like the inputs, got {tuple(value.shape)}")
-        if head_mask is not None:
-            head_mask = asarray(xp, head_mask, dtype=self.dtype)
-        return input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds
+        """Move inputs to the backend, check them and fill in Transformers' defaults (`inputs.py`)."""
+        return prepare_inputs(self.xp, self.dtype, self.config, input_ids, attention_mask, token_type_ids,
+                              position_ids, head_mask, inputs_embeds)
 
     def _body(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-              inputs_embeds=None, output_hidden_states=False, output_attentions=False):
+              inputs_embeds=None, output_hidden_states=None, output_attentions=None):
         input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds = self._prepare_inputs(
             input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds
         )
+        output_hidden_states, output_attentions = output_flags(self.config, output_hidden_states, output_attentions)
         return albert_body_forward(
             self.params, self.config, input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
             position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
-            with_pooler=self.with_pooler, output_hidden_states=bool(output_hidden_states),
-            output_attentions=bool(output_attentions), rng=self._dropout_rng(),
+            with_pooler=self.with_pooler, output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions, rng=self._dropout_rng(),
         )
 
     def _dropout_rng(self):
         return self.rng if self.training else None
 
-    def _labels(self, labels):
-        return None if labels is None else asarray(self.xp, labels)
+    def _labels(self, labels, name: str = "labels", classes: int | None = None, shape=None):
+        """`labels` on the backend, checked to be class ids in [0, classes) or -100 (ignored)."""
+        return None if labels is None else check_labels(self.xp, labels, name, classes, shape)
+
+    def _finish_output(self, output: ModelOutput, return_dict):
+        """The output object, or with `return_dict=False` (default: `config.return_dict`) its tuple."""
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return output if return_dict else output.to_tuple()
+
 
     @staticmethod
     def _tuple(values):
         return None if values is None else tuple(values)
 
     def _pretraining(self, input_ids, labels, sentence_order_label, attention_mask=None, token_type_ids=None,
-                     position_ids=None, head_mask=None, inputs_embeds=None, output_hidden_states=False,
-                     output_attentions=False, keep_caches=False, loss_scales=(1.0, 1.0)):
+                     position_ids=None, head_mask=None, inputs_embeds=None, output_hidden_states=None,
+                     output_attentions=None, keep_caches=False, loss_scales=(1.0, 1.0)):
         """Check and prepare the inputs, then run the MLM (+ SOP) objective of `nn.pretraining`."""
         input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds = self._prepare_inputs(
             input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds
         )
-        labels = self._labels(labels)
         shape = tuple(attention_mask.shape)
-        if labels is not None and tuple(labels.shape) != shape:
-            raise ValueError(f"labels must have the shape of input_ids {shape}, got {tuple(labels.shape)}")
+        labels = self._labels(labels, "labels", self.config.vocab_size, shape)
+        sentence_order_label = self._labels(sentence_order_label, "sentence_order_label", SOP_CLASSES, shape[:1])
+        output_hidden_states, output_attentions = output_flags(self.config, output_hidden_states, output_attentions)
         return pretraining_forward(
-            self.params, self.config, input_ids, labels, self._labels(sentence_order_label), attention_mask,
+            self.params, self.config, input_ids, labels, sentence_order_label, attention_mask,
             token_type_ids, position_ids, self._dropout_rng(), head_mask=head_mask, inputs_embeds=inputs_embeds,
-            output_hidden_states=bool(output_hidden_states), output_attentions=bool(output_attentions),
+            output_hidden_states=output_hidden_states, output_attentions=output_attentions,
             keep_caches=keep_caches, loss_scales=loss_scales,
         )
 
@@ -301,12 +252,12 @@ class AlbertModel(AlbertPreTrainedModel):
     stripped_prefix = "albert."
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=True):
+                inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                              output_hidden_states, output_attentions)
-        return BaseModelOutputWithPooling(
+        return self._finish_output(BaseModelOutputWithPooling(
             body.sequence_output, body.pooled_output, self._tuple(body.hidden_states), self._tuple(body.attentions)
-        )
+        ), return_dict)
 
 
 class AlbertForPreTraining(AlbertPreTrainedModel):
@@ -318,15 +269,15 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, labels=None, sentence_order_label=None, output_attentions=None,
-                output_hidden_states=None, return_dict=True):
+                output_hidden_states=None, return_dict=None):
         if labels is None or sentence_order_label is None:  # Transformers gives a loss only with both
             labels = sentence_order_label = None
         loss, out, _ = self._pretraining(input_ids, labels, sentence_order_label, attention_mask, token_type_ids,
                                          position_ids, head_mask, inputs_embeds, output_hidden_states,
                                          output_attentions)
-        return AlbertForPreTrainingOutput(
+        return self._finish_output(AlbertForPreTrainingOutput(
             loss, out.prediction_logits, out.sop_logits, self._tuple(out.hidden_states), self._tuple(out.attentions)
-        )
+        ), return_dict)
 
     def loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask=None, token_type_ids=None,
                        loss_scales=(1.0, 1.0)):
@@ -346,10 +297,11 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
         return mlm_head_shapes(config)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=True):
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         loss, out, _ = self._pretraining(input_ids, labels, None, attention_mask, token_type_ids, position_ids,
                                          head_mask, inputs_embeds, output_hidden_states, output_attentions)
-        return MaskedLMOutput(loss, out.prediction_logits, self._tuple(out.hidden_states), self._tuple(out.attentions))
+        output = MaskedLMOutput(loss, out.prediction_logits, self._tuple(out.hidden_states), self._tuple(out.attentions))
+        return self._finish_output(output, return_dict)
 
     def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, loss_scales=(1.0, 1.0)):
         """MLM loss and the gradient of every parameter (keys of `state_dict()`); only the first of
@@ -370,7 +322,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         return linear_shapes("classifier.", config.hidden_size, config.num_labels)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=True):
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                              output_hidden_states, output_attentions)
         logits, _ = classifier_forward(
@@ -378,10 +330,10 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
             dropout=self.config.classifier_dropout_prob, rng=self._dropout_rng(),
         )
         loss = None
-        labels = self._labels(labels)
         if labels is not None:
-            loss = self._loss(logits, labels)
-        return SequenceClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+            loss = self._loss(logits, self._labels(labels))
+        output = SequenceClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+        return self._finish_output(output, return_dict)
 
     def _loss(self, logits, labels):
         xp, num_labels = self.xp, self.config.num_labels
@@ -392,12 +344,17 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
                 self.config.problem_type = "single_label_classification"
             else:
                 self.config.problem_type = "multi_label_classification"
+        if self.config.problem_type != "single_label_classification" and labels.size != logits.size:
+            # Transformers' MSE would broadcast (with a warning); a silently broadcast loss is wrong.
+            raise ValueError(f"labels must have one value per logit, shape {tuple(logits.shape)}, "
+                             f"got {tuple(labels.shape)} ({self.config.problem_type})")
         if self.config.problem_type == "regression":
             labels = xp.astype(labels, logits.dtype)
             if num_labels == 1:
                 return mse_forward(xp.reshape(logits, (-1,)), xp.reshape(labels, (-1,)))[0]
             return mse_forward(logits, labels)[0]
         if self.config.problem_type == "single_label_classification":
+            labels = self._labels(xp.reshape(labels, (-1,)), "labels", num_labels, logits.shape[:1])
             return _flat_cross_entropy(logits, labels, num_labels)
         return bce_with_logits_forward(logits, xp.astype(labels, logits.dtype))[0]
 
@@ -409,6 +366,9 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
         labels = self._labels(labels)
         self.config.problem_type = finetuning.infer_problem_type(self.config, labels)
+        if self.config.problem_type == "single_label_classification":  # class ids, checked as in forward
+            labels = self._labels(self.xp.reshape(labels, (-1,)), "labels", self.config.num_labels,
+                                  inputs.input_ids.shape[:1])
         loss, _, cache = finetuning.sequence_classification_forward(
             self.params, self.config, inputs, labels, problem_type=self.config.problem_type, rng=self._dropout_rng()
         )
@@ -425,7 +385,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         return linear_shapes("classifier.", config.hidden_size, config.num_labels)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=True):
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                              output_hidden_states, output_attentions)
         dropout = self.config.classifier_dropout_prob
@@ -433,9 +393,10 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         logits, _ = classifier_forward(
             body.sequence_output, weights_below(self.params, "classifier."), dropout=dropout, rng=self._dropout_rng()
         )
-        labels = self._labels(labels)
+        labels = self._labels(labels, "labels", self.config.num_labels, logits.shape[:2])
         loss = None if labels is None else _flat_cross_entropy(logits, labels, self.config.num_labels)
-        return TokenClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+        output = TokenClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+        return self._finish_output(output, return_dict)
 
     def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
         """Token cross-entropy (labels -100 ignored) and the gradient of every parameter, keyed
@@ -443,8 +404,9 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         from .nn import finetuning
 
         inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
+        labels = self._labels(labels, "labels", self.config.num_labels, inputs.input_ids.shape)
         loss, _, cache = finetuning.token_classification_forward(
-            self.params, self.config, inputs, self._labels(labels), rng=self._dropout_rng()
+            self.params, self.config, inputs, labels, rng=self._dropout_rng()
         )
         return loss, finetuning.complete_grads(self.params, finetuning.token_classification_backward(cache))
 
@@ -460,7 +422,7 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
-                output_hidden_states=None, return_dict=True):
+                output_hidden_states=None, return_dict=None):
         xp = self.xp
         if self.config.num_labels != 2:
             raise ValueError(f"AlbertForQuestionAnswering needs config.num_labels == 2, got {self.config.num_labels}")
@@ -470,16 +432,16 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
         start_logits, end_logits = logits[..., 0], logits[..., 1]
         loss = None
         if start_positions is not None and end_positions is not None:
-            # Positions outside the sequence are clamped to `seq` and then ignored, as in Transformers.
-            seq = start_logits.shape[1]
-            start = xp.clip(xp.reshape(asarray(xp, start_positions), (-1,)), 0, seq)
-            end = xp.clip(xp.reshape(asarray(xp, end_positions), (-1,)), 0, seq)
+            # Positions beyond the sequence are clamped to `seq` and then ignored, as in Transformers.
+            seq, batch = start_logits.shape[1], start_logits.shape[0]
+            start = xp.clip(check_span_positions(xp, start_positions, "start_positions", batch), 0, seq)
+            end = xp.clip(check_span_positions(xp, end_positions, "end_positions", batch), 0, seq)
             start_loss, _ = cross_entropy_forward(start_logits, start, ignore_index=seq)
             end_loss, _ = cross_entropy_forward(end_logits, end, ignore_index=seq)
             loss = (start_loss + end_loss) / 2
-        return QuestionAnsweringModelOutput(
+        return self._finish_output(QuestionAnsweringModelOutput(
             loss, start_logits, end_logits, self._tuple(body.hidden_states), self._tuple(body.attentions)
-        )
+        ), return_dict)
 
     def loss_and_grads(self, input_ids, start_positions, end_positions, attention_mask=None, token_type_ids=None,
                        position_ids=None):
@@ -490,9 +452,10 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
         if self.config.num_labels != 2:
             raise ValueError(f"AlbertForQuestionAnswering needs config.num_labels == 2, got {self.config.num_labels}")
         inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
+        batch = inputs.input_ids.shape[0]
         loss, _, cache = finetuning.question_answering_forward(
-            self.params, self.config, inputs, self._labels(start_positions), self._labels(end_positions),
-            rng=self._dropout_rng(),
+            self.params, self.config, inputs, check_span_positions(self.xp, start_positions, "start_positions", batch),
+            check_span_positions(self.xp, end_positions, "end_positions", batch), rng=self._dropout_rng(),
         )
         return loss, finetuning.complete_grads(self.params, finetuning.question_answering_backward(cache))
 
@@ -506,18 +469,23 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
         return linear_shapes("classifier.", config.hidden_size, 1)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=True):
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         xp = self.xp
         source = input_ids if input_ids is not None else inputs_embeds
         if source is None:
             raise ValueError("You have to specify either input_ids or inputs_embeds")
+        source = asarray(xp, source)
+        if source.ndim != (3 if input_ids is not None else 4):
+            raise ValueError(f"{'input_ids' if input_ids is not None else 'inputs_embeds'} must have shape "
+                             f"(batch, choices, seq{'' if input_ids is not None else ', embedding_size'}), "
+                             f"got {tuple(source.shape)}")
         num_choices = source.shape[1]
 
         def flatten(value):
             if value is None:
                 return None
             value = asarray(xp, value)
-            return xp.reshape(value, (-1, *value.shape[2:]))
+            return xp.reshape(value, (value.shape[0] * value.shape[1], *value.shape[2:]))
 
         body, _ = self._body(flatten(input_ids), flatten(attention_mask), flatten(token_type_ids),
                              flatten(position_ids), head_mask, flatten(inputs_embeds),
@@ -527,9 +495,10 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
             dropout=self.config.classifier_dropout_prob, rng=self._dropout_rng(),
         )
         logits = xp.reshape(scores, (-1, num_choices))
-        labels = self._labels(labels)
+        labels = self._labels(labels, "labels", num_choices, logits.shape[:1])
         loss = None if labels is None else _flat_cross_entropy(logits, labels, num_choices)
-        return MultipleChoiceModelOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+        output = MultipleChoiceModelOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
+        return self._finish_output(output, return_dict)
 
     def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
         """Cross-entropy over the choices (inputs (batch, choices, seq), labels (batch,)) and the
@@ -537,8 +506,10 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
         from .nn import finetuning
 
         inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids, choices=True)
+        batch, num_choices = inputs.input_ids.shape[:2]
+        labels = self._labels(labels, "labels", num_choices, (batch,))
         loss, _, cache = finetuning.multiple_choice_forward(
-            self.params, self.config, inputs, self._labels(labels), rng=self._dropout_rng()
+            self.params, self.config, inputs, labels, rng=self._dropout_rng()
         )
         return loss, finetuning.complete_grads(self.params, finetuning.multiple_choice_backward(cache))
 

@@ -85,6 +85,10 @@ class FillMaskPipeline:
         self.truncation = bool(truncation)
         if tokenizer.mask_token_id is None:
             raise ValueError("The tokenizer does not define a `mask_token`.")
+        from .tokenizer import check_vocab_matches
+
+        # Every id the tokenizer makes needs a row of the model's embeddings (spare rows are fine).
+        check_vocab_matches(tokenizer, model.config, allow_larger_embedding=True)
         # Positions beyond this have no position embedding: the model cannot take them.
         self.max_length = int(model.config.max_position_embeddings)
 
@@ -202,8 +206,10 @@ class FillMaskPipeline:
                 input_ids[row, : len(encoded[i])] = encoded[i]
                 attention_mask[row, : len(encoded[i])] = 1
                 flat_positions.extend(row * seq + p for p in mask_positions[i])
+            # return_dict=True: a config.json may say `"return_dict": false`, which would give a tuple.
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask,
-                                token_type_ids=np.zeros_like(input_ids)).logits  # (batch, seq, vocab)
+                                token_type_ids=np.zeros_like(input_ids), output_hidden_states=False,
+                                output_attentions=False, return_dict=True).logits  # (batch, seq, vocab)
             vocab = logits.shape[-1]
             # Only the masked rows leave the device.
             rows = xp.take(xp.reshape(logits, (len(batch) * seq, vocab)), xp.asarray(flat_positions), axis=0)

@@ -4,16 +4,19 @@ Loads an ALBERT masked-language model, runs the fill-mask pipeline on the texts 
 arguments (or, when there are none, on standard input, one text per line) and prints the top
 predictions as a table, or as JSON lines with `--json`.
 
-Mistakes a user can make (no `[MASK]`, a text too long, an unknown model, no GPU for `cupy`,
-a bad `--top-k`) end with one line `error: ...` on standard error and exit status 2.
+Mistakes a user can make (no `[MASK]`, a text too long, an unknown model, a broken config.json,
+weights that are NaN, no GPU for `cupy`, a bad `--top-k`) end with one line `error: ...` on
+standard error and exit status 2; warnings come before it as `warning: ...` lines.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import math
 import os
 import sys
+import warnings
 
 from .cli import OneLineErrorParser, UsageError, int_at_least
 
@@ -116,6 +119,7 @@ def load_pipeline(args):
     from .backend import get_backend
     from .hub import DEFAULT_MODEL
     from .pipelines import pipeline
+    from .weights import nonfinite_tensors
 
     if args.backend == "cupy":
         try:
@@ -126,13 +130,29 @@ def load_pipeline(args):
             raise UsageError(f"--backend cupy needs CuPy and a CUDA GPU ({' '.join(reason.split())}); "
                              "install CuPy (pip install cupy-cuda12x) or use --backend numpy") from None
     try:
-        return pipeline("fill-mask", model=args.model, top_k=args.top_k, backend=args.backend,
-                        dtype=args.dtype, batch_size=args.batch_size, truncation=args.truncate)
+        fill_mask = pipeline("fill-mask", model=args.model, top_k=args.top_k, backend=args.backend,
+                             dtype=args.dtype, batch_size=args.batch_size, truncation=args.truncate)
     except FileNotFoundError as error:
         message = str(error)
         if args.model == DEFAULT_MODEL:
             message += "; choose a model with --model DIR_OR_NAME (e.g. --model albert/albert-base-v2)"
         raise UsageError(message) from None
+    broken = nonfinite_tensors(fill_mask.model.params)
+    if broken:
+        raise UsageError(f"model {args.model} has NaN or infinite weights in {len(broken)} tensor(s) "
+                         f"({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}); its predictions would "
+                         "be meaningless: use another checkpoint")
+    return fill_mask
+
+
+def check_scores(texts: list[str], outputs: list, dtype: str) -> None:
+    """Refuse to print scores that are not numbers (a float16 overflow, say): JSON has no NaN."""
+    for text, output in zip(texts, outputs):
+        for predictions in predictions_per_mask(output):
+            if not all(math.isfinite(prediction["score"]) for prediction in predictions):
+                hint = "; try --dtype float32" if dtype == "float16" else ""
+                raise UsageError(f"the model gave scores that are not numbers (NaN or inf) for text "
+                                 f"{shorten(text, 60)!r}{hint}")
 
 
 def shorten(text: str, width: int) -> str:
@@ -195,13 +215,19 @@ def run(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
                          f"at most {error.limit}; pass --truncate to cut it") from None
     if len(texts) == 1:  # the pipeline unwraps a batch of one
         outputs = [outputs]
+    check_scores(texts, outputs, args.dtype)
     if args.json:
         for text, output in zip(texts, outputs):
-            stdout.write(json.dumps({"text": text, "predictions": output}, ensure_ascii=False) + "\n")
+            stdout.write(json.dumps({"text": text, "predictions": output}, ensure_ascii=False, allow_nan=False) + "\n")
     else:
         stdout.write(format_table(texts, outputs) + "\n")
     stdout.flush()
     return 0
+
+
+def show_warning_on_one_line(message, category, filename, lineno, file=None, line=None):
+    """`warnings.showwarning` for a command line: `warning: ...`, without file and source line."""
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,10 +241,20 @@ def main(argv: list[str] | None = None) -> int:
         package_logger.propagate = False
     if (sys.stdout.encoding or "").lower().replace("-", "") != "utf8":
         sys.stdout.reconfigure(errors="backslashreplace")  # pieces like "▁" must not crash a non-UTF-8 terminal
+    # Warnings (weights initialized afresh, NaN weights, a shadowed bundled model) as one line each.
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning_on_one_line
+        # NumPy's overflow notes say nothing a user can act on; scores that are not numbers are refused.
+        warnings.filterwarnings("ignore", category=RuntimeWarning, message=".*(overflow|invalid value)")
+        return run_reporting_errors(argv)
+
+
+def run_reporting_errors(argv: list[str] | None) -> int:
+    """`run`, with every failure turned into one `error:` line and an exit status."""
     try:
         return run(argv)
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except UsageError as error:  # on one line even when it quotes a text holding line breaks
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_USAGE
     except (ValueError, OSError, RuntimeError) as error:  # e.g. a corrupt checkpoint or tokenizer file
         if isinstance(error, BrokenPipeError):  # `... | head` closed the output early

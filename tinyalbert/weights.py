@@ -2,7 +2,8 @@
 and the initialization Transformers gives to weights a checkpoint does not have.
 
 A checkpoint is the flat parameter dict on disk, with Transformers' key names. Nothing here
-unpickles: `pytorch_model.bin` files are read only when the caller allows it explicitly.
+runs code from a file: `pytorch_model.bin` is read by `tinyalbert.torch_checkpoint`, which
+rebuilds tensors and refuses everything else a pickle could ask for.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .backend import array_namespace, asarray
 from .nn.encoder import layer_prefix
 
 SAFE_WEIGHTS_NAME = "model.safetensors"
@@ -94,6 +96,40 @@ def init_parameters(shapes: dict, config, rng: np.random.Generator) -> dict:
     return {name: init_parameter(name, shape, config, rng) for name, shape in shapes.items()}
 
 
+def resize_rows(table, count: int, mean_resizing: bool, std: float, rng: np.random.Generator):
+    """`table` (rows, ...) cut or grown to `count` rows; new rows are the mean of the old ones,
+    or N(0, std) draws (zeros for std 0)."""
+    xp = array_namespace(table)
+    if count <= table.shape[0]:
+        return table[:count, ...]
+    new_shape = (count - table.shape[0], *table.shape[1:])
+    if mean_resizing:
+        new_rows = xp.broadcast_to(xp.mean(table, axis=0, keepdims=True), new_shape)
+    else:
+        new_rows = asarray(xp, rng.normal(0.0, std, size=new_shape) if std else np.zeros(new_shape), dtype=table.dtype)
+    return xp.concat([table, xp.astype(new_rows, table.dtype)], axis=0)
+
+
+VOCABULARY_ROWS = ("albert.embeddings.word_embeddings.weight", "predictions.decoder.weight", "predictions.bias")
+
+
+def resize_vocabulary(params: dict, count: int, pad_to_multiple_of, mean_resizing: bool, initializer_range: float,
+                      rng: np.random.Generator) -> dict:
+    """`params` with every table indexed by token id (embeddings, untied decoder, MLM bias) cut
+    or grown to `count` rows, rounded up to a multiple of `pad_to_multiple_of`."""
+    for argument, value in (("new_num_tokens", count), ("pad_to_multiple_of", pad_to_multiple_of or 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{argument} must be a positive integer, got {value!r}")
+    if pad_to_multiple_of:
+        count = -(-count // pad_to_multiple_of) * pad_to_multiple_of
+    resized = dict(params)
+    for key in VOCABULARY_ROWS:
+        if key in params:
+            spread = 0.0 if key.endswith("bias") else initializer_range
+            resized[key] = resize_rows(params[key], count, mean_resizing, spread, rng)
+    return resized
+
+
 # --- reading checkpoints ------------------------------------------------------------------------
 def _read_safetensors(file: Path) -> dict:
     from safetensors import SafetensorError
@@ -129,16 +165,7 @@ def _read_bfloat16_safetensors(file: Path) -> dict:
     return tensors
 
 
-def _read_pickled(file: Path) -> dict:
-    try:
-        import torch
-    except ImportError:
-        raise ImportError(f"reading {file} needs torch; convert it to safetensors instead") from None
-    state = torch.load(str(file), map_location="cpu", weights_only=True)
-    return {key: value.float().numpy() if value.is_floating_point() else value.numpy() for key, value in state.items()}
-
-
-def read_checkpoint(directory: Path, allow_pickle: bool = False) -> tuple[dict, Path]:
+def read_checkpoint(directory: Path) -> tuple[dict, Path]:
     """All tensors of the checkpoint in `directory` as NumPy arrays, and the file they came from."""
     directory = Path(directory)
     single = directory / SAFE_WEIGHTS_NAME
@@ -162,13 +189,12 @@ def read_checkpoint(directory: Path, allow_pickle: bool = False) -> tuple[dict, 
         return tensors, index
     pickled = directory / PICKLED_WEIGHTS_NAME
     if pickled.is_file():
-        if not allow_pickle:
-            raise ValueError(
-                f"{directory} has only {PICKLED_WEIGHTS_NAME}, a pickle; tinyalbert does not unpickle by default. "
-                "Pass allow_pickle=True if you trust the file, or convert it to model.safetensors."
-            )
-        return _read_pickled(pickled), pickled
-    raise FileNotFoundError(f"no {SAFE_WEIGHTS_NAME} or {SAFE_WEIGHTS_INDEX_NAME} in {directory}")
+        from .torch_checkpoint import load_torch_checkpoint
+
+        return load_torch_checkpoint(pickled), pickled
+    raise FileNotFoundError(
+        f"no {SAFE_WEIGHTS_NAME}, {SAFE_WEIGHTS_INDEX_NAME} or {PICKLED_WEIGHTS_NAME} in {directory}"
+    )
 
 
 def normalize_checkpoint_keys(tensors: dict, config) -> dict:
@@ -199,36 +225,73 @@ def normalize_checkpoint_keys(tensors: dict, config) -> dict:
     return renamed
 
 
-def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.random.Generator) -> dict:
+def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.random.Generator,
+                     ignore_mismatched_sizes: bool = False) -> dict:
     """The model's parameters from checkpoint `tensors`: shapes checked, missing ones initialized
-    (with a warning that lists them), unused ones reported."""
-    params = {}
+    (with a warning that lists them), unused ones reported. With `ignore_mismatched_sizes`, a
+    tensor of another shape (a 2-label head loaded for 5 labels) is initialized afresh, with a
+    warning, instead of raising."""
+    params, mismatched = {}, []
     for name, shape in shapes.items():
         if name not in tensors:
             continue
         value = tensors[name]
         if tuple(value.shape) != tuple(shape):
+            if ignore_mismatched_sizes:
+                mismatched.append(f"{name}: found shape {tuple(value.shape)} in the checkpoint and {tuple(shape)} "
+                                  "in the model")
+                continue
             raise ValueError(
-                f"{source}: tensor {name!r} has shape {tuple(value.shape)}, "
-                f"but the config asks for {tuple(shape)}"
+                f"{source}: tensor {name!r} has shape {tuple(value.shape)}, but the config asks for "
+                f"{tuple(shape)}; the checkpoint does not fit its config (to train this tensor afresh "
+                "instead, load with from_pretrained(..., ignore_mismatched_sizes=True))"
             )
         if not np.issubdtype(value.dtype, np.floating):
             raise ValueError(f"{source}: tensor {name!r} has dtype {value.dtype}, expected floating point")
         params[name] = value
-    missing = [name for name in shapes if name not in params]
+    if mismatched:
+        warnings.warn(
+            f"Some weights of {source} have another shape than the model's and are newly initialized: "
+            f"{'; '.join(mismatched)}. Train the model on a down-stream task before using it for predictions.",
+            stacklevel=3,
+        )
+    missing = [name for name in shapes if name not in params and name not in tensors]
     if missing:
         warnings.warn(
             f"Some weights were not in {source} and are newly initialized: {missing}. "
             "Train the model on a down-stream task before using it for predictions.",
             stacklevel=3,
         )
-        params.update(init_parameters({name: shapes[name] for name in missing}, config, rng))
+    fresh = [name for name in shapes if name not in params]
+    params.update(init_parameters({name: shapes[name] for name in fresh}, config, rng))
     unused = sorted(set(tensors) - set(shapes))
     if unused:
         # Expected when a head class loads a checkpoint with other heads (a pretraining checkpoint
         # into AlbertForMaskedLM leaves the pooler and the SOP head), so this is a log record.
         logger.info("Some weights of %s were not used by this model: %s", source, unused)
     return params
+
+
+def nonfinite_tensors(params: dict) -> list:
+    """Names of the parameters holding a NaN or an infinity (any backend)."""
+    names = []
+    for name, value in params.items():
+        xp = array_namespace(value)
+        if xp.isdtype(value.dtype, "real floating") and not bool(xp.all(xp.isfinite(value))):
+            names.append(name)
+    return names
+
+
+def warn_nonfinite(params: dict, source) -> list:
+    """Warn, naming them, when parameters loaded from `source` hold NaN or inf; returns their names.
+
+    Such a model computes NaN everywhere those weights reach, so nothing it predicts means anything.
+    """
+    bad = nonfinite_tensors(params)
+    if bad:
+        warnings.warn(f"{source} holds NaN or infinite values in {len(bad)} tensor(s): {bad[:10]}"
+                      f"{' ...' if len(bad) > 10 else ''}; the model's outputs will not be numbers", stacklevel=3)
+    return bad
 
 
 # --- writing checkpoints ------------------------------------------------------------------------

@@ -189,7 +189,11 @@ def abort_job_if_parallel(code: int) -> None:
     the others would wait for it in their next collective. Does nothing in a plain run."""
     mpi = sys.modules.get("mpi4py.MPI")
     if mpi is not None and mpi.Is_initialized() and mpi.COMM_WORLD.Get_size() > 1:
+        sys.stdout.flush()
         sys.stderr.flush()
+        # The launcher forwards our output through a pipe of its own, and MPI_Abort can kill the job
+        # before it has passed the error message on: give it a moment, or the user sees no reason.
+        time.sleep(0.5)
         mpi.COMM_WORLD.Abort(code)
         os._exit(code)
 
@@ -197,6 +201,7 @@ def abort_job_if_parallel(code: int) -> None:
 def abort(ranks: Ranks, message: str, code: int = 1) -> None:
     """Print `message` and take the whole job down: MPI_Abort ends every rank, so none waits forever."""
     print(f"error: {message}", file=sys.stderr, flush=True)
+    time.sleep(0.5)  # let the launcher pass the message on before the job is killed
     ranks.comm.Abort(code)
     os._exit(code)  # MPI_Abort may return before the launcher kills this process: go no further
 

@@ -1,0 +1,440 @@
+"""The API around the numbers, used as Transformers' users use it: `from_pretrained` overrides,
+config arguments, `return_dict=False`, output objects, and the errors bad ids must raise.
+
+Each behaviour is checked against transformers 4.53.3 doing the same thing."""
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import tinyalbert
+from tinyalbert import AlbertConfig
+
+SMALL = dict(vocab_size=50, embedding_size=8, hidden_size=12, num_hidden_layers=3, num_hidden_groups=1,
+             inner_group_num=1, num_attention_heads=3, intermediate_size=20, max_position_embeddings=16)
+IDS = np.array([[2, 7, 9, 11, 3, 0], [2, 5, 3, 0, 0, 0]])
+MASK = (IDS != 0).astype(np.int64)
+# float32 through the same operations in another order: agreement to a few ulps of the values (~1).
+ATOL = 2e-5
+CLASS_NAMES = ("AlbertModel", "AlbertForPreTraining", "AlbertForMaskedLM", "AlbertForSequenceClassification",
+               "AlbertForTokenClassification", "AlbertForQuestionAnswering", "AlbertForMultipleChoice")
+
+
+def transformers_or_skip():
+    pytest.importorskip("torch")
+    return pytest.importorskip("transformers")
+
+
+def saved_reference(tmp_path, class_name="AlbertForMaskedLM", **overrides):
+    """A transformers model with random weights saved to `tmp_path`; returns the model."""
+    import torch
+
+    transformers = transformers_or_skip()
+    torch.manual_seed(0)
+    config = transformers.AlbertConfig(attn_implementation="eager", **{**SMALL, **overrides})
+    model = getattr(transformers, class_name)(config).eval()
+    model.save_pretrained(tmp_path)
+    return model
+
+
+def inputs_for(class_name):
+    if class_name == "AlbertForMultipleChoice":
+        return {"input_ids": np.stack([IDS, IDS[::-1]], axis=1), "attention_mask": np.stack([MASK, MASK[::-1]], axis=1)}
+    return {"input_ids": IDS, "attention_mask": MASK}
+
+
+def run_reference(model, **inputs):
+    import torch
+
+    with torch.no_grad():
+        return model(**{k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()})
+
+
+def as_numpy(value):
+    return value.detach().numpy() if hasattr(value, "detach") else np.asarray(value)
+
+
+# --- from_pretrained -----------------------------------------------------------------------------
+def test_num_labels_override_gives_a_new_head_when_the_saved_config_has_labels(tmp_path):
+    transformers = transformers_or_skip()
+    tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL)).save_pretrained(tmp_path)  # writes id2label, 2 labels
+    assert len(json.loads((tmp_path / "config.json").read_text())["id2label"]) == 2
+    theirs = transformers.AlbertForSequenceClassification.from_pretrained(tmp_path, num_labels=5)
+    with pytest.warns(UserWarning, match="classifier.weight"):
+        ours = tinyalbert.AlbertForSequenceClassification.from_pretrained(tmp_path, num_labels=5)
+    assert ours.config.num_labels == theirs.config.num_labels == 5
+    assert ours.config.id2label == theirs.config.id2label
+    assert ours.config.label2id == theirs.config.label2id
+    assert ours(input_ids=IDS).logits.shape == tuple(run_reference(theirs, input_ids=IDS).logits.shape) == (2, 5)
+
+
+def test_config_overrides_in_from_pretrained_match_transformers(tmp_path):
+    transformers = transformers_or_skip()
+    saved_reference(tmp_path)
+    overrides = dict(id2label={0: "neg", 1: "neutral", 2: "pos"}, problem_type="single_label_classification",
+                     output_hidden_states=True, classifier_dropout_prob=0.25)
+    theirs = transformers.AlbertConfig.from_pretrained(tmp_path, **overrides)
+    ours = AlbertConfig.from_pretrained(tmp_path, **overrides)
+    for name in ("num_labels", "id2label", "problem_type", "output_hidden_states", "classifier_dropout_prob",
+                 "hidden_size"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    # Transformers leaves label2id at the saved LABEL_0, LABEL_1 here; tinyalbert derives it from id2label.
+    assert ours.label2id == {"neg": 0, "neutral": 1, "pos": 2}
+
+
+def test_unknown_from_pretrained_argument_is_a_type_error(tmp_path):
+    transformers = transformers_or_skip()
+    saved_reference(tmp_path)
+    with pytest.raises(TypeError):
+        transformers.AlbertForMaskedLM.from_pretrained(tmp_path, num_label=5)
+    with pytest.raises(TypeError, match="num_label"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, num_label=5)
+    # Transformers' own model arguments are accepted.
+    tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, attn_implementation="eager")
+
+
+def test_torch_dtype_argument_sets_the_model_dtype_as_in_transformers(tmp_path):
+    torch = pytest.importorskip("torch")
+    transformers = transformers_or_skip()
+    saved_reference(tmp_path)
+    for value in ("float16", torch.float16, torch.float64):
+        theirs = transformers.AlbertForMaskedLM.from_pretrained(tmp_path, torch_dtype=value)
+        ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, torch_dtype=value)
+        assert str(ours.dtype).split(".")[-1].strip("'>") == str(theirs.dtype).split(".")[-1]
+    tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL), dtype="float64").save_pretrained(tmp_path / "f64")
+    theirs = transformers.AlbertForMaskedLM.from_pretrained(tmp_path / "f64", torch_dtype="auto")
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path / "f64", torch_dtype="auto")
+    assert theirs.dtype == torch.float64 and "float64" in str(ours.dtype)
+
+
+def test_mismatched_head_raises_unless_ignore_mismatched_sizes(tmp_path):
+    transformers = transformers_or_skip()
+    reference = saved_reference(tmp_path, "AlbertForSequenceClassification")  # a 2-label head
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        transformers.AlbertForSequenceClassification.from_pretrained(tmp_path, num_labels=5)
+    with pytest.raises(ValueError, match=r"classifier\.weight.*\(2, 12\).*\(5, 12\).*ignore_mismatched_sizes"):
+        tinyalbert.AlbertForSequenceClassification.from_pretrained(tmp_path, num_labels=5)
+    theirs = transformers.AlbertForSequenceClassification.from_pretrained(
+        tmp_path, num_labels=5, ignore_mismatched_sizes=True)
+    with pytest.warns(UserWarning, match=r"classifier\.weight: found shape \(2, 12\)"):
+        ours = tinyalbert.AlbertForSequenceClassification.from_pretrained(
+            tmp_path, num_labels=5, ignore_mismatched_sizes=True)
+    assert ours(input_ids=IDS).logits.shape == (2, 5) == tuple(run_reference(theirs, input_ids=IDS).logits.shape)
+    # Everything but the head came from the checkpoint.
+    pooled = tinyalbert.AlbertModel.from_pretrained(tmp_path)(input_ids=IDS, attention_mask=MASK).pooler_output
+    expected = run_reference(reference.albert, input_ids=IDS, attention_mask=MASK).pooler_output.numpy()
+    np.testing.assert_allclose(pooled, expected, atol=ATOL)
+    np.testing.assert_array_equal(ours.params["albert.pooler.weight"], reference.albert.pooler.weight.detach().numpy())
+
+
+def test_main_input_name_and_num_parameters_match_transformers(tmp_path):
+    transformers_or_skip()
+    for class_name in CLASS_NAMES:
+        reference = saved_reference(tmp_path / class_name, class_name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours = getattr(tinyalbert, class_name).from_pretrained(tmp_path / class_name)
+        assert ours.main_input_name == reference.main_input_name == "input_ids"
+        assert ours.num_parameters() == reference.num_parameters(), class_name
+        assert ours.num_parameters(exclude_embeddings=True) == reference.num_parameters(exclude_embeddings=True)
+        assert ours.num_parameters(only_trainable=True) == reference.num_parameters(only_trainable=True)
+
+
+@pytest.mark.parametrize("new_size, multiple, tied", [(53, None, True), (45, None, True), (51, 8, True),
+                                                     (55, None, False)])
+def test_resize_token_embeddings_matches_transformers(tmp_path, new_size, multiple, tied):
+    import torch
+
+    reference = saved_reference(tmp_path, "AlbertForMaskedLM", tie_word_embeddings=tied)
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+    torch.manual_seed(0)
+    reference.resize_token_embeddings(new_size, pad_to_multiple_of=multiple)
+    table = ours.resize_token_embeddings(new_size, pad_to_multiple_of=multiple)
+    assert ours.config.vocab_size == reference.config.vocab_size == table.shape[0]
+    theirs = reference.state_dict()
+    for name, value in ours.state_dict().items():
+        # New rows: the old rows' mean here; Transformers adds noise of 1e-9 x their covariance.
+        np.testing.assert_allclose(value, theirs[name].detach().numpy(), atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(ours(input_ids=IDS).logits, run_reference(reference, input_ids=IDS).logits.numpy(),
+                               atol=ATOL)
+
+
+def test_resize_token_embeddings_without_mean_and_bad_sizes():
+    model = tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL), seed=0)
+    table = model.resize_token_embeddings(60, mean_resizing=False)
+    assert table.shape == (60, 8) and model.params["predictions.bias"].shape == (60,)
+    assert 0.005 < table[50:].std() < 0.05  # N(0, initializer_range = 0.02)
+    assert model(input_ids=np.array([[59]])).logits.shape == (1, 1, 60)
+    assert model.resize_token_embeddings() is model.params["albert.embeddings.word_embeddings.weight"]
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="new_num_tokens"):
+            model.resize_token_embeddings(bad)
+
+
+# --- AlbertConfig --------------------------------------------------------------------------------
+CONFIG_ARGUMENTS = [
+    dict(num_labels=4),
+    dict(id2label={0: "a", 1: "b", 2: "c"}),
+    dict(id2label={"0": "x", "1": "y"}),
+    dict(num_labels=3, problem_type="multi_label_classification"),
+    dict(output_hidden_states=True, output_attentions=True, return_dict=False),
+    dict(torch_dtype="float16", architectures=["AlbertForMaskedLM"]),
+    dict(tie_word_embeddings=False, classifier_dropout_prob=None),
+]
+
+
+@pytest.mark.parametrize("arguments", CONFIG_ARGUMENTS)
+def test_config_constructor_arguments_match_transformers(arguments):
+    transformers = transformers_or_skip()
+    theirs = transformers.AlbertConfig(**SMALL, **arguments)
+    ours = AlbertConfig(**SMALL, **arguments)
+    for name in ("num_labels", "id2label", "problem_type", "output_hidden_states", "output_attentions",
+                 "return_dict", "architectures", "tie_word_embeddings", "classifier_dropout_prob"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    # Given id2label alone, Transformers leaves label2id None; tinyalbert always derives it from id2label.
+    assert ours.label2id == (theirs.label2id or {label: i for i, label in theirs.id2label.items()})
+    if "torch_dtype" in arguments:
+        assert ours.torch_dtype == arguments["torch_dtype"]
+    their_dict, our_dict = theirs.to_dict(), ours.to_dict()
+    for name, value in our_dict.items():
+        if name in their_dict and name not in ("transformers_version", "label2id"):
+            assert value == their_dict[name] or (name == "torch_dtype" and str(their_dict[name]) == value), name
+
+
+def test_num_labels_setter_and_label2id_only(tmp_path):
+    transformers = transformers_or_skip()
+    ours, theirs = AlbertConfig(**SMALL), transformers.AlbertConfig(**SMALL)
+    ours.num_labels = theirs.num_labels = 3
+    assert ours.id2label == theirs.id2label and ours.label2id == theirs.label2id
+    # Given label2id alone, tinyalbert builds id2label from it (Transformers would keep LABEL_0, LABEL_1).
+    assert AlbertConfig(label2id={"neg": 0, "pos": 1}).id2label == {0: "neg", 1: "pos"}
+
+
+def test_to_json_string_and_file_are_read_by_transformers(tmp_path):
+    transformers = transformers_or_skip()
+    ours = AlbertConfig(**SMALL, num_labels=3, output_hidden_states=True, hidden_act="gelu")
+    for use_diff in (True, False):
+        file = tmp_path / f"config-{use_diff}.json"
+        ours.to_json_file(file, use_diff=use_diff)
+        assert json.loads(file.read_text()) == json.loads(ours.to_json_string(use_diff=use_diff))
+        theirs = transformers.AlbertConfig.from_json_file(file)
+        again = AlbertConfig.from_json_file(file)
+        for name in ("num_labels", "hidden_size", "hidden_act", "output_hidden_states", "id2label"):
+            assert getattr(theirs, name) == getattr(ours, name) == getattr(again, name), (name, use_diff)
+    diff = json.loads(ours.to_json_string())
+    assert "hidden_act" in diff and "layer_norm_eps" not in diff  # only what differs from the defaults
+    assert ours.to_dict()["layer_norm_eps"] == 1e-12
+
+
+@pytest.mark.parametrize("contents, field", [
+    ([1, 2, 3], "JSON object"),
+    ({"id2label": ["neg", "pos"]}, "id2label"),
+    ({"hidden_size": "768"}, "hidden_size"),
+    ({"hidden_dropout_prob": "0.1"}, "hidden_dropout_prob"),
+    ({"layer_norm_eps": None}, "layer_norm_eps"),
+    ({"tie_word_embeddings": "yes"}, "tie_word_embeddings"),
+    ({"pad_token_id": -1}, "pad_token_id"),
+    ({"id2label": {"zero": "a"}}, "id2label"),
+    ({"id2label": {"0": "a", "2": "b"}}, "id2label"),
+    ({"architectures": "AlbertForMaskedLM"}, "architectures"),
+    ({"num_labels": "3"}, "num_labels"),
+    ({"id2label": 5, "num_labels": 3}, "id2label"),
+    ({"label2id": [1]}, "label2id"),
+])
+def test_bad_config_json_names_the_file_and_the_field(tmp_path, contents, field):
+    (tmp_path / "config.json").write_text(json.dumps(contents))
+    with pytest.raises(ValueError) as error:
+        AlbertConfig.from_pretrained(tmp_path)
+    assert str(tmp_path / "config.json") in str(error.value) and field in str(error.value)
+
+
+def test_config_json_oddities_that_are_valid(tmp_path):
+    transformers = transformers_or_skip()
+    values = {**SMALL, "id2label": None, "extra": {"kept": 1}, "some_other_field": [1, 2]}
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    ours, theirs = AlbertConfig.from_pretrained(tmp_path), transformers.AlbertConfig.from_pretrained(tmp_path)
+    assert ours.id2label == theirs.id2label == {0: "LABEL_0", 1: "LABEL_1"}  # null: the default labels
+    assert ours.to_dict()["extra"] == theirs.to_dict()["extra"] == {"kept": 1}
+    assert ours.some_other_field == theirs.some_other_field == [1, 2]
+
+
+# --- outputs -------------------------------------------------------------------------------------
+def loaded_pair(tmp_path, class_name, **config):
+    reference = saved_reference(tmp_path, class_name, **config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(tinyalbert, class_name).from_pretrained(tmp_path), reference
+
+
+@pytest.mark.parametrize("class_name", CLASS_NAMES)
+def test_config_output_flags_are_honoured_by_every_class(tmp_path, class_name):
+    ours, theirs = loaded_pair(tmp_path, class_name, output_hidden_states=True, output_attentions=True)
+    inputs = inputs_for(class_name)
+    our_out, their_out = ours(**inputs), run_reference(theirs, **inputs)
+    assert our_out.keys() == list(their_out.keys())
+    assert len(our_out.hidden_states) == len(their_out.hidden_states) == SMALL["num_hidden_layers"] + 1
+    their_arrays = their_out.hidden_states + their_out.attentions
+    for mine, reference in zip(our_out.hidden_states + our_out.attentions, their_arrays):
+        np.testing.assert_allclose(mine, as_numpy(reference), atol=ATOL)
+    # An explicit argument wins over the config.
+    assert ours(**inputs, output_hidden_states=False).hidden_states is None
+
+
+@pytest.mark.parametrize("class_name", CLASS_NAMES)
+def test_return_dict_false_gives_the_same_tuple_as_transformers(tmp_path, class_name):
+    ours, theirs = loaded_pair(tmp_path, class_name)
+    inputs = inputs_for(class_name)
+    labels = {
+        "AlbertForPreTraining": {"labels": np.where(IDS > 5, IDS, -100), "sentence_order_label": np.array([0, 1])},
+        "AlbertForMaskedLM": {"labels": np.where(IDS > 5, IDS, -100)},
+        "AlbertForSequenceClassification": {"labels": np.array([1, 0])},
+        "AlbertForTokenClassification": {"labels": np.where(MASK == 1, IDS % 2, -100)},
+        "AlbertForQuestionAnswering": {"start_positions": np.array([1, 30]), "end_positions": np.array([3, 2])},
+        "AlbertForMultipleChoice": {"labels": np.array([1, 0])},
+    }.get(class_name, {})
+    our_tuple = ours(**inputs, **labels, return_dict=False)
+    their_tuple = run_reference(theirs, **inputs, **labels, return_dict=False)
+    assert isinstance(our_tuple, tuple) and len(our_tuple) == len(their_tuple)
+    for mine, reference in zip(our_tuple, their_tuple):
+        np.testing.assert_allclose(mine, as_numpy(reference), atol=ATOL)
+    if labels:
+        loss, first = ours(**inputs, **labels, return_dict=False)[:2]
+        assert np.ndim(loss) == 0
+    ours.config.return_dict = False  # the config's default, as in Transformers
+    assert isinstance(ours(**inputs), tuple)
+
+
+def test_model_output_behaves_like_transformers_model_output(tmp_path):
+    ours, theirs = loaded_pair(tmp_path, "AlbertForMaskedLM")
+    labels = np.where(IDS > 5, IDS, -100)
+    for kwargs in ({}, {"labels": labels}, {"labels": labels, "output_hidden_states": True}):
+        mine, reference = ours(input_ids=IDS, **kwargs), run_reference(theirs, input_ids=IDS, **kwargs)
+        assert list(mine.keys()) == list(reference.keys()) == list(mine)
+        assert len(mine) == len(reference) == len(mine.values()) == len(mine.to_tuple())
+        assert [name for name, _ in mine.items()] == [name for name, _ in reference.items()]
+        np.testing.assert_allclose(mine[0], as_numpy(reference[0]), atol=ATOL)
+        np.testing.assert_allclose(mine[-1 if "hidden_states" not in kwargs else 1], as_numpy(
+            reference[-1 if "hidden_states" not in kwargs else 1]), atol=ATOL)
+        assert len(mine[1:]) == len(reference[1:])
+        assert ("loss" in mine) == ("loss" in reference)
+        assert list(dict(mine)) == list(dict(reference))  # dict(out) works as with a Transformers output
+        np.testing.assert_allclose(mine["logits"], as_numpy(reference["logits"]), atol=ATOL)
+        for unset in ({"loss", "hidden_states", "attentions"} - set(mine.keys())):
+            assert getattr(mine, unset) is None and getattr(reference, unset) is None
+            with pytest.raises(KeyError):
+                reference[unset]
+            with pytest.raises(KeyError):
+                mine[unset]
+
+
+# --- bad ids: an error naming the argument, never a silent wrong answer --------------------------
+@pytest.fixture(scope="module")
+def models():
+    config = AlbertConfig(**SMALL, num_labels=2)
+    return {name: getattr(tinyalbert, name)(config, seed=0) for name in CLASS_NAMES}
+
+
+@pytest.mark.parametrize("name, value, fragment", [
+    ("token_type_ids", -1, r"token_type_ids.*\[0, 2\).*-1"),
+    ("token_type_ids", 2, r"token_type_ids.*\[0, 2\).*got 2"),
+    ("position_ids", -3, r"position_ids.*\[0, 16\).*-3"),
+    ("position_ids", 16, r"position_ids.*\[0, 16\)"),
+])
+def test_out_of_range_ids_raise_naming_the_argument(models, name, value, fragment):
+    ids = np.full(IDS.shape, 1)
+    ids[0, 2] = value
+    for model in (models["AlbertModel"], models["AlbertForMaskedLM"]):
+        with pytest.raises(ValueError, match=fragment):
+            model(input_ids=IDS, **{name: ids})
+    with pytest.raises(ValueError, match="position_ids|token_type_ids"):
+        models["AlbertModel"](input_ids=IDS, **{name: np.full(IDS.shape, 0.5)})  # not integers
+
+
+def test_head_mask_of_the_wrong_shape_names_both_sizes(models):
+    model = models["AlbertModel"]
+    for shape in ((2,), (3, 2), (2, 3), (1, 3, 1)):
+        with pytest.raises(ValueError, match=r"head_mask must have shape \(3,\).*\(3, 3\)"):
+            model(input_ids=IDS, head_mask=np.ones(shape))
+    model(input_ids=IDS, head_mask=np.ones(3))  # the heads of every layer
+    model(input_ids=IDS, head_mask=np.ones((3, 3)))
+
+
+@pytest.mark.parametrize("class_name, labels, fragment", [
+    ("AlbertForMaskedLM", {"labels": np.full(IDS.shape, -5)}, r"labels.*\[0, 50\) or -100.*-5"),
+    ("AlbertForMaskedLM", {"labels": np.full(IDS.shape, 50)}, r"labels.*\[0, 50\)"),
+    ("AlbertForMaskedLM", {"labels": np.full((2, 3), 1)}, r"labels.*shape \(2, 6\)"),
+    ("AlbertForPreTraining", {"labels": np.full(IDS.shape, -100), "sentence_order_label": np.array([0, 2])},
+     r"sentence_order_label.*\[0, 2\)"),
+    ("AlbertForSequenceClassification", {"labels": np.array([0, 3])}, r"labels.*\[0, 3\)"),
+    ("AlbertForSequenceClassification", {"labels": np.array([-1, 0])}, r"labels.*-1"),
+    ("AlbertForTokenClassification", {"labels": np.full(IDS.shape, -2)}, r"labels.*\[0, 3\) or -100"),
+    ("AlbertForSequenceClassification", {"labels": np.array([0, 1, 2])}, r"labels.*shape \(2,\)"),
+    ("AlbertForSequenceClassification", {"labels": np.ones((2, 2))}, r"one value per logit.*\(2, 3\)"),
+    ("AlbertForMultipleChoice", {"labels": np.array([2, 0])}, r"labels.*\[0, 2\)"),
+    ("AlbertForQuestionAnswering", {"start_positions": np.array([0.5, 0]), "end_positions": np.array([1, 1])},
+     r"start_positions must be integers"),
+    ("AlbertForQuestionAnswering", {"start_positions": np.array([0, 0]), "end_positions": np.array([1, 1, 2])},
+     r"end_positions.*shape \(2,\)"),
+])
+def test_bad_labels_raise_naming_the_argument(tmp_path, class_name, labels, fragment):
+    config = AlbertConfig(**SMALL, num_labels=2 if class_name == "AlbertForQuestionAnswering" else 3)
+    model = getattr(tinyalbert, class_name)(config, seed=0)
+    with pytest.raises(ValueError, match=fragment):
+        model(**inputs_for(class_name), **labels)
+
+
+def test_loss_and_grads_checks_its_labels_too():
+    config = AlbertConfig(**SMALL)
+    with pytest.raises(ValueError, match=r"labels.*\[0, 50\) or -100.*-5"):
+        tinyalbert.AlbertForMaskedLM(config).loss_and_grads(IDS, np.full(IDS.shape, -5))
+    with pytest.raises(ValueError, match=r"sentence_order_label.*\[0, 2\).*-1"):
+        tinyalbert.AlbertForPreTraining(config).loss_and_grads(IDS, np.full(IDS.shape, -100), np.array([0, -1]))
+
+
+@pytest.mark.parametrize("class_name, labels, fragment", [
+    ("AlbertForSequenceClassification", (np.array([0, 2]),), r"labels.*\[0, 2\)"),
+    ("AlbertForTokenClassification", (np.full(IDS.shape, -3),), r"labels.*\[0, 2\) or -100.*-3"),
+    ("AlbertForQuestionAnswering", (np.array([0, 1, 2]), np.array([1, 1])), r"start_positions.*shape \(2,\)"),
+    ("AlbertForMultipleChoice", (np.array([0, 5]),), r"labels.*\[0, 2\)"),
+])
+def test_task_loss_and_grads_check_labels_as_forward_does(models, class_name, labels, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        models[class_name].loss_and_grads(inputs_for(class_name)["input_ids"], *labels)
+
+
+def test_ignored_and_clamped_labels_give_transformers_loss(tmp_path):
+    """-100 is skipped; QA positions are clamped to [0, seq] and seq skipped, as in Transformers."""
+    for class_name, labels in (
+        ("AlbertForMaskedLM", {"labels": np.where(IDS > 5, IDS, -100)}),
+        ("AlbertForQuestionAnswering", {"start_positions": np.array([2, 99]), "end_positions": np.array([4, 1])}),
+        ("AlbertForQuestionAnswering", {"start_positions": np.array([-1, 3]), "end_positions": np.array([-7, 2])}),
+        ("AlbertForTokenClassification", {"labels": np.where(MASK == 1, 1, -100)}),
+    ):
+        ours, theirs = loaded_pair(tmp_path / class_name, class_name)
+        loss = ours(input_ids=IDS, attention_mask=MASK, **labels).loss
+        expected = run_reference(theirs, input_ids=IDS, attention_mask=MASK, **labels).loss.item()
+        np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (2, 0)])
+def test_empty_batch_or_sequence_is_a_clear_error(models, shape):
+    for model in models.values():
+        ids = np.zeros(shape, dtype=np.int64)
+        if isinstance(model, tinyalbert.AlbertForMultipleChoice):
+            ids = ids[:, None, :]
+        with pytest.raises(ValueError, match=r"empty"):
+            model(input_ids=ids)
+
+
+def test_nan_weights_warn_at_load_naming_the_tensors(tmp_path):
+    model = tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL), seed=0)
+    model.params["predictions.dense.weight"][0, 0] = np.nan
+    model.params["albert.embeddings.LayerNorm.bias"][1] = np.inf
+    model.save_pretrained(tmp_path)
+    with pytest.warns(UserWarning, match=r"NaN or infinite.*albert\.embeddings\.LayerNorm\.bias.*predictions\.dense"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a finite checkpoint loads without a warning
+        tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL), seed=0).save_pretrained(tmp_path / "fine")
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path / "fine")

@@ -1,0 +1,259 @@
+"""`tinyalbert.torch_checkpoint`: `pytorch_model.bin` read without torch and without running
+anything from the file. Files are written by torch itself; malicious ones are built by hand."""
+import io
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinyalbert.torch_checkpoint import UnsafeCheckpointError, load_torch_checkpoint
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int8", "uint8", "bool")
+
+
+def torch_or_skip():
+    return pytest.importorskip("torch")
+
+
+def expected_numpy(tensor):
+    """What the reader must return for a torch tensor: its values, bfloat16 widened to float32."""
+    torch = torch_or_skip()
+    return tensor.float().numpy() if tensor.dtype == torch.bfloat16 else tensor.numpy()
+
+
+def sample_state(torch):
+    generator = torch.Generator().manual_seed(0)
+    state = {}
+    for name in DTYPES:
+        dtype = getattr(torch, name)
+        values = torch.randn(3, 4, generator=generator) * 50
+        state[f"t_{name}"] = values.to(dtype) if dtype.is_floating_point else (values > 0 if dtype == torch.bool
+                                                                              else values.to(dtype))
+    state["scalar"] = torch.tensor(2.5)
+    state["empty"] = torch.zeros(0, 7)
+    return state
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_every_dtype_torch_writes_reads_back_exactly(tmp_path, zip_format):
+    torch = torch_or_skip()
+    state = sample_state(torch)
+    file = tmp_path / "pytorch_model.bin"
+    torch.save(state, file, _use_new_zipfile_serialization=zip_format)
+    assert zipfile.is_zipfile(file) == zip_format
+    loaded = load_torch_checkpoint(file)
+    assert list(loaded) == list(state)
+    for name, tensor in state.items():
+        expected = expected_numpy(tensor)
+        assert loaded[name].dtype == expected.dtype and loaded[name].shape == expected.shape, name
+        np.testing.assert_array_equal(loaded[name], expected, err_msg=name)
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_shared_storages_views_and_parameters(tmp_path, zip_format):
+    torch = torch_or_skip()
+    base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
+    weight = torch.nn.Parameter(torch.randn(5, 3))
+    state = {
+        "base": base, "row": base[2], "column": base[:, 1], "transposed": base.t(), "block": base[1:3, 2:5],
+        "tied_a": weight, "tied_b": weight, "half_view": base.to(torch.float16)[::2, ::3],
+    }
+    file = tmp_path / "shared.bin"
+    torch.save(state, file, _use_new_zipfile_serialization=zip_format)
+    loaded = load_torch_checkpoint(file)
+    for name, tensor in state.items():
+        np.testing.assert_array_equal(loaded[name], tensor.detach().numpy(), err_msg=name)
+    loaded["row"][0] = -1.0  # arrays are copies: a view no longer writes into its neighbours
+    assert loaded["base"][2, 0] == 12.0
+
+
+def test_big_endian_archive(tmp_path):
+    torch = torch_or_skip()
+    state = {"w": torch.randn(3, 5), "h": torch.randn(4).half(), "i": torch.arange(6)}
+    little = tmp_path / "little.bin"
+    torch.save(state, little)
+    big = tmp_path / "big.bin"
+    with zipfile.ZipFile(little) as source, zipfile.ZipFile(big, "w") as target:
+        # Rewrite the archive as a big-endian machine would have: every storage byte-swapped.
+        sizes = {"0": 4, "1": 2, "2": 8}
+        for entry in source.namelist():
+            data = source.read(entry)
+            if entry.endswith("byteorder"):
+                data = b"big"
+            key = entry.rsplit("/data/", 1)[-1] if "/data/" in entry else None
+            if key in sizes:
+                data = np.frombuffer(data, dtype=f"<u{sizes[key]}").astype(f">u{sizes[key]}").tobytes()
+            target.writestr(entry, data)
+    loaded = load_torch_checkpoint(big)
+    for name, tensor in state.items():
+        np.testing.assert_array_equal(loaded[name], tensor.numpy(), err_msg=name)
+
+
+def test_reader_never_imports_torch(tmp_path):
+    torch = torch_or_skip()
+    file = tmp_path / "pytorch_model.bin"
+    torch.save({"a": torch.ones(2, 2)}, file)
+    code = ("import sys; sys.modules['torch'] = None\n"  # any import of torch would now fail
+            "from tinyalbert.torch_checkpoint import load_torch_checkpoint\n"
+            f"print(load_torch_checkpoint({str(file)!r})['a'].sum())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "4.0", done.stderr
+
+
+# --- malicious and broken files ------------------------------------------------------------------
+class RunsCommand:
+    """A pickle payload that would run a shell command when unpickled by `pickle.load`."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+class CallsEval:
+    def __reduce__(self):
+        return eval, ("__import__('os').getpid()",)
+
+
+def zip_checkpoint(file, payload: bytes, storages: dict | None = None):
+    with zipfile.ZipFile(file, "w") as archive:
+        archive.writestr("archive/data.pkl", payload)
+        archive.writestr("archive/byteorder", "little")
+        for key, data in (storages or {}).items():
+            archive.writestr(f"archive/data/{key}", data)
+    return file
+
+
+def legacy_checkpoint(file, payload: bytes):
+    stream = io.BytesIO()
+    for header in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True, "protocol_version": 1001}):
+        pickle.dump(header, stream, protocol=2)
+    stream.write(payload)
+    pickle.dump([], stream, protocol=2)
+    file.write_bytes(stream.getvalue())
+    return file
+
+
+@pytest.mark.parametrize("payload", [RunsCommand, CallsEval], ids=["os.system", "eval"])
+@pytest.mark.parametrize("container", [zip_checkpoint, legacy_checkpoint], ids=["zip", "legacy"])
+def test_pickles_that_run_code_are_refused_before_running(tmp_path, payload, container):
+    marker = tmp_path / "ran"
+    obj = payload(marker) if payload is RunsCommand else payload()
+    file = container(tmp_path / "evil.bin", pickle.dumps({"weight": obj}, protocol=2))
+    refused = r"evil\.bin asks to run ((posix|os|nt)\.system|(builtins|__builtin__)\.eval)"
+    with pytest.raises(UnsafeCheckpointError, match=refused):
+        load_torch_checkpoint(file)
+    assert not marker.exists()
+
+
+def test_rebuild_call_helper_builds_a_valid_tensor(tmp_path):
+    """The hand-made pickle of the tests below is right when its numbers are."""
+    data = np.arange(6, dtype=np.float32).tobytes()
+    payload = _tensor_pickle(("storage", "FloatStorage", "0", "cpu", 6), 1, (2, 2), (3, 1))
+    loaded = load_torch_checkpoint(zip_checkpoint(tmp_path / "ok.bin", payload, {"0": data}))
+    np.testing.assert_array_equal(loaded["w"], [[1, 2], [4, 5]])
+
+
+def _tensor_pickle(storage_id, offset, size, stride) -> bytes:
+    """Protocol-2 pickle of {"w": _rebuild_tensor_v2(<storage>, offset, size, stride, False, OrderedDict())}."""
+    kind, storage_class, key, location, numel = storage_id
+
+    def text(value):
+        return b"X" + len(value).to_bytes(4, "little") + value.encode()
+
+    def integer(value):
+        return b"\x8a" + bytes([8]) + int(value).to_bytes(8, "little", signed=True)
+
+    def int_tuple(values):
+        return b"(" + b"".join(integer(v) for v in values) + b"t"
+
+    persistent = b"(" + text(kind) + f"ctorch\n{storage_class}\n".encode() + text(key) + text(location) \
+        + integer(numel) + b"tQ"
+    arguments = b"(" + persistent + integer(offset) + int_tuple(size) + int_tuple(stride) + b"\x89" \
+        + b"ccollections\nOrderedDict\n)Rt"
+    return b"\x80\x02}" + text("w") + b"ctorch._utils\n_rebuild_tensor_v2\n" + arguments + b"Rs."
+
+
+@pytest.mark.parametrize("offset, size, stride", [
+    (0, (4, 4), (4, 1)),        # 16 elements from a storage of 6
+    (5, (2,), (1,)),            # starts inside, ends past the end
+    (0, (2, 2), (100, 1)),      # a stride that leaps out of the storage
+    (0, (10**6, 10**6), (0, 0)),  # a broadcast view far larger than the file
+    (-1, (1,), (1,)),           # a negative offset
+])
+def test_tensor_views_outside_their_storage_are_refused(tmp_path, offset, size, stride):
+    data = np.arange(6, dtype=np.float32).tobytes()
+    payload = _tensor_pickle(("storage", "FloatStorage", "0", "cpu", 6), offset, size, stride)
+    with pytest.raises(UnsafeCheckpointError, match="storage|offset"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "bad.bin", payload, {"0": data}))
+
+
+def test_truncated_and_inconsistent_files_name_the_file(tmp_path):
+    torch = torch_or_skip()
+    good = tmp_path / "good.bin"
+    torch.save({"w": torch.randn(50, 50)}, good)
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="cut.bin"):
+        load_torch_checkpoint(cut)
+    payload = _tensor_pickle(("storage", "FloatStorage", "0", "cpu", 6), 0, (6,), (1,))
+    with pytest.raises(ValueError, match=r"short\.bin.*fewer than its 6 elements"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "short.bin", payload, {"0": b"\x00" * 8}))
+    with pytest.raises(ValueError, match=r"missing\.bin.*lacks"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "missing.bin", payload, {}))
+    (tmp_path / "text.bin").write_text("not a checkpoint at all")
+    with pytest.raises(ValueError, match="text.bin"):
+        load_torch_checkpoint(tmp_path / "text.bin")
+    with pytest.raises(ValueError, match="dict of tensors"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "list.bin", pickle.dumps([1, 2], protocol=2)))
+
+
+@given(st.binary(max_size=300))
+def test_random_bytes_in_the_pickle_never_escape_as_other_errors(tmp_path_factory, payload):
+    file = zip_checkpoint(tmp_path_factory.mktemp("fuzz") / "fuzz.bin", b"\x80\x02" + payload,
+                          {"0": b"\x00" * 64})
+    try:
+        load_torch_checkpoint(file)
+    except ValueError:  # UnsafeCheckpointError is a ValueError too
+        pass
+
+
+def test_model_loads_from_a_bfloat16_transformers_bin(tmp_path):
+    torch = torch_or_skip()
+    transformers = pytest.importorskip("transformers")
+    import tinyalbert
+
+    torch.manual_seed(0)
+    config = transformers.AlbertConfig(vocab_size=40, embedding_size=8, hidden_size=12, num_hidden_layers=2,
+                                       num_attention_heads=3, intermediate_size=20, max_position_embeddings=16,
+                                       attn_implementation="eager")
+    reference = transformers.AlbertForMaskedLM(config).to(torch.bfloat16).eval()
+    reference.save_pretrained(tmp_path, safe_serialization=False)
+    assert (tmp_path / "pytorch_model.bin").exists() and not (tmp_path / "model.safetensors").exists()
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+    for name, value in ours.state_dict().items():
+        np.testing.assert_array_equal(value, reference.state_dict()[name].float().numpy(), err_msg=name)
+
+
+@given(st.data())
+def test_corrupted_valid_pickles_fail_only_with_value_errors(tmp_path_factory, data):
+    payload = bytearray(_tensor_pickle(("storage", "FloatStorage", "0", "cpu", 6), 1, (2, 2), (3, 1)))
+    for _ in range(data.draw(st.integers(1, 3))):
+        payload[data.draw(st.integers(0, len(payload) - 1))] = data.draw(st.integers(0, 255))
+    file = zip_checkpoint(tmp_path_factory.mktemp("fuzz") / "fuzz.bin", bytes(payload),
+                          {"0": np.arange(6, dtype=np.float32).tobytes()})
+    try:
+        loaded = load_torch_checkpoint(file)
+    except ValueError:
+        return
+    assert all(isinstance(value, np.ndarray) for value in loaded.values())

@@ -1,0 +1,109 @@
+"""What a model call accepts: its inputs moved to the backend, Transformers' defaults filled in,
+and every id checked against the table it indexes.
+
+An id outside its table would not fail in array code: a negative index reads from the end
+(`token_type_ids = -1` acts as type 1, a label of -5 gives a loss). So each is checked here and
+a bad one raises ValueError naming the argument and the range allowed.
+"""
+from __future__ import annotations
+
+from .backend import asarray
+
+IGNORE_INDEX = -100  # a label that the loss skips, as in torch's cross-entropy
+
+
+def check_ids(xp, ids, name: str, limit: int, shape=None, allowed_extra: tuple = ()):
+    """`ids` as a backend integer array, every value in [0, limit) or in `allowed_extra`."""
+    ids = asarray(xp, ids)
+    if not xp.isdtype(ids.dtype, "integral"):
+        raise ValueError(f"{name} must be integers, got dtype {ids.dtype}")
+    if shape is not None and tuple(ids.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(ids.shape)}")
+    if ids.size == 0:
+        return ids
+    valid = (ids >= 0) & (ids < limit)
+    for value in allowed_extra:
+        valid = valid | (ids == value)
+    if not bool(xp.all(valid)):
+        bad = int(ids[xp.logical_not(valid)][0])
+        extra = "".join(f" or {value}" for value in allowed_extra)
+        raise ValueError(f"{name} must lie in [0, {limit}){extra}, got {bad}")
+    return ids
+
+
+def check_labels(xp, labels, name: str, classes: int | None, shape=None):
+    """Class-id labels: each in [0, classes) or -100 (ignored). With `classes=None`, only moved."""
+    if classes is None:
+        return asarray(xp, labels)
+    return check_ids(xp, labels, name, classes, shape, allowed_extra=(IGNORE_INDEX,))
+
+
+def check_span_positions(xp, positions, name: str, batch: int):
+    """Answer-span positions (batch,) as integers. Any value is allowed: the model clamps them to
+    [0, seq] and ignores `seq`, as Transformers does (so -1, "no answer", becomes [CLS] at 0)."""
+    positions = xp.reshape(asarray(xp, positions), (-1,))
+    if not xp.isdtype(positions.dtype, "integral"):
+        raise ValueError(f"{name} must be integers, got dtype {positions.dtype}")
+    if tuple(positions.shape) != (batch,):
+        raise ValueError(f"{name} must have one position per sequence, shape ({batch},), got {tuple(positions.shape)}")
+    return positions
+
+
+def output_flags(config, output_hidden_states, output_attentions) -> tuple[bool, bool]:
+    """The two output switches of a call, each defaulting (None) to the config's, as in Transformers."""
+    hidden = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+    attentions = config.output_attentions if output_attentions is None else output_attentions
+    return bool(hidden), bool(attentions)
+
+
+def prepare_inputs(xp, dtype, config, input_ids, attention_mask, token_type_ids, position_ids, head_mask,
+                   inputs_embeds):
+    """Move the inputs to `xp`, check them, and fill in Transformers' defaults: an all-ones
+    mask, token type 0 everywhere, positions 0..seq-1. Ids are (batch, seq); inputs_embeds
+    (batch, seq, embedding_size)."""
+    if input_ids is not None and inputs_embeds is not None:
+        raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
+    if input_ids is None and inputs_embeds is None:
+        raise ValueError("You have to specify either input_ids or inputs_embeds")
+    if input_ids is not None:
+        input_ids = asarray(xp, input_ids)
+        if input_ids.ndim != 2:
+            raise ValueError(f"input_ids must have shape (batch, seq), got {tuple(input_ids.shape)}")
+        shape = tuple(input_ids.shape)
+        input_ids = check_ids(xp, input_ids, "input_ids (vocab_size)", config.vocab_size)
+    else:
+        inputs_embeds = asarray(xp, inputs_embeds, dtype=dtype)
+        if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != config.embedding_size:
+            raise ValueError(
+                f"inputs_embeds must have shape (batch, seq, {config.embedding_size}), "
+                f"got {tuple(inputs_embeds.shape)}"
+            )
+        shape = tuple(inputs_embeds.shape[:2])
+    batch, seq = shape
+    if batch == 0 or seq == 0:
+        raise ValueError(f"the inputs are empty (shape (batch, seq) = {shape}): give at least one token of one text")
+    if seq > config.max_position_embeddings and config.position_embedding_type == "absolute":
+        raise ValueError(f"sequence length {seq} exceeds max_position_embeddings ({config.max_position_embeddings})")
+    attention_mask = xp.ones(shape, dtype=dtype) if attention_mask is None else asarray(xp, attention_mask)
+    if tuple(attention_mask.shape) != shape:
+        raise ValueError(f"attention_mask must have shape {shape} like the inputs, got {tuple(attention_mask.shape)}")
+    if token_type_ids is None:
+        token_type_ids = xp.zeros(shape, dtype=xp.int64)
+    token_type_ids = check_ids(xp, token_type_ids, "token_type_ids (type_vocab_size)", config.type_vocab_size, shape)
+    if position_ids is None:
+        position_ids = xp.arange(seq, dtype=xp.int64)[None, :]
+    position_ids = asarray(xp, position_ids)
+    if position_ids.ndim == 1:  # (seq,) is broadcast over the batch, as torch's embedding lookup does
+        position_ids = position_ids[None, :]
+    if config.position_embedding_type == "absolute":  # the relative types do not look positions up
+        position_ids = check_ids(xp, position_ids, "position_ids (max_position_embeddings)",
+                                 config.max_position_embeddings)
+    if position_ids.ndim != 2 or position_ids.shape[0] not in (1, batch) or position_ids.shape[1] != seq:
+        raise ValueError(f"position_ids must have shape (1, {seq}) or {shape}, got {tuple(position_ids.shape)}")
+    if head_mask is not None:
+        head_mask = asarray(xp, head_mask, dtype=dtype)
+        heads, layers = config.num_attention_heads, config.num_hidden_layers
+        if tuple(head_mask.shape) not in ((heads,), (layers, heads)):
+            raise ValueError(f"head_mask must have shape ({heads},) (num_attention_heads) or ({layers}, {heads}) "
+                             f"(num_hidden_layers, num_attention_heads), got {tuple(head_mask.shape)}")
+    return input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds

@@ -1,0 +1,104 @@
+"""What the model classes return: named fields that also behave like an ordered dict and a tuple.
+
+As with Transformers' `ModelOutput`, a field left at None (no labels, so no `loss`) is not there:
+it is absent from `keys()`, `len()`, `to_tuple()` and integer indexing, while `out.loss` still
+reads None.
+
+    out = model(input_ids, labels=labels)
+    out.logits, out["logits"], out[1]        # the same array (out[0] is the loss)
+    loss, logits = out.to_tuple()            # what `return_dict=False` returns
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+class ModelOutput:
+    """Fields by attribute, by name (`out["logits"]`), by position or slice over the set fields."""
+
+    def keys(self) -> list:
+        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None]
+
+    def values(self) -> list:
+        return [getattr(self, name) for name in self.keys()]
+
+    def items(self) -> list:
+        return [(name, getattr(self, name)) for name in self.keys()]
+
+    def to_tuple(self) -> tuple:
+        return tuple(self.values())
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            if key not in self.keys():  # unset fields are absent, as in a dict
+                raise KeyError(key)
+            return getattr(self, key)
+        return self.to_tuple()[key]
+
+    def __setitem__(self, key, value):
+        if key not in {f.name for f in dataclasses.fields(self)}:
+            raise KeyError(f"{type(self).__name__} has no field {key!r}")
+        setattr(self, key, value)
+
+    def __contains__(self, key) -> bool:
+        return key in self.keys()
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def __iter__(self):
+        # Like a dict: iterating gives the names. Unpack the values with `to_tuple()`.
+        return iter(self.keys())
+
+    def get(self, key, default=None):
+        return getattr(self, key) if key in self.keys() else default
+
+
+@dataclass
+class BaseModelOutputWithPooling(ModelOutput):
+    last_hidden_state: object = None
+    pooler_output: object = None
+    hidden_states: tuple | None = None
+    attentions: tuple | None = None
+
+
+@dataclass
+class AlbertForPreTrainingOutput(ModelOutput):
+    loss: object = None
+    prediction_logits: object = None
+    sop_logits: object = None
+    hidden_states: tuple | None = None
+    attentions: tuple | None = None
+
+
+@dataclass
+class MaskedLMOutput(ModelOutput):
+    loss: object = None
+    logits: object = None
+    hidden_states: tuple | None = None
+    attentions: tuple | None = None
+
+
+@dataclass
+class SequenceClassifierOutput(MaskedLMOutput):
+    pass
+
+
+@dataclass
+class TokenClassifierOutput(MaskedLMOutput):
+    pass
+
+
+@dataclass
+class MultipleChoiceModelOutput(MaskedLMOutput):
+    pass
+
+
+@dataclass
+class QuestionAnsweringModelOutput(ModelOutput):
+    loss: object = None
+    start_logits: object = None
+    end_logits: object = None
+    hidden_states: tuple | None = None
+    attentions: tuple | None = None
