@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from tinyalbert import AlbertConfig, AlbertForPreTraining
+from tinyalbert.backend import to_numpy
 from tinyalbert.train.distributed import (
     CollectiveTimeout, abort, data_parallel_loss_and_grads, init_ranks,
 )
@@ -44,14 +45,15 @@ def main():
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--hang-rank", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--backend", default="numpy", help="cupy: the gradients are summed through NCCL")
     args = parser.parse_args()
 
     config = AlbertConfig(vocab_size=50, embedding_size=8, hidden_size=16, num_hidden_layers=3,
                           num_attention_heads=2, intermediate_size=24, max_position_embeddings=16,
                           hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0)
-    model = AlbertForPreTraining(config, dtype=args.dtype, seed=1)
+    ranks = init_ranks(args.backend, timeout_seconds=args.timeout)  # first: it picks this rank's GPU
+    model = AlbertForPreTraining(config, backend=args.backend, dtype=args.dtype, seed=1)
     optimizer = (AdamW if args.optimizer == "adamw" else LAMB)(weight_decay=0.01)
-    ranks = init_ranks(model.xp, timeout_seconds=args.timeout)
     losses = []
     try:
         for step, batch in enumerate(global_batches(config, args.steps, args.batch, seq=12)):
@@ -69,7 +71,7 @@ def main():
     except CollectiveTimeout as error:
         abort(ranks, str(error), code=3)
     if ranks is None or ranks.is_main:
-        np.savez(args.out, losses=np.asarray(losses), **{name: np.asarray(v) for name, v in model.params.items()})
+        np.savez(args.out, losses=np.asarray(losses), **{name: to_numpy(v) for name, v in model.params.items()})
     return 0
 
 

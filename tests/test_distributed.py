@@ -101,6 +101,26 @@ def test_two_processes_with_half_batches_match_one_process(tmp_path, optimizer, 
     assert not np.allclose(one["losses"][0], one["losses"][-1])
 
 
+def test_two_ranks_on_a_gpu_sum_through_nccl(tmp_path):
+    """The CuPy path: gradients summed on the GPU by NCCL (two ranks may share one GPU)."""
+    needs_mpi()
+    cupy = pytest.importorskip("cupy")
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("no GPU")
+    except cupy.cuda.runtime.CUDARuntimeError:
+        pytest.skip("no GPU")
+    args = ["--dtype", "float64", "--steps", "4", "--backend", "cupy"]
+    single = run([str(tmp_path / "one.npz"), *args])
+    assert single.returncode == 0, single.stderr
+    parallel = run([str(tmp_path / "two.npz"), *args], ranks=2)
+    assert parallel.returncode == 0, parallel.stderr
+    one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
+    for name in one.files:
+        scale = max(float(np.max(np.abs(one[name]))), FLOOR)
+        assert float(np.max(np.abs(one[name] - two[name]))) <= TOLERANCE["float64"] * scale, name
+
+
 def test_a_rank_that_stops_answering_ends_the_job_with_a_message(tmp_path):
     needs_mpi()
     result = run([str(tmp_path / "hang.npz"), "--hang-rank", "1", "--timeout", "3"], ranks=2, timeout=120)
