@@ -1,14 +1,11 @@
 """tinyalbert: ALBERT in plain array code, exact enough to stand in for Transformers' ALBERT."""
 from .config import AlbertConfig
-from .models import (
-    AlbertForMaskedLM,
+from .models import AlbertForMaskedLM, AlbertForPreTraining, AlbertModel, AlbertPreTrainedModel
+from .task_models import (
     AlbertForMultipleChoice,
-    AlbertForPreTraining,
     AlbertForQuestionAnswering,
     AlbertForSequenceClassification,
     AlbertForTokenClassification,
-    AlbertModel,
-    AlbertPreTrainedModel,
 )
 
 __version__ = "0.1.0"

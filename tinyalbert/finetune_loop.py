@@ -50,12 +50,12 @@ class FinetuneArguments:
 
 
 def model_class(task: str):
-    from . import models
+    from . import task_models
 
-    return {"text-classification": models.AlbertForSequenceClassification,
-            "token-classification": models.AlbertForTokenClassification,
-            "question-answering": models.AlbertForQuestionAnswering,
-            "multiple-choice": models.AlbertForMultipleChoice}[task]
+    return {"text-classification": task_models.AlbertForSequenceClassification,
+            "token-classification": task_models.AlbertForTokenClassification,
+            "question-answering": task_models.AlbertForQuestionAnswering,
+            "multiple-choice": task_models.AlbertForMultipleChoice}[task]
 
 
 def load_data(args: FinetuneArguments, tokenizer):

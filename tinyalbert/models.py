@@ -1,4 +1,5 @@
-"""The model classes, named and called as in Transformers.
+"""The model classes, named and called as in Transformers: the shared machinery, the bare
+body and the two pretraining classes (the four task classes are in `tinyalbert.task_models`).
 
 Each class is thin: a config, a flat parameter dict keyed by Transformers names, and a call
 that runs the functions of `tinyalbert.nn`. Arrays come in as NumPy, CuPy or any Array API
@@ -19,13 +20,11 @@ from .backend import array_namespace, asarray, dtype_name, get_backend, get_dtyp
 from .config import AlbertConfig
 from .nn.albert import albert_body_forward
 from .nn.encoder import weights_below
-from .nn.heads import classifier_forward
-from .nn.losses import bce_with_logits_forward, cross_entropy_forward, mse_forward
+from .nn.losses import cross_entropy_forward
 from .nn.pretraining import SOP_CLASSES, SOP_PREFIX, pretraining_backward, pretraining_forward
-from .inputs import check_labels, check_span_positions, output_flags, prepare_inputs
+from .inputs import check_labels, output_flags, prepare_inputs
 from .outputs import (  # noqa: F401  (the output classes are importable from here too, as in Transformers)
-    AlbertForPreTrainingOutput, BaseModelOutputWithPooling, MaskedLMOutput, ModelOutput, MultipleChoiceModelOutput,
-    QuestionAnsweringModelOutput, SequenceClassifierOutput, TokenClassifierOutput,
+    AlbertForPreTrainingOutput, BaseModelOutputWithPooling, MaskedLMOutput, ModelOutput,
 )
 from .weights import (
     SAFE_WEIGHTS_NAME, body_shapes, init_parameters, linear_shapes, match_checkpoint, mlm_head_shapes,
@@ -239,7 +238,8 @@ class AlbertPreTrainedModel:
         return self.forward(*args, **kwargs)
 
 
-def _flat_cross_entropy(logits, labels, classes: int):
+def flat_cross_entropy(logits, labels, classes: int):
+    """Mean cross-entropy of logits (..., classes) against integer labels (...), -100 ignored."""
     xp = array_namespace(logits)
     loss, _ = cross_entropy_forward(xp.reshape(logits, (-1, classes)), xp.reshape(labels, (-1,)))
     return loss
@@ -307,209 +307,3 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
         """MLM loss and the gradient of every parameter (keys of `state_dict()`); only the first of
         `loss_scales` applies, there being no SOP term."""
         return self._pretraining_loss_and_grads(input_ids, labels, None, attention_mask, token_type_ids, loss_scales)
-
-
-class AlbertForSequenceClassification(AlbertPreTrainedModel):
-    """A linear layer on the pooled [CLS] vector: `logits` (batch, num_labels).
-
-    The loss follows `config.problem_type`, inferred on first use as Transformers does:
-    one label -> regression (MSE); integer labels -> single-label (cross-entropy);
-    otherwise multi-label (BCE with logits).
-    """
-
-    @classmethod
-    def head_shapes(cls, config):
-        return linear_shapes("classifier.", config.hidden_size, config.num_labels)
-
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-                             output_hidden_states, output_attentions)
-        logits, _ = classifier_forward(
-            body.pooled_output, weights_below(self.params, "classifier."),
-            dropout=self.config.classifier_dropout_prob, rng=self._dropout_rng(),
-        )
-        loss = None
-        if labels is not None:
-            loss = self._loss(logits, self._labels(labels))
-        output = SequenceClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
-        return self._finish_output(output, return_dict)
-
-    def _loss(self, logits, labels):
-        xp, num_labels = self.xp, self.config.num_labels
-        if self.config.problem_type is None:
-            if num_labels == 1:
-                self.config.problem_type = "regression"
-            elif xp.isdtype(labels.dtype, "integral"):
-                self.config.problem_type = "single_label_classification"
-            else:
-                self.config.problem_type = "multi_label_classification"
-        if self.config.problem_type != "single_label_classification" and labels.size != logits.size:
-            # Transformers' MSE would broadcast (with a warning); a silently broadcast loss is wrong.
-            raise ValueError(f"labels must have one value per logit, shape {tuple(logits.shape)}, "
-                             f"got {tuple(labels.shape)} ({self.config.problem_type})")
-        if self.config.problem_type == "regression":
-            labels = xp.astype(labels, logits.dtype)
-            if num_labels == 1:
-                return mse_forward(xp.reshape(logits, (-1,)), xp.reshape(labels, (-1,)))[0]
-            return mse_forward(logits, labels)[0]
-        if self.config.problem_type == "single_label_classification":
-            labels = self._labels(xp.reshape(labels, (-1,)), "labels", num_labels, logits.shape[:1])
-            return _flat_cross_entropy(logits, labels, num_labels)
-        return bce_with_logits_forward(logits, xp.astype(labels, logits.dtype))[0]
-
-    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
-        """The loss of `forward` (problem_type inferred on first use) and the gradient of every
-        parameter, keyed like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
-        from .nn import finetuning
-
-        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
-        labels = self._labels(labels)
-        self.config.problem_type = finetuning.infer_problem_type(self.config, labels)
-        if self.config.problem_type == "single_label_classification":  # class ids, checked as in forward
-            labels = self._labels(self.xp.reshape(labels, (-1,)), "labels", self.config.num_labels,
-                                  inputs.input_ids.shape[:1])
-        loss, _, cache = finetuning.sequence_classification_forward(
-            self.params, self.config, inputs, labels, problem_type=self.config.problem_type, rng=self._dropout_rng()
-        )
-        return loss, finetuning.complete_grads(self.params, finetuning.sequence_classification_backward(cache))
-
-
-class AlbertForTokenClassification(AlbertPreTrainedModel):
-    """A linear layer on every token: `logits` (batch, seq, num_labels)."""
-
-    with_pooler = False
-
-    @classmethod
-    def head_shapes(cls, config):
-        return linear_shapes("classifier.", config.hidden_size, config.num_labels)
-
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-                             output_hidden_states, output_attentions)
-        dropout = self.config.classifier_dropout_prob
-        dropout = self.config.hidden_dropout_prob if dropout is None else dropout
-        logits, _ = classifier_forward(
-            body.sequence_output, weights_below(self.params, "classifier."), dropout=dropout, rng=self._dropout_rng()
-        )
-        labels = self._labels(labels, "labels", self.config.num_labels, logits.shape[:2])
-        loss = None if labels is None else _flat_cross_entropy(logits, labels, self.config.num_labels)
-        output = TokenClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
-        return self._finish_output(output, return_dict)
-
-    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
-        """Token cross-entropy (labels -100 ignored) and the gradient of every parameter, keyed
-        like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
-        from .nn import finetuning
-
-        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
-        labels = self._labels(labels, "labels", self.config.num_labels, inputs.input_ids.shape)
-        loss, _, cache = finetuning.token_classification_forward(
-            self.params, self.config, inputs, labels, rng=self._dropout_rng()
-        )
-        return loss, finetuning.complete_grads(self.params, finetuning.token_classification_backward(cache))
-
-
-class AlbertForQuestionAnswering(AlbertPreTrainedModel):
-    """Span extraction: `start_logits` and `end_logits`, each (batch, seq)."""
-
-    with_pooler = False
-
-    @classmethod
-    def head_shapes(cls, config):
-        return linear_shapes("qa_outputs.", config.hidden_size, config.num_labels)
-
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
-                output_hidden_states=None, return_dict=None):
-        xp = self.xp
-        if self.config.num_labels != 2:
-            raise ValueError(f"AlbertForQuestionAnswering needs config.num_labels == 2, got {self.config.num_labels}")
-        body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-                             output_hidden_states, output_attentions)
-        logits, _ = classifier_forward(body.sequence_output, weights_below(self.params, "qa_outputs."))
-        start_logits, end_logits = logits[..., 0], logits[..., 1]
-        loss = None
-        if start_positions is not None and end_positions is not None:
-            # Positions beyond the sequence are clamped to `seq` and then ignored, as in Transformers.
-            seq, batch = start_logits.shape[1], start_logits.shape[0]
-            start = xp.clip(check_span_positions(xp, start_positions, "start_positions", batch), 0, seq)
-            end = xp.clip(check_span_positions(xp, end_positions, "end_positions", batch), 0, seq)
-            start_loss, _ = cross_entropy_forward(start_logits, start, ignore_index=seq)
-            end_loss, _ = cross_entropy_forward(end_logits, end, ignore_index=seq)
-            loss = (start_loss + end_loss) / 2
-        return self._finish_output(QuestionAnsweringModelOutput(
-            loss, start_logits, end_logits, self._tuple(body.hidden_states), self._tuple(body.attentions)
-        ), return_dict)
-
-    def loss_and_grads(self, input_ids, start_positions, end_positions, attention_mask=None, token_type_ids=None,
-                       position_ids=None):
-        """Mean of the start and end cross-entropies (positions clamped to [0, seq], seq ignored)
-        and the gradient of every parameter, keyed like `state_dict()`."""
-        from .nn import finetuning
-
-        if self.config.num_labels != 2:
-            raise ValueError(f"AlbertForQuestionAnswering needs config.num_labels == 2, got {self.config.num_labels}")
-        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
-        batch = inputs.input_ids.shape[0]
-        loss, _, cache = finetuning.question_answering_forward(
-            self.params, self.config, inputs, check_span_positions(self.xp, start_positions, "start_positions", batch),
-            check_span_positions(self.xp, end_positions, "end_positions", batch), rng=self._dropout_rng(),
-        )
-        return loss, finetuning.complete_grads(self.params, finetuning.question_answering_backward(cache))
-
-
-class AlbertForMultipleChoice(AlbertPreTrainedModel):
-    """Scores each choice from its pooled [CLS] vector: inputs (batch, choices, seq),
-    `logits` (batch, choices)."""
-
-    @classmethod
-    def head_shapes(cls, config):
-        return linear_shapes("classifier.", config.hidden_size, 1)
-
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        xp = self.xp
-        source = input_ids if input_ids is not None else inputs_embeds
-        if source is None:
-            raise ValueError("You have to specify either input_ids or inputs_embeds")
-        source = asarray(xp, source)
-        if source.ndim != (3 if input_ids is not None else 4):
-            raise ValueError(f"{'input_ids' if input_ids is not None else 'inputs_embeds'} must have shape "
-                             f"(batch, choices, seq{'' if input_ids is not None else ', embedding_size'}), "
-                             f"got {tuple(source.shape)}")
-        num_choices = source.shape[1]
-
-        def flatten(value):
-            if value is None:
-                return None
-            value = asarray(xp, value)
-            return xp.reshape(value, (value.shape[0] * value.shape[1], *value.shape[2:]))
-
-        body, _ = self._body(flatten(input_ids), flatten(attention_mask), flatten(token_type_ids),
-                             flatten(position_ids), head_mask, flatten(inputs_embeds),
-                             output_hidden_states, output_attentions)
-        scores, _ = classifier_forward(
-            body.pooled_output, weights_below(self.params, "classifier."),
-            dropout=self.config.classifier_dropout_prob, rng=self._dropout_rng(),
-        )
-        logits = xp.reshape(scores, (-1, num_choices))
-        labels = self._labels(labels, "labels", num_choices, logits.shape[:1])
-        loss = None if labels is None else _flat_cross_entropy(logits, labels, num_choices)
-        output = MultipleChoiceModelOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
-        return self._finish_output(output, return_dict)
-
-    def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
-        """Cross-entropy over the choices (inputs (batch, choices, seq), labels (batch,)) and the
-        gradient of every parameter, keyed like `state_dict()`."""
-        from .nn import finetuning
-
-        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids, choices=True)
-        batch, num_choices = inputs.input_ids.shape[:2]
-        labels = self._labels(labels, "labels", num_choices, (batch,))
-        loss, _, cache = finetuning.multiple_choice_forward(
-            self.params, self.config, inputs, labels, rng=self._dropout_rng()
-        )
-        return loss, finetuning.complete_grads(self.params, finetuning.multiple_choice_backward(cache))
-

@@ -328,10 +328,10 @@ def build_task_pipeline(task: str, model, tokenizer, **options):
 
 
 def task_model_class(task: str):
-    from . import models
+    from . import task_models
 
     if TASK_PIPELINES[task] is TextClassificationPipeline:
-        return models.AlbertForSequenceClassification
+        return task_models.AlbertForSequenceClassification
     if TASK_PIPELINES[task] is TokenClassificationPipeline:
-        return models.AlbertForTokenClassification
-    return models.AlbertForQuestionAnswering
+        return task_models.AlbertForTokenClassification
+    return task_models.AlbertForQuestionAnswering
