@@ -131,3 +131,62 @@ def test_any_predict_arguments_give_a_result_or_one_clean_error(monkeypatch, wor
 
 def _flat(predictions):
     return [p for row in predictions for p in (row if isinstance(row, list) else [row])]
+
+
+# --- python -m tinyalbert.pretrain ------------------------------------------------------------------
+PRETRAIN_WORDS = st.sampled_from([
+    "--steps", "--batch-size", "--lr", "--clip-norm", "--max-minutes", "--warmup-steps", "--max-seq-length",
+    "--masked-lm-prob", "--heldout-fraction", "--optimizer", "--masking", "--output-bias-init", "--backend",
+    "--vocab-size", "--config", "--resume", "--seed", "--log-every", "--save-every", "--mpi-timeout", "--help",
+    "0", "1", "2", "3", "-1", "nan", "inf", "-inf", "0.5", "1e9", "lamb", "adamw", "static", "dynamic", "zero",
+    "cupy", "numpy", "base", "mini", "/nonexistent/config.json", "", "--unknown", "--",
+])
+
+
+@pytest.fixture(scope="module")
+def pretrain_workspace(tmp_path_factory):
+    """A small corpus, its tokenizer and a tiny config.json, as in tests/test_trainer.py."""
+    from test_trainer import TINY_CONFIG, write_corpus
+
+    from tinyalbert.tokenizer import AlbertTokenizer, train_sentencepiece
+
+    root = tmp_path_factory.mktemp("fuzzed_pretrain")
+    corpus = write_corpus(root / "corpus.txt")
+    AlbertTokenizer(train_sentencepiece(corpus, root / "tok" / "spiece", 64, seed=0, hard_vocab_limit=False)
+                    ).save_pretrained(root / "tok")
+    (root / "config.json").write_text(json.dumps(TINY_CONFIG))
+    return root
+
+
+def run_pretrain(argv):
+    """(exit status, stderr) of `python -m tinyalbert.pretrain ARGV`, in this process."""
+    from tinyalbert.pretrain import main as pretrain_main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = pretrain_main(list(argv))
+        except SystemExit as exit:  # --help
+            code = exit.code or 0
+    return code, stderr.getvalue()
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None)
+@given(words=st.lists(PRETRAIN_WORDS | st.text(max_size=8), max_size=6))
+def test_any_pretrain_arguments_give_a_result_or_one_clean_error(pretrain_workspace, tmp_path_factory, words):
+    """A working tiny run, then whatever is drawn after it on the command line (the last value of
+    an option wins): exit 0, or 2 with an `error:` line; never a traceback."""
+    root = pretrain_workspace
+    out = tmp_path_factory.mktemp("out") / "run"
+    argv = ["--corpus", str(root / "corpus.txt"), "--tokenizer", str(root / "tok"), "--config",
+            str(root / "config.json"), "--out", str(out), "--steps", "2", "--batch-size", "4",
+            "--max-seq-length", "24", "--log-every", "1", *words]
+    if any(word in ("base", "mini") for word in words):  # real model shapes: valid, but slow to train
+        argv += ["--config", str(root / "config.json")]
+    if "--steps" in words or "--max-minutes" in words:
+        argv += ["--stop-at", "3"]  # a drawn step count may be large: stop early, checkpointed
+    code, stderr = run_pretrain(argv)
+    assert code in (0, 2), (argv, stderr)
+    assert "Traceback" not in stderr, (argv, stderr)
+    if code == 2:
+        assert "error: " in stderr.strip().splitlines()[-1], (argv, stderr)

@@ -3,10 +3,17 @@ traceback or argparse's usage block."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 class UsageError(Exception):
     """A mistake in what the user asked for: reported as one `error:` line, exit status 2."""
+
+
+def print_error(message, prefix: str = "error") -> None:
+    """`error: MESSAGE` on standard error, as one line whatever the message holds: line breaks
+    and other white space (a quoted argument may carry them) are folded into single spaces."""
+    print(f"{prefix}: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 
-from .cli import OneLineErrorParser, UsageError, int_at_least
+from .cli import OneLineErrorParser, UsageError, int_at_least, print_error
 
 EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 TASKS = ("text-classification", "token-classification", "question-answering", "multiple-choice")
@@ -96,13 +96,13 @@ def main(argv=None) -> int:
         options = {name: value for name, value in vars(namespace).items() if name != "quiet"}
         summary = finetune(FinetuneArguments(**options), progress=not namespace.quiet)
     except FloatingPointError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error)
         return EXIT_DIVERGED
     except KeyboardInterrupt:
         print("interrupted (the last finished epoch is in OUT/checkpoint)", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (UsageError, FileNotFoundError, ValueError, UnicodeDecodeError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error)
         return EXIT_USAGE
     print(json.dumps({"best": summary["best"], "seconds": round(summary["seconds"], 1)}))
     return 0

@@ -18,7 +18,7 @@ import os
 import sys
 import warnings
 
-from .cli import OneLineErrorParser, UsageError, int_at_least
+from .cli import OneLineErrorParser, UsageError, int_at_least, print_error
 
 EXIT_USAGE = 2
 MAX_TEXT_COLUMN = 40  # wider texts are shortened in the table (the sequence column shows them whole)
@@ -227,7 +227,7 @@ def run(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
 
 def show_warning_on_one_line(message, category, filename, lineno, file=None, line=None):
     """`warnings.showwarning` for a command line: `warning: ...`, without file and source line."""
-    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+    print_error(message, prefix="warning")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,13 +254,13 @@ def run_reporting_errors(argv: list[str] | None) -> int:
     try:
         return run(argv)
     except UsageError as error:  # on one line even when it quotes a text holding line breaks
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        print_error(error)
         return EXIT_USAGE
     except (ValueError, OSError, RuntimeError) as error:  # e.g. a corrupt checkpoint or tokenizer file
         if isinstance(error, BrokenPipeError):  # `... | head` closed the output early
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        print_error(error)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -24,7 +24,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from .cli import OneLineErrorParser, UsageError, int_at_least
+from .cli import OneLineErrorParser, UsageError, int_at_least, print_error
 
 EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130  # 128 + the signal number, as shells report it
 
@@ -180,7 +180,7 @@ def _main(argv=None) -> int:
         namespace = build_parser().parse_args(argv)
         summary = train(arguments_from(namespace))
     except NonFiniteLossError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error)
         return EXIT_DIVERGED
     except TrainingInterrupted as error:
         print(error, file=sys.stderr)
@@ -189,10 +189,10 @@ def _main(argv=None) -> int:
         print("interrupted (no checkpoint written since the last periodic one)", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (UsageError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error)
         return EXIT_USAGE
     except OSError as error:  # a full disk, a vanished directory: what could not be written, not a traceback
-        print(f"error: cannot write {error.filename or 'the output'}: {error.strerror or error}", file=sys.stderr)
+        print_error(f"cannot write {error.filename or 'the output'}: {error.strerror or error}")
         return EXIT_USAGE
     if summary.get("eval"):
         results = summary["eval"]
