@@ -145,3 +145,24 @@ def test_pipeline_rejects_unknown_options_and_strategies(tmp_path, vocabulary):
         tinyalbert.pipeline("token-classification", model=str(directory), aggregation_strategy="longest")
     with pytest.raises(ValueError, match="token-classification"):
         tinyalbert.pipeline("token-classification", model=str(directory), top_k=3)
+
+
+@pytest.mark.parametrize("task, class_name", [("text-classification", "AlbertForSequenceClassification"),
+                                              ("token-classification", "AlbertForTokenClassification"),
+                                              ("question-answering", "AlbertForQuestionAnswering")])
+def test_pipelines_work_when_the_config_says_return_dict_false(tmp_path, vocabulary, task, class_name):
+    """A config.json may say "return_dict": false (the model then returns tuples); the pipeline
+    reads named fields, so it must ask for them, and give what it gives for the default config."""
+    import json
+
+    directory = checkpoint(tmp_path / "plain", vocabulary, class_name, seed=1)
+    tuples = tmp_path / "tuples"
+    tuples.mkdir()
+    for file in directory.iterdir():
+        (tuples / file.name).write_bytes(file.read_bytes())
+    config = json.loads((tuples / "config.json").read_text())
+    (tuples / "config.json").write_text(json.dumps({**config, "return_dict": False}))
+    inputs = dict(question="who sat?", context="the old man sat in the park") if task == "question-answering" \
+        else dict(inputs="the old man sat in the park")
+    expected = tinyalbert.pipeline(task, model=str(directory))(**inputs)
+    assert_same(tinyalbert.pipeline(task, model=str(tuples))(**inputs), expected)

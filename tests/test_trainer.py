@@ -682,3 +682,22 @@ def test_a_checkpoint_from_before_the_collapse_fix_resumes_with_its_old_settings
     status, stderr = run_main(["--corpus", workspace["corpus"], "--out", out, "--resume"], capsys)
     assert status == 0, stderr
     assert read_trainer_state(out / CHECKPOINT_DIR)["args"]["masking"] == "static"
+
+
+def test_metrics_read_named_fields_whatever_the_config_says_about_return_dict():
+    """A config may say return_dict=False (tuples); the trainer's metrics must not depend on it."""
+    from tinyalbert import AlbertConfig
+    from tinyalbert.train.metrics import batch_metric_sums
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 100, size=(2, 6))
+    batch = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids),
+             "labels": np.where(rng.random(ids.shape) < 0.5, ids, -100), "sentence_order_label": np.array([0, 1])}
+    common = np.zeros(100, dtype=bool)
+    sums = {}
+    for return_dict in (True, False):
+        model = AlbertForPreTraining(AlbertConfig(**TINY_CONFIG, return_dict=return_dict), seed=0)
+        sums[return_dict] = batch_metric_sums(model, batch, common)
+    assert sums[True].keys() == sums[False].keys()
+    for name in sums[True]:
+        assert float(sums[True][name]) == float(sums[False][name]), name

@@ -98,7 +98,7 @@ def best_span(start_logits, end_logits, first: int, last: int) -> tuple[int, int
 
 def predict_batch(task: str, model, examples: list[dict], batch: dict):
     """The predictions for one batch: label ids, per-word label ids, or (start, end) spans."""
-    output = model(**model_inputs(batch))
+    output = model(**model_inputs(batch), return_dict=True)  # whatever config.json says
     if task == "question-answering":
         start_logits, end_logits = to_numpy(output.start_logits), to_numpy(output.end_logits)
         spans = []

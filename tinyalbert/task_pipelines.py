@@ -33,7 +33,9 @@ def _as_list(inputs):
 
 
 def _logits(model, encoded: dict, key: str = "logits") -> np.ndarray:
-    output = model(**{name: np.asarray([encoded[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")})
+    # return_dict=True: a config.json may say `"return_dict": false`, which would give a tuple.
+    output = model(**{name: np.asarray([encoded[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")},
+                   return_dict=True)
     return to_numpy(getattr(output, key))[0].astype(np.float64)
 
 
@@ -278,7 +280,8 @@ class QuestionAnsweringPipeline:
         char_to_word = np.asarray(char_to_word)
         answers, null_score = [], 1000000.0
         for window in self.windows(question, pieces, max_seq_len, doc_stride, options["max_question_len"]):
-            output = self.model(**{name: np.asarray([window[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")})
+            output = self.model(**{name: np.asarray([window[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")},
+                                return_dict=True)
             start_logits = to_numpy(output.start_logits)[0].astype(np.float64)
             end_logits = to_numpy(output.end_logits)[0].astype(np.float64)
             starts, ends, scores, null = self.best_spans(start_logits, end_logits, window["impossible"],

@@ -84,7 +84,7 @@ def batch_metric_sums(model, batch: dict, common) -> dict:
     state = _eval_mode(model)
     try:
         output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                       token_type_ids=batch["token_type_ids"], output_hidden_states=True)
+                       token_type_ids=batch["token_type_ids"], output_hidden_states=True, return_dict=True)
     finally:
         _restore_mode(model, state)
     logits = output.prediction_logits if hasattr(output, "prediction_logits") else output.logits
