@@ -427,6 +427,27 @@ def layernorm_backward_no_affine(d_y, x):
 check("layernorm_backward_no_affine", layernorm_backward_no_affine)
 
 # %% [markdown]
+# **In a course.** The autograder (`tinyalbert.grading`) gives the full exercise: `layernorm_forward`
+# and `layernorm_backward` with tinyalbert's signatures and cache. `python -m tinyalbert.grading stubs
+# DIR --exercise layernorm` writes the student file. `tinyalbert.grading.check` runs the
+# grader's checks on one function in the notebook and prints which cases pass: the same cases it
+# grades, without the points. Here it runs on the library's own backward, and on a copy of that
+# backward with a 1% error in the input gradient, which it must catch.
+
+# %%
+import tinyalbert.grading as grading
+from tinyalbert.nn.layernorm import layernorm_backward
+
+
+def slightly_wrong_layernorm_backward(d_output, cache):
+    d_input, d_weights = layernorm_backward(d_output, cache)
+    return d_input * 1.01, d_weights
+
+
+assert grading.check("layernorm_backward", layernorm_backward)
+assert not grading.check("layernorm_backward", slightly_wrong_layernorm_backward)
+
+# %% [markdown]
 # **Exercise 3 (no self-check).** Put a bug into `my_cross_entropy` (divide by the number of rows
 # instead of the number of counted rows) and run section 6 again. Which assert fails, and what
 # relative error does the gradient checker report?
