@@ -27,6 +27,7 @@ instead of hanging in the collective.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -120,9 +121,7 @@ def unflatten(flat, like: Mapping) -> dict:
     xp = array_namespace(flat)
     out, start = {}, 0
     for name, value in like.items():
-        size = 1
-        for extent in value.shape:
-            size *= extent
+        size = math.prod(value.shape)
         out[name] = xp.reshape(flat[start:start + size], value.shape)
         start += size
     return out
@@ -146,10 +145,7 @@ def allreduce_sum(flat, ranks: Ranks, what: str = "the gradient all-reduce"):
     """The element-wise sum of `flat` (1-D) over all ranks, in place; returns `flat`."""
     if ranks.nccl is not None:
         return _nccl_allreduce_sum(flat, ranks)
-    from mpi4py import MPI
-
-    wait(ranks.comm.Iallreduce(MPI.IN_PLACE, flat, op=MPI.SUM), ranks, what)
-    return flat
+    return allreduce_sum_host(flat, ranks, what)
 
 
 def _nccl_allreduce_sum(flat, ranks: Ranks):
@@ -174,6 +170,7 @@ def allreduce_numbers(values, ranks: Ranks, what: str) -> list[float]:
 
 
 def allreduce_sum_host(buffer, ranks: Ranks, what: str):
+    """The element-wise sum of a host (NumPy) buffer over all ranks through MPI, in place."""
     from mpi4py import MPI
 
     wait(ranks.comm.Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM), ranks, what)
