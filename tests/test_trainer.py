@@ -676,7 +676,7 @@ def test_a_checkpoint_from_before_the_collapse_fix_resumes_with_its_old_settings
     assert run_main(tiny_cli_options(workspace, out) + old_settings + ["--stop-at", 2], capsys)[0] == 0
     state_file = out / CHECKPOINT_DIR / "trainer_state.json"
     state = json.loads(state_file.read_text())
-    for name in ("output_bias_init", "masking", "pack_documents"):  # as written before these existed
+    for name in ("output_bias_init", "masking", "pack_documents", "init_from"):  # as written before these existed
         del state["args"][name]
     state_file.write_text(json.dumps(state))
     status, stderr = run_main(["--corpus", workspace["corpus"], "--out", out, "--resume"], capsys)
@@ -701,3 +701,39 @@ def test_metrics_read_named_fields_whatever_the_config_says_about_return_dict():
     assert sums[True].keys() == sums[False].keys()
     for name in sums[True]:
         assert float(sums[True][name]) == float(sums[False][name]), name
+
+
+# --- continued pretraining ----------------------------------------------------------------------
+def test_init_from_continues_a_pretrained_model_with_its_config_and_tokenizer(workspace, tmp_path, capsys):
+    first = tmp_path / "first"
+    run(make_args(workspace, first, output_bias_init="zero"))
+    trained = AlbertForPreTraining.from_pretrained(first / FINAL_DIR).params
+    # A step at a vanishing learning rate: the continued model must still be the first one,
+    # output bias included (it is trained, not re-initialized from the frequencies).
+    second = tmp_path / "second"
+    status, stderr = run_main(["--corpus", workspace["corpus"], "--out", second, "--init-from", first / FINAL_DIR,
+                               "--steps", 2, "--batch-size", 4, "--max-seq-length", 24, "--lr", 1e-12,
+                               "--heldout-fraction", 0.1], capsys)
+    assert status == 0, stderr
+    continued = AlbertForPreTraining.from_pretrained(second / FINAL_DIR).params
+    assert continued.keys() == trained.keys()
+    for name in trained:
+        np.testing.assert_allclose(continued[name], trained[name], atol=1e-7, err_msg=name)
+    assert json.loads((second / FINAL_DIR / "config.json").read_text())["hidden_size"] == TINY_CONFIG["hidden_size"]
+    assert (second / "tokenizer" / "spiece.model").read_bytes() == (first / "tokenizer" / "spiece.model").read_bytes()
+    # The recorded argument makes the run resumable like any other.
+    status, stderr = run_main(["--corpus", workspace["corpus"], "--out", second, "--resume", "--steps", 3], capsys)
+    assert status == 0, stderr
+    assert read_trainer_state(second / CHECKPOINT_DIR)["args"]["init_from"] == str(first / FINAL_DIR)
+
+
+def test_init_from_refuses_a_new_vocabulary_a_config_or_a_tokenizer_of_another_size(workspace, tmp_path, capsys):
+    first = tmp_path / "first"
+    run(make_args(workspace, first))
+    base = ["--corpus", workspace["corpus"], "--init-from", first / FINAL_DIR, "--steps", 2, "--batch-size", 4,
+            "--max-seq-length", 24]
+    for extra, named in ((["--vocab-size", 60], "vocab_size"), (["--config", "mini"], "config")):
+        status, stderr = run_main(base + ["--out", tmp_path / named] + extra, capsys)
+        assert status == 2 and named in stderr and not (tmp_path / named).exists()
+    status, stderr = run_main(base + ["--out", tmp_path / "other", "--tokenizer", "tinyalbert-mini"], capsys)
+    assert status == 2 and "8000" in stderr and "word embeddings" in stderr

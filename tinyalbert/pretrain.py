@@ -68,7 +68,10 @@ def _add_data_options(data, defaults: dict) -> None:
     data.add_argument("--out", required=True, metavar="DIR", help="output directory (checkpoint/, final/, ...)")
     data.add_argument("--config", metavar="NAME_OR_PATH",
                       help=f"mini, base, large, xlarge, xxlarge, an albert-*-v* preset, or a config.json "
-                           f"(default: {defaults['config']}); vocab_size is set from the tokenizer")
+                           "(default: mini); vocab_size is set from the tokenizer")
+    data.add_argument("--init-from", metavar="DIR_OR_NAME",
+                      help="continue pretraining a model: its weights, config and (unless --tokenizer is given) "
+                           "tokenizer, e.g. tinyalbert-mini or a run's final/ directory; the optimizer starts fresh")
     vocabulary = data.add_mutually_exclusive_group()
     vocabulary.add_argument("--tokenizer", metavar="DIR_OR_MODEL",
                             help="an existing tokenizer directory or spiece.model")

@@ -23,10 +23,11 @@ CONFIG_ALIASES = {"base": "albert-base-v2", "large": "albert-large-v2", "xlarge"
 RUN_DEFINING = (
     "config", "batch_size", "max_seq_length", "lr", "warmup_steps", "optimizer", "weight_decay",
     "clip_norm", "seed", "masked_lm_prob", "max_predictions_per_seq", "short_seq_prob", "dupe_factor",
-    "heldout_fraction", "masking", "pack_documents", "output_bias_init",
+    "heldout_fraction", "masking", "pack_documents", "output_bias_init", "init_from",
 )
 # What checkpoints written before an argument existed did, so that they still resume.
-BEFORE_ARGUMENT_EXISTED = {"masking": "static", "pack_documents": False, "output_bias_init": "zero"}
+BEFORE_ARGUMENT_EXISTED = {"masking": "static", "pack_documents": False, "output_bias_init": "zero",
+                           "init_from": None}
 
 MASKING_CHOICES = ("dynamic", "static")
 OUTPUT_BIAS_CHOICES = ("log-frequency", "zero")
@@ -38,7 +39,7 @@ class TrainingArguments:
 
     corpus: str
     out: str
-    config: str = "mini"
+    config: str | None = None  # default: "mini", or the config of `init_from`
     tokenizer: str | None = None  # a tokenizer directory or spiece.model
     vocab_size: int | None = None  # ... or train a SentencePiece vocabulary of this size
     steps: int = 1000
@@ -66,9 +67,12 @@ class TrainingArguments:
     pack_documents: bool = True  # join short documents so examples fill max_seq_length
     output_bias_init: str = "log-frequency"  # MLM output bias from target frequencies, or "zero"
     mpi_timeout: float = 600.0  # under mpiexec: seconds a collective may wait before the job stops
+    init_from: str | None = None  # start from this pretrained model's weights (continued pretraining)
 
     def __post_init__(self):
         self.corpus, self.out = str(self.corpus), str(self.out)
+        if self.config is None and self.init_from is None:
+            self.config = "mini"
         if self.warmup_steps is None:
             self.warmup_steps = self.steps // 10
         if self.max_predictions_per_seq is None:
@@ -93,6 +97,8 @@ class TrainingArguments:
         self._validate_numbers()
         if self.tokenizer is not None and self.vocab_size is not None:
             raise ValueError("give either tokenizer (an existing vocabulary) or vocab_size (train one), not both")
+        if self.init_from is not None and (self.config is not None or self.vocab_size is not None):
+            raise ValueError("init_from brings its own config and vocabulary: leave out config and vocab_size")
         if self.vocab_size is not None and self.vocab_size < 8:
             raise ValueError(f"vocab_size must be at least 8 (5 special pieces and some text), got {self.vocab_size}")
 

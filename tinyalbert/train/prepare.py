@@ -46,8 +46,8 @@ def prepare_tokenizer(args: TrainingArguments, documents, out: Path, model_max_l
     saved = out / TOKENIZER_DIR
     if (args.resume or follower) and (saved / "spiece.model").is_file():
         return AlbertTokenizer.from_pretrained(saved)
-    if args.tokenizer is not None:
-        tokenizer = AlbertTokenizer.from_pretrained(args.tokenizer)
+    if args.tokenizer is not None or args.init_from is not None:
+        tokenizer = AlbertTokenizer.from_pretrained(args.tokenizer or args.init_from)
     elif args.vocab_size is not None:
         # hard_vocab_limit=False: a small corpus may support fewer pieces than asked for.
         sentences = (sentence for document in documents for sentence in document)
@@ -195,8 +195,25 @@ def _fit_config_to(config, tokenizer):
     return config
 
 
+def _initial_model(args: TrainingArguments, config, tokenizer, counts: np.ndarray) -> AlbertForPreTraining:
+    """A new model from `config` (its MLM output bias as `output_bias_init` says), or the
+    pretrained weights of `init_from` (continued pretraining: nothing is re-initialized)."""
+    if args.init_from is not None:
+        model = AlbertForPreTraining.from_pretrained(args.init_from, backend=args.backend)
+        if model.config.vocab_size != len(tokenizer):
+            raise ValueError(f"the model {args.init_from!r} has {model.config.vocab_size} word embeddings but the "
+                             f"tokenizer {len(tokenizer)} pieces: give the model's own tokenizer")
+        return model
+    model = AlbertForPreTraining(_fit_config_to(config, tokenizer), backend=args.backend, seed=args.seed)
+    if args.output_bias_init == "log-frequency":
+        model.params["predictions.bias"] = asarray(model.xp, log_frequency_bias(counts), dtype=model.dtype)
+    return model
+
+
 def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str, follower: bool = False) -> PreparedRun:
-    config = resolve_config(args.config)
+    from ..hub import resolve_model_dir
+
+    config = resolve_config(args.config if args.init_from is None else str(resolve_model_dir(args.init_from)))
     if args.max_seq_length > config.max_position_embeddings:
         raise ValueError(f"max_seq_length {args.max_seq_length} exceeds the config's max_position_embeddings "
                          f"({config.max_position_embeddings})")
@@ -212,10 +229,8 @@ def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str
         raise ValueError(f"the corpus gives {len(train_examples)} training examples, fewer than batch_size "
                          f"{args.batch_size}: add text or lower --batch-size")
 
-    model = AlbertForPreTraining(_fit_config_to(config, tokenizer), backend=args.backend, seed=args.seed)
     counts = target_counts(train_encoded, len(tokenizer), special_ids_of(tokenizer))
-    if args.output_bias_init == "log-frequency":
-        model.params["predictions.bias"] = asarray(model.xp, log_frequency_bias(counts), dtype=model.dtype)
+    model = _initial_model(args, config, tokenizer, counts)
     model.train(rng=rngs["dropout"])
     optimizer = (AdamW if args.optimizer == "adamw" else LAMB)(weight_decay=args.weight_decay)
     remask = Remasking(special_ids_of(tokenizer), len(tokenizer), masking_of(tokenizer, args)) if dynamic else None

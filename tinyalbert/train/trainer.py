@@ -151,7 +151,8 @@ class TrainingLoop:
             f"tinyalbert pretraining: {model.num_parameters():,} parameters, vocab {model.config.vocab_size}, "
             f"{self.run.iterator.num_examples:,} training / {len(self.run.heldout_examples):,} held-out examples, "
             f"batch {args.batch_size} x {args.max_seq_length}, {args.optimizer} lr {args.lr:g}, {args.masking} masking, "
-            f"output bias {args.output_bias_init}, backend {args.backend}"
+            + (f"output bias {args.output_bias_init}" if args.init_from is None else f"from {args.init_from}")
+            + f", backend {args.backend}"
             + (f", resuming at step {self.step}" if self.step else "")
         )
 
