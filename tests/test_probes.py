@@ -1,0 +1,82 @@
+"""The held-out fact probes of tinyalbert-mini (bench/probes) and their scorer (bench/probe_mini.py)."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCH = REPO_ROOT / "bench"
+CHECK = BENCH / "probes" / "check_probes.py"
+PROBES = BENCH / "probes" / "wordnet_probes.tsv"
+
+
+@pytest.fixture(scope="module")
+def probe_mini():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import probe_mini
+        yield probe_mini
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def check(*options, probes=PROBES):
+    return subprocess.run([sys.executable, str(CHECK), "--probes", str(probes), *map(str, options)],
+                          capture_output=True, text=True, cwd=REPO_ROOT)
+
+
+def test_the_shipped_probe_set_is_well_formed_and_large_enough(probe_mini):
+    result = check()
+    assert result.returncode == 0, result.stdout + result.stderr
+    probes = probe_mini.read_probes(PROBES)
+    assert len(probes) >= 200
+    assert all(probe["text"].count("[MASK]") == 1 for probe in probes)
+
+
+def test_the_checker_finds_a_probe_that_is_not_held_out_and_a_bad_answer(tmp_path, probe_mini):
+    first = probe_mini.read_probes(PROBES)[0]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("Something else entirely.\n" + first["text"].replace("[MASK]", first["answers"][0]).upper()
+                      + "\n", encoding="utf-8")
+    result = check("--corpus", corpus)
+    assert result.returncode == 1 and f"({first['id']}): not held out" in result.stdout
+    lines = PROBES.read_text(encoding="utf-8").splitlines()
+    broken = tmp_path / "broken.tsv"
+    fields = lines[1].split("\t")
+    fields[3] = "the"  # a function word, never a fair answer
+    broken.write_text("\n".join([lines[0], "\t".join(fields), *lines[2:]]) + "\n", encoding="utf-8")
+    result = check(probes=broken)
+    assert result.returncode == 1 and "answer 'the' is a function word" in result.stdout
+
+
+def test_scores_count_a_hit_when_any_accepted_answer_is_within_rank_k(probe_mini):
+    from tinyalbert import AlbertTokenizer
+
+    tokenizer = AlbertTokenizer.from_pretrained("tinyalbert-mini")
+    probes = [{"text": "x [MASK]", "category": "a", "answers": ["tree"]},
+              {"text": "y [MASK]", "category": "a", "answers": ["small", "little"]},
+              {"text": "z [MASK]", "category": "b", "answers": ["water"]}]
+    tree, little, water, other = (probe_mini.answer_ids(tokenizer, [w])[0] for w in ("tree", "little", "water", "dog"))
+    rankings = [[tree, other, other, other, other],      # top-1
+                [other, other, other, other, little],    # top-5 through its second answer
+                [other] * 5]                             # neither
+    result = probe_mini.score(rankings, probes, tokenizer, answer_ranks=[1, 5, 300])
+    assert result["top1"] == pytest.approx(1 / 3) and result["top5"] == pytest.approx(2 / 3)
+    assert result["per_category"]["a"] == {"top1": 0.5, "top5": 1.0}
+    assert result["median_answer_rank"] == 5 and result["top100"] == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="not one piece"):
+        probe_mini.answer_ids(tokenizer, ["giraffe"])
+
+
+def test_model_rankings_rank_the_answer_among_all_pieces(probe_mini):
+    probes = probe_mini.read_probes(PROBES)[:3]
+    rankings, answer_ranks, tokenizer = probe_mini.model_rankings("tinyalbert-mini", probes)
+    assert [len(r) for r in rankings] == [5, 5, 5]
+    for ranking, rank, probe in zip(rankings, answer_ranks, probes):
+        ids = probe_mini.answer_ids(tokenizer, probe["answers"])
+        assert 1 <= rank <= len(tokenizer)
+        # The rank agrees with the top-5: an answer ranked within 5 is listed there, and back.
+        assert (rank <= 5) == bool(set(ids) & set(ranking))
+    assert np.all(np.asarray(answer_ranks) >= 1)
