@@ -541,6 +541,54 @@ def test_pretraining_functions_are_pure(seed, with_sop):
     check_gradients(loss_of, values, grads, rng=rng, sample=3)
 
 
+@fewer_examples
+@pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")
+@given(seed=seeds, with_sop=st.booleans(), no_labels=st.booleans())
+def test_mlm_head_at_labelled_positions_only_gives_the_same_loss_and_gradients(seed, with_sop, no_labels):
+    """`labelled_only=True` (what training uses) runs the MLM head on the labelled rows alone;
+    loss and gradients must be those of the head on every position, also with no label at all."""
+    rng = np.random.default_rng(seed)
+    config = tiny_config(rng, "absolute", "gelu_new")
+    model_class = ta.AlbertForPreTraining if with_sop else ta.AlbertForMaskedLM
+    values = perturbed_params(model_class(config, dtype="float64", seed=seed), rng)
+    input_ids, labels, sentence_order_label, attention_mask, token_type_ids = pretraining_batch(rng, config, 3, 4)
+    if no_labels:
+        labels[:] = IGNORE_INDEX
+    sentence_order_label = sentence_order_label if with_sop else None
+    results = {}
+    for labelled_only in (False, True):
+        loss, outputs, cache = pretraining_forward(values, config, input_ids, labels, sentence_order_label,
+                                                   attention_mask, token_type_ids, np.arange(4)[None, :],
+                                                   labelled_only=labelled_only)
+        results[labelled_only] = (loss, outputs.prediction_logits, pretraining_backward(cache))
+    (full_loss, full_logits, full_grads), (loss, logits, grads) = results[False], results[True]
+    labelled = labels.reshape(-1) != IGNORE_INDEX
+    assert logits.shape == (int(labelled.sum()), config.vocab_size)
+    np.testing.assert_allclose(logits, full_logits.reshape(-1, config.vocab_size)[labelled], rtol=1e-12, atol=1e-13)
+    if no_labels:  # nothing counted: nan in both (as torch's mean cross-entropy over no targets)
+        assert np.isnan(float(loss)) and np.isnan(float(full_loss))
+        return
+    assert float(loss) == pytest.approx(float(full_loss), rel=1e-12)
+    for name in full_grads:
+        np.testing.assert_allclose(grads[name], full_grads[name], rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+def test_mlm_head_at_labelled_positions_only_runs_under_array_api_strict():
+    xps = pytest.importorskip("array_api_strict")
+    rng = np.random.default_rng(0)
+    config = tiny_config(rng, "absolute", "gelu_new")
+    model = ta.AlbertForPreTraining(config, dtype="float64", seed=0)
+    batch = pretraining_batch(rng, config, 2, 3)
+    expected_loss, expected = model.loss_and_grads(*batch[:2], sentence_order_label=batch[2],
+                                                   attention_mask=batch[3], token_type_ids=batch[4])
+    strict = ta.AlbertForPreTraining(config, dict(model.params), backend=xps, dtype="float64")
+    loss, grads = strict.loss_and_grads(*batch[:2], sentence_order_label=batch[2], attention_mask=batch[3],
+                                        token_type_ids=batch[4])
+    assert float(loss) == pytest.approx(float(expected_loss), rel=1e-12)
+    for name, grad in expected.items():
+        np.testing.assert_allclose(np.asarray(grads[name]), grad, rtol=1e-10, atol=1e-13, err_msg=name)
+
+
 def test_pretraining_rejects_sop_labels_without_pooler():
     config = ta.AlbertConfig(vocab_size=10, embedding_size=2, hidden_size=2, num_hidden_layers=1,
                              num_attention_heads=1, intermediate_size=2)

@@ -207,7 +207,7 @@ class AlbertPreTrainedModel:
 
     def _pretraining(self, input_ids, labels, sentence_order_label, attention_mask=None, token_type_ids=None,
                      position_ids=None, head_mask=None, inputs_embeds=None, output_hidden_states=None,
-                     output_attentions=None, keep_caches=False, loss_scales=(1.0, 1.0)):
+                     output_attentions=None, keep_caches=False, loss_scales=(1.0, 1.0), labelled_only=False):
         """Check and prepare the inputs, then run the MLM (+ SOP) objective of `nn.pretraining`."""
         input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds = self._prepare_inputs(
             input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds
@@ -220,7 +220,7 @@ class AlbertPreTrainedModel:
             self.params, self.config, input_ids, labels, sentence_order_label, attention_mask,
             token_type_ids, position_ids, self._dropout_rng(), head_mask=head_mask, inputs_embeds=inputs_embeds,
             output_hidden_states=output_hidden_states, output_attentions=output_attentions,
-            keep_caches=keep_caches, loss_scales=loss_scales,
+            keep_caches=keep_caches, loss_scales=loss_scales, labelled_only=labelled_only,
         )
 
     def _pretraining_loss_and_grads(self, input_ids, labels, sentence_order_label, attention_mask, token_type_ids,
@@ -229,9 +229,9 @@ class AlbertPreTrainedModel:
             raise ValueError("loss_and_grads needs labels (batch, seq), -100 where nothing is predicted")
         loss, outputs, cache = self._pretraining(
             input_ids, labels, sentence_order_label, attention_mask, token_type_ids, keep_caches=True,
-            loss_scales=loss_scales,
+            loss_scales=loss_scales, labelled_only=True,  # perf: the MLM head only where there is a label
         )
-        del outputs  # perf: the (batch, seq, vocab) logits are not needed for the gradients: free them first
+        del outputs  # perf: the logits are not needed for the gradients: free them first
         return loss, pretraining_backward(cache)
 
     def __call__(self, *args, **kwargs):
