@@ -7,9 +7,10 @@ under masks the model has never seen.
         --output-bias-init zero --masking static --no-pack-documents
 
 Everything after `--` goes to `python -m tinyalbert.pretrain` (the corpus, --out, --config mini,
---tokenizer and --heldout-fraction 0 are set here). After training, the documents are masked
-again `--fresh-masks` times with other seeds (the same n-gram masking as in training) and the
-final model is scored on those masks:
+--tokenizer and --heldout-fraction 0 are set here). After training, the final model is scored on `--fresh-masks` new maskings (other seeds, the
+same n-gram masking as in training) of its own training examples (`same_examples`: the same
+segment pairs, new masks), and of examples cut anew from the same documents (`recut`: other
+segment boundaries and order swaps too, a harder test):
 
 - `accuracy`: all masked tokens;
 - `accuracy_uncommon`: those outside the 20 most frequent pieces of the text (the trainer's
@@ -54,39 +55,75 @@ def content_piece_mask(tokenizer) -> np.ndarray:
     return np.array([len(w) >= 4 and w.isalpha() and w not in STOP_WORDS for w in words])
 
 
-def fresh_mask_scores(run: Path, documents, fresh_masks: int, seed: int = 1000) -> dict:
-    """Score OUT/final on `fresh_masks` new maskings of the documents it was trained on."""
-    from tinyalbert import AlbertForMaskedLM, AlbertTokenizer
-    from tinyalbert.train.arguments import TrainingArguments
-    from tinyalbert.train.checkpoints import checkpoint_dir, read_trainer_state
+def training_rows(run_args, encoded, tokenizer) -> dict:
+    """The run's own training examples, unmasked, as `collate` columns: rebuilt from the same
+    random stream as in training, so the segment pairs and cuts are those the model saw."""
     from tinyalbert.train.data import collate
-    from tinyalbert.train.metrics import common_pieces
-    from tinyalbert.train.prepare import build_examples, encode_corpus, special_ids_of, target_counts
+    from tinyalbert.train.prepare import _generators, build_examples
 
-    args = TrainingArguments(**read_trainer_state(checkpoint_dir(run))["args"])
+    static = run_args.masking == "static"
+    columns = collate(build_examples(encoded, tokenizer, run_args, _generators(run_args.seed)["train_examples"],
+                                     masked=static))
+    if static:  # put the original tokens back where the fixed masks were
+        masked = columns["labels"] != -100
+        columns["input_ids"] = np.where(masked, columns["labels"], columns["input_ids"])
+        columns["labels"][masked] = -100
+    return columns
+
+
+def recut_rows(run_args, encoded, tokenizer, seed: int) -> dict:
+    """New examples from the same documents: other segment cuts, order swaps and masks."""
+    from tinyalbert.train.data import collate
+    from tinyalbert.train.prepare import build_examples
+
+    return collate(build_examples(encoded, tokenizer, run_args, np.random.default_rng(seed)))
+
+
+def accuracy_sums(model, batch: dict, common: np.ndarray, content: np.ndarray, hits: dict) -> None:
+    """Add the right / counted masked tokens of one batch to `hits` (all, uncommon, content)."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                   token_type_ids=batch["token_type_ids"]).logits
+    targets = batch["labels"]
+    where = targets != -100
+    right = (np.asarray(logits).argmax(-1) == targets)[where]
+    for name, keep in (("all", np.ones_like(right)), ("uncommon", ~common[targets[where]]),
+                       ("content", content[targets[where]])):
+        hits[name][0] += int(right[keep].sum())
+        hits[name][1] += int(keep.sum())
+
+
+def fresh_mask_scores(run: Path, documents, fresh_masks: int, seed: int = 1000) -> dict:
+    """Score OUT/final on `fresh_masks` new maskings of the text it was trained on: of its own
+    training examples (`same_examples`), and of examples cut anew from the documents (`recut`)."""
+    from tinyalbert import AlbertForMaskedLM, AlbertTokenizer
+    from tinyalbert.train.arguments import BEFORE_ARGUMENT_EXISTED, TrainingArguments
+    from tinyalbert.train.checkpoints import checkpoint_dir, read_trainer_state
+    from tinyalbert.train.data import Remasking, remask_rows
+    from tinyalbert.train.metrics import common_pieces
+    from tinyalbert.train.prepare import encode_corpus, masking_of, special_ids_of, target_counts
+
+    args = TrainingArguments(**{**BEFORE_ARGUMENT_EXISTED, **read_trainer_state(checkpoint_dir(run))["args"]})
     tokenizer = AlbertTokenizer.from_pretrained(run / "final")
     model = AlbertForMaskedLM.from_pretrained(run / "final")
     encoded = encode_corpus(documents, tokenizer)
     common = common_pieces(target_counts(encoded, len(tokenizer), special_ids_of(tokenizer)))
     content = content_piece_mask(tokenizer)
-    hits = {"all": [0, 0], "uncommon": [0, 0], "content": [0, 0]}
-    for k in range(fresh_masks):
-        examples = build_examples(encoded, tokenizer, args, np.random.default_rng(seed + k))
-        for start in range(0, len(examples), 32):
-            batch = collate(examples[start:start + 32])
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                           token_type_ids=batch["token_type_ids"]).logits
-            targets = batch["labels"]
-            where = targets != -100
-            right = (np.asarray(logits).argmax(-1) == targets)[where]
-            for name, keep in (("all", np.ones_like(right)), ("uncommon", ~common[targets[where]]),
-                               ("content", content[targets[where]])):
-                hits[name][0] += int(right[keep].sum())
-                hits[name][1] += int(keep.sum())
-    return {"fresh_masks": fresh_masks, "targets": hits["all"][1], "content_targets": hits["content"][1],
-            "accuracy": hits["all"][0] / hits["all"][1],
-            "accuracy_uncommon": hits["uncommon"][0] / max(hits["uncommon"][1], 1),
-            "accuracy_content": hits["content"][0] / max(hits["content"][1], 1)}
+    own = training_rows(args, encoded, tokenizer)
+    remask = Remasking(special_ids_of(tokenizer), len(tokenizer), masking_of(tokenizer, args))
+    scores = {"fresh_masks": fresh_masks}
+    for kind in ("same_examples", "recut"):
+        hits = {"all": [0, 0], "uncommon": [0, 0], "content": [0, 0]}
+        for k in range(fresh_masks):
+            rows = (remask_rows(own, np.arange(len(own["input_ids"])), seed + k, remask) if kind == "same_examples"
+                    else recut_rows(args, encoded, tokenizer, seed + k))
+            for start in range(0, len(rows["input_ids"]), 32):
+                accuracy_sums(model, {name: column[start:start + 32] for name, column in rows.items()}, common,
+                              content, hits)
+        scores[kind] = {"targets": hits["all"][1], "content_targets": hits["content"][1],
+                        "accuracy": hits["all"][0] / hits["all"][1],
+                        "accuracy_uncommon": hits["uncommon"][0] / max(hits["uncommon"][1], 1),
+                        "accuracy_content": hits["content"][0] / max(hits["content"][1], 1)}
+    return scores
 
 
 def main(argv=None) -> int:

@@ -737,3 +737,54 @@ def test_init_from_refuses_a_new_vocabulary_a_config_or_a_tokenizer_of_another_s
         assert status == 2 and named in stderr and not (tmp_path / named).exists()
     status, stderr = run_main(base + ["--out", tmp_path / "other", "--tokenizer", "tinyalbert-mini"], capsys)
     assert status == 2 and "8000" in stderr and "word embeddings" in stderr
+
+
+# --- memorizing a small text: the proof that the collapse fix lets a model learn ------------------
+FACT_ANIMALS = "cat dog horse cow bird fish sheep goat wolf bear lion mouse".split()
+FACT_FOODS = "grass seeds meat milk bread worms fruit honey rice corn nuts leaves".split()
+FACT_PLACES = "field house river barn tree lake forest cave farm garden hill desert".split()
+FACT_COLORS = "red blue green black white brown yellow gray".split()
+
+
+def write_facts(path: Path) -> Path:
+    """Twelve short documents of arbitrary facts (a seeded draw, so nothing follows from a rule):
+    the only way to fill in "the cat lives in the [MASK]" is to have learnt the text."""
+    rng = np.random.default_rng(0)
+    lines = []
+    for animal in FACT_ANIMALS:
+        food, place, color = FACT_FOODS[rng.integers(12)], FACT_PLACES[rng.integers(12)], FACT_COLORS[rng.integers(8)]
+        lines += [f"The {animal} lives in the {place}.", f"Every day the {animal} eats {food}.",
+                  f"The {animal} is {color} and likes the {place}.", f"At night the {animal} sleeps near the {place}.", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_only_the_log_frequency_bias_lets_a_model_from_scratch_memorize_a_small_text(tmp_path):
+    """The cheap version of bench/memorize.py's proof on 20 WordNet documents: a 6-layer shared
+    ALBERT at lr 3e-3, from scratch, on twelve documents of facts with fresh masks every pass.
+    With the MLM output bias at the log frequencies it learns the text: asked under ten new
+    masks of its training examples, it gets the content words right (measured: 100% after 2000
+    steps, 90% after 1500). With the bias at zero it collapses and stays on the plateau of word
+    frequencies (measured: 0%). Each run is 2000 steps, 30-60 s on one core."""
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    try:
+        from memorize import fresh_mask_scores
+    finally:
+        sys.path.remove(str(REPO_ROOT / "bench"))
+    corpus = write_facts(tmp_path / "facts.txt")
+    config = {"vocab_size": 8000, "embedding_size": 32, "hidden_size": 64, "num_hidden_layers": 6,
+              "num_attention_heads": 2, "intermediate_size": 256, "max_position_embeddings": 64,
+              "hidden_act": "gelu_new", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config), encoding="utf-8")
+    content_accuracy = {}
+    for init in ("log-frequency", "zero"):
+        out = tmp_path / init
+        run(TrainingArguments(corpus=str(corpus), out=str(out), config=str(config_file), tokenizer="tinyalbert-mini",
+                              steps=2000, batch_size=8, max_seq_length=32, lr=3e-3, warmup_steps=200,
+                              save_every=100_000, log_every=1000, seed=0, heldout_fraction=0.0,
+                              output_bias_init=init))
+        scores = fresh_mask_scores(out, read_documents(corpus), fresh_masks=10)["same_examples"]
+        assert scores["content_targets"] > 150
+        content_accuracy[init] = scores["accuracy_content"]
+    assert content_accuracy["log-frequency"] >= 0.9 and content_accuracy["zero"] <= 0.3, content_accuracy
