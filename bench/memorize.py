@@ -2,12 +2,14 @@
 under masks the model has never seen.
 
     python bench/memorize.py --corpus corpus/wordnet.txt --first-document 1000 --documents 20 \
-        --out runs/memorize-new -- --steps 1500 --batch-size 8 --lr 1e-3
-    python bench/memorize.py ... --out runs/memorize-old -- --steps 1500 ... \
+        --out runs/memorize-new -- --config bench/memorize_small.json --steps 6000 --batch-size 8 --max-seq-length 64 \
+        --lr 1e-3 --warmup-steps 300
+    python bench/memorize.py ... --out runs/memorize-old -- ... \
         --output-bias-init zero --masking static --no-pack-documents
 
-Everything after `--` goes to `python -m tinyalbert.pretrain` (the corpus, --out, --config mini,
---tokenizer and --heldout-fraction 0 are set here). After training, the final model is scored on `--fresh-masks` new maskings (other seeds, the
+Everything after `--` goes to `python -m tinyalbert.pretrain`; the corpus (the excerpt), --out,
+--tokenizer (tinyalbert-mini's vocabulary by default) and --heldout-fraction 0 are set here.
+After training, the final model is scored on `--fresh-masks` new maskings (other seeds, the
 same n-gram masking as in training) of its own training examples (`same_examples`: the same
 segment pairs, new masks), and of examples cut anew from the same documents (`recut`: other
 segment boundaries and order swaps too, a harder test):
