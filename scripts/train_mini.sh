@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Rebuild the bundled tinyalbert-mini: corpus, vocabulary, pretraining, export into the package.
 #
-#   scripts/train_mini.sh                                 # as shipped: CuPy on a CUDA GPU, 3600 steps of 64
+#   scripts/train_mini.sh                                 # stage 1: CuPy on a CUDA GPU, 3600 steps of 64
 #   BACKEND=numpy STEPS=1200 BATCH_SIZE=16 scripts/train_mini.sh   # the CPU recipe (about 21 minutes on 2 cores)
 #   RESUME=1 scripts/train_mini.sh                        # continue an interrupted run
 #   RECIPE=new LR=1e-3 scripts/train_mini.sh              # the recipe against the early collapse (below)
-#   RECIPE=continue BACKEND=numpy scripts/train_mini.sh   # more steps on the shipped model (--init-from)
+#   RECIPE=continue BACKEND=numpy scripts/train_mini.sh   # stage 2: continue the exported model (--init-from)
+#
+# The shipped model is stage 1 (the default recipe, on a GPU) followed by stage 2 (RECIPE=continue,
+# 2800 steps of 16 on a CPU): run the script twice, in that order.
 #
 # Run from the repository root. Everything but the exported model is written under $WORK,
 # outside the repository: the WordNet package, the corpus (never commit it) and the run.
@@ -70,9 +73,8 @@ if [ "$RECIPE" = continue ]; then
             --warmup-steps "$WARMUP_STEPS" --optimizer adamw --weight-decay 0.01 --clip-norm 1.0 \
             --heldout-fraction 0.02 --seed "$SEED" --save-every 200 --log-every 50 --backend "$BACKEND" $RECIPE_OPTIONS
     fi
-    # Not exported over the shipped model: compare first (bench/probe_mini.py, eval_results.json).
+    # The probes, the model it started from against the new one, before the export replaces it.
     "$PYTHON" bench/probe_mini.py --corpus "$CORPUS" "$EXPORT" "$RUN/final"
-    exit 0
 elif [ -n "$RESUME" ]; then
     "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --steps "$STEPS" --resume
 else
@@ -89,6 +91,8 @@ cat "$RUN/eval_results.json"
 
 # 5. Example predictions for the README.
 "$PYTHON" -m tinyalbert.predict --model "$EXPORT" --top-k 3 \
+    "A [MASK] is a building where Christians go to worship." \
+    "The capital of France is [MASK]." \
     "Paris is the capital and largest city of [MASK]." \
     "A dog is a kind of [MASK]." \
     "To run is to move [MASK] by using one's feet." \
