@@ -64,14 +64,19 @@ def model_rankings(model_dir: str, probes: list[dict], top_k: int = TOP_K) -> tu
     return rankings, answer_ranks, tokenizer
 
 
-def frequency_rankings(corpus: Path, tokenizer, probes: list[dict], content_only: bool) -> tuple[list, list]:
-    """The same answer for every probe: the corpus's pieces (content-word pieces only, with
-    `content_only`) from the most frequent down; the top_k, and each probe's answer rank."""
+def piece_counts(corpus: Path, tokenizer) -> Counter:
+    """How often each piece id occurs in the corpus (one pass; both baselines rank from it)."""
     counts = Counter()
     with open(corpus, encoding="utf-8") as file:
         for line in file:
             if line.strip():
                 counts.update(tokenizer.convert_tokens_to_ids(tokenizer.tokenize(line)))
+    return counts
+
+
+def frequency_rankings(counts: Counter, tokenizer, probes: list[dict], content_only: bool) -> tuple[list, list]:
+    """The same answer for every probe: the corpus's pieces (content-word pieces only, with
+    `content_only`) from the most frequent down; the top_k, and each probe's answer rank."""
     allowed = content_piece_mask(tokenizer) if content_only else np.ones(len(tokenizer), bool)
     order = [piece for piece, _ in counts.most_common() if allowed[piece]]
     order += [piece for piece in range(len(tokenizer)) if piece not in counts and allowed[piece]]  # never seen
@@ -81,8 +86,9 @@ def frequency_rankings(corpus: Path, tokenizer, probes: list[dict], content_only
     return [order[:TOP_K]] * len(probes), answer_ranks
 
 
-def score(rankings: list[list[int]], probes: list[dict], tokenizer, answer_ranks=None) -> dict:
-    """top-1 / top-5 accuracy overall and per category (and the median answer rank)."""
+def score(rankings: list[list[int]], probes: list[dict], tokenizer, answer_ranks: list[int]) -> dict:
+    """top-1 / top-5 accuracy overall and per category, the share of answers ranked within
+    100 and the median answer rank."""
     hits = {1: [], TOP_K: []}
     for ranking, probe in zip(rankings, probes):
         accepted = set(answer_ids(tokenizer, probe["answers"]))
@@ -91,12 +97,10 @@ def score(rankings: list[list[int]], probes: list[dict], tokenizer, answer_ranks
     categories = sorted({probe["category"] for probe in probes})
     per_category = {c: {f"top{k}": float(np.mean([h for h, p in zip(hits[k], probes) if p["category"] == c]))
                         for k in hits} for c in categories}
-    result = {"top1": float(np.mean(hits[1])), f"top{TOP_K}": float(np.mean(hits[TOP_K])),
-              "probes": len(probes), "per_category": per_category}
-    if answer_ranks is not None:
-        result["median_answer_rank"] = float(np.median(answer_ranks))
-        result["top100"] = float(np.mean(np.asarray(answer_ranks) <= 100))
-    return result
+    return {"top1": float(np.mean(hits[1])), f"top{TOP_K}": float(np.mean(hits[TOP_K])),
+            "top100": float(np.mean(np.asarray(answer_ranks) <= 100)),
+            "median_answer_rank": float(np.median(answer_ranks)), "probes": len(probes),
+            "per_category": per_category}
 
 
 def main(argv=None) -> int:
@@ -115,13 +119,14 @@ def main(argv=None) -> int:
         results[name] = score(rankings, probes, tokenizer, answer_ranks)
         shown[name] = [tokenizer.convert_ids_to_tokens(r) for r in rankings[:options.show]]
     if options.corpus is not None:
+        counts = piece_counts(options.corpus, tokenizer)
         for label, content_only in (("frequency (all pieces)", False), ("frequency (content words)", True)):
-            rankings, answer_ranks = frequency_rankings(options.corpus, tokenizer, probes, content_only)
+            rankings, answer_ranks = frequency_rankings(counts, tokenizer, probes, content_only)
             results[label] = score(rankings, probes, tokenizer, answer_ranks)
     print(f"{'model':<40} {'top-1':>6} {'top-5':>6} {'top-100':>7} {'median rank':>11}   ({len(probes)} probes)")
     for name, result in results.items():
-        rank = f"{result['top100']:7.1%} {result['median_answer_rank']:11.0f}" if "top100" in result else ""
-        print(f"{name:<40} {result['top1']:6.1%} {result['top5']:6.1%} {rank}")
+        print(f"{name:<40} {result['top1']:6.1%} {result['top5']:6.1%} {result['top100']:7.1%} "
+              f"{result['median_answer_rank']:11.0f}")
     for i, probe in enumerate(probes[:options.show]):
         print(f"\n{probe['text']}  [{'|'.join(probe['answers'])}]")
         for name in shown:
