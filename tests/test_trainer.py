@@ -6,6 +6,7 @@ SentencePiece vocabulary, so each training run takes a second or two.
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -721,7 +722,9 @@ def test_init_from_continues_a_pretrained_model_with_its_config_and_tokenizer(wo
         np.testing.assert_allclose(continued[name], trained[name], atol=1e-7, err_msg=name)
     assert json.loads((second / FINAL_DIR / "config.json").read_text())["hidden_size"] == TINY_CONFIG["hidden_size"]
     assert (second / "tokenizer" / "spiece.model").read_bytes() == (first / "tokenizer" / "spiece.model").read_bytes()
-    # The recorded argument makes the run resumable like any other.
+    # The recorded argument makes the run resumable like any other, from its own checkpoint: the
+    # model it started from may be gone.
+    shutil.rmtree(first / FINAL_DIR)
     status, stderr = run_main(["--corpus", workspace["corpus"], "--out", second, "--resume", "--steps", 3], capsys)
     assert status == 0, stderr
     assert read_trainer_state(second / CHECKPOINT_DIR)["args"]["init_from"] == str(first / FINAL_DIR)

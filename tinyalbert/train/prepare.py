@@ -195,10 +195,23 @@ def _fit_config_to(config, tokenizer):
     return config
 
 
+def _model_config(args: TrainingArguments, out: Path):
+    """The model's shape: a resumed run's own (its checkpoint's config.json, so that the model an
+    `init_from` run started from need not exist any more), else `init_from`'s, else `config`."""
+    from ..hub import resolve_model_dir
+
+    if args.resume:
+        return resolve_config(str(checkpoint_dir(out)))
+    if args.init_from is not None:
+        return resolve_config(str(resolve_model_dir(args.init_from)))
+    return resolve_config(args.config)
+
+
 def _initial_model(args: TrainingArguments, config, tokenizer, counts: np.ndarray) -> AlbertForPreTraining:
     """A new model from `config` (its MLM output bias as `output_bias_init` says), or the
-    pretrained weights of `init_from` (continued pretraining: nothing is re-initialized)."""
-    if args.init_from is not None:
+    pretrained weights of `init_from` (continued pretraining: nothing is re-initialized).
+    A resumed run's weights are replaced by its checkpoint's, so it does not load `init_from`."""
+    if args.init_from is not None and not args.resume:
         model = AlbertForPreTraining.from_pretrained(args.init_from, backend=args.backend)
         if model.config.vocab_size != len(tokenizer):
             raise ValueError(f"the model {args.init_from!r} has {model.config.vocab_size} word embeddings but the "
@@ -211,9 +224,7 @@ def _initial_model(args: TrainingArguments, config, tokenizer, counts: np.ndarra
 
 
 def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str, follower: bool = False) -> PreparedRun:
-    from ..hub import resolve_model_dir
-
-    config = resolve_config(args.config if args.init_from is None else str(resolve_model_dir(args.init_from)))
+    config = _model_config(args, out)
     if args.max_seq_length > config.max_position_embeddings:
         raise ValueError(f"max_seq_length {args.max_seq_length} exceeds the config's max_position_embeddings "
                          f"({config.max_position_embeddings})")
