@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -57,19 +56,16 @@ def content_piece_mask(tokenizer) -> np.ndarray:
     return np.array([len(w) >= 4 and w.isalpha() and w not in STOP_WORDS for w in words])
 
 
-def training_rows(run_args, encoded, tokenizer) -> dict:
-    """The run's own training examples, unmasked, as `collate` columns: rebuilt from the same
-    random stream as in training, so the segment pairs and cuts are those the model saw."""
+def training_rows(run: Path) -> dict:
+    """The run's own training examples, unmasked, as `collate` columns: the segment pairs and
+    cuts the model saw (see `training_examples_of_run`)."""
     from tinyalbert.train.data import collate
-    from tinyalbert.train.prepare import _generators, build_examples
+    from tinyalbert.train.prepare import training_examples_of_run
 
-    static = run_args.masking == "static"
-    columns = collate(build_examples(encoded, tokenizer, run_args, _generators(run_args.seed)["train_examples"],
-                                     masked=static))
-    if static:  # put the original tokens back where the fixed masks were
-        masked = columns["labels"] != -100
-        columns["input_ids"] = np.where(masked, columns["labels"], columns["input_ids"])
-        columns["labels"][masked] = -100
+    columns = collate(training_examples_of_run(run))
+    masked = columns["labels"] != -100  # a static run's fixed masks: put the original tokens back
+    columns["input_ids"] = np.where(masked, columns["labels"], columns["input_ids"])
+    columns["labels"][masked] = -100
     return columns
 
 
@@ -110,7 +106,7 @@ def fresh_mask_scores(run: Path, documents, fresh_masks: int, seed: int = 1000) 
     encoded = encode_corpus(documents, tokenizer)
     common = common_pieces(target_counts(encoded, len(tokenizer), special_ids_of(tokenizer)))
     content = content_piece_mask(tokenizer)
-    own = training_rows(args, encoded, tokenizer)
+    own = training_rows(run)
     remask = Remasking(special_ids_of(tokenizer), len(tokenizer), masking_of(tokenizer, args))
     scores = {"fresh_masks": fresh_masks}
     for kind in ("same_examples", "recut"):
@@ -144,7 +140,8 @@ def main(argv=None) -> int:
     if not options.score_only:
         from tinyalbert.pretrain import main as pretrain
 
-        text = Path(tempfile.mkdtemp()) / "excerpt.txt"
+        options.out.mkdir(parents=True, exist_ok=True)  # the excerpt stays with the run, for --score-only
+        text = options.out / "excerpt.txt"
         text.write_text("\n\n".join("\n".join(document) for document in documents) + "\n")
         status = pretrain(["--corpus", str(text), "--out", str(options.out), "--tokenizer", options.tokenizer,
                            "--heldout-fraction", "0", *argv[split + 1:]])

@@ -25,7 +25,9 @@ from tinyalbert.train.checkpoints import (
 from tinyalbert.train.history import NonFiniteLossError, plot_loss_curve
 from tinyalbert.train.metrics import evaluate
 from tinyalbert.train.optim import linear_warmup_then_decay
-from tinyalbert.train.prepare import build_examples, encode_corpus, heldout_examples_of_run, split_documents
+from tinyalbert.train.data import collate
+from tinyalbert.train.prepare import (build_examples, encode_corpus, heldout_examples_of_run, prepare_run,
+                                      split_documents, training_examples_of_run)
 from tinyalbert.train.progress import Progress
 from tinyalbert.train.text import read_documents
 from tinyalbert.train.trainer import train
@@ -243,6 +245,19 @@ def test_loss_goes_down_on_a_repetitive_corpus(workspace, tmp_path):
     common = np.isin(np.arange(vocab_size), summary["common_pieces"])
     again = evaluate(final, heldout_examples_of_run(tmp_path / "run"), common=common)
     assert again == pytest.approx(summary["eval"], rel=1e-6)
+
+
+def test_training_examples_can_be_rebuilt_from_the_run_directory(workspace, tmp_path):
+    for masking in ("static", "dynamic"):
+        out = tmp_path / masking
+        run(make_args(workspace, out, steps=2, masking=masking))
+        trained_on = prepare_run(make_args(workspace, out, steps=2, masking=masking, resume=True)).iterator.columns
+        rebuilt = collate(training_examples_of_run(out))
+        assert rebuilt.keys() == trained_on.keys()
+        for name in rebuilt:
+            np.testing.assert_array_equal(rebuilt[name], trained_on[name], err_msg=f"{masking}: {name}")
+        masked = int((rebuilt["labels"] != -100).sum())
+        assert masked > 0 if masking == "static" else masked == 0  # dynamic masks are drawn at every step
 
 
 def test_float16_export_loads_as_float32(workspace, tmp_path):

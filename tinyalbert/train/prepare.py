@@ -131,9 +131,8 @@ def _generators(seed: int) -> dict:
     return dict(zip(names, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(names)))))
 
 
-def heldout_examples_of_run(out) -> list[PretrainingExample]:
-    """The held-out examples of the run in `out`, rebuilt from its checkpoint's arguments (the
-    same documents, masks and order that `train` evaluated on), to evaluate other models on them."""
+def _rebuilt_run(out) -> tuple:
+    """The arguments, tokenizer, random streams and documents of the run in `out`, from its checkpoint."""
     from ..tokenizer import AlbertTokenizer
 
     out = Path(out)
@@ -141,10 +140,25 @@ def heldout_examples_of_run(out) -> list[PretrainingExample]:
     if directory is None:
         raise FileNotFoundError(f"{out} has no checkpoint to read the run's arguments from")
     args = TrainingArguments(**{**BEFORE_ARGUMENT_EXISTED, **read_trainer_state(directory)["args"]})
-    tokenizer = AlbertTokenizer.from_pretrained(out / TOKENIZER_DIR)
     rngs = _generators(args.seed)
-    _, heldout_documents = split_documents(read_documents(args.corpus), args.heldout_fraction, rngs["heldout_split"])
+    documents = split_documents(read_documents(args.corpus), args.heldout_fraction, rngs["heldout_split"])
+    return args, AlbertTokenizer.from_pretrained(out / TOKENIZER_DIR), rngs, documents
+
+
+def heldout_examples_of_run(out) -> list[PretrainingExample]:
+    """The held-out examples of the run in `out`, rebuilt from its checkpoint's arguments (the
+    same documents, masks and order that `train` evaluated on), to evaluate other models on them."""
+    args, tokenizer, rngs, (_, heldout_documents) = _rebuilt_run(out)
     return build_examples(encode_corpus(heldout_documents, tokenizer), tokenizer, args, rngs["heldout_examples"])
+
+
+def training_examples_of_run(out) -> list[PretrainingExample]:
+    """The training examples of the run in `out`, rebuilt like `heldout_examples_of_run`: the same
+    segment pairs and cuts the model saw, with the fixed masks of a `static` run, and unmasked
+    (labels all -100) for a `dynamic` one, whose masks were drawn anew at every step."""
+    args, tokenizer, rngs, (train_documents, _) = _rebuilt_run(out)
+    return build_examples(encode_corpus(train_documents, tokenizer), tokenizer, args, rngs["train_examples"],
+                          masked=args.masking == "static")
 
 
 class PreparedRun(NamedTuple):
