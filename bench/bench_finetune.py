@@ -18,12 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import describe_cpu
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PRESET, VOCAB_SIZE, NUM_LABELS = "albert-base-v2", 30000, 2
@@ -130,7 +131,7 @@ def main() -> int:
             cpu_times[name] += result["cpu_times"]
         load.append(os.getloadavg()[0])
     print(f"{PRESET} sequence classification, batch {args.batch} x {args.seq}, float32, {args.threads} thread(s), "
-          f"{platform.processor() or platform.machine()}, load {load[0]:.1f} -> {load[-1]:.1f}")
+          f"{describe_cpu()}, load {load[0]:.1f} -> {load[-1]:.1f}")
     for label, measured in (("wall", times), ("cpu", cpu_times)):
         medians = {name: statistics.median(values) for name, values in measured.items()}
         for name, values in measured.items():

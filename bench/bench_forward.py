@@ -17,6 +17,7 @@ import torch
 import transformers
 
 import tinyalbert
+from machine import describe_cpu
 
 
 def median_seconds(run, repeats, synchronize=lambda: None):
@@ -56,7 +57,7 @@ def main():
     sync_ours = (lambda: xp.cuda.Device().synchronize()) if gpu else (lambda: None)
     sync_torch = torch.cuda.synchronize if gpu else (lambda: None)
 
-    label = torch.cuda.get_device_name() if gpu else f"CPU, {threads} torch threads, {os.cpu_count()} cores"
+    label = torch.cuda.get_device_name() if gpu else f"CPU, {threads} torch threads: {describe_cpu()}"
     print(f"albert-base-v2 shape, seq {args.seq_len}, {args.dtype}, {label}")
     print(f"{'batch':>5} {'tinyalbert ms':>14} {'transformers ms':>16} {'ratio':>6}")
     rng = np.random.default_rng(0)

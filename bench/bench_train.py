@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine import describe_cpu
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS_train.md"
 PRESET = "albert-base-v2"
@@ -215,7 +217,7 @@ def main():
                      "ln(30000) + ln(2) = 11.0)")
         versions = {"numpy": ours["numpy"], "torch": theirs["torch"]}
     lines += ["", *notes]
-    print("\n".join(lines))
+    print("\n".join([describe_cpu(), *lines]))
     if args.write_results:
         write_results(args, lines, versions)
 
@@ -224,8 +226,8 @@ def write_results(args, lines, versions):
     threads = ",".join(str(count) for count in args.threads)
     text = [
         "# Training-step benchmark", "",
-        f"Date: {args.date}. Machine: {args.machine} ({platform.machine()}, Python {platform.python_version()}, "
-        f"NumPy {versions['numpy']}, torch {versions['torch']}).",
+        f"Date: {args.date}. Machine: {args.machine}: {describe_cpu()}; Python {platform.python_version()}, "
+        f"torch {versions['torch']}.",
         f"Command: `python bench/bench_train.py --repeats {args.repeats} --rounds {args.rounds} --threads {threads}"
         f"{' --with-sdpa' if args.with_sdpa else ''} --write-results`", "",
         *lines, "",
