@@ -66,7 +66,8 @@ fi
 if [ "$RECIPE" = continue ]; then
     RUN=$WORK/runs/tinyalbert-mini-continued
     if [ -n "$RESUME" ]; then
-        "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --resume
+        # A larger CONTINUE_STEPS extends a finished run: the learning rate decays to 0 at the new end.
+        "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --steps "$STEPS" --resume
     else
         "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --init-from "$EXPORT" --out "$RUN" \
             --steps "$STEPS" --batch-size "$BATCH_SIZE" --max-seq-length "$MAX_SEQ_LENGTH" --lr "$LR" \
