@@ -8,7 +8,8 @@
 #   RECIPE=continue BACKEND=numpy scripts/train_mini.sh   # stage 2: continue the exported model (--init-from)
 #
 # The shipped model is stage 1 (the default recipe, on a GPU) followed by stage 2 (RECIPE=continue,
-# 2800 steps of 16 on a CPU): run the script twice, in that order.
+# 2800 steps of 16 on a CPU) and stage 3 (RESUME=1 RECIPE=continue CONTINUE_STEPS=6300: stage 2's
+# run extended to 6300 steps): run the script three times, in that order.
 #
 # Run from the repository root. Everything but the exported model is written under $WORK,
 # outside the repository: the WordNet package, the corpus (never commit it) and the run.
@@ -92,6 +93,7 @@ cat "$RUN/eval_results.json"
 
 # 5. Example predictions for the README.
 "$PYTHON" -m tinyalbert.predict --model "$EXPORT" --top-k 3 \
+    "A page is part of a [MASK]." \
     "A [MASK] is a building where Christians go to worship." \
     "The capital of France is [MASK]." \
     "Paris is the capital and largest city of [MASK]." \
