@@ -7,7 +7,6 @@ Both models hold the same random weights (transformers saves, tinyalbert loads) 
 inputs; the ratio is tinyalbert time / transformers time (below 1 means tinyalbert is faster).
 """
 import argparse
-import os
 import statistics
 import tempfile
 import time

@@ -103,8 +103,7 @@ def tinyalbert_worker(args) -> dict:
     step()
     traced_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return {"times": times, "peak_rss_growth": peak_rss, "tracemalloc_peak": traced_peak, "loss": losses[0],
-            "numpy": np.__version__}
+    return {"times": times, "peak_rss_growth": peak_rss, "tracemalloc_peak": traced_peak, "loss": losses[0]}
 
 
 def torch_worker(args) -> dict:
@@ -215,7 +214,7 @@ def main():
                      f"{load_before:.1f} before, {load_after:.1f} after; first-step loss tinyalbert "
                      f"{ours['loss']:.4f}, torch {theirs['loss']:.4f} (different random weights, both near "
                      "ln(30000) + ln(2) = 11.0)")
-        versions = {"numpy": ours["numpy"], "torch": theirs["torch"]}
+        versions = {"torch": theirs["torch"]}
     lines += ["", *notes]
     print("\n".join([describe_cpu(), *lines]))
     if args.write_results:

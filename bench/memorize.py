@@ -94,13 +94,11 @@ def fresh_mask_scores(run: Path, documents, fresh_masks: int, seed: int = 1000) 
     """Score OUT/final on `fresh_masks` new maskings of the text it was trained on: of its own
     training examples (`same_examples`), and of examples cut anew from the documents (`recut`)."""
     from tinyalbert import AlbertForMaskedLM, AlbertTokenizer
-    from tinyalbert.train.arguments import BEFORE_ARGUMENT_EXISTED, TrainingArguments
-    from tinyalbert.train.checkpoints import checkpoint_dir, read_trainer_state
     from tinyalbert.train.data import Remasking, remask_rows
     from tinyalbert.train.metrics import common_pieces
-    from tinyalbert.train.prepare import encode_corpus, masking_of, special_ids_of, target_counts
+    from tinyalbert.train.prepare import arguments_of_run, encode_corpus, masking_of, special_ids_of, target_counts
 
-    args = TrainingArguments(**{**BEFORE_ARGUMENT_EXISTED, **read_trainer_state(checkpoint_dir(run))["args"]})
+    args = arguments_of_run(run)
     tokenizer = AlbertTokenizer.from_pretrained(run / "final")
     model = AlbertForMaskedLM.from_pretrained(run / "final")
     encoded = encode_corpus(documents, tokenizer)

@@ -131,18 +131,23 @@ def _generators(seed: int) -> dict:
     return dict(zip(names, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(names)))))
 
 
+def arguments_of_run(out) -> TrainingArguments:
+    """The arguments the run in `out` was made with, read from its checkpoint (an argument added
+    since then takes the value that reproduces the run, see BEFORE_ARGUMENT_EXISTED)."""
+    directory = checkpoint_dir(Path(out))
+    if directory is None:
+        raise FileNotFoundError(f"{out} has no checkpoint to read the run's arguments from")
+    return TrainingArguments(**{**BEFORE_ARGUMENT_EXISTED, **read_trainer_state(directory)["args"]})
+
+
 def _rebuilt_run(out) -> tuple:
     """The arguments, tokenizer, random streams and documents of the run in `out`, from its checkpoint."""
     from ..tokenizer import AlbertTokenizer
 
-    out = Path(out)
-    directory = checkpoint_dir(out)
-    if directory is None:
-        raise FileNotFoundError(f"{out} has no checkpoint to read the run's arguments from")
-    args = TrainingArguments(**{**BEFORE_ARGUMENT_EXISTED, **read_trainer_state(directory)["args"]})
+    args = arguments_of_run(out)
     rngs = _generators(args.seed)
     documents = split_documents(read_documents(args.corpus), args.heldout_fraction, rngs["heldout_split"])
-    return args, AlbertTokenizer.from_pretrained(out / TOKENIZER_DIR), rngs, documents
+    return args, AlbertTokenizer.from_pretrained(Path(out) / TOKENIZER_DIR), rngs, documents
 
 
 def heldout_examples_of_run(out) -> list[PretrainingExample]:
