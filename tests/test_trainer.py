@@ -422,6 +422,12 @@ def test_cli_reports_usage_errors_on_one_line(workspace, tmp_path):
     assert result.returncode == 2 and "--steps" in result.stderr and result.stderr.count("\n") == 1
 
 
+def test_cli_help_prints_the_options_without_a_traceback():
+    result = cli("--help")
+    assert result.returncode == 0 and result.stderr == ""
+    assert "--corpus FILE_OR_DIR" in result.stdout and "--resume" in result.stdout
+
+
 def test_cli_says_when_the_cupy_backend_cannot_run(workspace, tmp_path):
     try:
         from tinyalbert.backend import get_backend

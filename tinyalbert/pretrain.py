@@ -167,6 +167,10 @@ def main(argv=None) -> int:
 
     try:
         code = _main(argv)
+    except SystemExit as request:  # argparse's way out after --help: no traceback for that
+        if request.code:
+            abort_job_if_parallel(1)
+        raise
     except BaseException:
         traceback.print_exc()
         abort_job_if_parallel(1)
