@@ -26,8 +26,8 @@ from tinyalbert.train.history import NonFiniteLossError, plot_loss_curve
 from tinyalbert.train.metrics import evaluate
 from tinyalbert.train.optim import linear_warmup_then_decay
 from tinyalbert.train.data import collate
-from tinyalbert.train.prepare import (build_examples, encode_corpus, heldout_examples_of_run, prepare_run,
-                                      split_documents, training_examples_of_run)
+from tinyalbert.train.prepare import (arguments_of_run, build_examples, encode_corpus, heldout_examples_of_run,
+                                      prepare_run, split_documents, training_examples_of_run)
 from tinyalbert.train.progress import Progress
 from tinyalbert.train.text import read_documents
 from tinyalbert.train.trainer import train
@@ -701,6 +701,7 @@ def test_a_checkpoint_from_before_the_collapse_fix_resumes_with_its_old_settings
     for name in ("output_bias_init", "masking", "pack_documents", "init_from"):  # as written before these existed
         del state["args"][name]
     state_file.write_text(json.dumps(state))
+    assert arguments_of_run(out).masking == "static" and arguments_of_run(out).init_from is None
     status, stderr = run_main(["--corpus", workspace["corpus"], "--out", out, "--resume"], capsys)
     assert status == 0, stderr
     assert read_trainer_state(out / CHECKPOINT_DIR)["args"]["masking"] == "static"

@@ -67,7 +67,7 @@ def _add_data_options(data, defaults: dict) -> None:
                       help="text file, or directory of .txt files; blank lines separate documents")
     data.add_argument("--out", required=True, metavar="DIR", help="output directory (checkpoint/, final/, ...)")
     data.add_argument("--config", metavar="NAME_OR_PATH",
-                      help=f"mini, base, large, xlarge, xxlarge, an albert-*-v* preset, or a config.json "
+                      help="mini, base, large, xlarge, xxlarge, an albert-*-v* preset, or a config.json "
                            "(default: mini); vocab_size is set from the tokenizer")
     data.add_argument("--init-from", metavar="DIR_OR_NAME",
                       help="continue pretraining a model: its weights, config and (unless --tokenizer is given) "
@@ -140,7 +140,7 @@ def _add_running_options(run, defaults: dict) -> None:
 
 def arguments_from(namespace: argparse.Namespace):
     """TrainingArguments from the parsed options; with --resume, options not given come from the checkpoint."""
-    from .train.arguments import BEFORE_ARGUMENT_EXISTED, TrainingArguments
+    from .train.arguments import TrainingArguments, saved_arguments
     from .train.checkpoints import CHECKPOINT_DIR, STATE_FILE, checkpoint_dir, read_trainer_state
 
     given = {name: value for name, value in vars(namespace).items() if value is not None}
@@ -149,7 +149,7 @@ def arguments_from(namespace: argparse.Namespace):
         saved_dir = checkpoint_dir(Path(namespace.out))
         if saved_dir is None:
             raise FileNotFoundError(f"nothing to resume: {Path(namespace.out) / CHECKPOINT_DIR} has no {STATE_FILE}")
-        saved = {**BEFORE_ARGUMENT_EXISTED, **read_trainer_state(saved_dir)["args"]}
+        saved = saved_arguments(read_trainer_state(saved_dir))
         # Session-only options are not inherited.
         for name in ("resume", "stop_at", "max_minutes", "backend", "out", "mpi_timeout"):
             saved.pop(name, None)

@@ -140,9 +140,15 @@ def resolve_config(spec: str) -> AlbertConfig:
     return AlbertConfig.from_pretrained(path)
 
 
+def saved_arguments(state: dict) -> dict:
+    """The arguments a checkpoint's trainer state records, completed for arguments added since it
+    was written (with the values that reproduce the run, BEFORE_ARGUMENT_EXISTED)."""
+    return {**BEFORE_ARGUMENT_EXISTED, **state["args"]}
+
+
 def check_resumable(args: TrainingArguments, saved_args: dict) -> None:
-    """A resumed run must compute the same steps: refuse arguments that changed."""
-    saved_args = {**BEFORE_ARGUMENT_EXISTED, **saved_args}
+    """A resumed run must compute the same steps: refuse arguments that changed from `saved_args`
+    (see `saved_arguments`)."""
     changed = [f"{name} (checkpoint: {saved_args.get(name)!r}, now: {getattr(args, name)!r})"
                for name in RUN_DEFINING if saved_args.get(name) != getattr(args, name)]
     if changed:

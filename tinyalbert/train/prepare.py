@@ -19,7 +19,7 @@ import numpy as np
 
 from ..backend import asarray, get_backend
 from ..models import AlbertForPreTraining
-from .arguments import BEFORE_ARGUMENT_EXISTED, TrainingArguments, check_resumable, resolve_config
+from .arguments import TrainingArguments, check_resumable, resolve_config, saved_arguments
 from .checkpoints import CHECKPOINT_DIR, STATE_FILE, TOKENIZER_DIR, checkpoint_dir, load_checkpoint, read_trainer_state
 from .data import BatchIterator, PretrainingExample, Remasking, create_pretraining_examples, pack_documents
 from .masking import Masking, SpecialIds, word_start_ids_from_pieces
@@ -133,11 +133,11 @@ def _generators(seed: int) -> dict:
 
 def arguments_of_run(out) -> TrainingArguments:
     """The arguments the run in `out` was made with, read from its checkpoint (an argument added
-    since then takes the value that reproduces the run, see BEFORE_ARGUMENT_EXISTED)."""
+    since then takes the value that reproduces the run, see `saved_arguments`)."""
     directory = checkpoint_dir(Path(out))
     if directory is None:
         raise FileNotFoundError(f"{out} has no checkpoint to read the run's arguments from")
-    return TrainingArguments(**{**BEFORE_ARGUMENT_EXISTED, **read_trainer_state(directory)["args"]})
+    return TrainingArguments(**saved_arguments(read_trainer_state(directory)))
 
 
 def _rebuilt_run(out) -> tuple:
@@ -290,7 +290,7 @@ def prepare_run(args: TrainingArguments, *, follower: bool = False) -> PreparedR
     check_out_dir(args, out)
     if args.resume:
         saved = read_trainer_state(checkpoint_dir(out))
-        check_resumable(args, saved["args"])
+        check_resumable(args, saved_arguments(saved))
         if saved.get("corpus_fingerprint") not in (None, fingerprint):  # None: saved before fingerprints
             raise ValueError(f"the corpus {args.corpus!r} is not the text {checkpoint_dir(out)} was trained on "
                              f"(fingerprint {fingerprint}, checkpoint {saved.get('corpus_fingerprint')})")
