@@ -101,6 +101,27 @@ def test_json_one_text_with_targets(model_dir, fill_mask):
     assert "Traceback" not in stderr
 
 
+def test_whole_words_keeps_the_best_word_starts_with_their_full_vocabulary_scores(model_dir, fill_mask):
+    code, stdout, stderr = predict(*TEXTS, "--model", model_dir, "--json", "--top-k", "4", "--whole-words")
+    assert code == 0 and "Traceback" not in stderr, stderr
+    got = [_flatten(json.loads(line)["predictions"]) for line in stdout.splitlines()]
+    vocab_size = len(fill_mask.tokenizer)
+    pieces = fill_mask.tokenizer.convert_ids_to_tokens(list(range(vocab_size)))
+    expected = []
+    for text in TEXTS:  # every piece ranked, then the word starts kept: the first four per mask
+        ranked = fill_mask(text, top_k=vocab_size)
+        for row in ranked if isinstance(ranked[0], list) else [ranked]:
+            words = [p for p in row if pieces[p["token"]].startswith("\u2581") and p["token_str"][:1].isalnum()]
+            expected.append(words[:4])
+    expected_per_text = [expected[0], expected[1] + expected[2], expected[3]]  # the second text has two masks
+    for got_text, want_text in zip(got, expected_per_text):
+        assert [p["token"] for p in got_text] == [p["token"] for p in want_text]
+        assert [p["score"] for p in got_text] == pytest.approx([p["score"] for p in want_text], rel=SCORE_RTOL)
+    assert all(p["token_str"] for text in got for p in text)  # never the bare word start ''
+    assert_user_error(predict(TEXTS[0], "--model", model_dir, "--whole-words", "--targets", "cat"),
+                      "--whole-words", "--targets")
+
+
 def test_table_shows_every_prediction_aligned(model_dir, fill_mask):
     code, stdout, stderr = predict(TEXTS[0], TEXTS[1], "--model", model_dir, "--top-k", "2")
     assert code == 0, stderr
@@ -143,7 +164,7 @@ def test_truncate_lets_a_long_text_through(model_dir, fill_mask):
 def test_help_describes_every_option():
     code, stdout, _ = predict("--help")
     assert code == 0
-    for option in ("--model", "--top-k", "--targets", "--json", "--backend", "--dtype", "--truncate"):
+    for option in ("--model", "--top-k", "--targets", "--whole-words", "--json", "--backend", "--dtype", "--truncate"):
         assert option in stdout
     assert "examples:" in stdout and 'python -m tinyalbert.predict "The capital of France is [MASK]."' in stdout
 

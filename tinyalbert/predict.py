@@ -53,9 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "such as albert/albert-base-v2, or the bundled tinyalbert-mini (default: %(default)s)")
     parser.add_argument("--top-k", type=positive_int, default=5, metavar="K",
                         help="how many predictions to show for each mask (default: %(default)s)")
-    parser.add_argument("--targets", nargs="+", metavar="WORD",
-                        help="score only these candidates; a word that is not one vocabulary piece is "
-                             "replaced by its first piece, with a warning")
+    candidates = parser.add_mutually_exclusive_group()
+    candidates.add_argument("--targets", nargs="+", metavar="WORD",
+                            help="score only these candidates; a word that is not one vocabulary piece is "
+                                 "replaced by its first piece, with a warning")
+    candidates.add_argument("--whole-words", action="store_true",
+                            help="show only pieces that start a word with a letter or digit (\"book\"; not the "
+                                 "bare word start '', a word's end such as \"s\", or punctuation); scores stay "
+                                 "probabilities over the whole vocabulary")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per text, {\"text\": ..., \"predictions\": ...}, where "
                              "predictions has the structure of Transformers' fill-mask pipeline output")
@@ -97,6 +102,13 @@ def run_task(args, texts: list[str], stdout) -> int:
         stdout.write(json.dumps({"text": text, "predictions": output}, ensure_ascii=False) + "\n")
     stdout.flush()
     return 0
+
+
+def whole_word_pieces(tokenizer) -> list[str]:
+    """The vocabulary pieces that begin a word with a letter or digit: "▁book", "▁1990", not "▁",
+    "s", "▁(" or ".". A small model often ranks the bare word start "▁" first (the masked word then
+    needs two pieces), which says nothing to a reader asking for a word."""
+    return [piece for piece in tokenizer.get_vocab() if piece.startswith("\u2581") and piece[1:2].isalnum()]
 
 
 def read_texts(arguments: list[str], stdin) -> list[str]:
@@ -203,7 +215,8 @@ def run(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
     from .pipelines import MissingMaskError, TextTooLongError
 
     try:
-        outputs = fill_mask(texts, targets=args.targets)
+        targets = whole_word_pieces(fill_mask.tokenizer) if args.whole_words else args.targets
+        outputs = fill_mask(texts, targets=targets)
     except MissingMaskError as error:
         if error.truncated_to:
             raise UsageError(f"no {error.mask_token} left in text {shorten(error.text, 60)!r} after --truncate "
