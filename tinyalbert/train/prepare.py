@@ -72,8 +72,10 @@ def split_documents(documents: list, heldout_fraction: float, rng: np.random.Gen
     the fraction is not 0) is kept out of training for `evaluate`."""
     num_heldout = 0 if heldout_fraction == 0 else max(1, round(len(documents) * heldout_fraction))
     if num_heldout >= len(documents):
-        raise ValueError(f"the corpus has {len(documents)} documents: too few to hold {num_heldout} out "
-                         "(lower heldout_fraction or add documents)")
+        count = f"{len(documents)} document" + ("s" if len(documents) != 1 else "")
+        raise ValueError(f"the corpus has {count}: too few to hold {num_heldout} out for evaluation and train on "
+                         "the rest (add documents, separated by blank lines, or lower --heldout-fraction; "
+                         "0 evaluates nothing)")
     heldout = set(rng.permutation(len(documents))[:num_heldout].tolist())
     training = [document for index, document in enumerate(documents) if index not in heldout]
     held = [document for index, document in enumerate(documents) if index in heldout]
