@@ -15,9 +15,9 @@
 # # Lesson 6: predicting masked words
 #
 # **After this lesson you can** run the fill-mask pipeline step by step (tokenize, find the
-# masks, score the whole vocabulary, keep the top $k$ or only chosen targets), get the same
-# answer from `tinyalbert.pipeline` and from the command line `python -m tinyalbert.predict`,
-# and run the same code on a GPU through CuPy.
+# masks, score the whole vocabulary, keep the top $k$ or only chosen targets, such as whole
+# words), get the same answer from `tinyalbert.pipeline` and from the command line
+# `python -m tinyalbert.predict`, and run the same code on a GPU through CuPy.
 
 # %%
 import json
@@ -99,6 +99,26 @@ for score, target in by_hand_targets:
     print(f"{score:.5f}  {target}")
 assert [tokenizer.convert_ids_to_tokens(r["token"]) for r in from_pipeline] == [t for _, t in by_hand_targets]
 assert np.allclose([r["score"] for r in from_pipeline], [s for s, _ in by_hand_targets], atol=1e-6)
+
+# %% [markdown]
+# A small model often ranks pieces first that are not words: the bare word start `▁` (shown as
+# `''`: it guesses a word that needs two pieces), a word's end such as `s`, or punctuation.
+# Targets can leave them out. The command line's `--whole-words` passes every piece that begins
+# a word with a letter or digit as a target, so its scores are still whole-vocabulary
+# probabilities: the words keep their places, only the other pieces drop out.
+
+# %%
+from tinyalbert.predict import whole_word_pieces
+
+word_starts = whole_word_pieces(tokenizer)
+print(len(word_starts), "of", len(tokenizer), "pieces begin a word, e.g.", word_starts[100:106])
+dog = "A dog is a kind of [MASK]."
+every_piece, words_only = fill_mask(dog), fill_mask(dog, targets=word_starts)
+print(dog)
+print("  all pieces: ", [r["token_str"] for r in every_piece])
+print("  whole words:", [r["token_str"] for r in words_only])
+in_both = [r["token"] for r in every_piece if r["token"] in {w["token"] for w in words_only}]
+assert [r["token"] for r in words_only][: len(in_both)] == in_both  # same order, the others removed
 
 # %% [markdown]
 # ## 3. From the command line
