@@ -63,8 +63,9 @@ def pretraining_forward(params, config, input_ids, labels, sentence_order_label=
     (attention_mask all ones, token_type_ids zeros, position_ids 0..seq-1).
     labels: (batch, seq), -100 where nothing is predicted, or None (no MLM loss).
     sentence_order_label: (batch,) 0/1, or None (no SOP loss). loss is the sum of the losses
-    asked for, each times its weight in `loss_scales` (MLM, SOP), or None. Dropout is on when an `rng` is given. keep_caches=False (inference)
-    frees each layer's arrays as it goes and returns no cache.
+    asked for, each times its weight in `loss_scales` (MLM, SOP), or None. Dropout is on when an
+    `rng` is given. keep_caches=False (inference) frees each layer's arrays as it goes and returns
+    no cache.
 
     labelled_only=True (training) runs the MLM head only at the positions that have a label: the
     loss and the gradients are the same, and `prediction_logits` is (labelled, vocab) in the
