@@ -4,7 +4,9 @@
     python bench/probe_mini.py --corpus corpus/wordnet.txt tinyalbert-mini runs/mini/final
 
 A probe is right at rank k when one of its accepted answers is among the k highest-scoring
-pieces at its [MASK]. The baselines ignore the sentence: they always answer the most frequent
+pieces at its [MASK]. The "words" columns rank the whole-word pieces only, as
+`python -m tinyalbert.predict --whole-words` shows them: a small model often puts the bare
+word start or a word's end first, which is never an answer. The baselines ignore the sentence: they always answer the most frequent
 pieces of the corpus (what a collapsed model predicts), or the most frequent content-word
 pieces (whole words of 4+ letters outside a stop list, the kind of word the probes ask for).
 `--show N` prints each model's answers to the first N probes; `--json FILE` writes the scores.
@@ -45,23 +47,50 @@ def answer_ids(tokenizer, answers: list[str]) -> list[int]:
     return ids
 
 
-def model_rankings(model_dir: str, probes: list[dict], top_k: int = TOP_K) -> tuple[list[list[int]], list, object]:
-    """The top_k piece ids at each probe's [MASK], best first; the rank (1 = best) of the best
-    accepted answer among all pieces, which still moves while top-5 is 0; and the tokenizer."""
+def mask_logits(model_dir: str, probes: list[dict]) -> tuple[list[np.ndarray], object]:
+    """The model's (vocab,) logits at each probe's [MASK], and its tokenizer."""
     from tinyalbert import AlbertForMaskedLM, AlbertTokenizer
-    from tinyalbert.pipelines import top_k_indices
 
     model = AlbertForMaskedLM.from_pretrained(model_dir)
     tokenizer = AlbertTokenizer.from_pretrained(model_dir)
-    rankings, answer_ranks = [], []
+    rows = []
     for probe in probes:
         encoded = tokenizer(probe["text"], return_tensors="np")
         position = int(np.flatnonzero(encoded["input_ids"][0] == tokenizer.mask_token_id)[0])
-        logits = np.asarray(model(**encoded).logits)[0, position]
-        rankings.append([int(i) for i in top_k_indices(logits, top_k)])
-        best = logits[answer_ids(tokenizer, probe["answers"])].max()
-        answer_ranks.append(1 + int((logits > best).sum()))
-    return rankings, answer_ranks, tokenizer
+        rows.append(np.asarray(model(**encoded).logits)[0, position])
+    return rows, tokenizer
+
+
+def whole_word_mask(tokenizer) -> np.ndarray:
+    """(vocab,) bool: the pieces `predict --whole-words` keeps (a word start and a letter or digit)."""
+    from tinyalbert.predict import whole_word_pieces
+
+    allowed = np.zeros(len(tokenizer), bool)
+    allowed[tokenizer.convert_tokens_to_ids(whole_word_pieces(tokenizer))] = True
+    return allowed
+
+
+def rank_answers(logits: list[np.ndarray], probes: list[dict], tokenizer, allowed: np.ndarray | None = None,
+                 top_k: int = TOP_K) -> tuple[list[list[int]], list[int]]:
+    """The top_k piece ids at each probe's [MASK], best first, and the rank (1 = best) of the
+    best accepted answer, which still moves while top-5 is 0: among all pieces, or among the
+    `allowed` ones ((vocab,) bool) only."""
+    from tinyalbert.pipelines import top_k_indices
+
+    rankings, answer_ranks = [], []
+    for row, probe in zip(logits, probes):
+        if allowed is not None:
+            row = np.where(allowed, row, -np.inf)
+        rankings.append([int(i) for i in top_k_indices(row, top_k)])
+        best = row[answer_ids(tokenizer, probe["answers"])].max()
+        answer_ranks.append(1 + int((row > best).sum()))
+    return rankings, answer_ranks
+
+
+def model_rankings(model_dir: str, probes: list[dict], top_k: int = TOP_K) -> tuple[list[list[int]], list, object]:
+    """`rank_answers` among all pieces for a model, and its tokenizer."""
+    logits, tokenizer = mask_logits(model_dir, probes)
+    return (*rank_answers(logits, probes, tokenizer, top_k=top_k), tokenizer)
 
 
 def piece_counts(corpus: Path, tokenizer) -> Counter:
@@ -115,18 +144,25 @@ def main(argv=None) -> int:
     results, shown = {}, {}
     tokenizer = None
     for name in options.models:
-        rankings, answer_ranks, tokenizer = model_rankings(name, probes)
+        logits, tokenizer = mask_logits(name, probes)
+        rankings, answer_ranks = rank_answers(logits, probes, tokenizer)
         results[name] = score(rankings, probes, tokenizer, answer_ranks)
+        word_rankings, word_ranks = rank_answers(logits, probes, tokenizer, whole_word_mask(tokenizer))
+        words = score(word_rankings, probes, tokenizer, word_ranks)
+        results[name]["whole_words"] = {key: words[key] for key in ("top1", f"top{TOP_K}", "median_answer_rank")}
         shown[name] = [tokenizer.convert_ids_to_tokens(r) for r in rankings[:options.show]]
     if options.corpus is not None:
         counts = piece_counts(options.corpus, tokenizer)
         for label, content_only in (("frequency (all pieces)", False), ("frequency (content words)", True)):
             rankings, answer_ranks = frequency_rankings(counts, tokenizer, probes, content_only)
             results[label] = score(rankings, probes, tokenizer, answer_ranks)
-    print(f"{'model':<40} {'top-1':>6} {'top-5':>6} {'top-100':>7} {'median rank':>11}   ({len(probes)} probes)")
+    print(f"{'model':<40} {'top-1':>6} {'top-5':>6} {'top-100':>7} {'median rank':>11}   "
+          f"{'words: top-1':>12} {'top-5':>6}   ({len(probes)} probes)")
     for name, result in results.items():
-        print(f"{name:<40} {result['top1']:6.1%} {result['top5']:6.1%} {result['top100']:7.1%} "
-              f"{result['median_answer_rank']:11.0f}")
+        words = result.get("whole_words")
+        line = (f"{name:<40} {result['top1']:6.1%} {result['top5']:6.1%} {result['top100']:7.1%} "
+                f"{result['median_answer_rank']:11.0f}   ")
+        print((line + (f"{words['top1']:12.1%} {words['top5']:6.1%}" if words else "")).rstrip())
     for i, probe in enumerate(probes[:options.show]):
         print(f"\n{probe['text']}  [{'|'.join(probe['answers'])}]")
         for name in shown:

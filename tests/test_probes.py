@@ -80,3 +80,26 @@ def test_model_rankings_rank_the_answer_among_all_pieces(probe_mini):
         # The rank agrees with the top-5: an answer ranked within 5 is listed there, and back.
         assert (rank <= 5) == bool(set(ids) & set(ranking))
     assert np.all(np.asarray(answer_ranks) >= 1)
+
+
+def test_whole_word_rankings_skip_the_other_pieces_and_can_only_raise_the_answer(probe_mini):
+    probes = probe_mini.read_probes(PROBES)
+    logits, tokenizer = probe_mini.mask_logits("tinyalbert-mini", probes)
+    rankings, answer_ranks = probe_mini.rank_answers(logits, probes, tokenizer)
+    words = probe_mini.whole_word_mask(tokenizer)
+    word_rankings, word_ranks = probe_mini.rank_answers(logits, probes, tokenizer, allowed=words)
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+
+    def is_word(i):
+        return pieces[i].startswith("\u2581") and pieces[i][1:2].isalnum()
+
+    assert any(not is_word(i) for ranking in rankings for i in ranking)  # so that there is something to skip
+    for ranking, word_ranking, rank, word_rank in zip(rankings, word_rankings, answer_ranks, word_ranks):
+        assert all(is_word(i) for i in word_ranking)
+        # The whole words keep their order: those of the full top-5 lead the words' top-5.
+        kept = [i for i in ranking if is_word(i)]
+        assert word_ranking[: len(kept)] == kept
+        # Answers are whole words: leaving out the other pieces moves an answer up by those above it.
+        assert word_rank <= rank
+        if rank <= 5:
+            assert word_rank == rank - sum(not is_word(i) for i in ranking[: rank - 1])
