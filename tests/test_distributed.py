@@ -208,6 +208,34 @@ def test_pretrain_under_mpiexec_takes_the_steps_of_one_process(corpus_and_tokeni
     assert (tmp_path / "two" / "final").is_dir()
 
 
+def test_sigterm_to_mpiexec_saves_once_and_says_so_once(corpus_and_tokenizer, tmp_path):
+    """mpiexec passes SIGTERM to every process; they agree on the step to stop after, the first one
+    saves, and one line (not one per process) tells where the checkpoint is."""
+    needs_mpi()
+    import signal
+
+    root, out = corpus_and_tokenizer, tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [mpiexec(), "-n", "2", sys.executable, "-m", "tinyalbert.pretrain", "--corpus", str(root / "corpus.txt"),
+         "--tokenizer", str(root / "tok"), "--config", str(root / "config.json"), "--out", str(out),
+         "--steps", "100000", "--batch-size", "4", "--max-seq-length", "24", "--log-every", "1",
+         "--save-every", "100000"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:
+            if line.startswith("step 3/"):
+                process.send_signal(signal.SIGTERM)
+                break
+        rest = process.stderr.read()
+        assert process.wait(timeout=60) != 0, rest
+    finally:
+        process.kill()
+    assert rest.count("interrupted after step") == 1 and "--resume" in rest, rest
+    from tinyalbert.train.checkpoints import CHECKPOINT_DIR, read_trainer_state
+
+    assert read_trainer_state(out / CHECKPOINT_DIR)["step"] >= 3
+
+
 def test_pretrain_under_mpiexec_refuses_a_batch_that_does_not_split(corpus_and_tokenizer, tmp_path):
     needs_mpi()
     root = corpus_and_tokenizer

@@ -190,7 +190,8 @@ def _main(argv=None) -> int:
         print_error(error)
         return EXIT_DIVERGED
     except TrainingInterrupted as error:
-        print(error, file=sys.stderr)
+        if str(error):
+            print(error, file=sys.stderr)
         return 128 + error.signum
     except KeyboardInterrupt:
         print("interrupted (no checkpoint written since the last periodic one)", file=sys.stderr)

@@ -292,8 +292,10 @@ def train(args: TrainingArguments, stream: TextIO = sys.stderr) -> dict:
     loop.announce()
     stop_reason, signum = loop.run_steps()
     if stop_reason == "interrupted":
-        raise TrainingInterrupted(f"interrupted after step {loop.step} ({signal.Signals(signum).name}); saved "
-                                  f"{out / CHECKPOINT_DIR}, continue with --resume", signum)
+        # Only the first process saved, so only it says so; the others just exit with the signal's status.
+        message = (f"interrupted after step {loop.step} ({signal.Signals(signum).name}); saved "
+                   f"{out / CHECKPOINT_DIR}, continue with --resume") if loop.is_main else ""
+        raise TrainingInterrupted(message, signum)
     summary = {"step": loop.step, "total_steps": args.steps, "train_seconds": loop.train_seconds,
                "final_loss": loop.history[-1]["loss"] if loop.history else None,
                "checkpoint": str(out / CHECKPOINT_DIR), "common_pieces": run.common.nonzero()[0].tolist()}
