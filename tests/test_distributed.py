@@ -230,7 +230,7 @@ def test_sigterm_to_mpiexec_saves_once_and_says_so_once(corpus_and_tokenizer, tm
         assert process.wait(timeout=60) != 0, rest
     finally:
         process.kill()
-    assert rest.count("interrupted after step") == 1 and "--resume" in rest, rest
+    assert rest.count("interrupted after step") == 1 and "(SIGTERM)" in rest and "--resume" in rest, rest
     from tinyalbert.train.checkpoints import CHECKPOINT_DIR, read_trainer_state
 
     assert read_trainer_state(out / CHECKPOINT_DIR)["step"] >= 3

@@ -212,28 +212,35 @@ class TrainingLoop:
         self.train_seconds += now - self.interval_start
         self.interval_start = now
 
-    def _stop_reason(self, signals: StopOnSignal) -> str | None:
-        reason = None
-        minutes = (time.perf_counter() - self.session_start) / 60
-        if signals.signum is not None:
-            reason = "interrupted"
-        elif self.args.max_minutes is not None and minutes > self.args.max_minutes:
-            reason = f"time limit of {self.args.max_minutes:g} minutes"
-        if self.ranks is not None:  # every process must stop after the same step, or the others wait forever
-            (stopping,) = distributed.allreduce_numbers([reason is not None], self.ranks, "agreeing on when to stop")
-            if stopping and reason is None:
-                reason = "another process stopped"
-        return reason
+    def _stop_reason(self, signals: StopOnSignal) -> tuple[str | None, int | None]:
+        """Why to stop after this step (None: go on), and the stop signal, if one came.
+
+        Under mpiexec every process must stop after the same step, or the others wait forever.
+        mpiexec passes a signal to the processes one after another, so one may see it a step
+        before another: they agree, and a signal seen by any of them stops all of them as one."""
+        signum = signals.signum
+        over_time = (self.args.max_minutes is not None
+                     and (time.perf_counter() - self.session_start) / 60 > self.args.max_minutes)
+        if self.ranks is not None:
+            counts = distributed.allreduce_numbers([over_time] + [signum == s for s in STOP_SIGNALS], self.ranks,
+                                                   "agreeing on when to stop")
+            over_time = counts[0] > 0
+            signum = next((s for s, count in zip(STOP_SIGNALS, counts[1:]) if count > 0), None)
+        if signum is not None:
+            return "interrupted", signum
+        if over_time:
+            return f"time limit of {self.args.max_minutes:g} minutes", None
+        return None, None
 
     def run_steps(self) -> tuple[str | None, int | None]:
         """Step until `last_step`, a stop signal or the time limit, then save. Returns why it
         stopped early (None when it reached `last_step`) and the signal, if one stopped it."""
-        stop_reason = None
+        stop_reason = signum = None
         try:
             with StopOnSignal() as signals:
                 while self.step < self.last_step and stop_reason is None:
                     self.one_step()
-                    stop_reason = self._stop_reason(signals)
+                    stop_reason, signum = self._stop_reason(signals)
             self.flush()
         except NonFiniteLossError as error:
             self.progress.close()
@@ -244,7 +251,7 @@ class TrainingLoop:
         finally:
             self.progress.close()
         self.save()
-        return stop_reason, signals.signum
+        return stop_reason, signum
 
 
 def finish(loop: TrainingLoop, run: PreparedRun, summary: dict) -> dict:
