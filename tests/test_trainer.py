@@ -520,6 +520,17 @@ def run_main(arguments, capsys) -> tuple[int, str]:
     return status, capsys.readouterr().err
 
 
+def test_max_minutes_stops_with_a_checkpoint_that_resumes(workspace, tmp_path, capsys):
+    out = tmp_path / "run"
+    status, stderr = run_main(tiny_cli_options(workspace, out) + ["--max-minutes", 1e-9], capsys)
+    assert status == 0, stderr
+    assert "stopped after step 1 of 4 (time limit of 1e-09 minutes); continue with --resume" in stderr
+    assert read_trainer_state(out / CHECKPOINT_DIR)["step"] == 1 and not (out / "final").exists()
+    status, stderr = run_main(["--corpus", workspace["corpus"], "--out", out, "--resume"], capsys)
+    assert status == 0, stderr
+    assert read_trainer_state(out / CHECKPOINT_DIR)["step"] == 4 and (out / "final").is_dir()
+
+
 def test_empty_corpus_is_an_error_and_leaves_no_out_directory(tmp_path, capsys):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n  \n", encoding="utf-8")

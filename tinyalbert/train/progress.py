@@ -30,8 +30,8 @@ def describe(values: dict) -> str:
 class Progress:
     """Steps `initial`..`total` of a run, with the latest values after the bar."""
 
-    def __init__(self, total: int, initial: int = 0, stream: TextIO = sys.stderr):
-        self.stream = stream
+    def __init__(self, total: int, initial: int = 0, stream: TextIO | None = None):
+        self.stream = stream = sys.stderr if stream is None else stream  # the one of now, not of import time
         self.interactive = hasattr(stream, "isatty") and stream.isatty()
         # Into a file, tqdm draws into a buffer nobody reads, and `update` writes whole lines.
         self.bar = tqdm(total=total, initial=initial, file=stream if self.interactive else io.StringIO(),

@@ -285,14 +285,16 @@ def prepare_on_ranks(args: TrainingArguments, ranks) -> PreparedRun:
     return run
 
 
-def train(args: TrainingArguments, stream: TextIO = sys.stderr) -> dict:
-    """Run (or resume) pretraining as described by `args`; returns a summary dict.
+def train(args: TrainingArguments, stream: TextIO | None = None) -> dict:
+    """Run (or resume) pretraining as described by `args`; returns a summary dict. Progress goes
+    to `stream`, by default the standard error of the moment of the call.
 
     Raises FileNotFoundError / ValueError for unusable arguments (a backend that cannot run, an
     unreadable checkpoint, a failed write included), NonFiniteLossError when the loss diverges
     (the last good checkpoint stays), and TrainingInterrupted on Ctrl-C or SIGTERM (after saving).
     """
     out = Path(args.out)
+    stream = sys.stderr if stream is None else stream  # looked up now: a caller may have redirected it
     ranks = distributed.init_ranks(args.backend, args.mpi_timeout)  # None unless under mpiexec -n N > 1
     run = prepare_on_ranks(args, ranks)
     loop = TrainingLoop(args, run, stream, ranks)
