@@ -6,10 +6,11 @@
 #   RESUME=1 scripts/train_mini.sh                        # continue an interrupted run
 #   RECIPE=new LR=1e-3 scripts/train_mini.sh              # the recipe against the early collapse (below)
 #   RECIPE=continue BACKEND=numpy scripts/train_mini.sh   # stage 2: continue the exported model (--init-from)
+#   RECIPE=stage4 BACKEND=numpy scripts/train_mini.sh     # stage 4: stage 3's run resumed to 10900 steps
 #
 # The shipped model is stage 1 (the default recipe, on a GPU) followed by stage 2 (RECIPE=continue,
-# 2800 steps of 16 on a CPU) and stage 3 (RESUME=1 RECIPE=continue CONTINUE_STEPS=6300: stage 2's
-# run extended to 6300 steps): run the script three times, in that order.
+# 2800 steps of 16 on a CPU), stage 3 (RESUME=1 RECIPE=continue CONTINUE_STEPS=6300: stage 2's
+# run extended to 6300 steps) and stage 4 (RECIPE=stage4): run the script four times, in that order.
 #
 # Run from the repository root. Everything but the exported model is written under $WORK,
 # outside the repository: the WordNet package, the corpus (never commit it) and the run.
@@ -35,6 +36,8 @@ RESUME=${RESUME:-}
 RECIPE=${RECIPE:-shipped}
 if [ "$RECIPE" = shipped ]; then
     RECIPE_OPTIONS="--output-bias-init zero --masking static --no-pack-documents"
+elif [ "$RECIPE" = stage4 ]; then
+    RECIPE_OPTIONS=""  # a resumed run keeps the options of its checkpoint
 elif [ "$RECIPE" = continue ]; then
     # Continued pretraining of the shipped model with fresh masks and packed documents; seed 0 and
     # held-out fraction 0.02 keep the held-out documents of the shipped run out of training.
@@ -64,9 +67,25 @@ fi
 "$PYTHON" scripts/make_corpus.py --wordnet-dir "$WORDNET_DIR" --out "$CORPUS"
 
 # 3. Vocabulary (SentencePiece, trained on the corpus into $RUN/tokenizer) and pretraining.
-if [ "$RECIPE" = continue ]; then
+if [ "$RECIPE" = continue ] || [ "$RECIPE" = stage4 ]; then
     RUN=$WORK/runs/tinyalbert-mini-continued
-    if [ -n "$RESUME" ]; then
+    if [ "$RECIPE" = stage4 ]; then
+        # Stage 3's run resumed to 10900 steps. The shipped run changed its schedule four times
+        # (--steps 9500, then 10300, 12000, 11600 and, when the machine slowed down, 10900) and moved
+        # to two processes after step 6674; --stop-at repeats those stops. Two processes with half of
+        # every batch take the steps of one (docs/distributed.md), 1.5x faster on two cores;
+        # LAUNCH="" runs them on one.
+        LAUNCH=${LAUNCH-$(command -v mpiexec > /dev/null && echo "mpiexec -n 2" || true)}
+        resume() { "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --resume "$@"; }
+        resume --steps 9500 --stop-at 6501
+        resume --steps 10300 --stop-at 6674
+        $LAUNCH "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --resume \
+            --steps 12000 --stop-at 6783
+        $LAUNCH "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --resume \
+            --steps 11600 --stop-at 9371
+        $LAUNCH "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --resume \
+            --steps 10900
+    elif [ -n "$RESUME" ]; then
         # A larger CONTINUE_STEPS extends a finished run: the learning rate decays to 0 at the new end.
         "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --steps "$STEPS" --resume
     else
@@ -93,7 +112,7 @@ cat "$RUN/eval_results.json"
 
 # 5. Example predictions for the README.
 "$PYTHON" -m tinyalbert.predict --model "$EXPORT" --top-k 3 \
-    "A page is part of a [MASK]." \
+    "A tulip is a [MASK] that blooms in spring." \
     "A [MASK] is a building where Christians go to worship." \
     "The capital of France is [MASK]." \
     "Paris is the capital and largest city of [MASK]." \
