@@ -108,7 +108,9 @@ def whole_word_pieces(tokenizer) -> list[str]:
     """The vocabulary pieces that begin a word with a letter or digit: "▁book", "▁1990", not "▁",
     "s", "▁(" or ".". A small model often ranks the bare word start "▁" first (the masked word then
     needs two pieces), which says nothing to a reader asking for a word."""
-    return [piece for piece in tokenizer.get_vocab() if piece.startswith("\u2581") and piece[1:2].isalnum()]
+    from .tokenizer.text import SPIECE_UNDERLINE
+
+    return [piece for piece in tokenizer.get_vocab() if piece.startswith(SPIECE_UNDERLINE) and piece[1:2].isalnum()]
 
 
 def read_texts(arguments: list[str], stdin) -> list[str]:
