@@ -6,9 +6,10 @@
 A probe is right at rank k when one of its accepted answers is among the k highest-scoring
 pieces at its [MASK]. The "words" columns rank the whole-word pieces only, as
 `python -m tinyalbert.predict --whole-words` shows them: a small model often puts the bare
-word start or a word's end first, which is never an answer. The baselines ignore the sentence: they always answer the most frequent
-pieces of the corpus (what a collapsed model predicts), or the most frequent content-word
-pieces (whole words of 4+ letters outside a stop list, the kind of word the probes ask for).
+word start or a word's end first, which is never an answer. The baselines ignore the
+sentence: they always answer the most frequent pieces of the corpus (what a collapsed model
+predicts), or the most frequent content-word pieces (whole words of 4+ letters outside a stop
+list, the kind of word the probes ask for).
 `--show N` prints each model's answers to the first N probes; `--json FILE` writes the scores.
 """
 from __future__ import annotations
@@ -85,12 +86,6 @@ def rank_answers(logits: list[np.ndarray], probes: list[dict], tokenizer, allowe
         best = row[answer_ids(tokenizer, probe["answers"])].max()
         answer_ranks.append(1 + int((row > best).sum()))
     return rankings, answer_ranks
-
-
-def model_rankings(model_dir: str, probes: list[dict], top_k: int = TOP_K) -> tuple[list[list[int]], list, object]:
-    """`rank_answers` among all pieces for a model, and its tokenizer."""
-    logits, tokenizer = mask_logits(model_dir, probes)
-    return (*rank_answers(logits, probes, tokenizer, top_k=top_k), tokenizer)
 
 
 def piece_counts(corpus: Path, tokenizer) -> Counter:

@@ -70,9 +70,10 @@ def test_scores_count_a_hit_when_any_accepted_answer_is_within_rank_k(probe_mini
         probe_mini.answer_ids(tokenizer, ["giraffe"])
 
 
-def test_model_rankings_rank_the_answer_among_all_pieces(probe_mini):
+def test_rank_answers_ranks_the_answer_among_all_pieces(probe_mini):
     probes = probe_mini.read_probes(PROBES)[:3]
-    rankings, answer_ranks, tokenizer = probe_mini.model_rankings("tinyalbert-mini", probes)
+    logits, tokenizer = probe_mini.mask_logits("tinyalbert-mini", probes)
+    rankings, answer_ranks = probe_mini.rank_answers(logits, probes, tokenizer)
     assert [len(r) for r in rankings] == [5, 5, 5]
     for ranking, rank, probe in zip(rankings, answer_ranks, probes):
         ids = probe_mini.answer_ids(tokenizer, probe["answers"])
