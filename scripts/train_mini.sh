@@ -67,6 +67,9 @@ fi
 "$PYTHON" scripts/make_corpus.py --wordnet-dir "$WORDNET_DIR" --out "$CORPUS"
 
 # 3. Vocabulary (SentencePiece, trained on the corpus into $RUN/tokenizer) and pretraining.
+# resume continues the run in $RUN from its checkpoint; ON=LAUNCHER puts a launcher such as mpiexec
+# in front of it for one call.
+resume() { ${ON-} "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --resume "$@"; }
 if [ "$RECIPE" = continue ] || [ "$RECIPE" = stage4 ]; then
     RUN=$WORK/runs/tinyalbert-mini-continued
     if [ "$RECIPE" = stage4 ]; then
@@ -76,18 +79,14 @@ if [ "$RECIPE" = continue ] || [ "$RECIPE" = stage4 ]; then
         # every batch take the steps of one (docs/distributed.md), 1.5x faster on two cores;
         # LAUNCH="" runs them on one.
         LAUNCH=${LAUNCH-$(command -v mpiexec > /dev/null && echo "mpiexec -n 2" || true)}
-        resume() { "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --resume "$@"; }
         resume --steps 9500 --stop-at 6501
         resume --steps 10300 --stop-at 6674
-        $LAUNCH "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --resume \
-            --steps 12000 --stop-at 6783
-        $LAUNCH "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --resume \
-            --steps 11600 --stop-at 9371
-        $LAUNCH "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --resume \
-            --steps 10900
+        ON=$LAUNCH resume --steps 12000 --stop-at 6783
+        ON=$LAUNCH resume --steps 11600 --stop-at 9371
+        ON=$LAUNCH resume --steps 10900
     elif [ -n "$RESUME" ]; then
         # A larger CONTINUE_STEPS extends a finished run: the learning rate decays to 0 at the new end.
-        "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --steps "$STEPS" --resume
+        resume --steps "$STEPS"
     else
         "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --init-from "$EXPORT" --out "$RUN" \
             --steps "$STEPS" --batch-size "$BATCH_SIZE" --max-seq-length "$MAX_SEQ_LENGTH" --lr "$LR" \
@@ -97,7 +96,7 @@ if [ "$RECIPE" = continue ] || [ "$RECIPE" = stage4 ]; then
     # The probes, the model it started from against the new one, before the export replaces it.
     "$PYTHON" bench/probe_mini.py --corpus "$CORPUS" "$EXPORT" "$RUN/final"
 elif [ -n "$RESUME" ]; then
-    "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --steps "$STEPS" --resume
+    resume --steps "$STEPS"
 else
     "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --config mini --vocab-size "$VOCAB_SIZE" --out "$RUN" \
         --steps "$STEPS" --batch-size "$BATCH_SIZE" --max-seq-length "$MAX_SEQ_LENGTH" --lr "$LR" \
