@@ -531,6 +531,25 @@ def test_max_minutes_stops_with_a_checkpoint_that_resumes(workspace, tmp_path, c
     assert read_trainer_state(out / CHECKPOINT_DIR)["step"] == 4 and (out / "final").is_dir()
 
 
+def test_resuming_with_more_steps_says_how_the_learning_rate_moves(workspace, tmp_path, capsys):
+    out = tmp_path / "run"
+    options = tiny_cli_options(workspace, out) + ["--lr", 1e-3, "--warmup-steps", 2]
+    assert run_main(options, capsys)[0] == 0  # 4 steps: the rate is back at 0 after the last
+    resume = ["--corpus", workspace["corpus"], "--out", out, "--resume"]
+    status, stderr = run_main(resume + ["--steps", 10], capsys)
+    assert status == 0, stderr
+    # Remade for 10 steps: 1e-3 * (1 - (4 - 2) / (10 - 2)) at the 5th step (index 4), by hand.
+    assert ("--steps changed from 4 to 10: the learning rate of step 5 is 0.00075 (the checkpoint's schedule "
+            "gave 0) and decays to 0 at step 10") in stderr
+    history = read_trainer_state(out / CHECKPOINT_DIR)["history"]
+    assert history[4]["step"] == 5 and history[4]["lr"] == pytest.approx(7.5e-4, rel=1e-12)
+    status, stderr = run_main(resume, capsys)  # the same --steps: nothing to say
+    assert status == 0 and "--steps changed" not in stderr
+    status, stderr = run_main(resume + ["--steps", 6], capsys)
+    assert status == 2
+    assert stderr == f"error: --steps 6 ends before step 10, where {out / CHECKPOINT_DIR} already is: give --steps 10 or more\n"
+
+
 def test_empty_corpus_is_an_error_and_leaves_no_out_directory(tmp_path, capsys):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n  \n", encoding="utf-8")

@@ -38,7 +38,9 @@ examples:
   python -m tinyalbert.pretrain --corpus texts/ --config base --tokenizer path/to/albert-base-v2 --out runs/base
 
 With --resume, options left out are taken from the checkpoint; options that change what the
-steps compute (batch size, learning rate, seed, ...) must match it. --steps may grow.
+steps compute (batch size, learning rate, seed, ...) must match it. --steps may change, but not
+below the checkpoint's step: the schedule is then remade for the new total, so the learning rate
+moves (a finished run starts again from the rate its new schedule gives at that step).
 """
 
 positive_int = int_at_least(1)

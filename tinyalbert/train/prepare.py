@@ -258,8 +258,9 @@ def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str
     heldout_examples = build_examples(encode_corpus(heldout_documents, tokenizer), tokenizer, args,
                                       rngs["heldout_examples"])
     if len(train_examples) < args.batch_size:
-        raise ValueError(f"the corpus gives {len(train_examples)} training examples, fewer than batch_size "
-                         f"{args.batch_size}: add text or lower --batch-size")
+        count = len(train_examples)
+        raise ValueError(f"the corpus gives {count} training example{'' if count == 1 else 's'}, fewer than "
+                         f"batch_size {args.batch_size}: add text or lower --batch-size")
 
     counts = target_counts(train_encoded, len(tokenizer), special_ids_of(tokenizer))
     model = _initial_model(args, config, tokenizer, counts)
@@ -293,6 +294,9 @@ def prepare_run(args: TrainingArguments, *, follower: bool = False) -> PreparedR
     if args.resume:
         saved = read_trainer_state(checkpoint_dir(out))
         check_resumable(args, saved_arguments(saved))
+        if args.steps < saved["step"]:
+            raise ValueError(f"--steps {args.steps} ends before step {saved['step']}, where {checkpoint_dir(out)} "
+                             f"already is: give --steps {saved['step']} or more")
         if saved.get("corpus_fingerprint") not in (None, fingerprint):  # None: saved before fingerprints
             raise ValueError(f"the corpus {args.corpus!r} is not the text {checkpoint_dir(out)} was trained on "
                              f"(fingerprint {fingerprint}, checkpoint {saved.get('corpus_fingerprint')})")

@@ -120,6 +120,16 @@ def train_step(model, optimizer, batch: dict, lr: float, clip_norm: float, ranks
     return loss, grad_norm
 
 
+def schedule_change_note(step: int, warmup_steps: int, old_steps: int, new_steps: int, peak_lr: float) -> str:
+    """What resuming at `step` with --steps changed from `old_steps` to `new_steps` does to the
+    learning rate: the schedule is the one of a run planned for `new_steps` from the start, so the
+    rate of the next step moves, from 0 up when the old schedule had already ended."""
+    before = linear_warmup_then_decay(step, warmup_steps, old_steps, peak_lr)
+    after = linear_warmup_then_decay(step, warmup_steps, new_steps, peak_lr)
+    return (f"--steps changed from {old_steps} to {new_steps}: the learning rate of step {step + 1} is {after:.3g} "
+            f"(the checkpoint's schedule gave {before:.3g}) and decays to 0 at step {new_steps}")
+
+
 class CheckpointWriteError(ValueError):
     """Saving failed (a full disk, say); the previous checkpoint stays as it was."""
 
@@ -155,6 +165,9 @@ class TrainingLoop:
             + f", backend {args.backend}"
             + (f", resuming at step {self.step}" if self.step else "")
         )
+        saved_steps = (self.run.saved_state or {}).get("total_steps", args.steps)
+        if saved_steps != args.steps and self.step < args.steps:
+            self.progress.write(schedule_change_note(self.step, args.warmup_steps, saved_steps, args.steps, args.lr))
 
     def one_step(self) -> None:
         args, model = self.args, self.run.model
