@@ -104,3 +104,21 @@ def test_whole_word_rankings_skip_the_other_pieces_and_can_only_raise_the_answer
         assert word_rank <= rank
         if rank <= 5:
             assert word_rank == rank - sum(not is_word(i) for i in ranking[: rank - 1])
+
+
+def test_the_probe_curve_table_is_ordered_and_its_plot_is_drawn(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    try:
+        import plot_probe_curve
+    finally:
+        sys.path.remove(str(BENCH))
+    rows = plot_probe_curve.read_curve(BENCH / "probes" / "mini_curve.tsv")
+    steps, stages = [row["step"] for row in rows], [row["stage"] for row in rows]
+    assert steps == sorted(set(steps)) and stages == sorted(stages) and steps[0] == 0
+    for row in rows:
+        assert 0 <= row["top1"] <= row["top5"] <= row["top100"] <= 100 and 1 <= row["median_rank"] <= 8000
+    made_up = [{"step": 0, "stage": 1}, {"step": 5, "stage": 2}, {"step": 9, "stage": 2}, {"step": 12, "stage": 3}]
+    assert plot_probe_curve.stage_starts(made_up) == [(0, 2), (9, 3)]
+    out = tmp_path / "curve.png"
+    assert plot_probe_curve.main(["--out", str(out)]) == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
