@@ -168,7 +168,6 @@ class AlbertPreTrainedModel:
             if not (exclude_embeddings and name.endswith("embeddings.weight"))
         )
 
-
     # -- the forward pass
     def _prepare_inputs(self, input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds):
         """Move inputs to the backend, check them and fill in Transformers' defaults (`inputs.py`)."""
@@ -199,7 +198,6 @@ class AlbertPreTrainedModel:
         """The output object, or with `return_dict=False` (default: `config.return_dict`) its tuple."""
         return_dict = self.config.return_dict if return_dict is None else return_dict
         return output if return_dict else output.to_tuple()
-
 
     @staticmethod
     def _tuple(values):

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = {field.name: field.default for field in TrainingArguments.__dataclass_fields__.values()}
     summary = __doc__.split("\n\n")[0].split(": ", 1)[1]
     parser = OneLineErrorParser(prog="python -m tinyalbert.pretrain", description=summary[0].upper() + summary[1:],
-                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     # Every default is None here: None means "not given", so that --resume can fill in the
     # checkpoint's value; the defaults shown are those of TrainingArguments.
     _add_data_options(parser.add_argument_group("data and model"), defaults)

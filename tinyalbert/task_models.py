@@ -223,4 +223,3 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
             self.params, self.config, inputs, labels, rng=self._dropout_rng()
         )
         return loss, finetuning.complete_grads(self.params, finetuning.multiple_choice_backward(cache))
-

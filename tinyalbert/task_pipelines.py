@@ -275,7 +275,7 @@ class QuestionAnsweringPipeline:
             piece_words += [index] * len(word_pieces)
         # Transformers' default, capped by the model's positions (where Transformers would fail).
         max_seq_len = options["max_seq_len"] or min(self.tokenizer.model_max_length, 384,
-                                                     self.model.config.max_position_embeddings)
+                                                    self.model.config.max_position_embeddings)
         doc_stride = options["doc_stride"] or min(max_seq_len // 2, 128)
         char_to_word = np.asarray(char_to_word)
         answers, null_score = [], 1000000.0

@@ -429,8 +429,8 @@ class AlbertTokenizer(SpecialTokensMixin):
             return self._added_by_content.get(content) or AddedToken(content, normalized=False, special=True)
 
         options = {key: getattr(self, key) for key in ("clean_up_tokenization_spaces", "do_lower_case", "keep_accents",
-                                                        "model_max_length", "padding_side", "remove_space",
-                                                        "truncation_side")}
+                                                       "model_max_length", "padding_side", "remove_space",
+                                                       "truncation_side")}
         roles = {role: entry(content) for role, content in self._roles.items()}
         paths = write_configs(save_directory, options, roles, [entry(c) for c in self._additional],
                               self._added_tokens_decoder)
@@ -453,4 +453,3 @@ class AlbertTokenizer(SpecialTokensMixin):
         return (f"{type(self).__name__}(vocab_file={str(self.vocab_file)!r}, vocab_size={self.vocab_size}, "
                 f"len={len(self)}, do_lower_case={self.do_lower_case}, keep_accents={self.keep_accents}, "
                 f"model_max_length={self.model_max_length})")
-

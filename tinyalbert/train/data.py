@@ -168,8 +168,6 @@ def create_segment_pairs(
     return pairs
 
 
-
-
 # --- pairs -> padded examples ------------------------------------------------------------------
 def build_example(
     tokens_a: Sequence[int],

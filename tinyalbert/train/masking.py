@@ -192,5 +192,3 @@ def mask_tokens(
     masked_ids[positions] = replacement
     labels[positions] = original
     return masked_ids, labels
-
-

@@ -84,7 +84,6 @@ def read_documents(path_or_dir: str | Path) -> list[list[str]]:
     return documents
 
 
-
 def encode_documents(
     documents: Sequence[Sequence[str]], encode_batch: Callable[[list[str]], Sequence[Sequence[int]]]
 ) -> list[list[list[int]]]:
