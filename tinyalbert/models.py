@@ -19,7 +19,6 @@ import numpy as np
 from .backend import array_namespace, asarray, dtype_name, get_backend, get_dtype, to_numpy
 from .config import AlbertConfig
 from .nn.albert import albert_body_forward
-from .nn.encoder import weights_below
 from .nn.losses import cross_entropy_forward
 from .nn.pretraining import SOP_CLASSES, SOP_PREFIX, pretraining_backward, pretraining_forward
 from .inputs import check_labels, output_flags, prepare_inputs
