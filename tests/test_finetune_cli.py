@@ -165,3 +165,20 @@ def test_predict_runs_the_fine_tuned_model(tmp_path):
     expected = ta.pipeline("text-classification", model=str(best))(["apple cherry", "dog horse"])
     assert [line["predictions"][0]["label"] for line in lines] == [item["label"] for item in expected]
     assert lines[0]["predictions"][0]["score"] == pytest.approx(expected[0]["score"])
+
+
+def test_progress_into_a_file_is_whole_lines_a_few_an_epoch(tmp_path, capsys):
+    train = write_task_files(tmp_path)["text-classification"]  # 24 examples: 24 steps of 1 an epoch
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        status = finetune.main(["--task", "text-classification", "--model", "tinyalbert-mini", "--train", str(train),
+                                "--validation", str(train), "--out", str(tmp_path / "out"), "--batch-size", "1",
+                                "--max-seq-length", "24", "--epochs", "2"])
+    assert status == 0
+    stderr = capsys.readouterr().err
+    assert "\r" not in stderr
+    steps = [line for line in stderr.splitlines() if line.startswith("step ")]
+    # Every 24 // 10 = 2 steps: 12 lines an epoch, the last at the epoch's end.
+    assert [int(line.split()[1].split("/")[0]) for line in steps] == list(range(2, 49, 2))
+    assert steps[-1].startswith("step 48/48 ") and "loss " in steps[-1] and "lr " in steps[-1]
+    assert [line.split(":")[0] for line in stderr.splitlines() if line.startswith("epoch ")] == ["epoch 1/2", "epoch 2/2"]

@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options)")
     parser.add_argument("--stop-after", type=positive_int, metavar="N",
                         help="run only N epochs in this session (checkpointed; --resume continues)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines (the final summary is still printed)")
     return parser
 
 

@@ -185,10 +185,11 @@ def read_optimizer(out: Path, optimizer: AdamW, xp) -> None:
 
 
 def finetune(args: FinetuneArguments, progress=True) -> dict:
-    """Run the whole fine-tuning; returns {"best": metrics, "history": [...], "seconds": ...}."""
-    from tqdm.auto import tqdm
-
+    """Run the whole fine-tuning; returns {"best": metrics, "history": [...], "seconds": ...}.
+    With `progress`, a progress line goes to standard error: redrawn in place on a terminal,
+    a line about every tenth of an epoch into a file or a notebook."""
     from .tokenizer import AlbertTokenizer
+    from .train.progress import Progress
 
     out = Path(args.out)
     tokenizer = AlbertTokenizer.from_pretrained(args.model)
@@ -211,11 +212,12 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     main_metric, started = MAIN_METRIC[args.task], time.perf_counter()
     pad_id = tokenizer.pad_token_id
     last_epoch = args.epochs if args.stop_after is None else min(args.epochs, state["epoch"] + args.stop_after)
+    bar = Progress(total_steps, state["step"]) if progress else None
+    shown_every = 1 if bar is None or bar.interactive else max(1, steps_per_epoch // 10)  # a log stays readable
     for epoch in range(state["epoch"], last_epoch):
         order = np.random.default_rng([args.seed, epoch]).permutation(len(train_encoded))
         model.train(rng=np.random.default_rng([args.seed, epoch, 1]))
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{args.epochs}", disable=not progress, leave=False)
-        for index in bar:
+        for index in range(steps_per_epoch):
             chunk = [train_encoded[i] for i in order[index * args.batch_size:(index + 1) * args.batch_size]]
             loss, grads = model.loss_and_grads(**collate(args.task, chunk, pad_id))
             loss = float(loss)
@@ -226,7 +228,8 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
             lr = linear_warmup_then_decay(state["step"], warmup_steps, total_steps, args.lr)
             model.params = optimizer.step(model.params, grads, lr)
             state["step"] += 1
-            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
+            if bar is not None and ((index + 1) % shown_every == 0 or index + 1 == steps_per_epoch):
+                bar.update(state["step"], {"loss": loss, "lr": lr})
         model.eval()
         metrics = evaluate(args.task, model, validation_examples, validation_encoded, labels, args.batch_size, pad_id)
         metrics = {"epoch": epoch + 1, "step": state["step"], **metrics}
@@ -239,7 +242,9 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
             tokenizer.save_pretrained(out / BEST)
         state["epoch"] = epoch + 1
         write_checkpoint(out, model, tokenizer, optimizer, state)
-        if progress:
+        if bar is not None:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
-            tqdm.write(f"epoch {epoch + 1}: {shown}")
+            bar.write(f"epoch {epoch + 1}/{args.epochs}: {shown}")
+    if bar is not None:
+        bar.close()
     return {"best": state["best"], "history": state["history"], "seconds": time.perf_counter() - started}
