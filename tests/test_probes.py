@@ -6,20 +6,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench_scripts import BENCH, import_bench_module
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-BENCH = REPO_ROOT / "bench"
 CHECK = BENCH / "probes" / "check_probes.py"
 PROBES = BENCH / "probes" / "wordnet_probes.tsv"
 
 
 @pytest.fixture(scope="module")
 def probe_mini():
-    sys.path.insert(0, str(BENCH))
-    try:
-        import probe_mini
-        yield probe_mini
-    finally:
-        sys.path.remove(str(BENCH))
+    return import_bench_module("probe_mini")
 
 
 def check(*options, probes=PROBES):
@@ -107,11 +103,7 @@ def test_whole_word_rankings_skip_the_other_pieces_and_can_only_raise_the_answer
 
 
 def test_the_probe_curve_table_is_ordered_and_its_plot_is_drawn(tmp_path):
-    sys.path.insert(0, str(BENCH))
-    try:
-        import plot_probe_curve
-    finally:
-        sys.path.remove(str(BENCH))
+    plot_probe_curve = import_bench_module("plot_probe_curve")
     rows = plot_probe_curve.read_curve(BENCH / "probes" / "mini_curve.tsv")
     steps, stages = [row["step"] for row in rows], [row["stage"] for row in rows]
     assert steps == sorted(set(steps)) and stages == sorted(stages) and steps[0] == 0

@@ -32,6 +32,8 @@ from tinyalbert.train.progress import Progress
 from tinyalbert.train.text import read_documents
 from tinyalbert.train.trainer import train
 
+from bench_scripts import import_bench_module
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Parity of a saved checkpoint run by Transformers and by tinyalbert: float32 forward passes of
@@ -821,11 +823,7 @@ def test_only_the_log_frequency_bias_lets_a_model_from_scratch_memorize_a_small_
     masks of its training examples, it gets the content words right (measured: 100% after 2000
     steps, 90% after 1500). With the bias at zero it collapses and stays on the plateau of word
     frequencies (measured: 0%). Each run is 2000 steps, 30-60 s on one core."""
-    sys.path.insert(0, str(REPO_ROOT / "bench"))
-    try:
-        from memorize import fresh_mask_scores
-    finally:
-        sys.path.remove(str(REPO_ROOT / "bench"))
+    fresh_mask_scores = import_bench_module("memorize").fresh_mask_scores
     corpus = write_facts(tmp_path / "facts.txt")
     config = {"vocab_size": 8000, "embedding_size": 32, "hidden_size": 64, "num_hidden_layers": 6,
               "num_attention_heads": 2, "intermediate_size": 256, "max_position_embeddings": 64,
