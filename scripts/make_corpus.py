@@ -24,6 +24,10 @@ Definitions are rewritten into sentences that state them ("X is ...", "To X is t
 belongs to (holonym), the opposite (antonym, for adjectives and adverbs) and the quoted
 example sentences of the gloss. The output depends only on the WordNet files: the same input
 gives the same corpus byte for byte.
+
+Every sentence of a synset names it, so a masked name can be read off the next sentence: a
+model learns to copy. `--name-once` names it in the first sentence only ("Paris is the capital
+and largest city of France; ... It is a national capital.").
 """
 from __future__ import annotations
 
@@ -124,11 +128,16 @@ def _with_article(noun: str) -> str:
     return ("an " if vowel_sound else "a ") + noun
 
 
-def synset_sentences(synset: Synset, by_key: dict) -> list[str]:
-    """The sentences of one synset's document, in a fixed order (see the module docstring)."""
+def synset_sentences(synset: Synset, by_key: dict, name_once: bool = False) -> list[str]:
+    """The sentences of one synset's document, in a fixed order (see the module docstring).
+
+    With `name_once`, only the first sentence names the synset ("Tulip is ..."); the later
+    ones say "It" ("It is a kind of flower."), so that a masked name cannot be copied from
+    the next sentence.
+    """
     lemma, synonyms = synset.words[0], synset.words[1:]
     definition, examples = split_gloss(synset.gloss)
-    sentences = []
+    statements = []  # (subject, the rest of the sentence)
 
     def target(symbol_prefixes: tuple[str, ...]) -> list[str]:
         """First lemma of every synset the pointers starting with one of the prefixes reach."""
@@ -141,41 +150,48 @@ def synset_sentences(synset: Synset, by_key: dict) -> list[str]:
         return found
 
     if synset.pos == "n":
+        name = lemma
         if definition:
-            sentences.append(f"{lemma} is {definition}")
+            statements.append((name, f"is {definition}"))
         if synonyms:
-            sentences.append(f"{lemma} is also called {_join_alternatives(synonyms)}")
+            statements.append((name, f"is also called {_join_alternatives(synonyms)}"))
         for hypernym in target(("@",)):
-            sentences.append(f"{lemma} is a kind of {hypernym}")
+            statements.append((name, f"is a kind of {hypernym}"))
         for category in target(("@i",)):
-            sentences.append(f"{lemma} is {_with_article(category)}")
+            statements.append((name, f"is {_with_article(category)}"))
         for whole in target(("#p",)):
-            sentences.append(f"{lemma} is part of {whole}")
+            statements.append((name, f"is part of {whole}"))
         for group in target(("#m",)):
-            sentences.append(f"{lemma} is a member of {group}")
+            statements.append((name, f"is a member of {group}"))
     elif synset.pos == "v":
+        name = f"to {lemma}"
         if definition:
-            sentences.append(f"to {lemma} is to {definition}")
+            statements.append((name, f"is to {definition}"))
         if synonyms:
-            sentences.append(f"to {lemma} means the same as to {_join_alternatives(synonyms)}")
+            statements.append((name, f"means the same as to {_join_alternatives(synonyms)}"))
         for hypernym in target(("@",)):
-            sentences.append(f"to {lemma} is a way to {hypernym}")
+            statements.append((name, f"is a way to {hypernym}"))
     else:  # adjectives (a, s) and adverbs (r)
+        name = lemma
         if definition:
-            sentences.append(f"{lemma} means {definition}")
+            statements.append((name, f"means {definition}"))
         if synonyms:
-            sentences.append(f"{lemma} means the same as {_join_alternatives(synonyms)}")
+            statements.append((name, f"means the same as {_join_alternatives(synonyms)}"))
         for symbol, offset, pos, source, target_word in synset.pointers:
             if symbol == "!" and source and target_word:
                 other = by_key.get(_key(pos, offset))
                 if other is not None and 0 < target_word <= len(other.words):
                     word = synset.words[source - 1] if source <= len(synset.words) else lemma
-                    sentences.append(f"{word} is the opposite of {other.words[target_word - 1]}")
+                    statements.append((word, f"is the opposite of {other.words[target_word - 1]}"))
+    sentences = [
+        f"{'it' if name_once and index > 0 and subject == name else subject} {rest}"
+        for index, (subject, rest) in enumerate(statements)
+    ]
     sentences.extend(examples)
     return [sentence for sentence in (as_sentence(text) for text in sentences) if sentence]
 
 
-def build_corpus(wordnet_dir: Path, synsets_per_document: int = 4) -> list[list[str]]:
+def build_corpus(wordnet_dir: Path, synsets_per_document: int = 4, name_once: bool = False) -> list[list[str]]:
     """Documents (lists of sentences): up to `synsets_per_document` consecutive synsets of one
     lexicographer file each, so that a document is long enough for a 128-token example and
     its synsets are on one topic (WordNet files keep related synsets next to each other)."""
@@ -185,7 +201,7 @@ def build_corpus(wordnet_dir: Path, synsets_per_document: int = 4) -> list[list[
     group: tuple | None = None
     count = 0
     for synset in synsets:
-        sentences = synset_sentences(synset, by_key)
+        sentences = synset_sentences(synset, by_key, name_once)
         if not sentences:
             continue
         this_group = (_key(synset.pos, "")[0], synset.lexicographer_file)
@@ -213,9 +229,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the corpus file to write (outside the repository)")
     parser.add_argument("--synsets-per-document", type=int, default=4, metavar="N",
                         help="consecutive synsets of one topic file per document (default: %(default)s)")
+    parser.add_argument("--name-once", action="store_true",
+                        help="name a synset only in its first sentence and say 'It' in the later ones, so that "
+                        "pretraining cannot read a masked name off the next sentence")
     args = parser.parse_args(argv)
     try:
-        documents = build_corpus(args.wordnet_dir, args.synsets_per_document)
+        documents = build_corpus(args.wordnet_dir, args.synsets_per_document, args.name_once)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

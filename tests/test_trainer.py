@@ -508,6 +508,27 @@ def test_make_corpus_turns_synsets_into_sentences_and_documents(tmp_path):
     assert make_corpus.main(["--wordnet-dir", str(tmp_path / "missing"), "--out", str(out)]) == 2
 
 
+def test_make_corpus_can_name_each_synset_once(tmp_path):
+    make_corpus = _load_make_corpus()
+    for part, lines in WORDNET_LINES.items():
+        (tmp_path / f"data.{part}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    documents = make_corpus.build_corpus(tmp_path, synsets_per_document=2, name_once=True)
+    # Later sentences of a synset say "It"; its quoted examples stay as written.
+    assert documents[0] == [
+        "France is a republic in western Europe.", "It is part of Europe.",
+        "Paris is the capital and largest city of France; center of culture.",
+        "It is also called City of Light.", "It is a national capital.", "It is part of France.",
+        "She lived in Paris."]
+    assert documents[2][:3] == ["To run is to move fast by using one's feet.", "It is a way to travel rapidly.",
+                                "Don't run--you'll be out of breath."]
+    assert documents[3] == ["Big means above average in size.", "It is the opposite of little.",
+                            "Little means limited in size.", "It is the opposite of big."]
+    out = tmp_path / "corpus.txt"
+    assert make_corpus.main(["--wordnet-dir", str(tmp_path), "--out", str(out), "--synsets-per-document", "2",
+                             "--name-once"]) == 0
+    assert read_documents(out) == documents
+
+
 # --- bad input and failures: one `error:` line naming the file, exit 2, nothing half-made ------
 def tiny_cli_options(workspace, out):
     return ["--corpus", workspace["corpus"], "--out", out, "--config", workspace["config"], "--tokenizer",
