@@ -114,3 +114,36 @@ def test_the_probe_curve_table_is_ordered_and_its_plot_is_drawn(tmp_path):
     out = tmp_path / "curve.png"
     assert plot_probe_curve.main(["--out", str(out)]) == 0
     assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_vocab_coverage_counts_the_words_a_vocabulary_keeps_whole(tmp_path):
+    vocab_coverage = import_bench_module("vocab_coverage")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("Tulip tulip clouds are\nA tulip is a flower.\n\nClouds, flower; tulip.\n", encoding="utf-8")
+    counts = vocab_coverage.word_counts(corpus)
+    assert counts == {"tulip": 4, "clouds": 2, "flower": 2, "are": 1, "a": 2, "is": 1}
+    assert vocab_coverage.content_words(counts) == ["tulip", "clouds", "flower"]  # "are", "a", "is": too short
+    # The bundled vocabulary: "tulip" and "flower" are pieces of their own, "clouds" is not
+    # (bench/probes/README.md); the short words are not content words but count as occurrences.
+    bundled = REPO_ROOT / "tinyalbert" / "data" / "tinyalbert-mini" / "spiece.model"
+    is_whole = vocab_coverage.whole_words(bundled, counts)
+    assert is_whole["tulip"] and is_whole["flower"] and not is_whole["clouds"]
+    shares = vocab_coverage.coverage(is_whole, counts, top=(1, 3))
+    assert shares[1] == 1.0 and shares[3] == 2 / 3
+    whole_short = sum(counts[word] for word in ("are", "a", "is") if is_whole[word])
+    assert shares["occurrences"] == (4 + 2 + whole_short) / 12
+    with pytest.raises(SystemExit):  # a missing file is a usage error, before any training
+        vocab_coverage.main(["--corpus", str(tmp_path / "missing.txt"), "--model", str(bundled)])
+
+
+def test_the_name_once_experiment_table_compares_the_same_checkpoints():
+    import csv
+
+    with open(BENCH / "probes" / "name_once_experiment.tsv", newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file, delimiter="\t"))
+    steps = {arm: [int(row["step"]) for row in rows if row["arm"] == arm] for arm in ("same corpus", "name once")}
+    assert len(rows) == sum(map(len, steps.values())) and steps["same corpus"] == steps["name once"]
+    assert steps["name once"] == list(range(300, 1801, 300))
+    for row in rows:
+        top1, top5, top100 = (float(row[key]) for key in ("top1", "top5", "top100"))
+        assert 0 <= top1 <= top5 <= top100 <= 100 and 1 <= int(row["median_rank"]) <= 8000
