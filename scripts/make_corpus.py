@@ -183,10 +183,11 @@ def synset_sentences(synset: Synset, by_key: dict, name_once: bool = False) -> l
                 if other is not None and 0 < target_word <= len(other.words):
                     word = synset.words[source - 1] if source <= len(synset.words) else lemma
                     statements.append((word, f"is the opposite of {other.words[target_word - 1]}"))
-    sentences = [
-        f"{'it' if name_once and index > 0 and subject == name else subject} {rest}"
-        for index, (subject, rest) in enumerate(statements)
-    ]
+    sentences, named = [], False
+    for subject, rest in statements:
+        says_it = name_once and named and subject == name  # "It" only once the name has been said
+        sentences.append(f"{'it' if says_it else subject} {rest}")
+        named = named or subject == name
     sentences.extend(examples)
     return [sentence for sentence in (as_sentence(text) for text in sentences) if sentence]
 
@@ -231,7 +232,7 @@ def main(argv=None) -> int:
                         help="consecutive synsets of one topic file per document (default: %(default)s)")
     parser.add_argument("--name-once", action="store_true",
                         help="name a synset only in its first sentence and say 'It' in the later ones, so that "
-                        "pretraining cannot read a masked name off the next sentence")
+                        "a masked name is not there to copy in the next sentence")
     args = parser.parse_args(argv)
     try:
         documents = build_corpus(args.wordnet_dir, args.synsets_per_document, args.name_once)
