@@ -49,11 +49,16 @@ def excerpt(corpus: Path, first: int, count: int) -> list[list[str]]:
     return documents[first:first + count]
 
 
+def is_content_word(word: str) -> bool:
+    """A word of at least 4 letters that is not in the stop list (see the module docstring)."""
+    return len(word) >= 4 and word.isalpha() and word not in STOP_WORDS
+
+
 def content_piece_mask(tokenizer) -> np.ndarray:
-    """(vocab,) bool: pieces that start a content word (see the module docstring)."""
+    """(vocab,) bool: pieces that start a content word."""
     pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     words = [piece[1:] if piece.startswith("\u2581") else "" for piece in pieces]
-    return np.array([len(w) >= 4 and w.isalpha() and w not in STOP_WORDS for w in words])
+    return np.array([is_content_word(word) for word in words])
 
 
 def training_rows(run: Path) -> dict:

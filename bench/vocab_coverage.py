@@ -8,7 +8,7 @@ piece of its vocabulary: a probe answer that splits ("clouds" -> "▁cloud", "s"
 asked. For every size in `--sizes` this trains a vocabulary on the corpus with the trainer's
 flags (`train_sentencepiece`, seed 0); `--model` adds existing ones. It prints, for each, the
 share of the corpus's word occurrences that are one piece, and the share of its most frequent
-content words (4+ letters, outside the probes' stop list: `memorize.STOP_WORDS`) that are.
+content words (`memorize.is_content_word`, as in the probes' content-word baseline) that are.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from memorize import STOP_WORDS
+from memorize import is_content_word
 
 _WORD = re.compile(r"[a-z]+")
 TOP_CONTENT = (500, 2000, 5000)
@@ -32,7 +32,7 @@ def word_counts(corpus: Path) -> Counter:
 
 def content_words(counts: Counter) -> list[str]:
     """The content words, most frequent first (ties in first-seen order)."""
-    return [word for word, _ in counts.most_common() if len(word) >= 4 and word not in STOP_WORDS]
+    return [word for word, _ in counts.most_common() if is_content_word(word)]
 
 
 def coverage(is_whole: dict, counts: Counter, top: tuple[int, ...] = TOP_CONTENT) -> dict:
