@@ -529,6 +529,53 @@ def test_make_corpus_can_name_each_synset_once(tmp_path):
     assert read_documents(out) == documents
 
 
+def test_make_corpus_can_keep_only_the_meanings_in_everyday_use(tmp_path):
+    make_corpus = _load_make_corpus()
+    for part, lines in WORDNET_LINES.items():
+        (tmp_path / f"data.{part}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Sense keys "lemma%type:topic:lexical_id:head:head_id", then sense number and tag count. Paris
+    # is tagged 2 + 1 times through two of its words; "run" in another meaning (lexical id 1), "fast"
+    # as an adjective (type 3, not the adverb's 4) and "little" as a satellite (type 5) must not
+    # count for the synsets here.
+    (tmp_path / "cntlist.rev").write_text("\n".join([
+        "paris%1:15:00:: 1 2", "city_of_light%1:15:00:: 1 1", "france%1:15:00:: 1 1", "run%2:38:00:: 1 5",
+        "run%2:38:01:: 2 7", "fast%3:00:00:: 1 4", "little%5:00:00:small:00 1 2",
+    ]) + "\n", encoding="utf-8")
+    counts = make_corpus.read_tag_counts(tmp_path)
+    synsets = make_corpus.read_synsets(tmp_path)
+    by_key = {make_corpus._key(synset.pos, synset.offset): synset for synset in synsets}
+    assert {synset.words[0]: make_corpus.tag_count(synset, counts, by_key) for synset in synsets} == {
+        "France": 1, "Paris": 3, "national capital": 0, "Europe": 0, "run": 5, "travel rapidly": 0,
+        "big": 0, "little": 0, "fast": 0}
+    # A satellite adjective's key names the head of its cluster (the first word of the synset its
+    # "&" pointer reaches), so that "dry" beside "arid" and beside "sober" are two keys.
+    arid = make_corpus.parse_data_line("00002000 00 a 01 arid 0 001 & 00002100 a 0000 | lacking water  ")
+    parched = make_corpus.parse_data_line("00002100 00 s 02 parched 0 dry(a) 2 001 & 00002000 a 0000 | very dry  ")
+    with_arid = {**by_key, ("a", "00002000"): arid, ("a", "00002100"): parched}
+    assert [make_corpus.sense_key(parched, index, with_arid) for index in (0, 1)] == [
+        "parched%5:00:00:arid:00", "dry%5:00:02:arid:00"]
+    assert make_corpus.sense_key(arid, 0, with_arid) == "arid%3:00:00::"
+    documents = make_corpus.build_corpus(tmp_path, synsets_per_document=2, min_tag_count=2)
+    # Paris and run stay; Paris still names France and the rare national capital it points to.
+    assert documents == [
+        ["Paris is the capital and largest city of France; center of culture.",
+         "Paris is also called City of Light.", "Paris is a national capital.", "Paris is part of France.",
+         "She lived in Paris."],
+        ["To run is to move fast by using one's feet.", "To run is a way to travel rapidly.",
+         "Don't run--you'll be out of breath."],
+    ]
+    assert make_corpus.build_corpus(tmp_path, synsets_per_document=2, min_tag_count=0) == make_corpus.build_corpus(
+        tmp_path, synsets_per_document=2)
+    out = tmp_path / "corpus.txt"
+    assert make_corpus.main(["--wordnet-dir", str(tmp_path), "--out", str(out), "--synsets-per-document", "2",
+                             "--min-tag-count", "2"]) == 0
+    assert read_documents(out) == documents
+    (tmp_path / "cntlist.rev").unlink()
+    assert make_corpus.main(["--wordnet-dir", str(tmp_path), "--out", str(out), "--min-tag-count", "1"]) == 2
+    with pytest.raises(SystemExit):
+        make_corpus.main(["--wordnet-dir", str(tmp_path), "--out", str(out), "--min-tag-count", "-1"])
+
+
 # --- bad input and failures: one `error:` line naming the file, exit 2, nothing half-made ------
 def tiny_cli_options(workspace, out):
     return ["--corpus", workspace["corpus"], "--out", out, "--config", workspace["config"], "--tokenizer",
