@@ -1,6 +1,7 @@
 """The held-out fact probes of tinyalbert-mini (bench/probes) and their scorer (bench/probe_mini.py)."""
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +63,29 @@ def test_scores_count_a_hit_when_any_accepted_answer_is_within_rank_k(probe_mini
     assert result["top1"] == pytest.approx(1 / 3) and result["top5"] == pytest.approx(2 / 3)
     assert result["per_category"]["a"] == {"top1": 0.5, "top5": 1.0}
     assert result["median_answer_rank"] == 5 and result["top100"] == pytest.approx(2 / 3)
-    with pytest.raises(ValueError, match="not one piece"):
-        probe_mini.answer_ids(tokenizer, ["giraffe"])
+    assert result["unanswerable"] == 0
+
+
+def test_a_vocabulary_that_splits_every_answer_of_a_probe_cannot_score_it(probe_mini):
+    from tinyalbert import AlbertTokenizer
+
+    tokenizer = AlbertTokenizer.from_pretrained("tinyalbert-mini")
+    assert tokenizer.tokenize(" giraffe") != ["\u2581giraffe"]  # split by this vocabulary
+    tree = probe_mini.answer_ids(tokenizer, ["tree"])[0]
+    assert probe_mini.answer_ids(tokenizer, ["giraffe", "tree"]) == [tree]
+    probes = [{"text": "x [MASK]", "category": "a", "answers": ["giraffe"]},
+              {"text": "y [MASK]", "category": "a", "answers": ["giraffe", "tree"]}]
+    # Even the giraffe's first piece at the top of the ranking is no hit: the answer is not one piece.
+    giraffe_start = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(" giraffe")[0])
+    logits = [np.zeros(len(tokenizer)) for _ in probes]
+    for row in logits:
+        row[giraffe_start], row[tree] = 2.0, 1.0
+    rankings, answer_ranks = probe_mini.rank_answers(logits, probes, tokenizer)
+    assert answer_ranks == [len(tokenizer) + 1, 2]
+    result = probe_mini.score(rankings, probes, tokenizer, answer_ranks)
+    assert result["top1"] == 0.0 and result["top5"] == 0.5 and result["unanswerable"] == 1
+    _, baseline_ranks = probe_mini.frequency_rankings(Counter({tree: 3, giraffe_start: 5}), tokenizer, probes, False)
+    assert baseline_ranks[0] == len(tokenizer) + 1 and baseline_ranks[1] == 2
 
 
 def test_rank_answers_ranks_the_answer_among_all_pieces(probe_mini):
