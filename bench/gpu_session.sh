@@ -2,7 +2,8 @@
 # One short session on a CUDA machine: continue tinyalbert-mini's pretraining where the last
 # session stopped, and (CHECKS=1) the CuPy checks: forward benchmark and parity property tests.
 #
-#   OUT=/tmp/gpu-out bash bench/gpu_session.sh
+#   OUT=/tmp/gpu-out bash bench/gpu_session.sh                 # continue the bundled model
+#   START=scratch OUT=/tmp/gpu-out bash bench/gpu_session.sh   # a larger model from scratch
 #
 # Device time comes in short sessions on fresh machines, so the run travels: each session
 # resumes the run in .gpu/run/ (if there is one), trains for TRAIN_MINUTES, and leaves the run
@@ -10,19 +11,34 @@
 # from the bundled model (--init-from), with dynamic masks and packed documents: stage 3 of the
 # recipe in docs/tinyalbert-mini.md. The schedule is made for STEPS steps in all.
 #
+# START=scratch starts instead the model the CPU measurements in docs/tinyalbert-mini.md point
+# to: bench/mini_h512.json (H = 512, 8 heads, FFN 2048; 5.6 M parameters, 11 MB in float16), a
+# new vocabulary of VOCAB_SIZE pieces trained on the corpus, lr 1e-3 after 1,000 warm-up steps
+# and the log-frequency output bias. Give it the corpus those measurements chose:
+#   python scripts/make_corpus.py --name-once --out corpus.txt && gzip -c corpus.txt > .gpu/wordnet.txt.gz
+# (a run resumed from .gpu/run/ keeps the options it started with, whatever START says).
+#
 # Expects beside the checkout (ignored by git, carried to the machine):
 #   .gpu/wordnet.txt.gz   the corpus (scripts/make_corpus.py, then gzip; about 5 MB)
 #   .gpu/run/             optional: the run an earlier session left in $OUT/run/
 #   .whl/                 optional: transformers 4.53.3 and the tokenizers / huggingface_hub it needs,
 #                         for the parity tests (the reference version our tests pin)
 # Check it on a CPU first:  BACKEND=numpy CHECKS=0 STEPS=40 WARMUP_STEPS=4 BATCH_SIZE=8 TRAIN_MINUTES=1 bash bench/gpu_session.sh
+# (and with START=scratch VOCAB_SIZE=2000 for the other start).
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-out}
 BACKEND=${BACKEND:-cupy}
+START=${START:-continue}
+case "$START" in
+    continue) DEFAULT_LR=5e-4 DEFAULT_WARMUP=300 ;;
+    scratch) DEFAULT_LR=1e-3 DEFAULT_WARMUP=1000 ;;
+    *) echo "START must be continue or scratch, not $START"; exit 2 ;;
+esac
 STEPS=${STEPS:-30000}
 BATCH_SIZE=${BATCH_SIZE:-128}
-LR=${LR:-5e-4}
-WARMUP_STEPS=${WARMUP_STEPS:-300}
+LR=${LR:-$DEFAULT_LR}
+WARMUP_STEPS=${WARMUP_STEPS:-$DEFAULT_WARMUP}
+VOCAB_SIZE=${VOCAB_SIZE:-16000}
 TRAIN_MINUTES=${TRAIN_MINUTES:-8}
 CHECKS=${CHECKS:-0}
 mkdir -p "$OUT"
@@ -49,9 +65,14 @@ if [ -f .gpu/run/checkpoint/trainer_state.json ]; then
     cp -r .gpu/run "$RUN"
     TRAIN=(--resume --steps "$STEPS")
 else
-    TRAIN=(--init-from tinyalbert/data/tinyalbert-mini --steps "$STEPS" --batch-size "$BATCH_SIZE" --max-seq-length 128
-           --lr "$LR" --warmup-steps "$WARMUP_STEPS" --optimizer adamw --weight-decay 0.01 --clip-norm 1.0
-           --masking dynamic --pack-documents --heldout-fraction 0.02 --seed 0)
+    if [ "$START" = scratch ]; then
+        TRAIN=(--config bench/mini_h512.json --vocab-size "$VOCAB_SIZE" --output-bias-init log-frequency)
+    else
+        TRAIN=(--init-from tinyalbert/data/tinyalbert-mini)
+    fi
+    TRAIN+=(--steps "$STEPS" --batch-size "$BATCH_SIZE" --max-seq-length 128
+            --lr "$LR" --warmup-steps "$WARMUP_STEPS" --optimizer adamw --weight-decay 0.01 --clip-norm 1.0
+            --masking dynamic --pack-documents --heldout-fraction 0.02 --seed 0)
 fi
 python3 -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" "${TRAIN[@]}" \
     --save-every 500 --log-every 100 --max-minutes "$TRAIN_MINUTES" > "$OUT/train.txt" 2>&1 &

@@ -909,3 +909,16 @@ def test_only_the_log_frequency_bias_lets_a_model_from_scratch_memorize_a_small_
         assert scores["content_targets"] > 150
         content_accuracy[init] = scores["accuracy_content"]
     assert content_accuracy["log-frequency"] >= 0.9 and content_accuracy["zero"] <= 0.3, content_accuracy
+
+
+def test_the_from_scratch_gpu_config_fits_the_bundled_model_size():
+    """bench/gpu_session.sh START=scratch trains bench/mini_h512.json; the bundled model may take
+    about 16 MB, and it is exported in float16."""
+    from tinyalbert.models import AlbertForPreTraining
+    from tinyalbert.train.arguments import resolve_config
+
+    config = resolve_config(str(REPO_ROOT / "bench" / "mini_h512.json"))
+    assert (config.hidden_size, config.num_attention_heads, config.intermediate_size) == (512, 8, 2048)
+    parameters = sum(math.prod(shape) for shape in AlbertForPreTraining.parameter_shapes(config).values())
+    assert config.vocab_size == 16000 and 5.5e6 < parameters < 5.8e6
+    assert 2 * parameters < 16 * 2**20
