@@ -1,4 +1,5 @@
 """The held-out fact probes of tinyalbert-mini (bench/probes) and their scorer (bench/probe_mini.py)."""
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -169,3 +170,30 @@ def test_the_name_once_experiment_table_compares_the_same_checkpoints():
     for row in rows:
         top1, top5, top100 = (float(row[key]) for key in ("top1", "top5", "top100"))
         assert 0 <= top1 <= top5 <= top100 <= 100 and 1 <= int(row["median_rank"]) <= 8000
+
+
+def test_corpus_recall_asks_the_corpus_facts_back_with_the_last_word_masked(tmp_path, capsys):
+    from tinyalbert import AlbertTokenizer
+
+    corpus_recall = import_bench_module("corpus_recall")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join([
+        "Oak is a kind of tree.", "Tulip is a kind of flower.", "Tulip is a kind of flower.",  # a repeat, asked once
+        "Okapi is a kind of giraffe.",  # "giraffe" is not one piece: cannot be asked
+        "Finger is part of hand.", "", "Big is the opposite of little.", "Rome is the capital of Italy.",
+        "A rose is a kind of flower with thorns.",  # not the template: the fact is not its last word
+    ]) + "\n", encoding="utf-8")
+    tokenizer = AlbertTokenizer.from_pretrained("tinyalbert-mini")
+    questions = corpus_recall.template_questions(corpus, tokenizer, per_template=5)
+    assert sorted((row["category"], row["text"], row["answers"][0]) for row in questions) == [
+        ("antonym", "Big is the opposite of [MASK].", "little"), ("hypernym", "Oak is a kind of [MASK].", "tree"),
+        ("hypernym", "Tulip is a kind of [MASK].", "flower"), ("part", "Finger is part of [MASK].", "hand")]
+    one = corpus_recall.template_questions(corpus, tokenizer, per_template=1)
+    assert sorted(row["category"] for row in one) == ["antonym", "hypernym", "part"]
+    assert one == corpus_recall.template_questions(corpus, tokenizer, per_template=1)  # the same draw every time
+    assert corpus_recall.main(["--corpus", str(corpus), "tinyalbert-mini"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert "hypernym (2)" in header and "all (4)" in header and row.startswith("tinyalbert-mini")
+    assert len(re.findall(r"\d+\.\d% / \d+\.\d%", row)) == 4  # three templates and all
+    with pytest.raises(SystemExit):
+        corpus_recall.main(["--corpus", str(tmp_path / "missing.txt"), "tinyalbert-mini"])
