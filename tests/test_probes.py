@@ -172,6 +172,17 @@ def test_the_name_once_experiment_table_compares_the_same_checkpoints():
         assert 0 <= top1 <= top5 <= top100 <= 100 and 1 <= int(row["median_rank"]) <= 8000
 
 
+def test_the_everyday_meanings_experiment_table_covers_the_run_checkpoint_by_checkpoint():
+    import csv
+
+    with open(BENCH / "probes" / "everyday_experiment.tsv", newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file, delimiter="\t"))
+    assert [int(row["step"]) for row in rows] == list(range(500, 4001, 500))
+    for row in rows:
+        top1, top5, top100 = (float(row[key]) for key in ("top1", "top5", "top100"))
+        assert 0 <= top1 <= top5 <= top100 <= 100 and 1 <= int(row["median_rank"]) <= 8000
+
+
 def test_corpus_recall_asks_the_corpus_facts_back_with_the_last_word_masked(tmp_path, capsys):
     from tinyalbert import AlbertTokenizer
 
