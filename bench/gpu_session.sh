@@ -41,6 +41,10 @@ WARMUP_STEPS=${WARMUP_STEPS:-$DEFAULT_WARMUP}
 VOCAB_SIZE=${VOCAB_SIZE:-16000}
 TRAIN_MINUTES=${TRAIN_MINUTES:-8}
 CHECKS=${CHECKS:-0}
+# TF32=1 lets CuPy's float32 matrix products run on the tensor cores (TF32: float32's range, a
+# 10-bit mantissa), as mixed-precision training does; for the training run only, never for the
+# parity checks, which hold float32 to torch's float32. TF32=0 trains in full float32.
+TF32=${TF32:-1}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 
@@ -53,6 +57,7 @@ else
 fi
 export PYTHONUNBUFFERED=1 HYPOTHESIS_PROFILE=ci
 date -u
+echo "training with CUPY_TF32=$TF32"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
 python3 -c "import numpy, torch, transformers; print('numpy', numpy.__version__, 'torch', torch.__version__, 'transformers', transformers.__version__)"
 
@@ -74,7 +79,7 @@ else
             --lr "$LR" --warmup-steps "$WARMUP_STEPS" --optimizer adamw --weight-decay 0.01 --clip-norm 1.0
             --masking dynamic --pack-documents --heldout-fraction 0.02 --seed 0)
 fi
-python3 -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" "${TRAIN[@]}" \
+CUPY_TF32=$TF32 python3 -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" "${TRAIN[@]}" \
     --save-every 500 --log-every 100 --max-minutes "$TRAIN_MINUTES" > "$OUT/train.txt" 2>&1 &
 TRAIN_PID=$!
 
