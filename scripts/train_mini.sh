@@ -8,11 +8,12 @@
 #   RECIPE=continue BACKEND=numpy scripts/train_mini.sh   # stage 2: continue the exported model (--init-from)
 #   RECIPE=stage4 BACKEND=numpy scripts/train_mini.sh     # stage 4: stage 3's run resumed to 10900 steps
 #   RECIPE=stage5 BACKEND=numpy scripts/train_mini.sh     # stage 5: stage 4's run resumed to 15500 steps
+#   RECIPE=stage6 BACKEND=numpy scripts/train_mini.sh     # stage 6: stage 5's run resumed to 21000 steps
 #
 # The shipped model is stage 1 (the default recipe, on a GPU) followed by stage 2 (RECIPE=continue,
 # 2800 steps of 16 on a CPU), stage 3 (RESUME=1 RECIPE=continue CONTINUE_STEPS=6300: stage 2's
-# run extended to 6300 steps), stage 4 (RECIPE=stage4) and stage 5 (RECIPE=stage5): run the script
-# five times, in that order.
+# run extended to 6300 steps), stage 4 (RECIPE=stage4), stage 5 (RECIPE=stage5) and stage 6
+# (RECIPE=stage6): run the script six times, in that order.
 #
 # Run from the repository root. Everything but the exported model is written under $WORK,
 # outside the repository: the WordNet package, the corpus (never commit it) and the run.
@@ -38,7 +39,7 @@ RESUME=${RESUME:-}
 RECIPE=${RECIPE:-shipped}
 if [ "$RECIPE" = shipped ]; then
     RECIPE_OPTIONS="--output-bias-init zero --masking static --no-pack-documents"
-elif [ "$RECIPE" = stage4 ] || [ "$RECIPE" = stage5 ]; then
+elif [ "$RECIPE" = stage4 ] || [ "$RECIPE" = stage5 ] || [ "$RECIPE" = stage6 ]; then
     RECIPE_OPTIONS=""  # a resumed run keeps the options of its checkpoint
 elif [ "$RECIPE" = continue ]; then
     # Continued pretraining of the shipped model with fresh masks and packed documents; seed 0 and
@@ -72,7 +73,7 @@ fi
 # resume continues the run in $RUN from its checkpoint; ON=LAUNCHER puts a launcher such as mpiexec
 # in front of it for one call.
 resume() { ${ON-} "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --resume "$@"; }
-if [ "$RECIPE" = continue ] || [ "$RECIPE" = stage4 ] || [ "$RECIPE" = stage5 ]; then
+if [ "$RECIPE" = continue ] || [ "$RECIPE" = stage4 ] || [ "$RECIPE" = stage5 ] || [ "$RECIPE" = stage6 ]; then
     RUN=$WORK/runs/tinyalbert-mini-continued
     # Two processes with half of every batch take the steps of one (docs/distributed.md), 1.6x
     # faster on two cores; LAUNCH="" runs them on one.
@@ -91,6 +92,9 @@ if [ "$RECIPE" = continue ] || [ "$RECIPE" = stage4 ] || [ "$RECIPE" = stage5 ];
         # 14500 and extended at step 11334, when it ran faster than expected.
         ON=$LAUNCH resume --steps 14500 --stop-at 11334
         ON=$LAUNCH resume --steps 15500
+    elif [ "$RECIPE" = stage6 ]; then
+        # Stage 5's run resumed to 21000 steps on two processes, in one go.
+        ON=$LAUNCH resume --steps 21000
     elif [ -n "$RESUME" ]; then
         # A larger CONTINUE_STEPS extends a finished run: the learning rate decays to 0 at the new end.
         resume --steps "$STEPS"
@@ -118,6 +122,7 @@ cat "$RUN/eval_results.json"
 
 # 5. Example predictions for the README.
 "$PYTHON" -m tinyalbert.predict --model "$EXPORT" --top-k 3 \
+    "A physician is a [MASK]." \
     "A tulip is a [MASK] that blooms in spring." \
     "A [MASK] is a building where Christians go to worship." \
     "The capital of France is [MASK]." \
