@@ -37,9 +37,11 @@ RESUME=${RESUME:-}
 # the trainer's defaults instead (log-frequency output bias, dynamic masking, packed documents);
 # see docs/tinyalbert-mini.md for what each did.
 RECIPE=${RECIPE:-shipped}
+# stage4, stage5, stage6: the continued run resumed from its checkpoint (see step 3)
+case "$RECIPE" in stage[4-6]) RESUMED_STAGE=1 ;; *) RESUMED_STAGE= ;; esac
 if [ "$RECIPE" = shipped ]; then
     RECIPE_OPTIONS="--output-bias-init zero --masking static --no-pack-documents"
-elif [ "$RECIPE" = stage4 ] || [ "$RECIPE" = stage5 ] || [ "$RECIPE" = stage6 ]; then
+elif [ -n "$RESUMED_STAGE" ]; then
     RECIPE_OPTIONS=""  # a resumed run keeps the options of its checkpoint
 elif [ "$RECIPE" = continue ]; then
     # Continued pretraining of the shipped model with fresh masks and packed documents; seed 0 and
@@ -73,7 +75,7 @@ fi
 # resume continues the run in $RUN from its checkpoint; ON=LAUNCHER puts a launcher such as mpiexec
 # in front of it for one call.
 resume() { ${ON-} "$PYTHON" -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" --resume "$@"; }
-if [ "$RECIPE" = continue ] || [ "$RECIPE" = stage4 ] || [ "$RECIPE" = stage5 ] || [ "$RECIPE" = stage6 ]; then
+if [ "$RECIPE" = continue ] || [ -n "$RESUMED_STAGE" ]; then
     RUN=$WORK/runs/tinyalbert-mini-continued
     # Two processes with half of every batch take the steps of one (docs/distributed.md), 1.6x
     # faster on two cores; LAUNCH="" runs them on one.
