@@ -159,28 +159,28 @@ def test_vocab_coverage_counts_the_words_a_vocabulary_keeps_whole(tmp_path):
         vocab_coverage.main(["--corpus", str(tmp_path / "missing.txt"), "--model", str(bundled)])
 
 
-def test_the_name_once_experiment_table_compares_the_same_checkpoints():
+def read_probe_table(name: str) -> list[dict]:
+    """The rows of a probe-score table in bench/probes/, each checked to hold possible scores."""
     import csv
 
-    with open(BENCH / "probes" / "name_once_experiment.tsv", newline="", encoding="utf-8") as file:
+    with open(BENCH / "probes" / name, newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file, delimiter="\t"))
+    for row in rows:
+        top1, top5, top100 = (float(row[key]) for key in ("top1", "top5", "top100"))
+        assert 0 <= top1 <= top5 <= top100 <= 100 and 1 <= int(row["median_rank"]) <= 8000
+    return rows
+
+
+def test_the_name_once_experiment_table_compares_the_same_checkpoints():
+    rows = read_probe_table("name_once_experiment.tsv")
     steps = {arm: [int(row["step"]) for row in rows if row["arm"] == arm] for arm in ("same corpus", "name once")}
     assert len(rows) == sum(map(len, steps.values())) and steps["same corpus"] == steps["name once"]
     assert steps["name once"] == list(range(300, 1801, 300))
-    for row in rows:
-        top1, top5, top100 = (float(row[key]) for key in ("top1", "top5", "top100"))
-        assert 0 <= top1 <= top5 <= top100 <= 100 and 1 <= int(row["median_rank"]) <= 8000
 
 
 def test_the_everyday_meanings_experiment_table_covers_the_run_checkpoint_by_checkpoint():
-    import csv
-
-    with open(BENCH / "probes" / "everyday_experiment.tsv", newline="", encoding="utf-8") as file:
-        rows = list(csv.DictReader(file, delimiter="\t"))
+    rows = read_probe_table("everyday_experiment.tsv")
     assert [int(row["step"]) for row in rows] == list(range(500, 4001, 500))
-    for row in rows:
-        top1, top5, top100 = (float(row[key]) for key in ("top1", "top5", "top100"))
-        assert 0 <= top1 <= top5 <= top100 <= 100 and 1 <= int(row["median_rank"]) <= 8000
 
 
 def test_corpus_recall_asks_the_corpus_facts_back_with_the_last_word_masked(tmp_path, capsys):
