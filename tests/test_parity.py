@@ -252,3 +252,25 @@ def test_layer_groups_follow_transformers_float_formula(load_in_tinyalbert):
     ours = model(input_ids=ids, output_hidden_states=True)
     for index, (a, b) in enumerate(zip(ours.hidden_states, reference.hidden_states)):
         assert_close(a, b, "float64", f"hidden_states[{index}]")
+
+
+def test_head_mask_follows_eager_attention_which_transformers_sdpa_drops(tmp_path):
+    """Transformers 4.53.3's default attention (sdpa) ignores `head_mask` without a word; its eager
+    attention applies it. tinyalbert applies it, as eager does (docs/parity.md says so); if the
+    sdpa path ever applies it too, the first assertion fails and that paragraph must go."""
+    values = dict(vocab_size=30, embedding_size=6, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+                  intermediate_size=10, max_position_embeddings=12)
+    build_reference("AlbertModel", values, "float32", seed=5).save_pretrained(tmp_path)
+    ids = torch.tensor(np.random.default_rng(0).integers(0, 30, size=(2, 6)))
+    head_mask = torch.tensor([1.0, 0.0])
+    outputs = {}
+    with torch.no_grad():
+        for implementation in ("sdpa", "eager"):
+            reference_model = transformers.AlbertModel.from_pretrained(tmp_path, attn_implementation=implementation)
+            for masked in (False, True):
+                outputs[implementation, masked] = reference_model(
+                    ids, head_mask=head_mask if masked else None).last_hidden_state.numpy()
+    ours = tinyalbert.AlbertModel.from_pretrained(tmp_path)(ids.numpy(), head_mask=head_mask.numpy()).last_hidden_state
+    np.testing.assert_array_equal(outputs["sdpa", True], outputs["sdpa", False])  # dropped
+    assert np.abs(outputs["eager", True] - outputs["eager", False]).max() > 1e-2  # applied
+    assert_close(ours, outputs["eager", True], "float32", "last_hidden_state with a head masked")
