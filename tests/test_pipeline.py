@@ -234,6 +234,28 @@ def test_truncation_matches_transformers(trained_dir):
     assert_same_predictions(ours(text), expected)
 
 
+
+def test_tokenizer_kwargs_cut_texts_as_in_transformers(trained_dir):
+    """Transformers' per-call `tokenizer_kwargs`: a shorter max_length than the model's positions."""
+    fill_mask = tinyalbert.pipeline("fill-mask", model=trained_dir)
+    reference = reference_pipeline(trained_dir)
+    texts = ["the [MASK] sat on " + "the big red house " * 30, "a [MASK] ran in the park"]
+    options = {"truncation": True, "max_length": 12}
+    expected = [reference(text, tokenizer_kwargs=options) for text in texts]
+    assert len(expected[0][0]["sequence"].split()) <= 10  # cut: 12 tokens, [CLS] and [SEP] among them
+    for ours, theirs in zip(fill_mask(texts, tokenizer_kwargs=options), expected):
+        assert_same_predictions(ours, theirs)
+    with pytest.raises(MissingMaskError, match="after truncation to 12 tokens"):
+        fill_mask("the big red house " * 5 + "[MASK]", tokenizer_kwargs=options)
+    with pytest.raises(TextTooLongError):  # truncation off: max_length alone cuts nothing, as in Transformers
+        fill_mask(texts[0], tokenizer_kwargs={"max_length": 12})
+    with pytest.raises(ValueError, match=r"tokenizer_kwargs 'truncation' and 'max_length', got \['padding'\]"):
+        fill_mask(texts[1], tokenizer_kwargs={"padding": True})
+    with pytest.raises(ValueError, match="disagree"):
+        fill_mask(texts[1], truncation=False, tokenizer_kwargs=options)
+    with pytest.raises(ValueError, match="max_length must be an int of at least 3"):
+        fill_mask(texts[1], tokenizer_kwargs={"truncation": True, "max_length": 2})
+
 def test_float64_matches_and_float16_stays_close(trained_dir):
     reference = reference_pipeline(trained_dir)
     expected = reference(ONE_MASK[0])

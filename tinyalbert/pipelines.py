@@ -131,8 +131,13 @@ class FillMaskPipeline:
         return np.array(target_ids)
 
     # -- the call --------------------------------------------------------------------------------
-    def __call__(self, inputs, top_k: int | None = None, targets=None, truncation: bool | None = None):
-        """Fill the masks of `inputs` (a str or a list of str); see the module docstring for the output."""
+    def __call__(self, inputs, top_k: int | None = None, targets=None, truncation: bool | None = None,
+                 tokenizer_kwargs: dict | None = None):
+        """Fill the masks of `inputs` (a str or a list of str); see the module docstring for the output.
+
+        `tokenizer_kwargs` takes Transformers' `{"truncation": ..., "max_length": N}`: with
+        truncation, texts are cut to N tokens (at most the model's positions).
+        """
         if isinstance(inputs, str):
             texts, unwrap = [inputs], True
         elif isinstance(inputs, (list, tuple)):
@@ -144,17 +149,43 @@ class FillMaskPipeline:
                 raise TypeError(f"inputs[{index}] must be a str, got {type(text).__name__}: {text!r:.80}")
         top_k = self.top_k if top_k is None else _check_top_k(top_k)
         target_ids = None if targets is None else self.get_target_ids(targets)
-        truncation = self.truncation if truncation is None else bool(truncation)
+        truncation, limit = self._truncation_limit(truncation, tokenizer_kwargs)
         if not texts:
             return []
 
-        encoded, truncated = self._encode(texts, truncation)
-        mask_positions = [self._mask_positions(text, ids, cut) for text, ids, cut in zip(texts, encoded, truncated)]
+        encoded, cut_lengths = self._encode(texts, truncation, limit)
+        mask_positions = [self._mask_positions(text, ids, cut_to)
+                          for text, ids, cut_to in zip(texts, encoded, cut_lengths)]
         logits = self._masked_logits(encoded, mask_positions)
         results = []
         for ids, positions, rows in zip(encoded, mask_positions, logits):
             results.append(self._postprocess(ids, positions, rows, top_k, target_ids))
         return results[0] if unwrap else results
+
+    def _truncation_limit(self, truncation, tokenizer_kwargs) -> tuple[bool, int]:
+        """Whether to cut long texts, and to how many tokens, from the call's `truncation` and
+        Transformers-style `tokenizer_kwargs`."""
+        limit = self.max_length
+        if tokenizer_kwargs is None:
+            return (self.truncation if truncation is None else bool(truncation)), limit
+        unknown = sorted(set(tokenizer_kwargs) - {"truncation", "max_length"})
+        if unknown:
+            raise ValueError(f"fill-mask takes tokenizer_kwargs 'truncation' and 'max_length', got {unknown}")
+        if "truncation" in tokenizer_kwargs:
+            # Transformers' strategies: any of them cuts a single text; False or "do_not_truncate" does not.
+            requested = tokenizer_kwargs["truncation"] not in (False, None, "do_not_truncate")
+            if truncation is not None and bool(truncation) != requested:
+                raise ValueError(f"truncation={truncation!r} and tokenizer_kwargs truncation="
+                                 f"{tokenizer_kwargs['truncation']!r} disagree; give one")
+            truncation = requested
+        truncation = self.truncation if truncation is None else bool(truncation)
+        max_length = tokenizer_kwargs.get("max_length")
+        if max_length is not None:
+            if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) or max_length < 3:
+                raise ValueError(f"tokenizer_kwargs max_length must be an int of at least 3 "
+                                 f"([CLS], [MASK], [SEP]), got {max_length!r}")
+            limit = min(limit, int(max_length))
+        return truncation, limit
 
     def _tokenize(self, texts: list[str], **options) -> list[list[int]]:
         with warnings.catch_warnings():
@@ -164,27 +195,31 @@ class FillMaskPipeline:
                                      **options)["input_ids"]
         return [list(map(int, ids)) for ids in encoded]
 
-    def _encode(self, texts: list[str], truncation: bool) -> tuple[list[list[int]], list[bool]]:
-        """Token ids of each text, with `[CLS]`/`[SEP]`, unpadded, and whether it was cut.
+    def _encode(self, texts: list[str], truncation: bool, limit: int) -> tuple[list[list[int]], list[int | None]]:
+        """Token ids of each text, with `[CLS]`/`[SEP]`, unpadded, and the length it was cut to (None: not cut).
 
-        A text longer than the model's positions raises TextTooLongError, or with `truncation` is
-        cut by the tokenizer (on its `truncation_side`, keeping `[SEP]`) to exactly that many.
+        With `truncation`, a text longer than `limit` tokens is cut by the tokenizer (on its
+        `truncation_side`, keeping `[SEP]`) to exactly that many; without, one longer than the
+        model's positions raises TextTooLongError.
         """
         encoded = self._tokenize(texts)
-        too_long = [i for i, ids in enumerate(encoded) if len(ids) > self.max_length]
-        if too_long and not truncation:
-            raise TextTooLongError(texts[too_long[0]], len(encoded[too_long[0]]), self.max_length)
+        if not truncation:
+            too_long = [i for i, ids in enumerate(encoded) if len(ids) > self.max_length]
+            if too_long:
+                raise TextTooLongError(texts[too_long[0]], len(encoded[too_long[0]]), self.max_length)
+            return encoded, [None] * len(texts)
+        too_long = [i for i, ids in enumerate(encoded) if len(ids) > limit]
         if too_long:
-            cut = self._tokenize([texts[i] for i in too_long], truncation=True, max_length=self.max_length)
+            cut = self._tokenize([texts[i] for i in too_long], truncation=True, max_length=limit)
             for i, ids in zip(too_long, cut):
                 encoded[i] = ids
         cut_ones = set(too_long)
-        return encoded, [i in cut_ones for i in range(len(texts))]
+        return encoded, [limit if i in cut_ones else None for i in range(len(texts))]
 
-    def _mask_positions(self, text: str, ids: list[int], truncated: bool) -> list[int]:
+    def _mask_positions(self, text: str, ids: list[int], cut_to: int | None) -> list[int]:
         positions = [i for i, token_id in enumerate(ids) if token_id == self.tokenizer.mask_token_id]
         if not positions:
-            raise MissingMaskError(text, self.tokenizer.mask_token, self.max_length if truncated else None)
+            raise MissingMaskError(text, self.tokenizer.mask_token, cut_to)
         return positions
 
     def _masked_logits(self, encoded: list[list[int]], mask_positions: list[list[int]]) -> list[np.ndarray]:
