@@ -8,6 +8,8 @@ axis, mask or span rule. With the slow tokenizer transformers refuses the word-l
 (first/average/max); those are checked by running transformers' own aggregation code on its own
 token scores, with words delimited by SentencePiece's `▁` marker as tinyalbert delimits them.
 """
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -101,6 +103,13 @@ def test_token_classification_matches_transformers(tmp_path, vocabulary, strateg
     assert any(results), "the random model should tag something, or the comparison is empty"
     assert_same(results, theirs(TEXTS))
     assert_same(ours(TEXTS[0], aggregation_strategy="none"), theirs(TEXTS[0], aggregation_strategy="none"))
+    # ignore_labels per call: [] keeps O tokens too; leaving out the commonest tag as well drops some.
+    commonest = Counter(entity.get("entity", entity.get("entity_group")) for result in results for entity in result)
+    fewer = ["O", commonest.most_common(1)[0][0]]
+    for ignore_labels in ([], fewer):
+        assert_same(ours(TEXTS, ignore_labels=ignore_labels), theirs(TEXTS, ignore_labels=ignore_labels),
+                    f"ignore_labels={ignore_labels}")
+    assert sum(map(len, ours(TEXTS, ignore_labels=fewer))) < sum(map(len, results))
 
 
 @pytest.mark.parametrize("strategy", ["first", "average", "max"])
@@ -132,7 +141,8 @@ def test_question_answering_matches_transformers(tmp_path, vocabulary):
     for question in ("who sat in the park?", "what is paris?"):
         assert_same(ours(question=question, context=context), theirs(question=question, context=context))
         for options in (dict(top_k=3), dict(handle_impossible_answer=True), dict(max_answer_len=3),
-                        dict(max_seq_len=24, doc_stride=8), dict(max_seq_len=24, doc_stride=8, top_k=4)):
+                        dict(max_seq_len=24, doc_stride=8), dict(max_seq_len=24, doc_stride=8, top_k=4),
+                        dict(align_to_words=False)):  # no effect with the slow tokenizer, on either side
             assert_same(ours(question=question, context=context, **options),
                         theirs(question=question, context=context, **options), f"{question} {options}")
     questions = ["who sat?", "where is the river?"]

@@ -142,7 +142,7 @@ class TokenClassificationPipeline:
                 "word": self.tokenizer.convert_tokens_to_string([entity["word"] for entity in entities]),
                 "start": entities[0]["start"], "end": entities[-1]["end"]}
 
-    def _one(self, text: str, strategy: str) -> list[dict]:
+    def _one(self, text: str, strategy: str, ignore_labels: list[str]) -> list[dict]:
         if not isinstance(text, str):
             raise ValueError(f"inputs must be texts, got {type(text).__name__}")
         pre_entities = self.pre_entities(text)
@@ -163,12 +163,15 @@ class TokenClassificationPipeline:
         if strategy != "none":
             entities = self.group_entities(entities)
         return [entity for entity in entities
-                if entity.get("entity") not in self.ignore_labels and entity.get("entity_group") not in self.ignore_labels]
+                if entity.get("entity") not in ignore_labels and entity.get("entity_group") not in ignore_labels]
 
-    def __call__(self, inputs, aggregation_strategy=None):
+    def __call__(self, inputs, aggregation_strategy=None, ignore_labels=None):
+        """The entities of `inputs` (a text or a list); a call may override the strategy and the
+        labels left out (`ignore_labels=[]` keeps every token, `O` included)."""
         strategy = self.aggregation_strategy if aggregation_strategy is None else _check_aggregation(aggregation_strategy)
+        ignore_labels = self.ignore_labels if ignore_labels is None else list(ignore_labels)
         texts, batched = _as_list(inputs)
-        results = [self._one(text, strategy) for text in texts]
+        results = [self._one(text, strategy, ignore_labels) for text in texts]
         return results if batched else results[0]
 
 
@@ -218,11 +221,14 @@ class QuestionAnsweringPipeline:
     """`pipeline("question-answering")`: `pipe(question=..., context=...)` (strings or lists)."""
 
     def __init__(self, model, tokenizer, top_k: int = 1, max_answer_len: int = 15, max_question_len: int = 64,
-                 max_seq_len: int | None = None, doc_stride: int | None = None, handle_impossible_answer=False):
+                 max_seq_len: int | None = None, doc_stride: int | None = None, handle_impossible_answer=False,
+                 align_to_words: bool = True):
         self.model, self.tokenizer = model, tokenizer
+        # align_to_words is taken for Transformers' signature only: with the slow tokenizer its
+        # answers are whole words either way, and so are these.
         self.options = dict(top_k=top_k, max_answer_len=max_answer_len, max_question_len=max_question_len,
                             max_seq_len=max_seq_len, doc_stride=doc_stride,
-                            handle_impossible_answer=handle_impossible_answer)
+                            handle_impossible_answer=handle_impossible_answer, align_to_words=align_to_words)
 
     def windows(self, question: str, pieces: list[int], max_seq_len: int, doc_stride: int, max_question_len: int):
         """Model inputs for each window of the context pieces: [CLS] question [SEP] window [SEP],
