@@ -7,10 +7,11 @@ the slow (SentencePiece) `AlbertTokenizer`, the tokenizer tinyalbert reproduces:
   or multi-label, the raw value for regression); `top_k=None` for every label, sorted.
 - `token-classification`: one dict per token (`aggregation_strategy="none"`: `entity`, `score`,
   `index`, `word`, `start`, `end`) or per entity group (`"simple"`, `"first"`, `"average"`,
-  `"max"`: `entity_group`, `score`, `word`, `start`, `end`), `O` left out. The slow tokenizer
-  has no character offsets, so `start` and `end` are None, as Transformers gives them. Transformers
-  refuses `first`/`average`/`max` with a slow tokenizer; here a word is a piece that starts with
-  SentencePiece's word marker `▁` and the pieces after it that do not.
+  `"max"`: `entity_group`, `score`, `word`, `start`, `end`), `O` left out (`ignore_labels`, for
+  the pipeline or per call). The slow tokenizer has no character offsets, so `start` and `end`
+  are None, as Transformers gives them. Transformers refuses `first`/`average`/`max` with a slow
+  tokenizer; here a word is a piece that starts with SentencePiece's word marker `▁` and the
+  pieces after it that do not.
 - `question-answering`: `{"score", "start", "end", "answer"}`, found as Transformers' SQuAD
   preprocessing does for slow tokenizers: the context is split into whitespace-separated words
   (which carry the character offsets), each word into pieces, long contexts into overlapping
