@@ -81,6 +81,35 @@ def test_config_overrides_in_from_pretrained_match_transformers(tmp_path):
         assert getattr(ours, name) == getattr(theirs, name), name
     # Transformers leaves label2id at the saved LABEL_0, LABEL_1 here; tinyalbert derives it from id2label.
     assert ours.label2id == {"neg": 0, "neutral": 1, "pos": 2}
+    theirs, their_unused = transformers.AlbertConfig.from_pretrained(tmp_path, return_unused_kwargs=True,
+                                                                    num_labels=4, foo=1)
+    ours, our_unused = AlbertConfig.from_pretrained(tmp_path, return_unused_kwargs=True, num_labels=4, foo=1)
+    assert our_unused == their_unused == {"foo": 1}
+    assert ours.num_labels == theirs.num_labels == 4 and "foo" not in ours.to_dict()
+
+
+def test_config_argument_replaces_the_saved_config_as_in_transformers(tmp_path):
+    transformers = transformers_or_skip()
+    saved_reference(tmp_path)
+    config = AlbertConfig.from_pretrained(tmp_path, num_labels=4, output_hidden_states=True)
+    theirs = transformers.AlbertForSequenceClassification.from_pretrained(
+        tmp_path, config=transformers.AlbertConfig.from_pretrained(tmp_path, num_labels=4, output_hidden_states=True))
+    with pytest.warns(UserWarning, match="classifier.weight"):
+        ours = tinyalbert.AlbertForSequenceClassification.from_pretrained(tmp_path, config=config)
+    assert ours.config.num_labels == theirs.config.num_labels == 4
+    reference = run_reference(theirs, input_ids=IDS)
+    assert ours(input_ids=IDS).logits.shape == tuple(reference.logits.shape) == (2, 4)
+    assert len(ours(input_ids=IDS).hidden_states) == len(reference.hidden_states)
+    # Overrides apply on a copy: the caller's config keeps its 4 labels.
+    with pytest.warns(UserWarning, match="classifier.weight"):
+        three = tinyalbert.AlbertForSequenceClassification.from_pretrained(tmp_path, config=config, num_labels=3)
+    assert three.config.num_labels == 3 and config.num_labels == 4
+    config.save_pretrained(tmp_path / "elsewhere")
+    with pytest.warns(UserWarning, match="classifier.weight"):
+        from_path = tinyalbert.AlbertForSequenceClassification.from_pretrained(tmp_path, config=tmp_path / "elsewhere")
+    assert from_path.config.num_labels == 4
+    with pytest.raises(TypeError, match="config must be a tinyalbert AlbertConfig"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, config={"num_labels": 4})
 
 
 def test_unknown_from_pretrained_argument_is_a_type_error(tmp_path):

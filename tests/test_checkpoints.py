@@ -153,6 +153,22 @@ def test_pickle_only_checkpoint_loads_through_the_safe_reader(tmp_path):
     np.testing.assert_allclose(logits_of(ours), logits_of(model), atol=1e-5)
 
 
+@pytest.mark.reference
+def test_save_without_safe_serialization_writes_a_torch_file_and_drops_the_stale_one(tmp_path):
+    """safe_serialization=False writes pytorch_model.bin, as Transformers does. A model.safetensors
+    left from an earlier save would be read first, so it goes (and the other way round)."""
+    model = tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL), seed=1)
+    other = tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL), seed=2)
+    other.save_pretrained(tmp_path)
+    model.save_pretrained(tmp_path, safe_serialization=False)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["config.json", "pytorch_model.bin"]
+    theirs = transformers.AlbertForMaskedLM.from_pretrained(tmp_path, attn_implementation="eager").eval()
+    np.testing.assert_allclose(logits_of(theirs), logits_of(model), atol=1e-5)
+    np.testing.assert_array_equal(logits_of(tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)), logits_of(model))
+    other.save_pretrained(tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+
+
 def test_missing_directory_and_weights(tmp_path):
     with pytest.raises(FileNotFoundError):
         tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path / "nowhere")

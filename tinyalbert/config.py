@@ -291,13 +291,19 @@ class AlbertConfig:
         return cls.from_pretrained(json_file)
 
     @classmethod
-    def from_pretrained(cls, path, revision: str = "main", **overrides) -> "AlbertConfig":
+    def from_pretrained(cls, path, revision: str = "main", return_unused_kwargs: bool = False, **overrides):
         """Read `config.json` from a directory (or the file itself, or a Hub name at `revision`),
         then apply `overrides`.
 
-        A file that is not an ALBERT config raises ValueError naming the file and the field.
+        With `return_unused_kwargs`, as in Transformers, the overrides that are no config field
+        are left out and returned: `(config, {name: value})`. A file that is not an ALBERT config
+        raises ValueError naming the file and the field.
         """
         from .hub import resolve_model_dir
+
+        if return_unused_kwargs:
+            unused = {name: overrides.pop(name) for name in cls.unknown_names(overrides)}
+            return cls.from_pretrained(path, revision, **overrides), unused
 
         path = Path(path)
         file = path if path.suffix == ".json" and path.is_file() else resolve_model_dir(path, revision) / CONFIG_NAME

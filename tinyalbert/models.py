@@ -26,8 +26,9 @@ from .outputs import (  # noqa: F401  (the output classes are importable from he
     AlbertForPreTrainingOutput, BaseModelOutputWithPooling, MaskedLMOutput, ModelOutput,
 )
 from .weights import (
-    SAFE_WEIGHTS_NAME, body_shapes, init_parameters, linear_shapes, match_checkpoint, mlm_head_shapes,
-    normalize_checkpoint_keys, read_checkpoint, resize_vocabulary, warn_nonfinite, write_safetensors,
+    PICKLED_WEIGHTS_NAME, SAFE_WEIGHTS_NAME, body_shapes, init_parameters, linear_shapes, match_checkpoint,
+    mlm_head_shapes, normalize_checkpoint_keys, read_checkpoint, remove_stale_weights, resize_vocabulary,
+    warn_nonfinite, write_safetensors,
 )
 
 
@@ -76,16 +77,19 @@ class AlbertPreTrainedModel:
 
     # -- loading and saving
     @classmethod
-    def from_pretrained(cls, name_or_path, *, backend="numpy", dtype="float32", ignore_mismatched_sizes: bool = False,
-                        seed: int = 0, revision: str = "main", **config_overrides):
+    def from_pretrained(cls, name_or_path, *, config=None, backend="numpy", dtype="float32",
+                        ignore_mismatched_sizes: bool = False, seed: int = 0, revision: str = "main",
+                        **config_overrides):
         """Load a Transformers-layout directory (`config.json` + `model.safetensors` or
         `pytorch_model.bin`), a name found in the local Hugging Face cache, or (with
         `huggingface_hub`) a Hub name at `revision`.
 
-        `config_overrides` set config fields as in Transformers (`num_labels=5` gives a 5-label
-        head even when the saved config names 2 labels). Head weights the checkpoint lacks are
-        initialized as Transformers does, with a warning; a checkpoint tensor of another shape
-        raises, unless `ignore_mismatched_sizes=True` re-initializes it (with a warning).
+        `config` (an `AlbertConfig`, or where to read one) replaces the directory's `config.json`,
+        as in Transformers; the caller's object is copied, not changed. `config_overrides` set
+        config fields on top (`num_labels=5` gives a 5-label head even when the saved config names
+        2 labels). Head weights the checkpoint lacks are initialized as Transformers does, with a
+        warning; a checkpoint tensor of another shape raises, unless `ignore_mismatched_sizes=True`
+        re-initializes it (with a warning).
         """
         from .hub import resolve_model_dir
 
@@ -95,7 +99,14 @@ class AlbertPreTrainedModel:
                             "not a field of AlbertConfig")
         directory = resolve_model_dir(name_or_path, revision)
         torch_dtype = config_overrides.pop("torch_dtype", None)
-        config = AlbertConfig.from_pretrained(directory, **config_overrides)
+        if config is None:
+            config = AlbertConfig.from_pretrained(directory, **config_overrides)
+        elif isinstance(config, AlbertConfig):
+            config = AlbertConfig.from_dict(config.to_dict(), **config_overrides)
+        elif isinstance(config, (str, Path)):
+            config = AlbertConfig.from_pretrained(config, revision=revision, **config_overrides)
+        else:
+            raise TypeError(f"config must be a tinyalbert AlbertConfig or a path to one, got {type(config).__name__}")
         if torch_dtype is not None:  # Transformers' name for `dtype` ("float16", torch.float16 or "auto")
             dtype = config.saved_dtype() if torch_dtype == "auto" else torch_dtype
         tensors, source = read_checkpoint(directory)
@@ -126,15 +137,27 @@ class AlbertPreTrainedModel:
         # then add in the same order before and after a checkpoint round trip.
         self.params = {prefix + name: asarray(self.xp, state[name], dtype=self.dtype) for name in own}
 
-    def save_pretrained(self, directory) -> Path:
-        """Write `config.json` and `model.safetensors` so that this package and Transformers load them."""
+    def save_pretrained(self, directory, safe_serialization: bool = True) -> Path:
+        """Write `config.json` and `model.safetensors` so that this package and Transformers load them.
+
+        `safe_serialization=False` writes `pytorch_model.bin` instead, as Transformers does, for
+        tools that read only that (it needs torch; loading it back here does not).
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         # The saved config names this class and dtype; the model's own config is left as it was.
         config = dataclasses.replace(self.config, architectures=[type(self).__name__],
                                      extra={**self.config.extra, "torch_dtype": self.dtype_name})
+        tensors = {name: to_numpy(value) for name, value in self.state_dict().items()}
+        weights = SAFE_WEIGHTS_NAME if safe_serialization else PICKLED_WEIGHTS_NAME
+        if safe_serialization:
+            write_safetensors(tensors, directory / weights)
+        else:
+            from .torch_checkpoint import write_torch_checkpoint
+
+            write_torch_checkpoint(tensors, directory / weights)
+        remove_stale_weights(directory, kept=weights)
         config.save_pretrained(directory)
-        write_safetensors({name: to_numpy(value) for name, value in self.state_dict().items()}, directory / SAFE_WEIGHTS_NAME)
         return directory
 
     def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,

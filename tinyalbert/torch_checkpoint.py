@@ -214,3 +214,17 @@ def load_torch_checkpoint(file) -> dict:
     if not isinstance(state, dict) or not all(isinstance(v, np.ndarray) for v in state.values()):
         raise ValueError(f"{file} does not hold a dict of tensors (a state dict)")
     return {str(name): value for name, value in state.items()}
+
+
+def write_torch_checkpoint(tensors: dict, file) -> Path:
+    """`torch.save` NumPy arrays as a state dict of tensors, the file Transformers writes with
+    `safe_serialization=False`. Writing needs torch (reading, above, does not)."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(f"writing {Path(file).name} needs torch (pip install torch); "
+                          "save_pretrained() without safe_serialization=False writes model.safetensors") from None
+    file = Path(file)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in tensors.items()}, file)
+    return file

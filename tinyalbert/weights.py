@@ -295,6 +295,23 @@ def warn_nonfinite(params: dict, source) -> list:
 
 
 # --- writing checkpoints ------------------------------------------------------------------------
+def remove_stale_weights(directory: Path, kept: str) -> None:
+    """Delete the weight files of `directory` other than `kept`, as Transformers' save does:
+    `read_checkpoint` prefers safetensors, so a stale one would shadow a fresh pytorch_model.bin."""
+    directory = Path(directory)
+    index = directory / SAFE_WEIGHTS_INDEX_NAME
+    stale = [directory / SAFE_WEIGHTS_NAME, index, directory / PICKLED_WEIGHTS_NAME]
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+            stale += [directory / shard for shard in set(weight_map.values())]
+        except (json.JSONDecodeError, KeyError, AttributeError):
+            pass  # an unreadable index still goes; its shards cannot be named
+    for file in stale:
+        if file.name != kept and file.is_file():
+            file.unlink()
+
+
 def write_safetensors(tensors: dict, file: Path) -> Path:
     """Write NumPy arrays to `file`, tagged as Transformers expects (`format: pt`)."""
     from safetensors.numpy import save_file
