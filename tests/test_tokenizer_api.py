@@ -450,3 +450,20 @@ def test_check_vocab_matches_names_both_sizes_and_files(trained_models):
 def test_check_vocab_matches_reads_a_config_object(trained_models):
     config = pytest.importorskip("tinyalbert.config").AlbertConfig(vocab_size=400)
     check_vocab_matches(AlbertTokenizer(trained_models["trained-lower"]), config)
+
+
+def test_return_tensors_pt_gives_the_tensors_transformers_gives(make_small_pair, transformers):
+    """One tokenizer can feed both models side by side: "pt" gives torch tensors, as Transformers' does."""
+    import torch
+
+    ours, reference = make_small_pair()
+    texts, pairs = ["the cat sat", "a dog"], ["on a mat", "ran"]
+    for args, options in ((("the cat sat",), {}), ((texts, pairs), {"padding": True})):
+        expected = reference(*args, return_tensors="pt", **options)
+        got = ours(*args, return_tensors="pt", **options)
+        assert set(got.keys()) == set(expected.keys())
+        for key in expected:
+            assert isinstance(got[key], torch.Tensor) and got[key].dtype == expected[key].dtype == torch.int64
+            assert torch.equal(got[key], expected[key]), key
+    with pytest.raises(ValueError, match="None, 'np', 'pt' or an array namespace"):
+        ours("the cat", return_tensors="tf")

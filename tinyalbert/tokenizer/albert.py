@@ -271,7 +271,7 @@ class AlbertTokenizer(SpecialTokensMixin):
                 ``is_split_into_words=True``, a list of words or a list of such lists.
             text_pair: the second sequences: a str (or list of words) for a single ``text``, a list for a batch.
             is_split_into_words: the text is already cut into words; each word is tokenized on its own.
-            return_tensors: None for lists, "np" for NumPy, or an array namespace module
+            return_tensors: None for lists, "np" for NumPy, "pt" for torch, or an array namespace module
                 (``array_api_strict``, ``torch``, ...) whose ``asarray`` builds the arrays.
                 Single inputs then get a batch axis of 1.
             **options: ``add_special_tokens`` (True), ``padding`` (False / "do_not_pad", True /

@@ -275,12 +275,19 @@ def examples_to_pad(encoded_inputs, return_tensors) -> tuple[list[dict], bool, o
 
 
 def to_arrays(batch: dict, return_tensors, add_batch_axis: bool) -> dict:
-    """Lists -> int64 arrays of ``return_tensors`` ("np" or an array namespace module)."""
+    """Lists -> int64 arrays of ``return_tensors``: "np", "pt" (torch tensors, for feeding
+    Transformers' model side by side) or an array namespace module."""
     if return_tensors is None:
         return batch
+    if return_tensors == "pt":
+        try:
+            import torch
+        except ImportError:
+            raise ImportError("return_tensors='pt' needs torch (pip install torch); 'np' needs nothing more") from None
+        return_tensors = torch  # torch has asarray and int64, as an array namespace does
     if isinstance(return_tensors, str):
         if return_tensors != "np":
-            raise ValueError(f"return_tensors must be None, 'np' or an array namespace module, got {return_tensors!r}")
+            raise ValueError(f"return_tensors must be None, 'np', 'pt' or an array namespace module, got {return_tensors!r}")
         xp = np
     else:
         xp = return_tensors
