@@ -467,3 +467,28 @@ def test_return_tensors_pt_gives_the_tensors_transformers_gives(make_small_pair,
             assert torch.equal(got[key], expected[key]), key
     with pytest.raises(ValueError, match="None, 'np', 'pt' or an array namespace"):
         ours("the cat", return_tensors="tf")
+
+
+def test_sp_model_kwargs_sample_segmentations_as_transformers_does(trained_models, transformers, tmp_path):
+    """Subword regularization: with the same SentencePiece seed, the same sampled ids as
+    Transformers, call after call, and they differ from call to call."""
+    import sentencepiece as spm
+
+    sampling = {"enable_sampling": True, "alpha": 0.5, "nbest_size": -1}
+    model_file = trained_models["trained-lower"]
+    ours = AlbertTokenizer(model_file, sp_model_kwargs=sampling)
+    reference = transformers.AlbertTokenizer(str(model_file), sp_model_kwargs=sampling)
+    batch = [" ".join(WORDS[:12]) + ", in 1990, 4,5", " ".join(WORDS[12:20]) + " [MASK] " + " ".join(WORDS[20:26])]
+    spm.set_random_generator_seed(11)
+    expected = [reference(batch)["input_ids"] for _ in range(6)]
+    spm.set_random_generator_seed(11)
+    assert [ours(batch)["input_ids"] for _ in range(6)] == expected
+    assert len({str(ids) for ids in expected}) > 1, "sampling should give different segmentations"
+    ours.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "tokenizer_config.json").read_text())["sp_model_kwargs"] == sampling
+    assert transformers.AlbertTokenizer.from_pretrained(tmp_path).sp_model_kwargs == sampling
+    again = pickle.loads(pickle.dumps(AlbertTokenizer.from_pretrained(tmp_path)))
+    assert again.sp_model_kwargs == sampling
+    assert len({tuple(again.tokenize(batch[0])) for _ in range(10)}) > 1
+    with pytest.raises(ValueError, match="not SentencePieceProcessor options"):
+        AlbertTokenizer(model_file, sp_model_kwargs={"sampling": True})

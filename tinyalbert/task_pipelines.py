@@ -169,7 +169,8 @@ class TokenClassificationPipeline:
     def __call__(self, inputs, aggregation_strategy=None, ignore_labels=None):
         """The entities of `inputs` (a text or a list); a call may override the strategy and the
         labels left out (`ignore_labels=[]` keeps every token, `O` included)."""
-        strategy = self.aggregation_strategy if aggregation_strategy is None else _check_aggregation(aggregation_strategy)
+        strategy = (self.aggregation_strategy if aggregation_strategy is None
+                    else _check_aggregation(aggregation_strategy))
         ignore_labels = self.ignore_labels if ignore_labels is None else list(ignore_labels)
         texts, batched = _as_list(inputs)
         results = [self._one(text, strategy, ignore_labels) for text in texts]

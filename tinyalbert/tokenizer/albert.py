@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import sentencepiece as spm
 
 from . import encoding
 from .added_tokens import AddedToken, split_on_added_tokens
 from .encoding import BatchEncoding, EncodeOptions
-from .files import VOCAB_FILE_NAME, copy_vocabulary, find_pretrained, load_sentencepiece, write_configs
+from .files import VOCAB_FILE_NAME, copy_vocabulary, find_pretrained, load_sentencepiece, new_processor, write_configs
 from .inputs import as_id_list, batch_examples, call_examples, ids_of_items
 from .special_tokens import SpecialTokensMixin
 from .text import SPIECE_UNDERLINE, check_text, clean_up_tokenization, lowercase_outside, preprocess_text
@@ -56,9 +55,13 @@ class AlbertTokenizer(SpecialTokensMixin):
                  bos_token="[CLS]", eos_token="[SEP]", unk_token="<unk>", sep_token="[SEP]", pad_token="<pad>",
                  cls_token="[CLS]", mask_token="[MASK]", additional_special_tokens=None, model_max_length: int = 512,
                  padding_side: str = "right", truncation_side: str = "right",
-                 clean_up_tokenization_spaces: bool = False, added_tokens_decoder: dict | None = None):
+                 clean_up_tokenization_spaces: bool = False, added_tokens_decoder: dict | None = None,
+                 sp_model_kwargs: dict | None = None):
         self.vocab_file = Path(vocab_file)
-        self.sp_model = load_sentencepiece(self.vocab_file)
+        # Options of SentencePieceProcessor, as in Transformers: {"enable_sampling": True, "alpha": 0.1,
+        # "nbest_size": -1} samples a segmentation on every call (subword regularization).
+        self.sp_model_kwargs = dict(sp_model_kwargs or {})
+        self.sp_model = load_sentencepiece(self.vocab_file, self.sp_model_kwargs)
         self.do_lower_case = do_lower_case
         self.remove_space = remove_space
         self.keep_accents = keep_accents
@@ -113,23 +116,28 @@ class AlbertTokenizer(SpecialTokensMixin):
                 sub_pieces = sub_pieces[1:]
         return sub_pieces + [","]
 
+    def _fix_digit_commas(self, pieces: list[str]) -> list[str]:
+        """The pieces with the digit-comma rule applied."""
+        # Quick test for "some piece ends in a comma" before looking piece by piece. It must
+        # look at the pieces, not the text: SentencePiece's own normalisation turns "，" into ",".
+        if ",\0" not in "\0".join(pieces) + "\0":
+            return pieces
+        fixed = []
+        for piece in pieces:
+            if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
+                fixed.extend(self._split_digit_comma(piece))
+            else:
+                fixed.append(piece)
+        return fixed
+
     def _pieces_of_plain_texts(self, plain_texts: list[str]) -> list[list[str]]:
         """SentencePiece pieces of texts without special tokens, in one batched call, digit-comma rule applied."""
         preprocessed = [self.preprocess_text(text) for text in plain_texts]
-        pieces_per_text = self.sp_model.encode(preprocessed, out_type=str)
-        for pieces in pieces_per_text:
-            # Quick test for "some piece ends in a comma" before looking piece by piece. It must
-            # look at the pieces, not the text: SentencePiece's own normalisation turns "，" into ",".
-            if ",\0" not in "\0".join(pieces) + "\0":
-                continue
-            fixed = []
-            for piece in pieces:
-                if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
-                    fixed.extend(self._split_digit_comma(piece))
-                else:
-                    fixed.append(piece)
-            pieces[:] = fixed
-        return pieces_per_text
+        if self.sp_model_kwargs.get("enable_sampling"):
+            # Text by text, in Transformers' order: after spm.set_random_generator_seed, a batched
+            # call samples every text the same way on every call, which defeats the sampling.
+            return [self._fix_digit_commas(self.sp_model.encode(text, out_type=str)) for text in preprocessed]
+        return [self._fix_digit_commas(pieces) for pieces in self.sp_model.encode(preprocessed, out_type=str)]
 
     def _tokenize_batch(self, texts: Sequence[str]) -> list[list[str]]:
         """Tokens (SentencePiece pieces and added tokens) of each text, with one SentencePiece call."""
@@ -430,7 +438,7 @@ class AlbertTokenizer(SpecialTokensMixin):
 
         options = {key: getattr(self, key) for key in ("clean_up_tokenization_spaces", "do_lower_case", "keep_accents",
                                                        "model_max_length", "padding_side", "remove_space",
-                                                       "truncation_side")}
+                                                       "sp_model_kwargs", "truncation_side")}
         roles = {role: entry(content) for role, content in self._roles.items()}
         paths = write_configs(save_directory, options, roles, [entry(c) for c in self._additional],
                               self._added_tokens_decoder)
@@ -446,7 +454,7 @@ class AlbertTokenizer(SpecialTokensMixin):
     def __setstate__(self, state):
         model_bytes = state.pop("sp_model")
         self.__dict__.update(state)
-        self.sp_model = spm.SentencePieceProcessor()
+        self.sp_model = new_processor(self.sp_model_kwargs)
         self.sp_model.LoadFromSerializedProto(model_bytes)
 
     def __repr__(self) -> str:

@@ -287,7 +287,8 @@ def to_arrays(batch: dict, return_tensors, add_batch_axis: bool) -> dict:
         return_tensors = torch  # torch has asarray and int64, as an array namespace does
     if isinstance(return_tensors, str):
         if return_tensors != "np":
-            raise ValueError(f"return_tensors must be None, 'np', 'pt' or an array namespace module, got {return_tensors!r}")
+            raise ValueError(f"return_tensors must be None, 'np', 'pt' or an array namespace module, "
+                             f"got {return_tensors!r}")
         xp = np
     else:
         xp = return_tensors

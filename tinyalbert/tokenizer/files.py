@@ -22,16 +22,29 @@ SAVED_OPTIONS = ("do_lower_case", "remove_space", "keep_accents", "padding_side"
                  "clean_up_tokenization_spaces")
 
 
-def load_sentencepiece(vocab_file: Path) -> spm.SentencePieceProcessor:
-    """Load a SentencePiece ``.model`` file, naming the file in every error."""
+def load_sentencepiece(vocab_file: Path, sp_model_kwargs: dict | None = None) -> spm.SentencePieceProcessor:
+    """Load a SentencePiece ``.model`` file, naming the file in every error.
+
+    ``sp_model_kwargs`` go to ``SentencePieceProcessor`` as in Transformers, e.g.
+    ``{"enable_sampling": True, "alpha": 0.1, "nbest_size": -1}`` for subword regularization.
+    """
     if not vocab_file.is_file():
         raise FileNotFoundError(f"SentencePiece model file not found: {vocab_file}")
-    processor = spm.SentencePieceProcessor()
+    processor = new_processor(sp_model_kwargs)
     try:
         processor.Load(str(vocab_file))
     except (RuntimeError, OSError) as error:
         raise ValueError(f"{vocab_file} is not a valid SentencePiece model ({error})") from None
     return processor
+
+
+def new_processor(sp_model_kwargs: dict | None) -> spm.SentencePieceProcessor:
+    """An empty ``SentencePieceProcessor`` with ``sp_model_kwargs``; a wrong one raises naming it."""
+    try:
+        return spm.SentencePieceProcessor(**(sp_model_kwargs or {}))
+    except TypeError as error:
+        raise ValueError(f"sp_model_kwargs {sp_model_kwargs!r} are not SentencePieceProcessor options: "
+                         f"{error}") from None
 
 
 def read_json(path: Path, kind=dict):
@@ -86,6 +99,11 @@ def _saved_options(config: dict, config_file: Path) -> dict:
         if isinstance(max_length, bool) or not isinstance(max_length, (int, float)) or max_length != int(max_length):
             raise ValueError(f"{config_file}: model_max_length must be a whole number, got {max_length!r}")
         kwargs["model_max_length"] = int(max_length)
+    sp_model_kwargs = config.get("sp_model_kwargs")
+    if sp_model_kwargs:
+        if not isinstance(sp_model_kwargs, dict):
+            raise ValueError(f"{config_file}: sp_model_kwargs must be a JSON object, got {sp_model_kwargs!r}")
+        kwargs["sp_model_kwargs"] = sp_model_kwargs
     return kwargs
 
 
@@ -156,9 +174,9 @@ def write_configs(directory: Path, options: dict, roles: dict, additional: list,
         "added_tokens_decoder": {str(i): token_entry(token) for i, token in sorted(added_tokens.items())},
         **({"additional_special_tokens": [token.content for token in additional]} if additional else {}),
         **{role: token.content for role, token in roles.items()},
-        **options,
         "extra_special_tokens": {},
         "sp_model_kwargs": {},
+        **options,
         "tokenizer_class": "AlbertTokenizer",
     }
     config_path = directory / TOKENIZER_CONFIG_FILE
