@@ -465,6 +465,10 @@ def test_return_tensors_pt_gives_the_tensors_transformers_gives(make_small_pair,
         for key in expected:
             assert isinstance(got[key], torch.Tensor) and got[key].dtype == expected[key].dtype == torch.int64
             assert torch.equal(got[key], expected[key]), key
+    moved = got.to(torch.device("meta"))  # the idiom tokenizer(...).to(model.device)
+    assert moved is got and all(tensor.device.type == "meta" for tensor in moved.values())
+    as_numpy = ours("the cat", return_tensors="np")
+    assert isinstance(as_numpy.to("cpu")["input_ids"], np.ndarray)  # NumPy stays as it is
     with pytest.raises(ValueError, match="None, 'np', 'pt' or an array namespace"):
         ours("the cat", return_tensors="tf")
 

@@ -28,6 +28,14 @@ class BatchEncoding(dict):
         except KeyError:
             raise AttributeError(f"BatchEncoding has no field {name!r}; it has {sorted(self)}") from None
 
+    def to(self, device) -> "BatchEncoding":
+        """Move the torch tensors to `device`, as Transformers' does
+        (`tokenizer(text, return_tensors="pt").to(model.device)`); other values stay. Returns self."""
+        for key, value in self.items():
+            if callable(getattr(value, "to", None)):
+                self[key] = value.to(device)
+        return self
+
 
 class EncodeOptions(NamedTuple):
     """Every choice that turns ids into model inputs, after ``resolve_strategies``."""
