@@ -399,6 +399,9 @@ def test_head_mask_of_the_wrong_shape_names_both_sizes(models):
     ("AlbertForSequenceClassification", {"labels": np.array([-1, 0])}, r"labels.*-1"),
     ("AlbertForTokenClassification", {"labels": np.full(IDS.shape, -2)}, r"labels.*\[0, 3\) or -100"),
     ("AlbertForSequenceClassification", {"labels": np.array([0, 1, 2])}, r"labels.*shape \(2,\)"),
+    # Multi-hot integers read as class ids (as in Transformers): the message says what to do instead.
+    ("AlbertForSequenceClassification", {"labels": np.array([[1, 0, 1], [0, 1, 1]])},
+     r"labels must have shape \(2,\), one class id per example.*got \(2, 3\); multi-hot targets must be floats"),
     ("AlbertForSequenceClassification", {"labels": np.ones((2, 2))}, r"one value per logit.*\(2, 3\)"),
     ("AlbertForMultipleChoice", {"labels": np.array([2, 0])}, r"labels.*\[0, 2\)"),
     ("AlbertForQuestionAnswering", {"start_positions": np.array([0.5, 0]), "end_positions": np.array([1, 1])},

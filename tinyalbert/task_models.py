@@ -65,9 +65,18 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
                 return mse_forward(xp.reshape(logits, (-1,)), xp.reshape(labels, (-1,)))[0]
             return mse_forward(logits, labels)[0]
         if self.config.problem_type == "single_label_classification":
-            labels = self._labels(xp.reshape(labels, (-1,)), "labels", num_labels, logits.shape[:1])
-            return flat_cross_entropy(logits, labels, num_labels)
+            return flat_cross_entropy(logits, self._class_ids(labels, logits.shape[0]), num_labels)
         return bce_with_logits_forward(logits, xp.astype(labels, logits.dtype))[0]
+
+    def _class_ids(self, labels, batch: int):
+        """Single-label targets, (batch,) or (batch, 1), as a (batch,) array of class ids."""
+        if labels.size != batch:
+            multi_hot = labels.ndim == 2 and labels.shape[0] == batch
+            hint = ("; multi-hot targets must be floats (0.0 / 1.0), which select multi_label_classification, "
+                    "or set config.problem_type" if multi_hot else "")
+            raise ValueError(f"labels must have shape ({batch},), one class id per example "
+                             f"(single_label_classification), got {tuple(labels.shape)}{hint}")
+        return self._labels(self.xp.reshape(labels, (-1,)), "labels", self.config.num_labels, (batch,))
 
     def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
         """The loss of `forward` (problem_type inferred on first use) and the gradient of every
@@ -78,8 +87,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         labels = self._labels(labels)
         self.config.problem_type = finetuning.infer_problem_type(self.config, labels)
         if self.config.problem_type == "single_label_classification":  # class ids, checked as in forward
-            labels = self._labels(self.xp.reshape(labels, (-1,)), "labels", self.config.num_labels,
-                                  inputs.input_ids.shape[:1])
+            labels = self._class_ids(labels, inputs.input_ids.shape[0])
         loss, _, cache = finetuning.sequence_classification_forward(
             self.params, self.config, inputs, labels, problem_type=self.config.problem_type, rng=self._dropout_rng()
         )
