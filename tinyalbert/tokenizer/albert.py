@@ -131,7 +131,8 @@ class AlbertTokenizer(SpecialTokensMixin):
         return fixed
 
     def _pieces_of_plain_texts(self, plain_texts: list[str]) -> list[list[str]]:
-        """SentencePiece pieces of texts without special tokens, in one batched call, digit-comma rule applied."""
+        """SentencePiece pieces of texts without special tokens, digit-comma rule applied: in one
+        batched call, or text by text when `sp_model_kwargs` turn sampling on."""
         preprocessed = [self.preprocess_text(text) for text in plain_texts]
         if self.sp_model_kwargs.get("enable_sampling"):
             # Text by text, in Transformers' order: after spm.set_random_generator_seed, a batched
