@@ -256,6 +256,21 @@ def test_tokenizer_kwargs_cut_texts_as_in_transformers(trained_dir):
     with pytest.raises(ValueError, match="max_length must be an int of at least 3"):
         fill_mask(texts[1], tokenizer_kwargs={"truncation": True, "max_length": 2})
 
+
+def test_targets_and_tokenizer_kwargs_given_to_the_pipeline_are_the_calls_defaults(trained_dir):
+    options = dict(targets=["park", "house", "dog"], tokenizer_kwargs={"truncation": True, "max_length": 12})
+    ours = tinyalbert.pipeline("fill-mask", model=trained_dir, **options)
+    reference = transformers.pipeline("fill-mask", model=str(trained_dir), framework="pt", **options,
+                                      tokenizer=transformers.AlbertTokenizer.from_pretrained(str(trained_dir)))
+    text = "the [MASK] sat on " + "the big red house " * 30
+    assert len(ours(text)) == 3  # the targets only
+    assert_same_predictions(ours(text), reference(text))
+    assert_same_predictions(ours(text, targets=["tree"]), reference(text, targets=["tree"]))  # a call overrides
+    with pytest.raises(ValueError, match="fill-mask takes no option"):
+        tinyalbert.pipeline("fill-mask", model=trained_dir, aggregation_strategy="simple")
+    with pytest.raises(ValueError, match="tokenizer_kwargs 'truncation' and 'max_length'"):
+        tinyalbert.pipeline("fill-mask", model=trained_dir, tokenizer_kwargs={"padding": True})
+
 def test_float64_matches_and_float16_stays_close(trained_dir):
     reference = reference_pipeline(trained_dir)
     expected = reference(ONE_MASK[0])

@@ -71,11 +71,13 @@ class FillMaskPipeline:
         top_k: how many predictions to return per mask, unless a call says otherwise.
         batch_size: how many texts run through the model at once.
         truncation: cut texts longer than the model's positions instead of raising.
+        targets, tokenizer_kwargs: defaults for the calls' arguments of those names.
     """
 
     task = "fill-mask"
 
-    def __init__(self, model, tokenizer, top_k: int = 5, batch_size: int = 8, truncation: bool = False):
+    def __init__(self, model, tokenizer, top_k: int = 5, batch_size: int = 8, truncation: bool = False,
+                 targets=None, tokenizer_kwargs: dict | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.top_k = _check_top_k(top_k)
@@ -91,6 +93,9 @@ class FillMaskPipeline:
         check_vocab_matches(tokenizer, model.config, allow_larger_embedding=True)
         # Positions beyond this have no position embedding: the model cannot take them.
         self.max_length = int(model.config.max_position_embeddings)
+        self.target_ids = None if targets is None else self.get_target_ids(targets)
+        self._truncation_limit(None, tokenizer_kwargs)  # checked now, not at the first call
+        self.tokenizer_kwargs = tokenizer_kwargs
 
     def __repr__(self) -> str:
         return (f"FillMaskPipeline(vocab_size={self.model.config.vocab_size}, top_k={self.top_k}, "
@@ -148,7 +153,8 @@ class FillMaskPipeline:
             if not isinstance(text, str):
                 raise TypeError(f"inputs[{index}] must be a str, got {type(text).__name__}: {text!r:.80}")
         top_k = self.top_k if top_k is None else _check_top_k(top_k)
-        target_ids = None if targets is None else self.get_target_ids(targets)
+        target_ids = self.target_ids if targets is None else self.get_target_ids(targets)
+        tokenizer_kwargs = self.tokenizer_kwargs if tokenizer_kwargs is None else tokenizer_kwargs
         truncation, limit = self._truncation_limit(truncation, tokenizer_kwargs)
         if not texts:
             return []
@@ -295,7 +301,8 @@ def _check_top_k(top_k) -> int:
 def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVEN, backend="numpy",
              dtype="float32", batch_size: int = 8, truncation: bool = False, revision: str = "main", **task_options):
     """Build a pipeline, as `transformers.pipeline` does: `"fill-mask"`, or one of the task
-    pipelines of `tinyalbert.task_pipelines` (`task_options` go to those, e.g. aggregation_strategy).
+    pipelines of `tinyalbert.task_pipelines`. `task_options` go to the pipeline: fill-mask's
+    default `targets` and `tokenizer_kwargs`, a task's own (e.g. aggregation_strategy).
 
     Args:
         model: a directory, a Hub name (`"albert/albert-base-v2"`, found in the local Hugging Face
@@ -337,6 +344,8 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVE
             task_options["top_k"] = top_k
         return build_task_pipeline(task, model, tokenizer, **task_options)
     top_k = 5 if top_k is NOT_GIVEN else top_k
-    if task_options:
-        raise ValueError(f"fill-mask takes no option(s) {sorted(task_options)}")
-    return FillMaskPipeline(model, tokenizer, top_k=top_k, batch_size=batch_size, truncation=truncation)
+    unknown = sorted(set(task_options) - {"targets", "tokenizer_kwargs"})
+    if unknown:
+        raise ValueError(f"fill-mask takes no option(s) {unknown}; its options are targets and tokenizer_kwargs")
+    return FillMaskPipeline(model, tokenizer, top_k=top_k, batch_size=batch_size, truncation=truncation,
+                            **task_options)
