@@ -147,6 +147,14 @@ def test_question_answering_matches_transformers(tmp_path, vocabulary):
                         theirs(question=question, context=context, **options), f"{question} {options}")
     questions = ["who sat?", "where is the river?"]
     assert_same(ours(question=questions, context=context), theirs(question=questions, context=context))
+    # Counts below 1 raise, as in Transformers, instead of an empty list or a span of score 0.
+    for name in ("top_k", "max_answer_len"):
+        with pytest.raises(ValueError, match=f"{name} parameter should be >= 1"):
+            theirs(question=questions[0], context=context, **{name: 0})
+        with pytest.raises(ValueError, match=f"{name} must be a positive int, got 0"):
+            ours(question=questions[0], context=context, **{name: 0})
+    with pytest.raises(ValueError, match="doc_stride must be a positive int, got -8"):
+        tinyalbert.pipeline("question-answering", model=str(directory), doc_stride=-8)
 
 
 def test_pipeline_rejects_unknown_options_and_strategies(tmp_path, vocabulary):

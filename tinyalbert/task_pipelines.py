@@ -228,9 +228,9 @@ class QuestionAnsweringPipeline:
         self.model, self.tokenizer = model, tokenizer
         # align_to_words is taken for Transformers' signature only: with the slow tokenizer its
         # answers are whole words either way, and so are these.
-        self.options = dict(top_k=top_k, max_answer_len=max_answer_len, max_question_len=max_question_len,
-                            max_seq_len=max_seq_len, doc_stride=doc_stride,
-                            handle_impossible_answer=handle_impossible_answer, align_to_words=align_to_words)
+        self.options = _check_qa_options(dict(
+            top_k=top_k, max_answer_len=max_answer_len, max_question_len=max_question_len, max_seq_len=max_seq_len,
+            doc_stride=doc_stride, handle_impossible_answer=handle_impossible_answer, align_to_words=align_to_words))
 
     def windows(self, question: str, pieces: list[int], max_seq_len: int, doc_stride: int, max_question_len: int):
         """Model inputs for each window of the context pieces: [CLS] question [SEP] window [SEP],
@@ -310,7 +310,7 @@ class QuestionAnsweringPipeline:
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             raise ValueError(f"unknown option(s) {unknown}: the options are {sorted(self.options)}")
-        options = {**self.options, **options}
+        options = _check_qa_options({**self.options, **options})
         if isinstance(question, dict):
             question, context = question.get("question"), question.get("context")
         if isinstance(question, (list, tuple)) or isinstance(context, (list, tuple)):
@@ -321,6 +321,17 @@ class QuestionAnsweringPipeline:
             results = [self._one(q, c, options) for q, c in zip(questions, contexts)]
             return results[0] if len(results) == 1 else results
         return self._one(question, context, options)
+
+
+def _check_qa_options(options: dict) -> dict:
+    """Counts must be positive ints (max_seq_len and doc_stride may be None: the defaults)."""
+    for name in ("top_k", "max_answer_len", "max_question_len", "max_seq_len", "doc_stride"):
+        value = options[name]
+        if value is None and name in ("max_seq_len", "doc_stride"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return options
 
 
 TASK_PIPELINES = {"text-classification": TextClassificationPipeline, "sentiment-analysis": TextClassificationPipeline,
