@@ -254,6 +254,21 @@ def test_to_json_string_and_file_are_read_by_transformers(tmp_path):
     diff = json.loads(ours.to_json_string())
     assert "hidden_act" in diff and "layer_norm_eps" not in diff  # only what differs from the defaults
     assert ours.to_dict()["layer_norm_eps"] == 1e-12
+    assert json.loads(json.dumps(ours.to_diff_dict())) == diff
+
+
+def test_update_and_use_return_dict_behave_as_in_transformers():
+    transformers = transformers_or_skip()
+    ours, theirs = AlbertConfig(**SMALL), transformers.AlbertConfig(**SMALL)
+    changes = {"hidden_dropout_prob": 0.3, "num_labels": 4, "return_dict": False}
+    ours.update(changes)
+    theirs.update(changes)
+    for name in ("hidden_dropout_prob", "num_labels", "id2label", "use_return_dict"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert ours.use_return_dict is False
+    with pytest.raises(ValueError, match="hidden_dropout_prob"):
+        ours.update({"hidden_dropout_prob": "high"})  # checked, where Transformers would take it
+    assert ours.hidden_dropout_prob == 0.3  # and left as it was
 
 
 @pytest.mark.parametrize("contents, field", [

@@ -163,6 +163,11 @@ class AlbertConfig:
     def head_size(self) -> int:
         return self.hidden_size // self.num_attention_heads
 
+    @property
+    def use_return_dict(self) -> bool:
+        """Transformers' name for `return_dict`, read by code written against its models."""
+        return self.return_dict
+
     def validate(self) -> None:
         """Raise `ValueError` naming the first field whose value cannot describe an ALBERT."""
         self._validate_types()
@@ -274,14 +279,21 @@ class AlbertConfig:
             del values["architectures"]
         return {**self.extra, **values}
 
+    def to_diff_dict(self) -> dict:
+        """`to_dict()` without the values that equal the defaults (`model_type` stays)."""
+        defaults = AlbertConfig().to_dict()
+        return {key: value for key, value in self.to_dict().items()
+                if key == "model_type" or key not in defaults or defaults[key] != value}
+
     def to_json_string(self, use_diff: bool = True) -> str:
         """The config as JSON; with `use_diff` (Transformers' default) only what differs from the defaults."""
-        values = self.to_dict()
-        if use_diff:
-            defaults = AlbertConfig().to_dict()
-            values = {key: value for key, value in values.items()
-                      if key == "model_type" or key not in defaults or defaults[key] != value}
+        values = self.to_diff_dict() if use_diff else self.to_dict()
         return json.dumps(values, indent=2, sort_keys=True) + "\n"
+
+    def update(self, values: dict) -> None:
+        """Set the fields named in `values`, as Transformers' `update` does. The result is checked
+        first: a bad value raises and leaves this config as it was."""
+        self.__dict__.update(AlbertConfig.from_dict(self.to_dict(), **dict(values)).__dict__)
 
     def to_json_file(self, json_file_path, use_diff: bool = True) -> None:
         Path(json_file_path).write_text(self.to_json_string(use_diff), encoding="utf-8")
