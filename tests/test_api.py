@@ -165,6 +165,7 @@ def test_main_input_name_and_num_parameters_match_transformers(tmp_path):
             warnings.simplefilter("ignore")
             ours = getattr(tinyalbert, class_name).from_pretrained(tmp_path / class_name)
         assert ours.main_input_name == reference.main_input_name == "input_ids"
+        assert ours.device == str(reference.device) == "cpu"
         assert ours.num_parameters() == reference.num_parameters(), class_name
         assert ours.num_parameters(exclude_embeddings=True) == reference.num_parameters(exclude_embeddings=True)
         assert ours.num_parameters(only_trainable=True) == reference.num_parameters(only_trainable=True)

@@ -210,6 +210,16 @@ def test_every_head_matches_transformers_on_cupy(load_in_tinyalbert, data, class
     check_head_parity(load_in_tinyalbert, data, class_name, values, dtype, seed, "cupy")
 
 
+@pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA GPU")
+def test_model_device_names_the_gpu_on_cupy():
+    import cupy
+
+    values = dict(vocab_size=20, embedding_size=4, hidden_size=6, num_hidden_layers=1, num_attention_heads=2,
+                  intermediate_size=8, max_position_embeddings=8)
+    model = tinyalbert.AlbertModel(tinyalbert.AlbertConfig(**values), backend="cupy")
+    assert model.device == f"cuda:{cupy.cuda.Device().id}"
+
+
 def test_forward_runs_under_array_api_strict(tmp_path):
     """The whole forward of the pretraining model, on arrays that refuse anything non-standard."""
     xps = pytest.importorskip("array_api_strict")

@@ -180,6 +180,13 @@ class AlbertPreTrainedModel:
         self.config.vocab_size = self.params[name].shape[0]
         return self.params[name]
 
+    @property
+    def device(self) -> str:
+        """Where the parameters live, as Transformers' `model.device`: "cpu", or "cuda:N" on CuPy
+        (so that `tokenizer(text, return_tensors="np").to(model.device)` runs unchanged)."""
+        device = getattr(next(iter(self.params.values())), "device", "cpu")
+        return f"cuda:{device.id}" if hasattr(device, "id") else str(device)
+
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
         """How many numbers the parameters hold (every parameter is trainable; shared layers count once).
 
