@@ -94,6 +94,22 @@ def test_text_classification_matches_transformers(tmp_path, vocabulary, labels, 
     assert_same(ours(pair), theirs(pair), "a pair")
 
 
+def test_text_classification_of_a_too_long_text_says_to_truncate(tmp_path, vocabulary):
+    from tinyalbert.pipelines import TextTooLongError
+
+    directory = checkpoint(tmp_path, vocabulary, "AlbertForSequenceClassification", id2label={0: "a", 1: "b"})
+    ours, theirs = both("text-classification", directory)
+    text = " ".join(TEXTS * 20)  # far more pieces than the 128 positions
+    with pytest.raises(RuntimeError):  # Transformers fails inside torch
+        theirs(text)
+    with pytest.raises(TextTooLongError, match=r"takes at most 128 \(max_position_embeddings\); pass truncation=True"):
+        ours(text)
+    # The tokenizer's model_max_length is 512 here: Transformers needs max_length to fit the model.
+    with pytest.raises(RuntimeError):
+        theirs(text, truncation=True)
+    assert_same(ours(text, truncation=True), theirs(text, truncation=True, max_length=128))
+
+
 @pytest.mark.parametrize("strategy", ["none", "simple"])
 def test_token_classification_matches_transformers(tmp_path, vocabulary, strategy):
     directory = checkpoint(tmp_path, vocabulary, "AlbertForTokenClassification", seed=1,

@@ -24,6 +24,7 @@ import numpy as np
 
 from .backend import to_numpy
 from .nn.softmax import softmax
+from .pipelines import TextTooLongError
 
 WORD_MARKER = "\u2581"  # SentencePiece's "▁": this piece starts a word
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
@@ -64,13 +65,21 @@ class TextClassificationPipeline:
         raise ValueError(f"function_to_apply must be 'softmax', 'sigmoid' or 'none', got {function_to_apply!r}")
 
     def _one(self, text, top_k, legacy: bool, function_to_apply, truncation):
+        limit = self.model.config.max_position_embeddings
+        # Truncation cuts to what the model can take, where Transformers cuts to the tokenizer's
+        # model_max_length and then fails when the model has fewer positions.
+        cut = {}
+        if truncation:
+            cut = {"truncation": truncation, "max_length": min(self.tokenizer.model_max_length, limit)}
         if isinstance(text, dict):
-            encoded = self.tokenizer(text["text"], text.get("text_pair"), truncation=truncation)
+            encoded = self.tokenizer(text["text"], text.get("text_pair"), **cut)
         elif isinstance(text, str):
-            encoded = self.tokenizer(text, truncation=truncation)
+            encoded = self.tokenizer(text, **cut)
         else:
             raise ValueError('inputs must be texts or {"text": ..., "text_pair": ...} dicts, got '
                              f"{type(text).__name__}")
+        if len(encoded["input_ids"]) > limit:
+            raise TextTooLongError(text, len(encoded["input_ids"]), limit)
         scores = self.scores(_logits(self.model, encoded), function_to_apply)
         id2label = self.model.config.id2label
         if top_k == 1 and legacy:
