@@ -110,7 +110,10 @@ class TokenClassificationPipeline:
 
     def pre_entities(self, text: str) -> list[dict]:
         """Per piece (special tokens left out): the piece, its label probabilities, its position."""
-        encoded = self.tokenizer(text, truncation=True, return_special_tokens_mask=True)
+        # Cut to what the model can take (Transformers cuts to model_max_length, then fails when
+        # the model has fewer positions).
+        limit = min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
+        encoded = self.tokenizer(text, truncation=True, max_length=limit, return_special_tokens_mask=True)
         probabilities = softmax(_logits(self.model, encoded))
         pieces = self.tokenizer.convert_ids_to_tokens(encoded["input_ids"])
         return [{"word": piece, "scores": probabilities[index], "start": None, "end": None, "index": index,
