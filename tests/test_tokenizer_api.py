@@ -465,6 +465,7 @@ def test_return_tensors_pt_gives_the_tensors_transformers_gives(make_small_pair,
         for key in expected:
             assert isinstance(got[key], torch.Tensor) and got[key].dtype == expected[key].dtype == torch.int64
             assert torch.equal(got[key], expected[key]), key
+    assert set(got.data) == set(expected.data) and type(got.data) is dict
     moved = got.to(torch.device("meta"))  # the idiom tokenizer(...).to(model.device)
     assert moved is got and all(tensor.device.type == "meta" for tensor in moved.values())
     as_numpy = ours("the cat", return_tensors="np")

@@ -28,6 +28,11 @@ class BatchEncoding(dict):
         except KeyError:
             raise AttributeError(f"BatchEncoding has no field {name!r}; it has {sorted(self)}") from None
 
+    @property
+    def data(self) -> dict:
+        """The fields as a plain dict, as Transformers' `BatchEncoding.data`."""
+        return dict(self)
+
     def to(self, device) -> "BatchEncoding":
         """Move the torch tensors to `device`, as Transformers' does
         (`tokenizer(text, return_tensors="pt").to(model.device)`); other values stay. Returns self."""
