@@ -183,6 +183,11 @@ def test_the_everyday_meanings_experiment_table_covers_the_run_checkpoint_by_che
     assert [int(row["step"]) for row in rows] == list(range(500, 4001, 500))
 
 
+def test_the_stage7_experiment_table_covers_the_run_checkpoint_by_checkpoint():
+    rows = read_probe_table("stage7_experiment.tsv")
+    assert [int(row["step"]) for row in rows] == list(range(21500, 26001, 500))
+
+
 def test_corpus_recall_asks_the_corpus_facts_back_with_the_last_word_masked(tmp_path, capsys):
     from tinyalbert import AlbertTokenizer
 
