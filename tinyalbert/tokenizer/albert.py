@@ -116,29 +116,23 @@ class AlbertTokenizer(SpecialTokensMixin):
                 sub_pieces = sub_pieces[1:]
         return sub_pieces + [","]
 
-    def _fix_digit_commas(self, pieces: list[str]) -> list[str]:
-        """The pieces with the digit-comma rule applied."""
-        # Quick test for "some piece ends in a comma" before looking piece by piece. It must
-        # look at the pieces, not the text: SentencePiece's own normalisation turns "，" into ",".
-        if ",\0" not in "\0".join(pieces) + "\0":
-            return pieces
-        fixed = []
-        for piece in pieces:
-            if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
-                fixed.extend(self._split_digit_comma(piece))
-            else:
-                fixed.append(piece)
-        return fixed
-
     def _pieces_of_plain_texts(self, plain_texts: list[str]) -> list[list[str]]:
-        """SentencePiece pieces of texts without special tokens, digit-comma rule applied: in one
-        batched call, or text by text when `sp_model_kwargs` turn sampling on."""
+        """SentencePiece pieces of texts without special tokens, in one batched call, digit-comma rule applied."""
         preprocessed = [self.preprocess_text(text) for text in plain_texts]
-        if self.sp_model_kwargs.get("enable_sampling"):
-            # Text by text, in Transformers' order: after spm.set_random_generator_seed, a batched
-            # call samples every text the same way on every call, which defeats the sampling.
-            return [self._fix_digit_commas(self.sp_model.encode(text, out_type=str)) for text in preprocessed]
-        return [self._fix_digit_commas(pieces) for pieces in self.sp_model.encode(preprocessed, out_type=str)]
+        pieces_per_text = self.sp_model.encode(preprocessed, out_type=str)
+        for pieces in pieces_per_text:
+            # Quick test for "some piece ends in a comma" before looking piece by piece. It must
+            # look at the pieces, not the text: SentencePiece's own normalisation turns "，" into ",".
+            if ",\0" not in "\0".join(pieces) + "\0":
+                continue
+            fixed = []
+            for piece in pieces:
+                if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
+                    fixed.extend(self._split_digit_comma(piece))
+                else:
+                    fixed.append(piece)
+            pieces[:] = fixed
+        return pieces_per_text
 
     def _tokenize_batch(self, texts: Sequence[str]) -> list[list[str]]:
         """Tokens (SentencePiece pieces and added tokens) of each text, with one SentencePiece call."""

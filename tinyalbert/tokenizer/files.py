@@ -38,10 +38,25 @@ def load_sentencepiece(vocab_file: Path, sp_model_kwargs: dict | None = None) ->
     return processor
 
 
+class TextByTextProcessor(spm.SentencePieceProcessor):
+    """A processor that encodes a list of texts one at a time, in order, as Transformers does.
+
+    Used when ``sp_model_kwargs`` turn sampling on: after ``spm.set_random_generator_seed``,
+    SentencePiece samples every batched call the same way, which would defeat the sampling.
+    """
+
+    def encode(self, input, *args, **kwargs):
+        if isinstance(input, list):
+            return [super(TextByTextProcessor, self).encode(text, *args, **kwargs) for text in input]
+        return super().encode(input, *args, **kwargs)
+
+
 def new_processor(sp_model_kwargs: dict | None) -> spm.SentencePieceProcessor:
     """An empty ``SentencePieceProcessor`` with ``sp_model_kwargs``; a wrong one raises naming it."""
+    sp_model_kwargs = sp_model_kwargs or {}
+    processor_class = TextByTextProcessor if sp_model_kwargs.get("enable_sampling") else spm.SentencePieceProcessor
     try:
-        return spm.SentencePieceProcessor(**(sp_model_kwargs or {}))
+        return processor_class(**sp_model_kwargs)
     except TypeError as error:
         raise ValueError(f"sp_model_kwargs {sp_model_kwargs!r} are not SentencePieceProcessor options: "
                          f"{error}") from None
