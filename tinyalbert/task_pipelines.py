@@ -34,6 +34,12 @@ def _as_list(inputs):
     return (list(inputs), True) if isinstance(inputs, (list, tuple)) else ([inputs], False)
 
 
+def _fitting_length(model, tokenizer) -> int:
+    """The most tokens a text may be cut to: the tokenizer's model_max_length, capped by the
+    model's positions (Transformers cuts to the first and then fails on a model with fewer)."""
+    return min(tokenizer.model_max_length, model.config.max_position_embeddings)
+
+
 def _logits(model, encoded: dict, key: str = "logits") -> np.ndarray:
     # return_dict=True: a config.json may say `"return_dict": false`, which would give a tuple.
     output = model(**{name: np.asarray([encoded[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")},
@@ -65,12 +71,9 @@ class TextClassificationPipeline:
         raise ValueError(f"function_to_apply must be 'softmax', 'sigmoid' or 'none', got {function_to_apply!r}")
 
     def _one(self, text, top_k, legacy: bool, function_to_apply, truncation):
-        limit = self.model.config.max_position_embeddings
-        # Truncation cuts to what the model can take, where Transformers cuts to the tokenizer's
-        # model_max_length and then fails when the model has fewer positions.
         cut = {}
         if truncation:
-            cut = {"truncation": truncation, "max_length": min(self.tokenizer.model_max_length, limit)}
+            cut = {"truncation": truncation, "max_length": _fitting_length(self.model, self.tokenizer)}
         if isinstance(text, dict):
             encoded = self.tokenizer(text["text"], text.get("text_pair"), **cut)
         elif isinstance(text, str):
@@ -78,6 +81,7 @@ class TextClassificationPipeline:
         else:
             raise ValueError('inputs must be texts or {"text": ..., "text_pair": ...} dicts, got '
                              f"{type(text).__name__}")
+        limit = self.model.config.max_position_embeddings
         if len(encoded["input_ids"]) > limit:
             raise TextTooLongError(text, len(encoded["input_ids"]), limit)
         scores = self.scores(_logits(self.model, encoded), function_to_apply)
@@ -110,10 +114,8 @@ class TokenClassificationPipeline:
 
     def pre_entities(self, text: str) -> list[dict]:
         """Per piece (special tokens left out): the piece, its label probabilities, its position."""
-        # Cut to what the model can take (Transformers cuts to model_max_length, then fails when
-        # the model has fewer positions).
-        limit = min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
-        encoded = self.tokenizer(text, truncation=True, max_length=limit, return_special_tokens_mask=True)
+        encoded = self.tokenizer(text, truncation=True, max_length=_fitting_length(self.model, self.tokenizer),
+                                 return_special_tokens_mask=True)
         probabilities = softmax(_logits(self.model, encoded))
         pieces = self.tokenizer.convert_ids_to_tokens(encoded["input_ids"])
         return [{"word": piece, "scores": probabilities[index], "start": None, "end": None, "index": index,
@@ -294,8 +296,7 @@ class QuestionAnsweringPipeline:
             pieces += word_pieces
             piece_words += [index] * len(word_pieces)
         # Transformers' default, capped by the model's positions (where Transformers would fail).
-        max_seq_len = options["max_seq_len"] or min(self.tokenizer.model_max_length, 384,
-                                                    self.model.config.max_position_embeddings)
+        max_seq_len = options["max_seq_len"] or min(384, _fitting_length(self.model, self.tokenizer))
         doc_stride = options["doc_stride"] or min(max_seq_len // 2, 128)
         char_to_word = np.asarray(char_to_word)
         answers, null_score = [], 1000000.0
