@@ -171,9 +171,7 @@ class FillMaskPipeline:
     def _truncation_limit(self, truncation, tokenizer_kwargs) -> tuple[bool, int]:
         """Whether to cut long texts, and to how many tokens, from the call's `truncation` and
         Transformers-style `tokenizer_kwargs`."""
-        limit = self.max_length
-        if tokenizer_kwargs is None:
-            return (self.truncation if truncation is None else bool(truncation)), limit
+        limit, tokenizer_kwargs = self.max_length, tokenizer_kwargs or {}
         unknown = sorted(set(tokenizer_kwargs) - {"truncation", "max_length"})
         if unknown:
             raise ValueError(f"fill-mask takes tokenizer_kwargs 'truncation' and 'max_length', got {unknown}")
@@ -292,10 +290,15 @@ class FillMaskPipeline:
 NOT_GIVEN = object()  # top_k left out: each task's own default (fill-mask 5, text-classification 1, ...)
 
 
+def check_positive_int(name: str, value) -> int:
+    """`value` as an int, or a ValueError naming `name` unless it is an int of at least 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
 def _check_top_k(top_k) -> int:
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-        raise ValueError(f"top_k must be a positive int, got {top_k!r}")
-    return int(top_k)
+    return check_positive_int("top_k", top_k)
 
 
 def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVEN, backend="numpy",

@@ -24,7 +24,7 @@ import numpy as np
 
 from .backend import to_numpy
 from .nn.softmax import softmax
-from .pipelines import TextTooLongError
+from .pipelines import TextTooLongError, check_positive_int
 
 WORD_MARKER = "\u2581"  # SentencePiece's "▁": this piece starts a word
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
@@ -339,11 +339,8 @@ class QuestionAnsweringPipeline:
 def _check_qa_options(options: dict) -> dict:
     """Counts must be positive ints (max_seq_len and doc_stride may be None: the defaults)."""
     for name in ("top_k", "max_answer_len", "max_question_len", "max_seq_len", "doc_stride"):
-        value = options[name]
-        if value is None and name in ("max_seq_len", "doc_stride"):
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if options[name] is not None or name not in ("max_seq_len", "doc_stride"):
+            check_positive_int(name, options[name])
     return options
 
 
