@@ -21,6 +21,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Scores printed by another process running the same code on the same inputs; only the last
 # digits of float64 printing could differ.
 SCORE_RTOL = 1e-9
+# Scores of the same text run alone and inside a padded batch: BLAS may split matrices of other
+# shapes differently (how depends on the CPU's vector width), so float32 sums round differently.
+BATCHED_SCORE_RTOL = 1e-5
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +111,7 @@ def test_whole_words_keeps_the_best_word_starts_with_their_full_vocabulary_score
     vocab_size = len(fill_mask.tokenizer)
     pieces = fill_mask.tokenizer.convert_ids_to_tokens(list(range(vocab_size)))
     expected = []
-    for text in TEXTS:  # every piece ranked, then the word starts kept: the first four per mask
+    for text in TEXTS:  # every piece ranked, then the word starts kept: the first four per mask (alone, not batched)
         ranked = fill_mask(text, top_k=vocab_size)
         for row in ranked if isinstance(ranked[0], list) else [ranked]:
             words = [p for p in row if pieces[p["token"]].startswith("\u2581") and p["token_str"][:1].isalnum()]
@@ -116,7 +119,7 @@ def test_whole_words_keeps_the_best_word_starts_with_their_full_vocabulary_score
     expected_per_text = [expected[0], expected[1] + expected[2], expected[3]]  # the second text has two masks
     for got_text, want_text in zip(got, expected_per_text):
         assert [p["token"] for p in got_text] == [p["token"] for p in want_text]
-        assert [p["score"] for p in got_text] == pytest.approx([p["score"] for p in want_text], rel=SCORE_RTOL)
+        assert [p["score"] for p in got_text] == pytest.approx([p["score"] for p in want_text], rel=BATCHED_SCORE_RTOL)
     assert all(p["token_str"] for text in got for p in text)  # never the bare word start ''
     assert_user_error(predict(TEXTS[0], "--model", model_dir, "--whole-words", "--targets", "cat"),
                       "--whole-words", "--targets")
