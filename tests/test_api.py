@@ -2,6 +2,7 @@
 config arguments, `return_dict=False`, output objects, and the errors bad ids must raise.
 
 Each behaviour is checked against transformers 4.53.3 doing the same thing."""
+import importlib.util
 import json
 import warnings
 
@@ -169,6 +170,65 @@ def test_main_input_name_and_num_parameters_match_transformers(tmp_path):
         assert ours.num_parameters() == reference.num_parameters(), class_name
         assert ours.num_parameters(exclude_embeddings=True) == reference.num_parameters(exclude_embeddings=True)
         assert ours.num_parameters(only_trainable=True) == reference.num_parameters(only_trainable=True)
+
+
+def test_to_and_its_shorthands_cast_in_place_as_torch_does(tmp_path):
+    torch = pytest.importorskip("torch")
+    transformers = transformers_or_skip()
+    saved_reference(tmp_path)
+    theirs = transformers.AlbertForMaskedLM.from_pretrained(tmp_path)
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+    float32_logits = ours(input_ids=IDS, attention_mask=MASK).logits
+    float32_params = {name: value.copy() for name, value in ours.params.items()}
+    calls = [(lambda m: m.to(torch.float16), "float16"), (lambda m: m.to("cpu", torch.float64), "float64"),
+             (lambda m: m.to(dtype=torch.float32), "float32"), (lambda m: m.half(), "float16"),
+             (lambda m: m.double(), "float64"), (lambda m: m.to(torch.device("cpu")), "float64"),
+             (lambda m: m.cpu(), "float64"), (lambda m: m.float(), "float32"),
+             (lambda m: m.to(device="cpu", dtype=torch.float16), "float16")]
+    for call, name in calls:
+        assert call(theirs) is theirs and call(ours) is ours  # in place, and the model comes back
+        assert str(theirs.dtype) == f"torch.{name}" and ours.dtype == getattr(np, name) and ours.dtype_name == name
+        assert {str(v.dtype) for v in ours.params.values()} == {name} and ours.device == str(theirs.device) == "cpu"
+    # NumPy's and plain names too; the values survive a round trip through float64 exactly.
+    assert ours.to(np.float64).dtype_name == "float64" and ours.to("float32").dtype_name == "float32"
+    ours.load_state_dict(float32_params)
+    for name, value in ours.double().float().params.items():
+        np.testing.assert_array_equal(value, float32_params[name])
+    half = ours.half()(input_ids=IDS, attention_mask=MASK).logits
+    assert half.dtype == np.float16
+    np.testing.assert_allclose(half.astype(np.float32), float32_logits, atol=0.05)  # float16 keeps ~3 digits
+    ours.save_pretrained(tmp_path / "half")
+    assert AlbertConfig.from_pretrained(tmp_path / "half").saved_dtype() == "float16"
+
+
+def test_to_refuses_what_it_cannot_do_and_leaves_the_model_as_it_was():
+    torch = pytest.importorskip("torch")
+    model = tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL))
+    with pytest.raises(ValueError, match="unknown device 'mps'"):
+        model.to("mps")
+    with pytest.raises(ValueError, match="unsupported dtype"):
+        model.to(torch.int64)
+    with pytest.raises(ValueError, match="unsupported dtype"):
+        model.to(dtype="bfloat16")
+    if importlib.util.find_spec("cupy") is None:  # with no CuPy, asking for the GPU says what to install
+        with pytest.raises(RuntimeError, match="needs CuPy"):
+            model.cuda()
+        with pytest.raises(RuntimeError, match="needs CuPy"):
+            tinyalbert.pipeline("fill-mask", device=0)
+    assert model.dtype_name == "float32" and model.device == "cpu"
+    assert {str(v.dtype) for v in model.params.values()} == {"float32"}
+
+
+def test_pipeline_device_and_torch_dtype_move_a_built_model_as_in_transformers():
+    torch = pytest.importorskip("torch")
+    built = tinyalbert.AlbertForMaskedLM.from_pretrained("tinyalbert-mini")
+    tokenizer = tinyalbert.AlbertTokenizer.from_pretrained("tinyalbert-mini")
+    fill = tinyalbert.pipeline("fill-mask", model=built, tokenizer=tokenizer, device=-1, torch_dtype=torch.float64)
+    assert fill.model is built and built.dtype_name == "float64" and built.device == "cpu"
+    loaded = tinyalbert.pipeline("fill-mask", device="cpu", torch_dtype="float16")
+    assert loaded.model.dtype_name == "float16"
+    text = "A physician is a [MASK]."
+    assert [p["token"] for p in fill(text)] == [p["token"] for p in tinyalbert.pipeline("fill-mask")(text)]
 
 
 @pytest.mark.parametrize("new_size, multiple, tied", [(53, None, True), (45, None, True), (51, 8, True),

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinyalbert.backend import (
-    array_namespace, asarray, dtype_name, erf_generic, get_backend, get_dtype, scatter_add_rows,
-    scatter_add_rows_generic, to_numpy,
+    array_namespace, asarray, backend_for_device, dtype_name, erf_generic, get_backend, get_dtype, names_a_device,
+    scatter_add_rows, scatter_add_rows_generic, to_numpy,
 )
 
 seeds = st.integers(0, 2**32 - 1)
@@ -57,6 +57,29 @@ def test_dtype_names_round_trip(name):
             get_dtype(xps, name)
     else:
         assert dtype_name(xps, get_dtype(xps, name)) == name
+        assert get_dtype(xps, getattr(xps, name)) == getattr(xps, name)  # the library's own dtype object
+
+
+@pytest.mark.parametrize("name", ["float32", "float64", "float16"])
+def test_dtype_objects_of_each_library_are_read_by_their_name(name):
+    torch = pytest.importorskip("torch")
+    for dtype in (getattr(np, name), np.dtype(name), getattr(torch, name)):  # np.float16 is a type, not a dtype
+        assert get_dtype(np, dtype) == getattr(np, name)
+        assert not names_a_device(dtype)
+    assert not names_a_device(name)
+
+
+def test_devices_are_told_from_dtypes_and_cpu_keeps_a_cpu_library():
+    torch = pytest.importorskip("torch")
+    for device in ("cpu", "cuda", "cuda:1", 0, torch.device("cpu"), torch.device("cuda:0"), "mps"):
+        assert names_a_device(device)
+    assert not names_a_device(True)
+    assert backend_for_device("cpu", np) is np and backend_for_device(torch.device("cpu"), np) is np
+    xps = pytest.importorskip("array_api_strict")
+    assert backend_for_device("cpu", xps) is xps
+    for bad in ("mps", "cuda:x", "gpu"):
+        with pytest.raises(ValueError, match="unknown device"):
+            backend_for_device(bad, np)
 
 
 def test_unsupported_dtypes_and_backends_are_named():

@@ -220,6 +220,25 @@ def test_model_device_names_the_gpu_on_cupy():
     assert model.device == f"cuda:{cupy.cuda.Device().id}"
 
 
+@pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA GPU")
+def test_to_cuda_and_back_moves_every_parameter_and_keeps_the_logits():
+    import cupy
+
+    values = dict(vocab_size=30, embedding_size=4, hidden_size=6, num_hidden_layers=2, num_attention_heads=2,
+                  intermediate_size=8, max_position_embeddings=8)
+    model = tinyalbert.AlbertForMaskedLM(tinyalbert.AlbertConfig(**values), dtype="float64")
+    ids = np.array([[2, 5, 9, 3], [2, 7, 3, 0]])
+    on_cpu = model(input_ids=ids).logits
+    assert model.to("cuda") is model and model.xp is cupy and model.device == f"cuda:{cupy.cuda.Device().id}"
+    assert all(isinstance(value, cupy.ndarray) for value in model.params.values())
+    np.testing.assert_allclose(cupy.asnumpy(model(input_ids=ids).logits), on_cpu, rtol=1e-10, atol=1e-12)
+    other = (cupy.cuda.Device().id + 1) % 8
+    with pytest.raises(ValueError, match="current CUDA device"):
+        model.to(f"cuda:{other}")
+    assert model.cpu().xp is np and all(isinstance(value, np.ndarray) for value in model.params.values())
+    np.testing.assert_allclose(model(input_ids=ids).logits, on_cpu, rtol=1e-10, atol=1e-12)
+
+
 def test_forward_runs_under_array_api_strict(tmp_path):
     """The whole forward of the pretraining model, on arrays that refuse anything non-standard."""
     xps = pytest.importorskip("array_api_strict")

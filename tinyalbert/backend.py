@@ -61,10 +61,52 @@ def get_backend(backend: str | ModuleType = "numpy") -> ModuleType:
     raise ValueError(f"unknown backend {backend!r}: use 'numpy', 'cupy' or an Array API namespace module")
 
 
+def backend_for_device(device, current: ModuleType) -> ModuleType:
+    """The namespace whose arrays live on `device`: "cpu" (NumPy, or `current` when that is
+    another CPU library), "cuda" or "cuda:N" (CuPy), an int N or a torch.device of those."""
+    name = f"cuda:{device}" if isinstance(device, int) and not isinstance(device, bool) else str(device)
+    kind, _, index = name.partition(":")
+    if name == "cpu":
+        return np if getattr(current, "__name__", "") == "cupy" else current
+    if kind == "cuda" and (index == "" or index.isdigit()):
+        cupy = get_backend("cupy")
+        current_device = cupy.cuda.Device().id
+        if index and int(index) != current_device:
+            # CuPy computes on one current device per thread; moving it for one model would
+            # silently move every other CuPy array's work too.
+            raise ValueError(f"device {name!r}: CuPy works on the current CUDA device, cuda:{current_device}; "
+                             f"make cuda:{index} current first with cupy.cuda.Device({index}).use()")
+        return cupy
+    raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
+
+
+def _dtype_key(dtype) -> str:
+    """"float16" from "float16", np.float16, np.dtype("float16"), torch.float16, array_api_strict.float32, ..."""
+    if isinstance(dtype, str):
+        name = dtype
+    elif isinstance(getattr(dtype, "name", None), str):  # np.dtype("float16")
+        name = dtype.name
+    elif isinstance(getattr(dtype, "__name__", None), str):  # the scalar type np.float16
+        name = dtype.__name__
+    else:  # torch.float16, array_api_strict.float32: the name after the library's
+        name = str(dtype)
+    return name.rsplit(".", 1)[-1]
+
+
+def names_a_device(value) -> bool:
+    """Whether `value` is a device ("cpu", "cuda:0", an int, a torch.device) rather than a dtype,
+    for calls that take either in any order, as torch's `.to()` does."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (str, int)):
+        return _dtype_key(str(value)) not in FLOAT_DTYPES
+    return type(value).__name__ == "device"  # torch.device, without importing torch
+
+
 def get_dtype(xp: ModuleType, dtype) -> object:
-    """`"float32"` (or a dtype object) to the namespace's floating dtype."""
-    name = dtype if isinstance(dtype, str) else getattr(dtype, "name", str(dtype))
-    name = name.replace("torch.", "")
+    """`"float32"` (or a dtype object of NumPy, CuPy, torch or an Array API library) to the
+    namespace's floating dtype."""
+    name = _dtype_key(dtype)
     if name not in FLOAT_DTYPES:
         raise ValueError(f"unsupported dtype {dtype!r}: use one of {', '.join(FLOAT_DTYPES)}")
     if not hasattr(xp, name):

@@ -16,7 +16,9 @@ from types import ModuleType
 
 import numpy as np
 
-from .backend import array_namespace, asarray, dtype_name, get_backend, get_dtype, to_numpy
+from .backend import (
+    array_namespace, asarray, backend_for_device, dtype_name, get_backend, get_dtype, names_a_device, to_numpy,
+)
 from .config import AlbertConfig
 from .nn.albert import albert_body_forward
 from .nn.losses import cross_entropy_forward
@@ -186,6 +188,44 @@ class AlbertPreTrainedModel:
         (so that `tokenizer(text, return_tensors="np").to(model.device)` runs unchanged)."""
         device = getattr(next(iter(self.params.values())), "device", "cpu")
         return f"cuda:{device.id}" if hasattr(device, "id") else str(device)
+
+    def to(self, *args, device=None, dtype=None):
+        """Move the parameters to `device` and/or cast them to `dtype`, in place, as torch's
+        `model.to(...)`; returns the model. Lines written for Transformers run unchanged:
+        `model.to("cuda")`, `model.to(torch.float16)`, `model.to(device, dtype=...)`.
+
+        device: "cpu" (NumPy), "cuda" or "cuda:N" (CuPy, on the current CUDA device), an int N
+        (read as "cuda:N") or a torch.device. dtype: "float32", "float16", "float64" or a NumPy,
+        CuPy or torch dtype. A model already on a CPU backend (NumPy, array_api_strict) stays on it
+        for "cpu".
+        """
+        for arg in args:  # torch's order-free positional form: .to(device), .to(dtype), .to(device, dtype)
+            if names_a_device(arg):
+                device = arg
+            else:
+                dtype = arg
+        xp = self.xp if device is None else backend_for_device(device, self.xp)
+        dtype = get_dtype(xp, self.dtype_name if dtype is None else dtype)
+        if xp is not self.xp:  # across libraries through host memory: CuPy refuses implicit copies
+            self.params = {name: to_numpy(value) for name, value in self.params.items()}
+        self.params = {name: asarray(xp, value, dtype=dtype) for name, value in self.params.items()}
+        self.xp, self.dtype, self.dtype_name = xp, dtype, dtype_name(xp, dtype)
+        return self
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else device)
+
+    def half(self):
+        return self.to(dtype="float16")
+
+    def float(self):
+        return self.to(dtype="float32")
+
+    def double(self):
+        return self.to(dtype="float64")
 
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
         """How many numbers the parameters hold (every parameter is trainable; shared layers count once).

@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from .backend import to_numpy
+from .backend import backend_for_device, get_backend, to_numpy
 from .nn.softmax import softmax
 
 logger = logging.getLogger(__name__)
@@ -301,8 +301,14 @@ def _check_top_k(top_k) -> int:
     return check_positive_int("top_k", top_k)
 
 
+def _device_name(device):
+    """Transformers' pipeline device: -1 is the CPU, N >= 0 the GPU N; other values as `model.to()` reads them."""
+    return "cpu" if isinstance(device, int) and not isinstance(device, bool) and device < 0 else device
+
+
 def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVEN, backend="numpy",
-             dtype="float32", batch_size: int = 8, truncation: bool = False, revision: str = "main", **task_options):
+             dtype="float32", batch_size: int = 8, truncation: bool = False, revision: str = "main", device=None,
+             torch_dtype=None, **task_options):
     """Build a pipeline, as `transformers.pipeline` does: `"fill-mask"`, or one of the task
     pipelines of `tinyalbert.task_pipelines`. `task_options` go to the pipeline: fill-mask's
     default `targets` and `tokenizer_kwargs`, a task's own (e.g. aggregation_strategy).
@@ -314,6 +320,8 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVE
         tokenizer: an `AlbertTokenizer`, or where to load one; by default the model's directory.
         top_k: predictions per mask; a call can override it.
         backend: `"numpy"`, `"cupy"` or an Array API namespace; dtype: `"float32"`, `"float16"`, `"float64"`.
+        device, torch_dtype: Transformers' names for the same choices, as `model.to()` reads them
+            (`device=0` or `"cuda"` is CuPy, `-1` or `"cpu"` the CPU); they win over backend and dtype.
         batch_size: texts per forward pass; truncation: cut texts longer than the model's positions.
         revision: the Hub revision for a Hub name.
     """
@@ -332,7 +340,11 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVE
     directory = None
     if isinstance(model, (str, os.PathLike)):
         directory = resolve_model_dir(model, revision=revision)
-        model = model_class.from_pretrained(directory, backend=backend, dtype=dtype)
+        # A device is checked before the weights are read, so that a missing GPU fails fast.
+        backend = backend if device is None else backend_for_device(_device_name(device), get_backend(backend))
+        model = model_class.from_pretrained(directory, backend=backend, dtype=dtype if torch_dtype is None else torch_dtype)
+    elif device is not None or torch_dtype is not None:  # a built model moves, as Transformers moves it
+        model.to(device=None if device is None else _device_name(device), dtype=torch_dtype)
     if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
         from .tokenizer import AlbertTokenizer
 
