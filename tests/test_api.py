@@ -158,7 +158,7 @@ def test_mismatched_head_raises_unless_ignore_mismatched_sizes(tmp_path):
     np.testing.assert_array_equal(ours.params["albert.pooler.weight"], reference.albert.pooler.weight.detach().numpy())
 
 
-def test_main_input_name_and_num_parameters_match_transformers(tmp_path):
+def test_main_input_name_parameters_and_their_count_match_transformers(tmp_path):
     transformers_or_skip()
     for class_name in CLASS_NAMES:
         reference = saved_reference(tmp_path / class_name, class_name)
@@ -170,6 +170,10 @@ def test_main_input_name_and_num_parameters_match_transformers(tmp_path):
         assert ours.num_parameters() == reference.num_parameters(), class_name
         assert ours.num_parameters(exclude_embeddings=True) == reference.num_parameters(exclude_embeddings=True)
         assert ours.num_parameters(only_trainable=True) == reference.num_parameters(only_trainable=True)
+        # The same names and shapes as torch lists (the pretraining heads in another order).
+        theirs = {name: tuple(value.shape) for name, value in reference.named_parameters()}
+        assert {name: tuple(value.shape) for name, value in ours.named_parameters()} == theirs, class_name
+        assert sum(value.size for value in ours.parameters()) == ours.num_parameters()
 
 
 def test_to_and_its_shorthands_cast_in_place_as_torch_does(tmp_path):

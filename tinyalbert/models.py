@@ -123,6 +123,15 @@ class AlbertPreTrainedModel:
         cut = len(self.stripped_prefix)
         return {name[cut:]: value for name, value in self.params.items()}
 
+    def named_parameters(self):
+        """(name, array) pairs under the names of `state_dict()`, as torch's `named_parameters()`
+        yields them: a shared layer or a tied decoder once, by the name of what it shares."""
+        yield from self.state_dict().items()
+
+    def parameters(self):
+        """The parameter arrays, in the order of `named_parameters()`."""
+        yield from self.state_dict().values()
+
     def load_state_dict(self, state: dict) -> None:
         """Replace the parameters (same names and shapes as `state_dict()`)."""
         own = self.state_dict()
