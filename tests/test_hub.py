@@ -225,3 +225,38 @@ def test_local_directory_named_like_the_bundled_model_wins_with_a_warning(clean_
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert resolve_model_dir(found) == found  # looked up again by its path: no second warning
+
+
+def test_cache_dir_local_files_only_and_token_mean_what_they_mean_to_transformers(clean_env, tmp_path):
+    """A cache of one's own holds the model for the model, its config and its tokenizer alike;
+    local_files_only never downloads; a chosen cache_dir and token reach huggingface_hub."""
+    from tinyalbert import AlbertConfig, AlbertForMaskedLM, AlbertTokenizer
+
+    own_cache = tmp_path / "own-cache"
+    snapshot = make_cached_repo(own_cache, "org/albert")[COMMIT]
+    AlbertForMaskedLM.from_pretrained("tinyalbert-mini").save_pretrained(snapshot)
+    AlbertTokenizer.from_pretrained("tinyalbert-mini").save_pretrained(snapshot)
+    with pytest.raises(FileNotFoundError, match="not in the Hugging Face cache"):
+        AlbertConfig.from_pretrained("org/albert")  # the default cache does not have it
+    assert AlbertForMaskedLM.from_pretrained("org/albert", cache_dir=own_cache).config.vocab_size == 8000
+    assert AlbertConfig.from_pretrained("org/albert", cache_dir=str(own_cache), return_unused_kwargs=True)[1] == {}
+    assert AlbertTokenizer.from_pretrained("org/albert", cache_dir=own_cache, revision="main").vocab_size == 8000
+
+    clean_env.delenv("HF_HUB_OFFLINE")  # online now, with a downloader that records its calls
+    calls = []
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None, **chosen):
+        calls.append(chosen)
+        (tmp_path / "downloaded").mkdir(exist_ok=True)
+        (tmp_path / "downloaded" / "model.safetensors").write_bytes(b"")
+        return str(tmp_path / "downloaded")
+
+    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    with pytest.raises(FileNotFoundError, match=r"download skipped \(local_files_only=True\)"):
+        resolve_model_dir("org/other", local_files_only=True)
+    with pytest.raises(FileNotFoundError, match=r"local_files_only=True"):
+        AlbertTokenizer.from_pretrained("org/other", local_files_only=True)
+    assert calls == []
+    assert resolve_model_dir("org/other") == tmp_path / "downloaded" and calls == [{}]  # nothing chosen, nothing passed
+    resolve_model_dir("org/other", cache_dir=own_cache, token="hf_secret")
+    assert calls[-1] == {"cache_dir": own_cache, "token": "hf_secret"}

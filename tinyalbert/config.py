@@ -303,9 +303,10 @@ class AlbertConfig:
         return cls.from_pretrained(json_file)
 
     @classmethod
-    def from_pretrained(cls, path, revision: str = "main", return_unused_kwargs: bool = False, **overrides):
-        """Read `config.json` from a directory (or the file itself, or a Hub name at `revision`),
-        then apply `overrides`.
+    def from_pretrained(cls, path, revision: str = "main", return_unused_kwargs: bool = False, *, cache_dir=None,
+                        local_files_only: bool = False, token=None, **overrides):
+        """Read `config.json` from a directory (or the file itself, or a Hub name at `revision`;
+        `cache_dir`, `local_files_only` and `token` as in Transformers), then apply `overrides`.
 
         With `return_unused_kwargs`, as in Transformers, the overrides that are no config field
         are left out and returned: `(config, {name: value})`. A file that is not an ALBERT config
@@ -313,12 +314,13 @@ class AlbertConfig:
         """
         from .hub import resolve_model_dir
 
+        where = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token)
         if return_unused_kwargs:
             unused = {name: overrides.pop(name) for name in cls.unknown_names(overrides)}
-            return cls.from_pretrained(path, revision, **overrides), unused
+            return cls.from_pretrained(path, **where, **overrides), unused
 
         path = Path(path)
-        file = path if path.suffix == ".json" and path.is_file() else resolve_model_dir(path, revision) / CONFIG_NAME
+        file = path if path.suffix == ".json" and path.is_file() else resolve_model_dir(path, **where) / CONFIG_NAME
         if not file.is_file():
             raise FileNotFoundError(f"no {CONFIG_NAME} in {file.parent}")
         try:

@@ -9,7 +9,7 @@
 3. a Hub name (`albert/albert-base-v2`; the old short names such as `albert-base-v2` mean
    `albert/albert-base-v2`) already in the local Hugging Face cache, without any network;
 4. a download of that Hub name with `huggingface_hub.snapshot_download`, when that optional
-   package is installed and `HF_HUB_OFFLINE` is not set: the config, tokenizer files and
+   package is installed and neither `HF_HUB_OFFLINE` nor `local_files_only` forbids it: the config, tokenizer files and
    safetensors weights, or `pytorch_model.bin` for a repository that has no safetensors.
 
 When all of them fail, the `FileNotFoundError` lists every place looked at and what to run.
@@ -95,29 +95,36 @@ def cached_snapshot(repo_id: str, revision: str = "main", cache_dir: Path | None
     return snapshot, ""
 
 
-def _download(repo_id: str, revision: str) -> tuple[Path | None, str]:
+def _download(repo_id: str, revision: str, cache_dir: Path | None = None, token=None) -> tuple[Path | None, str]:
     """`huggingface_hub.snapshot_download` of the files a model needs, or None and why not."""
     if hub_offline():
         return None, "download skipped (HF_HUB_OFFLINE is set)"
+    # Only what the caller chose is passed on; huggingface_hub's defaults decide the rest.
+    chosen = {name: value for name, value in (("cache_dir", cache_dir), ("token", token)) if value is not None}
     try:
         from huggingface_hub import snapshot_download  # optional; imported only when a download is needed
     except ImportError:
         return None, "download skipped (huggingface_hub is not installed: pip install huggingface_hub)"
     try:
-        path = Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(DOWNLOAD_PATTERNS)))
+        path = Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(DOWNLOAD_PATTERNS), **chosen))
         if not any(path.glob("*.safetensors")):
             # Older checkpoints ship only the pickled weights, which tinyalbert reads without
             # running them (tinyalbert.torch_checkpoint); fetched only when nothing better is there.
-            path = Path(snapshot_download(repo_id, revision=revision, allow_patterns=[PICKLED_WEIGHTS_PATTERN]))
+            path = Path(snapshot_download(repo_id, revision=revision, allow_patterns=[PICKLED_WEIGHTS_PATTERN],
+                                          **chosen))
     except Exception as error:  # no network, unknown repository, gated model, ...
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return None, f"download of {repo_id} failed ({type(error).__name__}: {message})"
     return path, ""
 
 
-def resolve_model_dir(name_or_path, revision: str = "main") -> Path:
+def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, local_files_only: bool = False,
+                      token=None) -> Path:
     """A local directory holding the model's files (see the module docstring for the search order).
 
+    The other arguments mean what they mean to Transformers' `from_pretrained`: `cache_dir`
+    replaces the Hugging Face cache (for looking and for downloading), `local_files_only` never
+    downloads, `token` is the Hub access token for a private or gated model.
     Raises FileNotFoundError naming every place that was looked at when nothing matches.
     """
     text = os.fspath(name_or_path)
@@ -146,13 +153,16 @@ def resolve_model_dir(name_or_path, revision: str = "main") -> Path:
         raise FileNotFoundError(f"model {text!r} not found: {'; '.join(looked)}. To use a model, {hint}")
 
     repo_ids = hub_repo_ids(text)
-    cache_dir = hf_cache_dir()
+    cache_dir = None if cache_dir is None else Path(os.fspath(cache_dir)).expanduser()
     for repo_id in repo_ids:
-        snapshot, reason = cached_snapshot(repo_id, revision, cache_dir)
+        snapshot, reason = cached_snapshot(repo_id, revision, hf_cache_dir() if cache_dir is None else cache_dir)
         if snapshot is not None:
             return snapshot
         looked.append(f"not in the Hugging Face cache ({reason})")
-    snapshot, reason = _download(repo_ids[0], revision)
+    if local_files_only:
+        snapshot, reason = None, "download skipped (local_files_only=True)"
+    else:
+        snapshot, reason = _download(repo_ids[0], revision, cache_dir, token)
     if snapshot is not None:
         return snapshot
     looked.append(reason)

@@ -81,10 +81,11 @@ class AlbertPreTrainedModel:
     @classmethod
     def from_pretrained(cls, name_or_path, *, config=None, backend="numpy", dtype="float32",
                         ignore_mismatched_sizes: bool = False, seed: int = 0, revision: str = "main",
-                        **config_overrides):
+                        cache_dir=None, local_files_only: bool = False, token=None, **config_overrides):
         """Load a Transformers-layout directory (`config.json` + `model.safetensors` or
         `pytorch_model.bin`), a name found in the local Hugging Face cache, or (with
-        `huggingface_hub`) a Hub name at `revision`.
+        `huggingface_hub`) a Hub name at `revision`. `cache_dir`, `local_files_only` and `token`
+        mean what they mean to Transformers (`tinyalbert.hub.resolve_model_dir`).
 
         `config` (an `AlbertConfig`, or where to read one) replaces the directory's `config.json`,
         as in Transformers; the caller's object is copied, not changed. `config_overrides` set
@@ -99,14 +100,15 @@ class AlbertPreTrainedModel:
         if unknown:
             raise TypeError(f"{cls.__name__}.from_pretrained() got unexpected keyword argument(s) {unknown}: "
                             "not a field of AlbertConfig")
-        directory = resolve_model_dir(name_or_path, revision)
+        where = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token)
+        directory = resolve_model_dir(name_or_path, **where)
         torch_dtype = config_overrides.pop("torch_dtype", None)
         if config is None:
             config = AlbertConfig.from_pretrained(directory, **config_overrides)
         elif isinstance(config, AlbertConfig):
             config = AlbertConfig.from_dict(config.to_dict(), **config_overrides)
         elif isinstance(config, (str, Path)):
-            config = AlbertConfig.from_pretrained(config, revision=revision, **config_overrides)
+            config = AlbertConfig.from_pretrained(config, **where, **config_overrides)
         else:
             raise TypeError(f"config must be a tinyalbert AlbertConfig or a path to one, got {type(config).__name__}")
         if torch_dtype is not None:  # Transformers' name for `dtype` ("float16", torch.float16 or "auto")

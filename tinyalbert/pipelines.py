@@ -308,7 +308,7 @@ def _device_name(device):
 
 def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVEN, backend="numpy",
              dtype="float32", batch_size: int = 8, truncation: bool = False, revision: str = "main", device=None,
-             torch_dtype=None, **task_options):
+             torch_dtype=None, token=None, **task_options):
     """Build a pipeline, as `transformers.pipeline` does: `"fill-mask"`, or one of the task
     pipelines of `tinyalbert.task_pipelines`. `task_options` go to the pipeline: fill-mask's
     default `targets` and `tokenizer_kwargs`, a task's own (e.g. aggregation_strategy).
@@ -323,7 +323,7 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVE
         device, torch_dtype: Transformers' names for the same choices, as `model.to()` reads them
             (`device=0` or `"cuda"` is CuPy, `-1` or `"cpu"` the CPU); they win over backend and dtype.
         batch_size: texts per forward pass; truncation: cut texts longer than the model's positions.
-        revision: the Hub revision for a Hub name.
+        revision, token: the Hub revision for a Hub name, and the access token for a private one.
     """
     if task not in SUPPORTED_TASKS:
         raise ValueError(f"unknown task {task!r}: tinyalbert has {', '.join(map(repr, SUPPORTED_TASKS))}")
@@ -339,7 +339,7 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVE
         model = DEFAULT_MODEL
     directory = None
     if isinstance(model, (str, os.PathLike)):
-        directory = resolve_model_dir(model, revision=revision)
+        directory = resolve_model_dir(model, revision=revision, token=token)
         # A device is checked before the weights are read, so that a missing GPU fails fast.
         backend = backend if device is None else backend_for_device(_device_name(device), get_backend(backend))
         model = model_class.from_pretrained(directory, backend=backend, dtype=dtype if torch_dtype is None else torch_dtype)
@@ -350,7 +350,7 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVE
 
         if tokenizer is None and directory is None:
             raise ValueError("pass tokenizer= (an AlbertTokenizer or its directory) with an already-built model")
-        source = directory if tokenizer is None else resolve_model_dir(tokenizer, revision=revision)
+        source = directory if tokenizer is None else resolve_model_dir(tokenizer, revision=revision, token=token)
         tokenizer = AlbertTokenizer.from_pretrained(source)
     if task != "fill-mask":
         from .task_pipelines import build_task_pipeline

@@ -146,8 +146,9 @@ def read_pretrained(directory: Path) -> dict:
     return kwargs
 
 
-def find_pretrained(name_or_path) -> tuple[Path, dict]:
-    """A directory, a ``.model`` file or a name ``tinyalbert.hub`` knows -> ``(vocab_file, saved arguments)``."""
+def find_pretrained(name_or_path, **where) -> tuple[Path, dict]:
+    """A directory, a ``.model`` file or a name ``tinyalbert.hub`` knows (looked up with the
+    options ``where`` of ``resolve_model_dir``) -> ``(vocab_file, saved arguments)``."""
     path = Path(name_or_path)
     if path.is_file():
         return path, {}
@@ -156,7 +157,7 @@ def find_pretrained(name_or_path) -> tuple[Path, dict]:
             from tinyalbert.hub import resolve_model_dir
         except ImportError:
             raise FileNotFoundError(f"no tokenizer directory or file at {name_or_path!s}") from None
-        path = Path(resolve_model_dir(name_or_path))
+        path = Path(resolve_model_dir(name_or_path, **where))
     vocab_file = path / VOCAB_FILE_NAME
     if not vocab_file.is_file():
         raise FileNotFoundError(f"{path} has no {VOCAB_FILE_NAME}")
