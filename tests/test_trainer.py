@@ -884,13 +884,19 @@ def write_facts(path: Path) -> Path:
     return path
 
 
-def test_only_the_log_frequency_bias_lets_a_model_from_scratch_memorize_a_small_text(tmp_path):
+def test_the_new_settings_memorize_a_small_text_where_the_old_ones_do_not(tmp_path):
     """The cheap version of bench/memorize.py's proof on 20 WordNet documents: a 6-layer shared
-    ALBERT at lr 3e-3, from scratch, on twelve documents of facts with fresh masks every pass.
-    With the MLM output bias at the log frequencies it learns the text: asked under ten new
-    masks of its training examples, it gets the content words right (measured: 100% after 2000
-    steps, 90% after 1500). With the bias at zero it collapses and stays on the plateau of word
-    frequencies (measured: 0%). Each run is 2000 steps, 30-60 s on one core."""
+    ALBERT at lr 3e-3, from scratch, 2000 steps, on twelve documents of facts. With the new
+    settings (log-frequency output bias, fresh masks every pass, packed documents) it learns the
+    text: asked under ten new masks of its training examples, it gets the content words right
+    (measured on an AMD EPYC: 96-100% for seeds 0-3). With the old ones (bias at zero, one fixed
+    mask per example, documents apart) it cannot, whether or not it leaves the plateau: most
+    words were never its targets (measured: 7% and 19% for seeds 0 and 1).
+
+    The bias alone is not compared here: with fresh masks and the bias at zero, 4 of 7 seeds
+    left the plateau and learnt the text too, and which ones depends on the CPU's rounding
+    (docs/tinyalbert-mini.md). What the bias does every time, keeping the positions apart in the
+    first steps, is test_log_frequency_output_bias_keeps_a_model_from_scratch_from_collapsing."""
     fresh_mask_scores = import_bench_module("memorize").fresh_mask_scores
     corpus = write_facts(tmp_path / "facts.txt")
     config = {"vocab_size": 8000, "embedding_size": 32, "hidden_size": 64, "num_hidden_layers": 6,
@@ -898,17 +904,17 @@ def test_only_the_log_frequency_bias_lets_a_model_from_scratch_memorize_a_small_
               "hidden_act": "gelu_new", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config), encoding="utf-8")
+    settings = {"new": {}, "old": {"output_bias_init": "zero", "masking": "static", "pack_documents": False}}
     content_accuracy = {}
-    for init in ("log-frequency", "zero"):
-        out = tmp_path / init
+    for name, chosen in settings.items():
+        out = tmp_path / name
         run(TrainingArguments(corpus=str(corpus), out=str(out), config=str(config_file), tokenizer="tinyalbert-mini",
                               steps=2000, batch_size=8, max_seq_length=32, lr=3e-3, warmup_steps=200,
-                              save_every=100_000, log_every=1000, seed=0, heldout_fraction=0.0,
-                              output_bias_init=init))
+                              save_every=100_000, log_every=1000, seed=0, heldout_fraction=0.0, **chosen))
         scores = fresh_mask_scores(out, read_documents(corpus), fresh_masks=10)["same_examples"]
         assert scores["content_targets"] > 150
-        content_accuracy[init] = scores["accuracy_content"]
-    assert content_accuracy["log-frequency"] >= 0.9 and content_accuracy["zero"] <= 0.3, content_accuracy
+        content_accuracy[name] = scores["accuracy_content"]
+    assert content_accuracy["new"] >= 0.9 and content_accuracy["old"] <= 0.4, content_accuracy
 
 
 def test_the_from_scratch_gpu_config_fits_the_bundled_model_size():
