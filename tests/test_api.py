@@ -550,3 +550,46 @@ def test_nan_weights_warn_at_load_naming_the_tensors(tmp_path):
         warnings.simplefilter("error")  # a finite checkpoint loads without a warning
         tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL), seed=0).save_pretrained(tmp_path / "fine")
         tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path / "fine")
+
+
+# --- Auto classes --------------------------------------------------------------------------------
+def test_auto_classes_give_the_class_transformers_auto_classes_give(tmp_path):
+    transformers = transformers_or_skip()
+    for class_name in CLASS_NAMES:
+        saved_reference(tmp_path / class_name, class_name)
+        auto_name = "AutoModel" + {"AlbertModel": ""}.get(class_name, class_name.replace("Albert", ""))
+        theirs = getattr(transformers, auto_name).from_pretrained(tmp_path / class_name)
+        ours = getattr(tinyalbert, auto_name).from_pretrained(tmp_path / class_name)
+        assert type(ours).__name__ == type(theirs).__name__ == class_name, auto_name
+        fresh = getattr(tinyalbert, auto_name).from_config(ours.config, seed=3)
+        assert type(fresh).__name__ == class_name and fresh.num_parameters() == ours.num_parameters()
+        with pytest.raises(OSError, match=f"{auto_name} is designed to be instantiated"):
+            getattr(transformers, auto_name)()
+        with pytest.raises(OSError, match=f"{auto_name} is designed to be instantiated"):
+            getattr(tinyalbert, auto_name)()
+    theirs = transformers.AutoConfig.from_pretrained(tmp_path / "AlbertModel", num_labels=4)
+    ours = tinyalbert.AutoConfig.from_pretrained(tmp_path / "AlbertModel", num_labels=4)
+    assert type(ours).__name__ == type(theirs).__name__ == "AlbertConfig" and ours.num_labels == theirs.num_labels == 4
+
+
+def test_auto_tokenizer_is_the_slow_albert_tokenizer_and_says_so_when_asked_for_the_fast_one(tmp_path):
+    transformers = transformers_or_skip()
+    tinyalbert.AlbertTokenizer.from_pretrained("tinyalbert-mini").save_pretrained(tmp_path)
+    theirs = transformers.AutoTokenizer.from_pretrained(tmp_path, use_fast=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = tinyalbert.AutoTokenizer.from_pretrained(tmp_path, use_fast=False)
+        assert type(tinyalbert.AutoTokenizer.from_pretrained(tmp_path)) is type(ours)
+    assert type(ours).__name__ == type(theirs).__name__ == "AlbertTokenizer"
+    text = "The capital of France is [MASK]."
+    assert ours(text)["input_ids"] == theirs(text)["input_ids"]
+    with pytest.warns(UserWarning, match="only the slow"):
+        tinyalbert.AutoTokenizer.from_pretrained(tmp_path, use_fast=True)
+
+
+def test_auto_classes_refuse_another_model_type(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 8}))
+    with pytest.raises(ValueError, match="describes a 'bert' model, not 'albert'"):
+        tinyalbert.AutoModelForMaskedLM.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="describes a 'bert' model"):
+        tinyalbert.AutoConfig.from_pretrained(tmp_path)

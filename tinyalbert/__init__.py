@@ -1,4 +1,15 @@
 """tinyalbert: ALBERT in plain array code, exact enough to stand in for Transformers' ALBERT."""
+from .auto import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForMultipleChoice,
+    AutoModelForPreTraining,
+    AutoModelForQuestionAnswering,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+)
 from .config import AlbertConfig
 from .models import AlbertForMaskedLM, AlbertForPreTraining, AlbertModel, AlbertPreTrainedModel
 from .task_models import (
