@@ -317,10 +317,11 @@ def test_from_pretrained_asks_the_hub_module_for_other_names(monkeypatch, traine
     AlbertTokenizer(trained_models["trained-lower"]).save_pretrained(model_dir)
     asked = []
     fake_hub = types.ModuleType("tinyalbert.hub")
-    fake_hub.resolve_model_dir = lambda name: asked.append(name) or model_dir
+    fake_hub.resolve_model_dir = lambda name, **where: asked.append((name, where)) or model_dir
     monkeypatch.setitem(sys.modules, "tinyalbert.hub", fake_hub)
-    tokenizer = AlbertTokenizer.from_pretrained("some-org/some-albert")
-    assert asked == ["some-org/some-albert"]
+    tokenizer = AlbertTokenizer.from_pretrained("some-org/some-albert", revision="v2", token="hf_x")
+    assert asked == [("some-org/some-albert",
+                      {"revision": "v2", "cache_dir": None, "local_files_only": False, "token": "hf_x"})]
     assert tokenizer.vocab_size == 400
 
 
