@@ -497,3 +497,22 @@ def test_sp_model_kwargs_sample_segmentations_as_transformers_does(trained_model
     assert len({tuple(again.tokenize(batch[0])) for _ in range(10)}) > 1
     with pytest.raises(ValueError, match="not SentencePieceProcessor options"):
         AlbertTokenizer(model_file, sp_model_kwargs={"sampling": True})
+
+
+def test_an_empty_batch_is_a_value_error_as_in_the_reference(make_small_pair):
+    ours, reference = make_small_pair()
+    calls = [lambda t: t([]), lambda t: t([], padding=True, return_tensors="np"), lambda t: t.batch_encode_plus([]),
+             lambda t: t([], [])]
+    for call in calls:
+        with pytest.raises(ValueError, match="empty batch"):
+            call(ours)
+        with pytest.raises(ValueError):
+            call(reference)
+    with pytest.raises(ValueError, match="pad needs an encoding"):
+        ours.pad([])
+    with pytest.raises(IndexError):  # the reference's pad([]) fails by accident, reading the first input
+        reference.pad([])
+    # An encoding with no rows pads to itself in both.
+    assert dict(ours.pad({"input_ids": []})) == dict(reference.pad({"input_ids": []})) == {"input_ids": []}
+    # An empty text is not an empty batch: both encode it to the special tokens alone.
+    assert ours([""])["input_ids"] == reference([""])["input_ids"] == [[ours.cls_token_id, ours.sep_token_id]]

@@ -321,6 +321,8 @@ class AlbertTokenizer(SpecialTokensMixin):
     def _encode_examples(self, examples, is_batched, is_split_into_words, return_tensors, options, method: str,
                          accept_ids: bool = True) -> BatchEncoding:
         """Texts, tokens or ids -> ids, then ``_finish``; ``method`` names the caller in errors."""
+        if is_batched and not examples:  # as the reference: an empty batch is a mistake upstream
+            raise ValueError(f"{method}() got an empty batch: pass at least one text")
         resolved = self._resolve_options(options, method)
         id_pairs = ids_of_items(examples, self, batched=is_batched, accept_ids=accept_ids,
                                 is_split_into_words=is_split_into_words)
