@@ -759,24 +759,29 @@ def test_final_layer_cosine_and_uncommon_accuracy_are_counted_as_defined():
     assert 0 < results["final_layer_cosine"] < 1
 
 
-def test_log_frequency_output_bias_keeps_a_model_from_scratch_from_collapsing(workspace, tmp_path):
+def test_a_zero_output_bias_collapses_every_seed_and_the_log_frequency_bias_spares_some(workspace, tmp_path):
     """The mechanism behind tinyalbert-mini's plateau, at a size that runs in seconds: a 6-layer
-    shared ALBERT at a high learning rate maps every token to the same final-layer vector
-    (mean cosine -> 1) within a few tens of steps when the output bias starts at zero; started
-    at the log frequencies it keeps the positions apart. (Measured: about 0.996 against 0.5.)"""
+    shared ALBERT at a high learning rate (3e-3 after 8 warm-up steps) maps every token to the
+    same final-layer vector (mean cosine -> 1) within 80 steps when the output bias starts at
+    zero. Started at the log frequencies it often keeps the positions apart, not always: on an
+    AMD EPYC, seeds 0-5 gave 0.996-1.000 at zero in all six, and 0.59, 0.26, 1.00, 0.29, 0.96,
+    1.00 with the bias (which seeds collapse depends on the CPU's rounding). Hence four seeds:
+    all must collapse at zero and at least one must stay apart with the bias."""
     config = {**TINY_CONFIG, "hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 6,
               "max_position_embeddings": 64, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
     config_file = tmp_path / "six_layers.json"
     config_file.write_text(json.dumps(config), encoding="utf-8")
-    late_cosine = {}
-    for init in ("zero", "log-frequency"):
-        out = tmp_path / init
-        run(make_args(workspace, out, config=str(config_file), steps=80, batch_size=8, max_seq_length=32, lr=3e-3,
-                      warmup_steps=8, save_every=1000, log_every=5, seed=0, heldout_fraction=0.0,
-                      output_bias_init=init))
-        history = read_trainer_state(out / CHECKPOINT_DIR)["history"]
-        late_cosine[init] = np.mean([r["final_layer_cosine"] for r in history if "final_layer_cosine" in r][-8:])
-    assert late_cosine["zero"] > 0.98 and late_cosine["log-frequency"] < 0.8, late_cosine
+    late_cosine = {"zero": [], "log-frequency": []}
+    for seed in range(4):
+        for init in late_cosine:
+            out = tmp_path / f"{init}-{seed}"
+            run(make_args(workspace, out, config=str(config_file), steps=80, batch_size=8, max_seq_length=32,
+                          lr=3e-3, warmup_steps=8, save_every=1000, log_every=5, seed=seed, heldout_fraction=0.0,
+                          output_bias_init=init))
+            history = read_trainer_state(out / CHECKPOINT_DIR)["history"]
+            cosines = [r["final_layer_cosine"] for r in history if "final_layer_cosine" in r]
+            late_cosine[init].append(float(np.mean(cosines[-8:])))
+    assert min(late_cosine["zero"]) > 0.98 and min(late_cosine["log-frequency"]) < 0.8, late_cosine
 
 
 def test_a_new_run_that_fails_while_preparing_leaves_nothing_behind(workspace, tmp_path, capsys):
@@ -895,8 +900,8 @@ def test_the_new_settings_memorize_a_small_text_where_the_old_ones_do_not(tmp_pa
 
     The bias alone is not compared here: with fresh masks and the bias at zero, 4 of 7 seeds
     left the plateau and learnt the text too, and which ones depends on the CPU's rounding
-    (docs/tinyalbert-mini.md). What the bias does every time, keeping the positions apart in the
-    first steps, is test_log_frequency_output_bias_keeps_a_model_from_scratch_from_collapsing."""
+    (docs/tinyalbert-mini.md). The collapse itself is
+    test_a_zero_output_bias_collapses_every_seed_and_the_log_frequency_bias_spares_some."""
     fresh_mask_scores = import_bench_module("memorize").fresh_mask_scores
     corpus = write_facts(tmp_path / "facts.txt")
     config = {"vocab_size": 8000, "embedding_size": 32, "hidden_size": 64, "num_hidden_layers": 6,
