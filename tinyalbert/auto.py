@@ -71,10 +71,6 @@ class AutoConfig(_AutoClass):
     albert_class = AlbertConfig
 
     @classmethod
-    def from_pretrained(cls, name_or_path, **kwargs):
-        return AlbertConfig.from_pretrained(name_or_path, **kwargs)
-
-    @classmethod
     def from_config(cls, config, **kwargs):
         raise AttributeError("AutoConfig has no from_config; use AlbertConfig(**fields) or AutoConfig.from_pretrained")
 

@@ -154,8 +154,9 @@ def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, l
 
     repo_ids = hub_repo_ids(text)
     cache_dir = None if cache_dir is None else Path(os.fspath(cache_dir)).expanduser()
+    look_in = hf_cache_dir() if cache_dir is None else cache_dir
     for repo_id in repo_ids:
-        snapshot, reason = cached_snapshot(repo_id, revision, hf_cache_dir() if cache_dir is None else cache_dir)
+        snapshot, reason = cached_snapshot(repo_id, revision, look_in)
         if snapshot is not None:
             return snapshot
         looked.append(f"not in the Hugging Face cache ({reason})")
