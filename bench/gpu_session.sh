@@ -1,45 +1,52 @@
 #!/usr/bin/env bash
-# One short session on a CUDA machine: continue tinyalbert-mini's pretraining where the last
-# session stopped, and (CHECKS=1) the CuPy checks: forward benchmark and parity property tests.
+# One lease on a CUDA machine: the CuPy checks (CHECKS=1: forward benchmark and parity tests) and a
+# whole pretraining run of tinyalbert-mini, fitted to the time the lease leaves.
 #
-#   OUT=/tmp/gpu-out bash bench/gpu_session.sh                 # continue the bundled model
-#   START=scratch OUT=/tmp/gpu-out bash bench/gpu_session.sh   # a larger model from scratch
+#   OUT=/tmp/gpu-out CHECKS=1 FIT_SECONDS=480 bash bench/gpu_session.sh
 #
-# Device time comes in short sessions on fresh machines, so the run travels: each session
-# resumes the run in .gpu/run/ (if there is one), trains for TRAIN_MINUTES, and leaves the run
-# in $OUT/run/, to be copied back to .gpu/run/ for the next session. The first session starts
-# from the bundled model (--init-from), with dynamic masks and packed documents: stage 3 of the
-# recipe in docs/tinyalbert-mini.md. The schedule is made for STEPS steps in all.
+# A lease is short (15 minutes of device time, the machine's start included), and what comes back
+# from it is small (8 files of at most 16 MB): too small for a checkpoint of the H = 512 model with
+# its optimizer moments (67 MB), so a run cannot travel from one lease to the next. Each run is
+# whole instead. FIT_SECONDS fits it to the lease: the run trains CALIBRATION_STEPS steps of a
+# schedule planned for STEPS, reads its speed from the last progress line, and resumes with the
+# step count that ends training FIT_SECONDS after this script started (a schedule remade on
+# resume keeps its warm-up; the linear decay then ends at the new last step). Without
+# FIT_SECONDS it trains STEPS steps.
 #
-# START=scratch starts instead the model the CPU measurements in docs/tinyalbert-mini.md point
-# to: bench/mini_h512.json (H = 512, 8 heads, FFN 2048; 5.6 M parameters, 11 MB in float16), a
-# new vocabulary of VOCAB_SIZE pieces trained on the corpus, lr 1e-3 after 1,000 warm-up steps
-# and the log-frequency output bias. Give it the corpus those measurements chose:
-#   python scripts/make_corpus.py --name-once --out corpus.txt && gzip -c corpus.txt > .gpu/wordnet.txt.gz
-# (a run resumed from .gpu/run/ keeps the options it started with, whatever START says).
+# START=scratch (the default) trains the model the CPU measurements in docs/tinyalbert-mini.md
+# point to: bench/mini_h512.json (H = 512, 8 heads, FFN 2048; 5.6 M parameters, 11 MB in
+# float16), a new vocabulary of VOCAB_SIZE pieces trained on the corpus, lr LR after WARMUP_STEPS
+# warm-up steps, the log-frequency output bias, fresh masks every pass and packed documents.
+# START=continue continues the bundled model instead (--init-from), at lr 5e-4.
 #
 # Expects beside the checkout (ignored by git, carried to the machine):
-#   .gpu/wordnet.txt.gz   the corpus (scripts/make_corpus.py, then gzip; about 5 MB)
-#   .gpu/run/             optional: the run an earlier session left in $OUT/run/
+#   .gpu/wordnet.txt.gz   the corpus, everyday meanings named once (about 1.2 MB):
+#       python scripts/make_corpus.py --name-once --min-tag-count 1 --out corpus.txt && gzip -c corpus.txt > .gpu/wordnet.txt.gz
 #   .whl/                 optional: transformers 4.53.3 and the tokenizers / huggingface_hub it needs,
 #                         for the parity tests (the reference version our tests pin)
-# Check it on a CPU first:  BACKEND=numpy CHECKS=0 STEPS=40 WARMUP_STEPS=4 BATCH_SIZE=8 TRAIN_MINUTES=1 bash bench/gpu_session.sh
-# (and with START=scratch VOCAB_SIZE=2000 for the other start).
+# Leaves in $OUT: log.txt (everything printed), train.txt (the run's progress), probes.json (the
+# held-out probes, bundled model against the new one) and model.tar (the float16 export with its
+# tokenizer, eval_results.json, loss_curve.png and the run's trainer_state.json with its history).
+# Check it on a CPU first:
+#   BACKEND=numpy CHECKS=0 STEPS=60 WARMUP_STEPS=4 BATCH_SIZE=8 VOCAB_SIZE=2000 CALIBRATION_STEPS=4 FIT_SECONDS=60 bash bench/gpu_session.sh
 set -uo pipefail
+SCRIPT_START=$SECONDS
 OUT=${OUT:-/tmp/gpu-out}
 BACKEND=${BACKEND:-cupy}
-START=${START:-continue}
+START=${START:-scratch}
 case "$START" in
     continue) DEFAULT_LR=5e-4 DEFAULT_WARMUP=300 ;;
-    scratch) DEFAULT_LR=1e-3 DEFAULT_WARMUP=1000 ;;
+    scratch) DEFAULT_LR=1e-3 DEFAULT_WARMUP=400 ;;
     *) echo "START must be continue or scratch, not $START"; exit 2 ;;
 esac
-STEPS=${STEPS:-30000}
+STEPS=${STEPS:-4000}
 BATCH_SIZE=${BATCH_SIZE:-128}
+MAX_SEQ_LENGTH=128
 LR=${LR:-$DEFAULT_LR}
 WARMUP_STEPS=${WARMUP_STEPS:-$DEFAULT_WARMUP}
 VOCAB_SIZE=${VOCAB_SIZE:-16000}
-TRAIN_MINUTES=${TRAIN_MINUTES:-8}
+FIT_SECONDS=${FIT_SECONDS:-}
+CALIBRATION_STEPS=${CALIBRATION_STEPS:-200}
 CHECKS=${CHECKS:-0}
 # TF32=1 lets CuPy's float32 matrix products run on the tensor cores (TF32: float32's range, a
 # 10-bit mantissa), as mixed-precision training does; for the training run only, never for the
@@ -57,54 +64,69 @@ else
 fi
 export PYTHONUNBUFFERED=1 HYPOTHESIS_PROFILE=ci
 date -u
-echo "training with CUPY_TF32=$TF32"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
 python3 -c "import numpy, torch, transformers; print('numpy', numpy.__version__, 'torch', torch.__version__, 'transformers', transformers.__version__)"
+python3 -c "import cupy; print('cupy', cupy.__version__)" 2>/dev/null
 
-# 1. Training starts first: its data preparation runs on the CPU while the checks have the GPU.
+# 1. Forward speed first, while the GPU has nothing else to do: CuPy vs torch CUDA (eager
+# attention), same weights, same inputs, full float32 on both sides.
+if [ "$CHECKS" = 1 ]; then
+    echo "== forward benchmark ($((SECONDS - SCRIPT_START)) s)"
+    timeout 90 python3 bench/bench_forward.py --backend cupy --batch-sizes 1 8 32 --repeats 20
+fi
+
 CORPUS=/tmp/wordnet.txt
 gunzip -c .gpu/wordnet.txt.gz > "$CORPUS" || { echo "no corpus: make .gpu/wordnet.txt.gz"; exit 1; }
 RUN=/tmp/mini-run
 rm -rf "$RUN"
-if [ -f .gpu/run/checkpoint/trainer_state.json ]; then
-    cp -r .gpu/run "$RUN"
-    TRAIN=(--resume --steps "$STEPS")
+if [ "$START" = scratch ]; then
+    FIRST=(--config bench/mini_h512.json --vocab-size "$VOCAB_SIZE" --output-bias-init log-frequency)
 else
-    if [ "$START" = scratch ]; then
-        TRAIN=(--config bench/mini_h512.json --vocab-size "$VOCAB_SIZE" --output-bias-init log-frequency)
-    else
-        TRAIN=(--init-from tinyalbert/data/tinyalbert-mini)
-    fi
-    TRAIN+=(--steps "$STEPS" --batch-size "$BATCH_SIZE" --max-seq-length 128
-            --lr "$LR" --warmup-steps "$WARMUP_STEPS" --optimizer adamw --weight-decay 0.01 --clip-norm 1.0
-            --masking dynamic --pack-documents --heldout-fraction 0.02 --seed 0)
+    FIRST=(--init-from tinyalbert/data/tinyalbert-mini)
 fi
-CUPY_TF32=$TF32 python3 -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" "${TRAIN[@]}" \
-    --save-every 500 --log-every 100 --max-minutes "$TRAIN_MINUTES" > "$OUT/train.txt" 2>&1 &
+FIRST+=(--steps "$STEPS" --batch-size "$BATCH_SIZE" --max-seq-length "$MAX_SEQ_LENGTH"
+        --lr "$LR" --warmup-steps "$WARMUP_STEPS" --optimizer adamw --weight-decay 0.01 --clip-norm 1.0
+        --masking dynamic --pack-documents --heldout-fraction 0.02 --seed 0)
+pretrain() {
+    CUPY_TF32=$TF32 python3 -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" \
+        --save-every 1000 --log-every 50 "$@" >> "$OUT/train.txt" 2>&1
+}
+
+# 2. The run, fitted to the lease: calibrate, then resume with as many steps as the time allows.
+echo "== training ($((SECONDS - SCRIPT_START)) s)"
+if [ -n "$FIT_SECONDS" ]; then
+    pretrain "${FIRST[@]}" --stop-at "$CALIBRATION_STEPS" || { echo "calibration run failed"; tail -20 "$OUT/train.txt"; exit 1; }
+    # The last progress line's speed (tokens that are not padding, per second, over its last
+    # 50 steps); 5% of each example is taken as padding, and 10% of the time is kept in reserve
+    # for the checks that share the GPU from here on.
+    TOKENS_PER_SECOND=$(tr '\r' '\n' < "$OUT/train.txt" | grep -o '[0-9,]* tok/s' | tail -1 | tr -d ', tok/s')
+    LEFT=$((FIT_SECONDS - (SECONDS - SCRIPT_START) - 15))  # 15 s: the resumed run reads its data again
+    STEPS=$(python3 -c "print(max($CALIBRATION_STEPS + 1, $CALIBRATION_STEPS + int(0.9 * $TOKENS_PER_SECOND * $LEFT / (0.95 * $BATCH_SIZE * $MAX_SEQ_LENGTH))))")
+    echo "calibrated: $TOKENS_PER_SECOND tokens/s, $LEFT s left: $STEPS steps in all"
+    pretrain --resume --steps "$STEPS" --max-minutes "$(python3 -c "print(max($LEFT, 30) / 60)")" &
+else
+    pretrain "${FIRST[@]}" &
+fi
 TRAIN_PID=$!
 
+# 3. The CuPy tests (they share the GPU with the training run): forward parity of every head
+# against transformers, the model's move to the GPU and back, and NCCL across two processes.
 if [ "$CHECKS" = 1 ]; then
-    # 2. Forward speed: CuPy vs torch CUDA (eager attention), same weights, same inputs.
-    echo "== forward benchmark"
-    timeout 60 python3 bench/bench_forward.py --backend cupy --batch-sizes 1 8 32 --repeats 20
-    # 3. The forward parity property on CuPy (the GPU is shared with the training run now).
-    echo "== parity on cupy"
-    timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_parity.py -k cupy 2>&1 | tail -5
+    echo "== CuPy tests ($((SECONDS - SCRIPT_START)) s)"
+    timeout 180 python3 -m pytest -q -p no:cacheprovider -rs tests/test_parity.py tests/test_distributed.py \
+        -k "cupy or cuda or nccl" 2>&1 | tail -8
 fi
 
-# 4. Wait for the training run (it stops itself after TRAIN_MINUTES with a checkpoint), then
-# hand the run back for the next session, and ask the probes.
-echo "== training"
 wait $TRAIN_PID
-STATUS=$?
-echo "train exit status $STATUS"
-tr '\r' '\n' < "$OUT/train.txt" | grep -v '^$' | awk 'NR<=3 || /held-out|done|stopped|error/ || NR%10==0' | tail -30
-[ -f "$RUN/checkpoint/trainer_state.json" ] || { echo "no checkpoint to hand back"; exit 1; }
-rm -rf "$OUT/run"
-mkdir -p "$OUT/run"
-cp -r "$RUN/checkpoint" "$RUN/tokenizer" "$OUT/run/"
-[ -d "$RUN/final" ] && cp -r "$RUN/final" "$RUN/eval_results.json" "$OUT/run/"
-cp "$RUN/loss_curve.png" "$OUT/" 2>/dev/null
-echo "== probes"
-python3 bench/probe_mini.py tinyalbert/data/tinyalbert-mini "$RUN/checkpoint" --json "$OUT/probes.json"
-ls -la "$OUT" "$OUT/run"
+echo "train exit status $? ($((SECONDS - SCRIPT_START)) s)"
+tr '\r' '\n' < "$OUT/train.txt" | grep -v '^$' | awk 'NR<=3 || /calibrat|held-out|done|stopped|changed|rror/ || NR%10==0' | tail -40
+[ -d "$RUN/final" ] || { echo "no final model"; exit 1; }
+
+# 4. The float16 export (as the bundled model ships) and the probes, then one archive to bring back.
+python3 -c "from tinyalbert.train.checkpoints import export_pretrained; export_pretrained('$RUN/final', '$RUN/export')"
+cp "$RUN/loss_curve.png" "$RUN/eval_results.json" "$RUN/checkpoint/trainer_state.json" "$RUN/export/" 2>/dev/null
+echo "== probes ($((SECONDS - SCRIPT_START)) s)"
+python3 bench/probe_mini.py --corpus "$CORPUS" tinyalbert/data/tinyalbert-mini "$RUN/export" --json "$OUT/probes.json"
+tar -cf "$OUT/model.tar" -C "$RUN" export
+ls -la "$OUT"
+echo "done ($((SECONDS - SCRIPT_START)) s)"
