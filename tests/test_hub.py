@@ -260,3 +260,115 @@ def test_cache_dir_local_files_only_and_token_mean_what_they_mean_to_transformer
     assert resolve_model_dir("org/other") == tmp_path / "downloaded" and calls == [{}]  # nothing chosen, nothing passed
     resolve_model_dir("org/other", cache_dir=own_cache, token="hf_secret")
     assert calls[-1] == {"cache_dir": own_cache, "token": "hf_secret"}
+
+
+def test_subfolder_finds_the_files_inside_a_directory_the_cache_or_a_download(clean_env, tmp_path):
+    """Transformers' `subfolder`: model, config and tokenizer read from a folder inside the
+    directory or repository; a missing folder is named in the error."""
+    from tinyalbert import AlbertConfig, AlbertForMaskedLM, AlbertTokenizer
+
+    bundled = AlbertForMaskedLM.from_pretrained("tinyalbert-mini")
+    local = tmp_path / "repo"
+    bundled.save_pretrained(local / "mlm")
+    AlbertTokenizer.from_pretrained("tinyalbert-mini").save_pretrained(local / "mlm")
+    loaded = AlbertForMaskedLM.from_pretrained(local, subfolder="mlm")
+    np.testing.assert_array_equal(loaded.params["albert.embeddings.word_embeddings.weight"],
+                                  bundled.params["albert.embeddings.word_embeddings.weight"])
+    assert AlbertConfig.from_pretrained(str(local), subfolder="mlm").vocab_size == 8000
+    assert AlbertTokenizer.from_pretrained(local, subfolder="mlm").tokenize("A dog.") == ["▁a", "▁dog", "."]
+    with pytest.raises(FileNotFoundError, match="has no folder 'other'"):
+        AlbertForMaskedLM.from_pretrained(local, subfolder="other")
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        AlbertConfig.from_pretrained(local)  # the files are not at the top
+
+    cache = tmp_path / "cache"
+    snapshot = make_cached_repo(cache, "org/albert")[COMMIT]
+    bundled.save_pretrained(snapshot / "mlm")
+    assert AlbertForMaskedLM.from_pretrained("org/albert", subfolder="mlm", cache_dir=cache).config.vocab_size == 8000
+    with pytest.raises(FileNotFoundError, match=r"has no folder 'other'"):
+        resolve_model_dir("org/albert", subfolder="other", cache_dir=cache)
+
+    clean_env.delenv("HF_HUB_OFFLINE")
+    calls = []
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None, **chosen):
+        calls.append(allow_patterns)
+        (tmp_path / "downloaded" / "mlm").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "downloaded" / "mlm" / "model.safetensors").write_bytes(b"")
+        return str(tmp_path / "downloaded")
+
+    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    assert resolve_model_dir("org/new", subfolder="mlm") == tmp_path / "downloaded" / "mlm"
+    assert set(calls[-1]) == {"mlm/config.json", "mlm/*.safetensors", "mlm/*.json", "mlm/spiece.model"}
+    with pytest.raises(FileNotFoundError, match="org/new has no folder 'other'"):
+        resolve_model_dir("org/new", subfolder="other")
+
+
+def test_force_download_downloads_what_the_cache_holds(clean_env, tmp_path):
+    cache = tmp_path / "cache"
+    clean_env.setenv("HF_HUB_CACHE", str(cache))
+    snapshot = make_cached_repo(cache, "org/albert")[COMMIT]
+    assert resolve_model_dir("org/albert") == snapshot  # offline: the cache, no download
+    with pytest.raises(FileNotFoundError, match=r"not looked in \(force_download=True\).*HF_HUB_OFFLINE"):
+        resolve_model_dir("org/albert", force_download=True)
+    clean_env.delenv("HF_HUB_OFFLINE")
+    calls = []
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None, **chosen):
+        calls.append(chosen)
+        (tmp_path / "fresh").mkdir(exist_ok=True)
+        (tmp_path / "fresh" / "model.safetensors").write_bytes(b"")
+        return str(tmp_path / "fresh")
+
+    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    assert resolve_model_dir("org/albert") == snapshot and calls == []
+    assert resolve_model_dir("org/albert", force_download=True) == tmp_path / "fresh"
+    assert calls == [{"force_download": True}]
+
+
+def test_use_safetensors_picks_the_weights_file_as_transformers_does(monkeypatch, tmp_path):
+    """A directory with both files, of different weights: None and True read the safetensors,
+    False the pickled file, in tinyalbert and in transformers alike; a missing file raises."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from tinyalbert import AlbertForMaskedLM
+
+    config = transformers.AlbertConfig(vocab_size=40, embedding_size=8, hidden_size=16, num_hidden_layers=1,
+                                       num_attention_heads=2, intermediate_size=20, max_position_embeddings=32)
+    both = tmp_path / "both"
+    torch.manual_seed(0)
+    transformers.AlbertForMaskedLM(config).save_pretrained(both, safe_serialization=True)
+    torch.manual_seed(1)
+    transformers.AlbertForMaskedLM(config).save_pretrained(both, safe_serialization=False)
+    assert (both / "model.safetensors").is_file() and (both / "pytorch_model.bin").is_file()
+    name = "albert.embeddings.word_embeddings.weight"
+    for use_safetensors in (None, True, False):
+        theirs = transformers.AlbertForMaskedLM.from_pretrained(both, use_safetensors=use_safetensors)
+        ours = AlbertForMaskedLM.from_pretrained(both, use_safetensors=use_safetensors)
+        np.testing.assert_array_equal(ours.params[name], theirs.state_dict()[name].numpy())
+    safe_only, pickled_only = tmp_path / "safe", tmp_path / "pickled"
+    transformers.AlbertForMaskedLM(config).save_pretrained(safe_only, safe_serialization=True)
+    transformers.AlbertForMaskedLM(config).save_pretrained(pickled_only, safe_serialization=False)
+    for directory, use_safetensors in ((safe_only, False), (pickled_only, True)):
+        with pytest.raises(OSError):
+            transformers.AlbertForMaskedLM.from_pretrained(directory, use_safetensors=use_safetensors)
+        with pytest.raises(FileNotFoundError, match=f"use_safetensors={use_safetensors}, but there is no"):
+            AlbertForMaskedLM.from_pretrained(directory, use_safetensors=use_safetensors)
+
+
+def test_use_safetensors_false_downloads_the_pickled_weights(clean_env, tmp_path):
+    clean_env.delenv("HF_HUB_OFFLINE")
+    clean_env.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None):
+        calls.append(set(allow_patterns))
+        (tmp_path / "downloaded").mkdir(exist_ok=True)
+        return str(tmp_path / "downloaded")
+
+    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    resolve_model_dir("org/albert", use_safetensors=False)
+    assert calls == [{"config.json", "*.json", "spiece.model", "pytorch_model.bin"}]
+    resolve_model_dir("org/albert", use_safetensors=True)  # no safetensors came, and none other is wanted
+    assert calls[1:] == [{"config.json", "*.safetensors", "*.json", "spiece.model"}]

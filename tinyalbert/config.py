@@ -304,9 +304,11 @@ class AlbertConfig:
 
     @classmethod
     def from_pretrained(cls, path, revision: str = "main", return_unused_kwargs: bool = False, *, cache_dir=None,
-                        local_files_only: bool = False, token=None, **overrides):
+                        local_files_only: bool = False, token=None, subfolder: str = "", force_download: bool = False,
+                        **overrides):
         """Read `config.json` from a directory (or the file itself, or a Hub name at `revision`;
-        `cache_dir`, `local_files_only` and `token` as in Transformers), then apply `overrides`.
+        `cache_dir`, `local_files_only`, `token`, `subfolder` and `force_download` as in
+        Transformers), then apply `overrides`.
 
         With `return_unused_kwargs`, as in Transformers, the overrides that are no config field
         are left out and returned: `(config, {name: value})`. A file that is not an ALBERT config
@@ -314,7 +316,8 @@ class AlbertConfig:
         """
         from .hub import resolve_model_dir
 
-        where = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token)
+        where = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token,
+                     subfolder=subfolder, force_download=force_download)
         if return_unused_kwargs:
             unused = {name: overrides.pop(name) for name in cls.unknown_names(overrides)}
             return cls.from_pretrained(path, **where, **overrides), unused

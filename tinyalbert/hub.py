@@ -10,7 +10,11 @@
    `albert/albert-base-v2`) already in the local Hugging Face cache, without any network;
 4. a download of that Hub name with `huggingface_hub.snapshot_download`, when that optional
    package is installed and neither `HF_HUB_OFFLINE` nor `local_files_only` forbids it: the config, tokenizer files and
-   safetensors weights, or `pytorch_model.bin` for a repository that has no safetensors.
+   safetensors weights, or `pytorch_model.bin` for a repository that has no safetensors
+   (`use_safetensors=False`: the pickled weights only). `force_download` skips step 3.
+
+`subfolder` names a folder inside the directory or repository that holds the files, as in
+Transformers.
 
 When all of them fail, the `FileNotFoundError` lists every place looked at and what to run.
 
@@ -35,7 +39,8 @@ DEFAULT_MODEL = "tinyalbert-mini"
 # now live under `albert/`.
 LEGACY_ALBERT_NAMES = tuple(PRESETS)
 # What a model directory needs: weights, config and the tokenizer files (which are JSON too).
-DOWNLOAD_PATTERNS = ("config.json", "*.safetensors", "*.json", "spiece.model")
+SAFE_WEIGHTS_PATTERN = "*.safetensors"
+DOWNLOAD_PATTERNS = ("config.json", SAFE_WEIGHTS_PATTERN, "*.json", "spiece.model")
 PICKLED_WEIGHTS_PATTERN = "pytorch_model.bin"  # downloaded only when a repository has no safetensors
 # The strings `huggingface_hub` reads as "true" in its environment variables.
 TRUE_VALUES = {"1", "ON", "YES", "TRUE"}
@@ -95,40 +100,57 @@ def cached_snapshot(repo_id: str, revision: str = "main", cache_dir: Path | None
     return snapshot, ""
 
 
-def _download(repo_id: str, revision: str, cache_dir: Path | None = None, token=None) -> tuple[Path | None, str]:
+def _download(repo_id: str, revision: str, cache_dir: Path | None = None, token=None, *, subfolder: str = "",
+              force_download: bool = False, use_safetensors: bool | None = None) -> tuple[Path | None, str]:
     """`huggingface_hub.snapshot_download` of the files a model needs, or None and why not."""
     if hub_offline():
         return None, "download skipped (HF_HUB_OFFLINE is set)"
     # Only what the caller chose is passed on; huggingface_hub's defaults decide the rest.
     chosen = {name: value for name, value in (("cache_dir", cache_dir), ("token", token)) if value is not None}
+    if force_download:
+        chosen["force_download"] = True
+    prefix = f"{subfolder}/" if subfolder else ""
+    others = [prefix + pattern for pattern in DOWNLOAD_PATTERNS if pattern != SAFE_WEIGHTS_PATTERN]
     try:
         from huggingface_hub import snapshot_download  # optional; imported only when a download is needed
     except ImportError:
         return None, "download skipped (huggingface_hub is not installed: pip install huggingface_hub)"
     try:
-        path = Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(DOWNLOAD_PATTERNS), **chosen))
-        if not any(path.glob("*.safetensors")):
+        if use_safetensors is False:
+            path = Path(snapshot_download(repo_id, revision=revision,
+                                          allow_patterns=[*others, prefix + PICKLED_WEIGHTS_PATTERN], **chosen))
+        else:
+            path = Path(snapshot_download(repo_id, revision=revision,
+                                          allow_patterns=[prefix + pattern for pattern in DOWNLOAD_PATTERNS], **chosen))
+        if use_safetensors is None and not any((path / subfolder).glob("*.safetensors")):
             # Older checkpoints ship only the pickled weights, which tinyalbert reads without
             # running them (tinyalbert.torch_checkpoint); fetched only when nothing better is there.
-            path = Path(snapshot_download(repo_id, revision=revision, allow_patterns=[PICKLED_WEIGHTS_PATTERN],
-                                          **chosen))
+            path = Path(snapshot_download(repo_id, revision=revision,
+                                          allow_patterns=[prefix + PICKLED_WEIGHTS_PATTERN], **chosen))
     except Exception as error:  # no network, unknown repository, gated model, ...
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return None, f"download of {repo_id} failed ({type(error).__name__}: {message})"
-    return path, ""
+    if not (path / subfolder).is_dir():
+        return None, f"{repo_id} has no folder {subfolder!r}"
+    return path / subfolder, ""
 
 
 def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, local_files_only: bool = False,
-                      token=None) -> Path:
+                      token=None, subfolder: str = "", force_download: bool = False,
+                      use_safetensors: bool | None = None) -> Path:
     """A local directory holding the model's files (see the module docstring for the search order).
 
     The other arguments mean what they mean to Transformers' `from_pretrained`: `cache_dir`
     replaces the Hugging Face cache (for looking and for downloading), `local_files_only` never
-    downloads, `token` is the Hub access token for a private or gated model.
+    downloads, `token` is the Hub access token for a private or gated model, `subfolder` is the
+    folder inside the directory or repository that holds the files, `force_download` downloads
+    again what the cache holds, and `use_safetensors=False` downloads the pickled weights
+    instead of the safetensors ones.
     Raises FileNotFoundError naming every place that was looked at when nothing matches.
     """
     text = os.fspath(name_or_path)
     path = Path(text).expanduser()
+    subfolder = os.fspath(subfolder or "")
     if path.is_dir():
         bundled = BUNDLED_DIR / text
         if text in BUNDLED_MODELS and bundled.is_dir() and path.resolve() != bundled.resolve():
@@ -136,8 +158,8 @@ def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, l
             # by name should know that another one answered.
             warnings.warn(f"using the local directory {path.resolve()}, not the bundled model {text!r} of the same "
                           f"name; pass {bundled} to use the bundled one", stacklevel=2)
-            return path.resolve()  # by its full path, later look-ups of the same directory do not warn again
-        return path
+            path = path.resolve()  # by its full path, later look-ups of the same directory do not warn again
+        return inside(path, subfolder)
     if path.exists():
         raise FileNotFoundError(f"{path} is a file; a model is a directory holding config.json and model.safetensors")
 
@@ -145,7 +167,7 @@ def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, l
     if text in BUNDLED_MODELS:
         bundled = BUNDLED_DIR / text
         if bundled.is_dir():
-            return bundled
+            return inside(bundled, subfolder)
         looked.append(f"bundled model {text!r} is not installed (no {bundled})")
 
     hint = "pass the path of a directory holding config.json, model.safetensors and spiece.model"
@@ -155,15 +177,20 @@ def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, l
     repo_ids = hub_repo_ids(text)
     cache_dir = None if cache_dir is None else Path(os.fspath(cache_dir)).expanduser()
     look_in = hf_cache_dir() if cache_dir is None else cache_dir
-    for repo_id in repo_ids:
+    for repo_id in repo_ids if not force_download else []:
         snapshot, reason = cached_snapshot(repo_id, revision, look_in)
+        if snapshot is not None and (snapshot / subfolder).is_dir():
+            return snapshot / subfolder
         if snapshot is not None:
-            return snapshot
+            reason = f"{snapshot} has no folder {subfolder!r}"
         looked.append(f"not in the Hugging Face cache ({reason})")
+    if force_download:
+        looked.append("the Hugging Face cache not looked in (force_download=True)")
     if local_files_only:
         snapshot, reason = None, "download skipped (local_files_only=True)"
     else:
-        snapshot, reason = _download(repo_ids[0], revision, cache_dir, token)
+        snapshot, reason = _download(repo_ids[0], revision, cache_dir, token, subfolder=subfolder,
+                                     force_download=force_download, use_safetensors=use_safetensors)
     if snapshot is not None:
         return snapshot
     looked.append(reason)
@@ -172,3 +199,13 @@ def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, l
         f"`hf download {repo_ids[0]}` (older huggingface_hub: `huggingface-cli download {repo_ids[0]}`), "
         f"or {hint}"
     )
+
+
+def inside(directory: Path, subfolder: str) -> Path:
+    """`directory / subfolder`, which must be a directory (Transformers' `subfolder`)."""
+    if not subfolder:
+        return directory
+    folder = directory / subfolder
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{directory} has no folder {subfolder!r} (subfolder={subfolder!r})")
+    return folder

@@ -81,11 +81,13 @@ class AlbertPreTrainedModel:
     @classmethod
     def from_pretrained(cls, name_or_path, *, config=None, backend="numpy", dtype="float32",
                         ignore_mismatched_sizes: bool = False, seed: int = 0, revision: str = "main",
-                        cache_dir=None, local_files_only: bool = False, token=None, **config_overrides):
+                        cache_dir=None, local_files_only: bool = False, token=None, subfolder: str = "",
+                        force_download: bool = False, use_safetensors: bool | None = None, **config_overrides):
         """Load a Transformers-layout directory (`config.json` + `model.safetensors` or
         `pytorch_model.bin`), a name found in the local Hugging Face cache, or (with
-        `huggingface_hub`) a Hub name at `revision`. `cache_dir`, `local_files_only` and `token`
-        mean what they mean to Transformers (`tinyalbert.hub.resolve_model_dir`).
+        `huggingface_hub`) a Hub name at `revision`. `cache_dir`, `local_files_only`, `token`,
+        `subfolder`, `force_download` and `use_safetensors` mean what they mean to Transformers
+        (`tinyalbert.hub.resolve_model_dir`, `tinyalbert.weights.read_checkpoint`).
 
         `config` (an `AlbertConfig`, or where to read one) replaces the directory's `config.json`,
         as in Transformers; the caller's object is copied, not changed. `config_overrides` set
@@ -100,8 +102,9 @@ class AlbertPreTrainedModel:
         if unknown:
             raise TypeError(f"{cls.__name__}.from_pretrained() got unexpected keyword argument(s) {unknown}: "
                             "not a field of AlbertConfig")
-        where = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token)
-        directory = resolve_model_dir(name_or_path, **where)
+        where = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token,
+                     subfolder=subfolder, force_download=force_download)
+        directory = resolve_model_dir(name_or_path, **where, use_safetensors=use_safetensors)
         torch_dtype = config_overrides.pop("torch_dtype", None)
         if config is None:
             config = AlbertConfig.from_pretrained(directory, **config_overrides)
@@ -113,7 +116,7 @@ class AlbertPreTrainedModel:
             raise TypeError(f"config must be a tinyalbert AlbertConfig or a path to one, got {type(config).__name__}")
         if torch_dtype is not None:  # Transformers' name for `dtype` ("float16", torch.float16 or "auto")
             dtype = config.saved_dtype() if torch_dtype == "auto" else torch_dtype
-        tensors, source = read_checkpoint(directory)
+        tensors, source = read_checkpoint(directory, use_safetensors)
         tensors = normalize_checkpoint_keys(tensors, config)
         params = match_checkpoint(tensors, cls.parameter_shapes(config), source, config, np.random.default_rng(seed),
                                   ignore_mismatched_sizes=ignore_mismatched_sizes)

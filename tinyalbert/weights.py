@@ -165,36 +165,51 @@ def _read_bfloat16_safetensors(file: Path) -> dict:
     return tensors
 
 
-def read_checkpoint(directory: Path) -> tuple[dict, Path]:
-    """All tensors of the checkpoint in `directory` as NumPy arrays, and the file they came from."""
+def read_checkpoint(directory: Path, use_safetensors: bool | None = None) -> tuple[dict, Path]:
+    """All tensors of the checkpoint in `directory` as NumPy arrays, and the file they came from.
+
+    Safetensors first, then `pytorch_model.bin`; as in Transformers, `use_safetensors=True`
+    accepts the safetensors files only and `use_safetensors=False` the pickled file only.
+    """
     directory = Path(directory)
     single = directory / SAFE_WEIGHTS_NAME
     index = directory / SAFE_WEIGHTS_INDEX_NAME
-    if single.is_file():
-        return _read_safetensors(single), single
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        except (json.JSONDecodeError, KeyError) as error:
-            raise ValueError(f"{index} is not a valid safetensors index: {error}") from None
-        tensors = {}
-        for shard in sorted(set(weight_map.values())):
-            shard_file = directory / shard
-            if not shard_file.is_file():
-                raise FileNotFoundError(f"{index} lists shard {shard}, which is missing from {directory}")
-            tensors.update(_read_safetensors(shard_file))
-        missing = sorted(set(weight_map) - set(tensors))
-        if missing:
-            raise ValueError(f"{index} maps {missing[:5]} to shards that do not contain them")
-        return tensors, index
     pickled = directory / PICKLED_WEIGHTS_NAME
+    if use_safetensors is not False:
+        if single.is_file():
+            return _read_safetensors(single), single
+        if index.is_file():
+            return _read_sharded_safetensors(index), index
+        if use_safetensors:
+            raise FileNotFoundError(f"use_safetensors=True, but there is no {SAFE_WEIGHTS_NAME} or "
+                                    f"{SAFE_WEIGHTS_INDEX_NAME} in {directory}")
     if pickled.is_file():
         from .torch_checkpoint import load_torch_checkpoint
 
         return load_torch_checkpoint(pickled), pickled
+    if use_safetensors is False:
+        raise FileNotFoundError(f"use_safetensors=False, but there is no {PICKLED_WEIGHTS_NAME} in {directory}")
     raise FileNotFoundError(
         f"no {SAFE_WEIGHTS_NAME}, {SAFE_WEIGHTS_INDEX_NAME} or {PICKLED_WEIGHTS_NAME} in {directory}"
     )
+
+
+def _read_sharded_safetensors(index: Path) -> dict:
+    """The tensors of every shard that a `model.safetensors.index.json` lists."""
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+    except (json.JSONDecodeError, KeyError) as error:
+        raise ValueError(f"{index} is not a valid safetensors index: {error}") from None
+    tensors = {}
+    for shard in sorted(set(weight_map.values())):
+        shard_file = index.parent / shard
+        if not shard_file.is_file():
+            raise FileNotFoundError(f"{index} lists shard {shard}, which is missing from {index.parent}")
+        tensors.update(_read_safetensors(shard_file))
+    missing = sorted(set(weight_map) - set(tensors))
+    if missing:
+        raise ValueError(f"{index} maps {missing[:5]} to shards that do not contain them")
+    return tensors
 
 
 def normalize_checkpoint_keys(tensors: dict, config) -> dict:

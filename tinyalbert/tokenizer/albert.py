@@ -403,15 +403,17 @@ class AlbertTokenizer(SpecialTokensMixin):
 
     @classmethod
     def from_pretrained(cls, name_or_path, *, revision: str = "main", cache_dir=None, local_files_only: bool = False,
-                        token=None, **overrides) -> "AlbertTokenizer":
+                        token=None, subfolder: str = "", force_download: bool = False, **overrides) -> "AlbertTokenizer":
         """Load ``spiece.model`` (+ ``tokenizer_config.json`` and ``special_tokens_map.json`` when present).
 
         ``name_or_path`` is a directory, a ``.model`` file, or a name that ``tinyalbert.hub``
-        resolves to a directory (``revision``, ``cache_dir``, ``local_files_only`` and ``token``
-        as in Transformers). Other keyword arguments override the saved configuration.
+        resolves to a directory (``revision``, ``cache_dir``, ``local_files_only``, ``token``,
+        ``subfolder`` and ``force_download`` as in Transformers). Other keyword arguments
+        override the saved configuration.
         """
         vocab_file, saved = find_pretrained(name_or_path, revision=revision, cache_dir=cache_dir,
-                                            local_files_only=local_files_only, token=token)
+                                            local_files_only=local_files_only, token=token, subfolder=subfolder,
+                                            force_download=force_download)
         return cls(vocab_file, **{**saved, **overrides})
 
     def save_vocabulary(self, save_directory, filename_prefix: str | None = None) -> tuple[str]:

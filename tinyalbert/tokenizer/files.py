@@ -152,7 +152,9 @@ def find_pretrained(name_or_path, **where) -> tuple[Path, dict]:
     path = Path(name_or_path)
     if path.is_file():
         return path, {}
-    if not path.is_dir():
+    if path.is_dir() and where.get("subfolder"):
+        path = path / where["subfolder"]  # Transformers' `subfolder`: the files are in a folder inside
+    elif not path.is_dir():
         try:
             from tinyalbert.hub import resolve_model_dir
         except ImportError:
