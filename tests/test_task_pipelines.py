@@ -58,7 +58,8 @@ def both(task, directory, **options):
     torch, transformers = _needs_reference()
     model_class = {"text-classification": transformers.AlbertForSequenceClassification,
                    "token-classification": transformers.AlbertForTokenClassification,
-                   "question-answering": transformers.AlbertForQuestionAnswering}[task]
+                   "question-answering": transformers.AlbertForQuestionAnswering,
+                   "feature-extraction": transformers.AlbertModel}[task]
     reference = transformers.pipeline(task, model=model_class.from_pretrained(directory, torch_dtype=torch.float64),
                                       tokenizer=transformers.AlbertTokenizer.from_pretrained(directory), **options)
     return tinyalbert.pipeline(task, model=str(directory), dtype="float64", **options), reference
@@ -181,6 +182,29 @@ def test_question_answering_matches_transformers(tmp_path, vocabulary):
             ours(question=questions[0], context=context, **{name: 0})
     with pytest.raises(ValueError, match="doc_stride must be a positive int, got -8"):
         tinyalbert.pipeline("question-answering", model=str(directory), doc_stride=-8)
+
+
+def test_feature_extraction_matches_transformers(tmp_path, vocabulary):
+    """Hidden states per token, from a masked-LM checkpoint (its base model), as nested lists or
+    as the array; truncation cuts to the positions the model has."""
+    directory = checkpoint(tmp_path, vocabulary, "AlbertForMaskedLM")
+    ours, theirs = both("feature-extraction", directory)
+    assert_same(ours(TEXTS[0]), theirs(TEXTS[0]), "one text")
+    assert_same(ours(TEXTS), theirs(TEXTS), "a list")
+    pieces = len(tinyalbert.AlbertTokenizer.from_pretrained(directory)(TEXTS[1])["input_ids"])
+    assert np.asarray(ours(TEXTS[1])).shape == (1, pieces, CONFIG["hidden_size"])
+    array = ours(TEXTS[1], return_tensors=True)
+    assert isinstance(array, np.ndarray) and array.dtype == np.float64
+    np.testing.assert_allclose(array, theirs(TEXTS[1], return_tensors=True).numpy(), atol=TOLERANCE)
+    kept = dict(tokenize_kwargs={"truncation": True, "max_length": 6})
+    assert_same(ours(TEXTS[0], **kept), theirs(TEXTS[0], **kept), "cut to 6 tokens")
+    assert len(ours(TEXTS[0], **kept)[0]) == 6
+    text = " ".join(TEXTS * 20)  # more pieces than the 128 positions
+    with pytest.raises(ValueError, match="pass truncation=True"):
+        ours(text)
+    assert len(ours(text, truncation=True)[0]) == 128
+    with pytest.raises(ValueError, match="truncation was given twice"):
+        ours(text, truncation=True, tokenize_kwargs={"truncation": True})
 
 
 def test_pipeline_rejects_unknown_options_and_strategies(tmp_path, vocabulary):

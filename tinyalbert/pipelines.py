@@ -29,7 +29,7 @@ from .nn.softmax import softmax
 logger = logging.getLogger(__name__)
 
 SUPPORTED_TASKS = ("fill-mask", "text-classification", "sentiment-analysis", "token-classification", "ner",
-                   "question-answering")
+                   "question-answering", "feature-extraction")
 
 
 class MissingMaskError(ValueError):

@@ -1,4 +1,5 @@
-"""The task pipelines: text classification, token classification, question answering.
+"""The task pipelines: text classification, token classification, feature extraction,
+question answering.
 
 Each gives the output of Transformers 4.53.3's pipeline of the same name when that runs with
 the slow (SentencePiece) `AlbertTokenizer`, the tokenizer tinyalbert reproduces:
@@ -12,6 +13,9 @@ the slow (SentencePiece) `AlbertTokenizer`, the tokenizer tinyalbert reproduces:
   are None, as Transformers gives them. Transformers refuses `first`/`average`/`max` with a slow
   tokenizer; here a word is a piece that starts with SentencePiece's word marker `▁` and the
   pieces after it that do not.
+- `feature-extraction`: the base model's last hidden states, per text `[[h_1, ..., h_n]]`
+  (one row of floats per token, special tokens included, as nested lists of shape
+  1 x tokens x hidden), or the array itself with `return_tensors=True`.
 - `question-answering`: `{"score", "start", "end", "answer"}`, found as Transformers' SQuAD
   preprocessing does for slow tokenizers: the context is split into whitespace-separated words
   (which carry the character offsets), each word into pieces, long contexts into overlapping
@@ -336,6 +340,39 @@ class QuestionAnsweringPipeline:
         return self._one(question, context, options)
 
 
+class FeatureExtractionPipeline:
+    """`pipeline("feature-extraction")`: a text or a list of texts -> hidden states per token."""
+
+    def __init__(self, model, tokenizer, tokenize_kwargs=None, return_tensors=False, truncation=None):
+        self.model, self.tokenizer = model, tokenizer
+        self.tokenize_kwargs, self.return_tensors, self.truncation = dict(tokenize_kwargs or {}), return_tensors, truncation
+
+    def _one(self, text, tokenize_kwargs: dict, return_tensors: bool):
+        if not isinstance(text, str):
+            raise ValueError(f"inputs must be texts, got {type(text).__name__}")
+        if tokenize_kwargs.get("truncation") and "max_length" not in tokenize_kwargs:
+            tokenize_kwargs = {**tokenize_kwargs, "max_length": _fitting_length(self.model, self.tokenizer)}
+        encoded = self.tokenizer(text, **tokenize_kwargs)
+        limit = self.model.config.max_position_embeddings
+        if len(encoded["input_ids"]) > limit:
+            raise TextTooLongError(text, len(encoded["input_ids"]), limit)
+        inputs = {name: np.asarray([encoded[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")}
+        hidden = self.model(**inputs, return_dict=True).last_hidden_state  # (1, tokens, hidden)
+        return hidden if return_tensors else to_numpy(hidden).tolist()
+
+    def __call__(self, inputs, tokenize_kwargs=None, return_tensors=None, truncation=None):
+        tokenize_kwargs = {**self.tokenize_kwargs, **(tokenize_kwargs or {})}
+        truncation = self.truncation if truncation is None else truncation
+        if truncation is not None:
+            if "truncation" in tokenize_kwargs:
+                raise ValueError("truncation was given twice: as an argument and in tokenize_kwargs")
+            tokenize_kwargs["truncation"] = truncation
+        return_tensors = self.return_tensors if return_tensors is None else return_tensors
+        texts, batched = _as_list(inputs)
+        results = [self._one(text, tokenize_kwargs, return_tensors) for text in texts]
+        return results if batched else results[0]
+
+
 def _check_qa_options(options: dict) -> dict:
     """Counts must be positive ints (max_seq_len and doc_stride may be None: the defaults)."""
     for name in ("top_k", "max_answer_len", "max_question_len", "max_seq_len", "doc_stride"):
@@ -346,7 +383,7 @@ def _check_qa_options(options: dict) -> dict:
 
 TASK_PIPELINES = {"text-classification": TextClassificationPipeline, "sentiment-analysis": TextClassificationPipeline,
                   "token-classification": TokenClassificationPipeline, "ner": TokenClassificationPipeline,
-                  "question-answering": QuestionAnsweringPipeline}
+                  "question-answering": QuestionAnsweringPipeline, "feature-extraction": FeatureExtractionPipeline}
 
 
 def build_task_pipeline(task: str, model, tokenizer, **options):
@@ -366,4 +403,8 @@ def task_model_class(task: str):
         return task_models.AlbertForSequenceClassification
     if TASK_PIPELINES[task] is TokenClassificationPipeline:
         return task_models.AlbertForTokenClassification
+    if TASK_PIPELINES[task] is FeatureExtractionPipeline:
+        from .models import AlbertModel
+
+        return AlbertModel
     return task_models.AlbertForQuestionAnswering
