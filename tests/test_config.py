@@ -24,6 +24,8 @@ def test_config_defaults_match_transformers():
     for name, value in ours.items():
         if name in theirs and name != "architectures":  # id2label too: int keys in both dicts
             assert value == theirs[name], name
+    # model_type is read from the class (AutoConfig's registry does) and from an instance alike.
+    assert AlbertConfig.model_type == transformers.AlbertConfig.model_type == AlbertConfig(**SMALL).model_type
 
 
 @pytest.mark.parametrize("preset", sorted(tinyalbert.config.PRESETS))

@@ -78,6 +78,8 @@ class AlbertConfig:
     """The fields below, plus Transformers' constructor conveniences: `num_labels=` (labels
     `LABEL_0`, ...), `label2id=`, and any other name, kept in `extra` and saved again."""
 
+    model_type = "albert"  # a class attribute, as in Transformers; not a field: it never changes
+
     vocab_size: int = 30000
     embedding_size: int = 128
     hidden_size: int = 4096
