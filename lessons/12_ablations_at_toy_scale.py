@@ -493,3 +493,5 @@ check("tied_parameter_count", tied_parameter_count)
 # **Exercise 3 (no self-check).** Make the SOP task harder: add a fourth style whose sentences can
 # come in any order (so order carries no signal there). What happens to the SOP accuracy of both
 # models in section 5?
+#
+# Next: lesson 13 puts task heads on the pretrained body and fine-tunes it.

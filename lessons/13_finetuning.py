@@ -1,0 +1,594 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 13: Fine-tuning: task heads, their losses and their gradients
+#
+# After this lesson you will be able to
+#
+# - put a task head on the pretrained body and say which weights are new;
+# - compute the four heads in a few lines of NumPy: sequence classification (on the pooled [CLS]
+#   vector), token classification (on every position), question answering (a start and an end
+#   score per position) and multiple choice (one score per choice);
+# - derive the gradient of each fine-tuning loss with respect to the logits (cross-entropy, mean
+#   squared error, binary cross-entropy with logits, and the span loss of question answering with
+#   its clamp-and-ignore rule) and check it by finite differences;
+# - see where each head's gradient enters the body, and check the whole model's gradient against
+#   torch autograd;
+# - fine-tune `tinyalbert-mini` on a small task and measure what pretraining buys on words the task
+#   never showed it.
+#
+# Lessons 7 and 8 wrote the backward pass of the body; a head adds one linear layer and a loss on
+# top, so this lesson is mostly about the last two links of the chain. `CI=true` trains fewer
+# steps; `LESSONS_FULL=1` trains longer and over more seeds. For real data sets, the same loop with
+# evaluation, checkpoints and progress is `python -m tinyalbert.finetune` (`docs/finetuning.md`).
+
+# %%
+import os
+import tempfile
+import time
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from tinyalbert import (
+    AlbertConfig, AlbertForMultipleChoice, AlbertForQuestionAnswering, AlbertForSequenceClassification,
+    AlbertForTokenClassification, AlbertTokenizer, gradcheck,
+)
+from tinyalbert.nn import heads, losses
+from tinyalbert.train import optim
+
+CI = os.environ.get("CI") == "true"
+FULL = os.environ.get("LESSONS_FULL") == "1"
+FINETUNE_STEPS = 300 if FULL else 160  # the model from scratch needs about this many to fit its sentences
+SEEDS = (0, 1, 2) if FULL else (0,)
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## 1. A head on a pretrained body
+#
+# `from_pretrained` with a task class reads the body from the checkpoint and starts the head from
+# random numbers (normal, standard deviation `initializer_range`, zero bias), as Transformers does,
+# and says so. The pooler (dense + tanh on the [CLS] vector) is not new: pretraining trained it
+# for sentence-order prediction, and sequence classification and multiple choice read it again.
+
+# %%
+tokenizer = AlbertTokenizer.from_pretrained("tinyalbert-mini")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    classifier = AlbertForSequenceClassification.from_pretrained("tinyalbert-mini", num_labels=3)
+print(caught[0].message)
+new = [name for name in classifier.params if not name.startswith("albert.")]
+print("new:", {name: classifier.params[name].shape for name in new})
+print(f"pretrained: {sum(v.size for n, v in classifier.params.items() if n.startswith('albert.')):,} parameters, "
+      f"new: {sum(classifier.params[n].size for n in new):,}")
+print(f"new weights: standard deviation {classifier.params['classifier.weight'].std():.4f} "
+      f"(initializer_range {classifier.config.initializer_range}), bias all zero")
+assert new == ["classifier.weight", "classifier.bias"]
+assert np.all(classifier.params["classifier.bias"] == 0)
+
+# %% [markdown]
+# ## 2. The four heads, by hand
+#
+# Every head is a linear layer $z = x W^\top + b$ on some of the body's final hidden states
+# $h$ `(batch, seq, H)`:
+#
+# | class | reads | logits |
+# | --- | --- | --- |
+# | `AlbertForSequenceClassification` | pooled [CLS]: $p = \tanh(h_{\cdot,0} W_p^\top + b_p)$ | `(batch, num_labels)` |
+# | `AlbertForTokenClassification` | every position $h_{\cdot,t}$ | `(batch, seq, num_labels)` |
+# | `AlbertForQuestionAnswering` | every position, 2 outputs: start, end | two `(batch, seq)` |
+# | `AlbertForMultipleChoice` | pooled [CLS] of each (question, choice) pair, 1 output | `(batch, choices)` |
+#
+# Multiple choice runs each choice through the body as its own sequence: the batch of
+# `(batch, choices, seq)` ids becomes `batch * choices` sequences, and the single scores are folded
+# back into `(batch, choices)`, so a softmax over the choices picks one. (In training, dropout comes
+# before the linear layer of every head but question answering's; here the models are in eval
+# mode, where it does nothing.)
+
+# %%
+def my_pooler(hidden, params):
+    return np.tanh(hidden[:, 0] @ params["albert.pooler.weight"].T + params["albert.pooler.bias"])
+
+
+def my_head(features, params, prefix):
+    return features @ params[prefix + "weight"].T + params[prefix + "bias"]
+
+
+texts = ["a dog is a kind of animal.", "paris is the capital of france."]
+batch = tokenizer(texts, padding=True, return_tensors="np")
+inputs = dict(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # each new head is announced as above
+    models = {cls.__name__: cls.from_pretrained("tinyalbert-mini", num_labels=4)
+              for cls in (AlbertForSequenceClassification, AlbertForTokenClassification)}
+    models["AlbertForQuestionAnswering"] = AlbertForQuestionAnswering.from_pretrained("tinyalbert-mini")
+    models["AlbertForMultipleChoice"] = AlbertForMultipleChoice.from_pretrained("tinyalbert-mini")
+
+sequence = models["AlbertForSequenceClassification"]
+hidden = sequence(**inputs, output_hidden_states=True).hidden_states[-1]  # (batch, seq, H)
+ours = my_head(my_pooler(hidden, sequence.params), sequence.params, "classifier.")
+np.testing.assert_allclose(ours, sequence(**inputs).logits, rtol=1e-4, atol=1e-5)
+
+token = models["AlbertForTokenClassification"]
+np.testing.assert_allclose(my_head(hidden, token.params, "classifier."), token(**inputs).logits, rtol=1e-4, atol=1e-5)
+
+qa = models["AlbertForQuestionAnswering"]
+both_scores = my_head(hidden, qa.params, "qa_outputs.")  # (batch, seq, 2)
+out = qa(**inputs)
+np.testing.assert_allclose(both_scores[..., 0], out.start_logits, rtol=1e-4, atol=1e-5)
+np.testing.assert_allclose(both_scores[..., 1], out.end_logits, rtol=1e-4, atol=1e-5)
+
+choice = models["AlbertForMultipleChoice"]
+question = "a dog is a kind of"
+options = ["animal.", "city.", "color."]
+pairs = tokenizer([question] * 3, options, padding=True, return_tensors="np")
+choice_ids, choice_mask = pairs["input_ids"][None], pairs["attention_mask"][None]  # (1 question, 3 choices, seq)
+choice_out = choice(input_ids=choice_ids, attention_mask=choice_mask, token_type_ids=pairs["token_type_ids"][None],
+                    output_hidden_states=True)
+flat_hidden = choice_out.hidden_states[-1]  # (1 * 3 sequences, seq, H)
+scores = my_head(my_pooler(flat_hidden, choice.params), choice.params, "classifier.").reshape(1, 3)
+np.testing.assert_allclose(scores, choice_out.logits, rtol=1e-4, atol=1e-5)
+print("logit shapes:", tuple(ours.shape), tuple(token(**inputs).logits.shape), tuple(out.start_logits.shape),
+      tuple(choice_out.logits.shape), "- all four heads by hand == tinyalbert")
+
+# %% [markdown]
+# The heads are new, so these logits mean nothing yet: which choice the untrained multiple-choice
+# head prefers is chance. When Transformers is installed, the sequence-classification logits of
+# the same checkpoint are compared with it.
+
+# %%
+print(f"untrained multiple-choice head picks {options[int(np.argmax(choice_out.logits))]!r}")
+try:
+    import torch
+    import transformers
+except ImportError:
+    torch = None
+
+if torch is None:
+    print("SKIPPED: torch and transformers are not installed (pip install torch transformers) - "
+          "the comparisons with Transformers did not run.")
+else:
+    with tempfile.TemporaryDirectory() as directory:
+        sequence.save_pretrained(directory)
+        reference = transformers.AlbertForSequenceClassification.from_pretrained(directory).eval()
+    with torch.no_grad():
+        theirs = reference(**{name: torch.tensor(value) for name, value in inputs.items()}).logits.numpy()
+    print(f"largest difference from Transformers: {np.abs(theirs - sequence(**inputs).logits).max():.1e}")
+    np.testing.assert_allclose(sequence(**inputs).logits, theirs, rtol=1e-4, atol=1e-5)
+
+# %% [markdown]
+# ## 3. The losses, and their gradient with respect to the logits
+#
+# `AlbertForSequenceClassification` picks its loss from `config.problem_type`; when that is not set,
+# it decides on the first batch, as Transformers does: one label means **regression** (mean squared
+# error), integer labels mean **single-label** classification (cross-entropy), anything else
+# **multi-label** (binary cross-entropy with logits, one yes/no per label). Token classification
+# and multiple choice use cross-entropy, question answering a pair of them (section 4).
+#
+# With $N$ counted rows (cross-entropy; labels of -100 are not counted) or $N$ entries (the other
+# two), and $s$ the sigmoid:
+#
+# | loss | $L$ | $\partial L / \partial z$ |
+# | --- | --- | --- |
+# | cross-entropy | $\frac{1}{N}\sum_r -\log \mathrm{softmax}(z_r)_{y_r}$ | $\frac{1}{N}(\mathrm{softmax}(z_r) - \mathrm{onehot}(y_r))$, 0 on ignored rows |
+# | mean squared error | $\frac{1}{N}\sum (z - y)^2$ | $\frac{2}{N}(z - y)$ |
+# | BCE with logits | $\frac{1}{N}\sum \log(1 + e^{z}) - y z$ | $\frac{1}{N}(s(z) - y)$ |
+#
+# The BCE forward is computed as $\max(z, 0) - zy + \log(1 + e^{-|z|})$: the same value, but
+# $e^{z}$ never overflows.
+
+# %%
+def my_cross_entropy_grad(logits, labels, ignore=-100):
+    counted = labels != ignore
+    shifted = np.exp(logits - logits.max(-1, keepdims=True))
+    probs = shifted / shifted.sum(-1, keepdims=True)
+    onehot = np.eye(logits.shape[-1])[np.where(counted, labels, 0)]
+    return (probs - onehot) * counted[:, None] / counted.sum()
+
+
+def my_mse_grad(predictions, targets):
+    return 2 * (predictions - targets) / predictions.size
+
+
+def my_bce_with_logits(logits, targets):
+    return np.mean(np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-np.abs(logits))))
+
+
+def my_bce_grad(logits, targets):
+    return (1 / (1 + np.exp(-logits)) - targets) / logits.size
+
+
+z = rng.standard_normal((6, 4))
+class_ids = np.array([0, 3, -100, 1, 2, -100])
+values = rng.standard_normal((6, 4))
+multi_hot = (rng.random((6, 4)) < 0.4).astype(np.float64)
+cases = {  # name: (library forward, its backward, our gradient, targets)
+    "cross-entropy": (losses.cross_entropy_forward, losses.cross_entropy_backward, my_cross_entropy_grad, class_ids),
+    "mean squared error": (losses.mse_forward, losses.mse_backward, my_mse_grad, values),
+    "BCE with logits": (losses.bce_with_logits_forward, losses.bce_with_logits_backward, my_bce_grad, multi_hot),
+}
+for name, (forward, backward, my_grad, targets) in cases.items():
+    loss, cache = forward(z, targets)
+    library_grad, _ = backward(1.0, cache)
+    np.testing.assert_allclose(my_grad(z, targets), library_grad, rtol=1e-12, atol=1e-15)
+    gradcheck.check_gradients(lambda v: float(forward(v["z"], targets)[0]), {"z": z.copy()}, {"z": library_grad})
+    print(f"{name:19s} loss {float(loss):.4f}: our gradient == tinyalbert.nn.losses == finite differences")
+np.testing.assert_allclose(my_bce_with_logits(z, multi_hot), losses.bce_with_logits_forward(z, multi_hot)[0], rtol=1e-12)
+
+# %% [markdown]
+# How hard does each loss push? For one logit and a target of 1 (for cross-entropy: two classes
+# whose logits differ by $z$, which is the same as BCE on $z$), plot the loss and its gradient. The
+# squared error keeps pushing in proportion to the error, and pushes *down* once $z$ passes the
+# target; the log-losses push at most 1 and fade as the answer becomes confident.
+
+# %%
+grid = np.linspace(-6, 6, 241)
+targets_one = np.ones_like(grid)
+curves = {
+    "mean squared error": ([(g - 1) ** 2 for g in grid], 2 * (grid - 1)),
+    "BCE with logits / 2-class CE": ([my_bce_with_logits(np.array([g]), np.array([1.0])) for g in grid],
+                                     my_bce_grad(grid, targets_one) * grid.size),
+}
+two_class = np.stack([np.zeros_like(grid), grid], axis=1)
+ce_values = [float(losses.cross_entropy_forward(row[None], np.array([1]))[0]) for row in two_class]
+np.testing.assert_allclose(ce_values, curves["BCE with logits / 2-class CE"][0], rtol=1e-12)
+fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+for name, (loss_values, grad_values) in curves.items():
+    left.plot(grid, loss_values, label=name)
+    right.plot(grid, grad_values, label=name)
+left.set(xlabel="logit z (target 1)", ylabel="loss", ylim=(0, 8), title="loss")
+right.set(xlabel="logit z (target 1)", ylabel="dL/dz", ylim=(-3, 3), title="gradient")
+right.axhline(0, color="gray", linewidth=0.5)
+left.legend()
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 4. Question answering: two cross-entropies, and answers that were cut off
+#
+# A question-answering example names the answer's first and last token, `start_positions` and
+# `end_positions`. The loss is the mean of two cross-entropies over the positions, one for the start
+# scores and one for the end scores. When a long context is truncated, the answer may lie beyond
+# the last kept token; Transformers clamps every position into $[0, \text{seq}]$ and ignores the
+# value seq itself, so such an example adds nothing, and a negative position counts as 0 (the
+# [CLS] token, which is also where SQuAD 2.0's "no answer" points). The rows that count are
+# averaged separately for start and end.
+
+# %%
+def my_span_positions(positions, seq):
+    """Clamped into [0, seq]; seq marks "ignore"."""
+    clamped = np.clip(positions, 0, seq)
+    return np.where(clamped == seq, -100, clamped)
+
+
+seq = 7
+start_logits, end_logits = rng.standard_normal((4, seq)), rng.standard_normal((4, seq))
+start_positions, end_positions = np.array([1, 3, 12, -2]), np.array([2, 5, 12, 0])  # the third was cut off
+starts, ends = my_span_positions(start_positions, seq), my_span_positions(end_positions, seq)
+print("start positions", start_positions, "->", starts, "  end positions", end_positions, "->", ends)
+d_start = my_cross_entropy_grad(start_logits, starts) / 2
+d_end = my_cross_entropy_grad(end_logits, ends) / 2
+assert np.all(d_start[2] == 0) and np.all(d_end[2] == 0)  # the cut-off answer teaches nothing
+
+
+def span_loss(values):
+    """The library's loss: clamp to [0, seq], ignore seq, mean of the two cross-entropies."""
+    start = losses.cross_entropy_forward(values["start"], np.clip(start_positions, 0, seq), ignore_index=seq)[0]
+    end = losses.cross_entropy_forward(values["end"], np.clip(end_positions, 0, seq), ignore_index=seq)[0]
+    return float((start + end) / 2)
+
+
+gradcheck.check_gradients(span_loss, {"start": start_logits.copy(), "end": end_logits.copy()},
+                          {"start": d_start, "end": d_end})
+print("span-loss gradient by hand == finite differences")
+
+# %% [markdown]
+# ## 5. Where the gradient enters the body
+#
+# The classification layer's backward is lesson 7's linear backward:
+# $\partial L/\partial x = \partial L/\partial z\, W$. For sequence classification $x$ is the pooled
+# vector, and the pooler read only the [CLS] position, so $\partial L/\partial h$ is zero at every
+# other position of the last layer: one vector carries the whole signal into the body (which then
+# spreads it to every position through attention). Token classification puts a gradient on every
+# position that has a label. Below, the size of $\partial L/\partial h_t$ per position, for one
+# sentence, by hand; then the library's `pooler_backward` gives the same.
+
+# %%
+ids = tokenizer(texts[:1], return_tensors="np")["input_ids"]
+hidden = sequence(input_ids=ids, output_hidden_states=True).hidden_states[-1]
+params = sequence.params
+pooled = my_pooler(hidden, params)
+d_logits = my_cross_entropy_grad(my_head(pooled, params, "classifier."), np.array([1]))
+d_pooled = d_logits @ params["classifier.weight"]
+d_cls = (d_pooled * (1 - pooled**2)) @ params["albert.pooler.weight"]  # tanh' = 1 - tanh^2
+d_hidden_sequence = np.zeros_like(hidden)
+d_hidden_sequence[:, 0] = d_cls
+
+_, pooler_cache = heads.pooler_forward(hidden, {"weight": params["albert.pooler.weight"], "bias": params["albert.pooler.bias"]})
+library_d_hidden, _ = heads.pooler_backward(d_pooled, pooler_cache)
+np.testing.assert_allclose(d_hidden_sequence, library_d_hidden, rtol=1e-5, atol=1e-9)
+
+word_labels = rng.integers(0, 4, size=ids.shape)
+word_labels[:, [0, -1]] = -100  # no label on [CLS] and [SEP]
+token_logits = my_head(hidden, token.params, "classifier.")
+d_token_logits = my_cross_entropy_grad(token_logits[0], word_labels[0])
+d_hidden_token = d_token_logits @ token.params["classifier.weight"]
+
+pieces = tokenizer.convert_ids_to_tokens(ids[0])
+fig, ax = plt.subplots(figsize=(9, 3))
+positions = np.arange(len(pieces))
+ax.bar(positions - 0.2, np.linalg.norm(d_hidden_sequence[0], axis=-1), width=0.4, label="sequence classification")
+ax.bar(positions + 0.2, np.linalg.norm(d_hidden_token, axis=-1), width=0.4, label="token classification")
+ax.set_xticks(positions, pieces, rotation=45)
+ax.set(ylabel="|dL/dh| at the last layer", title="where the head's gradient enters the body")
+ax.legend()
+plt.tight_layout()
+plt.show()
+assert np.count_nonzero(np.linalg.norm(d_hidden_sequence[0], axis=-1)) == 1
+assert np.count_nonzero(np.linalg.norm(d_hidden_token, axis=-1)) == int(np.sum(word_labels != -100))
+
+# %% [markdown]
+# From there on the body's backward is lesson 8's. Each task class has `loss_and_grads`, which runs
+# the head's forward with caches and the hand-written backward through head and body. On a small
+# random model in float64, every parameter's gradient, for each of the four heads, is compared
+# with torch autograd through Transformers (the test suite checks the same in
+# `tests/test_finetune_grads.py`, over many random configurations).
+
+# %%
+small = AlbertConfig(vocab_size=40, embedding_size=6, hidden_size=8, num_hidden_layers=3, num_attention_heads=2,
+                     intermediate_size=12, max_position_embeddings=16, num_labels=2, classifier_dropout_prob=0.0)
+ids = rng.integers(5, 40, size=(2, 7))
+mask = np.array([[1] * 7, [1] * 5 + [0] * 2])
+tasks = {  # class: its labels
+    AlbertForSequenceClassification: dict(labels=np.array([1, 0])),
+    AlbertForTokenClassification: dict(labels=np.where(mask == 1, rng.integers(0, 2, size=(2, 7)), -100)),
+    AlbertForQuestionAnswering: dict(start_positions=np.array([1, 9]), end_positions=np.array([3, 9])),
+    AlbertForMultipleChoice: dict(labels=np.array([1])),
+}
+for cls, labels in tasks.items():
+    model = cls(small, dtype="float64", seed=1)
+    task_ids, task_mask = (ids[None], mask[None]) if cls is AlbertForMultipleChoice else (ids, mask)
+    loss, grads = model.loss_and_grads(input_ids=task_ids, attention_mask=task_mask, **labels)
+    if torch is None:
+        print(f"{cls.__name__}: loss {float(loss):.6f} (SKIPPED: the autograd comparison needs torch and transformers)")
+        continue
+    with tempfile.TemporaryDirectory() as directory:
+        model.save_pretrained(directory)
+        reference = getattr(transformers, cls.__name__).from_pretrained(
+            directory, torch_dtype=torch.float64, attn_implementation="eager").eval()
+    out = reference(input_ids=torch.tensor(task_ids), attention_mask=torch.tensor(task_mask),
+                    **{name: torch.tensor(value) for name, value in labels.items()})
+    out.loss.backward()
+    theirs = {name: parameter.grad for name, parameter in reference.named_parameters()}
+    worst = max(np.abs(grads[name] - (0 if theirs[name] is None else theirs[name].numpy())).max()
+                / max(np.abs(grads[name]).max(), 1e-3) for name in theirs)
+    print(f"{cls.__name__:33s} loss {float(loss):.6f} (torch {out.loss.item():.6f}), "
+          f"largest relative gradient difference {worst:.1e}")
+    assert abs(float(loss) - out.loss.item()) < 1e-10 and worst < 1e-8
+
+# %% [markdown]
+# ## 6. Fine-tuning, and what pretraining buys
+#
+# A small task: is a sentence about an animal or about food? Five sentence templates, filled in
+# with animal and food words. The words are split in two: the training sentences use some, the test
+# sentences *only the others*. A model that learns only from the training sentences has never seen
+# a test word; it can answer them only with what it knew before. So we fine-tune twice, the same
+# loop and the same settings: `tinyalbert-mini` (pretrained on WordNet's definitions, which say
+# a lot about dogs and bread) and a model of the same shape started from random numbers.
+
+# %%
+ANIMALS = ("dog cat horse cow sheep goat pig rabbit mouse rat fox wolf bear lion tiger deer monkey elephant "
+           "snake frog duck chicken owl eagle whale").split()
+FOODS = ("bread cheese apple banana rice soup cake butter milk egg meat potato tomato onion carrot pie candy "
+         "sugar salt honey coffee tea wine beer sandwich").split()
+TEMPLATES = ["i saw a {} yesterday.", "the {} was on the table.", "she wrote a poem about the {}.",
+             "there is a {} in the picture.", "he talked about the {} all day."]
+
+
+def one_piece(word):
+    return tokenizer.tokenize(word) == ["\u2581" + word]  # one vocabulary piece, so no word gives away a suffix
+
+
+animals, foods = [w for w in ANIMALS if one_piece(w)], [w for w in FOODS if one_piece(w)]
+split = np.random.default_rng(0)
+animals, foods = list(split.permutation(animals)), list(split.permutation(foods))
+train_words = (animals[: len(animals) * 3 // 5], foods[: len(foods) * 3 // 5])
+test_words = (animals[len(animals) * 3 // 5:], foods[len(foods) * 3 // 5:])
+
+
+def sentences(words):
+    return [(template.format(word), label) for label, group in enumerate(words) for word in group
+            for template in TEMPLATES]
+
+
+train, test = sentences(train_words), sentences(test_words)
+assert not set(sum(train_words, [])) & set(sum(test_words, []))
+print(f"{len(train)} training sentences from {sum(map(len, train_words))} words, "
+      f"{len(test)} test sentences from {sum(map(len, test_words))} other words, e.g. {test[0]}")
+
+
+def encode(rows):
+    batch = tokenizer([text for text, _ in rows], padding=True, return_tensors="np")
+    return dict(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]), np.array([l for _, l in rows])
+
+
+def accuracy(model, rows):
+    model_inputs, labels = encode(rows)
+    return float(np.mean(model(**model_inputs).logits.argmax(-1) == labels))
+
+
+def finetune(model, steps, seed, lr=1e-4, batch_size=16, warmup=10):
+    """AdamW, clipping, linear warm-up then decay, dropout on: lesson 11's loop with a task loss."""
+    optimizer, draw = optim.AdamW(weight_decay=0.01), np.random.default_rng(seed)
+    model.train(rng=np.random.default_rng(seed))
+    curve = []
+    for step in range(steps):
+        model_inputs, labels = encode([train[i] for i in draw.choice(len(train), batch_size, replace=False)])
+        loss, grads = model.loss_and_grads(labels=labels, **model_inputs)
+        grads, _ = optim.clip_grad_global_norm(grads, 1.0)
+        model.params = optimizer.step(model.params, grads, optim.linear_warmup_then_decay(step, warmup, steps, lr))
+        curve.append(float(loss))
+    return model.eval(), curve
+
+
+results, curves = {"pretrained": [], "from scratch": []}, {}
+unseen_ids = tokenizer.convert_tokens_to_ids(["\u2581" + word for word in sum(test_words, [])])
+WORDS = "albert.embeddings.word_embeddings.weight"
+start = time.perf_counter()
+for seed in SEEDS:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the new head
+        pretrained = AlbertForSequenceClassification.from_pretrained("tinyalbert-mini", num_labels=2, seed=seed)
+    scratch = AlbertForSequenceClassification(pretrained.config, seed=seed)
+    unseen_before = scratch.params[WORDS][unseen_ids].copy()
+    for name, model in (("pretrained", pretrained), ("from scratch", scratch)):
+        model, curves[name] = finetune(model, FINETUNE_STEPS, seed)
+        results[name].append((accuracy(model, train), accuracy(model, test)))
+print(f"{len(SEEDS)} seed(s) x 2 models x {FINETUNE_STEPS} steps of 16 in {time.perf_counter() - start:.0f} s")
+for name, scores in results.items():
+    train_accuracy, test_accuracy = np.mean(scores, axis=0)
+    print(f"{name:13s} accuracy on training sentences {train_accuracy:.2f}, on sentences with unseen words "
+          f"{test_accuracy:.2f}")
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for name, curve in curves.items():
+    ax.plot(np.convolve(curve, np.ones(5) / 5, mode="valid"), label=name)
+ax.set(xlabel="step", ylabel="training loss (5-step mean)", title=f"fine-tuning, seed {SEEDS[-1]}")
+ax.legend()
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Both models see exactly the same sentences, and both learn them; on the sentences with words
+# they have never seen, only the pretrained one does better than a coin. For the model from scratch
+# nothing else is possible: an embedding row gets a gradient only when its word is in the batch,
+# so the rows of the test words never got one. AdamW's moments for them stay zero, and all that
+# touched them was weight decay, which shrinks every entry by the same factor. They are as random as
+# they started, and so is the model's view of those words. The pretrained rows were random once
+# too; pretraining on text that mentions those words is what moved them. That gap, not the training
+# accuracy, is what pretraining is for.
+
+# %%
+ratio = scratch.params[WORDS][unseen_ids] / unseen_before
+decay = np.prod([1 - 0.01 * optim.linear_warmup_then_decay(step, 10, FINETUNE_STEPS, 1e-4)
+                 for step in range(FINETUNE_STEPS)])  # (1 - lr_t * weight_decay) at every step
+print(f"test-word embedding rows, after / before fine-tuning from scratch: {ratio.mean():.6f} "
+      f"(spread {ratio.max() - ratio.min():.0e}, float32 rounding); weight decay alone: {decay:.6f}")
+np.testing.assert_allclose(ratio, decay, rtol=1e-4)
+pretrained_test = np.mean([test_accuracy for _, test_accuracy in results["pretrained"]])
+scratch_test = np.mean([test_accuracy for _, test_accuracy in results["from scratch"]])
+assert min(train_accuracy for scores in results.values() for train_accuracy, _ in scores) >= 0.75, results
+assert pretrained_test >= 0.65 and pretrained_test - scratch_test >= 0.15, (pretrained_test, scratch_test)
+
+# %% [markdown]
+# A few test sentences, with the pretrained model's answer and its probability:
+
+# %%
+shown = test[::12][:8]
+model_inputs, labels = encode(shown)
+logits = pretrained(**model_inputs).logits
+probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+probabilities /= probabilities.sum(-1, keepdims=True)
+for (text, label), row in zip(shown, probabilities):
+    answer = int(np.argmax(row))
+    verdict = "right" if answer == label else "wrong"
+    print(f"{['animal', 'food'][answer]:6s} {row[answer]:.2f}  {text:35s} ({verdict})")
+
+# %% [markdown]
+# ## Exercises
+#
+# The `check` function has the call of the course autograder (`tinyalbert.grading.check(name,
+# function)`) and checks an answer against the library on random cases.
+
+# %%
+def check(exercise, function):
+    cases = np.random.default_rng(13)
+    if exercise == "bce_with_logits_grad":
+        for shape in ((5, 3), (2, 4, 6)):
+            logits = 4 * cases.standard_normal(shape)
+            targets = (cases.random(shape) < 0.5).astype(np.float64)
+            expected, _ = losses.bce_with_logits_backward(1.0, losses.bce_with_logits_forward(logits, targets)[1])
+            got = np.asarray(function(logits, targets))
+            assert got.shape == expected.shape, f"shape {got.shape}, expected {expected.shape}"
+            np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-14)
+    elif exercise == "span_loss_grads":
+        for seq, batch in ((6, 5), (9, 3)):
+            start, end = cases.standard_normal((batch, seq)), cases.standard_normal((batch, seq))
+            start_positions = cases.integers(-2, seq + 3, size=batch)
+            end_positions = cases.integers(-2, seq + 3, size=batch)
+            start_positions[0] = end_positions[0] = seq + 1  # one answer is always cut off
+            start_positions[1], end_positions[1] = 1, 2  # and one always counts
+            def loss(values):
+                first = losses.cross_entropy_forward(values["start"], np.clip(start_positions, 0, seq), ignore_index=seq)
+                last = losses.cross_entropy_forward(values["end"], np.clip(end_positions, 0, seq), ignore_index=seq)
+                return float((first[0] + last[0]) / 2)
+            d_start, d_end = function(start, end, start_positions, end_positions)
+            gradcheck.check_gradients(loss, {"start": start, "end": end},
+                                      {"start": np.asarray(d_start), "end": np.asarray(d_end)})
+    else:
+        raise ValueError(f"no exercise called {exercise!r}")
+    print(f"{exercise}: correct")
+
+
+def must_reject(exercise, wrong_answer):
+    """The check itself is checked: it must fail on a known wrong answer."""
+    try:
+        check(exercise, wrong_answer)
+    except AssertionError:
+        return
+    raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
+
+
+must_reject("bce_with_logits_grad", lambda z, y: 1 / (1 + np.exp(-z)) - y)  # the 1/N forgotten
+must_reject("span_loss_grads",  # the cut-off answers not ignored
+            lambda s, e, sp, ep: (my_cross_entropy_grad(s, np.clip(sp, 0, s.shape[1] - 1)) / 2,
+                                  my_cross_entropy_grad(e, np.clip(ep, 0, e.shape[1] - 1)) / 2))
+
+# %% [markdown]
+# **Exercise 1.** Write the gradient of the mean binary cross-entropy with logits with respect to
+# the logits, for any shape (section 3), without looking at the table: start from
+# $\log(1 + e^{z}) - yz$ and differentiate.
+
+# %%
+def bce_with_logits_grad(logits, targets):
+    return (1 / (1 + np.exp(-logits)) - targets) / logits.size  # answer: replace with your own
+
+
+check("bce_with_logits_grad", bce_with_logits_grad)
+
+# %% [markdown]
+# **Exercise 2.** Write the gradient of question answering's span loss with respect to the start and
+# the end scores `(batch, seq)`, given raw positions that may be negative or past the end
+# (section 4). Return `(d_start, d_end)`.
+
+# %%
+def span_loss_grads(start_logits, end_logits, start_positions, end_positions):
+    seq = start_logits.shape[1]  # answer: replace with your own
+    return (my_cross_entropy_grad(start_logits, my_span_positions(start_positions, seq)) / 2,
+            my_cross_entropy_grad(end_logits, my_span_positions(end_positions, seq)) / 2)
+
+
+check("span_loss_grads", span_loss_grads)
+
+# %% [markdown]
+# **Exercise 3 (no self-check).** In section 6, freeze the body: train only the pooler and the
+# classifier (give the optimizer only those parameters and their gradients). How close does that
+# "probe" of the pretrained representations come to full fine-tuning on the unseen words, and how
+# does the model from scratch fare when frozen?
+#
+# **Exercise 4 (no self-check).** Multi-label the task: give each sentence the labels "animal",
+# "food" and "on the table" (the template that says so), as floats. Which loss does
+# `AlbertForSequenceClassification` choose now, and why does a softmax over the three labels no
+# longer fit?
