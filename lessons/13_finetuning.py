@@ -583,6 +583,25 @@ def span_loss_grads(start_logits, end_logits, start_positions, end_positions):
 check("span_loss_grads", span_loss_grads)
 
 # %% [markdown]
+# **In a course.** The autograder has these losses as the extra exercise `task_losses`:
+# `mse_forward/backward` and `bce_with_logits_forward/backward` with tinyalbert's signatures and
+# caches (`python -m tinyalbert.grading stubs DIR --exercise task_losses`). `tinyalbert.grading.check`
+# runs its checks on one function here: on the library's BCE backward, and on a copy that forgets
+# to divide by the number of entries, which it must catch.
+
+# %%
+import tinyalbert.grading as grading
+
+
+def bce_backward_without_the_mean(d_loss, cache):
+    d_logits, grads = losses.bce_with_logits_backward(d_loss, cache)
+    return d_logits * cache[0].size, grads
+
+
+assert grading.check("bce_with_logits_backward", losses.bce_with_logits_backward)
+assert not grading.check("bce_with_logits_backward", bce_backward_without_the_mean)
+
+# %% [markdown]
 # **Exercise 3 (no self-check).** In section 6, freeze the body: train only the pooler and the
 # classifier (give the optimizer only those parameters and their gradients). How close does that
 # "probe" of the pretrained representations come to full fine-tuning on the unseen words, and how

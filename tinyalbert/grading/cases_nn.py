@@ -310,3 +310,32 @@ def cross_entropy_cases(rng, draws, *, for_gradients=False):
         targets[0] = int(rng.integers(0, classes))
         cases.append(Case(f"random draw {i + 1}", [normal(rng, rows, classes, scale=2.0), targets]))
     return cases
+
+
+def mse_cases(rng, draws):
+    """Regression: one output per example (batch,), several (batch, labels), a 3-d table."""
+    cases = [Case("one label: (batch 5,)", [normal(rng, 5), normal(rng, 5)]),
+             Case("3 outputs: (batch 4, 3)", [normal(rng, 4, 3, scale=2.0), normal(rng, 4, 3)]),
+             Case("(2, 3, 4)", [normal(rng, 2, 3, 4), normal(rng, 2, 3, 4)])]
+    for i in range(draws):
+        shape = (int(rng.integers(1, 6)), int(rng.integers(1, 5)))
+        cases.append(Case(f"random draw {i + 1}", [normal(rng, *shape, scale=2.0), normal(rng, *shape)]))
+    return cases
+
+
+def bce_cases(rng, draws, *, for_gradients=False):
+    """Multi-label: 0/1 targets, soft targets, and (forward only) logits far beyond exp's range."""
+    def zero_one(*shape):
+        return (rng.random(shape) < 0.5).astype(np.float64)
+
+    cases = [Case("multi-hot targets (batch 4, 3 labels)", [normal(rng, 4, 3, scale=2.0), zero_one(4, 3)]),
+             Case("soft targets in [0, 1]", [normal(rng, 3, 5), rng.random((3, 5))]),
+             Case("one label per example (batch 6,)", [normal(rng, 6, scale=3.0), zero_one(6)])]
+    if not for_gradients:
+        # e^x overflows float64 from x = 710 on
+        cases.append(Case("large logits (+-800): exp must not overflow", [np.array([[800.0, -800.0], [-750.0, 790.0]]),
+                                                                          np.array([[1.0, 0.0], [1.0, 0.0]])]))
+    for i in range(draws):
+        shape = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
+        cases.append(Case(f"random draw {i + 1}", [normal(rng, *shape, scale=2.0), zero_one(*shape)]))
+    return cases

@@ -150,6 +150,13 @@ EXERCISES = (
     Exercise("cross_entropy", "Cross-entropy with ignored labels", ("cross_entropy_forward", "cross_entropy_backward"),
              forward_backward("cross_entropy_forward", "cross_entropy_backward", nn.cross_entropy_cases, (2, 2, 2),
                               lambda case: [(("args", 0), (0,))], gradient_cases=_gradient_cases(nn.cross_entropy_cases))),
+    Exercise("task_losses", "The other fine-tuning losses: mean squared error and BCE with logits",
+             ("mse_forward", "mse_backward", "bce_with_logits_forward", "bce_with_logits_backward"),
+             forward_backward("mse_forward", "mse_backward", nn.mse_cases, (1, 1, 1), lambda case: [(("args", 0), (0,))],
+                              prefix="mse_")
+             + forward_backward("bce_with_logits_forward", "bce_with_logits_backward", nn.bce_cases, (1, 1, 1),
+                                lambda case: [(("args", 0), (0,))], gradient_cases=_gradient_cases(nn.bce_cases),
+                                prefix="bce_"), extra=True),
     Exercise("text_preprocessing", "ALBERT's text preprocessing and the digit-comma rule",
              ("preprocess_text", "_split_digit_comma", "_pieces_of_plain_texts"), (
                  _value("preprocess_text", "preprocess_text", data.preprocess_cases, 2, "whitespace, quotes, accents, case"),

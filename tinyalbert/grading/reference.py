@@ -41,6 +41,10 @@ REFERENCE = {
     "classifier_backward": "tinyalbert.nn.heads:classifier_backward",
     "cross_entropy_forward": "tinyalbert.nn.losses:cross_entropy_forward",
     "cross_entropy_backward": "tinyalbert.nn.losses:cross_entropy_backward",
+    "mse_forward": "tinyalbert.nn.losses:mse_forward",
+    "mse_backward": "tinyalbert.nn.losses:mse_backward",
+    "bce_with_logits_forward": "tinyalbert.nn.losses:bce_with_logits_forward",
+    "bce_with_logits_backward": "tinyalbert.nn.losses:bce_with_logits_backward",
     # text preprocessing and pretraining data
     "preprocess_text": "tinyalbert.tokenizer.text:preprocess_text",
     "_split_digit_comma": "tinyalbert.tokenizer.albert:AlbertTokenizer._split_digit_comma",
