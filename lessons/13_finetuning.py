@@ -611,3 +611,5 @@ assert not grading.check("bce_with_logits_backward", bce_backward_without_the_me
 # "food" and "on the table" (the template that says so), as floats. Which loss does
 # `AlbertForSequenceClassification` choose now, and why does a softmax over the three labels no
 # longer fit?
+#
+# Next: lesson 14 splits the batches of training over several processes.

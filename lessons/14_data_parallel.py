@@ -1,0 +1,390 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 14: Data-parallel training
+#
+# After this lesson you will be able to
+#
+# - split a batch over several processes and combine their gradients into exactly the gradient of
+#   the whole batch, and say why a plain average of the processes' losses gets it wrong;
+# - write the ring all-reduce, the collective that sums the gradients, and count what each
+#   process sends;
+# - say why ALBERT's cross-layer sharing makes data parallelism cheap;
+# - run `tinyalbert` on two processes with `mpiexec` and check that it takes the same steps as one.
+#
+# Data parallelism: every process holds the whole model and a slice of every batch. Each computes
+# the gradient of its slice with the backward pass of lessons 7 and 8, the processes add their
+# gradients up, and each takes the same optimizer step, so the copies stay equal without the
+# weights ever being sent. `python -m tinyalbert.pretrain` does this when started by
+# `mpiexec -n N` (`docs/distributed.md`).
+
+# %%
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from tinyalbert import AlbertConfig, AlbertForPreTraining
+from tinyalbert.config import PRESETS
+from tinyalbert.train.distributed import flatten, shard_rows, unflatten
+
+CI = os.environ.get("CI") == "true"
+FULL = os.environ.get("LESSONS_FULL") == "1"
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## 1. Two halves of a batch, one gradient
+#
+# A small model in float64 and a global batch of 8 rows: token ids, about 20% of the positions
+# masked (label = the id to predict, -100 elsewhere) and a sentence-order label per row. The rows
+# are padded to different lengths, so they hold different numbers of masked positions.
+
+# %%
+config = AlbertConfig(vocab_size=50, embedding_size=8, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                      intermediate_size=24, max_position_embeddings=16)
+model = AlbertForPreTraining(config, dtype="float64", seed=1)
+BATCH, SEQ = 8, 12
+lengths = rng.integers(SEQ // 2, SEQ + 1, size=BATCH)
+attention_mask = (np.arange(SEQ)[None, :] < lengths[:, None]).astype(np.int64)
+masked = (rng.random((BATCH, SEQ)) < 0.2) & (attention_mask == 1)
+masked[:, 1] = True  # at least one target per row
+batch = {"input_ids": rng.integers(5, 50, size=(BATCH, SEQ)), "attention_mask": attention_mask,
+         "labels": np.where(masked, rng.integers(5, 50, size=(BATCH, SEQ)), -100),
+         "sentence_order_label": rng.integers(0, 2, size=BATCH)}
+
+
+def loss_and_grads(rows, loss_scales=(1.0, 1.0)):
+    return model.loss_and_grads(rows["input_ids"], rows["labels"], rows["sentence_order_label"],
+                                attention_mask=rows["attention_mask"], loss_scales=loss_scales)
+
+
+whole_loss, whole_grads = loss_and_grads(batch)
+halves = [shard_rows(batch, rank, 2) for rank in range(2)]  # rows 0-3 and rows 4-7
+targets = [int(np.sum(half["labels"] != -100)) for half in halves]
+print(f"masked positions: {targets[0]} in the first half, {targets[1]} in the second, {sum(targets)} in all")
+
+# %% [markdown]
+# The pretraining loss is the MLM loss, a mean over the **masked positions** of the batch, plus
+# the SOP loss, a mean over its **rows**. Process $r$ sees $n_r$ of the $n$ masked positions, and
+# its own MLM loss $L_r$ is the mean over those. The mean over the whole batch is then not the
+# average of the $L_r$ but their average weighted by the counts:
+#
+# $$L = \frac{1}{n}\sum_{\text{all } i} \ell_i = \sum_r \frac{n_r}{n} \cdot \frac{1}{n_r}\sum_{i \in r} \ell_i
+# = \sum_r \frac{n_r}{n} L_r, \qquad \frac{\partial L}{\partial \theta} = \sum_r \frac{n_r}{n} \frac{\partial L_r}{\partial \theta}.$$
+#
+# So each process scales its terms by its shares (`loss_scales=(mlm share, sop share)`, which the
+# hand-written backward starts from instead of 1) and the processes add. Only two counts have to be
+# exchanged first. The same holds for the SOP term with rows for counts (equal here: 4 and 4).
+
+# %%
+def relative_error(grads, reference=whole_grads):
+    """The largest difference over all parameters, relative to the largest gradient entry."""
+    difference = flatten({name: grads[name] - reference[name] for name in reference})
+    return np.abs(difference).max() / np.abs(flatten(reference)).max()
+
+
+plain = [loss_and_grads(half) for half in halves]
+averaged = {name: (plain[0][1][name] + plain[1][1][name]) / 2 for name in whole_grads}
+shares = [count / sum(targets) for count in targets]
+weighted = [loss_and_grads(half, loss_scales=(share, 0.5)) for half, share in zip(halves, shares)]
+summed = {name: weighted[0][1][name] + weighted[1][1][name] for name in whole_grads}
+
+print(f"whole batch loss {float(whole_loss):.12f}")
+print(f"average of the halves' losses {float(plain[0][0] + plain[1][0]) / 2:.12f}, "
+      f"gradient off by up to {relative_error(averaged):.1%}")
+print(f"sum of the weighted halves    {float(weighted[0][0] + weighted[1][0]):.12f}, "
+      f"gradient off by up to {relative_error(summed):.0e}")
+assert relative_error(summed) < 1e-12 < 1e-3 < relative_error(averaged)
+
+# %% [markdown]
+# The weighted sum is the whole batch's gradient to rounding (the halves add their numbers in a
+# different order); the plain average is a different gradient, off whenever the halves hold
+# different numbers of masked positions. In `tinyalbert.train.distributed`,
+# `data_parallel_loss_and_grads` does exactly this: `shard_rows`, then the shares, then
+# `loss_and_grads` with `loss_scales`, then one sum over the processes.
+#
+# ## 2. Summing across processes: the ring all-reduce
+#
+# "The processes add their gradients" is a collective operation, **all-reduce**: every process
+# puts in an array and gets back the element-wise sum of all of them. The gradients of every
+# tensor go into one flat buffer first (`flatten`, and `unflatten` after), so that there is one
+# collective per step, not one per tensor:
+
+# %%
+buffer = flatten(whole_grads)
+print(f"{len(whole_grads)} gradient tensors -> one buffer of {buffer.size:,} numbers")
+back = unflatten(buffer, whole_grads)
+assert all(np.array_equal(back[name], whole_grads[name]) for name in whole_grads)
+
+# %% [markdown]
+# The obvious way to all-reduce: every process sends its buffer to process 0, which adds and sends
+# the sum back. Process 0 then receives $N-1$ buffers and sends $N-1$: its traffic grows with $N$.
+# The **ring** spreads the work. Cut the buffer into $N$ chunks and arrange the processes in a ring.
+#
+# 1. *Reduce-scatter*, $N-1$ steps: at step $k$, process $r$ sends its running sum of chunk
+#    $(r - k) \bmod N$ to process $r+1$, which adds it to its own. After $N-1$ steps process $r$
+#    holds the complete sum of chunk $(r + 1) \bmod N$.
+# 2. *All-gather*, $N-1$ steps: the complete chunks travel once more around the ring, each process
+#    passing on the one it received, until every process has all of them.
+#
+# Each process sends $2(N-1)$ chunks of $S/N$ numbers, $2\frac{N-1}{N}S$, and receives as many:
+# less than $2S$ each way however many processes there are. Below, $N$ processes are simulated as a list of arrays; each "send" is
+# a copy, counted.
+
+# %%
+def ring_allreduce(buffers):
+    """Every buffer replaced by the sum of all; returns the numbers each process sent."""
+    n = len(buffers)
+    chunks = [np.array_split(buffer.copy(), n) for buffer in buffers]  # chunks[rank][c]
+    sent = [0] * n
+    for step in range(n - 1):  # reduce-scatter
+        outgoing = [(rank, (rank - step) % n, chunks[rank][(rank - step) % n].copy()) for rank in range(n)]
+        for rank, c, data in outgoing:  # all sends of a step happen at once
+            chunks[(rank + 1) % n][c] += data
+            sent[rank] += data.size
+    for step in range(n - 1):  # all-gather: process r starts with the complete chunk r + 1
+        outgoing = [(rank, (rank + 1 - step) % n, chunks[rank][(rank + 1 - step) % n].copy()) for rank in range(n)]
+        for rank, c, data in outgoing:
+            chunks[(rank + 1) % n][c] = data
+            sent[rank] += data.size
+    for rank in range(n):
+        buffers[rank][:] = np.concatenate(chunks[rank])
+    return sent
+
+
+for n in (2, 3, 5, 8):
+    buffers = [rng.standard_normal(buffer.size) for _ in range(n)]
+    expected = np.sum(buffers, axis=0)
+    sent = ring_allreduce(buffers)
+    assert all(np.allclose(b, expected, rtol=1e-12, atol=1e-12) for b in buffers)
+    print(f"N = {n}: every process holds the sum; each sent {max(sent):,} numbers = "
+          f"{max(sent) / buffer.size:.2f} x the buffer (2(N-1)/N = {2 * (n - 1) / n:.2f})")
+
+# %% [markdown]
+# The traffic of the busiest process (numbers sent and received), as a multiple of the buffer:
+
+# %%
+counts = np.arange(2, 33)
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(counts, 2 * (counts - 1), label="through process 0: N-1 in, N-1 out")
+ax.plot(counts, 4 * (counts - 1) / counts, label="ring: 2(N-1)/N in, as much out")
+ax.set(xlabel="processes N", ylabel="buffers moved by the busiest process", yscale="log")
+ax.legend()
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# MPI libraries pick among such algorithms (the ring, recursive halving and doubling, trees) by
+# message size and process count; NCCL on GPUs uses rings and trees. The count per process is the
+# point: with the ring it is bounded, so the time of a step's all-reduce depends on the size of the
+# gradient and the bandwidth of a link, hardly on how many processes there are.
+#
+# ## 3. Why ALBERT is cheap to train in parallel
+#
+# The buffer holds one number per parameter, and ALBERT's cross-layer sharing makes that number
+# small: all 12 (or 24) passes use one layer's weights, so there is one layer's gradient to send. The
+# same configurations with a layer of their own for every pass (`num_hidden_groups` = layers)
+# would have many times more. Bytes per all-reduce in float32, and what each of 8 processes sends
+# on a ring:
+
+# %%
+def parameters(config):
+    return sum(int(np.prod(shape)) for shape in AlbertForPreTraining.parameter_shapes(config).values())
+
+
+print(f"{'configuration':18s} {'shared':>10s} {'one layer per pass':>19s}   MB per all-reduce (shared / not), per process on 8")
+rows = {}
+for name in ("albert-base-v2", "albert-large-v2", "albert-xlarge-v2"):
+    shared = AlbertConfig(**PRESETS[name])
+    unshared = AlbertConfig(**{**PRESETS[name], "num_hidden_groups": shared.num_hidden_layers})
+    rows[name] = parameters(shared), parameters(unshared)
+    mb = [4 * count / 1e6 for count in rows[name]]
+    print(f"{name:18s} {rows[name][0] / 1e6:9.1f}M {rows[name][1] / 1e6:18.1f}M   {mb[0]:7.0f} / {mb[1]:5.0f}"
+          f"   {2 * 7 / 8 * mb[0]:5.0f} / {2 * 7 / 8 * mb[1]:5.0f}")
+assert all(unshared > 5 * shared for shared, unshared in rows.values())
+
+# %% [markdown]
+# (These counts include the MLM and SOP heads; the ALBERT paper's Table 4 lists base without
+# sharing at 89M, as here.) The compute per step is the same either way: sharing saves bytes, not
+# arithmetic. So ALBERT spends less of a data-parallel step waiting for the network.
+#
+# ## 4. Two real processes
+#
+# Now the real thing. A program that runs under MPI is a file: `mpiexec -n 2 python train.py`
+# starts it twice, and each copy asks MPI which one it is. This one trains the model of section 1
+# for a few AdamW steps, with `data_parallel_loss_and_grads` under `mpiexec` and plain
+# `loss_and_grads` alone; it is written to a temporary directory and run both ways.
+
+# %%
+WORKER = textwrap.dedent('''
+    import sys
+    import numpy as np
+    from tinyalbert import AlbertConfig, AlbertForPreTraining
+    from tinyalbert.train.distributed import data_parallel_loss_and_grads, init_ranks
+    from tinyalbert.train.optim import AdamW
+
+    ranks = init_ranks()  # None in a plain run; under mpiexec -n 2 this rank (0 or 1) and the size
+    config = AlbertConfig(vocab_size=50, embedding_size=8, hidden_size=16, num_hidden_layers=3,
+                          num_attention_heads=2, intermediate_size=24, max_position_embeddings=16)
+    model = AlbertForPreTraining(config, dtype="float64", seed=1)
+    optimizer = AdamW(weight_decay=0.01)
+    rng = np.random.default_rng(0)  # the same global batches in every process
+    for step in range(5):
+        mask = (np.arange(12)[None, :] < rng.integers(6, 13, size=(8, 1))).astype(np.int64)
+        targets = (rng.random((8, 12)) < 0.2) & (mask == 1)
+        targets[:, 1] = True
+        batch = {"input_ids": rng.integers(5, 50, size=(8, 12)), "attention_mask": mask,
+                 "labels": np.where(targets, rng.integers(5, 50, size=(8, 12)), -100),
+                 "sentence_order_label": rng.integers(0, 2, size=8)}
+        if ranks is None:
+            loss, grads = model.loss_and_grads(batch["input_ids"], batch["labels"], batch["sentence_order_label"],
+                                               attention_mask=batch["attention_mask"])
+        else:
+            loss, grads = data_parallel_loss_and_grads(model, batch, ranks)  # this rank's 4 rows, then the sum
+        model.params = optimizer.step(model.params, grads, 1e-2)
+    if ranks is None or ranks.is_main:
+        np.savez(sys.argv[1], **model.params)
+''')
+
+
+def launcher():
+    """`mpiexec` beside this Python (the `mpich` wheel puts it there) or on the PATH, if mpi4py is there too."""
+    import importlib.util
+
+    if importlib.util.find_spec("mpi4py") is None:
+        return None
+    beside = Path(sys.executable).parent / "mpiexec"
+    return str(beside) if beside.exists() else shutil.which("mpiexec")
+
+
+mpiexec = launcher()
+if mpiexec is None:
+    print("SKIPPED: mpi4py or mpiexec is not installed (pip install 'tinyalbert[mpi]') - "
+          "the two-process run did not happen.")
+else:
+    with tempfile.TemporaryDirectory() as directory:
+        script = Path(directory) / "train.py"
+        script.write_text(WORKER)
+        environment = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        runs = {"one process": [sys.executable, str(script)],
+                "two processes": [mpiexec, "-n", "2", sys.executable, str(script)]}
+        results = {}
+        for name, command in runs.items():
+            out = Path(directory) / f"{name.replace(' ', '_')}.npz"
+            start = time.perf_counter()
+            done = subprocess.run(command + [str(out)], env=environment, capture_output=True, text=True, timeout=240)
+            assert done.returncode == 0, done.stderr[-2000:]
+            results[name] = dict(np.load(out))
+            print(f"{name}: {time.perf_counter() - start:.1f} s (mostly starting Python)")
+    one, two = results["one process"], results["two processes"]
+    worst = max(np.abs(one[name] - two[name]).max() / max(np.abs(one[name]).max(), 0.02) for name in one)
+    start_model = AlbertForPreTraining(config, dtype="float64", seed=1)
+    moved = max(np.abs(one[name] - start_model.params[name]).max() for name in one)
+    print(f"after 5 steps the weights moved by up to {moved:.3f}; the two runs differ by up to {worst:.0e} "
+          "of each tensor's scale")
+    assert moved > 0.01 and worst < 1e-12
+
+# %% [markdown]
+# The two runs end at the same weights to rounding. In float32 they drift apart a little more
+# (Adam divides every entry by its own gradient scale, so an entry whose gradient is at rounding
+# level takes a step whose sign the rounding decides); `docs/distributed.md` has the measured sizes.
+#
+# ## Exercises
+#
+# The `check` function has the call of the course autograder (`tinyalbert.grading.check(name,
+# function)`) and checks an answer on random cases.
+
+# %%
+def check(exercise, function):
+    cases = np.random.default_rng(14)
+    if exercise == "allreduce_ring":
+        for n in (1, 2, 3, 4, 7):
+            size = int(cases.integers(n, 40))
+            buffers = [cases.standard_normal(size) for _ in range(n)]
+            expected = np.sum(buffers, axis=0)
+            sent = function(buffers)
+            for rank, result in enumerate(buffers):
+                np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12,
+                                           err_msg=f"N={n}: process {rank} does not hold the sum")
+            chunk = -(-size // n)  # the largest chunk
+            assert max(sent) <= 2 * (n - 1) * chunk, f"N={n}: a process sent {max(sent)} numbers, more than a ring"
+    elif exercise == "loss_shares":
+        for n in (1, 2, 4):
+            labels = np.where(cases.random((4 * n, 9)) < 0.3, 7, -100)
+            labels[0, 0] = 7
+            got = function(labels, n)
+            expected = [np.sum(shard_rows({"labels": labels}, r, n)["labels"] != -100) / np.sum(labels != -100)
+                        for r in range(n)]
+            np.testing.assert_allclose(got, expected, rtol=1e-12)
+    else:
+        raise ValueError(f"no exercise called {exercise!r}")
+    print(f"{exercise}: correct")
+
+
+def must_reject(exercise, wrong_answer):
+    """The check itself is checked: it must fail on a known wrong answer."""
+    try:
+        check(exercise, wrong_answer)
+    except AssertionError:
+        return
+    raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
+
+
+def through_process_zero(buffers):
+    total = np.sum(buffers, axis=0)
+    for buffer in buffers:
+        buffer[:] = total
+    return [(len(buffers) - 1) * total.size] + [total.size] * (len(buffers) - 1)
+
+
+must_reject("allreduce_ring", through_process_zero)  # the right sum, but process 0 moves too much
+must_reject("loss_shares", lambda labels, n: [1 / n] * n)  # equal shares, whatever the counts
+
+# %% [markdown]
+# **Exercise 1.** Write the ring all-reduce of section 2 yourself: replace every buffer by the sum
+# of all, in place, and return how many numbers each process sent. (Chunks of unequal size, when
+# the buffer does not split evenly, are fine.)
+
+# %%
+def allreduce_ring(buffers):
+    return ring_allreduce(buffers)  # answer: replace with your own
+
+
+check("allreduce_ring", allreduce_ring)
+
+# %% [markdown]
+# **Exercise 2.** Given a global batch's MLM labels `(rows, seq)` (-100: not a target) and the
+# number of processes, return each process's MLM share $n_r / n$, with the rows split into equal
+# consecutive blocks as `shard_rows` splits them.
+
+# %%
+def loss_shares(labels, processes):
+    per_process = len(labels) // processes  # answer: replace with your own
+    counts = [np.sum(labels[r * per_process:(r + 1) * per_process] != -100) for r in range(processes)]
+    return [count / sum(counts) for count in counts]
+
+
+check("loss_shares", loss_shares)
+
+# %% [markdown]
+# **Exercise 3 (no self-check).** In section 1, make both halves hold the same number of masked
+# positions. Is the plain average right now? Then turn on dropout (`model.train(...)`): why can two
+# processes no longer match one process bit for bit, even with the shares right?
