@@ -319,9 +319,9 @@ def test_from_pretrained_asks_the_hub_module_for_other_names(monkeypatch, traine
     fake_hub = types.ModuleType("tinyalbert.hub")
     fake_hub.resolve_model_dir = lambda name, **where: asked.append((name, where)) or model_dir
     monkeypatch.setitem(sys.modules, "tinyalbert.hub", fake_hub)
-    tokenizer = AlbertTokenizer.from_pretrained("some-org/some-albert", revision="v2", token="hf_x")
-    assert asked == [("some-org/some-albert",
-                      {"revision": "v2", "cache_dir": None, "local_files_only": False, "token": "hf_x"})]
+    tokenizer = AlbertTokenizer.from_pretrained("some-org/some-albert", revision="v2", token="hf_x", subfolder="tok")
+    assert asked == [("some-org/some-albert", {"revision": "v2", "cache_dir": None, "local_files_only": False,
+                                               "token": "hf_x", "subfolder": "tok", "force_download": False})]
     assert tokenizer.vocab_size == 400
 
 
