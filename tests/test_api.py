@@ -254,6 +254,42 @@ def test_resize_token_embeddings_matches_transformers(tmp_path, new_size, multip
                                atol=ATOL)
 
 
+@pytest.mark.parametrize("tied", [True, False])
+def test_input_and_output_embeddings_are_the_tables_transformers_hands_out(tmp_path, tied):
+    """get_input_embeddings(): the word table, which looks ids up; get_output_embeddings(): the
+    MLM decoder (the same table when tied) and the MLM bias, or None for a class without one.
+    Both are views of the model's parameters: they follow a resize, and setting them sets the model."""
+    import torch
+
+    reference = saved_reference(tmp_path, "AlbertForMaskedLM", tie_word_embeddings=tied)
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+    embeddings, theirs = ours.get_input_embeddings(), reference.get_input_embeddings()
+    assert (embeddings.num_embeddings, embeddings.embedding_dim, embeddings.padding_idx) == \
+        (theirs.num_embeddings, theirs.embedding_dim, theirs.padding_idx)
+    assert embeddings.weight is ours.params["albert.embeddings.word_embeddings.weight"]
+    np.testing.assert_array_equal(embeddings(IDS), theirs(torch.tensor(IDS)).detach().numpy())
+    decoder, their_decoder = ours.get_output_embeddings(), reference.get_output_embeddings()
+    assert (decoder.in_features, decoder.out_features) == (their_decoder.in_features, their_decoder.out_features)
+    assert (decoder.weight is embeddings.weight) == tied == (their_decoder.weight is theirs.weight)
+    np.testing.assert_array_equal(decoder.weight, their_decoder.weight.detach().numpy())
+    np.testing.assert_array_equal(decoder.bias, their_decoder.bias.detach().numpy())
+    hidden = np.random.default_rng(0).standard_normal((2, 3, 8)).astype(np.float32)
+    np.testing.assert_allclose(decoder(hidden), their_decoder(torch.tensor(hidden)).detach().numpy(), atol=ATOL)
+    for class_name in ("AlbertModel", "AlbertForSequenceClassification"):
+        model = getattr(tinyalbert, class_name)(AlbertConfig(**SMALL))
+        assert model.get_output_embeddings() is None is getattr(transformers_or_skip(), class_name)(
+            transformers_or_skip().AlbertConfig(**SMALL)).get_output_embeddings()
+        assert model.get_input_embeddings().weight.shape == (50, 8)
+
+    ours.resize_token_embeddings(60)
+    assert embeddings.num_embeddings == 60 and decoder.bias.shape == (60,)
+    ours.set_input_embeddings(np.zeros((60, 8)))
+    assert not np.any(ours.params["albert.embeddings.word_embeddings.weight"])
+    assert ours.params["albert.embeddings.word_embeddings.weight"].dtype == np.float32
+    with pytest.raises(ValueError, match=r"shape \(60, 8\).*resize_token_embeddings"):
+        embeddings.weight = np.zeros((61, 8))
+
+
 def test_resize_token_embeddings_without_mean_and_bad_sizes():
     model = tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL), seed=0)
     table = model.resize_token_embeddings(60, mean_resizing=False)

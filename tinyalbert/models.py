@@ -34,6 +34,11 @@ from .weights import (
 )
 
 
+WORD_EMBEDDINGS = "albert.embeddings.word_embeddings.weight"
+MLM_BIAS = "predictions.bias"
+MLM_DECODER = "predictions.decoder.weight"  # only when tie_word_embeddings is False
+
+
 # --- the shared machinery -----------------------------------------------------------------------
 class AlbertPreTrainedModel:
     """Parameters, backend, loading and saving; subclasses add their head and their call."""
@@ -187,7 +192,7 @@ class AlbertPreTrainedModel:
         precision of the rows' spread) or as N(0, initializer_range) drawn from a generator seeded
         with `seed`. The MLM bias grows the same way; tied decoders follow the embeddings.
         """
-        name = "albert.embeddings.word_embeddings.weight"
+        name = WORD_EMBEDDINGS
         if new_num_tokens is None and pad_to_multiple_of is None:
             return self.params[name]
         count = self.params[name].shape[0] if new_num_tokens is None else new_num_tokens
@@ -195,6 +200,20 @@ class AlbertPreTrainedModel:
                                         self.config.initializer_range, np.random.default_rng(seed))
         self.config.vocab_size = self.params[name].shape[0]
         return self.params[name]
+
+    def get_input_embeddings(self) -> "WordEmbeddings":
+        """The word-embedding table, as Transformers hands out its `nn.Embedding`: `.weight`
+        (vocab, embedding_size) is this model's own array; calling it looks ids up."""
+        return WordEmbeddings(self)
+
+    def set_input_embeddings(self, value) -> None:
+        """Replace the word-embedding table with `value` (an array, or anything with `.weight`) of the same shape."""
+        WordEmbeddings(self).weight = getattr(value, "weight", value)
+
+    def get_output_embeddings(self) -> "MlmDecoder | None":
+        """The MLM decoder (tied to the word embeddings unless the config says otherwise, with the
+        MLM bias) for the classes that have one, as in Transformers; None for the others."""
+        return MlmDecoder(self) if MLM_BIAS in self.params else None
 
     @property
     def device(self) -> str:
@@ -317,6 +336,90 @@ class AlbertPreTrainedModel:
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
+
+
+def replace_parameter(model, name: str, value) -> None:
+    """Put `value` in place of the parameter `name`, on the model's backend and dtype; same shape only."""
+    current = model.params[name]
+    if tuple(value.shape) != tuple(current.shape):
+        raise ValueError(f"{name}: a new value must have shape {tuple(current.shape)}, got {tuple(value.shape)}; "
+                         "to change the vocabulary use resize_token_embeddings")
+    model.params[name] = asarray(model.xp, value, dtype=model.dtype)
+
+
+class WordEmbeddings:
+    """`get_input_embeddings()`: weight (vocab, embedding_size); `view(ids)` -> (..., embedding_size).
+
+    A view, not a copy: `weight` is read from the model's parameter dict every time, so it follows
+    the optimizer, `to()` and `resize_token_embeddings`, and setting it replaces the model's table.
+    """
+
+    def __init__(self, model):
+        self.model = model
+
+    @property
+    def weight(self):
+        return self.model.params[WORD_EMBEDDINGS]
+
+    @weight.setter
+    def weight(self, value):
+        replace_parameter(self.model, WORD_EMBEDDINGS, value)
+
+    @property
+    def num_embeddings(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def padding_idx(self):
+        return self.model.config.pad_token_id
+
+    def __call__(self, input_ids):
+        xp = self.model.xp
+        ids = asarray(xp, input_ids)
+        return xp.reshape(xp.take(self.weight, xp.reshape(ids, (-1,)), axis=0), (*ids.shape, self.embedding_dim))
+
+
+class MlmDecoder:
+    """`get_output_embeddings()`: the MLM decoder, a view like `WordEmbeddings`. weight
+    (vocab, embedding_size) is the word-embedding table itself when tied (the default), else
+    `predictions.decoder.weight`; bias (vocab,) is the MLM bias; `view(h)` scores vectors
+    (..., embedding_size) against the vocabulary."""
+
+    def __init__(self, model):
+        self.model = model
+        self.weight_name = MLM_DECODER if MLM_DECODER in model.params else WORD_EMBEDDINGS
+
+    @property
+    def weight(self):
+        return self.model.params[self.weight_name]
+
+    @weight.setter
+    def weight(self, value):
+        replace_parameter(self.model, self.weight_name, value)
+
+    @property
+    def bias(self):
+        return self.model.params[MLM_BIAS]
+
+    @bias.setter
+    def bias(self, value):
+        replace_parameter(self.model, MLM_BIAS, value)
+
+    @property
+    def in_features(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.weight.shape[0]
+
+    def __call__(self, hidden):
+        xp = self.model.xp
+        return asarray(xp, hidden) @ xp.matrix_transpose(self.weight) + self.bias
 
 
 def flat_cross_entropy(logits, labels, classes: int):
