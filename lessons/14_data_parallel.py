@@ -46,8 +46,6 @@ from tinyalbert import AlbertConfig, AlbertForPreTraining
 from tinyalbert.config import PRESETS
 from tinyalbert.train.distributed import flatten, shard_rows, unflatten
 
-CI = os.environ.get("CI") == "true"
-FULL = os.environ.get("LESSONS_FULL") == "1"
 rng = np.random.default_rng(0)
 
 # %% [markdown]
@@ -55,7 +53,8 @@ rng = np.random.default_rng(0)
 #
 # A small model in float64 and a global batch of 8 rows: token ids, about 20% of the positions
 # masked (label = the id to predict, -100 elsewhere) and a sentence-order label per row. The rows
-# are padded to different lengths, so they hold different numbers of masked positions.
+# have different lengths (padded to 12) and random masks, so they hold different numbers of masked
+# positions.
 
 # %%
 config = AlbertConfig(vocab_size=50, embedding_size=8, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
@@ -71,9 +70,9 @@ batch = {"input_ids": rng.integers(5, 50, size=(BATCH, SEQ)), "attention_mask": 
          "sentence_order_label": rng.integers(0, 2, size=BATCH)}
 
 
-def loss_and_grads(rows, loss_scales=(1.0, 1.0)):
-    return model.loss_and_grads(rows["input_ids"], rows["labels"], rows["sentence_order_label"],
-                                attention_mask=rows["attention_mask"], loss_scales=loss_scales)
+def loss_and_grads(part, loss_scales=(1.0, 1.0)):
+    return model.loss_and_grads(part["input_ids"], part["labels"], part["sentence_order_label"],
+                                attention_mask=part["attention_mask"], loss_scales=loss_scales)
 
 
 whole_loss, whole_grads = loss_and_grads(batch)
@@ -170,13 +169,14 @@ def ring_allreduce(buffers):
     return sent
 
 
+size = buffer.size  # the model's gradient, from above
 for n in (2, 3, 5, 8):
-    buffers = [rng.standard_normal(buffer.size) for _ in range(n)]
+    buffers = [rng.standard_normal(size) for _ in range(n)]
     expected = np.sum(buffers, axis=0)
     sent = ring_allreduce(buffers)
     assert all(np.allclose(b, expected, rtol=1e-12, atol=1e-12) for b in buffers)
     print(f"N = {n}: every process holds the sum; each sent {max(sent):,} numbers = "
-          f"{max(sent) / buffer.size:.2f} x the buffer (2(N-1)/N = {2 * (n - 1) / n:.2f})")
+          f"{max(sent) / size:.2f} x the buffer (2(N-1)/N = {2 * (n - 1) / n:.2f})")
 
 # %% [markdown]
 # The traffic of the busiest process (numbers sent and received), as a multiple of the buffer:
@@ -194,8 +194,9 @@ plt.show()
 # %% [markdown]
 # MPI libraries pick among such algorithms (the ring, recursive halving and doubling, trees) by
 # message size and process count; NCCL on GPUs uses rings and trees. The count per process is the
-# point: with the ring it is bounded, so the time of a step's all-reduce depends on the size of the
-# gradient and the bandwidth of a link, hardly on how many processes there are.
+# point: with the ring it is bounded, so for a large buffer the time of a step's all-reduce depends
+# on the size of the gradient and the bandwidth of a link, hardly on how many processes there are
+# (the $2(N-1)$ steps each add a latency, which matters for small buffers).
 #
 # ## 3. Why ALBERT is cheap to train in parallel
 #
@@ -211,19 +212,19 @@ def parameters(config):
 
 
 print(f"{'configuration':18s} {'shared':>10s} {'one layer per pass':>19s}   MB per all-reduce (shared / not), per process on 8")
-rows = {}
+counts_of = {}
 for name in ("albert-base-v2", "albert-large-v2", "albert-xlarge-v2"):
-    shared = AlbertConfig(**PRESETS[name])
-    unshared = AlbertConfig(**{**PRESETS[name], "num_hidden_groups": shared.num_hidden_layers})
-    rows[name] = parameters(shared), parameters(unshared)
-    mb = [4 * count / 1e6 for count in rows[name]]
-    print(f"{name:18s} {rows[name][0] / 1e6:9.1f}M {rows[name][1] / 1e6:18.1f}M   {mb[0]:7.0f} / {mb[1]:5.0f}"
+    shared_config = AlbertConfig(**PRESETS[name])
+    unshared_config = AlbertConfig(**{**PRESETS[name], "num_hidden_groups": shared_config.num_hidden_layers})
+    counts_of[name] = parameters(shared_config), parameters(unshared_config)
+    mb = [4 * count / 1e6 for count in counts_of[name]]
+    print(f"{name:18s} {counts_of[name][0] / 1e6:9.1f}M {counts_of[name][1] / 1e6:18.1f}M   {mb[0]:7.0f} / {mb[1]:5.0f}"
           f"   {2 * 7 / 8 * mb[0]:5.0f} / {2 * 7 / 8 * mb[1]:5.0f}")
-assert all(unshared > 5 * shared for shared, unshared in rows.values())
+assert all(unshared > 5 * shared for shared, unshared in counts_of.values())
 
 # %% [markdown]
-# (These counts include the MLM and SOP heads; the ALBERT paper's Table 4 lists base without
-# sharing at 89M, as here.) The compute per step is the same either way: sharing saves bytes, not
+# (These counts include the pooler and the MLM and SOP heads; the ALBERT paper's Table 4 lists base
+# without sharing at 89M.) The compute per step is the same either way: sharing saves bytes, not
 # arithmetic. So ALBERT spends less of a data-parallel step waiting for the network.
 #
 # ## 4. Two real processes
@@ -242,6 +243,7 @@ WORKER = textwrap.dedent('''
     from tinyalbert.train.optim import AdamW
 
     ranks = init_ranks()  # None in a plain run; under mpiexec -n 2 this rank (0 or 1) and the size
+    assert ranks is None or ranks.size == 2, "mpiexec and mpi4py disagree: each process runs alone"
     config = AlbertConfig(vocab_size=50, embedding_size=8, hidden_size=16, num_hidden_layers=3,
                           num_attention_heads=2, intermediate_size=24, max_position_embeddings=16)
     model = AlbertForPreTraining(config, dtype="float64", seed=1)
@@ -310,7 +312,8 @@ else:
 # ## Exercises
 #
 # The `check` function has the call of the course autograder (`tinyalbert.grading.check(name,
-# function)`) and checks an answer on random cases.
+# function)`) and checks an answer on random cases. Each exercise cell holds a working answer so
+# that the lesson runs through: delete it and write your own.
 
 # %%
 def check(exercise, function):
@@ -325,6 +328,8 @@ def check(exercise, function):
                 np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12,
                                            err_msg=f"N={n}: process {rank} does not hold the sum")
             chunk = -(-size // n)  # the largest chunk
+            assert len(sent) == n, f"N={n}: give one count per process, got {len(sent)}"
+            assert sum(sent) == 2 * (n - 1) * size, f"N={n}: {sum(sent)} numbers sent in all, a ring sends {2 * (n - 1) * size}"
             assert max(sent) <= 2 * (n - 1) * chunk, f"N={n}: a process sent {max(sent)} numbers, more than a ring"
     elif exercise == "loss_shares":
         for n in (1, 2, 4):
@@ -355,7 +360,15 @@ def through_process_zero(buffers):
     return [(len(buffers) - 1) * total.size] + [total.size] * (len(buffers) - 1)
 
 
+def uncounted(buffers):
+    total = np.sum(buffers, axis=0)
+    for buffer in buffers:
+        buffer[:] = total
+    return [0] * len(buffers)
+
+
 must_reject("allreduce_ring", through_process_zero)  # the right sum, but process 0 moves too much
+must_reject("allreduce_ring", uncounted)  # the right sum, but no count of what was sent
 must_reject("loss_shares", lambda labels, n: [1 / n] * n)  # equal shares, whatever the counts
 
 # %% [markdown]
