@@ -38,9 +38,9 @@ DEFAULT_MODEL = "tinyalbert-mini"
 # The checkpoints Google released before the Hub had organisations (the presets' names); they
 # now live under `albert/`.
 LEGACY_ALBERT_NAMES = tuple(PRESETS)
-# What a model directory needs: weights, config and the tokenizer files (which are JSON too).
+# What a model directory needs: config and tokenizer files (which are JSON too), and weights.
+FILE_PATTERNS = ("config.json", "*.json", "spiece.model")
 SAFE_WEIGHTS_PATTERN = "*.safetensors"
-DOWNLOAD_PATTERNS = ("config.json", SAFE_WEIGHTS_PATTERN, "*.json", "spiece.model")
 PICKLED_WEIGHTS_PATTERN = "pytorch_model.bin"  # downloaded only when a repository has no safetensors
 # The strings `huggingface_hub` reads as "true" in its environment variables.
 TRUE_VALUES = {"1", "ON", "YES", "TRUE"}
@@ -110,19 +110,16 @@ def _download(repo_id: str, revision: str, cache_dir: Path | None = None, token=
     if force_download:
         chosen["force_download"] = True
     prefix = f"{subfolder}/" if subfolder else ""
-    others = [prefix + pattern for pattern in DOWNLOAD_PATTERNS if pattern != SAFE_WEIGHTS_PATTERN]
+    weights = PICKLED_WEIGHTS_PATTERN if use_safetensors is False else SAFE_WEIGHTS_PATTERN
     try:
         from huggingface_hub import snapshot_download  # optional; imported only when a download is needed
     except ImportError:
         return None, "download skipped (huggingface_hub is not installed: pip install huggingface_hub)"
     try:
-        if use_safetensors is False:
-            path = Path(snapshot_download(repo_id, revision=revision,
-                                          allow_patterns=[*others, prefix + PICKLED_WEIGHTS_PATTERN], **chosen))
-        else:
-            path = Path(snapshot_download(repo_id, revision=revision,
-                                          allow_patterns=[prefix + pattern for pattern in DOWNLOAD_PATTERNS], **chosen))
-        if use_safetensors is None and not any((path / subfolder).glob("*.safetensors")):
+        path = Path(snapshot_download(repo_id, revision=revision,
+                                      allow_patterns=[prefix + pattern for pattern in (*FILE_PATTERNS, weights)],
+                                      **chosen))
+        if use_safetensors is None and not any((path / subfolder).glob(SAFE_WEIGHTS_PATTERN)):
             # Older checkpoints ship only the pickled weights, which tinyalbert reads without
             # running them (tinyalbert.torch_checkpoint); fetched only when nothing better is there.
             path = Path(snapshot_download(repo_id, revision=revision,
@@ -177,7 +174,7 @@ def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, l
     repo_ids = hub_repo_ids(text)
     cache_dir = None if cache_dir is None else Path(os.fspath(cache_dir)).expanduser()
     look_in = hf_cache_dir() if cache_dir is None else cache_dir
-    for repo_id in repo_ids if not force_download else []:
+    for repo_id in [] if force_download else repo_ids:  # force_download: past the cache, to the Hub
         snapshot, reason = cached_snapshot(repo_id, revision, look_in)
         if snapshot is not None and (snapshot / subfolder).is_dir():
             return snapshot / subfolder
