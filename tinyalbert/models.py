@@ -338,7 +338,7 @@ class AlbertPreTrainedModel:
         return self.forward(*args, **kwargs)
 
 
-def replace_parameter(model, name: str, value) -> None:
+def _replace_parameter(model, name: str, value) -> None:
     """Put `value` in place of the parameter `name`, on the model's backend and dtype; same shape only."""
     current = model.params[name]
     if tuple(value.shape) != tuple(current.shape):
@@ -363,7 +363,7 @@ class WordEmbeddings:
 
     @weight.setter
     def weight(self, value):
-        replace_parameter(self.model, WORD_EMBEDDINGS, value)
+        _replace_parameter(self.model, WORD_EMBEDDINGS, value)
 
     @property
     def num_embeddings(self) -> int:
@@ -399,7 +399,7 @@ class MlmDecoder:
 
     @weight.setter
     def weight(self, value):
-        replace_parameter(self.model, self.weight_name, value)
+        _replace_parameter(self.model, self.weight_name, value)
 
     @property
     def bias(self):
@@ -407,7 +407,7 @@ class MlmDecoder:
 
     @bias.setter
     def bias(self, value):
-        replace_parameter(self.model, MLM_BIAS, value)
+        _replace_parameter(self.model, MLM_BIAS, value)
 
     @property
     def in_features(self) -> int:
