@@ -100,6 +100,7 @@ if [ -n "$FIT_SECONDS" ]; then
     # 50 steps); 5% of each example is taken as padding, and 10% of the time is kept in reserve
     # for the checks that share the GPU from here on.
     TOKENS_PER_SECOND=$(tr '\r' '\n' < "$OUT/train.txt" | grep -o '[0-9,]* tok/s' | tail -1 | tr -d ', tok/s')
+    [ -n "$TOKENS_PER_SECOND" ] || { echo "no speed in the calibration run's log"; tail -20 "$OUT/train.txt"; exit 1; }
     LEFT=$((FIT_SECONDS - (SECONDS - SCRIPT_START) - 15))  # 15 s: the resumed run reads its data again
     STEPS=$(python3 -c "print(max($CALIBRATION_STEPS + 1, $CALIBRATION_STEPS + int(0.9 * $TOKENS_PER_SECOND * $LEFT / (0.95 * $BATCH_SIZE * $MAX_SEQ_LENGTH))))")
     echo "calibrated: $TOKENS_PER_SECOND tokens/s, $LEFT s left: $STEPS steps in all"
