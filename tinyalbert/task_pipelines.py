@@ -44,11 +44,15 @@ def _fitting_length(model, tokenizer) -> int:
     return min(tokenizer.model_max_length, model.config.max_position_embeddings)
 
 
-def _logits(model, encoded: dict, key: str = "logits") -> np.ndarray:
+def _run(model, encoded: dict):
+    """The model's output for one encoded text, as a batch of one."""
     # return_dict=True: a config.json may say `"return_dict": false`, which would give a tuple.
-    output = model(**{name: np.asarray([encoded[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")},
-                   return_dict=True)
-    return to_numpy(getattr(output, key))[0].astype(np.float64)
+    return model(**{name: np.asarray([encoded[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")},
+                 return_dict=True)
+
+
+def _logits(model, encoded: dict, key: str = "logits") -> np.ndarray:
+    return to_numpy(getattr(_run(model, encoded), key))[0].astype(np.float64)
 
 
 class TextClassificationPipeline:
@@ -356,8 +360,7 @@ class FeatureExtractionPipeline:
         limit = self.model.config.max_position_embeddings
         if len(encoded["input_ids"]) > limit:
             raise TextTooLongError(text, len(encoded["input_ids"]), limit)
-        inputs = {name: np.asarray([encoded[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")}
-        hidden = self.model(**inputs, return_dict=True).last_hidden_state  # (1, tokens, hidden)
+        hidden = _run(self.model, encoded).last_hidden_state  # (1, tokens, hidden)
         return hidden if return_tensors else to_numpy(hidden).tolist()
 
     def __call__(self, inputs, tokenize_kwargs=None, return_tensors=None, truncation=None):
