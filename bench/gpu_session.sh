@@ -5,28 +5,38 @@
 #   OUT=/tmp/gpu-out CHECKS=1 FIT_SECONDS=480 bash bench/gpu_session.sh
 #
 # A lease is short (15 minutes of device time, the machine's start included), and what comes back
-# from it is small (8 files of at most 16 MB): too small for a checkpoint of the H = 512 model with
-# its optimizer moments (67 MB), so a run cannot travel from one lease to the next. Each run is
-# whole instead. FIT_SECONDS fits it to the lease: the run trains CALIBRATION_STEPS steps of a
-# schedule planned for STEPS, reads its speed from the last progress line, and resumes with the
-# step count that ends training FIT_SECONDS after this script started (a schedule remade on
-# resume keeps its warm-up; the linear decay then ends at the new last step). Without
-# FIT_SECONDS it trains STEPS steps.
+# from it is small (8 files of at most 16 MiB, 64 MiB together). FIT_SECONDS fits a run to the
+# lease: it trains CALIBRATION_STEPS steps of a schedule planned for STEPS more steps, reads its
+# speed from the last progress line, and resumes with the step count that ends training
+# FIT_SECONDS after this script started (a schedule remade on resume keeps its warm-up; the
+# linear decay then ends at the new last step). Without FIT_SECONDS it trains STEPS steps.
+#
+# The run goes on in the next lease: bench/carry_run.py packs its checkpoint (float32 weights,
+# AdamW moments rounded to bfloat16: 46 MB for H = 512, where the checkpoint takes 67 MB) into
+# $OUT/run.tar.00, .01, ... Copy those parts into .gpu/ and call with START=carried: the run
+# resumes from its step and is extended by what that lease allows, its learning rate rising
+# again and decaying to 0 at the new end (as stages 3 to 6 of tinyalbert-mini did on the CPU), so
+# every lease ends with a finished model. The parts and the corpus (47 MB) fit in what a call
+# may carry beside the repository (64 MiB in all); the wheels (14 MB) do not fit as well, so a
+# carried lease runs with CHECKS=0 and without .whl.
 #
 # START=scratch (the default) trains the model the CPU measurements in docs/tinyalbert-mini.md
 # point to: bench/mini_h512.json (H = 512, 8 heads, FFN 2048; 5.6 M parameters, 11 MB in
 # float16), a new vocabulary of VOCAB_SIZE pieces trained on the corpus, lr LR after WARMUP_STEPS
 # warm-up steps, the log-frequency output bias, fresh masks every pass and packed documents.
-# START=continue continues the bundled model instead (--init-from), at lr 5e-4.
+# START=continue continues the bundled model instead (--init-from), at lr 5e-4. START=carried
+# resumes the run packed by an earlier lease (.gpu/run.tar.NN) with its own arguments.
 #
 # Expects beside the checkout (ignored by git, carried to the machine):
 #   .gpu/wordnet.txt.gz   the corpus, everyday meanings named once (about 1.2 MB):
 #       python scripts/make_corpus.py --name-once --min-tag-count 1 --out corpus.txt && gzip -c corpus.txt > .gpu/wordnet.txt.gz
+#   .gpu/run.tar.NN       START=carried only: the parts an earlier lease left in its $OUT
 #   .whl/                 optional: transformers 4.53.3 and the tokenizers / huggingface_hub it needs,
 #                         for the parity tests (the reference version our tests pin)
 # Leaves in $OUT: log.txt (everything printed), train.txt (the run's progress), probes.json (the
-# held-out probes, bundled model against the new one) and model.tar (the float16 export with its
-# tokenizer, eval_results.json, loss_curve.png and the run's trainer_state.json with its history).
+# held-out probes, bundled model against the new one), model.tar (the float16 export with its
+# tokenizer, eval_results.json, loss_curve.png and the run's trainer_state.json with its history)
+# and run.tar.NN (the run, for the next lease).
 # Check it on a CPU first:
 #   BACKEND=numpy CHECKS=0 STEPS=60 WARMUP_STEPS=4 BATCH_SIZE=8 VOCAB_SIZE=2000 CALIBRATION_STEPS=4 FIT_SECONDS=60 bash bench/gpu_session.sh
 set -uo pipefail
@@ -36,8 +46,8 @@ BACKEND=${BACKEND:-cupy}
 START=${START:-scratch}
 case "$START" in
     continue) DEFAULT_LR=5e-4 DEFAULT_WARMUP=300 ;;
-    scratch) DEFAULT_LR=1e-3 DEFAULT_WARMUP=400 ;;
-    *) echo "START must be continue or scratch, not $START"; exit 2 ;;
+    scratch|carried) DEFAULT_LR=1e-3 DEFAULT_WARMUP=400 ;;  # carried: its checkpoint's own values win
+    *) echo "START must be scratch, continue or carried, not $START"; exit 2 ;;
 esac
 STEPS=${STEPS:-4000}
 BATCH_SIZE=${BATCH_SIZE:-128}
@@ -79,14 +89,23 @@ CORPUS=/tmp/wordnet.txt
 gunzip -c .gpu/wordnet.txt.gz > "$CORPUS" || { echo "no corpus: make .gpu/wordnet.txt.gz"; exit 1; }
 RUN=/tmp/mini-run
 rm -rf "$RUN"
-if [ "$START" = scratch ]; then
-    FIRST=(--config bench/mini_h512.json --vocab-size "$VOCAB_SIZE" --output-bias-init log-frequency)
+DONE=0  # the steps the run had taken before this lease
+if [ "$START" = carried ]; then
+    python3 bench/carry_run.py unpack .gpu "$RUN" || exit 1
+    read -r DONE BATCH_SIZE < <(python3 -c "import json; state = json.load(open('$RUN/checkpoint/trainer_state.json')); print(state['step'], state['args']['batch_size'])")
+    # The calibration steps extend the finished schedule provisionally; the fitted resume replaces it.
+    FIRST=(--resume --steps "$((DONE + STEPS))")
+    echo "carried run at step $DONE (batches of $BATCH_SIZE)"
 else
-    FIRST=(--init-from tinyalbert/data/tinyalbert-mini)
+    if [ "$START" = scratch ]; then
+        FIRST=(--config bench/mini_h512.json --vocab-size "$VOCAB_SIZE" --output-bias-init log-frequency)
+    else
+        FIRST=(--init-from tinyalbert/data/tinyalbert-mini)
+    fi
+    FIRST+=(--steps "$STEPS" --batch-size "$BATCH_SIZE" --max-seq-length "$MAX_SEQ_LENGTH"
+            --lr "$LR" --warmup-steps "$WARMUP_STEPS" --optimizer adamw --weight-decay 0.01 --clip-norm 1.0
+            --masking dynamic --pack-documents --heldout-fraction 0.02 --seed 0)
 fi
-FIRST+=(--steps "$STEPS" --batch-size "$BATCH_SIZE" --max-seq-length "$MAX_SEQ_LENGTH"
-        --lr "$LR" --warmup-steps "$WARMUP_STEPS" --optimizer adamw --weight-decay 0.01 --clip-norm 1.0
-        --masking dynamic --pack-documents --heldout-fraction 0.02 --seed 0)
 pretrain() {
     CUPY_TF32=$TF32 python3 -m tinyalbert.pretrain --corpus "$CORPUS" --out "$RUN" --backend "$BACKEND" \
         --save-every 1000 --log-every 50 "$@" >> "$OUT/train.txt" 2>&1
@@ -95,14 +114,15 @@ pretrain() {
 # 2. The run, fitted to the lease: calibrate, then resume with as many steps as the time allows.
 echo "== training ($((SECONDS - SCRIPT_START)) s)"
 if [ -n "$FIT_SECONDS" ]; then
-    pretrain "${FIRST[@]}" --stop-at "$CALIBRATION_STEPS" || { echo "calibration run failed"; tail -20 "$OUT/train.txt"; exit 1; }
+    pretrain "${FIRST[@]}" --stop-at "$((DONE + CALIBRATION_STEPS))" || { echo "calibration run failed"; tail -20 "$OUT/train.txt"; exit 1; }
     # The last progress line's speed (tokens that are not padding, per second, over its last
     # 50 steps); 5% of each example is taken as padding, and 10% of the time is kept in reserve
     # for the checks that share the GPU from here on.
     TOKENS_PER_SECOND=$(tr '\r' '\n' < "$OUT/train.txt" | grep -o '[0-9,]* tok/s' | tail -1 | tr -d ', tok/s')
     [ -n "$TOKENS_PER_SECOND" ] || { echo "no speed in the calibration run's log"; tail -20 "$OUT/train.txt"; exit 1; }
     LEFT=$((FIT_SECONDS - (SECONDS - SCRIPT_START) - 15))  # 15 s: the resumed run reads its data again
-    STEPS=$(python3 -c "print(max($CALIBRATION_STEPS + 1, $CALIBRATION_STEPS + int(0.9 * $TOKENS_PER_SECOND * $LEFT / (0.95 * $BATCH_SIZE * $MAX_SEQ_LENGTH))))")
+    FITTED=$((DONE + CALIBRATION_STEPS))
+    STEPS=$(python3 -c "print(max($FITTED + 1, $FITTED + int(0.9 * $TOKENS_PER_SECOND * $LEFT / (0.95 * $BATCH_SIZE * $MAX_SEQ_LENGTH))))")
     echo "calibrated: $TOKENS_PER_SECOND tokens/s, $LEFT s left: $STEPS steps in all"
     pretrain --resume --steps "$STEPS" --max-minutes "$(python3 -c "print(max($LEFT, 30) / 60)")" &
 else
@@ -121,10 +141,17 @@ fi
 wait $TRAIN_PID
 echo "train exit status $? ($((SECONDS - SCRIPT_START)) s)"
 tr '\r' '\n' < "$OUT/train.txt" | grep -v '^$' | awk 'NR<=3 || /calibrat|held-out|done|stopped|changed|rror/ || NR%10==0' | tail -40
-[ -d "$RUN/final" ] || { echo "no final model"; exit 1; }
 
-# 4. The float16 export (as the bundled model ships) and the probes, then one archive to bring back.
-python3 -c "from tinyalbert.train.checkpoints import export_pretrained; export_pretrained('$RUN/final', '$RUN/export')"
+# 4. The run for the next lease, first: it is worth having even if what follows fails.
+echo "== packing the run ($((SECONDS - SCRIPT_START)) s)"
+python3 bench/carry_run.py pack "$RUN" "$OUT" || echo "packing failed"
+
+# 5. The float16 export (as the bundled model ships) and the probes, then one archive to bring back.
+# A run stopped by its time limit has no final model: its last checkpoint stands in.
+MODEL=$RUN/final
+[ -d "$MODEL" ] || { MODEL=$RUN/checkpoint; echo "no final model: exporting the last checkpoint"; }
+[ -f "$MODEL/model.safetensors" ] || { echo "no model to export"; exit 1; }
+python3 -c "from tinyalbert.train.checkpoints import export_pretrained; export_pretrained('$MODEL', '$RUN/export')"
 cp "$RUN/loss_curve.png" "$RUN/eval_results.json" "$RUN/checkpoint/trainer_state.json" "$RUN/export/" 2>/dev/null
 echo "== probes ($((SECONDS - SCRIPT_START)) s)"
 python3 bench/probe_mini.py --corpus "$CORPUS" tinyalbert/data/tinyalbert-mini "$RUN/export" --json "$OUT/probes.json"

@@ -934,3 +934,67 @@ def test_the_from_scratch_gpu_config_fits_the_bundled_model_size():
     parameters = sum(math.prod(shape) for shape in AlbertForPreTraining.parameter_shapes(config).values())
     assert config.vocab_size == 16000 and 5.5e6 < parameters < 5.8e6
     assert 2 * parameters < 16 * 2**20
+
+
+# --- carrying a run from one GPU lease to the next (bench/carry_run.py) ----------------------------
+def test_bfloat16_rounding_goes_to_the_nearest_and_ties_to_even():
+    carry = import_bench_module("carry_run")
+    # bfloat16 keeps 7 mantissa bits: next to 1.0 the steps are 2**-7 apart.
+    values = np.array([1.0, 1 + 2**-8, 1 + 3 * 2**-8, 1 + 2**-8 + 2**-20, -2.0, 3e-30, 0.0], dtype=np.float32)
+    bits = carry.to_bfloat16_bits(values)
+    expected = [0x3F80, 0x3F80, 0x3F82, 0x3F81, 0xC000]
+    assert bits[:5].tolist() == expected
+    back = carry.from_bfloat16_bits(bits)
+    assert back[6] == 0 and abs(back[5] - 3e-30) <= 2**-8 * 3e-30
+    with pytest.raises(ValueError, match="inf or nan"):
+        carry.to_bfloat16_bits(np.array([1.0, np.inf], dtype=np.float32))
+
+
+def test_a_run_carried_to_another_directory_resumes_where_it_stopped(workspace, tmp_path, monkeypatch):
+    """pack (moments rounded to bfloat16, cut into parts), unpack elsewhere, --resume: the same
+    steps, data and generators as the run that never stopped; only the moments' rounding differs."""
+    monkeypatch.setattr(trainer_module, "plot_loss_curve", lambda history, path: False)
+    carry = import_bench_module("carry_run")
+    straight, stopped, carried = tmp_path / "straight", tmp_path / "stopped", tmp_path / "carried"
+    run(make_args(workspace, straight))
+    run(make_args(workspace, stopped, stop_at=4))
+    parts = carry.pack(stopped, tmp_path / "parts", part_bytes=20_000)
+    assert len(parts) >= 2 and all(part.stat().st_size <= 20_000 for part in parts)
+    carry.unpack(tmp_path / "parts", carried)
+
+    original, rebuilt = stopped / CHECKPOINT_DIR, carried / CHECKPOINT_DIR
+    assert read_trainer_state(rebuilt) == read_trainer_state(original)
+    for key, value in load_file(str(original / "model.safetensors")).items():
+        np.testing.assert_array_equal(load_file(str(rebuilt / "model.safetensors"))[key], value)
+    moments, rounded = load_file(str(original / "optimizer.safetensors")), load_file(str(rebuilt / "optimizer.safetensors"))
+    assert moments.keys() == rounded.keys()
+    for key, value in moments.items():
+        assert rounded[key].dtype == np.float32 and not np.array_equal(rounded[key], value)
+        assert np.all(np.abs(rounded[key] - value) <= 2**-8 * np.abs(value)), key
+
+    run(make_args(workspace, carried, resume=True))
+    expected_state, got_state = read_trainer_state(straight / CHECKPOINT_DIR), read_trainer_state(rebuilt)
+    assert got_state["data"] == expected_state["data"] and got_state["dropout_rng"] == expected_state["dropout_rng"]
+    assert [r["step"] for r in got_state["history"]] == list(range(1, 9))
+    assert got_state["history"][:4] == expected_state["history"][:4]
+    for got, expected in zip(got_state["history"][4:], expected_state["history"][4:]):
+        assert got["loss"] == pytest.approx(expected["loss"], rel=1e-3)
+    # An AdamW step moves a weight by about lr * m / sqrt(v), |m / sqrt(v)| <= about 1; the rounded
+    # moments change that ratio by at most about 1.5 * 2**-8. Over the 4 resumed steps (lr 3e-3) the
+    # weights may part by 4 * 3e-3 * 2**-6 (a margin of 2.7 for the gradients of parted weights),
+    # against some 1e-2 that a weight moves in those steps.
+    expected_weights = load_file(str(straight / CHECKPOINT_DIR / "model.safetensors"))
+    for key, value in load_file(str(rebuilt / "model.safetensors")).items():
+        np.testing.assert_allclose(value, expected_weights[key], rtol=0, atol=4 * 3e-3 * 2**-6, err_msg=key)
+
+
+def test_unpacking_refuses_missing_parts_and_an_existing_checkpoint(workspace, tmp_path):
+    carry = import_bench_module("carry_run")
+    run(make_args(workspace, tmp_path / "run", stop_at=2))
+    parts = carry.pack(tmp_path / "run", tmp_path / "parts", part_bytes=20_000)
+    with pytest.raises(FileExistsError, match="exists"):
+        carry.unpack(tmp_path / "parts", tmp_path / "run")
+    parts[1].unlink()
+    with pytest.raises(FileNotFoundError, match="parts missing"):
+        carry.unpack(tmp_path / "parts", tmp_path / "elsewhere")
+    assert carry.main(["unpack", str(tmp_path / "nothing"), str(tmp_path / "elsewhere")]) == 1
