@@ -124,6 +124,59 @@ def test_unknown_from_pretrained_argument_is_a_type_error(tmp_path):
     tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, attn_implementation="eager")
 
 
+def test_loader_only_arguments_of_transformers_are_accepted_and_change_nothing(tmp_path):
+    """Lines copied from Transformers code pass trust_remote_code and low_cpu_mem_usage; both
+    load the same weights there, and here too, without keeping either in the config."""
+    reference = saved_reference(tmp_path)
+    transformers = transformers_or_skip()
+    loader_only = dict(trust_remote_code=True, low_cpu_mem_usage=True)
+    theirs = transformers.AlbertForMaskedLM.from_pretrained(tmp_path, **loader_only).eval()
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, **loader_only)
+    expected = as_numpy(run_reference(reference, input_ids=IDS, attention_mask=MASK).logits)
+    np.testing.assert_array_equal(as_numpy(run_reference(theirs, input_ids=IDS, attention_mask=MASK).logits), expected)
+    np.testing.assert_allclose(np.asarray(ours(IDS, attention_mask=MASK).logits), expected, atol=ATOL)
+    their_config = transformers.AutoConfig.from_pretrained(tmp_path, trust_remote_code=True).to_dict()
+    our_config = tinyalbert.AutoConfig.from_pretrained(tmp_path, trust_remote_code=True).to_dict()
+    assert "trust_remote_code" not in their_config and "trust_remote_code" not in our_config
+    assert "trust_remote_code" not in ours.config.to_dict()
+    tokenizer = tinyalbert.AutoTokenizer.from_pretrained("tinyalbert-mini", trust_remote_code=True)
+    assert tokenizer("A dog.")["input_ids"] == tinyalbert.AutoTokenizer.from_pretrained("tinyalbert-mini")("A dog.")["input_ids"]
+
+
+def cupy_gpu_present() -> bool:
+    try:
+        tinyalbert.backend.get_backend("cupy")
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_device_map_puts_the_whole_model_on_one_device(tmp_path):
+    """Transformers needs accelerate for device_map, so this is checked against the rule itself:
+    one device, "auto" the GPU when there is one; a map over several devices is refused."""
+    from tinyalbert.backend import device_of_map
+
+    tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL)).save_pretrained(tmp_path)
+    auto = "cuda" if cupy_gpu_present() else "cpu"
+    for device_map, device in (("cpu", "cpu"), ({"": "cpu"}, "cpu"), ({"albert": -1, "predictions": -1}, -1),
+                               ("auto", auto), ("balanced", auto), ({"": 0}, 0)):
+        assert device_of_map(device_map) == device, device_map
+    for device_map in ("cpu", {"": "cpu"}, "auto"):
+        model = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, device_map=device_map)
+        assert model.device == ("cpu" if device_map != "auto" else auto)
+    with pytest.raises(ValueError, match="spreads the model over"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, device_map={"albert": "cpu", "predictions": 0})
+    with pytest.raises(ValueError, match="unknown device 'disk'"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, device_map={"": "disk"})
+    if not cupy_gpu_present():  # the missing GPU is found before any file is read
+        with pytest.raises(RuntimeError, match="needs CuPy and a CUDA GPU"):
+            tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path / "no such directory", device_map={"": 0})
+    fill = tinyalbert.pipeline("fill-mask", device_map="auto", trust_remote_code=True)
+    assert fill.model.device == auto
+    with pytest.raises(ValueError, match="device or device_map, not both"):
+        tinyalbert.pipeline("fill-mask", device="cpu", device_map="cpu")
+
+
 def test_torch_dtype_argument_sets_the_model_dtype_as_in_transformers(tmp_path):
     torch = pytest.importorskip("torch")
     transformers = transformers_or_skip()

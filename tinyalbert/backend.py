@@ -80,6 +80,30 @@ def backend_for_device(device, current: ModuleType) -> ModuleType:
     raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
 
 
+# Transformers' device_map strategies; on one device (all tinyalbert uses) they all mean "the GPU if there is one".
+AUTO_DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+
+
+def device_of_map(device_map):
+    """The one device a Transformers `device_map` names, for `backend_for_device`: "cpu", "cuda",
+    "cuda:N", N, a torch.device, "auto" (the GPU when CuPy finds one, else the CPU) or a dict whose
+    values all name one device (`{"": 0}`). A model here lives whole on one device, so a map that
+    spreads it over several is refused rather than silently gathered."""
+    if isinstance(device_map, dict):
+        devices = {str(device) for device in device_map.values()}
+        if len(devices) != 1:
+            raise ValueError(f"device_map {device_map!r} spreads the model over {sorted(devices)}: "
+                             "a tinyalbert model lives whole on one device")
+        device_map = next(iter(device_map.values()))
+    if device_map in AUTO_DEVICE_MAPS:
+        try:
+            get_backend("cupy")
+        except RuntimeError:
+            return "cpu"
+        return "cuda"
+    return device_map
+
+
 def _dtype_key(dtype) -> str:
     """"float16" from "float16", np.float16, np.dtype("float16"), torch.float16, array_api_strict.float32, ..."""
     if isinstance(dtype, str):

@@ -307,10 +307,11 @@ class AlbertConfig:
     @classmethod
     def from_pretrained(cls, path, revision: str = "main", return_unused_kwargs: bool = False, *, cache_dir=None,
                         local_files_only: bool = False, token=None, subfolder: str = "", force_download: bool = False,
-                        **overrides):
+                        trust_remote_code: bool | None = None, **overrides):
         """Read `config.json` from a directory (or the file itself, or a Hub name at `revision`;
         `cache_dir`, `local_files_only`, `token`, `subfolder` and `force_download` as in
-        Transformers), then apply `overrides`.
+        Transformers), then apply `overrides`. `trust_remote_code` is accepted and changes
+        nothing (no code is loaded from a checkpoint; it is not kept as a field).
 
         With `return_unused_kwargs`, as in Transformers, the overrides that are no config field
         are left out and returned: `(config, {name: value})`. A file that is not an ALBERT config

@@ -17,7 +17,8 @@ from types import ModuleType
 import numpy as np
 
 from .backend import (
-    array_namespace, asarray, backend_for_device, dtype_name, get_backend, get_dtype, names_a_device, to_numpy,
+    array_namespace, asarray, backend_for_device, device_of_map, dtype_name, get_backend, get_dtype, names_a_device,
+    to_numpy,
 )
 from .config import AlbertConfig
 from .nn.albert import albert_body_forward
@@ -87,12 +88,20 @@ class AlbertPreTrainedModel:
     def from_pretrained(cls, name_or_path, *, config=None, backend="numpy", dtype="float32",
                         ignore_mismatched_sizes: bool = False, seed: int = 0, revision: str = "main",
                         cache_dir=None, local_files_only: bool = False, token=None, subfolder: str = "",
-                        force_download: bool = False, use_safetensors: bool | None = None, **config_overrides):
+                        force_download: bool = False, use_safetensors: bool | None = None, device_map=None,
+                        low_cpu_mem_usage: bool | None = None, trust_remote_code: bool | None = None,
+                        **config_overrides):
         """Load a Transformers-layout directory (`config.json` + `model.safetensors` or
         `pytorch_model.bin`), a name found in the local Hugging Face cache, or (with
         `huggingface_hub`) a Hub name at `revision`. `cache_dir`, `local_files_only`, `token`,
         `subfolder`, `force_download` and `use_safetensors` mean what they mean to Transformers
         (`tinyalbert.hub.resolve_model_dir`, `tinyalbert.weights.read_checkpoint`).
+
+        `device_map` puts the whole model on one device, as `to()` does ("cpu", "cuda", 0,
+        `{"": 0}`; "auto": the GPU when CuPy finds one, else the CPU; see
+        `tinyalbert.backend.device_of_map`). `low_cpu_mem_usage` and `trust_remote_code` are
+        accepted so that lines written for Transformers run, and change nothing: the weights are
+        read once into the model, and no code is ever loaded from a checkpoint.
 
         `config` (an `AlbertConfig`, or where to read one) replaces the directory's `config.json`,
         as in Transformers; the caller's object is copied, not changed. `config_overrides` set
@@ -107,6 +116,8 @@ class AlbertPreTrainedModel:
         if unknown:
             raise TypeError(f"{cls.__name__}.from_pretrained() got unexpected keyword argument(s) {unknown}: "
                             "not a field of AlbertConfig")
+        if device_map is not None:  # before the weights are read, so that a missing GPU fails fast
+            backend = backend_for_device(device_of_map(device_map), get_backend(backend))
         where = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token,
                      subfolder=subfolder, force_download=force_download)
         directory = resolve_model_dir(name_or_path, **where, use_safetensors=use_safetensors)

@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from .backend import backend_for_device, get_backend, to_numpy
+from .backend import backend_for_device, device_of_map, get_backend, to_numpy
 from .nn.softmax import softmax
 
 logger = logging.getLogger(__name__)
@@ -308,7 +308,7 @@ def _device_name(device):
 
 def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVEN, backend="numpy",
              dtype="float32", batch_size: int = 8, truncation: bool = False, revision: str = "main", device=None,
-             torch_dtype=None, token=None, **task_options):
+             torch_dtype=None, token=None, device_map=None, trust_remote_code: bool | None = None, **task_options):
     """Build a pipeline, as `transformers.pipeline` does: `"fill-mask"`, or one of the task
     pipelines of `tinyalbert.task_pipelines`. `task_options` go to the pipeline: fill-mask's
     default `targets` and `tokenizer_kwargs`, a task's own (e.g. aggregation_strategy).
@@ -322,11 +322,17 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVE
         backend: `"numpy"`, `"cupy"` or an Array API namespace; dtype: `"float32"`, `"float16"`, `"float64"`.
         device, torch_dtype: Transformers' names for the same choices, as `model.to()` reads them
             (`device=0` or `"cuda"` is CuPy, `-1` or `"cpu"` the CPU); they win over backend and dtype.
+        device_map: instead of device, as Transformers takes it ("auto", `{"": 0}`, ...;
+            `tinyalbert.backend.device_of_map`). trust_remote_code: accepted, changes nothing.
         batch_size: texts per forward pass; truncation: cut texts longer than the model's positions.
         revision, token: the Hub revision for a Hub name, and the access token for a private one.
     """
     if task not in SUPPORTED_TASKS:
         raise ValueError(f"unknown task {task!r}: tinyalbert has {', '.join(map(repr, SUPPORTED_TASKS))}")
+    if device_map is not None:
+        if device is not None:
+            raise ValueError("pass device or device_map, not both: they might name different devices")
+        device = device_of_map(device_map)
     from .hub import DEFAULT_MODEL, resolve_model_dir
     from .models import AlbertForMaskedLM
 

@@ -403,13 +403,15 @@ class AlbertTokenizer(SpecialTokensMixin):
 
     @classmethod
     def from_pretrained(cls, name_or_path, *, revision: str = "main", cache_dir=None, local_files_only: bool = False,
-                        token=None, subfolder: str = "", force_download: bool = False, **overrides) -> "AlbertTokenizer":
+                        token=None, subfolder: str = "", force_download: bool = False,
+                        trust_remote_code: bool | None = None, **overrides) -> "AlbertTokenizer":
         """Load ``spiece.model`` (+ ``tokenizer_config.json`` and ``special_tokens_map.json`` when present).
 
         ``name_or_path`` is a directory, a ``.model`` file, or a name that ``tinyalbert.hub``
         resolves to a directory (``revision``, ``cache_dir``, ``local_files_only``, ``token``,
         ``subfolder`` and ``force_download`` as in Transformers). Other keyword arguments
-        override the saved configuration.
+        override the saved configuration. ``trust_remote_code`` is accepted, as Transformers
+        accepts it, and changes nothing: no code is ever loaded from a checkpoint.
         """
         vocab_file, saved = find_pretrained(name_or_path, revision=revision, cache_dir=cache_dir,
                                             local_files_only=local_files_only, token=token, subfolder=subfolder,
