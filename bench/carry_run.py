@@ -4,18 +4,22 @@ What comes back from a lease is at most 8 files of 16 MiB (64 MiB together), and
 next one is at most 64 MiB with the repository. A checkpoint of the H = 512 model holds its float32
 weights (22.5 MB) and two float32 AdamW moments (45 MB): too much. `pack` keeps the weights as they
 are and stores each moment rounded to bfloat16 (float32's exponent, 7 of its 23 mantissa bits: a
-relative error of at most 2**-8), which halves the moments; then it cuts the whole into parts of PART_MIB.
-`unpack` joins the parts and rebuilds OUT/checkpoint with float32 moments, so that
+relative error of at most 2**-8), which halves the moments; then it cuts the whole into parts of just
+under 16 MiB, named after the archive's digest and their count (run-DIGEST.tar.01of03, ...).
+`unpack` checks that it has every part of one archive, joins them, checks the digest and
+rebuilds OUT/checkpoint with float32 moments, so that
 `python -m tinyalbert.pretrain --out OUT --resume` goes on from the saved step, with the same data
 position and generators. The one difference from an exact resume is that rounding of the moments.
 
-    python bench/carry_run.py pack RUN_DIR PARTS_DIR     # writes PARTS_DIR/run.tar.00, .01, ...
+    python bench/carry_run.py pack RUN_DIR PARTS_DIR     # writes PARTS_DIR/run-DIGEST.tar.NNofMM
     python bench/carry_run.py unpack PARTS_DIR RUN_DIR   # RUN_DIR/checkpoint (and its tokenizer, curve)
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
+import re
 import sys
 import tarfile
 from pathlib import Path
@@ -26,10 +30,11 @@ from safetensors.numpy import load_file, save, save_file
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tinyalbert.train.checkpoints import CHECKPOINT_DIR, OPTIMIZER_FILE  # noqa: E402
 
-PART_MIB = 15  # under the 16 MiB a file may take on its way back
-PART_PREFIX = "run.tar."
+PART_BYTES = 16 * 2**20 - 2**16  # just under the 16 MiB a file may take on its way back
+DIGEST_CHARS = 12  # of the archive's sha256, in every part's name
+PART_NAME = re.compile(r"run-([0-9a-f]{%d})\.tar\.(\d{2})of(\d{2})" % DIGEST_CHARS)
 ROUNDED_FILE = "optimizer.bfloat16.safetensors"
-# Besides the checkpoint, the run's files a resumed run or a reader of the results wants.
+# Besides the checkpoint, the run's files a resumed run needs (its tokenizer) or a reader wants.
 RUN_FILES = ("tokenizer", "eval_results.json", "loss_curve.png")
 
 
@@ -48,8 +53,9 @@ def from_bfloat16_bits(bits: np.ndarray) -> np.ndarray:
     return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
-def pack(run: Path, parts_dir: Path, part_bytes: int = PART_MIB * 2**20) -> list[Path]:
-    """RUN/checkpoint (moments rounded to bfloat16) and RUN_FILES, as a tar cut into parts."""
+def pack(run: Path, parts_dir: Path, part_bytes: int = PART_BYTES) -> list[Path]:
+    """RUN/checkpoint (moments rounded to bfloat16) and RUN_FILES, as a tar cut into parts; any
+    parts of an earlier archive in PARTS_DIR are removed."""
     checkpoint = run / CHECKPOINT_DIR
     if not (checkpoint / OPTIMIZER_FILE).is_file():
         raise FileNotFoundError(f"{checkpoint} holds no {OPTIMIZER_FILE}: nothing to carry")
@@ -67,27 +73,50 @@ def pack(run: Path, parts_dir: Path, part_bytes: int = PART_MIB * 2**20) -> list
             if (run / name).exists():
                 tar.add(run / name, arcname=name)
     parts_dir.mkdir(parents=True, exist_ok=True)
-    for old in parts_dir.glob(PART_PREFIX + "*"):
-        old.unlink()
+    earlier = [file for file in parts_dir.iterdir() if PART_NAME.fullmatch(file.name)]
     data = archive.getbuffer()
+    digest = hashlib.sha256(data).hexdigest()[:DIGEST_CHARS]
+    starts = range(0, len(data), part_bytes)
+    if len(starts) > 99:
+        raise ValueError(f"{len(data)} bytes make more than 99 parts of {part_bytes}")
     parts = []
-    for index, start in enumerate(range(0, len(data), part_bytes)):
-        parts.append(parts_dir / f"{PART_PREFIX}{index:02d}")
+    for index, start in enumerate(starts, 1):
+        parts.append(parts_dir / f"run-{digest}.tar.{index:02d}of{len(starts):02d}")
         parts[-1].write_bytes(data[start:start + part_bytes])
+    for file in earlier:  # only now: stopped in between, the folder still holds one whole archive
+        if file not in parts:
+            file.unlink()
     return parts
 
 
+def joined_parts(parts_dir: Path) -> bytes:
+    """The archive the parts in PARTS_DIR make: all parts of one archive, its digest checked."""
+    found = {}
+    for file in sorted(parts_dir.iterdir()) if parts_dir.is_dir() else []:
+        match = PART_NAME.fullmatch(file.name)
+        if match:
+            found.setdefault(match.group(1), []).append((int(match.group(2)), int(match.group(3)), file))
+    if not found:
+        raise FileNotFoundError(f"no run-DIGEST.tar.NNofMM parts in {parts_dir}")
+    if len(found) > 1:
+        raise ValueError(f"parts of {len(found)} archives in {parts_dir} ({', '.join(sorted(found))}): "
+                         "keep only those of the run to resume")
+    (digest, parts), = found.items()
+    count = parts[0][1]
+    if sorted(index for index, _, _ in parts) != list(range(1, count + 1)) or {total for _, total, _ in parts} != {count}:
+        raise FileNotFoundError(f"parts missing in {parts_dir}: found {', '.join(file.name for _, _, file in parts)}")
+    data = b"".join(file.read_bytes() for _, _, file in sorted(parts, key=lambda part: part[0]))
+    if hashlib.sha256(data).hexdigest()[:DIGEST_CHARS] != digest:
+        raise ValueError(f"the parts in {parts_dir} do not join into the archive they name (digest {digest}): "
+                         "a part is damaged or was cut short")
+    return data
+
+
 def unpack(parts_dir: Path, run: Path) -> Path:
-    """Join PARTS_DIR/run.tar.NN into RUN (which must not hold a checkpoint yet); float32 moments."""
-    parts = sorted(parts_dir.glob(PART_PREFIX + "[0-9][0-9]"))
-    if not parts:
-        raise FileNotFoundError(f"no {PART_PREFIX}NN parts in {parts_dir}")
-    numbers = [int(part.name[len(PART_PREFIX):]) for part in parts]
-    if numbers != list(range(len(parts))):
-        raise FileNotFoundError(f"parts missing in {parts_dir}: found {', '.join(p.name for p in parts)}")
+    """Join the parts in PARTS_DIR into RUN (which must not hold a checkpoint yet); float32 moments."""
     if (run / CHECKPOINT_DIR).exists():
         raise FileExistsError(f"{run / CHECKPOINT_DIR} exists: unpack into a new run directory")
-    archive = io.BytesIO(b"".join(part.read_bytes() for part in parts))
+    archive = io.BytesIO(joined_parts(parts_dir))
     run.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(fileobj=archive, mode="r") as tar:
@@ -104,17 +133,16 @@ def unpack(parts_dir: Path, run: Path) -> Path:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    packing = commands.add_parser("pack", help="RUN_DIR/checkpoint -> PARTS_DIR/run.tar.NN")
+    packing = commands.add_parser("pack", help="RUN_DIR/checkpoint -> PARTS_DIR/run-DIGEST.tar.NNofMM")
     packing.add_argument("run", type=Path)
     packing.add_argument("parts", type=Path)
-    packing.add_argument("--part-mib", type=int, default=PART_MIB)
-    unpacking = commands.add_parser("unpack", help="PARTS_DIR/run.tar.NN -> RUN_DIR/checkpoint")
+    unpacking = commands.add_parser("unpack", help="PARTS_DIR/run-DIGEST.tar.NNofMM -> RUN_DIR/checkpoint")
     unpacking.add_argument("parts", type=Path)
     unpacking.add_argument("run", type=Path)
     args = parser.parse_args(argv)
     try:
         if args.command == "pack":
-            parts = pack(args.run, args.parts, args.part_mib * 2**20)
+            parts = pack(args.run, args.parts)
             print(f"{len(parts)} parts, {sum(p.stat().st_size for p in parts) / 1e6:.1f} MB: "
                   + " ".join(str(p) for p in parts))
         else:

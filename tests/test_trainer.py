@@ -960,6 +960,7 @@ def test_a_run_carried_to_another_directory_resumes_where_it_stopped(workspace, 
     run(make_args(workspace, stopped, stop_at=4))
     parts = carry.pack(stopped, tmp_path / "parts", part_bytes=20_000)
     assert len(parts) >= 2 and all(part.stat().st_size <= 20_000 for part in parts)
+    assert parts[-1].name.endswith(f".tar.{len(parts):02d}of{len(parts):02d}")
     carry.unpack(tmp_path / "parts", carried)
 
     original, rebuilt = stopped / CHECKPOINT_DIR, carried / CHECKPOINT_DIR
@@ -988,13 +989,29 @@ def test_a_run_carried_to_another_directory_resumes_where_it_stopped(workspace, 
         np.testing.assert_allclose(value, expected_weights[key], rtol=0, atol=4 * 3e-3 * 2**-6, err_msg=key)
 
 
-def test_unpacking_refuses_missing_parts_and_an_existing_checkpoint(workspace, tmp_path):
+def test_unpacking_refuses_missing_damaged_or_mixed_parts_and_an_existing_checkpoint(workspace, tmp_path):
     carry = import_bench_module("carry_run")
     run(make_args(workspace, tmp_path / "run", stop_at=2))
     parts = carry.pack(tmp_path / "run", tmp_path / "parts", part_bytes=20_000)
     with pytest.raises(FileExistsError, match="exists"):
         carry.unpack(tmp_path / "parts", tmp_path / "run")
-    parts[1].unlink()
+    (tmp_path / "mixed").mkdir()
+    for part in parts:  # an earlier lease's parts, to be left beside the new ones
+        shutil.copy(part, tmp_path / "mixed" / part.name)
+    run(make_args(workspace, tmp_path / "run", stop_at=3, resume=True))
+    later = carry.pack(tmp_path / "run", tmp_path / "parts", part_bytes=20_000)
+    assert sorted((tmp_path / "parts").iterdir()) == sorted(later)  # the earlier archive's parts are gone
+    for part in later:
+        shutil.copy(part, tmp_path / "mixed" / part.name)
+    with pytest.raises(ValueError, match="parts of 2 archives"):
+        carry.unpack(tmp_path / "mixed", tmp_path / "elsewhere")
+    damaged = bytearray(later[1].read_bytes())
+    damaged[100] ^= 1
+    later[1].write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match="do not join into the archive they name"):
+        carry.unpack(tmp_path / "parts", tmp_path / "elsewhere")
+    later[1].unlink()
     with pytest.raises(FileNotFoundError, match="parts missing"):
         carry.unpack(tmp_path / "parts", tmp_path / "elsewhere")
     assert carry.main(["unpack", str(tmp_path / "nothing"), str(tmp_path / "elsewhere")]) == 1
+    assert not (tmp_path / "elsewhere" / CHECKPOINT_DIR).exists()
