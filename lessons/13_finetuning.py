@@ -91,8 +91,10 @@ assert np.all(classifier.params["classifier.bias"] == 0)
 # | `AlbertForMultipleChoice` | pooled [CLS] of each (question, choice) pair, 1 output | `(batch, choices)` |
 #
 # Multiple choice runs each choice through the body as its own sequence: the batch of
-# `(batch, choices, seq)` ids becomes `batch * choices` sequences, and the single scores are folded
-# back into `(batch, choices)`, so a softmax over the choices picks one. (In training, dropout comes
+# `(batch, choices, seq)` ids becomes `batch * choices` sequences, row $b \cdot \text{choices} + c$
+# holding question $b$ with choice $c$, and the single scores are folded back into
+# `(batch, choices)` in that order, so a softmax over the choices picks one. The backward unfolds
+# $\partial L/\partial \text{scores}$ the same way, into `(batch * choices, 1)`. (In training, dropout comes
 # before the linear layer of every head but question answering's; here the models are in eval
 # mode, where it does nothing.)
 
@@ -130,14 +132,15 @@ np.testing.assert_allclose(both_scores[..., 0], out.start_logits, rtol=1e-4, ato
 np.testing.assert_allclose(both_scores[..., 1], out.end_logits, rtol=1e-4, atol=1e-5)
 
 choice = models["AlbertForMultipleChoice"]
-question = "a dog is a kind of"
-options = ["animal.", "city.", "color."]
-pairs = tokenizer([question] * 3, options, padding=True, return_tensors="np")
-choice_ids, choice_mask = pairs["input_ids"][None], pairs["attention_mask"][None]  # (1 question, 3 choices, seq)
-choice_out = choice(input_ids=choice_ids, attention_mask=choice_mask, token_type_ids=pairs["token_type_ids"][None],
+questions = ["a dog is a kind of", "bread is a kind of"]
+options = ["animal.", "city.", "food."]
+pairs = tokenizer([q for q in questions for _ in options], options * len(questions), padding=True, return_tensors="np")
+choice_ids, choice_mask, choice_types = (pairs[name].reshape(len(questions), len(options), -1)  # (2 questions, 3 choices, seq)
+                                         for name in ("input_ids", "attention_mask", "token_type_ids"))
+choice_out = choice(input_ids=choice_ids, attention_mask=choice_mask, token_type_ids=choice_types,
                     output_hidden_states=True)
-flat_hidden = choice_out.hidden_states[-1]  # (1 * 3 sequences, seq, H)
-scores = my_head(my_pooler(flat_hidden, choice.params), choice.params, "classifier.").reshape(1, 3)
+flat_hidden = choice_out.hidden_states[-1]  # (2 * 3 sequences, seq, H); row b * 3 + c: question b, choice c
+scores = my_head(my_pooler(flat_hidden, choice.params), choice.params, "classifier.").reshape(2, 3)
 np.testing.assert_allclose(scores, choice_out.logits, rtol=1e-4, atol=1e-5)
 print("logit shapes:", tuple(ours.shape), tuple(token(**inputs).logits.shape), tuple(out.start_logits.shape),
       tuple(choice_out.logits.shape), "- all four heads by hand == tinyalbert")
@@ -148,7 +151,8 @@ print("logit shapes:", tuple(ours.shape), tuple(token(**inputs).logits.shape), t
 # the same checkpoint are compared with it.
 
 # %%
-print(f"untrained multiple-choice head picks {options[int(np.argmax(choice_out.logits))]!r}")
+for question, question_scores in zip(questions, choice_out.logits):
+    print(f"untrained multiple-choice head: {question!r} -> {options[int(np.argmax(question_scores))]!r}")
 try:
     import torch
     import transformers
@@ -174,7 +178,8 @@ else:
 # it decides on the first batch, as Transformers does: `num_labels == 1` means **regression** (mean
 # squared error), integer labels mean **single-label** classification (cross-entropy), anything else
 # **multi-label** (binary cross-entropy with logits, one yes/no per label). Token classification
-# and multiple choice use cross-entropy, question answering a pair of them (section 4).
+# and multiple choice use cross-entropy, question answering a pair of them (section 4). (Transformers
+# reads only int32 and int64 labels as class ids; tinyalbert reads any integer type so.)
 #
 # With $N$ counted rows (cross-entropy; labels of -100 are not counted) or $N$ entries (the other
 # two), and $s$ the sigmoid:
@@ -185,8 +190,14 @@ else:
 # | mean squared error | $\frac{1}{N}\sum (z - y)^2$ | $\frac{2}{N}(z - y)$ |
 # | BCE with logits | $\frac{1}{N}\sum \big(\log(1 + e^{z}) - y z\big)$ | $\frac{1}{N}(s(z) - y)$ |
 #
-# The BCE forward is computed as $\max(z, 0) - zy + \log(1 + e^{-|z|})$: the same value, but
-# $e^{z}$ never overflows.
+# Lesson 7 (section 6) derived the cross-entropy row. BCE is usually written
+# $-[y \log s(z) + (1-y) \log(1 - s(z))]$; with $s(z) = 1/(1 + e^{-z})$,
+# $\log s(z) = z - \log(1 + e^{z})$ and $\log(1 - s(z)) = -\log(1 + e^{z})$, which gives the
+# table's $\log(1 + e^{z}) - yz$. The BCE forward is computed as
+# $\max(z, 0) - zy + \log(1 + e^{-|z|})$: the same value, but $e^{z}$ never overflows. The
+# gradient below, `1 / (1 + np.exp(-z))`, does overflow for $z$ below about $-709$: NumPy warns,
+# and $1/\infty = 0$ is still the right sigmoid; the library's backward splits by the sign of $z$
+# so that nothing overflows.
 
 # %%
 def my_cross_entropy_grad(logits, labels, ignore=-100):
@@ -260,9 +271,20 @@ plt.show()
 # `end_positions`. The loss is the mean of two cross-entropies over the positions, one for the start
 # scores and one for the end scores. When a long context is truncated, the answer may lie beyond
 # the last kept token; Transformers clamps every position into $[0, \text{seq}]$ and ignores the
-# value seq itself, so such an example adds nothing, and a negative position counts as 0 (the
-# [CLS] token, which is also where SQuAD 2.0's "no answer" points). The rows that count are
-# averaged separately for start and end.
+# value seq itself: a start (or end) that was cut off adds nothing to its cross-entropy, while the
+# other end of the same answer still counts if it was kept. A negative position counts as 0 (the
+# [CLS] token, which is also where SQuAD 2.0's "no answer" points). Here seq is the padded length
+# of the batch, so the softmax also runs over padding positions, and a position in a shorter
+# example's padding counts: Transformers does not mask them, and neither does tinyalbert.
+#
+# With $s_r, e_r$ the clamped positions and $C_s$, $C_e$ the rows where they are below seq:
+#
+# $$L = \frac{1}{2}\Big(\frac{1}{|C_s|}\sum_{r \in C_s} -\log \mathrm{softmax}(z^{s}_r)_{s_r}
+#     + \frac{1}{|C_e|}\sum_{r \in C_e} -\log \mathrm{softmax}(z^{e}_r)_{e_r}\Big),\qquad
+# \frac{\partial L}{\partial z^{s}_r} = \frac{[r \in C_s]}{2\,|C_s|}\big(\mathrm{softmax}(z^{s}_r) - \mathrm{onehot}(s_r)\big)$$
+#
+# and the same for the end. Start and end are averaged separately, each over its own count. (If
+# every start of a batch was cut off, $|C_s| = 0$ and the start term is 0/0 = nan, as in torch.)
 
 # %%
 def my_span_positions(positions, seq):
@@ -278,7 +300,7 @@ starts, ends = my_span_positions(start_positions, seq), my_span_positions(end_po
 print("start positions", start_positions, "->", starts, "  end positions", end_positions, "->", ends)
 d_start = my_cross_entropy_grad(start_logits, starts) / 2
 d_end = my_cross_entropy_grad(end_logits, ends) / 2
-assert np.all(d_start[2] == 0) and np.all(d_end[2] == 0)  # the cut-off answer teaches nothing
+assert np.all(d_start[2] == 0) and np.all(d_end[2] == 0)  # both ends cut off: this answer teaches nothing
 
 
 def span_loss(values):
@@ -301,7 +323,11 @@ print("span-loss gradient by hand == finite differences")
 # other position of the last layer: one vector carries the whole signal into the body (which then
 # spreads it to every position through attention). Token classification puts a gradient on every
 # position that has a label. Below, the size of $\partial L/\partial h_t$ per position, for one
-# sentence, by hand; then the library's `pooler_backward` gives the same.
+# sentence, by hand; then the library's `pooler_backward` gives the same. The heights of the two
+# kinds of bar are not comparable: the sequence loss is a mean over one counted row, the token loss
+# a mean over every labelled token, so each token's share is divided by their number. (Question
+# answering puts a gradient on every position, padding included, since its softmax runs over all
+# of them; multiple choice puts one on the [CLS] of each choice's sequence.)
 
 # %%
 ids = tokenizer(texts[:1], return_tensors="np")["input_ids"]
@@ -383,7 +409,7 @@ for cls, task_labels in tasks.items():
 # with animal and food words. The words are split in two: the training sentences use some, the test
 # sentences *only the others*. A model that learns only from the training sentences has never seen
 # a test word; it can answer them only with what it knew before. So we fine-tune twice, with the
-# same loop and settings: `tinyalbert-mini` (pretrained on WordNet's definitions, which say a lot
+# same loop, training sentences and settings: `tinyalbert-mini` (pretrained on WordNet's definitions, which say a lot
 # about dogs and bread) and a model of the same shape started from random numbers. The one from
 # scratch gets more steps, all it needs to fit its training sentences: more is in its favour.
 
@@ -469,9 +495,16 @@ ax.set(xlabel="step", ylabel="training loss (5-step mean)", title=f"fine-tuning,
 ax.legend()
 plt.tight_layout()
 plt.show()
+first_below = {}
+for name, curve in curves.items():
+    below = np.flatnonzero(np.convolve(curve, np.ones(5) / 5, mode="valid") < 0.5)
+    first_below[name] = below[0] + 4 if below.size else len(curve)
+    print(f"{name:13s} 5-step mean loss first below 0.5 at step {first_below[name]} (ln 2 = {np.log(2):.2f} is a coin's)")
+assert first_below["pretrained"] < first_below["from scratch"], first_below
 
 # %% [markdown]
-# Both models see exactly the same sentences, and both learn them; on the sentences with words
+# Both models train on the same sentences (the one from scratch on more batches of them), and both
+# learn them, the pretrained one in far fewer steps (printed below the curves). On the sentences with words
 # they have never seen, only the pretrained one does clearly better than a coin. From the model from
 # scratch nothing better than chance can be expected: an embedding row gets a gradient only when its word is in the batch,
 # so the rows of the test words never got one. AdamW's moments for them stay zero, and all that
@@ -526,13 +559,14 @@ def check(exercise, function):
             assert got.shape == expected.shape, f"shape {got.shape}, expected {expected.shape}"
             np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-14)
     elif exercise == "span_loss_grads":
-        for seq, batch in ((6, 5), (9, 3)):
+        for seq, batch in ((6, 5), (9, 4)):
             start, end = cases.standard_normal((batch, seq)), cases.standard_normal((batch, seq))
             start_positions = cases.integers(-2, seq + 3, size=batch)
             end_positions = cases.integers(-2, seq + 3, size=batch)
             start_positions[0] = end_positions[0] = seq + 1  # one answer is always cut off
             start_positions[1], end_positions[1] = 1, 2  # and one always counts
             start_positions[2], end_positions[2] = seq + 2, 0  # and one counts for its end only
+            start_positions[3], end_positions[3] = -1, -2  # and one points before the start: 0
             def loss(values):
                 first = losses.cross_entropy_forward(values["start"], np.clip(start_positions, 0, seq), ignore_index=seq)
                 last = losses.cross_entropy_forward(values["end"], np.clip(end_positions, 0, seq), ignore_index=seq)
@@ -570,6 +604,12 @@ def span_grads_over_one_count(start, end, start_positions, end_positions):
 
 
 must_reject("span_loss_grads", span_grads_over_one_count)
+must_reject("span_loss_grads",  # negative positions ignored instead of counted as 0
+            lambda s, e, sp, ep: (my_cross_entropy_grad(s, np.where(sp < 0, -100, my_span_positions(sp, s.shape[1]))) / 2,
+                                  my_cross_entropy_grad(e, np.where(ep < 0, -100, my_span_positions(ep, e.shape[1]))) / 2))
+must_reject("span_loss_grads",  # never clamped: a negative position indexes from the end
+            lambda s, e, sp, ep: (my_cross_entropy_grad(s, np.where(sp >= s.shape[1], -100, sp)) / 2,
+                                  my_cross_entropy_grad(e, np.where(ep >= e.shape[1], -100, ep)) / 2))
 
 # %% [markdown]
 # **Exercise 1.** Write the gradient of the mean binary cross-entropy with logits with respect to
@@ -602,7 +642,9 @@ check("span_loss_grads", span_loss_grads)
 # `mse_forward/backward` and `bce_with_logits_forward/backward` with tinyalbert's signatures and
 # caches (`python -m tinyalbert.grading stubs DIR --exercise task_losses`). `tinyalbert.grading.check`
 # runs its checks on one function here: on the library's BCE backward, and on a copy that forgets
-# to divide by the number of entries, which it must catch.
+# to divide by the number of entries, which it must catch. Given only a backward, it takes the
+# exercise's other functions from the library: "your own `bce_with_logits_forward`" in its report
+# is then the library's. The FAIL lines below are the expected result for the wrong copy.
 
 # %%
 import tinyalbert.grading as grading
@@ -613,18 +655,24 @@ def bce_backward_without_the_mean(d_loss, cache):
     return d_logits * cache[0].size, grads
 
 
+print("-- the library's backward (must PASS):")
 assert grading.check("bce_with_logits_backward", losses.bce_with_logits_backward)
+print("-- a copy without the mean (must FAIL):")
 assert not grading.check("bce_with_logits_backward", bce_backward_without_the_mean)
 
 # %% [markdown]
 # **Exercise 3 (no self-check).** In section 6, freeze the body: train only the pooler and the
 # classifier (give the optimizer only those parameters and their gradients). How close does that
 # "probe" of the pretrained representations come to full fine-tuning on the unseen words, and how
-# does the model from scratch fare when frozen?
+# does the model from scratch fare when frozen? `optimizer.step` returns only the parameters it was
+# given, so merge them back: `model.params = {**model.params, **optimizer.step(chosen, chosen_grads, lr)}`,
+# and clip only `chosen_grads`.
 #
 # **Exercise 4 (no self-check).** Multi-label the task: give each sentence the labels "animal",
 # "food" and "on the table" (the template that says so), as floats. Which loss does
 # `AlbertForSequenceClassification` choose now, and why does a softmax over the three labels no
-# longer fit?
+# longer fit? Start from `from_pretrained("tinyalbert-mini", num_labels=3)`, not from a config a
+# model has already trained with: the first batch writes the problem type it inferred into the
+# config (`config.problem_type`). Count a label as predicted when its logit is above 0, not by argmax.
 #
 # Next: lesson 14 splits the batches of training over several processes.
