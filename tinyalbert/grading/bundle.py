@@ -74,8 +74,8 @@ def build_wheel(out_dir) -> pathlib.Path:
     )
     wheels = sorted(pathlib.Path(out_dir).glob("tinyalbert-*.whl"))
     if completed.returncode != 0 or not wheels:
-        raise RuntimeError("building tinyalbert's wheel failed (it needs setuptools>=70.1, or setuptools with "
-                           f"the `wheel` package, installed here):\n{completed.stderr[-2000:]}")
+        raise RuntimeError("building tinyalbert's wheel failed (it needs setuptools>=77 installed here):\n"
+                           f"{completed.stderr[-2000:]}")
     return wheels[0]
 
 
