@@ -254,3 +254,18 @@ def test_a_process_that_fails_takes_the_job_down(tmp_path):
                        "--vocab-size", "50", "--steps", "2", "--mpi-timeout", "300"], ranks=2, timeout=120)
     assert result.returncode != 0
     assert "error: corpus path" in result.stderr
+
+
+def test_finetune_under_mpiexec_refuses_instead_of_two_processes_writing_one_out(tmp_path):
+    """Fine-tuning is not data-parallel: two processes would each train the whole model and
+    write the same --out. Each one says so, and nothing is written."""
+    needs_mpi()
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\na dog,animal\nan apple,fruit\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    command = [mpiexec(), "-n", "2", sys.executable, "-m", "tinyalbert.finetune", "--task", "text-classification",
+               "--model", "tinyalbert-mini", "--train", str(train), "--validation", str(train), "--out", str(tmp_path / "out")]
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("error: fine-tuning runs on one process") == 2, result.stderr
+    assert not (tmp_path / "out").exists()

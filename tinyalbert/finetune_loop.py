@@ -189,8 +189,14 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     With `progress`, a progress line goes to standard error: redrawn in place on a terminal,
     a line about every tenth of an epoch into a file or a notebook."""
     from .tokenizer import AlbertTokenizer
+    from .train.distributed import launched_under_mpi
     from .train.progress import Progress
 
+    if launched_under_mpi():
+        # Each process would train the whole model on every batch and write the same OUT.
+        raise ValueError("fine-tuning runs on one process: under mpiexec -n N every process would train the same "
+                         "model and write the same --out. Run it without mpiexec (data-parallel training is "
+                         "python -m tinyalbert.pretrain's)")
     out = Path(args.out)
     tokenizer = AlbertTokenizer.from_pretrained(args.model)
     labels, _, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
