@@ -259,17 +259,21 @@ def check_pair_inputs(candidate, tokenizer=tokenizer, trials=20, seed=0):
         ids_b = rng.integers(5, tokenizer.vocab_size, size=rng.integers(0, 6)).tolist()
         expected = (tokenizer.build_inputs_with_special_tokens(ids_a, ids_b),
                     tokenizer.create_token_type_ids_from_sequences(ids_a, ids_b))
+        given = (list(ids_a), list(ids_b))
         got = candidate(ids_a, ids_b, tokenizer.cls_token_id, tokenizer.sep_token_id)
-        assert tuple(map(list, got)) == expected, f"for A={ids_a}, B={ids_b}: expected {expected}, got {got}"
+        assert tuple(map(list, got)) == expected, f"for A={given[0]}, B={given[1]}: expected {expected}, got {got}"
+        assert (ids_a, ids_b) == given, "pair_inputs must not change the lists it is given"
 
 
 # The check itself is checked: it accepts the answer built in section 5 and rejects a wrong one.
 check_pair_inputs(lambda a, b, c, s: ([c] + a + [s] + b + [s], [0] * (len(a) + 2) + [1] * (len(b) + 1)))
-try:
-    check_pair_inputs(lambda a, b, c, s: ([c] + a + [s] + b + [s], [0] * (len(a) + 1) + [1] * (len(b) + 2)))
-    raise RuntimeError("the self-check accepted a wrong answer")
-except AssertionError:
-    pass
+for wrong in (lambda a, b, c, s: ([c] + a + [s] + b + [s], [0] * (len(a) + 1) + [1] * (len(b) + 2)),
+              lambda a, b, c, s: (a.insert(0, c), a.append(s), b.append(s), (a + b, [0] * len(a) + [1] * len(b)))[-1]):
+    try:  # the second gives the right answer, but by changing the caller's lists
+        check_pair_inputs(wrong)
+        raise RuntimeError("the self-check accepted a wrong answer")
+    except AssertionError:
+        pass
 
 try:
     check_pair_inputs(pair_inputs)

@@ -376,6 +376,7 @@ def check(exercise, function):
     elif exercise == "layernorm_backward_no_affine":
         x = cases.standard_normal((3, 6)) * 2 + 1
         d_y = cases.standard_normal((3, 6))
+        x[-1] = 0.5  # a constant row: only epsilon inside the square root keeps it finite and right
         ones, zeros = np.ones(6), np.zeros(6)
         expected, _ = layernorm.layernorm_backward(d_y, layernorm.layernorm_forward(x, ones, zeros, 1e-12)[1])
         got = np.asarray(function(d_y, x))
@@ -397,6 +398,17 @@ def must_reject(exercise, wrong_answer):
 
 must_reject('silu_derivative', lambda x: 1 / (1 + np.exp(-x)))
 must_reject('layernorm_backward_no_affine', lambda d_y, x: d_y - d_y.mean(-1, keepdims=True))
+
+
+def layernorm_backward_eps_outside(d_y, x):
+    """Wrong: 1 / (sqrt(variance) + eps) instead of 1 / sqrt(variance + eps)."""
+    centered = x - x.mean(-1, keepdims=True)
+    inv_std = 1 / (np.sqrt((centered**2).mean(-1, keepdims=True)) + 1e-12)
+    x_hat = centered * inv_std
+    return inv_std * (d_y - d_y.mean(-1, keepdims=True) - x_hat * (d_y * x_hat).mean(-1, keepdims=True))
+
+
+must_reject('layernorm_backward_no_affine', layernorm_backward_eps_outside)
 
 
 # %% [markdown]

@@ -308,6 +308,7 @@ def check(exercise, function):
         bias = (1.0 - mask[:, None, None, :]) * np.finfo(np.float64).min
         _, probs = my_attention_core(q, k, v, bias)
         got = function(d_c, q, k, v, probs)
+        assert len(got) == 3, f"return (d_q, d_k, d_v): got {len(got)} arrays"
         values = {"q": q, "k": k, "v": v}
         def scalar(values):
             return np.sum(my_attention_core(values["q"], values["k"], values["v"], bias)[0] * d_c)
@@ -332,6 +333,7 @@ def must_reject(exercise, wrong_answer):
 
 must_reject('attention_core_backward', lambda d_c, q, k, v, p: my_attention_core_backward(d_c, q, k, v, p)[:2] + (d_c,))
 must_reject('shared_gradient', lambda grads, name, n: grads["albert.encoder.albert_layer_groups.0.albert_layers.0." + name])
+must_reject('attention_core_backward', lambda d_c, q, k, v, p: my_attention_core_backward(d_c, q, k, v, p)[:2])  # d_v left out
 
 
 # %% [markdown]

@@ -433,6 +433,11 @@ def check(exercise, function):
         np.testing.assert_allclose(function(vectors, mask), expected, rtol=1e-10)
         same = np.repeat(vectors[:, :1], 5, axis=1)
         np.testing.assert_allclose(function(same, mask), 1.0, rtol=1e-10, err_msg="identical vectors give cosine 1")
+        two = cases.standard_normal((2, 5, 4))  # two sequences of 4 and 2 real tokens
+        lengths = np.array([[1, 1, 1, 1, 0], [1, 1, 0, 0, 0]])
+        unit = two[lengths.astype(bool)] / np.linalg.norm(two[lengths.astype(bool)], axis=1, keepdims=True)
+        np.testing.assert_allclose(function(two, lengths), ((unit @ unit.T).sum() - 6) / 30, rtol=1e-10,
+                                   err_msg="all pairs of real tokens of the batch, across sequences too")
     else:
         raise ValueError(f"no exercise called {exercise!r}")
     print(f"{exercise}: correct")
@@ -457,6 +462,19 @@ def cosine_with_self_pairs(hidden, attention_mask):  # a wrong answer: each vect
 must_reject('token_cosine', cosine_with_self_pairs)
 
 
+def cosine_per_sequence(hidden, attention_mask):  # a wrong answer: a mean per sequence, then their mean
+    return float(np.mean([mean_token_cosine_of_one(h, m) for h, m in zip(hidden, attention_mask)]))
+
+
+def mean_token_cosine_of_one(vectors, mask):
+    vectors = vectors[mask.astype(bool)]
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return ((vectors @ vectors.T).sum() - len(vectors)) / (len(vectors) * (len(vectors) - 1))
+
+
+must_reject('token_cosine', cosine_per_sequence)
+
+
 # %% [markdown]
 # **Exercise 1.** Write `log_frequency_bias(counts)`: the add-one-smoothed log frequencies of
 # section 3.
@@ -471,7 +489,8 @@ check("log_frequency_bias", log_frequency_bias)
 
 # %% [markdown]
 # **Exercise 2.** Write the collapse signal: given final-layer vectors `(batch, seq, hidden)` and the
-# attention mask `(batch, seq)`, the mean cosine similarity over all pairs of distinct real tokens.
+# attention mask `(batch, seq)`, the mean cosine similarity over all pairs of distinct real tokens
+# of the batch (a pair may take its two tokens from different sequences).
 
 # %%
 def mean_token_cosine(hidden, attention_mask):

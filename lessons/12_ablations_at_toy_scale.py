@@ -443,12 +443,13 @@ print(f"albert-base-v2: V = {base.vocab_size:,}, E = {base.embedding_size}: the 
 # %%
 def check(exercise, function):
     if exercise == "tied_parameter_count":
-        for embedding_size, parts in ((16, FFN_PARTS), (32, ATTENTION_PARTS), (8, FFN_PARTS + ATTENTION_PARTS)):
-            model = AlbertForPreTraining(make_config(embedding_size, groups=4), seed=0)
+        for embedding_size, parts, num_groups in ((16, FFN_PARTS, 4), (32, ATTENTION_PARTS, 4),
+                                                  (8, FFN_PARTS + ATTENTION_PARTS, 4), (16, FFN_PARTS, 2)):
+            model = AlbertForPreTraining(make_config(embedding_size, groups=num_groups), seed=0)
             groups = tie_layers(model.params, parts)
             expected = model.num_parameters() - sum(model.params[n].size for names in groups for n in names[1:])
             got = function(model.params, parts)
-            assert got == expected, f"E={embedding_size}, tied {parts}: got {got}, expected {expected}"
+            assert got == expected, f"E={embedding_size}, {num_groups} groups, tied {parts}: got {got}, expected {expected}"
         all_shared = AlbertForPreTraining(make_config(16, groups=1), seed=0).num_parameters()
         assert function(AlbertForPreTraining(make_config(16, groups=4), seed=0).params, FFN_PARTS + ATTENTION_PARTS) == all_shared, \
             "tying every layer weight must give the all-shared count"
@@ -467,6 +468,9 @@ def must_reject(exercise, wrong_answer):
 
 
 must_reject('tied_parameter_count', lambda params, parts: sum(value.size for value in params.values()))
+must_reject('tied_parameter_count',  # four groups taken for granted: three copies of group 0's tied weights
+            lambda params, parts: sum(v.size for v in params.values())
+            - 3 * sum(v.size for n, v in params.items() if "albert_layer_groups.0." in n and any(p in n for p in parts)))
 
 
 # %% [markdown]

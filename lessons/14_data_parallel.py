@@ -322,9 +322,10 @@ def check(exercise, function):
         for n in (1, 2, 3, 4, 7):
             size = int(cases.integers(n, 40))
             buffers = [cases.standard_normal(size) for _ in range(n)]
-            expected = np.sum(buffers, axis=0)
+            expected, originals = np.sum(buffers, axis=0), list(buffers)
             sent = function(buffers)
-            for rank, result in enumerate(buffers):
+            for rank, result in enumerate(originals):  # each process's own array: the sum lands in place
+                assert buffers[rank] is result, f"N={n}: process {rank}'s buffer was replaced; write the sum into it"
                 np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12,
                                            err_msg=f"N={n}: process {rank} does not hold the sum")
             chunk = -(-size // n)  # the largest chunk
@@ -369,6 +370,17 @@ def uncounted(buffers):
 
 must_reject("allreduce_ring", through_process_zero)  # the right sum, but process 0 moves too much
 must_reject("allreduce_ring", uncounted)  # the right sum, but no count of what was sent
+
+
+def into_new_arrays(buffers):
+    """The right sums and counts, but in new arrays: each process's own buffer keeps its gradient."""
+    copies = [buffer.copy() for buffer in buffers]
+    sent = ring_allreduce(copies)
+    buffers[:] = copies
+    return sent
+
+
+must_reject("allreduce_ring", into_new_arrays)
 must_reject("loss_shares", lambda labels, n: [1 / n] * n)  # equal shares, whatever the counts
 
 # %% [markdown]
