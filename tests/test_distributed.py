@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyalbert.train.distributed import flatten, launched_under_mpi, shard_rows, unflatten
+from tinyalbert import AlbertConfig
+from tinyalbert.train.distributed import Ranks, flatten, launched_under_mpi, shard_rows, unflatten
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "tests" / "mpi_worker.py"
@@ -256,16 +257,103 @@ def test_a_process_that_fails_takes_the_job_down(tmp_path):
     assert "error: corpus path" in result.stderr
 
 
-def test_finetune_under_mpiexec_refuses_instead_of_two_processes_writing_one_out(tmp_path):
-    """Fine-tuning is not data-parallel: two processes would each train the whole model and
-    write the same --out. Each one says so, and nothing is written."""
+# --- python -m tinyalbert.finetune under mpiexec --------------------------------------------------
+@pytest.fixture(scope="module")
+def finetune_files(tmp_path_factory):
+    """Each task's small file, and tinyalbert-mini without dropout before its heads: each process
+    draws dropout masks of its own, so with dropout the runs would differ by design."""
+    from test_finetune_cli import write_task_files
+
+    from tinyalbert import AlbertForPreTraining, AlbertTokenizer
+
+    root = tmp_path_factory.mktemp("mpi_finetune")
+    AlbertForPreTraining.from_pretrained("tinyalbert-mini", classifier_dropout_prob=0.0).save_pretrained(root / "model")
+    AlbertTokenizer.from_pretrained("tinyalbert-mini").save_pretrained(root / "model")
+    return root, write_task_files(root)
+
+
+def finetune_command(args, *, ranks=None, timeout=300):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "tinyalbert.finetune", *args]
+    if ranks is not None:
+        command = [mpiexec(), "-n", str(ranks), *command]
+    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def test_finetune_shards_weighted_by_their_targets_sum_to_the_whole_batch(monkeypatch):
+    """data_parallel_loss_and_grads on each of 3 stand-in processes, their contributions added (as
+    the all-reduce adds them): the whole batch's loss and gradients, in float64, for every task.
+    Rows hold different numbers of labelled tokens, and one process gets rows with none."""
+    from tinyalbert.finetune_loop import data_parallel_loss_and_grads
+    from tinyalbert.task_models import (AlbertForMultipleChoice, AlbertForQuestionAnswering,
+                                        AlbertForSequenceClassification, AlbertForTokenClassification)
+    from tinyalbert.train import distributed
+
+    monkeypatch.setattr(distributed, "allreduce_sum", lambda flat, ranks, what="": flat)  # one process's part
+    shape = dict(vocab_size=40, embedding_size=6, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+                 intermediate_size=12, max_position_embeddings=16, classifier_dropout_prob=0.0)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 40, size=(7, 6))
+    mask = np.ones_like(ids)
+    mask[4:, 4:] = 0
+    common = dict(input_ids=ids, attention_mask=mask, token_type_ids=np.zeros_like(ids))
+    token_labels = np.where(rng.random((7, 6)) < 0.5, rng.integers(0, 3, (7, 6)), -100)
+    token_labels[3:5] = -100  # the second of 3 processes (rows 3-4) holds no labelled token
+    cases = {
+        "text-classification": (AlbertForSequenceClassification, 3, {**common, "labels": rng.integers(0, 3, 7)}),
+        "token-classification": (AlbertForTokenClassification, 3, {**common, "labels": token_labels}),
+        "question-answering": (AlbertForQuestionAnswering, 2, {**common, "start_positions": rng.integers(0, 6, 7),
+                                                               "end_positions": rng.integers(0, 6, 7)}),
+        "multiple-choice": (AlbertForMultipleChoice, 2, {"input_ids": np.stack([ids, ids[::-1]], 1),
+                                                         "attention_mask": np.stack([mask, mask[::-1]], 1),
+                                                         "token_type_ids": np.zeros((7, 2, 6), dtype=np.int64),
+                                                         "labels": rng.integers(0, 2, 7)}),
+    }
+    for task, (model_class, num_labels, batch) in cases.items():
+        model = model_class(AlbertConfig(num_labels=num_labels, **shape), dtype="float64", seed=1)
+        loss, grads = model.loss_and_grads(**batch)
+        parts = [data_parallel_loss_and_grads(model, task, batch, Ranks(None, rank, 3, None, 1.0)) for rank in range(3)]
+        assert sum(part_loss for part_loss, _ in parts) == pytest.approx(float(loss), rel=1e-12), task
+        for name, grad in grads.items():
+            np.testing.assert_allclose(sum(part[name] for _, part in parts), grad, rtol=1e-10, atol=1e-15,
+                                       err_msg=f"{task}: {name}")
+    no_labels = {**common, "labels": np.full_like(ids, -100)}  # one process would give nan: so does the job
+    loss, _ = data_parallel_loss_and_grads(AlbertForTokenClassification(AlbertConfig(num_labels=3, **shape)),
+                                           "token-classification", no_labels, Ranks(None, 0, 3, None, 1.0))
+    assert np.isnan(loss)
+
+
+@pytest.mark.parametrize("task", ["text-classification", "token-classification", "question-answering",
+                                  "multiple-choice"])
+def test_finetune_under_mpiexec_takes_the_steps_of_one_process(finetune_files, tmp_path, task):
+    """The command: two processes with their blocks of every batch (5 rows: 3 and 2, the epoch's
+    last batch split too) take one process's steps, and the first alone writes OUT and prints.
+
+    float32 gradients summed in another order differ in their last bits, and AdamW divides each
+    update by the root of its own squared gradients: a weight whose gradient is rounding noise
+    moves by about lr either way. The attention's key bias is such a weight (a softmax ignores
+    what it adds to every score of a row). So each tensor's change from its start is compared,
+    not its entries: measured at most 2.6e-4 of the change (a run whose processes never add
+    their gradients: 1.2); the key bias, all noise, is left out."""
     needs_mpi()
-    train = tmp_path / "train.csv"
-    train.write_text("text,label\na dog,animal\nan apple,fruit\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    command = [mpiexec(), "-n", "2", sys.executable, "-m", "tinyalbert.finetune", "--task", "text-classification",
-               "--model", "tinyalbert-mini", "--train", str(train), "--validation", str(train), "--out", str(tmp_path / "out")]
-    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.count("error: fine-tuning runs on one process") == 2, result.stderr
-    assert not (tmp_path / "out").exists()
+    from safetensors.numpy import load_file
+
+    root, files = finetune_files
+    common = ["--task", task, "--model", str(root / "model"), "--train", str(files[task]), "--validation",
+              str(files[task]), "--epochs", "2", "--batch-size", "5", "--max-seq-length", "24", "--lr", "3e-4",
+              "--quiet"]
+    single = finetune_command([*common, "--out", str(tmp_path / "one")])
+    assert single.returncode == 0, single.stderr
+    parallel = finetune_command([*common, "--out", str(tmp_path / "two")], ranks=2)
+    assert parallel.returncode == 0, parallel.stderr
+    assert parallel.stdout.count('"best"') == 1, parallel.stdout
+    start = load_file(root / "model" / "model.safetensors")
+    one = load_file(tmp_path / "one" / "checkpoint" / "model.safetensors")
+    two = load_file(tmp_path / "two" / "checkpoint" / "model.safetensors")
+    assert one.keys() == two.keys()
+    compared = [name for name in one if name in start and not name.endswith("attention.key.bias")]
+    assert len(compared) > 10
+    for name in compared:
+        change = np.linalg.norm(one[name].astype(np.float64) - start[name])
+        assert np.linalg.norm(one[name].astype(np.float64) - two[name]) <= 1e-2 * change, name
+    assert len((tmp_path / "two" / "metrics.jsonl").read_text().splitlines()) == 2  # one line an epoch

@@ -32,6 +32,7 @@ examples:
   python -m tinyalbert.finetune --task question-answering --model path/to/albert-base-v2 \\
       --train train-v1.1.json --validation dev-v1.1.json --out runs/squad --batch-size 8
   python -m tinyalbert.finetune ... --out runs/topics --resume     # continue after the last epoch
+  mpiexec -n 2 python -m tinyalbert.finetune ...   # two processes, each with its block of every batch
 """
 
 positive_int = int_at_least(1)
@@ -89,6 +90,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run the command; the exit status. Under mpiexec, a process that fails takes the job down
+    with it (the others would wait for it in their next collective until the timeout)."""
+    from .train.distributed import abort_job_if_parallel
+
+    try:
+        code = _main(argv)
+    except SystemExit as request:  # argparse's way out after --help: no traceback for that
+        if request.code:
+            abort_job_if_parallel(1)
+        raise
+    except BaseException:
+        abort_job_if_parallel(1)
+        raise
+    if code not in (0, EXIT_DIVERGED):  # a diverged loss is the same on every process: each stops by itself
+        abort_job_if_parallel(code)
+    return code
+
+
+def _main(argv=None) -> int:
     from .finetune_loop import FinetuneArguments, finetune
 
     try:
@@ -104,7 +124,8 @@ def main(argv=None) -> int:
     except (UsageError, FileNotFoundError, ValueError, UnicodeDecodeError) as error:
         print_error(error)
         return EXIT_USAGE
-    print(json.dumps({"best": summary["best"], "seconds": round(summary["seconds"], 1)}))
+    if summary["main_process"]:
+        print(json.dumps({"best": summary["best"], "seconds": round(summary["seconds"], 1)}))
     return 0
 
 

@@ -6,6 +6,11 @@ OUT/ holds `best/` (model + tokenizer, loadable by tinyalbert and by Transformer
 (the last epoch's model, optimizer moments and `state.json`) and `metrics.jsonl` (one line per
 epoch). Every step's randomness (shuffling, dropout) comes from generators seeded with
 (seed, epoch), so a resumed run takes the same steps as one that was never stopped.
+
+Under `mpiexec -n N` the batches are shared out: every process draws the same batch, keeps its
+block of rows, weights its gradient by its share of the batch's targets, and one all-reduce
+sums them, so the N processes take the steps of one (docs/distributed.md). The first process
+alone writes OUT and shows progress; every process evaluates, and all get the same metrics.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ import numpy as np
 
 from .backend import asarray, to_numpy
 from .metrics import accuracy, entity_scores, macro_f1, squad_scores
-from .task_data import collate, encode_examples, label_list, read_task_file
+from .task_data import IGNORE_INDEX, collate, encode_examples, label_list, read_task_file
 from .train.optim import AdamW, clip_grad_global_norm, linear_warmup_then_decay
 
 MAIN_METRIC = {"text-classification": "accuracy", "token-classification": "f1",
@@ -144,6 +149,45 @@ def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels
     return squad_scores(answers, {e["id"]: [a["text"] for a in e["answers"]] for e in examples})
 
 
+def counted_targets(task: str, batch: dict) -> int:
+    """How many targets the batch's loss is a mean over: its labelled rows, or tokens for token
+    classification (-100: not counted). A question-answering example always has its start and
+    end inside the sequence (position 0 when truncation cut the answer off), so it counts once."""
+    if task == "question-answering":
+        return len(batch["start_positions"])
+    return int(np.count_nonzero(np.asarray(batch["labels"]) != IGNORE_INDEX))
+
+
+def data_parallel_loss_and_grads(model, task: str, batch: dict, ranks):
+    """Loss and gradients of the whole `batch`, computed by all processes together.
+
+    Each process takes its block of rows (`np.array_split`: any batch size, the last batch of an
+    epoch too) and weights its mean loss by its share of the batch's targets, n_r / n, so that
+    the sum over processes is the mean over the whole batch; one all-reduce of one flat buffer
+    adds the weighted gradients and losses. A process whose rows hold no target adds zeros
+    (its mean would be 0 / 0). Returns (loss, grads), the same on every process.
+    """
+    from .train import distributed
+
+    rows = np.array_split(np.arange(len(batch["input_ids"])), ranks.size)[ranks.rank]
+    local = {name: value[rows] for name, value in batch.items()}
+    total, mine = counted_targets(task, batch), counted_targets(task, local)
+    if total == 0:
+        return float("nan"), None  # as in one process: a mean over no target
+    shapes = model.state_dict()
+    if mine:
+        loss, grads = model.loss_and_grads(**local)
+        grads = {name: grads[name] * (mine / total) for name in shapes}
+        loss = float(loss) * mine / total
+    else:
+        grads, loss = {name: model.xp.zeros_like(value) for name, value in shapes.items()}, 0.0
+    xp = model.xp
+    flat = distributed.flatten(grads)
+    flat = xp.concat([flat, xp.asarray([loss], dtype=flat.dtype)])  # the loss rides along
+    flat = distributed.allreduce_sum(flat, ranks)
+    return float(flat[-1]), distributed.unflatten(flat[:-1], grads)
+
+
 def write_checkpoint(out: Path, model, tokenizer, optimizer: AdamW, state: dict) -> None:
     """Model, tokenizer, optimizer moments and trainer state; written to a temporary folder then
     renamed, so that an interruption never leaves half a checkpoint."""
@@ -185,18 +229,16 @@ def read_optimizer(out: Path, optimizer: AdamW, xp) -> None:
 
 
 def finetune(args: FinetuneArguments, progress=True) -> dict:
-    """Run the whole fine-tuning; returns {"best": metrics, "history": [...], "seconds": ...}.
+    """Run the whole fine-tuning; returns {"best": metrics, "history": [...], "seconds": ...,
+    "main_process": False on every process of an mpiexec job but the first}.
     With `progress`, a progress line goes to standard error: redrawn in place on a terminal,
     a line about every tenth of an epoch into a file or a notebook."""
     from .tokenizer import AlbertTokenizer
-    from .train.distributed import launched_under_mpi
+    from .train.distributed import barrier, init_ranks
     from .train.progress import Progress
 
-    if launched_under_mpi():
-        # Each process would train the whole model on every batch and write the same OUT.
-        raise ValueError("fine-tuning runs on one process: under mpiexec -n N every process would train the same "
-                         "model and write the same --out. Run it without mpiexec (data-parallel training is "
-                         "python -m tinyalbert.pretrain's)")
+    ranks = init_ranks(args.backend)  # None unless under mpiexec -n N > 1
+    is_main = ranks is None or ranks.is_main  # the first process alone writes OUT and shows progress
     out = Path(args.out)
     tokenizer = AlbertTokenizer.from_pretrained(args.model)
     labels, _, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
@@ -214,18 +256,23 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     steps_per_epoch = math.ceil(len(train_encoded) / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
     warmup_steps = int(args.warmup_ratio * total_steps)
-    out.mkdir(parents=True, exist_ok=True)
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
     main_metric, started = MAIN_METRIC[args.task], time.perf_counter()
     pad_id = tokenizer.pad_token_id
     last_epoch = args.epochs if args.stop_after is None else min(args.epochs, state["epoch"] + args.stop_after)
-    bar = Progress(total_steps, state["step"]) if progress else None
+    bar = Progress(total_steps, state["step"]) if progress and is_main else None
     shown_every = 1 if bar is None or bar.interactive else max(1, steps_per_epoch // 10)  # a log stays readable
     for epoch in range(state["epoch"], last_epoch):
         order = np.random.default_rng([args.seed, epoch]).permutation(len(train_encoded))
-        model.train(rng=np.random.default_rng([args.seed, epoch, 1]))
+        model.train(rng=np.random.default_rng([args.seed, epoch, 1] + ([] if ranks is None else [ranks.rank])))
         for index in range(steps_per_epoch):
             chunk = [train_encoded[i] for i in order[index * args.batch_size:(index + 1) * args.batch_size]]
-            loss, grads = model.loss_and_grads(**collate(args.task, chunk, pad_id))
+            batch = collate(args.task, chunk, pad_id)
+            if ranks is None:
+                loss, grads = model.loss_and_grads(**batch)
+            else:
+                loss, grads = data_parallel_loss_and_grads(model, args.task, batch, ranks)
             loss = float(loss)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"the loss became {loss} at step {state['step'] + 1}; try a lower --lr")
@@ -240,17 +287,23 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
         metrics = evaluate(args.task, model, validation_examples, validation_encoded, labels, args.batch_size, pad_id)
         metrics = {"epoch": epoch + 1, "step": state["step"], **metrics}
         state["history"].append(metrics)
-        with (out / "metrics.jsonl").open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(metrics) + "\n")
-        if state["best"] is None or metrics[main_metric] > state["best"][main_metric]:
+        is_best = state["best"] is None or metrics[main_metric] > state["best"][main_metric]
+        if is_best:
             state["best"] = metrics
-            model.save_pretrained(out / BEST)
-            tokenizer.save_pretrained(out / BEST)
         state["epoch"] = epoch + 1
-        write_checkpoint(out, model, tokenizer, optimizer, state)
+        if is_main:
+            with (out / "metrics.jsonl").open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(metrics) + "\n")
+            if is_best:
+                model.save_pretrained(out / BEST)
+                tokenizer.save_pretrained(out / BEST)
+            write_checkpoint(out, model, tokenizer, optimizer, state)
+        if ranks is not None:  # no process runs ahead of a checkpoint it could be asked to resume from
+            barrier(ranks, "waiting for the first process to write the checkpoint")
         if bar is not None:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
             bar.write(f"epoch {epoch + 1}/{args.epochs}: {shown}")
     if bar is not None:
         bar.close()
-    return {"best": state["best"], "history": state["history"], "seconds": time.perf_counter() - started}
+    return {"best": state["best"], "history": state["history"], "seconds": time.perf_counter() - started,
+            "main_process": is_main}
