@@ -413,3 +413,10 @@ check("loss_shares", loss_shares)
 # **Exercise 3 (no self-check).** In section 1, make both halves hold the same number of masked
 # positions. Is the plain average right now? Then turn on dropout (`model.train(...)`): why can two
 # processes no longer match one process bit for bit, even with the shares right?
+#
+# **Exercise 4 (no self-check).** `python -m tinyalbert.finetune` runs under `mpiexec` too
+# (`tinyalbert.finetune_loop.data_parallel_loss_and_grads`). For token classification, which count
+# is each process's share taken from, and why would a share of the rows be wrong there? For
+# question answering, the loss is the mean of two cross-entropies, each over its own count: when
+# could one share per process no longer serve both, and why does the fine-tuning data never
+# produce that case (lesson 13, section 4)?
