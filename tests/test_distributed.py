@@ -158,12 +158,17 @@ def test_loss_scales_weight_each_term_and_its_gradient():
 
 
 # --- python -m tinyalbert.pretrain under mpiexec --------------------------------------------------
-def pretrain(args, *, ranks=None, timeout=300):
+def run_command(module, args, *, ranks=None, timeout=300):
+    """`python -m MODULE ARGS`, under `mpiexec -n RANKS` when ranks are given."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "tinyalbert.pretrain", *args]
+    command = [sys.executable, "-m", module, *args]
     if ranks is not None:
         command = [mpiexec(), "-n", str(ranks), *command]
     return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def pretrain(args, *, ranks=None, timeout=300):
+    return run_command("tinyalbert.pretrain", args, ranks=ranks, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -273,11 +278,7 @@ def finetune_files(tmp_path_factory):
 
 
 def finetune_command(args, *, ranks=None, timeout=300):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "tinyalbert.finetune", *args]
-    if ranks is not None:
-        command = [mpiexec(), "-n", str(ranks), *command]
-    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return run_command("tinyalbert.finetune", args, ranks=ranks, timeout=timeout)
 
 
 def test_finetune_shards_weighted_by_their_targets_sum_to_the_whole_batch(monkeypatch):

@@ -92,20 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the command; the exit status. Under mpiexec, a process that fails takes the job down
     with it (the others would wait for it in their next collective until the timeout)."""
-    from .train.distributed import abort_job_if_parallel
+    from .train.distributed import exit_status_of_job
 
-    try:
-        code = _main(argv)
-    except SystemExit as request:  # argparse's way out after --help: no traceback for that
-        if request.code:
-            abort_job_if_parallel(1)
-        raise
-    except BaseException:
-        abort_job_if_parallel(1)
-        raise
-    if code not in (0, EXIT_DIVERGED):  # a diverged loss is the same on every process: each stops by itself
-        abort_job_if_parallel(code)
-    return code
+    # A diverged loss is the same on every process: each one stops by itself.
+    return exit_status_of_job(_main, argv, aborts=lambda code: code not in (0, EXIT_DIVERGED))
 
 
 def _main(argv=None) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 from pathlib import Path
 
 from .cli import OneLineErrorParser, UsageError, int_at_least, print_error
@@ -165,21 +164,11 @@ def arguments_from(namespace: argparse.Namespace):
 def main(argv=None) -> int:
     """Run the command; the exit status. Under mpiexec, a process that fails with an error takes the
     job down with it (the others would wait for it in their next collective until --mpi-timeout)."""
-    from .train.distributed import abort_job_if_parallel
+    from .train.distributed import exit_status_of_job
 
-    try:
-        code = _main(argv)
-    except SystemExit as request:  # argparse's way out after --help: no traceback for that
-        if request.code:
-            abort_job_if_parallel(1)
-        raise
-    except BaseException:
-        traceback.print_exc()
-        abort_job_if_parallel(1)
-        raise
-    if code == EXIT_USAGE:
-        abort_job_if_parallel(code)
-    return code
+    # A usage error may be one process's alone (a file it cannot write); the other statuses are
+    # reached by every process together.
+    return exit_status_of_job(_main, argv, aborts=lambda code: code == EXIT_USAGE)
 
 
 def _main(argv=None) -> int:

@@ -31,6 +31,7 @@ import math
 import os
 import sys
 import time
+import traceback
 from typing import Mapping, NamedTuple
 
 from ..backend import array_namespace, asarray
@@ -181,11 +182,16 @@ def barrier(ranks: Ranks, what: str) -> None:
     wait(ranks.comm.Ibarrier(), ranks, what)
 
 
+def _running_in_parallel_job() -> bool:
+    mpi = sys.modules.get("mpi4py.MPI")
+    return mpi is not None and mpi.Is_initialized() and mpi.COMM_WORLD.Get_size() > 1
+
+
 def abort_job_if_parallel(code: int) -> None:
     """Under mpiexec, end every process of the job now (MPI_Abort): after this process failed,
     the others would wait for it in their next collective. Does nothing in a plain run."""
-    mpi = sys.modules.get("mpi4py.MPI")
-    if mpi is not None and mpi.Is_initialized() and mpi.COMM_WORLD.Get_size() > 1:
+    if _running_in_parallel_job():
+        mpi = sys.modules["mpi4py.MPI"]
         sys.stdout.flush()
         sys.stderr.flush()
         # The launcher forwards our output through a pipe of its own, and MPI_Abort can kill the job
@@ -193,6 +199,26 @@ def abort_job_if_parallel(code: int) -> None:
         time.sleep(0.5)
         mpi.COMM_WORLD.Abort(code)
         os._exit(code)
+
+
+def exit_status_of_job(run, argv, aborts) -> int:
+    """`run(argv)`'s exit status, for a command's `main`. Under mpiexec a process that fails takes
+    the job down (the others would wait for it in their next collective until the timeout): on an
+    exception, after printing its traceback, and on a status for which `aborts(status)` is true."""
+    try:
+        code = run(argv)
+    except SystemExit as request:  # argparse's way out after --help: no traceback for that
+        if request.code:
+            abort_job_if_parallel(1)
+        raise
+    except BaseException:
+        if _running_in_parallel_job():  # MPI_Abort would end the process before Python printed it
+            traceback.print_exc()
+            abort_job_if_parallel(1)
+        raise
+    if aborts(code):
+        abort_job_if_parallel(code)
+    return code
 
 
 def abort(ranks: Ranks, message: str, code: int = 1) -> None:
