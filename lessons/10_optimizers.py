@@ -404,6 +404,13 @@ def check(exercise, function):
         for step in (0, 5, 10, 11, 55, 99, 100, 150):
             np.testing.assert_allclose(function(step, 10, 100, 2e-3), optim.linear_warmup_then_decay(step, 10, 100, 2e-3),
                                        rtol=1e-12, atol=1e-20, err_msg=f"step {step}")
+        for step in (0, 1, 100):  # no warm-up at all: the peak from the first step
+            try:
+                got = function(step, 0, 100, 2e-3)
+            except ZeroDivisionError:
+                raise AssertionError(f"step {step} without warm-up (warmup_steps=0) divides by zero") from None
+            np.testing.assert_allclose(got, optim.linear_warmup_then_decay(step, 0, 100, 2e-3),
+                                       rtol=1e-12, atol=1e-20, err_msg=f"step {step} without warm-up")
     else:
         raise ValueError(f"no exercise called {exercise!r}")
     print(f"{exercise}: correct")
@@ -422,6 +429,16 @@ must_reject('trust_ratio', lambda p, r: np.linalg.norm(r) / np.linalg.norm(p))
 must_reject('warmup_then_decay', lambda step, warmup, total, peak: peak * max(0.0, (total - step) / total))
 
 
+def warmup_up_to_and_including(step, warmup_steps, total_steps, peak_lr):
+    """Wrong only at warmup 0: step <= warmup divides by zero there."""
+    if step <= warmup_steps:
+        return peak_lr * step / warmup_steps
+    return peak_lr * max(0.0, (total_steps - step) / (total_steps - warmup_steps))
+
+
+must_reject('warmup_then_decay', warmup_up_to_and_including)
+
+
 # %% [markdown]
 # **Exercise 1.** Write LAMB's trust ratio $\lVert p\rVert/\lVert r\rVert$, with ratio 1 when either
 # norm is zero (a freshly zeroed tensor must still be able to move).
@@ -435,7 +452,8 @@ def trust_ratio(p, r):
 check("trust_ratio", trust_ratio)
 
 # %% [markdown]
-# **Exercise 2.** Write the schedule `warmup_then_decay(step, warmup_steps, total_steps, peak_lr)`.
+# **Exercise 2.** Write the schedule `warmup_then_decay(step, warmup_steps, total_steps, peak_lr)`
+# (`warmup_steps` may be 0: then the first step already takes the peak).
 
 # %%
 def warmup_then_decay(step, warmup_steps, total_steps, peak_lr):
