@@ -643,8 +643,8 @@ check("span_loss_grads", span_loss_grads)
 # caches (`python -m tinyalbert.grading stubs DIR --exercise task_losses`). `tinyalbert.grading.check`
 # runs its checks on one function here: on the library's BCE backward, and on a copy that forgets
 # to divide by the number of entries, which it must catch. Given only a backward, it takes the
-# exercise's other functions from the library: "your own `bce_with_logits_forward`" in its report
-# is then the library's. The FAIL lines below are the expected result for the wrong copy.
+# exercise's other functions from the library, and its report says so. The FAIL lines below are
+# the expected result for the wrong copy.
 
 # %%
 import tinyalbert.grading as grading

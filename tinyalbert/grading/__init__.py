@@ -48,7 +48,11 @@ def check(name: str, function, *, seed: int | None = None, **others) -> bool:
         failed = [case for case in results if not case.passed]
         all_passed &= not failed
         verdict = "PASS" if not failed else "FAIL"
-        print(f"{verdict} {exercise.name}/{item.name}: {len(results) - len(failed)} of {len(results)} cases ({item.about})")
+        about = item.about
+        if item.forward and item.forward not in others:  # given only `name`, the forward is the reference's
+            about = about.replace(f"your own `{item.forward}`",
+                                  f"tinyalbert's `{item.forward}` (pass {item.forward}=yours to use yours)")
+        print(f"{verdict} {exercise.name}/{item.name}: {len(results) - len(failed)} of {len(results)} cases ({about})")
         for case in failed[:3]:
             print(f"  case '{case.name}':\n    " + case.message.replace("\n", "\n    "))
     return all_passed
