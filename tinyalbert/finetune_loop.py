@@ -174,14 +174,13 @@ def data_parallel_loss_and_grads(model, task: str, batch: dict, ranks):
     total, mine = counted_targets(task, batch), counted_targets(task, local)
     if total == 0:
         return float("nan"), None  # as in one process: a mean over no target
-    shapes = model.state_dict()
+    xp, shapes = model.xp, model.state_dict()
     if mine:
         loss, grads = model.loss_and_grads(**local)
-        grads = {name: grads[name] * (mine / total) for name in shapes}
+        grads = {name: grads[name] * (mine / total) for name in shapes}  # every process in one key order
         loss = float(loss) * mine / total
     else:
-        grads, loss = {name: model.xp.zeros_like(value) for name, value in shapes.items()}, 0.0
-    xp = model.xp
+        grads, loss = {name: xp.zeros_like(value) for name, value in shapes.items()}, 0.0
     flat = distributed.flatten(grads)
     flat = xp.concat([flat, xp.asarray([loss], dtype=flat.dtype)])  # the loss rides along
     flat = distributed.allreduce_sum(flat, ranks)
