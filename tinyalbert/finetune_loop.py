@@ -181,10 +181,8 @@ def data_parallel_loss_and_grads(model, task: str, batch: dict, ranks):
         loss = float(loss) * mine / total
     else:
         grads, loss = {name: xp.zeros_like(value) for name, value in shapes.items()}, 0.0
-    flat = distributed.flatten(grads)
-    flat = xp.concat([flat, xp.asarray([loss], dtype=flat.dtype)])  # the loss rides along
-    flat = distributed.allreduce_sum(flat, ranks)
-    return float(flat[-1]), distributed.unflatten(flat[:-1], grads)
+    loss, grads = distributed.allreduce_loss_and_grads(loss, grads, ranks)
+    return float(loss), grads
 
 
 def write_checkpoint(out: Path, model, tokenizer, optimizer: AdamW, state: dict) -> None:

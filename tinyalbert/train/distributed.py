@@ -258,8 +258,14 @@ def data_parallel_loss_and_grads(model, global_batch: Mapping, ranks: Ranks):
         inputs["sentence_order_label"] = local["sentence_order_label"]
     loss, grads = model.loss_and_grads(local["input_ids"], local["labels"], loss_scales=(mlm_share, sop_share),
                                        **inputs)
-    xp = model.xp
+    return allreduce_loss_and_grads(loss, grads, ranks)
+
+
+def allreduce_loss_and_grads(loss, grads: Mapping, ranks: Ranks):
+    """The sums over all ranks of this rank's weighted `loss` (a number or 0-d array) and `grads`
+    (every rank with the same keys in the same order), in one all-reduce of one flat buffer."""
     flat = flatten(grads)
-    flat = xp.concat([flat, xp.reshape(xp.astype(loss, flat.dtype), (1,))])  # the loss rides along
+    xp = array_namespace(flat)
+    flat = xp.concat([flat, xp.reshape(xp.asarray(loss, dtype=flat.dtype), (1,))])  # the loss rides along
     flat = allreduce_sum(flat, ranks)
     return flat[-1], unflatten(flat[:-1], grads)
