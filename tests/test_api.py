@@ -394,6 +394,29 @@ def test_num_labels_setter_and_label2id_only(tmp_path):
     assert AlbertConfig(label2id={"neg": 0, "pos": 1}).id2label == {0: "neg", 1: "pos"}
 
 
+def test_attributes_set_on_a_config_are_saved_as_in_transformers(tmp_path):
+    transformers = transformers_or_skip()
+    ours, theirs = AlbertConfig(**SMALL), transformers.AlbertConfig(**SMALL)
+    for config in (ours, theirs):  # the usual fine-tuning set-up, then a field of the user's own
+        config.id2label = {0: "neg", 1: "neu", 2: "pos"}
+        config.label2id = {"neg": 0, "neu": 1, "pos": 2}
+        config.task_notes = {"source": "reviews"}
+    ours.save_pretrained(tmp_path / "ours")
+    theirs.save_pretrained(tmp_path / "theirs")
+    saved = {name: json.loads((tmp_path / name / "config.json").read_text()) for name in ("ours", "theirs")}
+    for key in ("id2label", "label2id", "task_notes"):
+        assert saved["ours"][key] == saved["theirs"][key], key
+    again = transformers.AlbertConfig.from_pretrained(tmp_path / "ours")
+    assert again.task_notes == {"source": "reviews"} and again.num_labels == ours.num_labels == 3
+    # label2id given alone replaces the labels (Transformers would leave id2label as it was).
+    ours.label2id = {"no": 0, "yes": 1}
+    assert ours.id2label == {0: "no", 1: "yes"} and ours.num_labels == 2
+    with pytest.raises(ValueError, match="label2id"):
+        ours.label2id = ["no", "yes"]
+    ours.hidden_size = 24  # a field stays a field
+    assert ours.to_dict()["hidden_size"] == 24 and "hidden_size" not in ours.extra
+
+
 def test_to_json_string_and_file_are_read_by_transformers(tmp_path):
     transformers = transformers_or_skip()
     ours = AlbertConfig(**SMALL, num_labels=3, output_hidden_states=True, hidden_act="gelu")

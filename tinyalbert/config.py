@@ -139,6 +139,14 @@ class AlbertConfig:
         self.id2label = _label_map(self.id2label)
         self.validate()
 
+    def __setattr__(self, name, value):
+        # As in Transformers, an attribute set on a config is part of it: a name that is not a
+        # field goes into `extra`, and so into the saved config.json.
+        if name.startswith("_") or name in _FIELD_NAMES or hasattr(type(self), name):
+            object.__setattr__(self, name, value)
+        else:
+            self.extra[name] = value
+
     def __getattr__(self, name):
         # Only called when normal lookup fails: the kept fields read as attributes (`config.torch_dtype`).
         extra = self.__dict__.get("extra", {})
@@ -160,6 +168,13 @@ class AlbertConfig:
     @property
     def label2id(self) -> dict:
         return {label: i for i, label in self.id2label.items()}
+
+    @label2id.setter
+    def label2id(self, label2id: dict) -> None:
+        # One label map is kept; setting the other direction replaces it, so the two never disagree.
+        if not isinstance(label2id, dict):
+            raise ValueError(f"AlbertConfig.label2id must be a dict {{label: id}}, got {label2id!r}")
+        self.id2label = _label_map({index: label for label, index in label2id.items()})
 
     @property
     def head_size(self) -> int:
@@ -357,6 +372,8 @@ class AlbertConfig:
             raise ValueError(f"unknown preset {name!r}: choose from {sorted(PRESETS)}")
         return cls(**{**PRESETS[short], **overrides})
 
+
+_FIELD_NAMES = frozenset(item.name for item in dataclasses.fields(AlbertConfig))
 
 def _preset(hidden, layers, heads, intermediate, version):
     # v1 checkpoints used exact GELU and 0.1 dropout; v2 switched to gelu_new and no dropout.
