@@ -172,6 +172,22 @@ def test_batches_of_mixed_lengths_match_one_by_one_reference(pipelines):
     assert_same_predictions(result, reference(texts))
 
 
+def test_generator_input_and_call_batch_size_match_transformers(pipelines):
+    """A generator gives an iterator of results, one per text (Transformers streams them); a
+    call's batch_size changes the batches, not the results."""
+    ours, reference = pipelines
+    texts = [ONE_MASK[0], SEVERAL_MASKS[0], "a [MASK]", ONE_MASK[1], ONE_MASK[2]]
+    streamed = ours((text for text in texts), batch_size=2)
+    assert not isinstance(streamed, list)
+    expected = list(reference((text for text in texts), batch_size=2))
+    assert len(expected) == len(texts)
+    assert_same_predictions(list(streamed), expected)
+    assert_same_predictions(ours(texts, batch_size=3), reference(texts))
+    assert ours.batch_size == 8
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        ours(texts, batch_size=0)
+
+
 def test_list_of_one_text_is_unwrapped_like_transformers(pipelines):
     ours, reference = pipelines
     expected = reference([ONE_MASK[0]])

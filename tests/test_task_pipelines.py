@@ -8,6 +8,7 @@ axis, mask or span rule. With the slow tokenizer transformers refuses the word-l
 (first/average/max); those are checked by running transformers' own aggregation code on its own
 token scores, with words delimited by SentencePiece's `▁` marker as tinyalbert delimits them.
 """
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -95,6 +96,56 @@ def test_text_classification_matches_transformers(tmp_path, vocabulary, labels, 
     assert_same(ours(pair), theirs(pair), "a pair")
 
 
+def test_text_classification_options_when_built_match_transformers(tmp_path, vocabulary):
+    """Options given to pipeline() are the calls' defaults, and a call names its own: the nesting
+    of one text's result follows the call's top_k, as in Transformers."""
+    directory = checkpoint(tmp_path, vocabulary, "AlbertForSequenceClassification", id2label={0: "a", 1: "b", 2: "c"})
+    long_text = " ".join(TEXTS * 20)  # more pieces than the model's 128 positions
+    for options in (dict(top_k=2), dict(top_k=None), dict(function_to_apply="SIGMOID"),
+                    dict(truncation=True, max_length=128), dict(return_all_scores=True), dict(return_all_scores=False)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # return_all_scores is deprecated on both sides
+            ours, theirs = both("text-classification", directory, **options)
+            for call in (dict(), dict(top_k=1), dict(function_to_apply="none", batch_size=2)):
+                assert_same(ours(TEXTS[0], **call), theirs(TEXTS[0], **call), f"{options} {call}")
+                assert_same(ours(TEXTS, **call), theirs(TEXTS, **call), f"{options} {call}, a list")
+            if "truncation" in options:
+                assert_same(ours(long_text), theirs(long_text), "cut to the positions")
+    streamed = ours(text for text in TEXTS)
+    assert not isinstance(streamed, list)
+    assert_same(list(streamed), list(theirs(text for text in TEXTS)), "a generator")
+    with pytest.raises(ValueError, match="function_to_apply must be"):
+        ours(TEXTS[0], function_to_apply="relu")
+
+
+def test_pipeline_passes_model_kwargs_and_reads_config_as_transformers_does(tmp_path, vocabulary):
+    """model_kwargs reach from_pretrained; config= only chooses the model class in Transformers,
+    so the saved labels stay (tinyalbert warns that it changes nothing)."""
+    torch, transformers = _needs_reference()
+    directory = checkpoint(tmp_path, vocabulary, "AlbertForSequenceClassification", id2label={0: "a", 1: "b"})
+    names = {0: "negative", 1: "positive"}
+    tokenizer = transformers.AlbertTokenizer.from_pretrained(directory)
+    reference = transformers.pipeline("text-classification", model=str(directory), torch_dtype=torch.float64,
+                                      tokenizer=tokenizer, model_kwargs={"id2label": dict(names)})
+    ours = tinyalbert.pipeline("text-classification", model=str(directory), dtype="float64", use_fast=False,
+                               framework="pt", model_kwargs={"id2label": names})
+    assert_same(ours(TEXTS, top_k=None), reference(TEXTS, top_k=None), "model_kwargs")
+    assert {item["label"] for item in ours(TEXTS[0], top_k=None)} == {"negative", "positive"}
+    reference = transformers.pipeline("text-classification", model=str(directory), torch_dtype=torch.float64,
+                                      tokenizer=tokenizer,
+                                      config=transformers.AlbertConfig.from_pretrained(directory, id2label=names))
+    with pytest.warns(UserWarning, match="does not change the loaded model"):
+        ours = tinyalbert.pipeline("text-classification", model=str(directory), dtype="float64",
+                                   config=tinyalbert.AlbertConfig.from_pretrained(directory, id2label=names))
+    assert_same(ours(TEXTS, top_k=None), reference(TEXTS, top_k=None), "config")
+    assert {item["label"] for item in ours(TEXTS[0], top_k=None)} == {"a", "b"}
+    with pytest.raises(ValueError, match="framework='tf'"):
+        tinyalbert.pipeline("text-classification", model=str(directory), framework="tf")
+    built = tinyalbert.AlbertForSequenceClassification.from_pretrained(directory)
+    with pytest.raises(ValueError, match="already built"):
+        tinyalbert.pipeline("text-classification", model=built, tokenizer=str(directory), model_kwargs={"id2label": names})
+
+
 def test_text_classification_of_a_too_long_text_says_to_truncate(tmp_path, vocabulary):
     from tinyalbert.pipelines import TextTooLongError
 
@@ -161,6 +212,17 @@ def test_word_aggregations_follow_transformers_code(tmp_path, vocabulary, strate
         assert_same(ours(text, aggregation_strategy=strategy), expected, f"{strategy}: {text!r}")
 
 
+def test_token_classification_legacy_flags_and_generators_match_transformers(tmp_path, vocabulary):
+    directory = checkpoint(tmp_path, vocabulary, "AlbertForTokenClassification", seed=1, id2label=dict(enumerate(TAGS)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # grouped_entities is deprecated on both sides
+        ours, theirs = both("token-classification", directory, grouped_entities=True)
+        assert_same(ours(TEXTS), theirs(TEXTS), "grouped_entities=True is the simple strategy")
+        assert_same(ours(TEXTS, grouped_entities=False), theirs(TEXTS, grouped_entities=False))
+    streamed = ours(text for text in TEXTS)
+    assert_same(list(streamed), list(theirs(text for text in TEXTS)), "a generator")
+
+
 def test_question_answering_matches_transformers(tmp_path, vocabulary):
     directory = checkpoint(tmp_path, vocabulary, "AlbertForQuestionAnswering", seed=3, max_position_embeddings=384)
     ours, theirs = both("question-answering", directory)
@@ -174,6 +236,14 @@ def test_question_answering_matches_transformers(tmp_path, vocabulary):
                         theirs(question=question, context=context, **options), f"{question} {options}")
     questions = ["who sat?", "where is the river?"]
     assert_same(ours(question=questions, context=context), theirs(question=questions, context=context))
+    # The other ways Transformers takes questions: a list of dicts, two texts, a generator of dicts.
+    items = [{"question": question, "context": context} for question in questions]
+    assert_same(ours(items), theirs(items), "a list of dicts")
+    assert_same(ours(items, top_k=2, batch_size=2), theirs(items, top_k=2, batch_size=2), "a list of dicts, top_k=2")
+    assert_same(ours(questions[0], context), theirs(questions[0], context), "two texts")
+    streamed = ours(item for item in items)
+    assert not isinstance(streamed, list)
+    assert_same(list(streamed), list(theirs(item for item in items)), "a generator of dicts")
     # Counts below 1 raise, as in Transformers, instead of an empty list or a span of score 0.
     for name in ("top_k", "max_answer_len"):
         with pytest.raises(ValueError, match=f"{name} parameter should be >= 1"):
@@ -205,6 +275,9 @@ def test_feature_extraction_matches_transformers(tmp_path, vocabulary):
     assert len(ours(text, truncation=True)[0]) == 128
     with pytest.raises(ValueError, match="truncation was given twice"):
         ours(text, truncation=True, tokenize_kwargs={"truncation": True})
+    cutting = tinyalbert.pipeline("feature-extraction", model=str(directory), truncation=True, batch_size=4)
+    assert len(cutting(text)[0]) == 128  # pipeline(truncation=True) reaches the task pipeline
+    assert_same(list(cutting(t for t in TEXTS)), theirs(TEXTS), "a generator")
 
 
 def test_pipeline_rejects_unknown_options_and_strategies(tmp_path, vocabulary):

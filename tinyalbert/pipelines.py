@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -137,18 +138,29 @@ class FillMaskPipeline:
 
     # -- the call --------------------------------------------------------------------------------
     def __call__(self, inputs, top_k: int | None = None, targets=None, truncation: bool | None = None,
-                 tokenizer_kwargs: dict | None = None):
+                 tokenizer_kwargs: dict | None = None, batch_size: int | None = None):
         """Fill the masks of `inputs` (a str or a list of str); see the module docstring for the output.
 
         `tokenizer_kwargs` takes Transformers' `{"truncation": ..., "max_length": N}`: with
-        truncation, texts are cut to N tokens (at most the model's positions).
+        truncation, texts are cut to N tokens (at most the model's positions). `batch_size`
+        overrides the pipeline's for this call. A generator (any iterator) of texts gives an
+        iterator of results, one per text, computed `batch_size` texts at a time.
         """
+        batch_size = self.batch_size if batch_size is None else check_positive_int("batch_size", batch_size)
+        if isinstance(inputs, Iterator):
+            options = dict(top_k=top_k, targets=targets, truncation=truncation, tokenizer_kwargs=tokenizer_kwargs)
+            return stream(lambda texts: self._fill(texts, batch_size=batch_size, **options), inputs, batch_size)
         if isinstance(inputs, str):
             texts, unwrap = [inputs], True
         elif isinstance(inputs, (list, tuple)):
             texts, unwrap = list(inputs), len(inputs) == 1
         else:
-            raise TypeError(f"inputs must be a str or a list of str, got {type(inputs).__name__}")
+            raise TypeError(f"inputs must be a str, a list of str or an iterator of str, got {type(inputs).__name__}")
+        results = self._fill(texts, top_k, targets, truncation, tokenizer_kwargs, batch_size)
+        return results[0] if unwrap else results
+
+    def _fill(self, texts: list, top_k, targets, truncation, tokenizer_kwargs, batch_size: int) -> list:
+        """One result per text of `texts`."""
         for index, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"inputs[{index}] must be a str, got {type(text).__name__}: {text!r:.80}")
@@ -162,11 +174,11 @@ class FillMaskPipeline:
         encoded, cut_lengths = self._encode(texts, truncation, limit)
         mask_positions = [self._mask_positions(text, ids, cut_to)
                           for text, ids, cut_to in zip(texts, encoded, cut_lengths)]
-        logits = self._masked_logits(encoded, mask_positions)
+        logits = self._masked_logits(encoded, mask_positions, batch_size)
         results = []
         for ids, positions, rows in zip(encoded, mask_positions, logits):
             results.append(self._postprocess(ids, positions, rows, top_k, target_ids))
-        return results[0] if unwrap else results
+        return results
 
     def _truncation_limit(self, truncation, tokenizer_kwargs) -> tuple[bool, int]:
         """Whether to cut long texts, and to how many tokens, from the call's `truncation` and
@@ -226,17 +238,18 @@ class FillMaskPipeline:
             raise MissingMaskError(text, self.tokenizer.mask_token, cut_to)
         return positions
 
-    def _masked_logits(self, encoded: list[list[int]], mask_positions: list[list[int]]) -> list[np.ndarray]:
+    def _masked_logits(self, encoded: list[list[int]], mask_positions: list[list[int]], batch_size: int) -> list[np.ndarray]:
         """Logits at the mask positions of each text: a (masks, vocab) float array per text.
 
-        Texts are sorted by length and run in padded batches, so that a batch wastes little on padding.
+        Texts are sorted by length and run in padded batches of `batch_size`, so that a batch wastes
+        little on padding.
         """
         xp, pad_id = self.model.xp, self.tokenizer.pad_token_id
         pad_id = 0 if pad_id is None else pad_id
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         logits_per_text: list[np.ndarray | None] = [None] * len(encoded)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
             seq = max(len(encoded[i]) for i in batch)
             input_ids = np.full((len(batch), seq), pad_id, dtype=np.int64)
             attention_mask = np.zeros((len(batch), seq), dtype=np.int64)
@@ -290,6 +303,20 @@ class FillMaskPipeline:
 NOT_GIVEN = object()  # top_k left out: each task's own default (fill-mask 5, text-classification 1, ...)
 
 
+def stream(run_batch, inputs: Iterator, batch_size: int) -> Iterator:
+    """Results for an iterator of inputs, as Transformers' pipelines give them for a generator:
+    an iterator, one result per input; `run_batch(list)` gives the results of `batch_size`
+    inputs at a time, in a list."""
+    batch = []
+    for item in inputs:
+        batch.append(item)
+        if len(batch) == batch_size:
+            yield from run_batch(batch)
+            batch = []
+    if batch:
+        yield from run_batch(batch)
+
+
 def check_positive_int(name: str, value) -> int:
     """`value` as an int, or a ValueError naming `name` unless it is an int of at least 1."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -307,8 +334,9 @@ def _device_name(device):
 
 
 def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVEN, backend="numpy",
-             dtype="float32", batch_size: int = 8, truncation: bool = False, revision: str = "main", device=None,
-             torch_dtype=None, token=None, device_map=None, trust_remote_code: bool | None = None, **task_options):
+             dtype="float32", batch_size=NOT_GIVEN, truncation=NOT_GIVEN, revision: str = "main", device=None,
+             torch_dtype=None, token=None, device_map=None, trust_remote_code: bool | None = None, config=None,
+             model_kwargs: dict | None = None, use_fast: bool = True, framework: str | None = None, **task_options):
     """Build a pipeline, as `transformers.pipeline` does: `"fill-mask"`, or one of the task
     pipelines of `tinyalbert.task_pipelines`. `task_options` go to the pipeline: fill-mask's
     default `targets` and `tokenizer_kwargs`, a task's own (e.g. aggregation_strategy).
@@ -324,11 +352,28 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVE
             (`device=0` or `"cuda"` is CuPy, `-1` or `"cpu"` the CPU); they win over backend and dtype.
         device_map: instead of device, as Transformers takes it ("auto", `{"": 0}`, ...;
             `tinyalbert.backend.device_of_map`). trust_remote_code: accepted, changes nothing.
-        batch_size: texts per forward pass; truncation: cut texts longer than the model's positions.
+        batch_size: texts per forward pass (fill-mask, 8 by default; the task pipelines take it
+            and run one text at a time). truncation: cut texts longer than the model's positions
+            (fill-mask, text-classification, feature-extraction).
         revision, token: the Hub revision for a Hub name, and the access token for a private one.
+        model_kwargs: more arguments of the model's `from_pretrained` (`{"config": ...}`,
+            `{"id2label": ...}`), as Transformers passes them. config: accepted with a warning;
+            Transformers uses it only to choose the model class, which here follows the task.
+        use_fast, framework: accepted for Transformers' signature: tinyalbert has one tokenizer,
+            which gives the slow (SentencePiece) one's output, and computes in NumPy or CuPy
+            (`framework` may be None or "pt", whose results these are; "tf" is refused).
     """
     if task not in SUPPORTED_TASKS:
         raise ValueError(f"unknown task {task!r}: tinyalbert has {', '.join(map(repr, SUPPORTED_TASKS))}")
+    if framework not in (None, "pt"):
+        raise ValueError(f"framework={framework!r}: tinyalbert gives the results of Transformers' PyTorch models (None or 'pt')")
+    if not isinstance(use_fast, bool):
+        raise ValueError(f"use_fast must be True or False, got {use_fast!r}")
+    model_kwargs = dict(model_kwargs or {})
+    if config is not None:  # Transformers reads it to choose the model class, which here follows the task
+        warnings.warn("pipeline(config=...) does not change the loaded model (nor does it in Transformers): "
+                      "pass model_kwargs={'config': ...} to load the weights with another config", UserWarning,
+                      stacklevel=2)
     if device_map is not None:
         if device is not None:
             raise ValueError("pass device or device_map, not both: they might name different devices")
@@ -348,7 +393,10 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVE
         directory = resolve_model_dir(model, revision=revision, token=token)
         # A device is checked before the weights are read, so that a missing GPU fails fast.
         backend = backend if device is None else backend_for_device(_device_name(device), get_backend(backend))
-        model = model_class.from_pretrained(directory, backend=backend, dtype=dtype if torch_dtype is None else torch_dtype)
+        model = model_class.from_pretrained(directory, backend=backend, dtype=dtype if torch_dtype is None else torch_dtype,
+                                            **model_kwargs)
+    elif model_kwargs:
+        raise ValueError("model_kwargs are for loading a model; this one is already built")
     elif device is not None or torch_dtype is not None:  # a built model moves, as Transformers moves it
         model.to(device=None if device is None else _device_name(device), dtype=torch_dtype)
     if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
@@ -361,10 +409,12 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVE
     if task != "fill-mask":
         from .task_pipelines import build_task_pipeline
 
-        if top_k is not NOT_GIVEN:
-            task_options["top_k"] = top_k
+        given = dict(top_k=top_k, batch_size=batch_size, truncation=truncation)
+        task_options.update({name: value for name, value in given.items() if value is not NOT_GIVEN})
         return build_task_pipeline(task, model, tokenizer, **task_options)
     top_k = 5 if top_k is NOT_GIVEN else top_k
+    batch_size = 8 if batch_size is NOT_GIVEN else batch_size
+    truncation = False if truncation is NOT_GIVEN else truncation
     unknown = sorted(set(task_options) - {"targets", "tokenizer_kwargs"})
     if unknown:
         raise ValueError(f"fill-mask takes no option(s) {unknown}; its options are targets and tokenizer_kwargs")

@@ -24,11 +24,14 @@ the slow (SentencePiece) `AlbertTokenizer`, the tokenizer tinyalbert reproduces:
 """
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+
 import numpy as np
 
 from .backend import to_numpy
 from .nn.softmax import softmax
-from .pipelines import TextTooLongError, check_positive_int
+from .pipelines import TextTooLongError, check_positive_int, stream
 
 WORD_MARKER = "\u2581"  # SentencePiece's "▁": this piece starts a word
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
@@ -56,10 +59,40 @@ def _logits(model, encoded: dict, key: str = "logits") -> np.ndarray:
 
 
 class TextClassificationPipeline:
-    """`pipeline("text-classification")`: a text, `{"text", "text_pair"}`, or a list of them."""
+    """`pipeline("text-classification")`: a text, `{"text", "text_pair"}`, or a list of them.
 
-    def __init__(self, model, tokenizer, top_k=""):
-        self.model, self.tokenizer, self.top_k = model, tokenizer, top_k
+    Options, when the pipeline is built or per call (a call's win): `top_k` (an int, or None for
+    every label), `function_to_apply` ("softmax", "sigmoid", "none", any case),
+    `return_all_scores` (Transformers' older spelling of `top_k=None` / `top_k=1`), and the
+    tokenizer's own (`truncation`, `max_length`, `padding`). As in Transformers, one text gives
+    a list around its result unless the call itself names `top_k`.
+    """
+
+    def __init__(self, model, tokenizer, **options):
+        self.model, self.tokenizer = model, tokenizer
+        self.tokenizer_kwargs, self.scoring = self.read_options(**options)
+
+    def read_options(self, top_k="", function_to_apply=None, return_all_scores=None, batch_size=None,
+                     **tokenizer_kwargs) -> tuple[dict, dict]:
+        """(tokenizer options, scoring options), as Transformers reads them; "" means not given."""
+        if batch_size is not None:  # texts run one at a time; the count changes nothing else
+            check_positive_int("batch_size", batch_size)
+        scoring = {}
+        if return_all_scores is None:
+            return_all_scores = getattr(self.model.config, "return_all_scores", None)
+        if top_k is None or (isinstance(top_k, int) and not isinstance(top_k, bool)):
+            if top_k is not None:
+                check_positive_int("top_k", top_k)
+            scoring.update(top_k=top_k, legacy=False)
+        elif top_k != "":
+            raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+        elif return_all_scores is not None:
+            warnings.warn("return_all_scores is deprecated (as in Transformers): use top_k=None for "
+                          "return_all_scores=True, top_k=1 for False", UserWarning, stacklevel=3)
+            scoring["top_k"] = None if return_all_scores else 1
+        if function_to_apply is not None:
+            scoring["function_to_apply"] = _check_function(function_to_apply)
+        return tokenizer_kwargs, scoring
 
     def scores(self, logits: np.ndarray, function_to_apply=None) -> np.ndarray:
         config = self.model.config
@@ -70,18 +103,17 @@ class TextClassificationPipeline:
                 function_to_apply = "sigmoid"
             else:
                 function_to_apply = "softmax"
+        function_to_apply = _check_function(function_to_apply)
         if function_to_apply == "sigmoid":
             return 1.0 / (1.0 + np.exp(-logits))
         if function_to_apply == "softmax":
             return softmax(logits)
-        if function_to_apply == "none":
-            return logits
-        raise ValueError(f"function_to_apply must be 'softmax', 'sigmoid' or 'none', got {function_to_apply!r}")
+        return logits
 
-    def _one(self, text, top_k, legacy: bool, function_to_apply, truncation):
-        cut = {}
-        if truncation:
-            cut = {"truncation": truncation, "max_length": _fitting_length(self.model, self.tokenizer)}
+    def _one(self, text, tokenizer_kwargs: dict, top_k, legacy: bool, function_to_apply):
+        cut = dict(tokenizer_kwargs)
+        if cut.get("truncation") and "max_length" not in cut:
+            cut["max_length"] = _fitting_length(self.model, self.tokenizer)
         if isinstance(text, dict):
             encoded = self.tokenizer(text["text"], text.get("text_pair"), **cut)
         elif isinstance(text, str):
@@ -102,22 +134,35 @@ class TextClassificationPipeline:
             ranked = ranked if top_k is None else ranked[:top_k]
         return ranked
 
-    def __call__(self, inputs, top_k="", function_to_apply=None, truncation=None):
-        top_k = self.top_k if top_k == "" else top_k
-        legacy = top_k == ""  # no top_k given: Transformers' older single-best output
+    def __call__(self, inputs, **options):
+        if isinstance(inputs, Iterator):  # a generator: an iterator of results, as in Transformers
+            return stream(lambda texts: self(texts, **options), inputs, 1)
+        tokenizer_kwargs, scoring = self.read_options(**options)
+        tokenizer_kwargs = {**self.tokenizer_kwargs, **tokenizer_kwargs}
+        scoring = {"top_k": 1, "legacy": True, "function_to_apply": None, **self.scoring, **scoring}
         texts, batched = _as_list(inputs)
-        results = [self._one(text, 1 if legacy else top_k, legacy, function_to_apply, truncation) for text in texts]
+        results = [self._one(text, tokenizer_kwargs, **scoring) for text in texts]
         if batched:
             return results
-        return [results[0]] if isinstance(inputs, str) and legacy else results[0]
+        # Transformers' quirk, kept: one text gives a list around its result unless the call names top_k.
+        return [results[0]] if isinstance(inputs, str) and "top_k" not in options else results[0]
+
+
+def _check_function(name) -> str:
+    if not isinstance(name, str) or name.lower() not in ("softmax", "sigmoid", "none"):
+        raise ValueError(f"function_to_apply must be 'softmax', 'sigmoid' or 'none', got {name!r}")
+    return name.lower()
 
 
 class TokenClassificationPipeline:
     """`pipeline("token-classification")` (alias "ner"): the entities of a text or of each text."""
 
-    def __init__(self, model, tokenizer, aggregation_strategy="none", ignore_labels=("O",)):
+    def __init__(self, model, tokenizer, aggregation_strategy="none", ignore_labels=("O",), grouped_entities=None,
+                 ignore_subwords=None, batch_size=None):
         self.model, self.tokenizer = model, tokenizer
-        self.aggregation_strategy = _check_aggregation(aggregation_strategy)
+        _check_batch_size(batch_size)
+        self.aggregation_strategy = _check_aggregation(
+            _strategy_of_legacy_flags(grouped_entities, ignore_subwords, aggregation_strategy))
         self.ignore_labels = list(ignore_labels)
 
     def pre_entities(self, text: str) -> list[dict]:
@@ -188,15 +233,39 @@ class TokenClassificationPipeline:
         return [entity for entity in entities
                 if entity.get("entity") not in ignore_labels and entity.get("entity_group") not in ignore_labels]
 
-    def __call__(self, inputs, aggregation_strategy=None, ignore_labels=None):
-        """The entities of `inputs` (a text or a list); a call may override the strategy and the
-        labels left out (`ignore_labels=[]` keeps every token, `O` included)."""
+    def __call__(self, inputs, aggregation_strategy=None, ignore_labels=None, grouped_entities=None,
+                 ignore_subwords=None, batch_size=None):
+        """The entities of `inputs` (a text, a list, or an iterator: then an iterator of results);
+        a call may override the strategy and the labels left out (`ignore_labels=[]` keeps every
+        token, `O` included). `grouped_entities` and `ignore_subwords` are Transformers' older
+        spellings of the strategy."""
+        _check_batch_size(batch_size)
+        aggregation_strategy = _strategy_of_legacy_flags(grouped_entities, ignore_subwords, aggregation_strategy)
+        if isinstance(inputs, Iterator):
+            return stream(lambda texts: self(texts, aggregation_strategy, ignore_labels), inputs, 1)
         strategy = (self.aggregation_strategy if aggregation_strategy is None
                     else _check_aggregation(aggregation_strategy))
         ignore_labels = self.ignore_labels if ignore_labels is None else list(ignore_labels)
         texts, batched = _as_list(inputs)
         results = [self._one(text, strategy, ignore_labels) for text in texts]
         return results if batched else results[0]
+
+
+def _strategy_of_legacy_flags(grouped_entities, ignore_subwords, strategy):
+    """Transformers' deprecated flags, read as it reads them: grouped and ignoring subwords is
+    "first", grouped alone "simple", otherwise "none"; without either flag, `strategy`."""
+    if grouped_entities is None and ignore_subwords is None:
+        return strategy
+    replacement = "first" if grouped_entities and ignore_subwords else "simple" if grouped_entities else "none"
+    warnings.warn(f'grouped_entities and ignore_subwords are deprecated (as in Transformers): read as '
+                  f'aggregation_strategy="{replacement}"', UserWarning, stacklevel=3)
+    return replacement
+
+
+def _check_batch_size(batch_size) -> None:
+    # Inputs run one at a time, so the count changes nothing; it is checked, as Transformers takes it.
+    if batch_size is not None:
+        check_positive_int("batch_size", batch_size)
 
 
 def _check_aggregation(strategy) -> str:
@@ -246,8 +315,9 @@ class QuestionAnsweringPipeline:
 
     def __init__(self, model, tokenizer, top_k: int = 1, max_answer_len: int = 15, max_question_len: int = 64,
                  max_seq_len: int | None = None, doc_stride: int | None = None, handle_impossible_answer=False,
-                 align_to_words: bool = True):
+                 align_to_words: bool = True, batch_size=None):
         self.model, self.tokenizer = model, tokenizer
+        _check_batch_size(batch_size)
         # align_to_words is taken for Transformers' signature only: with the slow tokenizer its
         # answers are whole words either way, and so are these.
         self.options = _check_qa_options(dict(
@@ -327,13 +397,24 @@ class QuestionAnsweringPipeline:
         answers = sorted(answers, key=lambda answer: answer["score"], reverse=True)[:options["top_k"]]
         return answers[0] if len(answers) == 1 else answers
 
-    def __call__(self, question=None, context=None, **options):
+    def __call__(self, question=None, context=None, batch_size=None, **options):
+        """Answers for `question=..., context=...` (texts, or lists of them), a dict
+        `{"question", "context"}`, a list of such dicts, two texts in that order, or an iterator of
+        dicts (then an iterator of answers). One question gives its answer (a dict, or a list of
+        `top_k`); several give one such result each."""
+        _check_batch_size(batch_size)
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             raise ValueError(f"unknown option(s) {unknown}: the options are {sorted(self.options)}")
         options = _check_qa_options({**self.options, **options})
+        if isinstance(question, Iterator):
+            return stream(lambda items: [self(items[0], **options)], question, 1)
         if isinstance(question, dict):
             question, context = question.get("question"), question.get("context")
+        if isinstance(question, (list, tuple)) and question and all(isinstance(item, dict) for item in question):
+            if context is not None:
+                raise ValueError("pass the contexts inside the {\"question\", \"context\"} dicts or as context=, not both")
+            question, context = [item.get("question") for item in question], [item.get("context") for item in question]
         if isinstance(question, (list, tuple)) or isinstance(context, (list, tuple)):
             questions = list(question) if isinstance(question, (list, tuple)) else [question] * len(context)
             contexts = list(context) if isinstance(context, (list, tuple)) else [context] * len(questions)
@@ -347,8 +428,9 @@ class QuestionAnsweringPipeline:
 class FeatureExtractionPipeline:
     """`pipeline("feature-extraction")`: a text or a list of texts -> hidden states per token."""
 
-    def __init__(self, model, tokenizer, tokenize_kwargs=None, return_tensors=False, truncation=None):
+    def __init__(self, model, tokenizer, tokenize_kwargs=None, return_tensors=False, truncation=None, batch_size=None):
         self.model, self.tokenizer = model, tokenizer
+        _check_batch_size(batch_size)
         self.tokenize_kwargs, self.return_tensors, self.truncation = dict(tokenize_kwargs or {}), return_tensors, truncation
 
     def _one(self, text, tokenize_kwargs: dict, return_tensors: bool):
@@ -363,7 +445,10 @@ class FeatureExtractionPipeline:
         hidden = _run(self.model, encoded).last_hidden_state  # (1, tokens, hidden)
         return hidden if return_tensors else to_numpy(hidden).tolist()
 
-    def __call__(self, inputs, tokenize_kwargs=None, return_tensors=None, truncation=None):
+    def __call__(self, inputs, tokenize_kwargs=None, return_tensors=None, truncation=None, batch_size=None):
+        _check_batch_size(batch_size)
+        if isinstance(inputs, Iterator):  # a generator: an iterator of results, as in Transformers
+            return stream(lambda texts: self(texts, tokenize_kwargs, return_tensors, truncation), inputs, 1)
         tokenize_kwargs = {**self.tokenize_kwargs, **(tokenize_kwargs or {})}
         truncation = self.truncation if truncation is None else truncation
         if truncation is not None:
