@@ -211,3 +211,125 @@ def test_save_pretrained_leaves_the_models_config_alone(tmp_path):
     assert config.architectures is None and "torch_dtype" not in config.extra
     again = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, dtype="float64")
     np.testing.assert_array_equal(logits_of(again), logits_of(model))
+
+
+# --- Transformers' loading and saving options -------------------------------------------------------
+@pytest.mark.reference
+@pytest.mark.parametrize("saved, class_name, options", [
+    ("AlbertForPreTraining", "AlbertModel", {}),
+    ("AlbertForPreTraining", "AlbertForMaskedLM", {}),
+    ("AlbertForPreTraining", "AlbertForPreTraining", {}),
+    ("AlbertForPreTraining", "AlbertForQuestionAnswering", {}),
+    ("AlbertForPreTraining", "AlbertModel", dict(add_pooling_layer=False)),
+    ("AlbertForSequenceClassification", "AlbertForMaskedLM", {}),
+    ("AlbertForSequenceClassification", "AlbertForSequenceClassification", dict(num_labels=5, ignore_mismatched_sizes=True)),
+])
+def test_output_loading_info_matches_transformers(tmp_path, saved, class_name, options):
+    reference(saved).save_pretrained(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # both warn about fresh weights
+        _, theirs = getattr(transformers, class_name).from_pretrained(tmp_path, output_loading_info=True, **options)
+        model, ours = getattr(tinyalbert, class_name).from_pretrained(tmp_path, output_loading_info=True, **options)
+    assert isinstance(model, getattr(tinyalbert, class_name))
+    assert ours == {key: sorted(names) for key, names in theirs.items()}
+
+
+@pytest.mark.reference
+def test_albert_model_without_pooling_layer_matches_transformers(tmp_path):
+    reference("AlbertForPreTraining").save_pretrained(tmp_path)
+    theirs = transformers.AlbertModel.from_pretrained(tmp_path, add_pooling_layer=False).eval()
+    ours = tinyalbert.AlbertModel.from_pretrained(tmp_path, add_pooling_layer=False)
+    assert not any("pooler" in name for name in ours.state_dict())
+    with torch.no_grad():
+        expected = theirs(input_ids=torch.tensor(IDS), attention_mask=torch.tensor(MASK), return_dict=False,
+                          output_hidden_states=True)
+    got = ours(input_ids=IDS, attention_mask=MASK, return_dict=False, output_hidden_states=True)
+    assert len(got) == len(expected) == 3 and got[1] is None and expected[1] is None  # the pooler's place kept
+    np.testing.assert_allclose(np.asarray(got[0]), expected[0].numpy(), atol=1e-5)
+    assert ours(input_ids=IDS).pooler_output is None
+    built = tinyalbert.AlbertModel(AlbertConfig(**SMALL), add_pooling_layer=False)
+    assert built.num_parameters() == sum(p.numel() for p in transformers.AlbertModel(
+        transformers.AlbertConfig(**SMALL), add_pooling_layer=False).parameters())
+    with pytest.raises(TypeError, match="only AlbertModel"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, add_pooling_layer=False)
+
+
+@pytest.mark.reference
+def test_state_dict_and_key_mapping_replace_the_file_as_in_transformers(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    model = reference()
+    model.save_pretrained(tmp_path / "plain")
+    # Weights given as a state dict, with a config, in place of a checkpoint.
+    state = {name: value.clone() for name, value in model.state_dict().items()}
+    table = torch.randn_like(state["albert.embeddings.word_embeddings.weight"])
+    state["albert.embeddings.word_embeddings.weight"] = state["predictions.decoder.weight"] = table  # tied
+    their_config = transformers.AlbertConfig.from_pretrained(tmp_path / "plain")
+    theirs = transformers.AlbertForMaskedLM.from_pretrained(None, config=their_config, state_dict=state).eval()
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(None, config=tmp_path / "plain",
+                                                        state_dict={k: v.numpy() for k, v in state.items()})
+    with pytest.raises(ValueError, match="state_dict= takes the place of a checkpoint"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path / "plain", state_dict=ours.state_dict())
+    np.testing.assert_allclose(logits_of(ours), logits_of(theirs), atol=1e-5)
+    assert not np.allclose(logits_of(ours), logits_of(model), atol=1e-3)
+    # A checkpoint with renamed keys, read back through key_mapping.
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    (renamed / "config.json").write_text((tmp_path / "plain" / "config.json").read_text())
+    tensors = load_file(tmp_path / "plain" / "model.safetensors")
+    assert any("ffn_output" in key for key in tensors)
+    save_file({key.replace("ffn_output", "feedforward_out"): value for key, value in tensors.items()},
+              renamed / "model.safetensors", metadata={"format": "pt"})
+    mapping = {r"\.feedforward_out\.": ".ffn_output."}
+    theirs = transformers.AlbertForMaskedLM.from_pretrained(renamed, key_mapping=mapping).eval()
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(renamed, key_mapping=mapping)
+    np.testing.assert_allclose(logits_of(ours), logits_of(theirs), atol=1e-5)
+    np.testing.assert_allclose(logits_of(ours), logits_of(model), atol=1e-5)
+
+
+def test_loader_options_for_downloads_are_accepted_and_others_refused(tmp_path):
+    tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL)).save_pretrained(tmp_path)
+    model = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, proxies={"https": "http://proxy:1"},
+                                                         resume_download=None, max_memory={0: "1GB"},
+                                                         offload_folder="off", weights_only=True)
+    assert "proxies" not in model.config.extra and "weights_only" not in model.config.extra
+    for option, fragment in ((dict(from_tf=True), "TensorFlow"), (dict(variant="fp16"), "variant='fp16'"),
+                             (dict(quantization_config={"load_in_8bit": True}), "quantization_config")):
+        with pytest.raises(ValueError, match=fragment):
+            tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, **option)
+
+
+@pytest.mark.reference
+def test_save_with_max_shard_size_writes_shards_transformers_loads(tmp_path):
+    ours = tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL))
+    ours.save_pretrained(tmp_path, max_shard_size="4KB")
+    index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
+    shards = sorted(set(index["weight_map"].values()))
+    assert len(shards) > 2 and shards[0] == f"model-00001-of-{len(shards):05d}.safetensors"
+    assert not (tmp_path / "model.safetensors").exists()
+    assert index["metadata"]["total_size"] == sum(np.asarray(v).nbytes for v in ours.state_dict().values())
+    theirs = transformers.AlbertForMaskedLM.from_pretrained(tmp_path).eval()
+    np.testing.assert_allclose(logits_of(theirs), logits_of(ours), atol=1e-5)
+    again = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+    np.testing.assert_allclose(logits_of(again), logits_of(ours), atol=0)
+    # Saving again in one file removes the shards and the index (they would be read first).
+    ours.save_pretrained(tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    with pytest.raises(ValueError, match="max_shard_size must be"):
+        ours.save_pretrained(tmp_path, max_shard_size="4 bananas")
+    with pytest.raises(ValueError, match="safetensors only"):
+        ours.save_pretrained(tmp_path / "pickled", max_shard_size="4KB", safe_serialization=False)
+
+
+def test_save_options_of_distributed_runs_and_the_hub(tmp_path):
+    model = tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL))
+    model.save_pretrained(tmp_path / "worker", is_main_process=False)
+    assert sorted(path.name for path in (tmp_path / "worker").iterdir()) == ["model.safetensors"]
+    model.save_pretrained(tmp_path / "given", state_dict={k: np.zeros_like(v) for k, v in model.state_dict().items()})
+    loaded = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path / "given")
+    assert all(not np.any(value) for value in loaded.state_dict().values())
+    model.save_pretrained(tmp_path / "plain", push_to_hub=False, token="unused", commit_message="unused")
+    with pytest.raises(ValueError, match="does not upload"):
+        model.save_pretrained(tmp_path / "hub", push_to_hub=True)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        model.save_pretrained(tmp_path / "typo", safe_serialisation=False)

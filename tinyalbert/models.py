@@ -29,9 +29,9 @@ from .outputs import (  # noqa: F401  (the output classes are importable from he
     AlbertForPreTrainingOutput, BaseModelOutputWithPooling, MaskedLMOutput, ModelOutput,
 )
 from .weights import (
-    PICKLED_WEIGHTS_NAME, SAFE_WEIGHTS_NAME, body_shapes, init_parameters, linear_shapes, match_checkpoint,
-    mlm_head_shapes, normalize_checkpoint_keys, read_checkpoint, remove_stale_weights, resize_vocabulary,
-    warn_nonfinite, write_safetensors,
+    PICKLED_WEIGHTS_NAME, body_shapes, init_parameters, linear_shapes, match_checkpoint,
+    mlm_head_shapes, normalize_checkpoint_keys, read_checkpoint, remove_stale_weights, rename_keys, resize_vocabulary,
+    shard_size_in_bytes, split_into_shards, warn_nonfinite, write_sharded_safetensors,
 )
 
 
@@ -61,7 +61,7 @@ class AlbertPreTrainedModel:
         self.training = False
         self.rng: np.random.Generator | None = None
         if params is None:
-            params = init_parameters(self.parameter_shapes(config), config, np.random.default_rng(seed))
+            params = init_parameters(self._shapes(config), config, np.random.default_rng(seed))
         self.params = {name: asarray(self.xp, value, dtype=self.dtype) for name, value in params.items()}
 
     # -- names and shapes
@@ -72,6 +72,10 @@ class AlbertPreTrainedModel:
     @classmethod
     def parameter_shapes(cls, config) -> dict:
         return {**body_shapes(config, cls.with_pooler), **cls.head_shapes(config)}
+
+    def _shapes(self, config) -> dict:
+        # This model's own: an AlbertModel built with add_pooling_layer=False has no pooler.
+        return {**body_shapes(config, self.with_pooler), **self.head_shapes(config)}
 
     # -- modes
     def train(self, mode: bool = True, rng: np.random.Generator | None = None):
@@ -90,7 +94,9 @@ class AlbertPreTrainedModel:
                         cache_dir=None, local_files_only: bool = False, token=None, subfolder: str = "",
                         force_download: bool = False, use_safetensors: bool | None = None, device_map=None,
                         low_cpu_mem_usage: bool | None = None, trust_remote_code: bool | None = None,
-                        **config_overrides):
+                        output_loading_info: bool = False, state_dict: dict | None = None,
+                        key_mapping: dict | None = None, from_tf: bool = False, from_flax: bool = False,
+                        variant: str | None = None, quantization_config=None, **config_overrides):
         """Load a Transformers-layout directory (`config.json` + `model.safetensors` or
         `pytorch_model.bin`), a name found in the local Hugging Face cache, or (with
         `huggingface_hub`) a Hub name at `revision`. `cache_dir`, `local_files_only`, `token`,
@@ -103,6 +109,15 @@ class AlbertPreTrainedModel:
         accepted so that lines written for Transformers run, and change nothing: the weights are
         read once into the model, and no code is ever loaded from a checkpoint.
 
+        `output_loading_info=True` returns `(model, info)`, where `info` lists `missing_keys`,
+        `unexpected_keys`, `mismatched_keys` and `error_msgs` as Transformers does. `state_dict`
+        gives the weights in place of a checkpoint (`from_pretrained(None, config=...,
+        state_dict=...)`, keys as `model.state_dict()` has them); `key_mapping` renames checkpoint keys by regular expression first
+        (`{pattern: replacement}`). The loader options of Transformers that tune downloads,
+        devices or torch's unpickling (`proxies`, `resume_download`, `max_memory`,
+        `offload_folder`, `weights_only`, ...) are accepted and change nothing here;
+        `from_tf`, `from_flax`, `variant` and `quantization_config` are refused with a reason.
+
         `config` (an `AlbertConfig`, or where to read one) replaces the directory's `config.json`,
         as in Transformers; the caller's object is copied, not changed. `config_overrides` set
         config fields on top (`num_labels=5` gives a 5-label head even when the saved config names
@@ -112,6 +127,16 @@ class AlbertPreTrainedModel:
         """
         from .hub import resolve_model_dir
 
+        for name in set(config_overrides) & IGNORED_LOADER_OPTIONS:
+            config_overrides.pop(name)
+        if "use_auth_token" in config_overrides:  # Transformers' older name for token
+            token = config_overrides.pop("use_auth_token") if token is None else token
+        model_options = {}
+        if "add_pooling_layer" in config_overrides:
+            if cls is not AlbertModel:
+                raise TypeError(f"{cls.__name__}.from_pretrained() got add_pooling_layer, which only AlbertModel takes")
+            model_options["add_pooling_layer"] = config_overrides.pop("add_pooling_layer")
+        _refuse_unsupported_loading(from_tf, from_flax, variant, quantization_config)
         unknown = AlbertConfig.unknown_names(config_overrides)
         if unknown:
             raise TypeError(f"{cls.__name__}.from_pretrained() got unexpected keyword argument(s) {unknown}: "
@@ -120,7 +145,13 @@ class AlbertPreTrainedModel:
             backend = backend_for_device(device_of_map(device_map), get_backend(backend))
         where = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token,
                      subfolder=subfolder, force_download=force_download)
-        directory = resolve_model_dir(name_or_path, **where, use_safetensors=use_safetensors)
+        if state_dict is not None:  # as in Transformers: the weights come from the dict, the config from config=
+            if name_or_path is not None or config is None:
+                raise ValueError("state_dict= takes the place of a checkpoint: call from_pretrained(None, "
+                                 "config=..., state_dict=...)")
+            directory = None
+        else:
+            directory = resolve_model_dir(name_or_path, **where, use_safetensors=use_safetensors)
         torch_dtype = config_overrides.pop("torch_dtype", None)
         if config is None:
             config = AlbertConfig.from_pretrained(directory, **config_overrides)
@@ -132,12 +163,31 @@ class AlbertPreTrainedModel:
             raise TypeError(f"config must be a tinyalbert AlbertConfig or a path to one, got {type(config).__name__}")
         if torch_dtype is not None:  # Transformers' name for `dtype` ("float16", torch.float16 or "auto")
             dtype = config.saved_dtype() if torch_dtype == "auto" else torch_dtype
-        tensors, source = read_checkpoint(directory, use_safetensors)
+        if state_dict is None:
+            tensors, source = read_checkpoint(directory, use_safetensors)
+        else:
+            tensors, source = {name: to_numpy(value) for name, value in state_dict.items()}, "the state_dict given"
+        if key_mapping:
+            tensors = rename_keys(tensors, key_mapping)
         tensors = normalize_checkpoint_keys(tensors, config)
-        params = match_checkpoint(tensors, cls.parameter_shapes(config), source, config, np.random.default_rng(seed),
-                                  ignore_mismatched_sizes=ignore_mismatched_sizes)
+        with_pooler = model_options.get("add_pooling_layer", cls.with_pooler)
+        shapes = {**body_shapes(config, with_pooler), **cls.head_shapes(config)}
+        params, report = match_checkpoint(tensors, shapes, source, config, np.random.default_rng(seed),
+                                          ignore_mismatched_sizes=ignore_mismatched_sizes)
         warn_nonfinite(params, source)
-        return cls(config, params, backend=backend, dtype=dtype)
+        model = cls(config, params, backend=backend, dtype=dtype, **model_options)
+        if not output_loading_info:
+            return model
+        return model, model._loading_info(report)
+
+    def _loading_info(self, report: dict) -> dict:
+        """`match_checkpoint`'s report under the names Transformers reports for this class."""
+        cut = len(self.stripped_prefix)
+        named = {key: sorted(name[cut:] if name.startswith(self.stripped_prefix) else name for name in names)
+                 for key, names in report.items()}
+        if "predictions.bias" in named["missing_keys"]:  # Transformers' decoder has the bias as a parameter too
+            named["missing_keys"] = sorted(named["missing_keys"] + ["predictions.decoder.bias"])
+        return {**named, "error_msgs": []}
 
     def state_dict(self) -> dict:
         """The parameters keyed by the names Transformers gives them in this class."""
@@ -169,27 +219,50 @@ class AlbertPreTrainedModel:
         # then add in the same order before and after a checkpoint round trip.
         self.params = {prefix + name: asarray(self.xp, state[name], dtype=self.dtype) for name in own}
 
-    def save_pretrained(self, directory, safe_serialization: bool = True) -> Path:
+    def save_pretrained(self, directory, safe_serialization: bool = True, max_shard_size="5GB",
+                        is_main_process: bool = True, state_dict: dict | None = None, push_to_hub: bool = False,
+                        variant: str | None = None, **hub_options) -> Path:
         """Write `config.json` and `model.safetensors` so that this package and Transformers load them.
 
         `safe_serialization=False` writes `pytorch_model.bin` instead, as Transformers does, for
-        tools that read only that (it needs torch; loading it back here does not).
+        tools that read only that (it needs torch; loading it back here does not). Weights larger
+        than `max_shard_size` ("5GB", "200MB" or bytes, as in Transformers) are split into
+        `model-0000k-of-0000n.safetensors` files with an index. `state_dict` saves those
+        weights instead of the model's (keys as `state_dict()` has them). `is_main_process=False`
+        writes only the weights, for a process other than the first in distributed training.
+        `push_to_hub` and `variant` are refused with a reason; Transformers' upload options
+        (`token`, `commit_message`, ...) are accepted with `push_to_hub=False` and do nothing.
         """
+        if push_to_hub:
+            raise ValueError("tinyalbert does not upload: save to a directory, then upload it with huggingface_hub "
+                             "(HfApi().upload_folder(folder_path=directory, repo_id=...))")
+        if variant is not None:
+            raise ValueError(f"variant={variant!r}: tinyalbert writes and reads model.safetensors and "
+                             "pytorch_model.bin only")
+        unknown = sorted(set(hub_options) - HUB_SAVE_OPTIONS)
+        if unknown:
+            raise TypeError(f"save_pretrained() got unexpected keyword argument(s) {unknown}")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         # The saved config names this class and dtype; the model's own config is left as it was.
         config = dataclasses.replace(self.config, architectures=[type(self).__name__],
                                      extra={**self.config.extra, "torch_dtype": self.dtype_name})
-        tensors = {name: to_numpy(value) for name, value in self.state_dict().items()}
-        weights = SAFE_WEIGHTS_NAME if safe_serialization else PICKLED_WEIGHTS_NAME
+        tensors = {name: to_numpy(value) for name, value in (self.state_dict() if state_dict is None
+                                                             else state_dict).items()}
+        max_bytes = shard_size_in_bytes(max_shard_size)
         if safe_serialization:
-            write_safetensors(tensors, directory / weights)
+            written = write_sharded_safetensors(tensors, directory, max_bytes)
         else:
+            if len(split_into_shards(tensors, max_bytes)) > 1:
+                raise ValueError(f"the weights exceed max_shard_size={max_shard_size!r}: shards are written as "
+                                 "safetensors only (safe_serialization=True)")
             from .torch_checkpoint import write_torch_checkpoint
 
-            write_torch_checkpoint(tensors, directory / weights)
-        remove_stale_weights(directory, kept=weights)
-        config.save_pretrained(directory)
+            write_torch_checkpoint(tensors, directory / PICKLED_WEIGHTS_NAME)
+            written = [PICKLED_WEIGHTS_NAME]
+        if is_main_process:
+            remove_stale_weights(directory, kept=written)
+            config.save_pretrained(directory)
         return directory
 
     def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,
@@ -440,19 +513,51 @@ def flat_cross_entropy(logits, labels, classes: int):
     return loss
 
 
+# Options of Transformers' save_pretrained for pushing to the Hub: accepted (with push_to_hub=False), no effect.
+HUB_SAVE_OPTIONS = frozenset({"token", "commit_message", "private", "create_pr", "repo_id"})
+
+# Options of Transformers' from_pretrained for downloads, devices and torch's loader: accepted, no effect here.
+IGNORED_LOADER_OPTIONS = frozenset({
+    "proxies", "resume_download", "mirror", "_fast_init", "offload_folder", "offload_state_dict", "offload_buffers",
+    "max_memory", "weights_only", "_from_auto", "_from_pipeline", "from_auto_class",
+})
+
+
+def _refuse_unsupported_loading(from_tf, from_flax, variant, quantization_config) -> None:
+    if from_tf or from_flax:
+        raise ValueError("tinyalbert reads PyTorch and safetensors checkpoints only; convert TensorFlow or Flax "
+                         "weights with Transformers first (from_pretrained(..., from_tf=True).save_pretrained(dir))")
+    if variant is not None:
+        raise ValueError(f"variant={variant!r}: tinyalbert reads model.safetensors (or its index) and "
+                         "pytorch_model.bin only; save the variant under those names to load it")
+    if quantization_config is not None:
+        raise ValueError("quantization_config: tinyalbert computes in float32, float16 or float64 (dtype=), "
+                         "not in quantized weights")
+
+
 # --- the model classes --------------------------------------------------------------------------
 class AlbertModel(AlbertPreTrainedModel):
-    """The bare body: `last_hidden_state` (batch, seq, hidden) and `pooler_output` (batch, hidden)."""
+    """The bare body: `last_hidden_state` (batch, seq, hidden) and `pooler_output` (batch, hidden;
+    None for a model built with `add_pooling_layer=False`, as in Transformers)."""
 
     stripped_prefix = "albert."
+
+    def __init__(self, config: AlbertConfig, params: dict | None = None, *, add_pooling_layer: bool = True, **options):
+        if not isinstance(add_pooling_layer, bool):
+            raise TypeError(f"add_pooling_layer must be True or False, got {add_pooling_layer!r}")
+        self.with_pooler = add_pooling_layer  # an attribute of this model, hiding the class's
+        super().__init__(config, params, **options)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                              output_hidden_states, output_attentions)
-        return self._finish_output(BaseModelOutputWithPooling(
+        output = self._finish_output(BaseModelOutputWithPooling(
             body.sequence_output, body.pooled_output, self._tuple(body.hidden_states), self._tuple(body.attentions)
         ), return_dict)
+        if isinstance(output, tuple) and not self.with_pooler:  # Transformers' tuple keeps the pooler's place
+            output = (output[0], None, *output[1:])
+        return output
 
 
 class AlbertForPreTraining(AlbertPreTrainedModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import warnings
 from pathlib import Path
 
@@ -240,12 +241,26 @@ def normalize_checkpoint_keys(tensors: dict, config) -> dict:
     return renamed
 
 
+def rename_keys(tensors: dict, key_mapping: dict) -> dict:
+    """Checkpoint keys renamed as Transformers' `key_mapping` does: each `{pattern: replacement}`
+    is applied in turn with `re.sub`."""
+    renamed = {}
+    for key, value in tensors.items():
+        for pattern, replacement in key_mapping.items():
+            key = re.sub(pattern, replacement, key)
+        renamed[key] = value
+    return renamed
+
+
 def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.random.Generator,
-                     ignore_mismatched_sizes: bool = False) -> dict:
+                     ignore_mismatched_sizes: bool = False) -> tuple[dict, dict]:
     """The model's parameters from checkpoint `tensors`: shapes checked, missing ones initialized
     (with a warning that lists them), unused ones reported. With `ignore_mismatched_sizes`, a
     tensor of another shape (a 2-label head loaded for 5 labels) is initialized afresh, with a
-    warning, instead of raising."""
+    warning, instead of raising.
+
+    Returns `(params, report)`; the report lists `missing_keys`, `unexpected_keys` and
+    `mismatched_keys` under this package's names (Transformers' loading info)."""
     params, mismatched = {}, []
     for name, shape in shapes.items():
         if name not in tensors:
@@ -253,8 +268,7 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
         value = tensors[name]
         if tuple(value.shape) != tuple(shape):
             if ignore_mismatched_sizes:
-                mismatched.append(f"{name}: found shape {tuple(value.shape)} in the checkpoint and {tuple(shape)} "
-                                  "in the model")
+                mismatched.append(name)
                 continue
             raise ValueError(
                 f"{source}: tensor {name!r} has shape {tuple(value.shape)}, but the config asks for "
@@ -265,9 +279,11 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
             raise ValueError(f"{source}: tensor {name!r} has dtype {value.dtype}, expected floating point")
         params[name] = value
     if mismatched:
+        shapes_found = [f"{name}: found shape {tuple(tensors[name].shape)} in the checkpoint and "
+                        f"{tuple(shapes[name])} in the model" for name in mismatched]
         warnings.warn(
             f"Some weights of {source} have another shape than the model's and are newly initialized: "
-            f"{'; '.join(mismatched)}. Train the model on a down-stream task before using it for predictions.",
+            f"{'; '.join(shapes_found)}. Train the model on a down-stream task before using it for predictions.",
             stacklevel=3,
         )
     missing = [name for name in shapes if name not in params and name not in tensors]
@@ -284,7 +300,7 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
         # Expected when a head class loads a checkpoint with other heads (a pretraining checkpoint
         # into AlbertForMaskedLM leaves the pooler and the SOP head), so this is a log record.
         logger.info("Some weights of %s were not used by this model: %s", source, unused)
-    return params
+    return params, {"missing_keys": missing, "unexpected_keys": unused, "mismatched_keys": mismatched}
 
 
 def nonfinite_tensors(params: dict) -> list:
@@ -310,9 +326,11 @@ def warn_nonfinite(params: dict, source) -> list:
 
 
 # --- writing checkpoints ------------------------------------------------------------------------
-def remove_stale_weights(directory: Path, kept: str) -> None:
-    """Delete the weight files of `directory` other than `kept`, as Transformers' save does:
-    `read_checkpoint` prefers safetensors, so a stale one would shadow a fresh pytorch_model.bin."""
+def remove_stale_weights(directory: Path, kept) -> None:
+    """Delete the weight files of `directory` other than `kept` (a file name, or several), as
+    Transformers' save does: `read_checkpoint` prefers safetensors, so a stale one would shadow
+    a fresh pytorch_model.bin, and an old index would name shards of another save."""
+    kept = {kept} if isinstance(kept, str) else set(kept)
     directory = Path(directory)
     index = directory / SAFE_WEIGHTS_INDEX_NAME
     stale = [directory / SAFE_WEIGHTS_NAME, index, directory / PICKLED_WEIGHTS_NAME]
@@ -323,8 +341,67 @@ def remove_stale_weights(directory: Path, kept: str) -> None:
         except (json.JSONDecodeError, KeyError, AttributeError):
             pass  # an unreadable index still goes; its shards cannot be named
     for file in stale:
-        if file.name != kept and file.is_file():
+        if file.name not in kept and file.is_file():
             file.unlink()
+
+
+# Transformers' max_shard_size units (powers of 1000, as huggingface_hub reads them).
+SIZE_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def shard_size_in_bytes(size) -> int:
+    """`max_shard_size` as Transformers takes it: a number of bytes, or text such as "5GB"."""
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool) and size > 0:
+        return int(size)
+    if isinstance(size, str) and size.strip()[-2:].upper() in SIZE_UNITS:
+        try:
+            value = float(size.strip()[:-2])
+        except ValueError:
+            value = -1.0
+        if value > 0:
+            return int(value * SIZE_UNITS[size.strip()[-2:].upper()])
+    raise ValueError(f"max_shard_size must be a positive number of bytes or a size such as '5GB' or '200MB' "
+                     f"(units {', '.join(SIZE_UNITS)}), got {size!r}")
+
+
+def split_into_shards(tensors: dict, max_bytes: int) -> list[dict]:
+    """The tensors, in order, in shards of at most `max_bytes`: a shard ends when the next tensor
+    would not fit, and a tensor larger than the limit has a shard of its own."""
+    shards, current, current_bytes = [], {}, 0
+    for name, value in tensors.items():
+        if value.nbytes > max_bytes:
+            shards.append({name: value})
+            continue
+        if current and current_bytes + value.nbytes > max_bytes:
+            shards.append(current)
+            current, current_bytes = {}, 0
+        current[name] = value
+        current_bytes += value.nbytes
+    if current:
+        shards.append(current)
+    return shards
+
+
+def write_sharded_safetensors(tensors: dict, directory: Path, max_bytes: int) -> list[str]:
+    """Write `tensors` as Transformers does: one `model.safetensors` when they fit in `max_bytes`,
+    else `model-00001-of-0000N.safetensors` ... with `model.safetensors.index.json` mapping each
+    tensor to its file. Returns the names of the files written."""
+    directory = Path(directory)
+    shards = split_into_shards(tensors, max_bytes)
+    if len(shards) <= 1:
+        write_safetensors(tensors, directory / SAFE_WEIGHTS_NAME)
+        return [SAFE_WEIGHTS_NAME]
+    weight_map, names = {}, []
+    for number, shard in enumerate(shards, start=1):
+        name = f"model-{number:05d}-of-{len(shards):05d}.safetensors"
+        write_safetensors(shard, directory / name)
+        weight_map.update(dict.fromkeys(shard, name))
+        names.append(name)
+    index = {"metadata": {"total_size": sum(value.nbytes for value in tensors.values()),
+                          "total_parameters": sum(value.size for value in tensors.values())},
+             "weight_map": weight_map}
+    (directory / SAFE_WEIGHTS_INDEX_NAME).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return [*names, SAFE_WEIGHTS_INDEX_NAME]
 
 
 def write_safetensors(tensors: dict, file: Path) -> Path:
