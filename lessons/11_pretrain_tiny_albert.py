@@ -19,7 +19,9 @@
 # - pretrain an ALBERT from scratch on your own text with the pieces of lessons 7-10: examples,
 #   `loss_and_grads`, clipping, AdamW and the schedule, in one short loop;
 # - follow the loss curves and measure held-out masked-token and sentence-order accuracy;
-# - compare fill-mask answers before and after training;
+# - compare fill-mask answers before and after training, and split an accuracy into the facts and
+#   the template words it is made of (exercise 1);
+# - mask the examples anew at every pass, reproducibly (exercise 2);
 # - recognise the trap small ALBERTs fall into early on, where every position collapses to the same
 #   vector while the model predicts only word frequencies, measure it, and avoid it by starting the
 #   output bias at the log frequencies of the targets.
@@ -398,68 +400,87 @@ else:
 # ## 6. Recorded result of the full setting
 #
 # **Recorded from a full run** (`LESSONS_FULL=1`: 100 steps per collapse run, then 2,000 steps of 16
-# examples), started Wed Dec 2 16:13 UTC 2026 on a shared 2-core Intel Xeon virtual machine (NumPy,
-# one BLAS thread, other processes competing for the cores): 16 min 15 s of wall-clock time, 4.1 min of
-# CPU time. What it printed:
+# examples), started Sat Dec 5 00:08 UTC 2026 on the 2-core AMD EPYC virtual machine of the project's
+# CI (NumPy, one BLAS thread, another process using the second core part of the time): 5 min 54 s of
+# wall-clock time, 5.1 min of user CPU time. What it printed:
 #
 # ```
 # zero bias (default init)   cosine at init 0.201, highest 0.915, last 0.239; last loss 4.144
 # log-frequency bias         cosine at init 0.201, highest 0.223, last 0.090; last loss 3.746
 # frequency-only line: 4.777; last losses: {'zero bias (default init)': 4.144, 'log-frequency bias': 3.746}
-# 2000 steps of 16 x 48 tokens in 800 s (400 ms per step)
-# held-out before: mlm_accuracy 0.134, sop_accuracy 0.425, mlm_loss 4.041
-# held-out after:  mlm_accuracy 0.801, sop_accuracy 1.000, mlm_loss 1.053
+# 2000 steps of 16 x 48 tokens in 312 s (156 ms per step)
+# held-out before: {'mlm_accuracy': 0.134, 'sop_accuracy': 0.425, 'mlm_loss': 4.041}
+# held-out after:  {'mlm_accuracy': 0.801, 'sop_accuracy': 1.0, 'mlm_loss': 1.071}
 # always answering the most frequent target ('.') would score 0.134
-# the capital of france is [MASK] .   after: [('europe', 0.369), ('africa', 0.12), ('lisbon', 0.077)]
-# people in japan speak [MASK] .      after: [('bangkok', 0.061), ('beijing', 0.058), ('addis', 0.055)]
-# kenya is a country in [MASK] .      after: [('europe', 0.557), ('africa', 0.152), ('asia', 0.059)]
-# the capital of peru is [MASK] .     after: [('europe', 0.223), ('lisbon', 0.09), ('africa', 0.065)]
-# they pay with the [MASK] .          after: [('birr', 0.051), ('beijing', 0.049), ('.', 0.045)]
-# held-out loss: ours 0.920040, transformers 0.920040
+# the capital of france is [MASK] .   after: [('europe', 0.211), ('africa', 0.091), ('america', 0.081)]
+# people in japan speak [MASK] .      after: [('in', 0.471), ('.', 0.072), ('is', 0.038)]
+# kenya is a country in [MASK] .      after: [('europe', 0.312), ('country', 0.189), ('africa', 0.122)]
+# the capital of peru is [MASK] .     after: [('europe', 0.172), ('africa', 0.074), ('america', 0.074)]
+# they pay with the [MASK] .          after: [('in', 0.997), ('with', 0.001), ('.', 0.0)]
+# held-out loss: ours 1.018734, transformers 1.018734
+# held-out: fact words 0.150, other words 0.949 (fact words are 19% of the targets)   <- exercise 1
 # ```
 #
 # Within 100 steps the default init collapsed (highest cosine 0.915) and had recovered by the end of
 # the run at this learning rate; the log-frequency init never collapsed and ended with the lower loss.
 # After 2,000 steps the held-out masked-token accuracy is 0.801 and sentence order is solved, yet the
-# fill-mask probes show what that number is made of: the template words of the corpus are predicted,
-# the *kind* of word a slot wants is clear for one probe only (continents after "a country in"):
-# the capital probes get continents first, "speak" gets cities, the currency probe (which names no
-# country) spreads over a currency, a city and a full stop, and the facts are not learnt
-# ("kenya is a country in" puts europe first and africa second). The probes are single sentences,
-# shorter than the training pairs, which may make them harder still. Each fact occurs in only
-# three documents and is masked in few of their copies, with masks fixed for the whole run:
-# memorizing facts needs many more steps, or fresh masks each time an example is drawn (dynamic
-# masking: lesson 9's `BatchIterator(remask=...)`, the project trainer's default), than this run had.
+# fill-mask probes show what that number is made of, and exercise 1 measures it: 0.949 on the
+# template words, 0.150 on the fact words (a fifth of the targets). No probe gets its fact. The
+# answers follow the mask's *position* more than the words around it: the mask is the fifth word of
+# "people in japan speak" and "they pay with the", and the answer is "in", the fifth word of two of
+# the three styles' documents ("france is a country in", "we begin our trip in"); it is the sixth
+# word of the other three probes, and the answer is a continent, the sixth word of those documents.
+# A document (36 to 38 words) mostly fits in one pair, so every pair left in order, half of them,
+# starts at its document's first sentence, and position alone predicts much of the template; the
+# probes are single sentences, unlike any training pair, and the model falls back on position. Each fact occurs in only three documents and is masked in few of their copies,
+# with masks fixed for the whole run: memorizing facts needs many more steps, or fresh masks each
+# time an example is drawn (dynamic masking: lesson 9's `BatchIterator(remask=...)`, the project
+# trainer's default; exercises 2 and 4), than this run had.
 
 # %% [markdown]
 # ## Exercises
 #
-# `check` has the call of the course autograder (`tinyalbert.grading.check(name, function)`); once
-# that module is installed, import it instead.
+# `check` is this lesson's own (the course autograder has no exercise for it); `must_reject`
+# checks the check on a known wrong answer.
 
 # %%
+MASKING = masking.Masking(max_predictions_per_seq=7)  # section 1's masking (options above)
+FACT_WORDS = sorted({word for row in COUNTRIES for word in row})
+is_fact = np.isin(np.array(vocabulary), FACT_WORDS)
+
+
 def check(exercise, function):
     cases = np.random.default_rng(9)
-    if exercise == "log_frequency_bias":
-        counts = cases.integers(0, 50, size=20).astype(float)
-        got = np.asarray(function(counts), dtype=np.float64)
-        smoothed = counts + 1
-        np.testing.assert_allclose(got, np.log(smoothed / smoothed.sum()), rtol=1e-6)
-        np.testing.assert_allclose(np.exp(got).sum(), 1.0, rtol=1e-5, err_msg="exp(bias) must sum to 1")
-    elif exercise == "token_cosine":
-        vectors = cases.standard_normal((1, 5, 4))
-        mask = np.array([[1, 1, 1, 1, 0]])
-        unit = vectors[0, :4] / np.linalg.norm(vectors[0, :4], axis=1, keepdims=True)
-        pairs = unit @ unit.T
-        expected = (pairs.sum() - 4) / 12
-        np.testing.assert_allclose(function(vectors, mask), expected, rtol=1e-10)
-        same = np.repeat(vectors[:, :1], 5, axis=1)
-        np.testing.assert_allclose(function(same, mask), 1.0, rtol=1e-10, err_msg="identical vectors give cosine 1")
-        two = cases.standard_normal((2, 5, 4))  # two sequences of 4 and 2 real tokens
-        lengths = np.array([[1, 1, 1, 1, 0], [1, 1, 0, 0, 0]])
-        unit = two[lengths.astype(bool)] / np.linalg.norm(two[lengths.astype(bool)], axis=1, keepdims=True)
-        np.testing.assert_allclose(function(two, lengths), ((unit @ unit.T).sum() - 6) / 30, rtol=1e-10,
-                                   err_msg="all pairs of real tokens of the batch, across sequences too")
+    if exercise == "accuracy_by_kind":
+        vocab = 120  # above 100, so a label of -100 used as an index reads a real word's flag
+        logits = cases.standard_normal((3, 6, vocab))
+        labels = np.where(cases.random((3, 6)) < 0.4, -100, cases.integers(0, vocab, (3, 6)))
+        labels[0, :3] = logits[0, :3].argmax(-1)  # some right answers
+        fact = cases.random(vocab) < 0.3
+        fact[vocab - 100] = True  # what is_fact[-100] reads
+        fact[labels[0, 0]], fact[labels[0, 1]] = True, False  # both kinds have a right answer
+        chosen = labels != -100
+        right = logits.argmax(-1) == labels
+        kind = fact[np.where(chosen, labels, 0)] & chosen
+        expected = (right[kind].mean(), right[chosen & ~kind].mean())
+        got = function(logits, labels, fact)
+        assert len(got) == 2, "return (fact_accuracy, other_accuracy)"
+        np.testing.assert_allclose(np.asarray(got, dtype=float), expected, rtol=1e-12,
+                                   err_msg="(fact accuracy, other accuracy) over the predicted positions (labels != -100) only")
+    elif exercise == "mask_anew":
+        unmasked = data.collate(data.create_pretraining_examples(train_docs[:6], special, len(vocabulary), np.random.default_rng(5),
+                                                                 masked_lm_prob=0, max_seq_length=MAX_SEQ, max_predictions_per_seq=7))
+        before = {name: column.copy() for name, column in unmasked.items()}
+        remask = data.Remasking(special, len(vocabulary), MASKING)
+        for epoch in (0, 3):
+            got = function(unmasked, epoch)
+            for name, column in before.items():
+                np.testing.assert_array_equal(unmasked[name], column, err_msg=f"the input's {name!r} must not change")
+            expected = data.remask_rows(unmasked, np.arange(len(unmasked["input_ids"])), epoch, remask)
+            assert set(got) == set(expected), f"return all the columns: {sorted(expected)}"
+            for name, column in expected.items():
+                np.testing.assert_array_equal(np.asarray(got[name]), column,
+                                              err_msg=f"{name!r} of pass {epoch}: row i masked with np.random.default_rng((epoch, i))")
     else:
         raise ValueError(f"no exercise called {exercise!r}")
     print(f"{exercise}: correct")
@@ -474,55 +495,94 @@ def must_reject(exercise, wrong_answer):
     raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
 
 
-must_reject('log_frequency_bias', lambda counts: np.log(np.asarray(counts, dtype=float) + 1))
-def cosine_with_self_pairs(hidden, attention_mask):  # a wrong answer: each vector's cosine with itself counts too
-    vectors = hidden[attention_mask.astype(bool)]
-    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    return float(np.mean(vectors @ vectors.T))
+def kinds_counting_ignored(logits, labels, is_fact):  # a wrong answer: is_fact[-100] is read for unpredicted positions
+    right, fact = logits.argmax(-1) == labels, is_fact[labels]
+    return right[fact].mean(), right[~fact & (labels != -100)].mean()
 
 
-must_reject('token_cosine', cosine_with_self_pairs)
+def kinds_over_all_targets(logits, labels, is_fact):  # a wrong answer: both divided by every predicted position
+    chosen = labels != -100
+    right, fact = (logits.argmax(-1) == labels) & chosen, is_fact[np.where(chosen, labels, 0)] & chosen
+    return right[fact].sum() / chosen.sum(), right[~fact].sum() / chosen.sum()
 
 
-def cosine_per_sequence(hidden, attention_mask):  # a wrong answer: a mean per sequence, then their mean
-    return float(np.mean([mean_token_cosine_of_one(h, m) for h, m in zip(hidden, attention_mask)]))
+def mask_with_one_generator(unmasked, epoch):  # a wrong answer: one generator for the whole pass
+    rng, masked = np.random.default_rng(epoch), {name: column.copy() for name, column in unmasked.items()}
+    for row in range(len(masked["input_ids"])):
+        length = int(masked["attention_mask"][row].sum())
+        ids, labels = masking.mask_tokens(masked["input_ids"][row, :length], special, len(vocabulary), rng, MASKING)
+        masked["input_ids"][row, :length], masked["labels"][row, :length] = ids, labels
+    return masked
 
 
-def mean_token_cosine_of_one(vectors, mask):
-    vectors = vectors[mask.astype(bool)]
-    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    return ((vectors @ vectors.T).sum() - len(vectors)) / (len(vectors) * (len(vectors) - 1))
+def mask_in_place(unmasked, epoch):  # a wrong answer: right masks, written into the caller's arrays
+    for row in range(len(unmasked["input_ids"])):
+        length = int(unmasked["attention_mask"][row].sum())
+        ids, labels = masking.mask_tokens(unmasked["input_ids"][row, :length], special, len(vocabulary),
+                                          np.random.default_rng((epoch, row)), MASKING)
+        unmasked["input_ids"][row, :length], unmasked["labels"][row, :length] = ids, labels
+    return unmasked
 
 
-must_reject('token_cosine', cosine_per_sequence)
-
+must_reject("accuracy_by_kind", kinds_counting_ignored)
+must_reject("accuracy_by_kind", kinds_over_all_targets)
+must_reject("mask_anew", mask_with_one_generator)
+must_reject("mask_anew", mask_in_place)
 
 # %% [markdown]
-# **Exercise 1.** Write `log_frequency_bias(counts)`: the add-one-smoothed log frequencies of
-# section 3.
+# **Exercise 1.** Section 6's full run scores 0.801 on held-out masked tokens, yet its probes miss
+# the facts. Split that number: write `accuracy_by_kind(logits, labels, is_fact)`, where `logits`
+# is `(batch, seq, vocab)`, `labels` is `(batch, seq)` with -100 where nothing is predicted, and
+# `is_fact` is a `(vocab,)` bool array (above: True for the words of `COUNTRIES`). Return
+# `(fact_accuracy, other_accuracy)`: the top-1 accuracy over the predicted positions whose target
+# is a fact word, and over the other predicted positions. The cell then splits this run's
+# held-out score.
 
 # %%
-def log_frequency_bias(counts):
-    smoothed = np.asarray(counts, dtype=np.float64) + 1  # answer: replace with your own
-    return np.log(smoothed / smoothed.sum())
+def accuracy_by_kind(logits, labels, is_fact):
+    chosen = labels != -100  # answer: replace with your own
+    right = logits.argmax(-1) == labels
+    fact = is_fact[np.where(chosen, labels, 0)] & chosen
+    return float(right[fact].mean()), float(right[chosen & ~fact].mean())
 
 
-check("log_frequency_bias", log_frequency_bias)
+check("accuracy_by_kind", accuracy_by_kind)
+heldout_logits = np.asarray(model(input_ids=heldout["input_ids"], attention_mask=heldout["attention_mask"],
+                                  token_type_ids=heldout["token_type_ids"]).prediction_logits)
+fact_accuracy, other_accuracy = accuracy_by_kind(heldout_logits, heldout["labels"], is_fact)
+fact_share = is_fact[heldout["labels"][heldout["labels"] != -100]].mean()
+print(f"held-out: fact words {fact_accuracy:.3f}, other words {other_accuracy:.3f} "
+      f"(fact words are {fact_share:.0%} of the targets)")
 
 # %% [markdown]
-# **Exercise 2.** Write the collapse signal: given final-layer vectors `(batch, seq, hidden)` and the
-# attention mask `(batch, seq)`, the mean cosine similarity over all pairs of distinct real tokens
-# of the batch (a pair may take its two tokens from different sequences).
+# **Exercise 2.** Section 4 trains on masks drawn once (`DUPE_FACTOR` copies of the corpus, each
+# masked when it was made), so a fact that no copy masked is never a target. Dynamic masking draws
+# fresh masks at every pass instead. Write `mask_anew(unmasked, epoch)`: `unmasked` holds columns
+# as `data.collate` makes them from examples built with `masked_lm_prob=0` (plain text, labels all
+# -100). Return new columns, the input left as it was, in which row `i` is masked as lesson 9
+# masks one sequence, `masking.mask_tokens(ids, special, len(vocabulary), rng, MASKING)`, applied
+# to the row's real tokens (where `attention_mask` is 1) with `rng = np.random.default_rng((epoch,
+# i))`, and its masked ids and labels written over those tokens. Seeding with `(epoch, i)` makes a
+# mask depend on the pass and the example only, so a run can be repeated exactly, and every pass
+# masks every example anew.
 
 # %%
-def mean_token_cosine(hidden, attention_mask):
-    vectors = hidden[attention_mask.astype(bool)]  # answer: replace with your own
-    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    n = len(vectors)
-    return ((vectors @ vectors.T).sum() - n) / (n * (n - 1))
+def mask_anew(unmasked, epoch):
+    masked = {name: column.copy() for name, column in unmasked.items()}  # answer: replace with your own
+    for i in range(len(masked["input_ids"])):
+        length = int(masked["attention_mask"][i].sum())
+        ids, labels = masking.mask_tokens(masked["input_ids"][i, :length], special, len(vocabulary),
+                                          np.random.default_rng((epoch, i)), MASKING)
+        masked["input_ids"][i, :length], masked["labels"][i, :length] = ids, labels
+    return masked
 
 
-check("token_cosine", mean_token_cosine)
+check("mask_anew", mask_anew)
+unmasked_train = data.collate(data.create_pretraining_examples(train_docs, special, len(vocabulary), np.random.default_rng(1),
+                                                               dupe_factor=DUPE_FACTOR, masked_lm_prob=0, **options))
+for epoch in (0, 1):
+    row = mask_anew(unmasked_train, epoch)["labels"][0]
+    print(f"pass {epoch}, first example's targets:", [vocabulary[t] for t in row if t != -100])
 
 # %% [markdown]
 # **Exercise 3 (no self-check).** Rerun section 3's two runs with `train_model(model, 200,
@@ -531,5 +591,14 @@ check("token_cosine", mean_token_cosine)
 # the zero-bias run collapse, and recover before its learning rate has decayed to 0? Does the
 # log-frequency run stay under 0.6 at 3e-3? Repeat with `AlbertForPreTraining(config, seed=1)`:
 # which answers change with the seed?
+#
+# **Exercise 4 (no self-check).** Fixed masks against fresh ones. Copy `train_model` into a version
+# that draws its batches from `mask_anew(unmasked_train, epoch)`, with `epoch` one higher after
+# every `len(unmasked_train["input_ids"]) // BATCH` steps. Train a model with it as section 4 does
+# (log-frequency bias, `TRAIN_STEPS`, lr $10^{-3}$, 10% warm-up) and compare `accuracy_by_kind` on
+# `heldout` with section 4's model. Which kind of word gains from fresh masks, and which fill-mask
+# probes change? Then write the masks of the first pass into `train` and train again with fixed
+# masks: is the difference the masks' freshness, or the other cut into pairs that `unmasked_train`
+# made?
 #
 # Next: lesson 12 uses this loop to test the ALBERT paper's design choices at toy scale.
