@@ -36,7 +36,7 @@ def _pair_maker(variant, request, trained_models, transformers):
 
     def make(fresh: bool = True):
         if fresh or variant not in _CACHE:
-            _CACHE[variant] = (AlbertTokenizer(model_file, **options),
+            _CACHE[variant] = (AlbertTokenizer(model_file, model_max_length=512, **options),
                                transformers.AlbertTokenizer(str(model_file), model_max_length=512, **options))
         return _CACHE[variant]
     return make
@@ -516,3 +516,24 @@ def test_an_empty_batch_is_a_value_error_as_in_the_reference(make_small_pair):
     assert dict(ours.pad({"input_ids": []})) == dict(reference.pad({"input_ids": []})) == {"input_ids": []}
     # An empty text is not an empty batch: both encode it to the special tokens alone.
     assert ours([""])["input_ids"] == reference([""])["input_ids"] == [[ours.cls_token_id, ours.sep_token_id]]
+
+
+@pytest.mark.reference
+def test_no_model_max_length_means_no_limit_as_in_transformers(tmp_path, trained_models, transformers):
+    """Without tokenizer_config.json (or the argument) there is no model_max_length: padding to
+    max_length and truncation without max_length then do nothing, with a warning, in both."""
+    import shutil
+
+    shutil.copy(trained_models["trained-lower"], tmp_path / "spiece.model")
+    long_text = "the quick brown fox " * 150
+    for ours, theirs in ((AlbertTokenizer(tmp_path / "spiece.model"), transformers.AlbertTokenizer(str(tmp_path / "spiece.model"))),
+                         (AlbertTokenizer.from_pretrained(tmp_path), transformers.AlbertTokenizer.from_pretrained(tmp_path))):
+        assert ours.model_max_length == theirs.model_max_length == int(1e30)
+        for options in (dict(padding="max_length"), dict(truncation=True), dict(padding="max_length", truncation=True)):
+            with pytest.warns(UserWarning, match="no model_max_length"):
+                got = ours(long_text, **options)
+            assert got == theirs(long_text, **options) and len(got["input_ids"]) > 512, options
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a long text is not "too long" when there is no limit
+            ours(long_text)
+        assert ours("hi", padding="max_length", max_length=8) == theirs("hi", padding="max_length", max_length=8)

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import encoding
 from .added_tokens import AddedToken, split_on_added_tokens
-from .encoding import BatchEncoding, EncodeOptions
+from .encoding import VERY_LARGE_INTEGER, BatchEncoding, EncodeOptions
 from .files import VOCAB_FILE_NAME, copy_vocabulary, find_pretrained, load_sentencepiece, new_processor, write_configs
 from .inputs import as_id_list, batch_examples, call_examples, ids_of_items
 from .special_tokens import SpecialTokensMixin
@@ -32,7 +32,9 @@ class AlbertTokenizer(SpecialTokensMixin):
             ``mask_token`` given as a string eats the whitespace on its left, as in the reference.
         additional_special_tokens: more special tokens (kept whole, skipped by ``skip_special_tokens``).
         model_max_length: the longest sequence the model accepts, used when ``truncation=True`` or
-            ``padding="max_length"`` come without ``max_length``.
+            ``padding="max_length"`` come without ``max_length``. The default, as in Transformers, is
+            "no limit" (``VERY_LARGE_INTEGER``, 1e30; a saved ``tokenizer_config.json`` usually names
+            one): then neither happens, with a warning.
         padding_side, truncation_side: "right" or "left".
         clean_up_tokenization_spaces: the default of ``decode``'s argument of that name.
         added_tokens_decoder: ``{id: token}`` of added tokens, as saved in ``tokenizer_config.json``
@@ -53,7 +55,7 @@ class AlbertTokenizer(SpecialTokensMixin):
 
     def __init__(self, vocab_file, do_lower_case: bool = True, remove_space: bool = True, keep_accents: bool = False,
                  bos_token="[CLS]", eos_token="[SEP]", unk_token="<unk>", sep_token="[SEP]", pad_token="<pad>",
-                 cls_token="[CLS]", mask_token="[MASK]", additional_special_tokens=None, model_max_length: int = 512,
+                 cls_token="[CLS]", mask_token="[MASK]", additional_special_tokens=None, model_max_length: int = VERY_LARGE_INTEGER,
                  padding_side: str = "right", truncation_side: str = "right",
                  clean_up_tokenization_spaces: bool = False, added_tokens_decoder: dict | None = None,
                  sp_model_kwargs: dict | None = None):

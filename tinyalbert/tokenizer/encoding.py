@@ -17,6 +17,10 @@ PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
 TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
 # What each field is padded with; fields not listed here (length, overflow) are left alone.
 PAD_VALUES = {"token_type_ids": 0, "special_tokens_mask": 1, "attention_mask": 0}
+# Transformers' model_max_length when nothing sets one ("no limit"), and the size above which a
+# model_max_length means no limit.
+VERY_LARGE_INTEGER = int(1e30)
+LARGE_INTEGER = int(1e20)
 
 
 class BatchEncoding(dict):
@@ -86,7 +90,17 @@ def resolve_strategies(padding, truncation, max_length, pad_to_multiple_of, mode
     if truncation not in TRUNCATION_STRATEGIES:
         raise ValueError(f"truncation must be True, False or one of {TRUNCATION_STRATEGIES}, got {truncation!r}")
     if max_length is None and (padding == "max_length" or truncation != "do_not_truncate"):
-        max_length = model_max_length
+        if model_max_length is None or model_max_length > LARGE_INTEGER:  # no limit known: as Transformers, do neither
+            if padding == "max_length":
+                warnings.warn("padding='max_length' without max_length, and the tokenizer has no model_max_length: "
+                              "not padding", stacklevel=5)
+                padding = "do_not_pad"
+            if truncation != "do_not_truncate":
+                warnings.warn("truncation without max_length, and the tokenizer has no model_max_length: "
+                              "not truncating", stacklevel=5)
+                truncation = "do_not_truncate"
+        else:
+            max_length = model_max_length
     if (truncation != "do_not_truncate" and padding != "do_not_pad" and pad_to_multiple_of is not None
             and max_length is not None and max_length % pad_to_multiple_of != 0):
         raise ValueError(f"truncation to max_length={max_length} and padding to a multiple of {pad_to_multiple_of} "
@@ -206,7 +220,7 @@ def prepare_example(ids: list[int], pair_ids: list[int] | None, options: EncodeO
 
 def warn_if_too_long(lengths: list[int], max_length: int | None, model_max_length: int | None) -> None:
     """Warn when sequences exceed ``model_max_length`` and nothing (no ``max_length``) cut them."""
-    if max_length is not None or not model_max_length:
+    if max_length is not None or not model_max_length or model_max_length > LARGE_INTEGER:
         return
     too_long = [n for n in lengths if n > model_max_length]
     if too_long:
