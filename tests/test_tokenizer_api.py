@@ -537,3 +537,42 @@ def test_no_model_max_length_means_no_limit_as_in_transformers(tmp_path, trained
             warnings.simplefilter("error")  # a long text is not "too long" when there is no limit
             ours(long_text)
         assert ours("hi", padding="max_length", max_length=8) == theirs("hi", padding="max_length", max_length=8)
+
+
+@pytest.mark.reference
+def test_tokenizer_attributes_and_split_special_tokens_match_transformers(tmp_path, trained_models, transformers):
+    ours = AlbertTokenizer(trained_models["trained-lower"], model_max_length=64)
+    ours.add_special_tokens({"additional_special_tokens": [AddedToken("<e>", lstrip=True)]})
+    ours.save_pretrained(tmp_path)
+    ours = AlbertTokenizer.from_pretrained(tmp_path)
+    theirs = transformers.AlbertTokenizer.from_pretrained(tmp_path)
+    for name in ("is_fast", "name_or_path", "max_len_single_sentence", "max_len_sentences_pair", "pad_token_type_id",
+                 "split_special_tokens", "vocab_file"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    # The roles' AddedTokens keep their flags ([MASK] strips on its left); Transformers gives an
+    # additional special token read back from a file as a str, tinyalbert as the AddedToken it is.
+    flags = lambda token: (token.content, token.lstrip, token.rstrip, token.special)  # noqa: E731
+    assert [str(t) for t in ours.all_special_tokens_extended] == [str(t) for t in theirs.all_special_tokens_extended]
+    theirs_map, ours_map = theirs.special_tokens_map_extended, ours.special_tokens_map_extended
+    assert set(ours_map) == set(theirs_map) and ours_map["mask_token"].lstrip
+    for role in set(theirs_map) - {"additional_special_tokens"}:
+        assert flags(ours_map[role]) == flags(theirs_map[role]), role
+    assert [flags(t) for t in ours_map["additional_special_tokens"]] == [("<e>", True, False, True)]
+    # split_special_tokens reads special and added tokens in the text as plain text: per call, or saved.
+    text = "Hi [MASK] there <e> <pad>"
+    assert ours.tokenize(text, split_special_tokens=True) == theirs.tokenize(text, split_special_tokens=True)
+    assert ours.tokenize(text, split_special_tokens=True) != ours.tokenize(text)
+    for options in (dict(), dict(split_special_tokens=True), dict(split_special_tokens=False)):
+        assert ours(text, **options) == theirs(text, **options), options
+    AlbertTokenizer.from_pretrained(tmp_path, split_special_tokens=True).save_pretrained(tmp_path / "split")
+    splitting = transformers.AlbertTokenizer.from_pretrained(tmp_path / "split")
+    assert splitting.split_special_tokens and splitting(text) == AlbertTokenizer.from_pretrained(tmp_path / "split")(text)
+    # tokenize() ignores add_special_tokens as the slow tokenizer does, but says so.
+    with pytest.warns(UserWarning, match="ignores"):
+        assert ours.tokenize(text, add_special_tokens=True) == theirs.tokenize(text, add_special_tokens=True)
+    encoded, expected = ours("hi there"), theirs("hi there")
+    assert (encoded.is_fast, encoded.encodings, encoded.n_sequences) == (expected.is_fast, expected.encodings,
+                                                                         expected.n_sequences)
+    np.testing.assert_array_equal(encoded.convert_to_tensors("np", prepend_batch_axis=True)["input_ids"],
+                                  expected.convert_to_tensors("np", prepend_batch_axis=True)["input_ids"])
+    assert AlbertTokenizer.from_pretrained(tmp_path, use_fast=False, legacy=False).name_or_path == str(tmp_path)

@@ -6,13 +6,14 @@ and the digit-comma rule), ``added_tokens`` and ``special_tokens`` (tokens kept 
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from . import encoding
-from .added_tokens import AddedToken, split_on_added_tokens
+from .added_tokens import split_on_added_tokens
 from .encoding import VERY_LARGE_INTEGER, BatchEncoding, EncodeOptions
 from .files import VOCAB_FILE_NAME, copy_vocabulary, find_pretrained, load_sentencepiece, new_processor, write_configs
 from .inputs import as_id_list, batch_examples, call_examples, ids_of_items
@@ -31,6 +32,10 @@ class AlbertTokenizer(SpecialTokensMixin):
         bos_token ... mask_token: the special tokens, each a string or an ``AddedToken``.
             ``mask_token`` given as a string eats the whitespace on its left, as in the reference.
         additional_special_tokens: more special tokens (kept whole, skipped by ``skip_special_tokens``).
+        split_special_tokens: read special and added tokens written in a text as plain text (a call's
+            ``split_special_tokens`` overrides it), as Transformers does.
+        name_or_path: what ``from_pretrained`` was given. ``legacy`` is accepted, as Transformers'
+            ``AlbertTokenizer`` accepts it, and changes nothing (it concerns other tokenizers).
         model_max_length: the longest sequence the model accepts, used when ``truncation=True`` or
             ``padding="max_length"`` come without ``max_length``. The default, as in Transformers, is
             "no limit" (``VERY_LARGE_INTEGER``, 1e30; a saved ``tokenizer_config.json`` usually names
@@ -52,18 +57,24 @@ class AlbertTokenizer(SpecialTokensMixin):
     padding_side = "right"
     truncation_side = "right"
     model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
+    is_fast = False  # Transformers' name for "the slow, SentencePiece tokenizer": no offsets
+    pad_token_type_id = 0
 
     def __init__(self, vocab_file, do_lower_case: bool = True, remove_space: bool = True, keep_accents: bool = False,
                  bos_token="[CLS]", eos_token="[SEP]", unk_token="<unk>", sep_token="[SEP]", pad_token="<pad>",
                  cls_token="[CLS]", mask_token="[MASK]", additional_special_tokens=None, model_max_length: int = VERY_LARGE_INTEGER,
                  padding_side: str = "right", truncation_side: str = "right",
                  clean_up_tokenization_spaces: bool = False, added_tokens_decoder: dict | None = None,
-                 sp_model_kwargs: dict | None = None):
-        self.vocab_file = Path(vocab_file)
+                 sp_model_kwargs: dict | None = None, split_special_tokens: bool = False, name_or_path: str = "",
+                 legacy=None):
+        self.vocab_file = str(vocab_file)  # a str, as in Transformers
+        self.name_or_path = str(name_or_path)  # what from_pretrained was given ("" when built directly)
         # Options of SentencePieceProcessor, as in Transformers: {"enable_sampling": True, "alpha": 0.1,
         # "nbest_size": -1} samples a segmentation on every call (subword regularization).
         self.sp_model_kwargs = dict(sp_model_kwargs or {})
-        self.sp_model = load_sentencepiece(self.vocab_file, self.sp_model_kwargs)
+        self.sp_model = load_sentencepiece(Path(self.vocab_file), self.sp_model_kwargs)
+        # True: special and added tokens written in a text are read as plain text, not as tokens.
+        self.split_special_tokens = bool(split_special_tokens)
         self.do_lower_case = do_lower_case
         self.remove_space = remove_space
         self.keep_accents = keep_accents
@@ -87,6 +98,16 @@ class AlbertTokenizer(SpecialTokensMixin):
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return 3 if pair else 2
 
+    @property
+    def max_len_single_sentence(self) -> int:
+        """The most tokens one text may have so that it fits `model_max_length` with [CLS] and [SEP]."""
+        return self.model_max_length - self.num_special_tokens_to_add(pair=False)
+
+    @property
+    def max_len_sentences_pair(self) -> int:
+        """The most tokens two texts may have together to fit `model_max_length` with their three specials."""
+        return self.model_max_length - self.num_special_tokens_to_add(pair=True)
+
     # ------------------------------------------------------------------ text -> tokens -> ids
 
     def preprocess_text(self, text: str) -> str:
@@ -94,12 +115,15 @@ class AlbertTokenizer(SpecialTokensMixin):
         return preprocess_text(text, remove_space=self.remove_space, keep_accents=self.keep_accents,
                                do_lower_case=self.do_lower_case)
 
-    def _split_on_added_tokens(self, text: str) -> list[str]:
+    def _split_on_added_tokens(self, text: str, split_special_tokens: bool = False) -> list[str]:
         """``"Hi [MASK] there"`` -> ``["hi", "[MASK]", " there"]``: odd positions are added tokens.
 
         Lower-casing happens before the split, which means that ``"<PAD>"`` in the text becomes
-        the special token ``<pad>``, exactly as in the reference.
+        the special token ``<pad>``, exactly as in the reference. With `split_special_tokens`
+        nothing is split off: the whole text is plain text.
         """
+        if split_special_tokens:
+            return [text]
         if self.do_lower_case:
             text = lowercase_outside(text, self._keep_case_regex)
         return split_on_added_tokens(text, self._split_regex, self._added_by_content)
@@ -136,9 +160,10 @@ class AlbertTokenizer(SpecialTokensMixin):
             pieces[:] = fixed
         return pieces_per_text
 
-    def _tokenize_batch(self, texts: Sequence[str]) -> list[list[str]]:
+    def _tokenize_batch(self, texts: Sequence[str], split_special_tokens: bool | None = None) -> list[list[str]]:
         """Tokens (SentencePiece pieces and added tokens) of each text, with one SentencePiece call."""
-        parts_per_text = [self._split_on_added_tokens(text) for text in texts]
+        split = self.split_special_tokens if split_special_tokens is None else split_special_tokens
+        parts_per_text = [self._split_on_added_tokens(text, split) for text in texts]
         plain_texts = [part for parts in parts_per_text for part in parts[0::2] if part]
         plain_pieces = iter(self._pieces_of_plain_texts(plain_texts))
         tokens_per_text = []
@@ -153,14 +178,22 @@ class AlbertTokenizer(SpecialTokensMixin):
             tokens_per_text.append(tokens)
         return tokens_per_text
 
-    def tokenize(self, text: str) -> list[str]:
-        """``"Hello, world!"`` -> ``["▁hello", ",", "▁world", "!"]``."""
-        check_text(text, "text")
-        return self._tokenize_batch([text])[0]
+    def tokenize(self, text: str, split_special_tokens: bool | None = None, **ignored) -> list[str]:
+        """``"Hello, world!"`` -> ``["▁hello", ",", "▁world", "!"]``.
 
-    def _ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        Other keyword arguments (``add_special_tokens``, ...) are ignored with a warning, as
+        Transformers' slow tokenizer ignores them: it never adds [CLS] and [SEP] here.
+        """
+        check_text(text, "text")
+        if ignored:
+            warnings.warn(f"tokenize() ignores {sorted(ignored)}, as Transformers' slow AlbertTokenizer does "
+                          "(for the tokens with [CLS] and [SEP]: convert_ids_to_tokens(tokenizer(text)['input_ids']))",
+                          stacklevel=2)
+        return self._tokenize_batch([text], split_special_tokens)[0]
+
+    def _ids_batch(self, texts: Sequence[str], split_special_tokens: bool | None = None) -> list[list[int]]:
         """Token ids (no special tokens added) of each text."""
-        tokens_per_text = self._tokenize_batch(texts)
+        tokens_per_text = self._tokenize_batch(texts, split_special_tokens)
         flat_tokens = [token for tokens in tokens_per_text for token in tokens]
         flat_ids = self.sp_model.piece_to_id(flat_tokens) if flat_tokens else []
         if self._ids_to_override:
@@ -325,9 +358,11 @@ class AlbertTokenizer(SpecialTokensMixin):
         """Texts, tokens or ids -> ids, then ``_finish``; ``method`` names the caller in errors."""
         if is_batched and not examples:  # as the reference: an empty batch is a mistake upstream
             raise ValueError(f"{method}() got an empty batch: pass at least one text")
+        options = dict(options)
+        split_special_tokens = options.pop("split_special_tokens", None)
         resolved = self._resolve_options(options, method)
         id_pairs = ids_of_items(examples, self, batched=is_batched, accept_ids=accept_ids,
-                                is_split_into_words=is_split_into_words)
+                                is_split_into_words=is_split_into_words, split_special_tokens=split_special_tokens)
         return self._finish(id_pairs, is_batched, resolved, return_tensors, prepend_batch_axis=True)
 
     def _resolve_options(self, options: dict, method: str) -> EncodeOptions:
@@ -415,10 +450,11 @@ class AlbertTokenizer(SpecialTokensMixin):
         override the saved configuration. ``trust_remote_code`` is accepted, as Transformers
         accepts it, and changes nothing: no code is ever loaded from a checkpoint.
         """
+        overrides.pop("use_fast", None)  # Transformers' AlbertTokenizer.from_pretrained ignores it too
         vocab_file, saved = find_pretrained(name_or_path, revision=revision, cache_dir=cache_dir,
                                             local_files_only=local_files_only, token=token, subfolder=subfolder,
                                             force_download=force_download)
-        return cls(vocab_file, **{**saved, **overrides})
+        return cls(vocab_file, **{"name_or_path": str(name_or_path), **saved, **overrides})
 
     def save_vocabulary(self, save_directory, filename_prefix: str | None = None) -> tuple[str]:
         """Write the SentencePiece model into ``save_directory``; returns its path."""
@@ -426,7 +462,7 @@ class AlbertTokenizer(SpecialTokensMixin):
         if not save_directory.is_dir():
             raise NotADirectoryError(f"save_vocabulary needs an existing directory, got {save_directory}")
         out_file = save_directory / ((filename_prefix + "-" if filename_prefix else "") + VOCAB_FILE_NAME)
-        copy_vocabulary(self.vocab_file, self.sp_model.serialized_model_proto(), out_file)
+        copy_vocabulary(Path(self.vocab_file), self.sp_model.serialized_model_proto(), out_file)
         return (str(out_file),)
 
     def save_pretrained(self, save_directory) -> tuple[str, ...]:
@@ -439,14 +475,11 @@ class AlbertTokenizer(SpecialTokensMixin):
         save_directory.mkdir(parents=True, exist_ok=True)
         (vocab_path,) = self.save_vocabulary(save_directory)
 
-        def entry(content: str) -> AddedToken:
-            return self._added_by_content.get(content) or AddedToken(content, normalized=False, special=True)
-
         options = {key: getattr(self, key) for key in ("clean_up_tokenization_spaces", "do_lower_case", "keep_accents",
                                                        "model_max_length", "padding_side", "remove_space",
-                                                       "sp_model_kwargs", "truncation_side")}
-        roles = {role: entry(content) for role, content in self._roles.items()}
-        paths = write_configs(save_directory, options, roles, [entry(c) for c in self._additional],
+                                                       "sp_model_kwargs", "split_special_tokens", "truncation_side")}
+        roles = {role: self._token_entry(content) for role, content in self._roles.items()}
+        paths = write_configs(save_directory, options, roles, [self._token_entry(c) for c in self._additional],
                               self._added_tokens_decoder)
         return (*paths, vocab_path)
 
@@ -464,6 +497,6 @@ class AlbertTokenizer(SpecialTokensMixin):
         self.sp_model.LoadFromSerializedProto(model_bytes)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(vocab_file={str(self.vocab_file)!r}, vocab_size={self.vocab_size}, "
+        return (f"{type(self).__name__}(vocab_file={self.vocab_file!r}, vocab_size={self.vocab_size}, "
                 f"len={len(self)}, do_lower_case={self.do_lower_case}, keep_accents={self.keep_accents}, "
                 f"model_max_length={self.model_max_length})")

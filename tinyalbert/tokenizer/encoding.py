@@ -26,6 +26,19 @@ LARGE_INTEGER = int(1e20)
 class BatchEncoding(dict):
     """The tokenizer's output: a dict (``input_ids``, ``token_type_ids``, ...) with attribute access."""
 
+    # As a slow tokenizer's output in Transformers: no `tokenizers` encodings behind it.
+    is_fast = False
+    encodings = None
+    n_sequences = None
+
+    def convert_to_tensors(self, tensor_type=None, prepend_batch_axis: bool = False) -> "BatchEncoding":
+        """Turn the fields into arrays of `tensor_type` ("np", "pt" or an array namespace), in
+        place, with a batch axis of 1 in front when `prepend_batch_axis`; returns self."""
+        if tensor_type is not None:
+            lists = {key: value.tolist() if hasattr(value, "tolist") else value for key, value in self.items()}
+            self.update(to_arrays(lists, tensor_type, prepend_batch_axis))
+        return self
+
     def __getattr__(self, name):
         try:
             return self[name]

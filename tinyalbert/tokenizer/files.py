@@ -19,7 +19,7 @@ TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
 ADDED_TOKENS_FILE = "added_tokens.json"  # older saves keep non-special added tokens here
 SAVED_OPTIONS = ("do_lower_case", "remove_space", "keep_accents", "padding_side", "truncation_side",
-                 "clean_up_tokenization_spaces")
+                 "clean_up_tokenization_spaces", "split_special_tokens")
 
 
 def load_sentencepiece(vocab_file: Path, sp_model_kwargs: dict | None = None) -> spm.SentencePieceProcessor:

@@ -81,7 +81,7 @@ def _check_ids(item, name: str, n_tokens: int) -> list[int]:
 
 
 def ids_of_items(examples: list[tuple], tokenizer, *, batched: bool, accept_ids: bool,
-                 is_split_into_words: bool) -> list[tuple]:
+                 is_split_into_words: bool, split_special_tokens: bool | None = None) -> list[tuple]:
     """``[(first, second or None), ...]`` -> ``[(ids, pair_ids or None), ...]``, no special tokens added.
 
     Texts (and the words of pre-split texts) go through SentencePiece in one call; lists of
@@ -118,7 +118,7 @@ def ids_of_items(examples: list[tuple], tokenizer, *, batched: bool, accept_ids:
                 if not accept_ids and not is_split_into_words:
                     check_text(item, name)  # the bytes hint, when it is bytes
                 raise TypeError(f"{name} must be {allowed}, got {type(item).__name__}: {item!r:.80}")
-    ids_per_text = tokenizer._ids_batch(texts)
+    ids_per_text = tokenizer._ids_batch(texts, split_special_tokens)
     ids = [None if plan is None else plan[1] if plan[0] == "ids" else ids_per_text[plan[1]]
            if plan[2] == plan[1] + 1 else [i for text_ids in ids_per_text[plan[1]:plan[2]] for i in text_ids]
            for plan in plans]

@@ -165,6 +165,22 @@ class SpecialTokensMixin:
         roles = {role: content for role, content in self._roles.items() if content}
         return {**roles, "additional_special_tokens": list(self._additional)} if self._additional else roles
 
+    def _token_entry(self, content: str) -> AddedToken:
+        # The AddedToken a special token was registered with (its lstrip/rstrip flags); a
+        # SentencePiece piece that was never added stands as a plain special AddedToken.
+        return self._added_by_content.get(content) or AddedToken(content, normalized=False, special=True)
+
+    @property
+    def special_tokens_map_extended(self) -> dict:
+        """`special_tokens_map` with `AddedToken` values (their flags included), as in Transformers."""
+        return {role: ([self._token_entry(token) for token in value] if isinstance(value, list)
+                       else self._token_entry(value)) for role, value in self.special_tokens_map.items()}
+
+    @property
+    def all_special_tokens_extended(self) -> list[AddedToken]:
+        """`all_special_tokens` as `AddedToken`s, in the same order."""
+        return [self._token_entry(token) for token in self.all_special_tokens]
+
     @property
     def additional_special_tokens(self) -> list[str]:
         return list(self._additional)
