@@ -429,7 +429,8 @@ def test_to_json_string_and_file_are_read_by_transformers(tmp_path):
         for name in ("num_labels", "hidden_size", "hidden_act", "output_hidden_states", "id2label"):
             assert getattr(theirs, name) == getattr(ours, name) == getattr(again, name), (name, use_diff)
     diff = json.loads(ours.to_json_string())
-    assert "hidden_act" in diff and "layer_norm_eps" not in diff  # only what differs from the defaults
+    # As Transformers: every ALBERT field stays, generic fields at their defaults go.
+    assert "hidden_act" in diff and "layer_norm_eps" in diff and "return_dict" not in diff
     assert ours.to_dict()["layer_norm_eps"] == 1e-12
     assert json.loads(json.dumps(ours.to_diff_dict())) == diff
 
@@ -705,3 +706,34 @@ def test_auto_classes_refuse_another_model_type(tmp_path):
         tinyalbert.AutoModelForMaskedLM.from_pretrained(tmp_path)
     with pytest.raises(ValueError, match="describes a 'bert' model"):
         tinyalbert.AutoConfig.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("fields", [dict(), dict(hidden_act="gelu", num_labels=3),
+                                    dict(pad_token_id=None, output_hidden_states=True, problem_type="regression")])
+def test_config_diff_json_and_generic_attributes_match_transformers(fields):
+    transformers = transformers_or_skip()
+    ours, theirs = AlbertConfig(**fields), transformers.AlbertConfig(**fields)
+    expected = json.loads(theirs.to_json_string())
+    expected.pop("transformers_version")  # tinyalbert is not Transformers; a loaded file's version is kept
+    assert json.loads(ours.to_json_string()) == expected
+    for name in ("is_encoder_decoder", "is_decoder", "pruned_heads", "chunk_size_feed_forward", "torchscript",
+                 "add_cross_attention", "tie_encoder_decoder", "finetuning_task", "sep_token_id", "name_or_path",
+                 "_attn_implementation"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    config, unused = AlbertConfig.from_dict(theirs.to_dict(), return_unused_kwargs=True, hidden_size=128, foo=1)
+    their_config, their_unused = transformers.AlbertConfig.from_dict(theirs.to_dict(), return_unused_kwargs=True,
+                                                                     hidden_size=128, foo=1)
+    assert unused == their_unused == {"foo": 1} and config.hidden_size == their_config.hidden_size == 128
+    assert "foo" not in config.to_dict()
+    made = tinyalbert.AutoConfig.for_model("albert", hidden_size=48, num_attention_heads=4)
+    assert made.to_dict() == AlbertConfig(hidden_size=48, num_attention_heads=4).to_dict()
+    with pytest.raises(ValueError, match="'albert' only"):
+        tinyalbert.AutoConfig.for_model("bert")
+
+
+def test_config_name_or_path_is_where_it_was_read_and_is_not_saved(tmp_path):
+    AlbertConfig(**SMALL).save_pretrained(tmp_path)
+    config = AlbertConfig.from_pretrained(tmp_path)
+    assert config.name_or_path == str(tmp_path) and AlbertConfig(**SMALL).name_or_path == ""
+    config.save_pretrained(tmp_path / "again")
+    assert "_name_or_path" not in json.loads((tmp_path / "again" / "config.json").read_text())

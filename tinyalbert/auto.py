@@ -74,6 +74,13 @@ class AutoConfig(_AutoClass):
     def from_config(cls, config, **kwargs):
         raise AttributeError("AutoConfig has no from_config; use AlbertConfig(**fields) or AutoConfig.from_pretrained")
 
+    @classmethod
+    def for_model(cls, model_type: str, *args, **kwargs) -> AlbertConfig:
+        """`AutoConfig.for_model("albert", hidden_size=...)`: a new config, as in Transformers."""
+        if model_type != "albert":
+            raise ValueError(f"tinyalbert has configs for 'albert' only, got model_type={model_type!r}")
+        return AlbertConfig(*args, **kwargs)
+
 
 class AutoTokenizer(_AutoClass):
     @classmethod

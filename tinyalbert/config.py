@@ -5,6 +5,7 @@ albert-xxlarge), so a `config.json` written by either library is read by the oth
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -148,11 +149,19 @@ class AlbertConfig:
             self.extra[name] = value
 
     def __getattr__(self, name):
-        # Only called when normal lookup fails: the kept fields read as attributes (`config.torch_dtype`).
+        # Only called when normal lookup fails: the kept fields read as attributes (`config.torch_dtype`),
+        # then the generic ones every Transformers config has, at their defaults (`config.is_decoder`).
         extra = self.__dict__.get("extra", {})
         if name in extra:
             return extra[name]
+        if name in GENERIC_DEFAULTS:
+            return copy.copy(GENERIC_DEFAULTS[name])
         raise AttributeError(f"'AlbertConfig' object has no attribute {name!r}")
+
+    @property
+    def name_or_path(self) -> str:
+        """Where `from_pretrained` read this config from ("" for one built in code), as in Transformers."""
+        return self.__dict__.get("_name_or_path", "")
 
     # --- derived quantities -------------------------------------------------------------
     @property
@@ -261,9 +270,14 @@ class AlbertConfig:
 
     # --- dict and file I/O --------------------------------------------------------------
     @classmethod
-    def from_dict(cls, values: dict, **overrides) -> "AlbertConfig":
+    def from_dict(cls, values: dict, return_unused_kwargs: bool = False, **overrides):
         """A config from the contents of a `config.json`, then `overrides` set on it one by one,
-        as Transformers does (so `num_labels=5` replaces a saved `id2label` of another size)."""
+        as Transformers does (so `num_labels=5` replaces a saved `id2label` of another size).
+        An override that is no config field is kept in `extra`; with `return_unused_kwargs`, as
+        in Transformers, it is left out and returned: `(config, {name: value})`."""
+        if return_unused_kwargs:
+            unused = {name: overrides.pop(name) for name in cls.unknown_names(overrides)}
+            return cls.from_dict(values, **overrides), unused
         if not isinstance(values, dict):
             raise ValueError(f"a config must be a JSON object {{field: value}}, got a {type(values).__name__}")
         config = cls(**{name: value for name, value in values.items() if name != "extra"})
@@ -297,13 +311,16 @@ class AlbertConfig:
         return {**self.extra, **values}
 
     def to_diff_dict(self) -> dict:
-        """`to_dict()` without the values that equal the defaults (`model_type` stays)."""
-        defaults = AlbertConfig().to_dict()
+        """`to_dict()` without the generic fields that equal both every Transformers config's
+        defaults and ALBERT's (`id2label` with two labels, `return_dict`, ...); the ALBERT fields
+        all stay, as in Transformers' `to_diff_dict`."""
+        albert_defaults = AlbertConfig().to_dict()  # a generic field that differs from ALBERT's default stays too
         return {key: value for key, value in self.to_dict().items()
-                if key == "model_type" or key not in defaults or defaults[key] != value}
+                if key not in GENERIC_FIELD_DEFAULTS or GENERIC_FIELD_DEFAULTS[key] != value
+                or albert_defaults.get(key) != value}
 
     def to_json_string(self, use_diff: bool = True) -> str:
-        """The config as JSON; with `use_diff` (Transformers' default) only what differs from the defaults."""
+        """The config as JSON; with `use_diff` (Transformers' default) as `to_diff_dict` leaves it."""
         values = self.to_diff_dict() if use_diff else self.to_dict()
         return json.dumps(values, indent=2, sort_keys=True) + "\n"
 
@@ -353,9 +370,11 @@ class AlbertConfig:
         if values.get("model_type", "albert") != "albert":
             raise ValueError(f"{file} describes a {values['model_type']!r} model, not 'albert'")
         try:
-            return cls.from_dict(values, **overrides)
+            config = cls.from_dict(values, **overrides)
         except ValueError as error:
             raise ValueError(f"{file}: {error}") from None
+        config._name_or_path = str(path)  # an attribute, not a field: it is not saved
+        return config
 
     def save_pretrained(self, directory) -> Path:
         directory = Path(directory)
@@ -374,6 +393,23 @@ class AlbertConfig:
 
 
 _FIELD_NAMES = frozenset(item.name for item in dataclasses.fields(AlbertConfig))
+
+# Transformers' PretrainedConfig defaults of the fields AlbertConfig shares with every config:
+# `to_diff_dict` leaves such a field out when it has this value.
+GENERIC_FIELD_DEFAULTS = {
+    "id2label": {0: "LABEL_0", 1: "LABEL_1"}, "label2id": {"LABEL_0": 0, "LABEL_1": 1}, "problem_type": None,
+    "tie_word_embeddings": True, "output_hidden_states": False, "output_attentions": False, "return_dict": True,
+    "pad_token_id": None, "bos_token_id": None, "eos_token_id": None,
+}
+# Attributes every Transformers config has and ALBERT never changes, read at these values unless a
+# loaded config.json (kept in `extra`) or an assignment sets them. Libraries written for
+# Transformers read them (`config.is_encoder_decoder`, `config.pruned_heads`).
+GENERIC_DEFAULTS = {
+    "is_encoder_decoder": False, "is_decoder": False, "add_cross_attention": False, "tie_encoder_decoder": False,
+    "torchscript": False, "pruned_heads": {}, "chunk_size_feed_forward": 0, "cross_attention_hidden_size": None,
+    "finetuning_task": None, "task_specific_params": None, "tokenizer_class": None, "prefix": None,
+    "sep_token_id": None, "decoder_start_token_id": None, "torch_dtype": None, "_attn_implementation": "eager",
+}
 
 def _preset(hidden, layers, heads, intermediate, version):
     # v1 checkpoints used exact GELU and 0.1 dropout; v2 switched to gelu_new and no dropout.
