@@ -642,6 +642,21 @@ def test_ignored_and_clamped_labels_give_transformers_loss(tmp_path):
         np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
 
 
+def test_flattened_position_labels_give_transformers_loss(tmp_path):
+    """Transformers flattens the labels of the per-position losses (labels.view(-1)), so
+    (batch * seq,) labels and a (batch, 1) sentence-order label work there, and here."""
+    flat = np.where(IDS > 5, IDS, -100).reshape(-1)
+    for class_name, labels in (
+        ("AlbertForMaskedLM", {"labels": flat}),
+        ("AlbertForPreTraining", {"labels": flat, "sentence_order_label": np.array([[1], [0]])}),
+        ("AlbertForTokenClassification", {"labels": np.where(MASK == 1, 1, -100).reshape(-1)}),
+    ):
+        ours, theirs = loaded_pair(tmp_path / class_name, class_name)
+        loss = ours(input_ids=IDS, attention_mask=MASK, **labels).loss
+        expected = run_reference(theirs, input_ids=IDS, attention_mask=MASK, **labels).loss.item()
+        np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
+
+
 @pytest.mark.parametrize("shape", [(0, 5), (2, 0)])
 def test_empty_batch_or_sequence_is_a_clear_error(models, shape):
     for model in models.values():

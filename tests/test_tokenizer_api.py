@@ -331,6 +331,20 @@ def test_pad_matches_transformers(make_pair, lengths, padding, max_length, pad_t
 
 
 @pytest.mark.reference
+def test_pad_gives_torch_tensors_back_for_torch_tensors(make_pair):
+    """A list of encodings holding torch tensors (a DataLoader's usual input) pads to tensors, as in
+    Transformers."""
+    import torch
+
+    ours, reference = make_pair(fresh=False)
+    items = [{key: torch.tensor(values) for key, values in reference(text).items()} for text in ("a b c d", "a")]
+    got, expected = ours.pad(items), reference.pad(items)
+    assert set(got) == set(expected)
+    for key in expected:
+        assert isinstance(got[key], torch.Tensor) and torch.equal(got[key], expected[key]), key
+
+
+@pytest.mark.reference
 def test_overflow_with_stride_matches_transformers(make_pair):
     ours, reference = make_pair(fresh=False)
     text = "the model shares layers across depth and width " * 3

@@ -11,6 +11,7 @@ arrays and leave on the model's backend.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from types import ModuleType
 
@@ -380,6 +381,15 @@ class AlbertPreTrainedModel:
         """`labels` on the backend, checked to be class ids in [0, classes) or -100 (ignored)."""
         return None if labels is None else check_labels(self.xp, labels, name, classes, shape)
 
+    def _position_labels(self, labels, name: str, classes: int, shape):
+        """`_labels` for the losses Transformers computes on flattened labels (`labels.view(-1)`):
+        any layout with one label per position, (batch * seq,) included, is read as `shape`."""
+        if labels is not None:
+            labels = asarray(self.xp, labels)
+            if tuple(labels.shape) != tuple(shape) and labels.size == math.prod(shape):
+                labels = self.xp.reshape(labels, tuple(shape))
+        return self._labels(labels, name, classes, shape)
+
     def _finish_output(self, output: ModelOutput, return_dict):
         """The output object, or with `return_dict=False` (default: `config.return_dict`) its tuple."""
         return_dict = self.config.return_dict if return_dict is None else return_dict
@@ -397,8 +407,8 @@ class AlbertPreTrainedModel:
             input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds
         )
         shape = tuple(attention_mask.shape)
-        labels = self._labels(labels, "labels", self.config.vocab_size, shape)
-        sentence_order_label = self._labels(sentence_order_label, "sentence_order_label", SOP_CLASSES, shape[:1])
+        labels = self._position_labels(labels, "labels", self.config.vocab_size, shape)
+        sentence_order_label = self._position_labels(sentence_order_label, "sentence_order_label", SOP_CLASSES, shape[:1])
         output_hidden_states, output_attentions = output_flags(self.config, output_hidden_states, output_attentions)
         return pretraining_forward(
             self.params, self.config, input_ids, labels, sentence_order_label, attention_mask,

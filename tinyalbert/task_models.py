@@ -112,7 +112,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         logits, _ = classifier_forward(
             body.sequence_output, weights_below(self.params, "classifier."), dropout=dropout, rng=self._dropout_rng()
         )
-        labels = self._labels(labels, "labels", self.config.num_labels, logits.shape[:2])
+        labels = self._position_labels(labels, "labels", self.config.num_labels, logits.shape[:2])
         loss = None if labels is None else flat_cross_entropy(logits, labels, self.config.num_labels)
         output = TokenClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
         return self._finish_output(output, return_dict)
@@ -123,7 +123,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         from .nn import finetuning
 
         inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
-        labels = self._labels(labels, "labels", self.config.num_labels, inputs.input_ids.shape)
+        labels = self._position_labels(labels, "labels", self.config.num_labels, inputs.input_ids.shape)
         loss, _, cache = finetuning.token_classification_forward(
             self.params, self.config, inputs, labels, rng=self._dropout_rng()
         )

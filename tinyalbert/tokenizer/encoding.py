@@ -287,6 +287,8 @@ def lists_and_array_kind(encoded_inputs, return_tensors):
             sample = sample[0]
         if isinstance(sample, np.ndarray):
             return_tensors = "np"
+        elif type(sample).__module__.split(".")[0] == "torch":  # a torch tensor (it has no __array_namespace__)
+            return_tensors = "pt"
         elif hasattr(sample, "__array_namespace__"):
             return_tensors = sample.__array_namespace__()
     return {key: _as_lists(values) for key, values in encoded_inputs.items()}, return_tensors
