@@ -7,6 +7,7 @@ match the model). Each tokenizer pair is built fresh where a test changes it.
 import json
 import pickle
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -590,3 +591,23 @@ def test_tokenizer_attributes_and_split_special_tokens_match_transformers(tmp_pa
     np.testing.assert_array_equal(encoded.convert_to_tensors("np", prepend_batch_axis=True)["input_ids"],
                                   expected.convert_to_tensors("np", prepend_batch_axis=True)["input_ids"])
     assert AlbertTokenizer.from_pretrained(tmp_path, use_fast=False, legacy=False).name_or_path == str(tmp_path)
+
+
+@pytest.mark.reference
+def test_save_pretrained_files_and_options_match_transformers(tmp_path, trained_models, transformers):
+    ours = AlbertTokenizer(trained_models["trained-lower"], model_max_length=64)
+    theirs = transformers.AlbertTokenizer(str(trained_models["trained-lower"]), model_max_length=64)
+    for tokenizer in (ours, theirs):
+        tokenizer.add_tokens(["NEWword"])
+    for prefix in (None, "mine"):
+        got = ours.save_pretrained(tmp_path / "ours", filename_prefix=prefix)
+        expected = theirs.save_pretrained(tmp_path / "theirs", filename_prefix=prefix)
+        assert [Path(path).name for path in got] == [Path(path).name for path in expected]
+    assert sorted(p.name for p in (tmp_path / "ours").iterdir()) == sorted(p.name for p in (tmp_path / "theirs").iterdir())
+    assert (json.loads((tmp_path / "ours" / "added_tokens.json").read_text())
+            == json.loads((tmp_path / "theirs" / "added_tokens.json").read_text()))
+    plain = AlbertTokenizer(trained_models["trained-lower"]).save_pretrained(tmp_path / "plain")
+    assert not Path(plain[-1]).exists()  # nothing added: the path is returned, the file not written
+    for options, fragment in ((dict(legacy_format=False), "fast tokenizer"), (dict(push_to_hub=True), "does not upload")):
+        with pytest.raises(ValueError, match=fragment):
+            ours.save_pretrained(tmp_path / "refused", **options)

@@ -15,7 +15,9 @@ import numpy as np
 from . import encoding
 from .added_tokens import split_on_added_tokens
 from .encoding import VERY_LARGE_INTEGER, BatchEncoding, EncodeOptions
-from .files import VOCAB_FILE_NAME, copy_vocabulary, find_pretrained, load_sentencepiece, new_processor, write_configs
+from .files import (
+    VOCAB_FILE_NAME, copy_vocabulary, find_pretrained, load_sentencepiece, new_processor, write_added_tokens, write_configs,
+)
 from .inputs import as_id_list, batch_examples, call_examples, ids_of_items
 from .special_tokens import SpecialTokensMixin
 from .text import SPIECE_UNDERLINE, check_text, clean_up_tokenization, lowercase_outside, preprocess_text
@@ -465,23 +467,39 @@ class AlbertTokenizer(SpecialTokensMixin):
         copy_vocabulary(Path(self.vocab_file), self.sp_model.serialized_model_proto(), out_file)
         return (str(out_file),)
 
-    def save_pretrained(self, save_directory) -> tuple[str, ...]:
-        """Write ``spiece.model``, ``tokenizer_config.json`` and ``special_tokens_map.json``.
+    def save_pretrained(self, save_directory, legacy_format: bool | None = None, filename_prefix: str | None = None,
+                        push_to_hub: bool = False, **hub_options) -> tuple[str, ...]:
+        """Write ``tokenizer_config.json``, ``special_tokens_map.json``, ``spiece.model`` and, when
+        tokens were added past the vocabulary, ``added_tokens.json``; returns their paths (the
+        last one whether written or not), as Transformers' slow tokenizer does.
 
         The files follow transformers' layout, so ``transformers.AlbertTokenizer.from_pretrained``
-        loads them too, added tokens included.
+        loads them too, added tokens included. ``filename_prefix`` starts each file name
+        (``prefix-spiece.model``). ``legacy_format=False`` (the fast tokenizers' single file) and
+        ``push_to_hub`` are refused with a reason; the Hub options that go with ``push_to_hub``
+        are accepted when it is False.
         """
+        if legacy_format is False:
+            raise ValueError("legacy_format=False writes a fast tokenizer's tokenizer.json; this is the slow, "
+                             "SentencePiece tokenizer, saved as spiece.model and its configs")
+        if push_to_hub:
+            raise ValueError("tinyalbert does not upload: save to a directory, then upload it with huggingface_hub "
+                             "(HfApi().upload_folder(folder_path=directory, repo_id=...))")
+        unknown = sorted(set(hub_options) - {"token", "commit_message", "private", "create_pr", "repo_id"})
+        if unknown:
+            raise TypeError(f"save_pretrained() got unexpected keyword argument(s) {unknown}")
         save_directory = Path(save_directory)
         save_directory.mkdir(parents=True, exist_ok=True)
-        (vocab_path,) = self.save_vocabulary(save_directory)
-
+        prefix = filename_prefix + "-" if filename_prefix else ""
         options = {key: getattr(self, key) for key in ("clean_up_tokenization_spaces", "do_lower_case", "keep_accents",
                                                        "model_max_length", "padding_side", "remove_space",
                                                        "sp_model_kwargs", "split_special_tokens", "truncation_side")}
         roles = {role: self._token_entry(content) for role, content in self._roles.items()}
         paths = write_configs(save_directory, options, roles, [self._token_entry(c) for c in self._additional],
-                              self._added_tokens_decoder)
-        return (*paths, vocab_path)
+                              self._added_tokens_decoder, prefix)
+        (vocab_path,) = self.save_vocabulary(save_directory, filename_prefix)
+        beyond = {token: index for token, index in self.added_tokens_encoder.items() if index >= self.vocab_size}
+        return (*paths, vocab_path, write_added_tokens(save_directory, beyond, prefix))
 
     # SentencePieceProcessor cannot be pickled everywhere; carry the model bytes instead (DataLoader workers).
     def __getstate__(self):

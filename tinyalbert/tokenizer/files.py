@@ -175,8 +175,10 @@ def copy_vocabulary(vocab_file: Path, model_bytes: bytes, out_file: Path) -> Non
         out_file.write_bytes(model_bytes)
 
 
-def write_configs(directory: Path, options: dict, roles: dict, additional: list, added_tokens: dict) -> tuple:
-    """Write ``tokenizer_config.json`` and ``special_tokens_map.json``; returns their paths.
+def write_configs(directory: Path, options: dict, roles: dict, additional: list, added_tokens: dict,
+                  prefix: str = "") -> tuple:
+    """Write ``tokenizer_config.json`` and ``special_tokens_map.json`` (their names after
+    ``prefix``, as Transformers' ``filename_prefix`` gives them); returns their paths.
 
     ``roles`` maps a role to its ``AddedToken``; ``added_tokens`` is ``{id: AddedToken}``.
     """
@@ -197,11 +199,21 @@ def write_configs(directory: Path, options: dict, roles: dict, additional: list,
         **options,
         "tokenizer_class": "AlbertTokenizer",
     }
-    config_path = directory / TOKENIZER_CONFIG_FILE
-    map_path = directory / SPECIAL_TOKENS_MAP_FILE
+    config_path = directory / (prefix + TOKENIZER_CONFIG_FILE)
+    map_path = directory / (prefix + SPECIAL_TOKENS_MAP_FILE)
     config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
     map_path.write_text(json.dumps(special_tokens_map, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return str(config_path), str(map_path)
+
+
+def write_added_tokens(directory: Path, added_beyond_vocabulary: dict, prefix: str = "") -> str:
+    """Write ``added_tokens.json`` (``{token: id}`` of the tokens past the SentencePiece vocabulary),
+    as Transformers still does for older readers, when there are any; returns its path either way."""
+    path = directory / (prefix + ADDED_TOKENS_FILE)
+    if added_beyond_vocabulary:
+        path.write_text(json.dumps(added_beyond_vocabulary, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+    return str(path)
 
 
 def check_vocab_matches(tokenizer, config, *, config_file=None, allow_larger_embedding: bool = False) -> None:
