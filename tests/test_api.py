@@ -294,11 +294,15 @@ def test_resize_token_embeddings_matches_transformers(tmp_path, new_size, multip
     import torch
 
     reference = saved_reference(tmp_path, "AlbertForMaskedLM", tie_word_embeddings=tied)
+    with torch.no_grad():  # a trained bias is not zero: a tied model's new rows get 0, an untied one's the mean
+        reference.predictions.bias.normal_()
+    reference.save_pretrained(tmp_path)
     ours = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
     torch.manual_seed(0)
-    reference.resize_token_embeddings(new_size, pad_to_multiple_of=multiple)
+    their_table = reference.resize_token_embeddings(new_size, pad_to_multiple_of=multiple)
     table = ours.resize_token_embeddings(new_size, pad_to_multiple_of=multiple)
-    assert ours.config.vocab_size == reference.config.vocab_size == table.shape[0]
+    assert ours.config.vocab_size == reference.config.vocab_size == table.num_embeddings == their_table.num_embeddings
+    assert table.weight is ours.params["albert.embeddings.word_embeddings.weight"]
     theirs = reference.state_dict()
     for name, value in ours.state_dict().items():
         # New rows: the old rows' mean here; Transformers adds noise of 1e-9 x their covariance.
@@ -345,11 +349,11 @@ def test_input_and_output_embeddings_are_the_tables_transformers_hands_out(tmp_p
 
 def test_resize_token_embeddings_without_mean_and_bad_sizes():
     model = tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL), seed=0)
-    table = model.resize_token_embeddings(60, mean_resizing=False)
+    table = model.resize_token_embeddings(np.int64(60), mean_resizing=False).weight  # NumPy ints too, as torch takes them
     assert table.shape == (60, 8) and model.params["predictions.bias"].shape == (60,)
     assert 0.005 < table[50:].std() < 0.05  # N(0, initializer_range = 0.02)
     assert model(input_ids=np.array([[59]])).logits.shape == (1, 1, 60)
-    assert model.resize_token_embeddings() is model.params["albert.embeddings.word_embeddings.weight"]
+    assert model.resize_token_embeddings().weight is model.params["albert.embeddings.word_embeddings.weight"]
     for bad in (0, -3, 2.5):
         with pytest.raises(ValueError, match="new_num_tokens"):
             model.resize_token_embeddings(bad)

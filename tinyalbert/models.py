@@ -270,21 +270,22 @@ class AlbertPreTrainedModel:
                                 mean_resizing: bool = True, seed: int = 0):
         """Grow or cut the vocabulary to `new_num_tokens` (rounded up to a multiple of
         `pad_to_multiple_of`), after tokens were added to the tokenizer. Returns the word
-        embedding table (vocab, embedding_size).
+        embeddings, as `get_input_embeddings()` (`.weight` is the (vocab, embedding_size) table).
 
         Rows past the old vocabulary start as the mean of the old rows (`mean_resizing`, as in
         Transformers, which adds noise of 1e-9 times their covariance, far below float32
         precision of the rows' spread) or as N(0, initializer_range) drawn from a generator seeded
-        with `seed`. The MLM bias grows the same way; tied decoders follow the embeddings.
+        with `seed`. An untied MLM bias grows the same way, a tied one with zeros (as in Transformers);
+        tied decoders follow the embeddings.
         """
         name = WORD_EMBEDDINGS
         if new_num_tokens is None and pad_to_multiple_of is None:
-            return self.params[name]
+            return self.get_input_embeddings()
         count = self.params[name].shape[0] if new_num_tokens is None else new_num_tokens
         self.params = resize_vocabulary(self.params, count, pad_to_multiple_of, mean_resizing,
                                         self.config.initializer_range, np.random.default_rng(seed))
         self.config.vocab_size = self.params[name].shape[0]
-        return self.params[name]
+        return self.get_input_embeddings()
 
     def get_input_embeddings(self) -> "WordEmbeddings":
         """The word-embedding table, as Transformers hands out its `nn.Embedding`: `.weight`

@@ -117,17 +117,23 @@ VOCABULARY_ROWS = ("albert.embeddings.word_embeddings.weight", "predictions.deco
 def resize_vocabulary(params: dict, count: int, pad_to_multiple_of, mean_resizing: bool, initializer_range: float,
                       rng: np.random.Generator) -> dict:
     """`params` with every table indexed by token id (embeddings, untied decoder, MLM bias) cut
-    or grown to `count` rows, rounded up to a multiple of `pad_to_multiple_of`."""
+    or grown to `count` rows, rounded up to a multiple of `pad_to_multiple_of`.
+
+    As in Transformers, the MLM bias of a tied decoder grows with zeros (it follows the tied
+    table, which gets no bias of its own); an untied decoder's bias grows like its weights."""
     for argument, value in (("new_num_tokens", count), ("pad_to_multiple_of", pad_to_multiple_of or 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{argument} must be a positive integer, got {value!r}")
+    count = int(count)
     if pad_to_multiple_of:
-        count = -(-count // pad_to_multiple_of) * pad_to_multiple_of
+        count = -(-count // int(pad_to_multiple_of)) * int(pad_to_multiple_of)
+    tied = "predictions.decoder.weight" not in params
     resized = dict(params)
     for key in VOCABULARY_ROWS:
         if key in params:
             spread = 0.0 if key.endswith("bias") else initializer_range
-            resized[key] = resize_rows(params[key], count, mean_resizing, spread, rng)
+            mean = mean_resizing and not (tied and key.endswith("bias"))
+            resized[key] = resize_rows(params[key], count, mean, spread, rng)
     return resized
 
 
