@@ -358,11 +358,11 @@ for text in PROBES:
     print(f"{'':40s} after:  {after[text]}")
 
 # %% [markdown]
-# Read the answers above with the held-out numbers: the frequent words come first, then
-# the right *kind* of word for the slot (a continent after "in", a language after "speak"), then the
-# facts themselves. Where the run stands on that path depends on the setting: the short CI run
-# stops early, `LESSONS_FULL=1` goes further, though not to the facts (section 6). The last probe
-# names no country, so any currency is right there.
+# Read the answers above with the held-out numbers. An untrained model answers the most frequent
+# words; training moves the answers toward the corpus's template, and the facts come last, if at
+# all. Where a run stands depends on the setting: the short CI run stops early; section 6 shows
+# what the longer `LESSONS_FULL=1` run answers, and why its answers follow the mask's position
+# more than the sentence. The last probe names no country, so any currency is right there.
 #
 # ## 5. The same loss in Transformers
 #
@@ -402,7 +402,7 @@ else:
 # **Recorded from a full run** (`LESSONS_FULL=1`: 100 steps per collapse run, then 2,000 steps of 16
 # examples), started Sat Dec 5 00:08 UTC 2026 on the 2-core AMD EPYC virtual machine of the project's
 # CI (NumPy, one BLAS thread, another process using the second core part of the time): 5 min 54 s of
-# wall-clock time, 5.1 min of user CPU time. What it printed:
+# wall-clock time, 5.1 min of user CPU time. What it printed (an excerpt; the last line is exercise 1's):
 #
 # ```
 # zero bias (default init)   cosine at init 0.201, highest 0.915, last 0.239; last loss 4.144
@@ -418,7 +418,7 @@ else:
 # the capital of peru is [MASK] .     after: [('europe', 0.172), ('africa', 0.074), ('america', 0.074)]
 # they pay with the [MASK] .          after: [('in', 0.997), ('with', 0.001), ('.', 0.0)]
 # held-out loss: ours 1.018734, transformers 1.018734
-# held-out: fact words 0.150, other words 0.949 (fact words are 19% of the targets)   <- exercise 1
+# held-out: fact words 0.150, other words 0.949 (fact words are 19% of the targets)
 # ```
 #
 # Within 100 steps the default init collapsed (highest cosine 0.915) and had recovered by the end of
@@ -430,12 +430,14 @@ else:
 # "people in japan speak" and "they pay with the", and the answer is "in", the fifth word of two of
 # the three styles' documents ("france is a country in", "we begin our trip in"); it is the sixth
 # word of the other three probes, and the answer is a continent, the sixth word of those documents.
-# A document (36 to 38 words) mostly fits in one pair, so every pair left in order, half of them,
-# starts at its document's first sentence, and position alone predicts much of the template; the
-# probes are single sentences, unlike any training pair, and the model falls back on position. Each fact occurs in only three documents and is masked in few of their copies,
-# with masks fixed for the whole run: memorizing facts needs many more steps, or fresh masks each
-# time an example is drawn (dynamic masking: lesson 9's `BatchIterator(remask=...)`, the project
-# trainer's default; exercises 2 and 4), than this run had.
+# A document (36 to 38 tokens) mostly fits in one pair, so nearly every pair left in order (92% of
+# them in this setting, and half the pairs are in order) starts at its document's first sentence,
+# and position alone predicts much of the template; the probes are single sentences, unlike any
+# training pair, and the model falls back on position. A country's facts occur only in its three
+# documents and are masked in few of their copies, with masks fixed for the whole run: memorizing
+# facts needs many more steps, or fresh masks each time an example is drawn (dynamic masking:
+# lesson 9's `BatchIterator(remask=...)`, the project trainer's default; exercises 2 and 4), than
+# this run had.
 
 # %% [markdown]
 # ## Exercises
@@ -453,19 +455,23 @@ def check(exercise, function):
     cases = np.random.default_rng(9)
     if exercise == "accuracy_by_kind":
         vocab = 120  # above 100, so a label of -100 used as an index reads a real word's flag
-        logits = cases.standard_normal((3, 6, vocab))
-        labels = np.where(cases.random((3, 6)) < 0.4, -100, cases.integers(0, vocab, (3, 6)))
-        labels[0, :3] = logits[0, :3].argmax(-1)  # some right answers
-        fact = cases.random(vocab) < 0.3
-        fact[vocab - 100] = True  # what is_fact[-100] reads
-        fact[labels[0, 0]], fact[labels[0, 1]] = True, False  # both kinds have a right answer
+        words = np.array([3, 7, 11, 20, 42, 57, 88, 101])  # few words, each the target of several positions
+        fact = np.zeros(vocab, dtype=bool)
+        fact[[7, 20, 57, 101]] = True
+        fact[vocab - 100] = True  # what is_fact[-100] reads: word 20, a fact word
+        labels = np.where(cases.random((4, 12)) < 0.3, -100, words[cases.integers(0, len(words), (4, 12))])
+        logits = cases.standard_normal((4, 12, vocab))
+        right_now = cases.random((4, 12)) < 0.5  # about half the predicted positions answered right
+        rows, columns = np.nonzero(right_now & (labels != -100))
+        logits[rows, columns, labels[rows, columns]] = 10.0
         chosen = labels != -100
         right = logits.argmax(-1) == labels
         kind = fact[np.where(chosen, labels, 0)] & chosen
         expected = (right[kind].mean(), right[chosen & ~kind].mean())
+        assert kind.sum() >= 3 and (chosen & ~kind).sum() >= 3 and all(0 < value < 1 for value in expected)
         got = function(logits, labels, fact)
         assert len(got) == 2, "return (fact_accuracy, other_accuracy)"
-        np.testing.assert_allclose(np.asarray(got, dtype=float), expected, rtol=1e-12,
+        np.testing.assert_allclose(np.asarray(got, dtype=float), expected, rtol=1e-6,
                                    err_msg="(fact accuracy, other accuracy) over the predicted positions (labels != -100) only")
     elif exercise == "mask_anew":
         unmasked = data.collate(data.create_pretraining_examples(train_docs[:6], special, len(vocabulary), np.random.default_rng(5),
@@ -524,7 +530,15 @@ def mask_in_place(unmasked, epoch):  # a wrong answer: right masks, written into
     return unmasked
 
 
+def kinds_by_word(logits, labels, is_fact):  # a wrong answer: the mean over words of each word's accuracy
+    right, chosen = logits.argmax(-1) == labels, labels != -100
+    per_word = {word: right[labels == word].mean() for word in np.unique(labels[chosen])}
+    return (np.mean([a for word, a in per_word.items() if is_fact[word]]),
+            np.mean([a for word, a in per_word.items() if not is_fact[word]]))
+
+
 must_reject("accuracy_by_kind", kinds_counting_ignored)
+must_reject("accuracy_by_kind", kinds_by_word)
 must_reject("accuracy_by_kind", kinds_over_all_targets)
 must_reject("mask_anew", mask_with_one_generator)
 must_reject("mask_anew", mask_in_place)
@@ -535,8 +549,8 @@ must_reject("mask_anew", mask_in_place)
 # is `(batch, seq, vocab)`, `labels` is `(batch, seq)` with -100 where nothing is predicted, and
 # `is_fact` is a `(vocab,)` bool array (above: True for the words of `COUNTRIES`). Return
 # `(fact_accuracy, other_accuracy)`: the top-1 accuracy over the predicted positions whose target
-# is a fact word, and over the other predicted positions. The cell then splits this run's
-# held-out score.
+# is a fact word, and over the other predicted positions (a kind with no predicted positions has no
+# accuracy: NaN, as NumPy's mean of nothing). The cell then splits this run's held-out score.
 
 # %%
 def accuracy_by_kind(logits, labels, is_fact):
@@ -594,11 +608,13 @@ for epoch in (0, 1):
 #
 # **Exercise 4 (no self-check).** Fixed masks against fresh ones. Copy `train_model` into a version
 # that draws its batches from `mask_anew(unmasked_train, epoch)`, with `epoch` one higher after
-# every `len(unmasked_train["input_ids"]) // BATCH` steps. Train a model with it as section 4 does
-# (log-frequency bias, `TRAIN_STEPS`, lr $10^{-3}$, 10% warm-up) and compare `accuracy_by_kind` on
-# `heldout` with section 4's model. Which kind of word gains from fresh masks, and which fill-mask
-# probes change? Then write the masks of the first pass into `train` and train again with fixed
-# masks: is the difference the masks' freshness, or the other cut into pairs that `unmasked_train`
-# made?
+# every `len(unmasked_train["input_ids"]) // BATCH` steps (and row indices drawn from
+# `len(unmasked_train["input_ids"])`, not `len(train_examples)`). Train a model with it as section 4
+# does (log-frequency bias, `TRAIN_STEPS`, lr $10^{-3}$, 10% warm-up) and compare `accuracy_by_kind`
+# on `heldout` with section 4's model. Which kind of word gains from fresh masks, and which
+# fill-mask probes change? `unmasked_train` is cut into pairs differently from `train`, though both
+# come from seed 1 (with `masked_lm_prob=0` no random numbers are drawn for masks, so the generator
+# reaches the next cut in another state); so train once more on the masks of its first pass only,
+# fixed: is the difference the masks' freshness, or the other cut?
 #
 # Next: lesson 12 uses this loop to test the ALBERT paper's design choices at toy scale.
