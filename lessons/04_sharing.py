@@ -149,7 +149,7 @@ untied_params = {name: value for name, value in params.items() if not name.start
 for group in range(untied_config.num_hidden_groups):
     untied_params |= {name.replace(shared_layer, f"albert.encoder.albert_layer_groups.{group}."): value
                       for name, value in params.items() if name.startswith(shared_layer)}
-untied = AlbertModel(untied_config, untied_params)
+untied = AlbertModel(untied_config, params=untied_params)
 same = untied(**inputs).last_hidden_state
 print(f"shared {model.num_parameters():,} parameters, untied {untied.num_parameters():,}; "
       f"largest difference in the output {np.abs(same - out.last_hidden_state).max()}")

@@ -756,3 +756,85 @@ def test_config_name_or_path_is_where_it_was_read_and_is_not_saved(tmp_path):
     assert config.name_or_path == str(tmp_path) and AlbertConfig(**SMALL).name_or_path == ""
     config.save_pretrained(tmp_path / "again")
     assert "_name_or_path" not in json.loads((tmp_path / "again" / "config.json").read_text())
+
+
+# --- the model object: what a Transformers user does with it after loading --------------------------
+def test_models_deep_copy_and_pickle():
+    """Early stopping keeps `copy.deepcopy(model)`; multiprocessing pickles models."""
+    import copy
+    import pickle
+
+    model = tinyalbert.AlbertForSequenceClassification(AlbertConfig(**SMALL, num_labels=3), seed=1)
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert clone.params is not model.params and clone.xp is np
+        np.testing.assert_array_equal(clone(input_ids=IDS).logits, model(input_ids=IDS).logits)
+
+
+def test_train_keeps_its_dropout_generator_across_calls():
+    """`model.train()` at every epoch must not restart the dropout masks; an explicit generator
+    still makes a run repeatable."""
+    config = AlbertConfig(**{**SMALL, "hidden_dropout_prob": 0.3})
+    model = tinyalbert.AlbertForMaskedLM(config, seed=0)
+    first = np.asarray(model.train()(input_ids=IDS).logits)
+    second = np.asarray(model.train()(input_ids=IDS).logits)
+    third = np.asarray(model.eval().train()(input_ids=IDS).logits)
+    assert not np.allclose(first, second) and not np.allclose(second, third)
+    again = tinyalbert.AlbertForMaskedLM(config, seed=0).train(rng=np.random.default_rng(7))
+    repeat = tinyalbert.AlbertForMaskedLM(config, seed=0).train(rng=np.random.default_rng(7))
+    np.testing.assert_array_equal(again(input_ids=IDS).logits, repeat(input_ids=IDS).logits)
+
+
+def test_body_of_a_head_model_and_add_pooling_layer_positional_match_transformers(tmp_path):
+    ours, theirs = loaded_pair(tmp_path, "AlbertForSequenceClassification")
+    for body, their_body in ((ours.albert, theirs.albert), (ours.base_model, theirs.base_model)):
+        got, expected = body(input_ids=IDS), run_reference(their_body, input_ids=IDS)
+        np.testing.assert_allclose(got.last_hidden_state, as_numpy(expected.last_hidden_state), atol=ATOL)
+        np.testing.assert_allclose(got.pooler_output, as_numpy(expected.pooler_output), atol=ATOL)
+    assert ours.albert.params["albert.pooler.weight"] is ours.params["albert.pooler.weight"]  # the same arrays
+    bare = tinyalbert.AlbertModel(AlbertConfig(**SMALL), False)  # Transformers' second argument
+    assert bare.base_model is bare and "albert.pooler.weight" not in bare.params
+    with pytest.raises(TypeError, match="params="):
+        tinyalbert.AlbertModel(AlbertConfig(**SMALL), bare.params)
+    bare.tie_weights()  # Transformers' call; ties are structural here
+
+
+def test_load_state_dict_takes_a_transformers_state_dict(tmp_path):
+    """torch tensors, the tied decoder keys Transformers repeats, and strict=False's report."""
+    ours, theirs = loaded_pair(tmp_path, "AlbertForMaskedLM")
+    fresh = tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL), seed=5)
+    state = theirs.state_dict()
+    assert "predictions.decoder.weight" in state
+    assert fresh.load_state_dict(state) == ([], [])
+    np.testing.assert_allclose(fresh(input_ids=IDS).logits, as_numpy(run_reference(theirs, input_ids=IDS).logits),
+                               atol=ATOL)
+    partial = {name: value for name, value in state.items() if not name.startswith("predictions.dense")}
+    partial["classifier.weight"] = state["predictions.bias"]
+    before = fresh.params["predictions.dense.weight"]
+    missing, unexpected = fresh.load_state_dict(partial, strict=False)
+    assert missing == ["predictions.dense.bias", "predictions.dense.weight"] and unexpected == ["classifier.weight"]
+    assert fresh.params["predictions.dense.weight"] is before
+    with pytest.raises(ValueError, match="missing"):
+        fresh.load_state_dict(partial)
+
+
+@pytest.mark.parametrize("position_embedding_type", ["absolute", "relative_key", "relative_key_query"])
+def test_num_parameters_and_long_inputs_with_relative_positions(tmp_path, position_embedding_type):
+    ours, theirs = loaded_pair(tmp_path, "AlbertForMaskedLM", position_embedding_type=position_embedding_type)
+    for exclude in (False, True):
+        assert ours.num_parameters(exclude_embeddings=exclude) == theirs.num_parameters(exclude_embeddings=exclude)
+    too_long = np.full((1, SMALL["max_position_embeddings"] + 1), 5)
+    with pytest.raises(ValueError, match="exceeds max_position_embeddings"):
+        ours(input_ids=too_long)
+
+
+def test_auto_from_config_takes_transformers_arguments():
+    transformers = transformers_or_skip()
+    import torch
+
+    config = AlbertConfig(**SMALL)
+    model = tinyalbert.AutoModel.from_config(config, torch_dtype=torch.float16, attn_implementation="eager")
+    assert model.dtype_name == "float16"
+    for name, class_name in (("AutoModelWithLMHead", "AlbertForMaskedLM"), ("AutoModelForTextEncoding", "AlbertModel")):
+        ours = getattr(tinyalbert, name).from_config(config)
+        theirs = getattr(transformers, name).from_config(transformers.AlbertConfig(**SMALL))
+        assert type(ours).__name__ == type(theirs).__name__ == class_name

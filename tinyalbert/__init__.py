@@ -7,7 +7,9 @@ from .auto import (
     AutoModelForPreTraining,
     AutoModelForQuestionAnswering,
     AutoModelForSequenceClassification,
+    AutoModelForTextEncoding,
     AutoModelForTokenClassification,
+    AutoModelWithLMHead,
     AutoTokenizer,
 )
 from .config import AlbertConfig

@@ -35,7 +35,16 @@ class _AutoClass:
 
     @classmethod
     def from_config(cls, config: AlbertConfig, **kwargs):
-        """A model with freshly initialized weights (`seed`, `backend`, `dtype` as the class takes them)."""
+        """A model with freshly initialized weights (`seed`, `backend`, `dtype` as the class takes
+        them). Transformers' `torch_dtype` is read as `dtype`; `attn_implementation` is accepted
+        (tinyalbert computes attention one way, the eager one) and `trust_remote_code` too."""
+        if "torch_dtype" in kwargs:
+            torch_dtype = kwargs.pop("torch_dtype")
+            if "dtype" in kwargs:
+                raise ValueError("pass dtype or torch_dtype, not both")
+            kwargs["dtype"] = str(torch_dtype).removeprefix("torch.")
+        kwargs.pop("attn_implementation", None)
+        kwargs.pop("trust_remote_code", None)
         return cls.albert_class(config, **kwargs)
 
 
@@ -65,6 +74,18 @@ class AutoModelForQuestionAnswering(_AutoClass):
 
 class AutoModelForMultipleChoice(_AutoClass):
     albert_class = AlbertForMultipleChoice
+
+
+class AutoModelWithLMHead(_AutoClass):
+    """Transformers' older name, which for ALBERT is the masked-LM model."""
+
+    albert_class = AlbertForMaskedLM
+
+
+class AutoModelForTextEncoding(_AutoClass):
+    """The bare encoder, as Transformers maps ALBERT for text encoding."""
+
+    albert_class = AlbertModel
 
 
 class AutoConfig(_AutoClass):

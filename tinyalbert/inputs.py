@@ -82,7 +82,9 @@ def prepare_inputs(xp, dtype, config, input_ids, attention_mask, token_type_ids,
     batch, seq = shape
     if batch == 0 or seq == 0:
         raise ValueError(f"the inputs are empty (shape (batch, seq) = {shape}): give at least one token of one text")
-    if seq > config.max_position_embeddings and config.position_embedding_type == "absolute":
+    # Absolute positions have max_position_embeddings rows; relative ones 2 * max_position_embeddings - 1
+    # distances, which a longer sequence would pass as well.
+    if seq > config.max_position_embeddings:
         raise ValueError(f"sequence length {seq} exceeds max_position_embeddings ({config.max_position_embeddings})")
     attention_mask = xp.ones(shape, dtype=dtype) if attention_mask is None else asarray(xp, attention_mask)
     if tuple(attention_mask.shape) != shape:

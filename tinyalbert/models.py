@@ -11,9 +11,11 @@ arrays and leave on the model's backend.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 
@@ -61,6 +63,7 @@ class AlbertPreTrainedModel:
         self.dtype_name = dtype_name(self.xp, self.dtype)
         self.training = False
         self.rng: np.random.Generator | None = None
+        self._kept_rng: np.random.Generator | None = None  # the dropout generator across train()/eval()
         if params is None:
             params = init_parameters(self._shapes(config), config, np.random.default_rng(seed))
         self.params = {name: asarray(self.xp, value, dtype=self.dtype) for name, value in params.items()}
@@ -80,9 +83,18 @@ class AlbertPreTrainedModel:
 
     # -- modes
     def train(self, mode: bool = True, rng: np.random.Generator | None = None):
-        """Training mode turns dropout on, drawing masks from `rng` (default: seeded with 0)."""
+        """Training mode turns dropout on, drawing masks from `rng`. Without one, the model keeps
+        drawing from the generator it has (so `train()` at every epoch does not repeat the masks),
+        or starts one seeded with 0, so that a run can be repeated exactly."""
         self.training = mode
-        self.rng = (rng if rng is not None else np.random.default_rng(0)) if mode else None
+        if not mode:
+            self.rng = None
+        elif rng is not None:
+            self.rng = rng
+        else:
+            self.rng = self._kept_rng if self._kept_rng is not None else np.random.default_rng(0)
+        if self.rng is not None:
+            self._kept_rng = self.rng  # eval() then train() goes on with the same stream
         return self
 
     def eval(self):
@@ -176,7 +188,7 @@ class AlbertPreTrainedModel:
         params, report = match_checkpoint(tensors, shapes, source, config, np.random.default_rng(seed),
                                           ignore_mismatched_sizes=ignore_mismatched_sizes)
         warn_nonfinite(params, source)
-        model = cls(config, params, backend=backend, dtype=dtype, **model_options)
+        model = cls(config, params=params, backend=backend, dtype=dtype, **model_options)
         if not output_loading_info:
             return model
         return model, model._loading_info(report)
@@ -204,21 +216,35 @@ class AlbertPreTrainedModel:
         """The parameter arrays, in the order of `named_parameters()`."""
         yield from self.state_dict().values()
 
-    def load_state_dict(self, state: dict) -> None:
-        """Replace the parameters (same names and shapes as `state_dict()`)."""
+    def load_state_dict(self, state: dict, strict: bool = True) -> "IncompatibleKeys":
+        """Replace the parameters named in `state` (names and shapes as `state_dict()`; NumPy
+        arrays, any backend's, or torch tensors), as torch's `load_state_dict` does.
+
+        The keys Transformers' `state_dict()` repeats for a tied decoder
+        (`predictions.decoder.weight`, `predictions.decoder.bias`) are read as the tables they
+        are tied to. With `strict` (the default) a missing or unexpected name raises; without it
+        they are left out, the missing parameters keep their values, and both lists come back:
+        `(missing_keys, unexpected_keys)`.
+        """
         own = self.state_dict()
-        if set(state) != set(own):
-            raise ValueError(
-                f"state dict keys differ: missing {sorted(set(own) - set(state))}, "
-                f"unexpected {sorted(set(state) - set(own))}"
-            )
-        for name, value in state.items():
-            if tuple(value.shape) != tuple(own[name].shape):
-                raise ValueError(f"{name}: shape {tuple(value.shape)} does not match {tuple(own[name].shape)}")
+        state = {name: _host_array(value) for name, value in state.items()}
+        for tied, table in (("predictions.decoder.bias", "predictions.bias"),
+                            ("predictions.decoder.weight", WORD_EMBEDDINGS[len(self.stripped_prefix):])):
+            if tied in state and tied not in own and table in own:
+                value = state.pop(tied)
+                state.setdefault(table, value)
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if strict and (missing or unexpected):
+            raise ValueError(f"state dict keys differ: missing {missing}, unexpected {unexpected}")
+        for name in set(state) & set(own):
+            if tuple(state[name].shape) != tuple(own[name].shape):
+                raise ValueError(f"{name}: shape {tuple(state[name].shape)} does not match {tuple(own[name].shape)}")
         prefix = self.stripped_prefix
         # Keep the model's own key order: sums over all parameters (the global gradient norm)
         # then add in the same order before and after a checkpoint round trip.
-        self.params = {prefix + name: asarray(self.xp, state[name], dtype=self.dtype) for name in own}
+        self.params = {prefix + name: asarray(self.xp, state[name], dtype=self.dtype) if name in state
+                       else self.params[prefix + name] for name in own}
+        return IncompatibleKeys(missing, unexpected)
 
     def save_pretrained(self, directory, safe_serialization: bool = True, max_shard_size="5GB",
                         is_main_process: bool = True, state_dict: dict | None = None, push_to_hub: bool = False,
@@ -349,12 +375,46 @@ class AlbertPreTrainedModel:
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
         """How many numbers the parameters hold (every parameter is trainable; shared layers count once).
 
-        `exclude_embeddings` leaves out the embedding tables, as Transformers does.
+        `exclude_embeddings` leaves out the embedding tables, as Transformers does (the relative
+        positions' distance table too: it is an embedding there).
         """
         return sum(
             int(np.prod(value.shape)) for name, value in self.params.items()
-            if not (exclude_embeddings and name.endswith("embeddings.weight"))
+            if not (exclude_embeddings and name.endswith(("embeddings.weight", "distance_embedding.weight")))
         )
+
+    @property
+    def base_model(self) -> "AlbertModel":
+        """The body alone, as Transformers' `model.albert` (or `model.base_model`): an
+        `AlbertModel` on this model's own parameter arrays (changing an array in place changes
+        both; replacing one in either leaves the other as it was). An AlbertModel is its own."""
+        if isinstance(self, AlbertModel):
+            return self
+        body = AlbertModel.__new__(AlbertModel)
+        body.__dict__.update(self.__dict__)  # config, backend, dtype, mode and dropout generator
+        body.with_pooler = self.with_pooler
+        body.params = {name: value for name, value in self.params.items() if name.startswith(self.base_model_prefix + ".")}
+        return body
+
+    @property
+    def albert(self) -> "AlbertModel":
+        """Transformers' attribute for the body (`base_model_prefix`): see `base_model`."""
+        return self.base_model
+
+    def tie_weights(self) -> None:
+        """Transformers' call to (re)tie the decoder to the word embeddings. Here a tied decoder
+        is the word-embedding table itself (there is no copy to tie), so nothing is to be done."""
+
+    # -- copies: the backend module is kept by name, so a model pickles and deep-copies
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["xp"] = self.xp.__name__  # "numpy", "cupy", ...: a module does not pickle
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state["xp"] = importlib.import_module(state["xp"])
+        self.__dict__.update(state)
 
     # -- the forward pass
     def _prepare_inputs(self, input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds):
@@ -524,6 +584,20 @@ def flat_cross_entropy(logits, labels, classes: int):
     return loss
 
 
+class IncompatibleKeys(NamedTuple):
+    """What `load_state_dict` did not match, as torch reports it."""
+
+    missing_keys: list
+    unexpected_keys: list
+
+
+def _host_array(value):
+    """A NumPy (or backend) array of `value`; torch tensors are detached and copied to the host."""
+    if callable(getattr(value, "detach", None)) and type(value).__module__.split(".")[0] == "torch":
+        return value.detach().cpu().numpy()
+    return value
+
+
 # Options of Transformers' save_pretrained for pushing to the Hub: accepted (with push_to_hub=False), no effect.
 HUB_SAVE_OPTIONS = frozenset({"token", "commit_message", "private", "create_pr", "repo_id"})
 
@@ -553,9 +627,11 @@ class AlbertModel(AlbertPreTrainedModel):
 
     stripped_prefix = "albert."
 
-    def __init__(self, config: AlbertConfig, params: dict | None = None, *, add_pooling_layer: bool = True, **options):
+    def __init__(self, config: AlbertConfig, add_pooling_layer: bool = True, *, params: dict | None = None, **options):
+        # add_pooling_layer second, as Transformers has it: AlbertModel(config, False).
         if not isinstance(add_pooling_layer, bool):
-            raise TypeError(f"add_pooling_layer must be True or False, got {add_pooling_layer!r}")
+            raise TypeError(f"add_pooling_layer must be True or False, got {type(add_pooling_layer).__name__} "
+                            "(parameters go by name: AlbertModel(config, params=...))")
         self.with_pooler = add_pooling_layer  # an attribute of this model, hiding the class's
         super().__init__(config, params, **options)
 
