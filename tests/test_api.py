@@ -796,6 +796,11 @@ def test_body_of_a_head_model_and_add_pooling_layer_positional_match_transformer
     with pytest.raises(TypeError, match="params="):
         tinyalbert.AlbertModel(AlbertConfig(**SMALL), bare.params)
     bare.tie_weights()  # Transformers' call; ties are structural here
+    import torch
+
+    table = torch.nn.Embedding(SMALL["vocab_size"], SMALL["embedding_size"])  # a weight that requires grad
+    bare.set_input_embeddings(table)
+    np.testing.assert_array_equal(bare.get_input_embeddings().weight, table.weight.detach().numpy())
 
 
 def test_load_state_dict_takes_a_transformers_state_dict(tmp_path):

@@ -494,7 +494,9 @@ class AlbertPreTrainedModel:
 
 
 def _replace_parameter(model, name: str, value) -> None:
-    """Put `value` in place of the parameter `name`, on the model's backend and dtype; same shape only."""
+    """Put `value` in place of the parameter `name`, on the model's backend and dtype; same shape only.
+    A torch tensor (an `nn.Embedding`'s weight) is detached and copied from the host."""
+    value = _host_array(value)
     current = model.params[name]
     if tuple(value.shape) != tuple(current.shape):
         raise ValueError(f"{name}: a new value must have shape {tuple(current.shape)}, got {tuple(value.shape)}; "
