@@ -624,6 +624,6 @@ check("tied_parameter_count", tied_parameter_count)
 # are shuffled for each country with a seeded generator (so order carries no signal there). The
 # held-out split of section 1 then changes too, so every number moves: compare the SOP accuracy of
 # both models of section 5 on the new style's held-out pairs (about 0.5 is expected) and on the
-# others.
+# others. (The new style's documents do not line up slot for slot, so its NSP pairs mean little.)
 #
 # Next: lesson 13 puts task heads on the pretrained body and fine-tunes it.
