@@ -139,6 +139,35 @@ def test_check_in_a_notebook_prints_feedback(capsys):
     assert check("layernorm_backward", resolve("layernorm_backward")) is True
 
 
+def test_check_in_a_notebook_passes_a_students_own_cache_to_their_backward():
+    """A notebook's forward returns its own NamedTuple cache; the backward must get it as it was
+    returned (the grader's sandbox keeps it as an object), not as a plain tuple."""
+    from typing import NamedTuple
+
+    class MyCache(NamedTuple):
+        normalized: np.ndarray
+        inv_std: np.ndarray
+        weight: np.ndarray
+
+    def layernorm_forward(inputs, weight, bias, eps):
+        centered = inputs - inputs.mean(-1, keepdims=True)
+        inv_std = 1.0 / np.sqrt((centered ** 2).mean(-1, keepdims=True) + eps)
+        normalized = centered * inv_std
+        return normalized * weight + bias, MyCache(normalized, inv_std, weight)
+
+    def layernorm_backward(d_out, cache):
+        d_normalized = d_out * cache.weight  # read by field name, as a student writes it
+        axes = tuple(range(d_out.ndim - 1))
+        d_weight, d_bias = (d_out * cache.normalized).sum(axes), d_out.sum(axes)
+        mean_d = d_normalized.mean(-1, keepdims=True)
+        mean_dn = (d_normalized * cache.normalized).mean(-1, keepdims=True)
+        d_inputs = cache.inv_std * (d_normalized - mean_d - cache.normalized * mean_dn)
+        return d_inputs, {"weight": d_weight, "bias": d_bias}
+
+    assert check("layernorm_forward", layernorm_forward) is True
+    assert check("layernorm_backward", layernorm_backward, layernorm_forward=layernorm_forward) is True
+
+
 # --- safety: misbehaving submissions -------------------------------------------------------------
 def test_a_function_that_raises_fails_its_checks_with_the_error():
     _, checks = grade_linear(with_forward("    raise ValueError('not done yet')"))

@@ -68,8 +68,7 @@ class InProcess:
         if perturbations is not None:
             return Outcome(True, [self._perturbed(target, args, kwargs, select, p) for p in perturbations])
         try:
-            request = _resolve_refs({"args": list(args), "kwargs": dict(kwargs or {})}, self.slots)
-            request = codec.copy_tree(request)
+            request = codec.copy_tree({"args": list(args), "kwargs": dict(kwargs or {})}, self.slots)
             result = invoke(self.namespace, target, request["args"], request["kwargs"])
             if keep:
                 self.slots[keep] = result
@@ -79,22 +78,12 @@ class InProcess:
 
     def _perturbed(self, target, args, kwargs, select, perturbation):
         path, index, delta = perturbation
-        request = codec.copy_tree({"args": list(args), "kwargs": dict(kwargs or {})})
+        request = codec.copy_tree({"args": list(args), "kwargs": dict(kwargs or {})}, self.slots)
         array = request
         for step in path:
             array = array[step]
         array.reshape(-1)[index] += delta
         return self.call(target, request["args"], request["kwargs"], select=select)
-
-
-def _resolve_refs(value, slots):
-    if isinstance(value, codec.Ref):
-        return select_paths(slots[value.slot], [value.path])[0]
-    if isinstance(value, list):
-        return [_resolve_refs(v, slots) for v in value]
-    if isinstance(value, dict):
-        return {k: _resolve_refs(v, slots) for k, v in value.items()}
-    return value
 
 
 def _get(value, path):

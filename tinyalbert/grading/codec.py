@@ -168,7 +168,9 @@ def from_bytes(header: bytes, archive: bytes, *, trusted: bool, slots=None):
     return decode(tree, arrays, trusted=trusted, slots=slots)
 
 
-def copy_tree(value):
-    """A deep copy through the codec: what the sandbox would receive, built in this process."""
+def copy_tree(value, slots=None):
+    """A deep copy through the codec: what the sandbox would receive, built in this process.
+    A `Ref` becomes the kept value in `slots` itself, not a copy, as in the sandbox (so a
+    student's own cache class reaches their backward intact)."""
     tree, arrays = encode(value)
-    return decode(tree, [np.array(a, copy=True) for a in arrays], trusted=True)
+    return decode(tree, [np.array(a, copy=True) for a in arrays], trusted=True, slots=slots)
