@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -201,6 +202,9 @@ def test_wrong_shapes_nans_and_odd_types_are_explained():
     assert "returned a function" in checks["forward"].cases[0].message
     _, checks = grade_linear(with_forward("    return ()"))
     assert "the result has no entry at [0]: it is a tuple of 0" in checks["forward"].cases[0].message
+    _, checks = grade_linear(with_forward("    return inputs @ weight.T + bias"))  # the output alone, no cache
+    assert "is one array of shape" in checks["forward"].cases[0].message
+    assert "(output, cache)" in checks["forward"].cases[0].message
 
 
 @pytest.mark.parametrize("exit_call", ["sys.exit(0)", "os._exit(0)", "raise SystemExit(3)"])
@@ -317,6 +321,13 @@ def test_points_can_be_chosen_and_an_empty_submission_is_graded(tmp_path):
     assert data["score"] == 0 and data["max_score"] == 12 + BY_NAME["softmax"].points
     assert "was not found in your submission" in data["exercises"][0]["checks"][0]["note"]
     assert cli("grade", tmp_path / "sub", "--points", "linear=ten").returncode == 2
+    typo = cli("grade", tmp_path / "sub", "--exercise", "linear", "--points", "lineer=5")
+    assert typo.returncode == 2 and "'lineer' is not an exercise graded here" in typo.stderr
+    assert cli("grade", tmp_path / "sub", "--exercise", "linear", "--points", "softmax=5").returncode == 2
+    (tmp_path / "sub" / "linear.py").write_text(LINEAR)
+    exact = json.loads(cli("grade", tmp_path / "sub", "--exercise", "linear", "--points", "linear=7",
+                           "--format", "json").stdout)
+    assert exact["score"] == exact["max_score"] == 7  # checks of 7/3 points each add up to 7, not 7.0001
 
 
 def can_build_wheels_offline() -> bool:
@@ -378,3 +389,46 @@ def test_a_file_named_like_a_library_module_does_not_break_the_grader():
     result = grade({"json.py": "raise RuntimeError('shadowing json')\n", "numpy.py": LINEAR}, ["linear"], setting=QUICK)[0]
     assert result.score == result.max_score
     assert any("shadowing json" in note for note in result.notes)
+
+
+def test_a_file_that_loops_while_loading_is_named_once_not_waited_for_per_exercise():
+    """Code at the top level that never finishes: the first exercise waits the start-up limit,
+    says what happened, and the others are scored 0 at once with the same note."""
+    files = {"linear.py": "while True:\n    pass\n", "other.py": "x = 1\n"}
+    started = time.monotonic()
+    results = grade(files, ["linear", "layernorm", "softmax"], setting=QUICK, limits=Limits(startup_s=2.0))
+    assert time.monotonic() - started < 12  # one start-up wait, not three
+    for result in results:
+        assert any("loading your files took more than 2 s" in note for note in result.notes), result.notes
+        assert all(check.score == 0 for check in result.checks)
+
+
+def test_grading_as_root_warns_when_the_student_code_cannot_drop_to_nobody(monkeypatch):
+    from tinyalbert.grading import sandbox
+
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(sandbox, "can_run_as_nobody", lambda: False)
+    with pytest.warns(RuntimeWarning, match="the student code runs as root"):
+        grade({"linear.py": "x = 1\n"}, ["linear"], setting=QUICK)
+
+
+def test_submission_files_keep_their_bytes_and_duplicates_and_emptiness_are_named(tmp_path):
+    """A latin-1 file with its coding line runs as Python reads it; a graded function defined in
+    two files is named with the one graded; an empty submission says it is empty."""
+    from tinyalbert.grading.grade import read_submission
+
+    latin = "# -*- coding: latin-1 -*-\n" + LINEAR.replace(
+        "def linear_forward(inputs, weight, bias):\n",
+        "def linear_forward(inputs, weight, bias):\n    assert MARK == '\\u00b4', repr(MARK)\n", 1) + "\nMARK = '\u00b4'\n"
+    (tmp_path / "linear.py").write_bytes(latin.encode("latin-1"))
+    (tmp_path / "a_linear.py").write_text(LINEAR.replace("return ", "return 0 * "), encoding="utf-8")  # shadowed
+    files = read_submission(tmp_path)
+    assert isinstance(files["linear.py"], bytes)
+    result = grade(files, ["linear"], setting=QUICK)[0]
+    forward = next(c for c in result.checks if c.check == "forward")
+    assert forward.score == forward.max_score, [c.message for c in forward.cases if not c.passed][:1]
+    assert any("`linear_forward` is defined in a_linear.py, linear.py: the one in linear.py is graded"
+               in note for note in result.notes), result.notes
+    (tmp_path / "empty").mkdir()
+    empty = grade(read_submission(tmp_path / "empty"), ["linear"], setting=QUICK)[0]
+    assert all("the submission holds no .py files" in c.note for c in empty.checks)

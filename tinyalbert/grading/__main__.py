@@ -55,8 +55,8 @@ def list_exercises() -> str:
 def command_grade(args) -> int:
     try:
         files = read_submission(args.submission)
-        select(args.exercise, include_extra=True)
-        points = parse_points(args.points)
+        graded = select(args.exercise, include_extra=bool(args.exercise))
+        points = parse_points(args.points, [exercise.name for exercise in graded])
     except (ValueError, KeyError) as error:
         print(f"error: {error.args[0]}", file=sys.stderr)
         return 2
@@ -113,7 +113,8 @@ def main(argv=None) -> int:
     from .bundle import write_bundle
 
     try:
-        write_bundle(args.out_zip, args.exercise, args.seed, parse_points(args.points))
+        graded = [exercise.name for exercise in select(args.exercise, include_extra=bool(args.exercise))]
+        write_bundle(args.out_zip, args.exercise, args.seed, parse_points(args.points, graded))
     except (KeyError, ValueError, RuntimeError) as error:
         print(f"error: {error.args[0]}", file=sys.stderr)
         return 2

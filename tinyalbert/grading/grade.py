@@ -16,7 +16,7 @@ import numpy as np
 from .checks import CaseResult, InProcess, run_check
 from .exercises import select
 from .reference import reference_namespace
-from .sandbox import Limits, Sandbox
+from .sandbox import LOAD_TIMEOUT_NOTE, Limits, Sandbox
 
 HEAVY_ENV = "TINYALBERT_GRADING_HEAVY"
 DEFAULT_SEED = 20_250_611
@@ -59,16 +59,17 @@ class ExerciseResult(NamedTuple):
 
 
 def read_submission(path) -> dict:
-    """file name -> source, for a .py file or a directory of them. A directory without .py files at
-    its top is searched below (an uploaded folder); one without any is graded as empty."""
+    """file name -> source bytes, for a .py file or a directory of them. A directory without .py
+    files at its top is searched below (an uploaded folder); one without any is graded as empty.
+    The bytes are copied as they are, so a file's own coding declaration (latin-1, ...) holds."""
     path = pathlib.Path(path)
     if path.is_file():
         if path.suffix != ".py":
             raise ValueError(f"SUBMISSION must be a .py file or a directory of them, got {path}")
-        return {path.name: path.read_text(encoding="utf-8", errors="replace")}
+        return {path.name: path.read_bytes()}
     if path.is_dir():
         found = sorted(path.glob("*.py")) or sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
-        return {p.name: p.read_text(encoding="utf-8", errors="replace") for p in found}
+        return {p.name: p.read_bytes() for p in found}
     raise ValueError(f"SUBMISSION {path} does not exist")
 
 
@@ -86,7 +87,12 @@ def score_check(exercise, check, student, reference, seed, setting, flagged, fou
                            f"no points: {flagged[used[0]]}. Write `{used[0]}` yourself.")
     if missing:
         errors = getattr(student, "info", {}).get("errors") or []
-        why = f"; loading your files failed: {errors[0]}" if errors else " (look for a typo in its name)"
+        if not getattr(student, "files", True):
+            why = ": the submission holds no .py files"
+        elif errors:
+            why = f"; loading your files failed: {errors[0]}"
+        else:
+            why = " (look for a typo in its name)"
         return CheckResult(exercise.name, check.name, check.about, 0.0, check.points, [],
                            f"`{missing[0]}` was not found in your submission{why}")
     cases = run_check(check, student, reference, check_rng(seed, exercise.name, check.name),
@@ -120,26 +126,42 @@ def grade(files: dict, exercise_names=None, seed: int = DEFAULT_SEED, setting: S
           limits: Limits = Limits(), include_extra=False) -> list:
     """ExerciseResults for `files` (file name -> source). Never raises for a bad submission."""
     setting = setting or setting_from_environment()
-    results = []
+    results, load_timeout = [], None
     for exercise in select(exercise_names, include_extra):
+        if load_timeout is not None:  # the same files would hang as long again: say so at once
+            results.append(_without_a_start(exercise, [load_timeout], "no points: your files did not load"))
+            continue
         try:
             results.append(grade_exercise(exercise, files, seed, setting, limits))
         except Exception as error:  # a grader bug must not lose the other exercises' scores
             note = f"the grader failed on this exercise ({type(error).__name__}: {error}); tell the course staff"
-            checks = [CheckResult(exercise.name, c.name, c.about, 0.0, c.points, [], note) for c in exercise.checks]
-            results.append(ExerciseResult(exercise.name, exercise.title, checks, [], ""))
+            results.append(_without_a_start(exercise, [], note))
+        load_timeout = next((n for n in results[-1].notes if n.startswith(LOAD_TIMEOUT_NOTE)), None)
     return results
+
+
+def _without_a_start(exercise, notes: list, message: str) -> ExerciseResult:
+    """No points for any check of `exercise`, with `notes` for the exercise and `message` per check."""
+    checks = [CheckResult(exercise.name, c.name, c.about, 0.0, c.points, [], message) for c in exercise.checks]
+    return ExerciseResult(exercise.name, exercise.title, checks, notes, "")
 
 
 def failed_cases(result: CheckResult) -> list:
     return [c for c in result.cases if not c.passed]
 
 
-def parse_points(items) -> dict:
-    """["linear=10", "attention=20"] -> {"linear": 10.0, "attention": 20.0}; ValueError when malformed."""
+def parse_points(items, graded=None) -> dict:
+    """["linear=10", "attention=20"] -> {"linear": 10.0, "attention": 20.0}; ValueError when
+    malformed, or when a name is not among the exercises `graded` (all known ones by default)."""
+    from .exercises import BY_NAME
+
+    graded = list(BY_NAME) if graded is None else list(graded)
     points = {}
     for item in items or []:
         name, _, value = item.partition("=")
+        if name not in graded:
+            raise ValueError(f"--points {item!r}: {name!r} is not an exercise graded here "
+                             f"(graded: {', '.join(graded)})")
         try:
             points[name] = float(value)
         except ValueError:
@@ -157,8 +179,8 @@ def rescale(results, points: dict) -> list:
             scaled.append(result)
             continue
         factor = points[result.name] / result.max_score
-        checks = [c._replace(score=round(c.score * factor, 4), max_score=round(c.max_score * factor, 4))
-                  for c in result.checks]
+        # Not rounded per check: rounded parts would not add up to the total asked for (20.0001).
+        checks = [c._replace(score=c.score * factor, max_score=c.max_score * factor) for c in result.checks]
         scaled.append(result._replace(checks=checks))
     return scaled
 

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from typing import NamedTuple
 
 from . import codec
@@ -56,6 +57,14 @@ class Outcome(NamedTuple):
 
 class SandboxBroken(Exception):
     """The student process did not answer: timed out, died, or sent something unreadable."""
+
+
+class SandboxTimeout(SandboxBroken):
+    """The student process sent no answer in time."""
+
+
+# The start of the note of a submission whose files never finished loading (see `ensure_started`).
+LOAD_TIMEOUT_NOTE = "your code could not be loaded: loading your files took more than"
 
 
 def minimal_environment(home: str) -> dict:
@@ -104,13 +113,18 @@ class Sandbox:
     def start(self):
         submission = os.path.join(self.workdir, "submission")
         os.makedirs(submission, exist_ok=True)
-        for name, source in self.files.items():
-            pathlib.Path(submission, name).write_text(source, encoding="utf-8")
+        for name, source in self.files.items():  # bytes as submitted, or text (written as UTF-8)
+            target = pathlib.Path(submission, name)
+            target.write_bytes(source) if isinstance(source, bytes) else target.write_text(source, encoding="utf-8")
         self.output_path = os.path.join(self.workdir, f"printed-{time.monotonic_ns()}.txt")
         output = open(self.output_path, "wb")
         request_read, self.request_fd = os.pipe()
         self.result_fd, result_write = os.pipe()
         as_root = os.geteuid() == 0 and can_run_as_nobody()
+        if os.geteuid() == 0 and not as_root:
+            warnings.warn(f"grading as root, but {sys.executable} and tinyalbert cannot be read by `nobody`: the "
+                          "student code runs as root. Install them where every user can read them (as on "
+                          "Gradescope), or grade in a container.", RuntimeWarning, stacklevel=2)
         if as_root:
             for path in (self.workdir, submission, self.output_path, *[os.path.join(submission, f) for f in self.files]):
                 os.chown(path, NOBODY, NOBODY)
@@ -125,7 +139,7 @@ class Sandbox:
         os.close(request_read)
         os.close(result_write)
         self._send({"graded": self.graded, "directory": submission, "limits": self.limits._asdict()})
-        self.info = self._receive(self.limits.startup_s)
+        self.info = self._receive(self.limits.startup_s, during="loading your files")
 
     def stop(self):
         if self.process is None:
@@ -162,6 +176,10 @@ class Sandbox:
             return
         try:
             self.start()
+        except SandboxTimeout:
+            self.startup_failure = (f"{LOAD_TIMEOUT_NOTE} {self.limits.startup_s:g} s: code at the top level of a "
+                                    "file (outside any function) loops or is far too slow")
+            self.stop()
         except SandboxBroken as error:
             self.startup_failure = f"your code could not be loaded: {error}"
             self.stop()
@@ -203,29 +221,29 @@ class Sandbox:
         except OSError:
             raise SandboxBroken(self._death_reason()) from None
 
-    def _read_exact(self, count: int, deadline: float) -> bytes:
+    def _read_exact(self, count: int, deadline: float, seconds: float, during: str) -> bytes:
         data = b""
         while len(data) < count:
             left = deadline - time.monotonic()
             ready, _, _ = select.select([self.result_fd], [], [], max(0.0, left))
             if not ready:
-                raise SandboxBroken(f"no answer within {self.limits.call_s:g} s (an endless loop, or far too slow)")
+                raise SandboxTimeout(f"no answer within {seconds:g} s {during} (an endless loop, or far too slow)")
             chunk = os.read(self.result_fd, min(count - len(data), 1 << 20))
             if not chunk:
                 raise SandboxBroken(self._death_reason())
             data += chunk
         return data
 
-    def _receive(self, seconds: float):
+    def _receive(self, seconds: float, during: str = "from the call"):
         deadline = time.monotonic() + seconds
-        header_size = struct.unpack("<Q", self._read_exact(8, deadline))[0]
+        header_size = struct.unpack("<Q", self._read_exact(8, deadline, seconds, during))[0]
         if header_size > codec.MAX_FRAME_BYTES:
             raise SandboxBroken("the answer was too large")
-        header = self._read_exact(header_size, deadline)
-        archive_size = struct.unpack("<Q", self._read_exact(8, deadline))[0]
+        header = self._read_exact(header_size, deadline, seconds, during)
+        archive_size = struct.unpack("<Q", self._read_exact(8, deadline, seconds, during))[0]
         if archive_size > codec.MAX_FRAME_BYTES:
             raise SandboxBroken("the answer was too large")
-        archive = self._read_exact(archive_size, deadline)
+        archive = self._read_exact(archive_size, deadline, seconds, during)
         try:
             return codec.from_bytes(header, archive, trusted=False)
         except Exception as error:  # garbage written into the pipe by the student code

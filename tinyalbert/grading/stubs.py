@@ -157,6 +157,8 @@ def exercise_file(exercise, cut: bool = True) -> str:
         f'"""{exercise.title}: exercise `{exercise.name}` of tinyalbert.grading.',
         "",
         f"{what}. Keep the names and signatures: the grader calls these functions by name.",
+        *(["Each *_forward returns (output, cache), the cache one of the NamedTuples below; its",
+           "*_backward takes (d_output, cache) and returns the gradients."] if caches else []),
         f"Check your work: python -m tinyalbert.grading grade {exercise.name}.py --exercise {exercise.name}",
         '"""',
         "from __future__ import annotations",

@@ -25,6 +25,8 @@ import struct
 import sys
 import traceback
 
+import numpy as np  # imported before the memory limit, as the grader's own dependency
+
 from . import codec
 from .calling import invoke
 from .reference import GRADED_METHODS, resolve, split_entry
@@ -156,7 +158,7 @@ def load_submission(directory: str, graded):
     module code again (around the tripwires).
     """
     sys.path.insert(0, directory)
-    namespace, errors, imported, reloading, defined_in = {}, [], {}, {}, {}
+    namespace, errors, imported, reloading, defined_in, defined_by = {}, [], {}, {}, {}, {}
     for file_name in sorted(os.listdir(directory)):
         if not file_name.endswith(".py"):
             continue
@@ -183,12 +185,18 @@ def load_submission(directory: str, graded):
                    if callable(value) and getattr(value, "__module__", None) == module_name}
         namespace.update(defined)
         defined_in.update({key: file_name for key in defined})
+        for key in defined:
+            defined_by.setdefault(key, []).append(file_name)
     flagged = {name: f"{file_name} takes `{name}` from tinyalbert instead of writing it"
                for name, file_name in imported.items() if name not in namespace}
     for name in graded:
         if defined_in.get(name) in reloading:
             file_name = defined_in[name]
             flagged[name] = f"{file_name} calls {reloading[file_name]}(): a submission may not load module code again"
+    for name, files in sorted(defined_by.items()):
+        if name in graded and len(files) > 1:
+            errors.append(f"`{name}` is defined in {', '.join(files)}: the one in {files[-1]} is graded "
+                          "(the last file by name); remove the others")
     return namespace, errors, flagged
 
 
@@ -226,6 +234,10 @@ def write_frame(fd: int, value) -> None:
 def select_paths(value, paths):
     if paths is None:
         return value
+    if isinstance(value, np.ndarray) and any(path and isinstance(path[0], int) for path in paths):
+        # result[0] of one array would silently be its first row
+        raise TypeError(f"the result is one array of shape {tuple(value.shape)} where a tuple is expected "
+                        "(return what the docstring says, e.g. (output, cache))")
     picked = []
     for path in paths:
         item = value
@@ -262,7 +274,14 @@ def run_call(namespace, request, slots, args=None):
         return {"ok": False, "error": message, "reference": sorted(USED_REFERENCE)}
     try:
         return {"ok": True, "value": select_paths(result, request.get("select"))}
-    except (LookupError, TypeError):
+    except TypeError as error:
+        if isinstance(result, np.ndarray):
+            return {"ok": False, "error": str(error)}
+        wanted = " and ".join(str(list(p)) for p in request.get("select") or [])
+        return {"ok": False, "error": f"the result has no entry at {wanted}: it is a {type(result).__name__}"
+                                      f"{f' of {len(result)}' if isinstance(result, (tuple, list)) else ''}"
+                                      " (return what the docstring says, e.g. (output, cache))"}
+    except LookupError:
         wanted = " and ".join(str(list(p)) for p in request.get("select") or [])
         return {"ok": False, "error": f"the result has no entry at {wanted}: it is a {type(result).__name__}"
                                       f"{f' of {len(result)}' if isinstance(result, (tuple, list)) else ''}"
@@ -292,7 +311,6 @@ def main(request_fd: int, result_fd: int) -> None:
     header, archive = read_frame(request_fd)
     setup = codec.from_bytes(header, archive, trusted=True)
     sys.stdout = sys.stderr = CappedWriter(1, setup["limits"]["print_bytes"])
-    import numpy  # noqa: F401  (imported before the memory limit, as the grader's own dependency)
     for module in {split_entry(name)[0] for name in setup["graded"]}:
         importlib.import_module(module)
     apply_limits(setup["limits"])
