@@ -266,7 +266,8 @@ def test_using_the_reference_earns_nothing_and_says_why():
 
     called = with_forward("    import tinyalbert.nn.linear\n    return tinyalbert.nn.linear.linear_forward(inputs, weight, bias)")
     _, checks = grade_linear(called)
-    assert checks["forward"].score == 0 and "reference" in checks["forward"].note
+    assert checks["forward"].score == 0
+    assert checks["forward"].note == "no points: your code called tinyalbert's reference `linear_forward`"
 
     through_another_module = with_forward("    from tinyalbert.nn import feedforward\n"
                                           "    return feedforward.linear_forward(inputs, weight, bias)")

@@ -100,10 +100,16 @@ def score_check(exercise, check, student, reference, seed, setting, flagged, fou
     reached = [c for c in cases if c.message.startswith("reference used")]
     if reached:
         return CheckResult(exercise.name, check.name, check.about, 0.0, check.points, cases,
-                           f"no points: your code {reached[0].message[len('reference used: '):].splitlines()[0]}")
+                           f"no points: your code {_reference_call(reached[0].message)}")
     passed = sum(c.passed for c in cases)
     score = check.points * passed / len(cases) if cases else 0.0
     return CheckResult(exercise.name, check.name, check.about, round(score, 4), check.points, cases)
+
+
+def _reference_call(message: str) -> str:
+    """"reference used: ReferenceUsed: called tinyalbert's ..." -> "called tinyalbert's ..."."""
+    first = message[len("reference used: "):].splitlines()[0]
+    return first.removeprefix("ReferenceUsed: ")
 
 
 def grade_exercise(exercise, files, seed, setting, limits=Limits()) -> ExerciseResult:
