@@ -359,6 +359,7 @@ def test_gradescope_bundle_runs_against_a_stand_in_autograder_root(tmp_path):
         archive.extractall(installed)
     assert (installed / "tinyalbert" / "grading" / "worker.py").exists()
     assert subprocess.run(["bash", "-n", str(source / "setup.sh")]).returncode == 0
+    assert '"hypothesis>=' in (source / "setup.sh").read_text()  # the property checks search there as here
     root = tmp_path / "autograder"
     (root / "submission").mkdir(parents=True)
     (root / "submission" / "linear.py").write_text(LINEAR)
