@@ -434,3 +434,15 @@ def test_submission_files_keep_their_bytes_and_duplicates_and_emptiness_are_name
     (tmp_path / "empty").mkdir()
     empty = grade(read_submission(tmp_path / "empty"), ["linear"], setting=QUICK)[0]
     assert all("the submission holds no .py files" in c.note for c in empty.checks)
+
+
+def test_a_slow_submission_is_stopped_by_the_exercise_time_budget():
+    """Every call well inside its own limit, but hundreds of them: the exercise's budget ends it."""
+    limits = Limits(exercise_s=2.0)
+    started = time.monotonic()
+    _, checks = grade_linear(with_forward("    import time\n    time.sleep(0.25)\n"
+                                          "    out = inputs @ weight.T + (0 if bias is None else bias)\n"
+                                          "    return out, LinearCache(inputs, weight, bias is not None)"), limits)
+    assert time.monotonic() - started < 15
+    messages = [c.message for check in checks.values() for c in check.cases if not c.passed]
+    assert any("calls took more than 2 s in all" in m for m in messages), messages[:3]

@@ -43,6 +43,7 @@ class Limits(NamedTuple):
     call_s: float = 20.0  # wall-clock seconds per call
     cpu_s: float = 20.0  # CPU seconds per call
     startup_s: float = 60.0  # wall-clock seconds to start Python and load the submission
+    exercise_s: float = 180.0  # wall-clock seconds for all the calls of one exercise (a slow submission's bound)
     memory_bytes: int = 4 * 1024**3  # address space of the student process
     print_bytes: int = 64 * 1024  # what the student code may print, in all
     cpu_total_s: float = 600.0  # CPU seconds of one process in all
@@ -105,6 +106,7 @@ class Sandbox:
         self.files, self.graded, self.limits = dict(files), list(graded), limits
         self.process = None
         self.startup_failure = None  # set when the submission cannot even be loaded
+        self.calls_end = None  # when the exercise's time for calls runs out (set by the first call)
         self.info = {"found": [], "errors": [], "flagged": {}}
         self.printed = b""
         self.workdir = tempfile.mkdtemp(prefix="tinyalbert-grading-")
@@ -190,13 +192,18 @@ class Sandbox:
         self.ensure_started()
         if self.startup_failure is not None:
             return Outcome(False, error=self.startup_failure)
+        now = time.monotonic()
+        self.calls_end = self.calls_end or now + self.limits.exercise_s
+        if now >= self.calls_end:
+            return Outcome(False, error=f"not run: this exercise's calls took more than {self.limits.exercise_s:g} s "
+                                        "in all (far too slow; the reference takes well under a second)")
         count = 1 if perturbations is None else max(1, len(perturbations))
         request = {"op": "call" if perturbations is None else "perturbed", "target": target,
                    "args": {"args": list(args), "kwargs": dict(kwargs or {})}, "select": select,
                    "keep": keep, "cpu_s": self.limits.cpu_s, "perturbations": perturbations}
         try:
             self._send(request)
-            reply = self._receive(self.limits.call_s * count)
+            reply = self._receive(min(self.limits.call_s * count, self.calls_end - now))
         except SandboxBroken as error:
             self.stop()
             return Outcome(False, error=str(error))
