@@ -72,6 +72,14 @@ def test_stubs_keep_signatures_docstrings_and_cache_types(tmp_path):
     assert "def _split_digit_comma(self, piece: str)" in text
     for path in tmp_path.glob("*.py"):
         compile(path.read_text(), str(path), "exec")
+    # Running it again is harmless; over a student's work it refuses, unless told to overwrite.
+    assert cli("stubs", tmp_path, "--exercise", "layernorm").returncode == 0
+    (tmp_path / "layernorm.py").write_text(layernorm.replace("raise NotImplementedError", "return None", 1))
+    again = cli("stubs", tmp_path, "--exercise", "layernorm", "adamw")
+    assert again.returncode == 2 and "layernorm.py already exist" in again.stderr
+    assert "return None" in (tmp_path / "layernorm.py").read_text()
+    assert cli("stubs", tmp_path, "--exercise", "layernorm", "--force").returncode == 0
+    assert (tmp_path / "layernorm.py").read_text() == layernorm
 
 
 def test_list_shows_every_exercise_with_points():

@@ -23,6 +23,7 @@ def parser() -> argparse.ArgumentParser:
     stubs.add_argument("out_dir")
     stubs.add_argument("--exercise", nargs="+", metavar="NAME")
     stubs.add_argument("--solutions", action="store_true", help="write the reference solutions instead (for staff)")
+    stubs.add_argument("--force", action="store_true", help="overwrite files that are there with other contents")
     grading = commands.add_parser("grade", help="grade a .py file or a directory of .py files")
     grading.add_argument("submission")
     grading.add_argument("--exercise", nargs="+", metavar="NAME")
@@ -101,7 +102,12 @@ def main(argv=None) -> int:
         except KeyError as error:
             print(f"error: {error.args[0]}", file=sys.stderr)
             return 2
-        for path in write_stubs(args.out_dir, chosen, cut=not args.solutions):
+        try:
+            paths = write_stubs(args.out_dir, chosen, cut=not args.solutions, overwrite=args.force)
+        except FileExistsError as error:
+            print(f"error: {error.args[0]}", file=sys.stderr)
+            return 2
+        for path in paths:
             print(path)
         return 0
     if args.command == "grade":

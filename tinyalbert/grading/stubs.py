@@ -170,13 +170,17 @@ def exercise_file(exercise, cut: bool = True) -> str:
     return "\n\n\n".join("\n".join(block) for block in blocks) + "\n"
 
 
-def write_stubs(out_dir, exercises, cut: bool = True) -> list:
-    """Write `<exercise>.py` for each exercise into `out_dir`; returns the paths."""
+def write_stubs(out_dir, exercises, cut: bool = True, overwrite: bool = False) -> list:
+    """Write `<exercise>.py` for each exercise into `out_dir`; returns the paths. A file that is
+    there with other contents (a student's work, most likely) is not overwritten unless
+    `overwrite`: FileExistsError names them all, and nothing is written."""
     out = pathlib.Path(out_dir)
+    texts = {out / f"{exercise.name}.py": exercise_file(exercise, cut) for exercise in exercises}
+    changed = [path for path, text in texts.items() if path.exists() and path.read_text(encoding="utf-8", errors="replace") != text]
+    if changed and not overwrite:
+        raise FileExistsError(f"{', '.join(map(str, changed))} already exist with other contents (your work?); "
+                              "nothing was written. Choose another directory, or pass --force to overwrite them")
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for exercise in exercises:
-        path = out / f"{exercise.name}.py"
-        path.write_text(exercise_file(exercise, cut), encoding="utf-8")
-        paths.append(path)
-    return paths
+    for path, text in texts.items():
+        path.write_text(text, encoding="utf-8")
+    return list(texts)
