@@ -454,3 +454,18 @@ def test_a_slow_submission_is_stopped_by_the_exercise_time_budget():
     assert time.monotonic() - started < 15
     messages = [c.message for check in checks.values() for c in check.cases if not c.passed]
     assert any("calls took more than 2 s in all" in m for m in messages), messages[:3]
+
+
+def test_a_load_error_is_said_once_not_under_every_exercise():
+    from tinyalbert.grading.report import to_gradescope, to_text
+
+    files = {"broken.py": "open('accents.txt')\n", "linear.py": LINEAR,
+             "softmax.py": exercise_file(BY_NAME["softmax"], cut=False)}
+    results = grade(files, ["linear", "softmax"], setting=QUICK)
+    assert all(any("broken.py: FileNotFoundError" in note for note in r.notes) for r in results)
+    text = to_text(results)
+    assert text.count("broken.py: FileNotFoundError") == 1 and text.startswith("note (every exercise)")
+    assert "<frozen" not in text
+    document = json.loads(to_gradescope(results))
+    assert "broken.py: FileNotFoundError" in document["output"]
+    assert not any("broken.py" in test["output"] for test in document["tests"])

@@ -34,11 +34,19 @@ def totals(results):
     return sum(r.score for r in results), sum(r.max_score for r in results)
 
 
+def shared_notes(results) -> list:
+    """The notes every exercise has (load errors of a file concern them all): said once."""
+    if len(results) < 2:
+        return []
+    return [note for note in results[0].notes if all(note in exercise.notes for exercise in results[1:])]
+
+
 def to_text(results) -> str:
-    lines = []
+    shared = shared_notes(results)
+    lines = [f"note (every exercise): {note}" for note in shared]
     for exercise in results:
         lines.append(f"== {exercise.name}: {exercise.title}  [{exercise.score:g} / {exercise.max_score:g}]")
-        lines += [f"   note: {note}" for note in exercise.notes]
+        lines += [f"   note: {note}" for note in exercise.notes if note not in shared]
         for check in exercise.checks:
             mark = "ok  " if check.score >= check.max_score else "FAIL"
             lines.append(f"  {mark} {check.check:<26} {check.score:6.2f} / {check.max_score:g}")
@@ -65,12 +73,14 @@ def to_json(results, seed=None) -> str:
 
 def to_gradescope(results, execution_time: float = 0.0) -> str:
     score, maximum = totals(results)
+    shared = shared_notes(results)
     tests = []
     for exercise in results:
+        own = [note for note in exercise.notes if note not in shared]
         for number, check in enumerate(exercise.checks, start=1):
             output = feedback(check)
-            if exercise.notes:
-                output = "\n".join(f"note: {n}" for n in exercise.notes) + "\n" + output
+            if own:
+                output = "\n".join(f"note: {n}" for n in own) + "\n" + output
             tests.append({"name": f"{exercise.name}: {check.check}", "number": f"{exercise.name}.{number}",
                           "score": check.score, "max_score": check.max_score,
                           "status": "passed" if check.score >= check.max_score else "failed",
@@ -79,7 +89,8 @@ def to_gradescope(results, execution_time: float = 0.0) -> str:
     tests.append({"name": "Printed by the submission (staff only)", "score": 0, "max_score": 0,
                   "output": printed or "(nothing)", "visibility": "hidden"})
     document = {"score": round(score, 4), "execution_time": round(execution_time, 1),
-                "output": f"Total: {score:g} / {maximum:g}", "stdout_visibility": "hidden", "tests": tests}
+                "output": "\n".join([f"Total: {score:g} / {maximum:g}"] + [f"note: {n}" for n in shared]),
+                "stdout_visibility": "hidden", "tests": tests}
     return json.dumps(document, indent=2) + "\n"
 
 

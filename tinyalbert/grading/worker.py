@@ -148,6 +148,9 @@ def reloads_modules(source: str) -> str:
     return ""
 
 
+SUBMISSION_PREFIX = None  # the submission's directory in this process, left out of tracebacks
+
+
 def load_submission(directory: str, graded):
     """Execute each .py file of the submission.
 
@@ -157,6 +160,8 @@ def load_submission(directory: str, graded):
     nowhere but imported from tinyalbert, and every graded name defined in a file that loads
     module code again (around the tripwires).
     """
+    global SUBMISSION_PREFIX
+    SUBMISSION_PREFIX = os.path.join(directory, "")
     sys.path.insert(0, directory)
     namespace, errors, imported, reloading, defined_in, defined_by = {}, [], {}, {}, {}, {}
     for file_name in sorted(os.listdir(directory)):
@@ -203,8 +208,9 @@ def load_submission(directory: str, graded):
 def describe(error: BaseException) -> str:
     """The exception and the last frames of the student's own files."""
     frames = [frame for frame in traceback.extract_tb(error.__traceback__)
-              if not frame.filename.startswith(PACKAGE_DIR)]
-    where = "".join(traceback.format_list(frames[-3:]))
+              if not frame.filename.startswith((PACKAGE_DIR, "<frozen "))]  # the student's own frames only
+    # File names as the student knows them: "linear.py", not this process's temporary directory.
+    where = "".join(traceback.format_list(frames[-3:])).replace(SUBMISSION_PREFIX or "\0", "")
     kind = "called sys.exit" if isinstance(error, SystemExit) else type(error).__name__
     return f"{kind}: {error}" + (f"\n{where}" if where else "")
 
