@@ -207,6 +207,8 @@ def load_submission(directory: str, graded):
 
 def describe(error: BaseException) -> str:
     """The exception and the last frames of the student's own files."""
+    if type(error) is NotImplementedError and not str(error):  # the stub's own raise, untouched
+        return "not written yet: the body still raises NotImplementedError"
     frames = [frame for frame in traceback.extract_tb(error.__traceback__)
               if not frame.filename.startswith((PACKAGE_DIR, "<frozen "))]  # the student's own frames only
     # File names as the student knows them: "linear.py", not this process's temporary directory.
