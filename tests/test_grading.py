@@ -470,3 +470,12 @@ def test_a_load_error_is_said_once_not_under_every_exercise():
     document = json.loads(to_gradescope(results))
     assert "broken.py: FileNotFoundError" in document["output"]
     assert not any("broken.py" in test["output"] for test in document["tests"])
+
+
+def test_gradient_failures_name_the_parameter():
+    wrong = LINEAR.replace('return d_inputs, {"weight": d_weight, "bias": d_bias}',
+                           'return d_inputs, {"weight": 2 * d_weight, "bias": d_bias}')
+    assert wrong != LINEAR
+    _, checks = grade_linear(wrong)
+    messages = [c.message for c in checks["backward"].cases + checks["gradcheck"].cases if not c.passed]
+    assert messages and all("gradient of `weight`" in m for m in messages), messages[:2]

@@ -19,6 +19,7 @@ Partial credit: points * (cases passed / cases run).
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -26,6 +27,7 @@ import numpy as np
 from . import codec
 from .calling import invoke
 from .compare import GRADCHECK_TOL, compare
+from .reference import resolve
 from .sandbox import Outcome
 from .worker import select_paths
 from tinyalbert.gradcheck import STEP, gradient_error
@@ -110,7 +112,8 @@ def run_forward(check, case, student, reference, rng):
     got = student.call(check.target, case.args, case.kwargs, select=list(check.outputs))
     if not got.ok:
         return got.error
-    problems = [compare(e, g, f"output {list(p)}") for e, g, p in zip(expected.value, got.value, check.outputs)]
+    problems = [compare(e, g, f"output {list(p)}" if p else "the output")
+                for e, g, p in zip(expected.value, got.value, check.outputs)]
     return next((p for p in problems if p), None)
 
 
@@ -133,7 +136,7 @@ def run_backward(check, case, student, reference, rng):
     if not got.ok:
         return got.error
     for (arg_path, grad_path), want, have in zip(pairs, expected.value, got.value):
-        problem = compare(want, have, f"gradient of {_argument_name(arg_path)}")
+        problem = compare(want, have, f"gradient of {_argument_name(arg_path, check.forward)}")
         if problem:
             return problem
     return None
@@ -166,7 +169,7 @@ def run_gradcheck(check, case, student, reference, rng, entries: int, arrays=Non
         if not outcome.ok:
             return outcome.error
         numeric = (np.array(values[0::2]) - np.array(values[1::2])) / (2 * STEP)
-        problem = _gradient_problem(analytic, array, chosen, numeric, _argument_name(arg_path), noise)
+        problem = _gradient_problem(analytic, array, chosen, numeric, _argument_name(arg_path, check.forward), noise)
         if problem:
             return problem
     return None
@@ -211,11 +214,18 @@ def run_derivative(check, case, student, reference, rng):
     return _gradient_problem(derivative.value, x, np.arange(x.size), numeric.reshape(-1), "x", noise)
 
 
-def _argument_name(path) -> str:
+def _argument_name(path, function: str | None = None) -> str:
+    """How the report names the argument at `path`: by the parameter's name in `function`'s
+    signature (`weight`, `weights['query']`), or by position when that cannot be read."""
     where, *rest = path
     if where == "kwargs":
-        return str(rest[0])
-    return f"argument {rest[0]}" + "".join(f"[{key!r}]" for key in rest[1:])
+        return f"`{rest[0]}`"
+    name = f"argument {rest[0]}"
+    try:
+        name = f"`{list(inspect.signature(resolve(function)).parameters)[rest[0]]}`"
+    except Exception:  # no function, or a signature that cannot be read: keep the position
+        pass
+    return name + "".join(f"[{key!r}]" for key in rest[1:])
 
 
 RUNNERS = {"forward": run_forward, "value": run_value, "backward": run_backward, "derivative": run_derivative}
