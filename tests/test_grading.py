@@ -263,6 +263,7 @@ def test_printing_is_capped():
     result, checks = grade_linear(source, Limits(print_bytes=4096))
     assert checks["forward"].score == checks["forward"].max_score
     assert len(result.printed) <= 4 * 4096
+    assert "[... the rest was not kept: more than 4096 bytes printed]" in result.printed
 
 
 def test_using_the_reference_earns_nothing_and_says_why():
@@ -479,3 +480,11 @@ def test_gradient_failures_name_the_parameter():
     _, checks = grade_linear(wrong)
     messages = [c.message for c in checks["backward"].cases + checks["gradcheck"].cases if not c.passed]
     assert messages and all("gradient of `weight`" in m for m in messages), messages[:2]
+
+
+def test_a_wrong_signature_is_told_the_one_graded():
+    renamed = LINEAR.replace("def linear_forward(inputs, weight, bias):", "def linear_forward(inputs, weight):")
+    assert renamed != LINEAR
+    _, checks = grade_linear(renamed)
+    message = next(c.message for c in checks["forward"].cases if not c.passed)
+    assert "TypeError" in message and "the grader calls linear_forward(inputs, weight, bias)" in message, message

@@ -18,6 +18,7 @@ import ast
 import copy
 import importlib
 import importlib.util
+import inspect
 import os
 import resource
 import signal
@@ -43,7 +44,7 @@ class CappedWriter:
     """sys.stdout/sys.stderr replacement that keeps at most `cap` bytes and drops the rest."""
 
     def __init__(self, fd: int, cap: int):
-        self.fd, self.left = fd, cap
+        self.fd, self.left, self.cap = fd, cap, cap
         self.encoding = "utf-8"
 
     def write(self, text):
@@ -51,6 +52,8 @@ class CappedWriter:
         if self.left > 0:
             chunk = data[: self.left]
             self.left -= len(chunk)
+            if len(chunk) < len(data):  # the cap is reached: say so where the output stops
+                chunk += f"\n[... the rest was not kept: more than {self.cap} bytes printed]\n".encode()
             try:
                 os.write(self.fd, chunk)
             except OSError:
@@ -205,12 +208,20 @@ def load_submission(directory: str, graded):
     return namespace, errors, flagged
 
 
+SIGNATURES: dict = {}  # graded name -> "name(parameters)" of the reference, for wrong-signature errors
+
+
+def _student_frames(error: BaseException) -> list:
+    """The traceback frames of the student's own files."""
+    return [frame for frame in traceback.extract_tb(error.__traceback__)
+            if not frame.filename.startswith((PACKAGE_DIR, "<frozen "))]
+
+
 def describe(error: BaseException) -> str:
     """The exception and the last frames of the student's own files."""
     if type(error) is NotImplementedError and not str(error):  # the stub's own raise, untouched
         return "not written yet: the body still raises NotImplementedError"
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
-              if not frame.filename.startswith((PACKAGE_DIR, "<frozen "))]  # the student's own frames only
+    frames = _student_frames(error)
     # File names as the student knows them: "linear.py", not this process's temporary directory.
     where = "".join(traceback.format_list(frames[-3:])).replace(SUBMISSION_PREFIX or "\0", "")
     kind = "called sys.exit" if isinstance(error, SystemExit) else type(error).__name__
@@ -277,6 +288,9 @@ def run_call(namespace, request, slots, args=None):
             slots[request["keep"]] = result
     except BaseException as error:
         message = describe(error)
+        if isinstance(error, TypeError) and not _student_frames(error) and request["target"] in SIGNATURES:
+            # raised by the call itself: the student's signature differs from the one graded
+            message += f"\nthe grader calls {SIGNATURES[request['target']]}: keep that signature"
         if USED_REFERENCE:
             message = f"reference used: {message}"
         return {"ok": False, "error": message, "reference": sorted(USED_REFERENCE)}
@@ -323,6 +337,11 @@ def main(request_fd: int, result_fd: int) -> None:
         importlib.import_module(module)
     apply_limits(setup["limits"])
     original = {name: resolve(name) for name in setup["graded"]}
+    for name, function in original.items():  # read before the tripwires hide them
+        try:
+            SIGNATURES[name] = f"{name}{inspect.signature(function)}"
+        except (TypeError, ValueError):
+            pass
     install_tripwires(setup["graded"])
     namespace, errors, flagged = load_submission(setup["directory"], set(setup["graded"]))
     for name in setup["graded"]:
