@@ -659,6 +659,9 @@ def test_flattened_position_labels_give_transformers_loss(tmp_path):
         loss = ours(input_ids=IDS, attention_mask=MASK, **labels).loss
         expected = run_reference(theirs, input_ids=IDS, attention_mask=MASK, **labels).loss.item()
         np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
+    # A transposed (seq, batch) array has the right count but is not a flattening: refused.
+    with pytest.raises(ValueError, match="shape"):
+        ours(input_ids=IDS, attention_mask=MASK, labels=np.where(MASK == 1, 1, -100).T)
 
 
 @pytest.mark.parametrize("shape", [(0, 5), (2, 0)])
@@ -756,6 +759,8 @@ def test_config_name_or_path_is_where_it_was_read_and_is_not_saved(tmp_path):
     assert config.name_or_path == str(tmp_path) and AlbertConfig(**SMALL).name_or_path == ""
     config.save_pretrained(tmp_path / "again")
     assert "_name_or_path" not in json.loads((tmp_path / "again" / "config.json").read_text())
+    config.name_or_path = "mine"  # settable, as in Transformers, and still not saved
+    assert config.name_or_path == "mine" and "name_or_path" not in config.to_dict()
 
 
 # --- the model object: what a Transformers user does with it after loading --------------------------

@@ -285,6 +285,16 @@ def test_state_dict_and_key_mapping_replace_the_file_as_in_transformers(tmp_path
     ours = tinyalbert.AlbertForMaskedLM.from_pretrained(renamed, key_mapping=mapping)
     np.testing.assert_allclose(logits_of(ours), logits_of(theirs), atol=1e-5)
     np.testing.assert_allclose(logits_of(ours), logits_of(model), atol=1e-5)
+    # Only the first pattern that matches a key applies, as in Transformers (no chains).
+    chained = {r"\.feedforward_out\.": ".ffn_output.", r"\.ffn_output\.": ".broken."}
+    theirs = transformers.AlbertForMaskedLM.from_pretrained(renamed, key_mapping=chained).eval()
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(renamed, key_mapping=chained)
+    np.testing.assert_allclose(logits_of(ours), logits_of(theirs), atol=1e-5)
+    np.testing.assert_allclose(logits_of(ours), logits_of(model), atol=1e-5)
+    # Tensors that require grad, as a torch state dict holds them, are taken too.
+    grad_state = {name: value.clone().requires_grad_(True) for name, value in model.state_dict().items()}
+    ours = tinyalbert.AlbertForMaskedLM.from_pretrained(None, config=tmp_path / "plain", state_dict=grad_state)
+    np.testing.assert_allclose(logits_of(ours), logits_of(model), atol=1e-5)
 
 
 def test_loader_options_for_downloads_are_accepted_and_others_refused(tmp_path):
@@ -312,11 +322,18 @@ def test_save_with_max_shard_size_writes_shards_transformers_loads(tmp_path):
     np.testing.assert_allclose(logits_of(theirs), logits_of(ours), atol=1e-5)
     again = tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
     np.testing.assert_allclose(logits_of(again), logits_of(ours), atol=0)
-    # Saving again in one file removes the shards and the index (they would be read first).
+    # Saving again with bigger shards leaves none of the old ones; in one file, no shard or index.
+    ours.save_pretrained(tmp_path, max_shard_size="5KiB")  # 8,088 bytes: 2 shards, where 4KB gave more
+    index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
+    assert sorted(p.name for p in tmp_path.glob("model-*.safetensors")) == sorted(set(index["weight_map"].values()))
     ours.save_pretrained(tmp_path)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
     with pytest.raises(ValueError, match="max_shard_size must be"):
         ours.save_pretrained(tmp_path, max_shard_size="4 bananas")
+    from tinyalbert.weights import shard_size_in_bytes
+
+    assert [shard_size_in_bytes(size) for size in ("5GB", "5GiB", "200mb", "1.5KiB", 10)] == [
+        5 * 10**9, 5 * 2**30, 200 * 10**6, 1536, 10]
     with pytest.raises(ValueError, match="safetensors only"):
         ours.save_pretrained(tmp_path / "pickled", max_shard_size="4KB", safe_serialization=False)
 

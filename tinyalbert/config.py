@@ -163,6 +163,10 @@ class AlbertConfig:
         """Where `from_pretrained` read this config from ("" for one built in code), as in Transformers."""
         return self.__dict__.get("_name_or_path", "")
 
+    @name_or_path.setter
+    def name_or_path(self, value) -> None:
+        self._name_or_path = str(value)  # not a field: not saved
+
     # --- derived quantities -------------------------------------------------------------
     @property
     def num_labels(self) -> int:

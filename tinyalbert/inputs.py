@@ -83,7 +83,7 @@ def prepare_inputs(xp, dtype, config, input_ids, attention_mask, token_type_ids,
     if batch == 0 or seq == 0:
         raise ValueError(f"the inputs are empty (shape (batch, seq) = {shape}): give at least one token of one text")
     # Absolute positions have max_position_embeddings rows; relative ones 2 * max_position_embeddings - 1
-    # distances, which a longer sequence would pass as well.
+    # distances, and a longer sequence would index past those too.
     if seq > config.max_position_embeddings:
         raise ValueError(f"sequence length {seq} exceeds max_position_embeddings ({config.max_position_embeddings})")
     attention_mask = xp.ones(shape, dtype=dtype) if attention_mask is None else asarray(xp, attention_mask)

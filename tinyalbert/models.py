@@ -179,7 +179,8 @@ class AlbertPreTrainedModel:
         if state_dict is None:
             tensors, source = read_checkpoint(directory, use_safetensors)
         else:
-            tensors, source = {name: to_numpy(value) for name, value in state_dict.items()}, "the state_dict given"
+            tensors = {name: to_numpy(_host_array(value)) for name, value in state_dict.items()}
+            source = "the state_dict given"
         if key_mapping:
             tensors = rename_keys(tensors, key_mapping)
         tensors = normalize_checkpoint_keys(tensors, config)
@@ -274,8 +275,8 @@ class AlbertPreTrainedModel:
         # The saved config names this class and dtype; the model's own config is left as it was.
         config = dataclasses.replace(self.config, architectures=[type(self).__name__],
                                      extra={**self.config.extra, "torch_dtype": self.dtype_name})
-        tensors = {name: to_numpy(value) for name, value in (self.state_dict() if state_dict is None
-                                                             else state_dict).items()}
+        tensors = {name: to_numpy(_host_array(value)) for name, value in (self.state_dict() if state_dict is None
+                                                                          else state_dict).items()}
         max_bytes = shard_size_in_bytes(max_shard_size)
         if safe_serialization:
             written = write_sharded_safetensors(tensors, directory, max_bytes)
@@ -444,10 +445,12 @@ class AlbertPreTrainedModel:
 
     def _position_labels(self, labels, name: str, classes: int, shape):
         """`_labels` for the losses Transformers computes on flattened labels (`labels.view(-1)`):
-        any layout with one label per position, (batch * seq,) included, is read as `shape`."""
+        flat labels (batch * seq,) or a trailing axis of 1 are read as `shape`; any other layout
+        must be `shape` itself (a transposed (seq, batch) array is refused, not misread)."""
         if labels is not None:
             labels = asarray(self.xp, labels)
-            if tuple(labels.shape) != tuple(shape) and labels.size == math.prod(shape):
+            flattened = labels.ndim == 1 or (labels.ndim == len(shape) + 1 and labels.shape[-1] == 1)
+            if flattened and tuple(labels.shape) != tuple(shape) and labels.size == math.prod(shape):
                 labels = self.xp.reshape(labels, tuple(shape))
         return self._labels(labels, name, classes, shape)
 

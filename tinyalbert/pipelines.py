@@ -147,25 +147,33 @@ class FillMaskPipeline:
         iterator of results, one per text, computed `batch_size` texts at a time.
         """
         batch_size = self.batch_size if batch_size is None else check_positive_int("batch_size", batch_size)
+        target_ids = self.target_ids if targets is None else self.get_target_ids(targets)  # once, warnings too
         if isinstance(inputs, Iterator):
-            options = dict(top_k=top_k, targets=targets, truncation=truncation, tokenizer_kwargs=tokenizer_kwargs)
-            return stream(lambda texts: self._fill(texts, batch_size=batch_size, **options), inputs, batch_size)
+            options = dict(top_k=top_k, target_ids=target_ids, truncation=truncation, tokenizer_kwargs=tokenizer_kwargs)
+            return self._stream(inputs, batch_size, options)
         if isinstance(inputs, str):
             texts, unwrap = [inputs], True
         elif isinstance(inputs, (list, tuple)):
             texts, unwrap = list(inputs), len(inputs) == 1
         else:
             raise TypeError(f"inputs must be a str, a list of str or an iterator of str, got {type(inputs).__name__}")
-        results = self._fill(texts, top_k, targets, truncation, tokenizer_kwargs, batch_size)
+        results = self._fill(texts, top_k, target_ids, truncation, tokenizer_kwargs, batch_size)
         return results[0] if unwrap else results
 
-    def _fill(self, texts: list, top_k, targets, truncation, tokenizer_kwargs, batch_size: int) -> list:
-        """One result per text of `texts`."""
-        for index, text in enumerate(texts):
+    def _stream(self, inputs: Iterator, batch_size: int, options: dict) -> Iterator:
+        """The results of an iterator of texts, `batch_size` at a time (errors name the item's place)."""
+        done = 0
+        for batch in stream(lambda texts: [texts], inputs, batch_size):
+            yield from self._fill(batch, batch_size=batch_size, first_index=done, **options)
+            done += len(batch)
+
+    def _fill(self, texts: list, top_k, target_ids, truncation, tokenizer_kwargs, batch_size: int,
+              first_index: int = 0) -> list:
+        """One result per text of `texts` (items `first_index`... of the caller's inputs)."""
+        for index, text in enumerate(texts, start=first_index):
             if not isinstance(text, str):
                 raise TypeError(f"inputs[{index}] must be a str, got {type(text).__name__}: {text!r:.80}")
         top_k = self.top_k if top_k is None else _check_top_k(top_k)
-        target_ids = self.target_ids if targets is None else self.get_target_ids(targets)
         tokenizer_kwargs = self.tokenizer_kwargs if tokenizer_kwargs is None else tokenizer_kwargs
         truncation, limit = self._truncation_limit(truncation, tokenizer_kwargs)
         if not texts:

@@ -248,13 +248,18 @@ def normalize_checkpoint_keys(tensors: dict, config) -> dict:
 
 
 def rename_keys(tensors: dict, key_mapping: dict) -> dict:
-    """Checkpoint keys renamed as Transformers' `key_mapping` does: each `{pattern: replacement}`
-    is applied in turn with `re.sub`."""
+    """Checkpoint keys renamed as Transformers' `key_mapping` does: the first `{pattern: replacement}`
+    that matches a key is applied (`re.subn`), the others not. Two keys renamed to one name raise."""
     renamed = {}
     for key, value in tensors.items():
+        new_key = key
         for pattern, replacement in key_mapping.items():
-            key = re.sub(pattern, replacement, key)
-        renamed[key] = value
+            new_key, count = re.subn(pattern, replacement, key)
+            if count:
+                break
+        if new_key in renamed:
+            raise ValueError(f"key_mapping renames two checkpoint keys to {new_key!r}")
+        renamed[new_key] = value
     return renamed
 
 
@@ -346,28 +351,33 @@ def remove_stale_weights(directory: Path, kept) -> None:
             stale += [directory / shard for shard in set(weight_map.values())]
         except (json.JSONDecodeError, KeyError, AttributeError):
             pass  # an unreadable index still goes; its shards cannot be named
+    # Shards of an earlier sharded save that the new index no longer lists (it was written first).
+    stale += list(directory.glob("model-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9].safetensors"))
     for file in stale:
         if file.name not in kept and file.is_file():
             file.unlink()
 
 
-# Transformers' max_shard_size units (powers of 1000, as huggingface_hub reads them).
-SIZE_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+# Transformers' max_shard_size units: powers of 1000, and of 1024 for KiB, MiB, GiB, TiB.
+SIZE_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+              "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
 
 def shard_size_in_bytes(size) -> int:
     """`max_shard_size` as Transformers takes it: a number of bytes, or text such as "5GB"."""
     if isinstance(size, (int, np.integer)) and not isinstance(size, bool) and size > 0:
         return int(size)
-    if isinstance(size, str) and size.strip()[-2:].upper() in SIZE_UNITS:
+    if isinstance(size, str):
+        text = size.strip().upper()
+        unit = next((unit for unit in sorted(SIZE_UNITS, key=len, reverse=True) if text.endswith(unit)), None)
         try:
-            value = float(size.strip()[:-2])
+            value = float(text[: -len(unit)]) if unit else -1.0
         except ValueError:
             value = -1.0
         if value > 0:
-            return int(value * SIZE_UNITS[size.strip()[-2:].upper()])
-    raise ValueError(f"max_shard_size must be a positive number of bytes or a size such as '5GB' or '200MB' "
-                     f"(units {', '.join(SIZE_UNITS)}), got {size!r}")
+            return int(value * SIZE_UNITS[unit])
+    raise ValueError(f"max_shard_size must be a positive number of bytes or a size such as '5GB' or '200MiB' "
+                     f"(units KB, MB, GB, TB, KiB, MiB, GiB, TiB), got {size!r}")
 
 
 def split_into_shards(tensors: dict, max_bytes: int) -> list[dict]:

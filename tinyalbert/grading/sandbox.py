@@ -189,14 +189,14 @@ class Sandbox:
     # --- calls ------------------------------------------------------------------------------
     def call(self, target, args, kwargs=None, *, select=None, keep=None, perturbations=None) -> Outcome:
         """Call `target` in the student process; `perturbations` makes it one call per entry."""
+        now = time.monotonic()
+        self.calls_end = self.calls_end or now + self.limits.exercise_s
+        if now >= self.calls_end:  # before any restart: a process killed for time is not started again
+            return Outcome(False, error=self._over_budget())
         self.ensure_started()
         if self.startup_failure is not None:
             return Outcome(False, error=self.startup_failure)
         now = time.monotonic()
-        self.calls_end = self.calls_end or now + self.limits.exercise_s
-        if now >= self.calls_end:
-            return Outcome(False, error=f"not run: this exercise's calls took more than {self.limits.exercise_s:g} s "
-                                        "in all (far too slow; the reference takes well under a second)")
         count = 1 if perturbations is None else max(1, len(perturbations))
         request = {"op": "call" if perturbations is None else "perturbed", "target": target,
                    "args": {"args": list(args), "kwargs": dict(kwargs or {})}, "select": select,
@@ -204,12 +204,19 @@ class Sandbox:
         try:
             self._send(request)
             reply = self._receive(min(self.limits.call_s * count, self.calls_end - now))
+        except SandboxTimeout as error:
+            self.stop()
+            return Outcome(False, error=self._over_budget() if time.monotonic() >= self.calls_end else str(error))
         except SandboxBroken as error:
             self.stop()
             return Outcome(False, error=str(error))
         if perturbations is not None:
             return Outcome(True, [self._outcome(item) for item in reply["value"]])
         return self._outcome(reply)
+
+    def _over_budget(self) -> str:
+        return (f"not run to the end: this exercise's calls took more than {self.limits.exercise_s:g} s in all "
+                "(far too slow; the reference takes well under a second)")
 
     @staticmethod
     def _outcome(reply) -> Outcome:

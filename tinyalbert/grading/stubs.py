@@ -158,7 +158,8 @@ def exercise_file(exercise, cut: bool = True) -> str:
         "",
         f"{what}. Keep the names and signatures: the grader calls these functions by name.",
         *(["Each *_forward returns (output, cache), the cache one of the NamedTuples below; its",
-           "*_backward takes (d_output, cache) and returns the gradients."] if caches else []),
+           "*_backward takes (d_output, cache) and returns the gradients."]
+          if any(name.endswith("_forward") for name in exercise.functions) else []),
         f"Check your work: python -m tinyalbert.grading grade {exercise.name}.py --exercise {exercise.name}",
         '"""',
         "from __future__ import annotations",

@@ -49,15 +49,17 @@ class CappedWriter:
 
     def write(self, text):
         data = str(text).encode("utf-8", "replace")
-        if self.left > 0:
-            chunk = data[: self.left]
+        chunk = data[: max(self.left, 0)]
+        if len(chunk) < len(data) and self.left >= 0:  # the first write past the cap says so, once
+            chunk += f"\n[... the rest was not kept: more than {self.cap} bytes printed]\n".encode()
+            self.left = -1
+        else:
             self.left -= len(chunk)
-            if len(chunk) < len(data):  # the cap is reached: say so where the output stops
-                chunk += f"\n[... the rest was not kept: more than {self.cap} bytes printed]\n".encode()
+        if chunk:
             try:
                 os.write(self.fd, chunk)
             except OSError:
-                self.left = 0
+                self.left = -1
         return len(text)
 
     def flush(self):
