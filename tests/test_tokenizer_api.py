@@ -343,6 +343,12 @@ def test_pad_gives_torch_tensors_back_for_torch_tensors(make_pair):
     assert set(got) == set(expected)
     for key in expected:
         assert isinstance(got[key], torch.Tensor) and torch.equal(got[key], expected[key]), key
+    # Float labels padded along keep their values (regression targets), as in Transformers.
+    labelled = [{"input_ids": [5, 6, 7], "labels": 0.7}, {"input_ids": [5], "labels": 1.2}]
+    for kind in ("np", "pt"):
+        got, expected = ours.pad(labelled, return_tensors=kind), reference.pad(labelled, return_tensors=kind)
+        assert str(got["labels"].dtype) == str(expected["labels"].dtype)
+        np.testing.assert_allclose(np.asarray(got["labels"]), np.asarray(expected["labels"]))
 
 
 @pytest.mark.reference

@@ -341,5 +341,8 @@ def to_arrays(batch: dict, return_tensors, add_batch_axis: bool) -> dict:
         if values and isinstance(values[0], list) and len({len(row) for row in values}) > 1:
             raise ValueError(f"cannot make an array of {key}: the sequences have different lengths; "
                              "pass padding=True (and truncation=True for long texts)")
-        arrays[key] = xp.asarray(values, dtype=xp.int64)
+        if np.asarray(values).dtype.kind == "f":  # e.g. regression labels padded along: kept as numbers
+            arrays[key] = xp.asarray(values)
+        else:
+            arrays[key] = xp.asarray(values, dtype=xp.int64)
     return arrays
