@@ -35,6 +35,21 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "data"
 BUNDLED_MODELS = ("tinyalbert-mini",)
 DEFAULT_MODEL = "tinyalbert-mini"
 
+# Transformers' save_pretrained options for pushing to the Hub: accepted with push_to_hub=False.
+HUB_SAVE_OPTIONS = frozenset({"token", "commit_message", "private", "create_pr", "repo_id"})
+
+
+def check_no_upload(push_to_hub: bool, hub_options: dict) -> None:
+    """`save_pretrained`'s Hub arguments: uploading is refused with the way to do it, the options
+    that go with it are accepted (they do nothing without it), anything else is a TypeError."""
+    if push_to_hub:
+        raise ValueError("tinyalbert does not upload: save to a directory, then upload it with huggingface_hub "
+                         "(HfApi().upload_folder(folder_path=directory, repo_id=...))")
+    unknown = sorted(set(hub_options) - HUB_SAVE_OPTIONS)
+    if unknown:
+        raise TypeError(f"save_pretrained() got unexpected keyword argument(s) {unknown}")
+
+
 # The checkpoints Google released before the Hub had organisations (the presets' names); they
 # now live under `albert/`.
 LEGACY_ALBERT_NAMES = tuple(PRESETS)

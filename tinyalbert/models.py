@@ -261,15 +261,12 @@ class AlbertPreTrainedModel:
         `push_to_hub` and `variant` are refused with a reason; Transformers' upload options
         (`token`, `commit_message`, ...) are accepted with `push_to_hub=False` and do nothing.
         """
-        if push_to_hub:
-            raise ValueError("tinyalbert does not upload: save to a directory, then upload it with huggingface_hub "
-                             "(HfApi().upload_folder(folder_path=directory, repo_id=...))")
+        from .hub import check_no_upload
+
+        check_no_upload(push_to_hub, hub_options)
         if variant is not None:
             raise ValueError(f"variant={variant!r}: tinyalbert writes and reads model.safetensors and "
                              "pytorch_model.bin only")
-        unknown = sorted(set(hub_options) - HUB_SAVE_OPTIONS)
-        if unknown:
-            raise TypeError(f"save_pretrained() got unexpected keyword argument(s) {unknown}")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         # The saved config names this class and dtype; the model's own config is left as it was.
@@ -602,9 +599,6 @@ def _host_array(value):
         return value.detach().cpu().numpy()
     return value
 
-
-# Options of Transformers' save_pretrained for pushing to the Hub: accepted (with push_to_hub=False), no effect.
-HUB_SAVE_OPTIONS = frozenset({"token", "commit_message", "private", "create_pr", "repo_id"})
 
 # Options of Transformers' from_pretrained for downloads, devices and torch's loader: accepted, no effect here.
 IGNORED_LOADER_OPTIONS = frozenset({

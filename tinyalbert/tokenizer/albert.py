@@ -482,12 +482,9 @@ class AlbertTokenizer(SpecialTokensMixin):
         if legacy_format is False:
             raise ValueError("legacy_format=False writes a fast tokenizer's tokenizer.json; this is the slow, "
                              "SentencePiece tokenizer, saved as spiece.model and its configs")
-        if push_to_hub:
-            raise ValueError("tinyalbert does not upload: save to a directory, then upload it with huggingface_hub "
-                             "(HfApi().upload_folder(folder_path=directory, repo_id=...))")
-        unknown = sorted(set(hub_options) - {"token", "commit_message", "private", "create_pr", "repo_id"})
-        if unknown:
-            raise TypeError(f"save_pretrained() got unexpected keyword argument(s) {unknown}")
+        from ..hub import check_no_upload
+
+        check_no_upload(push_to_hub, hub_options)
         save_directory = Path(save_directory)
         save_directory.mkdir(parents=True, exist_ok=True)
         prefix = filename_prefix + "-" if filename_prefix else ""
