@@ -490,3 +490,10 @@ def test_a_wrong_signature_is_told_the_one_graded():
     _, checks = grade_linear(renamed)
     message = next(c.message for c in checks["forward"].cases if not c.passed)
     assert "TypeError" in message and "the grader calls linear_forward(inputs, weight, bias)" in message, message
+
+
+def test_a_syntax_error_shows_the_line():
+    broken = LINEAR.replace("def linear_backward(", "def linear_backward(d_out cache, ", 1)
+    result, _ = grade_linear(broken)
+    note = next(note for note in result.notes if "SyntaxError" in note)
+    assert "(linear.py, line" in note and "def linear_backward(d_out cache," in note and "^" in note, note

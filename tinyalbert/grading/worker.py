@@ -223,6 +223,11 @@ def describe(error: BaseException) -> str:
     """The exception and the last frames of the student's own files."""
     if type(error) is NotImplementedError and not str(error):  # the stub's own raise, untouched
         return "not written yet: the body still raises NotImplementedError"
+    if isinstance(error, SyntaxError) and error.text:  # show the line itself, as Python's traceback does
+        name = os.path.basename(error.filename or "")
+        column = max((error.offset or 1) - 1, 0)
+        return (f"{type(error).__name__}: {error.msg} ({name}, line {error.lineno})\n"
+                f"    {error.text.rstrip()}\n    {' ' * column}^")
     frames = _student_frames(error)
     # File names as the student knows them: "linear.py", not this process's temporary directory.
     where = "".join(traceback.format_list(frames[-3:])).replace(SUBMISSION_PREFIX or "\0", "")
