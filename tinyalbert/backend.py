@@ -146,10 +146,17 @@ def dtype_name(xp: ModuleType, dtype) -> str:
     raise ValueError(f"unsupported dtype {dtype!r}: use one of {', '.join(FLOAT_DTYPES)}")
 
 
+def is_torch_tensor(value) -> bool:
+    """Whether `value` is a torch tensor, without importing torch."""
+    return callable(getattr(value, "detach", None)) and type(value).__module__.split(".")[0] == "torch"
+
+
 def to_numpy(array) -> np.ndarray:
-    """Copy any backend's array to a NumPy array on the host (for saving and printing)."""
+    """Copy any backend's array (or a torch tensor, detached) to a NumPy array on the host."""
     if isinstance(array, np.ndarray):
         return array
+    if is_torch_tensor(array):  # one that requires grad, or lives on a GPU, has no plain __array__
+        return array.detach().cpu().numpy()
     if hasattr(array, "get"):  # CuPy
         return array.get()
     if hasattr(array, "__dlpack__"):

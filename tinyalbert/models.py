@@ -20,8 +20,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .backend import (
-    array_namespace, asarray, backend_for_device, device_of_map, dtype_name, get_backend, get_dtype, names_a_device,
-    to_numpy,
+    array_namespace, asarray, backend_for_device, device_of_map, dtype_name, get_backend, get_dtype, is_torch_tensor,
+    names_a_device, to_numpy,
 )
 from .config import AlbertConfig
 from .nn.albert import albert_body_forward
@@ -179,7 +179,7 @@ class AlbertPreTrainedModel:
         if state_dict is None:
             tensors, source = read_checkpoint(directory, use_safetensors)
         else:
-            tensors = {name: to_numpy(_host_array(value)) for name, value in state_dict.items()}
+            tensors = {name: to_numpy(value) for name, value in state_dict.items()}
             source = "the state_dict given"
         if key_mapping:
             tensors = rename_keys(tensors, key_mapping)
@@ -272,8 +272,8 @@ class AlbertPreTrainedModel:
         # The saved config names this class and dtype; the model's own config is left as it was.
         config = dataclasses.replace(self.config, architectures=[type(self).__name__],
                                      extra={**self.config.extra, "torch_dtype": self.dtype_name})
-        tensors = {name: to_numpy(_host_array(value)) for name, value in (self.state_dict() if state_dict is None
-                                                                          else state_dict).items()}
+        tensors = {name: to_numpy(value) for name, value in (self.state_dict() if state_dict is None
+                                                             else state_dict).items()}
         max_bytes = shard_size_in_bytes(max_shard_size)
         if safe_serialization:
             written = write_sharded_safetensors(tensors, directory, max_bytes)
@@ -594,10 +594,8 @@ class IncompatibleKeys(NamedTuple):
 
 
 def _host_array(value):
-    """A NumPy (or backend) array of `value`; torch tensors are detached and copied to the host."""
-    if callable(getattr(value, "detach", None)) and type(value).__module__.split(".")[0] == "torch":
-        return value.detach().cpu().numpy()
-    return value
+    """`value` as it is, unless it is a torch tensor: then a NumPy copy (see `to_numpy`)."""
+    return to_numpy(value) if is_torch_tensor(value) else value
 
 
 # Options of Transformers' from_pretrained for downloads, devices and torch's loader: accepted, no effect here.

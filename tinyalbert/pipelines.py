@@ -163,7 +163,7 @@ class FillMaskPipeline:
     def _stream(self, inputs: Iterator, batch_size: int, options: dict) -> Iterator:
         """The results of an iterator of texts, `batch_size` at a time (errors name the item's place)."""
         done = 0
-        for batch in stream(lambda texts: [texts], inputs, batch_size):
+        for batch in batches(inputs, batch_size):
             yield from self._fill(batch, batch_size=batch_size, first_index=done, **options)
             done += len(batch)
 
@@ -311,17 +311,23 @@ class FillMaskPipeline:
 NOT_GIVEN = object()  # top_k left out: each task's own default (fill-mask 5, text-classification 1, ...)
 
 
-def stream(run_batch, inputs: Iterator, batch_size: int) -> Iterator:
-    """Results for an iterator of inputs, as Transformers' pipelines give them for a generator:
-    an iterator, one result per input; `run_batch(list)` gives the results of `batch_size`
-    inputs at a time, in a list."""
+def batches(inputs: Iterator, batch_size: int) -> Iterator[list]:
+    """The items of `inputs` in lists of `batch_size` (the last one shorter), as they come."""
     batch = []
     for item in inputs:
         batch.append(item)
         if len(batch) == batch_size:
-            yield from run_batch(batch)
+            yield batch
             batch = []
     if batch:
+        yield batch
+
+
+def stream(run_batch, inputs: Iterator, batch_size: int) -> Iterator:
+    """Results for an iterator of inputs, as Transformers' pipelines give them for a generator:
+    an iterator, one result per input; `run_batch(list)` gives the results of `batch_size`
+    inputs at a time, in a list."""
+    for batch in batches(inputs, batch_size):
         yield from run_batch(batch)
 
 

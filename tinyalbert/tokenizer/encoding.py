@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..backend import is_torch_tensor
+
 PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
 TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
 # What each field is padded with; fields not listed here (length, overflow) are left alone.
@@ -287,7 +289,7 @@ def lists_and_array_kind(encoded_inputs, return_tensors):
             sample = sample[0]
         if isinstance(sample, np.ndarray):
             return_tensors = "np"
-        elif type(sample).__module__.split(".")[0] == "torch":  # a torch tensor (it has no __array_namespace__)
+        elif is_torch_tensor(sample):  # it has no __array_namespace__
             return_tensors = "pt"
         elif hasattr(sample, "__array_namespace__"):
             return_tensors = sample.__array_namespace__()
