@@ -75,8 +75,7 @@ class TextClassificationPipeline:
     def read_options(self, top_k="", function_to_apply=None, return_all_scores=None, batch_size=None,
                      **tokenizer_kwargs) -> tuple[dict, dict]:
         """(tokenizer options, scoring options), as Transformers reads them; "" means not given."""
-        if batch_size is not None:  # texts run one at a time; the count changes nothing else
-            check_positive_int("batch_size", batch_size)
+        _check_batch_size(batch_size)
         scoring = {}
         if return_all_scores is None:
             return_all_scores = getattr(self.model.config, "return_all_scores", None)
