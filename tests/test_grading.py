@@ -3,6 +3,7 @@ misbehaving submissions. The self-test (reference, stubs, mutants) runs in test_
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -497,3 +498,83 @@ def test_a_syntax_error_shows_the_line():
     result, _ = grade_linear(broken)
     note = next(note for note in result.notes if "SyntaxError" in note)
     assert "(linear.py, line" in note and "def linear_backward(d_out cache," in note and "^" in note, note
+
+
+# --- arguments changed in place ------------------------------------------------------------------
+def test_a_forward_that_changes_its_input_fails_though_its_output_is_right():
+    # The output is the reference's to the last bit; only the caller's `inputs` is changed.
+    in_place = LINEAR.replace("    rows = xp.reshape(inputs, (-1, inputs.shape[-1]))",
+                              "    rows = xp.reshape(inputs, (-1, inputs.shape[-1]))\n    inputs *= 1.0\n    inputs += 0.0\n"
+                              "    inputs[...] = xp.where(inputs == inputs, inputs, inputs) + 0.5\n    rows = rows - 0.5")
+    assert in_place != LINEAR
+    _, checks = grade_linear(in_place)
+    assert checks["forward"].score == 0 and checks["gradcheck"].score == 0
+    assert checks["backward"].score == checks["backward"].max_score  # the backward is untouched
+    message = next(c.message for c in checks["forward"].cases if not c.passed)
+    assert "`linear_forward` changed its argument `inputs` in place (at index (0, 0" in message, message
+    assert "now" in message and "not `x *= 2`" in message
+
+
+def test_a_backward_that_writes_into_its_cache_or_upstream_gradient_fails():
+    into_cache = LINEAR.replace("    d_inputs = xp.reshape(d_rows @ weight, inputs.shape)",
+                                "    d_inputs = xp.reshape(d_rows @ weight, inputs.shape)\n    weight *= 2.0\n    weight /= 2.0\n"
+                                "    weight[0, 0] = 123.0")
+    into_upstream = LINEAR.replace("    d_inputs = xp.reshape(d_rows @ weight, inputs.shape)",
+                                   "    d_inputs = xp.reshape(d_rows @ weight, inputs.shape)\n    d_output[...] = 0.0")
+    assert into_cache != LINEAR and into_upstream != LINEAR
+    for source, named in ((into_cache, "its argument `cache`.weight in place"),
+                          (into_upstream, "its argument `d_output` in place")):
+        _, checks = grade_linear(source)
+        assert checks["forward"].score == checks["forward"].max_score
+        assert checks["backward"].score == 0 and checks["gradcheck"].score == 0
+        message = next(c.message for c in checks["backward"].cases if not c.passed)
+        assert named in message, message
+
+
+def test_an_optimizer_that_replaces_entries_of_the_params_dict_fails():
+    source = exercise_file(BY_NAME["adamw"], cut=False)
+    changed = source.replace("        return updated\n", "        params.update(updated)\n        return updated\n")
+    assert changed != source
+    result = grade({"adamw.py": changed}, ["adamw"], setting=QUICK)[0]
+    assert result.score == 0
+    message = next(c.message for check in result.checks for c in check.cases if not c.passed)
+    assert "`AdamW` replaced or removed `params`[" in message and "of step 1" in message, message
+
+
+def test_check_in_a_notebook_fails_a_function_that_changes_its_input(capsys):
+    def layernorm_forward(inputs, weight, bias, eps):
+        inputs -= inputs.mean(-1, keepdims=True)  # the output is right; the caller's array is not
+        inv_std = 1.0 / np.sqrt((inputs ** 2).mean(-1, keepdims=True) + eps)
+        return inputs * inv_std * weight + bias, None
+
+    assert check("layernorm_forward", layernorm_forward) is False
+    assert "changed its argument `inputs` in place" in capsys.readouterr().out
+
+
+def test_the_documented_overwrites_are_allowed_and_only_those():
+    # softmax_backward overwrites d_probs and encoder_backward pops its layer caches, as their
+    # docstrings say; the reference itself must pass, and the exceptions must name real parameters.
+    import inspect
+
+    from tinyalbert.grading.calling import MAY_OVERWRITE
+
+    for name, positions in MAY_OVERWRITE.items():
+        parameters = list(inspect.signature(resolve(name)).parameters)
+        doc = inspect.getdoc(resolve(name))
+        for position in positions:
+            assert f"`{parameters[position]}" in doc or f"`{parameters[position]}." in doc, (name, parameters[position])
+    assert check("softmax_backward", resolve("softmax_backward")) is True
+
+
+def test_a_random_draw_is_named_with_its_shapes_and_settings():
+    # Edge cases say their shapes in their names; a random draw must too, or a student cannot
+    # rebuild the input that failed.
+    wrong = LINEAR.replace("return xp.reshape(outputs,", "outputs = outputs + 1.0\n    return xp.reshape(outputs,")
+    _, checks = grade_linear(wrong)
+    drawn = [c.name for c in checks["forward"].cases if c.name.startswith("random draw")]
+    assert drawn and all(not c.passed for c in checks["forward"].cases)
+    for name in drawn:
+        assert re.fullmatch(r"random draw \d+: inputs \([\d, ]+\), weight \(\d+, \d+\), bias \(\d+,\)", name), name
+    encoder = grade({"encoder.py": exercise_file(BY_NAME["encoder"], cut=False)}, ["encoder"], setting=QUICK)[0]
+    names = [c.name for check in encoder.checks for c in check.cases if c.name.startswith("random draw")]
+    assert names and all("num_hidden_layers=" in n and "num_hidden_groups=" in n for n in names), names

@@ -10,7 +10,10 @@ Most graded names are plain functions: `namespace[name](*args, **kwargs)`. Two o
 """
 from __future__ import annotations
 
+import inspect
 import re
+
+import numpy as np
 
 from .reference import GRADED_METHODS, is_method
 
@@ -61,3 +64,114 @@ def invoke(namespace: dict, target: str, args, kwargs):
     if is_method(target):
         return namespace[target](PiecesTokenizer(namespace), *args, **kwargs)
     return namespace[target](*args, **kwargs)
+
+
+# --- arguments changed in place ---------------------------------------------------------------
+# A function that writes into an array it was given breaks the model around it even when its own
+# result is right: the caller still holds that array (the residual branch adds the layer's input
+# again, the next pass of a shared layer reads it, a cache is read by a later backward). So every
+# array of a call's arguments must come back as it went in. The exceptions are written down in the
+# reference's docstring: graded name -> the argument positions it may change.
+MAY_OVERWRITE = {
+    "softmax_backward": (0,),  # "perf: overwrites and returns `d_probs`"
+    "encoder_backward": (1,),  # "The layer caches are popped off `cache.layers`" (each freed once used)
+}
+
+
+def _argument_arrays(tree, path):
+    """(path, array) for each NumPy array in the tuples, lists and dicts of `tree`."""
+    if isinstance(tree, np.ndarray):
+        yield path, tree
+    elif isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _argument_arrays(value, (*path, key))
+    elif isinstance(tree, (list, tuple)):
+        for index, value in enumerate(tree):
+            yield from _argument_arrays(value, (*path, index))
+
+
+def snapshot_arguments(target: str, args, kwargs) -> list:
+    """What `arguments_changed` compares against: (path, array, copy) of each array argument."""
+    allowed = MAY_OVERWRITE.get(target, ())
+    tree = {"args": list(args), "kwargs": dict(kwargs)}
+    return [(path, array, array.copy()) for path, array in _argument_arrays(tree, ())
+            if not (path[0] == "args" and path[1] in allowed)]
+
+
+def _same(array, before) -> bool:
+    if array.shape != before.shape or array.dtype != before.dtype:
+        return False
+    try:
+        return bool(np.array_equal(array, before, equal_nan=True))
+    except TypeError:  # equal_nan on a non-numeric dtype
+        return bool(np.array_equal(array, before))
+
+
+def arguments_changed(target: str, function, args, kwargs, snapshot) -> str:
+    """"" when every array in `snapshot` is still in its place and as it was; else what changed."""
+    tree = {"args": list(args), "kwargs": dict(kwargs)}
+    for path, array, before in snapshot:
+        try:
+            now = tree
+            for step in path:
+                now = now[step]
+        except (LookupError, TypeError):
+            now = None
+        name = _describe_path(function, target, path, tree[path[0]][path[1]])
+        if now is not array:
+            return (f"`{target}` replaced or removed {name} in the container it was given; the caller "
+                    "still uses that container: build a new one instead")
+        if not _same(array, before):
+            where = ""
+            if array.shape == before.shape and array.size:
+                differs = np.argwhere(~np.isclose(array, before, equal_nan=True)) if array.dtype.kind in "fc" \
+                    else np.argwhere(array != before)
+                if len(differs):
+                    index = tuple(int(i) for i in differs[0])
+                    where = f" (at index {index} it was {_scalar(before[index])}, now {_scalar(array[index])})"
+            else:
+                where = f" (shape {before.shape} {before.dtype}, now {array.shape} {array.dtype})"
+            return (f"`{target}` changed {name} in place{where}. Your result may be right, but the model "
+                    "still uses that array after the call (a residual branch, the next pass of a shared "
+                    "layer, a cache read again): write into a new array (`y = x * 2`, not `x *= 2`; "
+                    "`x = x.copy()` first if you must)")
+    return ""
+
+
+def _scalar(value) -> str:
+    value = value.item() if hasattr(value, "item") else value
+    return f"{value:.6g}" if isinstance(value, float) else repr(value)
+
+
+def _describe_path(function, target: str, path, argument) -> str:
+    """`x`, `weights['query']`, `cache.normalized`, `params['w'] of step 2`: an argument's part
+    as the student names it (`argument` is the whole argument, for the names of a cache's fields)."""
+    where, first, *rest = path
+    if where == "kwargs":
+        return f"its argument `{first}`" + _keys_text(argument, rest)
+    if target in GRADED_METHODS and rest:  # args = [(params, grads, lr), ...]: one entry per step
+        names = ("params", "grads", "lr")
+        position, *rest = rest
+        label = names[position] if position < len(names) else f"argument {position}"
+        return f"`{label}`" + _keys_text(argument[position], rest) + f" of step {first + 1}"
+    label = f"argument {first}"
+    try:
+        parameters = [p for p in inspect.signature(function).parameters
+                      if p != "self" or not is_method(target)]
+        label = f"`{parameters[first]}`"
+    except (TypeError, ValueError, IndexError):
+        pass
+    return "its argument " + label + _keys_text(argument, rest)
+
+
+def _keys_text(value, keys) -> str:
+    """`.normalized` for a NamedTuple's field, `['query']` for a dict's key, `[2]` for a position."""
+    text = ""
+    for key in keys:
+        fields = getattr(value, "_fields", None)
+        text += f".{fields[key]}" if fields and isinstance(key, int) else f"[{key!r}]"
+        try:
+            value = value[key]
+        except (LookupError, TypeError):
+            value = None
+    return text

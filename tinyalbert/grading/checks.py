@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import codec
-from .calling import invoke
+from .calling import arguments_changed, invoke, snapshot_arguments
 from .compare import GRADCHECK_TOL, compare
 from .reference import resolve
 from .sandbox import Outcome
@@ -71,9 +71,13 @@ class InProcess:
             return Outcome(True, [self._perturbed(target, args, kwargs, select, p) for p in perturbations])
         try:
             request = codec.copy_tree({"args": list(args), "kwargs": dict(kwargs or {})}, self.slots)
+            before = snapshot_arguments(target, request["args"], request["kwargs"])
             result = invoke(self.namespace, target, request["args"], request["kwargs"])
             if keep:
                 self.slots[keep] = result
+            changed = arguments_changed(target, self.namespace.get(target), request["args"], request["kwargs"], before)
+            if changed:
+                return Outcome(False, error=changed)
             return Outcome(True, select_paths(result, select))
         except (Exception, SystemExit) as error:  # the notebook's own function may raise anything
             return Outcome(False, error=f"{type(error).__name__}: {error}")
@@ -228,6 +232,30 @@ def _argument_name(path, function: str | None = None) -> str:
     return name + "".join(f"[{key!r}]" for key in rest[1:])
 
 
+def with_shapes(case, function: str) -> str:
+    """A random draw's name with the shapes of its array arguments, which its name alone does not
+    say ("random draw 2: inputs (3, 5), weight (4, 5), bias (4,)"); other names say them already."""
+    if not case.name.startswith("random draw"):
+        return case.name
+    named = [(_argument_name(("args", i), function).strip("`"), value) for i, value in enumerate(case.args)]
+    parts = [_summary(name, value) for name, value in named + list(case.kwargs.items())]
+    parts = [part for part in parts if part]
+    return f"{case.name}: {', '.join(parts)}" if parts else case.name
+
+
+def _summary(name: str, value) -> str:
+    """`inputs (3, 5)`, `num_heads 2`, `config num_hidden_layers=3 ...`; "" for what says little (dicts, None)."""
+    if isinstance(value, np.ndarray):
+        return f"{name} {tuple(value.shape)}"
+    if isinstance(value, (bool, int, float, str)):
+        return f"{name} {value!r}" if isinstance(value, str) else f"{name} {value}"
+    fields = value.fields if isinstance(value, codec.Config) else {}
+    if "num_hidden_layers" in fields:
+        keys = ("num_hidden_layers", "num_hidden_groups", "inner_group_num", "num_attention_heads")
+        return f"{name} " + " ".join(f"{key}={fields[key]}" for key in keys if key in fields)
+    return ""
+
+
 RUNNERS = {"forward": run_forward, "value": run_value, "backward": run_backward, "derivative": run_derivative}
 
 
@@ -236,6 +264,7 @@ def run_check(check: Check, student, reference, rng, *, draws: int, entries: int
     cases = check.cases(rng, draws)
     if check.kind == "property":
         return check.run(student, reference, cases, rng)
+    cases = [case._replace(name=with_shapes(case, check.forward or check.target)) for case in cases]
     results = []
     for case in cases:
         try:

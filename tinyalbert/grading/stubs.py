@@ -160,6 +160,8 @@ def exercise_file(exercise, cut: bool = True) -> str:
         *(["Each *_forward returns (output, cache), the cache one of the NamedTuples below; its",
            "*_backward takes (d_output, cache) and returns the gradients."]
           if any(name.endswith("_forward") for name in exercise.functions) else []),
+        "Leave the arrays (and dicts of arrays) you are given as they are, `x = x - m` and not",
+        "`x -= m`: a function that changes its arguments fails, unless its docstring says so.",
         f"Check your work: python -m tinyalbert.grading grade {exercise.name}.py --exercise {exercise.name}",
         '"""',
         "from __future__ import annotations",

@@ -29,7 +29,7 @@ import traceback
 import numpy as np  # imported before the memory limit, as the grader's own dependency
 
 from . import codec
-from .calling import invoke
+from .calling import arguments_changed, invoke, snapshot_arguments
 from .reference import GRADED_METHODS, resolve, split_entry
 
 USED_REFERENCE: set = set()
@@ -290,9 +290,14 @@ def run_call(namespace, request, slots, args=None):
     USED_REFERENCE.clear()
     try:
         call_args = request["args"] if args is None else args
-        result = invoke(namespace, request["target"], call_args["args"], call_args["kwargs"])
+        target = request["target"]
+        before = snapshot_arguments(target, call_args["args"], call_args["kwargs"])
+        result = invoke(namespace, target, call_args["args"], call_args["kwargs"])
         if request.get("keep"):
             slots[request["keep"]] = result
+        changed = arguments_changed(target, namespace.get(target), call_args["args"], call_args["kwargs"], before)
+        if changed:
+            return {"ok": False, "error": changed, "reference": []}
     except BaseException as error:
         message = describe(error)
         if isinstance(error, TypeError) and not _student_frames(error) and request["target"] in SIGNATURES:
