@@ -4,6 +4,7 @@ config arguments, `return_dict=False`, output objects, and the errors bad ids mu
 Each behaviour is checked against transformers 4.53.3 doing the same thing."""
 import importlib.util
 import json
+import re
 import warnings
 
 import numpy as np
@@ -848,3 +849,126 @@ def test_auto_from_config_takes_transformers_arguments():
         ours = getattr(tinyalbert, name).from_config(config)
         theirs = getattr(transformers, name).from_config(transformers.AlbertConfig(**SMALL))
         assert type(ours).__name__ == type(theirs).__name__ == class_name
+
+
+# --- inputs that have the right size but not the right shape ------------------------------------
+@pytest.mark.parametrize("class_name", ["AlbertForSequenceClassification", "AlbertForTokenClassification",
+                                        "AlbertForQuestionAnswering", "AlbertForMultipleChoice"])
+def test_loss_and_grads_refuse_a_mask_or_types_of_another_shape_as_forward_does(models, class_name):
+    # A (seq, batch) mask has as many entries as a (batch, seq) one: reshaped, it read the wrong rows.
+    model = models[class_name]
+    inputs = inputs_for(class_name)
+    labels = {"AlbertForSequenceClassification": (np.array([0, 1]),),
+              "AlbertForTokenClassification": (np.where(MASK == 1, 1, -100),),
+              "AlbertForQuestionAnswering": (np.array([1, 2]), np.array([2, 3])),
+              "AlbertForMultipleChoice": (np.array([0, 1]),)}[class_name]
+    mask = inputs["attention_mask"]
+    for name, wrong in (("attention_mask", np.ascontiguousarray(np.swapaxes(mask, 0, -1))),
+                        ("token_type_ids", np.zeros(mask.size + mask.shape[-1], dtype=np.int64))):
+        with pytest.raises(ValueError, match=rf"{name} must have shape {re.escape(str(mask.shape))}"):
+            model.loss_and_grads(inputs["input_ids"], *labels, **{name: wrong})
+        with pytest.raises(ValueError, match=name):
+            model(input_ids=inputs["input_ids"], **{name: wrong})
+    loss, _ = model.loss_and_grads(inputs["input_ids"], *labels, attention_mask=mask)
+    assert np.isfinite(float(loss))
+
+
+@pytest.mark.parametrize("problem_type, labels", [
+    ("multi_label_classification", np.array([[0.0], [1.0]])),  # (2, 1) against logits (1, 2)
+    ("regression", np.array([[0.5], [1.0]])),
+])
+def test_sequence_labels_of_the_right_size_but_another_shape_are_refused(tmp_path, problem_type, labels):
+    # Transformers: BCE raises "Target size must be the same as input size"; MSE broadcasts with a warning.
+    ours, theirs = loaded_pair(tmp_path, "AlbertForSequenceClassification", problem_type=problem_type)
+    with pytest.raises(ValueError, match=r"labels must have one value per logit, shape \(1, 2\).*got \(2, 1\)"):
+        ours(input_ids=IDS[:1], labels=labels)
+    with pytest.raises(ValueError, match=r"shape \(1, 2\).*got \(2, 1\)"):
+        ours.loss_and_grads(IDS[:1], labels)
+    if problem_type == "multi_label_classification":
+        with pytest.raises(ValueError, match="Target size"):
+            run_reference(theirs, input_ids=IDS[:1], labels=labels.astype(np.float32))
+    right = labels.reshape(1, 2).astype(np.float32)
+    expected = run_reference(theirs, input_ids=IDS[:1], labels=right).loss.item()
+    np.testing.assert_allclose(float(ours(input_ids=IDS[:1], labels=right).loss), expected, rtol=1e-5)
+    np.testing.assert_allclose(float(ours.loss_and_grads(IDS[:1], right)[0]), expected, rtol=1e-5)
+
+
+def test_multiple_choice_takes_flat_masks_and_shared_positions_as_transformers_does(tmp_path):
+    ours, theirs = loaded_pair(tmp_path, "AlbertForMultipleChoice")
+    inputs = inputs_for("AlbertForMultipleChoice")
+    batch, choices, seq = inputs["input_ids"].shape
+    for extra in ({"attention_mask": inputs["attention_mask"].reshape(batch * choices, seq)},
+                  {"attention_mask": inputs["attention_mask"], "position_ids": np.arange(seq)},
+                  {"attention_mask": inputs["attention_mask"],
+                   "token_type_ids": np.zeros((batch * choices, seq), dtype=np.int64)}):
+        expected = run_reference(theirs, input_ids=inputs["input_ids"], **extra).logits.numpy()
+        np.testing.assert_allclose(ours(input_ids=inputs["input_ids"], **extra).logits, expected, atol=ATOL)
+    positions = np.broadcast_to(np.arange(seq), inputs["input_ids"].shape)  # (batch, choices, seq), as forward takes
+    loss, _ = ours.loss_and_grads(inputs["input_ids"], np.array([0, 1]), attention_mask=inputs["attention_mask"],
+                                  position_ids=positions)
+    np.testing.assert_allclose(
+        float(loss), float(ours(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                                labels=np.array([0, 1])).loss), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"token_type_ids.* must have shape \(4, 6\), got \(2, 6\)"):
+        ours(input_ids=inputs["input_ids"], token_type_ids=np.zeros((batch, seq), dtype=np.int64))
+
+
+def test_torch_tensors_that_need_grad_or_are_bfloat16_are_taken(tmp_path):
+    # e.g. the embeddings of a Transformers model fed to tinyalbert: torch's .numpy() refuses both.
+    import torch
+
+    ours, theirs = loaded_pair(tmp_path, "AlbertModel")
+    embeds = theirs.get_input_embeddings()(torch.tensor(IDS))  # requires grad
+    assert embeds.requires_grad
+    expected = theirs(inputs_embeds=embeds, attention_mask=torch.tensor(MASK)).last_hidden_state.detach().numpy()
+    got = ours(inputs_embeds=embeds, attention_mask=torch.tensor(MASK).bfloat16()).last_hidden_state
+    np.testing.assert_allclose(got, expected, atol=ATOL)
+
+
+def test_a_tokenizer_output_passed_whole_says_to_unpack_it(models):
+    batch = {"input_ids": IDS, "attention_mask": MASK}
+    for model in models.values():
+        with pytest.raises(TypeError, match=r"unpack it, model\(\*\*batch\)"):
+            model(batch)
+    with pytest.raises(TypeError, match="unpack it"):
+        models["AlbertForSequenceClassification"].loss_and_grads(batch, np.array([0, 1]))
+
+
+def test_a_label_map_grown_after_loading_is_named_not_an_index_error(tmp_path):
+    # Transformers keeps the head's size from construction; here the mismatch is said, with the way out.
+    ours, _ = loaded_pair(tmp_path, "AlbertForSequenceClassification")
+    ours.config.id2label = {0: "a", 1: "b", 2: "c"}
+    with pytest.raises(ValueError, match=r"config.num_labels is 3 but the classifier has 2 outputs.*num_labels=N"):
+        ours(input_ids=IDS, labels=np.array([0, 2]))
+    with pytest.raises(ValueError, match="num_labels is 3 but the classifier has 2"):
+        ours.loss_and_grads(IDS, np.array([0, 2]))
+    token = tinyalbert.AlbertForTokenClassification(AlbertConfig(**SMALL, num_labels=2), seed=0)
+    token.config.num_labels = 4
+    with pytest.raises(ValueError, match="num_labels is 4 but the classifier has 2"):
+        token(input_ids=IDS)
+
+
+def test_numpy_scalars_in_a_config_work_as_in_transformers():
+    transformers = transformers_or_skip()
+    fields = dict(num_labels=np.int64(3), hidden_dropout_prob=np.float32(0.25), layer_norm_eps=np.float32(1e-5),
+                  hidden_size=np.int64(12), num_attention_heads=np.int64(3), vocab_size=np.int32(50))
+    ours, theirs = AlbertConfig(**fields), transformers.AlbertConfig(**fields)
+    for name in ("num_labels", "hidden_dropout_prob", "layer_norm_eps", "hidden_size", "vocab_size"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert json.loads(ours.to_json_string())["hidden_size"] == 12  # plain JSON, not a NumPy repr
+
+
+def test_padded_ids_without_a_mask_warn_where_transformers_looks():
+    # Transformers warns once when pad_token_id is in the first or last column and no mask is given.
+    model = tinyalbert.AlbertModel(AlbertConfig(**SMALL), seed=0)
+    with pytest.warns(UserWarning, match=r"input_ids may be padded \(pad_token_id 0.*attention_mask"):
+        model(input_ids=IDS)
+    unpadded = np.where(IDS == 0, 4, IDS)
+    inner_pad = unpadded.copy()
+    inner_pad[0, 2] = 0  # not where Transformers looks
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model(input_ids=IDS, attention_mask=MASK)
+        model(input_ids=unpadded)
+        model(input_ids=inner_pad)
+        tinyalbert.AlbertModel(AlbertConfig(**SMALL, pad_token_id=None), seed=0)(input_ids=IDS)

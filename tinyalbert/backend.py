@@ -156,7 +156,10 @@ def to_numpy(array) -> np.ndarray:
     if isinstance(array, np.ndarray):
         return array
     if is_torch_tensor(array):  # one that requires grad, or lives on a GPU, has no plain __array__
-        return array.detach().cpu().numpy()
+        array = array.detach().cpu()
+        if str(array.dtype) == "torch.bfloat16":  # NumPy has no bfloat16; float32 holds every value
+            array = array.float()
+        return array.numpy()
     if hasattr(array, "get"):  # CuPy
         return array.get()
     if hasattr(array, "__dlpack__"):
@@ -171,6 +174,8 @@ def asarray(xp: ModuleType, value, dtype=None):
     """`value` (NumPy, CuPy, list, other Array API array) as an array of namespace `xp`."""
     if value is None:
         return None
+    if is_torch_tensor(value):  # a tensor from a Transformers model: detached, copied to the host
+        value = to_numpy(value)
     if xp is np or getattr(xp, "__name__", "") == "cupy":
         return xp.asarray(value, dtype=dtype)
     if getattr(value, "__array_namespace__", None) is not None and value.__array_namespace__() is xp:

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,7 +54,16 @@ def _is_real(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _plain_number(value):
+    """A NumPy scalar (`np.int64(3)`, `np.float32(0.1)`) as the Python int or float it stands for,
+    so that it validates and saves to JSON like one (Transformers accepts them too)."""
+    if isinstance(value, bool) or isinstance(value, (int, float)) or not isinstance(value, numbers.Real):
+        return value
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
 def _default_labels(count) -> dict:
+    count = _plain_number(count)
     if not _is_int(count) or count < 1:
         raise ValueError(f"AlbertConfig.num_labels must be a positive integer, got {count!r}")
     return {i: f"LABEL_{i}" for i in range(count)}
@@ -143,7 +153,9 @@ class AlbertConfig:
     def __setattr__(self, name, value):
         # As in Transformers, an attribute set on a config is part of it: a name that is not a
         # field goes into `extra`, and so into the saved config.json.
-        if name.startswith("_") or name in _FIELD_NAMES or hasattr(type(self), name):
+        if name in _FIELD_NAMES:
+            object.__setattr__(self, name, _plain_number(value))
+        elif name.startswith("_") or hasattr(type(self), name):
             object.__setattr__(self, name, value)
         else:
             self.extra[name] = value

@@ -7,6 +7,9 @@ a bad one raises ValueError naming the argument and the range allowed.
 """
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
+
 from .backend import asarray
 
 IGNORE_INDEX = -100  # a label that the loss skips, as in torch's cross-entropy
@@ -49,6 +52,28 @@ def check_span_positions(xp, positions, name: str, batch: int):
     return positions
 
 
+def refuse_mapping(value, name: str = "input_ids") -> None:
+    """A tokenizer's whole output passed as `input_ids` (`model(batch)`) would become a 0-d object
+    array and fail far from the mistake; say what to write instead."""
+    if isinstance(value, Mapping):
+        raise TypeError(f"{name} is a mapping with keys {sorted(map(str, value))[:4]} (a tokenizer's output?): "
+                        "unpack it, model(**batch), or pass batch['input_ids']")
+
+
+def warn_if_padded_without_mask(xp, config, input_ids) -> None:
+    """Padding ids in the first or last column and no mask: the model would attend to the padding
+    (an all-ones mask is filled in). Warned as Transformers warns, looking where it looks."""
+    pad = config.pad_token_id
+    if pad is None or not bool(xp.any((input_ids[:, 0] == pad) | (input_ids[:, -1] == pad))):
+        return
+    message = ("input_ids may be padded (pad_token_id %d found at the start or end of a row) and no "
+               "attention_mask was given: the padding is attended to as if it were text; pass the "
+               "tokenizer's attention_mask" % pad)
+    if pad in (config.bos_token_id, config.eos_token_id, config.sep_token_id):
+        message += " (or ignore this if the inputs are not padded: pad_token_id is also a bos/eos/sep id)"
+    warnings.warn(message, stacklevel=2)  # one place: shown once per process, as Transformers warns once
+
+
 def output_flags(config, output_hidden_states, output_attentions) -> tuple[bool, bool]:
     """The two output switches of a call, each defaulting (None) to the config's, as in Transformers."""
     hidden = config.output_hidden_states if output_hidden_states is None else output_hidden_states
@@ -66,6 +91,7 @@ def prepare_inputs(xp, dtype, config, input_ids, attention_mask, token_type_ids,
     if input_ids is None and inputs_embeds is None:
         raise ValueError("You have to specify either input_ids or inputs_embeds")
     if input_ids is not None:
+        refuse_mapping(input_ids)
         input_ids = asarray(xp, input_ids)
         if input_ids.ndim != 2:
             raise ValueError(f"input_ids must have shape (batch, seq), got {tuple(input_ids.shape)}")
@@ -86,6 +112,8 @@ def prepare_inputs(xp, dtype, config, input_ids, attention_mask, token_type_ids,
     # distances, and a longer sequence would index past those too.
     if seq > config.max_position_embeddings:
         raise ValueError(f"sequence length {seq} exceeds max_position_embeddings ({config.max_position_embeddings})")
+    if attention_mask is None and input_ids is not None:
+        warn_if_padded_without_mask(xp, config, input_ids)
     attention_mask = xp.ones(shape, dtype=dtype) if attention_mask is None else asarray(xp, attention_mask)
     if tuple(attention_mask.shape) != shape:
         raise ValueError(f"attention_mask must have shape {shape} like the inputs, got {tuple(attention_mask.shape)}")

@@ -9,7 +9,7 @@ classification, question answering and multiple choice. Each is a linear head on
 from __future__ import annotations
 
 from .backend import asarray
-from .inputs import check_span_positions
+from .inputs import check_span_positions, refuse_mapping
 from .models import AlbertPreTrainedModel, flat_cross_entropy
 from .nn.encoder import weights_below
 from .nn.heads import classifier_forward
@@ -34,6 +34,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
+        check_classifier_size(self)
         body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                              output_hidden_states, output_attentions)
         logits, _ = classifier_forward(
@@ -42,30 +43,38 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         )
         loss = None
         if labels is not None:
-            loss = self._loss(logits, self._labels(labels))
+            loss = self._loss(logits, self._targets(labels, logits.shape[0]))
         output = SequenceClassifierOutput(loss, logits, self._tuple(body.hidden_states), self._tuple(body.attentions))
         return self._finish_output(output, return_dict)
 
-    def _loss(self, logits, labels):
-        xp, num_labels = self.xp, self.config.num_labels
-        if self.config.problem_type is None:
-            if num_labels == 1:
-                self.config.problem_type = "regression"
-            elif xp.isdtype(labels.dtype, "integral"):
-                self.config.problem_type = "single_label_classification"
-            else:
-                self.config.problem_type = "multi_label_classification"
-        if self.config.problem_type != "single_label_classification" and labels.size != logits.size:
-            # Transformers' MSE would broadcast (with a warning); a silently broadcast loss is wrong.
-            raise ValueError(f"labels must have one value per logit, shape {tuple(logits.shape)}, "
-                             f"got {tuple(labels.shape)} ({self.config.problem_type})")
-        if self.config.problem_type == "regression":
-            labels = xp.astype(labels, logits.dtype)
-            if num_labels == 1:
-                return mse_forward(xp.reshape(logits, (-1,)), xp.reshape(labels, (-1,)))[0]
-            return mse_forward(logits, labels)[0]
+    def _targets(self, labels, batch: int):
+        """`labels` checked against the loss `config.problem_type` names (inferred on first use, as
+        Transformers does): class ids (batch,) for single-label; for regression (batch,) with one
+        label, else (batch, num_labels), as for multi-label. Same-size labels of another shape are
+        refused: a broadcast or a reshape would compute a loss that pairs the wrong values."""
+        from .nn.finetuning import infer_problem_type
+
+        labels = self._labels(labels)
+        self.config.problem_type = infer_problem_type(self.config, labels)
+        num_labels = self.config.num_labels
         if self.config.problem_type == "single_label_classification":
-            return flat_cross_entropy(logits, self._class_ids(labels, logits.shape[0]), num_labels)
+            return self._class_ids(labels, batch)
+        if self.config.problem_type == "regression" and num_labels == 1:
+            if labels.size != batch:  # Transformers squeezes both: (batch,), (batch, 1) and (1, batch) all work
+                raise ValueError(f"labels must have one value per example, shape ({batch},), got {tuple(labels.shape)}")
+            return self.xp.reshape(labels, (batch,))
+        if tuple(labels.shape) != (batch, num_labels):
+            raise ValueError(f"labels must have one value per logit, shape ({batch}, {num_labels}) "
+                             f"({self.config.problem_type}), got {tuple(labels.shape)}")
+        return labels
+
+    def _loss(self, logits, labels):
+        """The loss of `labels` already checked by `_targets`."""
+        xp = self.xp
+        if self.config.problem_type == "regression":
+            return mse_forward(logits if labels.ndim == 2 else xp.reshape(logits, (-1,)), xp.astype(labels, logits.dtype))[0]
+        if self.config.problem_type == "single_label_classification":
+            return flat_cross_entropy(logits, labels, self.config.num_labels)
         return bce_with_logits_forward(logits, xp.astype(labels, logits.dtype))[0]
 
     def _class_ids(self, labels, batch: int):
@@ -83,15 +92,25 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         parameter, keyed like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
         from .nn import finetuning
 
+        check_classifier_size(self)
         inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
-        labels = self._labels(labels)
-        self.config.problem_type = finetuning.infer_problem_type(self.config, labels)
-        if self.config.problem_type == "single_label_classification":  # class ids, checked as in forward
-            labels = self._class_ids(labels, inputs.input_ids.shape[0])
+        labels = self._targets(labels, inputs.input_ids.shape[0])
         loss, _, cache = finetuning.sequence_classification_forward(
             self.params, self.config, inputs, labels, problem_type=self.config.problem_type, rng=self._dropout_rng()
         )
         return loss, finetuning.complete_grads(self.params, finetuning.sequence_classification_backward(cache))
+
+
+def check_classifier_size(model) -> None:
+    """The classifier was built for `config.num_labels` labels; a label map changed since
+    (`config.id2label = {...}` with another count) would index past its rows."""
+    rows = model.params["classifier.weight"].shape[0]
+    if rows != model.config.num_labels:
+        raise ValueError(
+            f"config.num_labels is {model.config.num_labels} but the classifier has {rows} outputs: the label map "
+            "changed after the model was built. Build it with the new labels instead: "
+            "from_pretrained(..., num_labels=N, ignore_mismatched_sizes=True) (a new, untrained classifier)"
+        )
 
 
 class AlbertForTokenClassification(AlbertPreTrainedModel):
@@ -105,6 +124,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
+        check_classifier_size(self)
         body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                              output_hidden_states, output_attentions)
         dropout = self.config.classifier_dropout_prob
@@ -122,6 +142,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
         from .nn import finetuning
 
+        check_classifier_size(self)
         inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
         labels = self._position_labels(labels, "labels", self.config.num_labels, inputs.input_ids.shape)
         loss, _, cache = finetuning.token_classification_forward(
@@ -193,6 +214,7 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
         source = input_ids if input_ids is not None else inputs_embeds
         if source is None:
             raise ValueError("You have to specify either input_ids or inputs_embeds")
+        refuse_mapping(source, "input_ids" if input_ids is not None else "inputs_embeds")
         source = asarray(xp, source)
         if source.ndim != (3 if input_ids is not None else 4):
             raise ValueError(f"{'input_ids' if input_ids is not None else 'inputs_embeds'} must have shape "
@@ -200,14 +222,18 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
                              f"got {tuple(source.shape)}")
         num_choices = source.shape[1]
 
-        def flatten(value):
+        def flatten(value, axes: int = 3):
+            # (batch, choices, seq) -> (batch * choices, seq), as Transformers' view(-1, seq); an
+            # input given flat already, or position ids (seq,) / (1, seq), is the body's to check.
             if value is None:
                 return None
             value = asarray(xp, value)
+            if value.ndim != axes:
+                return value
             return xp.reshape(value, (value.shape[0] * value.shape[1], *value.shape[2:]))
 
         body, _ = self._body(flatten(input_ids), flatten(attention_mask), flatten(token_type_ids),
-                             flatten(position_ids), head_mask, flatten(inputs_embeds),
+                             flatten(position_ids), head_mask, flatten(inputs_embeds, 4),
                              output_hidden_states, output_attentions)
         scores, _ = classifier_forward(
             body.pooled_output, weights_below(self.params, "classifier."),

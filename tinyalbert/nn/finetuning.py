@@ -11,9 +11,11 @@ reaches; `complete_grads` adds zeros for the others and puts them in the model's
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from ..backend import array_namespace, asarray
+from ..inputs import refuse_mapping
 from .albert import AlbertBodyCache, albert_body_backward, albert_body_forward
 from .encoder import weights_below
 from .heads import ClassifierCache, classifier_backward, classifier_forward
@@ -49,19 +51,30 @@ def prepared_inputs(model, input_ids, attention_mask=None, token_type_ids=None, 
     types, positions 0..seq-1) and checked. With `choices`, inputs are (batch, choices, seq):
     checked as (batch * choices, seq) sequences, returned in their own shape."""
     xp = model.xp
+    refuse_mapping(input_ids)
     input_ids = asarray(xp, input_ids)
     wanted = 3 if choices else 2
     if input_ids.ndim != wanted:
         axes = "(batch, choices, seq)" if choices else "(batch, seq)"
         raise ValueError(f"input_ids must have shape {axes}, got {tuple(input_ids.shape)}")
     shape = tuple(input_ids.shape)
+    rows = (math.prod(shape[:-1]), shape[-1])  # one row per sequence (per choice)
 
-    def as_rows(value):
-        return None if value is None else xp.reshape(asarray(xp, value), (-1, shape[-1]))
+    def as_rows(value, name):
+        # Checked before the reshape: a reshape alone would read a transposed mask without a word.
+        if value is None:
+            return None
+        value = asarray(xp, value)
+        if tuple(value.shape) not in (shape, rows):
+            raise ValueError(f"{name} must have shape {shape} like input_ids, got {tuple(value.shape)}")
+        return xp.reshape(value, rows)
 
+    if position_ids is not None:  # (seq,) and (1, seq) are broadcast by the model; (batch, choices, seq) flattened
+        position_ids = asarray(xp, position_ids)
+        position_ids = as_rows(position_ids, "position_ids") if position_ids.ndim == 3 else position_ids
     ids, mask, types, positions, _, _ = model._prepare_inputs(
-        as_rows(input_ids), as_rows(attention_mask), as_rows(token_type_ids),
-        None if position_ids is None else asarray(xp, position_ids), None, None,
+        xp.reshape(input_ids, rows), as_rows(attention_mask, "attention_mask"),
+        as_rows(token_type_ids, "token_type_ids"), position_ids, None, None,
     )
     return AlbertInputs(xp.reshape(ids, shape), xp.reshape(mask, shape), xp.reshape(types, shape), positions)
 
