@@ -270,10 +270,18 @@ def test_return_tensors_numpy_and_array_namespace(base_v2):
     xp = pytest.importorskip("array_api_strict")
     strict = base_v2(["x y", "z"], ["p", "q r s"], padding="max_length", max_length=8, return_tensors=xp)
     assert strict["input_ids"].shape == (2, 8) and strict["input_ids"].dtype == xp.int64
-    with pytest.raises(ValueError, match="different lengths"):
+    with pytest.raises(ValueError, match="different lengths; pass padding=True"):
         base_v2(["a", "a much longer text"], return_tensors="np")
+    # A field that padding leaves alone: "pass padding=True" would send the user in a circle.
+    with pytest.raises(ValueError, match="padding does not pad overflowing_tokens; leave return_tensors unset"):
+        base_v2(["a b c d e f g h i j k", "a b"], truncation=True, max_length=6, stride=1, padding=True,
+                return_overflowing_tokens=True, return_tensors="np")
+    with pytest.raises(ValueError, match="padding does not pad labels"):
+        base_v2.pad([{"input_ids": [5, 6], "labels": [0, 1]}, {"input_ids": [5], "labels": [1]}], return_tensors="np")
     with pytest.raises(ValueError, match="return_tensors"):
         base_v2("a", return_tensors="tf")
+    with pytest.raises(TypeError, match="text_target is for the labels of a model with a decoder"):
+        base_v2("a", text_target="b")
 
 
 # ---------------------------------------------------------------------------------------- files

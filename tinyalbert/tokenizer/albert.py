@@ -379,6 +379,9 @@ class AlbertTokenizer(SpecialTokensMixin):
         if options.pop("return_offsets_mapping", False):
             raise NotImplementedError("return_offsets_mapping is not available: the slow ALBERT tokenizer "
                                       "has no offsets either")
+        if "text_target" in options or "text_pair_target" in options:
+            raise TypeError("text_target is for the labels of a model with a decoder (translation, summaries); "
+                            "ALBERT has none: encode targets as texts of their own, tokenizer(targets)")
         unknown = sorted(set(options) - set(EncodeOptions._fields) - {"padding_side"})
         if unknown:
             raise TypeError(f"{method}() got unexpected keyword arguments {unknown}; "

@@ -341,6 +341,9 @@ def to_arrays(batch: dict, return_tensors, add_batch_axis: bool) -> dict:
         if add_batch_axis:
             values = [values]
         if values and isinstance(values[0], list) and len({len(row) for row in values}) > 1:
+            if key != "input_ids" and key not in PAD_VALUES:  # padding leaves this field as it is
+                raise ValueError(f"cannot make an array of {key}: its rows have different lengths and padding "
+                                 f"does not pad {key}; leave return_tensors unset to get lists, or leave {key} out")
             raise ValueError(f"cannot make an array of {key}: the sequences have different lengths; "
                              "pass padding=True (and truncation=True for long texts)")
         if np.asarray(values).dtype.kind == "f":  # e.g. regression labels padded along: kept as numbers
