@@ -578,3 +578,123 @@ def test_a_random_draw_is_named_with_its_shapes_and_settings():
     encoder = grade({"encoder.py": exercise_file(BY_NAME["encoder"], cut=False)}, ["encoder"], setting=QUICK)[0]
     names = [c.name for check in encoder.checks for c in check.cases if c.name.startswith("random draw")]
     assert names and all("num_hidden_layers=" in n and "num_hidden_groups=" in n for n in names), names
+
+
+# --- command lines that must be refused ------------------------------------------------------------
+def refused(capsys, *args) -> str:
+    """Run the command line in this process, where it must be refused as a usage error: exit
+    status 2 and one `error:` line, which is returned."""
+    from tinyalbert.grading.__main__ import main
+
+    try:
+        status = main([str(arg) for arg in args])
+    except SystemExit as exit:  # argparse's own refusals
+        status = exit.code
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert status == 2 and len(errors) == 1, (args, status, errors)
+    return errors[0]
+
+
+def test_points_must_be_a_finite_total_given_once(tmp_path, capsys):
+    from tinyalbert.grading.bundle import write_bundle
+    from tinyalbert.grading.grade import parse_points
+
+    (tmp_path / "linear.py").write_text(LINEAR)
+    for bad in ("nan", "inf", "-1"):  # nan made "score": NaN, invalid JSON, and a correct solution "failed"
+        line = refused(capsys, "grade", tmp_path / "linear.py", "--exercise", "linear", "--points", f"linear={bad}",
+                       "--format", "gradescope")
+        assert f"linear={bad}" in line and ">= 0" in line, line
+    line = refused(capsys, "gradescope-bundle", tmp_path / "b.zip", "--exercise", "linear", "--points", "linear=nan")
+    assert "linear=nan" in line and not (tmp_path / "b.zip").exists()
+    twice = refused(capsys, "grade", tmp_path / "linear.py", "--exercise", "linear", "--points", "linear=3", "linear=9")
+    assert "'linear' twice" in twice, twice
+    with pytest.raises(ValueError, match=">= 0"):  # a bundle made from Python: its config is checked the same way
+        write_bundle(tmp_path / "c.zip", ["linear"], 1, {"linear": float("nan")})
+    assert not (tmp_path / "c.zip").exists()
+    assert parse_points(["linear=0", "softmax=2.5"]) == {"linear": 0.0, "softmax": 2.5}
+
+
+def test_negative_seeds_and_no_jobs_are_refused(tmp_path, capsys):
+    from tinyalbert.grading.bundle import write_bundle
+
+    (tmp_path / "linear.py").write_text(LINEAR)
+    for command in (["grade", tmp_path / "linear.py", "--exercise", "linear"], ["selftest"],
+                    ["gradescope-bundle", tmp_path / "b.zip", "--exercise", "linear"]):
+        line = refused(capsys, *command, "--seed", "-1")
+        assert "--seed" in line and ">= 0" in line, line
+    assert not (tmp_path / "b.zip").exists()
+    assert "--jobs" in refused(capsys, "selftest", "--jobs", "0")
+    # A seed that comes another way (Python, a grading.json edited by hand) is refused before any
+    # grading, not turned into "the grader failed" and 0 points on every exercise.
+    with pytest.raises(ValueError, match="seed must be a whole number >= 0"):
+        grade({"linear.py": LINEAR}, ["linear"], seed=-1, setting=QUICK)
+    with pytest.raises(ValueError, match="seed must be a whole number >= 0"):
+        write_bundle(tmp_path / "c.zip", ["linear"], -1)
+    assert not (tmp_path / "c.zip").exists()
+
+
+def test_a_file_name_found_twice_in_an_uploaded_folder_is_named_and_the_top_one_graded(tmp_path):
+    from tinyalbert.grading.grade import duplicate_notes, submission_paths
+
+    stub = exercise_file(BY_NAME["linear"])
+    upload = tmp_path / "upload"  # an uploaded folder: no .py file at the top, so it is searched below
+    (upload / "hw" / "old").mkdir(parents=True)
+    (upload / "hw" / "linear.py").write_text(LINEAR)
+    (upload / "hw" / "old" / "linear.py").write_text(stub)  # deeper, and last by path: it used to be graded
+    result = cli("grade", upload, "--exercise", "linear", "--format", "gradescope")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["score"] == BY_NAME["linear"].points
+    note = ("your submission has 2 files named linear.py (hw/linear.py, hw/old/linear.py): "
+            "only hw/linear.py is graded")
+    visible = [test for test in report["tests"] if test["visibility"] == "visible"]
+    assert visible and all(note in test["output"] for test in visible)  # the student's feedback, which staff see too
+    # Equally deep: the first by path is graded, and the note says which.
+    tie = tmp_path / "tie"
+    for folder, source in (("old", stub), ("final", LINEAR)):
+        (tie / folder).mkdir(parents=True)
+        (tie / folder / "linear.py").write_text(source)
+    paths = submission_paths(tie)
+    assert paths["linear.py"] == [tie / "final" / "linear.py", tie / "old" / "linear.py"]
+    [tie_note] = duplicate_notes(paths, tie)
+    assert "(final/linear.py, old/linear.py): only final/linear.py is graded" in tie_note, tie_note
+    assert duplicate_notes(submission_paths(upload / "hw" / "linear.py"), upload / "hw" / "linear.py") == []
+
+
+def test_paths_that_cannot_be_written_are_refused_and_leave_nothing_behind(tmp_path, capsys):
+    (tmp_path / "linear.py").write_text(LINEAR)
+    (tmp_path / "afile").write_text("x\n")
+    (tmp_path / "emptydir").mkdir()
+    report_to = ["grade", tmp_path / "linear.py", "--exercise", "linear", "--output"]
+    not_a_folder = "afile is a file, not a directory"
+    for args, why in ((report_to + [tmp_path / "emptydir"], "emptydir is a directory; name a file in it"),
+                      (report_to + [tmp_path / "afile" / "x.json"], not_a_folder),
+                      (["gradescope-bundle", tmp_path / "emptydir"], "emptydir is a directory; name a file in it"),
+                      (["gradescope-bundle", tmp_path / "afile" / "x.zip"], not_a_folder),
+                      (["stubs", tmp_path / "afile" / "sub"], not_a_folder),
+                      (["stubs", tmp_path / "afile"], not_a_folder)):
+        line = refused(capsys, *args)
+        assert why in line, line
+    assert sorted(path.name for path in tmp_path.rglob("*")) == ["afile", "emptydir", "linear.py"]  # no .results-*
+    assert (tmp_path / "afile").read_text() == "x\n"
+
+
+def test_a_report_that_cannot_be_written_is_one_error_and_leaves_no_temporary_file(tmp_path, capsys, monkeypatch):
+    from tinyalbert.grading import __main__ as command_line, report
+
+    def disk_full(*_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report.os, "replace", disk_full)
+    with pytest.raises(OSError):
+        report.write_atomically(tmp_path / "results.json", "{}\n")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "linear.py").write_text(exercise_file(BY_NAME["linear"]))
+
+    def no_space(path, text):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(command_line, "write_atomically", no_space)
+    line = refused(capsys, "grade", tmp_path / "linear.py", "--exercise", "linear", "--output", tmp_path / "r.json")
+    assert "the report could not be written" in line and "No space left on device" in line, line

@@ -10,8 +10,28 @@ import sys
 import time
 
 from .exercises import EXERCISES, select
-from .grade import DEFAULT_SEED, HEAVY_ENV, grade, parse_points, read_submission, rescale
-from .report import render, write_atomically
+from .grade import (DEFAULT_SEED, HEAVY_ENV, check_seed, duplicate_notes, grade, parse_points, read_files, rescale,
+                    submission_paths, with_notes)
+from .report import directory_path_problem, file_path_problem, render, write_atomically
+
+
+def seed_argument(text: str) -> int:
+    """--seed: a whole number >= 0, refused here rather than failing every check later."""
+    try:
+        return check_seed(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number >= 0 (e.g. 1234), got {text!r}") from None
+
+
+def jobs_argument(text: str) -> int:
+    """--jobs: how many exercises the self-test grades at once, at least 1."""
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number >= 1 (e.g. 2), got {text!r}")
+    return jobs
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,15 +49,16 @@ def parser() -> argparse.ArgumentParser:
     grading.add_argument("--exercise", nargs="+", metavar="NAME")
     grading.add_argument("--format", choices=("text", "json", "gradescope", "junit"), default="text")
     grading.add_argument("--output", metavar="FILE", help="write the report here (default: standard output)")
-    grading.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the random cases")
+    grading.add_argument("--seed", type=seed_argument, default=DEFAULT_SEED, help="seed of the random cases (>= 0)")
     grading.add_argument("--points", nargs="+", metavar="NAME=TOTAL", help="what an exercise is worth (its checks scale)")
     selftest = commands.add_parser("selftest", help="reference full marks, stubs 0, every mutant caught")
-    selftest.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    selftest.add_argument("--jobs", type=int, default=2)
+    selftest.add_argument("--seed", type=seed_argument, default=DEFAULT_SEED)
+    selftest.add_argument("--jobs", type=jobs_argument, default=2)
     bundle = commands.add_parser("gradescope-bundle", help="write a Gradescope autograder zip")
     bundle.add_argument("out_zip")
     bundle.add_argument("--exercise", nargs="+", metavar="NAME")
-    bundle.add_argument("--seed", type=int, help="seed of the random cases (default: drawn at random, kept in the zip)")
+    bundle.add_argument("--seed", type=seed_argument,
+                        help="seed of the random cases, >= 0 (default: drawn at random, kept in the zip)")
     bundle.add_argument("--points", nargs="+", metavar="NAME=TOTAL", help="what an exercise is worth (its checks scale)")
     return main
 
@@ -53,24 +74,80 @@ def list_exercises() -> str:
     return "\n".join(lines) + "\n"
 
 
+def usage_error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def os_error_text(error: OSError) -> str:
+    """An OSError in one line: the system's carry a reason and a file name, ours a message."""
+    if error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return str(error.args[0]) if error.args else type(error).__name__
+
+
 def command_grade(args) -> int:
+    output_problem = file_path_problem(args.output, "results.json") if args.output else ""
+    if output_problem:  # said now, not after minutes of grading
+        return usage_error(f"--output {output_problem}")
     try:
-        files = read_submission(args.submission)
+        paths = submission_paths(args.submission)
+        files = read_files(paths)
         graded = select(args.exercise, include_extra=bool(args.exercise))
         points = parse_points(args.points, [exercise.name for exercise in graded])
     except (ValueError, KeyError) as error:
-        print(f"error: {error.args[0]}", file=sys.stderr)
-        return 2
+        return usage_error(error.args[0])
+    # A name found twice in an uploaded folder: the report says which file was graded.
+    notes = duplicate_notes(paths, args.submission)
     start = time.monotonic()
     try:
-        results = rescale(grade(files, args.exercise, seed=args.seed, include_extra=bool(args.exercise)), points)
+        results = grade(files, args.exercise, seed=args.seed, include_extra=bool(args.exercise))
+        results = with_notes(rescale(results, points), notes)
         text = render(results, args.format, seed=args.seed, execution_time=time.monotonic() - start)
     except Exception as error:  # the report must be written whatever happened
         text = failure_report(args.format, f"the grader failed: {type(error).__name__}: {error}")
-    if args.output:
-        write_atomically(args.output, text)
-    else:
+    if not args.output:
         sys.stdout.write(text)
+        return 0
+    try:
+        write_atomically(args.output, text)
+    except OSError as error:
+        return usage_error(f"the report could not be written to {args.output}: {os_error_text(error)}")
+    return 0
+
+
+def command_stubs(args) -> int:
+    from .stubs import write_stubs
+
+    problem = directory_path_problem(args.out_dir)
+    if problem:
+        return usage_error(f"OUT_DIR {problem}")
+    try:
+        chosen = select(args.exercise, include_extra=True) if args.exercise else list(EXERCISES)
+        paths = write_stubs(args.out_dir, chosen, cut=not args.solutions, overwrite=args.force)
+    except KeyError as error:
+        return usage_error(error.args[0])
+    except OSError as error:  # FileExistsError: a student's work is there (write_stubs says so)
+        return usage_error(os_error_text(error))
+    for path in paths:
+        print(path)
+    return 0
+
+
+def command_bundle(args) -> int:
+    from .bundle import write_bundle
+
+    problem = file_path_problem(args.out_zip, "autograder.zip")
+    if problem:  # said before the wheel is built
+        return usage_error(f"OUT_ZIP {problem}")
+    try:
+        graded = [exercise.name for exercise in select(args.exercise, include_extra=bool(args.exercise))]
+        write_bundle(args.out_zip, args.exercise, args.seed, parse_points(args.points, graded))
+    except (KeyError, ValueError, RuntimeError) as error:
+        return usage_error(error.args[0])
+    except OSError as error:
+        return usage_error(f"{args.out_zip} could not be written: {os_error_text(error)}")
+    print(args.out_zip)
     return 0
 
 
@@ -95,37 +172,14 @@ def main(argv=None) -> int:
         sys.stdout.write(list_exercises())
         return 0
     if args.command == "stubs":
-        from .stubs import write_stubs
-
-        try:
-            chosen = select(args.exercise, include_extra=True) if args.exercise else list(EXERCISES)
-        except KeyError as error:
-            print(f"error: {error.args[0]}", file=sys.stderr)
-            return 2
-        try:
-            paths = write_stubs(args.out_dir, chosen, cut=not args.solutions, overwrite=args.force)
-        except FileExistsError as error:
-            print(f"error: {error.args[0]}", file=sys.stderr)
-            return 2
-        for path in paths:
-            print(path)
-        return 0
+        return command_stubs(args)
     if args.command == "grade":
         return command_grade(args)
     if args.command == "selftest":
         from .selftest import main as selftest_main
 
         return selftest_main(args.seed, args.jobs)
-    from .bundle import write_bundle
-
-    try:
-        graded = [exercise.name for exercise in select(args.exercise, include_extra=bool(args.exercise))]
-        write_bundle(args.out_zip, args.exercise, args.seed, parse_points(args.points, graded))
-    except (KeyError, ValueError, RuntimeError) as error:
-        print(f"error: {error.args[0]}", file=sys.stderr)
-        return 2
-    print(args.out_zip)
-    return 0
+    return command_bundle(args)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import tempfile
 import zipfile
 
 from .exercises import select
+from .grade import check_seed, parse_points
 from .sandbox import PACKAGE_ROOT
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -83,8 +84,10 @@ def write_bundle(out_zip, exercise_names=None, seed: int | None = None, points: 
     """Write the autograder zip; returns its path. `points`: exercise -> total it is worth."""
     exercises = [e.name for e in select(exercise_names, include_extra=True)] if exercise_names else \
         [e.name for e in select(None)]
-    config = {"exercises": exercises, "seed": int(seed) if seed is not None else secrets.randbelow(2**31),
+    config = {"exercises": exercises, "seed": check_seed(seed) if seed is not None else secrets.randbelow(2**31),
               "points": [f"{name}={total:g}" for name, total in (points or {}).items()]}
+    # run_autograder passes these to `grade --points`: refused now, not at every submission.
+    parse_points(config["points"], exercises)
     out_zip = pathlib.Path(out_zip)
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:

@@ -6,6 +6,7 @@ self-test use) to the thorough one (8 draws, 6 entries in every array, 4x the pr
 """
 from __future__ import annotations
 
+import math
 import os
 import pathlib
 import zlib
@@ -58,19 +59,61 @@ class ExerciseResult(NamedTuple):
         return sum(c.max_score for c in self.checks)
 
 
-def read_submission(path) -> dict:
-    """file name -> source bytes, for a .py file or a directory of them. A directory without .py
-    files at its top is searched below (an uploaded folder); one without any is graded as empty.
-    The bytes are copied as they are, so a file's own coding declaration (latin-1, ...) holds."""
+def submission_paths(path) -> dict:
+    """file name -> every .py file of that name in the submission, the graded one first, for a
+    .py file or a directory of them. A directory without .py files at its top is searched below
+    (an uploaded folder); one without any is graded as empty. The graded one of a name found
+    twice below is the one nearest the top, then the first by path: a rule a student can read."""
     path = pathlib.Path(path)
     if path.is_file():
         if path.suffix != ".py":
             raise ValueError(f"SUBMISSION must be a .py file or a directory of them, got {path}")
-        return {path.name: path.read_bytes()}
-    if path.is_dir():
-        found = sorted(path.glob("*.py")) or sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
-        return {p.name: p.read_bytes() for p in found}
-    raise ValueError(f"SUBMISSION {path} does not exist")
+        return {path.name: [path]}
+    if not path.is_dir():
+        raise ValueError(f"SUBMISSION {path} does not exist")
+    found = [p for p in path.glob("*.py") if p.is_file()] or \
+        [p for p in path.rglob("*.py") if p.is_file() and "__pycache__" not in p.parts]
+    by_name: dict = {}
+    for file in sorted(found, key=lambda p: (len(p.relative_to(path).parts), p.relative_to(path).parts)):
+        by_name.setdefault(file.name, []).append(file)
+    return by_name
+
+
+def read_files(paths: dict) -> dict:
+    """file name -> source bytes of the graded file of each name (see `submission_paths`). The
+    bytes are copied as they are, so a file's own coding declaration (latin-1, ...) holds."""
+    return {name: found[0].read_bytes() for name, found in paths.items()}
+
+
+def read_submission(path) -> dict:
+    """file name -> source bytes, for a .py file or a directory of them (see `submission_paths`)."""
+    return read_files(submission_paths(path))
+
+
+def duplicate_notes(paths: dict, top) -> list:
+    """A note for each file name found more than once in the folder `top`, saying which is graded:
+    the sandbox holds one file per name, and a student must know which one that was."""
+    notes = []
+    for name, found in paths.items():
+        if len(found) > 1:
+            shown = [p.relative_to(top).as_posix() for p in found]
+            notes.append(f"your submission has {len(found)} files named {name} ({', '.join(shown)}): only "
+                         f"{shown[0]} is graded (the one nearest the top folder, then the first by path); "
+                         "remove or rename the others")
+    return notes
+
+
+def with_notes(results, notes: list) -> list:
+    """`results` with `notes` (about the whole submission) first among every exercise's notes."""
+    return [result._replace(notes=notes + result.notes) for result in results]
+
+
+def check_seed(seed) -> int:
+    """`seed` as the int the random cases are drawn from; ValueError unless it is a whole number
+    >= 0 (numpy's generators refuse negative seeds: each check would fail, not the command)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"the seed must be a whole number >= 0, got {seed!r}")
+    return int(seed)
 
 
 def check_rng(seed: int, exercise: str, check: str):
@@ -130,7 +173,9 @@ def grade_exercise(exercise, files, seed, setting, limits=Limits()) -> ExerciseR
 
 def grade(files: dict, exercise_names=None, seed: int = DEFAULT_SEED, setting: Setting | None = None,
           limits: Limits = Limits(), include_extra=False) -> list:
-    """ExerciseResults for `files` (file name -> source). Never raises for a bad submission."""
+    """ExerciseResults for `files` (file name -> source). Never raises for a bad submission; a
+    seed that is not a whole number >= 0 is a ValueError before anything is graded."""
+    seed = check_seed(seed)
     setting = setting or setting_from_environment()
     results, load_timeout = [], None
     for exercise in select(exercise_names, include_extra):
@@ -158,7 +203,8 @@ def failed_cases(result: CheckResult) -> list:
 
 def parse_points(items, graded=None) -> dict:
     """["linear=10", "attention=20"] -> {"linear": 10.0, "attention": 20.0}; ValueError when
-    malformed, or when a name is not among the exercises `graded` (all known ones by default)."""
+    malformed, a total is not a finite number >= 0, a name is given twice, or a name is not among
+    the exercises `graded` (all known ones by default)."""
     from .exercises import BY_NAME
 
     graded = list(BY_NAME) if graded is None else list(graded)
@@ -168,13 +214,22 @@ def parse_points(items, graded=None) -> dict:
         if name not in graded:
             raise ValueError(f"--points {item!r}: {name!r} is not an exercise graded here "
                              f"(graded: {', '.join(graded)})")
-        try:
-            points[name] = float(value)
-        except ValueError:
-            raise ValueError(f"--points takes NAME=TOTAL (e.g. attention=20), got {item!r}") from None
-        if points[name] < 0:
-            raise ValueError(f"--points {item!r}: a total cannot be negative")
+        if name in points:  # the last one would win silently
+            raise ValueError(f"--points names {name!r} twice; give each exercise one total")
+        points[name] = points_total(item, value)
     return points
+
+
+def points_total(item: str, value: str) -> float:
+    """The TOTAL of a --points `item` NAME=TOTAL. NaN or infinity would make Gradescope's JSON
+    invalid (`"score": NaN`) and mark full marks as failed, so only finite numbers >= 0 pass."""
+    try:
+        total = float(value)
+    except ValueError:
+        raise ValueError(f"--points takes NAME=TOTAL (e.g. attention=20), got {item!r}") from None
+    if not math.isfinite(total) or total < 0:
+        raise ValueError(f"--points {item!r}: a total must be a number >= 0 (e.g. attention=20)")
+    return total
 
 
 def rescale(results, points: dict) -> list:
@@ -191,4 +246,5 @@ def rescale(results, points: dict) -> list:
     return scaled
 
 
-__all__ = ["grade", "read_submission", "ExerciseResult", "CheckResult", "CaseResult", "Setting", "DEFAULT_SEED"]
+__all__ = ["grade", "read_submission", "submission_paths", "duplicate_notes", "ExerciseResult", "CheckResult",
+           "CaseResult", "Setting", "DEFAULT_SEED"]
