@@ -698,3 +698,19 @@ def test_a_report_that_cannot_be_written_is_one_error_and_leaves_no_temporary_fi
     monkeypatch.setattr(command_line, "write_atomically", no_space)
     line = refused(capsys, "grade", tmp_path / "linear.py", "--exercise", "linear", "--output", tmp_path / "r.json")
     assert "the report could not be written" in line and "No space left on device" in line, line
+
+
+def test_the_report_never_replaces_a_submitted_file_and_macos_copies_are_not_code(tmp_path):
+    (tmp_path / "linear.py").write_text(LINEAR)
+    result = cli("grade", tmp_path / "linear.py", "--exercise", "linear", "--output", tmp_path / "linear.py")
+    assert result.returncode == 2 and "is a file of the submission" in result.stderr, result.stderr
+    assert (tmp_path / "linear.py").read_text() == LINEAR
+    # A folder zipped on macOS carries __MACOSX/ and ._name.py resource forks: binary, not code.
+    upload = tmp_path / "upload"
+    (upload / "hw").mkdir(parents=True)
+    (upload / "hw" / "linear.py").write_text(LINEAR)
+    (upload / "hw" / "._linear.py").write_bytes(b"\x00\x05\x16\x07 Mac OS X resource fork")
+    (upload / "__MACOSX" / "hw").mkdir(parents=True)
+    (upload / "__MACOSX" / "hw" / "._linear.py").write_bytes(b"\x00\x05\x16\x07")
+    report = json.loads(cli("grade", upload, "--exercise", "linear", "--format", "json").stdout)
+    assert report["exercises"][0]["notes"] == [] and report["exercises"][0]["score"] == BY_NAME["linear"].points

@@ -6,6 +6,7 @@ finds a problem, 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -97,6 +98,9 @@ def command_grade(args) -> int:
         points = parse_points(args.points, [exercise.name for exercise in graded])
     except (ValueError, KeyError) as error:
         return usage_error(error.args[0])
+    submitted = [p for found in paths.values() for p in found]
+    if args.output and os.path.exists(args.output) and any(os.path.samefile(args.output, p) for p in submitted):
+        return usage_error(f"--output {args.output} is a file of the submission: the report would replace it")
     # A name found twice in an uploaded folder: the report says which file was graded.
     notes = duplicate_notes(paths, args.submission)
     start = time.monotonic()
