@@ -34,7 +34,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        check_classifier_size(self)
+        _check_classifier_size(self)
         body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                              output_hidden_states, output_attentions)
         logits, _ = classifier_forward(
@@ -92,7 +92,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         parameter, keyed like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
         from .nn import finetuning
 
-        check_classifier_size(self)
+        _check_classifier_size(self)
         inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
         labels = self._targets(labels, inputs.input_ids.shape[0])
         loss, _, cache = finetuning.sequence_classification_forward(
@@ -101,7 +101,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         return loss, finetuning.complete_grads(self.params, finetuning.sequence_classification_backward(cache))
 
 
-def check_classifier_size(model) -> None:
+def _check_classifier_size(model) -> None:
     """The classifier was built for `config.num_labels` labels; a label map changed since
     (`config.id2label = {...}` with another count) would index past its rows."""
     rows = model.params["classifier.weight"].shape[0]
@@ -124,7 +124,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        check_classifier_size(self)
+        _check_classifier_size(self)
         body, _ = self._body(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                              output_hidden_states, output_attentions)
         dropout = self.config.classifier_dropout_prob
@@ -142,7 +142,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
         from .nn import finetuning
 
-        check_classifier_size(self)
+        _check_classifier_size(self)
         inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
         labels = self._position_labels(labels, "labels", self.config.num_labels, inputs.input_ids.shape)
         loss, _, cache = finetuning.token_classification_forward(
