@@ -3,6 +3,7 @@ its metrics, resuming, Transformers loading the saved model, and the one-line er
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -182,3 +183,175 @@ def test_progress_into_a_file_is_whole_lines_a_few_an_epoch(tmp_path, capsys):
     assert [int(line.split()[1].split("/")[0]) for line in steps] == list(range(2, 49, 2))
     assert steps[-1].startswith("step 48/48 ") and "loss " in steps[-1] and "lr " in steps[-1]
     assert [line.split(":")[0] for line in stderr.splitlines() if line.startswith("epoch ")] == ["epoch 1/2", "epoch 2/2"]
+
+
+# --- bad input: refused up front with one error line that says what to change ----------------------
+def finetune_error(capsys, *arguments) -> str:
+    """The one `error:` line of a run that must stop with status 2 (an exception would fail the test)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        status = finetune.main(list(arguments))
+    stderr = capsys.readouterr().err
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert status == 2 and len(lines) == 1, stderr
+    return lines[0]
+
+
+def cupy_works() -> bool:
+    from tinyalbert.backend import get_backend
+
+    try:
+        get_backend("cupy")
+    except RuntimeError:
+        return False
+    return True
+
+
+CHOICE = '{"question": "which one is a fruit?", "choices": %s, "answer": %s}\n'
+# case: (task, train file text or None for a good one, options, what the error line must say)
+BAD_INPUTS = {
+    "one label": ("text-classification", "text,label\na b,pos\nc d,pos\n", [],
+                  ["only 1 distinct label ('pos')", "at least 2"]),
+    "record without tokens": ("token-classification",
+                              '{"tokens": ["apple"], "tags": ["O"]}\n{"tokens": [], "tags": []}\n', [],
+                              ["train.jsonl, line 2", "no tokens"]),
+    "no room for a piece": ("text-classification", None, ["--max-seq-length", "2"], ["--max-seq-length 3 or more"]),
+    "more than the model's positions": ("text-classification", None, ["--max-seq-length", "129"],
+                                        ["128 positions", "--max-seq-length 128 or less"]),
+    "question leaves no room": ("multiple-choice", CHOICE % ('["apple", "dog"]', 0), ["--max-seq-length", "6"],
+                                ["line 1", "raise --max-seq-length to"]),
+    "ragged choices": ("multiple-choice", CHOICE % ('["apple", "dog"]', 0) + CHOICE % ('["cat", "fig", "ox"]', 1), [],
+                       ["train.jsonl, line 2", "3 choices, but line 1 has 2"]),
+    "fractional answer": ("multiple-choice", CHOICE % ('["apple", "dog"]', 0.9), [], ["line 1", "an integer", "0.9"]),
+    "boolean answer": ("multiple-choice", CHOICE % ('["dog", "apple"]', "true"), [], ["line 1", "an integer", "true"]),
+    "out is a file": ("text-classification", None, ["--out", "{tmp}/afile"], ["--out", "afile is a file"]),
+    "out below a file": ("text-classification", None, ["--out", "{tmp}/afile/sub"], ["--out", "afile is a file"]),
+    "negative seed": ("text-classification", None, ["--seed", "-5"], ["--seed", ">= 0"]),
+    "zero learning rate": ("text-classification", None, ["--lr", "0"], ["--lr", "> 0"]),
+    "cupy without cupy": ("text-classification", None, ["--backend", "cupy"],
+                          ["--backend cupy needs CuPy", "--backend numpy"]),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_is_refused_with_what_to_change(tmp_path, capsys, case):
+    task, text, options, expected = BAD_INPUTS[case]
+    if case == "cupy without cupy" and cupy_works():
+        pytest.skip("CuPy and a GPU are here")
+    train = tmp_path / ("train.csv" if task == "text-classification" else "train.jsonl")
+    if text is None:
+        train = write_task_files(tmp_path)[task]
+    else:
+        train.write_text(text)
+    (tmp_path / "afile").write_text("x")
+    options = [option.format(tmp=tmp_path) for option in options]
+    line = finetune_error(capsys, "--task", task, "--model", "tinyalbert-mini", "--train", str(train),
+                          "--validation", str(train), "--out", str(tmp_path / "out"), "--max-seq-length", "24",
+                          "--quiet", *options)
+    for part in expected:
+        assert part in line, line
+
+
+def test_a_csv_with_a_byte_order_mark_reads_like_one_without(tmp_path):
+    from tinyalbert.task_data import read_task_file
+
+    (tmp_path / "excel.csv").write_bytes("text,label\napple cherry,fruit\n".encode("utf-8-sig"))
+    assert read_task_file("text-classification", tmp_path / "excel.csv")[0]["text"] == "apple cherry"
+
+
+def test_tags_that_are_not_bio_pick_the_best_epoch_by_accuracy(tmp_path, capsys):
+    """Part-of-speech-like tags hold no entities: an entity F1 (0 every epoch) would keep epoch 1."""
+    bio = write_task_files(tmp_path)["token-classification"]
+    train = tmp_path / "kinds.jsonl"
+    with open(train, "w") as handle:
+        for line in bio.read_text().splitlines():
+            tokens = json.loads(line)["tokens"]
+            tags = ["FRUIT" if token in FRUITS else "ANIMAL" for token in tokens]
+            handle.write(json.dumps({"tokens": tokens, "tags": tags}) + "\n")
+    assert run_finetune("token-classification", train, tmp_path / "out", "--epochs", "2") == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    history = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    assert history[1]["accuracy"] > history[0]["accuracy"]  # else this test could not tell the two rules apart
+    assert summary["best"]["epoch"] == 2 and summary["best_by"] == "accuracy"
+    assert all("f1" not in entry for entry in history)
+    best = ta.AlbertForTokenClassification.from_pretrained(tmp_path / "out" / "best")
+    last = ta.AlbertForTokenClassification.from_pretrained(tmp_path / "out" / "checkpoint")  # epoch 2's
+    for name, value in last.params.items():
+        np.testing.assert_array_equal(best.params[name], value, err_msg=name)
+
+
+def test_a_batch_with_every_word_cut_off_is_skipped_not_called_divergence(tmp_path, capsys):
+    # --max-seq-length 3 holds [CLS], one piece and [SEP]: a first word of several pieces does not fit,
+    # so its example has no labelled token (a loss over no target is nan).
+    words = [("xylophonistically", "B-FRUIT"), ("apple", "B-FRUIT"), ("dog", "O"), ("xylophonistically", "O")]
+    train = tmp_path / "cut.jsonl"
+    train.write_text("".join(json.dumps({"tokens": [word, "cat"], "tags": [tag, "O"]}) + "\n" for word, tag in words))
+    assert run_finetune("token-classification", train, tmp_path / "out", "--epochs", "1", "--batch-size", "1",
+                        "--max-seq-length", "3") == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["skipped_batches"] == 2  # the two examples that start with the long word
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory):
+    """A text-classification run stopped after epoch 1 of 2: its OUT, and its training file."""
+    root = tmp_path_factory.mktemp("stopped")
+    train = write_task_files(root)["text-classification"]
+    assert run_finetune("text-classification", train, root / "out", "--epochs", "2", "--stop-after", "1") == 0
+    return root / "out", train
+
+
+def test_a_second_run_into_the_same_out_is_refused(tmp_path, capsys, stopped_run):
+    out = tmp_path / "out"
+    shutil.copytree(stopped_run[0], out)
+    line = finetune_error(capsys, "--task", "text-classification", "--model", "tinyalbert-mini", "--train",
+                          str(stopped_run[1]), "--validation", str(stopped_run[1]), "--out", str(out), "--quiet")
+    assert "already holds" in line and "--resume" in line and "another --out" in line
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def _reshape_a_moment(path):
+    with np.load(path) as arrays:
+        saved = dict(arrays)
+    saved[next(key for key in saved if key.startswith("exp_avg."))] = np.zeros((3, 3))
+    np.savez(path, **saved)
+
+
+def _drop_from_state(path, key, from_args=False):
+    state = json.loads(path.read_text())
+    del (state["args"] if from_args else state)[key]
+    path.write_text(json.dumps(state))
+
+
+DAMAGE = {  # what is done to a file of OUT/checkpoint
+    "optimizer not an npz": ("optimizer.npz", lambda path: path.write_bytes(b"\x80\x04 not an npz")),
+    "optimizer moment of another shape": ("optimizer.npz", _reshape_a_moment),
+    "state not JSON": ("state.json", lambda path: path.write_text('{"epoch": 1,')),
+    "state without epoch": ("state.json", lambda path: _drop_from_state(path, "epoch")),
+    "state without args.seed": ("state.json", lambda path: _drop_from_state(path, "seed", from_args=True)),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGE)
+def test_resuming_a_damaged_checkpoint_names_the_file(tmp_path, capsys, stopped_run, case):
+    out = tmp_path / "out"
+    shutil.copytree(stopped_run[0], out)
+    name, damage = DAMAGE[case]
+    damage(out / "checkpoint" / name)
+    line = finetune_error(capsys, "--task", "text-classification", "--model", "tinyalbert-mini", "--train",
+                          str(stopped_run[1]), "--validation", str(stopped_run[1]), "--out", str(out),
+                          "--batch-size", "4", "--max-seq-length", "24", "--lr", "3e-4", "--epochs", "2", "--resume")
+    assert f"{out / 'checkpoint' / name}" in line and "without --resume" in line, line
+    assert "allow_pickle" not in line
+
+
+def test_a_classifier_for_other_labels_gets_advice_in_options(tmp_path, capsys, stopped_run):
+    three = tmp_path / "three.csv"
+    three.write_text("text,label\napple fig,fruit\ndog cat,animal\noak elm,tree\n")
+    fine_tuned = str(stopped_run[0] / "best")  # 2 labels
+    line = finetune_error(capsys, "--task", "text-classification", "--model", fine_tuned, "--train", str(three),
+                          "--validation", str(three), "--out", str(tmp_path / "out"), "--quiet")
+    assert "--ignore-mismatched-sizes" in line and "ignore_mismatched_sizes=True" not in line
+    assert run_finetune("text-classification", three, tmp_path / "out", "--epochs", "1", "--model", fine_tuned,
+                        "--ignore-mismatched-sizes") == 0
+    assert ta.AlbertForSequenceClassification.from_pretrained(tmp_path / "out" / "best").config.num_labels == 3

@@ -35,3 +35,19 @@ def int_at_least(minimum: int):
         return value
 
     return parse
+
+
+def check_backend_available(backend: str) -> None:
+    """Refuse `--backend cupy` when CuPy or a CUDA GPU is missing, before anything slow (the
+    model, the data), with what to do instead; any other backend passes."""
+    if backend != "cupy":
+        return
+    from .backend import get_backend
+
+    try:
+        get_backend("cupy")
+    except RuntimeError as error:
+        cause = error.__context__  # the ImportError or CUDA error behind it
+        reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(error)
+        raise UsageError(f"--backend cupy needs CuPy and a CUDA GPU ({reason}); "
+                         "install CuPy (pip install cupy-cuda12x) or use --backend numpy") from None

@@ -2,14 +2,15 @@
 
 Tasks and files (see `tinyalbert.task_data` for the fields):
   text-classification    CSV or JSONL: text [, text_pair], label
-  token-classification   JSONL: tokens, tags (BIO tags for the entity F1)
+  token-classification   JSONL: tokens, tags (BIO tags for the entity F1; other tags: tag accuracy)
   question-answering     SQuAD v1.1 JSON
   multiple-choice        JSONL: question, choices, answer
 
 Each epoch ends with an evaluation on --validation (accuracy and macro-F1; entity precision,
-recall and F1 and tag accuracy; SQuAD exact match and F1; accuracy); the best epoch's model and
-tokenizer go to OUT/best (loadable by Transformers too), the last epoch's to OUT/checkpoint,
-from which --resume continues.
+recall and F1 and tag accuracy, or tag accuracy alone for tags that are not BIO; SQuAD exact
+match and F1; accuracy); the best epoch's model and tokenizer go to OUT/best (loadable by
+Transformers too), the last epoch's to OUT/checkpoint, from which --resume continues. The last
+line printed is a JSON summary: the best epoch's metrics and the metric that chose it.
 
 Exit status: 0 done; 1 the loss became inf or nan; 2 a usage error (a missing or malformed
 file, a bad option), reported on one `error:` line; 130 interrupted with Ctrl-C.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from .cli import OneLineErrorParser, UsageError, int_at_least, print_error
@@ -35,7 +37,7 @@ examples:
   mpiexec -n 2 python -m tinyalbert.finetune ...   # two processes, each with its block of every batch
 """
 
-positive_int = int_at_least(1)
+positive_int, non_negative_int = int_at_least(1), int_at_least(0)
 
 
 def _fraction(text: str) -> float:
@@ -45,6 +47,16 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):  # 0 would train nothing
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {value}")
     return value
 
 
@@ -72,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory (best/, checkpoint/, metrics.jsonl)")
     parser.add_argument("--epochs", type=positive_int, default=defaults["epochs"], metavar="N")
     parser.add_argument("--batch-size", type=positive_int, default=defaults["batch_size"], metavar="B")
-    parser.add_argument("--lr", type=_non_negative, default=defaults["lr"], help="peak learning rate (default: %(default)s)")
+    parser.add_argument("--lr", type=_positive, default=defaults["lr"], help="peak learning rate (default: %(default)s)")
     parser.add_argument("--warmup-ratio", type=_fraction, default=defaults["warmup_ratio"], metavar="F",
                         help="share of the steps spent warming up, then linear decay to 0 (default: %(default)s)")
     parser.add_argument("--weight-decay", type=_non_negative, default=defaults["weight_decay"], metavar="W",
@@ -80,9 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clip-norm", type=_non_negative, default=defaults["clip_norm"], metavar="C",
                         help="global gradient-norm clip, 0 for none (default: %(default)s)")
     parser.add_argument("--max-seq-length", type=positive_int, default=defaults["max_seq_length"], metavar="L")
-    parser.add_argument("--seed", type=int, default=defaults["seed"])
+    parser.add_argument("--seed", type=non_negative_int, default=defaults["seed"])
     parser.add_argument("--backend", choices=("numpy", "cupy"), default=defaults["backend"])
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options)")
+    parser.add_argument("--ignore-mismatched-sizes", action="store_true",
+                        help="start a new classifier when --model's was fine-tuned for another number of labels")
     parser.add_argument("--stop-after", type=positive_int, metavar="N",
                         help="run only N epochs in this session (checkpointed; --resume continues)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines (the final summary is still printed)")
@@ -115,7 +129,10 @@ def _main(argv=None) -> int:
         print_error(error)
         return EXIT_USAGE
     if summary["main_process"]:
-        print(json.dumps({"best": summary["best"], "seconds": round(summary["seconds"], 1)}))
+        result = {"best": summary["best"], "best_by": summary["best_by"], "seconds": round(summary["seconds"], 1)}
+        if summary["skipped_batches"]:  # batches whose every word lay past --max-seq-length
+            result["skipped_batches"] = summary["skipped_batches"]
+        print(json.dumps(result))
     return 0
 
 

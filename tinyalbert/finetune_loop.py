@@ -4,8 +4,9 @@ model kept, a checkpoint after each epoch to resume from.
 
 OUT/ holds `best/` (model + tokenizer, loadable by tinyalbert and by Transformers), `checkpoint/`
 (the last epoch's model, optimizer moments and `state.json`) and `metrics.jsonl` (one line per
-epoch). Every step's randomness (shuffling, dropout) comes from generators seeded with
-(seed, epoch), so a resumed run takes the same steps as one that was never stopped.
+epoch); a new run refuses an OUT that holds one already, which --resume continues. Every
+step's randomness (shuffling, dropout) comes from generators seeded with (seed, epoch), so a
+resumed run takes the same steps as one that was never stopped.
 
 Under `mpiexec -n N` the batches are shared out: every process draws the same batch, keeps its
 block of rows, weights its gradient by its share of the batch's targets, and one all-reduce
@@ -17,21 +18,31 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .backend import asarray, to_numpy
+from .cli import UsageError, check_backend_available
 from .metrics import accuracy, entity_scores, macro_f1, squad_scores
-from .task_data import IGNORE_INDEX, collate, encode_examples, label_list, read_task_file
+from .task_data import (IGNORE_INDEX, collate, encode_examples, label_list, read_task_file,
+                        shortest_max_length)
 from .train.optim import AdamW, clip_grad_global_norm, linear_warmup_then_decay
+from .weights import MismatchedShapeError
 
 MAIN_METRIC = {"text-classification": "accuracy", "token-classification": "f1",
                "question-answering": "f1", "multiple-choice": "accuracy"}
 MAX_ANSWER_TOKENS = 30
 CHECKPOINT, BEST, STATE_FILE, OPTIMIZER_FILE = "checkpoint", "best", "state.json", "optimizer.npz"
+METRICS_FILE = "metrics.jsonl"
+# The options a resumed run must share with the checkpoint, and what --resume reads from state.json.
+RESUMED_OPTIONS = ("task", "train", "epochs", "batch_size", "lr", "warmup_ratio", "weight_decay", "clip_norm",
+                   "max_seq_length", "seed")
+STATE_FIELDS = {"epoch": int, "step": int, "best": (dict, type(None)), "history": list, "args": dict}
 
 
 @dataclass
@@ -51,6 +62,7 @@ class FinetuneArguments:
     seed: int = 0
     backend: str = "numpy"
     resume: bool = False
+    ignore_mismatched_sizes: bool = False  # a new head where --model's has another number of labels
     stop_after: int | None = None  # epochs to run in this session (then --resume continues)
 
 
@@ -69,6 +81,14 @@ def load_data(args: FinetuneArguments, tokenizer):
     validation_examples = read_task_file(args.task, args.validation)
     tagged = args.task in ("text-classification", "token-classification")
     labels = label_list(args.task, train_examples) if tagged else None
+    if labels is not None and len(labels) < 2:  # one label would make a regression model, always "right"
+        kind = "label" if args.task == "text-classification" else "tag"
+        raise UsageError(f"the train file {args.train} has only 1 distinct {kind} ({labels[0]!r}); "
+                         "classification needs at least 2")
+    shortest = max(shortest_max_length(args.task, examples) for examples in (train_examples, validation_examples))
+    if args.max_seq_length < shortest:
+        raise UsageError(f"--max-seq-length {args.max_seq_length} holds no piece of text beside [CLS] and [SEP]: "
+                         f"pass --max-seq-length {shortest} or more")
     label_ids = None if labels is None else {label: i for i, label in enumerate(labels)}
     if args.task == "text-classification":
         unknown = sorted({str(e["label"]) for e in validation_examples} - set(labels))
@@ -81,6 +101,20 @@ def load_data(args: FinetuneArguments, tokenizer):
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
     return labels, train_examples, encoded[0], validation_examples, encoded[1]
+
+
+def uses_bio_tags(tags) -> bool:
+    """Whether the tags follow the BIO (IOB2) scheme that entities are read from: some tag starts
+    with B- or I-. Part-of-speech tags such as NOUN and VERB do not, and hold no entities."""
+    return any(tag.startswith(("B-", "I-")) for tag in tags)
+
+
+def main_metric(task: str, labels) -> str:
+    """The metric that picks the best epoch. For tags that are not BIO, tag accuracy: their
+    entity F1 would be 0 every epoch, and the first epoch would stay the best."""
+    if task == "token-classification" and not uses_bio_tags(labels):
+        return "accuracy"
+    return MAIN_METRIC[task]
 
 
 def model_inputs(batch: dict) -> dict:
@@ -132,10 +166,11 @@ def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels
     if task == "token-classification":
         predicted_tags = [[labels[i] for i in row] + ["O"] * (len(e["tags"]) - len(row))
                           for row, e in zip(predictions, examples)]
-        scores = entity_scores(predicted_tags, [e["tags"] for e in examples])
         flat = [tag for row in predicted_tags for tag in row]
-        scores["accuracy"] = accuracy(flat, [tag for e in examples for tag in e["tags"]])
-        return scores
+        tag_accuracy = accuracy(flat, [tag for e in examples for tag in e["tags"]])
+        if not uses_bio_tags(labels):  # no entities: an entity F1 would measure nothing
+            return {"accuracy": tag_accuracy}
+        return {**entity_scores(predicted_tags, [e["tags"] for e in examples]), "accuracy": tag_accuracy}
     answers = {}
     for (start, end), example, features in zip(predictions, examples, encoded):
         words = features["piece_words"]
@@ -205,67 +240,163 @@ def write_checkpoint(out: Path, model, tokenizer, optimizer: AdamW, state: dict)
         partial.rename(final)
 
 
+def check_out_dir(out: Path, resume: bool) -> None:
+    """Refuse, before anything slow, an --out that cannot take this run: a file or a path below
+    one, a folder that cannot be written, a finished or started run when not resuming (its
+    metrics would be appended to, its best model overwritten), no checkpoint when resuming."""
+    nearest = next(folder for folder in (out, *out.parents) if folder.exists())
+    if not nearest.is_dir():
+        raise UsageError(f"--out {out}: {nearest} is a file, not a directory; choose another --out")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: cannot write into {nearest}; choose another --out")
+    if resume:
+        if not (out / CHECKPOINT / STATE_FILE).is_file():
+            raise UsageError(f"nothing to resume: {out / CHECKPOINT} has no {STATE_FILE} "
+                             "(leave out --resume to start a new run)")
+    elif any((out / name).exists() for name in (CHECKPOINT, BEST, METRICS_FILE)):
+        raise UsageError(f"--out {out} already holds a fine-tuning run: pass --resume to continue it, "
+                         "or choose another --out")
+
+
+def check_positions(args: FinetuneArguments, source) -> None:
+    """--max-seq-length against the model's positions, before the data is read: a longer
+    sequence would otherwise fail only in training, at the first batch that reaches it."""
+    from .config import AlbertConfig
+
+    positions = AlbertConfig.from_pretrained(source).max_position_embeddings
+    if args.max_seq_length > positions:
+        raise UsageError(f"--max-seq-length {args.max_seq_length} is more than the {positions} positions of "
+                         f"--model {args.model}: pass --max-seq-length {positions} or less")
+
+
+def cannot_resume(path: Path, problem: str) -> UsageError:
+    return UsageError(f"cannot resume from {path}: {problem}; start a new run instead "
+                      "(without --resume, into another --out)")
+
+
 def read_checkpoint_state(out: Path, args: FinetuneArguments) -> dict:
-    """The trainer state of OUT/checkpoint, after checking it was made with the same settings."""
-    directory = out / CHECKPOINT
-    if not (directory / STATE_FILE).is_file():
-        raise FileNotFoundError(f"nothing to resume: {directory} has no {STATE_FILE}")
-    state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-    saved = state["args"]
-    for name in ("task", "train", "epochs", "batch_size", "lr", "warmup_ratio", "weight_decay", "clip_norm",
-                 "max_seq_length", "seed"):
+    """The trainer state of OUT/checkpoint, after checking it is whole and was made with the same
+    settings."""
+    path = out / CHECKPOINT / STATE_FILE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise cannot_resume(path, f"not readable as JSON ({error})") from None
+    if not isinstance(state, dict):
+        raise cannot_resume(path, "not a JSON object")
+    saved = state["args"] if isinstance(state.get("args"), dict) else {}
+    broken = [name for name, kind in STATE_FIELDS.items() if not isinstance(state.get(name, ...), kind)]
+    broken += [f"args.{name}" for name in RESUMED_OPTIONS if name not in saved]
+    if broken:
+        raise cannot_resume(path, f"{', '.join(broken)} missing or malformed (not a whole fine-tuning state)")
+    for name in RESUMED_OPTIONS:
         if saved[name] != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with {saved[name]!r}")
     return state
 
 
-def read_optimizer(out: Path, optimizer: AdamW, xp) -> None:
-    with np.load(out / CHECKPOINT / OPTIMIZER_FILE) as arrays:
-        optimizer.load_state_dict({key: (int(arrays[key]) if key == "step" else asarray(xp, arrays[key]))
-                                   for key in arrays.files})
+def moment_misfit(optimizer: AdamW, params: dict) -> str | None:
+    """Why the optimizer's moments do not belong to `params`, or None when they do. (After a
+    step, every parameter has its moments, of its own shape.)"""
+    names = optimizer.exp_avg.keys()
+    if optimizer.step_count and names != params.keys():
+        return (f"its moments are for other parameters (not in the model: {sorted(names - params.keys())[:3]}, "
+                f"without moments: {sorted(params.keys() - names)[:3]})")
+    for moments in (optimizer.exp_avg, optimizer.exp_avg_sq):
+        for name, moment in moments.items():
+            wanted = tuple(params[name].shape) if name in params else None
+            if wanted is not None and tuple(moment.shape) != wanted:
+                return f"the moment of {name} has shape {tuple(moment.shape)}, the parameter {wanted}"
+    return None
+
+
+def read_optimizer(out: Path, optimizer: AdamW, model) -> None:
+    """The Adam moments of OUT/checkpoint into `optimizer`, checked against the model's parameters
+    (a moment of another shape would fail only at the first step, in the update's arithmetic)."""
+    path = out / CHECKPOINT / OPTIMIZER_FILE
+    try:
+        with np.load(path) as arrays:  # pickles stay refused: the file holds plain arrays
+            saved = {key: arrays[key] for key in arrays.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # numpy's message would advise allow_pickle
+        raise cannot_resume(path, "not a readable optimizer state (an .npz file of Adam moments)") from None
+    try:
+        optimizer.load_state_dict({key: (int(value) if key == "step" else asarray(model.xp, value))
+                                   for key, value in saved.items()})
+    except (TypeError, ValueError) as error:
+        raise cannot_resume(path, f"not an optimizer state of this run ({error})") from None
+    misfit = moment_misfit(optimizer, model.params)
+    if misfit:
+        raise cannot_resume(path, misfit)
+
+
+def load_model(args: FinetuneArguments, source, overrides: dict, labels):
+    """The task model from `source` (--model, or OUT/checkpoint when resuming). A classifier
+    fine-tuned for another number of labels is an error that says what to do on the command line."""
+    try:
+        return model_class(args.task).from_pretrained(source, backend=args.backend, seed=args.seed,
+                                                      ignore_mismatched_sizes=args.ignore_mismatched_sizes,
+                                                      **overrides)
+    except MismatchedShapeError:  # its advice, ignore_mismatched_sizes=True, is for Python callers
+        if labels is None:
+            raise
+        raise UsageError(f"--model {args.model} does not fit the {len(labels)} labels of {args.train}: its "
+                         "classifier was fine-tuned for another number of labels; start from the pretrained model "
+                         "it was fine-tuned from, or pass --ignore-mismatched-sizes to train a new classifier "
+                         "in its place") from None
 
 
 def finetune(args: FinetuneArguments, progress=True) -> dict:
-    """Run the whole fine-tuning; returns {"best": metrics, "history": [...], "seconds": ...,
-    "main_process": False on every process of an mpiexec job but the first}.
+    """Run the whole fine-tuning; returns {"best": metrics, "best_by": the metric that chose it,
+    "history": [...], "skipped_batches": ..., "seconds": ..., "main_process": False on every
+    process of an mpiexec job but the first}.
     With `progress`, a progress line goes to standard error: redrawn in place on a terminal,
     a line about every tenth of an epoch into a file or a notebook."""
     from .tokenizer import AlbertTokenizer
     from .train.distributed import barrier, init_ranks
     from .train.progress import Progress
 
+    # What can be checked without the model and the data, first: a mistake fails fast.
+    check_backend_available(args.backend)
+    out = Path(args.out)
+    check_out_dir(out, args.resume)
     ranks = init_ranks(args.backend)  # None unless under mpiexec -n N > 1
     is_main = ranks is None or ranks.is_main  # the first process alone writes OUT and shows progress
-    out = Path(args.out)
+    source = out / CHECKPOINT if args.resume else args.model
+    state = {"epoch": 0, "step": 0, "best": None, "history": [], "args": dataclasses.asdict(args)}
+    if args.resume:
+        state = {**read_checkpoint_state(out, args), "args": dataclasses.asdict(args)}
     tokenizer = AlbertTokenizer.from_pretrained(args.model)
+    check_positions(args, source)
     labels, _, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
     overrides = {} if labels is None else {"id2label": {i: label for i, label in enumerate(labels)}}
     if args.task == "question-answering":
         overrides["id2label"] = {0: "LABEL_0", 1: "LABEL_1"}
-    state = {"epoch": 0, "step": 0, "best": None, "history": [], "args": dataclasses.asdict(args)}
-    if args.resume:
-        state = {**read_checkpoint_state(out, args), "args": dataclasses.asdict(args)}
-    source = out / CHECKPOINT if args.resume else args.model
-    model = model_class(args.task).from_pretrained(source, backend=args.backend, seed=args.seed, **overrides)
+    model = load_model(args, source, overrides, labels)
     optimizer = AdamW(weight_decay=args.weight_decay)
     if args.resume:
-        read_optimizer(out, optimizer, model.xp)
+        read_optimizer(out, optimizer, model)
     steps_per_epoch = math.ceil(len(train_encoded) / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
     warmup_steps = int(args.warmup_ratio * total_steps)
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
-    main_metric, started = MAIN_METRIC[args.task], time.perf_counter()
+    best_by, started, skipped = main_metric(args.task, labels), time.perf_counter(), 0
     pad_id = tokenizer.pad_token_id
     last_epoch = args.epochs if args.stop_after is None else min(args.epochs, state["epoch"] + args.stop_after)
     bar = Progress(total_steps, state["step"]) if progress and is_main else None
     shown_every = 1 if bar is None or bar.interactive else max(1, steps_per_epoch // 10)  # a log stays readable
+    if bar is not None and best_by != MAIN_METRIC[args.task]:
+        bar.write("the tags are not BIO (none starts with B- or I-), so there are no entities to score: "
+                  "the best epoch is the one with the highest tag accuracy")
     for epoch in range(state["epoch"], last_epoch):
         order = np.random.default_rng([args.seed, epoch]).permutation(len(train_encoded))
         model.train(rng=np.random.default_rng([args.seed, epoch, 1] + ([] if ranks is None else [ranks.rank])))
         for index in range(steps_per_epoch):
             chunk = [train_encoded[i] for i in order[index * args.batch_size:(index + 1) * args.batch_size]]
             batch = collate(args.task, chunk, pad_id)
+            if counted_targets(args.task, batch) == 0:  # every word of these examples is past --max-seq-length
+                skipped, state["step"] = skipped + 1, state["step"] + 1  # a loss over no target would be nan
+                continue
             if ranks is None:
                 loss, grads = model.loss_and_grads(**batch)
             else:
@@ -284,12 +415,12 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
         metrics = evaluate(args.task, model, validation_examples, validation_encoded, labels, args.batch_size, pad_id)
         metrics = {"epoch": epoch + 1, "step": state["step"], **metrics}
         state["history"].append(metrics)
-        is_best = state["best"] is None or metrics[main_metric] > state["best"][main_metric]
+        is_best = state["best"] is None or metrics[best_by] > state["best"][best_by]
         if is_best:
             state["best"] = metrics
         state["epoch"] = epoch + 1
         if is_main:
-            with (out / "metrics.jsonl").open("a", encoding="utf-8") as handle:
+            with (out / METRICS_FILE).open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(metrics) + "\n")
             if is_best:
                 model.save_pretrained(out / BEST)
@@ -301,6 +432,9 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
             bar.write(f"epoch {epoch + 1}/{args.epochs}: {shown}")
     if bar is not None:
+        if skipped:
+            bar.write(f"skipped {skipped} batch(es) with no labelled word: each word of their examples lies past "
+                      f"--max-seq-length {args.max_seq_length} (raise it to train on them)")
         bar.close()
-    return {"best": state["best"], "history": state["history"], "seconds": time.perf_counter() - started,
-            "main_process": is_main}
+    return {"best": state["best"], "best_by": best_by, "history": state["history"], "skipped_batches": skipped,
+            "seconds": time.perf_counter() - started, "main_process": is_main}

@@ -2,12 +2,12 @@
 
 Files (every problem is a ValueError naming the file, the line or record, and the field):
 - text-classification: CSV with a header, or JSONL; fields `text`, optional `text_pair`, `label`.
-- token-classification: JSONL; fields `tokens` (a list of words) and `tags` (one tag per word,
-  BIO tags such as `B-PER`, `I-PER`, `O` for the entity F1).
+- token-classification: JSONL; fields `tokens` (a list of at least one word) and `tags` (one
+  tag per word, BIO tags such as `B-PER`, `I-PER`, `O` for the entity F1).
 - question-answering: SQuAD v1.1 JSON (`data` -> `paragraphs` -> `context`, `qas` -> `id`,
   `question`, `answers` -> `text`, `answer_start`).
-- multiple-choice: JSONL; fields `question`, `choices` (a list of texts), `answer` (the index
-  of the right choice, or its text).
+- multiple-choice: JSONL; fields `question`, `choices` (a list of texts, as many in every record
+  of a file), `answer` (the index of the right choice, an integer, or its text).
 
 Encoded examples are dicts of Python ints and lists; `collate` pads a batch into the NumPy
 arrays the models take, with the tokenizer's padding id and a zero attention mask.
@@ -32,19 +32,21 @@ def _check_file(path) -> Path:
     return path
 
 
-def read_records(path) -> list[dict]:
-    """The records of a `.csv` (with a header row) or `.jsonl` file, as dicts."""
+def read_records(path) -> list[tuple[int, dict]]:
+    """The records of a `.csv` (with a header row) or `.jsonl` file, as (line number, dict) pairs,
+    so that a problem can be pointed at. A byte-order mark at the start (Excel writes one into
+    its UTF-8 CSV files) is not part of the first field's name."""
     path = _check_file(path)
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             if not reader.fieldnames:
                 raise ValueError(f"{path}: empty CSV file (it needs a header row such as text,label)")
-            return [dict(row) for row in reader]
+            return [(reader.line_num, dict(row)) for row in reader]  # line_num: the row's last line
     if path.suffix.lower() not in (".jsonl", ".json"):
         raise ValueError(f"{path}: expected a .csv or .jsonl file")
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -53,19 +55,32 @@ def read_records(path) -> list[dict]:
             raise ValueError(f"{path}, line {number}: not valid JSON ({error.msg})") from None
         if not isinstance(record, dict):
             raise ValueError(f"{path}, line {number}: expected a JSON object per line")
-        records.append(record)
+        records.append((number, record))
     return records
 
 
-def _field(record: dict, name: str, path, number: int, kind=str):
+def _field(record: dict, name: str, where: str, kind=str):
     if name not in record or record[name] is None:
-        raise ValueError(f"{path}, record {number}: missing field {name!r} (has {sorted(record)})")
+        raise ValueError(f"{where}: missing field {name!r} (has {sorted(record)})")
     value = record[name]
     if kind is list and not isinstance(value, list):
-        raise ValueError(f"{path}, record {number}: field {name!r} must be a list, got {type(value).__name__}")
+        raise ValueError(f"{where}: field {name!r} must be a list, got {type(value).__name__}")
     if kind is str and not isinstance(value, str):
         value = str(value)
     return value
+
+
+def _answer_index(answer, choices: list, where: str) -> int:
+    """The index of the right choice from `answer`: an integer (or a string of digits), or the
+    text of a choice. 1.9 or true are refused rather than read as 1."""
+    if isinstance(answer, str) and not answer.lstrip("-").isdigit():
+        if answer not in choices:
+            raise ValueError(f"{where}: answer {answer!r} is not one of the choices")
+        return choices.index(answer)
+    if isinstance(answer, bool) or not isinstance(answer, (int, str)):
+        raise ValueError(f"{where}: answer must be the index of the right choice (an integer) or its text, "
+                         f"got {json.dumps(answer)}")
+    return int(answer)
 
 
 def read_task_file(task: str, path) -> list[dict]:
@@ -76,29 +91,30 @@ def read_task_file(task: str, path) -> list[dict]:
     if not records:
         raise ValueError(f"{path}: no examples")
     examples = []
-    for number, record in enumerate(records, start=1):
+    for line, record in records:
+        where = f"{path}, line {line}"
         if task == "text-classification":
-            example = {"text": _field(record, "text", path, number), "label": _field(record, "label", path, number)}
+            example = {"text": _field(record, "text", where), "label": _field(record, "label", where)}
             pair = record.get("text_pair")
             example["text_pair"] = None if pair in (None, "") else str(pair)
         elif task == "token-classification":
-            tokens, tags = _field(record, "tokens", path, number, list), _field(record, "tags", path, number, list)
+            tokens, tags = _field(record, "tokens", where, list), _field(record, "tags", where, list)
             if len(tokens) != len(tags):
-                raise ValueError(f"{path}, record {number}: {len(tokens)} tokens but {len(tags)} tags")
+                raise ValueError(f"{where}: {len(tokens)} tokens but {len(tags)} tags")
+            if not tokens:  # nothing to learn from, and a batch of such records has no target
+                raise ValueError(f"{where}: no tokens (every record needs at least one word)")
             example = {"tokens": [str(t) for t in tokens], "tags": [str(t) for t in tags]}
         else:
-            choices = _field(record, "choices", path, number, list)
-            answer = _field(record, "answer", path, number, object)
-            if isinstance(answer, str) and not answer.lstrip("-").isdigit():
-                if answer not in choices:
-                    raise ValueError(f"{path}, record {number}: answer {answer!r} is not one of the choices")
-                answer = choices.index(answer)
-            answer = int(answer)
+            choices = _field(record, "choices", where, list)
+            answer = _answer_index(_field(record, "answer", where, object), choices, where)
             if len(choices) < 2 or not 0 <= answer < len(choices):
-                raise ValueError(f"{path}, record {number}: need >= 2 choices and 0 <= answer < {len(choices)}")
-            example = {"question": _field(record, "question", path, number),
+                raise ValueError(f"{where}: need >= 2 choices and 0 <= answer < {len(choices)}")
+            if examples and len(choices) != len(examples[0]["choices"]):  # a batch is (questions, choices, seq)
+                raise ValueError(f"{where}: {len(choices)} choices, but line {records[0][0]} has "
+                                 f"{len(examples[0]['choices'])}; every question of a file needs as many choices")
+            example = {"question": _field(record, "question", where),
                        "choices": [str(c) for c in choices], "label": answer}
-        examples.append(example)
+        examples.append({**example, "line": line})
     return examples
 
 
@@ -136,6 +152,22 @@ def label_list(task: str, examples: list[dict]) -> list[str]:
     return sorted({tag for example in examples for tag in example["tags"]})
 
 
+def shortest_max_length(task: str, examples: list[dict]) -> int:
+    """The least --max-seq-length that holds a piece of every text: [CLS] piece [SEP], and one
+    piece more and a [SEP] when an example is a pair of texts (as every question with its
+    context or its choices is)."""
+    if task == "token-classification":
+        return 3
+    if task == "text-classification" and all(example["text_pair"] is None for example in examples):
+        return 3
+    return 5
+
+
+def _no_room_for_second_text(what: str, question_pieces: int, max_length: int) -> str:
+    return (f"the question takes {question_pieces} pieces, which leaves no room for {what} in --max-seq-length "
+            f"{max_length} beside [CLS] and two [SEP]: raise --max-seq-length to {question_pieces + 4} or more")
+
+
 def _piece_ids(tokenizer, text: str) -> list[int]:
     return tokenizer.convert_tokens_to_ids(tokenizer.tokenize(text))
 
@@ -150,8 +182,13 @@ def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int,
     if task == "multiple-choice":
         out = []
         for example in examples:
-            encoded = tokenizer([(example["question"], choice) for choice in example["choices"]],
-                                truncation="only_second", max_length=max_length)
+            try:
+                encoded = tokenizer([(example["question"], choice) for choice in example["choices"]],
+                                    truncation="only_second", max_length=max_length)
+            except ValueError:  # only_second cannot cut the question: it alone is too long
+                pieces = len(_piece_ids(tokenizer, example["question"]))
+                problem = _no_room_for_second_text("a choice", pieces, max_length)
+                raise ValueError(f"line {example['line']}: {problem}") from None
             out.append({"input_ids": encoded["input_ids"], "token_type_ids": encoded["token_type_ids"],
                         "label": example["label"]})
         return out
@@ -199,6 +236,9 @@ def encode_question(example: dict, tokenizer, max_length: int) -> dict:
     that does not fit points at [CLS] (position 0), as in Transformers' SQuAD preprocessing.
     """
     question = _piece_ids(tokenizer, example["question"])[:MAX_QUESTION_TOKENS]
+    if len(question) + 4 > max_length:
+        raise ValueError(f"question {example['id']!r}: "
+                         + _no_room_for_second_text("its context", len(question), max_length))
     ids = [tokenizer.cls_token_id] + question + [tokenizer.sep_token_id]
     context_start = len(ids)
     words = context_words(example["context"])

@@ -263,6 +263,16 @@ def rename_keys(tensors: dict, key_mapping: dict) -> dict:
     return renamed
 
 
+class MismatchedShapeError(ValueError):
+    """A checkpoint tensor whose shape is not the one the config asks for (`.name`, `.found`,
+    `.wanted`), e.g. a classifier fine-tuned for 2 labels loaded for 3; a ValueError, so callers
+    that catch ValueError keep working, and its own class, so a CLI can give its own advice."""
+
+    def __init__(self, message: str, name: str, found: tuple, wanted: tuple):
+        super().__init__(message)
+        self.name, self.found, self.wanted = name, found, wanted
+
+
 def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.random.Generator,
                      ignore_mismatched_sizes: bool = False) -> tuple[dict, dict]:
     """The model's parameters from checkpoint `tensors`: shapes checked, missing ones initialized
@@ -281,10 +291,11 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
             if ignore_mismatched_sizes:
                 mismatched.append(name)
                 continue
-            raise ValueError(
+            raise MismatchedShapeError(
                 f"{source}: tensor {name!r} has shape {tuple(value.shape)}, but the config asks for "
                 f"{tuple(shape)}; the checkpoint does not fit its config (to train this tensor afresh "
-                "instead, load with from_pretrained(..., ignore_mismatched_sizes=True))"
+                "instead, load with from_pretrained(..., ignore_mismatched_sizes=True))",
+                name, tuple(value.shape), tuple(shape),
             )
         if not np.issubdtype(value.dtype, np.floating):
             raise ValueError(f"{source}: tensor {name!r} has dtype {value.dtype}, expected floating point")
