@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the test set-up into .venv (a fresh virtual environment), run the test suite (the
 # lessons included), then build the docs site strictly: a broken link or reference fails it.
-# torch is pinned: an unpinned torch pulls gigabytes of CUDA packages.
+# torch is pinned: an unpinned torch pulls gigabytes of CUDA packages. Where pip finds only
+# the CUDA build of 2.13.0, install the CPU build into .venv first (see README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv

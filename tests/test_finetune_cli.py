@@ -355,3 +355,27 @@ def test_a_classifier_for_other_labels_gets_advice_in_options(tmp_path, capsys, 
     assert run_finetune("text-classification", three, tmp_path / "out", "--epochs", "1", "--model", fine_tuned,
                         "--ignore-mismatched-sizes") == 0
     assert ta.AlbertForSequenceClassification.from_pretrained(tmp_path / "out" / "best").config.num_labels == 3
+
+
+def test_mpi_timeout_reaches_the_ranks_and_must_be_positive(tmp_path, capsys, monkeypatch):
+    # As pretrain's: the deadline of every collective under mpiexec, refused when it cannot work.
+    from tinyalbert.train import distributed
+
+    files = write_task_files(tmp_path)
+    seen = []
+
+    def no_job(backend="numpy", timeout_seconds=None):
+        seen.append(timeout_seconds)
+        raise KeyboardInterrupt  # stop here: the rest of the run is not this test's business
+
+    monkeypatch.setattr(distributed, "init_ranks", no_job)
+    from tinyalbert.finetune_loop import FinetuneArguments, finetune as run
+
+    with pytest.raises(KeyboardInterrupt):
+        run(FinetuneArguments(task="text-classification", model="tinyalbert-mini", train=str(files["text-classification"]),
+                              validation=str(files["text-classification"]), out=str(tmp_path / "out"), mpi_timeout=42.0),
+            progress=False)
+    assert seen == [42.0]
+    message = finetune_error(capsys, "--task", "text-classification", "--model", "tinyalbert-mini", "--train", "x.csv",
+                             "--validation", "x.csv", "--out", str(tmp_path / "o"), "--mpi-timeout", "0")
+    assert "--mpi-timeout" in message and "> 0" in message, message

@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options)")
     parser.add_argument("--ignore-mismatched-sizes", action="store_true",
                         help="start a new classifier when --model's was fine-tuned for another number of labels")
+    parser.add_argument("--mpi-timeout", type=_positive, default=defaults["mpi_timeout"], metavar="SECONDS",
+                        help="under mpiexec: how long a process waits for the others in one collective before the "
+                             "job stops with a message (default: %(default)g)")
     parser.add_argument("--stop-after", type=positive_int, metavar="N",
                         help="run only N epochs in this session (checkpointed; --resume continues)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines (the final summary is still printed)")

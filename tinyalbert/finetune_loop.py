@@ -63,6 +63,7 @@ class FinetuneArguments:
     backend: str = "numpy"
     resume: bool = False
     ignore_mismatched_sizes: bool = False  # a new head where --model's has another number of labels
+    mpi_timeout: float = 600.0  # under mpiexec: seconds a collective may wait before the job stops
     stop_after: int | None = None  # epochs to run in this session (then --resume continues)
 
 
@@ -359,7 +360,7 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     check_backend_available(args.backend)
     out = Path(args.out)
     check_out_dir(out, args.resume)
-    ranks = init_ranks(args.backend)  # None unless under mpiexec -n N > 1
+    ranks = init_ranks(args.backend, args.mpi_timeout)  # None unless under mpiexec -n N > 1
     is_main = ranks is None or ranks.is_main  # the first process alone writes OUT and shows progress
     source = out / CHECKPOINT if args.resume else args.model
     state = {"epoch": 0, "step": 0, "best": None, "history": [], "args": dataclasses.asdict(args)}

@@ -4,8 +4,8 @@ The zip holds:
 
 - `tinyalbert-<version>-py3-none-any.whl`, built here from this checkout (`pip wheel --no-deps`),
   so the autograder grades with exactly this tinyalbert and needs no copy of the repository;
-- `setup.sh`: installs tinyalbert's three run-time dependencies (numpy, safetensors,
-  sentencepiece) from PyPI, then the wheel with `--no-index --no-deps`; nothing else is fetched;
+- `setup.sh`: installs the run-time dependencies grading uses (numpy, safetensors,
+  sentencepiece; not tqdm, which only training's progress lines need) from PyPI, then the wheel with `--no-index --no-deps`; nothing else is fetched;
 - `run_autograder`: grades /autograder/submission and writes /autograder/results/results.json
   (the root can be moved with AUTOGRADER_ROOT, and the interpreter chosen with
   AUTOGRADER_PYTHON, for testing the bundle away from Gradescope). If Python itself cannot run
