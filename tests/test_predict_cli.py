@@ -38,16 +38,18 @@ def fill_mask(model_dir):
 
 
 def predict(*args, stdin=None, env=None, prefix_code=None):
-    """Run the command; returns (exit status, stdout, stderr)."""
+    """Run the command; returns (exit status, stdout, stderr). Arguments and standard input may be
+    bytes, for input that is not UTF-8."""
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1", **(env or {})}
+    args = [arg if isinstance(arg, bytes) else str(arg) for arg in args]
     if prefix_code is None:
-        command = [sys.executable, "-m", "tinyalbert.predict", *map(str, args)]
+        command = [sys.executable, "-m", "tinyalbert.predict", *args]
     else:
         command = [sys.executable, "-c", prefix_code + "; import sys; from tinyalbert.predict import main; "
-                   "sys.exit(main(sys.argv[1:]))", *map(str, args)]
-    done = subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=REPO_ROOT, env=environment,
-                          timeout=120)
-    return done.returncode, done.stdout, done.stderr
+                   "sys.exit(main(sys.argv[1:]))", *args]
+    done = subprocess.run(command, input=stdin.encode() if isinstance(stdin, str) else stdin, capture_output=True,
+                          cwd=REPO_ROOT, env=environment, timeout=120)
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
 
 
 def assert_user_error(result, *fragments):
@@ -343,3 +345,130 @@ def test_pickled_weights_that_would_run_code_are_one_error(tmp_path, model_dir):
         archive.writestr("archive/data.pkl", pickle.dumps({"w": RunsCommand()}, protocol=2))
     assert_user_error(predict(TEXTS[0], "--model", evil), "pytorch_model.bin asks to run", "system")
     assert not (tmp_path / "ran").exists()
+
+
+# --- the other tasks, and checkpoints that do not hold what a task needs ------------------------
+def head_checkpoint(model_dir, destination, class_name, **config_fields):
+    """A checkpoint of the head class `class_name` on model_dir's config and tokenizer (random
+    weights, all of them saved: the head is there, trained or not)."""
+    from tinyalbert import AlbertConfig, task_models
+
+    config = AlbertConfig.from_pretrained(model_dir, **config_fields)
+    getattr(task_models, class_name)(config, seed=1).save_pretrained(destination)
+    for name in ("spiece.model", "tokenizer_config.json", "special_tokens_map.json"):
+        (destination / name).write_bytes((model_dir / name).read_bytes())
+    return destination
+
+
+@pytest.fixture(scope="module")
+def classifier_dir(model_dir, tmp_path_factory):
+    return head_checkpoint(model_dir, tmp_path_factory.mktemp("classifier"), "AlbertForSequenceClassification",
+                           id2label={0: "neg", 1: "pos", 2: "mixed"})
+
+
+def assert_labels_equal(got, expected):
+    """The same labels in the same order; scores equal up to float printing."""
+    assert [item["label"] for item in got] == [item["label"] for item in expected]
+    assert [item["score"] for item in got] == pytest.approx([item["score"] for item in expected], rel=SCORE_RTOL)
+
+
+LONG_TEXT = "the big red house " * 30  # about 120 pieces, past the model's 64 positions
+
+
+def test_a_task_whose_head_the_checkpoint_lacks_is_refused_naming_what_it_was_trained_for(model_dir, classifier_dir):
+    # A masked-LM checkpoint has no classifier: it would start random and answer at random.
+    assert_user_error(predict("a b c", "--model", model_dir, "--task", "text-classification"),
+                      "no text-classification head", "classifier.*", "--task fill-mask", "tinyalbert.finetune")
+    # A classifier has no MLM head.
+    assert_user_error(predict(TEXTS[0], "--model", classifier_dir), "no fill-mask head", "predictions.*",
+                      "--task text-classification")
+    assert_user_error(predict("a question", "--model", classifier_dir, "--task", "question-answering",
+                              "--context", "the cat sat"), "no question-answering head", "qa_outputs.*")
+
+
+def test_weights_that_hold_none_of_the_model_are_refused(tmp_path, model_dir):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    empty = copy_model(model_dir, tmp_path / "empty")
+    save_file({"foo": np.zeros(3, dtype=np.float32)}, str(empty / "model.safetensors"), metadata={"format": "pt"})
+    assert_user_error(predict(TEXTS[0], "--model", empty), "albert.embeddings.*", "albert.encoder.*", "meaningless")
+
+
+def test_truncate_works_for_every_task_and_no_task_cuts_quietly(tmp_path, model_dir, classifier_dir):
+    tagger = head_checkpoint(model_dir, tmp_path / "tagger", "AlbertForTokenClassification",
+                             id2label={0: "O", 1: "B-X", 2: "I-X"})
+    reader = head_checkpoint(model_dir, tmp_path / "reader", "AlbertForQuestionAnswering")
+    for model, task, extra in ((classifier_dir, "text-classification", []),
+                               (tagger, "token-classification", [])):
+        assert_user_error(predict(LONG_TEXT, "--model", model, "--task", task, *extra),
+                          f"at most {MAX_POSITIONS}", "--truncate")
+        code, stdout, stderr = predict(LONG_TEXT, "--model", model, "--task", task, "--truncate")
+        assert code == 0 and "Traceback" not in stderr, stderr
+        assert json.loads(stdout)["text"] == LONG_TEXT
+    # Question-answering reads a long context in windows, but a question must leave room for one.
+    assert_user_error(predict(LONG_TEXT, "--model", reader, "--task", "question-answering", "--context", LONG_TEXT),
+                      "question", "--truncate")
+    code, stdout, stderr = predict(LONG_TEXT, "--model", reader, "--task", "question-answering", "--context",
+                                   LONG_TEXT, "--truncate")
+    assert code == 0 and set(json.loads(stdout)["predictions"]) == {"score", "start", "end", "answer"}, stderr
+    # The cut text is classified as the pipeline classifies it with truncation on.
+    code, stdout, stderr = predict(LONG_TEXT, "--model", classifier_dir, "--task", "text-classification", "--truncate")
+    expected = tinyalbert.pipeline("text-classification", model=classifier_dir, truncation=True)(LONG_TEXT)
+    assert_labels_equal(json.loads(stdout)["predictions"], expected)
+
+
+@pytest.mark.parametrize("task, option", [
+    ("text-classification", ["--targets", "cat"]),
+    ("text-classification", ["--whole-words"]),
+    ("token-classification", ["--top-k", "2"]),
+    ("fill-mask", ["--context", "the cat sat"]),
+    ("fill-mask", ["--aggregation-strategy", "first"]),
+])
+def test_options_the_task_does_not_use_are_refused(classifier_dir, task, option):
+    assert_user_error(predict("a [MASK]", "--model", classifier_dir, "--task", task, *option),
+                      f"{option[0]} does not apply to --task {task}")
+
+
+def test_top_k_gives_the_k_best_labels_of_a_text(classifier_dir):
+    code, stdout, stderr = predict("a b c", "--model", classifier_dir, "--task", "text-classification", "--top-k", "2")
+    assert code == 0, stderr
+    scores = tinyalbert.pipeline("text-classification", model=classifier_dir)("a b c", top_k=None)
+    best_two = sorted(scores, key=lambda item: -item["score"])[:2]
+    assert_labels_equal(json.loads(stdout)["predictions"], best_two)
+
+
+def test_weights_that_do_not_fit_config_json_get_advice_for_the_command_line(tmp_path, model_dir):
+    changed = copy_model(model_dir, tmp_path / "changed")
+    values = json.loads((model_dir / "config.json").read_text())
+    (changed / "config.json").write_text(json.dumps({**values, "embedding_size": 8}))
+    code, stdout, stderr = predict(TEXTS[0], "--model", changed)
+    assert_user_error((code, stdout, stderr), "word_embeddings.weight", "config.json", "--model")
+    assert "from_pretrained" not in stderr and "ignore_mismatched_sizes" not in stderr
+
+
+def test_a_training_runs_folder_points_to_the_model_inside(tmp_path, model_dir):
+    run = tmp_path / "run"
+    copy_model(model_dir, run / "final")
+    copy_model(model_dir, run / "checkpoint")
+    assert_user_error(predict(TEXTS[0], "--model", run), f"--model {run / 'final'}")
+
+
+def test_a_spiece_model_that_is_a_directory_is_named_as_one(tmp_path, model_dir):
+    broken = copy_model(model_dir, tmp_path / "broken")
+    (broken / "spiece.model").unlink()
+    (broken / "spiece.model").mkdir()
+    assert_user_error(predict(TEXTS[0], "--model", broken), str(broken / "spiece.model"), "is a directory")
+
+
+def test_a_pad_token_id_outside_the_vocabulary_is_refused(tmp_path, model_dir):
+    changed = copy_model(model_dir, tmp_path / "pad")
+    values = json.loads((model_dir / "config.json").read_text())
+    (changed / "config.json").write_text(json.dumps({**values, "pad_token_id": 99999}))
+    assert_user_error(predict(TEXTS[0], "--model", changed), "pad_token_id 99999", str(changed / "config.json"))
+
+
+def test_input_that_is_not_utf8_is_named_by_its_line_or_argument(model_dir):
+    stdin = TEXTS[0].encode() + b"\n\nthe \xff [MASK]\n"
+    assert_user_error(predict("--model", model_dir, stdin=stdin), "line 3 of standard input", "not UTF-8", "0xff")
+    assert_user_error(predict(TEXTS[0], b"the \xfe [MASK]", "--model", model_dir), "TEXT argument 2", "0xfe")

@@ -7,6 +7,7 @@ one passes for any seed.
 """
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -86,6 +87,15 @@ def test_read_documents_errors(tmp_path):
         read_documents(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="no .txt files"):
         read_documents(tmp_path)
+
+
+def test_read_documents_names_the_file_and_line_that_are_not_utf8(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Fine text.\n", encoding="utf-8")
+    (corpus / "b.txt").write_bytes("First line.\nSecond line.\nCaf\u00e9 ".encode("latin-1") + b"\n")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(corpus / 'b.txt'))} is not UTF-8 text: byte 0xe9 on line 3"):
+        read_documents(corpus)
 
 
 def test_encode_documents_drops_empty_sentences_and_documents():

@@ -6,6 +6,7 @@ SentencePiece vocabulary, so each training run takes a second or two.
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -701,6 +702,114 @@ def test_nan_and_negative_limits_are_rejected(workspace, tmp_path, capsys, optio
     status, stderr = run_main(tiny_cli_options(workspace, tmp_path / "run") + [option, value], capsys)
     assert status == 2 and stderr.startswith(f"error: {named} must be") and stderr.count("\n") == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_masking_options_and_seed_that_cannot_work_are_rejected_naming_them(workspace, tmp_path, capsys):
+    for option, value, message in (("--masked-lm-prob", 0, "masked_lm_prob must lie in (0, 1]"),
+                                   ("--max-predictions-per-seq", 1000, "max_predictions_per_seq must be at most "
+                                                                       "max_seq_length - 3 = 21"),
+                                   ("--seed", -5, "argument --seed: must be an integer >= 0")):
+        status, stderr = run_main(tiny_cli_options(workspace, tmp_path / "run") + [option, value], capsys)
+        assert status == 2 and stderr.startswith(f"error: {message}") and stderr.count("\n") == 1, stderr
+        assert not (tmp_path / "run").exists()
+    # Every token but [CLS] and the two [SEP]s may be predicted, and the default stays within that.
+    assert TrainingArguments(corpus="c", out="o", vocab_size=60, max_seq_length=24,
+                             max_predictions_per_seq=21).max_predictions_per_seq == 21
+    assert TrainingArguments(corpus="c", out="o", vocab_size=60, max_seq_length=24,
+                             masked_lm_prob=1.0).max_predictions_per_seq == 21
+
+
+def test_a_config_file_is_read_whatever_its_name_ends_with(workspace, tmp_path):
+    from tinyalbert.train.arguments import resolve_config
+
+    renamed = tmp_path / "tiny_config.txt"
+    renamed.write_text(workspace["config"].read_text())
+    assert resolve_config(str(renamed)) == resolve_config(str(workspace["config"]))
+
+
+def vocabulary_options(workspace, out, vocab_size):
+    return ["--corpus", workspace["corpus"], "--out", out, "--config", workspace["config"], "--vocab-size", vocab_size,
+            "--steps", 1, "--batch-size", 4, "--max-seq-length", 24]
+
+
+def test_a_vocabulary_size_the_corpus_cannot_have_is_said_in_terms_of_vocab_size(workspace, tmp_path, capsys):
+    status, stderr = run_main(vocabulary_options(workspace, tmp_path / "small", 8), capsys)
+    assert status == 2 and stderr.startswith("error: --vocab-size 8 is too small for this corpus")
+    assert stderr.count("\n") == 1 and not (tmp_path / "small").exists()
+    least = int(re.search(r"give --vocab-size (\d+) or more", stderr).group(1))
+    # The minimum it names is the real one: one less fails, that many trains.
+    assert run_main(vocabulary_options(workspace, tmp_path / "below", least - 1), capsys)[0] == 2
+    status, stderr = run_main(vocabulary_options(workspace, tmp_path / "least", least), capsys)
+    assert status == 0 and "warning" not in stderr, stderr
+    # More pieces than the corpus supports: trained anyway, with a warning giving the real size.
+    status, stderr = run_main(vocabulary_options(workspace, tmp_path / "large", 5000), capsys)
+    size = json.loads((tmp_path / "large" / FINAL_DIR / "config.json").read_text())["vocab_size"]
+    assert status == 0 and size < 5000, stderr
+    assert f"warning: the corpus supports only {size} vocabulary pieces, fewer than --vocab-size 5000" in stderr
+
+
+def test_a_corpus_the_tokenizer_cannot_spell_is_refused_and_some_unknown_text_is_a_warning(workspace, tmp_path, capsys):
+    from tinyalbert.tokenizer import AlbertTokenizer
+
+    options = ["--config", workspace["config"], "--tokenizer", workspace["tokenizer"], "--steps", 1,
+               "--batch-size", 4, "--max-seq-length", 24]
+    chinese = tmp_path / "chinese.txt"  # the tokenizer knows no Chinese character: every word is <unk>
+    document = "天雪世水界星月。\n火日雨界地火界木。\n月火你日雨界。"
+    chinese.write_text("\n\n".join([document] * 40), encoding="utf-8")
+    status, stderr = run_main(["--corpus", chinese, "--out", tmp_path / "chinese"] + options, capsys)
+    assert status == 2 and stderr.count("\n") == 1 and not (tmp_path / "chinese").exists(), stderr
+    assert re.match(r"error: \d+% of the corpus's tokens are <unk>", stderr) and "--vocab-size" in stderr
+
+    english = read_documents(workspace["corpus"])
+    mixed = tmp_path / "mixed.txt"  # a Russian word in every fourth sentence
+    mixed.write_text("\n\n".join("\n".join(sentence + (" Москва" if index % 4 == 0 else "")
+                                          for index, sentence in enumerate(document)) for document in english),
+                     encoding="utf-8")
+    status, stderr = run_main(["--corpus", mixed, "--out", tmp_path / "mixed"] + options, capsys)
+    assert status == 0, stderr
+    share = float(re.search(r"warning: ([\d.]+)% of the corpus's tokens are <unk>", stderr).group(1)) / 100
+    tokenizer = AlbertTokenizer.from_pretrained(workspace["tokenizer"])
+    pieces = [piece for document in read_documents(mixed) for sentence in document
+              for piece in tokenizer.tokenize(sentence)]
+    assert share == pytest.approx(pieces.count("<unk>") / len(pieces), abs=0.01)  # the training split's share
+
+
+def test_tokenizer_paths_that_hold_no_tokenizer_say_what_one_needs(workspace, tmp_path, capsys):
+    not_a_file = tmp_path / "tok"
+    (not_a_file / "spiece.model").mkdir(parents=True)
+    for tokenizer, fragment in ((not_a_file, f"{not_a_file / 'spiece.model'} is a directory"),
+                                (tmp_path / "missing", "a tokenizer alone needs only spiece.model")):
+        options = tiny_cli_options(workspace, tmp_path / "run")
+        options[options.index("--tokenizer") + 1] = tokenizer
+        status, stderr = run_main(options, capsys)
+        assert status == 2 and fragment in stderr and stderr.count("\n") == 1, stderr
+
+
+def test_init_from_a_model_whose_pad_token_id_is_outside_its_vocabulary_is_refused(workspace, tmp_path, capsys):
+    first = tmp_path / "first"
+    run(make_args(workspace, first, steps=2))
+    config = json.loads((first / FINAL_DIR / "config.json").read_text())
+    (first / FINAL_DIR / "config.json").write_text(json.dumps({**config, "pad_token_id": 99999}))
+    status, stderr = run_main(["--corpus", workspace["corpus"], "--out", tmp_path / "second", "--init-from",
+                               first / FINAL_DIR, "--steps", 2, "--batch-size", 4, "--max-seq-length", 24], capsys)
+    assert status == 2 and "pad_token_id 99999" in stderr and stderr.count("\n") == 1, stderr
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda state: state["args"].update(bogus=1), "records argument(s) bogus"),
+    (lambda state: state.update(args=list(state["args"].items())), "has args as a JSON list"),
+    (lambda state: state.update(step=str(state["step"])), "has step '2'"),
+    (lambda state: state["args"].update(lr="fast"), "records arguments that cannot work"),
+], ids=["unknown argument", "args a list", "step a string", "an argument that cannot work"])
+def test_resume_refuses_a_trainer_state_it_cannot_use_naming_the_file(workspace, tmp_path, capsys, edit, problem):
+    out = tmp_path / "run"
+    assert run_main(tiny_cli_options(workspace, out) + ["--stop-at", 2], capsys)[0] == 0
+    state_file = out / CHECKPOINT_DIR / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    edit(state)
+    state_file.write_text(json.dumps(state))
+    status, stderr = run_main(["--corpus", workspace["corpus"], "--out", out, "--resume"], capsys)
+    assert status == 2 and stderr.startswith(f"error: {state_file} {problem}") and stderr.count("\n") == 1, stderr
 
 
 # --- the collapse fix and the metrics that show it ----------------------------------------------

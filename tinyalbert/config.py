@@ -374,7 +374,8 @@ class AlbertConfig:
             return cls.from_pretrained(path, **where, **overrides), unused
 
         path = Path(path)
-        file = path if path.suffix == ".json" and path.is_file() else resolve_model_dir(path, **where) / CONFIG_NAME
+        # A file is read whatever its name ends with, as in Transformers; anything else names a model.
+        file = path if path.is_file() else resolve_model_dir(path, **where) / CONFIG_NAME
         if not file.is_file():
             raise FileNotFoundError(f"no {CONFIG_NAME} in {file.parent}")
         try:

@@ -182,9 +182,10 @@ def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, l
             return inside(bundled, subfolder)
         looked.append(f"bundled model {text!r} is not installed (no {bundled})")
 
-    hint = "pass the path of a directory holding config.json, model.safetensors and spiece.model"
+    hint = ("pass the path of a directory holding config.json, model.safetensors and spiece.model (a tokenizer "
+            "alone needs only spiece.model)")
     if not _REPO_ID.match(text) or text in BUNDLED_MODELS:
-        raise FileNotFoundError(f"model {text!r} not found: {'; '.join(looked)}. To use a model, {hint}")
+        raise FileNotFoundError(f"{text!r} not found: {'; '.join(looked)}. To use a model or tokenizer, {hint}")
 
     repo_ids = hub_repo_ids(text)
     cache_dir = None if cache_dir is None else Path(os.fspath(cache_dir)).expanduser()

@@ -4,9 +4,12 @@ Loads an ALBERT masked-language model, runs the fill-mask pipeline on the texts 
 arguments (or, when there are none, on standard input, one text per line) and prints the top
 predictions as a table, or as JSON lines with `--json`.
 
+With `--task`, the other pipelines run on a model fine-tuned for them, with one JSON line per text.
+
 Mistakes a user can make (no `[MASK]`, a text too long, an unknown model, a broken config.json,
-weights that are NaN, no GPU for `cupy`, a bad `--top-k`) end with one line `error: ...` on
-standard error and exit status 2; warnings come before it as `warning: ...` lines.
+weights that are NaN, a checkpoint without the head the task needs, an option the task does not
+use, no GPU for `cupy`, a bad `--top-k`) end with one line `error: ...` on standard error and
+exit status 2; warnings come before it as `warning: ...` lines.
 """
 from __future__ import annotations
 
@@ -17,11 +20,32 @@ import math
 import os
 import sys
 import warnings
+from pathlib import Path
 
-from .cli import OneLineErrorParser, UsageError, int_at_least, print_error
+from .cli import OneLineErrorParser, UsageError, check_backend_available, int_at_least, print_error
 
 EXIT_USAGE = 2
 MAX_TEXT_COLUMN = 40  # wider texts are shortened in the table (the sequence column shows them whole)
+DEFAULT_TOP_K = 5  # fill-mask's; the other tasks' pipelines have their own defaults
+TASKS = ("text-classification", "token-classification", "question-answering")
+# The options that only some tasks use, and those tasks; given with another task they are refused
+# rather than ignored. --top-k goes where Transformers' pipeline has a top_k.
+TASK_OPTIONS = {
+    "--top-k": ("fill-mask", "text-classification", "question-answering"),
+    "--targets": ("fill-mask",),
+    "--whole-words": ("fill-mask",),
+    "--context": ("question-answering",),
+    "--aggregation-strategy": ("token-classification",),
+}
+# What each model class named in a config.json's "architectures" is trained for, as a --task,
+# and, for a checkpoint that names none, the task of each head module it holds.
+ARCHITECTURE_TASKS = {
+    "AlbertForPreTraining": "fill-mask", "AlbertForMaskedLM": "fill-mask",
+    "AlbertForSequenceClassification": "text-classification",
+    "AlbertForTokenClassification": "token-classification",
+    "AlbertForQuestionAnswering": "question-answering",
+}
+HEAD_TASKS = {"predictions": "fill-mask", "classifier": "text-classification", "qa_outputs": "question-answering"}
 
 EXAMPLES = """\
 examples:
@@ -51,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default="tinyalbert-mini", metavar="DIR_OR_NAME",
                         help="a model directory (config.json, model.safetensors, spiece.model), a Hub name "
                              "such as albert/albert-base-v2, or the bundled tinyalbert-mini (default: %(default)s)")
-    parser.add_argument("--top-k", type=positive_int, default=5, metavar="K",
-                        help="how many predictions to show for each mask (default: %(default)s)")
+    parser.add_argument("--top-k", type=positive_int, metavar="K",
+                        help=f"how many predictions to show for each mask (default: {DEFAULT_TOP_K}); with "
+                             "text-classification, the K best labels, with question-answering the K best answers")
     candidates = parser.add_mutually_exclusive_group()
     candidates.add_argument("--targets", nargs="+", metavar="WORD",
                             help="score only these candidates; a word that is not one vocabulary piece is "
@@ -69,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dtype", choices=("float32", "float16", "float64"), default="float32",
                         help="floating-point type of the weights and activations (default: %(default)s)")
     parser.add_argument("--truncate", action="store_true",
-                        help="cut texts longer than the model's positions instead of stopping with an error")
+                        help="cut texts longer than the model's positions instead of stopping with an error "
+                             "(question-answering: cut a long question; a long --context is always read in windows)")
     parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                         help="texts per forward pass (default: %(default)s)")
     task = parser.add_argument_group("other tasks (output: one JSON object per text)")
@@ -77,28 +103,87 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the pipeline to run, with a model fine-tuned for it (default: %(default)s)")
     task.add_argument("--context", metavar="TEXT", help="question-answering: the text the answers come from; "
                       "the TEXTs are the questions")
-    task.add_argument("--aggregation-strategy", default="simple", choices=("none", "simple", "first", "average", "max"),
-                      help="token-classification: how pieces become entities (default: %(default)s)")
+    task.add_argument("--aggregation-strategy", choices=("none", "simple", "first", "average", "max"),
+                      help="token-classification: how pieces become entities (default: simple)")
     return parser
 
 
-TASKS = ("text-classification", "token-classification", "question-answering")
+def given_options(args) -> list[str]:
+    """The task-specific options (TASK_OPTIONS) the user gave."""
+    values = {"--top-k": args.top_k, "--targets": args.targets, "--whole-words": args.whole_words or None,
+              "--context": args.context, "--aggregation-strategy": args.aggregation_strategy}
+    return [option for option, value in values.items() if value is not None]
+
+
+def check_options_fit_task(args) -> None:
+    """Refuse an option the chosen task would ignore, and a question-answering without --context."""
+    for option in given_options(args):
+        if args.task not in TASK_OPTIONS[option]:
+            tasks = " or ".join(f"--task {task}" for task in TASK_OPTIONS[option])
+            raise UsageError(f"{option} does not apply to --task {args.task}; it is for {tasks}: leave it out")
+    if args.task == "question-answering" and not args.context:
+        raise UsageError("--task question-answering needs --context TEXT (the TEXTs are the questions)")
+
+
+def position_limit(model, tokenizer) -> int:
+    """The most tokens a text may have in the task pipelines: the model's positions, and at most
+    the tokenizer's model_max_length (where those pipelines cut)."""
+    return min(tokenizer.model_max_length, model.config.max_position_embeddings)
+
+
+def question_limit(model, tokenizer) -> int:
+    """The most pieces a question may have in the question-answering pipeline: its max_question_len
+    (64), and few enough to leave a window of doc_stride context pieces beside it. The window
+    sizes are the pipeline's defaults: max_seq_len min(384, positions), doc_stride half of it, at
+    most 128; [CLS] and two [SEP]s take 3."""
+    max_seq_len = min(384, position_limit(model, tokenizer))
+    doc_stride = min(max_seq_len // 2, 128)
+    return max(0, min(64, max_seq_len - 3 - doc_stride))
+
+
+def check_task_lengths(args, texts: list[str], model, tokenizer) -> None:
+    """Without --truncate, refuse a text the task pipeline would cut (token-classification cuts
+    quietly, text-classification fails with advice for the Python API), as fill-mask does."""
+    if args.truncate:
+        return
+    if args.task == "question-answering":
+        limit, what, count = question_limit(model, tokenizer), "question", lambda text: len(tokenizer.tokenize(text))
+    else:
+        limit, what = position_limit(model, tokenizer), "text"
+        count = lambda text: len(tokenizer.tokenize(text)) + tokenizer.num_special_tokens_to_add()  # noqa: E731
+    for text in texts:
+        length = count(text)
+        if length > limit:
+            raise UsageError(f"{what} {shorten(text, 60)!r} is {length} tokens long, but the model takes at most "
+                             f"{limit}; pass --truncate to cut it")
+
+
+def task_pipeline_options(args, model, tokenizer) -> dict:
+    """The task pipeline's options from the command line: --aggregation-strategy, and --truncate
+    in the form each pipeline takes it (--top-k goes with each call, see `run_task`)."""
+    options = {}
+    if args.task == "token-classification":
+        options["aggregation_strategy"] = args.aggregation_strategy or "simple"  # it always cuts long texts
+    elif args.task == "text-classification":
+        options["truncation"] = args.truncate
+    elif args.truncate:  # question-answering: the question is cut to what leaves room for the context
+        options["max_question_len"] = question_limit(model, tokenizer)
+    return options
 
 
 def run_task(args, texts: list[str], stdout) -> int:
     """A task pipeline on the texts, one JSON line {"text", "predictions"} per text."""
     from .pipelines import pipeline
 
-    options = {"aggregation_strategy": args.aggregation_strategy} if args.task == "token-classification" else {}
-    if args.task == "question-answering" and not args.context:
-        raise UsageError("--task question-answering needs --context TEXT (the TEXTs are the questions)")
-    try:
-        task_pipeline = pipeline(args.task, model=args.model, backend=args.backend, dtype=args.dtype, **options)
-    except FileNotFoundError as error:
-        raise UsageError(str(error)) from None
+    model, tokenizer = load_model(args)
+    check_task_lengths(args, texts, model, tokenizer)
+    options = task_pipeline_options(args, model, tokenizer)
+    task_pipeline = pipeline(args.task, model=model, tokenizer=tokenizer, **options)
+    # top_k in the call: a text-classification text then gives its K labels as one flat list.
+    call_options = {} if args.top_k is None else {"top_k": args.top_k}
     for text in texts:
-        output = task_pipeline(question=text, context=args.context) if args.task == "question-answering" \
-            else task_pipeline(text)
+        output = task_pipeline(question=text, context=args.context, **call_options) \
+            if args.task == "question-answering" else task_pipeline(text, **call_options)
         stdout.write(json.dumps({"text": text, "predictions": output}, ensure_ascii=False) + "\n")
     stdout.flush()
     return 0
@@ -114,49 +199,159 @@ def whole_word_pieces(tokenizer) -> list[str]:
 
 
 def read_texts(arguments: list[str], stdin) -> list[str]:
-    """The texts given as arguments, else the non-blank lines of `stdin`."""
+    """The texts given as arguments, else the non-blank lines of `stdin`; each must be UTF-8."""
     if arguments:
+        for number, text in enumerate(arguments, start=1):
+            check_utf8(text, f"TEXT argument {number}")
         return list(arguments)
     if stdin is None:
         raise UsageError("no texts given and no standard input to read them from (see --help)")
     if stdin.isatty():
         print("reading texts from standard input, one per line; end with Ctrl-D", file=sys.stderr)
-    texts = [line.rstrip("\r\n") for line in stdin]
+    texts = [line.rstrip("\r\n") for line in stdin_lines(stdin)]
     texts = [text for text in texts if text.strip()]
     if not texts:
         raise UsageError("no texts given: pass them as arguments or one per line on standard input (see --help)")
     return texts
 
 
-def load_pipeline(args):
-    """The fill-mask pipeline, with each failure turned into a UsageError a user can act on."""
-    from .backend import get_backend
-    from .hub import DEFAULT_MODEL
-    from .pipelines import pipeline
-    from .weights import nonfinite_tensors
+def stdin_lines(stdin) -> list[str]:
+    """The lines of standard input as UTF-8 text, read as bytes where possible so that a line that
+    is not UTF-8 can be named by its number."""
+    raw = getattr(stdin, "buffer", None)
+    lines = []
+    for number, line in enumerate(stdin if raw is None else raw, start=1):
+        where = f"line {number} of standard input"
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise UsageError(not_utf8_message(where, line[error.start], error.start + 1)) from None
+        check_utf8(line, where)
+        lines.append(line)
+    return lines
 
-    if args.backend == "cupy":
-        try:
-            get_backend("cupy")
-        except RuntimeError as error:
-            cause = error.__context__  # the ImportError or CUDA error behind it
-            reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(error)
-            raise UsageError(f"--backend cupy needs CuPy and a CUDA GPU ({' '.join(reason.split())}); "
-                             "install CuPy (pip install cupy-cuda12x) or use --backend numpy") from None
+
+def check_utf8(text: str, where: str) -> None:
+    """Refuse text that came from bytes that are not UTF-8 (Python keeps them as lone surrogates)."""
     try:
-        fill_mask = pipeline("fill-mask", model=args.model, top_k=args.top_k, backend=args.backend,
-                             dtype=args.dtype, batch_size=args.batch_size, truncation=args.truncate)
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        byte = ord(text[error.start]) - 0xDC00  # surrogateescape keeps byte b as U+DC00 + b
+        raise UsageError(not_utf8_message(where, byte, error.start + 1)) from None
+
+
+def not_utf8_message(where: str, byte: int, column: int) -> str:
+    return (f"{where} is not UTF-8 text (byte {byte:#04x} at character {column}): convert it to UTF-8 "
+            "(e.g. iconv -f latin1 -t utf-8) or leave that text out")
+
+
+def find_model_directory(name: str):
+    """The directory of --model NAME, with a config.json and a spiece.model file in it."""
+    from .hub import DEFAULT_MODEL, resolve_model_dir
+
+    try:
+        directory = resolve_model_dir(name)
     except FileNotFoundError as error:
         message = str(error)
-        if args.model == DEFAULT_MODEL:
+        if name == DEFAULT_MODEL:
             message += "; choose a model with --model DIR_OR_NAME (e.g. --model albert/albert-base-v2)"
         raise UsageError(message) from None
-    broken = nonfinite_tensors(fill_mask.model.params)
+    if not (directory / "config.json").is_file():
+        raise UsageError(no_config_message(name, directory))
+    if (directory / "spiece.model").is_dir():
+        raise UsageError(f"{directory / 'spiece.model'} is a directory, not a SentencePiece model file: --model "
+                         "needs the tokenizer's spiece.model file in the model directory")
+    return directory
+
+
+def no_config_message(name: str, directory) -> str:
+    """No config.json in --model's directory; a training run's folder (pretrain's OUT, finetune's)
+    holds its models one level down, in final/ or best/ and checkpoint/: point at them."""
+    inner = sorted((folder.name for folder in directory.iterdir() if (folder / "config.json").is_file()),
+                   key=lambda folder: (folder not in ("final", "best"), folder))
+    if not inner:
+        return (f"no config.json in {name}: --model needs a model directory (config.json, model.safetensors, "
+                "spiece.model)")
+    models = " and ".join(str(Path(name) / folder) for folder in inner)
+    return (f"no config.json in {name}, which looks like a training run's folder: its models are in {models}; "
+            f"pass --model {Path(name) / inner[0]}")
+
+
+def load_model(args):
+    """The model for --task (its head class) and its tokenizer. Refused, as one UsageError a user
+    can act on: weights the checkpoint lacks (they would start random), weights that do not fit
+    config.json, a pad_token_id outside the vocabulary, NaN or infinite weights."""
+    from .models import AlbertForMaskedLM
+    from .task_pipelines import task_model_class
+    from .tokenizer import AlbertTokenizer
+    from .weights import MismatchedShapeError, nonfinite_tensors
+
+    check_backend_available(args.backend)
+    directory = find_model_directory(args.model)
+    model_class = AlbertForMaskedLM if args.task == "fill-mask" else task_model_class(args.task)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Some weights were not in")  # refused below, by name
+        try:
+            model, loading = model_class.from_pretrained(directory, backend=args.backend, dtype=args.dtype,
+                                                         output_loading_info=True)
+        except MismatchedShapeError as error:  # its advice, ignore_mismatched_sizes=True, is for Python callers
+            raise UsageError(f"{directory}: tensor {error.name!r} has shape {error.found}, but the config asks for "
+                             f"{error.wanted}: put back the config.json saved with these weights, or choose another "
+                             "--model") from None
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    if loading["missing_keys"]:
+        raise UsageError(missing_weights_message(args, model, loading))
+    pad = model.config.pad_token_id
+    if pad is not None and not 0 <= pad < model.config.vocab_size:
+        raise UsageError(f"{directory / 'config.json'} has pad_token_id {pad}, not an id of its "
+                         f"{model.config.vocab_size}-piece vocabulary (Transformers refuses to load it too): set it "
+                         "to the tokenizer's <pad> id, 0 for ALBERT")
+    broken = nonfinite_tensors(model.params)
     if broken:
         raise UsageError(f"model {args.model} has NaN or infinite weights in {len(broken)} tensor(s) "
                          f"({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}); its predictions would "
                          "be meaningless: use another checkpoint")
-    return fill_mask
+    return model, AlbertTokenizer.from_pretrained(directory)
+
+
+def weight_groups(names: list[str]) -> list[str]:
+    """Parameter names as the modules holding them: "predictions.*", "albert.pooler.*"."""
+    return sorted({".".join(name.split(".")[:2 if name.startswith("albert.") else 1]) + ".*" for name in names})
+
+
+def trained_for(config, unused_names: list[str]) -> str | None:
+    """The --task a checkpoint looks trained for: the one of the model class its config.json names,
+    else the one of a head it holds that this task's model does not use."""
+    for architecture in config.architectures or []:
+        if architecture in ARCHITECTURE_TASKS:
+            return ARCHITECTURE_TASKS[architecture]
+    heads = [HEAD_TASKS[name.split(".")[0]] for name in unused_names if name.split(".")[0] in HEAD_TASKS]
+    return heads[0] if heads else None
+
+
+def missing_weights_message(args, model, loading: dict) -> str:
+    """Why predictions from this checkpoint would be meaningless: the weights it lacks (the model's
+    body, or the head --task needs) would start random. Says what the checkpoint looks trained for."""
+    missing = loading["missing_keys"]
+    in_body = ("albert.embeddings.", "albert.encoder.")
+    body = [name for name in missing if name.startswith(in_body)]
+    if body:
+        whole_body = [name for name in model.state_dict() if name.startswith(in_body)]
+        return (f"model {args.model} lacks {len(body)} of the {len(whole_body)} weight tensors of its body "
+                f"({', '.join(weight_groups(body))}): initialized at random, its predictions would be meaningless; "
+                "use a complete checkpoint")
+    message = (f"model {args.model} has no {args.task} head: its checkpoint lacks {', '.join(weight_groups(missing))}, "
+               "which would start at random and make the predictions meaningless")
+    trained = trained_for(model.config, loading["unexpected_keys"])
+    if trained is not None and trained != args.task:
+        message += f"; it looks trained for {trained}: run it with --task {trained}, or"
+    else:
+        message += ";"
+    if args.task == "fill-mask":
+        return message + " choose a pretrained model with --model (e.g. tinyalbert-mini)"
+    return message + f" fine-tune it for {args.task} first (python -m tinyalbert.finetune --task {args.task} ...)"
 
 
 def check_scores(texts: list[str], outputs: list, dtype: str) -> None:
@@ -210,11 +405,15 @@ def run(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     args = build_parser().parse_args(argv)
+    check_options_fit_task(args)
     texts = read_texts(args.texts, stdin)
     if args.task != "fill-mask":
         return run_task(args, texts, stdout)
-    fill_mask = load_pipeline(args)
-    from .pipelines import MissingMaskError, TextTooLongError
+    from .pipelines import MissingMaskError, TextTooLongError, pipeline
+
+    model, tokenizer = load_model(args)
+    fill_mask = pipeline("fill-mask", model=model, tokenizer=tokenizer, top_k=args.top_k or DEFAULT_TOP_K,
+                         batch_size=args.batch_size, truncation=args.truncate)
 
     try:
         targets = whole_word_pieces(fill_mask.tokenizer) if args.whole_words else args.targets

@@ -81,9 +81,9 @@ def _add_data_options(data, defaults: dict) -> None:
     data.add_argument("--max-seq-length", type=positive_int, metavar="L",
                       help=f"tokens per example (default: {defaults['max_seq_length']})")
     data.add_argument("--masked-lm-prob", type=float, metavar="P",
-                      help=f"share of tokens to predict (default: {defaults['masked_lm_prob']})")
+                      help=f"share of tokens to predict, in (0, 1] (default: {defaults['masked_lm_prob']})")
     data.add_argument("--max-predictions-per-seq", type=positive_int, metavar="N",
-                      help="cap on predicted tokens per example (default: round(P * L))")
+                      help="cap on predicted tokens per example, at most L - 3 (default: round(P * L))")
     data.add_argument("--short-seq-prob", type=float, metavar="P",
                       help=f"share of deliberately short examples (default: {defaults['short_seq_prob']})")
     data.add_argument("--dupe-factor", type=positive_int, metavar="N",
@@ -119,7 +119,8 @@ def _add_optimization_options(optimization, defaults: dict) -> None:
                               help="MLM output bias at the start: log frequencies of the corpus pieces, which "
                                    "keeps a model from scratch from collapsing, or zero "
                                    f"(default: {defaults['output_bias_init']})")
-    optimization.add_argument("--seed", type=int, help=f"seeds everything random (default: {defaults['seed']})")
+    optimization.add_argument("--seed", type=non_negative_int, metavar="N",
+                              help=f"seeds everything random (default: {defaults['seed']})")
 
 
 def _add_running_options(run, defaults: dict) -> None:

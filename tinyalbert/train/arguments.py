@@ -76,7 +76,7 @@ class TrainingArguments:
         if self.warmup_steps is None:
             self.warmup_steps = self.steps // 10
         if self.max_predictions_per_seq is None:
-            self.max_predictions_per_seq = max(1, round(self.masked_lm_prob * self.max_seq_length))
+            self.max_predictions_per_seq = default_max_predictions(self.masked_lm_prob, self.max_seq_length)
         self.validate()
 
     def validate(self) -> None:
@@ -88,6 +88,12 @@ class TrainingArguments:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.max_seq_length < 5:
             raise ValueError(f"max_seq_length must be at least 5 ([CLS] A [SEP] B [SEP]), got {self.max_seq_length}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.max_predictions_per_seq > self.max_seq_length - 3:
+            raise ValueError(f"max_predictions_per_seq must be at most max_seq_length - 3 = {self.max_seq_length - 3} "
+                             "(the tokens of an example besides [CLS] and two [SEP]), "
+                             f"got {self.max_predictions_per_seq}")
         if not 0 <= self.warmup_steps <= self.steps:
             raise ValueError(f"warmup_steps must lie in [0, steps={self.steps}], got {self.warmup_steps}")
         for name, choices in (("optimizer", ("adamw", "lamb")), ("masking", MASKING_CHOICES),
@@ -110,9 +116,11 @@ class TrainingArguments:
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        for name in ("masked_lm_prob", "short_seq_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)!r}")
+        if not 0.0 < self.masked_lm_prob <= 1.0:  # with 0 no token is a target: the MLM loss is 0 / 0
+            raise ValueError(f"masked_lm_prob must lie in (0, 1]: the share of tokens to predict, above 0, "
+                             f"got {self.masked_lm_prob!r}")
+        if not 0.0 <= self.short_seq_prob <= 1.0:
+            raise ValueError(f"short_seq_prob must lie in [0, 1], got {self.short_seq_prob!r}")
         if not 0.0 <= self.heldout_fraction < 1.0:
             raise ValueError(f"heldout_fraction must lie in [0, 1), got {self.heldout_fraction!r}")
         if self.stop_at is not None and self.stop_at < 1:
@@ -124,6 +132,11 @@ class TrainingArguments:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def default_max_predictions(masked_lm_prob: float, max_seq_length: int) -> int:
+    """round(P * L) predicted tokens, at least 1 and at most the L - 3 that are not [CLS] or [SEP]."""
+    return max(1, min(round(masked_lm_prob * max_seq_length), max_seq_length - 3))
 
 
 def resolve_config(spec: str) -> AlbertConfig:

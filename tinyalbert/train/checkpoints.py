@@ -9,6 +9,7 @@ position, dropout generator state, arguments and the loss history.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ import numpy as np
 from ..backend import asarray, to_numpy
 from ..models import AlbertForPreTraining
 from ..weights import write_safetensors
+from .arguments import TrainingArguments, saved_arguments
 
 CHECKPOINT_DIR = "checkpoint"
 FINAL_DIR = "final"
@@ -114,7 +116,31 @@ def read_trainer_state(directory: Path) -> dict:
     missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}: not a complete trainer state")
+    problem = trainer_state_problem(state)
+    if problem:
+        raise CheckpointError(f"{path} {problem}: this version of tinyalbert cannot resume from it")
     return state
+
+
+def trainer_state_problem(state: dict) -> str | None:
+    """What in a trainer state (hand-edited, or written by another version) cannot be resumed
+    from, or None: the step counters must be step numbers, and `args` arguments this version has,
+    with values `TrainingArguments` accepts."""
+    for key in ("step", "optimizer_step"):
+        value = state[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return f"has {key} {value!r}, not a step number"
+    if not isinstance(state["args"], dict):
+        return f"has args as a JSON {type(state['args']).__name__}, not an object of argument values"
+    known = {field.name for field in dataclasses.fields(TrainingArguments)}
+    unknown = sorted(set(state["args"]) - known)
+    if unknown:
+        return f"records argument(s) {', '.join(unknown)}, which this version does not have (written by a newer one?)"
+    try:
+        TrainingArguments(**saved_arguments(state))
+    except (TypeError, ValueError) as error:
+        return f"records arguments that cannot work ({error})"
+    return None
 
 
 def _load_tensors(path: Path) -> dict:

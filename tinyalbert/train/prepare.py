@@ -10,6 +10,7 @@ collapse measured by `final_layer_cosine`).
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -26,6 +27,18 @@ from .masking import Masking, SpecialIds, word_start_ids_from_pieces
 from .metrics import common_pieces
 from .optim import LAMB, AdamW
 from .text import encode_documents, read_documents
+
+# Shares of the corpus's tokens that are <unk>, the piece for a word the tokenizer cannot spell
+# (another script, say). From the first the run goes on with a warning; at the second it stops.
+# Each unknown word becomes two tokens, a bare word start "▁" and <unk>, so a text wholly in a
+# script the tokenizer lacks is 50% <unk> (and the MLM accuracy on it 1.0: both are easy to
+# guess); at 25%, half the tokens are unknown words and their "▁", and the loss and accuracy
+# say more about the tokenizer than about what the model learns.
+UNKNOWN_SHARE_WARNED = 0.01
+UNKNOWN_SHARE_REFUSED = 0.25
+# SentencePiece's trainer, asked for fewer pieces than the characters of the text (plus the
+# special pieces) need: "... required_chars. 8 vs 35" where 35 is the least it accepts.
+_TOO_FEW_PIECES = re.compile(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)")
 
 
 def corpus_fingerprint(documents: Sequence[Sequence[str]]) -> str:
@@ -47,12 +60,18 @@ def prepare_tokenizer(args: TrainingArguments, documents, out: Path, model_max_l
     if (args.resume or follower) and (saved / "spiece.model").is_file():
         return AlbertTokenizer.from_pretrained(saved)
     if args.tokenizer is not None or args.init_from is not None:
-        tokenizer = AlbertTokenizer.from_pretrained(args.tokenizer or args.init_from)
+        option, spec = ("--tokenizer", args.tokenizer) if args.tokenizer is not None \
+            else ("--init-from", args.init_from)
+        check_tokenizer_files(spec, option)
+        tokenizer = AlbertTokenizer.from_pretrained(spec)
     elif args.vocab_size is not None:
         # hard_vocab_limit=False: a small corpus may support fewer pieces than asked for.
         sentences = (sentence for document in documents for sentence in document)
-        model_file = train_sentencepiece(sentences, saved / "spiece", args.vocab_size, seed=args.seed,
-                                         hard_vocab_limit=False)
+        try:
+            model_file = train_sentencepiece(sentences, saved / "spiece", args.vocab_size, seed=args.seed,
+                                             hard_vocab_limit=False)
+        except RuntimeError as error:  # SentencePiece's own errors, as RuntimeError
+            raise ValueError(vocabulary_training_failure(str(error), args.vocab_size)) from None
         tokenizer = AlbertTokenizer(model_file)
     else:
         raise ValueError("give a tokenizer (--tokenizer DIR_OR_spiece.model) or a vocabulary size to train one "
@@ -60,6 +79,48 @@ def prepare_tokenizer(args: TrainingArguments, documents, out: Path, model_max_l
     tokenizer.model_max_length = model_max_length
     tokenizer.save_pretrained(saved)
     return AlbertTokenizer.from_pretrained(saved)
+
+
+def vocabulary_training_failure(message: str, vocab_size: int) -> str:
+    """SentencePiece's error when training a vocabulary, said in terms of --vocab-size."""
+    too_few = _TOO_FEW_PIECES.search(message)
+    if too_few:
+        least = too_few.group(2)
+        return (f"--vocab-size {vocab_size} is too small for this corpus: its characters and the special pieces "
+                f"need {least} pieces; give --vocab-size {least} or more")
+    return f"training a vocabulary of --vocab-size {vocab_size} pieces failed: {message.strip().splitlines()[-1]}"
+
+
+def check_tokenizer_files(spec: str, option: str) -> None:
+    """Refuse a local tokenizer directory whose spiece.model is missing or not a file, naming the
+    option it came from (the tokenizer's loader would only say that it "has no spiece.model")."""
+    directory = Path(spec)
+    if not directory.is_dir():
+        return  # a spiece.model file, or a name for the hub to find
+    vocabulary = directory / "spiece.model"
+    if vocabulary.is_dir():
+        raise ValueError(f"{option} {spec}: {vocabulary} is a directory, not a SentencePiece model file")
+    if not vocabulary.exists():
+        raise FileNotFoundError(f"{option} {spec}: the directory has no spiece.model, the one file a tokenizer needs")
+
+
+def unknown_share(counts: np.ndarray, unk_id: int) -> float:
+    """The share of the text's tokens that are <unk>, from `target_counts`."""
+    total = counts.sum()
+    return float(counts[unk_id] / total) if total else 0.0
+
+
+def check_unknown_share(share: float, source: str) -> str | None:
+    """Refuse a corpus that is mostly <unk> to the tokenizer (see UNKNOWN_SHARE_REFUSED); a
+    warning to show when a noticeable share is, else None. `source` says where the tokenizer came from."""
+    if share >= UNKNOWN_SHARE_REFUSED:
+        raise ValueError(f"{share:.0%} of the corpus's tokens are <unk>: the tokenizer {source} cannot spell this "
+                         "text, so the model would learn to predict <unk> and its accuracy would mean nothing; "
+                         "train a vocabulary on the corpus with --vocab-size N instead")
+    if share >= UNKNOWN_SHARE_WARNED:
+        return (f"{share:.1%} of the corpus's tokens are <unk> (text the tokenizer {source} cannot spell), "
+                "which the model cannot read; a vocabulary trained on the corpus (--vocab-size N) has fewer")
+    return None
 
 
 def special_ids_of(tokenizer) -> SpecialIds:
@@ -179,6 +240,7 @@ class PreparedRun(NamedTuple):
     common: np.ndarray  # (vocab,) bool: the most frequent target pieces, see `metrics`
     corpus_fingerprint: str
     saved_state: dict | None  # the checkpoint's trainer state when resuming (already loaded into the above)
+    warnings: tuple = ()  # what the user should know about the data before the steps, one sentence each
 
 
 def check_out_dir(args: TrainingArguments, out: Path) -> None:
@@ -237,6 +299,11 @@ def _initial_model(args: TrainingArguments, config, tokenizer, counts: np.ndarra
         if model.config.vocab_size != len(tokenizer):
             raise ValueError(f"the model {args.init_from!r} has {model.config.vocab_size} word embeddings but the "
                              f"tokenizer {len(tokenizer)} pieces: give the model's own tokenizer")
+        pad = model.config.pad_token_id  # kept as it is into OUT/final, which Transformers would then refuse
+        if pad is not None and pad >= model.config.vocab_size:
+            raise ValueError(f"the model {args.init_from!r} has pad_token_id {pad} in its config.json, not an id of "
+                             f"its {model.config.vocab_size}-piece vocabulary: set it to the tokenizer's <pad> id, "
+                             f"{tokenizer.pad_token_id}")
         return model
     model = AlbertForPreTraining(_fit_config_to(config, tokenizer), backend=args.backend, seed=args.seed)
     if args.output_bias_init == "log-frequency":
@@ -253,6 +320,8 @@ def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str
     rngs = _generators(args.seed)
     train_documents, heldout_documents = split_documents(documents, args.heldout_fraction, rngs["heldout_split"])
     train_encoded = encode_corpus(train_documents, tokenizer)
+    counts = target_counts(train_encoded, len(tokenizer), special_ids_of(tokenizer))
+    warned = data_warnings(args, tokenizer, counts)
     dynamic = args.masking == "dynamic"
     train_examples = build_examples(train_encoded, tokenizer, args, rngs["train_examples"], masked=not dynamic)
     heldout_examples = build_examples(encode_corpus(heldout_documents, tokenizer), tokenizer, args,
@@ -262,7 +331,6 @@ def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str
         raise ValueError(f"the corpus gives {count} training example{'' if count == 1 else 's'}, fewer than "
                          f"batch_size {args.batch_size}: add text or lower --batch-size")
 
-    counts = target_counts(train_encoded, len(tokenizer), special_ids_of(tokenizer))
     model = _initial_model(args, config, tokenizer, counts)
     model.train(rng=rngs["dropout"])
     optimizer = (AdamW if args.optimizer == "adamw" else LAMB)(weight_decay=args.weight_decay)
@@ -270,7 +338,22 @@ def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str
     iterator = BatchIterator(train_examples, args.batch_size, rngs["batch_order"], remask=remask)
     saved_state = load_checkpoint(checkpoint_dir(out), model, optimizer, iterator) if args.resume else None
     return PreparedRun(tokenizer, model, optimizer, iterator, heldout_examples, common_pieces(counts), fingerprint,
-                       saved_state)
+                       saved_state, warned)
+
+
+def data_warnings(args: TrainingArguments, tokenizer, counts: np.ndarray) -> tuple:
+    """What the user should know about the tokenized text before training on it: a vocabulary
+    smaller than --vocab-size asked for; a noticeable share of <unk> from a tokenizer made for other
+    text (a large one is refused). A vocabulary trained on the corpus spells all but its rarest
+    characters (SentencePiece's character_coverage), so its <unk> is not counted."""
+    if args.vocab_size is not None:
+        if len(tokenizer) < args.vocab_size:
+            return (f"the corpus supports only {len(tokenizer)} vocabulary pieces, fewer than --vocab-size "
+                    f"{args.vocab_size}: the model is made for {len(tokenizer)} (more text gives more pieces)",)
+        return ()
+    source = f"(--tokenizer {args.tokenizer})" if args.tokenizer is not None else f"(of --init-from {args.init_from})"
+    unknown = check_unknown_share(unknown_share(counts, tokenizer.unk_token_id), source)
+    return () if unknown is None else (unknown,)
 
 
 def prepare_run(args: TrainingArguments, *, follower: bool = False) -> PreparedRun:

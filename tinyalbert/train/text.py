@@ -73,7 +73,7 @@ def read_documents(path_or_dir: str | Path) -> list[list[str]]:
     documents = []
     for file in files:
         document: list[str] = []
-        for line in file.read_text(encoding="utf-8").splitlines():
+        for line in read_utf8(file).splitlines():
             if line.strip():
                 document.extend(split_sentences(line))
             elif document:
@@ -82,6 +82,18 @@ def read_documents(path_or_dir: str | Path) -> list[list[str]]:
         if document:
             documents.append(document)
     return documents
+
+
+def read_utf8(file: Path) -> str:
+    """The text of `file`; ValueError naming the file, line and byte when it is not UTF-8."""
+    data = file.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(f"corpus file {file} is not UTF-8 text: byte {data[error.start]:#04x} on line {line} "
+                         f"({error.reason}); convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8) "
+                         "or leave it out of the corpus") from None
 
 
 def encode_documents(

@@ -166,6 +166,8 @@ class TrainingLoop:
             + f", backend {args.backend}"
             + (f", resuming at step {self.step}" if self.step else "")
         )
+        for warning in self.run.warnings:
+            self.progress.write(f"warning: {warning}")
         saved_steps = (self.run.saved_state or {}).get("total_steps", args.steps)
         if saved_steps != args.steps and self.step < args.steps:
             self.progress.write(schedule_change_note(self.step, args.warmup_steps, saved_steps, args.steps, args.lr))
