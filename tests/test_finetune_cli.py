@@ -308,6 +308,14 @@ def test_a_second_run_into_the_same_out_is_refused(tmp_path, capsys, stopped_run
                           str(stopped_run[1]), "--validation", str(stopped_run[1]), "--out", str(out), "--quiet")
     assert "already holds" in line and "--resume" in line and "another --out" in line
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
+    # Stopped before its first checkpoint (metrics.jsonl and best/ are written first): neither a
+    # new run nor --resume may take it, and both say so, rather than point at each other.
+    shutil.rmtree(out / "checkpoint")
+    for extra in ([], ["--resume"]):
+        line = finetune_error(capsys, "--task", "text-classification", "--model", "tinyalbert-mini", "--train",
+                              str(stopped_run[1]), "--validation", str(stopped_run[1]), "--out", str(out), "--quiet",
+                              *extra)
+        assert "stopped before its first checkpoint" in line and "remove them" in line, line
 
 
 def _reshape_a_moment(path):

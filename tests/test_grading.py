@@ -558,12 +558,22 @@ def test_the_documented_overwrites_are_allowed_and_only_those():
 
     from tinyalbert.grading.calling import MAY_OVERWRITE
 
-    for name, positions in MAY_OVERWRITE.items():
+    for name, parts in MAY_OVERWRITE.items():
         parameters = list(inspect.signature(resolve(name)).parameters)
         doc = inspect.getdoc(resolve(name))
-        for position in positions:
-            assert f"`{parameters[position]}" in doc or f"`{parameters[position]}." in doc, (name, parameters[position])
+        for part in parts:
+            assert f"`{parameters[part[0]]}" in doc, (name, parameters[part[0]])
     assert check("softmax_backward", resolve("softmax_backward")) is True
+    # Only the layer caches may go: a backward that writes into the cache's linear layer fails.
+    reference = resolve("encoder_backward")
+
+    def writes_into_mapping(d_hidden, cache):
+        result = reference(d_hidden, cache)
+        cache.mapping_in.weight[...] = 0.0
+        return result
+
+    assert check("encoder_backward", reference) is True
+    assert check("encoder_backward", writes_into_mapping) is False
 
 
 def test_a_random_draw_is_named_with_its_shapes_and_settings():
@@ -714,3 +724,10 @@ def test_the_report_never_replaces_a_submitted_file_and_macos_copies_are_not_cod
     (upload / "__MACOSX" / "hw" / "._linear.py").write_bytes(b"\x00\x05\x16\x07")
     report = json.loads(cli("grade", upload, "--exercise", "linear", "--format", "json").stdout)
     assert report["exercises"][0]["notes"] == [] and report["exercises"][0]["score"] == BY_NAME["linear"].points
+    # Only what lies inside the submission counts: one kept under a folder of that name is graded.
+    from tinyalbert.grading.grade import submission_paths
+
+    inside = tmp_path / "__MACOSX" / "upload"
+    inside.mkdir(parents=True)
+    (inside / "linear.py").write_text(LINEAR)
+    assert list(submission_paths(inside)) == ["linear.py"]

@@ -384,6 +384,11 @@ def test_a_task_whose_head_the_checkpoint_lacks_is_refused_naming_what_it_was_tr
                       "--task text-classification")
     assert_user_error(predict("a question", "--model", classifier_dir, "--task", "question-answering",
                               "--context", "the cat sat"), "no question-answering head", "qa_outputs.*")
+    # A sequence classifier's head has the shape a token classifier needs: refused by what its
+    # config.json says it was trained for, not read as a tagger of every token.
+    assert_user_error(predict("a b c", "--model", classifier_dir, "--task", "token-classification"),
+                      "trained for text-classification", "AlbertForSequenceClassification",
+                      "--task text-classification")
 
 
 def test_weights_that_hold_none_of_the_model_are_refused(tmp_path, model_dir):

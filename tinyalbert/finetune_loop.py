@@ -250,11 +250,15 @@ def check_out_dir(out: Path, resume: bool) -> None:
         raise UsageError(f"--out {out}: {nearest} is a file, not a directory; choose another --out")
     if not os.access(nearest, os.W_OK | os.X_OK):
         raise UsageError(f"--out {out}: cannot write into {nearest}; choose another --out")
-    if resume:
-        if not (out / CHECKPOINT / STATE_FILE).is_file():
-            raise UsageError(f"nothing to resume: {out / CHECKPOINT} has no {STATE_FILE} "
-                             "(leave out --resume to start a new run)")
-    elif any((out / name).exists() for name in (CHECKPOINT, BEST, METRICS_FILE)):
+    resumable = (out / CHECKPOINT / STATE_FILE).is_file()
+    leftovers = [name for name in (CHECKPOINT, BEST, METRICS_FILE) if (out / name).exists()]
+    if leftovers and not resumable:  # a run stopped before its first checkpoint: it can only start again
+        raise UsageError(f"--out {out} holds {', '.join(leftovers)} of a run stopped before its first checkpoint, "
+                         "which cannot be resumed: remove them to start again, or choose another --out")
+    if resume and not resumable:
+        raise UsageError(f"nothing to resume: {out / CHECKPOINT} has no {STATE_FILE} "
+                         "(leave out --resume to start a new run)")
+    if not resume and resumable:
         raise UsageError(f"--out {out} already holds a fine-tuning run: pass --resume to continue it, "
                          "or choose another --out")
 

@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="cut texts longer than the model's positions instead of stopping with an error "
                              "(question-answering: cut a long question; a long --context is always read in windows)")
     parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
-                        help="texts per forward pass (default: %(default)s)")
+                        help="fill-mask: texts per forward pass (default: %(default)s); the other tasks' pipelines "
+                             "take it and run one text at a time, as Transformers' do by default")
     task = parser.add_argument_group("other tasks (output: one JSON object per text)")
     task.add_argument("--task", default="fill-mask", choices=("fill-mask",) + TASKS,
                       help="the pipeline to run, with a model fine-tuned for it (default: %(default)s)")
@@ -125,34 +126,29 @@ def check_options_fit_task(args) -> None:
         raise UsageError("--task question-answering needs --context TEXT (the TEXTs are the questions)")
 
 
-def position_limit(model, tokenizer) -> int:
-    """The most tokens a text may have in the task pipelines: the model's positions, and at most
-    the tokenizer's model_max_length (where those pipelines cut)."""
-    return min(tokenizer.model_max_length, model.config.max_position_embeddings)
-
-
 def question_limit(model, tokenizer) -> int:
     """The most pieces a question may have in the question-answering pipeline: its max_question_len
-    (64), and few enough to leave a window of doc_stride context pieces beside it. The window
-    sizes are the pipeline's defaults: max_seq_len min(384, positions), doc_stride half of it, at
-    most 128; [CLS] and two [SEP]s take 3."""
-    max_seq_len = min(384, position_limit(model, tokenizer))
-    doc_stride = min(max_seq_len // 2, 128)
+    (64), and few enough to leave a window of doc_stride context pieces beside it ([CLS] and two
+    [SEP]s take 3), with the pipeline's default window."""
+    from .task_pipelines import qa_window
+
+    max_seq_len, doc_stride = qa_window(model, tokenizer)
     return max(0, min(64, max_seq_len - 3 - doc_stride))
 
 
 def check_task_lengths(args, texts: list[str], model, tokenizer) -> None:
     """Without --truncate, refuse a text the task pipeline would cut (token-classification cuts
     quietly, text-classification fails with advice for the Python API), as fill-mask does."""
+    from .task_pipelines import fitting_length
+
     if args.truncate:
         return
-    if args.task == "question-answering":
-        limit, what, count = question_limit(model, tokenizer), "question", lambda text: len(tokenizer.tokenize(text))
-    else:
-        limit, what = position_limit(model, tokenizer), "text"
-        count = lambda text: len(tokenizer.tokenize(text)) + tokenizer.num_special_tokens_to_add()  # noqa: E731
     for text in texts:
-        length = count(text)
+        pieces = len(tokenizer.tokenize(text))
+        if args.task == "question-answering":  # the context is read in windows: only the question is cut
+            what, length, limit = "question", pieces, question_limit(model, tokenizer)
+        else:
+            what, length, limit = "text", pieces + tokenizer.num_special_tokens_to_add(), fitting_length(model, tokenizer)
         if length > limit:
             raise UsageError(f"{what} {shorten(text, 60)!r} is {length} tokens long, but the model takes at most "
                              f"{limit}; pass --truncate to cut it")
@@ -178,7 +174,7 @@ def run_task(args, texts: list[str], stdout) -> int:
     model, tokenizer = load_model(args)
     check_task_lengths(args, texts, model, tokenizer)
     options = task_pipeline_options(args, model, tokenizer)
-    task_pipeline = pipeline(args.task, model=model, tokenizer=tokenizer, **options)
+    task_pipeline = pipeline(args.task, model=model, tokenizer=tokenizer, batch_size=args.batch_size, **options)
     # top_k in the call: a text-classification text then gives its K labels as one flat list.
     call_options = {} if args.top_k is None else {"top_k": args.top_k}
     for text in texts:
@@ -303,6 +299,11 @@ def load_model(args):
             raise UsageError(str(error)) from None
     if loading["missing_keys"]:
         raise UsageError(missing_weights_message(args, model, loading))
+    trained = trained_for(model.config, [])
+    if trained is not None and trained != args.task:  # a head of the right shape, trained for another job
+        raise UsageError(f"model {args.model} was trained for {trained} (its config.json names "
+                         f"{', '.join(model.config.architectures)}): its weights would be read as a {args.task} "
+                         f"head and the predictions be meaningless; run it with --task {trained}")
     pad = model.config.pad_token_id
     if pad is not None and not 0 <= pad < model.config.vocab_size:
         raise UsageError(f"{directory / 'config.json'} has pad_token_id {pad}, not an id of its "

@@ -41,10 +41,18 @@ def _as_list(inputs):
     return (list(inputs), True) if isinstance(inputs, (list, tuple)) else ([inputs], False)
 
 
-def _fitting_length(model, tokenizer) -> int:
+def fitting_length(model, tokenizer) -> int:
     """The most tokens a text may be cut to: the tokenizer's model_max_length, capped by the
     model's positions (Transformers cuts to the first and then fails on a model with fewer)."""
     return min(tokenizer.model_max_length, model.config.max_position_embeddings)
+
+
+def qa_window(model, tokenizer, max_seq_len: int | None = None, doc_stride: int | None = None) -> tuple[int, int]:
+    """The question-answering pipeline's window, (max_seq_len, doc_stride), with Transformers'
+    defaults for what is None: 384 tokens capped by the model's positions (where Transformers would
+    fail), and a stride of half the window, at most 128."""
+    max_seq_len = max_seq_len or min(384, fitting_length(model, tokenizer))
+    return max_seq_len, doc_stride or min(max_seq_len // 2, 128)
 
 
 def _run(model, encoded: dict):
@@ -112,7 +120,7 @@ class TextClassificationPipeline:
     def _one(self, text, tokenizer_kwargs: dict, top_k, legacy: bool, function_to_apply):
         cut = dict(tokenizer_kwargs)
         if cut.get("truncation") and "max_length" not in cut:
-            cut["max_length"] = _fitting_length(self.model, self.tokenizer)
+            cut["max_length"] = fitting_length(self.model, self.tokenizer)
         if isinstance(text, dict):
             encoded = self.tokenizer(text["text"], text.get("text_pair"), **cut)
         elif isinstance(text, str):
@@ -166,7 +174,7 @@ class TokenClassificationPipeline:
 
     def pre_entities(self, text: str) -> list[dict]:
         """Per piece (special tokens left out): the piece, its label probabilities, its position."""
-        encoded = self.tokenizer(text, truncation=True, max_length=_fitting_length(self.model, self.tokenizer),
+        encoded = self.tokenizer(text, truncation=True, max_length=fitting_length(self.model, self.tokenizer),
                                  return_special_tokens_mask=True)
         probabilities = softmax(_logits(self.model, encoded))
         pieces = self.tokenizer.convert_ids_to_tokens(encoded["input_ids"])
@@ -372,9 +380,7 @@ class QuestionAnsweringPipeline:
             word_pieces = self.tokenizer.convert_tokens_to_ids(self.tokenizer.tokenize(word))
             pieces += word_pieces
             piece_words += [index] * len(word_pieces)
-        # Transformers' default, capped by the model's positions (where Transformers would fail).
-        max_seq_len = options["max_seq_len"] or min(384, _fitting_length(self.model, self.tokenizer))
-        doc_stride = options["doc_stride"] or min(max_seq_len // 2, 128)
+        max_seq_len, doc_stride = qa_window(self.model, self.tokenizer, options["max_seq_len"], options["doc_stride"])
         char_to_word = np.asarray(char_to_word)
         answers, null_score = [], 1000000.0
         for window in self.windows(question, pieces, max_seq_len, doc_stride, options["max_question_len"]):
@@ -436,7 +442,7 @@ class FeatureExtractionPipeline:
         if not isinstance(text, str):
             raise ValueError(f"inputs must be texts, got {type(text).__name__}")
         if tokenize_kwargs.get("truncation") and "max_length" not in tokenize_kwargs:
-            tokenize_kwargs = {**tokenize_kwargs, "max_length": _fitting_length(self.model, self.tokenizer)}
+            tokenize_kwargs = {**tokenize_kwargs, "max_length": fitting_length(self.model, self.tokenizer)}
         encoded = self.tokenizer(text, **tokenize_kwargs)
         limit = self.model.config.max_position_embeddings
         if len(encoded["input_ids"]) > limit:

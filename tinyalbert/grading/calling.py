@@ -71,10 +71,11 @@ def invoke(namespace: dict, target: str, args, kwargs):
 # result is right: the caller still holds that array (the residual branch adds the layer's input
 # again, the next pass of a shared layer reads it, a cache is read by a later backward). So every
 # array of a call's arguments must come back as it went in. The exceptions are written down in the
-# reference's docstring: graded name -> the argument positions it may change.
+# reference's docstring: graded name -> the parts of its arguments it may change, each a path into
+# the positional arguments ((1, 1): argument 1's entry 1).
 MAY_OVERWRITE = {
-    "softmax_backward": (0,),  # "perf: overwrites and returns `d_probs`"
-    "encoder_backward": (1,),  # "The layer caches are popped off `cache.layers`" (each freed once used)
+    "softmax_backward": ((0,),),  # "perf: overwrites and returns `d_probs`"
+    "encoder_backward": ((1, 1),),  # "The layer caches are popped off `cache.layers`" (EncoderCache field 1)
 }
 
 
@@ -95,7 +96,7 @@ def snapshot_arguments(target: str, args, kwargs) -> list:
     allowed = MAY_OVERWRITE.get(target, ())
     tree = {"args": list(args), "kwargs": dict(kwargs)}
     return [(path, array, array.copy()) for path, array in _argument_arrays(tree, ())
-            if not (path[0] == "args" and path[1] in allowed)]
+            if not (path[0] == "args" and any(path[1:1 + len(part)] == part for part in allowed))]
 
 
 def _same(array, before) -> bool:

@@ -238,7 +238,8 @@ def with_shapes(case, function: str) -> str:
     if not case.name.startswith("random draw"):
         return case.name
     named = [(_argument_name(("args", i), function).strip("`"), value) for i, value in enumerate(case.args)]
-    parts = [_summary(name, value) for name, value in named + list(case.kwargs.items())]
+    parts = [_summary(name, value) for name, value in named + list(case.kwargs.items())
+             if not (isinstance(value, str) and value in case.name)]  # a drawn text is its name already
     parts = [part for part in parts if part]
     return f"{case.name}: {', '.join(parts)}" if parts else case.name
 

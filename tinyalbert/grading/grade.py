@@ -71,8 +71,8 @@ def submission_paths(path) -> dict:
         return {path.name: [path]}
     if not path.is_dir():
         raise ValueError(f"SUBMISSION {path} does not exist")
-    found = [p for p in path.glob("*.py") if p.is_file() and not _system_copy(p)] or \
-        [p for p in path.rglob("*.py") if p.is_file() and not _system_copy(p)]
+    found = [p for p in path.glob("*.py") if p.is_file() and not _system_copy(p.relative_to(path))] or \
+        [p for p in path.rglob("*.py") if p.is_file() and not _system_copy(p.relative_to(path))]
     by_name: dict = {}
     for file in sorted(found, key=lambda p: (len(p.relative_to(path).parts), p.relative_to(path).parts)):
         by_name.setdefault(file.name, []).append(file)
@@ -80,8 +80,9 @@ def submission_paths(path) -> dict:
 
 
 def _system_copy(path: pathlib.Path) -> bool:
-    """What an operating system adds to a zipped folder, not the student's code: macOS's
-    `__MACOSX/` tree and `._name.py` resource forks (binary), and Python's `__pycache__`."""
+    """Whether `path` (relative to the submission) is what an operating system adds to a zipped
+    folder, not the student's code: macOS's `__MACOSX/` tree and `._name.py` resource forks
+    (binary), and Python's `__pycache__`."""
     return path.name.startswith("._") or bool({"__MACOSX", "__pycache__"} & set(path.parts))
 
 
