@@ -350,6 +350,43 @@ def load_model(args: FinetuneArguments, source, overrides: dict, labels):
                          "in its place") from None
 
 
+def train_step(model, optimizer: AdamW, args: FinetuneArguments, batch: dict, ranks, step: int,
+               warmup_steps: int, total_steps: int) -> tuple[float, float]:
+    """One update on `batch`: loss and gradients (shared out over the processes under mpiexec),
+    clipping, the learning rate of `step` in the schedule, the AdamW step. Returns (loss, lr)."""
+    if ranks is None:
+        loss, grads = model.loss_and_grads(**batch)
+    else:
+        loss, grads = data_parallel_loss_and_grads(model, args.task, batch, ranks)
+    loss = float(loss)
+    if not math.isfinite(loss):
+        raise FloatingPointError(f"the loss became {loss} at step {step + 1}; try a lower --lr")
+    if args.clip_norm > 0:
+        grads, _ = clip_grad_global_norm(grads, args.clip_norm)
+    lr = linear_warmup_then_decay(step, warmup_steps, total_steps, args.lr)
+    model.params = optimizer.step(model.params, grads, lr)
+    return loss, lr
+
+
+def record_epoch(out: Path | None, metrics: dict, best_by: str, state: dict, model, tokenizer, optimizer) -> None:
+    """An epoch's metrics into `state` (its history, the best so far by `best_by`, the epoch
+    count); with `out` (the first process only), also a line of metrics.jsonl, the model in best/
+    when it is the best so far, and the checkpoint that --resume continues from."""
+    state["history"].append(metrics)
+    is_best = state["best"] is None or metrics[best_by] > state["best"][best_by]
+    if is_best:
+        state["best"] = metrics
+    state["epoch"] = metrics["epoch"]
+    if out is None:
+        return
+    with (out / METRICS_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(metrics) + "\n")
+    if is_best:
+        model.save_pretrained(out / BEST)
+        tokenizer.save_pretrained(out / BEST)
+    write_checkpoint(out, model, tokenizer, optimizer, state)
+
+
 def finetune(args: FinetuneArguments, progress=True) -> dict:
     """Run the whole fine-tuning; returns {"best": metrics, "best_by": the metric that chose it,
     "history": [...], "skipped_batches": ..., "seconds": ..., "main_process": False on every
@@ -402,35 +439,14 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
             if counted_targets(args.task, batch) == 0:  # every word of these examples is past --max-seq-length
                 skipped, state["step"] = skipped + 1, state["step"] + 1  # a loss over no target would be nan
                 continue
-            if ranks is None:
-                loss, grads = model.loss_and_grads(**batch)
-            else:
-                loss, grads = data_parallel_loss_and_grads(model, args.task, batch, ranks)
-            loss = float(loss)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"the loss became {loss} at step {state['step'] + 1}; try a lower --lr")
-            if args.clip_norm > 0:
-                grads, _ = clip_grad_global_norm(grads, args.clip_norm)
-            lr = linear_warmup_then_decay(state["step"], warmup_steps, total_steps, args.lr)
-            model.params = optimizer.step(model.params, grads, lr)
+            loss, lr = train_step(model, optimizer, args, batch, ranks, state["step"], warmup_steps, total_steps)
             state["step"] += 1
             if bar is not None and ((index + 1) % shown_every == 0 or index + 1 == steps_per_epoch):
                 bar.update(state["step"], {"loss": loss, "lr": lr})
         model.eval()
         metrics = evaluate(args.task, model, validation_examples, validation_encoded, labels, args.batch_size, pad_id)
         metrics = {"epoch": epoch + 1, "step": state["step"], **metrics}
-        state["history"].append(metrics)
-        is_best = state["best"] is None or metrics[best_by] > state["best"][best_by]
-        if is_best:
-            state["best"] = metrics
-        state["epoch"] = epoch + 1
-        if is_main:
-            with (out / METRICS_FILE).open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(metrics) + "\n")
-            if is_best:
-                model.save_pretrained(out / BEST)
-                tokenizer.save_pretrained(out / BEST)
-            write_checkpoint(out, model, tokenizer, optimizer, state)
+        record_epoch(out if is_main else None, metrics, best_by, state, model, tokenizer, optimizer)
         if ranks is not None:  # no process runs ahead of a checkpoint it could be asked to resume from
             barrier(ranks, "waiting for the first process to write the checkpoint")
         if bar is not None:
