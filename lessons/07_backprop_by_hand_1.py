@@ -357,9 +357,9 @@ else:
 #
 # Each exercise asks for a function named like its counterpart in `tinyalbert.nn`. The cell holds a
 # working answer so that this notebook runs top to bottom: delete its body, write your own, and run
-# the self-check. (`check` below has the call of the course autograder,
-# `tinyalbert.grading.check(name, function)`; once that module is installed, importing it in place
-# of this cell gives the same verdict with more detailed feedback.)
+# the self-check. (`check` below is this lesson's own: these two exercises are smaller than the
+# course autograder's. The autograder's `tinyalbert.grading.check(name, function)`, shown after
+# them, takes the full `layernorm_forward` / `layernorm_backward` with tinyalbert's signatures.)
 
 # %%
 def check(exercise, function):

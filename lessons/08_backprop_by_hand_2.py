@@ -296,8 +296,9 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# The `check` function has the call of the course autograder (`tinyalbert.grading.check(name,
-# function)`); once that module is installed, import it instead for more detailed feedback.
+# The `check` function is this lesson's own: these exercises are cut smaller than the course
+# autograder's (`tinyalbert.grading.check(name, function)` takes whole graded functions such as
+# `attention_backward`; `python -m tinyalbert.grading list` shows them).
 
 # %%
 def check(exercise, function):
