@@ -972,3 +972,17 @@ def test_padded_ids_without_a_mask_warn_where_transformers_looks():
         model(input_ids=unpadded)
         model(input_ids=inner_pad)
         tinyalbert.AlbertModel(AlbertConfig(**SMALL, pad_token_id=None), seed=0)(input_ids=IDS)
+
+
+def test_a_training_runs_folder_points_at_the_models_inside(tmp_path):
+    # pretrain's OUT keeps final/ and checkpoint/; finetune's best/ and checkpoint/.
+    model = tinyalbert.AlbertForMaskedLM(AlbertConfig(**SMALL), seed=0)
+    for folder in ("checkpoint", "final"):
+        model.save_pretrained(tmp_path / "run" / folder)
+    for load in (AlbertConfig.from_pretrained, tinyalbert.AlbertForMaskedLM.from_pretrained):
+        with pytest.raises(FileNotFoundError, match=r"training run's folder.*run/final and .*run/checkpoint; "
+                                                     r"load .*run/final"):
+            load(tmp_path / "run")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"no config.json in \S+$"):  # nothing inside: no hint
+        AlbertConfig.from_pretrained(tmp_path / "empty")

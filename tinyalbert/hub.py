@@ -147,6 +147,15 @@ def _download(repo_id: str, revision: str, cache_dir: Path | None = None, token=
     return path / subfolder, ""
 
 
+def models_inside(directory: Path) -> list[str]:
+    """The subfolders of `directory` that hold a config.json, best first: a training run's folder
+    (pretrain's OUT, finetune's) keeps its models one level down, in final/ or best/ and checkpoint/."""
+    if not directory.is_dir():
+        return []
+    inner = [folder.name for folder in directory.iterdir() if (folder / "config.json").is_file()]
+    return sorted(inner, key=lambda folder: (folder not in ("final", "best"), folder))
+
+
 def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, local_files_only: bool = False,
                       token=None, subfolder: str = "", force_download: bool = False,
                       use_safetensors: bool | None = None) -> Path:

@@ -264,8 +264,9 @@ def find_model_directory(name: str):
 def no_config_message(name: str, directory) -> str:
     """No config.json in --model's directory; a training run's folder (pretrain's OUT, finetune's)
     holds its models one level down, in final/ or best/ and checkpoint/: point at them."""
-    inner = sorted((folder.name for folder in directory.iterdir() if (folder / "config.json").is_file()),
-                   key=lambda folder: (folder not in ("final", "best"), folder))
+    from .hub import models_inside
+
+    inner = models_inside(directory)
     if not inner:
         return (f"no config.json in {name}: --model needs a model directory (config.json, model.safetensors, "
                 "spiece.model)")
