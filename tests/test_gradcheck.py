@@ -63,3 +63,72 @@ def test_error_model_floor_and_shapes():
     assert gradient_error(np.array([2.0]), np.array([1.0])) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="shape"):
         gradient_error(np.zeros(2), np.zeros(3))
+
+
+def square_sum(values):
+    return float(np.sum(values["x"] ** 2))
+
+
+@pytest.mark.parametrize("layout", ["transposed", "fortran", "strided"])
+def test_numeric_gradient_of_any_memory_layout(layout):
+    """`reshape(-1)` of these is a copy: perturbing it left x alone and every derivative read 0."""
+    base = np.random.default_rng(5).normal(size=(3, 4))
+    x = {"transposed": base.copy().T, "fortran": np.asfortranarray(base), "strided": base[:, ::2]}[layout]
+    before = x.copy()
+    entries, numeric = numeric_gradient(square_sum, {"x": x}, "x")
+    np.testing.assert_allclose(numeric, (2 * x).reshape(-1)[entries], rtol=1e-6, atol=1e-8)
+    assert np.array_equal(x, before)
+    check_gradients(square_sum, {"x": x}, {"x": 2 * x})
+    with pytest.raises(AssertionError, match="x: relative gradient error"):
+        check_gradients(square_sum, {"x": x}, {"x": np.zeros_like(x)})
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float16])
+def test_arrays_that_cannot_hold_the_step_are_refused(dtype):
+    """x + 1e-6 is x again in these dtypes: the numeric gradient would be 0 (float16) or nonsense (int)."""
+    x = np.arange(6).reshape(2, 3).astype(dtype)
+    with pytest.raises(TypeError, match=f"{np.dtype(dtype).name} cannot represent a step"):
+        numeric_gradient(square_sum, {"x": x}, "x")
+    with pytest.raises(TypeError, match="cannot represent a step"):
+        check_gradients(square_sum, {"x": x}, {"x": 2.0 * x})
+    with pytest.raises(TypeError, match="NumPy array"):
+        numeric_gradient(lambda v: sum(t * t for t in v["x"]), {"x": [1.0, 2.0]}, "x")
+
+
+def test_float32_is_checked_with_a_warning_and_a_hint():
+    x = np.random.default_rng(6).normal(size=5).astype(np.float32)
+    with pytest.warns(UserWarning, match="float32.*check gradients in float64"):
+        numeric_gradient(square_sum, {"x": x}, "x")
+    with pytest.warns(UserWarning), pytest.raises(AssertionError, match=r"x \(float32: check in float64\)"):
+        check_gradients(square_sum, {"x": x}, {"x": 3 * x})
+
+
+def test_input_restored_when_the_function_raises():
+    x = np.ones(3)
+
+    def fails_on_a_perturbed_second_entry(values):
+        if values["x"][1] != 1.0:
+            raise RuntimeError("boom")
+        return float(np.sum(values["x"]))
+
+    with pytest.raises(RuntimeError, match="boom"):
+        numeric_gradient(fails_on_a_perturbed_second_entry, {"x": x}, "x")
+    np.testing.assert_array_equal(x, np.ones(3))
+
+
+def test_floor_must_be_positive():
+    """floor 0 with an all-zero numeric gradient was a ZeroDivisionError; it is the scale, so > 0."""
+    for floor in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="floor must be > 0"):
+            assert_gradient_close(np.zeros(2), np.zeros(2), "zero", floor=floor)
+
+
+def test_numeric_gradient_array_refuses_a_d_out_of_another_shape():
+    """A (4,) or scalar d_out against a (3, 4) output was broadcast: the check of another function."""
+    x = np.random.default_rng(7).normal(size=(3, 4))
+    for d_out in (np.ones(4), 1.0, np.ones((4, 3))):
+        with pytest.raises(ValueError, match=r"d_out has shape .* the output of forward has shape \(3, 4\)"):
+            numeric_gradient_array(np.tanh, x, d_out)
+    transposed = x.copy().T  # and a transposed x works like any other
+    np.testing.assert_allclose(numeric_gradient_array(np.tanh, transposed, np.ones((4, 3))),
+                               1 - np.tanh(transposed) ** 2, rtol=1e-7)

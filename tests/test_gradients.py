@@ -31,7 +31,10 @@ from tinyalbert.nn.heads import (
 )
 from tinyalbert.nn.layernorm import layernorm_backward, layernorm_forward
 from tinyalbert.nn.linear import linear_backward, linear_forward
-from tinyalbert.nn.losses import IGNORE_INDEX, cross_entropy_backward, cross_entropy_forward
+from tinyalbert.nn.losses import (
+    IGNORE_INDEX, bce_with_logits_backward, bce_with_logits_forward, cross_entropy_backward, cross_entropy_forward,
+    mse_backward, mse_forward,
+)
 from tinyalbert.nn.pretraining import pretraining_backward, pretraining_forward
 from tinyalbert.nn.relative_position import relative_position_backward, relative_position_forward
 
@@ -117,6 +120,29 @@ def test_dropout(seed, shape, p):
     _, cache = run(values)
     d_x, _ = dropout_backward(probe, cache)
     check_gradients(lambda v: float(np.sum(run(v)[0] * probe)), values, {"x": d_x})
+
+
+def test_dropout_of_everything_gives_zeros_as_torch():
+    """p = 1 scaled the (all dropped) values by 1 / 0: nan everywhere, where torch gives zeros."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).normal(size=(2, 3))
+    output, cache = dropout_forward(x, 1.0, np.random.default_rng(0))
+    d_x, _ = dropout_backward(np.ones_like(x), cache)
+    expected = torch.nn.functional.dropout(torch.tensor(x), p=1.0).numpy()
+    np.testing.assert_array_equal(output, expected)
+    np.testing.assert_array_equal(d_x, np.zeros_like(x))
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5, float("nan")])
+def test_dropout_probability_outside_0_1_is_refused(p):
+    """p < 0 kept every value and shrank it by 1 / (1 - p), p > 1 dropped everything; torch refuses both."""
+    torch = pytest.importorskip("torch")
+    x = np.ones(4)
+    for rng in (np.random.default_rng(0), None):  # refused at inference too
+        with pytest.raises(ValueError, match=r"dropout probability must lie in \[0, 1\]"):
+            dropout_forward(x, p, rng)
+    with pytest.raises((ValueError, RuntimeError), match="dropout probability has to be between 0 and 1"):
+        torch.nn.functional.dropout(torch.ones(4), p=p)
 
 
 # --- attention ------------------------------------------------------------------------------------
@@ -439,6 +465,62 @@ def test_cross_entropy_with_ignored_targets(seed, rows, classes, scale, d_loss):
                     {"logits": d_logits})
 
 
+@pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")
+@pytest.mark.parametrize("d_loss", [1.0, -2.5])
+def test_cross_entropy_with_no_counted_target_has_zero_gradient_as_torch(d_loss):
+    """Every target ignored: the mean is 0/0, a nan loss as in torch, but the gradient is 0, not
+    0 * (d_loss / 0) = nan (which one optimizer step spread into every weight)."""
+    torch = pytest.importorskip("torch")
+    logits = np.random.default_rng(0).normal(size=(3, 4))
+    targets = np.full(3, IGNORE_INDEX)
+    loss, cache = cross_entropy_forward(logits, targets)
+    d_logits, _ = cross_entropy_backward(d_loss, cache)
+
+    torch_logits = torch.tensor(logits, requires_grad=True)
+    torch_loss = torch.nn.functional.cross_entropy(torch_logits, torch.tensor(targets))
+    (d_loss * torch_loss).backward()
+    assert np.isnan(float(loss)) and np.isnan(torch_loss.item())
+    np.testing.assert_array_equal(d_logits, torch_logits.grad.numpy())
+    np.testing.assert_array_equal(d_logits, np.zeros_like(logits))
+
+
+@pytest.mark.parametrize("loss_name", ["mse", "bce"])
+def test_empty_batch_losses_have_an_empty_gradient_as_torch(loss_name):
+    """No entries: the mean is nan (as torch) and the gradient empty; dividing d_loss by the count
+    of 0 raised ZeroDivisionError for a Python-float d_loss."""
+    torch = pytest.importorskip("torch")
+    predictions, targets = np.zeros((0, 3)), np.zeros((0, 3))
+    forward, backward, torch_loss = {
+        "mse": (mse_forward, mse_backward, torch.nn.functional.mse_loss),
+        "bce": (bce_with_logits_forward, bce_with_logits_backward, torch.nn.functional.binary_cross_entropy_with_logits),
+    }[loss_name]
+    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning, match="[Mm]ean of empty"):
+        loss, cache = forward(predictions, targets)
+    d_predictions, _ = backward(1.0, cache)
+    torch_predictions = torch.tensor(predictions, requires_grad=True)
+    expected = torch_loss(torch_predictions, torch.tensor(targets))
+    expected.backward()
+    assert np.isnan(float(loss)) and np.isnan(expected.item())
+    assert d_predictions.shape == tuple(torch_predictions.grad.shape) == (0, 3)
+
+
+@pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")
+def test_pretraining_with_every_sentence_order_label_ignored_gives_the_mlm_gradients():
+    """SOP labels all -100: the SOP loss is nan (so is the total, as in transformers), and its
+    gradient is 0, so the gradients are exactly those of the MLM loss alone, none nan."""
+    rng = np.random.default_rng(0)
+    config = tiny_config(rng, "absolute", "gelu_new")
+    model = ta.AlbertForPreTraining(config, dtype="float64", seed=0)
+    input_ids, labels, _, attention_mask, token_type_ids = pretraining_batch(rng, config, 2, 4)
+    loss, grads = model.loss_and_grads(input_ids, labels, np.full(2, IGNORE_INDEX),
+                                       attention_mask=attention_mask, token_type_ids=token_type_ids)
+    _, mlm_grads = model.loss_and_grads(input_ids, labels, None, attention_mask=attention_mask,
+                                        token_type_ids=token_type_ids)
+    assert np.isnan(float(loss))
+    for name, grad in grads.items():
+        np.testing.assert_array_equal(grad, mlm_grads[name], err_msg=name)
+
+
 # --- the whole pretraining loss ------------------------------------------------------------------------
 def pretraining_batch(rng, config, batch, seq):
     input_ids = rng.integers(0, config.vocab_size, size=(batch, seq))
@@ -565,10 +647,11 @@ def test_mlm_head_at_labelled_positions_only_gives_the_same_loss_and_gradients(s
     labelled = labels.reshape(-1) != IGNORE_INDEX
     assert logits.shape == (int(labelled.sum()), config.vocab_size)
     np.testing.assert_allclose(logits, full_logits.reshape(-1, config.vocab_size)[labelled], rtol=1e-12, atol=1e-13)
-    if no_labels:  # nothing counted: nan in both (as torch's mean cross-entropy over no targets)
+    if no_labels:  # nothing counted: nan in both (as torch's mean cross-entropy over no targets), zero MLM gradient
         assert np.isnan(float(loss)) and np.isnan(float(full_loss))
-        return
-    assert float(loss) == pytest.approx(float(full_loss), rel=1e-12)
+        assert all(np.all(np.isfinite(grad)) for grad in (*grads.values(), *full_grads.values()))
+    else:
+        assert float(loss) == pytest.approx(float(full_loss), rel=1e-12)
     for name in full_grads:
         np.testing.assert_allclose(grads[name], full_grads[name], rtol=1e-10, atol=1e-13, err_msg=name)
 

@@ -14,6 +14,7 @@ from tinyalbert.train.optim import (
     LAMB,
     AdamW,
     clip_grad_global_norm,
+    global_norm,
     linear_warmup_then_decay,
     uses_weight_decay,
 )
@@ -197,6 +198,87 @@ def test_one_step_under_array_api_strict(optimizer_class):
         np.testing.assert_allclose(np.asarray(clipped[name]), reference[name], rtol=1e-14)
 
 
+@pytest.mark.parametrize("optimizer_class", [AdamW, LAMB])
+@pytest.mark.parametrize("mistake", ["broadcastable shape", "transposed", "float64 for float32"])
+def test_step_refuses_a_gradient_that_does_not_fit_its_parameter(optimizer_class, mistake):
+    """A (1, 4) gradient was broadcast into a (3, 4) parameter, a float64 one promoted a float32
+    parameter to float64; torch refuses both (when the gradient is assigned)."""
+    torch = pytest.importorskip("torch")
+    params = {"dense.weight": np.ones((3, 4), dtype=np.float32)}
+    grad = {"broadcastable shape": np.ones((1, 4), dtype=np.float32), "transposed": np.ones((4, 3), dtype=np.float32),
+            "float64 for float32": np.ones((3, 4))}[mistake]
+    optimizer = optimizer_class()
+    with pytest.raises(ValueError, match=r"dense.weight: gradient .* does not match the parameter float32 \(3, 4\)"):
+        optimizer.step(params, {"dense.weight": grad}, 1e-3)
+    assert optimizer.step_count == 0 and not optimizer.exp_avg  # refused before any state changed
+    tensor = torch.ones((3, 4), dtype=torch.float32, requires_grad=True)
+    with pytest.raises(RuntimeError, match="attempting to assign a gradient"):
+        tensor.grad = torch.from_numpy(grad)
+
+
+@pytest.mark.parametrize("lr", [-1e-3, float("nan")])
+def test_invalid_learning_rate_is_refused_as_torch(lr):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="Invalid learning rate"):
+        torch.optim.AdamW([torch.zeros(1, requires_grad=True)], lr=lr)
+    params = random_params(11)
+    for optimizer_class in (AdamW, LAMB):
+        with pytest.raises(ValueError, match="Invalid learning rate"):
+            optimizer_class().step(params, random_grads(np.random.default_rng(12)), lr)
+
+
+@pytest.mark.parametrize("setting", [{"eps": float("nan")}, {"eps": -1e-8}, {"weight_decay": float("nan")},
+                                     {"weight_decay": -0.01}])
+def test_invalid_eps_and_weight_decay_are_refused_as_torch(setting):
+    """nan passed the old `eps < 0` test (every comparison with nan is False)."""
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="Invalid (epsilon|weight_decay) value"):
+        torch.optim.AdamW([torch.zeros(1, requires_grad=True)], **setting)
+    name = next(iter(setting))
+    for optimizer_class in (AdamW, LAMB):
+        with pytest.raises(ValueError, match=f"{name} must be >= 0"):
+            optimizer_class(**setting)
+
+
+def saved_state(optimizer_class, steps=2):
+    optimizer, params = optimizer_class(), random_params(13)
+    rng = np.random.default_rng(14)
+    for _ in range(steps):
+        params = optimizer.step(params, random_grads(rng), 1e-3)
+    return optimizer.state_dict(), params
+
+
+@pytest.mark.parametrize("optimizer_class", [AdamW, LAMB])
+def test_load_state_dict_refuses_a_state_that_does_not_fit(optimizer_class):
+    state, params = saved_state(optimizer_class)
+    name = "sop_classifier.classifier.weight"  # (2, 6)
+    grads = random_grads(np.random.default_rng(15))
+    for step in (-1, 2.5, "two"):  # step -1 made the next step's bias correction 1 - beta^0 = 0: ZeroDivisionError
+        with pytest.raises(ValueError, match="'step' must be a whole number >= 0|invalid literal"):
+            optimizer_class().load_state_dict({**state, "step": step})
+    with pytest.raises(ValueError, match=f"exp_avg.{name} and exp_avg_sq.{name} differ in shape"):
+        optimizer_class().load_state_dict({**state, f"exp_avg.{name}": np.zeros((6, 2))})
+
+    # moments of another shape, both of them: the parameter came back reshaped to (6, 2)
+    resumed = optimizer_class()
+    resumed.load_state_dict({**state, f"exp_avg.{name}": np.zeros((6, 1)), f"exp_avg_sq.{name}": np.zeros((6, 1))})
+    with pytest.raises(ValueError, match=rf"{name}: moments of shape \(6, 1\) in the optimizer state, parameter of shape \(2, 6\)"):
+        resumed.step(params, grads, 1e-3)
+    assert resumed.step_count == 2  # refused before any state changed
+
+    # a parameter without moments at step 3 would start from zero moments with bias correction ~1
+    resumed = optimizer_class()
+    resumed.load_state_dict({key: value for key, value in state.items() if not key.endswith(name)})
+    with pytest.raises(ValueError, match=f"{name}: no moments in the optimizer state after step 2"):
+        resumed.step(params, grads, 1e-3)
+
+    # a state saved before the first step has no moments, and needs none
+    fresh = optimizer_class()
+    fresh.load_state_dict({"step": np.asarray(0)})
+    fresh.step(params, grads, 1e-3)
+    assert fresh.step_count == 1
+
+
 # --- schedule ----------------------------------------------------------------------------------
 def reference_lrs(make_scheduler, peak_lr, num_steps):
     """Learning rates a transformers scheduler gives for steps 0..num_steps-1."""
@@ -238,6 +320,8 @@ def test_schedule_rejects_bad_arguments():
         linear_warmup_then_decay(0, 10, 5, 1e-3)
     with pytest.raises(ValueError, match="end_lr"):
         linear_warmup_then_decay(0, 1, 5, 1e-3, end_lr=1e-2)
+    with pytest.raises(ValueError, match="step must be >= 0"):  # was -5.0 with no warmup: gradient ascent
+        linear_warmup_then_decay(-5, 0, 100, 1.0)
 
 
 # --- clipping ----------------------------------------------------------------------------------
@@ -263,3 +347,25 @@ def test_clip_leaves_small_gradients_alone():
     clipped, total_norm = clip_grad_global_norm(grads, 1.0)
     assert float(total_norm) == pytest.approx(0.5)
     np.testing.assert_array_equal(clipped["a.weight"], grads["a.weight"])
+
+
+def test_clip_float16_norm_does_not_overflow_as_torch():
+    """The squares of 10 float16 entries of 300 sum past float16's 65504: the norm was inf and
+    clipping zeroed every gradient. torch accumulates in float32 and reports 948.5 (in float16)."""
+    torch = pytest.importorskip("torch")
+    grads = {"dense.weight": np.full(10, 300.0, dtype=np.float16)}
+    tensor = torch.zeros(10, dtype=torch.float16, requires_grad=True)
+    tensor.grad = torch.tensor(grads["dense.weight"])
+    expected_norm = torch.nn.utils.clip_grad_norm_([tensor], 1.0)
+    clipped, total_norm = clip_grad_global_norm(grads, 1.0)
+    assert total_norm.dtype == np.float16 and clipped["dense.weight"].dtype == np.float16
+    assert float(total_norm) == expected_norm.item() == 948.5
+    np.testing.assert_array_equal(clipped["dense.weight"], tensor.grad.numpy())
+    assert float(global_norm({"a": np.ones(3, np.float32), "b": np.ones(1)})) == 2.0  # mixed: the wider dtype
+
+
+@pytest.mark.parametrize("max_norm", [float("nan"), -1.0])
+def test_clip_refuses_a_nan_or_negative_max_norm(max_norm):
+    """nan never clipped (scale nan < 1 is False), a negative bound flipped every gradient (as torch does)."""
+    with pytest.raises(ValueError, match="max_norm must be >= 0"):
+        clip_grad_global_norm({"dense.weight": np.full(2, 3.0)}, max_norm)

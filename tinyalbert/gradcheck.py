@@ -21,6 +21,8 @@ larger: check gradients in float64.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 STEP = 1e-6
@@ -28,30 +30,54 @@ REL_TOL = 1e-6
 GRADIENT_FLOOR = 1e-2
 
 
+def _check_perturbable(array, name: str, step: float) -> None:
+    """Refuse an array that central differences cannot perturb, warn for one they perturb badly."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{name}: a NumPy array is needed (it is perturbed in place), got {type(array).__name__}")
+    if not np.issubdtype(array.dtype, np.floating) or np.finfo(array.dtype).eps >= step:
+        # integers cannot hold x + h; float16 rounds 1 + 1e-6 back to 1: the derivative would read 0
+        raise TypeError(f"{name}: {array.dtype} cannot represent a step of {step:g} (x + h rounds back to x); "
+                        "check gradients on float64 arrays")
+    if np.finfo(array.dtype).eps > np.finfo(np.float64).eps:
+        warnings.warn(f"{name} is {array.dtype}: its numeric gradient is rounding noise of order 1e-3, "
+                      "so a right backward can fail the check; check gradients in float64", stacklevel=3)
+
+
 def numeric_gradient(scalar_fn, values: dict, name: str, entries=None, step: float = STEP):
     """Central differences of `scalar_fn(values)` with respect to `values[name]` (a float64 NumPy
     array, perturbed in place and restored), at the flat indices `entries` (all when None).
 
+    Flat indices count in C order over the array's shape, whatever its memory layout (a transposed
+    or Fortran-order array too), as `gradient.reshape(-1)[entries]` does.
     Returns (flat indices, numeric derivatives), two 1-D arrays of the same length.
     """
     array = values[name]
-    flat = array.reshape(-1)  # a view: perturbing it perturbs `array`
-    entries = range(flat.size) if entries is None else entries
+    _check_perturbable(array, name, step)
+    entries = list(range(array.size) if entries is None else entries)
     derivatives = []
     for index in entries:
-        original = flat[index]
-        flat[index] = original + step
-        up = float(scalar_fn(values))
-        flat[index] = original - step
-        down = float(scalar_fn(values))
-        flat[index] = original
+        # an n-d index into the array itself: `array.reshape(-1)` would be a copy for a transposed array
+        position = np.unravel_index(index, array.shape)
+        original = array[position]
+        try:
+            array[position] = original + step
+            up = float(scalar_fn(values))
+            array[position] = original - step
+            down = float(scalar_fn(values))
+        finally:  # restored even when scalar_fn raises
+            array[position] = original
         derivatives.append((up - down) / (2 * step))
-    return np.asarray(list(entries), dtype=np.int64), np.asarray(derivatives, dtype=np.float64)
+    return np.asarray(entries, dtype=np.int64), np.asarray(derivatives, dtype=np.float64)
 
 
 def numeric_gradient_array(forward, x, d_out, step: float = STEP):
     """CS231n's `eval_numerical_gradient_array`: the numeric gradient of sum(forward(x) * d_out)
-    with respect to the NumPy array `x` (perturbed in place and restored), shaped like `x`."""
+    with respect to the NumPy array `x` (perturbed in place and restored), shaped like `x`.
+
+    `d_out` must have the output's shape: broadcasting it would check another function."""
+    output_shape = np.shape(forward(x))
+    if np.shape(d_out) != output_shape:
+        raise ValueError(f"d_out has shape {np.shape(d_out)}, the output of forward has shape {output_shape}")
     values = {"x": x}
     _, derivatives = numeric_gradient(lambda v: np.sum(np.asarray(forward(v["x"])) * d_out), values, "x", step=step)
     return derivatives.reshape(x.shape)
@@ -60,6 +86,8 @@ def numeric_gradient_array(forward, x, d_out, step: float = STEP):
 def gradient_error(analytic, numeric, floor: float = GRADIENT_FLOOR) -> float:
     """max |analytic - numeric| / max(max |numeric|, floor): the number that `assert_gradient_close`
     holds below `rel_tol`."""
+    if not floor > 0:  # the scale when the numeric gradient is all zeros: 0 would divide by zero
+        raise ValueError(f"floor must be > 0, got {floor}")
     analytic, numeric = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
     if analytic.shape != numeric.shape:
         raise ValueError(f"gradient shape {analytic.shape} differs from the numeric one {numeric.shape}")
@@ -88,4 +116,5 @@ def check_gradients(scalar_fn, values: dict, analytic: dict, rng=None, sample: i
         if sample is not None and values[name].size > sample:
             entries = rng.choice(values[name].size, size=sample, replace=False)
         entries, numeric = numeric_gradient(scalar_fn, values, name, entries)
-        assert_gradient_close(gradient.reshape(-1)[entries], numeric, name, rel_tol)
+        what = name if values[name].dtype == np.float64 else f"{name} ({values[name].dtype}: check in float64)"
+        assert_gradient_close(gradient.reshape(-1)[entries], numeric, what, rel_tol)

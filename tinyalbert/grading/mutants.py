@@ -134,7 +134,7 @@ MUTANTS = (
            "loss = -xp.sum(xp.squeeze(picked, axis=-1) * counted) / num_counted",
            "loss = -xp.sum(xp.squeeze(picked, axis=-1) * counted) / targets.shape[0]", ("forward", "gradcheck")),
     Mutant("ignored rows get a gradient", "cross_entropy",
-           "d_logits *= (cache.counted * (d_loss / cache.num_counted))[:, None]", "d_logits *= d_loss / cache.num_counted",
+           "d_logits *= (cache.counted * (d_loss / safe_num_counted))[:, None]", "d_logits *= d_loss / safe_num_counted",
            ("backward", "gradcheck")),
     Mutant("the 2 of the square's derivative dropped", "task_losses",
            "return difference * (2.0 * d_loss / count), {}", "return difference * (d_loss / count), {}",

@@ -20,13 +20,20 @@ def dropout_forward(inputs, p: float | None, rng: np.random.Generator | None):
     """inputs (any shape) -> (inputs * keep / (1 - p), cache), keep drawn from `rng`.
 
     The identity, with an empty cache, when `rng` is None (inference) or p is 0 or None: callers
-    need no guard of their own.
+    need no guard of their own. p = 1 drops everything: zeros, as in torch. A p outside [0, 1]
+    is refused, also at inference, where it would otherwise go unnoticed.
     """
+    if p is not None and not 0.0 <= p <= 1.0:  # also refuses nan
+        raise ValueError(f"dropout probability must lie in [0, 1], got {p}")
     if rng is None or not p:
         return inputs, DropoutCache(None)
     xp = array_namespace(inputs)
     keep = rng.random(inputs.shape, dtype=np.float32) >= p
-    keep_scaled = asarray(xp, keep.astype(np.float32) / (1.0 - p), dtype=inputs.dtype)
+    if p < 1.0:
+        keep_scaled = keep.astype(np.float32) / (1.0 - p)
+    else:  # nothing kept: zeros, not 0 / (1 - 1) = nan
+        keep_scaled = np.zeros(inputs.shape, dtype=np.float32)
+    keep_scaled = asarray(xp, keep_scaled, dtype=inputs.dtype)
     return inputs * keep_scaled, DropoutCache(keep_scaled)
 
 

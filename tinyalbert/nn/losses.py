@@ -5,6 +5,7 @@ counted ones, as torch.nn.CrossEntropyLoss does.
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from ..backend import array_namespace
@@ -41,14 +42,18 @@ def cross_entropy_backward(d_loss, cache: CrossEntropyCache):
     """d_loss (scalar) -> (d_logits, {}), d_logits (n, classes) =
     (probs - one_hot(target)) * counted / num_counted * d_loss. No weights, so the dict is empty.
 
-    Ignored rows get zero gradient. The one-hot rows are a comparison against the class ids:
-    the Array API standard has no scatter into columns.
+    Ignored rows get zero gradient, and so does every row when no target counts: the loss is
+    nan then, but the gradient is 0, as in torch (not 0 * (d_loss / 0) = nan, which one optimizer
+    step would spread into every weight). The one-hot rows are a comparison against the class
+    ids: the Array API standard has no scatter into columns.
     """
     xp = array_namespace(cache.probs)
     probs = cache.probs
     class_ids = xp.arange(probs.shape[-1], dtype=cache.targets.dtype)
     d_logits = probs - xp.astype(class_ids[None, :] == cache.targets[:, None], probs.dtype)
-    d_logits *= (cache.counted * (d_loss / cache.num_counted))[:, None]  # perf: in place (n x vocab)
+    # with no counted target every `counted` is 0: dividing by 1 instead of 0 keeps the gradient 0
+    safe_num_counted = xp.maximum(cache.num_counted, xp.ones_like(cache.num_counted))
+    d_logits *= (cache.counted * (d_loss / safe_num_counted))[:, None]  # perf: in place (n x vocab)
     return d_logits, {}
 
 
@@ -63,9 +68,7 @@ def mse_backward(d_loss, difference):
     """d_loss (scalar) -> (d_predictions, {}): the mean over n entries of difference^2 has
     derivative 2 * difference / n with respect to each prediction. `difference` is the forward's
     cache (predictions - targets)."""
-    count = 1
-    for size in difference.shape:
-        count *= size
+    count = max(1, math.prod(difference.shape))  # entries; an empty batch has an empty gradient, and no 0/0
     return difference * (2.0 * d_loss / count), {}
 
 
@@ -87,7 +90,5 @@ def bce_with_logits_backward(d_loss, cache):
     xp = array_namespace(logits)
     small = xp.exp(-xp.abs(logits))  # in (0, 1]
     sigmoid = xp.where(logits >= 0, 1.0 / (1.0 + small), small / (1.0 + small))
-    count = 1
-    for size in logits.shape:
-        count *= size
+    count = max(1, math.prod(logits.shape))  # entries; an empty batch has an empty gradient, and no 0/0
     return (sigmoid - targets) * (d_loss / count), {}

@@ -30,13 +30,6 @@ def uses_weight_decay(name: str) -> bool:
     return not (any(part in name for part in NO_DECAY_NAME_PARTS) or name.endswith("bias"))
 
 
-def _check_same_keys(params: Mapping, grads: Mapping) -> None:
-    if params.keys() != grads.keys():
-        missing = sorted(params.keys() - grads.keys())
-        extra = sorted(grads.keys() - params.keys())
-        raise ValueError(f"grads must have the keys of params: missing {missing}, unexpected {extra}")
-
-
 class _AdamMoments:
     """Step count and Adam's two moment estimates per parameter, shared by AdamW and LAMB.
 
@@ -47,9 +40,9 @@ class _AdamMoments:
         beta1, beta2 = betas
         if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
             raise ValueError(f"betas must lie in [0, 1), got {betas}")
-        if eps < 0.0:
+        if not eps >= 0.0:  # `not >=` also refuses nan
             raise ValueError(f"eps must be >= 0, got {eps}")
-        if weight_decay < 0.0:
+        if not weight_decay >= 0.0:
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
         self.beta1, self.beta2 = beta1, beta2
         self.eps = eps
@@ -57,6 +50,28 @@ class _AdamMoments:
         self.step_count = 0
         self.exp_avg: dict = {}  # m: running mean of the gradient
         self.exp_avg_sq: dict = {}  # v: running mean of the squared gradient
+
+    def _check_step_inputs(self, params: Mapping, grads: Mapping, lr: float) -> None:
+        """Raise before any state changes, as torch does, unless: grads match params in keys,
+        shapes and dtypes (broadcasting or promoting would silently change the parameter), lr is
+        a number >= 0, and after step 0 every parameter has moments of its shape (one first seen
+        at a later step would skip Adam's bias correction: give it an optimizer of its own)."""
+        if params.keys() != grads.keys():
+            missing = sorted(params.keys() - grads.keys())
+            extra = sorted(grads.keys() - params.keys())
+            raise ValueError(f"grads must have the keys of params: missing {missing}, unexpected {extra}")
+        if not lr >= 0.0:  # `not >=` also refuses nan
+            raise ValueError(f"Invalid learning rate: {lr} (must be >= 0)")
+        for name, param in params.items():
+            grad, moments = grads[name], self.exp_avg.get(name)
+            if grad.shape != param.shape or grad.dtype != param.dtype:
+                raise ValueError(f"{name}: gradient {grad.dtype} {tuple(grad.shape)} does not match "
+                                 f"the parameter {param.dtype} {tuple(param.shape)}")
+            if moments is None and self.step_count > 0:
+                raise ValueError(f"{name}: no moments in the optimizer state after step {self.step_count}")
+            if moments is not None and moments.shape != param.shape:
+                raise ValueError(f"{name}: moments of shape {tuple(moments.shape)} in the optimizer state, "
+                                 f"parameter of shape {tuple(param.shape)}")
 
     def _update_moments(self, name: str, grad) -> tuple:
         """Fold `grad` into the moments of `name`; returns the new (m, v)."""
@@ -84,6 +99,9 @@ class _AdamMoments:
         """Restore what `state_dict` returned (the arrays must belong to the parameters' library)."""
         if "step" not in state:
             raise ValueError("optimizer state has no 'step' entry")
+        step = int(state["step"])  # a 0-d array after a trip through npz
+        if step < 0 or step != state["step"]:
+            raise ValueError(f"optimizer state 'step' must be a whole number >= 0, got {state['step']}")
         exp_avg, exp_avg_sq = {}, {}
         for key, value in state.items():
             if key.startswith("exp_avg_sq."):
@@ -95,7 +113,10 @@ class _AdamMoments:
         if exp_avg.keys() != exp_avg_sq.keys():
             unpaired = sorted(exp_avg.keys() ^ exp_avg_sq.keys())
             raise ValueError(f"optimizer state has exp_avg without exp_avg_sq (or the reverse) for {unpaired}")
-        self.step_count = int(state["step"])  # a 0-d array after a trip through npz
+        for name in exp_avg:
+            if exp_avg[name].shape != exp_avg_sq[name].shape:
+                raise ValueError(f"optimizer state: exp_avg.{name} and exp_avg_sq.{name} differ in shape")
+        self.step_count = step
         self.exp_avg, self.exp_avg_sq = exp_avg, exp_avg_sq
 
 
@@ -114,7 +135,7 @@ class AdamW(_AdamMoments):
 
     def step(self, params: Mapping, grads: Mapping, lr: float) -> dict:
         """One update. Returns a new params dict; `params` itself is left as it was."""
-        _check_same_keys(params, grads)
+        self._check_step_inputs(params, grads, lr)
         self.step_count += 1
         bias_correction1 = 1.0 - self.beta1**self.step_count
         bias_correction2_sqrt = math.sqrt(1.0 - self.beta2**self.step_count)
@@ -148,7 +169,7 @@ class LAMB(_AdamMoments):
 
     def step(self, params: Mapping, grads: Mapping, lr: float) -> dict:
         """One update. Returns a new params dict; `params` itself is left as it was."""
-        _check_same_keys(params, grads)
+        self._check_step_inputs(params, grads, lr)
         self.step_count += 1
         bias_correction1 = 1.0 - self.beta1**self.step_count
         bias_correction2 = 1.0 - self.beta2**self.step_count
@@ -189,6 +210,8 @@ def linear_warmup_then_decay(
     `get_linear_schedule_with_warmup`) times the peak rate. Warmup keeps the first updates,
     made while Adam's second moment is still a poor estimate, small.
     """
+    if step < 0:  # a negative rate would climb the loss
+        raise ValueError(f"step must be >= 0, got {step}")
     if warmup_steps < 0 or total_steps < warmup_steps:
         raise ValueError(f"need 0 <= warmup_steps <= total_steps, got warmup_steps={warmup_steps}, total_steps={total_steps}")
     if end_lr > peak_lr:
@@ -202,11 +225,22 @@ def linear_warmup_then_decay(
 
 
 def global_norm(grads: Mapping):
-    """sqrt of the sum of squares of every gradient entry, all tensors together: a 0-d array."""
+    """sqrt of the sum of squares of every gradient entry, all tensors together: a 0-d array of
+    the gradients' dtype.
+
+    The squares are summed in float32 at least, as torch does: in float16 they overflow (to inf)
+    once the norm passes 256, and clipping by an infinite norm would zero every gradient.
+    """
     if not grads:
         raise ValueError("the global norm needs at least one gradient")
     xp = array_namespace(*grads.values())
-    return xp.sqrt(sum(xp.sum(grad * grad) for grad in grads.values()))
+    dtype = xp.result_type(*grads.values())
+    wide = xp.result_type(dtype, xp.float32)
+    sum_of_squares = 0.0
+    for grad in grads.values():
+        grad = grad if grad.dtype == wide else xp.astype(grad, wide)  # no copy of float32 or float64 gradients
+        sum_of_squares = sum_of_squares + xp.sum(grad * grad)
+    return xp.astype(xp.sqrt(sum_of_squares), dtype)
 
 
 def clip_grad_global_norm(grads: Mapping, max_norm: float) -> tuple[dict, object]:
@@ -214,8 +248,11 @@ def clip_grad_global_norm(grads: Mapping, max_norm: float) -> tuple[dict, object
 
     Returns `(clipped_grads, total_norm)`, total_norm being the norm before clipping as a 0-d
     array. Like `torch.nn.utils.clip_grad_norm_`: the scale is max_norm / (total_norm + 1e-6),
-    applied only when it is below 1, so the direction of the update never changes.
+    applied only when it is below 1, so the direction of the update never changes. A negative
+    or nan `max_norm` is refused (torch would flip the gradients, or not clip).
     """
+    if not max_norm >= 0.0:
+        raise ValueError(f"max_norm must be >= 0, got {max_norm}")
     total_norm = global_norm(grads)
     xp = array_namespace(total_norm)
     scale = max_norm / (total_norm + 1e-6)
