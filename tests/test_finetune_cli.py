@@ -387,3 +387,32 @@ def test_mpi_timeout_reaches_the_ranks_and_must_be_positive(tmp_path, capsys, mo
     message = finetune_error(capsys, "--task", "text-classification", "--model", "tinyalbert-mini", "--train", "x.csv",
                              "--validation", "x.csv", "--out", str(tmp_path / "o"), "--mpi-timeout", "0")
     assert "--mpi-timeout" in message and "> 0" in message, message
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("batch_size", 0, "batch_size must be a positive integer"),
+    ("batch_size", -2, "batch_size must be a positive integer"),
+    ("epochs", 0, "epochs must be a positive integer"),
+    ("epochs", -1, "epochs must be a positive integer"),
+    ("epochs", True, "epochs must be an integer"),
+    ("stop_after", 0, "stop_after must be a positive integer"),
+    ("seed", -1, "seed must be an integer >= 0"),
+    ("max_seq_length", 2.5, "max_seq_length must be an integer"),
+    ("clip_norm", -1.0, "clip_norm must be a number >= 0"),
+    ("weight_decay", float("nan"), "weight_decay must be a number >= 0"),
+    ("lr", -1e-3, "lr must be a number > 0"),
+    ("lr", "1e-3", "lr must be a number"),
+    ("mpi_timeout", 0.0, "mpi_timeout must be a number > 0"),
+    ("warmup_ratio", 1.5, r"warmup_ratio must be a number in \[0, 1\]"),
+    ("task", "text_classification", "task must be one of 'text-classification'"),
+    ("backend", "torch", "backend must be"),
+])
+def test_finetune_arguments_check_themselves_as_the_command_line_does(field, value, message):
+    # Python callers do not pass through the parser: the arguments refuse what it refuses, by name.
+    from tinyalbert.finetune_loop import FinetuneArguments
+
+    given = dict(task="text-classification", model="m", train="t.csv", validation="v.csv", out="o")
+    with pytest.raises(ValueError, match=message):
+        FinetuneArguments(**{**given, field: value})
+    args = FinetuneArguments(**given, epochs=np.int64(2), batch_size=np.int32(4), lr=np.float32(1e-4))
+    assert (args.epochs, args.batch_size) == (2, 4) and type(args.epochs) is int and type(args.lr) is float

@@ -25,7 +25,7 @@ from tinyalbert.train.data import (
     truncate_pair,
     pack_documents,
 )
-from tinyalbert.train.masking import Masking, SpecialIds, sample_masked_spans, word_start_ids_from_pieces
+from tinyalbert.train.masking import Masking, SpecialIds, mask_tokens, sample_masked_spans, word_start_ids_from_pieces
 from tinyalbert.train.text import encode_documents, read_documents, split_sentences
 
 SPECIAL = SpecialIds(cls=2, sep=3, mask=4, pad=0)
@@ -571,3 +571,122 @@ def test_dynamic_masking_resumes_exactly():
     for want, have in zip(expected, got):
         for field in want:
             np.testing.assert_array_equal(have[field], want[field])
+
+
+# --- arguments that used to be misread or fail deep inside (audit of the data API) ------------
+def word_start_examples(word_start_ids, seed=0):
+    documents = [[[10, 11, 12, 13, 14, 15], [16, 17, 18, 19, 20, 21]]] * 20
+    return create_pretraining_examples(documents, SPECIAL, 100, np.random.default_rng(seed), max_seq_length=16,
+                                       word_start_ids=word_start_ids)
+
+
+def test_word_start_ids_given_as_booleans_are_a_mask_not_the_ids_0_and_1():
+    # Every id starts a word: the same examples as without word_start_ids (every token a word).
+    # Read as the ids {0, 1}, each segment was one long word and nothing was masked.
+    expected = word_start_examples(None)
+    assert np.mean([(example.labels != IGNORE_INDEX).sum() for example in expected]) > 1
+    for as_booleans in ([True] * 100, tuple([True] * 100), np.ones(100, dtype=bool)):
+        got = word_start_examples(as_booleans)
+        assert all(np.array_equal(a.labels, b.labels) for a, b in zip(got, expected))
+
+
+def test_word_start_ids_as_a_torch_bool_tensor_is_a_mask():
+    torch = pytest.importorskip("torch")
+    got = word_start_examples(torch.ones(100, dtype=torch.bool))
+    assert all(np.array_equal(a.labels, b.labels) for a, b in zip(got, word_start_examples(None)))
+
+
+@pytest.mark.parametrize("word_start_ids, message", [
+    (np.ones(100, dtype=np.int8), "repeated ids"),  # a 0/1 integer mask: ambiguous, refused
+    ([1, 0] * 50, "repeated ids"),
+    (np.zeros(100, dtype=bool), "no id as a word start"),  # would mask nothing
+    (set(), "no id as a word start"),
+    (np.full(100, 0.5), "integer ids or a boolean mask"),
+])
+def test_word_start_ids_that_would_mask_nothing_are_refused(word_start_ids, message):
+    with pytest.raises(ValueError, match=message):
+        word_start_examples(word_start_ids)
+
+
+def test_segment_pairs_skip_empty_sentences():
+    # An empty segment would show which side was which: the SOP label could be read off it.
+    for seed in range(20):
+        assert create_segment_pairs([[5], []], 10, 0.0, np.random.default_rng(seed)) == []
+        assert create_segment_pairs([[], [], []], 10, 0.0, np.random.default_rng(seed)) == []
+        with_empty = create_segment_pairs([[], [5, 6], [], [7, 8, 9], []], 10, 0.0, np.random.default_rng(seed))
+        assert with_empty == create_segment_pairs([[5, 6], [7, 8, 9]], 10, 0.0, np.random.default_rng(seed))
+        assert with_empty and all(a and b for a, b, _ in with_empty)
+
+
+def test_sentences_wrapped_in_cls_and_sep_are_refused():
+    wrapped = [[[SPECIAL.cls, 5, 6, SPECIAL.sep], [SPECIAL.cls, 7, 8, SPECIAL.sep]]]
+    with pytest.raises(ValueError, match="add_special_tokens=False"):
+        create_pretraining_examples(wrapped, SPECIAL, 100, np.random.default_rng(0), max_seq_length=16)
+    # A text may spell out [SEP] (it encodes to the special id): that alone is no mistake.
+    assert create_pretraining_examples([[[5, SPECIAL.sep, 6], [7, 8]]], SPECIAL, 100, np.random.default_rng(0),
+                                       max_seq_length=16)
+
+
+def test_remasking_refuses_examples_that_are_already_masked(small_examples):
+    remask = Remasking(SPECIAL, VOCAB_SIZE, Masking())
+    with pytest.raises(ValueError, match="masked_lm_prob=0"):  # their old [MASK]s would stay, without labels
+        BatchIterator(small_examples, 4, np.random.default_rng(0), remask=remask)
+    BatchIterator(unmasked_examples(), 4, np.random.default_rng(0), remask=remask)
+
+
+@pytest.mark.parametrize("num_epochs", [0, -1])
+def test_batch_iterator_needs_at_least_one_epoch(small_examples, num_epochs):
+    with pytest.raises(ValueError, match="num_epochs must be >= 1"):
+        BatchIterator(small_examples, 4, np.random.default_rng(0), num_epochs=num_epochs)
+
+
+@pytest.mark.parametrize("masking, field", [
+    (Masking(masked_lm_prob=-0.5), "masked_lm_prob"),
+    (Masking(masked_lm_prob=float("nan")), "masked_lm_prob"),
+    (Masking(masked_lm_prob=1.5), "masked_lm_prob"),
+    (Masking(max_predictions_per_seq=-1), "max_predictions_per_seq"),
+    (Masking(max_ngram=0), "max_ngram"),
+    (Masking(is_word_start=np.ones(10, dtype=bool)), "is_word_start"),
+])
+def test_masking_fields_that_cannot_work_are_refused(masking, field):
+    tokens = np.array([SPECIAL.cls, 10, 11, 12, SPECIAL.sep, 13, 14, SPECIAL.sep])
+    with pytest.raises(ValueError, match=field):
+        mask_tokens(tokens, SPECIAL, 100, np.random.default_rng(0), masking)
+    with pytest.raises(ValueError, match=field):
+        BatchIterator(unmasked_examples(), 4, np.random.default_rng(0), remask=Remasking(SPECIAL, 100, masking))
+
+
+def test_build_example_refuses_a_sentence_order_label_other_than_0_or_1():
+    with pytest.raises(ValueError, match="sentence_order_label must be 0"):
+        build_example([10], [11], 5, SPECIAL, 100, np.random.default_rng(0), max_seq_length=8)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint8, np.int32])
+def test_masking_takes_any_integer_ids(dtype):
+    # Labels hold IGNORE_INDEX (-100), which no unsigned dtype can: the ids are read as int64.
+    tokens = np.array([SPECIAL.cls, 10, 11, 12, 13, 14, SPECIAL.sep, 20, 21, 22, SPECIAL.sep])
+    expected = mask_tokens(tokens.astype(np.int64), SPECIAL, 100, np.random.default_rng(3))
+    got = mask_tokens(tokens.astype(dtype), SPECIAL, 100, np.random.default_rng(3))
+    for have, want in zip(got, expected):
+        assert have.dtype == np.int64
+        np.testing.assert_array_equal(have, want)
+    with pytest.raises(TypeError, match="integer ids"):
+        mask_tokens(tokens.astype(float), SPECIAL, 100, np.random.default_rng(3))
+
+
+RNG_TAKERS = {
+    "mask_tokens": lambda rng: mask_tokens(np.array([2, 10, 11, 3]), SPECIAL, 100, rng),
+    "sample_masked_spans": lambda rng: sample_masked_spans([1, 1, 1], 2, rng),
+    "truncate_pair": lambda rng: truncate_pair([5, 6, 7], [8, 9], 3, rng),
+    "create_segment_pairs": lambda rng: create_segment_pairs([[5, 6], [7, 8]], 10, 0.0, rng),
+    "build_example": lambda rng: build_example([10], [11], 0, SPECIAL, 100, rng, max_seq_length=8),
+    "create_pretraining_examples": lambda rng: create_pretraining_examples([], SPECIAL, 100, rng),
+    "BatchIterator": lambda rng: BatchIterator(unmasked_examples(count=4), 2, rng),
+}
+
+
+@pytest.mark.parametrize("rng", [0, None, np.random, np.random.RandomState(0)], ids=["int", "None", "np.random", "RandomState"])
+@pytest.mark.parametrize("entry", sorted(RNG_TAKERS))
+def test_anything_but_a_generator_is_refused_saying_what_to_pass(entry, rng):
+    with pytest.raises(TypeError, match=r"np\.random\.default_rng\(seed\)"):
+        RNG_TAKERS[entry](rng)

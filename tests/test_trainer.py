@@ -1124,3 +1124,17 @@ def test_unpacking_refuses_missing_damaged_or_mixed_parts_and_an_existing_checkp
         carry.unpack(tmp_path / "parts", tmp_path / "elsewhere")
     assert carry.main(["unpack", str(tmp_path / "nothing"), str(tmp_path / "elsewhere")]) == 1
     assert not (tmp_path / "elsewhere" / CHECKPOINT_DIR).exists()
+
+
+def test_numpy_integers_are_counts_and_bools_strings_and_none_are_refused():
+    # NumPy integers (an array's element, a value from np.arange) are whole numbers: stored as
+    # Python ints, so that the trainer state is plain JSON.
+    args = TrainingArguments(corpus="c", out="o", vocab_size=100, steps=np.int64(40), seed=np.int64(1),
+                             lr=np.float32(1e-3))
+    assert (args.steps, args.seed, args.warmup_steps) == (40, 1, 4)
+    assert type(args.steps) is int and type(args.seed) is int and type(args.lr) is float
+    json.dumps(args.to_dict())
+    for field, value in (("steps", True), ("seed", False), ("warmup_steps", 1.5), ("batch_size", 2.0),
+                         ("lr", "1e-3"), ("clip_norm", None), ("masked_lm_prob", "0.15")):
+        with pytest.raises(ValueError, match=f"{field} must be"):
+            TrainingArguments(corpus="c", out="o", vocab_size=100, **{field: value})

@@ -31,6 +31,7 @@ from .cli import UsageError, check_backend_available
 from .metrics import accuracy, entity_scores, macro_f1, squad_scores
 from .task_data import (IGNORE_INDEX, collate, encode_examples, label_list, read_task_file,
                         shortest_max_length)
+from .train.arguments import as_int, as_number
 from .train.optim import AdamW, clip_grad_global_norm, linear_warmup_then_decay
 from .weights import MismatchedShapeError
 
@@ -65,6 +66,31 @@ class FinetuneArguments:
     ignore_mismatched_sizes: bool = False  # a new head where --model's has another number of labels
     mpi_timeout: float = 600.0  # under mpiexec: seconds a collective may wait before the job stops
     stop_after: int | None = None  # epochs to run in this session (then --resume continues)
+
+    def __post_init__(self):
+        """The limits of the command line's parser (`tinyalbert.finetune`), for callers from Python
+        too: ValueError naming the first field that cannot work. Numbers become Python ints and
+        floats (NumPy's pass)."""
+        if self.task not in MAIN_METRIC:
+            raise ValueError(f"task must be one of {', '.join(map(repr, MAIN_METRIC))}, got {self.task!r}")
+        if self.backend not in ("numpy", "cupy"):
+            raise ValueError(f"backend must be 'numpy' or 'cupy', got {self.backend!r}")
+        for name, minimum in (("epochs", 1), ("batch_size", 1), ("max_seq_length", 1), ("seed", 0), ("stop_after", 1)):
+            if name == "stop_after" and self.stop_after is None:
+                continue
+            value = as_int(name, getattr(self, name))
+            if value < minimum:
+                raise ValueError(f"{name} must be {'a positive integer' if minimum else 'an integer >= 0'}, got {value}")
+            setattr(self, name, value)
+        # lr 0 would train nothing; clip_norm 0 turns clipping off. nan and inf are refused.
+        for name, positive in (("lr", True), ("mpi_timeout", True), ("weight_decay", False), ("clip_norm", False)):
+            value = as_number(name, getattr(self, name))
+            if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+                raise ValueError(f"{name} must be a number {'> 0' if positive else '>= 0'}, got {value}")
+            setattr(self, name, value)
+        self.warmup_ratio = as_number("warmup_ratio", self.warmup_ratio)
+        if not 0.0 <= self.warmup_ratio <= 1.0:
+            raise ValueError(f"warmup_ratio must be a number in [0, 1], got {self.warmup_ratio}")
 
 
 def model_class(task: str):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,30 @@ BEFORE_ARGUMENT_EXISTED = {"masking": "static", "pack_documents": False, "output
 
 MASKING_CHOICES = ("dynamic", "static")
 OUTPUT_BIAS_CHOICES = ("log-frequency", "zero")
+
+# The numeric arguments, checked for their type before anything computes with them; None is
+# allowed for the OPTIONAL ones (a default filled in later, or no limit).
+INTEGER_FIELDS = ("steps", "batch_size", "max_seq_length", "warmup_steps", "seed", "save_every", "log_every",
+                  "stop_at", "max_predictions_per_seq", "dupe_factor", "eval_batch_size", "vocab_size")
+NUMBER_FIELDS = ("lr", "weight_decay", "clip_norm", "max_minutes", "masked_lm_prob", "short_seq_prob",
+                 "heldout_fraction", "mpi_timeout")
+OPTIONAL = ("warmup_steps", "stop_at", "max_predictions_per_seq", "vocab_size", "max_minutes")
+
+
+def as_int(name: str, value) -> int:
+    """`value` as a Python int, or ValueError naming `name`. NumPy integers pass; a bool (True
+    is 1 to Python, never meant as a count) and a float (2.0 included) do not."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def as_number(name: str, value) -> float:
+    """`value` as a Python float (so that it is written to JSON as one), or ValueError naming
+    `name`: any real number passes, NumPy's too; a str, None or a bool does not."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    return float(value)
 
 
 @dataclass
@@ -71,6 +96,7 @@ class TrainingArguments:
 
     def __post_init__(self):
         self.corpus, self.out = str(self.corpus), str(self.out)
+        self._check_types()  # before the defaults below compute with them
         if self.config is None and self.init_from is None:
             self.config = "mini"
         if self.warmup_steps is None:
@@ -79,8 +105,16 @@ class TrainingArguments:
             self.max_predictions_per_seq = default_max_predictions(self.masked_lm_prob, self.max_seq_length)
         self.validate()
 
+    def _check_types(self) -> None:
+        """Every numeric argument as a Python int or float, or ValueError naming it."""
+        for name in INTEGER_FIELDS + NUMBER_FIELDS:
+            value = getattr(self, name)
+            if value is not None or name not in OPTIONAL:
+                setattr(self, name, as_int(name, value) if name in INTEGER_FIELDS else as_number(name, value))
+
     def validate(self) -> None:
         """Raise ValueError naming the first argument that cannot work."""
+        self._check_types()
         for name in ("steps", "batch_size", "max_seq_length", "save_every", "log_every", "dupe_factor",
                      "eval_batch_size", "max_predictions_per_seq"):
             value = getattr(self, name)

@@ -29,7 +29,8 @@ Where this module departs from the original, on purpose:
 - `pack_documents` packs the sentences of consecutive documents into sequence-sized
   documents, so that examples fill the sequence instead of ending documents with short tails.
 
-All randomness goes through one `numpy.random.Generator` passed in, so a seed fixes the data.
+All randomness goes through one `numpy.random.Generator` passed in, so a seed fixes the data
+(anything else is refused, see `masking.check_generator`).
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from ..nn.losses import IGNORE_INDEX
-from .masking import Masking, SpecialIds, _word_start_mask, mask_tokens
+from .masking import Masking, SpecialIds, _word_start_mask, check_generator, check_masking, mask_tokens
 
 FIELDS = ("input_ids", "token_type_ids", "attention_mask", "labels", "sentence_order_label")
 
@@ -86,6 +87,7 @@ def truncate_pair(
     Each step removes one token from the longer segment (B on a tie), from its front or its
     back with equal chance, so that neither end of a segment is always the one kept.
     """
+    check_generator(rng)
     a_start, a_end = 0, len(tokens_a)
     b_start, b_end = 0, len(tokens_b)
     excess = a_end + b_end - max_num_tokens
@@ -143,9 +145,16 @@ def create_segment_pairs(
     Sentences are gathered until their length reaches the target (see `_draw_target_length`)
     or the document ends; the chunk is cut into A and B, swapped with probability 0.5
     (label 1) or kept in order (label 0), and trimmed to `max_num_tokens`.
+
+    Empty sentences are skipped: a pair with an empty segment would give its label away (the
+    empty side). Sentences are plain text ids, without [CLS] or [SEP] (encode them with
+    `add_special_tokens=False`); this function does not know the special ids, so
+    `create_pretraining_examples` checks that.
     """
+    check_generator(rng)
     if max_num_tokens < 2:
         raise ValueError(f"max_num_tokens must be at least 2 (one token each for A and B), got {max_num_tokens}")
+    document = [sentence for sentence in document if len(sentence)]
     pairs = []
     target_length = _draw_target_length(max_num_tokens, short_seq_prob, rng)
     chunk: list[list[int]] = []
@@ -180,7 +189,12 @@ def build_example(
     max_seq_length: int = 512,
     masking: Masking = Masking(),
 ) -> PretrainingExample:
-    """Lay out `[CLS] A [SEP] B [SEP]`, mask it, and pad it to `max_seq_length`."""
+    """Lay out `[CLS] A [SEP] B [SEP]`, mask it, and pad it to `max_seq_length`.
+
+    `sentence_order_label`: 0 if A comes before B in the text, 1 if they were swapped.
+    """
+    if sentence_order_label not in (0, 1):
+        raise ValueError(f"sentence_order_label must be 0 (in order) or 1 (swapped), got {sentence_order_label!r}")
     tokens = np.array([special_ids.cls, *tokens_a, special_ids.sep, *tokens_b, special_ids.sep], dtype=np.int64)
     length = len(tokens)
     if length > max_seq_length:
@@ -199,20 +213,26 @@ def build_example(
     return PretrainingExample(input_ids, token_type_ids, attention_mask, padded_labels, int(sentence_order_label))
 
 
-def _check_recipe(max_seq_length, masked_lm_prob, max_predictions_per_seq, short_seq_prob, dupe_factor, max_ngram):
-    """Raise ValueError naming the first setting of `create_pretraining_examples` that cannot work."""
+def _check_recipe(max_seq_length, short_seq_prob, dupe_factor):
+    """Raise ValueError naming the first setting of `create_pretraining_examples` that cannot work
+    (the masking settings: see `check_masking`)."""
     if max_seq_length < 5:
         raise ValueError(f"max_seq_length must be at least 5 ([CLS] A [SEP] B [SEP]), got {max_seq_length}")
-    if not 0.0 <= masked_lm_prob <= 1.0:
-        raise ValueError(f"masked_lm_prob must lie in [0, 1], got {masked_lm_prob}")
     if not 0.0 <= short_seq_prob <= 1.0:
         raise ValueError(f"short_seq_prob must lie in [0, 1], got {short_seq_prob}")
-    if max_predictions_per_seq < 0:
-        raise ValueError(f"max_predictions_per_seq must be >= 0, got {max_predictions_per_seq}")
     if dupe_factor < 1:
         raise ValueError(f"dupe_factor must be >= 1, got {dupe_factor}")
-    if max_ngram < 1:
-        raise ValueError(f"max_ngram must be >= 1, got {max_ngram}")
+
+
+def _check_no_special_wrapping(documents, special_ids: SpecialIds) -> None:
+    """Refuse sentences encoded as `[CLS] ... [SEP]` (a tokenizer called without
+    `add_special_tokens=False`): their [CLS] and [SEP] would land inside the segments. A [SEP]
+    alone is left alone: a text may spell out the token."""
+    for number, document in enumerate(documents):
+        for sentence in document:
+            if sentence[0] == special_ids.cls and sentence[-1] == special_ids.sep:
+                raise ValueError(f"a sentence of document {number} is wrapped in [CLS] ... [SEP]: "
+                                 "encode the sentences with add_special_tokens=False")
 
 
 def create_pretraining_examples(
@@ -234,17 +254,21 @@ def create_pretraining_examples(
     documents: list of documents, each a list of sentences, each a list of token ids.
     The corpus is passed over `dupe_factor` times (the original used 40), each pass with
     fresh pair boundaries and masks, so one text is seen under several masks.
-    `word_start_ids`: the ids (or a (vocab,) bool mask) of the pieces that begin a word, for
-    whole-word n-grams (see `word_start_ids_from_pieces`); None makes every token a word.
+    `word_start_ids`: the ids (or a (vocab,) bool mask, NumPy, list or torch) of the pieces that
+    begin a word, for whole-word n-grams (see `word_start_ids_from_pieces`, and `_word_start_mask`
+    for what is refused); None makes every token a word. Empty sentences are dropped.
     `masked_lm_prob=0` gives unmasked examples, for `BatchIterator(..., remask=...)` to mask anew
     at every pass.
     """
-    _check_recipe(max_seq_length, masked_lm_prob, max_predictions_per_seq, short_seq_prob, dupe_factor, max_ngram)
+    check_generator(rng)
+    _check_recipe(max_seq_length, short_seq_prob, dupe_factor)
     if any(not 0 <= token_id < vocab_size for token_id in special_ids):
         raise ValueError(f"special ids {tuple(special_ids)} must lie in [0, {vocab_size})")
     masking = Masking(masked_lm_prob, max_predictions_per_seq, max_ngram, _word_start_mask(word_start_ids, vocab_size))
+    check_masking(masking, vocab_size)
     documents = [[sentence for sentence in document if len(sentence)] for document in documents]
     documents = [document for document in documents if document]
+    _check_no_special_wrapping(documents, special_ids)
 
     examples = []
     for _ in range(dupe_factor):
@@ -298,7 +322,11 @@ class BatchIterator:
 
     With `remask`, the examples are unmasked and every epoch masks them anew (see
     `remask_rows`), from a seed drawn from `rng` right after the permutation, so the state
-    above restores the masks too.
+    above restores the masks too. Examples already masked (a label that is not IGNORE_INDEX)
+    are refused, not quietly unmasked: kept, their old [MASK]s would stay without a target, and
+    they most likely mean a forgotten `masked_lm_prob=0`.
+
+    `num_epochs`: None runs on for ever; otherwise at least 1.
     """
 
     def __init__(
@@ -311,11 +339,19 @@ class BatchIterator:
         drop_last: bool = True,
         remask: Remasking | None = None,
     ):
+        check_generator(rng)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if num_epochs is not None and num_epochs < 1:
+            raise ValueError(f"num_epochs must be >= 1 (or None: no end), got {num_epochs}")
         if drop_last and batch_size > len(examples):
             raise ValueError(f"batch_size {batch_size} is larger than the {len(examples)} examples (drop_last=True)")
         self.columns = collate(examples)
+        if remask is not None:
+            check_masking(remask.masking, remask.vocab_size)
+            if (self.columns["labels"] != IGNORE_INDEX).any():
+                raise ValueError("remask masks the examples anew, so they must be unmasked (every label IGNORE_INDEX): "
+                                 "make them with create_pretraining_examples(..., masked_lm_prob=0)")
         self.num_examples = len(examples)
         self.batch_size = batch_size
         self.rng = rng

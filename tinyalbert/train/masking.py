@@ -6,7 +6,9 @@ vocabulary id 10% of the time, and stays as it is 10% of the time. Words never r
 [CLS] or [SEP], and an n-gram starting near the end of the sequence draws its length only
 among the lengths that fit.
 
-All randomness goes through one `numpy.random.Generator` passed in.
+All randomness goes through one `numpy.random.Generator` passed in: an int seed is refused
+rather than turned into a generator, because every call would then restart the same stream
+(two examples masked alike).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from ..backend import to_numpy
 from ..nn.losses import IGNORE_INDEX
 
 
@@ -52,27 +55,66 @@ def word_start_ids_from_pieces(pieces: Sequence[str]) -> np.ndarray:
     )
 
 
+def check_generator(rng) -> None:
+    """Refuse anything but a `numpy.random.Generator` (an int, None, `np.random`, a RandomState)
+    with a TypeError that says what to pass, instead of an AttributeError deep inside."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, e.g. np.random.default_rng(seed), "
+                        f"got {type(rng).__name__}")
+
+
+def check_masking(masking: Masking, vocab_size: int) -> None:
+    """Raise ValueError naming the first field of `masking` that cannot work. (A NamedTuple
+    cannot check itself when it is made, so the functions that mask check it.)"""
+    if not 0.0 <= masking.masked_lm_prob <= 1.0:  # written so that nan fails too
+        raise ValueError(f"masked_lm_prob must lie in [0, 1], got {masking.masked_lm_prob!r}")
+    if masking.max_predictions_per_seq < 0:
+        raise ValueError(f"max_predictions_per_seq must be >= 0, got {masking.max_predictions_per_seq!r}")
+    if masking.max_ngram < 1:
+        raise ValueError(f"max_ngram must be >= 1, got {masking.max_ngram!r}")
+    starts = masking.is_word_start
+    if starts is not None and (getattr(starts, "dtype", None) != bool or starts.shape != (vocab_size,)):
+        raise ValueError(f"is_word_start must be a ({vocab_size},) bool mask (see word_start_ids_from_pieces), "
+                         f"got {getattr(starts, 'dtype', type(starts).__name__)} of shape {np.shape(starts)}")
+
+
 def _word_start_mask(word_start_ids, vocab_size: int) -> np.ndarray | None:
-    """`word_start_ids` (ids, or a boolean mask over the vocabulary) as a (vocab,) bool mask."""
+    """`word_start_ids` as a (vocab,) bool mask.
+
+    Booleans (a NumPy array, a list, a torch tensor) are the mask itself, and must have one
+    value per id. Integers (a set, a list, an array) are the ids that start a word, each once.
+    A 0/1 integer mask is ambiguous: it reads as ids, so its repeated 0s and 1s are refused
+    (pass it as `mask.astype(bool)`). A mask with no word start is refused too: every segment
+    would be one long word, and nothing would be masked.
+    """
     if word_start_ids is None:
         return None
-    if isinstance(word_start_ids, np.ndarray) and word_start_ids.dtype == bool:
-        if word_start_ids.shape != (vocab_size,):
-            raise ValueError(
-                f"word_start_ids as a boolean mask must have shape ({vocab_size},), "
-                f"got {word_start_ids.shape}"
-            )
-        return word_start_ids
-    ids = np.fromiter(word_start_ids, dtype=np.int64)
-    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
-        raise ValueError(f"word_start_ids must lie in [0, {vocab_size}), got range [{ids.min()}, {ids.max()}]")
-    mask = np.zeros(vocab_size, dtype=bool)
-    mask[ids] = True
+    if isinstance(word_start_ids, (set, frozenset)):
+        word_start_ids = sorted(word_start_ids)
+    values = to_numpy(word_start_ids)
+    if values.dtype == bool:
+        if values.shape != (vocab_size,):
+            raise ValueError(f"word_start_ids as a boolean mask must have shape ({vocab_size},), got {values.shape}")
+        mask = values
+    elif values.dtype.kind in "iu" or values.size == 0:  # [] reads as float
+        ids = values.astype(np.int64).reshape(-1)
+        if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+            raise ValueError(f"word_start_ids must lie in [0, {vocab_size}), got range [{ids.min()}, {ids.max()}]")
+        if len(np.unique(ids)) < len(ids):
+            raise ValueError("word_start_ids holds repeated ids: a 0/1 mask? Pass a mask as booleans (.astype(bool))")
+        mask = np.zeros(vocab_size, dtype=bool)
+        mask[ids] = True
+    else:
+        raise ValueError(f"word_start_ids must be integer ids or a boolean mask, got dtype {values.dtype}")
+    if not mask.any():
+        raise ValueError("word_start_ids marks no id as a word start: every segment would be one word, none masked")
     return mask
 
 
 def ngram_length_probs(max_ngram: int) -> np.ndarray:
     """P(n) proportional to 1/n for n = 1..max_ngram: short spans are the common case. (max_ngram,)"""
+    if max_ngram < 1:
+        raise ValueError(f"max_ngram must be >= 1, got {max_ngram!r}")
     weights = 1.0 / np.arange(1, max_ngram + 1)
     return weights / weights.sum()
 
@@ -113,6 +155,7 @@ def sample_masked_spans(
     already chosen, is skipped. The spans returned never overlap and hold at most
     `num_to_predict` tokens.
     """
+    check_generator(rng)
     num_words = len(word_lengths)
     cumulative_probs = np.cumsum(ngram_length_probs(max_ngram))
     # tokens_before[i] = tokens in words 0..i-1, so words i..i+n-1 hold tokens_before[i+n] - tokens_before[i]
@@ -162,14 +205,19 @@ def mask_tokens(
     rng: np.random.Generator,
     masking: Masking = Masking(),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """N-gram masking of one unpadded sequence. Returns `(masked_ids, labels)`, both (seq,).
+    """N-gram masking of one unpadded sequence. Returns `(masked_ids, labels)`, both (seq,) int64.
 
     The chosen positions (see `sample_masked_spans`) get `labels` = their original id; every
     other position gets IGNORE_INDEX. Each chosen token is independently replaced by [MASK]
     (80%), left as it is (10%) or replaced by an id drawn uniformly from the whole vocabulary
     (10%); the last keeps the model from trusting that an unmasked token is always right.
     """
+    check_generator(rng)
+    check_masking(masking, vocab_size)
     token_ids = np.asarray(token_ids)
+    if token_ids.size and token_ids.dtype.kind not in "iu":
+        raise TypeError(f"token_ids must be integer ids, got dtype {token_ids.dtype}")
+    token_ids = token_ids.astype(np.int64)  # an unsigned dtype cannot hold IGNORE_INDEX (-100)
     masked_ids = token_ids.copy()
     labels = np.full(token_ids.shape, IGNORE_INDEX, dtype=token_ids.dtype)
     num_to_predict = num_tokens_to_predict(len(token_ids), masking.masked_lm_prob, masking.max_predictions_per_seq)
