@@ -351,8 +351,9 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# `check` has the call of the course autograder (`tinyalbert.grading.check(name, function)`); once
-# that module is installed, import it instead.
+# `check` is this lesson's own, for exercises cut smaller than the course autograder's
+# (`tinyalbert.grading.check(name, function)` takes whole graded functions such as `mask_tokens`
+# and `create_segment_pairs`; `python -m tinyalbert.grading list` shows them).
 
 # %%
 def check(exercise, function):

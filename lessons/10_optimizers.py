@@ -388,8 +388,9 @@ else:
 #
 # ## Exercises
 #
-# `check` has the call of the course autograder (`tinyalbert.grading.check(name, function)`); once
-# that module is installed, import it instead.
+# `check` is this lesson's own, for exercises cut smaller than the course autograder's
+# (`tinyalbert.grading.check(name, function)` grades whole optimizers, `AdamW` and `LAMB`;
+# `python -m tinyalbert.grading list` shows them).
 
 # %%
 def check(exercise, function):

@@ -543,8 +543,9 @@ for (text, label), row in zip(shown, probabilities):
 # %% [markdown]
 # ## Exercises
 #
-# The `check` function has the call of the course autograder (`tinyalbert.grading.check(name,
-# function)`) and checks an answer against the library on random cases. Each exercise cell holds a
+# The `check` function is this lesson's own (the course autograder's `tinyalbert.grading.check`
+# holds other, whole functions: see the end of this section) and checks an answer against the
+# library on random cases. Each exercise cell holds a
 # working answer so that the lesson runs through: delete it and write your own.
 
 # %%

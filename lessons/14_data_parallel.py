@@ -311,8 +311,8 @@ else:
 #
 # ## Exercises
 #
-# The `check` function has the call of the course autograder (`tinyalbert.grading.check(name,
-# function)`) and checks an answer on random cases. Each exercise cell holds a working answer so
+# The `check` function is this lesson's own (the course autograder holds no exercise of this
+# lesson) and checks an answer on random cases. Each exercise cell holds a working answer so
 # that the lesson runs through: delete it and write your own.
 
 # %%

@@ -369,3 +369,12 @@ def test_clip_refuses_a_nan_or_negative_max_norm(max_norm):
     """nan never clipped (scale nan < 1 is False), a negative bound flipped every gradient (as torch does)."""
     with pytest.raises(ValueError, match="max_norm must be >= 0"):
         clip_grad_global_norm({"dense.weight": np.full(2, 3.0)}, max_norm)
+
+
+def test_clipping_a_float16_norm_past_its_range_scales_instead_of_zeroing():
+    # The norm of ten entries of 30000 is 94868, past float16's 65504: computed in float16 it is
+    # inf and the scale 0. Clipping scales by the float32 norm; the gradient keeps its direction.
+    grads = {"w": np.full(10, 30000, np.float16)}
+    clipped, norm = clip_grad_global_norm(grads, 1.0)
+    assert clipped["w"].dtype == np.float16 and np.isinf(norm)  # the returned norm is float16, as torch's
+    np.testing.assert_allclose(clipped["w"].astype(np.float64), np.full(10, 10 ** -0.5), rtol=2e-3)

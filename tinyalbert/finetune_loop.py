@@ -86,7 +86,7 @@ class FinetuneArguments:
         for name, positive in (("lr", True), ("mpi_timeout", True), ("weight_decay", False), ("clip_norm", False)):
             value = as_number(name, getattr(self, name))
             if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
-                raise ValueError(f"{name} must be a number {'> 0' if positive else '>= 0'}, got {value}")
+                raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value}")
             setattr(self, name, value)
         self.warmup_ratio = as_number("warmup_ratio", self.warmup_ratio)
         if not 0.0 <= self.warmup_ratio <= 1.0:
@@ -376,8 +376,8 @@ def load_model(args: FinetuneArguments, source, overrides: dict, labels):
                          "in its place") from None
 
 
-def train_step(model, optimizer: AdamW, args: FinetuneArguments, batch: dict, ranks, step: int,
-               warmup_steps: int, total_steps: int) -> tuple[float, float]:
+def finetune_step(model, optimizer: AdamW, args: FinetuneArguments, batch: dict, ranks, step: int,
+                  warmup_steps: int, total_steps: int) -> tuple[float, float]:
     """One update on `batch`: loss and gradients (shared out over the processes under mpiexec),
     clipping, the learning rate of `step` in the schedule, the AdamW step. Returns (loss, lr)."""
     if ranks is None:
@@ -465,7 +465,7 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
             if counted_targets(args.task, batch) == 0:  # every word of these examples is past --max-seq-length
                 skipped, state["step"] = skipped + 1, state["step"] + 1  # a loss over no target would be nan
                 continue
-            loss, lr = train_step(model, optimizer, args, batch, ranks, state["step"], warmup_steps, total_steps)
+            loss, lr = finetune_step(model, optimizer, args, batch, ranks, state["step"], warmup_steps, total_steps)
             state["step"] += 1
             if bar is not None and ((index + 1) % shown_every == 0 or index + 1 == steps_per_epoch):
                 bar.update(state["step"], {"loss": loss, "lr": lr})

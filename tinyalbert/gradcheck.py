@@ -75,11 +75,14 @@ def numeric_gradient_array(forward, x, d_out, step: float = STEP):
     with respect to the NumPy array `x` (perturbed in place and restored), shaped like `x`.
 
     `d_out` must have the output's shape: broadcasting it would check another function."""
-    output_shape = np.shape(forward(x))
-    if np.shape(d_out) != output_shape:
-        raise ValueError(f"d_out has shape {np.shape(d_out)}, the output of forward has shape {output_shape}")
-    values = {"x": x}
-    _, derivatives = numeric_gradient(lambda v: np.sum(np.asarray(forward(v["x"])) * d_out), values, "x", step=step)
+
+    def weighted_sum(values):
+        output = np.asarray(forward(values["x"]))
+        if output.shape != np.shape(d_out):  # checked at each call, so forward runs no extra time
+            raise ValueError(f"d_out has shape {np.shape(d_out)}, the output of forward has shape {output.shape}")
+        return np.sum(output * d_out)
+
+    _, derivatives = numeric_gradient(weighted_sum, {"x": x}, "x", step=step)
     return derivatives.reshape(x.shape)
 
 

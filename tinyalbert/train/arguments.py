@@ -117,12 +117,12 @@ class TrainingArguments:
         self._check_types()
         for name in ("steps", "batch_size", "max_seq_length", "save_every", "log_every", "dupe_factor",
                      "eval_batch_size", "max_predictions_per_seq"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            value = getattr(self, name)  # an int: `_check_types` made it one
+            if value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.max_seq_length < 5:
             raise ValueError(f"max_seq_length must be at least 5 ([CLS] A [SEP] B [SEP]), got {self.max_seq_length}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+        if self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.max_predictions_per_seq > self.max_seq_length - 3:
             raise ValueError(f"max_predictions_per_seq must be at most max_seq_length - 3 = {self.max_seq_length - 3} "

@@ -78,6 +78,17 @@ def check_masking(masking: Masking, vocab_size: int) -> None:
                          f"got {getattr(starts, 'dtype', type(starts).__name__)} of shape {np.shape(starts)}")
 
 
+def checked_masking_inputs(token_ids, vocab_size: int, rng, masking: Masking) -> np.ndarray:
+    """`token_ids` as an int64 array (an unsigned dtype cannot hold IGNORE_INDEX, -100), after
+    checking the generator and the masking settings: what `mask_tokens` takes, checked once."""
+    check_generator(rng)
+    check_masking(masking, vocab_size)
+    token_ids = np.asarray(token_ids)
+    if token_ids.size and token_ids.dtype.kind not in "iu":
+        raise TypeError(f"token_ids must be integer ids, got dtype {token_ids.dtype}")
+    return token_ids.astype(np.int64)
+
+
 def _word_start_mask(word_start_ids, vocab_size: int) -> np.ndarray | None:
     """`word_start_ids` as a (vocab,) bool mask.
 
@@ -89,8 +100,8 @@ def _word_start_mask(word_start_ids, vocab_size: int) -> np.ndarray | None:
     """
     if word_start_ids is None:
         return None
-    if isinstance(word_start_ids, (set, frozenset)):
-        word_start_ids = sorted(word_start_ids)
+    if not hasattr(word_start_ids, "shape") and not isinstance(word_start_ids, (list, tuple)):
+        word_start_ids = sorted(word_start_ids)  # a set, a generator, a dict's keys: ids
     values = to_numpy(word_start_ids)
     if values.dtype == bool:
         if values.shape != (vocab_size,):
@@ -212,12 +223,7 @@ def mask_tokens(
     (80%), left as it is (10%) or replaced by an id drawn uniformly from the whole vocabulary
     (10%); the last keeps the model from trusting that an unmasked token is always right.
     """
-    check_generator(rng)
-    check_masking(masking, vocab_size)
-    token_ids = np.asarray(token_ids)
-    if token_ids.size and token_ids.dtype.kind not in "iu":
-        raise TypeError(f"token_ids must be integer ids, got dtype {token_ids.dtype}")
-    token_ids = token_ids.astype(np.int64)  # an unsigned dtype cannot hold IGNORE_INDEX (-100)
+    token_ids = checked_masking_inputs(token_ids, vocab_size, rng, masking)  # (seq,) int64
     masked_ids = token_ids.copy()
     labels = np.full(token_ids.shape, IGNORE_INDEX, dtype=token_ids.dtype)
     num_to_predict = num_tokens_to_predict(len(token_ids), masking.masked_lm_prob, masking.max_predictions_per_seq)

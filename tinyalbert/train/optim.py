@@ -229,8 +229,16 @@ def global_norm(grads: Mapping):
     the gradients' dtype.
 
     The squares are summed in float32 at least, as torch does: in float16 they overflow (to inf)
-    once the norm passes 256, and clipping by an infinite norm would zero every gradient.
+    once the norm passes 256, and clipping by an infinite norm would zero every gradient. (The
+    norm itself comes back as float16, inf past 65504; `clip_grad_global_norm` scales by the wide one.)
     """
+    norm = _wide_global_norm(grads)
+    xp = array_namespace(norm)
+    return xp.astype(norm, xp.result_type(*grads.values()))
+
+
+def _wide_global_norm(grads: Mapping):
+    """`global_norm` in float32 at least (float64 gradients keep float64)."""
     if not grads:
         raise ValueError("the global norm needs at least one gradient")
     xp = array_namespace(*grads.values())
@@ -240,7 +248,7 @@ def global_norm(grads: Mapping):
     for grad in grads.values():
         grad = grad if grad.dtype == wide else xp.astype(grad, wide)  # no copy of float32 or float64 gradients
         sum_of_squares = sum_of_squares + xp.sum(grad * grad)
-    return xp.astype(xp.sqrt(sum_of_squares), dtype)
+    return xp.sqrt(sum_of_squares)
 
 
 def clip_grad_global_norm(grads: Mapping, max_norm: float) -> tuple[dict, object]:
@@ -253,8 +261,9 @@ def clip_grad_global_norm(grads: Mapping, max_norm: float) -> tuple[dict, object
     """
     if not max_norm >= 0.0:
         raise ValueError(f"max_norm must be >= 0, got {max_norm}")
-    total_norm = global_norm(grads)
-    xp = array_namespace(total_norm)
-    scale = max_norm / (total_norm + 1e-6)
+    wide_norm = _wide_global_norm(grads)  # a float16 norm past 65504 would be inf, and the scale 0
+    xp = array_namespace(wide_norm)
+    scale = max_norm / (wide_norm + 1e-6)
     scale = xp.where(scale < 1.0, scale, xp.ones_like(scale))
-    return {name: grad * scale for name, grad in grads.items()}, total_norm
+    dtype = xp.result_type(*grads.values())
+    return {name: grad * xp.astype(scale, grad.dtype) for name, grad in grads.items()}, xp.astype(wide_norm, dtype)
