@@ -261,9 +261,12 @@ def clip_grad_global_norm(grads: Mapping, max_norm: float) -> tuple[dict, object
     """
     if not max_norm >= 0.0:
         raise ValueError(f"max_norm must be >= 0, got {max_norm}")
-    wide_norm = _wide_global_norm(grads)  # a float16 norm past 65504 would be inf, and the scale 0
+    wide_norm = _wide_global_norm(grads)
     xp = array_namespace(wide_norm)
-    scale = max_norm / (wide_norm + 1e-6)
+    total_norm = xp.astype(wide_norm, xp.result_type(*grads.values()))
+    # A float16 norm past 65504 is inf, and scaling by it would zero every gradient: there only,
+    # the wider norm sets the scale (elsewhere the scale is torch's, bit for bit).
+    norm = wide_norm if bool(xp.isinf(total_norm) & xp.isfinite(wide_norm)) else total_norm
+    scale = max_norm / (norm + 1e-6)
     scale = xp.where(scale < 1.0, scale, xp.ones_like(scale))
-    dtype = xp.result_type(*grads.values())
-    return {name: grad * xp.astype(scale, grad.dtype) for name, grad in grads.items()}, xp.astype(wide_norm, dtype)
+    return {name: grad * xp.astype(scale, grad.dtype) for name, grad in grads.items()}, total_norm
