@@ -3,6 +3,8 @@ traceback or argparse's usage block."""
 from __future__ import annotations
 
 import argparse
+import os
+import pathlib
 import sys
 
 
@@ -51,3 +53,39 @@ def check_backend_available(backend: str) -> None:
         reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(error)
         raise UsageError(f"--backend cupy needs CuPy and a CUDA GPU ({reason}); "
                          "install CuPy (pip install cupy-cuda12x) or use --backend numpy") from None
+
+
+# Where a command will write (a report, a bundle, stubs, a training run), checked before the work,
+# which can take minutes: what the user typed and how to fix it, not an OSError after it.
+def file_path_problem(path, example_name: str) -> str:
+    """Why a file cannot be written at `path` ("" when nothing is seen in the way; folders that do
+    not exist yet are made). `example_name`: a file name to suggest when `path` is a folder."""
+    path = pathlib.Path(path)
+    try:
+        if path.is_dir():
+            return f"{path} is a directory; name a file in it (e.g. {path / example_name})"
+        return _blocked(path, path.parents)
+    except OSError as error:  # a name too long, a loop of links, ...
+        return f"{path} cannot be used: {error.strerror}"
+
+
+def directory_path_problem(path) -> str:
+    """Why files cannot be written into the folder `path` ("" when nothing is seen in the way)."""
+    path = pathlib.Path(path)
+    try:
+        if path.exists() and not path.is_dir():
+            return f"{path} is a file, not a directory; name a directory"
+        return _blocked(path, [path, *path.parents])
+    except OSError as error:
+        return f"{path} cannot be used: {error.strerror}"
+
+
+def _blocked(path: pathlib.Path, candidates) -> str:
+    """What stands in the way under the nearest existing folder of `candidates` (a file where a
+    folder must be, or no right to write)."""
+    nearest = next((folder for folder in candidates if folder.exists()), pathlib.Path("."))
+    if not nearest.is_dir():
+        return f"{path} cannot be made: {nearest} is a file, not a directory"
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        return f"{path} cannot be made: no permission to write into {nearest}"
+    return ""

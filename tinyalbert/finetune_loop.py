@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import time
 import zipfile
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .backend import asarray, to_numpy
-from .cli import UsageError, check_backend_available
+from .cli import UsageError, check_backend_available, directory_path_problem
 from .metrics import accuracy, entity_scores, macro_f1, squad_scores
 from .task_data import (IGNORE_INDEX, collate, encode_examples, label_list, read_task_file,
                         shortest_max_length)
@@ -271,11 +270,9 @@ def check_out_dir(out: Path, resume: bool) -> None:
     """Refuse, before anything slow, an --out that cannot take this run: a file or a path below
     one, a folder that cannot be written, a finished or started run when not resuming (its
     metrics would be appended to, its best model overwritten), no checkpoint when resuming."""
-    nearest = next(folder for folder in (out, *out.parents) if folder.exists())
-    if not nearest.is_dir():
-        raise UsageError(f"--out {out}: {nearest} is a file, not a directory; choose another --out")
-    if not os.access(nearest, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out}: cannot write into {nearest}; choose another --out")
+    problem = directory_path_problem(out)
+    if problem:
+        raise UsageError(f"--out {problem}; choose another --out")
     resumable = (out / CHECKPOINT / STATE_FILE).is_file()
     leftovers = [name for name in (CHECKPOINT, BEST, METRICS_FILE) if (out / name).exists()]
     if leftovers and not resumable:  # a run stopped before its first checkpoint: it can only start again
@@ -326,21 +323,6 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments) -> dict:
     return state
 
 
-def moment_misfit(optimizer: AdamW, params: dict) -> str | None:
-    """Why the optimizer's moments do not belong to `params`, or None when they do. (After a
-    step, every parameter has its moments, of its own shape.)"""
-    names = optimizer.exp_avg.keys()
-    if optimizer.step_count and names != params.keys():
-        return (f"its moments are for other parameters (not in the model: {sorted(names - params.keys())[:3]}, "
-                f"without moments: {sorted(params.keys() - names)[:3]})")
-    for moments in (optimizer.exp_avg, optimizer.exp_avg_sq):
-        for name, moment in moments.items():
-            wanted = tuple(params[name].shape) if name in params else None
-            if wanted is not None and tuple(moment.shape) != wanted:
-                return f"the moment of {name} has shape {tuple(moment.shape)}, the parameter {wanted}"
-    return None
-
-
 def read_optimizer(out: Path, optimizer: AdamW, model) -> None:
     """The Adam moments of OUT/checkpoint into `optimizer`, checked against the model's parameters
     (a moment of another shape would fail only at the first step, in the update's arithmetic)."""
@@ -355,7 +337,10 @@ def read_optimizer(out: Path, optimizer: AdamW, model) -> None:
                                    for key, value in saved.items()})
     except (TypeError, ValueError) as error:
         raise cannot_resume(path, f"not an optimizer state of this run ({error})") from None
-    misfit = moment_misfit(optimizer, model.params)
+    # A checkpoint of this run holds moments for exactly the model's parameters.
+    extra = sorted(optimizer.exp_avg.keys() - model.params.keys())
+    misfit = optimizer.misfit(model.params) or (f"its moments are for parameters not in the model: {extra[:3]}"
+                                                 if extra else None)
     if misfit:
         raise cannot_resume(path, misfit)
 

@@ -10,29 +10,15 @@ import os
 import sys
 import time
 
+from ..cli import directory_path_problem, file_path_problem, int_at_least, print_error
 from .exercises import EXERCISES, select
-from .grade import (DEFAULT_SEED, HEAVY_ENV, check_seed, duplicate_notes, grade, parse_points, read_files, rescale,
+from .grade import (DEFAULT_SEED, HEAVY_ENV, duplicate_notes, grade, parse_points, read_files, rescale,
                     submission_paths, with_notes)
-from .report import directory_path_problem, file_path_problem, render, write_atomically
+from .report import render, write_atomically
 
 
-def seed_argument(text: str) -> int:
-    """--seed: a whole number >= 0, refused here rather than failing every check later."""
-    try:
-        return check_seed(int(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes a whole number >= 0 (e.g. 1234), got {text!r}") from None
-
-
-def jobs_argument(text: str) -> int:
-    """--jobs: how many exercises the self-test grades at once, at least 1."""
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise argparse.ArgumentTypeError(f"takes a whole number >= 1 (e.g. 2), got {text!r}")
-    return jobs
+# --seed: refused here rather than failing every check later (numpy refuses negative seeds).
+seed_argument, jobs_argument = int_at_least(0), int_at_least(1)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -76,7 +62,7 @@ def list_exercises() -> str:
 
 
 def usage_error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print_error(message)
     return 2
 
 

@@ -148,21 +148,28 @@ def _describe_path(function, target: str, path, argument) -> str:
     """`x`, `weights['query']`, `cache.normalized`, `params['w'] of step 2`: an argument's part
     as the student names it (`argument` is the whole argument, for the names of a cache's fields)."""
     where, first, *rest = path
-    if where == "kwargs":
-        return f"its argument `{first}`" + _keys_text(argument, rest)
-    if target in GRADED_METHODS and rest:  # args = [(params, grads, lr), ...]: one entry per step
+    if where == "args" and target in GRADED_METHODS and rest:  # args = [(params, grads, lr), ...]: one per step
         names = ("params", "grads", "lr")
         position, *rest = rest
         label = names[position] if position < len(names) else f"argument {position}"
         return f"`{label}`" + _keys_text(argument[position], rest) + f" of step {first + 1}"
-    label = f"argument {first}"
-    try:
-        parameters = [p for p in inspect.signature(function).parameters
-                      if p != "self" or not is_method(target)]
-        label = f"`{parameters[first]}`"
-    except (TypeError, ValueError, IndexError):
-        pass
-    return "its argument " + label + _keys_text(argument, rest)
+    return "its argument " + argument_name(function, path, argument, drop_self=is_method(target))
+
+
+def argument_name(function, path, argument=None, drop_self: bool = False) -> str:
+    """The argument at `path` (("args", position, keys...) or ("kwargs", name, keys...)) as the
+    signature of `function` names it (`weight`, `weights['query']`), by position when that cannot
+    be read. `argument`, the whole argument, gives a cache's field names (`cache.normalized`);
+    `drop_self`: `function` is a method written as a function of `self`."""
+    where, first, *rest = path
+    label = f"`{first}`" if where == "kwargs" else f"argument {first}"
+    if where == "args":
+        try:
+            parameters = [p for p in inspect.signature(function).parameters if not (drop_self and p == "self")]
+            label = f"`{parameters[first]}`"
+        except (TypeError, ValueError, IndexError):  # no function, or a signature that cannot be read
+            pass
+    return label + _keys_text(argument, rest)
 
 
 def _keys_text(value, keys) -> str:

@@ -19,13 +19,12 @@ Partial credit: points * (cases passed / cases run).
 """
 from __future__ import annotations
 
-import inspect
 from typing import Callable, NamedTuple
 
 import numpy as np
 
 from . import codec
-from .calling import arguments_changed, invoke, snapshot_arguments
+from .calling import argument_name, arguments_changed, invoke, snapshot_arguments
 from .compare import GRADCHECK_TOL, compare
 from .reference import resolve
 from .sandbox import Outcome
@@ -219,17 +218,13 @@ def run_derivative(check, case, student, reference, rng):
 
 
 def _argument_name(path, function: str | None = None) -> str:
-    """How the report names the argument at `path`: by the parameter's name in `function`'s
-    signature (`weight`, `weights['query']`), or by position when that cannot be read."""
-    where, *rest = path
-    if where == "kwargs":
-        return f"`{rest[0]}`"
-    name = f"argument {rest[0]}"
+    """How the report names the argument at `path`: by the parameter's name in the signature of
+    the reference `function` (`weight`, `weights['query']`), or by position when that cannot be read."""
     try:
-        name = f"`{list(inspect.signature(resolve(function)).parameters)[rest[0]]}`"
-    except Exception:  # no function, or a signature that cannot be read: keep the position
-        pass
-    return name + "".join(f"[{key!r}]" for key in rest[1:])
+        reference = resolve(function)
+    except Exception:  # no function named
+        reference = None
+    return argument_name(reference, path)
 
 
 def with_shapes(case, function: str) -> str:

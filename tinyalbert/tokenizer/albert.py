@@ -1,8 +1,9 @@
 """``AlbertTokenizer``: text -> SentencePiece pieces -> ids -> model inputs, and back.
 
 The class ties the steps together and holds the digit-comma rule (``_split_digit_comma``); the
-other steps live in their own modules: ``text`` (preprocessing), ``added_tokens`` and ``special_tokens`` (tokens kept whole),
-``encoding`` (special tokens, truncation, padding, arrays) and ``files`` (saving and loading).
+other steps live in their own modules: ``text`` (preprocessing), ``added_tokens`` and
+``special_tokens`` (tokens kept whole), ``encoding`` (special tokens, truncation, padding, arrays)
+and ``files`` (saving and loading).
 """
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ def checked_masking_inputs(token_ids, vocab_size: int, rng, masking: Masking) ->
     token_ids = np.asarray(token_ids)
     if token_ids.size and token_ids.dtype.kind not in "iu":
         raise TypeError(f"token_ids must be integer ids, got dtype {token_ids.dtype}")
-    return token_ids.astype(np.int64)
+    return token_ids.astype(np.int64, copy=False)  # mask_tokens copies it once, for the masked ids
 
 
 def _word_start_mask(word_start_ids, vocab_size: int) -> np.ndarray | None:

@@ -63,15 +63,26 @@ class _AdamMoments:
         if not lr >= 0.0:  # `not >=` also refuses nan
             raise ValueError(f"Invalid learning rate: {lr} (must be >= 0)")
         for name, param in params.items():
-            grad, moments = grads[name], self.exp_avg.get(name)
+            grad = grads[name]
             if grad.shape != param.shape or grad.dtype != param.dtype:
                 raise ValueError(f"{name}: gradient {grad.dtype} {tuple(grad.shape)} does not match "
                                  f"the parameter {param.dtype} {tuple(param.shape)}")
+        misfit = self.misfit(params)
+        if misfit:
+            raise ValueError(misfit)
+
+    def misfit(self, params: Mapping) -> str | None:
+        """Why this state cannot step `params`, or None: after step 0, a parameter without moments
+        (it would skip Adam's bias correction) or with moments of another shape. Moments of names
+        not in `params` are allowed: a step may update a subset of what the state holds."""
+        for name, param in params.items():
+            moments = self.exp_avg.get(name)
             if moments is None and self.step_count > 0:
-                raise ValueError(f"{name}: no moments in the optimizer state after step {self.step_count}")
+                return f"{name}: no moments in the optimizer state after step {self.step_count}"
             if moments is not None and moments.shape != param.shape:
-                raise ValueError(f"{name}: moments of shape {tuple(moments.shape)} in the optimizer state, "
-                                 f"parameter of shape {tuple(param.shape)}")
+                return (f"{name}: moments of shape {tuple(moments.shape)} in the optimizer state, "
+                        f"parameter of shape {tuple(param.shape)}")
+        return None
 
     def _update_moments(self, name: str, grad) -> tuple:
         """Fold `grad` into the moments of `name`; returns the new (m, v)."""
