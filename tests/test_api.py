@@ -212,6 +212,25 @@ def test_mismatched_head_raises_unless_ignore_mismatched_sizes(tmp_path):
     np.testing.assert_array_equal(ours.params["albert.pooler.weight"], reference.albert.pooler.weight.detach().numpy())
 
 
+def test_a_pad_token_id_outside_the_vocabulary_is_refused_when_the_model_is_built(tmp_path):
+    transformers = transformers_or_skip()
+    saved_reference(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "pad_token_id": SMALL["vocab_size"]}))
+    with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
+        transformers.AlbertForMaskedLM.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=rf"config\.json has pad_token_id 50, not an id of its 50-piece"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+    with pytest.raises(AssertionError, match="Padding_idx"):
+        transformers.AlbertModel(transformers.AlbertConfig(**SMALL, pad_token_id=50))
+    with pytest.raises(ValueError, match="pad_token_id 50, not an id"):
+        tinyalbert.AlbertModel(AlbertConfig(**SMALL, pad_token_id=50))
+    # The config alone is valid in both (a tokenizer may be chosen later), and the last row works.
+    assert transformers.AlbertConfig(**SMALL, pad_token_id=50).pad_token_id == 50 == AlbertConfig(**SMALL, pad_token_id=50).pad_token_id
+    table = tinyalbert.AlbertModel(AlbertConfig(**SMALL, pad_token_id=49)).params["albert.embeddings.word_embeddings.weight"]
+    assert not table[49].any() and table[48].any()
+
+
 def test_main_input_name_parameters_and_their_count_match_transformers(tmp_path):
     transformers_or_skip()
     for class_name in CLASS_NAMES:

@@ -57,6 +57,7 @@ class AlbertPreTrainedModel:
     def __init__(self, config: AlbertConfig, params: dict | None = None, *, backend="numpy", dtype="float32", seed: int = 0):
         """A model with `params` (NumPy or backend arrays keyed by Transformers names) or, when
         None, freshly initialized ones drawn from a generator seeded with `seed`."""
+        _check_pad_token_id(config)
         self.config = config
         self.xp: ModuleType = get_backend(backend)
         self.dtype = get_dtype(self.xp, dtype)
@@ -167,13 +168,14 @@ class AlbertPreTrainedModel:
             directory = resolve_model_dir(name_or_path, **where, use_safetensors=use_safetensors)
         torch_dtype = config_overrides.pop("torch_dtype", None)
         if config is None:
-            config = AlbertConfig.from_pretrained(directory, **config_overrides)
+            config, config_source = AlbertConfig.from_pretrained(directory, **config_overrides), directory / "config.json"
         elif isinstance(config, AlbertConfig):
-            config = AlbertConfig.from_dict(config.to_dict(), **config_overrides)
+            config, config_source = AlbertConfig.from_dict(config.to_dict(), **config_overrides), "config"
         elif isinstance(config, (str, Path)):
-            config = AlbertConfig.from_pretrained(config, **where, **config_overrides)
+            config, config_source = AlbertConfig.from_pretrained(config, **where, **config_overrides), config
         else:
             raise TypeError(f"config must be a tinyalbert AlbertConfig or a path to one, got {type(config).__name__}")
+        _check_pad_token_id(config, config_source)  # before the weights are read
         if torch_dtype is not None:  # Transformers' name for `dtype` ("float16", torch.float16 or "auto")
             dtype = config.saved_dtype() if torch_dtype == "auto" else torch_dtype
         if state_dict is None:
@@ -603,6 +605,16 @@ IGNORED_LOADER_OPTIONS = frozenset({
     "proxies", "resume_download", "mirror", "_fast_init", "offload_folder", "offload_state_dict", "offload_buffers",
     "max_memory", "weights_only", "_from_auto", "_from_pipeline", "from_auto_class",
 })
+
+
+def _check_pad_token_id(config: AlbertConfig, source: str | Path = "config") -> None:
+    """The padding row of the word embeddings is kept at zero and gets no gradient, so
+    `pad_token_id` must name a row; Transformers' `nn.Embedding(padding_idx=...)` refuses the
+    model too."""
+    pad = config.pad_token_id
+    if pad is not None and pad >= config.vocab_size:
+        raise ValueError(f"{source} has pad_token_id {pad}, not an id of its {config.vocab_size}-piece vocabulary "
+                         "(vocab_size): set it to the tokenizer's <pad> id, 0 for ALBERT")
 
 
 def _refuse_unsupported_loading(from_tf, from_flax, variant, quantization_config) -> None:

@@ -278,7 +278,7 @@ def no_config_message(name: str, directory) -> str:
 def load_model(args):
     """The model for --task (its head class) and its tokenizer. Refused, as one UsageError a user
     can act on: weights the checkpoint lacks (they would start random), weights that do not fit
-    config.json, a pad_token_id outside the vocabulary, NaN or infinite weights."""
+    config.json, a pad_token_id outside the vocabulary (the model refuses it), NaN or infinite weights."""
     from .models import AlbertForMaskedLM
     from .task_pipelines import task_model_class
     from .tokenizer import AlbertTokenizer
@@ -305,11 +305,6 @@ def load_model(args):
         raise UsageError(f"model {args.model} was trained for {trained} (its config.json names "
                          f"{', '.join(model.config.architectures)}): its weights would be read as a {args.task} "
                          f"head and the predictions be meaningless; run it with --task {trained}")
-    pad = model.config.pad_token_id
-    if pad is not None and not 0 <= pad < model.config.vocab_size:
-        raise UsageError(f"{directory / 'config.json'} has pad_token_id {pad}, not an id of its "
-                         f"{model.config.vocab_size}-piece vocabulary (Transformers refuses to load it too): set it "
-                         "to the tokenizer's <pad> id, 0 for ALBERT")
     broken = nonfinite_tensors(model.params)
     if broken:
         raise UsageError(f"model {args.model} has NaN or infinite weights in {len(broken)} tensor(s) "

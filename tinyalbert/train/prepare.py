@@ -299,11 +299,6 @@ def _initial_model(args: TrainingArguments, config, tokenizer, counts: np.ndarra
         if model.config.vocab_size != len(tokenizer):
             raise ValueError(f"the model {args.init_from!r} has {model.config.vocab_size} word embeddings but the "
                              f"tokenizer {len(tokenizer)} pieces: give the model's own tokenizer")
-        pad = model.config.pad_token_id  # kept as it is into OUT/final, which Transformers would then refuse
-        if pad is not None and pad >= model.config.vocab_size:
-            raise ValueError(f"the model {args.init_from!r} has pad_token_id {pad} in its config.json, not an id of "
-                             f"its {model.config.vocab_size}-piece vocabulary: set it to the tokenizer's <pad> id, "
-                             f"{tokenizer.pad_token_id}")
         return model
     model = AlbertForPreTraining(_fit_config_to(config, tokenizer), backend=args.backend, seed=args.seed)
     if args.output_bias_init == "log-frequency":
