@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
-from .cli import OneLineErrorParser, UsageError, int_at_least, print_error
+from .cli import OneLineErrorParser, UsageError, print_error
 
 EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 TASKS = ("text-classification", "token-classification", "question-answering", "multiple-choice")
@@ -37,37 +36,22 @@ examples:
   mpiexec -n 2 python -m tinyalbert.finetune ...   # two processes, each with its block of every batch
 """
 
-positive_int, non_negative_int = int_at_least(1), int_at_least(0)
+def _checked(name: str):
+    """An argparse `type` for the numeric field `name` of FinetuneArguments, held to that class's
+    own limits, so that the command line and callers from Python share one set of them."""
+    from .finetune_loop import INTEGER_MINIMUMS, checked_field
 
+    def parse(text: str):
+        try:
+            value = int(text) if name in INTEGER_MINIMUMS else float(text)
+        except ValueError:
+            value = text  # checked_field says what it must be
+        try:
+            return checked_field(name, value)
+        except ValueError as error:  # argparse puts "argument --name:" before it
+            raise argparse.ArgumentTypeError(str(error).removeprefix(f"{name} ")) from None
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {value}")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):  # 0 would train nothing
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {value}")
-    return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,25 +66,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train", required=True, metavar="FILE")
     parser.add_argument("--validation", required=True, metavar="FILE")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory (best/, checkpoint/, metrics.jsonl)")
-    parser.add_argument("--epochs", type=positive_int, default=defaults["epochs"], metavar="N")
-    parser.add_argument("--batch-size", type=positive_int, default=defaults["batch_size"], metavar="B")
-    parser.add_argument("--lr", type=_positive, default=defaults["lr"], help="peak learning rate (default: %(default)s)")
-    parser.add_argument("--warmup-ratio", type=_fraction, default=defaults["warmup_ratio"], metavar="F",
+    parser.add_argument("--epochs", type=_checked("epochs"), default=defaults["epochs"], metavar="N")
+    parser.add_argument("--batch-size", type=_checked("batch_size"), default=defaults["batch_size"], metavar="B")
+    parser.add_argument("--lr", type=_checked("lr"), default=defaults["lr"], help="peak learning rate (default: %(default)s)")
+    parser.add_argument("--warmup-ratio", type=_checked("warmup_ratio"), default=defaults["warmup_ratio"], metavar="F",
                         help="share of the steps spent warming up, then linear decay to 0 (default: %(default)s)")
-    parser.add_argument("--weight-decay", type=_non_negative, default=defaults["weight_decay"], metavar="W",
+    parser.add_argument("--weight-decay", type=_checked("weight_decay"), default=defaults["weight_decay"], metavar="W",
                         help="AdamW's decoupled decay, none on LayerNorm and biases (default: %(default)s)")
-    parser.add_argument("--clip-norm", type=_non_negative, default=defaults["clip_norm"], metavar="C",
+    parser.add_argument("--clip-norm", type=_checked("clip_norm"), default=defaults["clip_norm"], metavar="C",
                         help="global gradient-norm clip, 0 for none (default: %(default)s)")
-    parser.add_argument("--max-seq-length", type=positive_int, default=defaults["max_seq_length"], metavar="L")
-    parser.add_argument("--seed", type=non_negative_int, default=defaults["seed"])
+    parser.add_argument("--max-seq-length", type=_checked("max_seq_length"), default=defaults["max_seq_length"], metavar="L")
+    parser.add_argument("--seed", type=_checked("seed"), default=defaults["seed"])
     parser.add_argument("--backend", choices=("numpy", "cupy"), default=defaults["backend"])
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options)")
     parser.add_argument("--ignore-mismatched-sizes", action="store_true",
                         help="start a new classifier when --model's was fine-tuned for another number of labels")
-    parser.add_argument("--mpi-timeout", type=_positive, default=defaults["mpi_timeout"], metavar="SECONDS",
+    parser.add_argument("--mpi-timeout", type=_checked("mpi_timeout"), default=defaults["mpi_timeout"], metavar="SECONDS",
                         help="under mpiexec: how long a process waits for the others in one collective before the "
                              "job stops with a message (default: %(default)g)")
-    parser.add_argument("--stop-after", type=positive_int, metavar="N",
+    parser.add_argument("--stop-after", type=_checked("stop_after"), metavar="N",
                         help="run only N epochs in this session (checkpointed; --resume continues)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines (the final summary is still printed)")
     return parser

@@ -67,29 +67,39 @@ class FinetuneArguments:
     stop_after: int | None = None  # epochs to run in this session (then --resume continues)
 
     def __post_init__(self):
-        """The limits of the command line's parser (`tinyalbert.finetune`), for callers from Python
-        too: ValueError naming the first field that cannot work. Numbers become Python ints and
-        floats (NumPy's pass)."""
+        """ValueError naming the first field that cannot work; numbers become Python ints and
+        floats (NumPy's pass). The command line holds its options to the same limits
+        (`checked_field`)."""
         if self.task not in MAIN_METRIC:
             raise ValueError(f"task must be one of {', '.join(map(repr, MAIN_METRIC))}, got {self.task!r}")
         if self.backend not in ("numpy", "cupy"):
             raise ValueError(f"backend must be 'numpy' or 'cupy', got {self.backend!r}")
-        for name, minimum in (("epochs", 1), ("batch_size", 1), ("max_seq_length", 1), ("seed", 0), ("stop_after", 1)):
-            if name == "stop_after" and self.stop_after is None:
-                continue
-            value = as_int(name, getattr(self, name))
-            if value < minimum:
-                raise ValueError(f"{name} must be {'a positive integer' if minimum else 'an integer >= 0'}, got {value}")
-            setattr(self, name, value)
-        # lr 0 would train nothing; clip_norm 0 turns clipping off. nan and inf are refused.
-        for name, positive in (("lr", True), ("mpi_timeout", True), ("weight_decay", False), ("clip_norm", False)):
-            value = as_number(name, getattr(self, name))
-            if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
-                raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value}")
-            setattr(self, name, value)
-        self.warmup_ratio = as_number("warmup_ratio", self.warmup_ratio)
-        if not 0.0 <= self.warmup_ratio <= 1.0:
-            raise ValueError(f"warmup_ratio must be a number in [0, 1], got {self.warmup_ratio}")
+        for name in (*INTEGER_MINIMUMS, *NUMBER_LIMITS):
+            if not (name == "stop_after" and self.stop_after is None):
+                setattr(self, name, checked_field(name, getattr(self, name)))
+
+
+# The limits of the numeric fields. lr 0 would train nothing; clip_norm 0 turns clipping off.
+INTEGER_MINIMUMS = {"epochs": 1, "batch_size": 1, "max_seq_length": 1, "seed": 0, "stop_after": 1}
+NUMBER_LIMITS = {"lr": "a finite number > 0", "mpi_timeout": "a finite number > 0",
+                 "weight_decay": "a finite number >= 0", "clip_norm": "a finite number >= 0",
+                 "warmup_ratio": "a number in [0, 1]"}
+
+
+def checked_field(name: str, value):
+    """`value` for the numeric field `name` of FinetuneArguments as a Python int or float (NumPy's
+    pass), or ValueError naming the field and what it must be. nan and inf are refused."""
+    if name in INTEGER_MINIMUMS:
+        value, minimum = as_int(name, value), INTEGER_MINIMUMS[name]
+        if value < minimum:
+            raise ValueError(f"{name} must be {'a positive integer' if minimum else 'an integer >= 0'}, got {value}")
+        return value
+    value, wanted = as_number(name, value), NUMBER_LIMITS[name]
+    fits = {"a finite number > 0": value > 0, "a finite number >= 0": value >= 0,
+            "a number in [0, 1]": 0 <= value <= 1}[wanted]
+    if not (fits and math.isfinite(value)):
+        raise ValueError(f"{name} must be {wanted}, got {value}")
+    return value
 
 
 def model_class(task: str):
