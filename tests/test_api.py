@@ -1005,3 +1005,15 @@ def test_a_training_runs_folder_points_at_the_models_inside(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match=r"no config.json in \S+$"):  # nothing inside: no hint
         AlbertConfig.from_pretrained(tmp_path / "empty")
+
+
+def test_a_training_runs_folder_points_the_tokenizer_at_the_models_inside(tmp_path):
+    tokenizer = tinyalbert.AlbertTokenizer.from_pretrained("tinyalbert-mini")
+    for folder in ("best", "checkpoint"):  # finetune's OUT
+        tokenizer.save_pretrained(tmp_path / "run" / folder)
+    with pytest.raises(FileNotFoundError, match=r"run has no spiece.model, which looks like a training run's folder: "
+                                                 r"its models are in .*run/best and .*run/checkpoint; load .*run/best$"):
+        tinyalbert.AlbertTokenizer.from_pretrained(tmp_path / "run")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"empty has no spiece.model$"):
+        tinyalbert.AlbertTokenizer.from_pretrained(tmp_path / "empty")

@@ -365,7 +365,7 @@ class AlbertConfig:
         are left out and returned: `(config, {name: value})`. A file that is not an ALBERT config
         raises ValueError naming the file and the field.
         """
-        from .hub import models_inside, resolve_model_dir
+        from .hub import resolve_model_dir, training_run_hint
 
         where = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token,
                      subfolder=subfolder, force_download=force_download)
@@ -377,11 +377,7 @@ class AlbertConfig:
         # A file is read whatever its name ends with, as in Transformers; anything else names a model.
         file = path if path.is_file() else resolve_model_dir(path, **where) / CONFIG_NAME
         if not file.is_file():
-            inner = models_inside(file.parent)
-            hint = (f", which looks like a training run's folder: its models are in "
-                    f"{' and '.join(str(file.parent / folder) for folder in inner)}; load {file.parent / inner[0]}"
-                    if inner else "")
-            raise FileNotFoundError(f"no {CONFIG_NAME} in {file.parent}{hint}")
+            raise FileNotFoundError(f"no {CONFIG_NAME} in {file.parent}{training_run_hint(file.parent, CONFIG_NAME)}")
         try:
             values = json.loads(file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:

@@ -147,13 +147,24 @@ def _download(repo_id: str, revision: str, cache_dir: Path | None = None, token=
     return path / subfolder, ""
 
 
-def models_inside(directory: Path) -> list[str]:
-    """The subfolders of `directory` that hold a config.json, best first: a training run's folder
-    (pretrain's OUT, finetune's) keeps its models one level down, in final/ or best/ and checkpoint/."""
+def models_inside(directory: Path, holding: str = "config.json") -> list[str]:
+    """The subfolders of `directory` that hold the file `holding`, best first: a training run's
+    folder (pretrain's OUT, finetune's) keeps its models one level down, in final/ or best/ and
+    checkpoint/."""
     if not directory.is_dir():
         return []
-    inner = [folder.name for folder in directory.iterdir() if (folder / "config.json").is_file()]
+    inner = [folder.name for folder in directory.iterdir() if (folder / holding).is_file()]
     return sorted(inner, key=lambda folder: (folder not in ("final", "best"), folder))
+
+
+def training_run_hint(directory: Path, holding: str) -> str:
+    """What to load instead when `directory` lacks `holding` but is a training run's folder
+    (", which looks like a training run's folder: ..."), or "" when it is not."""
+    inner = models_inside(directory, holding)
+    if not inner:
+        return ""
+    return (f", which looks like a training run's folder: its models are in "
+            f"{' and '.join(str(directory / folder) for folder in inner)}; load {directory / inner[0]}")
 
 
 def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, local_files_only: bool = False,

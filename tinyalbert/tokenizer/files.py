@@ -162,8 +162,16 @@ def find_pretrained(name_or_path, **where) -> tuple[Path, dict]:
         path = Path(resolve_model_dir(name_or_path, **where))
     vocab_file = path / VOCAB_FILE_NAME
     if not vocab_file.is_file():
-        raise FileNotFoundError(f"{path} has no {VOCAB_FILE_NAME}")
+        raise FileNotFoundError(f"{path} has no {VOCAB_FILE_NAME}{_training_run_hint(path)}")
     return vocab_file, read_pretrained(path)
+
+
+def _training_run_hint(path: Path) -> str:
+    try:
+        from tinyalbert.hub import training_run_hint
+    except ImportError:  # this module is also used on its own
+        return ""
+    return training_run_hint(path, VOCAB_FILE_NAME)
 
 
 def copy_vocabulary(vocab_file: Path, model_bytes: bytes, out_file: Path) -> None:
