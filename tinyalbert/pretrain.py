@@ -159,7 +159,13 @@ def arguments_from(namespace: argparse.Namespace):
             saved.pop("tokenizer", None)
             saved.pop("vocab_size", None)
         given = {**saved, **given}
-    return TrainingArguments(**given)
+    try:
+        return TrainingArguments(**given)
+    except ValueError as error:  # it names its fields; the user typed options: "lr ..." -> "--lr ..."
+        field, _, rest = str(error).partition(" ")
+        if getattr(namespace, field, None) is None:  # not an option given here (or no field at all)
+            raise
+        raise ValueError(f"--{field.replace('_', '-')} {rest}") from None
 
 
 def main(argv=None) -> int:
