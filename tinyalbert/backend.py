@@ -146,6 +146,12 @@ def dtype_name(xp: ModuleType, dtype) -> str:
     raise ValueError(f"unsupported dtype {dtype!r}: use one of {', '.join(FLOAT_DTYPES)}")
 
 
+def is_float16(x) -> bool:
+    """Whether `x` holds float16, a dtype outside the Array API standard (array_api_strict has none)."""
+    xp = array_namespace(x)
+    return hasattr(xp, "float16") and x.dtype == xp.float16
+
+
 def is_torch_tensor(value) -> bool:
     """Whether `value` is a torch tensor, without importing torch."""
     return callable(getattr(value, "detach", None)) and type(value).__module__.split(".")[0] == "torch"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ..backend import array_namespace, erf
+from ..backend import array_namespace, erf, is_float16
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 GELU_NEW_CUBIC = 0.044715
@@ -57,6 +57,8 @@ def gelu_new_derivative(x):
     """d/dx of 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3):
     0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx."""
     xp = array_namespace(x)
+    if is_float16(x):  # past |x| = 256, x * x overflows float16 and (1 - tanh^2 u) * inf is nan
+        return xp.astype(gelu_new_derivative(xp.astype(x, xp.float32)), xp.float16)
     # perf: the last line of the formula is built in place in `slope`
     squared = x * x
     tanh_inner = xp.tanh(SQRT_2_OVER_PI * x * (1.0 + GELU_NEW_CUBIC * squared))

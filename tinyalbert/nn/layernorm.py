@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import array_namespace
+from ..backend import array_namespace, is_float16
 
 
 class LayerNormCache(NamedTuple):
@@ -16,6 +16,11 @@ class LayerNormCache(NamedTuple):
 def layernorm_forward(inputs, weight, bias, eps: float):
     """(..., dim) -> (..., dim)."""
     xp = array_namespace(inputs)
+    if is_float16(inputs):
+        # float16 holds neither eps = 1e-12 (it rounds to 0) nor squares past 65504: as torch
+        # does, normalize in float32 and round the output once (the cache stays float32)
+        outputs, cache = layernorm_forward(*(xp.astype(a, xp.float32) for a in (inputs, weight, bias)), eps)
+        return xp.astype(outputs, xp.float16), cache
     centered = inputs - xp.mean(inputs, axis=-1, keepdims=True)
     variance = xp.mean(centered * centered, axis=-1, keepdims=True)
     inv_std = 1.0 / xp.sqrt(variance + eps)
@@ -33,6 +38,9 @@ def layernorm_backward(d_output, cache: LayerNormCache):
         d_inputs = inv_std * (g - mean(g) - n * mean(g * n)).
     """
     xp = array_namespace(d_output)
+    if is_float16(d_output):  # the forward ran in float32 (see above): so does the backward
+        d_inputs, grads = layernorm_backward(xp.astype(d_output, xp.float32), cache)
+        return xp.astype(d_inputs, xp.float16), {name: xp.astype(g, xp.float16) for name, g in grads.items()}
     normalized = cache.normalized
     dim = normalized.shape[-1]
     d_rows = xp.reshape(d_output, (-1, dim))
