@@ -218,3 +218,19 @@ def test_gelu_new_derivative_in_float16_stays_finite_past_256():
     ours = gelu_new_derivative(x)
     assert ours.dtype == np.float16
     assert_within_ulps(ours, inputs.grad, 1, "gelu_new derivative")
+
+
+def test_gelu_new_in_float16_is_x_for_large_x():
+    """gelu_new(x) = x for large x; multiplying (1 + tanh) = 2 by x before halving overflowed
+    float16 to inf past x = 32752. Compared with transformers' gelu_new in float32 on the same
+    float16 values (which it rounds to float16 to print them: within one step)."""
+    from transformers.activations import ACT2FN
+
+    from tinyalbert.nn.activations import gelu_new
+
+    x = np.array([-65504.0, -40000.0, -1.0, 0.0, 1.0, 32752.0, 40000.0, 65504.0], dtype=np.float16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # x * x * x overflows: tanh(inf) = 1 is still right
+        ours = gelu_new(x)
+    assert ours.dtype == np.float16
+    assert_within_ulps(ours, ACT2FN["gelu_new"](torch.tensor(x, dtype=torch.float32)), 1, "gelu_new")

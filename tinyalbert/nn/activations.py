@@ -32,8 +32,8 @@ def gelu_new(x):
     inner *= SQRT_2_OVER_PI
     out = xp.tanh(inner)
     out += 1.0
+    out *= 0.5  # before the product with x: (1 + tanh) x overflows float16 past x = 32752
     out *= x
-    out *= 0.5
     return out
 
 
