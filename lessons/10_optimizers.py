@@ -103,7 +103,9 @@ print("not decayed, e.g.:", not_decayed[:4])
 #
 # So every tensor moves by $\eta\lVert p\rVert$: a *relative* step of $\eta$, the same for the big
 # embedding table and for a small dense layer. The ratio $\lVert p\rVert/\lVert r\rVert$ is the
-# "trust ratio". LayerNorm parameters and biases skip both the decay and the ratio.
+# "trust ratio". LayerNorm parameters and biases skip both the decay and the ratio. (The bias
+# corrections $1-\beta^t$ are the paper's; google-research/albert's LAMB leaves them out, which
+# changes the first few thousand steps only.)
 
 # %%
 def my_lamb_step(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01):

@@ -25,6 +25,8 @@ from .backend import (
 )
 from .config import AlbertConfig
 from .nn.albert import albert_body_forward
+from .nn.embeddings import embedding_lookup
+from .nn.heads import UNTIED_DECODER, WORD_EMBEDDINGS
 from .nn.losses import cross_entropy_forward
 from .nn.pretraining import SOP_CLASSES, SOP_PREFIX, pretraining_backward, pretraining_forward
 from .inputs import check_labels, output_flags, prepare_inputs
@@ -38,9 +40,7 @@ from .weights import (
 )
 
 
-WORD_EMBEDDINGS = "albert.embeddings.word_embeddings.weight"
 MLM_BIAS = "predictions.bias"
-MLM_DECODER = "predictions.decoder.weight"  # only when tie_word_embeddings is False
 
 
 # --- the shared machinery -----------------------------------------------------------------------
@@ -507,7 +507,8 @@ def _replace_parameter(model, name: str, value) -> None:
 
 
 class WordEmbeddings:
-    """`get_input_embeddings()`: weight (vocab, embedding_size); `view(ids)` -> (..., embedding_size).
+    """`get_input_embeddings()`: weight (vocab, embedding_size); calling it, `embeddings(ids)`,
+    gives (..., embedding_size).
 
     A view, not a copy: `weight` is read from the model's parameter dict every time, so it follows
     the optimizer, `to()` and `resize_token_embeddings`, and setting it replaces the model's table.
@@ -537,20 +538,18 @@ class WordEmbeddings:
         return self.model.config.pad_token_id
 
     def __call__(self, input_ids):
-        xp = self.model.xp
-        ids = asarray(xp, input_ids)
-        return xp.reshape(xp.take(self.weight, xp.reshape(ids, (-1,)), axis=0), (*ids.shape, self.embedding_dim))
+        return embedding_lookup(self.weight, asarray(self.model.xp, input_ids))
 
 
 class MlmDecoder:
     """`get_output_embeddings()`: the MLM decoder, a view like `WordEmbeddings`. weight
     (vocab, embedding_size) is the word-embedding table itself when tied (the default), else
-    `predictions.decoder.weight`; bias (vocab,) is the MLM bias; `view(h)` scores vectors
-    (..., embedding_size) against the vocabulary."""
+    `predictions.decoder.weight`; bias (vocab,) is the MLM bias; calling it, `decoder(h)`, scores
+    vectors (..., embedding_size) against the vocabulary: (..., vocab)."""
 
     def __init__(self, model):
         self.model = model
-        self.weight_name = MLM_DECODER if MLM_DECODER in model.params else WORD_EMBEDDINGS
+        self.weight_name = UNTIED_DECODER if UNTIED_DECODER in model.params else WORD_EMBEDDINGS
 
     @property
     def weight(self):

@@ -8,10 +8,14 @@ classification, question answering and multiple choice. Each is a linear head on
 """
 from __future__ import annotations
 
+import math
+
 from .backend import asarray
 from .inputs import check_span_positions, refuse_mapping
 from .models import AlbertPreTrainedModel, flat_cross_entropy
+from .nn.albert import complete_grads
 from .nn.encoder import weights_below
+from .nn.finetuning import AlbertInputs
 from .nn.heads import classifier_forward
 from .nn.losses import bce_with_logits_forward, cross_entropy_forward, mse_forward
 from .outputs import (
@@ -93,12 +97,12 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         from .nn import finetuning
 
         _check_classifier_size(self)
-        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
+        inputs = _prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
         labels = self._targets(labels, inputs.input_ids.shape[0])
         loss, _, cache = finetuning.sequence_classification_forward(
             self.params, self.config, inputs, labels, problem_type=self.config.problem_type, rng=self._dropout_rng()
         )
-        return loss, finetuning.complete_grads(self.params, finetuning.sequence_classification_backward(cache))
+        return loss, complete_grads(self.params, finetuning.sequence_classification_backward(cache))
 
 
 def _check_classifier_size(model) -> None:
@@ -143,12 +147,12 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         from .nn import finetuning
 
         _check_classifier_size(self)
-        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
+        inputs = _prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
         labels = self._position_labels(labels, "labels", self.config.num_labels, inputs.input_ids.shape)
         loss, _, cache = finetuning.token_classification_forward(
             self.params, self.config, inputs, labels, rng=self._dropout_rng()
         )
-        return loss, finetuning.complete_grads(self.params, finetuning.token_classification_backward(cache))
+        return loss, complete_grads(self.params, finetuning.token_classification_backward(cache))
 
 
 class AlbertForQuestionAnswering(AlbertPreTrainedModel):
@@ -191,13 +195,13 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
 
         if self.config.num_labels != 2:
             raise ValueError(f"AlbertForQuestionAnswering needs config.num_labels == 2, got {self.config.num_labels}")
-        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
+        inputs = _prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
         batch = inputs.input_ids.shape[0]
         loss, _, cache = finetuning.question_answering_forward(
             self.params, self.config, inputs, check_span_positions(self.xp, start_positions, "start_positions", batch),
             check_span_positions(self.xp, end_positions, "end_positions", batch), rng=self._dropout_rng(),
         )
-        return loss, finetuning.complete_grads(self.params, finetuning.question_answering_backward(cache))
+        return loss, complete_grads(self.params, finetuning.question_answering_backward(cache))
 
 
 class AlbertForMultipleChoice(AlbertPreTrainedModel):
@@ -250,10 +254,44 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
         gradient of every parameter, keyed like `state_dict()`."""
         from .nn import finetuning
 
-        inputs = finetuning.prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids, choices=True)
+        inputs = _prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids, choices=True)
         batch, num_choices = inputs.input_ids.shape[:2]
         labels = self._labels(labels, "labels", num_choices, (batch,))
         loss, _, cache = finetuning.multiple_choice_forward(
             self.params, self.config, inputs, labels, rng=self._dropout_rng()
         )
-        return loss, finetuning.complete_grads(self.params, finetuning.multiple_choice_backward(cache))
+        return loss, complete_grads(self.params, finetuning.multiple_choice_backward(cache))
+
+
+def _prepared_inputs(model, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
+                     choices: bool = False) -> AlbertInputs:
+    """The inputs on the model's backend with its defaults filled in (all-ones mask, zero token
+    types, positions 0..seq-1) and checked. With `choices`, inputs are (batch, choices, seq):
+    checked as (batch * choices, seq) sequences, returned in their own shape."""
+    xp = model.xp
+    refuse_mapping(input_ids)
+    input_ids = asarray(xp, input_ids)
+    wanted = 3 if choices else 2
+    if input_ids.ndim != wanted:
+        axes = "(batch, choices, seq)" if choices else "(batch, seq)"
+        raise ValueError(f"input_ids must have shape {axes}, got {tuple(input_ids.shape)}")
+    shape = tuple(input_ids.shape)
+    rows = (math.prod(shape[:-1]), shape[-1])  # one row per sequence (per choice)
+
+    def as_rows(value, name):
+        # Checked before the reshape: a reshape alone would read a transposed mask without a word.
+        if value is None:
+            return None
+        value = asarray(xp, value)
+        if tuple(value.shape) not in (shape, rows):
+            raise ValueError(f"{name} must have shape {shape} like input_ids, got {tuple(value.shape)}")
+        return xp.reshape(value, rows)
+
+    if position_ids is not None:  # (seq,) and (1, seq) are broadcast by the model; (batch, choices, seq) flattened
+        position_ids = asarray(xp, position_ids)
+        position_ids = as_rows(position_ids, "position_ids") if position_ids.ndim == 3 else position_ids
+    ids, mask, types, positions, _, _ = model._prepare_inputs(
+        xp.reshape(input_ids, rows), as_rows(attention_mask, "attention_mask"),
+        as_rows(token_type_ids, "token_type_ids"), position_ids, None, None,
+    )
+    return AlbertInputs(xp.reshape(ids, shape), xp.reshape(mask, shape), xp.reshape(types, shape), positions)

@@ -96,3 +96,12 @@ def albert_body_backward(d_sequence_output, d_pooled, cache: AlbertBodyCache):
     d_inputs_embeds, embedding_grads = embeddings_backward(d_embedded, cache.embeddings)
     grads.update({"albert.embeddings." + name: grad for name, grad in embedding_grads.items()})
     return d_inputs_embeds, grads
+
+
+def complete_grads(params: dict, grads: dict) -> dict:
+    """`grads` in the order of `params`, with zeros for the parameters the loss does not reach
+    (the absolute position table of a relative-position model)."""
+    return {
+        name: grads[name] if name in grads else array_namespace(value).zeros_like(value)
+        for name, value in params.items()
+    }

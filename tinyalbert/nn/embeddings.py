@@ -2,7 +2,7 @@
 hidden size never multiplies the vocabulary.
 
     embedded = word[input_ids] + token_type[token_type_ids] (+ position[position_ids])
-    output   = LayerNorm(embedded)          (batch, seq, embedding_size)
+    output   = dropout(LayerNorm(embedded))          (batch, seq, embedding_size)
 
 The E -> H projection (`embedding_hidden_mapping_in`) belongs to the encoder, as in Transformers.
 `weights` is keyed by the names below `albert.embeddings.`.

@@ -94,7 +94,7 @@ def encoder_forward(
     layer's intermediate arrays are freed as soon as the next layer has run.
 
     Returns (last_hidden, all_hidden_states or None, all_attentions or None, cache).
-    head_mask: None or (num_hidden_layers, batch or 1, heads, 1, 1).
+    head_mask: None or (num_hidden_layers, 1, heads, 1, 1) (`expand_head_mask`).
     """
     hidden, mapping_cache = linear_forward(
         embedded, params[ENCODER_PREFIX + "embedding_hidden_mapping_in.weight"],
@@ -102,16 +102,16 @@ def encoder_forward(
     )
     all_hidden = [hidden] if output_hidden_states else None
     all_attentions = [] if output_attentions else None
-    group_weights = {}  # the sub-dicts of each layer, built once per call
+    layer_weights = {}  # the sub-dict of each layer's prefix, built once per call
     layer_caches = []
     for layer_pass in range(config.num_hidden_layers):
         group = group_of_pass(layer_pass, config)
         for inner in range(config.inner_group_num):
             prefix = layer_prefix(group, inner)
-            if prefix not in group_weights:
-                group_weights[prefix] = weights_below(params, prefix)
+            if prefix not in layer_weights:
+                layer_weights[prefix] = weights_below(params, prefix)
             hidden, probs, attention_cache, feedforward_cache = albert_layer_forward(
-                hidden, group_weights[prefix], mask_bias, head_mask_row(head_mask, layer_pass, inner, config),
+                hidden, layer_weights[prefix], mask_bias, head_mask_row(head_mask, layer_pass, inner, config),
                 config, rng=rng,
             )
             if keep_caches:

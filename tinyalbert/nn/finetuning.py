@@ -7,15 +7,14 @@ Each forward runs the ALBERT body with its caches kept, the head, and the head's
 Transformers 4.53.3 computes it; each backward goes from d loss = 1 back through the loss, the
 head and the body. `inputs` is an `AlbertInputs` of prepared arrays (the model classes fill in
 the defaults). Gradients come back keyed by the Transformers names of the parameters the loss
-reaches; `complete_grads` adds zeros for the others and puts them in the model's order.
+reaches; `tinyalbert.nn.albert.complete_grads` adds zeros for the others and puts them in the
+model's order.
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
-from ..backend import array_namespace, asarray
-from ..inputs import refuse_mapping
+from ..backend import array_namespace
 from .albert import AlbertBodyCache, albert_body_backward, albert_body_forward
 from .encoder import weights_below
 from .heads import ClassifierCache, classifier_backward, classifier_forward
@@ -28,7 +27,8 @@ PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_class
 
 
 class AlbertInputs(NamedTuple):
-    """What the body reads, as arrays of the parameters' namespace, all (batch, seq)."""
+    """What the body reads, as arrays of the parameters' namespace: each (batch, seq), or
+    (batch, choices, seq) for multiple choice; position_ids (1 or batch, seq)."""
     input_ids: object
     attention_mask: object
     token_type_ids: object
@@ -45,50 +45,12 @@ class HeadCache(NamedTuple):
     classifier_prefix: str  # "classifier." or "qa_outputs."
 
 
-def prepared_inputs(model, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
-                    choices: bool = False) -> AlbertInputs:
-    """The inputs on the model's backend with its defaults filled in (all-ones mask, zero token
-    types, positions 0..seq-1) and checked. With `choices`, inputs are (batch, choices, seq):
-    checked as (batch * choices, seq) sequences, returned in their own shape."""
-    xp = model.xp
-    refuse_mapping(input_ids)
-    input_ids = asarray(xp, input_ids)
-    wanted = 3 if choices else 2
-    if input_ids.ndim != wanted:
-        axes = "(batch, choices, seq)" if choices else "(batch, seq)"
-        raise ValueError(f"input_ids must have shape {axes}, got {tuple(input_ids.shape)}")
-    shape = tuple(input_ids.shape)
-    rows = (math.prod(shape[:-1]), shape[-1])  # one row per sequence (per choice)
-
-    def as_rows(value, name):
-        # Checked before the reshape: a reshape alone would read a transposed mask without a word.
-        if value is None:
-            return None
-        value = asarray(xp, value)
-        if tuple(value.shape) not in (shape, rows):
-            raise ValueError(f"{name} must have shape {shape} like input_ids, got {tuple(value.shape)}")
-        return xp.reshape(value, rows)
-
-    if position_ids is not None:  # (seq,) and (1, seq) are broadcast by the model; (batch, choices, seq) flattened
-        position_ids = asarray(xp, position_ids)
-        position_ids = as_rows(position_ids, "position_ids") if position_ids.ndim == 3 else position_ids
-    ids, mask, types, positions, _, _ = model._prepare_inputs(
-        xp.reshape(input_ids, rows), as_rows(attention_mask, "attention_mask"),
-        as_rows(token_type_ids, "token_type_ids"), position_ids, None, None,
-    )
-    return AlbertInputs(xp.reshape(ids, shape), xp.reshape(mask, shape), xp.reshape(types, shape), positions)
-
-
 def _body(params, config, inputs: AlbertInputs, with_pooler: bool, rng):
     return albert_body_forward(
         params, config, inputs.input_ids, attention_mask=inputs.attention_mask,
         token_type_ids=inputs.token_type_ids, position_ids=inputs.position_ids, with_pooler=with_pooler,
         rng=rng, keep_caches=True,
     )
-
-
-def _dropout(p, rng) -> float:
-    return (p or 0.0) if rng is not None else 0.0
 
 
 def infer_problem_type(config, labels) -> str:
@@ -116,7 +78,7 @@ def sequence_classification_forward(params, config, inputs: AlbertInputs, labels
     body, body_cache = _body(params, config, inputs, True, rng)
     logits, classifier_cache = classifier_forward(
         body.pooled_output, weights_below(params, "classifier."),
-        dropout=_dropout(config.classifier_dropout_prob, rng), rng=rng,
+        dropout=config.classifier_dropout_prob, rng=rng,
     )
     xp = array_namespace(logits)
     num_labels = config.num_labels
@@ -146,7 +108,7 @@ def token_classification_forward(params, config, inputs: AlbertInputs, labels, *
     body, body_cache = _body(params, config, inputs, False, rng)
     p = config.hidden_dropout_prob if config.classifier_dropout_prob is None else config.classifier_dropout_prob
     logits, classifier_cache = classifier_forward(
-        body.sequence_output, weights_below(params, "classifier."), dropout=_dropout(p, rng), rng=rng
+        body.sequence_output, weights_below(params, "classifier."), dropout=p, rng=rng
     )
     xp = array_namespace(logits)
     loss, loss_cache = cross_entropy_forward(
@@ -187,7 +149,7 @@ def multiple_choice_forward(params, config, inputs: AlbertInputs, labels, *, rng
     body, body_cache = _body(params, config, flat, True, rng)
     scores, classifier_cache = classifier_forward(
         body.pooled_output, weights_below(params, "classifier."),
-        dropout=_dropout(config.classifier_dropout_prob, rng), rng=rng,
+        dropout=config.classifier_dropout_prob, rng=rng,
     )
     logits = xp.reshape(scores, (batch, choices))
     loss, loss_cache = cross_entropy_forward(logits, xp.reshape(labels, (-1,)))
@@ -227,12 +189,3 @@ sequence_classification_backward = head_backward
 token_classification_backward = head_backward
 question_answering_backward = head_backward
 multiple_choice_backward = head_backward
-
-
-def complete_grads(params: dict, grads: dict) -> dict:
-    """`grads` in the order of `params`, with zeros for the parameters the loss does not reach
-    (the absolute position table of a relative-position model)."""
-    return {
-        name: grads[name] if name in grads else array_namespace(value).zeros_like(value)
-        for name, value in params.items()
-    }

@@ -65,9 +65,10 @@ def mlm_decoder_weight(params):
 def mlm_head_forward(sequence_output, weights, decoder_weight, *, hidden_act: str, layer_norm_eps: float):
     """Masked-LM logits: H -> E (dense, activation, LayerNorm), then E -> vocab.
 
-    sequence_output (batch, seq, hidden) -> logits (batch, seq, vocab). `decoder_weight` is the
-    (vocab, embedding_size) word-embedding table: the decoder is tied to the input embedding,
-    and its bias is `predictions.bias`.
+    sequence_output (batch, seq, hidden) -> logits (batch, seq, vocab). `decoder_weight`
+    (vocab, embedding_size) is the word-embedding table when the decoder is tied to it (the
+    default), else `predictions.decoder.weight` (see `mlm_decoder_weight`); its bias is
+    `predictions.bias`.
     """
     projected, dense_cache = linear_forward(sequence_output, weights["dense.weight"], weights["dense.bias"])
     activated, activation_cache = activation_forward(projected, hidden_act)

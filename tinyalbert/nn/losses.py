@@ -58,7 +58,8 @@ def cross_entropy_backward(d_loss, cache: CrossEntropyCache):
 
 
 def mse_forward(predictions, targets):
-    """Mean squared error over all entries."""
+    """predictions, targets (same shape) -> (mean squared error over all entries, a 0-d array;
+    cache = predictions - targets)."""
     xp = array_namespace(predictions)
     difference = predictions - targets
     return xp.mean(difference * difference), difference
@@ -73,7 +74,8 @@ def mse_backward(d_loss, difference):
 
 
 def bce_with_logits_forward(logits, targets):
-    """Binary cross-entropy on logits, averaged over all entries, in the overflow-safe form
+    """logits, targets in [0, 1] (same shape) -> (binary cross-entropy averaged over all
+    entries, a 0-d array; cache = (logits, targets)), in the overflow-safe form
     max(x, 0) - x*y + log(1 + exp(-|x|))."""
     xp = array_namespace(logits)
     loss = xp.maximum(logits, xp.zeros_like(logits)) - logits * targets + xp.log1p(xp.exp(-xp.abs(logits)))

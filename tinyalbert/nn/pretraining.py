@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..backend import array_namespace, scatter_add_rows
-from .albert import AlbertBodyCache, albert_body_backward, albert_body_forward
+from .albert import AlbertBodyCache, albert_body_backward, albert_body_forward, complete_grads
 from .encoder import weights_below
 from .heads import (
     UNTIED_DECODER, WORD_EMBEDDINGS, ClassifierCache, MLMHeadCache, classifier_backward, classifier_forward,
@@ -30,7 +30,7 @@ SOP_CLASSES = 2  # Transformers reshapes the SOP logits to (-1, 2) for its loss
 
 
 class PretrainingOutputs(NamedTuple):
-    prediction_logits: object  # (batch, seq, vocab)
+    prediction_logits: object  # (batch, seq, vocab), or (labelled, vocab) with labelled_only
     sop_logits: object  # (batch, 2), or None when the params have no SOP head (AlbertForMaskedLM)
     hidden_states: object  # list of (batch, seq, hidden), or None
     attentions: object  # list of (batch, heads, seq, seq), or None
@@ -168,4 +168,4 @@ def pretraining_backward(cache: PretrainingCache) -> dict:
             grads[WORD_EMBEDDINGS] += d_decoder_weight  # perf: in place (vocab x E)
         else:  # inputs_embeds replaced the lookup
             grads[WORD_EMBEDDINGS] = d_decoder_weight
-    return {name: grads[name] if name in grads else xp.zeros_like(value) for name, value in params.items()}
+    return complete_grads(params, grads)

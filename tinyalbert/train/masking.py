@@ -43,11 +43,15 @@ _PUNCTUATION_PIECES = frozenset(string.punctuation)
 
 
 def word_start_ids_from_pieces(pieces: Sequence[str]) -> np.ndarray:
-    """Which SentencePiece pieces begin a word, as a boolean mask over the vocabulary (vocab,).
+    """Which SentencePiece pieces begin a word: `is_word_start`, a boolean mask over the
+    vocabulary (vocab,), not a list of ids.
 
-    `pieces[i]` is the piece of id i. Following ALBERT, a piece begins a word if it starts
-    with '▁' (the SentencePiece space marker) or '<', or is a single punctuation character;
-    any other piece continues the word before it.
+    `pieces[i]` is the piece of id i. A piece begins a word if it starts with '▁' (the
+    SentencePiece space marker) or '<', or is a single punctuation character; any other piece
+    continues the word before it. This simplifies google-research/albert's `_is_start_piece_sp`,
+    which also starts a word at every piece holding a character outside a-z and punctuation
+    (digits, accented letters, '€', '£'): there a number cut into pieces is masked piece by
+    piece, here as one word.
     """
     return np.array(
         [piece.startswith(("\u2581", "<")) or piece in _PUNCTUATION_PIECES for piece in pieces],

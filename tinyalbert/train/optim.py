@@ -7,7 +7,7 @@ any Array API library; nothing here converts an array to a Python number.
 - `AdamW`: the update of `torch.optim.AdamW` (decoupled weight decay).
 - `LAMB`: Adam's direction, rescaled per parameter tensor by a trust ratio ||p|| / ||update||
   (You et al. 2019, "Large Batch Optimization for Deep Learning"), the optimizer ALBERT was
-  pretrained with.
+  pretrained with (here with Adam's bias correction, as the paper writes it).
 - As in BERT and ALBERT, LayerNorm weights and biases get no weight decay (and in LAMB no
   trust ratio): see `uses_weight_decay`.
 """
@@ -163,7 +163,9 @@ class AdamW(_AdamMoments):
 
 
 class LAMB(_AdamMoments):
-    """Layer-wise Adaptive Moments for Batch training (You et al. 2019), as ALBERT used it.
+    """Layer-wise Adaptive Moments for Batch training (You et al. 2019), with Adam's bias
+    correction. (google-research/albert's `lamb_optimizer.py` leaves the correction out,
+    r = m / (sqrt(v) + eps): the two differ mostly in the first few thousand steps.)
 
     For each parameter tensor p with gradient g, at step t (from 1):
         m <- beta1 * m + (1 - beta1) * g,   v <- beta2 * v + (1 - beta2) * g^2
@@ -274,10 +276,11 @@ def clip_grad_global_norm(grads: Mapping, max_norm: float) -> tuple[dict, object
         raise ValueError(f"max_norm must be >= 0, got {max_norm}")
     wide_norm = _wide_global_norm(grads)
     xp = array_namespace(wide_norm)
-    total_norm = xp.astype(wide_norm, xp.result_type(*grads.values()))
+    dtype = xp.result_type(*grads.values())
+    total_norm = xp.astype(wide_norm, dtype)
+    scale = max_norm / (total_norm + 1e-6)  # torch's, bit for bit
     # A float16 norm past 65504 is inf, and scaling by it would zero every gradient: there only,
-    # the wider norm sets the scale (elsewhere the scale is torch's, bit for bit).
-    norm = wide_norm if bool(xp.isinf(total_norm) & xp.isfinite(wide_norm)) else total_norm
-    scale = max_norm / (norm + 1e-6)
+    # the wider norm sets the scale. (xp.where, not an `if`: nothing waits for the device.)
+    scale = xp.where(xp.isinf(total_norm), xp.astype(max_norm / (wide_norm + 1e-6), dtype), scale)
     scale = xp.where(scale < 1.0, scale, xp.ones_like(scale))
     return {name: grad * xp.astype(scale, grad.dtype) for name, grad in grads.items()}, total_norm

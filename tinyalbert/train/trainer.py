@@ -6,9 +6,10 @@
 or from the shell, `python -m tinyalbert.pretrain --corpus corpus.txt --config mini --out runs/mini
 --vocab-size 8000`. One step (`train_step`) is
 
-    loss, grads = model.loss_and_grads(**batch)          # hand-written backprop (tinyalbert.nn)
-    grads, grad_norm = clip_grad_global_norm(grads)      # one scale for all gradients together
-    model.params = optimizer.step(model.params, grads, lr_schedule(step))
+    loss, grads = model.loss_and_grads(**batch)                   # hand-written backprop (tinyalbert.nn)
+    grads, grad_norm = clip_grad_global_norm(grads, args.clip_norm)   # one scale for all gradients
+    lr = linear_warmup_then_decay(step, args.warmup_steps, args.steps, args.lr)
+    model.params = optimizer.step(model.params, grads, lr)
 
 and everything around it is bookkeeping, each piece in its own module:
 
