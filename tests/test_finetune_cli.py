@@ -259,6 +259,22 @@ def test_a_csv_with_a_byte_order_mark_reads_like_one_without(tmp_path):
     assert read_task_file("text-classification", tmp_path / "excel.csv")[0]["text"] == "apple cherry"
 
 
+def test_an_empty_label_is_refused_and_empty_texts_are_named_in_a_warning(tmp_path):
+    from tinyalbert.task_data import read_task_file
+
+    (tmp_path / "blank.csv").write_text("text,label\napple,fruit\ncherry,\n")
+    with pytest.raises(ValueError, match=r"blank.csv, line 3: empty label"):
+        read_task_file("text-classification", tmp_path / "blank.csv")
+    (tmp_path / "holes.csv").write_text("text,label\napple,fruit\n,fruit\n  ,dog\ncat,dog\n")
+    with pytest.warns(UserWarning, match=r"holes.csv: 2 example\(s\) with an empty text \(line 3, 4\)"):
+        examples = read_task_file("text-classification", tmp_path / "holes.csv")
+    assert len(examples) == 4  # kept: Transformers trains on them too
+    (tmp_path / "full.csv").write_text("text,label\napple,fruit\ncat,dog\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning when every text has words
+        read_task_file("text-classification", tmp_path / "full.csv")
+
+
 def test_tags_that_are_not_bio_pick_the_best_epoch_by_accuracy(tmp_path, capsys):
     """Part-of-speech-like tags hold no entities: an entity F1 (0 every epoch) would keep epoch 1."""
     bio = write_task_files(tmp_path)["token-classification"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,8 @@ def read_task_file(task: str, path) -> list[dict]:
         where = f"{path}, line {line}"
         if task == "text-classification":
             example = {"text": _field(record, "text", where), "label": _field(record, "label", where)}
+            if not example["label"].strip():  # a CSV row whose label cell was left empty
+                raise ValueError(f"{where}: empty label")
             pair = record.get("text_pair")
             example["text_pair"] = None if pair in (None, "") else str(pair)
         elif task == "token-classification":
@@ -115,7 +118,19 @@ def read_task_file(task: str, path) -> list[dict]:
             example = {"question": _field(record, "question", where),
                        "choices": [str(c) for c in choices], "label": answer}
         examples.append({**example, "line": line})
+    if task == "text-classification":
+        _warn_empty_texts(path, examples)
     return examples
+
+
+def _warn_empty_texts(path, examples: list[dict]) -> None:
+    """An empty text is encoded as [CLS] [SEP]: the model sees nothing of it, so its label is
+    learned from the bias alone. Allowed, as Transformers allows it, but said."""
+    lines = [example["line"] for example in examples if not example["text"].strip()]
+    if lines:
+        shown = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
+        warnings.warn(f"{path}: {len(lines)} example(s) with an empty text (line {shown}): the model sees only "
+                      "[CLS] [SEP] for them; fill them in or delete them", stacklevel=3)
 
 
 def read_squad(path) -> list[dict]:
