@@ -183,7 +183,7 @@ plt.show()
 # ## 3. The factorized embedding
 #
 # The input side is $E_{\text{out}} = \mathrm{LayerNorm}(W_{\text{word}}[\text{ids}] + W_{\text{type}}[\text{types}]
-# + W_{\text{pos}}[0..n-1])$, `(batch, seq, E)`, then the encoder's $E \to H$ projection, a linear
+# + W_{\text{pos}}[0..\text{seq}-1])$, `(batch, seq, E)`, then the encoder's $E \to H$ projection, a linear
 # layer (lesson 7). A lookup copies row $t$ of the table to every position holding id $t$, so the
 # table's gradient is a *scatter-add*: row $t$ receives the sum of the gradients at all positions with
 # id $t$, and a row nobody looked up gets zero. The padding id gets none, as in torch.
@@ -202,11 +202,13 @@ print("rows never looked up (and the padding row) are zero:", sorted(set(range(t
 # %% [markdown]
 # ## 4. The tied decoder: two paths into one matrix
 #
-# The MLM head ends with logits $= n\,W_{\text{word}}^\top + b$, `(batch, seq, V)`: the decoder *is* the
-# word-embedding table. $W_{\text{word}}$ is used twice, so
+# The MLM head maps the encoder's output $h$, `(batch, seq, H)`, to
+# $\tilde h = \mathrm{LayerNorm}(\mathrm{GELU}(h W_T^\top + b_T))$, `(batch, seq, E)`, with $W_T$, $b_T$ the
+# head's $H \to E$ transform (`predictions.dense`), and ends with logits $= \tilde h\,W_{\text{word}}^\top + b$,
+# `(batch, seq, V)`: the decoder *is* the word-embedding table. $W_{\text{word}}$ is used twice, so
 #
 # $$\frac{\partial \mathcal L}{\partial W_{\text{word}}} = \underbrace{\mathrm{scatter\_add}(\ldots)}_{\text{input lookup}}
-# + \underbrace{\Big(\frac{\partial \mathcal L}{\partial \text{logits}}\Big)^{\!\top} n}_{\text{decoder}}.$$
+# + \underbrace{\Big(\frac{\partial \mathcal L}{\partial \text{logits}}\Big)^{\!\top} \tilde h}_{\text{decoder}}.$$
 #
 # Untie them to see the two terms: give the model its own decoder matrix
 # (`predictions.decoder.weight`, what `tie_word_embeddings=False` means), equal to the table. The
