@@ -89,8 +89,10 @@ longest = sorted(ordinary, key=lambda i: -len(sp.id_to_piece(i)))[:10]
 print("the longest pieces:", [sp.id_to_piece(i) for i in longest])
 
 # %% [markdown]
-# The `▁` at the start of a piece stands for "a space came before it", so `▁the` is the word
-# *the*, while `the` without it could only continue a word, as in *o-the-r*.
+# The `▁` at the start of a piece stands for "a space came before it": it marks where a word
+# starts, not a whole word. A word may be cut into several pieces, and only the first carries `▁`.
+# So `▁the` is the word *the* or the start of a longer word, while `the` without `▁` could only
+# continue a word, as in *o-the-r*.
 #
 # ## 3. How a unigram model cuts a word
 #

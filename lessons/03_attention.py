@@ -140,6 +140,9 @@ for row, layer in enumerate(shown):
         ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9)
         ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=7)
         ax.set_yticks(range(len(tokens)), tokens if head == 0 else [], fontsize=7)
+        ax.set_xlabel("key (looked at)", fontsize=8)
+        if head == 0:
+            ax.set_ylabel("query (looking)", fontsize=8)
 fig.tight_layout()
 plt.show()
 

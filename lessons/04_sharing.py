@@ -81,6 +81,7 @@ for row, g in enumerate(group_counts):
 ax.set_xticks(range(L), [str(i) for i in range(L)])
 ax.set_yticks(range(len(group_counts)), [f"G = {g}" for g in group_counts])
 ax.set_xlabel("pass i")
+ax.set_ylabel("number of groups")
 ax.set_title(f"the group that runs at each pass, L = {L}")
 plt.show()
 
@@ -217,8 +218,9 @@ for label, (l2, cosine) in curves.items():
 # ## Exercise: the order of the stored layers
 #
 # Write `layer_schedule(L, G, inner)`: the list of `(group, inner_layer)` pairs in the order
-# the encoder runs them. The self-check compares it with the library's `group_of_pass` and
-# with the number of attention maps a model returns.
+# the encoder runs them. The self-check compares it with the library's `group_of_pass`, for
+# every $L \le 12$ and for the first two $(L, G)$ pairs of section 1 where the exact fraction
+# picks another group, and with the number of attention maps a model returns.
 
 # %%
 def layer_schedule(L, G, inner):
@@ -227,27 +229,32 @@ def layer_schedule(L, G, inner):
 
 # %%
 def check_layer_schedule(candidate):
-    for L in range(1, 13):
-        for G in range(1, L + 1):
-            for inner in (1, 2, 3):
-                c = AlbertConfig(hidden_size=8, num_attention_heads=1, intermediate_size=8,
-                                 num_hidden_layers=L, num_hidden_groups=G, inner_group_num=inner)
-                expected = [(group_of_pass(i, c), j) for i in range(L) for j in range(inner)]
-                got = [tuple(pair) for pair in candidate(L, G, inner)]
-                assert got == expected, f"L={L}, G={G}, inner={inner}: expected {expected}, got {got}"
+    pairs = [(L, G) for L in range(1, 13) for G in range(1, L + 1)]
+    pairs += [(18, 14), (27, 21)]  # here int(i / (L / G)) != i * G // L for some pass i (section 1)
+    for L, G in pairs:
+        for inner in (1, 2, 3):
+            c = AlbertConfig(hidden_size=8, num_attention_heads=1, intermediate_size=8,
+                             num_hidden_layers=L, num_hidden_groups=G, inner_group_num=inner)
+            expected = [(group_of_pass(i, c), j) for i in range(L) for j in range(inner)]
+            got = [tuple(pair) for pair in candidate(L, G, inner)]
+            assert got == expected, f"L={L}, G={G}, inner={inner}: expected {expected}, got {got}"
     c = AlbertConfig(vocab_size=20, embedding_size=4, hidden_size=8, num_attention_heads=1, intermediate_size=8,
                      num_hidden_layers=4, num_hidden_groups=2, inner_group_num=3)
     maps = AlbertModel(c)(input_ids=np.array([[5, 6, 7]]), output_attentions=True).attentions
     assert len(candidate(4, 2, 3)) == len(maps), "one attention map per layer run"
 
 
-# The check itself is checked: it accepts a right answer and rejects one that swaps the loops.
+# The check itself is checked: it accepts a right answer and rejects one that swaps the loops
+# and one that uses the exact fraction i * G // L.
 check_layer_schedule(lambda L, G, inner: [(int(i / (L / G)), j) for i in range(L) for j in range(inner)])
-try:
-    check_layer_schedule(lambda L, G, inner: [(int(i / (L / G)), j) for j in range(inner) for i in range(L)])
-    raise RuntimeError("the self-check accepted a wrong answer")
-except AssertionError:
-    pass
+wrong_answers = [lambda L, G, inner: [(int(i / (L / G)), j) for j in range(inner) for i in range(L)],
+                 lambda L, G, inner: [(i * G // L, j) for i in range(L) for j in range(inner)]]
+for wrong in wrong_answers:
+    try:
+        check_layer_schedule(wrong)
+        raise RuntimeError("the self-check accepted a wrong answer")
+    except AssertionError:
+        pass
 
 try:
     check_layer_schedule(layer_schedule)

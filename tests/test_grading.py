@@ -150,6 +150,16 @@ def test_check_in_a_notebook_prints_feedback(capsys):
     assert check("layernorm_backward", resolve("layernorm_backward")) is True
 
 
+def test_group_of_pass_by_the_exact_fraction_fails_where_float_division_rounds_down(capsys):
+    # i * G // L agrees with Transformers' int(i / (L / G)) for every L <= 17; the check must
+    # include the passes where they differ (first at L = 18, G = 14, pass 9) and name them.
+    assert check("group_of_pass", lambda i, c: i * c.num_hidden_groups // c.num_hidden_layers) is False
+    printed = capsys.readouterr().out
+    assert "FAIL encoder/group_of_pass" in printed and "pass 9 of 18 layers in 14 groups" in printed
+    assert "expected 6, got 7" in printed
+    assert check("group_of_pass", lambda i, c: int(i / (c.num_hidden_layers / c.num_hidden_groups))) is True
+
+
 def test_check_in_a_notebook_passes_a_students_own_cache_to_their_backward():
     """A notebook's forward returns its own NamedTuple cache; the backward must get it as it was
     returned (the grader's sandbox keeps it as an object), not as a plain tuple."""

@@ -257,6 +257,14 @@ def group_of_pass_cases(rng, draws):
     for layers, groups in pairs:
         config = Config(num_hidden_layers=layers, num_hidden_groups=groups, hidden_size=4, num_attention_heads=1)
         cases += [Case(f"pass {p} of {layers} layers in {groups} groups", [p, config]) for p in range(layers)]
+    # The passes where Transformers' float division int(p / (layers / groups)) lands one group below
+    # the exact p * groups // layers: there layers / groups is rounded, so p / (layers / groups)
+    # comes out just under a whole number. The random draws above seldom land on such a pass.
+    for layers, groups, p in ((18, 14, 9), (27, 21, 18), (45, 35, 36)):
+        config = Config(num_hidden_layers=layers, num_hidden_groups=groups, hidden_size=4, num_attention_heads=1)
+        cases.append(Case(f"pass {p} of {layers} layers in {groups} groups, where in floating point "
+                          f"{p} / ({layers} / {groups}) = {p / (layers / groups)!r}, just under the exact "
+                          f"{p} * {groups} / {layers} = {p * groups // layers}", [p, config]))
     return cases
 
 

@@ -117,6 +117,9 @@ MUTANTS = (
     Mutant("layer-to-group map as pass % groups", "encoder",
            "return int(layer_pass / (config.num_hidden_layers / config.num_hidden_groups))",
            "return layer_pass % config.num_hidden_groups", ("group_of_pass", "forward")),
+    Mutant("layer-to-group map by the exact fraction, not Transformers' float division", "encoder",
+           "return int(layer_pass / (config.num_hidden_layers / config.num_hidden_groups))",
+           "return layer_pass * config.num_hidden_groups // config.num_hidden_layers", ("group_of_pass",)),
     Mutant("shared layer's gradients overwritten instead of summed", "encoder",
            "                grads[key] += grad", "                grads[key] = grad", ("backward", "gradcheck")),
     # heads
