@@ -144,7 +144,9 @@ print("its targets:", [vocabulary[t] for t in example.labels if t != -100])
 # is the three lines of the loop below; everything else is bookkeeping. `token_cosine` measures how
 # alike the final-layer vectors of a batch's tokens are, averaged over all pairs; section 3 shows
 # why it is worth watching. At initialization it is already above 0 (printed in section 3): every
-# position starts from vectors with parts in common, such as the one token-type embedding they all get.
+# position starts from vectors with parts in common, such as its token-type embedding, of which
+# there are only two: one for every token of the first segment (`[CLS] A [SEP]`), one for every
+# token of the second (`B [SEP]`).
 
 # %%
 config = AlbertConfig(vocab_size=len(vocabulary), embedding_size=64, hidden_size=128, num_hidden_layers=6,
@@ -430,14 +432,23 @@ else:
 # "people in japan speak" and "they pay with the", and the answer is "in", the fifth word of two of
 # the three styles' documents ("france is a country in", "we begin our trip in"); it is the sixth
 # word of the other three probes, and the answer is a continent, the sixth word of those documents.
-# A document (36 to 38 tokens) mostly fits in one pair, so nearly every pair left in order (92% of
-# them in this setting, and half the pairs are in order) starts at its document's first sentence,
-# and position alone predicts much of the template; the probes are single sentences, unlike any
-# training pair, and the model falls back on position. A country's facts occur only in its three
-# documents and are masked in few of their copies, with masks fixed for the whole run: memorizing
-# facts needs many more steps, or fresh masks each time an example is drawn (dynamic masking:
-# lesson 9's `BatchIterator(remask=...)`, the project trainer's default; exercises 2 and 4), than
-# this run had.
+# A document (36 to 38 tokens) mostly fits in one pair, so nearly every pair left in order starts
+# at its document's first sentence (about half the pairs are in order; both shares are printed
+# below for this run's training pairs), and position alone predicts much of the template; the
+# probes are single sentences, unlike any training pair, and the model falls back on position. A
+# country's facts occur only in its three documents and are masked in few of their copies, with
+# masks fixed for the whole run: memorizing facts needs many more steps, or fresh masks each time
+# an example is drawn (dynamic masking: lesson 9's `BatchIterator(remask=...)`, the project
+# trainer's default; exercises 2 and 4), than this run had.
+
+# %%
+document_lengths = [sum(len(sentence) for sentence in document) for document in train_docs + heldout_docs]
+text_ids = np.where(train["labels"] != -100, train["labels"], train["input_ids"])  # the pairs before masking
+first_sentences = {tuple(document[0]) for document in train_docs}
+in_order = train["sentence_order_label"] == 0
+starts_first = [any(tuple(row[1:1 + len(first)]) == first for first in first_sentences) for row in text_ids[in_order]]
+print(f"documents of {min(document_lengths)} to {max(document_lengths)} tokens; {in_order.mean():.0%} of the "
+      f"training pairs are in order, and {np.mean(starts_first):.0%} of those start at their document's first sentence")
 
 # %% [markdown]
 # ## Exercises
