@@ -147,7 +147,8 @@ sop_heldout, nsp_heldout = sop_and_nsp_examples(sorted(heldout_ids), 10, seed=2)
 in_order = sop_train["sentence_order_label"] == 0
 assert all(np.array_equal(sop_train[name][in_order], nsp_train[name][in_order]) for name in sop_train)
 print(f"{len(sop_train['input_ids'])} training and {len(sop_heldout['input_ids'])} held-out pairs "
-      f"({in_order.mean():.0%} of them in order, the same in both sets); {STEPS} steps of {BATCH} per model")
+      f"({in_order.mean():.0%} of them in order, the same in both sets); {STEPS} steps of {BATCH} per model, "
+      f"{STEPS * BATCH / len(sop_train['input_ids']):.1f} passes over the training pairs")
 
 
 def best_length_rule(columns):
@@ -472,8 +473,8 @@ print(f"lesson run time: {time.perf_counter() - lesson_start:.0f} s ({'CI' if CI
 # rows, remember what a toy run is:
 #
 # - **One seed, few steps, a small held-out set.** In the CI setting every model trains for 150
-#   steps (about five passes over the training pairs) and is scored on the few held-out documents
-#   of section 1; the noise printed there (about two standard errors) is several points for the
+#   steps (section 1 prints how many passes over the training pairs that is) and is scored on the
+#   few held-out documents of section 1; the noise printed there (about two standard errors) is several points for the
 #   pair tasks, and the rankings mark neighbours closer than that with "≈". Rerun with another
 #   `seed` in `train_and_evaluate` and see which differences survive. The cell below counts, for
 #   each metric, the models that score within the noise of learning nothing: where that is most of
