@@ -234,6 +234,11 @@ def test_question_answering_matches_transformers(tmp_path, vocabulary):
                         dict(align_to_words=False)):  # no effect with the slow tokenizer, on either side
             assert_same(ours(question=question, context=context, **options),
                         theirs(question=question, context=context, **options), f"{question} {options}")
+    # A top_k above the number of spans: every answer is a span of the context, none starts at
+    # [CLS] (which would be read as a word of the context) or ends before it starts.
+    short = "paris is big ."
+    assert_same(ours(question="what?", context=short, top_k=30), theirs(question="what?", context=short, top_k=30),
+                "top_k above the number of spans")
     questions = ["who sat?", "where is the river?"]
     assert_same(ours(question=questions, context=context), theirs(question=questions, context=context))
     # The other ways Transformers takes questions: a list of dicts, two texts, a generator of dicts.

@@ -359,7 +359,10 @@ class QuestionAnsweringPipeline:
     @staticmethod
     def best_spans(start_logits, end_logits, impossible, attention_mask, top_k: int, max_answer_len: int):
         """(starts, ends, scores, null score): the top_k spans by p(start) * p(end), with the
-        probabilities a softmax over the allowed tokens and [CLS], the [CLS] pair then set aside."""
+        probabilities a softmax over the allowed tokens and [CLS], the [CLS] pair then set aside.
+        Only spans inside the context with a score above 0 are answers: when top_k asks for more
+        than there are, spans at [CLS] or ending before they start (score 0) are left out, not
+        read as words."""
         allowed = (1 - np.asarray(impossible)) & np.asarray(attention_mask)
         start, end = _masked_softmax(start_logits, allowed), _masked_softmax(end_logits, allowed)
         null_score = float(start[0] * end[0])
@@ -368,7 +371,7 @@ class QuestionAnsweringPipeline:
         flat = pairs.reshape(-1)
         order = [int(np.argmax(flat))] if top_k == 1 else list(np.argsort(-flat, kind="stable")[:top_k])
         starts, ends = np.unravel_index(np.asarray(order, dtype=np.int64), pairs.shape)
-        keep = (allowed[starts] == 1) & (allowed[ends] == 1)
+        keep = (starts > 0) & (allowed[starts] == 1) & (allowed[ends] == 1) & (pairs[starts, ends] > 0)
         return starts[keep], ends[keep], pairs[starts[keep], ends[keep]], null_score
 
     def _one(self, question: str, context: str, options: dict):
