@@ -312,3 +312,19 @@ def test_pipelines_work_when_the_config_says_return_dict_false(tmp_path, vocabul
         else dict(inputs="the old man sat in the park")
     expected = tinyalbert.pipeline(task, model=str(directory))(**inputs)
     assert_same(tinyalbert.pipeline(task, model=str(tuples))(**inputs), expected)
+
+
+def test_training_and_answering_split_a_context_into_squads_words():
+    """Fine-tuning (`context_words`) and the pipeline (`split_context`) cut a context into the
+    same words as SQuAD's preprocessing: at five whitespace characters only, so a no-break space
+    or a thin space stays inside its word."""
+    from tinyalbert.task_data import context_words
+    from tinyalbert.task_pipelines import split_context
+
+    context = "Paris\xa0France had 10\u2009000 people\tin 1800\n c  d\u202fe "
+    words, _ = split_context(context)
+    assert [context[start:end] for start, end in context_words(context)] == words
+    assert words == ["Paris\xa0France", "had", "10\u2009000", "people", "in", "1800", "c", "d", "e"]
+    transformers = pytest.importorskip("transformers")
+    squad = transformers.data.processors.squad.SquadExample("id", "q?", context, None, None, "t")
+    assert squad.doc_tokens == words

@@ -230,11 +230,17 @@ def encode_tagged_words(words, tags, tokenizer, max_length: int, label_ids: dict
     return {"input_ids": ids, "token_type_ids": [0] * len(ids), "labels": labels, "first_pieces": first_pieces}
 
 
+# What separates the words of a SQuAD context: SQuAD's preprocessing splits on these five
+# characters only (a no-break space stays inside its word), and so do Transformers' slow QA
+# pipeline and `tinyalbert.task_pipelines`, so that training and answering see the same words.
+SQUAD_WHITESPACE = (" ", "\t", "\r", "\n", "\u202f")
+
+
 def context_words(context: str) -> list[tuple[int, int]]:
-    """(start, end) character offsets of the whitespace-separated words of `context`."""
+    """(start, end) character offsets of the words of `context`, split at SQUAD_WHITESPACE."""
     spans, start = [], None
     for position, character in enumerate(context + " "):
-        if character.isspace():
+        if character in SQUAD_WHITESPACE:
             if start is not None:
                 spans.append((start, position))
                 start = None

@@ -32,6 +32,7 @@ import numpy as np
 from .backend import to_numpy
 from .nn.softmax import softmax
 from .pipelines import TextTooLongError, check_positive_int, stream
+from .task_data import SQUAD_WHITESPACE
 
 WORD_MARKER = "\u2581"  # SentencePiece's "▁": this piece starts a word
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
@@ -290,9 +291,6 @@ def _bio(label: str) -> tuple[str, str]:
 
 
 # --- question answering -------------------------------------------------------------------------
-SQUAD_WHITESPACE = (" ", "\t", "\r", "\n", "\u202f")
-
-
 def split_context(context: str) -> tuple[list[str], list[int]]:
     """Whitespace-separated words and, for every character, the index of its word (whitespace
     belongs to the word before it, leading whitespace to -1), as SQuAD's preprocessing does."""
