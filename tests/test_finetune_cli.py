@@ -81,6 +81,29 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
         np.testing.assert_array_equal(resumed.params[name], value, err_msg=name)
 
 
+def test_a_save_interrupted_between_its_renames_still_resumes(tmp_path):
+    """A save puts the old checkpoint aside as checkpoint.old, then renames the new one into
+    place; stopped in between, only checkpoint.old is whole, and --resume continues from it.
+    A leftover checkpoint.old (a save stopped while removing it) does not block later saves."""
+    train = write_task_files(tmp_path)["text-classification"]
+    assert run_finetune("text-classification", train, tmp_path / "straight", "--epochs", "2") == 0
+    out = tmp_path / "interrupted"
+    assert run_finetune("text-classification", train, out, "--epochs", "2", "--stop-after", "1") == 0
+    (out / "checkpoint").rename(out / "checkpoint.old")  # as if stopped after the first rename
+    assert run_finetune("text-classification", train, out, "--epochs", "2", "--resume") == 0
+    assert not (out / "checkpoint.old").exists()
+    straight = ta.AlbertForSequenceClassification.from_pretrained(tmp_path / "straight" / "checkpoint")
+    resumed = ta.AlbertForSequenceClassification.from_pretrained(out / "checkpoint")
+    for name, value in straight.params.items():
+        np.testing.assert_array_equal(resumed.params[name], value, err_msg=name)
+    again = tmp_path / "leftover"
+    assert run_finetune("text-classification", train, again, "--epochs", "2", "--stop-after", "1") == 0
+    (again / "checkpoint.old").mkdir()
+    (again / "checkpoint.old" / "half-removed.bin").write_bytes(b"x")
+    assert run_finetune("text-classification", train, again, "--epochs", "2", "--resume") == 0
+    assert '"epoch": 2' in (again / "checkpoint" / "state.json").read_text()
+
+
 @pytest.mark.reference
 def test_saved_model_loads_in_transformers_with_its_labels(tmp_path):
     torch = pytest.importorskip("torch")

@@ -31,6 +31,7 @@ from .metrics import accuracy, entity_scores, macro_f1, squad_scores
 from .task_data import (IGNORE_INDEX, collate, encode_examples, label_list, read_task_file,
                         shortest_max_length)
 from .train.arguments import as_int, as_number
+from .train.checkpoints import write_directory_atomically
 from .train.optim import AdamW, clip_grad_global_norm, linear_warmup_then_decay
 from .weights import MismatchedShapeError
 
@@ -257,23 +258,25 @@ def data_parallel_loss_and_grads(model, task: str, batch: dict, ranks):
 
 
 def write_checkpoint(out: Path, model, tokenizer, optimizer: AdamW, state: dict) -> None:
-    """Model, tokenizer, optimizer moments and trainer state; written to a temporary folder then
-    renamed, so that an interruption never leaves half a checkpoint."""
-    final, partial = out / CHECKPOINT, out / (CHECKPOINT + ".partial")
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    moments = {key: to_numpy(value) for key, value in optimizer.state_dict().items() if key != "step"}
-    np.savez(partial / OPTIMIZER_FILE, step=np.array(optimizer.step_count), **moments)
-    (partial / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-    if final.exists():
-        old = out / (CHECKPOINT + ".old")
-        final.rename(old)
-        partial.rename(final)
-        for file in old.iterdir():
-            file.unlink()
-        old.rmdir()
-    else:
-        partial.rename(final)
+    """Model, tokenizer, optimizer moments and trainer state, written into a temporary folder
+    that then takes the place of OUT/checkpoint (`write_directory_atomically`, as pretraining
+    saves): an interruption leaves the previous checkpoint whole, never half of one."""
+    def write(folder: Path) -> None:
+        save_model_and_tokenizer(folder, model, tokenizer)
+        moments = {key: to_numpy(value) for key, value in optimizer.state_dict().items() if key != "step"}
+        np.savez(folder / OPTIMIZER_FILE, step=np.array(optimizer.step_count), **moments)
+        (folder / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+
+    write_directory_atomically(out / CHECKPOINT, write)
+
+
+def saved_checkpoint(out: Path) -> Path:
+    """OUT/checkpoint, or OUT/checkpoint.old where a save stopped between its two renames
+    (`tinyalbert.train.checkpoints.replace_directory`): the last whole checkpoint."""
+    for candidate in (out / CHECKPOINT, out / (CHECKPOINT + ".old")):
+        if (candidate / STATE_FILE).is_file():
+            return candidate
+    return out / CHECKPOINT
 
 
 def check_out_dir(out: Path, resume: bool) -> None:
@@ -283,7 +286,7 @@ def check_out_dir(out: Path, resume: bool) -> None:
     problem = directory_path_problem(out)
     if problem:
         raise UsageError(f"--out {problem}; choose another --out")
-    resumable = (out / CHECKPOINT / STATE_FILE).is_file()
+    resumable = (saved_checkpoint(out) / STATE_FILE).is_file()
     leftovers = [name for name in (CHECKPOINT, BEST, METRICS_FILE) if (out / name).exists()]
     if leftovers and not resumable:  # a run stopped before its first checkpoint: it can only start again
         raise UsageError(f"--out {out} holds {', '.join(leftovers)} of a run stopped before its first checkpoint, "
@@ -315,7 +318,7 @@ def cannot_resume(path: Path, problem: str) -> UsageError:
 def read_checkpoint_state(out: Path, args: FinetuneArguments) -> dict:
     """The trainer state of OUT/checkpoint, after checking it is whole and was made with the same
     settings."""
-    path = out / CHECKPOINT / STATE_FILE
+    path = saved_checkpoint(out) / STATE_FILE
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -336,7 +339,7 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments) -> dict:
 def read_optimizer(out: Path, optimizer: AdamW, model) -> None:
     """The Adam moments of OUT/checkpoint into `optimizer`, checked against the model's parameters
     (a moment of another shape would fail only at the first step, in the update's arithmetic)."""
-    path = out / CHECKPOINT / OPTIMIZER_FILE
+    path = saved_checkpoint(out) / OPTIMIZER_FILE
     try:
         with np.load(path) as arrays:  # pickles stay refused: the file holds plain arrays
             saved = {key: arrays[key] for key in arrays.files}
@@ -402,10 +405,14 @@ def record_epoch(out: Path | None, metrics: dict, best_by: str, state: dict, mod
         return
     with (out / METRICS_FILE).open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(metrics) + "\n")
-    if is_best:
-        model.save_pretrained(out / BEST)
-        tokenizer.save_pretrained(out / BEST)
+    if is_best:  # as the checkpoint: an interruption leaves the previous best model whole
+        write_directory_atomically(out / BEST, lambda folder: save_model_and_tokenizer(folder, model, tokenizer))
     write_checkpoint(out, model, tokenizer, optimizer, state)
+
+
+def save_model_and_tokenizer(folder: Path, model, tokenizer) -> None:
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
 
 
 def finetune(args: FinetuneArguments, progress=True) -> dict:
@@ -424,7 +431,7 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     check_out_dir(out, args.resume)
     ranks = init_ranks(args.backend, args.mpi_timeout)  # None unless under mpiexec -n N > 1
     is_main = ranks is None or ranks.is_main  # the first process alone writes OUT and shows progress
-    source = out / CHECKPOINT if args.resume else args.model
+    source = saved_checkpoint(out) if args.resume else args.model
     state = {"epoch": 0, "step": 0, "best": None, "history": [], "args": dataclasses.asdict(args)}
     if args.resume:
         state = {**read_checkpoint_state(out, args), "args": dataclasses.asdict(args)}
