@@ -391,6 +391,18 @@ def test_a_task_whose_head_the_checkpoint_lacks_is_refused_naming_what_it_was_tr
                       "--task text-classification")
 
 
+def test_a_classifier_head_without_architectures_names_both_classification_tasks(tmp_path, classifier_dir):
+    # Without "architectures" only the head's name is left, and a `classifier` of this shape
+    # serves text and token classification alike: both are named, not one at a guess.
+    anonymous = copy_model(classifier_dir, tmp_path / "anonymous")
+    values = json.loads((anonymous / "config.json").read_text())
+    values.pop("architectures")
+    (anonymous / "config.json").write_text(json.dumps(values))
+    assert_user_error(predict(TEXTS[0], "--model", anonymous), "no fill-mask head",
+                      "trained for text-classification or token-classification",
+                      "--task text-classification or --task token-classification")
+
+
 def test_weights_that_hold_none_of_the_model_are_refused(tmp_path, model_dir):
     import numpy as np
     from safetensors.numpy import save_file

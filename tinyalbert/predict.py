@@ -45,7 +45,10 @@ ARCHITECTURE_TASKS = {
     "AlbertForTokenClassification": "token-classification",
     "AlbertForQuestionAnswering": "question-answering",
 }
-HEAD_TASKS = {"predictions": "fill-mask", "classifier": "text-classification", "qa_outputs": "question-answering"}
+# A `classifier` head is both classification tasks' (the same shape): without "architectures",
+# which of the two is not known.
+HEAD_TASKS = {"predictions": "fill-mask", "classifier": "text-classification or token-classification",
+              "qa_outputs": "question-answering"}
 
 EXAMPLES = """\
 examples:
@@ -343,7 +346,8 @@ def missing_weights_message(args, model, loading: dict) -> str:
                "which would start at random and make the predictions meaningless")
     trained = trained_for(model.config, loading["unexpected_keys"])
     if trained is not None and trained != args.task:
-        message += f"; it looks trained for {trained}: run it with --task {trained}, or"
+        tasks = " or ".join(f"--task {task}" for task in trained.split(" or "))
+        message += f"; it looks trained for {trained}: run it with {tasks}, or"
     else:
         message += ";"
     if args.task == "fill-mask":
