@@ -281,7 +281,7 @@ def create_pretraining_examples(
 
 # --- masks drawn anew at every pass ------------------------------------------------------------
 class Remasking(NamedTuple):
-    """What `batches` needs to mask unmasked examples afresh in every epoch."""
+    """What `BatchIterator(..., remask=...)` needs to mask unmasked examples afresh in every epoch."""
 
     special_ids: SpecialIds
     vocab_size: int

@@ -55,7 +55,8 @@ class Ranks(NamedTuple):
 
     @property
     def is_main(self) -> bool:
-        """Rank 0 alone logs, shows progress, evaluates and writes checkpoints."""
+        """Rank 0 alone logs, shows progress and writes OUT (pretraining also evaluates on rank 0
+        alone; in fine-tuning every rank evaluates the whole validation set)."""
         return self.rank == 0
 
 
