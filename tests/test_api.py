@@ -574,6 +574,27 @@ def test_model_output_behaves_like_transformers_model_output(tmp_path):
                 mine[unset]
 
 
+def test_output_classes_are_related_as_in_transformers():
+    transformers = transformers_or_skip()
+    from transformers import modeling_outputs
+    from transformers.models.albert import modeling_albert
+
+    from tinyalbert import outputs
+
+    def reference_class(name):
+        if name == "ModelOutput":
+            return transformers.utils.ModelOutput
+        return getattr(modeling_outputs, name, None) or getattr(modeling_albert, name)
+
+    names = [name for name, value in vars(outputs).items()
+             if isinstance(value, type) and issubclass(value, outputs.ModelOutput)]
+    assert len(names) == 8
+    for first in names:
+        for second in names:
+            ours = issubclass(getattr(outputs, first), getattr(outputs, second))
+            assert ours == issubclass(reference_class(first), reference_class(second)), (first, second)
+
+
 # --- bad ids: an error naming the argument, never a silent wrong answer --------------------------
 @pytest.fixture(scope="module")
 def models():

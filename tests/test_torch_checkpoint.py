@@ -257,3 +257,12 @@ def test_corrupted_valid_pickles_fail_only_with_value_errors(tmp_path_factory, d
     except ValueError:
         return
     assert all(isinstance(value, np.ndarray) for value in loaded.values())
+
+
+def test_a_broadcast_view_is_refused_for_its_element_count(tmp_path):
+    torch = torch_or_skip()
+    file = tmp_path / "expanded.bin"
+    torch.save({"e": torch.zeros(1).expand(4)}, file)  # stride 0: torch loads it, four elements from one
+    assert torch.load(file)["e"].shape == (4,)
+    with pytest.raises(UnsafeCheckpointError, match=r"has 4 elements, more than its storage of 1 .*broadcast"):
+        load_torch_checkpoint(file)

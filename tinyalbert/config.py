@@ -397,7 +397,7 @@ class AlbertConfig:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         file = directory / CONFIG_NAME
-        file.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        file.write_text(self.to_json_string(use_diff=False), encoding="utf-8")
         return file
 
     @classmethod

@@ -81,18 +81,27 @@ class MaskedLMOutput(ModelOutput):
 
 
 @dataclass
-class SequenceClassifierOutput(MaskedLMOutput):
-    pass
+class SequenceClassifierOutput(ModelOutput):
+    loss: object = None
+    logits: object = None
+    hidden_states: tuple | None = None
+    attentions: tuple | None = None
 
 
 @dataclass
-class TokenClassifierOutput(MaskedLMOutput):
-    pass
+class TokenClassifierOutput(ModelOutput):
+    loss: object = None
+    logits: object = None
+    hidden_states: tuple | None = None
+    attentions: tuple | None = None
 
 
 @dataclass
-class MultipleChoiceModelOutput(MaskedLMOutput):
-    pass
+class MultipleChoiceModelOutput(ModelOutput):
+    loss: object = None
+    logits: object = None
+    hidden_states: tuple | None = None
+    attentions: tuple | None = None
 
 
 @dataclass

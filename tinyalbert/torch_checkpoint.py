@@ -12,7 +12,7 @@ instead: a few small pickles, the same main pickle, then the storages one after 
 
 Unpickling normally imports and calls whatever the file names, which is how a pickle runs code.
 Here the unpickler knows a short list of names, and each maps to a function of this module:
-rebuilding a tensor becomes a NumPy view of its storage; an `OrderedDict` is a dict. Any other
+rebuilding a tensor becomes a NumPy copy of its part of the storage; an `OrderedDict` is a dict. Any other
 name (`os.system`, `builtins.eval`, ...) raises `UnsafeCheckpointError` before anything runs.
 """
 from __future__ import annotations
@@ -43,7 +43,6 @@ class StorageType:
     """What `torch.FloatStorage` and its siblings become: only the element type they name."""
 
     def __init__(self, name: str):
-        self.name = name
         self.dtype = STORAGE_DTYPES[name]
 
     @property
@@ -62,7 +61,10 @@ def rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, b
     """The tensor `storage[offset:]` seen with `size` and `stride` (in elements), as a NumPy copy.
 
     Sizes, strides and offset are checked to stay inside the storage: an array view that
-    reached beyond it would read memory that is not part of the file.
+    reached beyond it would read memory that is not part of the file. No tensor may have more
+    elements than its storage either, so views that repeat elements (``expand``'s stride 0, or
+    overlapping strides) are refused, although torch loads them: a few bytes of file could
+    otherwise ask for an array of any size.
     """
     if not isinstance(storage, Storage):
         raise UnsafeCheckpointError("a tensor is built from something that is not a storage of this file")
@@ -73,10 +75,15 @@ def rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, b
     count = int(np.prod(size, dtype=np.int64)) if size else 1
     elements = storage.elements
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride)) if count else storage_offset - 1
-    if last >= elements.shape[0] or count > max(elements.shape[0], 1):
+    if last >= elements.shape[0]:
         raise UnsafeCheckpointError(
             f"a tensor of size {size} and stride {stride} at offset {storage_offset} reaches beyond its storage "
             f"of {elements.shape[0]} elements"
+        )
+    if count > elements.shape[0]:
+        raise UnsafeCheckpointError(
+            f"a tensor of size {size} and stride {stride} has {count} elements, more than its storage of "
+            f"{elements.shape[0]} (views that repeat elements, such as broadcast views, are refused)"
         )
     itemsize = elements.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(

@@ -369,13 +369,17 @@ def remove_stale_weights(directory: Path, kept) -> None:
             file.unlink()
 
 
-# Transformers' max_shard_size units: powers of 1000, and of 1024 for KiB, MiB, GiB, TiB.
+# max_shard_size units. Transformers 4.53.3 (through huggingface_hub's parse_size_to_int) takes KB, MB, GB
+# and TB, powers of 1000, and refuses the rest; KiB, MiB, GiB and TiB (powers of 1024) are a tinyalbert extra.
 SIZE_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
 
 def shard_size_in_bytes(size) -> int:
-    """`max_shard_size` as Transformers takes it: a number of bytes, or text such as "5GB"."""
+    """`max_shard_size` as Transformers takes it: a number of bytes, or text such as "5GB".
+
+    tinyalbert also takes the binary units KiB, MiB, GiB and TiB, which Transformers refuses.
+    """
     if isinstance(size, (int, np.integer)) and not isinstance(size, bool) and size > 0:
         return int(size)
     if isinstance(size, str):
@@ -387,8 +391,8 @@ def shard_size_in_bytes(size) -> int:
             value = -1.0
         if value > 0:
             return int(value * SIZE_UNITS[unit])
-    raise ValueError(f"max_shard_size must be a positive number of bytes or a size such as '5GB' or '200MiB' "
-                     f"(units KB, MB, GB, TB, KiB, MiB, GiB, TiB), got {size!r}")
+    raise ValueError(f"max_shard_size must be a positive number of bytes or a size such as '5GB' or '200MB' "
+                     f"(units KB, MB, GB, TB; tinyalbert also takes KiB, MiB, GiB, TiB), got {size!r}")
 
 
 def split_into_shards(tensors: dict, max_bytes: int) -> list[dict]:

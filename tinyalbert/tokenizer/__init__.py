@@ -17,11 +17,13 @@ padding, and arrays.
 
 Where each step lives:
 
-- ``text``: input checks, steps 3 and 4 (preprocessing, the digit-comma rule)
-- ``added_tokens``, ``special_tokens``: steps 1 and 2; adding tokens; the special-token roles
+- ``text``: input checks, the lower-casing of step 1 (``lowercase_outside``), step 3 (preprocessing)
+- ``added_tokens``, ``special_tokens``: step 2; which tokens step 1 keeps in case; adding tokens; the
+  special-token roles
 - ``inputs``: what the encoding methods accept (texts, pairs, batches, words, tokens, ids)
 - ``encoding``: special tokens, truncation with overflow, padding, arrays
-- ``albert``: the ``AlbertTokenizer`` class that ties them together
+- ``albert``: the ``AlbertTokenizer`` class that ties them together, and step 4's digit-comma rule
+  (``_pieces_of_plain_texts``, ``_split_digit_comma``)
 - ``files``: saving and loading in transformers' layout; ``check_vocab_matches``
 - ``training``: ``train_sentencepiece``, with the flags google-research/albert used
 """

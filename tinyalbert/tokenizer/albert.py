@@ -52,7 +52,9 @@ class AlbertTokenizer(SpecialTokensMixin):
     ``str`` raises ``TypeError`` and a string with lone surrogates ``ValueError``, naming the
     argument; a truncation that cannot reach ``max_length`` raises ``ValueError`` (the reference
     logs an error and returns the untruncated sequence); ragged batches with ``return_tensors``
-    raise ``ValueError``; setting a special token to a string outside the vocabulary adds it
+    raise ``ValueError``; ``return_overflowing_tokens`` without a ``max_length`` raises
+    ``ValueError`` (the reference crashes with a ``TypeError``); setting a special token to a
+    string outside the vocabulary adds it
     (the reference silently gives it the ``<unk>`` id); ``single_word`` added tokens and offsets
     are not supported.
     """
@@ -227,8 +229,12 @@ class AlbertTokenizer(SpecialTokensMixin):
     def convert_tokens_to_string(self, tokens: Sequence[str]) -> str:
         """Join tokens into text; SentencePiece decodes the runs between special tokens.
 
-        Matching the reference, a special token is preceded by a space unless it follows another
-        special token, and nothing is put after it: ``[CLS] hello[MASK] world[SEP]``.
+        Matching the reference, each special token is written directly after the text decoded
+        before it, and that text starts with a space, unless the previous token was special too.
+        The text after the last special token gets no space, and the result is stripped:
+        ``["▁a", "[MASK]"]`` gives ``"a[MASK]"``, ``["▁a", "[SEP]", "[CLS]", "▁b"]`` gives
+        ``"a[SEP][CLS]b"``, and ``["[CLS]", "▁hello", "[MASK]", "▁world", "[SEP]"]`` gives
+        ``"[CLS] hello[MASK] world[SEP]"``.
         """
         text, run, previous_was_special = "", [], False
         for token in tokens:
@@ -246,8 +252,10 @@ class AlbertTokenizer(SpecialTokensMixin):
                spaces_between_special_tokens: bool = True) -> str:
         """Ids (list, array, or a single int) -> text.
 
-        Added tokens that are not special (and special ones beyond the SentencePiece vocabulary)
-        are written as they are, set apart by spaces; the rest goes through SentencePiece.
+        Added tokens that are not special, and additional special tokens beyond the SentencePiece
+        vocabulary, are written as they are, set apart by spaces (the reference's
+        ``legacy_added_tokens``); everything else, role tokens beyond the vocabulary (such as a new
+        pad token) included, goes through ``convert_tokens_to_string``.
         """
         tokens = self.convert_ids_to_tokens(as_id_list(token_ids), skip_special_tokens=skip_special_tokens)
         sub_texts, run = [], []
@@ -463,7 +471,7 @@ class AlbertTokenizer(SpecialTokensMixin):
         return cls(vocab_file, **{"name_or_path": str(name_or_path), **saved, **overrides})
 
     def save_vocabulary(self, save_directory, filename_prefix: str | None = None) -> tuple[str]:
-        """Write the SentencePiece model into ``save_directory``; returns its path."""
+        """Write the SentencePiece model into ``save_directory``; returns a one-element tuple, ``(path,)``."""
         save_directory = Path(save_directory)
         if not save_directory.is_dir():
             raise NotADirectoryError(f"save_vocabulary needs an existing directory, got {save_directory}")

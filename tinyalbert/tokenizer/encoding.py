@@ -193,7 +193,11 @@ def special_tokens_mask_for(ids: list[int], pair_ids: list[int] | None) -> list[
 
 
 def check_options(options: EncodeOptions, has_pair: bool) -> None:
-    """The combinations the reference refuses, with the same reasons."""
+    """Refuse the option combinations that have no defined result.
+
+    The reference refuses the first two with the same reasons; the third,
+    ``return_overflowing_tokens`` without a ``max_length``, makes it crash with a ``TypeError``.
+    """
     if options.return_token_type_ids and not options.add_special_tokens:
         raise ValueError("return_token_type_ids=True needs add_special_tokens=True: without [CLS] and [SEP] "
                          "the token types are not defined; leave return_token_type_ids unset")

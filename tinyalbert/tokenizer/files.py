@@ -17,7 +17,9 @@ from .added_tokens import SPECIAL_TOKEN_ROLES, as_added_token, token_entry
 VOCAB_FILE_NAME = "spiece.model"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
-ADDED_TOKENS_FILE = "added_tokens.json"  # older saves keep non-special added tokens here
+# {token: id} of every added token past the SentencePiece vocabulary, special or not. save_pretrained
+# writes it, as Transformers does; loading reads it only when tokenizer_config.json has no added_tokens_decoder.
+ADDED_TOKENS_FILE = "added_tokens.json"
 SAVED_OPTIONS = ("do_lower_case", "remove_space", "keep_accents", "padding_side", "truncation_side",
                  "clean_up_tokenization_spaces", "split_special_tokens")
 
@@ -62,17 +64,16 @@ def new_processor(sp_model_kwargs: dict | None) -> spm.SentencePieceProcessor:
                          f"{error}") from None
 
 
-def read_json(path: Path, kind=dict):
+def read_json(path: Path) -> dict:
     """The JSON object in ``path`` ({} when there is no such file); errors name the file."""
     if not path.is_file():
-        return kind()
+        return {}
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from None
-    if not isinstance(value, kind):
-        raise ValueError(f"{path} must hold a JSON {'object' if kind is dict else kind.__name__}, "
-                         f"got {type(value).__name__}")
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(value).__name__}")
     return value
 
 

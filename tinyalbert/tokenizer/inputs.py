@@ -1,8 +1,9 @@
 """What the encoding methods accept, sorted into ``[(first, second or None), ...]`` and then ids.
 
 ``tokenizer(text, text_pair)`` takes a str, a batch of str or of pairs, or (with
-``is_split_into_words=True``) words; ``encode_plus`` / ``batch_encode_plus`` /
-``prepare_for_model`` also take lists of tokens or of ids, as transformers' slow tokenizers do.
+``is_split_into_words=True``) words; ``encode_plus`` and ``batch_encode_plus`` also take lists
+of tokens or of ids, as transformers' slow tokenizers do. ``prepare_for_model`` takes both too,
+where transformers' takes ids only (it passes tokens through unconverted).
 Every text is checked here, and every error names the argument it is about.
 """
 from __future__ import annotations
