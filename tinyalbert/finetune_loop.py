@@ -103,15 +103,6 @@ def checked_field(name: str, value):
     return value
 
 
-def model_class(task: str):
-    from . import task_models
-
-    return {"text-classification": task_models.AlbertForSequenceClassification,
-            "token-classification": task_models.AlbertForTokenClassification,
-            "question-answering": task_models.AlbertForQuestionAnswering,
-            "multiple-choice": task_models.AlbertForMultipleChoice}[task]
-
-
 def load_data(args: FinetuneArguments, tokenizer):
     """(labels or None, train examples, encoded train, validation examples, encoded validation)."""
     train_examples = read_task_file(args.task, args.train)
@@ -361,8 +352,10 @@ def read_optimizer(out: Path, optimizer: AdamW, model) -> None:
 def load_model(args: FinetuneArguments, source, overrides: dict, labels):
     """The task model from `source` (--model, or OUT/checkpoint when resuming). A classifier
     fine-tuned for another number of labels is an error that says what to do on the command line."""
+    from .task_models import TASK_CLASSES
+
     try:
-        return model_class(args.task).from_pretrained(source, backend=args.backend, seed=args.seed,
+        return TASK_CLASSES[args.task].from_pretrained(source, backend=args.backend, seed=args.seed,
                                                       ignore_mismatched_sizes=args.ignore_mismatched_sizes,
                                                       **overrides)
     except MismatchedShapeError:  # its advice, ignore_mismatched_sizes=True, is for Python callers

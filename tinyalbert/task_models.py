@@ -263,6 +263,13 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
         return loss, complete_grads(self.params, finetuning.multiple_choice_backward(cache))
 
 
+
+# The class that each fine-tuning task trains, and each task pipeline runs.
+TASK_CLASSES = {"text-classification": AlbertForSequenceClassification,
+                "token-classification": AlbertForTokenClassification,
+                "question-answering": AlbertForQuestionAnswering,
+                "multiple-choice": AlbertForMultipleChoice}
+
 def _prepared_inputs(model, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
                      choices: bool = False) -> AlbertInputs:
     """The inputs on the model's backend with its defaults filled in (all-ones mask, zero token

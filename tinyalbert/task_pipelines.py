@@ -385,8 +385,7 @@ class QuestionAnsweringPipeline:
         char_to_word = np.asarray(char_to_word)
         answers, null_score = [], 1000000.0
         for window in self.windows(question, pieces, max_seq_len, doc_stride, options["max_question_len"]):
-            output = self.model(**{name: np.asarray([window[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")},
-                                return_dict=True)
+            output = _run(self.model, window)
             start_logits = to_numpy(output.start_logits)[0].astype(np.float64)
             end_logits = to_numpy(output.end_logits)[0].astype(np.float64)
             starts, ends, scores, null = self.best_spans(start_logits, end_logits, window["impossible"],
@@ -491,14 +490,9 @@ def build_task_pipeline(task: str, model, tokenizer, **options):
 
 
 def task_model_class(task: str):
-    from . import task_models
+    """The model class a task pipeline runs (the aliases "sentiment-analysis" and "ner" included)."""
+    from .models import AlbertModel
+    from .task_models import TASK_CLASSES
 
-    if TASK_PIPELINES[task] is TextClassificationPipeline:
-        return task_models.AlbertForSequenceClassification
-    if TASK_PIPELINES[task] is TokenClassificationPipeline:
-        return task_models.AlbertForTokenClassification
-    if TASK_PIPELINES[task] is FeatureExtractionPipeline:
-        from .models import AlbertModel
-
-        return AlbertModel
-    return task_models.AlbertForQuestionAnswering
+    canonical = {"sentiment-analysis": "text-classification", "ner": "token-classification"}.get(task, task)
+    return AlbertModel if canonical == "feature-extraction" else TASK_CLASSES[canonical]
