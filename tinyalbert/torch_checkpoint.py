@@ -90,9 +90,13 @@ def rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, b
         elements[storage_offset:], shape=size, strides=tuple(s * itemsize for s in stride), writeable=False
     )
     tensor = np.array(view)  # a copy: tensors that shared a storage are independent arrays from here on
-    if storage.bfloat16:  # bfloat16 is the top half of a float32
-        tensor = (tensor.astype(np.uint32) << 16).view(np.float32)
-    return tensor
+    return widen_bfloat16(tensor) if storage.bfloat16 else tensor
+
+
+def widen_bfloat16(bits: np.ndarray) -> np.ndarray:
+    """bfloat16 values, held as their uint16 bit patterns -> the same values as float32, exactly:
+    bfloat16 is the top half of a float32."""
+    return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
 def rebuild_parameter(data, requires_grad=False, backward_hooks=None):

@@ -17,6 +17,7 @@ import numpy as np
 
 from .backend import array_namespace, asarray
 from .nn.encoder import layer_prefix
+from .torch_checkpoint import widen_bfloat16
 
 SAFE_WEIGHTS_NAME = "model.safetensors"
 SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
@@ -165,8 +166,7 @@ def _read_bfloat16_safetensors(file: Path) -> dict:
             continue
         start, end = info["data_offsets"]
         if info["dtype"] == "BF16":
-            half = np.frombuffer(data[start:end], dtype=np.uint16).astype(np.uint32) << 16
-            tensors[key] = half.view(np.float32).reshape(info["shape"])
+            tensors[key] = widen_bfloat16(np.frombuffer(data[start:end], dtype=np.uint16)).reshape(info["shape"])
         else:
             tensors[key] = np.frombuffer(data[start:end], dtype=numpy_dtypes[info["dtype"]]).reshape(info["shape"])
     return tensors
