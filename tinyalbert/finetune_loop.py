@@ -31,7 +31,7 @@ from .metrics import accuracy, entity_scores, macro_f1, squad_scores
 from .task_data import (IGNORE_INDEX, collate, encode_examples, label_list, read_task_file,
                         shortest_max_length)
 from .train.arguments import as_int, as_number
-from .train.checkpoints import write_directory_atomically
+from .train.checkpoints import checkpoint_dir, write_directory_atomically
 from .train.optim import AdamW, clip_grad_global_norm, linear_warmup_then_decay
 from .weights import MismatchedShapeError
 
@@ -264,10 +264,7 @@ def write_checkpoint(out: Path, model, tokenizer, optimizer: AdamW, state: dict)
 def saved_checkpoint(out: Path) -> Path:
     """OUT/checkpoint, or OUT/checkpoint.old where a save stopped between its two renames
     (`tinyalbert.train.checkpoints.replace_directory`): the last whole checkpoint."""
-    for candidate in (out / CHECKPOINT, out / (CHECKPOINT + ".old")):
-        if (candidate / STATE_FILE).is_file():
-            return candidate
-    return out / CHECKPOINT
+    return checkpoint_dir(out, STATE_FILE) or out / CHECKPOINT
 
 
 def check_out_dir(out: Path, resume: bool) -> None:

@@ -14,11 +14,12 @@ h^2 * |f'''| ~ 1e-12 relative; the rounding of f itself, divided by 2h, adds abo
 
     max |analytic - numeric|  <=  rel_tol * max(max |numeric|, floor)
 
-with rel_tol = 1e-6 (far above both errors, far below any real mistake, which shows up at order 1)
-and floor = 1e-2, an absolute floor of 1e-8 for gradients that are tiny or exactly zero (the key
-bias of attention: softmax ignores a constant shift). In float32 the rounding term is about 5e8
-times larger (machine epsilon 1.2e-7 against 2.2e-16): with h = 1e-6 a float32 numeric gradient
-is off by 1e-2 to 1e-1 relative, so check gradients in float64.
+with rel_tol = 1e-6 (far above both errors, far below any real mistake, which shows up at its own
+size: a gradient 1% off gives 1e-2) and floor = 1e-2, an absolute floor of 1e-8 for gradients
+that are tiny or exactly zero (the key bias of attention: softmax ignores a constant shift).
+In float32 the rounding term is about 5e8 times larger (machine epsilon 1.2e-7 against
+2.2e-16): with h = 1e-6 a float32 numeric gradient is off by 1e-2 to 1e-1 relative, so check
+gradients in float64.
 """
 from __future__ import annotations
 

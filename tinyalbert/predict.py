@@ -322,8 +322,9 @@ def weight_groups(names: list[str]) -> list[str]:
 
 
 def trained_for(config, unused_names: list[str]) -> str | None:
-    """The --task a checkpoint looks trained for: the one of the model class its config.json names,
-    else the one of a head it holds that this task's model does not use."""
+    """The --task a checkpoint looks trained for ("A or B" when its head serves two): the one of the
+    model class its config.json names, else the one of a head it holds that this task's model
+    does not use."""
     for architecture in config.architectures or []:
         if architecture in ARCHITECTURE_TASKS:
             return ARCHITECTURE_TASKS[architecture]

@@ -14,8 +14,8 @@ from .backend import asarray
 from .inputs import check_span_positions, refuse_mapping
 from .models import AlbertPreTrainedModel, flat_cross_entropy
 from .nn.albert import complete_grads
+from .nn import finetuning
 from .nn.encoder import weights_below
-from .nn.finetuning import AlbertInputs
 from .nn.heads import classifier_forward
 from .nn.losses import bce_with_logits_forward, cross_entropy_forward, mse_forward
 from .outputs import (
@@ -56,10 +56,8 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         Transformers does): class ids (batch,) for single-label; for regression (batch,) with one
         label, else (batch, num_labels), as for multi-label. Same-size labels of another shape are
         refused: a broadcast or a reshape would compute a loss that pairs the wrong values."""
-        from .nn.finetuning import infer_problem_type
-
         labels = self._labels(labels)
-        self.config.problem_type = infer_problem_type(self.config, labels)
+        self.config.problem_type = finetuning.infer_problem_type(self.config, labels)
         num_labels = self.config.num_labels
         if self.config.problem_type == "single_label_classification":
             return self._class_ids(labels, batch)
@@ -94,8 +92,6 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
     def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
         """The loss of `forward` (problem_type inferred on first use) and the gradient of every
         parameter, keyed like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
-        from .nn import finetuning
-
         _check_classifier_size(self)
         inputs = _prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
         labels = self._targets(labels, inputs.input_ids.shape[0])
@@ -144,8 +140,6 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
     def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
         """Token cross-entropy (labels -100 ignored) and the gradient of every parameter, keyed
         like `state_dict()`. Dropout is on in training mode (masks from `self.rng`)."""
-        from .nn import finetuning
-
         _check_classifier_size(self)
         inputs = _prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
         labels = self._position_labels(labels, "labels", self.config.num_labels, inputs.input_ids.shape)
@@ -191,8 +185,6 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
                        position_ids=None):
         """Mean of the start and end cross-entropies (positions clamped to [0, seq], seq ignored)
         and the gradient of every parameter, keyed like `state_dict()`."""
-        from .nn import finetuning
-
         if self.config.num_labels != 2:
             raise ValueError(f"AlbertForQuestionAnswering needs config.num_labels == 2, got {self.config.num_labels}")
         inputs = _prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids)
@@ -252,8 +244,6 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
     def loss_and_grads(self, input_ids, labels, attention_mask=None, token_type_ids=None, position_ids=None):
         """Cross-entropy over the choices (inputs (batch, choices, seq), labels (batch,)) and the
         gradient of every parameter, keyed like `state_dict()`."""
-        from .nn import finetuning
-
         inputs = _prepared_inputs(self, input_ids, attention_mask, token_type_ids, position_ids, choices=True)
         batch, num_choices = inputs.input_ids.shape[:2]
         labels = self._labels(labels, "labels", num_choices, (batch,))
@@ -271,7 +261,7 @@ TASK_CLASSES = {"text-classification": AlbertForSequenceClassification,
                 "multiple-choice": AlbertForMultipleChoice}
 
 def _prepared_inputs(model, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
-                     choices: bool = False) -> AlbertInputs:
+                     choices: bool = False) -> finetuning.AlbertInputs:
     """The inputs on the model's backend with its defaults filled in (all-ones mask, zero token
     types, positions 0..seq-1) and checked. With `choices`, inputs are (batch, choices, seq):
     checked as (batch * choices, seq) sequences, returned in their own shape."""
@@ -301,4 +291,4 @@ def _prepared_inputs(model, input_ids, attention_mask=None, token_type_ids=None,
         xp.reshape(input_ids, rows), as_rows(attention_mask, "attention_mask"),
         as_rows(token_type_ids, "token_type_ids"), position_ids, None, None,
     )
-    return AlbertInputs(xp.reshape(ids, shape), xp.reshape(mask, shape), xp.reshape(types, shape), positions)
+    return finetuning.AlbertInputs(xp.reshape(ids, shape), xp.reshape(mask, shape), xp.reshape(types, shape), positions)

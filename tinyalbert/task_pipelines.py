@@ -474,9 +474,10 @@ def _check_qa_options(options: dict) -> dict:
     return options
 
 
-TASK_PIPELINES = {"text-classification": TextClassificationPipeline, "sentiment-analysis": TextClassificationPipeline,
-                  "token-classification": TokenClassificationPipeline, "ner": TokenClassificationPipeline,
+TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
+TASK_PIPELINES = {"text-classification": TextClassificationPipeline, "token-classification": TokenClassificationPipeline,
                   "question-answering": QuestionAnsweringPipeline, "feature-extraction": FeatureExtractionPipeline}
+TASK_PIPELINES.update({alias: TASK_PIPELINES[task] for alias, task in TASK_ALIASES.items()})
 
 
 def build_task_pipeline(task: str, model, tokenizer, **options):
@@ -494,5 +495,5 @@ def task_model_class(task: str):
     from .models import AlbertModel
     from .task_models import TASK_CLASSES
 
-    canonical = {"sentiment-analysis": "text-classification", "ner": "token-classification"}.get(task, task)
+    canonical = TASK_ALIASES.get(task, task)
     return AlbertModel if canonical == "feature-extraction" else TASK_CLASSES[canonical]

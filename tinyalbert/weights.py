@@ -17,7 +17,6 @@ import numpy as np
 
 from .backend import array_namespace, asarray
 from .nn.encoder import layer_prefix
-from .torch_checkpoint import widen_bfloat16
 
 SAFE_WEIGHTS_NAME = "model.safetensors"
 SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
@@ -155,6 +154,8 @@ def _read_safetensors(file: Path) -> dict:
 
 def _read_bfloat16_safetensors(file: Path) -> dict:
     """Read a safetensors file by hand, widening bfloat16 (the top half of a float32) to float32."""
+    from .torch_checkpoint import widen_bfloat16  # a module with pickle and zipfile: loaded when needed
+
     raw = file.read_bytes()
     header_size = int.from_bytes(raw[:8], "little")
     header = json.loads(raw[8 : 8 + header_size])

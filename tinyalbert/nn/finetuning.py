@@ -28,7 +28,8 @@ PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_class
 
 class AlbertInputs(NamedTuple):
     """What the body reads, as arrays of the parameters' namespace: each (batch, seq), or
-    (batch, choices, seq) for multiple choice; position_ids (1 or batch, seq)."""
+    (batch, choices, seq) for multiple choice; position_ids (1, seq), (batch, seq), or
+    (batch * choices, seq) for multiple choice."""
     input_ids: object
     attention_mask: object
     token_type_ids: object

@@ -156,10 +156,8 @@ def find_pretrained(name_or_path, **where) -> tuple[Path, dict]:
     if path.is_dir() and where.get("subfolder"):
         path = path / where["subfolder"]  # Transformers' `subfolder`: the files are in a folder inside
     elif not path.is_dir():
-        try:
-            from tinyalbert.hub import resolve_model_dir
-        except ImportError:
-            raise FileNotFoundError(f"no tokenizer directory or file at {name_or_path!s}") from None
+        from ..hub import resolve_model_dir
+
         path = Path(resolve_model_dir(name_or_path, **where))
     vocab_file = path / VOCAB_FILE_NAME
     if not vocab_file.is_file():
@@ -168,10 +166,8 @@ def find_pretrained(name_or_path, **where) -> tuple[Path, dict]:
 
 
 def _training_run_hint(path: Path) -> str:
-    try:
-        from tinyalbert.hub import training_run_hint
-    except ImportError:  # this module is also used on its own
-        return ""
+    from ..hub import training_run_hint
+
     return training_run_hint(path, VOCAB_FILE_NAME)
 
 

@@ -36,10 +36,11 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read back (truncated, a key missing); names the file."""
 
 
-def checkpoint_dir(out: Path) -> Path | None:
-    """OUT/checkpoint, or the previous one if a save stopped between its two renames."""
+def checkpoint_dir(out: Path, state_file: str = STATE_FILE) -> Path | None:
+    """OUT/checkpoint, or the previous one if a save stopped between its two renames: the one
+    holding `state_file` (fine-tuning names its state file differently)."""
     for candidate in (out / CHECKPOINT_DIR, out / (CHECKPOINT_DIR + ".old")):
-        if (candidate / STATE_FILE).is_file():
+        if (candidate / state_file).is_file():
             return candidate
     return None
 
