@@ -90,8 +90,10 @@ print(f"masked positions: {targets[0]} in the first half, {targets[1]} in the se
 # = \sum_r \frac{n_r}{n} L_r, \qquad \frac{\partial L}{\partial \theta} = \sum_r \frac{n_r}{n} \frac{\partial L_r}{\partial \theta}.$$
 #
 # So each process scales its terms by its shares (`loss_scales=(mlm share, sop share)`, which the
-# hand-written backward starts from instead of 1) and the processes add. Only two counts have to be
-# exchanged first. The same holds for the SOP term with rows for counts (equal here: 4 and 4).
+# hand-written backward starts from instead of 1) and the processes add. The shares need the
+# batch's totals; every process builds the whole batch (from the same seed) before it keeps its
+# rows, so it counts them itself. The same holds for the SOP term with rows for counts (equal here:
+# 4 and 4).
 
 # %%
 def relative_error(grads, reference=whole_grads):

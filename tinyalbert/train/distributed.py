@@ -14,7 +14,7 @@ rows. A rank's share of the global mean is its own mean weighted by its share of
     L = sum_r (n_r / n) * L_r,      so      dL/dθ = sum_r (n_r / n) * dL_r/dθ,
 
 which is what `data_parallel_loss_and_grads` computes: each rank scales its MLM and SOP terms by
-their shares (two counts exchanged per step), then the all-reduce sums. Only the order of the
+their shares (counted locally: every rank builds the whole batch), then the all-reduce sums. Only the order of the
 floating-point additions differs from one process, so the results agree to rounding.
 
 ALBERT is where this pays: its shared layers make the gradient as small as its parameter count
@@ -231,16 +231,18 @@ def abort(ranks: Ranks, message: str, code: int = 1) -> None:
 
 
 # --- one data-parallel step ------------------------------------------------------------------------
-def loss_shares(local_batch: Mapping, ranks: Ranks) -> tuple[float, float]:
-    """This rank's share of the batch's MLM targets and of its SOP rows: (n_mlm_r / n_mlm, n_sop_r / n_sop)."""
+def loss_shares(local_batch: Mapping, global_batch: Mapping) -> tuple[float, float]:
+    """This rank's share of the batch's MLM targets and of its SOP rows: (n_mlm_r / n_mlm, n_sop_r / n_sop).
+    Every rank holds the whole batch, so the totals are counted here, without a collective."""
     import numpy as np
 
-    local_targets = float(np.count_nonzero(np.asarray(local_batch["labels"]) != IGNORE_INDEX))
-    local_rows = float(len(local_batch["labels"]))
-    total_targets, total_rows = allreduce_numbers([local_targets, local_rows], ranks, "counting the MLM targets")
+    def targets(batch) -> int:
+        return int(np.count_nonzero(np.asarray(batch["labels"]) != IGNORE_INDEX))
+
+    total_targets = targets(global_batch)
     if total_targets == 0:
         raise ValueError("the global batch has no MLM target (every label is -100)")
-    return local_targets / total_targets, local_rows / total_rows
+    return targets(local_batch) / total_targets, len(local_batch["labels"]) / len(global_batch["labels"])
 
 
 def data_parallel_loss_and_grads(model, global_batch: Mapping, ranks: Ranks):
@@ -252,7 +254,7 @@ def data_parallel_loss_and_grads(model, global_batch: Mapping, ranks: Ranks):
     `model.state_dict()`), identical on every rank.
     """
     local = shard_rows(global_batch, ranks.rank, ranks.size)
-    mlm_share, sop_share = loss_shares(local, ranks)
+    mlm_share, sop_share = loss_shares(local, global_batch)
     local = {name: asarray(model.xp, value) for name, value in local.items()}  # only this rank's rows travel
     inputs = {"attention_mask": local.get("attention_mask"), "token_type_ids": local.get("token_type_ids")}
     if "sentence_order_label" in local:  # AlbertForPreTraining; AlbertForMaskedLM has no SOP term
