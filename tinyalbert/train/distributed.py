@@ -14,8 +14,9 @@ rows. A rank's share of the global mean is its own mean weighted by its share of
     L = sum_r (n_r / n) * L_r,      so      dL/dθ = sum_r (n_r / n) * dL_r/dθ,
 
 which is what `data_parallel_loss_and_grads` computes: each rank scales its MLM and SOP terms by
-their shares (counted locally: every rank builds the whole batch), then the all-reduce sums. Only the order of the
-floating-point additions differs from one process, so the results agree to rounding.
+their shares (counted locally: every rank builds the whole batch), then the all-reduce sums.
+Only the order of the floating-point additions differs from one process, so the results agree
+to rounding.
 
 ALBERT is where this pays: its shared layers make the gradient as small as its parameter count
 (12M for base against BERT-base's 110M), so the all-reduce moves ~9x fewer bytes per step.
