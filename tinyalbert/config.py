@@ -69,6 +69,13 @@ def _default_labels(count) -> dict:
     return {i: f"LABEL_{i}" for i in range(count)}
 
 
+def _labels_from_label2id(label2id) -> dict:
+    """The `id2label` that a `label2id` of `{label: id}` describes, checked as `_label_map` checks it."""
+    if not isinstance(label2id, dict):
+        raise ValueError(f"AlbertConfig.label2id must be a dict {{label: id}}, got {label2id!r}")
+    return _label_map({index: label for label, index in label2id.items()})
+
+
 def _label_map(id2label) -> dict:
     """`id2label` with integer keys (JSON stores them as strings), checked to be a dict of 0..n-1."""
     if not isinstance(id2label, dict):
@@ -137,9 +144,7 @@ class AlbertConfig:
             if num_labels is not None:
                 values["id2label"] = _default_labels(num_labels)
             elif label2id is not None:
-                if not isinstance(label2id, dict):
-                    raise ValueError(f"AlbertConfig.label2id must be a dict {{label: id}}, got {label2id!r}")
-                values["id2label"] = {index: label for label, index in label2id.items()}
+                values["id2label"] = _labels_from_label2id(label2id)
         extra = dict(values.pop("extra", None) or {})
         for item in dataclasses.fields(self):
             if item.name == "extra":
@@ -197,9 +202,7 @@ class AlbertConfig:
     @label2id.setter
     def label2id(self, label2id: dict) -> None:
         # One label map is kept; setting the other direction replaces it, so the two never disagree.
-        if not isinstance(label2id, dict):
-            raise ValueError(f"AlbertConfig.label2id must be a dict {{label: id}}, got {label2id!r}")
-        self.id2label = _label_map({index: label for label, index in label2id.items()})
+        self.id2label = _labels_from_label2id(label2id)
 
     @property
     def head_size(self) -> int:
@@ -307,7 +310,7 @@ class AlbertConfig:
     def _override(self, name: str, value) -> None:
         """Set one field (or `num_labels`, `label2id`, or a kept Transformers field) by name."""
         if name == "label2id":
-            self.id2label = _label_map({index: label for label, index in dict(value).items()})
+            self.label2id = value
         elif name == "id2label":
             self.id2label = _label_map(value)
         elif name in ("model_type", "attn_implementation"):
