@@ -72,13 +72,15 @@ def batch_examples(batch, is_split_into_words: bool) -> list[tuple]:
     return examples
 
 
+def _check_id(token_id, name: str, n_tokens: int) -> int:
+    """`token_id` as an int, or ValueError naming `name` unless it is a whole number in 0..n_tokens-1."""
+    if isinstance(token_id, bool) or not isinstance(token_id, (int, np.integer)) or not 0 <= token_id < n_tokens:
+        raise ValueError(f"{name} must be a token id in 0..{n_tokens - 1}, got {token_id!r}")
+    return int(token_id)
+
+
 def _check_ids(item, name: str, n_tokens: int) -> list[int]:
-    ids = []
-    for index, token_id in enumerate(item):
-        if isinstance(token_id, bool) or not isinstance(token_id, (int, np.integer)) or not 0 <= token_id < n_tokens:
-            raise ValueError(f"{name}[{index}] must be a token id in 0..{n_tokens - 1}, got {token_id!r}")
-        ids.append(int(token_id))
-    return ids
+    return [_check_id(token_id, f"{name}[{index}]", n_tokens) for index, token_id in enumerate(item)]
 
 
 def ids_of_items(examples: list[tuple], tokenizer, *, batched: bool, accept_ids: bool,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import warnings
 
 from .added_tokens import SPECIAL_TOKEN_ROLES, AddedToken, alternation_regex, as_added_token
+from .inputs import _check_id
 from .text import check_text
 
 
@@ -33,12 +34,6 @@ class SpecialTokenRole:
         if self.as_id:
             value = tokenizer.convert_ids_to_tokens(_check_id(value, self.role + "_id", len(tokenizer)))
         tokenizer._set_role(self.role, value)
-
-
-def _check_id(value, name: str, n_tokens: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n_tokens:
-        raise ValueError(f"{name} must be a token id in 0..{n_tokens - 1}, got {value!r}")
-    return value
 
 
 class SpecialTokensMixin:
