@@ -358,9 +358,9 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise asks for a function named like its counterpart in `tinyalbert.nn`. The cell holds a
-# working answer so that this notebook runs top to bottom: delete its body, write your own, and run
-# the self-check. (`check` below is this lesson's own: these two exercises are smaller than the
+# Each exercise asks for a function named like its counterpart in `tinyalbert.nn`. Its cell raises
+# `NotImplementedError` until you write the body, and the self-check below it says "not attempted
+# yet" until then. (`check` below is this lesson's own: these two exercises are smaller than the
 # course autograder's. The autograder's `tinyalbert.grading.check(name, function)`, shown after
 # them, takes the full `layernorm_forward` / `layernorm_backward` with tinyalbert's signatures.)
 
@@ -387,7 +387,6 @@ def check(exercise, function):
         np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-10)
     else:
         raise ValueError(f"no exercise called {exercise!r}")
-    print(f"{exercise}: correct")
 
 
 def must_reject(exercise, wrong_answer):
@@ -399,6 +398,15 @@ def must_reject(exercise, wrong_answer):
     raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
 
 
+def reference_layernorm_backward_no_affine(d_y, x):
+    """The library's LayerNorm backward with weight 1, bias 0 and eps 1e-12: its input gradient."""
+    ones, zeros = np.ones(x.shape[-1]), np.zeros(x.shape[-1])
+    return layernorm.layernorm_backward(d_y, layernorm.layernorm_forward(x, ones, zeros, 1e-12)[1])[0]
+
+
+# The check itself is checked: it accepts a right answer and rejects known wrong ones.
+check('silu_derivative', activations.silu_derivative)  # the library's answer passes
+check('layernorm_backward_no_affine', reference_layernorm_backward_no_affine)  # so does the library's LayerNorm
 must_reject('silu_derivative', lambda x: 1 / (1 + np.exp(-x)))
 must_reject('layernorm_backward_no_affine', lambda d_y, x: d_y - d_y.mean(-1, keepdims=True))
 
@@ -420,11 +428,15 @@ must_reject('layernorm_backward_no_affine', layernorm_backward_eps_outside)
 
 # %%
 def silu_derivative(x):
-    s = 1 / (1 + np.exp(-x))  # answer: replace with your own
-    return s * (1 + x * (1 - s))
+    raise NotImplementedError("write silu_derivative")
 
 
-check("silu_derivative", silu_derivative)
+# %%
+try:
+    check("silu_derivative", silu_derivative)
+    print("Exercise 1: correct.")
+except NotImplementedError:
+    print("Exercise 1: not attempted yet. Write silu_derivative above and run this cell again.")
 
 # %% [markdown]
 # **Exercise 2.** Write LayerNorm's input gradient *without* the weight and bias ($\gamma = 1$,
@@ -433,13 +445,15 @@ check("silu_derivative", silu_derivative)
 
 # %%
 def layernorm_backward_no_affine(d_y, x):
-    centered = x - x.mean(-1, keepdims=True)  # answer: replace with your own
-    inv_std = 1 / np.sqrt((centered**2).mean(-1, keepdims=True) + 1e-12)
-    x_hat = centered * inv_std
-    return inv_std * (d_y - d_y.mean(-1, keepdims=True) - x_hat * (d_y * x_hat).mean(-1, keepdims=True))
+    raise NotImplementedError("write layernorm_backward_no_affine")
 
 
-check("layernorm_backward_no_affine", layernorm_backward_no_affine)
+# %%
+try:
+    check("layernorm_backward_no_affine", layernorm_backward_no_affine)
+    print("Exercise 2: correct.")
+except NotImplementedError:
+    print("Exercise 2: not attempted yet. Write layernorm_backward_no_affine above and run this cell again.")
 
 # %% [markdown]
 # **In a course.** The autograder (`tinyalbert.grading`) gives the full exercise: `layernorm_forward`

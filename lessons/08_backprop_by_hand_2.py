@@ -298,11 +298,16 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# The `check` function is this lesson's own: these exercises are cut smaller than the course
-# autograder's (`tinyalbert.grading.check(name, function)` takes whole graded functions such as
+# Each exercise cell raises `NotImplementedError` until you write the function's body, and the
+# self-check below it says "not attempted yet" until then. The `check` function is this lesson's
+# own: these exercises are cut smaller than the course autograder's
+# (`tinyalbert.grading.check(name, function)` takes whole graded functions such as
 # `attention_backward`; `python -m tinyalbert.grading list` shows them).
 
 # %%
+from tinyalbert.nn.encoder import layer_prefix
+
+
 def check(exercise, function):
     cases = np.random.default_rng(7)
     if exercise == "attention_core_backward":
@@ -322,7 +327,6 @@ def check(exercise, function):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-14)
     else:
         raise ValueError(f"no exercise called {exercise!r}")
-    print(f"{exercise}: correct")
 
 
 def must_reject(exercise, wrong_answer):
@@ -334,6 +338,14 @@ def must_reject(exercise, wrong_answer):
     raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
 
 
+def reference_shared_gradient(separate_grads, name, num_layers):
+    """The sum over the passes, with the library's layer names (`layer_prefix(group, inner)`)."""
+    return sum(separate_grads[layer_prefix(group, 0) + name] for group in range(num_layers))
+
+
+# The check itself is checked: it accepts a right answer and rejects known wrong ones.
+check('attention_core_backward', my_attention_core_backward)  # section 1's backward, checked there against finite differences
+check('shared_gradient', reference_shared_gradient)
 must_reject('attention_core_backward', lambda d_c, q, k, v, p: my_attention_core_backward(d_c, q, k, v, p)[:2] + (d_c,))
 must_reject('shared_gradient', lambda grads, name, n: grads["albert.encoder.albert_layer_groups.0.albert_layers.0." + name])
 must_reject('attention_core_backward', lambda d_c, q, k, v, p: my_attention_core_backward(d_c, q, k, v, p)[:2])  # d_v left out
@@ -345,13 +357,15 @@ must_reject('attention_core_backward', lambda d_c, q, k, v, p: my_attention_core
 
 # %%
 def attention_core_backward(d_context, q, k, v, probs):
-    d_v = np.swapaxes(probs, -1, -2) @ d_context  # answer: replace with your own
-    d_probs = d_context @ np.swapaxes(v, -1, -2)
-    d_scores = probs * (d_probs - np.sum(d_probs * probs, axis=-1, keepdims=True)) / np.sqrt(q.shape[-1])
-    return d_scores @ k, np.swapaxes(d_scores, -1, -2) @ q, d_v
+    raise NotImplementedError("write attention_core_backward")
 
 
-check("attention_core_backward", attention_core_backward)
+# %%
+try:
+    check("attention_core_backward", attention_core_backward)
+    print("Exercise 1: correct.")
+except NotImplementedError:
+    print("Exercise 1: not attempted yet. Write attention_core_backward above and run this cell again.")
 
 # %% [markdown]
 # **Exercise 2.** Given the gradients of the non-shared copy model (a dict keyed like its
@@ -359,11 +373,15 @@ check("attention_core_backward", attention_core_backward)
 
 # %%
 def shared_gradient(separate_grads, name, num_layers):
-    prefix = "albert.encoder.albert_layer_groups.{}.albert_layers.0."  # answer: replace with your own
-    return sum(separate_grads[prefix.format(g) + name] for g in range(num_layers))
+    raise NotImplementedError("write shared_gradient")
 
 
-check("shared_gradient", shared_gradient)
+# %%
+try:
+    check("shared_gradient", shared_gradient)
+    print("Exercise 2: correct.")
+except NotImplementedError:
+    print("Exercise 2: not attempted yet. Write shared_gradient above and run this cell again.")
 
 # %% [markdown]
 # **Exercise 3 (no self-check).** In section 4, which rows of the decoder-path gradient would be zero

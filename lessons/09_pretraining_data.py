@@ -367,7 +367,9 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# `check` is this lesson's own, for exercises cut smaller than the course autograder's
+# Each exercise cell raises `NotImplementedError` until you write the function's body, and the
+# self-check below it says "not attempted yet" until then. `check` is this lesson's own, for
+# exercises cut smaller than the course autograder's
 # (`tinyalbert.grading.check(name, function)` takes whole graded functions such as `mask_tokens`
 # and `create_segment_pairs`; `python -m tinyalbert.grading list` shows them).
 
@@ -389,7 +391,6 @@ def check(exercise, function):
         np.testing.assert_allclose(got, (expected_rate, expected_mask_share), rtol=1e-12)
     else:
         raise ValueError(f"no exercise called {exercise!r}")
-    print(f"{exercise}: correct")
 
 
 def must_reject(exercise, wrong_answer):
@@ -401,6 +402,15 @@ def must_reject(exercise, wrong_answer):
     raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
 
 
+def reference_mask_statistics(batch, mask_id):
+    """A right answer (the library has no function for these two statistics)."""
+    chosen = batch["labels"] != -100
+    return chosen.sum() / batch["attention_mask"].sum(), (batch["input_ids"][chosen] == mask_id).mean()
+
+
+# The check itself is checked: it accepts a right answer and rejects known wrong ones.
+check('ngram_length_probs', masking.ngram_length_probs)  # the library's answer passes
+check('mask_statistics', reference_mask_statistics)
 must_reject('ngram_length_probs', lambda n: np.full(n, 1 / n))
 must_reject('mask_statistics', lambda batch, mask_id: ((batch["labels"] != -100).mean(), 0.8))
 
@@ -411,11 +421,15 @@ must_reject('mask_statistics', lambda batch, mask_id: ((batch["labels"] != -100)
 
 # %%
 def ngram_length_probs(max_ngram):
-    weights = 1 / np.arange(1, max_ngram + 1)  # answer: replace with your own
-    return weights / weights.sum()
+    raise NotImplementedError("write ngram_length_probs")
 
 
-check("ngram_length_probs", ngram_length_probs)
+# %%
+try:
+    check("ngram_length_probs", ngram_length_probs)
+    print("Exercise 1: correct.")
+except NotImplementedError:
+    print("Exercise 1: not attempted yet. Write ngram_length_probs above and run this cell again.")
 
 # %% [markdown]
 # **Exercise 2.** Given a collated batch (a dict of `(batch, seq)` arrays `input_ids`, `labels`,
@@ -424,11 +438,15 @@ check("ngram_length_probs", ngram_length_probs)
 
 # %%
 def mask_statistics(batch, mask_id):
-    chosen = batch["labels"] != -100  # answer: replace with your own
-    return chosen.sum() / batch["attention_mask"].sum(), (batch["input_ids"][chosen] == mask_id).mean()
+    raise NotImplementedError("write mask_statistics")
 
 
-check("mask_statistics", mask_statistics)
+# %%
+try:
+    check("mask_statistics", mask_statistics)
+    print("Exercise 2: correct.")
+except NotImplementedError:
+    print("Exercise 2: not attempted yet. Write mask_statistics above and run this cell again.")
 
 # %% [markdown]
 # **Exercise 3 (no self-check).** Set `max_ngram=1` in `mask_tokens` and measure again: which of

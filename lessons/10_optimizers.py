@@ -401,7 +401,9 @@ else:
 #
 # ## Exercises
 #
-# `check` is this lesson's own, for exercises cut smaller than the course autograder's
+# Each exercise cell raises `NotImplementedError` until you write the function's body, and the
+# self-check below it says "not attempted yet" until then. `check` is this lesson's own, for
+# exercises cut smaller than the course autograder's
 # (`tinyalbert.grading.check(name, function)` grades whole optimizers, `AdamW` and `LAMB`;
 # `python -m tinyalbert.grading list` shows them).
 
@@ -427,7 +429,6 @@ def check(exercise, function):
                                        rtol=1e-12, atol=1e-20, err_msg=f"step {step} without warm-up")
     else:
         raise ValueError(f"no exercise called {exercise!r}")
-    print(f"{exercise}: correct")
 
 
 def must_reject(exercise, wrong_answer):
@@ -439,6 +440,15 @@ def must_reject(exercise, wrong_answer):
     raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
 
 
+def reference_trust_ratio(p, r):
+    """The ratio `optim.LAMB.step` computes inline (the library has no function for it alone)."""
+    p_norm, r_norm = np.linalg.norm(p), np.linalg.norm(r)
+    return p_norm / r_norm if p_norm > 0 and r_norm > 0 else 1.0
+
+
+# The check itself is checked: it accepts a right answer and rejects known wrong ones.
+check('trust_ratio', reference_trust_ratio)
+check('warmup_then_decay', optim.linear_warmup_then_decay)  # the library's answer passes
 must_reject('trust_ratio', lambda p, r: np.linalg.norm(r) / np.linalg.norm(p))
 must_reject('warmup_then_decay', lambda step, warmup, total, peak: peak * max(0.0, (total - step) / total))
 
@@ -459,11 +469,15 @@ must_reject('warmup_then_decay', warmup_up_to_and_including)
 
 # %%
 def trust_ratio(p, r):
-    p_norm, r_norm = np.linalg.norm(p), np.linalg.norm(r)  # answer: replace with your own
-    return p_norm / r_norm if p_norm > 0 and r_norm > 0 else 1.0
+    raise NotImplementedError("write trust_ratio")
 
 
-check("trust_ratio", trust_ratio)
+# %%
+try:
+    check("trust_ratio", trust_ratio)
+    print("Exercise 1: correct.")
+except NotImplementedError:
+    print("Exercise 1: not attempted yet. Write trust_ratio above and run this cell again.")
 
 # %% [markdown]
 # **Exercise 2.** Write the schedule `warmup_then_decay(step, warmup_steps, total_steps, peak_lr)`
@@ -471,12 +485,15 @@ check("trust_ratio", trust_ratio)
 
 # %%
 def warmup_then_decay(step, warmup_steps, total_steps, peak_lr):
-    if step < warmup_steps:  # answer: replace with your own
-        return peak_lr * step / warmup_steps
-    return peak_lr * max(0.0, (total_steps - step) / (total_steps - warmup_steps))
+    raise NotImplementedError("write warmup_then_decay")
 
 
-check("warmup_then_decay", warmup_then_decay)
+# %%
+try:
+    check("warmup_then_decay", warmup_then_decay)
+    print("Exercise 2: correct.")
+except NotImplementedError:
+    print("Exercise 2: not attempted yet. Write warmup_then_decay above and run this cell again.")
 
 # %% [markdown]
 # **Exercise 3 (no self-check).** In section 5, scale the learning rate with the batch size instead
