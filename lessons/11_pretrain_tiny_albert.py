@@ -453,8 +453,11 @@ print(f"documents of {min(document_lengths)} to {max(document_lengths)} tokens; 
 # %% [markdown]
 # ## Exercises
 #
-# `check` is this lesson's own (the course autograder has no exercise for it); `must_reject`
-# checks the check on a known wrong answer.
+# `check` is this lesson's own (the course autograder has no exercise for it); the check itself is
+# shown to accept a right answer and, with `must_reject`, to reject known wrong ones. Each exercise
+# cell raises `NotImplementedError` until you write its body, and its self-check says "not attempted
+# yet" until then; the cell that uses the exercise's result takes the right answer defined with the
+# check (`reference_accuracy_by_kind`, `reference_mask_anew`) until yours passes, and says which.
 
 # %%
 MASKING = masking.Masking(max_predictions_per_seq=7)  # section 1's masking (options above)
@@ -500,7 +503,6 @@ def check(exercise, function):
                                               err_msg=f"{name!r} of pass {epoch}: row i masked with np.random.default_rng((epoch, i))")
     else:
         raise ValueError(f"no exercise called {exercise!r}")
-    print(f"{exercise}: correct")
 
 
 def must_reject(exercise, wrong_answer):
@@ -548,6 +550,21 @@ def kinds_by_word(logits, labels, is_fact):  # a wrong answer: the mean over wor
             np.mean([a for word, a in per_word.items() if not is_fact[word]]))
 
 
+def reference_accuracy_by_kind(logits, labels, is_fact):  # a right answer (the library has none)
+    chosen = labels != -100
+    right = logits.argmax(-1) == labels
+    fact = is_fact[np.where(chosen, labels, 0)] & chosen
+    return float(right[fact].mean()), float(right[chosen & ~fact].mean())
+
+
+def reference_mask_anew(unmasked, epoch):  # a right answer: the library's remasking of every row
+    return data.remask_rows(unmasked, np.arange(len(unmasked["input_ids"])), epoch,
+                            data.Remasking(special, len(vocabulary), MASKING))
+
+
+# The check itself is checked: it accepts a right answer and rejects known wrong ones.
+check("accuracy_by_kind", reference_accuracy_by_kind)
+check("mask_anew", reference_mask_anew)
 must_reject("accuracy_by_kind", kinds_counting_ignored)
 must_reject("accuracy_by_kind", kinds_by_word)
 must_reject("accuracy_by_kind", kinds_over_all_targets)
@@ -561,22 +578,29 @@ must_reject("mask_anew", mask_in_place)
 # `is_fact` is a `(vocab,)` bool array (above: True for the words of `COUNTRIES`). Return
 # `(fact_accuracy, other_accuracy)`: the top-1 accuracy over the predicted positions whose target
 # is a fact word, and over the other predicted positions (a kind with no predicted positions has no
-# accuracy: NaN, as NumPy's mean of nothing). The cell then splits this run's held-out score.
+# accuracy: NaN, as NumPy's mean of nothing). The cell after the self-check then splits this run's
+# held-out score (with `reference_accuracy_by_kind` until yours passes).
 
 # %%
 def accuracy_by_kind(logits, labels, is_fact):
-    chosen = labels != -100  # answer: replace with your own
-    right = logits.argmax(-1) == labels
-    fact = is_fact[np.where(chosen, labels, 0)] & chosen
-    return float(right[fact].mean()), float(right[chosen & ~fact].mean())
+    raise NotImplementedError("write accuracy_by_kind")
 
 
-check("accuracy_by_kind", accuracy_by_kind)
+# %%
+try:
+    check("accuracy_by_kind", accuracy_by_kind)
+    print("Exercise 1: correct.")
+    split_by_kind = accuracy_by_kind  # yours, from here on
+except NotImplementedError:
+    print("Exercise 1: not attempted yet. Write accuracy_by_kind above and run this cell again.")
+    split_by_kind = reference_accuracy_by_kind  # the right answer of the check cell, until yours passes
+
+# %%
 heldout_logits = np.asarray(model(input_ids=heldout["input_ids"], attention_mask=heldout["attention_mask"],
                                   token_type_ids=heldout["token_type_ids"]).prediction_logits)
-fact_accuracy, other_accuracy = accuracy_by_kind(heldout_logits, heldout["labels"], is_fact)
+fact_accuracy, other_accuracy = split_by_kind(heldout_logits, heldout["labels"], is_fact)
 fact_share = is_fact[heldout["labels"][heldout["labels"] != -100]].mean()
-print(f"held-out: fact words {fact_accuracy:.3f}, other words {other_accuracy:.3f} "
+print(f"held-out ({split_by_kind.__name__}): fact words {fact_accuracy:.3f}, other words {other_accuracy:.3f} "
       f"(fact words are {fact_share:.0%} of the targets)")
 
 # %% [markdown]
@@ -589,24 +613,29 @@ print(f"held-out: fact words {fact_accuracy:.3f}, other words {other_accuracy:.3
 # to the row's real tokens (where `attention_mask` is 1) with `rng = np.random.default_rng((epoch,
 # i))`, and its masked ids and labels written over those tokens. Seeding with `(epoch, i)` makes a
 # mask depend on the pass and the example only, so a run can be repeated exactly, and every pass
-# masks every example anew.
+# masks every example anew. The cell after the self-check masks the training text twice (with
+# `reference_mask_anew` until yours passes).
 
 # %%
 def mask_anew(unmasked, epoch):
-    masked = {name: column.copy() for name, column in unmasked.items()}  # answer: replace with your own
-    for i in range(len(masked["input_ids"])):
-        length = int(masked["attention_mask"][i].sum())
-        ids, labels = masking.mask_tokens(masked["input_ids"][i, :length], special, len(vocabulary),
-                                          np.random.default_rng((epoch, i)), MASKING)
-        masked["input_ids"][i, :length], masked["labels"][i, :length] = ids, labels
-    return masked
+    raise NotImplementedError("write mask_anew")
 
 
-check("mask_anew", mask_anew)
+# %%
+try:
+    check("mask_anew", mask_anew)
+    print("Exercise 2: correct.")
+    fresh_masks = mask_anew  # yours, from here on
+except NotImplementedError:
+    print("Exercise 2: not attempted yet. Write mask_anew above and run this cell again.")
+    fresh_masks = reference_mask_anew  # the right answer of the check cell, until yours passes
+
+# %%
 unmasked_train = data.collate(data.create_pretraining_examples(train_docs, special, len(vocabulary), np.random.default_rng(1),
                                                                dupe_factor=DUPE_FACTOR, masked_lm_prob=0, **options))
+print(f"masked with {fresh_masks.__name__}:")
 for epoch in (0, 1):
-    row = mask_anew(unmasked_train, epoch)["labels"][0]
+    row = fresh_masks(unmasked_train, epoch)["labels"][0]
     print(f"pass {epoch}, first example's targets:", [vocabulary[t] for t in row if t != -100])
 
 # %% [markdown]
@@ -618,14 +647,15 @@ for epoch in (0, 1):
 # which answers change with the seed?
 #
 # **Exercise 4 (no self-check).** Fixed masks against fresh ones. Copy `train_model` into a version
-# that draws its batches from `mask_anew(unmasked_train, epoch)`, with `epoch` one higher after
-# every `len(unmasked_train["input_ids"]) // BATCH` steps (and row indices drawn from
-# `len(unmasked_train["input_ids"])`, not `len(train_examples)`). Train a model with it as section 4
-# does (log-frequency bias, `TRAIN_STEPS`, lr $10^{-3}$, 10% warm-up) and compare `accuracy_by_kind`
-# on `heldout` with section 4's model. Which kind of word gains from fresh masks, and which
-# fill-mask probes change? `unmasked_train` is cut into pairs differently from `train`, though both
-# come from seed 1 (with `masked_lm_prob=0` no random numbers are drawn for masks, so the generator
-# reaches the next cut in another state); so train once more on the masks of its first pass only,
-# fixed: is the difference the masks' freshness, or the other cut?
+# that draws its batches from `fresh_masks(unmasked_train, epoch)` (your `mask_anew` once it
+# passes), with `epoch` one higher after every `len(unmasked_train["input_ids"]) // BATCH` steps
+# (and row indices drawn from `len(unmasked_train["input_ids"])`, not `len(train_examples)`). Train
+# a model with it as section 4 does (log-frequency bias, `TRAIN_STEPS`, lr $10^{-3}$, 10% warm-up)
+# and compare `split_by_kind` (your `accuracy_by_kind` once it passes) on `heldout` with section
+# 4's model. Which kind of word gains from fresh masks, and which fill-mask probes change?
+# `unmasked_train` is cut into pairs differently from `train`, though both come from seed 1 (with
+# `masked_lm_prob=0` no random numbers are drawn for masks, so the generator reaches the next cut
+# in another state); so train once more on the masks of its first pass only, fixed: is the
+# difference the masks' freshness, or the other cut?
 #
 # Next: lesson 12 uses this loop to test the ALBERT paper's design choices at toy scale.

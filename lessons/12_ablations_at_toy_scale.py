@@ -610,7 +610,9 @@ print(f"albert-base-v2: V = {base.vocab_size:,}, E = {base.embedding_size}: the 
 # ## Exercises
 #
 # `check` compares an answer with the lesson's own count on several models (the course autograder
-# has no exercise for this one).
+# has no exercise for this one); the check itself is shown to accept a right answer and to reject
+# known wrong ones. The exercise cell raises `NotImplementedError` until you write its body, and
+# its self-check says "not attempted yet" until then.
 
 # %%
 def check(exercise, function):
@@ -627,7 +629,6 @@ def check(exercise, function):
             "tying every layer weight must give the all-shared count"
     else:
         raise ValueError(f"no exercise called {exercise!r}")
-    print(f"{exercise}: correct")
 
 
 def must_reject(exercise, wrong_answer):
@@ -639,6 +640,18 @@ def must_reject(exercise, wrong_answer):
     raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
 
 
+def reference_tied_parameter_count(params, tied_parts):  # a right answer (the library has none)
+    seen, total = set(), 0
+    for name, value in params.items():
+        key = GROUP.sub("albert_layer_groups.*.", name) if any(p in name for p in tied_parts) else name
+        if key not in seen:
+            seen.add(key)
+            total += value.size
+    return total
+
+
+# The check itself is checked: it accepts a right answer and rejects known wrong ones.
+check("tied_parameter_count", reference_tied_parameter_count)
 must_reject('tied_parameter_count', lambda params, parts: sum(value.size for value in params.values()))
 must_reject('tied_parameter_count',  # four groups taken for granted: three copies of group 0's tied weights
             lambda params, parts: sum(v.size for v in params.values())
@@ -651,16 +664,15 @@ must_reject('tied_parameter_count',  # four groups taken for granted: three copi
 
 # %%
 def tied_parameter_count(params, tied_parts):
-    seen, total = set(), 0  # answer: replace with your own
-    for name, value in params.items():
-        key = GROUP.sub("albert_layer_groups.*.", name) if any(p in name for p in tied_parts) else name
-        if key not in seen:
-            seen.add(key)
-            total += value.size
-    return total
+    raise NotImplementedError("write tied_parameter_count")
 
 
-check("tied_parameter_count", tied_parameter_count)
+# %%
+try:
+    check("tied_parameter_count", tied_parameter_count)
+    print("Exercise 1: correct.")
+except NotImplementedError:
+    print("Exercise 1: not attempted yet. Write tied_parameter_count above and run this cell again.")
 
 # %% [markdown]
 # **Exercise 2 (no self-check).** Run the Table 3 loop of section 3 with `seed=0, 1, 2` in

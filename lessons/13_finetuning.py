@@ -545,8 +545,9 @@ for (text, label), row in zip(shown, probabilities):
 #
 # The `check` function is this lesson's own (the course autograder's `tinyalbert.grading.check`
 # holds other, whole functions: see the end of this section) and checks an answer against the
-# library on random cases. Each exercise cell holds a
-# working answer so that the lesson runs through: delete it and write your own.
+# library on random cases; the check itself is shown to accept the library's answer and to reject
+# known wrong ones. Each exercise cell raises `NotImplementedError` until you write its body, and
+# its self-check says "not attempted yet" until then.
 
 # %%
 def check(exercise, function):
@@ -577,7 +578,6 @@ def check(exercise, function):
                                       {"start": np.asarray(d_start), "end": np.asarray(d_end)})
     else:
         raise ValueError(f"no exercise called {exercise!r}")
-    print(f"{exercise}: correct")
 
 
 def must_reject(exercise, wrong_answer):
@@ -589,6 +589,22 @@ def must_reject(exercise, wrong_answer):
     raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
 
 
+def library_span_loss_grads(start_logits, end_logits, start_positions, end_positions):
+    """A right answer from the library: `question_answering_forward` (tinyalbert.nn.finetuning) takes
+    one cross-entropy of the start scores and one of the end scores, positions clamped to [0, seq]
+    and seq ignored, and its backward sends d_loss = 1/2 into each `cross_entropy_backward`."""
+    seq = start_logits.shape[1]
+    grads = []
+    for logits, positions in ((start_logits, start_positions), (end_logits, end_positions)):
+        _, cache = losses.cross_entropy_forward(logits, np.clip(positions, 0, seq), ignore_index=seq)
+        grads.append(losses.cross_entropy_backward(0.5, cache)[0])
+    return tuple(grads)
+
+
+# The check itself is checked: it accepts the library's answers and rejects known wrong ones.
+check("bce_with_logits_grad",
+      lambda z, y: losses.bce_with_logits_backward(1.0, losses.bce_with_logits_forward(z, y)[1])[0])
+check("span_loss_grads", library_span_loss_grads)
 must_reject("bce_with_logits_grad", lambda z, y: 1 / (1 + np.exp(-z)) - y)  # the 1/N forgotten
 must_reject("span_loss_grads",  # the cut-off answers not ignored
             lambda s, e, sp, ep: (my_cross_entropy_grad(s, np.clip(sp, 0, s.shape[1] - 1)) / 2,
@@ -619,10 +635,15 @@ must_reject("span_loss_grads",  # never clamped: a negative position indexes fro
 
 # %%
 def bce_with_logits_grad(logits, targets):
-    return (1 / (1 + np.exp(-logits)) - targets) / logits.size  # answer: replace with your own
+    raise NotImplementedError("write bce_with_logits_grad")
 
 
-check("bce_with_logits_grad", bce_with_logits_grad)
+# %%
+try:
+    check("bce_with_logits_grad", bce_with_logits_grad)
+    print("Exercise 1: correct.")
+except NotImplementedError:
+    print("Exercise 1: not attempted yet. Write bce_with_logits_grad above and run this cell again.")
 
 # %% [markdown]
 # **Exercise 2.** Write the gradient of question answering's span loss with respect to the start and
@@ -631,12 +652,15 @@ check("bce_with_logits_grad", bce_with_logits_grad)
 
 # %%
 def span_loss_grads(start_logits, end_logits, start_positions, end_positions):
-    seq = start_logits.shape[1]  # answer: replace with your own
-    return (my_cross_entropy_grad(start_logits, my_span_positions(start_positions, seq)) / 2,
-            my_cross_entropy_grad(end_logits, my_span_positions(end_positions, seq)) / 2)
+    raise NotImplementedError("write span_loss_grads")
 
 
-check("span_loss_grads", span_loss_grads)
+# %%
+try:
+    check("span_loss_grads", span_loss_grads)
+    print("Exercise 2: correct.")
+except NotImplementedError:
+    print("Exercise 2: not attempted yet. Write span_loss_grads above and run this cell again.")
 
 # %% [markdown]
 # **In a course.** The autograder has these losses as the extra exercise `task_losses`:

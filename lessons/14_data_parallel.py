@@ -314,8 +314,9 @@ else:
 # ## Exercises
 #
 # The `check` function is this lesson's own (the course autograder holds no exercise of this
-# lesson) and checks an answer on random cases. Each exercise cell holds a working answer so
-# that the lesson runs through: delete it and write your own.
+# lesson) and checks an answer on random cases; the check itself is shown to accept a right answer
+# and to reject known wrong ones. Each exercise cell raises `NotImplementedError` until you write
+# its body, and its self-check says "not attempted yet" until then.
 
 # %%
 def check(exercise, function):
@@ -344,7 +345,6 @@ def check(exercise, function):
             np.testing.assert_allclose(got, expected, rtol=1e-12)
     else:
         raise ValueError(f"no exercise called {exercise!r}")
-    print(f"{exercise}: correct")
 
 
 def must_reject(exercise, wrong_answer):
@@ -370,6 +370,18 @@ def uncounted(buffers):
     return [0] * len(buffers)
 
 
+from tinyalbert.train.distributed import loss_shares as library_loss_shares  # (this rank's rows, whole batch)
+
+
+def shares_from_the_library(labels, processes):  # a right answer: the library's MLM share of each process
+    return [library_loss_shares(shard_rows({"labels": labels}, rank, processes), {"labels": labels})[0]
+            for rank in range(processes)]
+
+
+# The check itself is checked: it accepts right answers (section 2's ring, the library's shares)
+# and rejects known wrong ones.
+check("allreduce_ring", ring_allreduce)
+check("loss_shares", shares_from_the_library)
 must_reject("allreduce_ring", through_process_zero)  # the right sum, but process 0 moves too much
 must_reject("allreduce_ring", uncounted)  # the right sum, but no count of what was sent
 
@@ -392,10 +404,15 @@ must_reject("loss_shares", lambda labels, n: [1 / n] * n)  # equal shares, whate
 
 # %%
 def allreduce_ring(buffers):
-    return ring_allreduce(buffers)  # answer: replace with your own
+    raise NotImplementedError("write allreduce_ring")
 
 
-check("allreduce_ring", allreduce_ring)
+# %%
+try:
+    check("allreduce_ring", allreduce_ring)
+    print("Exercise 1: correct.")
+except NotImplementedError:
+    print("Exercise 1: not attempted yet. Write allreduce_ring above and run this cell again.")
 
 # %% [markdown]
 # **Exercise 2.** Given a global batch's MLM labels `(rows, seq)` (-100: not a target) and the
@@ -404,12 +421,15 @@ check("allreduce_ring", allreduce_ring)
 
 # %%
 def loss_shares(labels, processes):
-    per_process = len(labels) // processes  # answer: replace with your own
-    counts = [np.sum(labels[r * per_process:(r + 1) * per_process] != -100) for r in range(processes)]
-    return [count / sum(counts) for count in counts]
+    raise NotImplementedError("write loss_shares")
 
 
-check("loss_shares", loss_shares)
+# %%
+try:
+    check("loss_shares", loss_shares)
+    print("Exercise 2: correct.")
+except NotImplementedError:
+    print("Exercise 2: not attempted yet. Write loss_shares above and run this cell again.")
 
 # %% [markdown]
 # **Exercise 3 (no self-check).** In section 1, make both halves hold the same number of masked

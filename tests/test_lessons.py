@@ -7,6 +7,7 @@ New lessons (`lessons/NN_topic.py`) are picked up without touching this file.
 The executed notebooks are kept in build/lessons/ for the docs build (`mkdocs build` renders
 them instead of running the lessons again). Heavier settings: LESSONS_FULL=1.
 """
+import ast
 import importlib.util
 import re
 import sys
@@ -63,3 +64,44 @@ def test_a_lesson_without_transformers_says_it_skips_the_comparison(tmp_path, mo
     printed = "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                       for output in cell.get("outputs", []))
     assert "SKIPPED: transformers" in printed, f"{lesson.name} printed no skip message without transformers"
+
+
+def _exercise_stubs(tree):
+    """Module-level functions whose whole body is `raise NotImplementedError(...)` (a docstring allowed)."""
+    stubs = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+        if (len(body) == 1 and isinstance(body[0], ast.Raise) and isinstance(body[0].exc, ast.Call)
+                and getattr(body[0].exc.func, "id", None) == "NotImplementedError"):
+            stubs.append(node.name)
+    return stubs
+
+
+def _names_guarded_by_not_implemented(tree):
+    """Names used inside a `try:` whose handlers catch NotImplementedError: a self-check of a stub."""
+    guarded = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+                "NotImplementedError" in ast.unparse(handler.type) for handler in node.handlers if handler.type):
+            guarded |= {name.id for statement in node.body for name in ast.walk(statement) if isinstance(name, ast.Name)}
+    return guarded
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[path.stem for path in LESSONS])
+def test_every_exercise_is_a_stub_with_a_guarded_self_check(path):
+    """An exercise cell holds no answer: the learner's function raises NotImplementedError until
+    written, and its self-check says "not attempted yet" instead of stopping the notebook."""
+    source = path.read_text()
+    tree = ast.parse(source)
+    numbered = re.findall(r"^# \*\*Exercise \d+\.\*\*", source, flags=re.MULTILINE)  # "(no self-check)" ones excluded
+    single = re.findall(r"^# ## Exercise: ", source, flags=re.MULTILINE)
+    expected = len(numbered) + len(single)
+    assert expected, f"{path.name} has no exercise with a self-check"
+    stubs = _exercise_stubs(tree)
+    assert len(stubs) == expected, (
+        f"{path.name}: {expected} exercises with a self-check, but {len(stubs)} stub functions {stubs} "
+        "(an exercise cell must hold `raise NotImplementedError(...)`, not an answer)")
+    unguarded = sorted(set(stubs) - _names_guarded_by_not_implemented(tree))
+    assert not unguarded, f"{path.name}: the self-check of {unguarded} does not catch NotImplementedError"
