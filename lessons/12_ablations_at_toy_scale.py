@@ -200,7 +200,10 @@ BASELINE = {"mlm_accuracy": float(np.mean(heldout_targets == np.argmax(counts)))
 in_order_targets = sop_heldout["labels"][(sop_heldout["labels"] != -100) & (sop_heldout["sentence_order_label"] == 0)[:, None]]
 # The standard error of an accuracy near 1/2 on n items is at most sqrt(1/4n): two rows closer than
 # about twice that are within the noise of this small held-out set. The masked-token accuracy on
-# the in-order pairs counts fewer tokens, so its noise is larger.
+# the in-order pairs counts fewer tokens, so its noise is larger. The rule takes the items to be
+# independent, and they are not: the held-out pairs are 10 cuts of the same few documents, which
+# share their sentences and words, so the real noise is larger than printed. A gap inside it is
+# noise; a gap just beyond it is a hint, not a finding.
 NOISE = {"mlm_accuracy": 2 * np.sqrt(0.25 / len(heldout_targets)),
          "mlm_in_order": 2 * np.sqrt(0.25 / len(in_order_targets)),
          "sop_accuracy": 2 * np.sqrt(0.25 / len(sop_heldout["input_ids"])),
