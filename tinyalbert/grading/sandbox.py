@@ -8,6 +8,13 @@ Each exercise is graded in a fresh process:
 `sys.path`; the environment is replaced by a minimal one; the working directory is a new
 temporary directory holding a copy of the submission; when the grader runs as root (as on
 Gradescope) the process drops to the `nobody` user, so it cannot write the grader's results.
+
+As root, nothing the student process can reach is trusted: every start gets a fresh folder that
+root creates inside its own (so no link can be placed there beforehand), files are created with
+O_EXCL|O_NOFOLLOW and given to `nobody` through their open descriptor, what was printed is read
+back through the descriptor kept open here, never by path. `nobody` may have at most
+`NPROC_LIMIT` processes, and every process of `nobody` is killed before a start and after a stop
+(see `kill_user_processes`): the grader assumes that `nobody` runs nothing else on the machine.
 Limits (see `Limits`): wall-clock time per call (enforced here), CPU time per call and memory
 (RLIMIT_CPU, RLIMIT_AS, set by the worker before any student code runs), and what it may print.
 
@@ -16,27 +23,35 @@ that call with a reason; the process is started again for the next call.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import pathlib
 import select
 import shutil
 import signal
+import stat
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from typing import NamedTuple
 
 from . import codec
 
+# argv[4]: the cap on the processes of the user (RLIMIT_NPROC, soft and hard), set before any
+# student code runs; 0 for none (a grader that does not drop to `nobody`: the cap would count its own).
 BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from tinyalbert.grading.worker import main; "
+    "import sys, resource; n = int(sys.argv[4]); n and resource.setrlimit(resource.RLIMIT_NPROC, (n, n)); "
+    "sys.path.insert(0, sys.argv[1]); from tinyalbert.grading.worker import main; "
     "main(int(sys.argv[2]), int(sys.argv[3]))"
 )
 PACKAGE_ROOT = str(pathlib.Path(__file__).resolve().parents[2])
 NOBODY = 65534
+NPROC_LIMIT = 64  # processes (threads included) of `nobody` at once, while a student process runs as it
+LOCK_NAME = "tinyalbert-grading-nobody.lock"  # held shared while a student process runs as `nobody`
 
 
 class Limits(NamedTuple):
@@ -54,6 +69,7 @@ class Outcome(NamedTuple):
     value: object = None  # the selected outputs when ok
     error: str = ""  # what went wrong, for the student
     reference: tuple = ()  # graded names whose reference the call reached
+    timed_out: bool = False  # no answer in time: the wall-clock or CPU limit of the call, or the exercise's
 
 
 class SandboxBroken(Exception):
@@ -77,6 +93,7 @@ def minimal_environment(home: str) -> dict:
 
 
 _CAN_DROP = None
+_PROBE_LOCK = threading.Lock()  # one probe, even when several sandboxes start at once (the self-test's threads)
 
 
 def can_run_as_nobody() -> bool:
@@ -86,17 +103,105 @@ def can_run_as_nobody() -> bool:
     in a private directory (a virtual environment under /root) they do not, and it stays root.
     """
     global _CAN_DROP
-    if _CAN_DROP is None:
-        try:
-            probe = subprocess.run(
-                [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {PACKAGE_ROOT!r}); import numpy, tinyalbert"],
-                cwd="/", env=minimal_environment("/tmp"), user=NOBODY, group=NOBODY, extra_groups=[],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
-            )
-            _CAN_DROP = probe.returncode == 0
-        except (OSError, subprocess.SubprocessError):
-            _CAN_DROP = False
+    with _PROBE_LOCK:
+        if _CAN_DROP is None:
+            try:
+                probe = subprocess.run(
+                    [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {PACKAGE_ROOT!r}); import numpy, tinyalbert"],
+                    cwd="/", env=minimal_environment("/tmp"), user=NOBODY, group=NOBODY, extra_groups=[],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
+                )
+                _CAN_DROP = probe.returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                _CAN_DROP = False
     return _CAN_DROP
+
+
+def kill_user_processes(uid: int, rounds: int = 200) -> int:
+    """SIGKILL every process whose real uid is `uid`, scanning /proc again until none is left
+    (a process may fork while it is scanned; RLIMIT_NPROC bounds how many it can make). Returns
+    how many were still alive after `rounds` scans (0: all gone). Never for root or the uid of
+    this process: it is only for the user the student code was dropped to, which must run
+    nothing else on this machine."""
+    if uid in (0, os.getuid(), os.geteuid()):
+        raise ValueError(f"refusing to kill every process of uid {uid}: it is root or the grader's own")
+    own = os.getpid()
+    alive = 0
+    for _ in range(rounds):
+        alive = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == own:
+                continue
+            try:
+                with open(f"/proc/{entry.name}/status", "rb") as handle:
+                    status = handle.read().decode("ascii", "replace")
+            except OSError:  # gone meanwhile
+                continue
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            try:
+                real_uid = int(fields["Uid"].split()[0])
+            except (KeyError, IndexError, ValueError):
+                continue
+            if real_uid != uid:
+                continue
+            try:  # a zombie too: its other threads may still run
+                os.kill(int(entry.name), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                continue
+            if fields.get("State", "").split()[:1] not in (["Z"], ["X"]):
+                alive += 1
+        if not alive:
+            return 0
+        time.sleep(0.005)
+    return alive
+
+
+def _sweep_nobody() -> None:
+    left = kill_user_processes(NOBODY)
+    if left:
+        warnings.warn(f"{left} processes of the user `nobody` (uid {NOBODY}) survived SIGKILL", RuntimeWarning, stacklevel=3)
+
+
+def _user_lock_file() -> int:
+    """A descriptor of the lock file in a folder only root can write (so `nobody` cannot take or
+    replace it), or -1 when there is none such."""
+    for folder in ("/run", "/var/run"):
+        try:
+            info = os.stat(folder)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and not info.st_mode & 0o022:
+            break
+    else:
+        folder = os.path.join(tempfile.gettempdir(), "tinyalbert-grading-root")
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            return -1
+        info = os.lstat(folder)  # made here, or by someone else beforehand: then it is not used
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o077:
+            return -1
+    try:
+        return os.open(os.path.join(folder, LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return -1
+
+
+def _create(directory_fd: int, name: str, flags: int, owner) -> int:
+    """Open a new file `name` in the open directory: it must not exist (no link is followed), and
+    it is given to `owner` (uid, gid) through the descriptor."""
+    if name in ("", ".", "..") or os.path.basename(name) != name:
+        raise ValueError(f"not a plain file name: {name!r}")
+    fd = os.open(name, flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=directory_fd)
+    try:
+        if owner is not None:
+            os.fchown(fd, *owner)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class Sandbox:
@@ -109,37 +214,101 @@ class Sandbox:
         self.calls_end = None  # when the exercise's time for calls runs out (set by the first call)
         self.info = {"found": [], "errors": [], "flagged": {}}
         self.printed = b""
+        # Root's own (as root): the student process gets a fresh folder inside it at every start.
         self.workdir = tempfile.mkdtemp(prefix="tinyalbert-grading-")
+        os.chmod(self.workdir, 0o711)  # `nobody` may pass through to its folder, not list or write here
+        self.starts = 0
+        self.rundir = self.output_fd = self.request_fd = self.result_fd = None
+        self.dropped = False  # whether the running process is `nobody`'s
+        self.lock_fd = None
 
     # --- process life ---------------------------------------------------------------------
+    def _prepare(self, owner) -> str:
+        """A fresh folder with the submission and the file for what is printed, made by this
+        process before the student's, then given to `owner` (None: kept): no path in it is
+        followed, so no link the student code made earlier (in a folder it owned) is written through."""
+        self.starts += 1
+        self.rundir = os.path.join(self.workdir, f"run-{self.starts}")
+        os.mkdir(self.rundir, 0o700)  # fails if anything is there: the parent is root's
+        submission = os.path.join(self.rundir, "submission")
+        os.mkdir(submission, 0o755)
+        folder = os.open(submission, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            for name, source in self.files.items():  # bytes as submitted, or text (written as UTF-8)
+                fd = _create(folder, name, os.O_WRONLY, owner)
+                with open(fd, "wb") as handle:
+                    handle.write(source if isinstance(source, bytes) else source.encode("utf-8"))
+        finally:
+            os.close(folder)
+        folder = os.open(self.rundir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:  # kept open by the grader: read back through this descriptor, whatever becomes of the name
+            self.output_fd = _create(folder, "printed.txt", os.O_RDWR, owner)
+        finally:
+            os.close(folder)
+        if owner is not None:  # last, when everything in them is made
+            os.chown(submission, *owner, follow_symlinks=False)
+            os.chown(self.rundir, *owner, follow_symlinks=False)
+        return submission
+
+    def _claim_nobody(self):
+        """Before a start as `nobody`: kill what `nobody` runs, unless a student process of another
+        sandbox (this grader's or another's) runs now; then hold the lock shared while this one runs."""
+        if self.lock_fd is None:
+            self.lock_fd = _user_lock_file()
+        if self.lock_fd < 0:  # no safe lock file: always sweep (a sandbox beside this one dies too)
+            _sweep_nobody()
+            return
+        try:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        else:
+            _sweep_nobody()
+        fcntl.flock(self.lock_fd, fcntl.LOCK_SH)
+
+    def _release_nobody(self):
+        """After a stop as `nobody`: kill every process of `nobody` (what the student code forked
+        and detached too), unless another sandbox's runs now: then the last one to stop does it."""
+        if self.lock_fd < 0:
+            _sweep_nobody()
+            return
+        try:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        else:
+            _sweep_nobody()
+        finally:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+
     def start(self):
-        submission = os.path.join(self.workdir, "submission")
-        os.makedirs(submission, exist_ok=True)
-        for name, source in self.files.items():  # bytes as submitted, or text (written as UTF-8)
-            target = pathlib.Path(submission, name)
-            target.write_bytes(source) if isinstance(source, bytes) else target.write_text(source, encoding="utf-8")
-        self.output_path = os.path.join(self.workdir, f"printed-{time.monotonic_ns()}.txt")
-        output = open(self.output_path, "wb")
-        request_read, self.request_fd = os.pipe()
-        self.result_fd, result_write = os.pipe()
         as_root = os.geteuid() == 0 and can_run_as_nobody()
         if os.geteuid() == 0 and not as_root:
             warnings.warn(f"grading as root, but {sys.executable} and tinyalbert cannot be read by `nobody`: the "
                           "student code runs as root. Install them where every user can read them (as on "
                           "Gradescope), or grade in a container.", RuntimeWarning, stacklevel=2)
         if as_root:
-            for path in (self.workdir, submission, self.output_path, *[os.path.join(submission, f) for f in self.files]):
-                os.chown(path, NOBODY, NOBODY)
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", BOOT, PACKAGE_ROOT, str(request_read), str(result_write)],
-            cwd=self.workdir, env=minimal_environment(self.workdir), stdin=subprocess.DEVNULL,
-            stdout=output, stderr=subprocess.STDOUT, pass_fds=(request_read, result_write),
-            start_new_session=True, user=NOBODY if as_root else None, group=NOBODY if as_root else None,
-            extra_groups=[] if as_root else None,
-        )
-        output.close()
-        os.close(request_read)
-        os.close(result_write)
+            self._claim_nobody()
+            self.dropped = True
+        try:
+            submission = self._prepare((NOBODY, NOBODY) if as_root else None)
+            request_read, self.request_fd = os.pipe()
+            self.result_fd, result_write = os.pipe()
+            try:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-I", "-c", BOOT, PACKAGE_ROOT, str(request_read), str(result_write),
+                     str(NPROC_LIMIT if as_root else 0)],
+                    cwd=self.rundir, env=minimal_environment(self.rundir), stdin=subprocess.DEVNULL,
+                    stdout=self.output_fd, stderr=subprocess.STDOUT, pass_fds=(request_read, result_write),
+                    start_new_session=True, user=NOBODY if as_root else None, group=NOBODY if as_root else None,
+                    extra_groups=[] if as_root else None,
+                )
+            finally:
+                os.close(request_read)
+                os.close(result_write)
+        except BaseException:
+            self._after_process()
+            raise
         self._send({"graded": self.graded, "directory": submission, "limits": self.limits._asdict()})
         self.info = self._receive(self.limits.startup_s, during="loading your files")
 
@@ -151,20 +320,37 @@ class Sandbox:
         except (ProcessLookupError, PermissionError):
             pass
         self.process.wait()
+        self.process = None
+        self._after_process()
+
+    def _after_process(self):
+        """What is left of a start once its process is gone (or never began)."""
+        if self.dropped:
+            self.dropped = False
+            self._release_nobody()
         for fd in (self.request_fd, self.result_fd):
-            try:
-                os.close(fd)
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.request_fd = self.result_fd = None
+        if self.output_fd is not None:
+            try:  # the cap, and the note saying so
+                self.printed += os.pread(self.output_fd, self.limits.print_bytes + 256, 0)
             except OSError:
                 pass
-        try:
-            with open(self.output_path, "rb") as handle:
-                self.printed += handle.read(self.limits.print_bytes + 256)  # the cap, and the note saying so
-        except OSError:
-            pass
-        self.process = None
+            os.close(self.output_fd)
+            self.output_fd = None
+        if self.rundir is not None:
+            shutil.rmtree(self.rundir, ignore_errors=True)  # fd-based: follows no link (avoids_symlink_attacks)
+            self.rundir = None
 
     def close(self):
         self.stop()
+        if self.lock_fd is not None and self.lock_fd >= 0:
+            os.close(self.lock_fd)
+        self.lock_fd = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self):
@@ -192,7 +378,7 @@ class Sandbox:
         now = time.monotonic()
         self.calls_end = self.calls_end or now + self.limits.exercise_s
         if now >= self.calls_end:  # before any restart: a process killed for time is not started again
-            return Outcome(False, error=self._over_budget())
+            return Outcome(False, error=self._over_budget(), timed_out=True)
         self.ensure_started()
         if self.startup_failure is not None:
             return Outcome(False, error=self.startup_failure)
@@ -206,10 +392,12 @@ class Sandbox:
             reply = self._receive(min(self.limits.call_s * count, self.calls_end - now))
         except SandboxTimeout as error:
             self.stop()
-            return Outcome(False, error=self._over_budget() if time.monotonic() >= self.calls_end else str(error))
+            return Outcome(False, error=self._over_budget() if time.monotonic() >= self.calls_end else str(error),
+                           timed_out=True)
         except SandboxBroken as error:
+            out_of_cpu = self.process is not None and self.process.poll() == -signal.SIGXCPU
             self.stop()
-            return Outcome(False, error=str(error))
+            return Outcome(False, error=str(error), timed_out=out_of_cpu)
         if perturbations is not None:
             return Outcome(True, [self._outcome(item) for item in reply["value"]])
         return self._outcome(reply)
