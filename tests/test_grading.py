@@ -369,7 +369,8 @@ def test_gradescope_bundle_runs_against_a_stand_in_autograder_root(tmp_path):
     import zipfile
 
     bundle = tmp_path / "autograder.zip"
-    result = cli("gradescope-bundle", bundle, "--exercise", "linear", "--seed", 11, "--points", "linear=3")
+    result = cli("gradescope-bundle", bundle, "--exercise", "linear", "--seed", 11, "--points", "linear=3",
+                 "--time-budget", 300)
     assert result.returncode == 0, result.stderr
     source = tmp_path / "source"
     with zipfile.ZipFile(bundle) as archive:
@@ -391,6 +392,14 @@ def test_gradescope_bundle_runs_against_a_stand_in_autograder_root(tmp_path):
     report = json.loads((root / "results" / "results.json").read_text())
     assert report["score"] == 3  # full marks, scaled to the 3 points chosen
     assert sum(t["max_score"] for t in report["tests"]) == 3
+
+    # The bundle's time budget reaches the grader: spent at once, nothing is run and the report says why.
+    config = json.loads((source / "grading.json").read_text())
+    assert config["time_budget_s"] == 300
+    (source / "grading.json").write_text(json.dumps({**config, "time_budget_s": 0.001}))
+    run = subprocess.run(["bash", str(source / "run_autograder")], env=env, capture_output=True, text=True, timeout=300)
+    report = json.loads((root / "results" / "results.json").read_text())
+    assert report["score"] == 0 and "time budget" in json.dumps(report), report
 
     env["AUTOGRADER_PYTHON"] = "/nonexistent/python3"  # the grader cannot even start: results.json still appears
     subprocess.run(["bash", str(source / "run_autograder")], env=env, capture_output=True, text=True, timeout=60)

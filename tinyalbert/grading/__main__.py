@@ -10,20 +10,34 @@ import os
 import sys
 import time
 
-from ..cli import directory_path_problem, file_path_problem, int_at_least, print_error
+from ..cli import (OneLineErrorParser, UsageError, directory_path_problem, file_path_problem, int_at_least,
+                   print_error)
 from .exercises import EXERCISES, select
-from .grade import (DEFAULT_SEED, HEAVY_ENV, duplicate_notes, grade, parse_points, read_files, rescale,
-                    submission_paths, with_notes)
-from .report import render, write_atomically
+from .grade import (DEFAULT_BUDGET_S, DEFAULT_SEED, HEAVY_ENV, duplicate_notes, grade, parse_points, read_files,
+                    rescale, submission_paths, unread_files, with_notes)
+from .report import clean_text, render, write_atomically, xml_text
 
 
 # --seed: refused here rather than failing every check later (numpy refuses negative seeds).
 seed_argument, jobs_argument = int_at_least(0), int_at_least(1)
 
 
+def seconds_argument(text: str) -> float:
+    """An argparse `type`: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}") from None
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="python -m tinyalbert.grading", description="The tinyalbert coursework autograder.",
-                                   epilog=f"Set {HEAVY_ENV}=1 for more random cases and finite-difference entries.")
+    # OneLineErrorParser: a usage error is one `error:` line (main says it), not argparse's usage
+    # block; the sub-commands' parsers are of the same class (add_subparsers takes the parent's).
+    main = OneLineErrorParser(prog="python -m tinyalbert.grading", description="The tinyalbert coursework autograder.",
+                              epilog=f"Set {HEAVY_ENV}=1 for more random cases and finite-difference entries.")
     commands = main.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the exercises and their points")
     stubs = commands.add_parser("stubs", help="write the student files")
@@ -38,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
     grading.add_argument("--output", metavar="FILE", help="write the report here (default: standard output)")
     grading.add_argument("--seed", type=seed_argument, default=DEFAULT_SEED, help="seed of the random cases (>= 0)")
     grading.add_argument("--points", nargs="+", metavar="NAME=TOTAL", help="what an exercise is worth (its checks scale)")
+    grading.add_argument("--time-budget", type=seconds_argument, default=DEFAULT_BUDGET_S, metavar="SECONDS",
+                         help=f"wall-clock seconds for the whole grading; what is not run in time scores 0 (default "
+                              f"{DEFAULT_BUDGET_S:g}, for Gradescope's default 10-minute timeout)")
     selftest = commands.add_parser("selftest", help="reference full marks, stubs 0, every mutant caught")
     selftest.add_argument("--seed", type=seed_argument, default=DEFAULT_SEED)
     selftest.add_argument("--jobs", type=jobs_argument, default=2)
@@ -47,6 +64,9 @@ def parser() -> argparse.ArgumentParser:
     bundle.add_argument("--seed", type=seed_argument,
                         help="seed of the random cases, >= 0 (default: drawn at random, kept in the zip)")
     bundle.add_argument("--points", nargs="+", metavar="NAME=TOTAL", help="what an exercise is worth (its checks scale)")
+    bundle.add_argument("--time-budget", type=seconds_argument, default=DEFAULT_BUDGET_S, metavar="SECONDS",
+                        help=f"the grading's budget at every submission (default {DEFAULT_BUDGET_S:g}; raise it "
+                             "with the assignment's timeout on Gradescope, at most 40 minutes)")
     return main
 
 
@@ -91,11 +111,13 @@ def command_grade(args) -> int:
     notes = duplicate_notes(paths, args.submission)
     start = time.monotonic()
     try:
-        results = grade(files, args.exercise, seed=args.seed, include_extra=bool(args.exercise))
+        results = grade(files, args.exercise, seed=args.seed, include_extra=bool(args.exercise),
+                        budget_s=args.time_budget, unread=unread_files(args.submission))
         results = with_notes(rescale(results, points), notes)
         text = render(results, args.format, seed=args.seed, execution_time=time.monotonic() - start)
     except Exception as error:  # the report must be written whatever happened
         text = failure_report(args.format, f"the grader failed: {type(error).__name__}: {error}")
+    text = clean_text(text)  # a lone surrogate could not be written (render's own output has none)
     if not args.output:
         sys.stdout.write(text)
         return 0
@@ -132,7 +154,7 @@ def command_bundle(args) -> int:
         return usage_error(f"OUT_ZIP {problem}")
     try:
         graded = [exercise.name for exercise in select(args.exercise, include_extra=bool(args.exercise))]
-        write_bundle(args.out_zip, args.exercise, args.seed, parse_points(args.points, graded))
+        write_bundle(args.out_zip, args.exercise, args.seed, parse_points(args.points, graded), args.time_budget)
     except (KeyError, ValueError, RuntimeError) as error:
         return usage_error(error.args[0])
     except OSError as error:
@@ -144,6 +166,7 @@ def command_bundle(args) -> int:
 def failure_report(fmt: str, message: str) -> str:
     import json
 
+    message = clean_text(message)  # valid JSON and XML whatever the error said
     if fmt == "gradescope":
         return json.dumps({"score": 0, "output": message + " Tell the course staff.", "stdout_visibility": "hidden", "tests": []}) + "\n"
     if fmt == "json":
@@ -152,12 +175,16 @@ def failure_report(fmt: str, message: str) -> str:
         from xml.sax.saxutils import quoteattr
 
         return ('<?xml version="1.0"?>\n<testsuites><testsuite name="grader" tests="1" failures="1">'
-                f'<testcase name="grader"><failure message={quoteattr(message)}/></testcase></testsuite></testsuites>\n')
+                f'<testcase name="grader"><failure message={quoteattr(xml_text(message))}/></testcase></testsuite>'
+                '</testsuites>\n')
     return message + "\n"
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except UsageError as error:  # exit status 2, as argparse's own
+        return usage_error(str(error))
     if args.command == "list":
         sys.stdout.write(list_exercises())
         return 0

@@ -10,8 +10,10 @@ The zip holds:
   (the root can be moved with AUTOGRADER_ROOT, and the interpreter chosen with
   AUTOGRADER_PYTHON, for testing the bundle away from Gradescope). If Python itself cannot run
   the grader, it still writes a results.json that says so;
-- `grading.json`: the exercises and the seed of the random cases (drawn when the bundle is
-  made, unless given), so students never see it.
+- `grading.json`: the exercises, their points, the time budget of one grading and the seed of
+  the random cases (drawn when the bundle is made, unless given), so students never see it: it is readable by its owner only (mode 600 in
+  the zip, and again at every run), and `run_autograder` hands the seed to the grader inside
+  Python, never on a command line, which any process can read in /proc/PID/cmdline.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import tempfile
 import zipfile
 
 from .exercises import select
-from .grade import check_seed, parse_points
+from .grade import DEFAULT_BUDGET_S, check_seed, parse_points
 from .sandbox import PACKAGE_ROOT
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -44,12 +46,23 @@ PYTHON="${AUTOGRADER_PYTHON:-python3}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 RESULTS="$ROOT/results/results.json"
 mkdir -p "$ROOT/results"
-EXERCISES=$("$PYTHON" -c "import json, sys; print(' '.join(json.load(open(sys.argv[1]))['exercises']))" "$HERE/grading.json")
-SEED=$("$PYTHON" -c "import json, sys; print(json.load(open(sys.argv[1]))['seed'])" "$HERE/grading.json")
-POINTS=$("$PYTHON" -c "import json, sys; p = json.load(open(sys.argv[1]))['points']; print('--points ' + ' '.join(p) if p else '')" "$HERE/grading.json")
-# shellcheck disable=SC2086
-"$PYTHON" -m tinyalbert.grading grade "$ROOT/submission" --exercise $EXERCISES --seed "$SEED" $POINTS \\
-    --format gradescope --output "$RESULTS"
+# Beside this script, or in $ROOT/source where Gradescope unzips the bundle (it runs a copy of
+# this script from $ROOT).
+CONFIG="$HERE/grading.json"
+[ -f "$CONFIG" ] || CONFIG="$ROOT/source/grading.json"
+# The seed: for this user only (the student's code runs as another), whatever the unzip kept.
+chmod 600 "$CONFIG"
+# `python -m tinyalbert.grading grade` with the settings of grading.json, handed over inside Python:
+# not on a command line, which the student's code could read in /proc/PID/cmdline.
+"$PYTHON" -c '
+import json, sys
+from tinyalbert.grading.__main__ import main
+with open(sys.argv[1]) as handle:
+    config = json.load(handle)
+argv = ["grade", sys.argv[2], "--exercise", *config["exercises"], "--seed", str(config["seed"]),
+        "--time-budget", str(config["time_budget_s"]), "--format", "gradescope", "--output", sys.argv[3]]
+sys.exit(main(argv + (["--points", *config["points"]] if config["points"] else [])))
+' "$CONFIG" "$ROOT/submission" "$RESULTS"
 status=$?
 if [ $status -ne 0 ] || [ ! -s "$RESULTS" ]; then
     printf '{"score": 0, "output": "The autograder could not run (status %s). Please tell the course staff.", "tests": []}\\n' "$status" > "$RESULTS"
@@ -80,14 +93,19 @@ def build_wheel(out_dir) -> pathlib.Path:
     return wheels[0]
 
 
-def write_bundle(out_zip, exercise_names=None, seed: int | None = None, points: dict | None = None) -> pathlib.Path:
-    """Write the autograder zip; returns its path. `points`: exercise -> total it is worth."""
+def write_bundle(out_zip, exercise_names=None, seed: int | None = None, points: dict | None = None,
+                 time_budget_s: float = DEFAULT_BUDGET_S) -> pathlib.Path:
+    """Write the autograder zip; returns its path. `points`: exercise -> total it is worth;
+    `time_budget_s`: the wall-clock budget of each grading (`grade --time-budget`)."""
     exercises = [e.name for e in select(exercise_names, include_extra=True)] if exercise_names else \
         [e.name for e in select(None)]
     config = {"exercises": exercises, "seed": check_seed(seed) if seed is not None else secrets.randbelow(2**31),
-              "points": [f"{name}={total:g}" for name, total in (points or {}).items()]}
+              "points": [f"{name}={total:g}" for name, total in (points or {}).items()],
+              "time_budget_s": float(time_budget_s)}
     # run_autograder passes these to `grade --points`: refused now, not at every submission.
     parse_points(config["points"], exercises)
+    if not 0 < config["time_budget_s"] < float("inf"):
+        raise ValueError(f"the time budget must be a number of seconds > 0, got {time_budget_s!r}")
     out_zip = pathlib.Path(out_zip)
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -97,6 +115,8 @@ def write_bundle(out_zip, exercise_names=None, seed: int | None = None, points: 
                 info = zipfile.ZipInfo(name)
                 info.external_attr = 0o755 << 16  # executable, as Gradescope expects
                 bundle.writestr(info, text)
-            bundle.writestr("grading.json", json.dumps(config, indent=2) + "\n")
+            info = zipfile.ZipInfo("grading.json")
+            info.external_attr = 0o600 << 16  # the seed: readable by its owner (root on Gradescope) only
+            bundle.writestr(info, json.dumps(config, indent=2) + "\n")
             bundle.write(wheel, wheel.name)
     return out_zip

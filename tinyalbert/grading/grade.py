@@ -3,12 +3,19 @@
 `HEAVY_ENV` (TINYALBERT_GRADING_HEAVY=1) switches from the quick setting (2 random draws per
 check, 3 finite-difference entries in each of at most 8 arrays per case, small property searches; what CI and the
 self-test use) to the thorough one (8 draws, 6 entries in every array, 4x the property examples).
+
+Time: besides the sandbox's limits per call and per exercise, `grade(budget_s=...)` bounds the
+whole grading (the grade command's default, `DEFAULT_BUDGET_S`, fits Gradescope's default
+10-minute timeout): once it is spent, the checks not yet run score 0 with a note saying so, and
+the report is still written. Within a check, a first call that gets no answer in time (an
+endless loop) is not waited for again on every other case.
 """
 from __future__ import annotations
 
 import math
 import os
 import pathlib
+import time
 import zlib
 from typing import NamedTuple
 
@@ -17,10 +24,13 @@ import numpy as np
 from .checks import CaseResult, InProcess, run_check
 from .exercises import select
 from .reference import reference_namespace
-from .sandbox import LOAD_TIMEOUT_NOTE, Limits, Sandbox
+from .sandbox import LOAD_TIMEOUT_NOTE, Limits, Outcome, Sandbox
 
 HEAVY_ENV = "TINYALBERT_GRADING_HEAVY"
 DEFAULT_SEED = 20_250_611
+# The grade command's budget for the whole grading: Gradescope's default timeout is 10 minutes,
+# and a run past it gets 0 and no feedback at all; 2 minutes are left for starting up and margin.
+DEFAULT_BUDGET_S = 480.0
 
 
 class Setting(NamedTuple):
@@ -59,6 +69,63 @@ class ExerciseResult(NamedTuple):
         return sum(c.max_score for c in self.checks)
 
 
+class Budget:
+    """The wall-clock budget of one whole grading (None: no bound but the sandbox's own)."""
+
+    def __init__(self, seconds: float | None = None):
+        self.seconds = seconds
+        self.deadline = math.inf if seconds is None else time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def spent(self) -> bool:
+        return self.left() <= 0
+
+    def message(self, during_the_call: bool = False) -> str:
+        start = "stopped: the grading time budget of {:g} s ran out during this call" if during_the_call else \
+            "not run: the grading time budget of {:g} s was spent"
+        return (start.format(self.seconds) + "; your functions are too slow: the calls took that long in all, "
+                "while the reference answers each in well under a second. Fix the endless loops or slow code "
+                "that the checks report")
+
+    def bound(self, limits: Limits) -> Limits:
+        """`limits` whose start-up and exercise times end by the deadline (the sandbox enforces those)."""
+        left = max(self.left(), 0.01)
+        return limits._replace(startup_s=min(limits.startup_s, left), exercise_s=min(limits.exercise_s, left))
+
+
+class Budgeted:
+    """The sandbox as one exercise's checks call it: no call once the whole grading's budget is
+    spent, and, within one check, none after its first call got no answer in time (each further
+    case would wait the whole limit again, for an endless loop). Anything else goes to the sandbox."""
+
+    def __init__(self, sandbox, budget: Budget):
+        self.sandbox, self.budget = sandbox, budget
+        self.calls, self.stalled = 0, False
+
+    def __getattr__(self, name):
+        return getattr(self.sandbox, name)
+
+    def begin_check(self) -> None:
+        self.calls, self.stalled = 0, False
+
+    def call(self, target, args, kwargs=None, **options) -> Outcome:
+        if self.budget.spent():
+            return Outcome(False, error=self.budget.message())
+        if self.stalled:
+            return Outcome(False, error="not run: the first call of this check got no answer in time, so its "
+                                        "other cases were not tried (an endless loop, or far too slow)")
+        self.calls += 1
+        outcome = self.sandbox.call(target, args, kwargs, **options)
+        if not outcome.timed_out:
+            return outcome
+        if self.budget.spent():  # cut short by the whole grading's deadline, not by its own limits
+            return outcome._replace(error=self.budget.message(during_the_call=True))
+        self.stalled = self.calls == 1
+        return outcome
+
+
 def submission_paths(path) -> dict:
     """file name -> every .py file of that name in the submission, the graded one first, for a
     .py file or a directory of them. A directory without .py files at its top is searched below
@@ -77,6 +144,18 @@ def submission_paths(path) -> dict:
     for file in sorted(found, key=lambda p: (len(p.relative_to(path).parts), p.relative_to(path).parts)):
         by_name.setdefault(file.name, []).append(file)
     return by_name
+
+
+def unread_files(path) -> list:
+    """The .py files below the top of the submission folder `path`, as paths relative to it, that
+    are not graded because the top has .py files of its own (see `submission_paths`)."""
+    path = pathlib.Path(path)
+    if not path.is_dir():
+        return []
+    found = [p.relative_to(path) for p in path.rglob("*.py") if p.is_file() and not _system_copy(p.relative_to(path))]
+    if not any(len(p.parts) == 1 for p in found):
+        return []
+    return sorted((p.as_posix() for p in found if len(p.parts) > 1), key=lambda p: (p.count("/"), p))
 
 
 def _system_copy(path: pathlib.Path) -> bool:
@@ -127,7 +206,7 @@ def check_rng(seed: int, exercise: str, check: str):
     return np.random.default_rng([seed, zlib.crc32(f"{exercise}/{check}".encode())])
 
 
-def score_check(exercise, check, student, reference, seed, setting, flagged, found) -> CheckResult:
+def score_check(exercise, check, student, reference, seed, setting, flagged, found, unread=()) -> CheckResult:
     if getattr(student, "startup_failure", None):
         return CheckResult(exercise.name, check.name, check.about, 0.0, check.points, [], student.startup_failure)
     missing = [name for name in check.functions if name not in found]
@@ -141,8 +220,14 @@ def score_check(exercise, check, student, reference, seed, setting, flagged, fou
             why = ": the submission holds no .py files"
         elif errors:
             why = f"; loading your files failed: {errors[0]}"
+        elif unread:
+            why = ""
         else:
             why = " (look for a typo in its name)"
+        if unread:  # files in folders below the top one, which are not read when the top has .py files
+            shown = ", ".join(unread[:3]) + (f" and {len(unread) - 3} more" if len(unread) > 3 else "")
+            why += (f"; {shown} {'was' if len(unread) == 1 else 'were'} not read: put your files at the top of "
+                    "the submission (when its top folder has .py files, the folders below it are not read)")
         return CheckResult(exercise.name, check.name, check.about, 0.0, check.points, [],
                            f"`{missing[0]}` was not found in your submission{why}")
     cases = run_check(check, student, reference, check_rng(seed, exercise.name, check.name),
@@ -162,35 +247,56 @@ def _reference_call(message: str) -> str:
     return first.removeprefix("ReferenceUsed: ")
 
 
-def grade_exercise(exercise, files, seed, setting, limits=Limits()) -> ExerciseResult:
+def grade_exercise(exercise, files, seed, setting, limits=Limits(), budget: Budget | None = None,
+                   unread=()) -> ExerciseResult:
+    budget = budget or Budget()
     reference = InProcess(reference_namespace(exercise.functions))
-    with Sandbox(files, exercise.functions, limits) as student:
-        student.ensure_started()
-        notes = list(student.info.get("errors", []))
-        if student.startup_failure:
-            notes.append(student.startup_failure)
-        flagged = dict(student.info.get("flagged", {}))
-        found = set(student.info.get("found", []))
-        checks = [score_check(exercise, check, student, reference, seed, setting, flagged, found)
-                  for check in exercise.checks]
-        student.stop()
-        printed = student.printed.decode("utf-8", "replace")
+    with Sandbox(files, exercise.functions, budget.bound(limits)) as sandbox:
+        sandbox.ensure_started()
+        if sandbox.startup_failure and budget.spent():  # cut short by the deadline: not a loading problem
+            return _without_a_start(exercise, [], budget.message())
+        sandbox.limits = budget.bound(sandbox.limits)  # its calls' clock starts now: they end by the deadline
+        student = Budgeted(sandbox, budget)
+        notes = list(sandbox.info.get("errors", []))
+        if sandbox.startup_failure:
+            notes.append(sandbox.startup_failure)
+        flagged = dict(sandbox.info.get("flagged", {}))
+        found = set(sandbox.info.get("found", []))
+        checks = []
+        for check in exercise.checks:
+            if budget.spent():
+                checks.append(CheckResult(exercise.name, check.name, check.about, 0.0, check.points, [], budget.message()))
+                continue
+            student.begin_check()
+            checks.append(score_check(exercise, check, student, reference, seed, setting, flagged, found, unread))
+        sandbox.stop()
+        printed = sandbox.printed.decode("utf-8", "replace")
     return ExerciseResult(exercise.name, exercise.title, checks, notes, printed)
 
 
 def grade(files: dict, exercise_names=None, seed: int = DEFAULT_SEED, setting: Setting | None = None,
-          limits: Limits = Limits(), include_extra=False) -> list:
+          limits: Limits = Limits(), include_extra=False, budget_s: float | None = None, unread=()) -> list:
     """ExerciseResults for `files` (file name -> source). Never raises for a bad submission; a
-    seed that is not a whole number >= 0 is a ValueError before anything is graded."""
+    seed that is not a whole number >= 0 is a ValueError before anything is graded.
+
+    `budget_s`: wall-clock seconds for the whole grading (None: only the sandbox's limits); what
+    is not run in time scores 0 with a note. `unread`: the submission's files that were not read
+    (see `unread_files`), named when a graded function is not found."""
     seed = check_seed(seed)
     setting = setting or setting_from_environment()
+    if budget_s is not None and not budget_s > 0:
+        raise ValueError(f"the time budget must be a number of seconds > 0, got {budget_s!r}")
+    budget = Budget(budget_s)
     results, load_timeout = [], None
     for exercise in select(exercise_names, include_extra):
+        if budget.spent():
+            results.append(_without_a_start(exercise, [], budget.message()))
+            continue
         if load_timeout is not None:  # the same files would hang as long again: say so at once
             results.append(_without_a_start(exercise, [load_timeout], "no points: your files did not load"))
             continue
         try:
-            results.append(grade_exercise(exercise, files, seed, setting, limits))
+            results.append(grade_exercise(exercise, files, seed, setting, limits, budget, list(unread)))
         except Exception as error:  # a grader bug must not lose the other exercises' scores
             note = f"the grader failed on this exercise ({type(error).__name__}: {error}); tell the course staff"
             results.append(_without_a_start(exercise, [], note))
@@ -253,5 +359,5 @@ def rescale(results, points: dict) -> list:
     return scaled
 
 
-__all__ = ["grade", "read_submission", "submission_paths", "duplicate_notes", "ExerciseResult", "CheckResult",
-           "CaseResult", "Setting", "DEFAULT_SEED"]
+__all__ = ["grade", "read_submission", "submission_paths", "unread_files", "duplicate_notes", "ExerciseResult", "CheckResult",
+           "CaseResult", "Setting", "DEFAULT_SEED", "DEFAULT_BUDGET_S"]

@@ -10,10 +10,45 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 import xml.etree.ElementTree as ET
 
 FAILURES_SHOWN = 3  # failing cases described per check; the rest are counted
+
+# What XML 1.0 forbids in a document (control characters but tab, newline and carriage return;
+# UTF-16 surrogates; U+FFFE and U+FFFF): a submission can put any of them into a message or into
+# what it prints (ANSI colours are ESC, \x1b).
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def visible_escape(character: str) -> str:
+    """`\\x1b`, `\\udc80`: a character that cannot be written, as Python would show it."""
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean_text(text: str) -> str:
+    """`text` with every lone surrogate (an exception message of undecodable bytes, "\\udc80") as
+    a visible escape: such a string cannot be encoded, so it would crash the report's writing."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def xml_text(text: str) -> str:
+    """`text` with every character XML 1.0 forbids as a visible escape, so the report parses."""
+    return XML_FORBIDDEN.sub(lambda match: visible_escape(match.group()), text)
+
+
+def _clean_tree(value):
+    """Every string in a JSON document, cleaned (see `clean_text`): a lone surrogate, even as a
+    `\\udc80` escape, is not a character, and strict JSON parsers refuse it."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {key: _clean_tree(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clean_tree(item) for item in value]
+    return value
 
 
 def feedback(check) -> str:
@@ -57,7 +92,7 @@ def to_text(results) -> str:
             lines.append(f"   (the submission printed {len(exercise.printed)} characters; see --format json)")
     score, maximum = totals(results)
     lines.append(f"TOTAL {score:g} / {maximum:g}")
-    return "\n".join(lines) + "\n"
+    return clean_text("\n".join(lines) + "\n")
 
 
 def to_json(results, seed=None) -> str:
@@ -69,7 +104,7 @@ def to_json(results, seed=None) -> str:
               "cases": [{"name": k.name, "passed": k.passed, "message": k.message} for k in c.cases]}
              for c in e.checks]}
         for e in results]}
-    return json.dumps(document, indent=2) + "\n"
+    return json.dumps(_clean_tree(document), indent=2) + "\n"
 
 
 def to_gradescope(results, execution_time: float = 0.0) -> str:
@@ -92,7 +127,7 @@ def to_gradescope(results, execution_time: float = 0.0) -> str:
     document = {"score": round(score, 4), "execution_time": round(execution_time, 1),
                 "output": "\n".join([f"Total: {score:g} / {maximum:g}"] + [f"note: {n}" for n in shared]),
                 "stdout_visibility": "hidden", "tests": tests}
-    return json.dumps(document, indent=2) + "\n"
+    return json.dumps(_clean_tree(document), indent=2) + "\n"
 
 
 def to_junit(results) -> str:
@@ -110,7 +145,8 @@ def to_junit(results) -> str:
                 failure.text = feedback(check)
         if exercise.printed:
             ET.SubElement(suite, "system-out").text = exercise.printed
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+    # The markup is ASCII: whatever forbidden character is left came from the submission's text.
+    return xml_text(ET.tostring(suites, encoding="unicode", xml_declaration=True)) + "\n"
 
 
 def render(results, fmt: str, seed=None, execution_time: float = 0.0) -> str:
@@ -127,12 +163,14 @@ def render(results, fmt: str, seed=None, execution_time: float = 0.0) -> str:
 
 def write_atomically(path, text: str) -> None:
     """Write through a temporary file and a rename, replacing whatever is at `path` (including
-    anything a submission may have written there). A write that fails removes its temporary file."""
+    anything a submission may have written there). A write that fails removes its temporary file.
+    A character that cannot be encoded (a lone surrogate) is written as a visible escape: the
+    report is always written."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".results-")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+        with os.fdopen(handle, "w", encoding="utf-8", errors="backslashreplace") as out:
             out.write(text)
         os.replace(temporary, path)
     except BaseException:
