@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from .reference import GRADED_METHODS, is_method
+from .reference import GRADED_METHODS, is_method, resolve
 
 SPIECE_UNDERLINE = "\u2581"
 # One SentencePiece-like piece: digits with a trailing comma stay one piece ("9,", "1999,"),
@@ -91,42 +91,56 @@ def _argument_arrays(tree, path):
             yield from _argument_arrays(value, (*path, index))
 
 
-def snapshot_arguments(target: str, args, kwargs) -> list:
-    """What `arguments_changed` compares against: (path, array, copy) of each array argument."""
-    allowed = MAY_OVERWRITE.get(target, ())
-    tree = {"args": list(args), "kwargs": dict(kwargs)}
-    return [(path, array, array.copy()) for path, array in _argument_arrays(tree, ())
-            if not (path[0] == "args" and any(path[1:1 + len(part)] == part for part in allowed))]
+def argument_arrays(args, kwargs):
+    """(path, array) of every array of a call's arguments, the path starting with "args" or "kwargs"."""
+    return _argument_arrays({"args": list(args), "kwargs": dict(kwargs)}, ())
 
 
 def _same(array, before) -> bool:
-    if array.shape != before.shape or array.dtype != before.dtype:
-        return False
+    """Bit for bit (a NaN that stays is the same; nothing a notebook can patch, e.g.
+    `numpy.array_equal`, takes part)."""
+    return array.shape == before.shape and array.dtype == before.dtype and array.tobytes() == before.tobytes()
+
+
+def entry_at(tree, path):
+    """tree[path[0]][path[1]]...; None when there is no such entry."""
     try:
-        return bool(np.array_equal(array, before, equal_nan=True))
-    except TypeError:  # equal_nan on a non-numeric dtype
-        return bool(np.array_equal(array, before))
+        for step in path:
+            tree = tree[step]
+    except (LookupError, TypeError, ValueError):
+        return None
+    return tree
 
 
-def arguments_changed(target: str, function, args, kwargs, snapshot) -> str:
-    """"" when every array in `snapshot` is still in its place and as it was; else what changed."""
-    tree = {"args": list(args), "kwargs": dict(kwargs)}
-    for path, array, before in snapshot:
-        try:
-            now = tree
-            for step in path:
-                now = now[step]
-        except (LookupError, TypeError):
-            now = None
-        name = _describe_path(function, target, path, tree[path[0]][path[1]])
-        if now is not array:
+def arguments_changed(target: str, sent, returned, replaced=()) -> str:
+    """"" when every array the call was given is still in its place and as it was; else what changed.
+
+    Decided here, in the grader: `sent` is the call's arguments ({"args": [...], "kwargs": {...}}) as
+    the grader sent them, `returned` the same tree after the call as the student's process sent it
+    back (through the codec, as the outputs). `replaced`: the paths that process saw swapped for
+    another object (an equal array too); it can only fail a call, never pass one.
+    """
+    allowed = MAY_OVERWRITE.get(target, ())
+    replaced = {tuple(path) for path in replaced or ()}
+    for path, before in _argument_arrays(sent, ()):
+        if path[0] == "args" and any(path[1:1 + len(part)] == part for part in allowed):
+            continue
+        array = entry_at(returned, path)
+        if path not in replaced and isinstance(array, np.ndarray) and _same(array, before):
+            continue
+        try:  # the names in the messages: the graded signature's
+            function = resolve(target)
+        except Exception:  # not a graded name: arguments by position
+            function = None
+        name = _describe_path(function, target, path, sent[path[0]][path[1]])
+        if path in replaced or not isinstance(array, np.ndarray):
             return (f"`{target}` replaced or removed {name} in the container it was given; the caller "
                     "still uses that container: build a new one instead")
         if not _same(array, before):
             where = ""
             if array.shape == before.shape and array.size:
                 differs = np.argwhere(~np.isclose(array, before, equal_nan=True)) if array.dtype.kind in "fc" \
-                    else np.argwhere(array != before)
+                    and before.dtype.kind in "fc" else np.argwhere(array != before)
                 if len(differs):
                     index = tuple(int(i) for i in differs[0])
                     where = f" (at index {index} it was {_scalar(before[index])}, now {_scalar(array[index])})"

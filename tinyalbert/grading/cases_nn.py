@@ -26,6 +26,16 @@ def normal(rng, *shape, scale=1.0):
     return rng.standard_normal(shape) * scale
 
 
+# The least width a random draw gives a LayerNorm it feeds (attention, feed-forward, embeddings, MLM
+# head). Over 2 features LayerNorm is all but constant: the row (a, b) normalizes to
+# +-(1, -1) d / sqrt(d^2 + 4 eps) with d = a - b, so its gradient is 4 eps / |d|^3, a value of eps's
+# size, and what central differences see of it is the rounding of x - mean(x) magnified |x| / |d|
+# times (a rounding noise the gradcheck's noise allowance, sized on |output|, does not cover). A
+# right backward then failed the gradcheck on some seeds (attention, hidden (1, 4, 2), d = 2.3e-3:
+# relative error 5e-6), and a backward returning zeros passed it. Over 1 feature it is constant.
+MIN_NORMALIZED = 3
+
+
 def layernorm_params(rng, dim):
     return 1.0 + normal(rng, dim, scale=0.1), normal(rng, dim, scale=0.1)
 
@@ -124,7 +134,8 @@ def attention_cases(rng, draws):
         heads = int(rng.integers(1, 4))
         seq, batch = int(rng.integers(2, 5)), int(rng.integers(1, 3))
         lengths = [int(n) for n in rng.integers(1, seq + 1, size=batch)]
-        cases.append(attention_case(rng, f"random draw {i + 1}", batch, seq, heads * int(rng.integers(1, 3)), heads, lengths))
+        head_size = max(int(rng.integers(1, 3)), -(-MIN_NORMALIZED // heads))  # hidden >= MIN_NORMALIZED
+        cases.append(attention_case(rng, f"random draw {i + 1}", batch, seq, heads * head_size, heads, lengths))
     return cases
 
 
@@ -161,8 +172,8 @@ def feedforward_cases(rng, draws):
     cases = [case("gelu_new, intermediate 8 > hidden 4", 2, 3, 4, 8, "gelu_new"),
              case("exact gelu, intermediate 3 < hidden 5", 1, 2, 5, 3, "gelu"),
              case("relu", 2, 2, 4, 6, "relu")]
-    cases += [case(f"random draw {i + 1}", int(rng.integers(1, 3)), int(rng.integers(1, 4)), int(rng.integers(2, 6)),
-                   int(rng.integers(2, 8)), "gelu_new") for i in range(draws)]
+    cases += [case(f"random draw {i + 1}", int(rng.integers(1, 3)), int(rng.integers(1, 4)),
+                   int(rng.integers(MIN_NORMALIZED, 6)), int(rng.integers(2, 8)), "gelu_new") for i in range(draws)]
     return cases
 
 
@@ -184,13 +195,13 @@ def embeddings_cases(rng, draws, *, for_gradients=False):
         case("repeated ids, padding id 0 in row 1", [[1, 5, 5, 2], [3, 1, 0, 0]], [[0, 0, 1, 1], [0, 1, 1, 0]],
              np.array([[0, 1, 2, 3], [0, 1, 2, 3]]), 3),
         case("position ids (1, seq) shared by the batch", [[2, 2, 6], [4, 3, 1]], [[0, 1, 1], [1, 1, 0]], np.array([[0, 1, 2]]), 4),
-        case("relative positions: no position table", [[1, 2, 3]], [[0, 0, 1]], None, 2, kind="relative_key"),
+        case("relative positions: no position table", [[1, 2, 3]], [[0, 0, 1]], None, MIN_NORMALIZED, kind="relative_key"),
     ]
     for i in range(draws):
         batch, seq = int(rng.integers(1, 3)), int(rng.integers(1, 6))
         positions = np.tile(np.arange(seq), (batch, 1))
         cases.append(case(f"random draw {i + 1}", rng.integers(0, 7, (batch, seq)), rng.integers(0, 2, (batch, seq)),
-                          positions, int(rng.integers(1, 5))))
+                          positions, int(rng.integers(MIN_NORMALIZED, 6))))
     return cases
 
 
@@ -278,8 +289,8 @@ def mlm_cases(rng, draws):
                     {"hidden_act": act, "layer_norm_eps": 1e-12})
 
     cases = [case("E 3 != H 5, vocab 7", 2, 3, 5, 3, 7), case("exact gelu, one position", 1, 1, 4, 4, 6, "gelu")]
-    cases += [case(f"random draw {i + 1}", 1, int(rng.integers(1, 4)), int(rng.integers(2, 6)), int(rng.integers(2, 5)),
-                   int(rng.integers(3, 9))) for i in range(draws)]
+    cases += [case(f"random draw {i + 1}", 1, int(rng.integers(1, 4)), int(rng.integers(2, 6)),
+                   int(rng.integers(MIN_NORMALIZED, 6)), int(rng.integers(3, 9))) for i in range(draws)]
     return cases
 
 

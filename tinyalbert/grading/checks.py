@@ -9,7 +9,10 @@ Kinds of check:
   backward is graded on its own, whatever the student's forward does.
 - `gradcheck`: the student's forward and backward together: the backward's gradients against
   central differences of the student's *own* forward, on a few random entries of each input.
-  A backward consistent with its forward earns these points even if the forward is wrong.
+  A backward consistent with its forward earns these points even if the forward is wrong, but
+  not a forward that does not depend on an input at all where the reference's does (finite
+  differences all 0 where the reference's gradient is not: blank work, zeros in and out, would
+  otherwise be "consistent"): such a case earns nothing, and says why.
 - `derivative`: the same for an elementwise activation and its derivative function.
 - `value`: any other graded name (text, word grouping, optimizer steps): results compared.
 - `property`: a function in `properties.py` checks what must hold (hypothesis search) or what
@@ -24,12 +27,12 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import codec
-from .calling import argument_name, arguments_changed, invoke, snapshot_arguments
-from .compare import GRADCHECK_TOL, compare
+from .calling import argument_name, arguments_changed
+from .compare import GRADCHECK_TOL, compare, low_precision, low_precision_note
 from .reference import resolve
 from .sandbox import Outcome
-from .worker import select_paths
-from tinyalbert.gradcheck import STEP, gradient_error
+from .worker import execute, perturbed
+from tinyalbert.gradcheck import GRADIENT_FLOOR, STEP, gradient_error
 
 
 class CaseResult(NamedTuple):
@@ -60,35 +63,84 @@ class Check(NamedTuple):
 
 
 class InProcess:
-    """Calls graded names in this process, the way the sandbox does (arguments copied first)."""
+    """Calls graded names in this process, the way the sandbox does: the arguments copied in
+    through the codec, the call made by the worker's own `execute`, and its reply (the outputs,
+    the arguments after the call) read back through the codec, so that `check` in a notebook
+    sees what `grade` sees (an object with `__array__` as the array it gives, a tuple for a
+    NamedTuple of the notebook's). Tinyalbert's NamedTuples come back as themselves: the
+    reference's forward hands its cache on to a backward."""
 
     def __init__(self, namespace: dict):
         self.namespace, self.slots = namespace, {}
 
     def call(self, target, args, kwargs=None, *, select=None, keep=None, perturbations=None) -> Outcome:
+        request = {"args": list(args), "kwargs": dict(kwargs or {})}
         if perturbations is not None:
-            return Outcome(True, [self._perturbed(target, args, kwargs, select, p) for p in perturbations])
+            original = codec.copy_tree(request, self.slots)
+            return Outcome(True, [self._run(target, perturbed(original, p), select, None) for p in perturbations])
+        return self._run(target, codec.copy_tree(request, self.slots), select, keep)
+
+    def _run(self, target, call_args, select, keep) -> Outcome:
+        reply = execute(self.namespace, target, call_args, select=select, keep=keep, slots=self.slots, in_process=True)
         try:
-            request = codec.copy_tree({"args": list(args), "kwargs": dict(kwargs or {})}, self.slots)
-            before = snapshot_arguments(target, request["args"], request["kwargs"])
-            result = invoke(self.namespace, target, request["args"], request["kwargs"])
-            if keep:
-                self.slots[keep] = result
-            changed = arguments_changed(target, self.namespace.get(target), request["args"], request["kwargs"], before)
+            reply = codec.round_trip(reply, trusted=True)
+        except Exception as error:  # what the sandbox's process would fail to send
+            return Outcome(False, error=f"the result could not be sent back: {type(error).__name__}: {error} "
+                                        "(return arrays, numbers and tuples, lists or dicts of them)")
+        return outcome_of(reply)
+
+
+def outcome_of(reply) -> Outcome:
+    """A worker's reply as an Outcome (what `Sandbox.call` makes of it)."""
+    if not isinstance(reply, dict) or "ok" not in reply:
+        return Outcome(False, error="the sandbox sent an unreadable answer")
+    if reply["ok"]:
+        return Outcome(True, reply.get("value"))
+    return Outcome(False, error=str(reply.get("error", "")), reference=tuple(reply.get("reference") or ()))
+
+
+class Checked:
+    """The student's or the reference's calls as the checks make them (a `Sandbox` or an
+    `InProcess` underneath): each reply carries the outputs and the arguments as they were after
+    the call, and here, in the grader, the arguments are compared with what was sent
+    (`calling.arguments_changed`). A call that changed one fails; otherwise `value` is the
+    selected outputs. The value kept in a slot (`keep`) comes back too, so that an argument
+    taken from it (`codec.Ref`) is compared with it as it was."""
+
+    def __init__(self, runner):
+        self.runner, self.kept = runner, {}
+
+    def __getattr__(self, name):
+        return getattr(self.runner, name)
+
+    def call(self, target, args, kwargs=None, *, select=None, keep=None, perturbations=None) -> Outcome:
+        if keep:
+            self.kept.pop(keep, None)
+        outcome = self.runner.call(target, args, kwargs, select=select, keep=keep, perturbations=perturbations)
+        if not outcome.ok:
+            return outcome
+        try:  # what the call got: the grader's arguments, and any kept value as it came back
+            sent = codec.copy_tree({"args": list(args), "kwargs": dict(kwargs or {})}, self.kept)
+        except (LookupError, TypeError):  # taken from a call that failed: nothing to compare it with
+            sent = None
+        if perturbations is None:
+            return self._unpack(target, sent, outcome, keep)
+        return Outcome(True, [self._unpack(target, None if sent is None else perturbed(sent, p), item, None)
+                              for p, item in zip(perturbations, outcome.value)])
+
+    def _unpack(self, target, sent, outcome, keep) -> Outcome:
+        if not outcome.ok:
+            return outcome
+        value = outcome.value
+        if not isinstance(value, dict) or "outputs" not in value or "arguments" not in value:
+            return Outcome(False, error="the sandbox sent an unreadable answer")
+        if keep:
+            self.kept[keep] = value.get("kept")
+        if sent is not None:
+            changed = arguments_changed(target, sent, value["arguments"], value.get("replaced") or ())
             if changed:
                 return Outcome(False, error=changed)
-            return Outcome(True, select_paths(result, select))
-        except (Exception, SystemExit) as error:  # the notebook's own function may raise anything
-            return Outcome(False, error=f"{type(error).__name__}: {error}")
-
-    def _perturbed(self, target, args, kwargs, select, perturbation):
-        path, index, delta = perturbation
-        request = codec.copy_tree({"args": list(args), "kwargs": dict(kwargs or {})}, self.slots)
-        array = request
-        for step in path:
-            array = array[step]
-        array.reshape(-1)[index] += delta
-        return self.call(target, request["args"], request["kwargs"], select=select)
+        return Outcome(True, value["outputs"])
 
 
 def _get(value, path):
@@ -159,7 +211,8 @@ def run_gradcheck(check, case, student, reference, rng, entries: int, arrays=Non
     if not backward.ok:
         return f"your backward failed: {backward.error}"
     request = {"args": case.args, "kwargs": case.kwargs}
-    for (arg_path, _), analytic in zip(pairs, backward.value):
+    reference_gradients = None  # fetched only for a forward that does not move with an input
+    for position, ((arg_path, _), analytic) in enumerate(zip(pairs, backward.value)):
         array = np.asarray(_get(request, arg_path))
         chosen = rng.choice(array.size, size=min(entries, array.size), replace=False)
         perturbations = [[list(arg_path), int(i), sign * STEP] for i in chosen for sign in (1.0, -1.0)]
@@ -172,10 +225,56 @@ def run_gradcheck(check, case, student, reference, rng, entries: int, arrays=Non
         if not outcome.ok:
             return outcome.error
         numeric = (np.array(values[0::2]) - np.array(values[1::2])) / (2 * STEP)
-        problem = _gradient_problem(analytic, array, chosen, numeric, _argument_name(arg_path, check.forward), noise)
+        name = _argument_name(arg_path, check.forward)
+        if np.max(np.abs(numeric), initial=0.0) <= noise:  # the forward did not move: does the reference's?
+            if reference_gradients is None:
+                reference_gradients = _reference_gradients(check, case, reference, probe, pairs)
+            want = reference_gradients[position] if len(reference_gradients) == len(pairs) else None
+            problem = _constant_forward(check.forward, want, array, chosen, name, noise)
+            if problem:
+                return problem
+        problem = _gradient_problem(analytic, array, chosen, numeric, name, noise)
         if problem:
-            return problem
+            dtype = low_precision(forward.value[0], *outcome_values(outcome))
+            return problem + (low_precision_note(dtype, "your forward's output", finite_differences=True) if dtype
+                              else low_precision_note(low_precision(analytic), "your backward's gradient"))
     return None
+
+
+def outcome_values(outcome) -> list:
+    """The first selected output of each perturbed call that went through."""
+    return [item.value[0] for item in (outcome.value if outcome.ok else []) if item.ok]
+
+
+def _reference_gradients(check, case, reference, probe, pairs) -> list:
+    """The reference backward's gradients for `pairs` on `case` (the student's probe when it fits
+    the reference's output, a fixed one otherwise); [] when they cannot be had."""
+    forward = reference.call(check.forward, case.args, case.kwargs)
+    if not forward.ok:
+        return []
+    output = _get(forward.value, check.outputs[0])
+    if np.shape(output) != np.shape(probe):
+        probe = probe_like(np.random.default_rng(0), output)
+    backward = reference.call(check.target, backward_arguments(check, probe, forward.value),
+                              select=[list(g) for _, g in pairs])
+    return list(backward.value) if backward.ok else []
+
+
+def _constant_forward(forward: str, want, array, chosen, name, noise) -> str | None:
+    """The gradcheck's rule for a forward that does not move with an input: no points when the
+    reference's gradient there is clearly not 0 (a backward of zeros would match a forward of
+    zeros, and prove nothing); None when it is 0 there too (an unused embedding row, a masked key)."""
+    if want is None or np.shape(want) != array.shape:
+        return None
+    picked = np.asarray(want, dtype=np.float64).reshape(-1)[chosen]
+    if not np.max(np.abs(picked), initial=0.0) > 100 * (noise + GRADCHECK_TOL * GRADIENT_FLOOR):
+        return None
+    worst = int(np.argmax(np.abs(picked)))
+    index = tuple(int(i) for i in np.unravel_index(int(chosen[worst]), array.shape))
+    return (f"your `{forward}` does not change with {name}: (f(x+h) - f(x-h)) / 2h is 0 at every entry tried, "
+            f"where tinyalbert's gradient is not (at index {index} it is {picked[worst]:.6g}). A backward earns "
+            "these points by agreeing with your own forward, which proves nothing where that forward ignores "
+            "its input (a backward of zeros would agree), so this case earns none: make the forward right first")
 
 
 def rounding_noise(output, probe) -> float:
@@ -214,7 +313,16 @@ def run_derivative(check, case, student, reference, rng):
     numeric = (np.asarray(up.value, dtype=np.float64) - np.asarray(down.value, dtype=np.float64)) / (2 * STEP)
     largest = float(np.max(np.abs(np.asarray(up.value, dtype=np.float64)), initial=0.0))
     noise = 10.0 * np.finfo(np.float64).eps * largest / STEP  # elementwise: each difference has one term
-    return _gradient_problem(derivative.value, x, np.arange(x.size), numeric.reshape(-1), "x", noise)
+    if np.max(np.abs(numeric), initial=0.0) <= noise:  # the forward did not move: does the reference's?
+        want = reference.call(check.target, [x])
+        problem = _constant_forward(check.forward, want.value if want.ok else None, x, np.arange(x.size), "x", noise)
+        if problem:
+            return problem
+    problem = _gradient_problem(derivative.value, x, np.arange(x.size), numeric.reshape(-1), "x", noise)
+    if problem:
+        return problem + low_precision_note(low_precision(up.value, down.value), "your forward's output",
+                                            finite_differences=True)
+    return None
 
 
 def _argument_name(path, function: str | None = None) -> str:
@@ -252,12 +360,17 @@ def _summary(name: str, value) -> str:
     return ""
 
 
+def _checked(runner):
+    return runner if isinstance(runner, Checked) else Checked(runner)
+
+
 RUNNERS = {"forward": run_forward, "value": run_value, "backward": run_backward, "derivative": run_derivative}
 
 
 def run_check(check: Check, student, reference, rng, *, draws: int, entries: int, arrays=None) -> list:
     """CaseResults of one check on every case. `student`/`reference` have a `call` like `Sandbox`'s."""
     cases = check.cases(rng, draws)
+    student, reference = _checked(student), _checked(reference)  # the in-place check, here in the grader
     if check.kind == "property":
         return check.run(student, reference, cases, rng)
     cases = [case._replace(name=with_shapes(case, check.forward or check.target)) for case in cases]

@@ -4,14 +4,17 @@ A value is a tree of plain Python data and NumPy arrays. It travels as one frame
 
     [8-byte length][JSON header][8-byte length][.npz archive of the arrays]
 
-The JSON names each array by its index in the archive; the archive is read back with
-`allow_pickle=False`, so nothing the student process sends is ever unpickled. Tagged nodes:
+The JSON header is {"tree": the value, "layout": where each array is}; the tree names each
+array by its index in the layout, and the archive holds the arrays of one dtype end to end in
+one entry (see `to_bytes`). It is read back with `allow_pickle=False`, so nothing the student
+process sends is ever unpickled. Tagged nodes of the tree:
 
     {"@a": i}            the i-th array             {"@t": [...]}   a tuple
     {"@l": [...]}        a list                     {"@d": [[k, v], ...]}  a dict
     {"@n": "mod:Cls", "f": [...]}  a NamedTuple from tinyalbert (rebuilt by type on the sandbox
                          side only; the grader reads any NamedTuple back as a plain tuple)
     {"@rng": seed}       a fresh numpy.random.Generator      {"@config": {...}}  an AlbertConfig
+                         (rebuilt on the sandbox side; the grader reads it back as a Bad)
     {"@ref": [slot, path...]}  (sandbox side) a value the sandbox kept from an earlier call
     {"@bad": "type"}     a value of a type that cannot travel (the grader reports it)
 """
@@ -26,6 +29,7 @@ import struct
 import numpy as np
 
 MAX_FRAME_BYTES = 256 * 1024 * 1024  # a result bigger than this is refused, not read
+MAX_DEPTH = 64  # containers nested deeper than this (or a container holding itself) travel as {"@bad"}
 
 
 class Rng:
@@ -55,7 +59,9 @@ def encode(value):
     return _encode(value, arrays), arrays
 
 
-def _encode(value, arrays):
+def _encode(value, arrays, depth=0):
+    if depth > MAX_DEPTH:
+        return {"@bad": "too deeply nested value"}
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, np.integer)):
@@ -73,25 +79,25 @@ def _encode(value, arrays):
     if isinstance(value, Rng):
         return {"@rng": value.seed}
     if isinstance(value, Config):
-        return {"@config": _encode(value.fields, arrays)}
+        return {"@config": _encode(value.fields, arrays, depth + 1)}
     if isinstance(value, Ref):
         return {"@ref": [value.slot, *value.path]}
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         kind = type(value)
-        return {"@n": f"{kind.__module__}:{kind.__qualname__}", "f": [_encode(v, arrays) for v in value]}
+        return {"@n": f"{kind.__module__}:{kind.__qualname__}", "f": [_encode(v, arrays, depth + 1) for v in value]}
     if isinstance(value, tuple):
-        return {"@t": [_encode(v, arrays) for v in value]}
+        return {"@t": [_encode(v, arrays, depth + 1) for v in value]}
     if isinstance(value, list):
-        return {"@l": [_encode(v, arrays) for v in value]}
+        return {"@l": [_encode(v, arrays, depth + 1) for v in value]}
     if isinstance(value, dict):
-        return {"@d": [[_encode(k, arrays), _encode(v, arrays)] for k, v in value.items()]}
+        return {"@d": [[_encode(k, arrays, depth + 1), _encode(v, arrays, depth + 1)] for k, v in value.items()]}
     if hasattr(value, "__array__") and not callable(value):  # e.g. a CuPy array or a 0-d array-like
         try:
-            return _encode(np.asarray(value), arrays)
+            return _encode(np.asarray(value), arrays, depth + 1)
         except Exception:  # an object whose __array__ raises
             return {"@bad": type(value).__name__}
     if type(value).__name__ == "AlbertConfig":
-        return {"@config": _encode({k: v for k, v in vars(value).items() if k != "extra"}, arrays)}
+        return {"@config": _encode({k: v for k, v in vars(value).items() if k != "extra"}, arrays, depth + 1)}
     return {"@bad": type(value).__name__}
 
 
@@ -130,7 +136,9 @@ def decode(tree, arrays, *, trusted: bool, slots=None):
         return Bad(str(tree["@bad"]))
     if trusted and "@rng" in tree:
         return np.random.default_rng(tree["@rng"])
-    if trusted and "@config" in tree:
+    if "@config" in tree:
+        if not trusted:  # an AlbertConfig the student's process sends back (an argument, as it got it)
+            return Bad("AlbertConfig")
         from tinyalbert.config import AlbertConfig
 
         return AlbertConfig(**decode(tree["@config"], arrays, trusted=True))
@@ -154,18 +162,44 @@ def _named_tuple(qualified: str, fields):
 def to_bytes(value) -> bytes:
     """One frame for `value` (see the module docstring)."""
     tree, arrays = encode(value)
-    header = json.dumps(tree).encode()
+    # The arrays of one dtype travel as one flat array of the archive (an .npz entry costs about
+    # a millisecond to read: a call that sends back a model's weights would take seconds);
+    # "layout" says where each one is: [entry, offset, size, shape].
+    entries, sizes, layout = {}, {}, []
+    for array in arrays:
+        key = array.dtype.str
+        if key not in entries:
+            entries[key], sizes[key] = [], 0
+        layout.append([list(entries).index(key), sizes[key], int(array.size), list(array.shape)])
+        entries[key].append(np.ascontiguousarray(array).reshape(-1))
+        sizes[key] += int(array.size)
+    header = json.dumps({"tree": tree, "layout": layout}).encode()
     buffer = io.BytesIO()
-    np.savez(buffer, *arrays)
+    np.savez(buffer, *[np.concatenate(parts) for parts in entries.values()])
     archive = buffer.getvalue()
     return struct.pack("<Q", len(header)) + header + struct.pack("<Q", len(archive)) + archive
 
 
 def from_bytes(header: bytes, archive: bytes, *, trusted: bool, slots=None):
-    tree = json.loads(header.decode())
+    frame = json.loads(header.decode())
     with np.load(io.BytesIO(archive), allow_pickle=False) as loaded:
-        arrays = [loaded[f"arr_{i}"] for i in range(len(loaded.files))]
-    return decode(tree, arrays, trusted=trusted, slots=slots)
+        entries = [loaded[f"arr_{i}"] for i in range(len(loaded.files))]
+    arrays = []
+    for entry, offset, size, shape in frame["layout"]:
+        flat = entries[entry][offset:offset + size]
+        if flat.size != size:
+            raise ValueError("an array is shorter than its layout says")
+        arrays.append(flat.reshape(shape).copy())  # each its own, writeable
+    return decode(frame["tree"], arrays, trusted=trusted, slots=slots)
+
+
+def round_trip(value, *, trusted: bool):
+    """`value` as the other side of the pipe reads it: `from_bytes(to_bytes(value))`."""
+    data = to_bytes(value)
+    header_size = struct.unpack("<Q", data[:8])[0]
+    header = data[8:8 + header_size]
+    archive = data[16 + header_size:]
+    return from_bytes(header, archive, trusted=trusted)
 
 
 def copy_tree(value, slots=None):

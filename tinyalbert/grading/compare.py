@@ -14,6 +14,8 @@ Tolerances (float64 throughout; the grader draws every float input in float64):
   largest numeric gradient can be tiny, and the noise of a forward with many terms (logits over
   a vocabulary) would otherwise exceed 1e-6 of it. Real bugs are off by orders of magnitude more.
 - Integers, strings and lists of them must be equal.
+- A float32 or float16 result that fails says so (`low_precision_note`): its rounding alone
+  (1e-7 relative; 1e-2 in a finite difference) exceeds these bounds, whatever the formula.
 """
 from __future__ import annotations
 
@@ -60,19 +62,40 @@ def slice_around(array: np.ndarray, index: tuple, width: int = 3) -> str:
     return f"{where} {np.array2string(window, precision=6, separator=', ')}"
 
 
+def low_precision(*values) -> str:
+    """The dtype of the first float array among `values` narrower than float64 ("float32"), or ""."""
+    for value in values:
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype.itemsize < 8:
+            return str(value.dtype)
+    return ""
+
+
+def low_precision_note(dtype: str, what: str, finite_differences: bool = False) -> str:
+    """What to add to a failed comparison when `what` came back as `dtype` (float32, float16): the
+    difference is most likely that dtype's rounding, not a mistake in the formula."""
+    if not dtype:
+        return ""
+    why = (f"finite differences of a {dtype} function are off by 1e-2 or so (its rounding divided by h = 1e-6)"
+           if finite_differences else f"{dtype} keeps only about {3 if dtype == 'float16' else 7} digits")
+    return (f"\n{what} is {dtype}; the grader works in float64 (keep the dtype of the inputs: no "
+            f"astype('{dtype}')): {why}")
+
+
 def compare_arrays(expected: np.ndarray, got, what: str, rtol=FORWARD_RTOL, atol=FORWARD_ATOL):
-    """None when close enough, else a message: shapes, the largest error and where, a slice of each."""
+    """None when close enough, else a message: shapes, the largest error and where, a slice of each
+    (and, for values that came back float32 or float16, that the grader works in float64)."""
     got_array = _numeric(got)
     if got_array is None:
         return f"{what}: expected {describe_shape(expected)}, got {describe_shape(got)}"
     if got_array.shape != expected.shape:
         return f"{what}: expected shape {expected.shape}, got shape {got_array.shape}"
+    note = low_precision_note(low_precision(got), f"your {what}")
     expected = expected.astype(np.float64)
     bad_values = ~np.isfinite(got_array) & np.isfinite(expected)
     if bad_values.any():
         index = tuple(int(i) for i in np.argwhere(bad_values)[0])
         return (f"{what}: got {got_array[index]} at index {index} where {expected[index]:.6g} was expected "
-                f"(expected {slice_around(expected, index)}, got {slice_around(got_array, index)})")
+                f"(expected {slice_around(expected, index)}, got {slice_around(got_array, index)})") + note
     error = np.abs(got_array - expected)
     error = np.where(np.isfinite(error), error, np.where(got_array == expected, 0.0, np.inf))
     allowed = atol + rtol * np.abs(np.where(np.isfinite(expected), expected, 0.0))
@@ -81,7 +104,7 @@ def compare_arrays(expected: np.ndarray, got, what: str, rtol=FORWARD_RTOL, atol
     index = tuple(int(i) for i in np.unravel_index(int(np.argmax(error - allowed)), error.shape)) if error.ndim else ()
     return (f"{what} {expected.shape}: largest error {error[index]:.3e} at index {index} "
             f"(allowed {allowed[index]:.1e}); expected {slice_around(expected, index)}, "
-            f"got {slice_around(got_array, index)}")
+            f"got {slice_around(got_array, index)}") + note
 
 
 def compare(expected, got, what: str = "output"):

@@ -38,6 +38,12 @@ MUTANTS = (
     Mutant("missing transpose in the weight gradient", "linear",
            "d_weight = xp.matrix_transpose(d_rows) @ input_rows", "d_weight = xp.matrix_transpose(input_rows) @ d_rows",
            ("backward", "gradcheck")),
+    Mutant("blank work: forward and backward return zeros", "linear",  # consistent with each other: no gradcheck credit
+           ("    return xp.reshape(outputs, (*inputs.shape[:-1], weight.shape[0])), LinearCache(",
+            '    return d_inputs, {"weight": d_weight, "bias": d_bias}'),
+           ("    return 0.0 * xp.reshape(outputs, (*inputs.shape[:-1], weight.shape[0])), LinearCache(",
+            '    return 0.0 * d_inputs, {"weight": 0.0 * d_weight, "bias": None if d_bias is None else 0.0 * d_bias}'),
+           ("forward", "backward", "gradcheck")),
     Mutant("bias gradient averaged over rows instead of summed", "linear",
            "d_bias = xp.sum(d_rows, axis=0)", "d_bias = xp.mean(d_rows, axis=0)", ("backward", "gradcheck")),
     # layernorm

@@ -4,13 +4,17 @@ Started by `sandbox.Sandbox` with two pipe descriptors: requests come in on one,
 on the other (stdout and stderr go to a capped file that only course staff see). Steps:
 
 1. apply the memory, file-size and CPU limits (resource.setrlimit);
-2. replace tinyalbert's reference versions of the graded names with tripwires, so a submission
-   that calls them fails that check with a message instead of scoring;
+2. turn tinyalbert's reference versions of the graded names into tripwires (the function objects
+   themselves, so every route to them is cut: a module attribute, a dict of activations, a helper
+   that calls them), so a submission that calls them fails that check with a message instead of
+   scoring;
 3. load the submission's `.py` files and report which graded names it defines;
-4. answer requests: call a graded name on the given arguments, return the selected outputs.
+4. answer requests: call a graded name on the given arguments, send back the selected outputs
+   and the arguments as they are after the call (see `execute`).
 
-Nothing here decides a score: the grader compares what comes back with the reference, so
-whatever the student code does to this process can only spoil its own answers.
+Nothing here decides a score: the grader compares what comes back with the reference, and the
+arguments that come back with those it sent (`calling.arguments_changed`), so whatever the
+student code does to this process can only spoil its own answers.
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ import traceback
 import numpy as np  # imported before the memory limit, as the grader's own dependency
 
 from . import codec
-from .calling import arguments_changed, invoke, snapshot_arguments
+from .calling import argument_arrays, entry_at, invoke
 from .reference import GRADED_METHODS, resolve, split_entry
 
 USED_REFERENCE: set = set()
@@ -86,18 +90,47 @@ def allow_cpu(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (min(soft, hard), hard))
 
 
+def _hit(name):
+    USED_REFERENCE.add(name)
+    raise ReferenceUsed(f"called tinyalbert's reference `{name}`")
+
+
+def _tripwire_body(*args, _tripwire_hit=None, _tripwire_name=None, **kwargs):
+    """The code every reference function object is given: it reads nothing but its own defaults
+    (it runs with the reference module's globals), set by `_disarm`."""
+    _tripwire_hit(_tripwire_name)
+
+
+def _disarm(function, name) -> None:
+    """Give the reference function object itself the tripwire's code, so that every reference to
+    it trips: a module attribute, and also a dict or tuple holding it (`ACTIVATIONS["gelu_new"]`),
+    a default argument, a `functools.partial`. Left as it is when it cannot take the code (not a
+    plain function, or one with a closure): the rebinding in `install_tripwires` still holds."""
+    code = getattr(function, "__code__", None)
+    if code is None or getattr(function, "__closure__", None):
+        return
+    try:
+        function.__code__ = _tripwire_body.__code__
+        function.__defaults__ = None
+        function.__kwdefaults__ = {"_tripwire_hit": _hit, "_tripwire_name": name}
+    except (AttributeError, TypeError, ValueError):
+        pass
+
+
 def install_tripwires(graded) -> None:
+    """Only ever in the student's process: the grader's own reference calls run in the grader."""
     for name in graded:
         original = resolve(name)
 
         def tripwire(*args, _name=name, **kwargs):
-            USED_REFERENCE.add(_name)
-            raise ReferenceUsed(f"called tinyalbert's reference `{_name}`")
+            _hit(_name)
 
         if name in GRADED_METHODS:
             for method in GRADED_METHODS[name]:
+                _disarm(vars(original).get(method), name)
                 setattr(original, method, tripwire)
             continue
+        _disarm(original, name)
         module, path = split_entry(name)
         if len(path) == 2:
             setattr(getattr(importlib.import_module(module), path[0]), path[1], tripwire)
@@ -251,13 +284,17 @@ def read_frame(fd: int):
 
 
 def write_frame(fd: int, value) -> None:
-    data = codec.to_bytes(value)
+    write_bytes(fd, codec.to_bytes(value))
+
+
+def write_bytes(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
 
 
 def select_paths(value, paths):
+    """The entries of `value` at `paths` (a list of paths, each a list of keys; None: `value` itself)."""
     if paths is None:
         return value
     if isinstance(value, np.ndarray) and any(path and isinstance(path[0], int) for path in paths):
@@ -285,41 +322,80 @@ def perturbed(original_args, perturbation):
     return args
 
 
-def run_call(namespace, request, slots, args=None):
-    allow_cpu(request["cpu_s"])
+def _container(value) -> str:
+    """"a dict with keys ['b', 'weight']", "a tuple of 2", "None": what a path could not go into."""
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(value, key=str)!r}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {tuple(value.shape)}"
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def missing_entry(result, paths) -> str:
+    """Why `select_paths(result, paths)` failed: the first path with no entry, and what is there
+    instead (the keys of the dict, the length of the tuple)."""
+    for path in paths or []:
+        item = result
+        for depth, step in enumerate(path):
+            try:
+                item = item[step]
+            except Exception:  # a student's object may raise anything here
+                where = "it" if depth == 0 else f"its entry {list(path[:depth])}"
+                hint = ("use the keys the docstring names" if isinstance(item, dict)
+                        else "return what the docstring says, e.g. (output, cache)")
+                return f"the result has no entry at {list(path)}: {where} is {_container(item)} ({hint})"
+    return f"the result is {_container(result)}, not what the docstring says"
+
+
+def execute(namespace, target, call_args, *, select=None, keep=None, slots=None, in_process=False) -> dict:
+    """Call the graded name `target` on `call_args` ({"args": [...], "kwargs": {...}}, already this
+    call's own copy) and build the reply the grader reads; `checks.InProcess` runs the same code:
+
+        {"ok": True, "value": {"outputs": the entries of the result at `select` (all of it: None),
+                               "arguments": `call_args` as they are after the call,
+                               "replaced": paths of the argument arrays no longer in their place,
+                               "kept": the whole result, when `keep` names the slot it is kept in}}
+        {"ok": False, "error": what went wrong, "reference": graded names whose tripwire it hit}
+
+    Nothing is decided here: the grader compares "arguments" with what it sent; "replaced" (which
+    the values alone cannot show: an array swapped for an equal one) can only fail a call.
+    `in_process`: a KeyboardInterrupt is the person at the keyboard, not the student code's.
+    """
     USED_REFERENCE.clear()
+    given = list(argument_arrays(call_args["args"], call_args["kwargs"]))
     try:
-        call_args = request["args"] if args is None else args
-        target = request["target"]
-        before = snapshot_arguments(target, call_args["args"], call_args["kwargs"])
         result = invoke(namespace, target, call_args["args"], call_args["kwargs"])
-        if request.get("keep"):
-            slots[request["keep"]] = result
-        changed = arguments_changed(target, namespace.get(target), call_args["args"], call_args["kwargs"], before)
-        if changed:
-            return {"ok": False, "error": changed, "reference": []}
-    except BaseException as error:
+        if keep:
+            slots[keep] = result
+    except BaseException as error:  # a submission may raise anything, SystemExit included
+        if in_process and isinstance(error, KeyboardInterrupt):
+            raise
         message = describe(error)
-        if isinstance(error, TypeError) and not _student_frames(error) and request["target"] in SIGNATURES:
+        if isinstance(error, TypeError) and not _student_frames(error) and target in SIGNATURES:
             # raised by the call itself: the student's signature differs from the one graded
-            message += f"\nthe grader calls {SIGNATURES[request['target']]}: keep that signature"
+            message += f"\nthe grader calls {SIGNATURES[target]}: keep that signature"
         if USED_REFERENCE:
             message = f"reference used: {message}"
         return {"ok": False, "error": message, "reference": sorted(USED_REFERENCE)}
+    replaced = [path for path, array in given if entry_at(call_args, path) is not array]
     try:
-        return {"ok": True, "value": select_paths(result, request.get("select"))}
-    except TypeError as error:
-        if isinstance(result, np.ndarray):
+        outputs = select_paths(result, select)
+    except Exception as error:  # no such entry (or a result whose __getitem__ raises)
+        if isinstance(result, np.ndarray) and isinstance(error, TypeError):
             return {"ok": False, "error": str(error)}
-        wanted = " and ".join(str(list(p)) for p in request.get("select") or [])
-        return {"ok": False, "error": f"the result has no entry at {wanted}: it is a {type(result).__name__}"
-                                      f"{f' of {len(result)}' if isinstance(result, (tuple, list)) else ''}"
-                                      " (return what the docstring says, e.g. (output, cache))"}
-    except LookupError:
-        wanted = " and ".join(str(list(p)) for p in request.get("select") or [])
-        return {"ok": False, "error": f"the result has no entry at {wanted}: it is a {type(result).__name__}"
-                                      f"{f' of {len(result)}' if isinstance(result, (tuple, list)) else ''}"
-                                      " (return what the docstring says, e.g. (output, cache))"}
+        return {"ok": False, "error": missing_entry(result, select)}
+    value = {"outputs": outputs, "arguments": call_args, "replaced": replaced}
+    if keep:
+        value["kept"] = result
+    return {"ok": True, "value": value}
+
+
+def run_call(namespace, request, slots, args=None):
+    allow_cpu(request["cpu_s"])
+    return execute(namespace, request["target"], request["args"] if args is None else args,
+                   select=request.get("select"), keep=request.get("keep"), slots=slots)
 
 
 def serve(namespace, request_fd, result_fd):
@@ -338,7 +414,12 @@ def serve(namespace, request_fd, result_fd):
             original = copy.deepcopy(request["args"])  # kept apart from anything the calls may change
             reply = {"ok": True, "value": [run_call(namespace, request, slots, perturbed(original, p))
                                            for p in request["perturbations"]]}
-        write_frame(result_fd, reply)
+        try:
+            data = codec.to_bytes(reply)
+        except Exception as error:  # e.g. a result nested past the codec's depth, or a key json refuses
+            data = codec.to_bytes({"ok": False, "error": f"the result could not be sent back: {type(error).__name__}: "
+                                                        f"{error} (return arrays, numbers and tuples, lists or dicts of them)"})
+        write_bytes(result_fd, data)
 
 
 def main(request_fd: int, result_fd: int) -> None:

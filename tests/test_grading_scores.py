@@ -1,0 +1,233 @@
+"""Scores the autograder must get right: correct work at full marks on every seed, blank or
+bypassing work at none, and feedback that names the real problem. Each test grades small
+submissions written here (the quick setting: few draws, few finite-difference entries)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyalbert.grading import check
+from tinyalbert.grading import cases_nn
+from tinyalbert.grading.checks import InProcess, run_check
+from tinyalbert.grading.exercises import BY_NAME
+from tinyalbert.grading.grade import Setting, check_rng, grade
+from tinyalbert.grading.reference import reference_namespace, resolve
+from tinyalbert.grading.sandbox import Limits
+from tinyalbert.grading.stubs import exercise_file
+
+QUICK = Setting(1, 2, 4)
+GRADER_DEFAULT = Setting(2, 3, 8)  # what `grade` uses without TINYALBERT_GRADING_HEAVY
+LIMITS = Limits(call_s=10, cpu_s=10)
+LINEAR = exercise_file(BY_NAME["linear"], cut=False)
+LAYERNORM = exercise_file(BY_NAME["layernorm"], cut=False)
+
+
+def graded(exercise: str, source: str, setting: Setting = QUICK, seed: int = 0) -> dict:
+    result = grade({f"{exercise}.py": source}, [exercise], seed=seed, setting=setting, limits=LIMITS)[0]
+    return {c.check: c for c in result.checks}
+
+
+def failures(result) -> list:
+    return [c.message for c in result.cases if not c.passed]
+
+
+def edited(source: str, old: str, new: str) -> str:
+    assert source.count(old) == 1, old
+    return source.replace(old, new)
+
+
+# --- 1. correct work keeps full marks on every seed ------------------------------------------------
+def _gradcheck(exercise: str, seed: int) -> list:
+    """The reference's own functions through an exercise's gradcheck, in this process."""
+    item = next(c for c in BY_NAME[exercise].checks if c.kind == "gradcheck")
+    namespace = reference_namespace(BY_NAME[exercise].functions)
+    return run_check(item, InProcess(namespace), InProcess(namespace), check_rng(seed, exercise, item.name),
+                     draws=GRADER_DEFAULT.draws, entries=GRADER_DEFAULT.entries, arrays=GRADER_DEFAULT.arrays)
+
+
+@pytest.mark.parametrize("exercise, seed", [("attention", 166299), ("feedforward", 229651), ("feedforward", 83),
+                                            ("mlm_head", 17), ("embeddings", 224)])
+def test_the_reference_passes_the_gradcheck_on_seeds_that_drew_a_layernorm_over_two_features(exercise, seed):
+    # These seeds drew a LayerNorm over 2 features, whose output is +-1 up to eps = 1e-12: its
+    # gradient is of eps's size and finite differences read rounding, so right work lost points.
+    results = _gradcheck(exercise, seed)
+    assert all(r.passed for r in results), [(r.name, r.message) for r in results if not r.passed]
+
+
+def test_no_case_normalizes_fewer_than_three_features():
+    widths = {"attention": lambda c: c.args[0].shape[-1], "feedforward": lambda c: c.args[0].shape[-1],
+              "mlm_head": lambda c: c.args[1]["LayerNorm.weight"].shape[0],
+              "embeddings": lambda c: c.args[3]["LayerNorm.weight"].shape[0]}
+    builders = {"attention": cases_nn.attention_cases, "feedforward": cases_nn.feedforward_cases,
+                "mlm_head": cases_nn.mlm_cases,
+                "embeddings": lambda rng, draws: cases_nn.embeddings_cases(rng, draws, for_gradients=True)}
+    for exercise, builder in builders.items():
+        drawn = {widths[exercise](case) for seed in range(300) for case in builder(np.random.default_rng(seed), 8)}
+        assert min(drawn) >= 3, (exercise, sorted(drawn))
+
+
+# --- 2. the reference reached through a dict of the library ------------------------------------------
+BYPASS = """
+import numpy as np
+from tinyalbert.nn.activations import ACTIVATIONS, DERIVATIVES, activation_forward
+
+def gelu_new(x):
+    return activation_forward(x, "gelu_new")[0]
+
+def gelu(x):
+    return ACTIVATIONS["gelu"](x)
+
+def gelu_new_derivative(x):
+    return DERIVATIVES["gelu_new"](x)
+
+def gelu_derivative(x):
+    return DERIVATIVES["gelu"](x)
+"""
+
+
+def test_a_reference_reached_through_a_library_dict_scores_nothing():
+    checks = graded("activations", BYPASS)
+    for name, result in checks.items():
+        assert result.score == 0, (name, result.score)
+        assert "called tinyalbert's reference" in result.note, (name, result.note)
+    # The grader's own reference calls run in the grader's process, untouched by the tripwires.
+    x = np.linspace(-3, 3, 7)
+    assert np.all(np.isfinite(resolve("gelu_new")(x))) and resolve("gelu_new")(x)[3] == 0.0
+    full = graded("activations", exercise_file(BY_NAME["activations"], cut=False))
+    assert all(c.score == c.max_score for c in full.values())
+
+
+# --- 3. blank work earns no gradcheck points ---------------------------------------------------------
+ZEROS_LINEAR = """
+import numpy as np
+
+def linear_forward(inputs, weight, bias):
+    return np.zeros((*inputs.shape[:-1], weight.shape[0])), (inputs, weight, bias is not None)
+
+def linear_backward(d_output, cache):
+    inputs, weight, has_bias = cache
+    return np.zeros_like(inputs), {"weight": np.zeros_like(weight), "bias": np.zeros(weight.shape[0]) if has_bias else None}
+"""
+ZEROS_ATTENTION = """
+import numpy as np
+
+def attention_forward(hidden, weights, mask_bias, head_mask, *, num_heads, **settings):
+    batch, seq, _ = hidden.shape
+    return np.zeros_like(hidden), np.zeros((batch, num_heads, seq, seq)), (hidden, weights)
+
+def attention_backward(d_output, cache):
+    hidden, weights = cache
+    return np.zeros_like(hidden), {key: np.zeros_like(value) for key, value in weights.items()}
+"""
+ZEROS_ACTIVATIONS = "import numpy as np\n" + "".join(
+    f"\ndef {name}(x):\n    return np.zeros_like(x)\n" for name in BY_NAME["activations"].functions)
+
+
+def test_forward_and_backward_of_zeros_score_nothing():
+    for exercise, source in (("linear", ZEROS_LINEAR), ("attention", ZEROS_ATTENTION), ("activations", ZEROS_ACTIVATIONS)):
+        checks = graded(exercise, source)
+        assert sum(c.score for c in checks.values()) == 0, {n: c.score for n, c in checks.items()}
+    message = failures(graded("linear", ZEROS_LINEAR)["gradcheck"])[0]
+    assert "your `linear_forward` does not change with `inputs`" in message and "earns none" in message, message
+
+
+def test_blank_work_as_a_selftest_mutant_loses_every_aimed_check():
+    # The self-test's mutant of the reference solution: zeros out of both functions, consistent
+    # with each other, so only the rule for a forward that ignores its input stops the gradcheck.
+    from tinyalbert.grading.mutants import MUTANTS
+    from tinyalbert.grading.selftest import check_mutant
+
+    blank = next(mutant for mutant in MUTANTS if mutant.name.startswith("blank work"))
+    finding = check_mutant(blank, 0, {"linear.py": LINEAR})
+    assert finding.ok and finding.score == 0, finding
+
+
+def test_the_gradcheck_rule_keeps_right_work_and_fails_a_wrong_backward():
+    backward_of_zeros = edited(LINEAR, '    return d_inputs, {"weight": d_weight, "bias": d_bias}',
+                               '    return 0 * d_inputs, {"weight": 0 * d_weight, "bias": None if d_bias is None else 0 * d_bias}')
+    checks = graded("linear", backward_of_zeros)
+    assert checks["forward"].score == checks["forward"].max_score
+    assert checks["backward"].score == 0 and checks["gradcheck"].score == 0
+    checks = graded("linear", LINEAR)
+    assert all(c.score == c.max_score for c in checks.values())
+
+
+# --- 4. the in-place check is decided in the grader --------------------------------------------------
+IN_PLACE_AND_PATCHED = """
+import numpy
+numpy.array_equal = lambda *args, **kwargs: True  # what decided "unchanged" inside the student's process
+numpy.isclose = lambda a, b, **kwargs: numpy.ones(numpy.shape(a), dtype=bool)
+try:
+    import tinyalbert.grading.worker as _worker
+    _worker.arguments_changed = lambda *args, **kwargs: ""
+except Exception:
+    pass
+"""
+
+
+def test_a_forward_that_changes_its_input_fails_whatever_it_patches():
+    source = edited(LAYERNORM, "centered = inputs - xp.mean(inputs, axis=-1, keepdims=True)",
+                    "inputs -= xp.mean(inputs, axis=-1, keepdims=True)\n    centered = inputs.copy()") + IN_PLACE_AND_PATCHED
+    checks = graded("layernorm", source)
+    assert checks["forward"].score == 0 and checks["gradcheck"].score == 0
+    assert checks["backward"].score == checks["backward"].max_score
+    assert "changed its argument `inputs` in place" in failures(checks["forward"])[0]
+
+
+# --- 5. `check` in a notebook sees what `grade` sees -------------------------------------------------
+class ArrayLike:
+    def __init__(self, array):
+        self.array = array
+
+    def __array__(self, dtype=None, copy=None):
+        return self.array
+
+
+def test_check_passes_results_through_the_codec_and_survives_any_exception(capsys):
+    reference_forward = resolve("linear_forward")
+
+    def array_like_forward(inputs, weight, bias):
+        output, cache = reference_forward(inputs, weight, bias)
+        return ArrayLike(output), cache
+
+    assert check("linear_forward", array_like_forward) is True  # `grade` reads it as the array it gives
+
+    def raises_base_exception(inputs, weight, bias):
+        raise BaseException("boom")
+
+    assert check("linear_forward", raises_base_exception) is False
+    assert "BaseException: boom" in capsys.readouterr().out
+
+    def interrupted(inputs, weight, bias):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # the person at the keyboard, not the student's code
+        check("linear_forward", interrupted)
+
+
+# --- 6. messages that name the real problem ----------------------------------------------------------
+def test_float32_work_is_told_that_the_grader_works_in_float64(capsys):
+    forward_in_float32 = edited(LINEAR, "return xp.reshape(outputs, (*inputs.shape[:-1], weight.shape[0])),",
+                                "return xp.reshape(outputs, (*inputs.shape[:-1], weight.shape[0])).astype('float32'),")
+    message = failures(graded("linear", forward_in_float32)["gradcheck"])[0]
+    assert "your forward's output is float32; the grader works in float64" in message, message
+
+    def layernorm_forward(inputs, weight, bias, eps):
+        inputs, weight, bias = (a.astype(np.float32) for a in (inputs, weight, bias))
+        centered = inputs - inputs.mean(-1, keepdims=True)
+        return centered / np.sqrt((centered ** 2).mean(-1, keepdims=True) + eps) * weight + bias, None
+
+    assert check("layernorm_forward", layernorm_forward) is False
+    assert "is float32; the grader works in float64 (keep the dtype of the inputs" in capsys.readouterr().out
+
+
+def test_a_missing_key_is_named_with_the_keys_that_are_there(capsys):
+    reference_backward = resolve("layernorm_backward")
+
+    def layernorm_backward(d_output, cache):
+        d_inputs, grads = reference_backward(d_output, cache)
+        return d_inputs, {"weight": grads["weight"], "b": grads["bias"]}
+
+    assert check("layernorm_backward", layernorm_backward) is False
+    printed = capsys.readouterr().out
+    assert "the result has no entry at [1, 'bias']: its entry [1] is a dict with keys ['b', 'weight']" in printed, printed
