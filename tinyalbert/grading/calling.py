@@ -103,7 +103,7 @@ def _same(array, before) -> bool:
 
 
 def entry_at(tree, path):
-    """tree[path[0]][path[1]]...; None when there is no such entry."""
+    """`tree[path[0]][path[1]]...`; None when there is no such entry."""
     try:
         for step in path:
             tree = tree[step]

@@ -30,7 +30,7 @@ from . import codec
 from .calling import argument_name, arguments_changed
 from .compare import GRADCHECK_TOL, compare, low_precision, low_precision_note
 from .reference import resolve
-from .sandbox import Outcome
+from .sandbox import Outcome, outcome_of
 from .worker import execute, perturbed
 from tinyalbert.gradcheck import GRADIENT_FLOOR, STEP, gradient_error
 
@@ -88,15 +88,6 @@ class InProcess:
             return Outcome(False, error=f"the result could not be sent back: {type(error).__name__}: {error} "
                                         "(return arrays, numbers and tuples, lists or dicts of them)")
         return outcome_of(reply)
-
-
-def outcome_of(reply) -> Outcome:
-    """A worker's reply as an Outcome (what `Sandbox.call` makes of it)."""
-    if not isinstance(reply, dict) or "ok" not in reply:
-        return Outcome(False, error="the sandbox sent an unreadable answer")
-    if reply["ok"]:
-        return Outcome(True, reply.get("value"))
-    return Outcome(False, error=str(reply.get("error", "")), reference=tuple(reply.get("reference") or ()))
 
 
 class Checked:

@@ -72,6 +72,15 @@ class Outcome(NamedTuple):
     timed_out: bool = False  # no answer in time: the wall-clock or CPU limit of the call, or the exercise's
 
 
+def outcome_of(reply) -> Outcome:
+    """A worker's reply (`worker.execute`) as an Outcome, however it was carried."""
+    if not isinstance(reply, dict) or "ok" not in reply:
+        return Outcome(False, error="the sandbox sent an unreadable answer")
+    if reply["ok"]:
+        return Outcome(True, reply.get("value"))
+    return Outcome(False, error=str(reply.get("error", "")), reference=tuple(reply.get("reference") or ()))
+
+
 class SandboxBroken(Exception):
     """The student process did not answer: timed out, died, or sent something unreadable."""
 
@@ -251,35 +260,32 @@ class Sandbox:
         return submission
 
     def _claim_nobody(self):
-        """Before a start as `nobody`: kill what `nobody` runs, unless a student process of another
-        sandbox (this grader's or another's) runs now; then hold the lock shared while this one runs."""
+        """Before a start as `nobody`: kill what `nobody` runs (unless a student process of another
+        sandbox, this grader's or another's, runs now), then hold the lock shared while this one runs."""
         if self.lock_fd is None:
             self.lock_fd = _user_lock_file()
-        if self.lock_fd < 0:  # no safe lock file: always sweep (a sandbox beside this one dies too)
-            _sweep_nobody()
-            return
-        try:
-            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pass
-        else:
-            _sweep_nobody()
-        fcntl.flock(self.lock_fd, fcntl.LOCK_SH)
+        self._sweep_unless_shared()
+        if self.lock_fd >= 0:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_SH)
 
     def _release_nobody(self):
         """After a stop as `nobody`: kill every process of `nobody` (what the student code forked
         and detached too), unless another sandbox's runs now: then the last one to stop does it."""
-        if self.lock_fd < 0:
-            _sweep_nobody()
-            return
         try:
-            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pass
-        else:
-            _sweep_nobody()
+            self._sweep_unless_shared()
         finally:
-            fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+            if self.lock_fd >= 0:
+                fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+
+    def _sweep_unless_shared(self):
+        """Kill every process of `nobody`, unless another sandbox holds the lock (its student process
+        runs now). Without a safe lock file, always (a sandbox beside this one then dies too)."""
+        if self.lock_fd >= 0:
+            try:
+                fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+        _sweep_nobody()
 
     def start(self):
         as_root = os.geteuid() == 0 and can_run_as_nobody()
@@ -399,20 +405,12 @@ class Sandbox:
             self.stop()
             return Outcome(False, error=str(error), timed_out=out_of_cpu)
         if perturbations is not None:
-            return Outcome(True, [self._outcome(item) for item in reply["value"]])
-        return self._outcome(reply)
+            return Outcome(True, [outcome_of(item) for item in reply["value"]])
+        return outcome_of(reply)
 
     def _over_budget(self) -> str:
         return (f"not run to the end: this exercise's calls took more than {self.limits.exercise_s:g} s in all "
                 "(far too slow; the reference takes well under a second)")
-
-    @staticmethod
-    def _outcome(reply) -> Outcome:
-        if not isinstance(reply, dict) or "ok" not in reply:
-            return Outcome(False, error="the sandbox sent an unreadable answer")
-        if reply["ok"]:
-            return Outcome(True, reply.get("value"))
-        return Outcome(False, error=str(reply.get("error", "")), reference=tuple(reply.get("reference") or ()))
 
     # --- the pipe ---------------------------------------------------------------------------
     def _send(self, value):
