@@ -231,3 +231,14 @@ def test_a_missing_key_is_named_with_the_keys_that_are_there(capsys):
     assert check("layernorm_backward", layernorm_backward) is False
     printed = capsys.readouterr().out
     assert "the result has no entry at [1, 'bias']: its entry [1] is a dict with keys ['b', 'weight']" in printed, printed
+
+
+def test_a_perturbation_moves_its_entry_whatever_the_memory_order():
+    """The finite differences of `grading.check` perturb the grader's own copy: an array in
+    Fortran order (a transpose) must move too, not a temporary copy of it."""
+    from tinyalbert.grading.worker import perturbed
+
+    for array in (np.zeros((3, 2)), np.asfortranarray(np.zeros((3, 2))), np.zeros((2, 3)).T):
+        moved = perturbed({"args": [array], "kwargs": {}}, [["args", 0], 3, 0.5])["args"][0]
+        assert moved[np.unravel_index(3, moved.shape)] == 0.5 and moved.sum() == 0.5, (array.flags, moved)
+        assert array.sum() == 0  # the original is left as it was

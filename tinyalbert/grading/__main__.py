@@ -13,8 +13,8 @@ import time
 from ..cli import (OneLineErrorParser, UsageError, directory_path_problem, file_path_problem, int_at_least,
                    print_error)
 from .exercises import EXERCISES, select
-from .grade import (DEFAULT_BUDGET_S, DEFAULT_SEED, HEAVY_ENV, duplicate_notes, grade, parse_points, read_files,
-                    rescale, submission_paths, unread_files, with_notes)
+from .grade import (DEFAULT_BUDGET_S, DEFAULT_SEED, HEAVY_ENV, check_budget, duplicate_notes, grade, parse_points,
+                    read_files, rescale, submission_paths, unread_files, with_notes)
 from .report import clean_text, render, write_atomically, xml_text
 
 
@@ -23,14 +23,11 @@ seed_argument, jobs_argument = int_at_least(0), int_at_least(1)
 
 
 def seconds_argument(text: str) -> float:
-    """An argparse `type`: a finite number of seconds > 0."""
+    """An argparse `type`: a finite number of seconds > 0 (`grade.check_budget`)."""
     try:
-        value = float(text)
+        return check_budget(float(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}") from None
-    if not (0 < value < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
-    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -117,7 +114,6 @@ def command_grade(args) -> int:
         text = render(results, args.format, seed=args.seed, execution_time=time.monotonic() - start)
     except Exception as error:  # the report must be written whatever happened
         text = failure_report(args.format, f"the grader failed: {type(error).__name__}: {error}")
-    text = clean_text(text)  # a lone surrogate could not be written (render's own output has none)
     if not args.output:
         sys.stdout.write(text)
         return 0

@@ -27,7 +27,7 @@ import tempfile
 import zipfile
 
 from .exercises import select
-from .grade import DEFAULT_BUDGET_S, check_seed, parse_points
+from .grade import DEFAULT_BUDGET_S, check_budget, check_seed, parse_points
 from .sandbox import PACKAGE_ROOT
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -101,11 +101,9 @@ def write_bundle(out_zip, exercise_names=None, seed: int | None = None, points: 
         [e.name for e in select(None)]
     config = {"exercises": exercises, "seed": check_seed(seed) if seed is not None else secrets.randbelow(2**31),
               "points": [f"{name}={total:g}" for name, total in (points or {}).items()],
-              "time_budget_s": float(time_budget_s)}
+              "time_budget_s": check_budget(time_budget_s)}
     # run_autograder passes these to `grade --points`: refused now, not at every submission.
     parse_points(config["points"], exercises)
-    if not 0 < config["time_budget_s"] < float("inf"):
-        raise ValueError(f"the time budget must be a number of seconds > 0, got {time_budget_s!r}")
     out_zip = pathlib.Path(out_zip)
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:

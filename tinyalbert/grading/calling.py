@@ -136,20 +136,19 @@ def arguments_changed(target: str, sent, returned, replaced=()) -> str:
         if path in replaced or not isinstance(array, np.ndarray):
             return (f"`{target}` replaced or removed {name} in the container it was given; the caller "
                     "still uses that container: build a new one instead")
-        if not _same(array, before):
-            where = ""
-            if array.shape == before.shape and array.size:
-                differs = np.argwhere(~np.isclose(array, before, equal_nan=True)) if array.dtype.kind in "fc" \
-                    and before.dtype.kind in "fc" else np.argwhere(array != before)
-                if len(differs):
-                    index = tuple(int(i) for i in differs[0])
-                    where = f" (at index {index} it was {_scalar(before[index])}, now {_scalar(array[index])})"
-            else:
-                where = f" (shape {before.shape} {before.dtype}, now {array.shape} {array.dtype})"
-            return (f"`{target}` changed {name} in place{where}. Your result may be right, but the model "
-                    "still uses that array after the call (a residual branch, the next pass of a shared "
-                    "layer, a cache read again): write into a new array (`y = x * 2`, not `x *= 2`; "
-                    "`x = x.copy()` first if you must)")
+        where = ""  # unchanged arrays were passed over above: this one changed
+        if array.shape == before.shape and array.size:
+            differs = np.argwhere(~np.isclose(array, before, equal_nan=True)) if array.dtype.kind in "fc" \
+                and before.dtype.kind in "fc" else np.argwhere(array != before)
+            if len(differs):
+                index = tuple(int(i) for i in differs[0])
+                where = f" (at index {index} it was {_scalar(before[index])}, now {_scalar(array[index])})"
+        else:
+            where = f" (shape {before.shape} {before.dtype}, now {array.shape} {array.dtype})"
+        return (f"`{target}` changed {name} in place{where}. Your result may be right, but the model "
+                "still uses that array after the call (a residual branch, the next pass of a shared "
+                "layer, a cache read again): write into a new array (`y = x * 2`, not `x *= 2`; "
+                "`x = x.copy()` first if you must)")
     return ""
 
 

@@ -12,9 +12,9 @@ process sends is ever unpickled. Tagged nodes of the tree:
     {"@a": i}            the i-th array             {"@t": [...]}   a tuple
     {"@l": [...]}        a list                     {"@d": [[k, v], ...]}  a dict
     {"@n": "mod:Cls", "f": [...]}  a NamedTuple from tinyalbert (rebuilt by type on the sandbox
-                         side only; the grader reads any NamedTuple back as a plain tuple)
+                         side, and by `checks.InProcess`; the grader reading the sandbox's reply gets a plain tuple)
     {"@rng": seed}       a fresh numpy.random.Generator      {"@config": {...}}  an AlbertConfig
-                         (rebuilt on the sandbox side; the grader reads it back as a Bad)
+                         (rebuilt where `trusted`; the grader reading the sandbox's reply gets a Bad)
     {"@ref": [slot, path...]}  (sandbox side) a value the sandbox kept from an earlier call
     {"@bad": "type"}     a value of a type that cannot travel (the grader reports it)
 """
@@ -113,7 +113,8 @@ class Bad:
 
 def decode(tree, arrays, *, trusted: bool, slots=None):
     """The inverse of `encode`. `trusted` (the sandbox reading the grader's request) rebuilds
-    tinyalbert NamedTuples and AlbertConfigs; the grader reading a result never does."""
+    tinyalbert NamedTuples and AlbertConfigs (so does `checks.InProcess`, which reads its own
+    process's results); the grader reading the sandbox's reply never does."""
     if isinstance(tree, list):
         raise ValueError("bare list in a frame")
     if not isinstance(tree, dict):

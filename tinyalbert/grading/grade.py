@@ -85,9 +85,9 @@ class Budget:
     def message(self, during_the_call: bool = False) -> str:
         start = "stopped: the grading time budget of {:g} s ran out during this call" if during_the_call else \
             "not run: the grading time budget of {:g} s was spent"
-        return (start.format(self.seconds) + "; your functions are too slow: the calls took that long in all, "
-                "while the reference answers each in well under a second. Fix the endless loops or slow code "
-                "that the checks report")
+        return (start.format(self.seconds) + " (it counts your functions' calls, the grader's own work and "
+                "starting your code; the reference answers each call in well under a second). Fix the endless "
+                "loops or slow code that the checks report")
 
     def bound(self, limits: Limits) -> Limits:
         """`limits` whose start-up and exercise times end by the deadline (the sandbox enforces those)."""
@@ -194,6 +194,14 @@ def with_notes(results, notes: list) -> list:
     return [result._replace(notes=notes + result.notes) for result in results]
 
 
+def check_budget(seconds) -> float:
+    """`seconds` as the float budget of a whole grading; ValueError unless it is a finite number > 0."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float, np.integer, np.floating)) \
+            or not 0 < seconds < math.inf:
+        raise ValueError(f"the time budget must be a finite number of seconds > 0, got {seconds!r}")
+    return float(seconds)
+
+
 def check_seed(seed) -> int:
     """`seed` as the int the random cases are drawn from; ValueError unless it is a whole number
     >= 0 (numpy's generators refuse negative seeds: each check would fail, not the command)."""
@@ -284,9 +292,7 @@ def grade(files: dict, exercise_names=None, seed: int = DEFAULT_SEED, setting: S
     (see `unread_files`), named when a graded function is not found."""
     seed = check_seed(seed)
     setting = setting or setting_from_environment()
-    if budget_s is not None and not budget_s > 0:
-        raise ValueError(f"the time budget must be a number of seconds > 0, got {budget_s!r}")
-    budget = Budget(budget_s)
+    budget = Budget(None if budget_s is None else check_budget(budget_s))
     results, load_timeout = [], None
     for exercise in select(exercise_names, include_extra):
         if budget.spent():

@@ -66,7 +66,7 @@ class Limits(NamedTuple):
 
 class Outcome(NamedTuple):
     ok: bool
-    value: object = None  # the selected outputs when ok
+    value: object = None  # when ok: the worker's reply value (`worker.execute`); after `checks.Checked`, the selected outputs
     error: str = ""  # what went wrong, for the student
     reference: tuple = ()  # graded names whose reference the call reached
     timed_out: bool = False  # no answer in time: the wall-clock or CPU limit of the call, or the exercise's
@@ -299,8 +299,9 @@ class Sandbox:
         try:
             submission = self._prepare((NOBODY, NOBODY) if as_root else None)
             request_read, self.request_fd = os.pipe()
-            self.result_fd, result_write = os.pipe()
+            result_write = None
             try:
+                self.result_fd, result_write = os.pipe()
                 self.process = subprocess.Popen(
                     [sys.executable, "-I", "-c", BOOT, PACKAGE_ROOT, str(request_read), str(result_write),
                      str(NPROC_LIMIT if as_root else 0)],
@@ -311,7 +312,8 @@ class Sandbox:
                 )
             finally:
                 os.close(request_read)
-                os.close(result_write)
+                if result_write is not None:
+                    os.close(result_write)
         except BaseException:
             self._after_process()
             raise
@@ -386,8 +388,8 @@ class Sandbox:
         if now >= self.calls_end:  # before any restart: a process killed for time is not started again
             return Outcome(False, error=self._over_budget(), timed_out=True)
         self.ensure_started()
-        if self.startup_failure is not None:
-            return Outcome(False, error=self.startup_failure)
+        if self.startup_failure is not None:  # a restart that ran out of time is a timeout too
+            return Outcome(False, error=self.startup_failure, timed_out=self.startup_failure.startswith(LOAD_TIMEOUT_NOTE))
         now = time.monotonic()
         count = 1 if perturbations is None else max(1, len(perturbations))
         request = {"op": "call" if perturbations is None else "perturbed", "target": target,
@@ -404,9 +406,9 @@ class Sandbox:
             out_of_cpu = self.process is not None and self.process.poll() == -signal.SIGXCPU
             self.stop()
             return Outcome(False, error=str(error), timed_out=out_of_cpu)
-        if perturbations is not None:
+        if perturbations is not None and isinstance(reply, dict) and reply.get("ok") is True:
             return Outcome(True, [outcome_of(item) for item in reply["value"]])
-        return outcome_of(reply)
+        return outcome_of(reply)  # one call's reply, or the batch's failure (a reply that could not be sent)
 
     def _over_budget(self) -> str:
         return (f"not run to the end: this exercise's calls took more than {self.limits.exercise_s:g} s in all "

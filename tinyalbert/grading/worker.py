@@ -318,7 +318,7 @@ def perturbed(original_args, perturbation):
     array = args
     for step in path:
         array = array[step]
-    array.reshape(-1)[index] += delta
+    array[np.unravel_index(index, array.shape)] += delta  # in place whatever the memory order (reshape may copy)
     return args
 
 
