@@ -31,7 +31,7 @@ from .calling import argument_name, arguments_changed
 from .compare import GRADCHECK_TOL, compare, low_precision, low_precision_note
 from .reference import resolve
 from .sandbox import Outcome, outcome_of
-from .worker import execute, perturbed
+from .worker import execute, perturbed, unsendable
 from tinyalbert.gradcheck import GRADIENT_FLOOR, STEP, gradient_error
 
 
@@ -85,8 +85,7 @@ class InProcess:
         try:
             reply = codec.round_trip(reply, trusted=True)
         except Exception as error:  # what the sandbox's process would fail to send
-            return Outcome(False, error=f"the result could not be sent back: {type(error).__name__}: {error} "
-                                        "(return arrays, numbers and tuples, lists or dicts of them)")
+            reply = unsendable(error)
         return outcome_of(reply)
 
 

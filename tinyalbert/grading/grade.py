@@ -102,13 +102,13 @@ class Budgeted:
 
     def __init__(self, sandbox, budget: Budget):
         self.sandbox, self.budget = sandbox, budget
-        self.calls, self.stalled = 0, False
+        self.first_call, self.stalled = True, False
 
     def __getattr__(self, name):
         return getattr(self.sandbox, name)
 
     def begin_check(self) -> None:
-        self.calls, self.stalled = 0, False
+        self.first_call, self.stalled = True, False
 
     def call(self, target, args, kwargs=None, **options) -> Outcome:
         if self.budget.spent():
@@ -116,13 +116,13 @@ class Budgeted:
         if self.stalled:
             return Outcome(False, error="not run: the first call of this check got no answer in time, so its "
                                         "other cases were not tried (an endless loop, or far too slow)")
-        self.calls += 1
+        first, self.first_call = self.first_call, False
         outcome = self.sandbox.call(target, args, kwargs, **options)
         if not outcome.timed_out:
             return outcome
         if self.budget.spent():  # cut short by the whole grading's deadline, not by its own limits
             return outcome._replace(error=self.budget.message(during_the_call=True))
-        self.stalled = self.calls == 1
+        self.stalled = first
         return outcome
 
 

@@ -287,6 +287,12 @@ def write_frame(fd: int, value) -> None:
     write_bytes(fd, codec.to_bytes(value))
 
 
+def unsendable(error: Exception) -> dict:
+    """The reply for a result the codec could not carry (`checks.InProcess` gives the same)."""
+    return {"ok": False, "error": f"the result could not be sent back: {type(error).__name__}: {error} "
+                                  "(return arrays, numbers and tuples, lists or dicts of them)"}
+
+
 def write_bytes(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -417,8 +423,7 @@ def serve(namespace, request_fd, result_fd):
         try:
             data = codec.to_bytes(reply)
         except Exception as error:  # e.g. a result nested past the codec's depth, or a key json refuses
-            data = codec.to_bytes({"ok": False, "error": f"the result could not be sent back: {type(error).__name__}: "
-                                                        f"{error} (return arrays, numbers and tuples, lists or dicts of them)"})
+            data = codec.to_bytes(unsendable(error))
         write_bytes(result_fd, data)
 
 
