@@ -3,6 +3,7 @@ its metrics, resuming, Transformers loading the saved model, and the one-line er
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -246,6 +247,18 @@ BAD_INPUTS = {
     "ragged choices": ("multiple-choice", CHOICE % ('["apple", "dog"]', 0) + CHOICE % ('["cat", "fig", "ox"]', 1), [],
                        ["train.jsonl, line 2", "3 choices, but line 1 has 2"]),
     "fractional answer": ("multiple-choice", CHOICE % ('["apple", "dog"]', 0.9), [], ["line 1", "an integer", "0.9"]),
+    "answer index past the choices": ("multiple-choice", CHOICE % ('["apple", "dog"]', 2), [],
+                                      ["line 1", "answer 2", "0 to 1"]),
+    "digits that are no choice": ("multiple-choice", CHOICE % ('["1", "2"]', '"0"'), [],
+                                  ["line 1", "not one of the choices", "a JSON integer: 0"]),
+    "comma in an unquoted text": ("text-classification", "text,label\nhello, world,pos\nbye,neg\n", [],
+                                  ["train.csv, line 2", "3 cells but the header has 2", "double quotes"]),
+    "row short of a cell": ("text-classification", "text,label\nhello\nbye,neg\n", [],
+                            ["train.csv, line 2", "1 cell but the header has 2"]),
+    "a column named twice": ("text-classification", "text,label,label\na,x,y\nb,y,x\n", [],
+                             ["train.csv", "'label' more than once"]),
+    "not UTF-8": ("text-classification", "text,label\na,x\ncaf\xe9,y\n".encode("latin1"), [],
+                  ["train.csv is not UTF-8", "byte 0xe9 on line 3"]),
     "boolean answer": ("multiple-choice", CHOICE % ('["dog", "apple"]', "true"), [], ["line 1", "an integer", "true"]),
     "out is a file": ("text-classification", None, ["--out", "{tmp}/afile"], ["--out", "afile is a file"]),
     "out below a file": ("text-classification", None, ["--out", "{tmp}/afile/sub"], ["--out", "afile is a file"]),
@@ -264,6 +277,8 @@ def test_bad_input_is_refused_with_what_to_change(tmp_path, capsys, case):
     train = tmp_path / ("train.csv" if task == "text-classification" else "train.jsonl")
     if text is None:
         train = write_task_files(tmp_path)[task]
+    elif isinstance(text, bytes):
+        train.write_bytes(text)
     else:
         train.write_text(text)
     (tmp_path / "afile").write_text("x")
@@ -280,6 +295,112 @@ def test_a_csv_with_a_byte_order_mark_reads_like_one_without(tmp_path):
 
     (tmp_path / "excel.csv").write_bytes("text,label\napple cherry,fruit\n".encode("utf-8-sig"))
     assert read_task_file("text-classification", tmp_path / "excel.csv")[0]["text"] == "apple cherry"
+
+
+@pytest.mark.parametrize("label, message", [
+    ('["x", "y"]', 'got ["x", "y"]'),  # multi-label
+    ("0.5", "got 0.5"),  # regression
+    ("NaN", "got NaN"),
+    ("true", "got true"),
+    ('{"name": "x"}', 'got {"name": "x"}'),
+])
+def test_a_label_that_is_not_a_class_is_refused_not_made_a_class(tmp_path, label, message):
+    from tinyalbert.task_data import read_task_file
+
+    (tmp_path / "labels.jsonl").write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": %s}\n' % label)
+    with pytest.raises(ValueError, match=r"labels.jsonl, line 2: label must be a class name or number") as caught:
+        read_task_file("text-classification", tmp_path / "labels.jsonl")
+    assert message in str(caught.value) and "Python API" in str(caught.value)
+    (tmp_path / "numbers.jsonl").write_text('{"text": "a", "label": 0}\n{"text": "b", "label": 1}\n')
+    assert [e["label"] for e in read_task_file("text-classification", tmp_path / "numbers.jsonl")] == ["0", "1"]
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("text", '["a", "b"]', "field 'text' must be a text"),
+    ("text_pair", "3", "field 'text_pair' must be a text"),
+    ("text", "null", "field 'text' is null"),
+])
+def test_texts_must_be_strings(tmp_path, field, value, message):
+    from tinyalbert.task_data import read_task_file
+
+    record = {"text": '"a"', "label": '"x"', field: value}
+    (tmp_path / "t.jsonl").write_text("{" + ", ".join(f'"{k}": {v}' for k, v in record.items()) + "}\n")
+    with pytest.raises(ValueError, match=rf"t.jsonl, line 1: {message}"):
+        read_task_file("text-classification", tmp_path / "t.jsonl")
+
+
+def test_a_multiple_choice_answer_string_is_the_text_of_a_choice(tmp_path):
+    from tinyalbert.task_data import read_task_file
+
+    lines = [CHOICE % ('["1", "2", "4"]', '"2"'), CHOICE % ('["1", "2", "4"]', 2), CHOICE % ('["3", "7", "1"]', '"3"')]
+    (tmp_path / "digits.jsonl").write_text("".join(lines))
+    examples = read_task_file("multiple-choice", tmp_path / "digits.jsonl")
+    assert [e["choices"][e["label"]] for e in examples] == ["2", "4", "3"]
+    (tmp_path / "twice.jsonl").write_text(CHOICE % ('["fig", "fig"]', '"fig"'))
+    with pytest.raises(ValueError, match="more than one of the choices"):
+        read_task_file("multiple-choice", tmp_path / "twice.jsonl")
+
+
+def _squad(tmp_path, *qas, context="The red apple fell."):
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps({"data": [{"paragraphs": [{"context": context, "qas": list(qas)}]}]}))
+    return path
+
+
+GOOD_QA = {"id": "q1", "question": "What fell?", "answers": [{"text": "red apple", "answer_start": 4}]}
+BAD_SQUAD = {  # what is changed in a good question, and what the error must say
+    "empty answer": ({"answers": [{"text": "", "answer_start": 4}]}, "question 'q1': an empty answer text"),
+    "answer text a number": ({"answers": [{"text": 5, "answer_start": 4}]}, "field 'text' must be a text"),
+    "answer_start a word": ({"answers": [{"text": "red", "answer_start": "x"}]}, 'answer_start must be an integer, got "x"'),
+    "answer_start negative": ({"answers": [{"text": "fell.", "answer_start": -5}]}, "answer_start -5 does not point"),
+    "answers not a list": ({"answers": {"text": "red"}}, "question 'q1': no answer"),
+    "question missing": ({"question": None}, "field 'question' is null"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SQUAD)
+def test_a_bad_squad_question_is_named(tmp_path, case):
+    from tinyalbert.task_data import read_squad
+
+    change, message = BAD_SQUAD[case]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_squad(_squad(tmp_path, {**GOOD_QA, **change}))
+
+
+def test_squad_question_ids_must_be_unique(tmp_path):
+    from tinyalbert.task_data import read_squad
+
+    other = {**GOOD_QA, "question": "What did the apple do?", "answers": [{"text": "fell", "answer_start": 14}]}
+    with pytest.raises(ValueError, match="question 'q1': the id is used by an earlier question"):
+        read_squad(_squad(tmp_path, GOOD_QA, other))
+    assert len(read_squad(_squad(tmp_path, GOOD_QA, {**other, "id": "q2"}))) == 2
+
+
+def test_validation_tags_past_the_max_length_are_checked_too(tmp_path, capsys):
+    train = write_task_files(tmp_path)["token-classification"]
+    validation = tmp_path / "validation.jsonl"
+    words = ["apple"] * 40 + ["dog"]
+    validation.write_text(json.dumps({"tokens": ["cat"], "tags": ["O"]}) + "\n"
+                          + json.dumps({"tokens": words, "tags": ["B-FRUIT"] * 40 + ["B-NOPE"]}) + "\n")
+    line = finetune_error(capsys, "--task", "token-classification", "--model", "tinyalbert-mini", "--train",
+                          str(train), "--validation", str(validation), "--out", str(tmp_path / "out"),
+                          "--max-seq-length", "16", "--quiet")
+    assert "validation.jsonl, line 2: tag(s) ['B-NOPE'] do not occur in" in line, line
+
+
+def test_warm_up_steps_round_up_as_the_trainer_does(tmp_path, monkeypatch):
+    from tinyalbert import finetune_loop
+
+    seen = []
+
+    def recording(step, warmup_steps, total_steps, peak_lr):
+        seen.append((warmup_steps, total_steps))
+        return peak_lr
+
+    monkeypatch.setattr(finetune_loop, "linear_warmup_then_decay", recording)
+    train = write_task_files(tmp_path)["text-classification"]  # 24 examples: 6 steps of 4 an epoch
+    assert run_finetune("text-classification", train, tmp_path / "out", "--epochs", "1", "--warmup-ratio", "0.1") == 0
+    assert set(seen) == {(1, 6)}  # ceil(0.6); int() made it 0: no warm-up at all
 
 
 def test_an_empty_label_is_refused_and_empty_texts_are_named_in_a_warning(tmp_path):
@@ -355,6 +476,25 @@ def test_a_second_run_into_the_same_out_is_refused(tmp_path, capsys, stopped_run
                               str(stopped_run[1]), "--validation", str(stopped_run[1]), "--out", str(out), "--quiet",
                               *extra)
         assert "stopped before its first checkpoint" in line and "remove them" in line, line
+
+
+def test_resume_compares_the_train_file_by_content_and_reads_model_and_tokenizer_from_the_checkpoint(
+        tmp_path, capsys, stopped_run):
+    out, train = tmp_path / "out", tmp_path / "elsewhere" / "same.csv"
+    shutil.copytree(stopped_run[0], out)
+    train.parent.mkdir()
+    shutil.copy(stopped_run[1], train)
+    common = ["--task", "text-classification", "--validation", str(stopped_run[1]), "--out", str(out), "--batch-size",
+              "4", "--max-seq-length", "24", "--lr", "3e-4", "--epochs", "2", "--quiet", "--resume"]
+    changed = tmp_path / "changed.csv"
+    changed.write_text(stopped_run[1].read_text().replace("fruit", "animal", 1))
+    line = finetune_error(capsys, *common, "--model", "tinyalbert-mini", "--train", str(changed))
+    assert "the train file" in line and "not the text the checkpoint was trained on" in line, line
+    # The same text under another path; --model names nothing (the checkpoint holds both).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert finetune.main([*common, "--model", str(tmp_path / "not-read"), "--train", str(train)]) == 0
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["epoch"] == 2
 
 
 def _reshape_a_moment(path):

@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-seq-length", type=_checked("max_seq_length"), default=defaults["max_seq_length"], metavar="L")
     parser.add_argument("--seed", type=_checked("seed"), default=defaults["seed"])
     parser.add_argument("--backend", choices=("numpy", "cupy"), default=defaults["backend"])
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options and train file; "
+                        "the model and tokenizer come from the checkpoint)")
     parser.add_argument("--ignore-mismatched-sizes", action="store_true",
                         help="start a new classifier when --model's was fine-tuned for another number of labels")
     parser.add_argument("--mpi-timeout", type=_checked("mpi_timeout"), default=defaults["mpi_timeout"], metavar="SECONDS",

@@ -16,6 +16,7 @@ alone writes OUT and shows progress; every process evaluates, and all get the sa
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import time
@@ -41,7 +42,8 @@ MAX_ANSWER_TOKENS = 30
 CHECKPOINT, BEST, STATE_FILE, OPTIMIZER_FILE = "checkpoint", "best", "state.json", "optimizer.npz"
 METRICS_FILE = "metrics.jsonl"
 # The options a resumed run must share with the checkpoint, and what --resume reads from state.json.
-RESUMED_OPTIONS = ("task", "train", "epochs", "batch_size", "lr", "warmup_ratio", "weight_decay", "clip_norm",
+# (The train file is compared by content, `file_fingerprint`, so that it may be named by another path.)
+RESUMED_OPTIONS = ("task", "epochs", "batch_size", "lr", "warmup_ratio", "weight_decay", "clip_norm",
                    "max_seq_length", "seed")
 STATE_FIELDS = {"epoch": int, "step": int, "best": (dict, type(None)), "history": list, "args": dict}
 
@@ -118,10 +120,8 @@ def load_data(args: FinetuneArguments, tokenizer):
         raise UsageError(f"--max-seq-length {args.max_seq_length} holds no piece of text beside [CLS] and [SEP]: "
                          f"pass --max-seq-length {shortest} or more")
     label_ids = None if labels is None else {label: i for i, label in enumerate(labels)}
-    if args.task == "text-classification":
-        unknown = sorted({str(e["label"]) for e in validation_examples} - set(labels))
-        if unknown:
-            raise ValueError(f"{args.validation}: label(s) {unknown[:5]} do not occur in {args.train}")
+    if labels is not None:
+        check_known_labels(args, validation_examples, labels)
     encoded = []
     for path, examples in ((args.train, train_examples), (args.validation, validation_examples)):
         try:
@@ -129,6 +129,18 @@ def load_data(args: FinetuneArguments, tokenizer):
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
     return labels, train_examples, encoded[0], validation_examples, encoded[1]
+
+
+def check_known_labels(args: FinetuneArguments, validation_examples: list[dict], labels: list[str]) -> None:
+    """Every label (or tag) of the validation file must be one the model learns from the train
+    file, words past --max-seq-length too: they are scored, as predicted "O"."""
+    known = set(labels)
+    for example in validation_examples:
+        unknown = sorted(set(example["tags"] if "tags" in example else [example["label"]]) - known)
+        if unknown:
+            kind = "tag" if "tags" in example else "label"
+            raise ValueError(f"{args.validation}, line {example['line']}: {kind}(s) {unknown[:5]} do not occur in "
+                             f"{args.train} (its {kind}s: {labels[:10]}{' ...' if len(labels) > 10 else ''})")
 
 
 def uses_bio_tags(tags) -> bool:
@@ -303,9 +315,15 @@ def cannot_resume(path: Path, problem: str) -> UsageError:
                       "(without --resume, into another --out)")
 
 
-def read_checkpoint_state(out: Path, args: FinetuneArguments) -> dict:
+def file_fingerprint(path) -> str:
+    """A short hash of a file's bytes, to recognise the train file a checkpoint was trained on."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint: str | None) -> dict:
     """The trainer state of OUT/checkpoint, after checking it is whole and was made with the same
-    settings."""
+    settings and train file (a changed file would change the steps of an epoch: the schedule
+    would no longer be the one the checkpoint is part of)."""
     path = saved_checkpoint(out) / STATE_FILE
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
@@ -321,6 +339,11 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments) -> dict:
     for name in RESUMED_OPTIONS:
         if saved[name] != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with {saved[name]!r}")
+    if train_fingerprint is not None and state.get("train_fingerprint", train_fingerprint) != train_fingerprint:
+        raise ValueError(f"--resume: the train file {args.train} is not the text the checkpoint was trained on "
+                         f"(fingerprint {train_fingerprint}, checkpoint {state['train_fingerprint']})")
+    if "train_fingerprint" not in state and saved.get("train") != args.train:  # saved before fingerprints
+        raise ValueError(f"--resume: train is {args.train!r} but the checkpoint was made with {saved.get('train')!r}")
     return state
 
 
@@ -421,11 +444,14 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     check_out_dir(out, args.resume)
     ranks = init_ranks(args.backend, args.mpi_timeout)  # None unless under mpiexec -n N > 1
     is_main = ranks is None or ranks.is_main  # the first process alone writes OUT and shows progress
-    source = saved_checkpoint(out) if args.resume else args.model
-    state = {"epoch": 0, "step": 0, "best": None, "history": [], "args": dataclasses.asdict(args)}
+    source = saved_checkpoint(out) if args.resume else args.model  # a resumed run's model and tokenizer
+    fingerprint = file_fingerprint(args.train) if Path(args.train).is_file() else None  # else: read_task_file says
+    state = {"epoch": 0, "step": 0, "best": None, "history": [], "args": dataclasses.asdict(args),
+             "train_fingerprint": fingerprint}
     if args.resume:
-        state = {**read_checkpoint_state(out, args), "args": dataclasses.asdict(args)}
-    tokenizer = AlbertTokenizer.from_pretrained(args.model)
+        state = {**read_checkpoint_state(out, args, fingerprint), "args": dataclasses.asdict(args),
+                 "train_fingerprint": fingerprint}
+    tokenizer = AlbertTokenizer.from_pretrained(source)
     check_positions(args, source)
     labels, _, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
     overrides = {} if labels is None else {"id2label": {i: label for i, label in enumerate(labels)}}
@@ -437,7 +463,7 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
         read_optimizer(out, optimizer, model)
     steps_per_epoch = math.ceil(len(train_encoded) / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
-    warmup_steps = int(args.warmup_ratio * total_steps)
+    warmup_steps = math.ceil(args.warmup_ratio * total_steps)  # rounded up, as Transformers' Trainer does
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
     best_by, started, skipped = main_metric(args.task, labels), time.perf_counter(), 0

@@ -7,7 +7,7 @@ Files (every problem is a ValueError naming the file, the line or record, and th
 - question-answering: SQuAD v1.1 JSON (`data` -> `paragraphs` -> `context`, `qas` -> `id`,
   `question`, `answers` -> `text`, `answer_start`).
 - multiple-choice: JSONL; fields `question`, `choices` (a list of texts, as many in every record
-  of a file), `answer` (the index of the right choice, an integer, or its text).
+  of a file), `answer` (the index of the right choice as a JSON integer, or its text).
 
 Encoded examples are dicts of Python ints and lists; `collate` pads a batch into the NumPy
 arrays the models take, with the tokenizer's padding id and a zero attention mask.
@@ -15,11 +15,14 @@ arrays the models take, with the tokenizer's padding id and a zero attention mas
 from __future__ import annotations
 
 import csv
+import io
 import json
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from .train.text import read_utf8
 
 TASKS = ("text-classification", "token-classification", "question-answering", "multiple-choice")
 IGNORE_INDEX = -100
@@ -33,21 +36,22 @@ def _check_file(path) -> Path:
     return path
 
 
+def _read_text(path: Path) -> str:
+    """The file's text without a byte-order mark (Excel writes one into its UTF-8 CSV files)."""
+    return read_utf8(path, what="the file", otherwise="").removeprefix("\ufeff")
+
+
 def read_records(path) -> list[tuple[int, dict]]:
     """The records of a `.csv` (with a header row) or `.jsonl` file, as (line number, dict) pairs,
-    so that a problem can be pointed at. A byte-order mark at the start (Excel writes one into
-    its UTF-8 CSV files) is not part of the first field's name."""
+    so that a problem can be pointed at. A CSV row must have as many cells as the header: a text
+    with an unquoted comma would otherwise spill into the label."""
     path = _check_file(path)
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames:
-                raise ValueError(f"{path}: empty CSV file (it needs a header row such as text,label)")
-            return [(reader.line_num, dict(row)) for row in reader]  # line_num: the row's last line
+        return _csv_records(path)
     if path.suffix.lower() not in (".jsonl", ".json"):
         raise ValueError(f"{path}: expected a .csv or .jsonl file")
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -60,28 +64,87 @@ def read_records(path) -> list[tuple[int, dict]]:
     return records
 
 
-def _field(record: dict, name: str, where: str, kind=str):
-    if name not in record or record[name] is None:
-        raise ValueError(f"{where}: missing field {name!r} (has {sorted(record)})")
-    value = record[name]
-    if kind is list and not isinstance(value, list):
-        raise ValueError(f"{where}: field {name!r} must be a list, got {type(value).__name__}")
-    if kind is str and not isinstance(value, str):
-        value = str(value)
+def _csv_records(path: Path) -> list[tuple[int, dict]]:
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+    header = reader.fieldnames
+    if not header:
+        raise ValueError(f"{path}: empty CSV file (it needs a header row such as text,label)")
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
+    records = []
+    for row in reader:
+        cells = len(row.get(None, ())) + sum(value is not None for name, value in row.items() if name is not None)
+        if cells != len(header):  # DictReader keeps extra cells under None and fills missing ones with None
+            quote = " (a text with a comma must be in double quotes)" if cells > len(header) else ""
+            raise ValueError(f"{path}, line {reader.line_num}: {cells} cell{'' if cells == 1 else 's'} but the header has "
+                             f"{len(header)}{quote}")
+        records.append((reader.line_num, row))  # line_num: the row's last line
+    return records
+
+
+def _field(record: dict, name: str, where: str):
+    if name not in record:
+        raise ValueError(f"{where}: missing field {name!r} (the record has {sorted(record)})")
+    if record[name] is None:
+        raise ValueError(f"{where}: field {name!r} is null")
+    return record[name]
+
+
+def _text(record: dict, name: str, where: str) -> str:
+    value = _field(record, name, where)
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: field {name!r} must be a text (a string), got {json.dumps(value)}")
     return value
 
 
-def _answer_index(answer, choices: list, where: str) -> int:
-    """The index of the right choice from `answer`: an integer (or a string of digits), or the
-    text of a choice. 1.9 or true are refused rather than read as 1."""
-    if isinstance(answer, str) and not answer.lstrip("-").isdigit():
-        if answer not in choices:
-            raise ValueError(f"{where}: answer {answer!r} is not one of the choices")
+def _texts(record: dict, name: str, where: str, integers: bool = False) -> list[str]:
+    """A list field of texts (`integers`: or of integers, as tag ids often are), as strings."""
+    values = _field(record, name, where)
+    if not isinstance(values, list):
+        raise ValueError(f"{where}: field {name!r} must be a list, got {type(values).__name__}")
+    for index, value in enumerate(values):
+        if not (isinstance(value, str) or integers and _is_integer(value)):
+            kind = "a text or an integer" if integers else "a text"
+            raise ValueError(f"{where}: {name}[{index}] must be {kind}, got {json.dumps(value)}")
+    return [str(value) for value in values]
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _class_label(record: dict, where: str) -> str:
+    """A text-classification label: a class name or number. The command line trains single-label
+    classification, so a number like 0.5 (regression) or a list (multi-label) is refused rather
+    than turned into a class of its own."""
+    label = _field(record, "label", where)
+    if not (isinstance(label, str) or _is_integer(label)):
+        raise ValueError(f"{where}: label must be a class name or number, got {json.dumps(label)}; the command "
+                         "line trains single-label classification (regression and multi-label labels: the "
+                         "Python API, problem_type in the model's config)")
+    label = str(label)
+    if not label.strip():  # a CSV row whose label cell was left empty
+        raise ValueError(f"{where}: empty label")
+    return label
+
+
+def _answer_index(answer, choices: list[str], where: str) -> int:
+    """The index of the right choice: a JSON integer is an index, a string the text of a choice
+    ("2" among the choices "1", "2", "4" is the second one, not the third)."""
+    if isinstance(answer, str):
+        if choices.count(answer) != 1:
+            problem = "is not one of the choices" if answer not in choices else "is more than one of the choices"
+            hint = f" (an index is a JSON integer: {answer}, not \"{answer}\")" if answer.lstrip("-").isdigit() else ""
+            raise ValueError(f"{where}: answer {json.dumps(answer)} {problem}{hint}")
         return choices.index(answer)
-    if isinstance(answer, bool) or not isinstance(answer, (int, str)):
+    if not _is_integer(answer):
         raise ValueError(f"{where}: answer must be the index of the right choice (an integer) or its text, "
                          f"got {json.dumps(answer)}")
-    return int(answer)
+    if not 0 <= answer < len(choices):
+        raise ValueError(f"{where}: answer {answer} is not the index of one of the {len(choices)} choices "
+                         f"(0 to {len(choices) - 1})")
+    return answer
 
 
 def read_task_file(task: str, path) -> list[dict]:
@@ -95,28 +158,25 @@ def read_task_file(task: str, path) -> list[dict]:
     for line, record in records:
         where = f"{path}, line {line}"
         if task == "text-classification":
-            example = {"text": _field(record, "text", where), "label": _field(record, "label", where)}
-            if not example["label"].strip():  # a CSV row whose label cell was left empty
-                raise ValueError(f"{where}: empty label")
+            example = {"text": _text(record, "text", where), "label": _class_label(record, where)}
             pair = record.get("text_pair")
-            example["text_pair"] = None if pair in (None, "") else str(pair)
+            example["text_pair"] = None if pair in (None, "") else _text(record, "text_pair", where)
         elif task == "token-classification":
-            tokens, tags = _field(record, "tokens", where, list), _field(record, "tags", where, list)
+            tokens, tags = _texts(record, "tokens", where), _texts(record, "tags", where, integers=True)
             if len(tokens) != len(tags):
                 raise ValueError(f"{where}: {len(tokens)} tokens but {len(tags)} tags")
             if not tokens:  # nothing to learn from, and a batch of such records has no target
                 raise ValueError(f"{where}: no tokens (every record needs at least one word)")
-            example = {"tokens": [str(t) for t in tokens], "tags": [str(t) for t in tags]}
+            example = {"tokens": tokens, "tags": tags}
         else:
-            choices = _field(record, "choices", where, list)
-            answer = _answer_index(_field(record, "answer", where, object), choices, where)
-            if len(choices) < 2 or not 0 <= answer < len(choices):
-                raise ValueError(f"{where}: need >= 2 choices and 0 <= answer < {len(choices)}")
+            choices = _texts(record, "choices", where)
+            if len(choices) < 2:
+                raise ValueError(f"{where}: {len(choices)} choice(s); a question needs at least 2")
+            answer = _answer_index(_field(record, "answer", where), choices, where)
             if examples and len(choices) != len(examples[0]["choices"]):  # a batch is (questions, choices, seq)
                 raise ValueError(f"{where}: {len(choices)} choices, but line {records[0][0]} has "
                                  f"{len(examples[0]['choices'])}; every question of a file needs as many choices")
-            example = {"question": _field(record, "question", where),
-                       "choices": [str(c) for c in choices], "label": answer}
+            example = {"question": _text(record, "question", where), "choices": choices, "label": answer}
         examples.append({**example, "line": line})
     if task == "text-classification":
         _warn_empty_texts(path, examples)
@@ -134,30 +194,54 @@ def _warn_empty_texts(path, examples: list[dict]) -> None:
 
 
 def read_squad(path) -> list[dict]:
-    """SQuAD v1.1 JSON -> [{"id", "question", "context", "answers": [{"text", "answer_start"}]}]."""
+    """SQuAD v1.1 JSON -> [{"id", "question", "context", "answers": [{"text", "answer_start"}]}].
+    Every question needs a unique id and at least one answer, a non-empty text found at its
+    `answer_start` in the context."""
     path = _check_file(path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        examples = [
-            {"id": str(qa["id"]), "question": qa["question"], "context": paragraph["context"],
-             "answers": [{"text": a["text"], "answer_start": int(a["answer_start"])} for a in qa["answers"]]}
-            for article in document["data"] for paragraph in article["paragraphs"] for qa in paragraph["qas"]
-        ]
+        document = json.loads(_read_text(path))
+        questions = [(paragraph["context"], qa) for article in document["data"]
+                     for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not valid JSON ({error.msg})") from None
     except (KeyError, TypeError) as error:
         raise ValueError(f"{path}: not in the SQuAD v1.1 layout (data/paragraphs/qas/answers): missing {error}") from None
-    for example in examples:
-        if not example["answers"]:
-            raise ValueError(f"{path}: question {example['id']!r} has no answer (SQuAD v1.1 has one or more)")
-        for answer in example["answers"]:
-            start = answer["answer_start"]
-            if example["context"][start:start + len(answer["text"])] != answer["text"]:
-                raise ValueError(f"{path}: question {example['id']!r}: answer_start {start} does not point at "
-                                 f"{answer['text']!r} in the context")
-    if not examples:
+    if not questions:
         raise ValueError(f"{path}: no questions")
+    examples, seen = [], set()
+    for number, (context, qa) in enumerate(questions, start=1):
+        where = f"{path}, question {number}"
+        if not isinstance(qa, dict):
+            raise ValueError(f"{where}: expected a JSON object, got {json.dumps(qa)[:40]}")
+        identifier = _field(qa, "id", where)
+        if not (isinstance(identifier, str) or _is_integer(identifier)):
+            raise ValueError(f"{where}: id must be a string, got {json.dumps(identifier)}")
+        where = f"{path}: question {str(identifier)!r}"
+        if str(identifier) in seen:  # its answers and its score would take the place of the first one's
+            raise ValueError(f"{where}: the id is used by an earlier question too; every question needs its own")
+        seen.add(str(identifier))
+        if not isinstance(context, str):
+            raise ValueError(f"{where}: its context must be a text, got {json.dumps(context)[:40]}")
+        answers = _field(qa, "answers", where)
+        if not isinstance(answers, list) or not answers:
+            raise ValueError(f"{where}: no answer (SQuAD v1.1 has a list of one or more)")
+        examples.append({"id": str(identifier), "question": _text(qa, "question", where), "context": context,
+                         "answers": [_squad_answer(answer, context, where) for answer in answers]})
     return examples
+
+
+def _squad_answer(answer, context: str, where: str) -> dict:
+    if not isinstance(answer, dict):
+        raise ValueError(f"{where}: an answer must be a JSON object with text and answer_start, got "
+                         f"{json.dumps(answer)[:40]}")
+    text, start = _text(answer, "text", where), _field(answer, "answer_start", where)
+    if not text:
+        raise ValueError(f"{where}: an empty answer text (SQuAD v1.1 answers are spans of the context)")
+    if not _is_integer(start):
+        raise ValueError(f"{where}: answer_start must be an integer, got {json.dumps(start)}")
+    if start < 0 or context[start:start + len(text)] != text:
+        raise ValueError(f"{where}: answer_start {start} does not point at {text!r} in the context")
+    return {"text": text, "answer_start": start}
 
 
 def label_list(task: str, examples: list[dict]) -> list[str]:

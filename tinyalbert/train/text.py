@@ -84,16 +84,17 @@ def read_documents(path_or_dir: str | Path) -> list[list[str]]:
     return documents
 
 
-def read_utf8(file: Path) -> str:
-    """The text of `file`; ValueError naming the file, line and byte when it is not UTF-8."""
-    data = file.read_bytes()
+def read_utf8(file: Path, what: str = "corpus file", otherwise: str = " or leave it out of the corpus") -> str:
+    """The text of `file`; ValueError naming the file (as `what`), line and byte when it is not
+    UTF-8, and what to do (`otherwise`: a choice beside converting it)."""
+    data = Path(file).read_bytes()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise ValueError(f"corpus file {file} is not UTF-8 text: byte {data[error.start]:#04x} on line {line} "
-                         f"({error.reason}); convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8) "
-                         "or leave it out of the corpus") from None
+        raise ValueError(f"{what} {file} is not UTF-8 text: byte {data[error.start]:#04x} on line {line} "
+                         f"({error.reason}); convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+                         f"{otherwise}") from None
 
 
 def encode_documents(
