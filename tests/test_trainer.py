@@ -11,13 +11,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from tinyalbert import AlbertForMaskedLM, AlbertForPreTraining
+from tinyalbert import AlbertForMaskedLM, AlbertForPreTraining, AlbertForSequenceClassification
 from tinyalbert.train import trainer as trainer_module
 from tinyalbert.train.arguments import MINI_CONFIG, TrainingArguments
 from tinyalbert.train.checkpoints import (
@@ -974,6 +975,26 @@ def test_init_from_refuses_a_new_vocabulary_a_config_or_a_tokenizer_of_another_s
         assert status == 2 and named in stderr and not (tmp_path / named).exists()
     status, stderr = run_main(base + ["--out", tmp_path / "other", "--tokenizer", "tinyalbert-mini"], capsys)
     assert status == 2 and "8000" in stderr and "word embeddings" in stderr
+
+
+@pytest.mark.filterwarnings("ignore:Some weights were not in")
+def test_init_from_a_classifier_for_three_labels_gets_a_two_way_sentence_order_head(workspace, tmp_path, capsys):
+    """A model fine-tuned for 3 labels: its config would size the new sentence-order head 3-way,
+    which the in-order / swapped loss cannot take (it failed mid-run with an IndexError)."""
+    first = tmp_path / "first"
+    run(make_args(workspace, first))
+    classifier = tmp_path / "classifier"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its new classifier head
+        model = AlbertForSequenceClassification.from_pretrained(first / FINAL_DIR, num_labels=3)
+    model.save_pretrained(classifier)
+    shutil.copytree(first / FINAL_DIR, classifier, dirs_exist_ok=True,
+                    ignore=lambda folder, names: [n for n in names if n in ("config.json", "model.safetensors")])
+    with pytest.warns(UserWarning, match="made for 3 labels; its sentence-order head is made for 2"):
+        status, stderr = run_main(["--corpus", workspace["corpus"], "--out", tmp_path / "second", "--init-from",
+                                   classifier, "--steps", 2, "--batch-size", 4, "--max-seq-length", 24], capsys)
+    assert status == 0, stderr
+    assert AlbertForPreTraining.from_pretrained(tmp_path / "second" / FINAL_DIR).config.num_labels == 2
 
 
 # --- memorizing a small text: the proof that the collapse fix lets a model learn ------------------

@@ -295,7 +295,7 @@ def _initial_model(args: TrainingArguments, config, tokenizer, counts: np.ndarra
     pretrained weights of `init_from` (continued pretraining: nothing is re-initialized).
     A resumed run's weights are replaced by its checkpoint's, so it does not load `init_from`."""
     if args.init_from is not None and not args.resume:
-        model = AlbertForPreTraining.from_pretrained(args.init_from, backend=args.backend)
+        model = AlbertForPreTraining.from_pretrained(args.init_from, backend=args.backend, **_two_way_sop(args.init_from))
         if model.config.vocab_size != len(tokenizer):
             raise ValueError(f"the model {args.init_from!r} has {model.config.vocab_size} word embeddings but the "
                              f"tokenizer {len(tokenizer)} pieces: give the model's own tokenizer")
@@ -304,6 +304,20 @@ def _initial_model(args: TrainingArguments, config, tokenizer, counts: np.ndarra
     if args.output_bias_init == "log-frequency":
         model.params["predictions.bias"] = asarray(model.xp, log_frequency_bias(counts), dtype=model.dtype)
     return model
+
+
+def _two_way_sop(init_from) -> dict:
+    """{"num_labels": 2} for a model fine-tuned with another number of labels: the sentence-order
+    head is in order / swapped, and the new head that its config would size otherwise would not
+    fit the loss."""
+    from ..config import AlbertConfig
+
+    labels = AlbertConfig.from_pretrained(init_from).num_labels
+    if labels == 2:
+        return {}
+    warnings.warn(f"the model {init_from!r} was made for {labels} labels; its sentence-order head is made for 2 "
+                  "(in order, swapped) and its label names are dropped", stacklevel=3)
+    return {"num_labels": 2}
 
 
 def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str, follower: bool = False) -> PreparedRun:
