@@ -76,6 +76,37 @@ def _labels_from_label2id(label2id) -> dict:
     return _label_map({index: label for label, index in label2id.items()})
 
 
+def _labels_from_label2id_of_size(label2id, num_labels: int, why: str) -> dict:
+    """`_labels_from_label2id`, refused when `label2id` names another number of labels than
+    `num_labels`. Transformers never lets `label2id` change the number of labels (the head would
+    keep `num_labels` outputs and a `label2id` that disagrees with `id2label`); tinyalbert keeps one
+    label map, so it cannot build that head and says so instead of building another size."""
+    labels = _labels_from_label2id(label2id)
+    if len(labels) != num_labels:
+        raise ValueError(f"label2id names {len(labels)} labels, but {why} {num_labels}: Transformers would keep "
+                         f"{num_labels} outputs; pass num_labels={len(labels)} (or id2label) with it")
+    return labels
+
+
+def _check_label_arguments(overrides: dict) -> None:
+    """Raise as Transformers' `from_dict` does when `num_labels` and `id2label` are both given
+    and disagree, whichever comes first."""
+    if "num_labels" in overrides and "id2label" in overrides:
+        id2label = overrides["id2label"] if overrides["id2label"] is not None else []
+        if len(id2label) != overrides["num_labels"]:
+            raise ValueError(f"You passed along `num_labels={overrides['num_labels']}` with an incompatible id to "
+                             f"label map: {overrides['id2label']}. Since those arguments are inconsistent with each "
+                             "other, you should remove one of them.")
+
+
+def _labels_last(overrides: dict) -> list:
+    """The overrides as (name, value) pairs, in the order given except that `num_labels`, then
+    `id2label`, then `label2id` come last: the result does not depend on the order of the keywords."""
+    label_names = ("num_labels", "id2label", "label2id")
+    others = [(name, value) for name, value in overrides.items() if name not in label_names]
+    return others + [(name, overrides[name]) for name in label_names if name in overrides]
+
+
 def _label_map(id2label) -> dict:
     """`id2label` with integer keys (JSON stores them as strings), checked to be a dict of 0..n-1."""
     if not isinstance(id2label, dict):
@@ -94,7 +125,9 @@ def _label_map(id2label) -> dict:
 @dataclass(init=False)
 class AlbertConfig:
     """The fields below, plus Transformers' constructor conveniences: `num_labels=` (labels
-    `LABEL_0`, ...), `label2id=`, and any other name, kept in `extra` and saved again."""
+    `LABEL_0`, ...), `label2id=`, and any other name, kept in `extra` and saved again. The first
+    twenty fields (`vocab_size` to `eos_token_id`) may also be given positionally, in this order,
+    as Transformers' `AlbertConfig(30000, 128, 4096)` takes them."""
 
     model_type = "albert"  # a class attribute, as in Transformers; not a field: it never changes
 
@@ -131,7 +164,8 @@ class AlbertConfig:
     # kept so that a load-then-save round trip loses nothing.
     extra: dict = field(default_factory=dict, repr=False)
 
-    def __init__(self, **values):
+    def __init__(self, *args, **values):
+        values.update(_positional_arguments(args, values))
         values.pop("model_type", None)  # always "albert"
         values.pop("attn_implementation", None)  # tinyalbert computes attention one way (eager)
         num_labels, label2id = values.pop("num_labels", None), values.pop("label2id", None)
@@ -143,8 +177,8 @@ class AlbertConfig:
         if "id2label" not in values:
             if num_labels is not None:
                 values["id2label"] = _default_labels(num_labels)
-            elif label2id is not None:
-                values["id2label"] = _labels_from_label2id(label2id)
+            elif label2id is not None:  # Transformers would give 2 labels whatever label2id says
+                values["id2label"] = _labels_from_label2id_of_size(label2id, 2, "num_labels is not given, so")
         extra = dict(values.pop("extra", None) or {})
         for item in dataclasses.fields(self):
             if item.name == "extra":
@@ -302,15 +336,20 @@ class AlbertConfig:
         config = cls(**{name: value for name, value in values.items() if name != "extra"})
         if "extra" in values:  # a field of some other config that happens to share our attribute's name
             config.extra["extra"] = values["extra"]
-        for name, value in overrides.items():
-            config._override(name, value)
+        _check_label_arguments(overrides)
+        for name, value in _labels_last(overrides):
+            config._override(name, value, labels_given="id2label" in overrides)
         config.validate()
         return config
 
-    def _override(self, name: str, value) -> None:
-        """Set one field (or `num_labels`, `label2id`, or a kept Transformers field) by name."""
+    def _override(self, name: str, value, labels_given: bool = False) -> None:
+        """Set one field (or `num_labels`, `label2id`, or a kept Transformers field) by name.
+        `label2id` must name as many labels as the config has; with `labels_given` (an `id2label`
+        override too) it is only checked, and `id2label` names the labels."""
         if name == "label2id":
-            self.label2id = value
+            labels = _labels_from_label2id_of_size(value, self.num_labels, "the config has num_labels =")
+            if not labels_given:
+                self.id2label = labels
         elif name == "id2label":
             self.id2label = _label_map(value)
         elif name in ("model_type", "attn_implementation"):
@@ -413,6 +452,20 @@ class AlbertConfig:
 
 
 _FIELD_NAMES = frozenset(item.name for item in dataclasses.fields(AlbertConfig))
+# The fields Transformers' AlbertConfig takes positionally, in its order (vocab_size ... eos_token_id).
+_POSITIONAL_NAMES = tuple(item.name for item in dataclasses.fields(AlbertConfig))[:20]
+
+
+def _positional_arguments(args: tuple, keywords: dict) -> dict:
+    """`AlbertConfig(100, 16, 32)` as Transformers reads it: positions name the fields in its order."""
+    if len(args) > len(_POSITIONAL_NAMES):
+        raise TypeError(f"AlbertConfig() takes at most {len(_POSITIONAL_NAMES)} positional arguments "
+                        f"({', '.join(_POSITIONAL_NAMES)}), got {len(args)}")
+    named = dict(zip(_POSITIONAL_NAMES, args))
+    twice = sorted(set(named) & set(keywords))
+    if twice:
+        raise TypeError(f"AlbertConfig() got multiple values for argument(s) {twice}")
+    return named
 
 # Transformers' PretrainedConfig defaults of the fields AlbertConfig shares with every config:
 # `to_diff_dict` leaves such a field out when it has this value.

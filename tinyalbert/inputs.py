@@ -81,6 +81,43 @@ def output_flags(config, output_hidden_states, output_attentions) -> tuple[bool,
     return bool(hidden), bool(attentions)
 
 
+def broadcast_over_batch(xp, ids, shape):
+    """Ids of shape (seq,) or (1, seq) repeated over the batch to `shape` (batch, seq), as torch's
+    embedding add broadcasts them in Transformers; any other shape is returned for `check_ids` to judge."""
+    ids = asarray(xp, ids)
+    if ids.ndim == 1:
+        ids = ids[None, :]
+    if ids.ndim == 2 and ids.shape[0] == 1 and ids.shape[1] == shape[1]:
+        ids = xp.broadcast_to(ids, shape)
+    return ids
+
+
+def _broadcasts(shape, target) -> bool:
+    """Whether an array of `shape` broadcasts to `target` (NumPy's rule: trailing axes of 1 or equal)."""
+    return len(shape) <= len(target) and all(size in (1, full) for size, full in zip(shape[::-1], target[::-1]))
+
+
+def check_head_mask(xp, head_mask, dtype, config, batch: int, seq: int):
+    """`head_mask` in the shapes Transformers' `get_head_mask` accepts, as an array of `dtype`:
+
+    - 1-D or 2-D, broadcast to (num_hidden_layers, num_attention_heads): `(heads,)` for every
+      layer, `(layers, heads)`, `(layers, 1)` one value per layer, ...; returned (layers, heads).
+    - 5-D, already expanded as Transformers expands it, (layers, batch, heads, seq, seq) where
+      any axis may be 1; returned with its first axis broadcast to num_hidden_layers.
+    """
+    head_mask = asarray(xp, head_mask, dtype=dtype)
+    layers, heads = config.num_hidden_layers, config.num_attention_heads
+    target = (layers, heads) if head_mask.ndim <= 2 else (layers, batch, heads, seq, seq)
+    if head_mask.ndim not in (1, 2, 5) or not _broadcasts(tuple(head_mask.shape), target):
+        raise ValueError(
+            f"head_mask must have shape ({heads},) (num_attention_heads) or ({layers}, {heads}) (num_hidden_layers, "
+            f"num_attention_heads), or another that broadcasts to ({layers}, {heads}) such as ({layers}, 1), or be "
+            f"5-D as Transformers expands it, ({layers}, 1, {heads}, 1, 1) (any axis of (layers, batch, heads, seq, "
+            f"seq) may be 1), got {tuple(head_mask.shape)}"
+        )
+    return xp.broadcast_to(head_mask, target if head_mask.ndim <= 2 else (layers,) + tuple(head_mask.shape[1:]))
+
+
 def prepare_inputs(xp, dtype, config, input_ids, attention_mask, token_type_ids, position_ids, head_mask,
                    inputs_embeds):
     """Move the inputs to `xp`, check them, and fill in Transformers' defaults: an all-ones
@@ -119,7 +156,8 @@ def prepare_inputs(xp, dtype, config, input_ids, attention_mask, token_type_ids,
         raise ValueError(f"attention_mask must have shape {shape} like the inputs, got {tuple(attention_mask.shape)}")
     if token_type_ids is None:
         token_type_ids = xp.zeros(shape, dtype=xp.int64)
-    token_type_ids = check_ids(xp, token_type_ids, "token_type_ids (type_vocab_size)", config.type_vocab_size, shape)
+    token_type_ids = check_ids(xp, broadcast_over_batch(xp, token_type_ids, shape),
+                               "token_type_ids (type_vocab_size)", config.type_vocab_size, shape)
     if position_ids is None:
         position_ids = xp.arange(seq, dtype=xp.int64)[None, :]
     position_ids = asarray(xp, position_ids)
@@ -131,9 +169,5 @@ def prepare_inputs(xp, dtype, config, input_ids, attention_mask, token_type_ids,
     if position_ids.ndim != 2 or position_ids.shape[0] not in (1, batch) or position_ids.shape[1] != seq:
         raise ValueError(f"position_ids must have shape (1, {seq}) or {shape}, got {tuple(position_ids.shape)}")
     if head_mask is not None:
-        head_mask = asarray(xp, head_mask, dtype=dtype)
-        heads, layers = config.num_attention_heads, config.num_hidden_layers
-        if tuple(head_mask.shape) not in ((heads,), (layers, heads)):
-            raise ValueError(f"head_mask must have shape ({heads},) (num_attention_heads) or ({layers}, {heads}) "
-                             f"(num_hidden_layers, num_attention_heads), got {tuple(head_mask.shape)}")
+        head_mask = check_head_mask(xp, head_mask, dtype, config, batch, seq)
     return input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds

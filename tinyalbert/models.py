@@ -48,6 +48,9 @@ class AlbertPreTrainedModel:
     """Parameters, backend, loading and saving; subclasses add their head and their call."""
 
     with_pooler = True  # whether this class has `albert.pooler.*`
+    # Whether the model has a `num_labels` attribute, the config's at construction: Transformers
+    # sets one in its sequence-classification, token-classification and question-answering classes.
+    has_num_labels_attribute = False
     base_model_prefix = "albert"
     main_input_name = "input_ids"
     # What `state_dict()` strips from the parameter names: the bare body (AlbertModel) is saved
@@ -59,6 +62,9 @@ class AlbertPreTrainedModel:
         None, freshly initialized ones drawn from a generator seeded with `seed`."""
         _check_pad_token_id(config)
         self.config = config
+        self.name_or_path = config.name_or_path  # as in Transformers: where from_pretrained read it, or ""
+        if self.has_num_labels_attribute:
+            self.num_labels = config.num_labels
         self.xp: ModuleType = get_backend(backend)
         self.dtype = get_dtype(self.xp, dtype)
         self.dtype_name = dtype_name(self.xp, self.dtype)
@@ -135,7 +141,8 @@ class AlbertPreTrainedModel:
         `config` (an `AlbertConfig`, or where to read one) replaces the directory's `config.json`,
         as in Transformers; the caller's object is copied, not changed. `config_overrides` set
         config fields on top (`num_labels=5` gives a 5-label head even when the saved config names
-        2 labels). Head weights the checkpoint lacks are initialized as Transformers does, with a
+        2 labels). `torch_dtype="auto"` (or `dtype="auto"`) takes the dtype config.json names or,
+        when it names none, that of the checkpoint's first floating tensor, as Transformers does. Head weights the checkpoint lacks are initialized as Transformers does, with a
         warning; a checkpoint tensor of another shape raises, unless `ignore_mismatched_sizes=True`
         re-initializes it (with a warning).
         """
@@ -176,20 +183,24 @@ class AlbertPreTrainedModel:
         else:
             raise TypeError(f"config must be a tinyalbert AlbertConfig or a path to one, got {type(config).__name__}")
         _check_pad_token_id(config, config_source)  # before the weights are read
+        if name_or_path is not None:  # as Transformers does: the model and its config say where they came from
+            config.name_or_path = name_or_path
         if torch_dtype is not None:  # Transformers' name for `dtype` ("float16", torch.float16 or "auto")
-            dtype = config.saved_dtype() if torch_dtype == "auto" else torch_dtype
+            dtype = torch_dtype
         if state_dict is None:
             tensors, source = read_checkpoint(directory, use_safetensors)
         else:
             tensors = {name: to_numpy(value) for name, value in state_dict.items()}
             source = "the state_dict given"
+        if isinstance(dtype, str) and dtype == "auto":
+            dtype = _auto_dtype(config, tensors)
         if key_mapping:
             tensors = rename_keys(tensors, key_mapping)
         tensors = normalize_checkpoint_keys(tensors, config)
         with_pooler = model_options.get("add_pooling_layer", cls.with_pooler)
         shapes = {**body_shapes(config, with_pooler), **cls.head_shapes(config)}
         params, report = match_checkpoint(tensors, shapes, source, config, np.random.default_rng(seed),
-                                          ignore_mismatched_sizes=ignore_mismatched_sizes)
+                                          ignore_mismatched_sizes=ignore_mismatched_sizes, class_name=cls.__name__)
         warn_nonfinite(params, source)
         model = cls(config, params=params, backend=backend, dtype=dtype, **model_options)
         if not output_loading_info:
@@ -604,6 +615,16 @@ IGNORED_LOADER_OPTIONS = frozenset({
     "proxies", "resume_download", "mirror", "_fast_init", "offload_folder", "offload_state_dict", "offload_buffers",
     "max_memory", "weights_only", "_from_auto", "_from_pipeline", "from_auto_class",
 })
+
+
+def _auto_dtype(config: AlbertConfig, tensors: dict) -> str:
+    """The dtype `torch_dtype="auto"` picks, as Transformers does: the config's saved dtype, or when
+    config.json names none, that of the checkpoint's first floating tensor (float32 where
+    tinyalbert does not compute in it)."""
+    if config.extra.get("dtype") or config.extra.get("torch_dtype"):
+        return config.saved_dtype()
+    first = next((value.dtype for value in tensors.values() if np.issubdtype(value.dtype, np.floating)), None)
+    return str(first) if str(first) in ("float16", "float32", "float64") else "float32"
 
 
 def _check_pad_token_id(config: AlbertConfig, source: str | Path = "config") -> None:

@@ -7,6 +7,11 @@ reads None.
     out = model(input_ids, labels=labels)
     out.logits, out["logits"], out[1]        # the same array (out[0] is the loss)
     loss, logits = out.to_tuple()            # what `return_dict=False` returns
+
+The keys are fixed when the output is made, in field order, and change as in Transformers:
+setting a field that was None by attribute (`out.loss = x`) leaves it out of `keys()`, setting
+it by name (`out["loss"] = x`) adds it after the others. Unlike Transformers' `ModelOutput`, this
+is no `OrderedDict` subclass (`isinstance(out, dict)` is False), but it has the dict methods.
 """
 from __future__ import annotations
 
@@ -17,8 +22,12 @@ from dataclasses import dataclass
 class ModelOutput:
     """Fields by attribute, by name (`out["logits"]`), by position or slice over the set fields."""
 
+    def __post_init__(self):
+        # The fields holding a value, in declared order; `__setitem__` appends to it afterwards.
+        object.__setattr__(self, "_keys", [f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None])
+
     def keys(self) -> list:
-        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None]
+        return list(self._keys)
 
     def values(self) -> list:
         return [getattr(self, name) for name in self.keys()]
@@ -40,6 +49,8 @@ class ModelOutput:
         if key not in {f.name for f in dataclasses.fields(self)}:
             raise KeyError(f"{type(self).__name__} has no field {key!r}")
         setattr(self, key, value)
+        if key not in self._keys:  # a new key goes last, as in Transformers' OrderedDict
+            self._keys.append(key)
 
     def __contains__(self, key) -> bool:
         return key in self.keys()

@@ -32,6 +32,8 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
     otherwise multi-label (BCE with logits).
     """
 
+    has_num_labels_attribute = True
+
     @classmethod
     def head_shapes(cls, config):
         return linear_shapes("classifier.", config.hidden_size, config.num_labels)
@@ -116,6 +118,7 @@ def _check_classifier_size(model) -> None:
 class AlbertForTokenClassification(AlbertPreTrainedModel):
     """A linear layer on every token: `logits` (batch, seq, num_labels)."""
 
+    has_num_labels_attribute = True
     with_pooler = False
 
     @classmethod
@@ -152,6 +155,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
 class AlbertForQuestionAnswering(AlbertPreTrainedModel):
     """Span extraction: `start_logits` and `end_logits`, each (batch, seq)."""
 
+    has_num_labels_attribute = True
     with_pooler = False
 
     @classmethod

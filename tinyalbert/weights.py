@@ -275,11 +275,13 @@ class MismatchedShapeError(ValueError):
 
 
 def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.random.Generator,
-                     ignore_mismatched_sizes: bool = False) -> tuple[dict, dict]:
+                     ignore_mismatched_sizes: bool = False, class_name: str | None = None) -> tuple[dict, dict]:
     """The model's parameters from checkpoint `tensors`: shapes checked, missing ones initialized
     (with a warning that lists them), unused ones reported. With `ignore_mismatched_sizes`, a
     tensor of another shape (a 2-label head loaded for 5 labels) is initialized afresh, with a
-    warning, instead of raising.
+    warning, instead of raising. Unused tensors are warned about when `class_name`, the loading
+    class, is one that `config.architectures` names (the checkpoint was saved from this class, so
+    nothing should be left over), as Transformers does; else only logged.
 
     Returns `(params, report)`; the report lists `missing_keys`, `unexpected_keys` and
     `mismatched_keys` under this package's names (Transformers' loading info)."""
@@ -320,10 +322,23 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
     params.update(init_parameters({name: shapes[name] for name in fresh}, config, rng))
     unused = sorted(set(tensors) - set(shapes))
     if unused:
-        # Expected when a head class loads a checkpoint with other heads (a pretraining checkpoint
-        # into AlbertForMaskedLM leaves the pooler and the SOP head), so this is a log record.
-        logger.info("Some weights of %s were not used by this model: %s", source, unused)
+        _report_unused(unused, source, class_name, config.architectures or [])
     return params, {"missing_keys": missing, "unexpected_keys": unused, "mismatched_keys": mismatched}
+
+
+def _report_unused(unused: list, source, class_name: str | None, architectures: list) -> None:
+    """Unused checkpoint tensors are expected when a class loads a checkpoint saved from another
+    (a pretraining checkpoint into AlbertForMaskedLM leaves the pooler and the SOP head): a log
+    record then. Saved from this very class, they mean the checkpoint is not what it says: a warning."""
+    if class_name is None or class_name not in architectures:
+        logger.info("Some weights of %s were not used by this model: %s", source, unused)
+        return
+    warnings.warn(
+        f"Some weights of {source} were not used when initializing {class_name}: {unused}. The checkpoint "
+        f"was saved from {class_name} (config.architectures), so these tensors were expected to be used: "
+        "they may come from a modified model, or another library's layout.",
+        stacklevel=4,
+    )
 
 
 def nonfinite_tensors(params: dict) -> list:

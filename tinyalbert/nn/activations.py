@@ -90,10 +90,13 @@ def silu_derivative(x):
     return sigmoid * (1.0 + x * (1.0 - sigmoid))
 
 
-ACTIVATIONS = {"gelu_new": gelu_new, "gelu": gelu, "relu": relu, "silu": silu, "swish": silu}
+# Each name with its function, and the same name with its derivative. Aliases share both:
+# `swish` is silu, and `gelu_pytorch_tanh` (torch's tanh-approximate GELU) is gelu_new's formula.
+ACTIVATIONS = {"gelu_new": gelu_new, "gelu_pytorch_tanh": gelu_new, "gelu": gelu, "relu": relu, "silu": silu,
+               "swish": silu}
 DERIVATIVES = {
-    "gelu_new": gelu_new_derivative, "gelu": gelu_derivative, "relu": relu_derivative,
-    "silu": silu_derivative, "swish": silu_derivative,
+    "gelu_new": gelu_new_derivative, "gelu_pytorch_tanh": gelu_new_derivative, "gelu": gelu_derivative,
+    "relu": relu_derivative, "silu": silu_derivative, "swish": silu_derivative,
 }
 
 

@@ -37,12 +37,17 @@ def attention_mask_bias(attention_mask, dtype):
 
 
 def expand_head_mask(head_mask, num_hidden_layers: int):
-    """(heads,) or (num_hidden_layers, heads) -> (num_hidden_layers, 1, heads, 1, 1)."""
+    """(heads,) or (num_hidden_layers, heads) -> (num_hidden_layers, 1, heads, 1, 1), as
+    Transformers' `get_head_mask` expands it. A 5-D mask (num_hidden_layers, batch|1, heads|1,
+    seq|1, seq|1), already expanded, is returned as it is (`inputs.check_head_mask` checks the shapes)."""
     xp = array_namespace(head_mask)
+    if head_mask.ndim == 5:
+        return head_mask
     if head_mask.ndim == 1:
         head_mask = xp.broadcast_to(head_mask[None, :], (num_hidden_layers, head_mask.shape[0]))
     if head_mask.ndim != 2:
-        raise ValueError(f"head_mask must have shape (heads,) or (layers, heads), got {tuple(head_mask.shape)}")
+        raise ValueError(f"head_mask must have shape (heads,), (layers, heads) or 5-D (layers, 1, heads, 1, 1), "
+                         f"got {tuple(head_mask.shape)}")
     return head_mask[:, None, :, None, None]
 
 

@@ -1,0 +1,278 @@
+"""Corners of the model API found by an audit against Transformers 4.53.3: conflicting label
+arguments, broadcast `token_type_ids` and `head_mask`, unused checkpoint weights,
+`torch_dtype="auto"` without a saved dtype, configs Transformers accepts, and the attributes and
+key order of models and outputs.
+
+Each behaviour is checked against Transformers doing the same thing, where it is parity."""
+import json
+import logging
+import warnings
+
+import numpy as np
+import pytest
+
+import tinyalbert
+from tinyalbert import AlbertConfig
+
+SMALL = dict(vocab_size=50, embedding_size=8, hidden_size=12, num_hidden_layers=3, num_hidden_groups=1,
+             inner_group_num=1, num_attention_heads=3, intermediate_size=20, max_position_embeddings=16)
+IDS = np.array([[2, 7, 9, 11, 3, 0], [2, 5, 3, 0, 0, 0]])
+MASK = (IDS != 0).astype(np.int64)
+ATOL = 2e-5  # float32 through the same operations in another order, as in test_api.py
+CLASS_NAMES = ("AlbertModel", "AlbertForPreTraining", "AlbertForMaskedLM", "AlbertForSequenceClassification",
+               "AlbertForTokenClassification", "AlbertForQuestionAnswering", "AlbertForMultipleChoice")
+
+
+def transformers_or_skip():
+    pytest.importorskip("torch")
+    return pytest.importorskip("transformers")
+
+
+def saved_reference(tmp_path, class_name="AlbertForMaskedLM", **overrides):
+    """A Transformers model with random weights saved to `tmp_path`; returns the model."""
+    import torch
+
+    transformers = transformers_or_skip()
+    torch.manual_seed(0)
+    config = transformers.AlbertConfig(attn_implementation="eager", **{**SMALL, **overrides})
+    model = getattr(transformers, class_name)(config).eval()
+    model.save_pretrained(tmp_path)
+    return model
+
+
+def run_reference(model, **inputs):
+    import torch
+
+    with torch.no_grad():
+        return model(**{k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()})
+
+
+def as_numpy(value):
+    return value.detach().numpy() if hasattr(value, "detach") else np.asarray(value)
+
+
+def load_quietly(class_name, directory, **options):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # heads the saved class lacks, initialized fresh
+        return getattr(tinyalbert, class_name).from_pretrained(directory, **options)
+
+
+# --- 1. conflicting label arguments ----------------------------------------------------------------
+CONFLICTS = [{"num_labels": 4, "id2label": {0: "a", 1: "b"}}, {"id2label": {0: "a", 1: "b"}, "num_labels": 4}]
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("arguments", CONFLICTS, ids=["num_labels-first", "id2label-first"])
+def test_num_labels_with_an_id2label_of_another_size_raises_in_either_order(tmp_path, arguments):
+    transformers = transformers_or_skip()
+    saved_reference(tmp_path)
+    loaders = [
+        (transformers.AlbertForSequenceClassification, tinyalbert.AlbertForSequenceClassification),
+        (transformers.AlbertConfig, tinyalbert.AlbertConfig),
+        (transformers.AutoConfig, tinyalbert.AutoConfig),
+    ]
+    for theirs, ours in loaders:
+        with pytest.raises(ValueError, match="incompatible id to label map"):
+            theirs.from_pretrained(tmp_path, **arguments)
+        with pytest.raises(ValueError, match="incompatible id to label map"):
+            ours.from_pretrained(tmp_path, **arguments)
+    # The constructor keeps id2label, with a warning, in both.
+    assert AlbertConfig(**SMALL, **arguments).num_labels == transformers.AlbertConfig(**arguments).num_labels == 2
+
+
+@pytest.mark.reference
+def test_a_label2id_never_changes_the_head_size_silently(tmp_path):
+    transformers = transformers_or_skip()
+    saved_reference(tmp_path)
+    three = {"neg": 0, "neu": 1, "pos": 2}
+    # Transformers keeps num_labels outputs and a label2id that disagrees; tinyalbert, with one
+    # label map, refuses rather than build a head of another size.
+    for arguments in ({"num_labels": 3, "label2id": {"neg": 0, "neu": 1}}, {"label2id": three}):
+        theirs = load_quietly_reference(transformers, tmp_path, **arguments)
+        with pytest.raises(ValueError, match="label2id names"):
+            load_quietly("AlbertForSequenceClassification", tmp_path, **arguments)
+        assert theirs.classifier.out_features == arguments.get("num_labels", 2)
+    for arguments in ({"num_labels": 3, "label2id": three}, {"label2id": three, "num_labels": 3}):
+        theirs = load_quietly_reference(transformers, tmp_path, **arguments)
+        ours = load_quietly("AlbertForSequenceClassification", tmp_path, **arguments)
+        assert ours.config.num_labels == theirs.config.num_labels == 3
+        # tinyalbert applies label2id after num_labels whatever the order; Transformers in the order
+        # given, so there the second order ends with LABEL_0.. in place of the label2id given.
+        assert ours.config.label2id == three
+    assert load_quietly_reference(transformers, tmp_path, num_labels=3, label2id=three).config.label2id == three
+    # The constructor: label2id alone gives Transformers its default 2 labels.
+    assert transformers.AlbertConfig(label2id=three).num_labels == 2
+    with pytest.raises(ValueError, match="label2id names 3 labels"):
+        AlbertConfig(**SMALL, label2id=three)
+
+
+def load_quietly_reference(transformers, directory, **arguments):
+    transformers.logging.set_verbosity_error()
+    try:
+        return transformers.AlbertForSequenceClassification.from_pretrained(directory, **arguments)
+    finally:
+        transformers.logging.set_verbosity_warning()
+
+
+# --- 2. token_type_ids broadcast over the batch ----------------------------------------------------
+@pytest.mark.reference
+@pytest.mark.parametrize("types", [np.array([0, 0, 1, 1, 1, 0]), np.array([[0, 0, 1, 1, 1, 0]])],
+                         ids=["(seq,)", "(1, seq)"])
+def test_token_type_ids_of_one_row_are_broadcast_over_the_batch(tmp_path, types):
+    reference = saved_reference(tmp_path, "AlbertForSequenceClassification")
+    ours = tinyalbert.AlbertForSequenceClassification.from_pretrained(tmp_path)
+    theirs = run_reference(reference, input_ids=IDS, attention_mask=MASK, token_type_ids=types).logits
+    logits = ours(input_ids=IDS, attention_mask=MASK, token_type_ids=types).logits
+    np.testing.assert_allclose(logits, as_numpy(theirs), atol=ATOL)
+    full = ours(input_ids=IDS, attention_mask=MASK, token_type_ids=np.broadcast_to(types, IDS.shape)).logits
+    np.testing.assert_array_equal(logits, full)
+
+
+# --- 3. head_mask shapes of Transformers' get_head_mask --------------------------------------------
+def head_masks():
+    layers, heads = SMALL["num_hidden_layers"], SMALL["num_attention_heads"]
+    per_layer = np.array([[1.0], [0.0], [0.5]])
+    per_head = np.array([1.0, 0.0, 0.7])
+    return {
+        "(layers, 1)": per_layer,
+        "(layers, 1, heads, 1, 1)": (per_layer * per_head)[:, None, :, None, None],
+        "(1, 1, heads, 1, 1)": per_head[None, None, :, None, None],
+        "(layers, batch, heads, 1, 1)": np.stack([per_layer * per_head, per_layer * per_head[::-1]], axis=1)[..., None, None],
+        "(1, heads)": per_head[None, :],
+    }
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("name", list(head_masks()))
+def test_head_mask_shapes_that_transformers_broadcasts(tmp_path, name):
+    head_mask = head_masks()[name]
+    reference = saved_reference(tmp_path, "AlbertModel")
+    ours = tinyalbert.AlbertModel.from_pretrained(tmp_path)
+    theirs = run_reference(reference, input_ids=IDS, attention_mask=MASK, head_mask=head_mask.astype(np.float32),
+                           output_attentions=True)
+    out = ours(input_ids=IDS, attention_mask=MASK, head_mask=head_mask, output_attentions=True)
+    np.testing.assert_allclose(out.last_hidden_state, as_numpy(theirs.last_hidden_state), atol=ATOL)
+    for mine, reference_map in zip(out.attentions, theirs.attentions):
+        np.testing.assert_allclose(mine, as_numpy(reference_map), atol=ATOL)
+
+
+def test_a_head_mask_that_does_not_broadcast_says_what_is_accepted():
+    model = tinyalbert.AlbertModel(AlbertConfig(**SMALL))
+    for shape in [(2,), (2, 3), (3, 1, 3, 1), (3, 1, 2, 1, 1)]:
+        with pytest.raises(ValueError, match=r"broadcasts to \(3, 3\).*\(3, 1, 3, 1, 1\)"):
+            model(input_ids=IDS, attention_mask=MASK, head_mask=np.ones(shape))
+
+
+# --- 5. unused checkpoint weights ------------------------------------------------------------------
+@pytest.mark.reference
+def test_unused_weights_warn_when_the_checkpoint_was_saved_from_this_class(tmp_path, caplog):
+    from safetensors.numpy import load_file, save_file
+
+    transformers = transformers_or_skip()
+    saved_reference(tmp_path, "AlbertForMaskedLM")
+    tensors = load_file(str(tmp_path / "model.safetensors"))
+    tensors["albert.extra_adapter.weight"] = np.ones((2, 2), np.float32)
+    save_file(tensors, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    # Transformers: a WARNING record when the class is in config.architectures, INFO otherwise.
+    transformers.logging.enable_propagation()
+    try:
+        with caplog.at_level(logging.INFO, logger="transformers"):
+            transformers.AlbertForMaskedLM.from_pretrained(tmp_path)
+            transformers.AlbertModel.from_pretrained(tmp_path)
+    finally:
+        transformers.logging.disable_propagation()
+    levels = {record.getMessage().split(":")[0].split()[-1]: record.levelname
+              for record in caplog.records if "were not used" in record.getMessage()}
+    assert levels == {"AlbertForMaskedLM": "WARNING", "AlbertModel": "INFO"}
+    with pytest.warns(UserWarning, match=r"not used when initializing AlbertForMaskedLM.*extra_adapter"):
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # another class: unused tensors are expected, nothing is shown
+        model, info = tinyalbert.AlbertModel.from_pretrained(tmp_path, output_loading_info=True)
+    assert not [warning for warning in caught if "not used" in str(warning.message)]
+    assert "extra_adapter.weight" in info["unexpected_keys"]
+
+
+# --- 6. torch_dtype="auto" without a saved dtype ---------------------------------------------------
+@pytest.mark.reference
+def test_torch_dtype_auto_reads_the_weights_when_the_config_names_no_dtype(tmp_path):
+    import torch
+
+    transformers = transformers_or_skip()
+    saved_reference(tmp_path, "AlbertForSequenceClassification").half().save_pretrained(tmp_path)
+    values = json.loads((tmp_path / "config.json").read_text())
+    del values["torch_dtype"]
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    assert transformers.AlbertForSequenceClassification.from_pretrained(tmp_path, torch_dtype="auto").dtype == torch.float16
+    for options in ({"torch_dtype": "auto"}, {"dtype": "auto"}):
+        assert tinyalbert.AlbertForSequenceClassification.from_pretrained(tmp_path, **options).dtype_name == "float16"
+    # Without "auto", float32 as before (and as Transformers).
+    assert tinyalbert.AlbertForSequenceClassification.from_pretrained(tmp_path).dtype_name == "float32"
+
+
+# --- 7. configs Transformers accepts ---------------------------------------------------------------
+@pytest.mark.reference
+def test_gelu_pytorch_tanh_is_gelu_new_forward_and_backward(tmp_path):
+    from tinyalbert.nn.activations import activation_backward, activation_forward
+
+    reference = saved_reference(tmp_path, "AlbertForSequenceClassification", hidden_act="gelu_pytorch_tanh")
+    ours = tinyalbert.AlbertForSequenceClassification.from_pretrained(tmp_path)
+    theirs = run_reference(reference, input_ids=IDS, attention_mask=MASK).logits
+    np.testing.assert_allclose(ours(input_ids=IDS, attention_mask=MASK).logits, as_numpy(theirs), atol=ATOL)
+    x = np.linspace(-6, 6, 101)
+    for name in ("gelu_new", "gelu_pytorch_tanh"):
+        value, cache = activation_forward(x, name)
+        slope, _ = activation_backward(np.ones_like(x), cache)
+        if name == "gelu_new":
+            expected_value, expected_slope = value, slope
+    np.testing.assert_array_equal(value, expected_value)
+    np.testing.assert_array_equal(slope, expected_slope)
+
+
+@pytest.mark.reference
+def test_positional_config_arguments_follow_transformers_order():
+    transformers = transformers_or_skip()
+    positional = (100, 16, 32, 2, 1, 4, 64, 1, "relu", 0.1)
+    theirs, ours = transformers.AlbertConfig(*positional), AlbertConfig(*positional)
+    for name in ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
+                 "num_attention_heads", "intermediate_size", "inner_group_num", "hidden_act", "hidden_dropout_prob"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    with pytest.raises(TypeError, match="multiple values"):
+        AlbertConfig(100, vocab_size=50)
+
+
+# --- 8. model attributes and output key order ------------------------------------------------------
+@pytest.mark.reference
+@pytest.mark.parametrize("class_name", CLASS_NAMES)
+def test_num_labels_and_name_or_path_attributes_match_transformers(tmp_path, class_name):
+    transformers = transformers_or_skip()
+    saved_reference(tmp_path, class_name, num_labels=2)
+    transformers.logging.set_verbosity_error()
+    try:
+        theirs = getattr(transformers, class_name).from_pretrained(tmp_path)
+    finally:
+        transformers.logging.set_verbosity_warning()
+    ours = load_quietly(class_name, tmp_path)
+    assert hasattr(ours, "num_labels") == hasattr(theirs, "num_labels")
+    if hasattr(theirs, "num_labels"):
+        assert ours.num_labels == theirs.num_labels == 2
+    assert ours.name_or_path == theirs.name_or_path == str(tmp_path)
+    assert getattr(tinyalbert, class_name)(AlbertConfig(**SMALL)).name_or_path == ""
+
+
+@pytest.mark.reference
+def test_setting_an_unset_output_field_keeps_transformers_key_order():
+    import torch
+
+    transformers = transformers_or_skip()
+    theirs = transformers.modeling_outputs.SequenceClassifierOutput(logits=torch.ones(2, 3))
+    ours = tinyalbert.outputs.SequenceClassifierOutput(logits=np.ones((2, 3)))
+    for output in (theirs, ours):
+        output.loss = 1.0  # by attribute: not a key
+    assert list(ours.keys()) == list(theirs.keys()) == ["logits"]
+    assert len(ours.to_tuple()) == len(theirs.to_tuple()) == 1 and ours.loss == theirs.loss == 1.0
+    for output in (theirs, ours):
+        output["loss"] = 2.0  # by name: a key, after the others
+    assert list(ours.keys()) == list(theirs.keys()) == ["logits", "loss"]
+    assert ours.to_tuple()[1] == theirs.to_tuple()[1] == 2.0 and ours[1] == 2.0
+    assert not isinstance(ours, dict)  # documented in docs/parity.md
