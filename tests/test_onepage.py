@@ -16,7 +16,7 @@ def test_onepage_matches_albert_model_on_random_configs(seed):
         hidden_size=heads * int(rng.integers(2, 5)), num_attention_heads=heads, num_hidden_layers=layers,
         num_hidden_groups=int(rng.integers(1, layers + 1)), inner_group_num=int(rng.integers(1, 3)),
         intermediate_size=int(rng.integers(3, 12)), max_position_embeddings=16, type_vocab_size=3,
-        hidden_act=["gelu_new", "gelu", "relu", "silu"][seed % 4], layer_norm_eps=1e-12,
+        hidden_act=["gelu_new", "gelu", "relu", "silu", "swish", "gelu_pytorch_tanh"][seed], layer_norm_eps=1e-12,
         initializer_range=0.5,
     )
     model = ta.AlbertModel(config, dtype="float64", seed=seed)

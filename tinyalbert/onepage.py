@@ -21,6 +21,7 @@ ACTIVATIONS = {
     "silu": lambda x: x / (1 + np.exp(-x)),
     "swish": lambda x: x / (1 + np.exp(-x)),
 }
+ACTIVATIONS["gelu_pytorch_tanh"] = ACTIVATIONS["gelu_new"]  # torch's name for the same tanh formula
 
 
 def softmax(x):
