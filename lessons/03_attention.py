@@ -162,8 +162,10 @@ assert np.allclose(our_first_map, attentions[0], atol=1e-5)
 # %% [markdown]
 # ## 4. Relative positions
 #
-# With `position_embedding_type="relative_key"` there is no position table at the input.
-# Instead each layer has a table $D$ of $2P - 1$ vectors ($P$ = `max_position_embeddings`),
+# With `position_embedding_type="relative_key"` no position vector is added at the input (the
+# absolute table is still allocated, in tinyalbert as in Transformers, and counts among the
+# parameters, but it is not used). Instead each stored layer has a table $D$ of $2P - 1$ vectors
+# ($P$ = `max_position_embeddings`), shared by every pass through that layer,
 # one per distance $i - j$ between a query and a key, and adds to the scores
 #
 # $$\text{relative\_key:}\quad q_i \cdot D_{i-j}, \qquad

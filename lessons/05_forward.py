@@ -157,7 +157,9 @@ print("sentence order, P(swapped):", softmax(sop_logits)[:, 1].round(3))
 # %% [markdown]
 # ## 3. Seven classes, one body
 #
-# Every model class is the same body with a different head. We build each on a small random
+# Every model class is the same body with a different head (three of them, the masked-LM, token
+# classification and question-answering classes, leave out the body's pooler, as in Transformers:
+# their heads read every position, not the first one's summary). We build each on a small random
 # configuration and print what it returns.
 
 # %%

@@ -23,9 +23,12 @@
 #   gradient checker `tinyalbert.gradcheck`, and know why float32 is the wrong precision for it;
 # - read `tinyalbert.nn`'s `*_backward` functions and see they are the same few lines.
 #
-# Every backward here has the shape `d_inputs, d_params = f_backward(d_outputs, cache)`: given the
-# gradient of a scalar loss $L$ with respect to the outputs, return the gradient with respect to the
-# inputs and the weights. Nothing else is needed to train ALBERT (lesson 8 chains these pieces).
+# Every backward here but one has the shape `d_inputs, d_params = f_backward(d_outputs, cache)`:
+# given the gradient of a scalar loss $L$ with respect to the outputs, return the gradient with
+# respect to the inputs and the weights. The exception is softmax: `softmax_backward(d_probs,
+# probs)` takes the probabilities themselves as its cache and returns one array, the gradient of
+# the scores, written over `d_probs` (which it changes). Nothing else is needed to train ALBERT
+# (lesson 8 chains these pieces).
 
 # %%
 import matplotlib.pyplot as plt
@@ -85,7 +88,7 @@ gradcheck.assert_gradient_close(analytic, library_numeric, "tanh")
 
 # %% [markdown]
 # Why float64? Do the same in float32: the rounding term grows with machine epsilon (printed below),
-# so with a step of $10^{-6}$ the "numeric gradient" is mostly noise, and with a larger step the
+# so with a step of $10^{-6}$ the "numeric gradient" is off by a few percent, and with a larger step the
 # truncation error takes over. A correct backward then *looks* wrong: every float32 error below is
 # far above the checker's tolerance.
 
@@ -191,9 +194,12 @@ assert np.abs(row_sums).max() < 1e-9
 # %% [markdown]
 # ## 4. GELU, both forms
 #
-# ALBERT v1 used the exact GELU, $x\,\Phi(x)$ with $\Phi$ the normal CDF; v2 (and tinyalbert-mini)
-# use the tanh approximation `gelu_new`, $\tfrac12 x\,(1 + \tanh u)$ with
-# $u = \sqrt{2/\pi}\,(x + 0.044715\,x^3)$. Their derivatives:
+# The exact GELU is $x\,\Phi(x)$ with $\Phi$ the normal CDF; the tanh approximation `gelu_new` is
+# $\tfrac12 x\,(1 + \tanh u)$ with $u = \sqrt{2/\pi}\,(x + 0.044715\,x^3)$. Google's original
+# ALBERT code computes the tanh form for both versions; in Transformers the configs of the v1
+# checkpoints name `gelu`, which it computes exactly, and those of v2 (and tinyalbert-mini) name
+# `gelu_new`. So a v1 checkpoint runs in Transformers, and here, with a slightly different
+# activation from the one it was trained with. Their derivatives:
 #
 # $$\frac{d}{dx}\, x\Phi(x) = \Phi(x) + x\,\varphi(x), \qquad
 # \frac{d}{dx}\, \tfrac12 x (1+\tanh u) = \tfrac12(1+\tanh u) + \tfrac12 x\,(1-\tanh^2 u)\,\sqrt{2/\pi}\,(1 + 3\cdot 0.044715\,x^2).$$
@@ -358,7 +364,8 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise asks for a function named like its counterpart in `tinyalbert.nn`. Its cell raises
+# Each exercise asks for one function (`silu_derivative` has a counterpart of the same name in
+# `tinyalbert.nn.activations`). Its cell raises
 # `NotImplementedError` until you write the body, and the self-check below it says "not attempted
 # yet" until then. (`check` below is this lesson's own: these two exercises are smaller than the
 # course autograder's. The autograder's `tinyalbert.grading.check(name, function)`, shown after
@@ -440,8 +447,8 @@ except NotImplementedError:
 
 # %% [markdown]
 # **Exercise 2.** Write LayerNorm's input gradient *without* the weight and bias ($\gamma = 1$,
-# $\beta = 0$, $\epsilon = 10^{-12}$) from the formula of section 3, without looking at it: derive
-# $\partial \hat x_k / \partial x_j$ yourself first.
+# $\beta = 0$, $\epsilon = 10^{-12}$): derive $\partial \hat x_k / \partial x_j$ yourself first,
+# then compare with the formula of section 3.
 
 # %%
 def layernorm_backward_no_affine(d_y, x):

@@ -485,7 +485,7 @@ GENERIC_DEFAULTS = {
 }
 
 def _preset(hidden, layers, heads, intermediate, version):
-    # v1 checkpoints used exact GELU and 0.1 dropout; v2 switched to gelu_new and no dropout.
+    # Transformers' v1 configs name gelu (computed exactly) and 0.1 dropout; v2's gelu_new and none.
     dropout = 0.1 if version == 1 else 0.0
     return dict(
         hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,

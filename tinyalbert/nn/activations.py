@@ -18,7 +18,8 @@ class ActivationCache(NamedTuple):
 
 
 def gelu_new(x):
-    """The tanh approximation of GELU used by BERT and ALBERT v2 (`gelu_new` in Transformers):
+    """The tanh approximation of GELU that Google's BERT and ALBERT code computes (`gelu_new` in
+    Transformers, whose ALBERT v2 configs name it):
 
         gelu_new(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
     """
@@ -38,7 +39,8 @@ def gelu_new(x):
 
 
 def gelu(x):
-    """Exact GELU, x * Phi(x), through erf (`gelu` in Transformers, used by ALBERT v1)."""
+    """Exact GELU, x * Phi(x), through erf (`gelu` in Transformers, which the configs of the
+    ALBERT v1 checkpoints name; Google's original code computed the tanh form for `gelu`)."""
     return 0.5 * x * (1.0 + erf(x * INV_SQRT_2))
 
 
