@@ -196,6 +196,13 @@ def test_list_of_one_text_is_unwrapped_like_transformers(pipelines):
     assert ours([]) == []
 
 
+def test_top_k_zero_gives_empty_lists_as_transformers(pipelines):
+    ours, reference = pipelines
+    for inputs in (ONE_MASK[0], SEVERAL_MASKS[0], ONE_MASK[:2]):
+        expected = reference(inputs, top_k=0)
+        assert ours(inputs, top_k=0) == expected, inputs
+
+
 @pytest.mark.parametrize("top_k", [1, 2, 12])
 def test_top_k_matches_transformers(pipelines, top_k):
     ours, reference = pipelines
@@ -326,8 +333,8 @@ def test_unknown_task_and_bad_top_k(trained_dir):
     with pytest.raises(ValueError, match="unknown task 'text-generation'"):
         tinyalbert.pipeline("text-generation", model=trained_dir)
     fill_mask = tinyalbert.pipeline("fill-mask", model=trained_dir)
-    for bad in (0, -3, 2.5, "5", True):
-        with pytest.raises(ValueError, match="top_k must be a positive int"):
+    for bad in (-3, 2.5, "5", True):
+        with pytest.raises(ValueError, match="top_k must be an int of at least 0"):
             fill_mask(ONE_MASK[0], top_k=bad)
     with pytest.raises(TypeError, match=r"inputs\[1\] must be a str"):
         fill_mask([ONE_MASK[0], 3])

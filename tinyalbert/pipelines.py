@@ -55,6 +55,8 @@ class TextTooLongError(ValueError):
 
 def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the `k` largest `scores`, largest first; equal scores keep the lower index first."""
+    if k <= 0:
+        return np.arange(0)
     if k < scores.shape[0]:
         candidates = np.argpartition(-scores, k - 1)[:k]
     else:
@@ -69,7 +71,7 @@ class FillMaskPipeline:
     Args:
         model: an `AlbertForMaskedLM` (any backend: NumPy, CuPy, ...).
         tokenizer: its `AlbertTokenizer`.
-        top_k: how many predictions to return per mask, unless a call says otherwise.
+        top_k: how many predictions to return per mask (0: none, as in Transformers), unless a call says otherwise.
         batch_size: how many texts run through the model at once.
         truncation: cut texts longer than the model's positions instead of raising.
         targets, tokenizer_kwargs: defaults for the calls' arguments of those names.
@@ -339,7 +341,10 @@ def check_positive_int(name: str, value) -> int:
 
 
 def _check_top_k(top_k) -> int:
-    return check_positive_int("top_k", top_k)
+    """Predictions per mask: an int of at least 0 (0 gives none, as in Transformers)."""
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0:
+        raise ValueError(f"top_k must be an int of at least 0, got {top_k!r}")
+    return int(top_k)
 
 
 def _device_name(device):

@@ -71,8 +71,8 @@ class TextClassificationPipeline:
     """`pipeline("text-classification")`: a text, `{"text", "text_pair"}`, or a list of them.
 
     Options, when the pipeline is built or per call (a call's win): `top_k` (an int, or None for
-    every label), `function_to_apply` ("softmax", "sigmoid", "none", any case),
-    `return_all_scores` (Transformers' older spelling of `top_k=None` / `top_k=1`), and the
+    every label; 0 gives `[]`, as in Transformers), `function_to_apply` ("softmax", "sigmoid",
+    "none", any case), `return_all_scores` (Transformers' older spelling of `top_k=None` / `top_k=1`), and the
     tokenizer's own (`truncation`, `max_length`, `padding`). As in Transformers, one text gives
     a list around its result unless the call itself names `top_k`.
     """
@@ -89,11 +89,13 @@ class TextClassificationPipeline:
         if return_all_scores is None:
             return_all_scores = getattr(self.model.config, "return_all_scores", None)
         if top_k is None or (isinstance(top_k, int) and not isinstance(top_k, bool)):
-            if top_k is not None:
-                check_positive_int("top_k", top_k)
+            # 0 gives no labels, as in Transformers; a negative count is refused (Transformers
+            # slices with it and silently drops labels from the end).
+            if top_k is not None and top_k < 0:
+                raise ValueError(f"top_k must be an int of at least 0, or None, got {top_k!r}")
             scoring.update(top_k=top_k, legacy=False)
         elif top_k != "":
-            raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+            raise ValueError(f"top_k must be an int of at least 0, or None, got {top_k!r}")
         elif return_all_scores is not None:
             warnings.warn("return_all_scores is deprecated (as in Transformers): use top_k=None for "
                           "return_all_scores=True, top_k=1 for False", UserWarning, stacklevel=3)
@@ -163,7 +165,12 @@ def _check_function(name) -> str:
 
 
 class TokenClassificationPipeline:
-    """`pipeline("token-classification")` (alias "ner"): the entities of a text or of each text."""
+    """`pipeline("token-classification")` (alias "ner"): the entities of a text or of each text.
+
+    Each `score` is a Python `float`; Transformers gives a `numpy.float32` of the same value
+    (to about 1e-6). Both compare and serialise as numbers, except that `json.dumps` refuses
+    the `numpy.float32`.
+    """
 
     def __init__(self, model, tokenizer, aggregation_strategy="none", ignore_labels=("O",), grouped_entities=None,
                  ignore_subwords=None, batch_size=None):

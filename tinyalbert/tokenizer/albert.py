@@ -23,6 +23,10 @@ from .inputs import as_id_list, batch_examples, call_examples, ids_of_items
 from .special_tokens import SpecialTokensMixin
 from .text import SPIECE_UNDERLINE, check_text, clean_up_tokenization, lowercase_outside, preprocess_text
 
+# The keyword options of the encoding methods. truncation_side is an EncodeOptions field but not a
+# call option: it is the tokenizer's attribute (see _resolve_options).
+CALL_OPTIONS = tuple(field for field in EncodeOptions._fields if field != "truncation_side")
+
 
 class AlbertTokenizer(SpecialTokensMixin):
     """SentencePiece tokenizer for ALBERT, id-for-id identical to transformers 4.53.3's slow ``AlbertTokenizer``.
@@ -47,6 +51,11 @@ class AlbertTokenizer(SpecialTokensMixin):
         clean_up_tokenization_spaces: the default of ``decode``'s argument of that name.
         added_tokens_decoder: ``{id: token}`` of added tokens, as saved in ``tokenizer_config.json``
             (``from_pretrained`` passes it); their ids take precedence.
+        model_input_names: the inputs the model takes, ``["input_ids", "token_type_ids",
+            "attention_mask"]`` by default. As in Transformers, a call that leaves
+            ``return_token_type_ids`` or ``return_attention_mask`` unset (None) returns that field
+            only when it is named here; saved to and loaded from ``tokenizer_config.json``.
+            ``input_ids`` must come first (Transformers pads by the first name).
 
     Differences from the reference, all on inputs it rejects or mishandles: text that is not a
     ``str`` raises ``TypeError`` and a string with lone surrogates ``ValueError``, naming the
@@ -56,7 +65,11 @@ class AlbertTokenizer(SpecialTokensMixin):
     ``ValueError`` (the reference crashes with a ``TypeError``); setting a special token to a
     string outside the vocabulary adds it
     (the reference silently gives it the ``<unk>`` id); ``single_word`` added tokens and offsets
-    are not supported.
+    are not supported. Two differences on inputs it accepts: a call's ``split_special_tokens``
+    is honoured for batches too (the reference's ``batch_encode_plus``, and so ``tokenizer(list)``,
+    drops it and follows the tokenizer's own setting; single texts agree), and a call's
+    ``truncation_side`` raises ``TypeError`` (the reference ignores it with a log line and
+    truncates on ``tokenizer.truncation_side``; set that attribute instead).
     """
 
     padding_side = "right"
@@ -71,7 +84,7 @@ class AlbertTokenizer(SpecialTokensMixin):
                  padding_side: str = "right", truncation_side: str = "right",
                  clean_up_tokenization_spaces: bool = False, added_tokens_decoder: dict | None = None,
                  sp_model_kwargs: dict | None = None, split_special_tokens: bool = False, name_or_path: str = "",
-                 legacy=None):
+                 legacy=None, model_input_names: Sequence[str] | None = None):
         self.vocab_file = str(vocab_file)  # a str, as in Transformers
         self.name_or_path = str(name_or_path)  # what from_pretrained was given ("" when built directly)
         # Options of SentencePieceProcessor, as in Transformers: {"enable_sampling": True, "alpha": 0.1,
@@ -90,6 +103,8 @@ class AlbertTokenizer(SpecialTokensMixin):
                 raise ValueError(f"{side_name} must be 'right' or 'left', got {side!r}")
         self.padding_side = padding_side
         self.truncation_side = truncation_side
+        if model_input_names is not None:  # else the class's list
+            self.model_input_names = _checked_input_names(model_input_names)
         roles = dict(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, sep_token=sep_token,
                      pad_token=pad_token, cls_token=cls_token, mask_token=mask_token)
         self._init_special_tokens(roles, additional_special_tokens, added_tokens_decoder)
@@ -183,9 +198,11 @@ class AlbertTokenizer(SpecialTokensMixin):
             tokens_per_text.append(tokens)
         return tokens_per_text
 
-    def tokenize(self, text: str, split_special_tokens: bool | None = None, **ignored) -> list[str]:
+    def tokenize(self, text: str, *, split_special_tokens: bool | None = None, **ignored) -> list[str]:
         """``"Hello, world!"`` -> ``["▁hello", ",", "▁world", "!"]``.
 
+        One text only: a second positional argument (a fast tokenizer's ``text_pair``) raises
+        ``TypeError``, as in the reference, rather than being read as ``split_special_tokens``.
         Other keyword arguments (``add_special_tokens``, ...) are ignored with a warning, as
         Transformers' slow tokenizer ignores them: it never adds [CLS] and [SEP] here.
         """
@@ -249,8 +266,12 @@ class AlbertTokenizer(SpecialTokensMixin):
         return (text + self.sp_model.decode(run)).strip()
 
     def decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None,
-               spaces_between_special_tokens: bool = True) -> str:
+               spaces_between_special_tokens: bool = True, use_source_tokenizer: bool = False) -> str:
         """Ids (list, array, or a single int) -> text.
+
+        ``use_source_tokenizer`` is accepted, as Transformers accepts it, and changes nothing: it
+        picks the source side of tokenizers that hold a source and a target vocabulary
+        (translation models); ALBERT's has one.
 
         Added tokens that are not special, and additional special tokens beyond the SentencePiece
         vocabulary, are written as they are, set apart by spaces (the reference's
@@ -277,10 +298,13 @@ class AlbertTokenizer(SpecialTokensMixin):
         return clean_up_tokenization(text) if clean_up_tokenization_spaces else text
 
     def batch_decode(self, sequences, skip_special_tokens: bool = False,
-                     clean_up_tokenization_spaces: bool | None = None) -> list[str]:
+                     clean_up_tokenization_spaces: bool | None = None, spaces_between_special_tokens: bool = True,
+                     use_source_tokenizer: bool = False) -> list[str]:
+        """Rows of ids (a list of lists, or a 2-D array) -> one text per row; options as for ``decode``."""
         if hasattr(sequences, "tolist"):
             sequences = sequences.tolist()
-        return [self.decode(ids, skip_special_tokens, clean_up_tokenization_spaces) for ids in sequences]
+        return [self.decode(ids, skip_special_tokens, clean_up_tokenization_spaces, spaces_between_special_tokens,
+                            use_source_tokenizer) for ids in sequences]
 
     clean_up_tokenization = staticmethod(clean_up_tokenization)
 
@@ -311,7 +335,7 @@ class AlbertTokenizer(SpecialTokensMixin):
 
     # ------------------------------------------------------------------ encoding
 
-    def __call__(self, text, text_pair=None, *, is_split_into_words: bool = False, return_tensors=None,
+    def __call__(self, text=None, text_pair=None, *, is_split_into_words: bool = False, return_tensors=None,
                  **options) -> BatchEncoding:
         """Encode a text, a pair, or a batch of texts or pairs.
 
@@ -327,15 +351,19 @@ class AlbertTokenizer(SpecialTokensMixin):
                 "longest", "max_length"), ``truncation`` (None: off unless ``max_length`` comes with
                 padding off; True / "longest_first", "only_first", "only_second", False /
                 "do_not_truncate"), ``max_length``, ``stride`` (ids repeated in the overflow),
-                ``pad_to_multiple_of``, ``padding_side``, ``return_token_type_ids``,
-                ``return_attention_mask``, ``return_overflowing_tokens``,
-                ``return_special_tokens_mask``, ``return_length``, ``verbose``.
+                ``pad_to_multiple_of``, ``padding_side``, ``return_token_type_ids`` and
+                ``return_attention_mask`` (None: as ``model_input_names`` says),
+                ``return_overflowing_tokens``, ``return_special_tokens_mask``, ``return_length``,
+                ``split_special_tokens``, ``verbose``. The truncation side is the tokenizer's
+                ``truncation_side`` attribute, not a call option.
 
         Returns:
             ``BatchEncoding`` with ``input_ids``, ``token_type_ids``, ``attention_mask`` and, on request,
             ``special_tokens_mask``, ``overflowing_tokens`` and ``num_truncated_tokens``, ``length``;
             each a list of ints for a single input, a list of lists for a batch.
         """
+        if text is None:  # text_target alone: explain why it is refused; else check_text names the missing text
+            _refuse_text_target(options)
         examples, is_batched = call_examples(text, text_pair, is_split_into_words)
         return self._encode_examples(examples, is_batched, is_split_into_words, return_tensors, options,
                                      "__call__", accept_ids=False)
@@ -355,9 +383,14 @@ class AlbertTokenizer(SpecialTokensMixin):
 
     def prepare_for_model(self, ids, pair_ids=None, *, return_tensors=None, prepend_batch_axis: bool = False,
                           **options) -> BatchEncoding:
-        """Ids (no special tokens yet) -> model inputs: truncate, add special tokens, pad."""
+        """Ids (no special tokens yet) -> model inputs: truncate, add special tokens, pad.
+
+        ``ids`` and ``pair_ids`` may be empty (the ids of a blank text): ``prepare_for_model([])``
+        gives ``[CLS] [SEP]``, as in the reference.
+        """
         resolved = self._resolve_options(options, "prepare_for_model")
-        id_pairs = ids_of_items([(ids, pair_ids)], self, batched=False, accept_ids=True, is_split_into_words=False)
+        id_pairs = ids_of_items([(ids, pair_ids)], self, batched=False, accept_ids=True, is_split_into_words=False,
+                                empty_is_ids=True)
         return self._finish(id_pairs, False, resolved, return_tensors, prepend_batch_axis)
 
     def encode(self, text, text_pair=None, add_special_tokens: bool = True, **options) -> list[int]:
@@ -388,13 +421,15 @@ class AlbertTokenizer(SpecialTokensMixin):
         if options.pop("return_offsets_mapping", False):
             raise NotImplementedError("return_offsets_mapping is not available: the slow ALBERT tokenizer "
                                       "has no offsets either")
-        if "text_target" in options or "text_pair_target" in options:
-            raise TypeError("text_target is for the labels of a model with a decoder (translation, summaries); "
-                            "ALBERT has none: encode targets as texts of their own, tokenizer(targets)")
-        unknown = sorted(set(options) - set(EncodeOptions._fields) - {"padding_side"})
+        _refuse_text_target(options)
+        if "truncation_side" in options:
+            raise TypeError(f"{method}() takes no truncation_side: set tokenizer.truncation_side = "
+                            f"{options['truncation_side']!r} (Transformers ignores the argument and truncates on "
+                            "the tokenizer's side)")
+        unknown = sorted(set(options) - set(CALL_OPTIONS))
         if unknown:
             raise TypeError(f"{method}() got unexpected keyword arguments {unknown}; "
-                            f"the options are {list(EncodeOptions._fields)}")
+                            f"the options are {list(CALL_OPTIONS)}")
         padding, truncation, max_length = encoding.resolve_strategies(
             options.get("padding", False), options.get("truncation"), options.get("max_length"),
             options.get("pad_to_multiple_of"), self.model_max_length)
@@ -408,14 +443,26 @@ class AlbertTokenizer(SpecialTokensMixin):
                 prepend_batch_axis: bool) -> BatchEncoding:
         """Truncate, add special tokens, pad and make arrays, as the reference does for one input or a batch."""
         encoding.check_options(options, any(pair_ids is not None for _, pair_ids in id_pairs))
+        options = self._with_model_input_defaults(options)
         cls_id, sep_id = self.cls_token_id, self.sep_token_id
         encoded = [encoding.prepare_example(ids, pair_ids, options, cls_id, sep_id) for ids, pair_ids in id_pairs]
         lengths = [len(example["input_ids"]) for example in encoded]
         encoding.warn_if_too_long(lengths, options.max_length, self.model_max_length)
-        attention_mask = options.return_attention_mask is not False
+        attention_mask = options.return_attention_mask
         if not is_batched:  # a single input is padded first, so its `length` counts the padding
             return self._pad_examples(encoded, options, attention_mask, return_tensors, prepend_batch_axis, single=True)
         return self._pad_examples(encoded, options, attention_mask, return_tensors, False, single=False)
+
+    def _returns_field(self, name: str, requested: bool | None) -> bool:
+        """Whether to return ``token_type_ids`` or ``attention_mask``: as requested, or (None) when
+        ``model_input_names`` names it, as in Transformers."""
+        return name in self.model_input_names if requested is None else bool(requested)
+
+    def _with_model_input_defaults(self, options: EncodeOptions) -> EncodeOptions:
+        """``options`` with ``return_token_type_ids`` and ``return_attention_mask`` decided (no None left)."""
+        return options._replace(
+            return_token_type_ids=self._returns_field("token_type_ids", options.return_token_type_ids),
+            return_attention_mask=self._returns_field("attention_mask", options.return_attention_mask))
 
     def _pad_examples(self, encoded: list[dict], options: EncodeOptions, attention_mask: bool, return_tensors,
                       add_batch_axis: bool, single: bool) -> BatchEncoding:
@@ -448,7 +495,8 @@ class AlbertTokenizer(SpecialTokensMixin):
                                              pad_to_multiple_of=pad_to_multiple_of), "pad")
         if not examples:
             return BatchEncoding({"input_ids": [], **({"attention_mask": []} if return_attention_mask else {})})
-        return self._pad_examples(examples, options, return_attention_mask is not False, return_tensors, False, single)
+        attention_mask = self._returns_field("attention_mask", return_attention_mask)
+        return self._pad_examples(examples, options, attention_mask, return_tensors, False, single)
 
     # ------------------------------------------------------------------ files
 
@@ -503,6 +551,8 @@ class AlbertTokenizer(SpecialTokensMixin):
         options = {key: getattr(self, key) for key in ("clean_up_tokenization_spaces", "do_lower_case", "keep_accents",
                                                        "model_max_length", "padding_side", "remove_space",
                                                        "sp_model_kwargs", "split_special_tokens", "truncation_side")}
+        if list(self.model_input_names) != AlbertTokenizer.model_input_names:  # as Transformers: saved when set
+            options["model_input_names"] = list(self.model_input_names)
         roles = {role: self._token_entry(content) for role, content in self._roles.items()}
         paths = write_configs(save_directory, options, roles, [self._token_entry(c) for c in self._additional],
                               self._added_tokens_decoder, prefix)
@@ -527,3 +577,22 @@ class AlbertTokenizer(SpecialTokensMixin):
         return (f"{type(self).__name__}(vocab_file={self.vocab_file!r}, vocab_size={self.vocab_size}, "
                 f"len={len(self)}, do_lower_case={self.do_lower_case}, keep_accents={self.keep_accents}, "
                 f"model_max_length={self.model_max_length})")
+
+
+def _refuse_text_target(options: dict) -> None:
+    """Raise ``TypeError`` when ``options`` give a ``text_target`` (or ``text_pair_target``) other than None."""
+    if options.get("text_target") is not None or options.get("text_pair_target") is not None:
+        raise TypeError("text_target is for the labels of a model with a decoder (translation, summaries); "
+                        "ALBERT has none: encode targets as texts of their own, tokenizer(targets)")
+    options.pop("text_target", None)
+    options.pop("text_pair_target", None)
+
+
+def _checked_input_names(names) -> list[str]:
+    """``model_input_names`` as a list of str with ``input_ids`` first, or a ``ValueError`` saying what is wrong."""
+    if isinstance(names, str) or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"model_input_names must be a list of str, got {names!r}")
+    names = list(names)
+    if not names or names[0] != "input_ids":
+        raise ValueError(f"model_input_names must start with 'input_ids' (the field that is padded), got {names!r}")
+    return names

@@ -47,6 +47,53 @@ class BatchEncoding(dict):
         except KeyError:
             raise AttributeError(f"BatchEncoding has no field {name!r}; it has {sorted(self)}") from None
 
+    # Transformers' BatchEncoding maps tokens to words, characters and sequences through a fast
+    # tokenizer's `encodings`; with a slow tokenizer each method raises ValueError. So do these,
+    # rather than an AttributeError that reads like a missing field.
+    def tokens(self, batch_index: int = 0):
+        """Raises ``ValueError``: use ``tokenizer.convert_ids_to_tokens(encoding["input_ids"])``."""
+        _needs_fast_tokenizer("tokens", 'tokenizer.convert_ids_to_tokens(encoding["input_ids"]) gives the tokens')
+
+    def sequence_ids(self, batch_index: int = 0):
+        """Raises ``ValueError``: ``token_type_ids`` tell the two sequences of a pair apart."""
+        _needs_fast_tokenizer("sequence_ids", "token_type_ids tell the sequences of a pair apart")
+
+    def words(self, batch_index: int = 0):
+        """Raises ``ValueError``: there is no word alignment without a fast tokenizer."""
+        _needs_fast_tokenizer("words")
+
+    def word_ids(self, batch_index: int = 0):
+        """Raises ``ValueError``: there is no word alignment without a fast tokenizer."""
+        _needs_fast_tokenizer("word_ids")
+
+    def token_to_sequence(self, batch_or_token_index: int, token_index: int | None = None):
+        """Raises ``ValueError``: ``token_type_ids`` tell the two sequences of a pair apart."""
+        _needs_fast_tokenizer("token_to_sequence", "token_type_ids tell the sequences of a pair apart")
+
+    def token_to_word(self, batch_or_token_index: int, token_index: int | None = None):
+        """Raises ``ValueError``: there is no word alignment without a fast tokenizer."""
+        _needs_fast_tokenizer("token_to_word")
+
+    def word_to_tokens(self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0):
+        """Raises ``ValueError``: there is no word alignment without a fast tokenizer."""
+        _needs_fast_tokenizer("word_to_tokens")
+
+    def token_to_chars(self, batch_or_token_index: int, token_index: int | None = None):
+        """Raises ``ValueError``: there are no character offsets without a fast tokenizer."""
+        _needs_fast_tokenizer("token_to_chars")
+
+    def char_to_token(self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0):
+        """Raises ``ValueError``: there are no character offsets without a fast tokenizer."""
+        _needs_fast_tokenizer("char_to_token")
+
+    def word_to_chars(self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0):
+        """Raises ``ValueError``: there are no character offsets without a fast tokenizer."""
+        _needs_fast_tokenizer("word_to_chars")
+
+    def char_to_word(self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0):
+        """Raises ``ValueError``: there are no character offsets without a fast tokenizer."""
+        _needs_fast_tokenizer("char_to_word")
+
     @property
     def data(self) -> dict:
         """The fields as a plain dict, as Transformers' `BatchEncoding.data`."""
@@ -59,6 +106,13 @@ class BatchEncoding(dict):
             if callable(getattr(value, "to", None)):
                 self[key] = value.to(device)
         return self
+
+
+def _needs_fast_tokenizer(method: str, hint: str = "") -> None:
+    """Raise the ``ValueError`` of a ``BatchEncoding`` method that needs a fast tokenizer's alignment."""
+    raise ValueError(f"{method}() is not available with the slow (SentencePiece) AlbertTokenizer, as in Transformers: "
+                     "it needs the word and character offsets of a fast tokenizer, which tinyalbert does not have"
+                     + (f"; {hint}" if hint else ""))
 
 
 class EncodeOptions(NamedTuple):
@@ -212,7 +266,8 @@ def prepare_example(ids: list[int], pair_ids: list[int] | None, options: EncodeO
                     sep_id: int) -> dict[str, list[int] | int]:
     """Truncate one example and add the special tokens; no padding, no attention mask.
 
-    The caller has run ``check_options`` on ``options``.
+    The caller has run ``check_options`` on ``options`` and decided ``return_token_type_ids``
+    from ``model_input_names`` where it was None.
     """
     n_special = (3 if pair_ids is not None else 2) if options.add_special_tokens else 0
     total = len(ids) + (len(pair_ids) if pair_ids is not None else 0) + n_special

@@ -115,6 +115,11 @@ def _saved_options(config: dict, config_file: Path) -> dict:
         if isinstance(max_length, bool) or not isinstance(max_length, (int, float)) or max_length != int(max_length):
             raise ValueError(f"{config_file}: model_max_length must be a whole number, got {max_length!r}")
         kwargs["model_max_length"] = int(max_length)
+    input_names = config.get("model_input_names")
+    if input_names is not None:
+        if not isinstance(input_names, list) or not all(isinstance(name, str) for name in input_names):
+            raise ValueError(f"{config_file}: model_input_names must be a JSON list of strings, got {input_names!r}")
+        kwargs["model_input_names"] = input_names
     sp_model_kwargs = config.get("sp_model_kwargs")
     if sp_model_kwargs:
         if not isinstance(sp_model_kwargs, dict):

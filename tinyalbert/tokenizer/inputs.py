@@ -84,11 +84,14 @@ def _check_ids(item, name: str, n_tokens: int) -> list[int]:
 
 
 def ids_of_items(examples: list[tuple], tokenizer, *, batched: bool, accept_ids: bool,
-                 is_split_into_words: bool, split_special_tokens: bool | None = None) -> list[tuple]:
+                 is_split_into_words: bool, split_special_tokens: bool | None = None,
+                 empty_is_ids: bool = False) -> list[tuple]:
     """``[(first, second or None), ...]`` -> ``[(ids, pair_ids or None), ...]``, no special tokens added.
 
     Texts (and the words of pre-split texts) go through SentencePiece in one call; lists of
-    tokens and of ids (``accept_ids``) are looked up or checked.
+    tokens and of ids (``accept_ids``) are looked up or checked. An empty list or array is
+    refused, as the reference's ``encode_plus`` refuses it, unless ``empty_is_ids``: then it is
+    the ids of a blank text (``prepare_for_model``).
     """
     texts, plans = [], []  # a plan: None, ("ids", ids) or ("texts", start, stop) in `texts`
     for index, example in enumerate(examples):
@@ -113,7 +116,7 @@ def ids_of_items(examples: list[tuple], tokenizer, *, batched: bool, accept_ids:
                 for token_index, token in enumerate(item):
                     check_text(token, f"{name}[{token_index}]")
                 plans.append(("ids", tokenizer.convert_tokens_to_ids(list(item))))
-            elif accept_ids and isinstance(item, (list, tuple, np.ndarray)) and len(item) > 0:
+            elif accept_ids and isinstance(item, (list, tuple, np.ndarray)) and (len(item) > 0 or empty_is_ids):
                 plans.append(("ids", _check_ids(item, name, len(tokenizer))))
             else:
                 allowed = "a str, a list of tokens or a list of ids" if accept_ids else (

@@ -119,7 +119,12 @@ class SpecialTokensMixin:
             raise
 
     def convert_tokens_to_ids(self, tokens):
-        """A token -> its id; a list of tokens -> a list of ids (unknown tokens get ``unk_token_id``)."""
+        """A token -> its id; a list of tokens -> a list of ids (unknown tokens get ``unk_token_id``).
+
+        None gives None, as in Transformers.
+        """
+        if tokens is None:
+            return None
         if isinstance(tokens, str):
             return self._token_to_id(tokens)
         if not isinstance(tokens, (list, tuple)):
