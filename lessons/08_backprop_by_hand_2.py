@@ -369,7 +369,9 @@ except NotImplementedError:
 
 # %% [markdown]
 # **Exercise 2.** Given the gradients of the non-shared copy model (a dict keyed like its
-# `state_dict()`), return the gradient the shared model gets for the layer weight `name`.
+# `state_dict()`), return the gradient the shared model gets for the layer weight `name`. `name`
+# is the name inside a layer, such as `"ffn.weight"`; the full key of pass $g$'s copy is
+# `LAYER.format(g) + name` (the library's `layer_prefix(g, 0) + name`).
 
 # %%
 def shared_gradient(separate_grads, name, num_layers):

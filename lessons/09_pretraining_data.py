@@ -331,8 +331,8 @@ assert abs(sop_accuracy - chance_accuracy) < 0.03
 # accuracy is about what the same rule reaches on shuffled labels; it lies above 0.5 only because
 # the threshold was chosen to fit those labels. To predict sentence order, a model has to use *how*
 # the sentences connect ("Then...", "It collects...", "At the surface it is called lava"). That is
-# the ALBERT paper's argument for SOP (Section 4.2 and Table 5); lesson 12 tests it by training on
-# each.
+# the ALBERT paper's argument for SOP (Section 3.1; the experiment is Section 4.6, Table 5); lesson
+# 12 tests it by training on each.
 #
 # ## 5. The same layout as Transformers' tokenizer
 #

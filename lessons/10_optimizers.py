@@ -181,9 +181,16 @@ assert spread["LAMB"] < 1.01 < spread["AdamW"]
 # %% [markdown]
 # ## 3. Warm-up, decay and clipping
 #
-# ALBERT's learning rate rises linearly from 0 over the warm-up steps, then falls linearly to 0:
+# The learning rate rises linearly from 0 over the warm-up steps, then falls linearly to 0. In
+# Transformers' `get_linear_schedule_with_warmup`, which tinyalbert follows
+# (`linear_warmup_then_decay`), the fall starts at the peak:
 #
 # $$\eta_t = \eta_{\max}\cdot\begin{cases} t / T_w & t < T_w\\ (T - t)/(T - T_w) & T_w \le t < T\\ 0 & t \ge T\end{cases}$$
+#
+# Google's original ALBERT code decays from step 0 instead, $\eta_{\max}(1 - t/T)$, and lets the
+# warm-up override it while $t < T_w$; so its rate drops at $t = T_w$, from nearly $\eta_{\max}$ to
+# $\eta_{\max}(1 - T_w/T)$. The two never differ by more than $\eta_{\max} T_w / T$ (2.5% of the peak
+# for ALBERT's 3,125 warm-up steps of 125,000).
 #
 # Warm-up keeps the first updates small while Adam's $v$ is still a poor estimate of the gradient's
 # scale (early on one large gradient can dominate it). Clipping rescales *all* gradients by one factor

@@ -147,35 +147,45 @@ assert all(np.array_equal(back[name], whole_grads[name]) for name in whole_grads
 #    passing on the one it received, until every process has all of them.
 #
 # Each process sends $2(N-1)$ chunks of $S/N$ numbers, $2\frac{N-1}{N}S$, and receives as many:
-# less than $2S$ each way however many processes there are. Below, $N$ processes are simulated as a list of arrays; each "send" is
-# a copy, counted.
+# less than $2S$ each way however many processes there are. Below, $N$ processes are simulated as a
+# list of arrays, and data moves between them only through `send(rank, data)`: a copy of `data`
+# from process `rank` to the next one, which is what that process receives. `counting_send` makes
+# such a function and counts the numbers each process sends.
 
 # %%
-def ring_allreduce(buffers):
-    """Every buffer replaced by the sum of all; returns the numbers each process sent."""
+def counting_send(n):
+    """A `send(rank, data)` for n simulated processes, and the list of the numbers each has sent."""
+    sent = [0] * n
+
+    def send(rank, data):
+        sent[rank] += np.size(data)
+        return np.array(data, copy=True)  # what process (rank + 1) % n receives
+
+    return send, sent
+
+
+def ring_allreduce(buffers, send):
+    """Every buffer replaced, in place, by the sum of all; data moves only through `send`."""
     n = len(buffers)
     chunks = [np.array_split(buffer.copy(), n) for buffer in buffers]  # chunks[rank][c]
-    sent = [0] * n
     for step in range(n - 1):  # reduce-scatter
-        outgoing = [(rank, (rank - step) % n, chunks[rank][(rank - step) % n].copy()) for rank in range(n)]
-        for rank, c, data in outgoing:  # all sends of a step happen at once
+        received = [(rank, (rank - step) % n, send(rank, chunks[rank][(rank - step) % n])) for rank in range(n)]
+        for rank, c, data in received:  # all sends of a step happen at once
             chunks[(rank + 1) % n][c] += data
-            sent[rank] += data.size
     for step in range(n - 1):  # all-gather: process r starts with the complete chunk r + 1
-        outgoing = [(rank, (rank + 1 - step) % n, chunks[rank][(rank + 1 - step) % n].copy()) for rank in range(n)]
-        for rank, c, data in outgoing:
+        received = [(rank, (rank + 1 - step) % n, send(rank, chunks[rank][(rank + 1 - step) % n])) for rank in range(n)]
+        for rank, c, data in received:
             chunks[(rank + 1) % n][c] = data
-            sent[rank] += data.size
     for rank in range(n):
         buffers[rank][:] = np.concatenate(chunks[rank])
-    return sent
 
 
 size = buffer.size  # the model's gradient, from above
 for n in (2, 3, 5, 8):
     buffers = [rng.standard_normal(size) for _ in range(n)]
     expected = np.sum(buffers, axis=0)
-    sent = ring_allreduce(buffers)
+    send, sent = counting_send(n)
+    ring_allreduce(buffers, send)
     assert all(np.allclose(b, expected, rtol=1e-12, atol=1e-12) for b in buffers)
     print(f"N = {n}: every process holds the sum; each sent {max(sent):,} numbers = "
           f"{max(sent) / size:.2f} x the buffer (2(N-1)/N = {2 * (n - 1) / n:.2f})")
@@ -326,15 +336,26 @@ def check(exercise, function):
             size = int(cases.integers(n, 40))
             buffers = [cases.standard_normal(size) for _ in range(n)]
             expected, originals = np.sum(buffers, axis=0), list(buffers)
-            sent = function(buffers)
+            sends = []  # (rank, numbers) of every send, in order
+
+            def send(rank, data):
+                assert 0 <= rank < n, f"N={n}: send from process {rank}, which does not exist"
+                sends.append((rank, int(np.size(data))))
+                return np.array(data, copy=True)
+
+            function(buffers, send)
             for rank, result in enumerate(originals):  # each process's own array: the sum lands in place
                 assert buffers[rank] is result, f"N={n}: process {rank}'s buffer was replaced; write the sum into it"
                 np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12,
                                            err_msg=f"N={n}: process {rank} does not hold the sum")
             chunk = -(-size // n)  # the largest chunk
-            assert len(sent) == n, f"N={n}: give one count per process, got {len(sent)}"
-            assert sum(sent) == 2 * (n - 1) * size, f"N={n}: {sum(sent)} numbers sent in all, a ring sends {2 * (n - 1) * size}"
-            assert max(sent) <= 2 * (n - 1) * chunk, f"N={n}: a process sent {max(sent)} numbers, more than a ring"
+            per_process = [sum(1 for rank, _ in sends if rank == r) for r in range(n)]
+            assert per_process == [2 * (n - 1)] * n, (f"N={n}: in a ring each process sends 2(N-1) = {2 * (n - 1)} "
+                                                      f"chunks; they sent {per_process}")
+            assert max((numbers for _, numbers in sends), default=0) <= chunk, \
+                f"N={n}: a send carried more than one chunk ({chunk} numbers at most)"
+            total = sum(numbers for _, numbers in sends)
+            assert total == 2 * (n - 1) * size, f"N={n}: {total} numbers sent in all, a ring sends {2 * (n - 1) * size}"
     elif exercise == "loss_shares":
         for n in (1, 2, 4):
             labels = np.where(cases.random((4 * n, 9)) < 0.3, 7, -100)
@@ -356,18 +377,24 @@ def must_reject(exercise, wrong_answer):
     raise RuntimeError(f"the self-check of {exercise} accepted a wrong answer")
 
 
-def through_process_zero(buffers):
+def summed_without_sending(buffers, send):
+    """The right sums, read straight from every process's memory: no process could do that."""
     total = np.sum(buffers, axis=0)
     for buffer in buffers:
         buffer[:] = total
-    return [(len(buffers) - 1) * total.size] + [total.size] * (len(buffers) - 1)
 
 
-def uncounted(buffers):
-    total = np.sum(buffers, axis=0)
-    for buffer in buffers:
-        buffer[:] = total
-    return [0] * len(buffers)
+def whole_buffers_around_the_ring(buffers, send):
+    """The right sums over ring links, but each step passes a whole buffer: N times a ring's traffic."""
+    n = len(buffers)
+    travelling = [buffer.copy() for buffer in buffers]
+    totals = [buffer.copy() for buffer in buffers]
+    for _ in range(n - 1):
+        travelling = [send((rank - 1) % n, travelling[(rank - 1) % n]) for rank in range(n)]  # from the left
+        for rank in range(n):
+            totals[rank] += travelling[rank]
+    for rank in range(n):
+        buffers[rank][:] = totals[rank]
 
 
 from tinyalbert.train.distributed import loss_shares as library_loss_shares  # (this rank's rows, whole batch)
@@ -382,28 +409,30 @@ def shares_from_the_library(labels, processes):  # a right answer: the library's
 # and rejects known wrong ones.
 check("allreduce_ring", ring_allreduce)
 check("loss_shares", shares_from_the_library)
-must_reject("allreduce_ring", through_process_zero)  # the right sum, but process 0 moves too much
-must_reject("allreduce_ring", uncounted)  # the right sum, but no count of what was sent
+must_reject("allreduce_ring", summed_without_sending)
+must_reject("allreduce_ring", whole_buffers_around_the_ring)
 
 
-def into_new_arrays(buffers):
-    """The right sums and counts, but in new arrays: each process's own buffer keeps its gradient."""
+def into_new_arrays(buffers, send):
+    """The right sums over a ring, but in new arrays: each process's own buffer keeps its gradient."""
     copies = [buffer.copy() for buffer in buffers]
-    sent = ring_allreduce(copies)
+    ring_allreduce(copies, send)
     buffers[:] = copies
-    return sent
 
 
 must_reject("allreduce_ring", into_new_arrays)
 must_reject("loss_shares", lambda labels, n: [1 / n] * n)  # equal shares, whatever the counts
 
 # %% [markdown]
-# **Exercise 1.** Write the ring all-reduce of section 2 yourself: replace every buffer by the sum
-# of all, in place, and return how many numbers each process sent. (Chunks of unequal size, when
-# the buffer does not split evenly, are fine.)
+# **Exercise 1.** Write the ring all-reduce of section 2 yourself, without looking back: replace
+# every buffer by the sum of all, in place, moving data between processes only through
+# `send(rank, data)` (a copy of `data` from process `rank` to process `(rank + 1) % N`, returned as
+# what that process receives). The check counts the sends: each process must send $2(N-1)$ chunks
+# of at most $\lceil S/N \rceil$ numbers. (Chunks of unequal size, when the buffer does not split
+# evenly, are fine.)
 
 # %%
-def allreduce_ring(buffers):
+def allreduce_ring(buffers, send):
     raise NotImplementedError("write allreduce_ring")
 
 
