@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 import tinyalbert
-from tinyalbert.task_pipelines import TokenClassificationPipeline
 from tinyalbert.tokenizer import AlbertTokenizer, BatchEncoding
 
 VOCAB_FILE = Path(tinyalbert.__file__).parent / "data" / "tinyalbert-mini" / "spiece.model"
@@ -257,6 +256,73 @@ def test_text_classification_top_k_zero_gives_no_labels(classifier_dir, transfor
         ours("a b", top_k=-1)
 
 
-def test_token_classification_docstring_names_the_score_type():
-    """Scores are Python floats (Transformers: numpy.float32); the pipeline says so."""
-    assert "float" in TokenClassificationPipeline.__doc__ and "float32" in TokenClassificationPipeline.__doc__
+@pytest.fixture(scope="module")
+def tagger_dir(tmp_path_factory, transformers):
+    """A random transformers AlbertForTokenClassification (3 tags) with the bundled vocabulary."""
+    torch = pytest.importorskip("torch")
+    directory = tmp_path_factory.mktemp("tagger")
+    tokenizer = transformers.AlbertTokenizer(vocab_file=str(VOCAB_FILE))
+    torch.manual_seed(1)
+    config = transformers.AlbertConfig(vocab_size=len(tokenizer), embedding_size=16, hidden_size=32,
+                                       num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
+                                       max_position_embeddings=64, id2label={0: "O", 1: "B-X", 2: "I-X"})
+    transformers.AlbertForTokenClassification(config).eval().save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.mark.reference
+def test_token_classification_scores_are_python_floats_of_the_reference_value(tagger_dir, transformers):
+    ours = tinyalbert.pipeline("token-classification", model=str(tagger_dir), ignore_labels=[])
+    reference = transformers.pipeline("token-classification", model=str(tagger_dir), ignore_labels=[],
+                                      tokenizer=transformers.AlbertTokenizer.from_pretrained(tagger_dir))
+    got, expected = ours("the red apple fell"), reference("the red apple fell")
+    assert [e["word"] for e in got] == [e["word"] for e in expected]
+    assert all(type(e["score"]) is float for e in got)  # the docstring says so; Transformers: numpy.float32
+    np.testing.assert_allclose([e["score"] for e in got], [float(e["score"]) for e in expected], rtol=1e-5)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("task", ["text-classification", "token-classification", "feature-extraction"])
+def test_pipelines_run_with_a_tokenizer_that_leaves_out_token_type_ids(tmp_path, classifier_dir, tagger_dir,
+                                                                       transformers, task):
+    """Such a tokenizer returns no token_type_ids; the model then takes its default (zeros), as in
+    Transformers, where the pipelines used to fail with KeyError: 'token_type_ids'."""
+    import shutil
+
+    directory = tmp_path / "model"
+    shutil.copytree(tagger_dir if task == "token-classification" else classifier_dir, directory)
+    tokenizer = transformers.AlbertTokenizer.from_pretrained(directory, model_input_names=["input_ids", "attention_mask"])
+    tokenizer.save_pretrained(directory)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ours = tinyalbert.pipeline(task, model=str(directory))
+    reference = transformers.pipeline(task, model=str(directory),
+                                      tokenizer=transformers.AlbertTokenizer.from_pretrained(directory))
+    got, expected = ours("the red apple fell"), reference("the red apple fell")
+    if task == "feature-extraction":
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    else:
+        key = "label" if task == "text-classification" else "entity"
+        assert [e[key] for e in got] == [e[key] for e in expected]
+        np.testing.assert_allclose([e["score"] for e in got], [float(e["score"]) for e in expected], rtol=1e-4)
+
+
+def test_fine_tuning_asks_for_token_type_ids_whatever_model_input_names_say():
+    from tinyalbert.task_data import encode_examples
+
+    tokenizer = tinyalbert.AlbertTokenizer(vocab_file=VOCAB_FILE, model_input_names=["input_ids", "attention_mask"])
+    examples = [{"text": "the red apple", "text_pair": "fell", "label": "x"}]
+    encoded = encode_examples("text-classification", examples, tokenizer, 16, {"x": 0})
+    assert encoded[0]["token_type_ids"][-2:] == [1, 1]  # "fell" [SEP]: the second text's type
+    choice = [{"question": "what fell", "choices": ["apple", "tree"], "label": 0, "line": 1}]
+    assert len(encode_examples("multiple-choice", choice, tokenizer, 16, None)[0]["token_type_ids"]) == 2
+
+
+def test_an_unknown_option_error_lists_split_special_tokens_where_it_is_one():
+    tokenizer = AlbertTokenizer(vocab_file=VOCAB_FILE)
+    with pytest.raises(TypeError, match=r"\['padd'\]; the options are \[.*'split_special_tokens'\]"):
+        tokenizer("a b", padd=True)
+    with pytest.raises(TypeError, match="unexpected keyword") as caught:
+        tokenizer.prepare_for_model([5, 6], padd=True)
+    assert "split_special_tokens" not in str(caught.value)  # ids: nothing left to split

@@ -275,7 +275,8 @@ def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int,
     """Token ids (with [CLS]/[SEP]), token types and training targets for every example."""
     if task == "text-classification":
         pairs = [(e["text"], e["text_pair"]) if e["text_pair"] is not None else e["text"] for e in examples]
-        encoded = tokenizer(pairs, truncation=True, max_length=max_length)
+        # token_type_ids asked for: a tokenizer whose model_input_names leave them out would not give them
+        encoded = tokenizer(pairs, truncation=True, max_length=max_length, return_token_type_ids=True)
         return [{"input_ids": ids, "token_type_ids": types, "label": label_ids[str(example["label"])]}
                 for ids, types, example in zip(encoded["input_ids"], encoded["token_type_ids"], examples)]
     if task == "multiple-choice":
@@ -283,7 +284,7 @@ def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int,
         for example in examples:
             try:
                 encoded = tokenizer([(example["question"], choice) for choice in example["choices"]],
-                                    truncation="only_second", max_length=max_length)
+                                    truncation="only_second", max_length=max_length, return_token_type_ids=True)
             except ValueError:  # only_second cannot cut the question: it alone is too long
                 pieces = len(_piece_ids(tokenizer, example["question"]))
                 problem = _no_room_for_second_text("a choice", pieces, max_length)

@@ -57,10 +57,12 @@ def qa_window(model, tokenizer, max_seq_len: int | None = None, doc_stride: int 
 
 
 def _run(model, encoded: dict):
-    """The model's output for one encoded text, as a batch of one."""
+    """The model's output for one encoded text, as a batch of one. A field the tokenizer leaves out
+    (its `model_input_names` may omit `token_type_ids`) takes the model's default, as in Transformers."""
+    inputs = {name: np.asarray([encoded[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")
+              if name in encoded}
     # return_dict=True: a config.json may say `"return_dict": false`, which would give a tuple.
-    return model(**{name: np.asarray([encoded[name]]) for name in ("input_ids", "attention_mask", "token_type_ids")},
-                 return_dict=True)
+    return model(**inputs, return_dict=True)
 
 
 def _logits(model, encoded: dict, key: str = "logits") -> np.ndarray:

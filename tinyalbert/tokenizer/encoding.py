@@ -7,6 +7,8 @@ The argument handling follows transformers 4.53.3 (``padding=True`` means "longe
 """
 from __future__ import annotations
 
+import functools
+
 import warnings
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -42,57 +44,12 @@ class BatchEncoding(dict):
         return self
 
     def __getattr__(self, name):
+        if name in FAST_TOKENIZER_METHODS:  # a method that raises, as in Transformers with a slow tokenizer
+            return functools.partial(_needs_fast_tokenizer, name)
         try:
             return self[name]
         except KeyError:
             raise AttributeError(f"BatchEncoding has no field {name!r}; it has {sorted(self)}") from None
-
-    # Transformers' BatchEncoding maps tokens to words, characters and sequences through a fast
-    # tokenizer's `encodings`; with a slow tokenizer each method raises ValueError. So do these,
-    # rather than an AttributeError that reads like a missing field.
-    def tokens(self, batch_index: int = 0):
-        """Raises ``ValueError``: use ``tokenizer.convert_ids_to_tokens(encoding["input_ids"])``."""
-        _needs_fast_tokenizer("tokens", 'tokenizer.convert_ids_to_tokens(encoding["input_ids"]) gives the tokens')
-
-    def sequence_ids(self, batch_index: int = 0):
-        """Raises ``ValueError``: ``token_type_ids`` tell the two sequences of a pair apart."""
-        _needs_fast_tokenizer("sequence_ids", "token_type_ids tell the sequences of a pair apart")
-
-    def words(self, batch_index: int = 0):
-        """Raises ``ValueError``: there is no word alignment without a fast tokenizer."""
-        _needs_fast_tokenizer("words")
-
-    def word_ids(self, batch_index: int = 0):
-        """Raises ``ValueError``: there is no word alignment without a fast tokenizer."""
-        _needs_fast_tokenizer("word_ids")
-
-    def token_to_sequence(self, batch_or_token_index: int, token_index: int | None = None):
-        """Raises ``ValueError``: ``token_type_ids`` tell the two sequences of a pair apart."""
-        _needs_fast_tokenizer("token_to_sequence", "token_type_ids tell the sequences of a pair apart")
-
-    def token_to_word(self, batch_or_token_index: int, token_index: int | None = None):
-        """Raises ``ValueError``: there is no word alignment without a fast tokenizer."""
-        _needs_fast_tokenizer("token_to_word")
-
-    def word_to_tokens(self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0):
-        """Raises ``ValueError``: there is no word alignment without a fast tokenizer."""
-        _needs_fast_tokenizer("word_to_tokens")
-
-    def token_to_chars(self, batch_or_token_index: int, token_index: int | None = None):
-        """Raises ``ValueError``: there are no character offsets without a fast tokenizer."""
-        _needs_fast_tokenizer("token_to_chars")
-
-    def char_to_token(self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0):
-        """Raises ``ValueError``: there are no character offsets without a fast tokenizer."""
-        _needs_fast_tokenizer("char_to_token")
-
-    def word_to_chars(self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0):
-        """Raises ``ValueError``: there are no character offsets without a fast tokenizer."""
-        _needs_fast_tokenizer("word_to_chars")
-
-    def char_to_word(self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0):
-        """Raises ``ValueError``: there are no character offsets without a fast tokenizer."""
-        _needs_fast_tokenizer("char_to_word")
 
     @property
     def data(self) -> dict:
@@ -108,8 +65,21 @@ class BatchEncoding(dict):
         return self
 
 
-def _needs_fast_tokenizer(method: str, hint: str = "") -> None:
+# Transformers' BatchEncoding maps tokens to words, characters and sequences through a fast
+# tokenizer's offsets; with a slow tokenizer these methods raise ValueError. So do they here (an
+# AttributeError would read like a missing field), each with what to use instead, where there is one.
+FAST_TOKENIZER_METHODS = {
+    "tokens": 'tokenizer.convert_ids_to_tokens(encoding["input_ids"]) gives the tokens',
+    "sequence_ids": "token_type_ids tell the sequences of a pair apart",
+    "token_to_sequence": "token_type_ids tell the sequences of a pair apart",
+    **dict.fromkeys(("words", "word_ids", "token_to_word", "word_to_tokens", "token_to_chars", "char_to_token",
+                     "word_to_chars", "char_to_word"), ""),
+}
+
+
+def _needs_fast_tokenizer(method: str, *_arguments, **_options) -> None:
     """Raise the ``ValueError`` of a ``BatchEncoding`` method that needs a fast tokenizer's alignment."""
+    hint = FAST_TOKENIZER_METHODS[method]
     raise ValueError(f"{method}() is not available with the slow (SentencePiece) AlbertTokenizer, as in Transformers: "
                      "it needs the word and character offsets of a fast tokenizer, which tinyalbert does not have"
                      + (f"; {hint}" if hint else ""))
