@@ -104,6 +104,11 @@ def test_a_label2id_never_changes_the_head_size_silently(tmp_path):
     assert transformers.AlbertConfig(label2id=three).num_labels == 2
     with pytest.raises(ValueError, match="label2id names 3 labels"):
         AlbertConfig(**SMALL, label2id=three)
+    # With num_labels, the constructor follows from_pretrained's rule: refused when the sizes
+    # differ, the label2id names when they agree (it used to drop label2id without a word).
+    with pytest.raises(ValueError, match="label2id names 2 labels, but num_labels is 3"):
+        AlbertConfig(**SMALL, num_labels=3, label2id={"neg": 0, "neu": 1})
+    assert AlbertConfig(**SMALL, num_labels=3, label2id=three).label2id == three
 
 
 def load_quietly_reference(transformers, directory, **arguments):
@@ -232,11 +237,22 @@ def test_gelu_pytorch_tanh_is_gelu_new_forward_and_backward(tmp_path):
 @pytest.mark.reference
 def test_positional_config_arguments_follow_transformers_order():
     transformers = transformers_or_skip()
-    positional = (100, 16, 32, 2, 1, 4, 64, 1, "relu", 0.1)
+    import inspect
+
+    # Every name Transformers' constructor takes by position, in its order, with a value of its own.
+    names = [name for name, parameter in inspect.signature(transformers.AlbertConfig.__init__).parameters.items()
+             if name != "self" and parameter.kind is parameter.POSITIONAL_OR_KEYWORD]
+    assert len(names) == 20, names
+    values = {"vocab_size": 100, "embedding_size": 16, "hidden_size": 32, "num_hidden_layers": 2,
+              "num_hidden_groups": 1, "num_attention_heads": 4, "intermediate_size": 64, "inner_group_num": 1,
+              "hidden_act": "relu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.05,
+              "max_position_embeddings": 40, "type_vocab_size": 3, "initializer_range": 0.03,
+              "layer_norm_eps": 1e-6, "classifier_dropout_prob": 0.2, "position_embedding_type": "relative_key",
+              "pad_token_id": 5, "bos_token_id": 6, "eos_token_id": 7}
+    positional = [values[name] for name in names]
     theirs, ours = transformers.AlbertConfig(*positional), AlbertConfig(*positional)
-    for name in ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
-                 "num_attention_heads", "intermediate_size", "inner_group_num", "hidden_act", "hidden_dropout_prob"):
-        assert getattr(ours, name) == getattr(theirs, name), name
+    for name in names:
+        assert getattr(ours, name) == getattr(theirs, name) == values[name], name
     with pytest.raises(TypeError, match="multiple values"):
         AlbertConfig(100, vocab_size=50)
 

@@ -174,11 +174,13 @@ class AlbertConfig:
         given = values.get("id2label")
         if isinstance(given, dict) and num_labels is not None and num_labels != len(given):
             logger.warning("num_labels=%r disagrees with id2label, which wins (as in Transformers)", num_labels)
-        if "id2label" not in values:
-            if num_labels is not None:
+        if "id2label" not in values:  # else id2label names the labels and label2id is not read
+            if label2id is not None:  # it names the labels, but not their number (Transformers' rule)
+                why = "num_labels is" if num_labels is not None else "num_labels is not given, so"
+                values["id2label"] = _labels_from_label2id_of_size(label2id, 2 if num_labels is None else num_labels,
+                                                                   why)
+            elif num_labels is not None:
                 values["id2label"] = _default_labels(num_labels)
-            elif label2id is not None:  # Transformers would give 2 labels whatever label2id says
-                values["id2label"] = _labels_from_label2id_of_size(label2id, 2, "num_labels is not given, so")
         extra = dict(values.pop("extra", None) or {})
         for item in dataclasses.fields(self):
             if item.name == "extra":
