@@ -297,6 +297,14 @@ def test_a_csv_with_a_byte_order_mark_reads_like_one_without(tmp_path):
     assert read_task_file("text-classification", tmp_path / "excel.csv")[0]["text"] == "apple cherry"
 
 
+def test_a_spreadsheets_empty_trailing_columns_are_left_out(tmp_path):
+    from tinyalbert.task_data import read_task_file
+
+    (tmp_path / "export.csv").write_text("text,label,,\napple fig,fruit,,\ndog cat,animal,\n\"a, b\",x\n")
+    examples = read_task_file("text-classification", tmp_path / "export.csv")
+    assert [(e["text"], e["label"]) for e in examples] == [("apple fig", "fruit"), ("dog cat", "animal"), ("a, b", "x")]
+
+
 @pytest.mark.parametrize("label, message", [
     ('["x", "y"]', 'got ["x", "y"]'),  # multi-label
     ("0.5", "got 0.5"),  # regression
@@ -497,6 +505,24 @@ def test_resume_compares_the_train_file_by_content_and_reads_model_and_tokenizer
     assert json.loads((out / "checkpoint" / "state.json").read_text())["epoch"] == 2
 
 
+def test_resume_keeps_the_warm_up_the_checkpoint_was_trained_with(tmp_path, capsys, stopped_run, monkeypatch):
+    """12 steps at ratio 0.1: 2 warm-up steps (rounded up) are recorded in state.json; a checkpoint
+    saved before they were recorded rounded down, and a resume of it goes on with 1."""
+    from tinyalbert import finetune_loop
+
+    state_file = stopped_run[0] / "checkpoint" / "state.json"
+    assert json.loads(state_file.read_text())["warmup_steps"] == 2
+    out = tmp_path / "out"
+    shutil.copytree(stopped_run[0], out)
+    _drop_from_state(out / "checkpoint" / "state.json", "warmup_steps")
+    seen = set()
+    original = finetune_loop.linear_warmup_then_decay
+    monkeypatch.setattr(finetune_loop, "linear_warmup_then_decay",
+                        lambda step, warmup, total, peak: seen.add(warmup) or original(step, warmup, total, peak))
+    assert run_finetune("text-classification", stopped_run[1], out, "--epochs", "2", "--resume") == 0
+    assert seen == {1}
+
+
 def _reshape_a_moment(path):
     with np.load(path) as arrays:
         saved = dict(arrays)
@@ -516,6 +542,8 @@ DAMAGE = {  # what is done to a file of OUT/checkpoint
     "state not JSON": ("state.json", lambda path: path.write_text('{"epoch": 1,')),
     "state without epoch": ("state.json", lambda path: _drop_from_state(path, "epoch")),
     "state without args.seed": ("state.json", lambda path: _drop_from_state(path, "seed", from_args=True)),
+    "state with a warm-up that is no step count": (
+        "state.json", lambda path: path.write_text(json.dumps({**json.loads(path.read_text()), "warmup_steps": "2"}))),
 }
 
 

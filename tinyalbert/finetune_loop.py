@@ -334,6 +334,8 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
     saved = state["args"] if isinstance(state.get("args"), dict) else {}
     broken = [name for name, kind in STATE_FIELDS.items() if not isinstance(state.get(name, ...), kind)]
     broken += [f"args.{name}" for name in RESUMED_OPTIONS if name not in saved]
+    warmup = state.get("warmup_steps", 0)  # absent from checkpoints saved before it was recorded
+    broken += ["warmup_steps"] if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0 else []
     if broken:
         raise cannot_resume(path, f"{', '.join(broken)} missing or malformed (not a whole fine-tuning state)")
     for name in RESUMED_OPTIONS:
@@ -463,7 +465,10 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
         read_optimizer(out, optimizer, model)
     steps_per_epoch = math.ceil(len(train_encoded) / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
-    warmup_steps = math.ceil(args.warmup_ratio * total_steps)  # rounded up, as Transformers' Trainer does
+    # Rounded up, as Transformers' Trainer does; a checkpoint saved before the run recorded its
+    # warm-up rounded down, so it goes on with that.
+    warmup_steps = state.setdefault("warmup_steps", math.ceil(args.warmup_ratio * total_steps) if not args.resume
+                                    else int(args.warmup_ratio * total_steps))
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
     best_by, started, skipped = main_metric(args.task, labels), time.perf_counter(), 0

@@ -65,21 +65,29 @@ def read_records(path) -> list[tuple[int, dict]]:
 
 
 def _csv_records(path: Path) -> list[tuple[int, dict]]:
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
-    header = reader.fieldnames
+    """The rows of a CSV file under its header's names. Empty columns at the end of the header and
+    empty cells past its last name (a spreadsheet's export often has them) are left out."""
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    header = next(reader, [])
+    while header and not header[-1].strip():
+        header.pop()
     if not header:
         raise ValueError(f"{path}: empty CSV file (it needs a header row such as text,label)")
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
     if repeated:
         raise ValueError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
     records = []
     for row in reader:
-        cells = len(row.get(None, ())) + sum(value is not None for name, value in row.items() if name is not None)
-        if cells != len(header):  # DictReader keeps extra cells under None and fills missing ones with None
+        if not row:  # a blank line
+            continue
+        cells = len(row)
+        while cells > len(header) and not row[cells - 1].strip():  # empty cells past the header's end
+            cells -= 1
+        if cells != len(header):
             quote = " (a text with a comma must be in double quotes)" if cells > len(header) else ""
-            raise ValueError(f"{path}, line {reader.line_num}: {cells} cell{'' if cells == 1 else 's'} but the header has "
-                             f"{len(header)}{quote}")
-        records.append((reader.line_num, row))  # line_num: the row's last line
+            raise ValueError(f"{path}, line {reader.line_num}: {cells} cell{'' if cells == 1 else 's'} but the header "
+                             f"has {len(header)}{quote}")
+        records.append((reader.line_num, dict(zip(header, row))))  # line_num: the row's last line
     return records
 
 
