@@ -291,7 +291,7 @@ def load_model(args):
     directory = find_model_directory(args.model)
     model_class = AlbertForMaskedLM if args.task == "fill-mask" else task_model_class(args.task)
     # The loading warnings wait for the check of missing weights, which are refused by name: such a
-    # checkpoint gets one error line, not also a warning about the tensors it holds instead.
+    # checkpoint gets one error line, not also warnings about what it lacks or holds instead.
     with warnings.catch_warnings(record=True) as loading_warnings:
         warnings.simplefilter("always")
         try:
@@ -305,9 +305,8 @@ def load_model(args):
             raise UsageError(str(error)) from None
     if loading["missing_keys"]:
         raise UsageError(missing_weights_message(args, model, loading))
-    for caught in loading_warnings:
-        if not str(caught.message).startswith("Some weights were not in"):
-            warnings.warn(caught.message, caught.category, stacklevel=2)
+    for caught in loading_warnings:  # the checkpoint holds the whole model: what loading had to say
+        warnings.warn(caught.message, caught.category, stacklevel=2)
     trained = trained_for(model.config, [])
     if trained is not None and trained != args.task:  # a head of the right shape, trained for another job
         raise UsageError(f"model {args.model} was trained for {trained} (its config.json names "
