@@ -336,6 +336,7 @@ def check(exercise, function):
             size = int(cases.integers(n, 40))
             buffers = [cases.standard_normal(size) for _ in range(n)]
             expected, originals = np.sum(buffers, axis=0), list(buffers)
+            initial = [buffer.copy() for buffer in buffers]
             sends = []  # (rank, numbers) of every send, in order
 
             def send(rank, data):
@@ -356,6 +357,11 @@ def check(exercise, function):
                 f"N={n}: a send carried more than one chunk ({chunk} numbers at most)"
             total = sum(numbers for _, numbers in sends)
             assert total == 2 * (n - 1) * size, f"N={n}: {total} numbers sent in all, a ring sends {2 * (n - 1) * size}"
+            if n > 1:  # once more, with every message changed on the way: what arrives must be what is used
+                tampered = [buffer.copy() for buffer in initial]
+                function(tampered, lambda rank, data: np.array(data, copy=True) + 1000.0)
+                assert not any(np.allclose(buffer, expected) for buffer in tampered), \
+                    f"N={n}: the sums do not depend on what was received: data must move only through send"
     elif exercise == "loss_shares":
         for n in (1, 2, 4):
             labels = np.where(cases.random((4 * n, 9)) < 0.3, 7, -100)
@@ -384,6 +390,12 @@ def summed_without_sending(buffers, send):
         buffer[:] = total
 
 
+def sends_then_sums(buffers, send):
+    """A ring's sends, made and ignored, and the sums read straight from memory."""
+    ring_allreduce([buffer.copy() for buffer in buffers], send)
+    summed_without_sending(buffers, send)
+
+
 def whole_buffers_around_the_ring(buffers, send):
     """The right sums over ring links, but each step passes a whole buffer: N times a ring's traffic."""
     n = len(buffers)
@@ -410,6 +422,7 @@ def shares_from_the_library(labels, processes):  # a right answer: the library's
 check("allreduce_ring", ring_allreduce)
 check("loss_shares", shares_from_the_library)
 must_reject("allreduce_ring", summed_without_sending)
+must_reject("allreduce_ring", sends_then_sums)
 must_reject("allreduce_ring", whole_buffers_around_the_ring)
 
 
@@ -427,8 +440,9 @@ must_reject("loss_shares", lambda labels, n: [1 / n] * n)  # equal shares, whate
 # **Exercise 1.** Write the ring all-reduce of section 2 yourself, without looking back: replace
 # every buffer by the sum of all, in place, moving data between processes only through
 # `send(rank, data)` (a copy of `data` from process `rank` to process `(rank + 1) % N`, returned as
-# what that process receives). The check counts the sends: each process must send $2(N-1)$ chunks
-# of at most $\lceil S/N \rceil$ numbers. (Chunks of unequal size, when the buffer does not split
+# what that process receives). The check counts the sends (each process must send $2(N-1)$ chunks
+# of at most $\lceil S/N \rceil$ numbers) and changes every message once, to see that the sums are
+# made of what arrived. (Chunks of unequal size, when the buffer does not split
 # evenly, are fine.)
 
 # %%
