@@ -80,6 +80,25 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
     resumed = ta.AlbertForSequenceClassification.from_pretrained(tmp_path / "resumed" / "checkpoint")
     for name, value in straight.params.items():
         np.testing.assert_array_equal(resumed.params[name], value, err_msg=name)
+    # The loss curve goes on where it stopped: every step's loss, the same as without a stop.
+    losses = [json.loads((tmp_path / run / "checkpoint" / "state.json").read_text())["losses"]
+              for run in ("straight", "resumed")]
+    assert losses[0] == losses[1] and [step for step, _ in losses[0]] == list(range(1, 13))
+
+
+def test_the_curves_show_each_steps_loss_and_each_epochs_metrics(tmp_path, monkeypatch):
+    from tinyalbert import finetune_loop
+
+    drawn = []
+    original = finetune_loop.plot_curves
+    monkeypatch.setattr(finetune_loop, "plot_curves", lambda state, best_by, path: drawn.append(
+        (len(state["losses"]), [r["epoch"] for r in state["history"]], best_by)) or original(state, best_by, path))
+    train = write_task_files(tmp_path)["text-classification"]
+    assert run_finetune("text-classification", train, tmp_path / "out", "--epochs", "2") == 0
+    assert drawn == [(6, [1], "accuracy"), (12, [1, 2], "accuracy")]  # redrawn after each epoch
+    assert (tmp_path / "out" / "curves.png").read_bytes().startswith(b"\x89PNG")
+    state = {"losses": [], "history": [{"epoch": 1, "step": 0, "f1": 50.0, "exact_match": 40.0}]}
+    assert finetune_loop.plot_curves(state, "f1", tmp_path / "squad.png")  # no step trained: metrics alone
 
 
 def test_a_save_interrupted_between_its_renames_still_resumes(tmp_path):

@@ -3,8 +3,8 @@ warm-up and linear decay and global-norm clipping, an evaluation after each epoc
 model kept, a checkpoint after each epoch to resume from.
 
 OUT/ holds `best/` (model + tokenizer, loadable by tinyalbert and by Transformers), `checkpoint/`
-(the last epoch's model, optimizer moments and `state.json`) and `metrics.jsonl` (one line per
-epoch); a new run refuses an OUT that holds one already, which --resume continues. Every
+(the last epoch's model, optimizer moments and `state.json`), `metrics.jsonl` (one line per
+epoch) and `curves.png` (training loss and validation metrics, with matplotlib installed); a new run refuses an OUT that holds one already, which --resume continues. Every
 step's randomness (shuffling, dropout) comes from generators seeded with (seed, epoch), so a
 resumed run takes the same steps as one that was never stopped.
 
@@ -40,7 +40,7 @@ MAIN_METRIC = {"text-classification": "accuracy", "token-classification": "f1",
                "question-answering": "f1", "multiple-choice": "accuracy"}
 MAX_ANSWER_TOKENS = 30
 CHECKPOINT, BEST, STATE_FILE, OPTIMIZER_FILE = "checkpoint", "best", "state.json", "optimizer.npz"
-METRICS_FILE = "metrics.jsonl"
+METRICS_FILE, CURVES_FILE = "metrics.jsonl", "curves.png"
 # The options a resumed run must share with the checkpoint, and what --resume reads from state.json.
 # (The train file is compared by content, `file_fingerprint`, so that it may be named by another path.)
 RESUMED_OPTIONS = ("task", "epochs", "batch_size", "lr", "warmup_ratio", "weight_decay", "clip_norm",
@@ -336,6 +336,7 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
     broken += [f"args.{name}" for name in RESUMED_OPTIONS if name not in saved]
     warmup = state.get("warmup_steps", 0)  # absent from checkpoints saved before it was recorded
     broken += ["warmup_steps"] if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0 else []
+    broken += [] if isinstance(state.get("losses", []), list) else ["losses"]  # absent before it was recorded
     if broken:
         raise cannot_resume(path, f"{', '.join(broken)} missing or malformed (not a whole fine-tuning state)")
     for name in RESUMED_OPTIONS:
@@ -410,7 +411,7 @@ def finetune_step(model, optimizer: AdamW, args: FinetuneArguments, batch: dict,
 def record_epoch(out: Path | None, metrics: dict, best_by: str, state: dict, model, tokenizer, optimizer) -> None:
     """An epoch's metrics into `state` (its history, the best so far by `best_by`, the epoch
     count); with `out` (the first process only), also a line of metrics.jsonl, the model in best/
-    when it is the best so far, and the checkpoint that --resume continues from."""
+    when it is the best so far, the checkpoint that --resume continues from, and curves.png."""
     state["history"].append(metrics)
     is_best = state["best"] is None or metrics[best_by] > state["best"][best_by]
     if is_best:
@@ -423,6 +424,40 @@ def record_epoch(out: Path | None, metrics: dict, best_by: str, state: dict, mod
     if is_best:  # as the checkpoint: an interruption leaves the previous best model whole
         write_directory_atomically(out / BEST, lambda folder: save_model_and_tokenizer(folder, model, tokenizer))
     write_checkpoint(out, model, tokenizer, optimizer, state)
+    plot_curves(state, best_by, out / CURVES_FILE)
+
+
+def plot_curves(state: dict, best_by: str, path: Path) -> bool:
+    """The training loss of each step (`state["losses"]`, with its moving mean) beside the
+    validation metrics of each epoch (`state["history"]`), into `path`. Returns False, drawing
+    nothing, when matplotlib is not installed."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return False
+    from .train.history import draw_step_losses, save_figure
+
+    figure = Figure(figsize=(10, 3.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    loss_axes, metric_axes = figure.subplots(1, 2)
+    if state["losses"]:
+        steps, losses = zip(*state["losses"])
+        draw_step_losses(loss_axes, list(steps), list(losses), name="loss")
+        loss_axes.legend(fontsize="small")
+    loss_axes.set(xlabel="step", ylabel="training loss (batch mean)", title="Training")
+    epochs = [record["epoch"] for record in state["history"]]
+    for name in [key for key in state["history"][0] if key not in ("epoch", "step")]:
+        label = f"{name} (picks the best epoch)" if name == best_by else name
+        metric_axes.plot(epochs, [record[name] for record in state["history"]], marker="o", label=label)
+    percent = best_by == "f1" and "exact_match" in state["history"][0]  # SQuAD's scores are percentages
+    metric_axes.set(xlabel="epoch", ylabel="score (%)" if percent else "score",
+                    title="Validation, after each epoch", xticks=epochs)
+    metric_axes.legend(fontsize="small")
+    for axes in (loss_axes, metric_axes):
+        axes.grid(alpha=0.3)
+    save_figure(figure, path)
+    return True
 
 
 def save_model_and_tokenizer(folder: Path, model, tokenizer) -> None:
@@ -448,10 +483,10 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     is_main = ranks is None or ranks.is_main  # the first process alone writes OUT and shows progress
     source = saved_checkpoint(out) if args.resume else args.model  # a resumed run's model and tokenizer
     fingerprint = file_fingerprint(args.train) if Path(args.train).is_file() else None  # else: read_task_file says
-    state = {"epoch": 0, "step": 0, "best": None, "history": [], "args": dataclasses.asdict(args),
+    state = {"epoch": 0, "step": 0, "best": None, "history": [], "losses": [], "args": dataclasses.asdict(args),
              "train_fingerprint": fingerprint}
     if args.resume:
-        state = {**read_checkpoint_state(out, args, fingerprint), "args": dataclasses.asdict(args),
+        state = {"losses": [], **read_checkpoint_state(out, args, fingerprint), "args": dataclasses.asdict(args),
                  "train_fingerprint": fingerprint}
     tokenizer = AlbertTokenizer.from_pretrained(source)
     check_positions(args, source)
@@ -490,6 +525,7 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
                 continue
             loss, lr = finetune_step(model, optimizer, args, batch, ranks, state["step"], warmup_steps, total_steps)
             state["step"] += 1
+            state["losses"].append([state["step"], loss])  # the loss curve's points
             if bar is not None and ((index + 1) % shown_every == 0 or index + 1 == steps_per_epoch):
                 bar.update(state["step"], {"loss": loss, "lr": lr})
         model.eval()

@@ -58,14 +58,18 @@ ACCURACY_CURVES = (("mlm_accuracy", "tab:blue", "-"), ("mlm_accuracy_uncommon", 
                    ("sop_accuracy", "tab:orange", "-"), ("final_layer_cosine", "tab:red", "--"))
 
 
-def _draw_losses(axes, history: list[dict], logged: list[dict]) -> None:
-    steps = [record["step"] for record in history]
-    losses = [record["loss"] for record in history]
-    axes.plot(steps, losses, color="0.75", linewidth=0.8, label="total (each step)")
+def draw_step_losses(axes, steps: list[int], losses: list[float], name: str = "total") -> None:
+    """Each step's loss in grey and, from 100 steps on, a moving mean over a fiftieth of them in
+    black (one batch's loss is noisy; the trend is what a reader looks for)."""
+    axes.plot(steps, losses, color="0.75", linewidth=0.8, label=f"{name} (each step)")
     window = max(1, len(losses) // 50)
     if window > 1:
         smoothed = np.convolve(losses, np.ones(window) / window, mode="valid")
-        axes.plot(steps[window - 1 :], smoothed, color="black", linewidth=1.2, label=f"total (mean of {window})")
+        axes.plot(steps[window - 1 :], smoothed, color="black", linewidth=1.2, label=f"{name} (mean of {window})")
+
+
+def _draw_losses(axes, history: list[dict], logged: list[dict]) -> None:
+    draw_step_losses(axes, [record["step"] for record in history], [record["loss"] for record in history])
     for name, color in (("mlm_loss", "tab:blue"), ("sop_loss", "tab:orange")):
         points = [(record["step"], record[name]) for record in logged if name in record]
         if points:
@@ -107,6 +111,13 @@ def plot_loss_curve(history: list[dict], path: Path) -> bool:
     logged = [record for record in history if "mlm_loss" in record]
     _draw_losses(loss_axes, history, logged)
     _draw_accuracies(accuracy_axes, logged)
+    save_figure(figure, path)
+    return True
+
+
+def save_figure(figure, path: Path) -> None:
+    """Write a matplotlib `figure` into `path` as a PNG through a temporary file, so that a reader
+    (or an interruption) never sees half a picture."""
     temporary = path.with_name("." + path.name + ".tmp.png")
     try:
         figure.savefig(temporary, dpi=100)
@@ -114,4 +125,3 @@ def plot_loss_curve(history: list[dict], path: Path) -> bool:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    return True
