@@ -266,3 +266,82 @@ def test_a_broadcast_view_is_refused_for_its_element_count(tmp_path):
     assert torch.load(file)["e"].shape == (4,)
     with pytest.raises(UnsafeCheckpointError, match=r"has 4 elements, more than its storage of 1 .*broadcast"):
         load_torch_checkpoint(file)
+
+
+# --- the pickle machine: what a hostile file tried, each stopped before it could act ----------------
+def _text(value: str) -> bytes:  # BINUNICODE
+    return b"X" + len(value.encode()).to_bytes(4, "little") + value.encode()
+
+
+def _storage_tensor(key: str, numel: int, size: tuple, storage_class: str = "FloatStorage") -> bytes:
+    """Protocol-2 opcodes that push `_rebuild_tensor_v2(<storage key>, 0, size, contiguous stride)`."""
+    strides = [int(np.prod(size[i + 1:])) for i in range(len(size))]
+    ints = lambda values: b"(" + b"".join(b"J" + v.to_bytes(4, "little") for v in values) + b"t"  # noqa: E731
+    persistent = b"(" + _text("storage") + f"ctorch\n{storage_class}\n".encode() + _text(key) + _text("cpu") \
+        + b"J" + numel.to_bytes(4, "little") + b"tQ"
+    return b"ctorch._utils\n_rebuild_tensor_v2\n(" + persistent + b"J\x00\x00\x00\x00" + ints(size) + ints(strides) \
+        + b"\x89Nt" + b"R"
+
+
+def test_a_pickle_may_not_set_the_state_of_a_storage_or_a_storage_type(tmp_path):
+    """BUILD sets an object's attributes: on a storage, a tensor could then read memory past the
+    end of an empty buffer (a segfault, or process memory in a weight); on the shared storage
+    type, every later float32 file would load as float16. Only the state dict's `_metadata` may be set."""
+    floats = np.arange(6, dtype=np.float32).tobytes()
+    on_storage = (b"\x80\x02}" + _text("w") + b"(" + _text("storage") + b"ctorch\nFloatStorage\n" + _text("0")
+                  + _text("cpu") + b"J\x06\x00\x00\x00tQ" + b"}" + _text("elements") + b"]sb" + b"s.")
+    with pytest.raises(UnsafeCheckpointError, match="sets the state of a Storage"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "storage.bin", on_storage, {"0": floats}))
+    on_type = b"\x80\x02}" + _text("w") + b"ctorch\nFloatStorage\n}" + _text("dtype") + _text("<f2") + b"sbs."
+    with pytest.raises(UnsafeCheckpointError, match="sets the state of a StorageType"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "type.bin", on_type))
+    good = b"\x80\x02}" + _text("w") + _storage_tensor("0", 6, (6,)) + b"s."
+    loaded = load_torch_checkpoint(zip_checkpoint(tmp_path / "good.bin", good, {"0": floats}))
+    assert loaded["w"].dtype == np.float32 and loaded["w"].tolist() == list(range(6))
+
+
+@pytest.mark.parametrize("instruction, name", [
+    (b"0", "POP"), (b"i__builtin__\nobject\n", "INST"), (b"(ctorch\nFloatStorage\no", "OBJ"),
+    (b"ctorch\nFloatStorage\n)\x81", "NEWOBJ"), (b"\x82\x01", "EXT1"), (b"L5L\n", "LONG"), (b"I5\n", "INT"),
+])
+def test_instructions_torch_does_not_write_are_refused(tmp_path, instruction, name):
+    payload = b"\x80\x02" + instruction + b"."
+    with pytest.raises(UnsafeCheckpointError, match=f"uses {name}, which torch.save does not write"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "odd.bin", payload))
+
+
+def test_dict_keys_must_be_names_and_memo_numbers_in_order(tmp_path):
+    """A key is hashed when it is set: a tuple that nests itself through the memo doubles the work
+    at every level (a 700-byte file ran for centuries), a deep one crashed Python. And a memo
+    number far ahead of the others would grow a table of that size (9 bytes asked for 4 GB)."""
+    tuple_key = b"\x80\x02}(J\x01\x00\x00\x00t" + _text("v") + b"s."
+    with pytest.raises(UnsafeCheckpointError, match="a dict key is a tuple, not a name"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "key.bin", tuple_key))
+    far_memo = b"\x80\x02}r\x00\x00\x00\x10."  # LONG_BINPUT 2**28
+    with pytest.raises(UnsafeCheckpointError, match="memo index 268435456 out of order"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "memo.bin", far_memo))
+
+
+def test_compressed_members_are_refused_before_they_are_inflated(tmp_path):
+    """torch stores every member as it is; a compressed one could inflate a kilobyte into gigabytes."""
+    file = tmp_path / "deflated.bin"
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", b"\x80\x02}." + b"\x00" * 10_000)
+    with pytest.raises(ValueError, match="'archive/data.pkl' is compressed"):
+        load_torch_checkpoint(file)
+
+
+def test_legacy_storage_sizes_past_the_file_are_refused_before_memory_is_taken(tmp_path):
+    huge = b"\x80\x02}" + _text("w") + _storage_tensor("0", 800_000_000, (800_000_000,)) + b"s."
+    with pytest.raises(ValueError, match="declares storages of 3200000000 bytes, more than the file's"):
+        load_torch_checkpoint(legacy_checkpoint(tmp_path / "huge.bin", huge))
+
+
+def test_a_protocol_4_checkpoint_reads_as_torch_loads_it(tmp_path):
+    torch = torch_or_skip()
+    state = sample_state(torch)
+    file = tmp_path / "p4.bin"
+    torch.save(state, file, pickle_protocol=4)
+    loaded = load_torch_checkpoint(file)
+    for name, tensor in state.items():
+        np.testing.assert_array_equal(loaded[name], expected_numpy(tensor), err_msg=name)

@@ -11,15 +11,22 @@ A file written by `torch.save(state_dict)` is a zip archive:
 instead: a few small pickles, the same main pickle, then the storages one after another.)
 
 Unpickling normally imports and calls whatever the file names, which is how a pickle runs code.
-Here the unpickler knows a short list of names, and each maps to a function of this module:
-rebuilding a tensor becomes a NumPy copy of its part of the storage; an `OrderedDict` is a dict. Any other
-name (`os.system`, `builtins.eval`, ...) raises `UnsafeCheckpointError` before anything runs.
+So Python's unpickler is not used. A pickle is a program for a small stack machine, and
+`run_pickle` runs it here, one instruction at a time (`pickletools.genops` decodes them): only
+the instructions `torch.save` writes, only the names of a short list, each mapped to a function
+of this module (rebuilding a tensor becomes a NumPy copy of its part of the storage; an
+`OrderedDict` is a dict), dict keys that are strings, no attribute set on anything but the state
+dict. Anything else (`os.system`, `builtins.eval`, an object's `__setstate__`, ...) raises
+`UnsafeCheckpointError` before it happens. Sizes are checked before memory is taken: a few bytes
+of file cannot ask for gigabytes.
 """
 from __future__ import annotations
 
 import collections
 import io
+import math
 import pickle
+import pickletools
 import zipfile
 from pathlib import Path
 
@@ -33,6 +40,7 @@ STORAGE_DTYPES = {
     "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
 }
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
+MAX_PICKLE_BYTES = 64 * 2**20  # a state dict's pickle names tensors; the numbers are in the storages
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
@@ -72,7 +80,7 @@ def rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, b
     values = (storage_offset, *size, *stride)
     if len(size) != len(stride) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
         raise UnsafeCheckpointError(f"a tensor has an invalid size {size}, stride {stride} or offset {storage_offset}")
-    count = int(np.prod(size, dtype=np.int64)) if size else 1
+    count = math.prod(size)  # Python ints: a product past 2**63 does not wrap around
     elements = storage.elements
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride)) if count else storage_offset - 1
     if last >= elements.shape[0]:
@@ -119,28 +127,132 @@ ALLOWED_GLOBALS = {
 }
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only ALLOWED_GLOBALS and reads storages through `load_storage`."""
+CONSTANTS = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
+# What `REDUCE` may call: the functions above (the storage types are names, not calls).
+CALLABLE = (rebuild_tensor, rebuild_parameter, ordered_dict)
+# The instructions `torch.save` writes: protocol 2, or 4 with `pickle_protocol=4`. Instructions
+# that build arbitrary objects (INST, OBJ, NEWOBJ, EXT*) or read text-format arguments are not here.
+PICKLE_OPCODES = frozenset({
+    "PROTO", "FRAME", "STOP", "MARK", "BINPUT", "LONG_BINPUT", "MEMOIZE", "BINGET", "LONG_BINGET",
+    "GLOBAL", "STACK_GLOBAL", "BINPERSID", "REDUCE", "BUILD", "EMPTY_DICT", "EMPTY_LIST", "EMPTY_TUPLE",
+    "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "SETITEM", "SETITEMS", "APPEND", "APPENDS", "NONE", "NEWTRUE",
+    "NEWFALSE", "BININT", "BININT1", "BININT2", "LONG1", "BINFLOAT", "BINUNICODE", "SHORT_BINUNICODE",
+    "BINUNICODE8",
+})
 
-    def __init__(self, file, load_storage, source: str):
-        super().__init__(file)
-        self.load_storage, self.source = load_storage, source
 
-    def find_class(self, module, name):
-        allowed = ALLOWED_GLOBALS.get((module, name))
-        if allowed is None:
-            raise UnsafeCheckpointError(
-                f"{self.source} asks to run {module}.{name}; only tensors and dicts are read from a checkpoint"
-            )
-        return allowed
+def run_pickle(stream, load_storage, source: str):
+    """The object a pickle builds, built here: `stream` is read up to the pickle's STOP.
 
-    def persistent_load(self, saved_id):
-        if not (isinstance(saved_id, tuple) and len(saved_id) >= 5 and saved_id[0] == "storage"):
-            raise UnsafeCheckpointError(f"{self.source} refers to an unknown kind of object {saved_id!r:.80}")
-        storage_type, key, _location, numel = saved_id[1:5]
-        if not isinstance(storage_type, StorageType) or not isinstance(numel, int) or numel < 0:
-            raise UnsafeCheckpointError(f"{self.source} has an invalid storage reference {saved_id!r:.80}")
-        return self.load_storage(str(key), storage_type, numel)
+    `load_storage(key, storage_type, numel)` gives the storage a tensor refers to (`BINPERSID`).
+    Raises UnsafeCheckpointError for anything `torch.save` does not write.
+    """
+    stack, marks, memo = [], [], {}
+    for opcode, argument, _ in pickletools.genops(stream):
+        name = opcode.name
+        if name not in PICKLE_OPCODES:
+            raise UnsafeCheckpointError(f"{source}: the pickle uses {name}, which torch.save does not write")
+        if name == "STOP":
+            break
+        if name in ("PROTO", "FRAME"):  # the protocol, and a length prefix of the next instructions
+            continue
+        if name == "MARK":
+            marks.append(len(stack))
+        elif name in ("BINPUT", "LONG_BINPUT", "MEMOIZE"):  # remember the top object by number
+            index = len(memo) if name == "MEMOIZE" else argument
+            if index > len(memo):  # pickle numbers them 0, 1, 2, ...; a far index would grow a huge table
+                raise UnsafeCheckpointError(f"{source}: memo index {index} out of order")
+            memo[index] = stack[-1]
+        elif name in ("BINGET", "LONG_BINGET"):
+            stack.append(memo[argument])
+        elif name in ("GLOBAL", "STACK_GLOBAL"):
+            if name == "GLOBAL":
+                module, qualified_name = argument.split(" ", 1)
+            else:
+                qualified_name, module = stack.pop(), stack.pop()
+            stack.append(_allowed_global(module, qualified_name, source))
+        elif name == "BINPERSID":
+            stack.append(_storage_reference(stack.pop(), load_storage, source))
+        elif name == "REDUCE":
+            arguments, function = stack.pop(), stack.pop()
+            if not (any(function is allowed for allowed in CALLABLE) and isinstance(arguments, tuple)):
+                raise UnsafeCheckpointError(f"{source}: the pickle calls something that is not a tensor rebuild")
+            stack.append(function(*arguments))
+        elif name == "BUILD":  # torch sets the state dict's `_metadata` (module versions), not read here
+            state = stack.pop()
+            if not (isinstance(stack[-1], collections.OrderedDict) and isinstance(state, dict)):
+                raise UnsafeCheckpointError(f"{source}: the pickle sets the state of a {type(stack[-1]).__name__}")
+        elif name in ("SETITEM", "SETITEMS"):
+            items = _pop_to_mark(stack, marks) if name == "SETITEMS" else [stack.pop(-2), stack.pop()]
+            _set_items(stack[-1], items, source)
+        elif name in ("APPEND", "APPENDS"):
+            items = _pop_to_mark(stack, marks) if name == "APPENDS" else [stack.pop()]
+            if not isinstance(stack[-1], list):
+                raise UnsafeCheckpointError(f"{source}: the pickle appends to a {type(stack[-1]).__name__}")
+            stack[-1].extend(items)
+        elif name == "TUPLE":
+            stack.append(tuple(_pop_to_mark(stack, marks)))
+        elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+            count = int(name[-1])
+            if len(stack) < count:
+                raise pickle.UnpicklingError(f"{source}: {name} with {len(stack)} object(s) on the stack")
+            items = tuple(stack[-count:])
+            del stack[-count:]
+            stack.append(items)
+        elif name == "EMPTY_DICT":
+            stack.append({})
+        elif name == "EMPTY_LIST":
+            stack.append([])
+        elif name == "EMPTY_TUPLE":
+            stack.append(())
+        elif name in CONSTANTS:
+            stack.append(CONSTANTS[name])
+        else:  # ints, floats and strings: the decoded argument is the value
+            stack.append(argument)
+    if len(stack) != 1 or marks:
+        raise pickle.UnpicklingError(f"{source}: the pickle does not end with one object")
+    return stack[0]
+
+
+def _pop_to_mark(stack: list, marks: list) -> list:
+    """The objects pushed since the last MARK, taken off the stack."""
+    start = marks.pop()
+    items = stack[start:]
+    del stack[start:]
+    return items
+
+
+def _set_items(target, items: list, source: str) -> None:
+    """`target[key] = value` for each (key, value) of `items`: a dict, and keys that are strings
+    (a key of another kind would be hashed, and a tuple that nests itself through the memo takes
+    2**depth steps to hash)."""
+    if not isinstance(target, dict) or len(items) % 2:
+        raise UnsafeCheckpointError(f"{source}: the pickle sets items of a {type(target).__name__}")
+    for key, value in zip(items[::2], items[1::2]):
+        if not isinstance(key, str):
+            raise UnsafeCheckpointError(f"{source}: a dict key is a {type(key).__name__}, not a name")
+        target[key] = value
+
+
+def _allowed_global(module, name, source: str):
+    if not (isinstance(module, str) and isinstance(name, str)):
+        raise UnsafeCheckpointError(f"{source}: the pickle names a global that is not a string")
+    allowed = ALLOWED_GLOBALS.get((module, name))
+    if allowed is None:
+        raise UnsafeCheckpointError(f"{source} asks to run {module[:60]}.{name[:60]}; only tensors and dicts are "
+                                    "read from a checkpoint")
+    return allowed
+
+
+def _storage_reference(saved_id, load_storage, source: str) -> Storage:
+    """The storage of `("storage", storage_type, key, location, numel, ...)`, as torch writes it."""
+    if not (isinstance(saved_id, tuple) and len(saved_id) >= 5 and saved_id[0] == "storage"):
+        raise UnsafeCheckpointError(f"{source} refers to an unknown kind of object (a {type(saved_id).__name__})")
+    storage_type, key, _location, numel = saved_id[1:5]
+    if not (isinstance(storage_type, StorageType) and isinstance(key, str) and isinstance(numel, int)
+            and not isinstance(numel, bool) and numel >= 0):
+        raise UnsafeCheckpointError(f"{source} has an invalid storage reference")
+    return load_storage(key, storage_type, numel)
 
 
 def _storage_from_bytes(raw: bytes, storage_type: StorageType, numel: int, byteorder: str, where: str) -> Storage:
@@ -160,7 +272,7 @@ def _load_zip(file: Path) -> dict:
         names = set(archive.namelist())
         byteorder = "little"
         if prefix + "byteorder" in names:
-            byteorder = archive.read(prefix + "byteorder").decode("ascii", "replace").strip()
+            byteorder = _read_member(archive, prefix + "byteorder", 16, file).decode("ascii", "replace").strip()
         if byteorder not in ("little", "big"):
             raise ValueError(f"{file}: unknown byte order {byteorder!r}")
         storages = {}
@@ -169,12 +281,23 @@ def _load_zip(file: Path) -> dict:
             if key not in storages:
                 entry = f"{prefix}data/{key}"
                 if entry not in names:
-                    raise ValueError(f"{file} names storage {key!r}, which the archive lacks (truncated?)")
-                storages[key] = _storage_from_bytes(archive.read(entry), storage_type, numel, byteorder,
-                                                    f"{file}:{entry}")
+                    raise ValueError(f"{file} names storage {key!r:.80}, which the archive lacks (truncated?)")
+                raw = _read_member(archive, entry, numel * storage_type.numpy_dtype.itemsize, file)
+                storages[key] = _storage_from_bytes(raw, storage_type, numel, byteorder, f"{file}:{entry}")
             return storages[key]
 
-        return RestrictedUnpickler(io.BytesIO(archive.read(pickles[0])), load_storage, str(file)).load()
+        pickled = _read_member(archive, pickles[0], MAX_PICKLE_BYTES, file)
+        return run_pickle(io.BytesIO(pickled), load_storage, str(file))
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, limit: int, file: Path) -> bytes:
+    """At most `limit` bytes of a member, which must be stored, not compressed, as torch writes
+    every member: the bytes then lie in the file, and no small member can inflate into a large one."""
+    info = archive.getinfo(name)
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ValueError(f"{file}: member {name!r:.80} is compressed; torch.save stores every member as it is")
+    with archive.open(info) as member:
+        return member.read(min(limit, info.file_size))
 
 
 def _load_legacy(file: Path) -> dict:
@@ -184,8 +307,9 @@ def _load_legacy(file: Path) -> dict:
     The storages come after the pickle that uses them, so the pickle is read twice: once to
     learn each storage's type and size, once more to build the tensors from the bytes read.
     """
-    stream = io.BytesIO(file.read_bytes())
-    header = [RestrictedUnpickler(stream, None, str(file)).load() for _ in range(3)]
+    data = file.read_bytes()
+    stream = io.BytesIO(data)
+    header = [run_pickle(stream, None, str(file)) for _ in range(3)]
     if header[0] != LEGACY_MAGIC_NUMBER or not isinstance(header[2], dict):
         raise ValueError(f"{file} is neither a zip archive nor a legacy torch checkpoint")
     byteorder = "little" if header[2].get("little_endian", True) else "big"
@@ -193,19 +317,27 @@ def _load_legacy(file: Path) -> dict:
     declared = {}
 
     def declare(key, storage_type, numel):  # a zero-filled stand-in, the size of the real storage
-        declared[key] = (storage_type, numel)
+        if key not in declared:
+            declared[key] = (storage_type, numel)
+            declared_bytes = sum(kind.numpy_dtype.itemsize * count for kind, count in declared.values())
+            if declared_bytes > len(data):  # checked before the memory is taken
+                raise ValueError(f"{file}: its pickle declares storages of {declared_bytes} bytes, more than the "
+                                 f"file's {len(data)} (truncated, or not a checkpoint)")
         return Storage(np.zeros(numel, dtype=storage_type.numpy_dtype), storage_type.dtype == "bfloat16")
 
-    RestrictedUnpickler(stream, declare, str(file)).load()
+    run_pickle(stream, declare, str(file))
     storages = {}
-    for key in map(str, RestrictedUnpickler(stream, None, str(file)).load()):
+    keys = run_pickle(stream, None, str(file))
+    if not (isinstance(keys, list) and all(isinstance(key, str) for key in keys)):
+        raise ValueError(f"{file}: the list of storage keys is not a list of names")
+    for key in keys:
         storage_type, numel = declared[key]
         if int.from_bytes(stream.read(8), byteorder) != numel:
-            raise ValueError(f"{file}: storage {key} does not have the {numel} elements its pickle declares")
+            raise ValueError(f"{file}: storage {key:.80} does not have the {numel} elements its pickle declares")
         raw = stream.read(numel * storage_type.numpy_dtype.itemsize)
-        storages[key] = _storage_from_bytes(raw, storage_type, numel, byteorder, f"{file} storage {key}")
+        storages[key] = _storage_from_bytes(raw, storage_type, numel, byteorder, f"{file} storage {key:.80}")
     stream.seek(main_pickle)
-    return RestrictedUnpickler(stream, lambda key, storage_type, numel: storages[key], str(file)).load()
+    return run_pickle(stream, lambda key, storage_type, numel: storages[key], str(file))
 
 
 def load_torch_checkpoint(file) -> dict:
@@ -220,8 +352,8 @@ def load_torch_checkpoint(file) -> dict:
     except UnsafeCheckpointError:
         raise
     except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, KeyError, TypeError, IndexError,
-            AttributeError, OverflowError, MemoryError, ValueError) as error:
-        raise ValueError(f"{file} is not a readable torch checkpoint: {type(error).__name__}: {error}") from None
+            AttributeError, OverflowError, MemoryError, ValueError, RecursionError) as error:
+        raise ValueError(f"{file} is not a readable torch checkpoint: {type(error).__name__}: {str(error)[:200]}") from None
     if not isinstance(state, dict) or not all(isinstance(v, np.ndarray) for v in state.values()):
         raise ValueError(f"{file} does not hold a dict of tensors (a state dict)")
     return {str(name): value for name, value in state.items()}
