@@ -126,7 +126,7 @@ ALLOWED_GLOBALS = {
     **{("torch", name): StorageType(name) for name in STORAGE_DTYPES},
 }
 
-
+# The instructions that push a constant, and its value.
 CONSTANTS = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
 # What `REDUCE` may call: the functions above (the storage types are names, not calls).
 CALLABLE = (rebuild_tensor, rebuild_parameter, ordered_dict)
