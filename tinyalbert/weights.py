@@ -146,21 +146,27 @@ def _read_safetensors(file: Path) -> dict:
         return load_file(str(file))
     except SafetensorError as error:
         raise ValueError(f"{file} is not a readable safetensors file (truncated or corrupt?): {error}") from None
-    except (TypeError, ValueError) as error:  # e.g. a dtype NumPy has no type for (bfloat16)
-        if "bf16" in str(error).lower() or "bfloat16" in str(error).lower():
-            return _read_bfloat16_safetensors(file)
-        raise ValueError(f"{file} could not be read as safetensors: {error}") from None
+    except (TypeError, ValueError, AttributeError):
+        # A dtype NumPy has no type for: bfloat16 (TypeError), float8 (AttributeError, numpy has no
+        # float8_e4m3fn). The header passed safetensors' checks, so it can be read by hand.
+        return _read_safetensors_by_hand(file)
 
 
-def _read_bfloat16_safetensors(file: Path) -> dict:
-    """Read a safetensors file by hand, widening bfloat16 (the top half of a float32) to float32."""
+# The safetensors dtypes NumPy has a type for; BF16 is widened to float32 by hand.
+SAFETENSORS_DTYPES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16, "I16": np.int16,
+                      "U32": np.uint32, "I32": np.int32, "U64": np.uint64, "I64": np.int64,
+                      "F16": np.float16, "F32": np.float32, "F64": np.float64, "C64": np.complex64}
+
+
+def _read_safetensors_by_hand(file: Path) -> dict:
+    """Read a safetensors file whose header safetensors has checked, widening bfloat16 (the top
+    half of a float32) to float32; a dtype NumPy cannot hold (float8, float4) raises naming it."""
     from .torch_checkpoint import widen_bfloat16  # a module with pickle and zipfile: loaded when needed
 
     raw = file.read_bytes()
     header_size = int.from_bytes(raw[:8], "little")
     header = json.loads(raw[8 : 8 + header_size])
     data = memoryview(raw)[8 + header_size :]
-    numpy_dtypes = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32}
     tensors = {}
     for key, info in header.items():
         if key == "__metadata__":
@@ -168,8 +174,11 @@ def _read_bfloat16_safetensors(file: Path) -> dict:
         start, end = info["data_offsets"]
         if info["dtype"] == "BF16":
             tensors[key] = widen_bfloat16(np.frombuffer(data[start:end], dtype=np.uint16)).reshape(info["shape"])
+        elif info["dtype"] in SAFETENSORS_DTYPES:
+            tensors[key] = np.frombuffer(data[start:end], dtype=SAFETENSORS_DTYPES[info["dtype"]]).reshape(info["shape"])
         else:
-            tensors[key] = np.frombuffer(data[start:end], dtype=numpy_dtypes[info["dtype"]]).reshape(info["shape"])
+            raise ValueError(f"{file}: tensor {key!r} has dtype {info['dtype']}, which NumPy cannot hold "
+                             f"(readable: BF16, {', '.join(SAFETENSORS_DTYPES)})")
     return tensors
 
 
@@ -204,10 +213,7 @@ def read_checkpoint(directory: Path, use_safetensors: bool | None = None) -> tup
 
 def _read_sharded_safetensors(index: Path) -> dict:
     """The tensors of every shard that a `model.safetensors.index.json` lists."""
-    try:
-        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-    except (json.JSONDecodeError, KeyError) as error:
-        raise ValueError(f"{index} is not a valid safetensors index: {error}") from None
+    weight_map = _read_weight_map(index)
     tensors = {}
     for shard in sorted(set(weight_map.values())):
         shard_file = index.parent / shard
@@ -218,6 +224,31 @@ def _read_sharded_safetensors(index: Path) -> dict:
     if missing:
         raise ValueError(f"{index} maps {missing[:5]} to shards that do not contain them")
     return tensors
+
+
+def _read_weight_map(index: Path) -> dict:
+    """The `weight_map` of a shard index, `{tensor name: shard file name}`, checked: each shard
+    must be a plain file name in the index's directory, so an index cannot open (or, when saving
+    over it, delete) files elsewhere. The name is checked, not where it leads: in the Hugging
+    Face cache every shard is a symlink into `blobs/`."""
+    try:
+        content = json.loads(index.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise ValueError(f"{index} is not a valid shard index: {error}") from None
+    weight_map = content.get("weight_map") if isinstance(content, dict) else None
+    if not isinstance(weight_map, dict):
+        raise ValueError(f"{index} must hold a JSON object with a \"weight_map\" object of tensor name -> shard file")
+    for name, shard in weight_map.items():
+        if not _is_plain_file_name(shard):
+            raise ValueError(f"{index}: weight_map[{name!r}] must be the name of a file beside the index, "
+                             f"got {shard!r:.200}")
+    return weight_map
+
+
+def _is_plain_file_name(name) -> bool:
+    """True for a file name with no directory part: not absolute, no separator, not `.` or `..`."""
+    return (isinstance(name, str) and name not in ("", ".", "..")
+            and not any(character in name for character in "/\\\0"))
 
 
 def normalize_checkpoint_keys(tensors: dict, config) -> dict:
@@ -374,10 +405,9 @@ def remove_stale_weights(directory: Path, kept) -> None:
     stale = [directory / SAFE_WEIGHTS_NAME, index, directory / PICKLED_WEIGHTS_NAME]
     if index.is_file():
         try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-            stale += [directory / shard for shard in set(weight_map.values())]
-        except (json.JSONDecodeError, KeyError, AttributeError):
-            pass  # an unreadable index still goes; its shards cannot be named
+            stale += [directory / shard for shard in set(_read_weight_map(index).values())]
+        except ValueError:
+            pass  # an unreadable index (or one naming files elsewhere) still goes; its shards cannot be named
     # Shards of an earlier sharded save that the new index no longer lists (it was written first).
     stale += list(directory.glob("model-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9].safetensors"))
     for file in stale:

@@ -7,12 +7,14 @@ added tokens. ``check_vocab_matches`` compares a tokenizer with a model configur
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
 import sentencepiece as spm
 
 from .added_tokens import SPECIAL_TOKEN_ROLES, as_added_token, token_entry
+from .encoding import VERY_LARGE_INTEGER
 
 VOCAB_FILE_NAME = "spiece.model"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
@@ -22,6 +24,10 @@ SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
 ADDED_TOKENS_FILE = "added_tokens.json"
 SAVED_OPTIONS = ("do_lower_case", "remove_space", "keep_accents", "padding_side", "truncation_side",
                  "clean_up_tokenization_spaces", "split_special_tokens")
+# The sp_model_kwargs a tokenizer_config.json may set: the subword-regularization options Transformers
+# documents for ALBERT. The others would let a downloaded file steer SentencePiece (`model_file` opens any path).
+SAVED_SP_MODEL_KWARGS = ("enable_sampling", "nbest_size", "alpha")
+MAX_NBEST_SIZE = 512  # SentencePiece's kMaxNBestSize: a larger nbest_size fails at every encode
 
 
 def load_sentencepiece(vocab_file: Path, sp_model_kwargs: dict | None = None) -> spm.SentencePieceProcessor:
@@ -62,6 +68,9 @@ def new_processor(sp_model_kwargs: dict | None) -> spm.SentencePieceProcessor:
     except TypeError as error:
         raise ValueError(f"sp_model_kwargs {sp_model_kwargs!r} are not SentencePieceProcessor options: "
                          f"{error}") from None
+    except (RuntimeError, OSError) as error:  # a model_file or model_proto that SentencePiece cannot load
+        source = sp_model_kwargs.get("model_file") or "model_proto"
+        raise ValueError(f"sp_model_kwargs: {source} is not a valid SentencePiece model ({error})") from None
 
 
 def read_json(path: Path) -> dict:
@@ -70,7 +79,7 @@ def read_json(path: Path) -> dict:
         return {}
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: [[[[...]]]]
         raise ValueError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(value, dict):
         raise ValueError(f"{path} must hold a JSON object, got {type(value).__name__}")
@@ -82,20 +91,37 @@ def _saved_added_tokens(directory: Path, config: dict) -> dict:
     config_file = directory / TOKENIZER_CONFIG_FILE
     saved = config.get("added_tokens_decoder")
     if saved is None:
-        legacy = read_json(directory / ADDED_TOKENS_FILE)
-        return {int(token_id): as_added_token(content, f"{directory / ADDED_TOKENS_FILE}: {content!r}",
-                                              special=False, normalized=True)
-                for content, token_id in legacy.items()}
+        legacy_file = directory / ADDED_TOKENS_FILE
+        return {_saved_token_id(token_id, f"{legacy_file}: {content!r}"):
+                _saved_token(content, f"{legacy_file}: {content!r}", special=False, normalized=True)
+                for content, token_id in read_json(legacy_file).items()}
     if not isinstance(saved, dict):
         raise ValueError(f"{config_file}: added_tokens_decoder must be an object of id -> token")
-    decoder = {}
-    for token_id, entry in saved.items():
+    return {_saved_token_id(token_id, f"{config_file}: added_tokens_decoder"):
+            _saved_token(entry, f"{config_file}: added_tokens_decoder[{token_id}]", special=False)
+            for token_id, entry in saved.items()}
+
+
+def _saved_token_id(token_id, where: str) -> int:
+    """A token id read from a file: an integer of 0 or more, or its decimal digits (a JSON key)."""
+    value = token_id
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         try:
-            decoder[int(token_id)] = as_added_token(entry, f"{config_file}: added_tokens_decoder[{token_id}]",
-                                                    special=False)
-        except ValueError:
-            raise ValueError(f"{config_file}: added_tokens_decoder has the id {token_id!r}, not an integer") from None
-    return decoder
+            value = int(value)
+        except ValueError:  # more digits than Python converts
+            pass
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{where} has the id {token_id!r:.80}, not an integer of 0 or more")
+    return value
+
+
+def _saved_token(value, name: str, **defaults):
+    """``as_added_token`` for a value read from a file: a wrong type is a ValueError too, as the
+    file is at fault, not the caller (``name`` names the file and the field)."""
+    try:
+        return as_added_token(value, name, **defaults)
+    except TypeError as error:
+        raise ValueError(str(error)) from None
 
 
 def _saved_options(config: dict, config_file: Path) -> dict:
@@ -111,10 +137,7 @@ def _saved_options(config: dict, config_file: Path) -> dict:
         kwargs[key] = value
     max_length = config.get("model_max_length")
     if max_length is not None:
-        # transformers writes a huge float (1e30) for "no limit"; a string or a fraction is a mistake.
-        if isinstance(max_length, bool) or not isinstance(max_length, (int, float)) or max_length != int(max_length):
-            raise ValueError(f"{config_file}: model_max_length must be a whole number, got {max_length!r}")
-        kwargs["model_max_length"] = int(max_length)
+        kwargs["model_max_length"] = _saved_max_length(max_length, config_file)
     input_names = config.get("model_input_names")
     if input_names is not None:
         if not isinstance(input_names, list) or not all(isinstance(name, str) for name in input_names):
@@ -122,23 +145,60 @@ def _saved_options(config: dict, config_file: Path) -> dict:
         kwargs["model_input_names"] = input_names
     sp_model_kwargs = config.get("sp_model_kwargs")
     if sp_model_kwargs:
-        if not isinstance(sp_model_kwargs, dict):
-            raise ValueError(f"{config_file}: sp_model_kwargs must be a JSON object, got {sp_model_kwargs!r}")
-        kwargs["sp_model_kwargs"] = sp_model_kwargs
+        kwargs["sp_model_kwargs"] = _saved_sp_model_kwargs(sp_model_kwargs, config_file)
     return kwargs
+
+
+def _saved_max_length(value, config_file: Path) -> int:
+    """``model_max_length`` as saved: a whole number of 0 or more. Transformers writes a huge
+    number (1e30) for "no limit"; ``Infinity`` means the same and becomes that number."""
+    if value == math.inf:
+        return VERY_LARGE_INTEGER
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or value != int(value) or value < 0):
+        raise ValueError(f"{config_file}: model_max_length must be a whole number of 0 or more, got {value!r}")
+    return int(value)
+
+
+def _saved_sp_model_kwargs(sp_model_kwargs, config_file: Path) -> dict:
+    """The SentencePiece sampling options of ``tokenizer_config.json``, each checked: only
+    ``enable_sampling`` (true/false), ``nbest_size`` (-1 for all segmentations, or up to 512) and
+    ``alpha`` (a number of 0 or more)."""
+    if not isinstance(sp_model_kwargs, dict):
+        raise ValueError(f"{config_file}: sp_model_kwargs must be a JSON object, got {sp_model_kwargs!r}")
+    for key, value in sp_model_kwargs.items():
+        if key == "enable_sampling":
+            valid, wanted = isinstance(value, bool), "true or false"
+        elif key == "nbest_size":
+            valid = not isinstance(value, bool) and isinstance(value, int) and -1 <= value <= MAX_NBEST_SIZE
+            wanted = f"an integer from -1 to {MAX_NBEST_SIZE}"
+        elif key == "alpha":
+            valid = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+                     and value >= 0)
+            wanted = "a number of 0 or more"
+        else:
+            raise ValueError(f"{config_file}: sp_model_kwargs may only set {', '.join(SAVED_SP_MODEL_KWARGS)} "
+                             f"(SentencePiece's sampling options), not {key!r}")
+        if not valid:
+            raise ValueError(f"{config_file}: sp_model_kwargs[{key!r}] must be {wanted}, got {value!r:.80}")
+    return dict(sp_model_kwargs)
 
 
 def read_pretrained(directory: Path) -> dict:
     """The constructor arguments saved in ``directory`` (without ``vocab_file``)."""
-    config = read_json(directory / TOKENIZER_CONFIG_FILE)
-    kwargs = _saved_options(config, directory / TOKENIZER_CONFIG_FILE)
-    special_map = read_json(directory / SPECIAL_TOKENS_MAP_FILE)
+    config_file, map_file = directory / TOKENIZER_CONFIG_FILE, directory / SPECIAL_TOKENS_MAP_FILE
+    config = read_json(config_file)
+    kwargs = _saved_options(config, config_file)
+    special_map = read_json(map_file)
     decoder = _saved_added_tokens(directory, config)
+    # Without a saved decoder, the flags of the special tokens live in special_tokens_map.json.
+    sources = [(config, config_file), (special_map, map_file)]
+    if not decoder:
+        sources.reverse()
     for role in SPECIAL_TOKEN_ROLES + ("additional_special_tokens",):
-        # Without a saved decoder, the flags of the special tokens live in special_tokens_map.json.
-        first, second = (config, special_map) if decoder else (special_map, config)
-        value = first.get(role, second.get(role))
+        value, file = next(((values[role], file) for values, file in sources if role in values), (None, None))
         if value is not None:
+            _check_saved_special_token(value, role, file)
             kwargs[role] = value
     if decoder:
         kwargs["added_tokens_decoder"] = decoder
@@ -150,6 +210,18 @@ def read_pretrained(directory: Path) -> dict:
             if content in by_content:
                 kwargs[role] = by_content[content]._replace(special=True)
     return kwargs
+
+
+def _check_saved_special_token(value, role: str, file: Path) -> None:
+    """Raise a ValueError naming the file and role unless ``value`` reads as that role's token(s):
+    a string or a ``{"content": ...}`` object, a JSON list of them for ``additional_special_tokens``."""
+    if role != "additional_special_tokens":
+        _saved_token(value, f"{file}: {role}", special=True)
+    elif not isinstance(value, list):
+        raise ValueError(f"{file}: additional_special_tokens must be a JSON list, got {value!r:.80}")
+    else:
+        for index, token in enumerate(value):
+            _saved_token(token, f"{file}: additional_special_tokens[{index}]", special=True)
 
 
 def find_pretrained(name_or_path, **where) -> tuple[Path, dict]:
