@@ -259,7 +259,9 @@ def _storage_from_bytes(raw: bytes, storage_type: StorageType, numel: int, byteo
     dtype = storage_type.numpy_dtype.newbyteorder("<" if byteorder == "little" else ">")
     if len(raw) < numel * dtype.itemsize:
         raise ValueError(f"{where} holds {len(raw)} bytes, fewer than its {numel} elements need (truncated?)")
-    elements = np.frombuffer(raw, dtype=dtype, count=numel).astype(dtype.newbyteorder("="))
+    elements = np.frombuffer(raw, dtype=dtype, count=numel)  # a read-only view of the bytes: each tensor copies
+    if not dtype.isnative:  # its part once; only a big-endian file needs the whole storage swapped first
+        elements = elements.astype(dtype.newbyteorder("="))
     return Storage(elements, storage_type.dtype == "bfloat16")
 
 
