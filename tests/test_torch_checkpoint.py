@@ -345,3 +345,90 @@ def test_a_protocol_4_checkpoint_reads_as_torch_loads_it(tmp_path):
     loaded = load_torch_checkpoint(file)
     for name, tensor in state.items():
         np.testing.assert_array_equal(loaded[name], expected_numpy(tensor), err_msg=name)
+
+
+def test_a_size_that_nests_itself_is_refused_without_printing_it(tmp_path):
+    """A size tuple whose levels each hold the previous one twice (through the memo) is a few
+    bytes a level, but its repr doubles per level: the error must not spell it out."""
+    payload = b"\x80\x02}" + _text("w") + b"ctorch._utils\n_rebuild_tensor_v2\n(" + b"(" + _text("storage") \
+        + b"ctorch\nFloatStorage\n" + _text("0") + _text("cpu") + b"J\x01\x00\x00\x00tQ" + b"J\x00\x00\x00\x00" \
+        + b")q\x00"
+    for level in range(40):  # (L, L), remembered as the next level: 2**40 leaves in its repr
+        payload += b"h" + bytes([level]) + b"\x86q" + bytes([level + 1])
+    payload += b"\x85(J\x01\x00\x00\x00ttRs."
+    with pytest.raises(UnsafeCheckpointError, match="size, stride or offset is not integers"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "nested.bin", payload, {"0": b"\x00" * 4}))
+
+
+def test_rebuilding_one_view_again_and_again_is_stopped_by_a_budget(tmp_path):
+    """Each rebuild is a copy, and five bytes of pickle (get the function, get its arguments,
+    call) rebuild the same view: 300 of them would take 300 times the file."""
+    numel = 2**18  # a 1 MiB storage
+    tensor = _storage_tensor("0", numel, (numel,))
+    payload = b"\x80\x02}" + _text("w0") + tensor[:-1] + b"q\x00Rs"  # the call's arguments remembered as 0
+    payload += b"".join(_text(f"w{k}") + b"ctorch._utils\n_rebuild_tensor_v2\nh\x00Rs" for k in range(1, 300))
+    file = zip_checkpoint(tmp_path / "again.bin", payload + b".", {"0": b"\x00" * 4 * numel})
+    with pytest.raises(UnsafeCheckpointError, match="its tensors would take more than"):
+        load_torch_checkpoint(file)
+
+
+def test_nothing_below_a_mark_can_be_taken(tmp_path):
+    """As in Python's unpickler, MARK starts a new stack: SETITEM right after a MARK would set an
+    item of the dict below the mark, and SETITEMS would then find nothing; Python and torch refuse it."""
+    payload = b"\x80\x02ccollections\nOrderedDict\n)R(" + _text("w") + _storage_tensor("0", 2, (2,)) + b"su."
+    with pytest.raises(pickle.UnpicklingError):
+        pickle.loads(payload.replace(b"ctorch._utils\n_rebuild_tensor_v2\n", b"cbuiltins\nslice\n"))
+    with pytest.raises(ValueError, match="not a readable torch checkpoint"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "mark.bin", payload, {"0": b"\x00" * 8}))
+
+
+def test_empty_views_past_their_storage_read_as_torch_loads_them(tmp_path):
+    torch = torch_or_skip()
+    state = {"h": torch.empty(0, 3)[:, 1:], "k": torch.zeros(3, 0, 2), "b": torch.empty(0, 2, dtype=torch.bfloat16)}
+    for zip_format in (True, False):
+        file = tmp_path / f"empty-{zip_format}.bin"
+        torch.save(state, file, _use_new_zipfile_serialization=zip_format)
+        loaded = load_torch_checkpoint(file)
+        for name, tensor in state.items():
+            assert loaded[name].shape == tuple(tensor.shape), name
+
+
+def test_a_legacy_file_from_a_big_endian_machine_is_little_endian_inside(tmp_path):
+    """torch writes legacy storages little-endian whatever the machine; only the flag differs."""
+    torch = torch_or_skip()
+    state = {"w": torch.randn(3, 4), "i": torch.arange(5)}
+    saved = io.BytesIO()
+    torch.save(state, saved, _use_new_zipfile_serialization=False)
+    stream = io.BytesIO(saved.getvalue())
+    magic, protocol, system = (pickle.load(stream) for _ in range(3))
+    rewritten = io.BytesIO()
+    for header in (magic, protocol, {**system, "little_endian": False}):
+        pickle.dump(header, rewritten, protocol=2)
+    rewritten.write(stream.read())
+    (tmp_path / "be.bin").write_bytes(rewritten.getvalue())
+    reference, loaded = torch.load(tmp_path / "be.bin", weights_only=True), load_torch_checkpoint(tmp_path / "be.bin")
+    for name in state:
+        np.testing.assert_array_equal(loaded[name], reference[name].numpy(), err_msg=name)
+
+
+def test_encrypted_members_and_dtypes_it_does_not_read_are_named(tmp_path):
+    file = zip_checkpoint(tmp_path / "locked.bin", b"\x80\x02}.")
+    data = bytearray(file.read_bytes())
+    for signature in (b"PK\x03\x04", b"PK\x01\x02"):  # set the 'encrypted' flag in both headers
+        at = data.find(signature)
+        flag = at + (6 if signature == b"PK\x03\x04" else 8)
+        data[flag] |= 0x1
+    file.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="compressed or encrypted"):
+        load_torch_checkpoint(file)
+    complex_storage = b"\x80\x02}" + _text("w") + _storage_tensor("0", 2, (2,), "ComplexFloatStorage") + b"s."
+    with pytest.raises(ValueError, match="tensors of a type this reader does not read .*ComplexFloatStorage"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "complex.bin", complex_storage, {"0": b"\x00" * 16}))
+
+
+def test_a_pickle_of_too_many_instructions_is_refused(tmp_path):
+    from tinyalbert.torch_checkpoint import MAX_PICKLE_INSTRUCTIONS
+
+    payload = b"\x80\x02" + b"N" * (MAX_PICKLE_INSTRUCTIONS + 5) + b"."
+    with pytest.raises(UnsafeCheckpointError, match="more than .* instructions"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "long.bin", payload))

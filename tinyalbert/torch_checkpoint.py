@@ -40,7 +40,10 @@ STORAGE_DTYPES = {
     "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
 }
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
-MAX_PICKLE_BYTES = 64 * 2**20  # a state dict's pickle names tensors; the numbers are in the storages
+# A state dict's pickle names its tensors (some 30 instructions and 200 bytes each); the numbers
+# are in the storages. A pickle past these is not a state dict, and each instruction costs memory.
+MAX_PICKLE_BYTES = 64 * 2**20
+MAX_PICKLE_INSTRUCTIONS = 2**18
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
@@ -76,12 +79,16 @@ def rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, b
     """
     if not isinstance(storage, Storage):
         raise UnsafeCheckpointError("a tensor is built from something that is not a storage of this file")
+    # Checked before any of them is printed: the repr of a tuple that nests itself through the
+    # pickle's memo doubles with each level, so an error message could take all memory.
+    if not (_is_index(storage_offset) and _are_indices(size) and _are_indices(stride) and len(size) == len(stride)):
+        raise UnsafeCheckpointError("a tensor's size, stride or offset is not integers >= 0 (as many strides as sizes)")
     size, stride = tuple(size), tuple(stride)
-    values = (storage_offset, *size, *stride)
-    if len(size) != len(stride) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
-        raise UnsafeCheckpointError(f"a tensor has an invalid size {size}, stride {stride} or offset {storage_offset}")
     count = math.prod(size)  # Python ints: a product past 2**63 does not wrap around
     elements = storage.elements
+    if count == 0:  # nothing is read, wherever it starts (torch saves empty views past a storage's end)
+        empty = np.empty(size, dtype=elements.dtype)
+        return widen_bfloat16(empty) if storage.bfloat16 else empty
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride)) if count else storage_offset - 1
     if last >= elements.shape[0]:
         raise UnsafeCheckpointError(
@@ -99,6 +106,15 @@ def rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, b
     )
     tensor = np.array(view)  # a copy: tensors that shared a storage are independent arrays from here on
     return widen_bfloat16(tensor) if storage.bfloat16 else tensor
+
+
+def _is_index(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _are_indices(values) -> bool:
+    """A size or stride: a tuple of at most 32 integers >= 0 (NumPy's arrays have at most 64 axes)."""
+    return isinstance(values, tuple) and len(values) <= 32 and all(_is_index(value) for value in values)
 
 
 def widen_bfloat16(bits: np.ndarray) -> np.ndarray:
@@ -141,28 +157,33 @@ PICKLE_OPCODES = frozenset({
 })
 
 
-def run_pickle(stream, load_storage, source: str):
+def run_pickle(stream, load_storage, source: str, max_tensor_bytes: int = 0):
     """The object a pickle builds, built here: `stream` is read up to the pickle's STOP.
 
     `load_storage(key, storage_type, numel)` gives the storage a tensor refers to (`BINPERSID`).
+    The tensors built may hold `max_tensor_bytes` in all (0: no tensor is expected): each is a
+    copy, and a few bytes of pickle can rebuild the same view again and again.
     Raises UnsafeCheckpointError for anything `torch.save` does not write.
     """
-    stack, marks, memo = [], [], {}
-    for opcode, argument, _ in pickletools.genops(stream):
+    stack, frames, memo, tensor_bytes = [], [], [], 0  # frames: the stacks set aside by MARK
+    for count, (opcode, argument, _) in enumerate(pickletools.genops(stream)):
         name = opcode.name
         if name not in PICKLE_OPCODES:
             raise UnsafeCheckpointError(f"{source}: the pickle uses {name}, which torch.save does not write")
+        if count > MAX_PICKLE_INSTRUCTIONS:
+            raise UnsafeCheckpointError(f"{source}: the pickle has more than {MAX_PICKLE_INSTRUCTIONS} instructions")
         if name == "STOP":
             break
         if name in ("PROTO", "FRAME"):  # the protocol, and a length prefix of the next instructions
             continue
-        if name == "MARK":
-            marks.append(len(stack))
+        if name == "MARK":  # as in Python's unpickler: a new stack, so nothing below the mark can be taken
+            frames.append(stack)
+            stack = []
         elif name in ("BINPUT", "LONG_BINPUT", "MEMOIZE"):  # remember the top object by number
             index = len(memo) if name == "MEMOIZE" else argument
             if index > len(memo):  # pickle numbers them 0, 1, 2, ...; a far index would grow a huge table
                 raise UnsafeCheckpointError(f"{source}: memo index {index} out of order")
-            memo[index] = stack[-1]
+            memo[index:index + 1] = [stack[-1]]
         elif name in ("BINGET", "LONG_BINGET"):
             stack.append(memo[argument])
         elif name in ("GLOBAL", "STACK_GLOBAL"):
@@ -178,20 +199,32 @@ def run_pickle(stream, load_storage, source: str):
             if not (any(function is allowed for allowed in CALLABLE) and isinstance(arguments, tuple)):
                 raise UnsafeCheckpointError(f"{source}: the pickle calls something that is not a tensor rebuild")
             stack.append(function(*arguments))
+            if isinstance(stack[-1], np.ndarray):
+                tensor_bytes += stack[-1].nbytes
+                if tensor_bytes > max_tensor_bytes:
+                    raise UnsafeCheckpointError(f"{source}: its tensors would take more than {max_tensor_bytes} "
+                                                "bytes, far more than the file holds")
         elif name == "BUILD":  # torch sets the state dict's `_metadata` (module versions), not read here
             state = stack.pop()
             if not (isinstance(stack[-1], collections.OrderedDict) and isinstance(state, dict)):
                 raise UnsafeCheckpointError(f"{source}: the pickle sets the state of a {type(stack[-1]).__name__}")
         elif name in ("SETITEM", "SETITEMS"):
-            items = _pop_to_mark(stack, marks) if name == "SETITEMS" else [stack.pop(-2), stack.pop()]
+            if name == "SETITEMS":
+                items, stack = stack, frames.pop()
+            else:
+                items = [stack.pop(-2), stack.pop()]
             _set_items(stack[-1], items, source)
         elif name in ("APPEND", "APPENDS"):
-            items = _pop_to_mark(stack, marks) if name == "APPENDS" else [stack.pop()]
+            if name == "APPENDS":
+                items, stack = stack, frames.pop()
+            else:
+                items = [stack.pop()]
             if not isinstance(stack[-1], list):
                 raise UnsafeCheckpointError(f"{source}: the pickle appends to a {type(stack[-1]).__name__}")
             stack[-1].extend(items)
         elif name == "TUPLE":
-            stack.append(tuple(_pop_to_mark(stack, marks)))
+            items, stack = stack, frames.pop()
+            stack.append(tuple(items))
         elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
             count = int(name[-1])
             if len(stack) < count:
@@ -209,17 +242,9 @@ def run_pickle(stream, load_storage, source: str):
             stack.append(CONSTANTS[name])
         else:  # ints, floats and strings: the decoded argument is the value
             stack.append(argument)
-    if len(stack) != 1 or marks:
+    if len(stack) != 1 or frames:
         raise pickle.UnpicklingError(f"{source}: the pickle does not end with one object")
     return stack[0]
-
-
-def _pop_to_mark(stack: list, marks: list) -> list:
-    """The objects pushed since the last MARK, taken off the stack."""
-    start = marks.pop()
-    items = stack[start:]
-    del stack[start:]
-    return items
 
 
 def _set_items(target, items: list, source: str) -> None:
@@ -238,6 +263,9 @@ def _allowed_global(module, name, source: str):
     if not (isinstance(module, str) and isinstance(name, str)):
         raise UnsafeCheckpointError(f"{source}: the pickle names a global that is not a string")
     allowed = ALLOWED_GLOBALS.get((module, name))
+    if allowed is None and (module == "torch" and name.endswith("Storage") or name == "_rebuild_tensor_v3"):
+        raise ValueError(f"{source} holds tensors of a type this reader does not read ({module[:60]}.{name[:60]}; "
+                         f"it reads {', '.join(STORAGE_DTYPES)})")
     if allowed is None:
         raise UnsafeCheckpointError(f"{source} asks to run {module[:60]}.{name[:60]}; only tensors and dicts are "
                                     "read from a checkpoint")
@@ -288,16 +316,25 @@ def _load_zip(file: Path) -> dict:
                 storages[key] = _storage_from_bytes(raw, storage_type, numel, byteorder, f"{file}:{entry}")
             return storages[key]
 
+        if archive.getinfo(pickles[0]).file_size > MAX_PICKLE_BYTES:
+            raise ValueError(f"{file}: its pickle is larger than {MAX_PICKLE_BYTES} bytes, not a state dict's")
         pickled = _read_member(archive, pickles[0], MAX_PICKLE_BYTES, file)
-        return run_pickle(io.BytesIO(pickled), load_storage, str(file))
+        return run_pickle(io.BytesIO(pickled), load_storage, str(file), max_tensor_bytes=_tensor_budget(file))
+
+
+def _tensor_budget(file: Path) -> int:
+    """The bytes a checkpoint's tensors may take: four times the file (bfloat16 widens to float32,
+    and views may share a storage), plus a little for files of empty tensors."""
+    return 4 * file.stat().st_size + 2**20
 
 
 def _read_member(archive: zipfile.ZipFile, name: str, limit: int, file: Path) -> bytes:
     """At most `limit` bytes of a member, which must be stored, not compressed, as torch writes
     every member: the bytes then lie in the file, and no small member can inflate into a large one."""
     info = archive.getinfo(name)
-    if info.compress_type != zipfile.ZIP_STORED:
-        raise ValueError(f"{file}: member {name!r:.80} is compressed; torch.save stores every member as it is")
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:  # 0x1: encrypted
+        raise ValueError(f"{file}: member {name!r:.80} is compressed or encrypted; torch.save stores every "
+                         "member as it is")
     with archive.open(info) as member:
         return member.read(min(limit, info.file_size))
 
@@ -314,20 +351,23 @@ def _load_legacy(file: Path) -> dict:
     header = [run_pickle(stream, None, str(file)) for _ in range(3)]
     if header[0] != LEGACY_MAGIC_NUMBER or not isinstance(header[2], dict):
         raise ValueError(f"{file} is neither a zip archive nor a legacy torch checkpoint")
-    byteorder = "little" if header[2].get("little_endian", True) else "big"
+    # The system information says which byte order the saving machine had, but torch writes the
+    # counts and the storages little-endian whatever it was, and reads them so.
+    byteorder = "little"
     main_pickle = stream.tell()
-    declared = {}
+    declared, declared_bytes = {}, 0
 
     def declare(key, storage_type, numel):  # a zero-filled stand-in, the size of the real storage
+        nonlocal declared_bytes
         if key not in declared:
             declared[key] = (storage_type, numel)
-            declared_bytes = sum(kind.numpy_dtype.itemsize * count for kind, count in declared.values())
+            declared_bytes += storage_type.numpy_dtype.itemsize * numel
             if declared_bytes > len(data):  # checked before the memory is taken
                 raise ValueError(f"{file}: its pickle declares storages of {declared_bytes} bytes, more than the "
                                  f"file's {len(data)} (truncated, or not a checkpoint)")
         return Storage(np.zeros(numel, dtype=storage_type.numpy_dtype), storage_type.dtype == "bfloat16")
 
-    run_pickle(stream, declare, str(file))
+    run_pickle(stream, declare, str(file), max_tensor_bytes=_tensor_budget(file))
     storages = {}
     keys = run_pickle(stream, None, str(file))
     if not (isinstance(keys, list) and all(isinstance(key, str) for key in keys)):
@@ -339,7 +379,8 @@ def _load_legacy(file: Path) -> dict:
         raw = stream.read(numel * storage_type.numpy_dtype.itemsize)
         storages[key] = _storage_from_bytes(raw, storage_type, numel, byteorder, f"{file} storage {key:.80}")
     stream.seek(main_pickle)
-    return run_pickle(stream, lambda key, storage_type, numel: storages[key], str(file))
+    return run_pickle(stream, lambda key, storage_type, numel: storages[key], str(file),
+                      max_tensor_bytes=_tensor_budget(file))
 
 
 def load_torch_checkpoint(file) -> dict:
