@@ -90,18 +90,18 @@ def tokenizer_dir(tmp_path: Path, **files) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("key", ["model_file", "model_proto", "out_type", "num_threads"])
+@pytest.mark.parametrize("key", ["model_file", "model_proto", "out_type", "bogus"])
 def test_tokenizer_config_sp_model_kwargs_cannot_name_files_or_other_options(tmp_path, key):
     victim = tmp_path / "not-a-model.txt"
     victim.write_text("root:x:0:0\n")
     directory = tokenizer_dir(tmp_path, **{"tokenizer_config.json": {"sp_model_kwargs": {key: str(victim)}}})
-    with pytest.raises(ValueError, match=rf"tokenizer_config.json: sp_model_kwargs may only set .*not '{key}'"):
+    with pytest.raises(ValueError, match=rf"tokenizer_config.json: sp_model_kwargs may set .*not '{key}'"):
         AlbertTokenizer.from_pretrained(directory)
 
 
 @pytest.mark.parametrize("key, value", [
     ("enable_sampling", "yes"), ("nbest_size", "x"), ("nbest_size", 1.5), ("nbest_size", 10**6), ("nbest_size", -2),
-    ("alpha", "0.1"), ("alpha", -1.0), ("alpha", True),
+    ("alpha", "0.1"), ("alpha", -1.0), ("alpha", True), ("alpha", 10**400), ("num_threads", "1"), ("add_bos", 1),
 ])
 def test_tokenizer_config_sampling_options_are_type_checked(tmp_path, key, value):
     directory = tokenizer_dir(tmp_path, **{"tokenizer_config.json": {"sp_model_kwargs": {key: value}}})
@@ -119,6 +119,26 @@ def test_tokenizer_config_sampling_options_still_load(tmp_path):
     sampling = {"enable_sampling": True, "nbest_size": -1, "alpha": 0.1}
     directory = tokenizer_dir(tmp_path, **{"tokenizer_config.json": {"sp_model_kwargs": sampling}})
     assert AlbertTokenizer.from_pretrained(directory).sp_model_kwargs == sampling
+
+
+@pytest.mark.reference
+def test_harmless_sp_model_kwargs_transformers_saves_still_load(tmp_path):
+    """A tokenizer built with num_threads (or add_bos, ...) and saved by Transformers loads there."""
+    transformers = pytest.importorskip("transformers")
+    options = {"num_threads": 1, "emit_unk_piece": False}
+    transformers.AlbertTokenizer(vocab_file=str(VOCAB_FILE), sp_model_kwargs=options).save_pretrained(tmp_path)
+    assert AlbertTokenizer.from_pretrained(tmp_path).sp_model_kwargs == options
+
+
+@pytest.mark.parametrize("text", ['{"model_max_length": 1' + "0" * 400 + '}', '{"model_max_length": ' + "9" * 5000 + '}'])
+def test_huge_numbers_in_tokenizer_config_are_read_or_named(tmp_path, text):
+    """An int of 401 digits is a whole number (kept, as Transformers keeps it); one of 5,000 digits
+    is beyond what Python's JSON reader converts: an error naming the file either way, no OverflowError."""
+    directory = tokenizer_dir(tmp_path, **{"tokenizer_config.json": text})
+    try:
+        AlbertTokenizer.from_pretrained(directory)
+    except ValueError as error:
+        assert "tokenizer_config.json" in str(error)
 
 
 def test_a_model_file_sentencepiece_cannot_load_is_a_value_error_naming_it(tmp_path):

@@ -174,8 +174,9 @@ def _read_safetensors_by_hand(file: Path) -> dict:
         start, end = info["data_offsets"]
         if info["dtype"] == "BF16":
             tensors[key] = widen_bfloat16(np.frombuffer(data[start:end], dtype=np.uint16)).reshape(info["shape"])
-        elif info["dtype"] in SAFETENSORS_DTYPES:
-            tensors[key] = np.frombuffer(data[start:end], dtype=SAFETENSORS_DTYPES[info["dtype"]]).reshape(info["shape"])
+        elif info["dtype"] in SAFETENSORS_DTYPES:  # a copy: writable, as safetensors' own arrays are
+            tensors[key] = np.frombuffer(data[start:end], dtype=SAFETENSORS_DTYPES[info["dtype"]]).reshape(
+                info["shape"]).copy()
         else:
             raise ValueError(f"{file}: tensor {key!r} has dtype {info['dtype']}, which NumPy cannot hold "
                              f"(readable: BF16, {', '.join(SAFETENSORS_DTYPES)})")
@@ -233,7 +234,7 @@ def _read_weight_map(index: Path) -> dict:
     Face cache every shard is a symlink into `blobs/`."""
     try:
         content = json.loads(index.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+    except (ValueError, RecursionError) as error:  # also: not UTF-8, [[[[...]]]], an int of 5,000 digits
         raise ValueError(f"{index} is not a valid shard index: {error}") from None
     weight_map = content.get("weight_map") if isinstance(content, dict) else None
     if not isinstance(weight_map, dict):

@@ -24,9 +24,6 @@ SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
 ADDED_TOKENS_FILE = "added_tokens.json"
 SAVED_OPTIONS = ("do_lower_case", "remove_space", "keep_accents", "padding_side", "truncation_side",
                  "clean_up_tokenization_spaces", "split_special_tokens")
-# The sp_model_kwargs a tokenizer_config.json may set: the subword-regularization options Transformers
-# documents for ALBERT. The others would let a downloaded file steer SentencePiece (`model_file` opens any path).
-SAVED_SP_MODEL_KWARGS = ("enable_sampling", "nbest_size", "alpha")
 MAX_NBEST_SIZE = 512  # SentencePiece's kMaxNBestSize: a larger nbest_size fails at every encode
 
 
@@ -79,7 +76,7 @@ def read_json(path: Path) -> dict:
         return {}
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: [[[[...]]]]
+    except (ValueError, RecursionError) as error:  # also: not UTF-8, [[[[...]]]], an int of 5,000 digits
         raise ValueError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(value, dict):
         raise ValueError(f"{path} must hold a JSON object, got {type(value).__name__}")
@@ -154,32 +151,46 @@ def _saved_max_length(value, config_file: Path) -> int:
     number (1e30) for "no limit"; ``Infinity`` means the same and becomes that number."""
     if value == math.inf:
         return VERY_LARGE_INTEGER
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-            or value != int(value) or value < 0):
-        raise ValueError(f"{config_file}: model_max_length must be a whole number of 0 or more, got {value!r}")
+    if not (_is_finite_number(value) and value == int(value) and value >= 0):
+        raise ValueError(f"{config_file}: model_max_length must be a whole number of 0 or more, got {value!r:.80}")
     return int(value)
 
 
+def _is_finite_number(value) -> bool:
+    """An int of any size, or a float that is not inf or NaN (``math.isfinite`` overflows on a huge int)."""
+    return not isinstance(value, bool) and (isinstance(value, int) or isinstance(value, float) and math.isfinite(value))
+
+
+def _is_flag(value) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_count(low: int, high: int):
+    return lambda value: not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
+
+
+# The SentencePieceProcessor options a tokenizer_config.json may set, with their check and what
+# they must be. Not `model_file` or `model_proto` (a downloaded file would pick what SentencePiece
+# opens) nor `out_type` (the tokenizer reads ids and pieces back as it asks for them).
+SAVED_SP_MODEL_KWARGS = {
+    "enable_sampling": (_is_flag, "true or false"),
+    "nbest_size": (_is_count(-1, MAX_NBEST_SIZE), f"an integer from -1 to {MAX_NBEST_SIZE}"),
+    "alpha": (lambda value: _is_finite_number(value) and 0 <= value <= 1000, "a number from 0 to 1000"),
+    "num_threads": (_is_count(-1, 1024), "an integer from -1 to 1024"),
+    **{name: (_is_flag, "true or false") for name in ("add_bos", "add_eos", "reverse", "emit_unk_piece")},
+}
+
+
 def _saved_sp_model_kwargs(sp_model_kwargs, config_file: Path) -> dict:
-    """The SentencePiece sampling options of ``tokenizer_config.json``, each checked: only
-    ``enable_sampling`` (true/false), ``nbest_size`` (-1 for all segmentations, or up to 512) and
-    ``alpha`` (a number of 0 or more)."""
+    """The SentencePiece options of ``tokenizer_config.json``, each checked (SAVED_SP_MODEL_KWARGS)."""
     if not isinstance(sp_model_kwargs, dict):
-        raise ValueError(f"{config_file}: sp_model_kwargs must be a JSON object, got {sp_model_kwargs!r}")
+        raise ValueError(f"{config_file}: sp_model_kwargs must be a JSON object, got {sp_model_kwargs!r:.80}")
     for key, value in sp_model_kwargs.items():
-        if key == "enable_sampling":
-            valid, wanted = isinstance(value, bool), "true or false"
-        elif key == "nbest_size":
-            valid = not isinstance(value, bool) and isinstance(value, int) and -1 <= value <= MAX_NBEST_SIZE
-            wanted = f"an integer from -1 to {MAX_NBEST_SIZE}"
-        elif key == "alpha":
-            valid = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-                     and value >= 0)
-            wanted = "a number of 0 or more"
-        else:
-            raise ValueError(f"{config_file}: sp_model_kwargs may only set {', '.join(SAVED_SP_MODEL_KWARGS)} "
-                             f"(SentencePiece's sampling options), not {key!r}")
-        if not valid:
+        if key not in SAVED_SP_MODEL_KWARGS:
+            raise ValueError(f"{config_file}: sp_model_kwargs may set {', '.join(SAVED_SP_MODEL_KWARGS)}, not "
+                             f"{key!r:.80} (a file may not choose what SentencePiece opens or returns)")
+        valid, wanted = SAVED_SP_MODEL_KWARGS[key]
+        if not valid(value):
             raise ValueError(f"{config_file}: sp_model_kwargs[{key!r}] must be {wanted}, got {value!r:.80}")
     return dict(sp_model_kwargs)
 
