@@ -276,6 +276,8 @@ BAD_INPUTS = {
                             ["train.csv, line 2", "1 cell but the header has 2"]),
     "a column named twice": ("text-classification", "text,label,label\na,x,y\nb,y,x\n", [],
                              ["train.csv", "'label' more than once"]),
+    "a column with no name": ("text-classification", "text,,label\napple,a,fruit\ndog,b,animal\n", [],
+                              ["train.csv", "column 2 of the header has no name"]),
     "not UTF-8": ("text-classification", "text,label\na,x\ncaf\xe9,y\n".encode("latin1"), [],
                   ["train.csv is not UTF-8", "byte 0xe9 on line 3"]),
     "boolean answer": ("multiple-choice", CHOICE % ('["dog", "apple"]', "true"), [], ["line 1", "an integer", "true"]),
@@ -524,22 +526,27 @@ def test_resume_compares_the_train_file_by_content_and_reads_model_and_tokenizer
     assert json.loads((out / "checkpoint" / "state.json").read_text())["epoch"] == 2
 
 
-def test_resume_keeps_the_warm_up_the_checkpoint_was_trained_with(tmp_path, capsys, stopped_run, monkeypatch):
-    """12 steps at ratio 0.1: 2 warm-up steps (rounded up) are recorded in state.json; a checkpoint
-    saved before they were recorded rounded down, and a resume of it goes on with 1."""
+@pytest.mark.parametrize("dropped, warm_up", [(("warmup_steps",), 1 + 1), (("warmup_steps", "train_fingerprint"), 1)])
+def test_resume_keeps_the_warm_up_the_checkpoint_was_trained_with(tmp_path, capsys, stopped_run, monkeypatch,
+                                                                   dropped, warm_up):
+    """12 steps at ratio 0.1: 2 warm-up steps (rounded up) are recorded in state.json. A checkpoint
+    saved before train files were fingerprinted (and warm-ups recorded) rounded down, and goes on
+    with 1; one saved between the two changes rounded up already."""
     from tinyalbert import finetune_loop
 
     state_file = stopped_run[0] / "checkpoint" / "state.json"
     assert json.loads(state_file.read_text())["warmup_steps"] == 2
     out = tmp_path / "out"
     shutil.copytree(stopped_run[0], out)
-    _drop_from_state(out / "checkpoint" / "state.json", "warmup_steps")
+    for key in dropped:
+        _drop_from_state(out / "checkpoint" / "state.json", key)
     seen = set()
     original = finetune_loop.linear_warmup_then_decay
     monkeypatch.setattr(finetune_loop, "linear_warmup_then_decay",
                         lambda step, warmup, total, peak: seen.add(warmup) or original(step, warmup, total, peak))
     assert run_finetune("text-classification", stopped_run[1], out, "--epochs", "2", "--resume") == 0
-    assert seen == {1}
+    assert seen == {warm_up}
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["warmup_steps"] == warm_up
 
 
 def _reshape_a_moment(path):

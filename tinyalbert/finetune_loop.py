@@ -485,9 +485,13 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     fingerprint = file_fingerprint(args.train) if Path(args.train).is_file() else None  # else: read_task_file says
     state = {"epoch": 0, "step": 0, "best": None, "history": [], "losses": [], "args": dataclasses.asdict(args),
              "train_fingerprint": fingerprint}
+    # Warm-up steps are rounded up, as Transformers' Trainer does, and recorded in the state. A
+    # checkpoint saved before train files were fingerprinted rounded them down: it goes on so.
+    round_warmup = math.ceil
     if args.resume:
-        state = {"losses": [], **read_checkpoint_state(out, args, fingerprint), "args": dataclasses.asdict(args),
-                 "train_fingerprint": fingerprint}
+        saved = read_checkpoint_state(out, args, fingerprint)
+        round_warmup = math.ceil if "train_fingerprint" in saved else int
+        state = {"losses": [], **saved, "args": dataclasses.asdict(args), "train_fingerprint": fingerprint}
     tokenizer = AlbertTokenizer.from_pretrained(source)
     check_positions(args, source)
     labels, _, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
@@ -500,10 +504,7 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
         read_optimizer(out, optimizer, model)
     steps_per_epoch = math.ceil(len(train_encoded) / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
-    # Rounded up, as Transformers' Trainer does; a checkpoint saved before the run recorded its
-    # warm-up rounded down, so it goes on with that.
-    warmup_steps = state.setdefault("warmup_steps", math.ceil(args.warmup_ratio * total_steps) if not args.resume
-                                    else int(args.warmup_ratio * total_steps))
+    warmup_steps = state.setdefault("warmup_steps", round_warmup(args.warmup_ratio * total_steps))
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
     best_by, started, skipped = main_metric(args.task, labels), time.perf_counter(), 0

@@ -73,7 +73,9 @@ def _csv_records(path: Path) -> list[tuple[int, dict]]:
         header.pop()
     if not header:
         raise ValueError(f"{path}: empty CSV file (it needs a header row such as text,label)")
-    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if not all(name.strip() for name in header):  # its cells would be read under no name, and lost
+        raise ValueError(f"{path}: column {[name.strip() for name in header].index('') + 1} of the header has no name")
+    repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise ValueError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
     records = []
