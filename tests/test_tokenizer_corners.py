@@ -213,6 +213,7 @@ def test_batch_encoding_alignment_methods_need_a_fast_tokenizer(transformers, me
     with pytest.raises(ValueError, match=rf"{method}\(\) is not available.*fast tokenizer"):
         getattr(ours(TEXT), method)(*args)
     assert isinstance(ours(TEXT), BatchEncoding)
+    assert method in dir(ours(TEXT)) and method in dir(reference(TEXT))  # listed, as methods are
 
 
 # -- 9. small ones ------------------------------------------------------------------------------------

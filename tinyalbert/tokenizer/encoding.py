@@ -43,6 +43,9 @@ class BatchEncoding(dict):
             self.update(to_arrays(lists, tensor_type, prepend_batch_axis))
         return self
 
+    def __dir__(self):  # the methods of the table below are listed, as Transformers' class has them
+        return sorted({*super().__dir__(), *FAST_TOKENIZER_METHODS})
+
     def __getattr__(self, name):
         if name in FAST_TOKENIZER_METHODS:  # a method that raises, as in Transformers with a slow tokenizer
             return functools.partial(_needs_fast_tokenizer, name)
