@@ -432,3 +432,72 @@ def test_a_pickle_of_too_many_instructions_is_refused(tmp_path):
     payload = b"\x80\x02" + b"N" * (MAX_PICKLE_INSTRUCTIONS + 5) + b"."
     with pytest.raises(UnsafeCheckpointError, match="more than .* instructions"):
         load_torch_checkpoint(zip_checkpoint(tmp_path / "long.bin", payload))
+
+
+def test_two_references_to_one_storage_must_agree(tmp_path):
+    """The first reference's checks (its size against the file) must hold for every later one: a
+    legacy file repeating a key with a huge size got a new zero-filled stand-in each time."""
+    floats = np.arange(6, dtype=np.float32).tobytes()
+    payload = (b"\x80\x02}" + _text("a") + _storage_tensor("0", 6, (6,)) + b"s"
+               + _text("b") + _storage_tensor("0", 2**28, (1,)) + b"s.")
+    for container, extra in ((zip_checkpoint, {"0": floats}), (legacy_checkpoint, None)):
+        file = container(tmp_path / f"twice-{container.__name__}.bin", payload, *([extra] if extra else []))
+        with pytest.raises(ValueError, match="storage '0' is referred to with two types or sizes"):
+            load_torch_checkpoint(file)
+
+
+def test_storage_views_of_old_torch_versions_are_named_not_misread(tmp_path):
+    """torch before 1.0 saved (view key, offset, size) as a sixth element; it was dropped, so the
+    tensor read the wrong part of the storage without a word."""
+    view = b"(" + _text("view") + b"J\x02\x00\x00\x00J\x03\x00\x00\x00t"
+    persistent = (b"(" + _text("storage") + b"ctorch\nFloatStorage\n" + _text("0") + _text("cpu")
+                  + b"J\x06\x00\x00\x00" + view + b"tQ")
+    payload = (b"\x80\x02}" + _text("w") + b"ctorch._utils\n_rebuild_tensor_v2\n(" + persistent
+               + b"J\x00\x00\x00\x00(J\x03\x00\x00\x00t(J\x01\x00\x00\x00t\x89Nt" + b"Rs.")
+    with pytest.raises(ValueError, match="a view of a storage, as torch before 1.0 saved them"):
+        load_torch_checkpoint(zip_checkpoint(tmp_path / "view.bin", payload, {"0": b"\x00" * 24}))
+
+
+def test_the_format_is_told_by_the_first_bytes_as_torch_tells_it(tmp_path):
+    """A zip archive appended to a legacy file: torch reads the legacy file, and so must this
+    reader (zipfile finds the archive at the end and would read other weights)."""
+    torch = torch_or_skip()
+    legacy, archive = tmp_path / "legacy.bin", tmp_path / "archive.bin"
+    torch.save({"w": torch.ones(4)}, legacy, _use_new_zipfile_serialization=False)
+    torch.save({"w": torch.full((4,), 666.0)}, archive)
+    both = tmp_path / "both.bin"
+    both.write_bytes(legacy.read_bytes() + archive.read_bytes())
+    assert torch.load(both, weights_only=True)["w"].tolist() == [1.0] * 4
+    assert load_torch_checkpoint(both)["w"].tolist() == [1.0] * 4
+
+
+def test_zip_flags_and_offsets_torch_never_writes_are_value_errors(tmp_path):
+    torch = torch_or_skip()
+    source = tmp_path / "source.bin"
+    torch.save({"w": torch.arange(4.0)}, source)
+    data = bytearray(source.read_bytes())
+    patched = bytearray(data)
+    for signature, flag in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # 'compressed patched data' on every member
+        at = patched.find(signature)
+        while at != -1:
+            patched[at + flag] |= 0x20
+            at = patched.find(signature, at + 4)
+    (tmp_path / "patched.bin").write_bytes(bytes(patched))
+    with pytest.raises(ValueError, match="compressed or encrypted"):
+        load_torch_checkpoint(tmp_path / "patched.bin")
+    # A member whose local header lies 2**60 bytes into the file (a ZIP64 extra field): seeking
+    # there is an OSError, which must be a ValueError like every other bad file.
+    import struct
+    central = data.find(b"PK\x01\x02")
+    name_length, extra_length = struct.unpack_from("<HH", data, central + 28)
+    assert extra_length == 0
+    struct.pack_into("<I", data, central + 42, 0xFFFFFFFF)
+    struct.pack_into("<H", data, central + 30, 12)
+    data[central + 46 + name_length:central + 46 + name_length] = struct.pack("<HHQ", 1, 8, 2**60)
+    end = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<I", data, end + 12, struct.unpack_from("<I", data, end + 12)[0] + 12)
+    (tmp_path / "far.bin").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="far.bin"):
+        load_torch_checkpoint(tmp_path / "far.bin")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        load_torch_checkpoint(tmp_path / "absent.bin")

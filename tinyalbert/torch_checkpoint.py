@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import collections
 import io
+import itertools
 import math
 import pickle
 import pickletools
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -166,12 +168,15 @@ def run_pickle(stream, load_storage, source: str, max_tensor_bytes: int = 0):
     Raises UnsafeCheckpointError for anything `torch.save` does not write.
     """
     stack, frames, memo, tensor_bytes = [], [], [], 0  # frames: the stacks set aside by MARK
-    for count, (opcode, argument, _) in enumerate(pickletools.genops(stream)):
+    with warnings.catch_warnings():  # pickletools decodes a global's name with escapes: "\\q" warns
+        warnings.simplefilter("ignore", DeprecationWarning)
+        instructions = list(itertools.islice(pickletools.genops(stream), MAX_PICKLE_INSTRUCTIONS + 1))
+    if len(instructions) > MAX_PICKLE_INSTRUCTIONS:
+        raise UnsafeCheckpointError(f"{source}: the pickle has more than {MAX_PICKLE_INSTRUCTIONS} instructions")
+    for opcode, argument, _ in instructions:
         name = opcode.name
         if name not in PICKLE_OPCODES:
             raise UnsafeCheckpointError(f"{source}: the pickle uses {name}, which torch.save does not write")
-        if count > MAX_PICKLE_INSTRUCTIONS:
-            raise UnsafeCheckpointError(f"{source}: the pickle has more than {MAX_PICKLE_INSTRUCTIONS} instructions")
         if name == "STOP":
             break
         if name in ("PROTO", "FRAME"):  # the protocol, and a length prefix of the next instructions
@@ -199,8 +204,8 @@ def run_pickle(stream, load_storage, source: str, max_tensor_bytes: int = 0):
             if not (any(function is allowed for allowed in CALLABLE) and isinstance(arguments, tuple)):
                 raise UnsafeCheckpointError(f"{source}: the pickle calls something that is not a tensor rebuild")
             stack.append(function(*arguments))
-            if isinstance(stack[-1], np.ndarray):
-                tensor_bytes += stack[-1].nbytes
+            if isinstance(stack[-1], np.ndarray):  # an empty one still costs its array object
+                tensor_bytes += max(stack[-1].nbytes, 256)
                 if tensor_bytes > max_tensor_bytes:
                     raise UnsafeCheckpointError(f"{source}: its tensors would take more than {max_tensor_bytes} "
                                                 "bytes, far more than the file holds")
@@ -280,7 +285,17 @@ def _storage_reference(saved_id, load_storage, source: str) -> Storage:
     if not (isinstance(storage_type, StorageType) and isinstance(key, str) and isinstance(numel, int)
             and not isinstance(numel, bool) and numel >= 0):
         raise UnsafeCheckpointError(f"{source} has an invalid storage reference")
+    if len(saved_id) > 6 or len(saved_id) == 6 and saved_id[5] is not None:
+        raise ValueError(f"{source} refers to a view of a storage, as torch before 1.0 saved them; this reader "
+                         "does not read those (load and save the file again with a recent torch)")
     return load_storage(key, storage_type, numel)
+
+
+def _check_same_reference(seen: dict, key: str, storage_type: StorageType, numel: int, source: str) -> None:
+    """Every reference to a storage names the type and size of the first (torch writes them so):
+    the first one's checks then hold for all."""
+    if seen.setdefault(key, (storage_type, numel)) != (storage_type, numel):
+        raise UnsafeCheckpointError(f"{source}: storage {key[:40]!r} is referred to with two types or sizes")
 
 
 def _storage_from_bytes(raw: bytes, storage_type: StorageType, numel: int, byteorder: str, where: str) -> Storage:
@@ -305,9 +320,10 @@ def _load_zip(file: Path) -> dict:
             byteorder = _read_member(archive, prefix + "byteorder", 16, file).decode("ascii", "replace").strip()
         if byteorder not in ("little", "big"):
             raise ValueError(f"{file}: unknown byte order {byteorder!r}")
-        storages = {}
+        storages, seen = {}, {}
 
         def load_storage(key, storage_type, numel):
+            _check_same_reference(seen, key, storage_type, numel, str(file))
             if key not in storages:
                 entry = f"{prefix}data/{key}"
                 if entry not in names:
@@ -332,7 +348,7 @@ def _read_member(archive: zipfile.ZipFile, name: str, limit: int, file: Path) ->
     """At most `limit` bytes of a member, which must be stored, not compressed, as torch writes
     every member: the bytes then lie in the file, and no small member can inflate into a large one."""
     info = archive.getinfo(name)
-    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:  # 0x1: encrypted
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x61:  # encrypted, patched, strongly encrypted
         raise ValueError(f"{file}: member {name!r:.80} is compressed or encrypted; torch.save stores every "
                          "member as it is")
     with archive.open(info) as member:
@@ -355,17 +371,18 @@ def _load_legacy(file: Path) -> dict:
     # counts and the storages little-endian whatever it was, and reads them so.
     byteorder = "little"
     main_pickle = stream.tell()
-    declared, declared_bytes = {}, 0
+    declared, stand_ins, declared_bytes = {}, {}, 0
 
     def declare(key, storage_type, numel):  # a zero-filled stand-in, the size of the real storage
         nonlocal declared_bytes
-        if key not in declared:
-            declared[key] = (storage_type, numel)
+        _check_same_reference(declared, key, storage_type, numel, str(file))
+        if key not in stand_ins:
             declared_bytes += storage_type.numpy_dtype.itemsize * numel
             if declared_bytes > len(data):  # checked before the memory is taken
                 raise ValueError(f"{file}: its pickle declares storages of {declared_bytes} bytes, more than the "
                                  f"file's {len(data)} (truncated, or not a checkpoint)")
-        return Storage(np.zeros(numel, dtype=storage_type.numpy_dtype), storage_type.dtype == "bfloat16")
+            stand_ins[key] = Storage(np.zeros(numel, dtype=storage_type.numpy_dtype), storage_type.dtype == "bfloat16")
+        return stand_ins[key]
 
     run_pickle(stream, declare, str(file), max_tensor_bytes=_tensor_budget(file))
     storages = {}
@@ -390,12 +407,16 @@ def load_torch_checkpoint(file) -> dict:
     ValueError for a file that is not a torch checkpoint or is cut short.
     """
     file = Path(file)
+    if not file.is_file():
+        raise FileNotFoundError(f"no such file: {file}")
     try:
-        state = _load_zip(file) if zipfile.is_zipfile(file) else _load_legacy(file)
+        with file.open("rb") as handle:  # as torch decides: a zip archive starts with a local file header
+            is_zip = handle.read(4) == b"PK\x03\x04"
+        state = _load_zip(file) if is_zip else _load_legacy(file)
     except UnsafeCheckpointError:
         raise
-    except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, KeyError, TypeError, IndexError,
-            AttributeError, OverflowError, MemoryError, ValueError, RecursionError) as error:
+    except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, KeyError, TypeError, IndexError, AttributeError,
+            OverflowError, MemoryError, ValueError, RecursionError, OSError, NotImplementedError) as error:
         raise ValueError(f"{file} is not a readable torch checkpoint: {type(error).__name__}: {str(error)[:200]}") from None
     if not isinstance(state, dict) or not all(isinstance(v, np.ndarray) for v in state.values()):
         raise ValueError(f"{file} does not hold a dict of tensors (a state dict)")
