@@ -14,30 +14,7 @@ import pytest
 import tinyalbert
 from tinyalbert import AlbertConfig
 
-SMALL = dict(vocab_size=50, embedding_size=8, hidden_size=12, num_hidden_layers=3, num_hidden_groups=1,
-             inner_group_num=1, num_attention_heads=3, intermediate_size=20, max_position_embeddings=16)
-IDS = np.array([[2, 7, 9, 11, 3, 0], [2, 5, 3, 0, 0, 0]])
-MASK = (IDS != 0).astype(np.int64)
-ATOL = 2e-5  # float32 through the same operations in another order, as in test_api.py
-CLASS_NAMES = ("AlbertModel", "AlbertForPreTraining", "AlbertForMaskedLM", "AlbertForSequenceClassification",
-               "AlbertForTokenClassification", "AlbertForQuestionAnswering", "AlbertForMultipleChoice")
-
-
-def transformers_or_skip():
-    pytest.importorskip("torch")
-    return pytest.importorskip("transformers")
-
-
-def saved_reference(tmp_path, class_name="AlbertForMaskedLM", **overrides):
-    """A Transformers model with random weights saved to `tmp_path`; returns the model."""
-    import torch
-
-    transformers = transformers_or_skip()
-    torch.manual_seed(0)
-    config = transformers.AlbertConfig(attn_implementation="eager", **{**SMALL, **overrides})
-    model = getattr(transformers, class_name)(config).eval()
-    model.save_pretrained(tmp_path)
-    return model
+from test_api import ATOL, CLASS_NAMES, IDS, MASK, SMALL, saved_reference, transformers_or_skip
 
 
 def run_reference(model, **inputs):
@@ -135,7 +112,7 @@ def test_token_type_ids_of_one_row_are_broadcast_over_the_batch(tmp_path, types)
 
 # --- 3. head_mask shapes of Transformers' get_head_mask --------------------------------------------
 def head_masks():
-    layers, heads = SMALL["num_hidden_layers"], SMALL["num_attention_heads"]
+    """Masks for SMALL's 3 layers of 3 heads."""
     per_layer = np.array([[1.0], [0.0], [0.5]])
     per_head = np.array([1.0, 0.0, 0.7])
     return {

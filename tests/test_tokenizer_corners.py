@@ -223,19 +223,23 @@ def test_convert_tokens_to_ids_of_none_is_none(transformers):
     assert ours.convert_tokens_to_ids(None) is None and reference.convert_tokens_to_ids(None) is None
 
 
-@pytest.fixture(scope="module")
-def classifier_dir(tmp_path_factory, transformers):
-    """A random transformers AlbertForSequenceClassification (3 labels) with the bundled vocabulary."""
+def _random_head_dir(transformers, directory, class_name: str, labels: list[str], seed: int):
+    """A random transformers `class_name` (one label per name) with the bundled vocabulary, saved."""
     torch = pytest.importorskip("torch")
-    directory = tmp_path_factory.mktemp("classifier")
     tokenizer = transformers.AlbertTokenizer(vocab_file=str(VOCAB_FILE))
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     config = transformers.AlbertConfig(vocab_size=len(tokenizer), embedding_size=16, hidden_size=32,
                                        num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
-                                       max_position_embeddings=64, id2label={0: "a", 1: "b", 2: "c"})
-    transformers.AlbertForSequenceClassification(config).eval().save_pretrained(directory)
+                                       max_position_embeddings=64, id2label=dict(enumerate(labels)))
+    getattr(transformers, class_name)(config).eval().save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="module")
+def classifier_dir(tmp_path_factory, transformers):
+    return _random_head_dir(transformers, tmp_path_factory.mktemp("classifier"), "AlbertForSequenceClassification",
+                            ["a", "b", "c"], seed=0)
 
 
 @pytest.mark.reference
@@ -259,17 +263,8 @@ def test_text_classification_top_k_zero_gives_no_labels(classifier_dir, transfor
 
 @pytest.fixture(scope="module")
 def tagger_dir(tmp_path_factory, transformers):
-    """A random transformers AlbertForTokenClassification (3 tags) with the bundled vocabulary."""
-    torch = pytest.importorskip("torch")
-    directory = tmp_path_factory.mktemp("tagger")
-    tokenizer = transformers.AlbertTokenizer(vocab_file=str(VOCAB_FILE))
-    torch.manual_seed(1)
-    config = transformers.AlbertConfig(vocab_size=len(tokenizer), embedding_size=16, hidden_size=32,
-                                       num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
-                                       max_position_embeddings=64, id2label={0: "O", 1: "B-X", 2: "I-X"})
-    transformers.AlbertForTokenClassification(config).eval().save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    return _random_head_dir(transformers, tmp_path_factory.mktemp("tagger"), "AlbertForTokenClassification",
+                            ["O", "B-X", "I-X"], seed=1)
 
 
 @pytest.mark.reference
