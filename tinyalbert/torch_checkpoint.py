@@ -85,13 +85,12 @@ def rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, b
     # pickle's memo doubles with each level, so an error message could take all memory.
     if not (_is_index(storage_offset) and _are_indices(size) and _are_indices(stride) and len(size) == len(stride)):
         raise UnsafeCheckpointError("a tensor's size, stride or offset is not integers >= 0 (as many strides as sizes)")
-    size, stride = tuple(size), tuple(stride)
     count = math.prod(size)  # Python ints: a product past 2**63 does not wrap around
     elements = storage.elements
     if count == 0:  # nothing is read, wherever it starts (torch saves empty views past a storage's end)
         empty = np.empty(size, dtype=elements.dtype)
         return widen_bfloat16(empty) if storage.bfloat16 else empty
-    last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride)) if count else storage_offset - 1
+    last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= elements.shape[0]:
         raise UnsafeCheckpointError(
             f"a tensor of size {size} and stride {stride} at offset {storage_offset} reaches beyond its storage "
@@ -282,8 +281,7 @@ def _storage_reference(saved_id, load_storage, source: str) -> Storage:
     if not (isinstance(saved_id, tuple) and len(saved_id) >= 5 and saved_id[0] == "storage"):
         raise UnsafeCheckpointError(f"{source} refers to an unknown kind of object (a {type(saved_id).__name__})")
     storage_type, key, _location, numel = saved_id[1:5]
-    if not (isinstance(storage_type, StorageType) and isinstance(key, str) and isinstance(numel, int)
-            and not isinstance(numel, bool) and numel >= 0):
+    if not (isinstance(storage_type, StorageType) and isinstance(key, str) and _is_index(numel)):
         raise UnsafeCheckpointError(f"{source} has an invalid storage reference")
     if len(saved_id) > 6 or len(saved_id) == 6 and saved_id[5] is not None:
         raise ValueError(f"{source} refers to a view of a storage, as torch before 1.0 saved them; this reader "
