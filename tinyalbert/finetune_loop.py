@@ -4,7 +4,8 @@ model kept, a checkpoint after each epoch to resume from.
 
 OUT/ holds `best/` (model + tokenizer, loadable by tinyalbert and by Transformers), `checkpoint/`
 (the last epoch's model, optimizer moments and `state.json`), `metrics.jsonl` (one line per
-epoch) and `curves.png` (training loss and validation metrics, with matplotlib installed); a new run refuses an OUT that holds one already, which --resume continues. Every
+epoch) and `curves.png` (training loss and validation metrics, with matplotlib installed); a
+new run refuses an OUT that holds one already, which --resume continues. Every
 step's randomness (shuffling, dropout) comes from generators seeded with (seed, epoch), so a
 resumed run takes the same steps as one that was never stopped.
 

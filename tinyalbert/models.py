@@ -142,8 +142,9 @@ class AlbertPreTrainedModel:
         as in Transformers; the caller's object is copied, not changed. `config_overrides` set
         config fields on top (`num_labels=5` gives a 5-label head even when the saved config names
         2 labels). `torch_dtype="auto"` (or `dtype="auto"`) takes the dtype config.json names or,
-        when it names none, that of the checkpoint's first floating tensor, as Transformers does. Head weights the checkpoint lacks are initialized as Transformers does, with a
-        warning; a checkpoint tensor of another shape raises, unless `ignore_mismatched_sizes=True`
+        when it names none, that of the checkpoint's first floating tensor, as Transformers does.
+        Head weights the checkpoint lacks are initialized as Transformers does, with a warning; a
+        checkpoint tensor of another shape raises, unless `ignore_mismatched_sizes=True`
         re-initializes it (with a warning).
         """
         from .hub import resolve_model_dir
