@@ -566,6 +566,8 @@ DAMAGE = {  # what is done to a file of OUT/checkpoint
     "optimizer not an npz": ("optimizer.npz", lambda path: path.write_bytes(b"\x80\x04 not an npz")),
     "optimizer moment of another shape": ("optimizer.npz", _reshape_a_moment),
     "state not JSON": ("state.json", lambda path: path.write_text('{"epoch": 1,')),
+    "state nested too deeply": ("state.json", lambda path: path.write_text("[" * 100_000 + "]" * 100_000)),
+    "state a list": ("state.json", lambda path: path.write_text("[1, 2]")),
     "state without epoch": ("state.json", lambda path: _drop_from_state(path, "epoch")),
     "state without args.seed": ("state.json", lambda path: _drop_from_state(path, "seed", from_args=True)),
     "state with a warm-up that is no step count": (

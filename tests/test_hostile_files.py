@@ -6,6 +6,7 @@ that nothing outside the model directory is opened or deleted. The pickled `pyto
 its own tests in tests/test_torch_checkpoint.py.
 """
 import json
+import re
 import shutil
 import struct
 from pathlib import Path
@@ -151,18 +152,6 @@ def test_a_model_file_sentencepiece_cannot_load_is_a_value_error_naming_it(tmp_p
 
 
 # --- finding 8: metadata that crashed with the wrong exception, or was accepted ----------------------
-def test_deeply_nested_config_json_is_a_value_error(tmp_path):
-    (tmp_path / "config.json").write_text(DEEP_JSON)
-    with pytest.raises(ValueError, match="config.json is not valid JSON"):
-        AlbertConfig.from_pretrained(tmp_path)
-
-
-def test_deeply_nested_tokenizer_config_is_a_value_error(tmp_path):
-    directory = tokenizer_dir(tmp_path, **{"tokenizer_config.json": DEEP_JSON})
-    with pytest.raises(ValueError, match="tokenizer_config.json is not valid JSON"):
-        AlbertTokenizer.from_pretrained(directory)
-
-
 @pytest.mark.parametrize("text, expected", [("Infinity", int(1e30)), ("1e30", int(1e30)), ("512", 512)])
 def test_model_max_length_infinity_means_no_limit(tmp_path, text, expected):
     """Transformers writes int(1e30) for "no limit"; `Infinity` is read as that same number."""
@@ -246,3 +235,82 @@ def test_float8_tensors_are_refused_naming_file_and_tensor(tmp_path, tensors):
     write_safetensors_by_hand(tmp_path / "model.safetensors", tensors)
     with pytest.raises(ValueError, match=r"model.safetensors: tensor '[ab]' has dtype F8_E\dM\d, which NumPy cannot"):
         read_checkpoint(tmp_path)
+
+
+# --- every JSON file read: whatever is wrong is one ValueError naming the file (finding 8 for two of them)
+HUGE_INTEGER = "9" * 5_000  # past the 4,300 digits Python converts from text: a bare ValueError in json.loads
+BROKEN_JSON = {
+    "nested too deeply": (DEEP_JSON, "nested too deeply"),
+    "an integer of 5,000 digits": (f'{{"n": {HUGE_INTEGER}}}', "integer string conversion"),
+    "not UTF-8": (b'{"n": "\xff"}', "not UTF-8"),
+    "cut short": ('{"n": [1, 2', "Expecting"),
+}
+
+
+def _write(path: Path, content) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+def _read_config(tmp_path, content):
+    AlbertConfig.from_pretrained(_write(tmp_path / "config.json", content).parent)
+
+
+def _read_tokenizer_config(tmp_path, content):
+    AlbertTokenizer.from_pretrained(_write(tokenizer_dir(tmp_path) / "tokenizer_config.json", content).parent)
+
+
+def _read_shard_index(tmp_path, content):
+    read_checkpoint(_write(tmp_path / "model" / INDEX_NAME, content).parent)
+
+
+def _read_pretraining_state(tmp_path, content):
+    from tinyalbert.train.checkpoints import read_trainer_state
+    read_trainer_state(_write(tmp_path / "checkpoint" / "trainer_state.json", content).parent)
+
+
+def _read_task_records(tmp_path, content):
+    from tinyalbert.task_data import read_task_file
+    first = b'{"tokens": ["a"], "tags": ["O"]}\n'
+    read_task_file("token-classification", _write(tmp_path / "train.jsonl", first + (
+        content if isinstance(content, bytes) else content.encode())))
+
+
+def _read_squad(tmp_path, content):
+    from tinyalbert.task_data import read_task_file
+    read_task_file("question-answering", _write(tmp_path / "train.json", content))
+
+
+JSON_READERS = {  # reader -> what its error must name
+    "config.json": (_read_config, "config.json"),
+    "tokenizer_config.json": (_read_tokenizer_config, "tokenizer_config.json"),
+    "shard index": (_read_shard_index, INDEX_NAME),
+    "pretraining trainer_state.json": (_read_pretraining_state, "trainer_state.json"),
+    "fine-tuning data, one record a line": (_read_task_records, "train.jsonl, line 2"),
+    "SQuAD file": (_read_squad, "train.json"),
+}
+
+DATA_READERS = {"fine-tuning data, one record a line": r"train.jsonl is not UTF-8 text: byte 0xff on line 2",
+                "SQuAD file": r"train.json is not UTF-8 text: byte 0xff on line 1"}
+
+
+@pytest.mark.parametrize("reader", JSON_READERS)
+@pytest.mark.parametrize("damage", BROKEN_JSON)
+def test_every_json_reader_names_the_file_whatever_is_wrong(tmp_path, reader, damage):
+    """Before, the trainer state and fine-tuning data let RecursionError and the bare ValueError of
+    a 5,000-digit integer escape (no file, no line); every reader now shares one parser."""
+    read, name = JSON_READERS[reader]
+    content, reason = BROKEN_JSON[damage]
+    expected = rf"{re.escape(name)}: not valid JSON \(.*{reason}"
+    if damage == "not UTF-8" and reader in DATA_READERS:  # text files: the reader of every data file says where
+        expected = DATA_READERS[reader]
+    with pytest.raises(ValueError, match=expected):
+        read(tmp_path, content)
+
+
+@pytest.mark.parametrize("reader", ["config.json", "shard index", "pretraining trainer_state.json"])
+def test_json_files_that_hold_no_object_are_refused_naming_the_file(tmp_path, reader):
+    read, name = JSON_READERS[reader]
+    with pytest.raises(ValueError, match=rf"{re.escape(name)} must hold a JSON object .*not a list"):
+        read(tmp_path, "[1, 2]")

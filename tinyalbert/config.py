@@ -14,6 +14,7 @@ import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .jsonfile import read_json_object
 from .nn.activations import ACTIVATIONS
 from .nn.relative_position import POSITION_EMBEDDING_TYPES
 
@@ -422,12 +423,7 @@ class AlbertConfig:
         file = path if path.is_file() else resolve_model_dir(path, **where) / CONFIG_NAME
         if not file.is_file():
             raise FileNotFoundError(f"no {CONFIG_NAME} in {file.parent}{training_run_hint(file.parent, CONFIG_NAME)}")
-        try:
-            values = json.loads(file.read_text(encoding="utf-8"))
-        except (ValueError, RecursionError) as error:  # also: not UTF-8, [[[[...]]]], an int of 5,000 digits
-            raise ValueError(f"{file} is not valid JSON: {error}") from None
-        if not isinstance(values, dict):
-            raise ValueError(f"{file} must hold a JSON object {{field: value}}, not a {type(values).__name__}")
+        values = read_json_object(file)
         if values.get("model_type", "albert") != "albert":
             raise ValueError(f"{file} describes a {values['model_type']!r} model, not 'albert'")
         try:

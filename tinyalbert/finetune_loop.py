@@ -29,6 +29,7 @@ import numpy as np
 
 from .backend import asarray, to_numpy
 from .cli import UsageError, check_backend_available, directory_path_problem
+from .jsonfile import read_json_object
 from .metrics import accuracy, entity_scores, macro_f1, squad_scores
 from .task_data import (IGNORE_INDEX, collate, encode_examples, label_list, read_task_file,
                         shortest_max_length)
@@ -327,11 +328,9 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
     would no longer be the one the checkpoint is part of)."""
     path = saved_checkpoint(out) / STATE_FILE
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise cannot_resume(path, f"not readable as JSON ({error})") from None
-    if not isinstance(state, dict):
-        raise cannot_resume(path, "not a JSON object")
+        state = read_json_object(path)
+    except (OSError, ValueError) as error:
+        raise cannot_resume(path, str(error)) from None
     saved = state["args"] if isinstance(state.get("args"), dict) else {}
     broken = [name for name, kind in STATE_FIELDS.items() if not isinstance(state.get(name, ...), kind)]
     broken += [f"args.{name}" for name in RESUMED_OPTIONS if name not in saved]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .jsonfile import parse_json
 from .train.text import read_utf8
 
 TASKS = ("text-classification", "token-classification", "question-answering", "multiple-choice")
@@ -54,10 +55,7 @@ def read_records(path) -> list[tuple[int, dict]]:
     for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}, line {number}: not valid JSON ({error.msg})") from None
+        record = parse_json(line, f"{path}, line {number}")
         if not isinstance(record, dict):
             raise ValueError(f"{path}, line {number}: expected a JSON object per line")
         records.append((number, record))
@@ -208,12 +206,10 @@ def read_squad(path) -> list[dict]:
     Every question needs a unique id and at least one answer, a non-empty text found at its
     `answer_start` in the context."""
     path = _check_file(path)
+    document = parse_json(_read_text(path), str(path))
     try:
-        document = json.loads(_read_text(path))
         questions = [(paragraph["context"], qa) for article in document["data"]
                      for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error.msg})") from None
     except (KeyError, TypeError) as error:
         raise ValueError(f"{path}: not in the SQuAD v1.1 layout (data/paragraphs/qas/answers): missing {error}") from None
     if not questions:

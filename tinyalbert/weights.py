@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .backend import array_namespace, asarray
+from .jsonfile import read_json_object
 from .nn.encoder import layer_prefix
 
 SAFE_WEIGHTS_NAME = "model.safetensors"
@@ -232,11 +233,7 @@ def _read_weight_map(index: Path) -> dict:
     must be a plain file name in the index's directory, so an index cannot open (or, when saving
     over it, delete) files elsewhere. The name is checked, not where it leads: in the Hugging
     Face cache every shard is a symlink into `blobs/`."""
-    try:
-        content = json.loads(index.read_text(encoding="utf-8"))
-    except (ValueError, RecursionError) as error:  # also: not UTF-8, [[[[...]]]], an int of 5,000 digits
-        raise ValueError(f"{index} is not a valid shard index: {error}") from None
-    weight_map = content.get("weight_map") if isinstance(content, dict) else None
+    weight_map = read_json_object(index).get("weight_map")
     if not isinstance(weight_map, dict):
         raise ValueError(f"{index} must hold a JSON object with a \"weight_map\" object of tensor name -> shard file")
     for name, shard in weight_map.items():

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
+from ..jsonfile import read_json_object
 from .added_tokens import SPECIAL_TOKEN_ROLES, as_added_token, token_entry
 from .encoding import VERY_LARGE_INTEGER
 
@@ -74,13 +75,7 @@ def read_json(path: Path) -> dict:
     """The JSON object in ``path`` ({} when there is no such file); errors name the file."""
     if not path.is_file():
         return {}
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, RecursionError) as error:  # also: not UTF-8, [[[[...]]]], an int of 5,000 digits
-        raise ValueError(f"{path} is not valid JSON: {error}") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{path} must hold a JSON object, got {type(value).__name__}")
-    return value
+    return read_json_object(path)
 
 
 def _saved_added_tokens(directory: Path, config: dict) -> dict:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backend import asarray, to_numpy
+from ..jsonfile import read_json_object
 from ..models import AlbertForPreTraining
 from ..weights import write_safetensors
 from .arguments import TrainingArguments, saved_arguments
@@ -111,10 +112,10 @@ def read_trainer_state(directory: Path) -> dict:
     """trainer_state.json of a checkpoint; CheckpointError names the file if it is unreadable."""
     path = directory / STATE_FILE
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        state = read_json_object(path)
+    except (OSError, ValueError) as error:
         raise CheckpointError(f"cannot read {path}: {error}") from None
-    missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
+    missing = [key for key in STATE_KEYS if key not in state]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}: not a complete trainer state")
     problem = trainer_state_problem(state)
