@@ -26,8 +26,10 @@ NO_TYPE_IDS = ["input_ids", "attention_mask"]
 def transformers():
     """transformers 4.53.3, the reference; the tests that take it carry ``@pytest.mark.reference``."""
     module = pytest.importorskip("transformers")
+    verbosity = module.logging.get_verbosity()
     module.logging.set_verbosity_error()  # its "keyword arguments not recognized" lines are expected here
-    return module
+    yield module
+    module.logging.set_verbosity(verbosity)  # later modules compare Transformers' warnings with ours
 
 
 def _pair(transformers, **options):
