@@ -101,3 +101,40 @@ def test_namespace_of_mixed_or_foreign_arrays_is_refused():
     moved = asarray(xps, np.arange(3.0))
     assert array_namespace(moved) is xps
     np.testing.assert_array_equal(to_numpy(moved), np.arange(3.0))
+
+
+def test_a_numpy_model_takes_arrays_that_refuse_implicit_host_copies():
+    """CuPy arrays refuse np.asarray; array_api_strict arrays on its second device refuse it the
+    same way. Before, load_state_dict of a GPU model's state, a constructor given its params and a
+    call with its input ids all failed with TypeError in np.asarray."""
+    import tinyalbert
+
+    xps = pytest.importorskip("array_api_strict")
+    device = xps.Device("device1")
+    config = tinyalbert.AlbertConfig(vocab_size=20, embedding_size=4, hidden_size=8, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=8)
+    source = tinyalbert.AlbertForMaskedLM(config)
+    on_device = {name: xps.asarray(np.asarray(value), device=device) for name, value in source.params.items()}
+    ids = np.array([[2, 5, 7, 3]])
+    expected = np.asarray(source(input_ids=ids).logits)
+
+    target = tinyalbert.AlbertForMaskedLM(config, params=on_device)
+    np.testing.assert_array_equal(np.asarray(target(input_ids=xps.asarray(ids, device=device)).logits), expected)
+    reloaded = tinyalbert.AlbertForMaskedLM(config)
+    reloaded.load_state_dict({name: xps.asarray(np.asarray(value), device=device)
+                              for name, value in source.state_dict().items()})
+    np.testing.assert_array_equal(np.asarray(reloaded(input_ids=ids).logits), expected)
+
+
+def test_a_cupy_without_the_array_api_names_is_refused_with_the_version_needed(monkeypatch):
+    """CuPy 13 has no permute_dims (nor matrix_transpose, concat, ...): the first linear layer
+    failed with AttributeError; now the backend names the version it needs."""
+    import sys
+    import types
+
+    fake = types.ModuleType("cupy")
+    fake.__version__ = "13.6.0"
+    fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    with pytest.raises(RuntimeError, match="needs CuPy 14 or later, found 13.6.0"):
+        get_backend("cupy")

@@ -211,6 +211,18 @@ def test_every_head_matches_transformers_on_cupy(load_in_tinyalbert, data, class
 
 
 @pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA GPU")
+def test_a_float16_model_with_exact_gelu_stays_float16_on_cupy():
+    """CuPy's erf computes float16 in float64 and returns that: the ALBERT v1 activation turned a
+    float16 model's hidden states (and so its logits and gradients) into float64."""
+    import cupy
+
+    values = dict(vocab_size=30, embedding_size=4, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+                  intermediate_size=16, max_position_embeddings=8, hidden_act="gelu")
+    model = tinyalbert.AlbertForMaskedLM(tinyalbert.AlbertConfig(**values), backend="cupy", dtype="float16")
+    assert model(input_ids=np.array([[2, 5, 9, 3]])).logits.dtype == cupy.float16
+
+
+@pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA GPU")
 def test_model_device_names_the_gpu_on_cupy():
     import cupy
 

@@ -55,6 +55,9 @@ def get_backend(backend: str | ModuleType = "numpy") -> ModuleType:
                 f"backend 'cupy' needs CuPy and a CUDA GPU ({type(error).__name__}: {error}); "
                 "install CuPy for your CUDA version (e.g. `pip install cupy-cuda12x`, or cupy-cuda13x) or use backend='numpy'"
             ) from None
+        if not hasattr(cupy, "permute_dims"):  # the Array API names the code calls came with CuPy 14
+            raise RuntimeError(f"backend 'cupy' needs CuPy 14 or later, found {cupy.__version__}: "
+                               "`pip install -U cupy-cuda12x` (or cupy-cuda13x)")
         return cupy
     if backend in ("array_api_strict", "array-api-strict"):
         return importlib.import_module("array_api_strict")
@@ -182,6 +185,8 @@ def asarray(xp: ModuleType, value, dtype=None):
         return None
     if is_torch_tensor(value):  # a tensor from a Transformers model: detached, copied to the host
         value = to_numpy(value)
+    if xp is np and hasattr(value, "__array_namespace__") and not isinstance(value, (np.ndarray, np.generic)):
+        value = to_numpy(value)  # a CuPy array refuses np.asarray (no silent copies off the GPU): copy it here
     if xp is np or getattr(xp, "__name__", "") == "cupy":
         return xp.asarray(value, dtype=dtype)
     if getattr(value, "__array_namespace__", None) is not None and value.__array_namespace__() is xp:
@@ -246,7 +251,7 @@ def erf(x):
     if getattr(xp, "__name__", "") == "cupy":
         from cupyx.scipy.special import erf as cupy_erf
 
-        return cupy_erf(x)
+        return cupy_erf(x).astype(x.dtype, copy=False)  # CuPy's erf computes float16 in float64, and returns that
     return erf_generic(x)
 
 
