@@ -269,3 +269,14 @@ def test_setting_an_unset_output_field_keeps_transformers_key_order():
     assert list(ours.keys()) == list(theirs.keys()) == ["logits", "loss"]
     assert ours.to_tuple()[1] == theirs.to_tuple()[1] == 2.0 and ours[1] == 2.0
     assert not isinstance(ours, dict)  # documented in docs/parity.md
+
+
+@pytest.mark.parametrize("bad", [-1, 10_000])
+def test_the_input_embeddings_check_ids_as_a_model_call_does(bad):
+    """get_input_embeddings()(ids) read -1 as the last row (torch's nn.Embedding raises); on CuPy
+    any id out of range wrapped around silently."""
+    model = tinyalbert.AlbertModel(AlbertConfig(**SMALL))
+    embeddings = model.get_input_embeddings()
+    np.testing.assert_array_equal(embeddings(np.array([[1, 2]])), embeddings.weight[[1, 2]][None])
+    with pytest.raises(ValueError, match=rf"input_ids must lie in \[0, {SMALL['vocab_size']}\), got {bad}"):
+        embeddings(np.array([[1, bad]]))

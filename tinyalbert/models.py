@@ -29,7 +29,7 @@ from .nn.embeddings import embedding_lookup
 from .nn.heads import UNTIED_DECODER, WORD_EMBEDDINGS
 from .nn.losses import cross_entropy_forward
 from .nn.pretraining import SOP_CLASSES, SOP_PREFIX, pretraining_backward, pretraining_forward
-from .inputs import check_labels, output_flags, prepare_inputs
+from .inputs import check_ids, check_labels, output_flags, prepare_inputs
 from .outputs import (  # noqa: F401  (the output classes are importable from here too, as in Transformers)
     AlbertForPreTrainingOutput, BaseModelOutputWithPooling, MaskedLMOutput, ModelOutput,
 )
@@ -550,7 +550,8 @@ class WordEmbeddings:
         return self.model.config.pad_token_id
 
     def __call__(self, input_ids):
-        return embedding_lookup(self.weight, asarray(self.model.xp, input_ids))
+        # Checked as a model call checks them: NumPy would read -1 as the last row, CuPy wraps any id.
+        return embedding_lookup(self.weight, check_ids(self.model.xp, input_ids, "input_ids", self.num_embeddings))
 
 
 class MlmDecoder:
