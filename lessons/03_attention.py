@@ -172,7 +172,8 @@ assert np.allclose(our_first_map, attentions[0], atol=1e-5)
 # \text{relative\_key\_query:}\quad q_i \cdot D_{i-j} + k_j \cdot D_{i-j}.$$
 #
 # (Transformers adds these after the division by $\sqrt d$.) The row of $D$ used for the pair
-# $(i, j)$ is $i - j + P - 1$:
+# $(i, j)$ is $i - j + P - 1$; `relative_distances` returns these row indices, not the distances
+# $i - j$ themselves:
 
 # %%
 P, seq = 8, 6

@@ -132,8 +132,8 @@ def encoder_loop(first_hidden, attention_mask, params, config):
 
 
 # The first hidden state is the projected embedding of lesson 2, h0 = LayerNorm(embeddings) W_map^T + b_map.
-embedded = out.hidden_states[0]
-states = encoder_loop(embedded, inputs["attention_mask"], params, config)
+first_hidden = out.hidden_states[0]
+states = encoder_loop(first_hidden, inputs["attention_mask"], params, config)
 print(f"{config.num_hidden_layers} passes of {config.num_hidden_groups} stored layer(s); "
       f"largest difference from the model: {max(np.abs(a - b).max() for a, b in zip(states, out.hidden_states)):.1e}")
 assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(states, out.hidden_states))

@@ -115,7 +115,7 @@ assert np.allclose(hidden, body.last_hidden_state, atol=1e-4) and np.allclose(po
 # same numbers:
 
 # %%
-page_hidden, page_pooled = tinyalbert.onepage.albert(p, config, ids, mask, types)
+page_hidden, page_pooled = tinyalbert.onepage.albert(p, config, ids, attention_mask=mask, token_type_ids=types)
 print("largest difference from tinyalbert.onepage:", np.abs(page_hidden - hidden).max())
 assert np.allclose(page_hidden, hidden, atol=1e-5) and np.allclose(page_pooled, pooled, atol=1e-5)
 

@@ -246,6 +246,7 @@ attention_mask = np.array([[1] * 7, [1] * 5 + [0] * 2])
 loss, grads = model.loss_and_grads(input_ids, labels, sop_labels, attention_mask=attention_mask)
 
 def model_loss(params):
+    # `params` is model.params itself, which check_gradients perturbs in place: the model reads it there
     return float(model(input_ids=input_ids, attention_mask=attention_mask, labels=labels,
                        sentence_order_label=sop_labels).loss)
 

@@ -218,7 +218,8 @@ for _ in range(num_sequences):
     outcome["[MASK]"] += np.sum(masked[chosen] == special.mask)
     outcome["kept"] += np.sum(masked[chosen] == tokens[chosen])
     outcome["random"] += np.sum((masked[chosen] != special.mask) & (masked[chosen] != tokens[chosen]))
-    # the spans themselves: the same draw the library makes, on the same words
+    # the spans themselves (mask_tokens does not return its own): a fresh draw by the library's
+    # procedure, on the same words
     words = masking.group_into_words(tokens, special, is_word_start)
     budget = masking.num_tokens_to_predict(len(tokens), 0.15, 20)
     for _, num_words in masking.sample_masked_spans([len(w) for w in words], budget, rng):
@@ -449,7 +450,8 @@ except NotImplementedError:
     print("Exercise 2: not attempted yet. Write mask_statistics above and run this cell again.")
 
 # %% [markdown]
-# **Exercise 3 (no self-check).** Set `max_ngram=1` in `mask_tokens` and measure again: which of
+# **Exercise 3 (no self-check).** In the measuring cell of section 3, build the `Masking` with
+# `max_ngram=1` and pass `max_ngram=1` to `sample_masked_spans` too, then measure again: which of
 # the statistics of section 3 change, and which stay? Why does the ALBERT paper mask whole-word
 # n-grams at all (hint: what can a model predict from the other pieces of the same word)?
 #

@@ -132,3 +132,32 @@ def test_numeric_gradient_array_refuses_a_d_out_of_another_shape():
     transposed = x.copy().T  # and a transposed x works like any other
     np.testing.assert_allclose(numeric_gradient_array(np.tanh, transposed, np.ones((4, 3))),
                                1 - np.tanh(transposed) ** 2, rtol=1e-7)
+
+
+# --- check_gradients with `sample` and no `rng`: a fixed generator, not an AttributeError ---------------
+def perturbed_entries(values, sample):
+    """The flat indices of x that a sampled check_gradients without rng perturbs."""
+    original = values["x"].copy()
+    seen = set()
+
+    def recording(current):
+        seen.update(np.flatnonzero(current["x"] != original).tolist())
+        return cubic(current)
+
+    check_gradients(recording, values, {"x": 3 * values["w"] * values["x"] ** 2}, sample=sample)
+    return seen
+
+
+def test_sample_without_rng_checks_the_same_entries_every_time():
+    rng = np.random.default_rng(0)
+    values = {"x": rng.normal(size=40), "w": rng.normal(size=40)}
+    first = perturbed_entries(values, sample=3)
+    assert len(first) == 3
+    assert perturbed_entries(values, sample=3) == first
+
+
+def test_sample_without_rng_still_catches_a_wrong_gradient():
+    rng = np.random.default_rng(1)
+    values = {"x": rng.normal(size=40), "w": rng.normal(size=40)}
+    with pytest.raises(AssertionError, match="w: relative gradient error"):
+        check_gradients(cubic, values, {"w": values["x"] ** 2}, sample=3)

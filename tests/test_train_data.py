@@ -693,8 +693,8 @@ def test_anything_but_a_generator_is_refused_saying_what_to_pass(entry, rng):
 
 
 def test_word_start_ids_from_any_iterable_of_ids():
-    from tinyalbert.train.masking import _word_start_mask
+    from tinyalbert.train.masking import word_start_mask
 
-    expected = _word_start_mask([5, 7, 9], 12)
+    expected = word_start_mask([5, 7, 9], 12)
     for ids in ((i for i in (5, 7, 9)), {5: 0, 7: 0, 9: 0}.keys(), range(5, 10, 2), {9, 7, 5}):
-        np.testing.assert_array_equal(_word_start_mask(ids, 12), expected)
+        np.testing.assert_array_equal(word_start_mask(ids, 12), expected)

@@ -15,8 +15,9 @@ h^2 * |f'''| ~ 1e-12 relative; the rounding of f itself, divided by 2h, adds abo
     max |analytic - numeric|  <=  rel_tol * max(max |numeric|, floor)
 
 with rel_tol = 1e-6 (far above both errors, far below any real mistake, which shows up at its own
-size: a gradient 1% off gives 1e-2) and floor = 1e-2, an absolute floor of 1e-8 for gradients
-that are tiny or exactly zero (the key bias of attention: softmax ignores a constant shift).
+size: a gradient 1% off gives 1e-2) and floor = 1e-2, the smallest scale the error is divided by:
+for gradients that are tiny or exactly zero (the key bias of attention: softmax ignores a
+constant shift) the check becomes an absolute tolerance, rel_tol * floor = 1e-8.
 In float32 the rounding term is about 5e8 times larger (machine epsilon 1.2e-7 against
 2.2e-16): with h = 1e-6 a float32 numeric gradient is off by 1e-2 to 1e-1 relative, so check
 gradients in float64.
@@ -112,8 +113,12 @@ def check_gradients(scalar_fn, values: dict, analytic: dict, rng=None, sample: i
 
     values: name -> float64 NumPy array, the inputs `scalar_fn` reads. With `sample`, only that many
     random entries (drawn from `rng`) of each array are checked: the whole-model checks use it.
+    Without `rng` the entries come from `np.random.default_rng(0)`, so a call checks the same
+    entries every time it runs.
     """
     assert analytic, "nothing to check"
+    if sample is not None and rng is None:
+        rng = np.random.default_rng(0)
     for name, gradient in analytic.items():
         gradient = np.asarray(gradient)
         assert gradient.shape == values[name].shape, f"{name}: gradient shape {gradient.shape} != {values[name].shape}"

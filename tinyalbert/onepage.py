@@ -39,20 +39,20 @@ def linear(x, p, name):  # weights stored (out, in), as in the checkpoint
     return x @ p[name + ".weight"].T + p[name + ".bias"]
 
 
-def attention(x, p, mask_bias, heads, eps):  # [batch, seq, hidden] -> [batch, seq, hidden]
+def attention(x, p, mask_bias, heads, eps):  # (batch, seq, hidden) -> (batch, seq, hidden)
     batch, seq, hidden = x.shape
 
-    def split(t):  # [batch, seq, hidden] -> [batch, heads, seq, head_size]
+    def split(t):  # (batch, seq, hidden) -> (batch, heads, seq, head_size)
         return t.reshape(batch, seq, heads, hidden // heads).transpose(0, 2, 1, 3)
 
     q, k, v = split(linear(x, p, "query")), split(linear(x, p, "key")), split(linear(x, p, "value"))
-    scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hidden // heads) + mask_bias  # [batch, heads, seq, seq]
+    scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hidden // heads) + mask_bias  # (batch, heads, seq, seq)
     context = (softmax(scores) @ v).transpose(0, 2, 1, 3).reshape(batch, seq, hidden)
     return layer_norm(x + linear(context, p, "dense"), p, "LayerNorm", eps)
 
 
-def feed_forward(x, p, act, eps):  # [batch, seq, hidden] -> [batch, seq, hidden]
-    inner = ACTIVATIONS[act](linear(x, p, "ffn"))  # [batch, seq, intermediate]
+def feed_forward(x, p, act, eps):  # (batch, seq, hidden) -> (batch, seq, hidden)
+    inner = ACTIVATIONS[act](linear(x, p, "ffn"))  # (batch, seq, intermediate)
     return layer_norm(x + linear(inner, p, "ffn_output"), p, "full_layer_layer_norm", eps)
 
 
@@ -61,18 +61,18 @@ def below(params, prefix):  # the entries under `prefix`, keyed by the rest of t
 
 
 def albert(params, config, input_ids, attention_mask=None, token_type_ids=None):
-    """input_ids [batch, seq] -> (hidden [batch, seq, hidden_size], pooled [batch, hidden_size])."""
+    """input_ids (batch, seq) -> (hidden (batch, seq, hidden_size), pooled (batch, hidden_size))."""
     c, eps = config, config.layer_norm_eps
     batch, seq = input_ids.shape
     attention_mask = np.ones((batch, seq)) if attention_mask is None else attention_mask
     token_type_ids = np.zeros((batch, seq), dtype=int) if token_type_ids is None else token_type_ids
     emb = below(params, "albert.embeddings.")
 
-    # factorized embedding: a small [vocab, E] table, then one E -> H projection
+    # factorized embedding: a small (vocab, E) table, then one E -> H projection
     x = (emb["word_embeddings.weight"][input_ids] + emb["position_embeddings.weight"][np.arange(seq)]
-         + emb["token_type_embeddings.weight"][token_type_ids])  # [batch, seq, E]
+         + emb["token_type_embeddings.weight"][token_type_ids])  # (batch, seq, E)
     x = layer_norm(x, emb, "LayerNorm", eps)
-    x = linear(x, params, "albert.encoder.embedding_hidden_mapping_in")  # [batch, seq, H]
+    x = linear(x, params, "albert.encoder.embedding_hidden_mapping_in")  # (batch, seq, H)
 
     # padding keys get the most negative float: exp(score) = 0 after the softmax
     dtype = x.dtype
@@ -91,8 +91,8 @@ def albert(params, config, input_ids, attention_mask=None, token_type_ids=None):
 
 
 def mlm_logits(params, config, hidden):
-    """hidden [batch, seq, H] -> logits [batch, seq, vocab]: H -> E, then the tied word table."""
+    """hidden (batch, seq, H) -> logits (batch, seq, vocab): H -> E, then the tied word table."""
     x = ACTIVATIONS[config.hidden_act](linear(hidden, params, "predictions.dense"))
-    x = layer_norm(x, params, "predictions.LayerNorm", config.layer_norm_eps)  # [batch, seq, E]
+    x = layer_norm(x, params, "predictions.LayerNorm", config.layer_norm_eps)  # (batch, seq, E)
     decoder = params.get("predictions.decoder.weight", params["albert.embeddings.word_embeddings.weight"])
     return x @ decoder.T + params["predictions.bias"]

@@ -19,7 +19,7 @@ from .layernorm import LayerNormCache, layernorm_backward, layernorm_forward
 class EmbeddingCache(NamedTuple):
     input_ids: object  # (batch, seq) or None when inputs_embeds were given
     token_type_ids: object  # (batch, seq)
-    position_ids: object  # (batch or 1, seq), or None for relative position types
+    position_ids: object  # (batch, seq), (1, seq) or (seq,); None for relative position types
     table_rows: dict  # rows of each table, keyed like `weights`: the shapes of the gradients
     padding_idx: object  # int or None: the word row whose lookups get no gradient
     layernorm: LayerNormCache
@@ -54,7 +54,9 @@ def embeddings_forward(
 ):
     """input_ids (batch, seq) int -> (batch, seq, embedding_size).
 
-    padding_idx: the word id whose embedding row gets no gradient (only the backward uses it).
+    token_type_ids: (batch, seq); position_ids: (batch, seq), or (1, seq) or (seq,) broadcast
+    over the batch. padding_idx: the word id whose embedding row gets no gradient (only the
+    backward uses it).
     """
     embedded = embedding_lookup(weights["word_embeddings.weight"], input_ids) if inputs_embeds is None else inputs_embeds
     embedded = embedded + embedding_lookup(weights["token_type_embeddings.weight"], token_type_ids)

@@ -94,7 +94,9 @@ def encoder_forward(
     layer's intermediate arrays are freed as soon as the next layer has run.
 
     Returns (last_hidden, all_hidden_states or None, all_attentions or None, cache).
-    head_mask: None or (num_hidden_layers, 1, heads, 1, 1) (`expand_head_mask`).
+    head_mask: None or 5-D, (num_hidden_layers, batch or 1, heads or 1, seq or 1, seq or 1), as
+    `expand_head_mask` returns it ((num_hidden_layers, 1, heads, 1, 1) from a 1-D or 2-D mask);
+    `head_mask_row` picks the row that multiplies each layer's attention probabilities.
     """
     hidden, mapping_cache = linear_forward(
         embedded, params[ENCODER_PREFIX + "embedding_hidden_mapping_in.weight"],

@@ -33,7 +33,7 @@ class AlbertInputs(NamedTuple):
     input_ids: object
     attention_mask: object
     token_type_ids: object
-    position_ids: object  # (1 or batch, seq)
+    position_ids: object  # (1 or batch, seq); (1 or batch * choices, seq) for multiple choice
 
 
 class HeadCache(NamedTuple):

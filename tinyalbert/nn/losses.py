@@ -22,7 +22,8 @@ class CrossEntropyCache(NamedTuple):
 
 
 def cross_entropy_forward(logits, targets, ignore_index: int = IGNORE_INDEX):
-    """Mean negative log-likelihood. logits (n, classes), targets (n,) int -> scalar.
+    """Mean negative log-likelihood. logits (n, classes), targets (n,) int -> (mean loss, a 0-d
+    array; cache = CrossEntropyCache).
 
     With no counted target the mean is 0/0 = nan, as in torch.
     """
@@ -74,8 +75,8 @@ def mse_backward(d_loss, difference):
 
 
 def bce_with_logits_forward(logits, targets):
-    """logits, targets in [0, 1] (same shape) -> (binary cross-entropy averaged over all
-    entries, a 0-d array; cache = (logits, targets)), in the overflow-safe form
+    """logits (any real values) and targets in [0, 1], of the same shape -> (binary cross-entropy
+    averaged over all entries, a 0-d array; cache = (logits, targets)), in the overflow-safe form
     max(x, 0) - x*y + log(1 + exp(-|x|))."""
     xp = array_namespace(logits)
     loss = xp.maximum(logits, xp.zeros_like(logits)) - logits * targets + xp.log1p(xp.exp(-xp.abs(logits)))

@@ -160,12 +160,12 @@ def pretraining_backward(cache: PretrainingCache) -> dict:
     cache.body = None
     grads.update(body_grads)
     if d_decoder_weight is not None:
-        # The decoder's weight is the word-embedding table (tied): the table gets the gradient of
-        # its lookup in the embedding plus that of its use as the decoder.
-        if UNTIED_DECODER in params:
+        if UNTIED_DECODER in params:  # a decoder matrix of its own: the gradient is all its own
             grads[UNTIED_DECODER] = d_decoder_weight
         elif WORD_EMBEDDINGS in grads:
+            # Tied: the decoder's weight is the word-embedding table, which gets the gradient of
+            # its lookup in the embedding plus that of its use as the decoder.
             grads[WORD_EMBEDDINGS] += d_decoder_weight  # perf: in place (vocab x E)
-        else:  # inputs_embeds replaced the lookup
+        else:  # tied, but inputs_embeds replaced the lookup: the decoder is the table's only use
             grads[WORD_EMBEDDINGS] = d_decoder_weight
     return complete_grads(params, grads)

@@ -26,13 +26,17 @@ POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
 class RelativePositionCache(NamedTuple):
     queries: object  # (batch, heads, seq, head_size)
     keys: object  # (batch, heads, seq, head_size), or None for relative_key
-    distances: object  # (seq, seq) row of the table used at each (l, r)
+    distances: object  # (seq, seq) table row of each (l, r): (l - r) + max_positions - 1, not l - r
     table: object  # (seq, seq, head_size) the gathered rows T[l - r]
     num_distances: int  # rows of distance_embedding.weight
 
 
 def relative_distances(xp, seq_len: int, max_positions: int):
-    """(seq, seq) row index into the distance table: (l - r) + max_positions - 1, never negative."""
+    """(seq, seq) row indices into the distance table, not the distances l - r themselves.
+
+    Row (l - r) + max_positions - 1: the distance shifted so that it is never negative (distance 0
+    is row max_positions - 1).
+    """
     positions = xp.arange(seq_len)
     return positions[:, None] - positions[None, :] + (max_positions - 1)
 
@@ -68,10 +72,12 @@ def relative_position_forward(queries, keys, distance_embedding, *, position_emb
 
 
 def relative_position_backward(d_scores, cache: RelativePositionCache):
-    """d_scores (batch, heads, seq, seq) -> ((d_queries, d_keys or None), {"weight": d_table}).
+    """d_scores (batch, heads, seq, seq) -> ((d_queries, d_keys or None), {"weight": d_weight}).
 
-    d_queries, d_keys: (batch, heads, seq, head_size); "weight" is the gradient of the whole
-    distance table, every row the sum over all (l, r) at that distance.
+    d_queries, d_keys: (batch, heads, seq, head_size); d_weight: (2 * max_positions - 1,
+    head_size), the gradient of the whole distance table, not of the (seq, seq, head_size) rows
+    gathered from it: the gradients of the gathered rows are scatter-added, so every table row
+    holds the sum over all (l, r) at its distance (zero for distances the sequence never reaches).
     """
     xp = array_namespace(d_scores)
     batch, heads, seq, head_size = cache.queries.shape

@@ -39,7 +39,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from ..nn.losses import IGNORE_INDEX
-from .masking import Masking, SpecialIds, _word_start_mask, check_generator, check_masking, mask_tokens
+from .masking import Masking, SpecialIds, check_generator, check_masking, mask_tokens, word_start_mask
 
 FIELDS = ("input_ids", "token_type_ids", "attention_mask", "labels", "sentence_order_label")
 
@@ -255,7 +255,7 @@ def create_pretraining_examples(
     The corpus is passed over `dupe_factor` times (the original used 40), each pass with
     fresh pair boundaries and masks, so one text is seen under several masks.
     `word_start_ids`: the ids (or a (vocab,) bool mask, NumPy, list or torch) of the pieces that
-    begin a word, for whole-word n-grams (see `word_start_ids_from_pieces`, and `_word_start_mask`
+    begin a word, for whole-word n-grams (see `word_start_ids_from_pieces`, and `word_start_mask`
     for what is refused); None makes every token a word. Empty sentences are dropped.
     `masked_lm_prob=0` gives unmasked examples, for `BatchIterator(..., remask=...)` to mask anew
     at every pass.
@@ -264,7 +264,7 @@ def create_pretraining_examples(
     _check_recipe(max_seq_length, short_seq_prob, dupe_factor)
     if any(not 0 <= token_id < vocab_size for token_id in special_ids):
         raise ValueError(f"special ids {tuple(special_ids)} must lie in [0, {vocab_size})")
-    masking = Masking(masked_lm_prob, max_predictions_per_seq, max_ngram, _word_start_mask(word_start_ids, vocab_size))
+    masking = Masking(masked_lm_prob, max_predictions_per_seq, max_ngram, word_start_mask(word_start_ids, vocab_size))
     check_masking(masking, vocab_size)
     documents = [[sentence for sentence in document if len(sentence)] for document in documents]
     documents = [document for document in documents if document]

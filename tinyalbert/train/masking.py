@@ -93,7 +93,7 @@ def checked_masking_inputs(token_ids, vocab_size: int, rng, masking: Masking) ->
     return token_ids.astype(np.int64, copy=False)  # mask_tokens copies it once, for the masked ids
 
 
-def _word_start_mask(word_start_ids, vocab_size: int) -> np.ndarray | None:
+def word_start_mask(word_start_ids, vocab_size: int) -> np.ndarray | None:
     """`word_start_ids` as a (vocab,) bool mask.
 
     Booleans (a NumPy array, a list, a torch tensor) are the mask itself, and must have one
@@ -165,7 +165,7 @@ def sample_masked_spans(
 
     Every word is a candidate start, visited in random order until `num_to_predict` tokens
     are chosen. At each start an n-gram length is drawn with P(n) ∝ 1/n (among the lengths
-    that fit before the last word); if the n-gram has more tokens than the budget has left,
+    that end on or before the last word); if the n-gram has more tokens than the budget has left,
     shorter n-grams are tried; an n-gram that still does not fit, or that touches a word
     already chosen, is skipped. The spans returned never overlap and hold at most
     `num_to_predict` tokens.

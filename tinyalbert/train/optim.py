@@ -269,8 +269,9 @@ def clip_grad_global_norm(grads: Mapping, max_norm: float) -> tuple[dict, object
 
     Returns `(clipped_grads, total_norm)`, total_norm being the norm before clipping as a 0-d
     array. Like `torch.nn.utils.clip_grad_norm_`: the scale is max_norm / (total_norm + 1e-6),
-    applied only when it is below 1, so the direction of the update never changes. A negative
-    or nan `max_norm` is refused (torch would flip the gradients, or not clip).
+    applied only when it is below 1 (clipping never enlarges a gradient); it is one factor for
+    every tensor, so the direction of the update is kept. A negative or nan `max_norm` is
+    refused (torch would flip the gradients, or not clip).
     """
     if not max_norm >= 0.0:
         raise ValueError(f"max_norm must be >= 0, got {max_norm}")
