@@ -157,6 +157,32 @@ def test_loss_scales_weight_each_term_and_its_gradient():
         np.testing.assert_allclose(grad, expected, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
+def test_pretraining_shards_sum_to_the_whole_batch_when_one_holds_no_masked_token(monkeypatch):
+    """Each of 2 stand-in processes' contributions, added as the all-reduce adds them, give the
+    whole batch's loss and gradients, in float64, though the second half has no MLM target. Its own
+    mean is 0/0 = nan, and 0 * nan made the job's loss nan: the trainer stopped with "loss is nan"
+    (whole-word masking at a low masking rate leaves such rows; a small batch per process, such halves)."""
+    from tinyalbert import AlbertForPreTraining
+    from tinyalbert.train import distributed
+
+    monkeypatch.setattr(distributed, "allreduce_sum", lambda flat, ranks, what="": flat)  # one process's part
+    config = AlbertConfig(vocab_size=30, embedding_size=6, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+                          intermediate_size=12, max_position_embeddings=8, classifier_dropout_prob=0.0)
+    rng = np.random.default_rng(5)
+    ids = rng.integers(5, 30, size=(4, 6))
+    labels = np.full_like(ids, -100)
+    labels[:2, 1:3] = ids[:2, 1:3]  # targets in the first half only
+    batch = {"input_ids": ids, "labels": labels, "sentence_order_label": np.array([0, 1, 1, 0]),
+             "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+    model = AlbertForPreTraining(config, dtype="float64", seed=4)
+    loss, grads = model.loss_and_grads(ids, labels, batch["sentence_order_label"])
+    parts = [distributed.data_parallel_loss_and_grads(model, batch, Ranks(None, rank, 2, None, 1.0)) for rank in (0, 1)]
+    assert all(np.isfinite(float(part_loss)) for part_loss, _ in parts)
+    assert sum(float(part_loss) for part_loss, _ in parts) == pytest.approx(float(loss), rel=1e-12)
+    for name, grad in grads.items():
+        np.testing.assert_allclose(sum(part[name] for _, part in parts), grad, rtol=1e-10, atol=1e-15, err_msg=name)
+
+
 # --- python -m tinyalbert.pretrain under mpiexec --------------------------------------------------
 def run_command(module, args, *, ranks=None, timeout=300):
     """`python -m MODULE ARGS`, under `mpiexec -n RANKS` when ranks are given."""

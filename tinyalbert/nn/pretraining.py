@@ -95,7 +95,7 @@ def pretraining_forward(params, config, input_ids, labels, sentence_order_label=
         loss, mlm_loss_cache = cross_entropy_forward(
             xp.reshape(logits, (-1, config.vocab_size)), xp.reshape(labels, (-1,))
         )
-        loss = loss if mlm_scale == 1.0 else loss * mlm_scale
+        loss = scaled(loss, mlm_scale)
     if with_sop:
         sop_logits, sop_cache = classifier_forward(
             body.pooled_output, weights_below(params, SOP_PREFIX), dropout=config.classifier_dropout_prob, rng=rng
@@ -104,7 +104,7 @@ def pretraining_forward(params, config, input_ids, labels, sentence_order_label=
         sop_loss, sop_loss_cache = cross_entropy_forward(
             xp.reshape(sop_logits, (-1, SOP_CLASSES)), xp.reshape(sentence_order_label, (-1,))
         )
-        sop_loss = sop_loss if sop_scale == 1.0 else sop_loss * sop_scale
+        sop_loss = scaled(sop_loss, sop_scale)
         loss = sop_loss if loss is None else loss + sop_loss
     outputs = PretrainingOutputs(logits, sop_logits, body.hidden_states, body.attentions)
     if not keep_caches:
@@ -115,6 +115,14 @@ def pretraining_forward(params, config, input_ids, labels, sentence_order_label=
         tuple(loss_scales),
     )
     return loss, outputs, cache
+
+
+def scaled(loss, scale: float):
+    """`loss` weighted by a process's share of the batch's targets. A share of 0 adds nothing: the
+    process's own mean is then 0/0 = nan, and 0 * nan would make the whole batch's loss nan."""
+    if scale == 1.0:
+        return loss
+    return array_namespace(loss).zeros_like(loss) if scale == 0 else loss * scale
 
 
 def labelled_rows(sequence_output, labels):
