@@ -240,6 +240,34 @@ def test_pretrain_under_mpiexec_takes_the_steps_of_one_process(corpus_and_tokeni
     assert (tmp_path / "two" / "final").is_dir()
 
 
+def test_pretrain_resumed_under_mpiexec_with_dropout_continues_as_the_unbroken_run(corpus_and_tokenizer, tmp_path):
+    """A checkpoint holds the first process's dropout generator only. The second process started
+    its generator afresh on --resume, so a run stopped and resumed drew other masks there than the
+    unbroken run (1e-2 apart after 8 steps); both now restart it at every checkpoint: bit for bit."""
+    needs_mpi()
+    import json
+
+    from safetensors.numpy import load_file
+
+    root = corpus_and_tokenizer
+    config = {**json.loads((root / "config.json").read_text()), "hidden_dropout_prob": 0.1,
+              "attention_probs_dropout_prob": 0.1, "classifier_dropout_prob": 0.1}
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    common = ["--corpus", str(root / "corpus.txt"), "--tokenizer", str(root / "tok"), "--config",
+              str(tmp_path / "config.json"), "--steps", "6", "--batch-size", "4", "--max-seq-length", "24",
+              "--lr", "3e-3", "--warmup-steps", "2", "--save-every", "3", "--log-every", "3", "--seed", "3"]
+    unbroken = pretrain([*common, "--out", str(tmp_path / "unbroken")], ranks=2)
+    assert unbroken.returncode == 0, unbroken.stderr
+    stopped = pretrain([*common, "--out", str(tmp_path / "pieces"), "--stop-at", "3"], ranks=2)
+    assert stopped.returncode == 0, stopped.stderr
+    resumed = pretrain([*common, "--out", str(tmp_path / "pieces"), "--resume"], ranks=2)
+    assert resumed.returncode == 0, resumed.stderr
+    whole = load_file(tmp_path / "unbroken" / "checkpoint" / "model.safetensors")
+    pieces = load_file(tmp_path / "pieces" / "checkpoint" / "model.safetensors")
+    for name in whole:
+        np.testing.assert_array_equal(pieces[name], whole[name], err_msg=name)
+
+
 def test_sigterm_to_mpiexec_saves_once_and_says_so_once(corpus_and_tokenizer, tmp_path):
     """mpiexec passes SIGTERM to every process; they agree on the step to stop after, the first one
     saves, and one line (not one per process) tells where the checkpoint is."""

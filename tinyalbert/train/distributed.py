@@ -24,7 +24,7 @@ ALBERT is where this pays: its shared layers make the gradient as small as its p
 Running without `mpiexec` changes nothing and never imports mpi4py. With CuPy arrays the sum
 runs on the GPU through NCCL (CuPy's bindings), so gradients never visit the host. A rank that
 dies or stops answering makes the others give up after `timeout_seconds` with a clear message
-instead of hanging in the collective.
+instead of hanging in the collective (the MPI ones: the NCCL all-reduce has no deadline yet).
 """
 from __future__ import annotations
 

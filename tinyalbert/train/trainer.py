@@ -209,7 +209,8 @@ class TrainingLoop:
         self.interval_start, self.interval_tokens = now, 0
 
     def save(self) -> None:
-        if not self.is_main:
+        if not self.is_main:  # a checkpoint holds the first process's generator: the others restart theirs
+            self.run.model.train(rng=follower_dropout_rng(self.args.seed, self.ranks.rank, self.step))
             return
         state = {"step": self.step, "total_steps": self.args.steps, "args": self.args.to_dict(),
                  "corpus_fingerprint": self.run.corpus_fingerprint, "history": self.history,
@@ -298,8 +299,16 @@ def prepare_on_ranks(args: TrainingArguments, ranks) -> PreparedRun:
     distributed.barrier(ranks, "waiting for the first process to prepare the run")
     if not ranks.is_main:
         run = prepare_run(args, follower=True)
-        run.model.train(rng=np.random.default_rng([args.seed, ranks.rank]))
+        step = (run.saved_state or {}).get("step", 0)
+        run.model.train(rng=follower_dropout_rng(args.seed, ranks.rank, step))
     return run
+
+
+def follower_dropout_rng(seed: int, rank: int, step: int) -> np.random.Generator:
+    """The dropout generator of process `rank` (not the first) from `step` on. A checkpoint holds
+    only the first process's generator; the others restart from (seed, rank, step) at every
+    checkpoint, in an unbroken run and in a resumed one alike, so both draw the same masks."""
+    return np.random.default_rng([seed, rank, step])
 
 
 def train(args: TrainingArguments, stream: TextIO | None = None) -> dict:
