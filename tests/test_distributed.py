@@ -268,6 +268,19 @@ def test_pretrain_resumed_under_mpiexec_with_dropout_continues_as_the_unbroken_r
         np.testing.assert_array_equal(pieces[name], whole[name], err_msg=name)
 
 
+def test_a_diverging_run_under_mpiexec_says_so_once(corpus_and_tokenizer, tmp_path):
+    """The summed loss is nan on every process at the same step: one error line, not one each."""
+    needs_mpi()
+    root = corpus_and_tokenizer
+    result = pretrain(["--corpus", str(root / "corpus.txt"), "--tokenizer", str(root / "tok"), "--config",
+                       str(root / "config.json"), "--steps", "8", "--batch-size", "4", "--max-seq-length", "24",
+                       "--lr", "1e38", "--warmup-steps", "0", "--clip-norm", "0", "--log-every", "1",
+                       "--out", str(tmp_path / "run")], ranks=2)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and " at step " in errors[0] and "training stopped" in errors[0], result.stderr
+
+
 def test_sigterm_to_mpiexec_saves_once_and_says_so_once(corpus_and_tokenizer, tmp_path):
     """mpiexec passes SIGTERM to every process; they agree on the step to stop after, the first one
     saves, and one line (not one per process) tells where the checkpoint is."""
@@ -402,6 +415,8 @@ def test_finetune_under_mpiexec_takes_the_steps_of_one_process(finetune_files, t
     parallel = finetune_command([*common, "--out", str(tmp_path / "two")], ranks=2)
     assert parallel.returncode == 0, parallel.stderr
     assert parallel.stdout.count('"best"') == 1, parallel.stdout
+    # The new head is announced once, as one process announces it (each process warned before).
+    assert single.stderr.count("newly initialized") == parallel.stderr.count("newly initialized") == 1, parallel.stderr
     start = load_file(root / "model" / "model.safetensors")
     one = load_file(tmp_path / "one" / "checkpoint" / "model.safetensors")
     two = load_file(tmp_path / "two" / "checkpoint" / "model.safetensors")

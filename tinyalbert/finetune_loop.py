@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import time
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -498,7 +499,10 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     overrides = {} if labels is None else {"id2label": {i: label for i, label in enumerate(labels)}}
     if args.task == "question-answering":
         overrides["id2label"] = {0: "LABEL_0", 1: "LABEL_1"}
-    model = load_model(args, source, overrides, labels)
+    with warnings.catch_warnings():
+        if not is_main:  # every process loads the same files: the first one tells what they hold
+            warnings.simplefilter("ignore")
+        model = load_model(args, source, overrides, labels)
     optimizer = AdamW(weight_decay=args.weight_decay)
     if args.resume:
         read_optimizer(out, optimizer, model)

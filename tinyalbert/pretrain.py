@@ -185,7 +185,8 @@ def _main(argv=None) -> int:
         namespace = build_parser().parse_args(argv)
         summary = train(arguments_from(namespace))
     except NonFiniteLossError as error:
-        print_error(error)
+        if str(error):  # empty on all processes but the first, under mpiexec
+            print_error(error)
         return EXIT_DIVERGED
     except TrainingInterrupted as error:
         if str(error):

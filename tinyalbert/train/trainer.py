@@ -265,7 +265,8 @@ class TrainingLoop:
             kept = checkpoint_dir(self.out)
             where = (f"the last good checkpoint (step {read_trainer_state(kept)['step']}) is in {kept}" if kept
                      else "no checkpoint had been saved yet")
-            raise NonFiniteLossError(f"{error}; training stopped, {where}") from None
+            # Every process stops at the same step (the loss is the sum of theirs): one says why.
+            raise NonFiniteLossError(f"{error}; training stopped, {where}" if self.is_main else "") from None
         finally:
             self.progress.close()
         self.save()
