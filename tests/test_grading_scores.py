@@ -169,7 +169,9 @@ def test_a_forward_that_changes_its_input_fails_whatever_it_patches():
     source = edited(LAYERNORM, "centered = inputs - xp.mean(inputs, axis=-1, keepdims=True)",
                     "inputs -= xp.mean(inputs, axis=-1, keepdims=True)\n    centered = inputs.copy()") + IN_PLACE_AND_PATCHED
     checks = graded("layernorm", source)
-    assert checks["forward"].score == 0 and checks["gradcheck"].score == 0
+    assert checks["forward"].score == 0
+    # The forward check alone penalizes the change: the backward agrees with this forward.
+    assert checks["gradcheck"].score == checks["gradcheck"].max_score
     assert checks["backward"].score == checks["backward"].max_score
     assert "changed its argument `inputs` in place" in failures(checks["forward"])[0]
 

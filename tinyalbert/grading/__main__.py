@@ -13,8 +13,8 @@ import time
 from ..cli import (OneLineErrorParser, UsageError, directory_path_problem, file_path_problem, int_at_least,
                    print_error)
 from .exercises import EXERCISES, select
-from .grade import (DEFAULT_BUDGET_S, DEFAULT_SEED, HEAVY_ENV, check_budget, duplicate_notes, grade, parse_points,
-                    read_files, rescale, submission_paths, unread_files, with_notes)
+from .grade import (DEFAULT_BUDGET_S, DEFAULT_SEED, HEAVY_ENV, check_budget, duplicate_notes, grade, link_notes,
+                    parse_points, read_files, rescale, submission_paths, unread_files, with_notes)
 from .report import clean_text, render, write_atomically, xml_text
 
 
@@ -104,8 +104,8 @@ def command_grade(args) -> int:
     submitted = [p for found in paths.values() for p in found]
     if args.output and os.path.exists(args.output) and any(os.path.samefile(args.output, p) for p in submitted):
         return usage_error(f"--output {args.output} is a file of the submission: the report would replace it")
-    # A name found twice in an uploaded folder: the report says which file was graded.
-    notes = duplicate_notes(paths, args.submission)
+    # A name found twice in an uploaded folder: the report says which file was graded; a link: that it was not read.
+    notes = duplicate_notes(paths, args.submission) + link_notes(args.submission)
     start = time.monotonic()
     try:
         results = grade(files, args.exercise, seed=args.seed, include_extra=bool(args.exercise),

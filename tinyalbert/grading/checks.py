@@ -103,14 +103,18 @@ class Checked:
     def __getattr__(self, name):
         return getattr(self.runner, name)
 
-    def call(self, target, args, kwargs=None, *, select=None, keep=None, perturbations=None) -> Outcome:
+    def call(self, target, args, kwargs=None, *, select=None, keep=None, perturbations=None,
+             check_arguments=True) -> Outcome:
+        """`check_arguments=False`: a change to the arguments does not fail the call (the gradcheck's
+        forward calls: each works on its own copy, and the forward check fails that change already)."""
         if keep:
             self.kept.pop(keep, None)
         outcome = self.runner.call(target, args, kwargs, select=select, keep=keep, perturbations=perturbations)
         if not outcome.ok:
             return outcome
         try:  # what the call got: the grader's arguments, and any kept value as it came back
-            sent = codec.copy_tree({"args": list(args), "kwargs": dict(kwargs or {})}, self.kept)
+            sent = codec.copy_tree({"args": list(args), "kwargs": dict(kwargs or {})}, self.kept) \
+                if check_arguments else None
         except (LookupError, TypeError):  # taken from a call that failed: nothing to compare it with
             sent = None
         if perturbations is None:
@@ -188,7 +192,8 @@ def run_backward(check, case, student, reference, rng):
 
 
 def run_gradcheck(check, case, student, reference, rng, entries: int, arrays=None):
-    forward = student.call(check.forward, case.args, case.kwargs, keep="forward", select=[list(check.outputs[0])])
+    forward = student.call(check.forward, case.args, case.kwargs, keep="forward", select=[list(check.outputs[0])],
+                           check_arguments=False)
     if not forward.ok:
         return f"your forward `{check.forward}` failed: {forward.error}"
     probe = probe_like(rng, forward.value[0])
@@ -206,7 +211,8 @@ def run_gradcheck(check, case, student, reference, rng, entries: int, arrays=Non
         array = np.asarray(_get(request, arg_path))
         chosen = rng.choice(array.size, size=min(entries, array.size), replace=False)
         perturbations = [[list(arg_path), int(i), sign * STEP] for i in chosen for sign in (1.0, -1.0)]
-        outcome = student.call(check.forward, case.args, case.kwargs, select=[list(check.outputs[0])], perturbations=perturbations)
+        outcome = student.call(check.forward, case.args, case.kwargs, select=[list(check.outputs[0])],
+                               perturbations=perturbations, check_arguments=False)
         values = []
         for item in outcome.value if outcome.ok else []:
             if not item.ok:
@@ -357,12 +363,23 @@ def _checked(runner):
 RUNNERS = {"forward": run_forward, "value": run_value, "backward": run_backward, "derivative": run_derivative}
 
 
+def run_properties(check: Check, student, reference, cases, rng) -> list:
+    """A property check's CaseResults; one failed case when it cannot even read what the student's
+    function returned (a value of another kind than its docstring says broke the check's own code)."""
+    try:
+        return check.run(student, reference, cases, rng)
+    except Exception as error:
+        return [CaseResult(f"{check.target} runs", False,
+                           f"could not check what `{check.target}` returned ({type(error).__name__}: {error}): return "
+                           "what its docstring says. If it does, this is a grader bug: tell the course staff")]
+
+
 def run_check(check: Check, student, reference, rng, *, draws: int, entries: int, arrays=None) -> list:
     """CaseResults of one check on every case. `student`/`reference` have a `call` like `Sandbox`'s."""
     cases = check.cases(rng, draws)
     student, reference = _checked(student), _checked(reference)  # the in-place check, here in the grader
     if check.kind == "property":
-        return check.run(student, reference, cases, rng)
+        return run_properties(check, student, reference, cases, rng)
     cases = [case._replace(name=with_shapes(case, check.forward or check.target)) for case in cases]
     results = []
     for case in cases:

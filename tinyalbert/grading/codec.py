@@ -29,6 +29,10 @@ import struct
 import numpy as np
 
 MAX_FRAME_BYTES = 256 * 1024 * 1024  # a result bigger than this is refused, not read
+# The JSON part alone: arrays travel in the archive, so only a value of millions of Python
+# numbers (a list, not an array) comes near it; decoding that would take the grader minutes,
+# outside every time limit of the student's calls.
+MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64  # containers nested deeper than this (or a container holding itself) travel as {"@bad"}
 
 
@@ -160,6 +164,16 @@ def _named_tuple(qualified: str, fields):
     return kind(*fields)
 
 
+class TooLarge(ValueError):
+    """A value whose JSON part is over `MAX_HEADER_BYTES`: refused, with a message for the student."""
+
+
+def too_large_message(size: int) -> str:
+    return (f"your function returned a value too large to grade: its numbers and containers outside NumPy arrays "
+            f"take {size / 2**20:.0f} MB to send, more than {MAX_HEADER_BYTES // 2**20} MB (return a NumPy array, "
+            "not a list or tuple of millions of numbers)")
+
+
 def to_bytes(value) -> bytes:
     """One frame for `value` (see the module docstring)."""
     tree, arrays = encode(value)
@@ -175,6 +189,8 @@ def to_bytes(value) -> bytes:
         entries[key].append(np.ascontiguousarray(array).reshape(-1))
         sizes[key] += int(array.size)
     header = json.dumps({"tree": tree, "layout": layout}).encode()
+    if len(header) > MAX_HEADER_BYTES:
+        raise TooLarge(too_large_message(len(header)))
     buffer = io.BytesIO()
     np.savez(buffer, *[np.concatenate(parts) for parts in entries.values()])
     archive = buffer.getvalue()

@@ -25,6 +25,11 @@ class Exercise(NamedTuple):
     def points(self) -> float:
         return sum(check.points for check in self.checks)
 
+    @property
+    def file_name(self) -> str:
+        """The student file of the exercise (`stubs.write_stubs` writes it): its definitions are graded first."""
+        return f"{self.name}.py"
+
 
 def inputs_and(mapping):
     """Gradient pairs: argument 0 -> gradient 0, plus `mapping(case)`."""

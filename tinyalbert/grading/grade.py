@@ -25,6 +25,7 @@ from .checks import CaseResult, InProcess, run_check
 from .exercises import select
 from .reference import reference_namespace
 from .sandbox import LOAD_TIMEOUT_NOTE, Limits, Outcome, Sandbox
+from .worker import FILE_TIMEOUT_NOTE
 
 HEAVY_ENV = "TINYALBERT_GRADING_HEAVY"
 DEFAULT_SEED = 20_250_611
@@ -138,8 +139,8 @@ def submission_paths(path) -> dict:
         return {path.name: [path]}
     if not path.is_dir():
         raise ValueError(f"SUBMISSION {path} does not exist")
-    found = [p for p in path.glob("*.py") if p.is_file() and not _system_copy(p.relative_to(path))] or \
-        [p for p in path.rglob("*.py") if p.is_file() and not _system_copy(p.relative_to(path))]
+    found = [p for p in path.glob("*.py") if _readable(p, path)] or \
+        [p for p in path.rglob("*.py") if _readable(p, path)]
     by_name: dict = {}
     for file in sorted(found, key=lambda p: (len(p.relative_to(path).parts), p.relative_to(path).parts)):
         by_name.setdefault(file.name, []).append(file)
@@ -152,10 +153,51 @@ def unread_files(path) -> list:
     path = pathlib.Path(path)
     if not path.is_dir():
         return []
-    found = [p.relative_to(path) for p in path.rglob("*.py") if p.is_file() and not _system_copy(p.relative_to(path))]
+    found = [p.relative_to(path) for p in path.rglob("*.py") if _readable(p, path)]
     if not any(len(p.parts) == 1 for p in found):
         return []
     return sorted((p.as_posix() for p in found if len(p.parts) > 1), key=lambda p: (p.count("/"), p))
+
+
+def _readable(file: pathlib.Path, top: pathlib.Path) -> bool:
+    """Whether `file` (found below the folder `top`) is a student's plain .py file: no link (the
+    file itself or a folder on the way from `top`, see `linked_entries`) and no system copy."""
+    relative = file.relative_to(top)
+    return not _through_a_link(relative, top) and file.is_file() and not _system_copy(relative)
+
+
+def _through_a_link(relative: pathlib.Path, top: pathlib.Path) -> bool:
+    """Whether `top / relative` or a folder on the way to it is a symbolic link."""
+    parts = relative.parts
+    return any((top / pathlib.Path(*parts[:depth])).is_symlink() for depth in range(1, len(parts) + 1))
+
+
+def linked_entries(path) -> list:
+    """The symbolic links in the submission folder `path` named `*.py` or leading to a folder, as
+    paths relative to it. They are never followed: the grader reads the submission as root, and a
+    link can point at any file root can read (the hidden seed of `grading.json`), whose text
+    would come back in the student's feedback."""
+    path = pathlib.Path(path)
+    if not path.is_dir():
+        return []
+    links = []
+    for folder, folders, files in os.walk(path):  # does not go into a linked folder (followlinks=False)
+        here = pathlib.Path(folder)
+        folders[:] = [f for f in folders if not _system_copy(pathlib.Path(f))]
+        links += [(here / name).relative_to(path) for name in folders if (here / name).is_symlink()]
+        links += [(here / name).relative_to(path) for name in files
+                  if name.endswith(".py") and (here / name).is_symlink() and not _system_copy(pathlib.Path(name))]
+    return sorted((p.as_posix() for p in links), key=lambda p: (p.count("/"), p))
+
+
+def link_notes(path) -> list:
+    """One note naming the links of the submission folder `path` that were not read (see `linked_entries`)."""
+    links = linked_entries(path)
+    if not links:
+        return []
+    shown = ", ".join(links[:5]) + (f" and {len(links) - 5} more" if len(links) > 5 else "")
+    return [f"{shown} {'is a symbolic link' if len(links) == 1 else 'are symbolic links'}, which the grader "
+            "does not follow: not read. Submit the files themselves"]
 
 
 def _system_copy(path: pathlib.Path) -> bool:
@@ -168,7 +210,15 @@ def _system_copy(path: pathlib.Path) -> bool:
 def read_files(paths: dict) -> dict:
     """file name -> source bytes of the graded file of each name (see `submission_paths`). The
     bytes are copied as they are, so a file's own coding declaration (latin-1, ...) holds."""
-    return {name: found[0].read_bytes() for name, found in paths.items()}
+    return {name: _read_no_link(found[0]) for name, found in paths.items()}
+
+
+def _read_no_link(path: pathlib.Path) -> bytes:
+    """The bytes of `path`, opened without following a link there (O_NOFOLLOW: a link put in place
+    since `submission_paths` looked is an error, not a read of its target)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    with open(fd, "rb") as handle:
+        return handle.read()
 
 
 def read_submission(path) -> dict:
@@ -223,15 +273,19 @@ def score_check(exercise, check, student, reference, seed, setting, flagged, fou
         return CheckResult(exercise.name, check.name, check.about, 0.0, check.points, [],
                            f"no points: {flagged[used[0]]}. Write `{used[0]}` yourself.")
     if missing:
-        errors = getattr(student, "info", {}).get("errors") or []
+        info = getattr(student, "info", {})
+        errors = info.get("errors") or []
         if not getattr(student, "files", True):
             why = ": the submission holds no .py files"
         elif errors:
-            why = f"; loading your files failed: {errors[0]}"
+            why = f"; loading your files failed: {_load_error(errors, exercise)}"
         elif unread:
             why = ""
         else:
             why = " (look for a typo in its name)"
+        importer = (info.get("imported") or {}).get(missing[0])
+        if importer:  # a given helper of another exercise's file: not the student's version, not copying either
+            why += f"; {importer} imports it from tinyalbert, which does not count as writing it"
         if unread:  # files in folders below the top one, which are not read when the top has .py files
             shown = ", ".join(unread[:3]) + (f" and {len(unread) - 3} more" if len(unread) > 3 else "")
             why += (f"; {shown} {'was' if len(unread) == 1 else 'were'} not read: put your files at the top of "
@@ -249,6 +303,11 @@ def score_check(exercise, check, student, reference, seed, setting, flagged, fou
     return CheckResult(exercise.name, check.name, check.about, round(score, 4), check.points, cases)
 
 
+def _load_error(errors: list, exercise) -> str:
+    """The load error to show for a missing function: the exercise's own file's, else the first."""
+    return next((e for e in errors if e.startswith(f"{exercise.file_name}: ")), errors[0])
+
+
 def _reference_call(message: str) -> str:
     """"reference used: ReferenceUsed: called tinyalbert's ..." -> "called tinyalbert's ..."."""
     first = message[len("reference used: "):].splitlines()[0]
@@ -259,7 +318,7 @@ def grade_exercise(exercise, files, seed, setting, limits=Limits(), budget: Budg
                    unread=()) -> ExerciseResult:
     budget = budget or Budget()
     reference = InProcess(reference_namespace(exercise.functions))
-    with Sandbox(files, exercise.functions, budget.bound(limits)) as sandbox:
+    with Sandbox(files, exercise.functions, budget.bound(limits), home=exercise.file_name) as sandbox:
         sandbox.ensure_started()
         if sandbox.startup_failure and budget.spent():  # cut short by the deadline: not a loading problem
             return _without_a_start(exercise, [], budget.message())
@@ -293,7 +352,7 @@ def grade(files: dict, exercise_names=None, seed: int = DEFAULT_SEED, setting: S
     seed = check_seed(seed)
     setting = setting or setting_from_environment()
     budget = Budget(None if budget_s is None else check_budget(budget_s))
-    results, load_timeout = [], None
+    results, load_timeout, slow = [], None, []
     for exercise in select(exercise_names, include_extra):
         if budget.spent():
             results.append(_without_a_start(exercise, [], budget.message()))
@@ -301,13 +360,27 @@ def grade(files: dict, exercise_names=None, seed: int = DEFAULT_SEED, setting: S
         if load_timeout is not None:  # the same files would hang as long again: say so at once
             results.append(_without_a_start(exercise, [load_timeout], "no points: your files did not load"))
             continue
+        loaded = {name: source for name, source in files.items() if not _timed_out(name, slow)}
         try:
-            results.append(grade_exercise(exercise, files, seed, setting, limits, budget, list(unread)))
+            result = grade_exercise(exercise, loaded, seed, setting, limits, budget, list(unread))
+            results.append(result._replace(notes=slow + result.notes))
         except Exception as error:  # a grader bug must not lose the other exercises' scores
             note = f"the grader failed on this exercise ({type(error).__name__}: {error}); tell the course staff"
             results.append(_without_a_start(exercise, [], note))
         load_timeout = next((n for n in results[-1].notes if n.startswith(LOAD_TIMEOUT_NOTE)), None)
+        slow += slow_files(results[-1].notes, files, slow)
     return results
+
+
+def slow_files(notes: list, files: dict, known: list) -> list:
+    """The notes of `notes` that say a file of `files` did not load in time, but those `known`:
+    the next exercises leave those files out rather than wait for each of them again."""
+    return [note for note in notes if note not in known and any(_timed_out(name, [note]) for name in files)]
+
+
+def _timed_out(file_name: str, notes: list) -> bool:
+    """Whether one of `notes` is the worker's note that `file_name` did not load in time."""
+    return any(note.startswith(f"{file_name}: {FILE_TIMEOUT_NOTE}") for note in notes)
 
 
 def _without_a_start(exercise, notes: list, message: str) -> ExerciseResult:
@@ -365,5 +438,6 @@ def rescale(results, points: dict) -> list:
     return scaled
 
 
-__all__ = ["grade", "read_submission", "submission_paths", "unread_files", "duplicate_notes", "ExerciseResult", "CheckResult",
+__all__ = ["grade", "read_submission", "submission_paths", "unread_files", "duplicate_notes", "link_notes",
+           "ExerciseResult", "CheckResult",
            "CaseResult", "Setting", "DEFAULT_SEED", "DEFAULT_BUDGET_S"]

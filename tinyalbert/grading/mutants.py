@@ -55,9 +55,10 @@ MUTANTS = (
            ("forward", "gradcheck")),
     Mutant("LayerNorm backward without the variance term", "layernorm",
            "d_inputs -= normalized * projection", "pass", ("backward", "gradcheck")),
+    # Only the forward check: the gradcheck's forward calls do not fail a change to the input (its backward agrees).
     Mutant("LayerNorm forward centers its input in place (right output, input changed)", "layernorm",
            "centered = inputs - xp.mean(inputs, axis=-1, keepdims=True)",
-           "inputs -= xp.mean(inputs, axis=-1, keepdims=True)\n    centered = inputs", ("forward", "gradcheck")),
+           "inputs -= xp.mean(inputs, axis=-1, keepdims=True)\n    centered = inputs", ("forward",)),
     Mutant("LayerNorm backward scales the upstream gradient in place (right gradients, d_output changed)",
            "layernorm", "d_normalized = d_output * cache.weight", "d_output *= cache.weight\n    d_normalized = d_output",
            ("backward", "gradcheck")),

@@ -134,13 +134,24 @@ def _masked_arrays(example, outcome):
     if not outcome.ok:
         return outcome.error
     ids = np.array(example[0])
-    try:
-        masked, labels = (np.asarray(v) for v in outcome.value)
-    except (TypeError, ValueError):
-        return "mask_tokens must return (masked_ids, labels)"
+    arrays = _two_arrays(outcome.value)
+    if isinstance(arrays, str):
+        return arrays
+    masked, labels = arrays
     if masked.shape != ids.shape or labels.shape != ids.shape:
         return f"expected two arrays of shape {ids.shape}, got {masked.shape} and {labels.shape}"
     return ids, masked, labels
+
+
+def _two_arrays(value):
+    """mask_tokens' result as (masked, labels) arrays, or a message saying what it was instead."""
+    if isinstance(value, (tuple, list)) and len(value) != 2:
+        return f"mask_tokens returned {len(value)} values, expected 2: (masked_ids, labels)"
+    try:
+        masked, labels = (np.asarray(v) for v in value)
+    except (TypeError, ValueError):
+        return f"mask_tokens returned {type(value).__name__}, expected 2 arrays: (masked_ids, labels)"
+    return masked, labels
 
 
 def masking_properties():
@@ -211,7 +222,10 @@ def masking_statistics(runner, seeds, length=128):
         outcome = runner.call("mask_tokens", [ids, special_ids(), 1000, Rng(seed), Masking(max_predictions_per_seq=40)])
         if not outcome.ok:
             return outcome.error
-        masked, labels = (np.asarray(v) for v in outcome.value)
+        arrays = _two_arrays(outcome.value)
+        if isinstance(arrays, str):
+            return arrays
+        masked, labels = arrays
         chosen = labels != IGNORE
         counts["chosen"] += int(chosen.sum())
         counts["wanted"] += min(40, max(1, round(len(ids) * 0.15)))

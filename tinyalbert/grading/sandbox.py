@@ -62,6 +62,7 @@ class Limits(NamedTuple):
     memory_bytes: int = 4 * 1024**3  # address space of the student process
     print_bytes: int = 64 * 1024  # what the student code may print, in all
     cpu_total_s: float = 600.0  # CPU seconds of one process in all
+    file_s: float = 10.0  # wall-clock seconds to load one file (a file that hangs is named; the others still load)
 
 
 class Outcome(NamedTuple):
@@ -103,6 +104,7 @@ def minimal_environment(home: str) -> dict:
 
 _CAN_DROP = None
 _PROBE_LOCK = threading.Lock()  # one probe, even when several sandboxes start at once (the self-test's threads)
+PROBE_TRIES = 5  # a probe killed by a signal is run again, up to this many times in all
 
 
 def can_run_as_nobody() -> bool:
@@ -110,20 +112,42 @@ def can_run_as_nobody() -> bool:
 
     On Gradescope they do, and the student process runs as `nobody`. Where the interpreter lives
     in a private directory (a virtual environment under /root) they do not, and it stays root.
+    The probe runs as `nobody` too, so it holds the user lock shared, as a student process does:
+    another grader's sweep then spares it. A probe killed by a signal all the same (a sweep with
+    no lock file) says nothing about the interpreter: it is run again, and never remembered; one
+    killed every time is a RuntimeError, rather than a False that would run the student code as root.
     """
     global _CAN_DROP
     with _PROBE_LOCK:
+        for _ in range(PROBE_TRIES if _CAN_DROP is None else 0):
+            code = _probe_as_nobody()
+            if code >= 0:
+                _CAN_DROP = code == 0
+                break
         if _CAN_DROP is None:
-            try:
-                probe = subprocess.run(
-                    [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {PACKAGE_ROOT!r}); import numpy, tinyalbert"],
-                    cwd="/", env=minimal_environment("/tmp"), user=NOBODY, group=NOBODY, extra_groups=[],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
-                )
-                _CAN_DROP = probe.returncode == 0
-            except (OSError, subprocess.SubprocessError):
-                _CAN_DROP = False
+            raise RuntimeError(f"the probe of whether `nobody` can run {sys.executable} was killed by a signal "
+                               f"{PROBE_TRIES} times (another grader's sweep?)")
     return _CAN_DROP
+
+
+def _probe_as_nobody() -> int:
+    """The exit status of importing numpy and tinyalbert as `nobody` (< 0: killed by that signal;
+    1 when it cannot be started), run under the shared user lock."""
+    lock_fd = _user_lock_file()
+    try:
+        if lock_fd >= 0:
+            fcntl.flock(lock_fd, fcntl.LOCK_SH)
+        probe = subprocess.run(
+            [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {PACKAGE_ROOT!r}); import numpy, tinyalbert"],
+            cwd="/", env=minimal_environment("/tmp"), user=NOBODY, group=NOBODY, extra_groups=[],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
+        )
+        return probe.returncode
+    except (OSError, subprocess.SubprocessError):
+        return 1
+    finally:
+        if lock_fd >= 0:
+            os.close(lock_fd)  # and with it the lock
 
 
 def kill_user_processes(uid: int, rounds: int = 200) -> int:
@@ -214,10 +238,12 @@ def _create(directory_fd: int, name: str, flags: int, owner) -> int:
 
 
 class Sandbox:
-    """One student process for one exercise. `files`: file name -> source text."""
+    """One student process for one exercise. `files`: file name -> source text; `home`: the
+    exercise's own file name (`linear.py`), whose definitions win over other files' (see
+    `worker.load_submission`)."""
 
-    def __init__(self, files: dict, graded, limits: Limits = Limits()):
-        self.files, self.graded, self.limits = dict(files), list(graded), limits
+    def __init__(self, files: dict, graded, limits: Limits = Limits(), home: str | None = None):
+        self.files, self.graded, self.limits, self.home = dict(files), list(graded), limits, home
         self.process = None
         self.startup_failure = None  # set when the submission cannot even be loaded
         self.calls_end = None  # when the exercise's time for calls runs out (set by the first call)
@@ -317,7 +343,7 @@ class Sandbox:
         except BaseException:
             self._after_process()
             raise
-        self._send({"graded": self.graded, "directory": submission, "limits": self.limits._asdict()})
+        self._send({"graded": self.graded, "directory": submission, "limits": self.limits._asdict(), "home": self.home})
         self.info = self._receive(self.limits.startup_s, during="loading your files")
 
     def stop(self):
@@ -439,8 +465,8 @@ class Sandbox:
     def _receive(self, seconds: float, during: str = "from the call"):
         deadline = time.monotonic() + seconds
         header_size = struct.unpack("<Q", self._read_exact(8, deadline, seconds, during))[0]
-        if header_size > codec.MAX_FRAME_BYTES:
-            raise SandboxBroken("the answer was too large")
+        if header_size > codec.MAX_HEADER_BYTES:  # the worker refuses to send one (codec.to_bytes): a backstop
+            raise SandboxBroken(codec.too_large_message(header_size))
         header = self._read_exact(header_size, deadline, seconds, during)
         archive_size = struct.unpack("<Q", self._read_exact(8, deadline, seconds, during))[0]
         if archive_size > codec.MAX_FRAME_BYTES:

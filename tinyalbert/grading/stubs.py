@@ -178,7 +178,7 @@ def write_stubs(out_dir, exercises, cut: bool = True, overwrite: bool = False) -
     there with other contents (a student's work, most likely) is not overwritten unless
     `overwrite`: FileExistsError names them all, and nothing is written."""
     out = pathlib.Path(out_dir)
-    texts = {out / f"{exercise.name}.py": exercise_file(exercise, cut) for exercise in exercises}
+    texts = {out / exercise.file_name: exercise_file(exercise, cut) for exercise in exercises}
     changed = [path for path, text in texts.items() if path.exists() and path.read_text(encoding="utf-8", errors="replace") != text]
     if changed and not overwrite:
         raise FileExistsError(f"{', '.join(map(str, changed))} already exist with other contents (your work?); "

@@ -23,6 +23,7 @@ import copy
 import importlib
 import importlib.util
 import inspect
+import math
 import os
 import resource
 import signal
@@ -37,6 +38,7 @@ from .calling import argument_arrays, entry_at, invoke
 from .reference import GRADED_METHODS, resolve, split_entry
 
 USED_REFERENCE: set = set()
+TRIPWIRED: list = []  # the graded names whose reference is a tripwire in this process (the worker's only)
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tinyalbert/: not the student's frames
 
 
@@ -170,38 +172,148 @@ def reference_uses_in_source(source: str, graded) -> list:
 # Calls that load a module's code a second time, around the tripwires: not allowed in a submission.
 RELOADERS = frozenset({"reload", "run_path", "run_module", "spec_from_file_location", "SourceFileLoader",
                        "module_from_spec", "exec_module", "getsource"})
+# Builtins that run source text as code: the reference's own, read from its file, runs around the tripwires too.
+EXECUTORS = frozenset({"exec", "compile"})
+# Methods that change a dict (sys.modules: an entry removed, a module imported afresh in its place).
+DICT_WRITERS = frozenset({"pop", "popitem", "clear", "update", "setdefault", "__delitem__", "__setitem__"})
 
 
 def reloads_modules(source: str) -> str:
-    """The first call in `source` that re-executes or re-reads module code (e.g. importlib.reload), or ""."""
+    """What in `source` re-executes or re-reads module code, as the report says it ("calls
+    reload()", "calls exec()", "changes sys.modules (del sys.modules[...])"), or ""."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return ""
+    sys_names, modules_names, own_names = _bound_names(tree)
+
+    def is_sys_modules(node):
+        return (isinstance(node, ast.Attribute) and node.attr == "modules" and isinstance(node.value, ast.Name)
+                and node.value.id in sys_names) or (isinstance(node, ast.Name) and node.id in modules_names)
+
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+            function = node.func
+            name = getattr(function, "attr", None) or getattr(function, "id", None)
             if name in RELOADERS:
-                return name
+                return f"calls {name}()"
+            builtin = (isinstance(function, ast.Name) and name not in own_names) or \
+                (isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name)
+                 and function.value.id in ("builtins", "__builtins__"))
+            if name in EXECUTORS and builtin:
+                return f"calls {name}()"
+            if isinstance(function, ast.Attribute) and name in DICT_WRITERS and is_sys_modules(function.value):
+                return f"changes sys.modules (sys.modules.{name}())"
+        targets = node.targets if isinstance(node, (ast.Delete, ast.Assign)) else \
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        for target in targets:
+            if is_sys_modules(target) or isinstance(target, ast.Subscript) and is_sys_modules(target.value):
+                written = "del sys.modules[...]" if isinstance(node, ast.Delete) else "sys.modules[...] = ..."
+                return f"changes sys.modules ({written})"
     return ""
 
 
+def _bound_names(tree) -> tuple:
+    """(names of the sys module, names of sys.modules itself, other names the file binds by def,
+    class or import) in `tree`: `compile` imported from re is not the builtin."""
+    sys_names, modules_names, own_names = set(), set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            sys_names.update(alias.asname or alias.name for alias in node.names if alias.name == "sys")
+            own_names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            modules_names.update(alias.asname or alias.name for alias in node.names
+                                 if node.module == "sys" and alias.name == "modules")
+            own_names.update(alias.asname or alias.name for alias in node.names if node.module != "builtins")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own_names.add(node.name)
+    return sys_names, modules_names, own_names
+
+
+def reference_live_again(graded) -> dict:
+    """Graded name -> the tinyalbert module that holds tinyalbert's own version of it again, in
+    place of the tripwire: a module imported afresh, after its entry in sys.modules was removed
+    (the tripwires are in the first copy only). Empty while every copy holds a tripwire."""
+    live = {}
+    for module_name, module in list(sys.modules.items()):
+        attributes = getattr(module, "__dict__", None)
+        if module_name.split(".")[0] != "tinyalbert" or module_name.startswith("tinyalbert.grading") \
+                or not isinstance(attributes, dict):
+            continue
+        for name in graded:
+            if name not in live and _is_reference(attributes.get(split_entry(name)[1][0]), name):
+                live[name] = module_name
+    return live
+
+
+def _is_reference(value, name) -> bool:
+    """Whether `value` (an attribute of a tinyalbert module) is the working reference `name`: the
+    function, or the class whose graded method is, of the reference's module and not disarmed."""
+    module_name, path = split_entry(name)
+    method = GRADED_METHODS[name][0] if name in GRADED_METHODS else path[1] if len(path) == 2 else None
+    try:
+        if method is not None:
+            value = vars(value).get(method) if isinstance(value, type) else None
+        return (callable(value) and getattr(value, "__module__", None) == module_name
+                and getattr(value, "__code__", None) is not _tripwire_body.__code__)
+    except Exception:  # an object of the student's put there, whose attributes raise
+        return False
+
+
+def _live_again_note(file_name: str, module_name: str) -> str:
+    return (f"{file_name} imports {module_name} a second time, around the grader's tripwires: a submission "
+            "may not load module code again")
+
+
+class FileTimeout(BaseException):
+    """Raised in a file that takes too long to load (a BaseException: `except Exception` lets it by)."""
+
+
+def _raise_timeout(signum, frame):
+    raise FileTimeout
+
+
+def _load_file(module_name: str, path: str, seconds: float):
+    """Execute the file at `path` as the module `module_name`, stopped by FileTimeout after `seconds`
+    of wall-clock time (and every second after that, should the code catch it)."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    previous = signal.signal(signal.SIGALRM, _raise_timeout)
+    if math.isfinite(seconds):
+        signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)  # the student's calls find SIGALRM as Python leaves it
+    return module
+
+
+# The start of the load error of one file that did not load in time (the grader leaves it out of
+# the next exercises, see `grade.grade`).
+FILE_TIMEOUT_NOTE = "not loaded: loading it took more than"
 SUBMISSION_PREFIX = None  # the submission's directory in this process, left out of tracebacks
 
 
-def load_submission(directory: str, graded):
-    """Execute each .py file of the submission.
+def load_submission(directory: str, graded, home: str | None = None, file_s: float = math.inf):
+    """Execute each .py file of the submission, each within `file_s` seconds (a file that takes
+    longer is that file's load error, and the others still load).
 
-    Returns (namespace, load errors, flagged). The namespace holds the functions and classes each
-    file *defines* (a name a file only imports, e.g. a given helper imported from tinyalbert, does
-    not count), so a directory with every exercise's file works. Flagged: a graded name defined
-    nowhere but imported from tinyalbert, and every graded name defined in a file that loads
-    module code again (around the tripwires).
+    Returns (namespace, load errors, flagged, imported). The namespace holds the functions and
+    classes each file *defines* (a name a file only imports, e.g. a given helper imported from
+    tinyalbert, does not count), so a directory with every exercise's file works. A graded name
+    defined in several files is taken from `home` (the exercise's own file) if it is one of them,
+    else from the last by name. Flagged: a graded name defined nowhere but imported from
+    tinyalbert in `home`; every graded name defined in a file that loads module code again
+    (around the tripwires); and every graded name once a file has imported tinyalbert's module
+    afresh. Imported: graded name -> the other file that only imports it from tinyalbert (a
+    given helper there: not written here, but not taken either).
     """
     global SUBMISSION_PREFIX
     SUBMISSION_PREFIX = os.path.join(directory, "")
     sys.path.insert(0, directory)
-    namespace, errors, imported, reloading, defined_in, defined_by = {}, [], {}, {}, {}, {}
+    namespace, errors, imported, reloading, defined_by, flagged = {}, [], {}, {}, {}, {}
     for file_name in sorted(os.listdir(directory)):
         if not file_name.endswith(".py"):
             continue
@@ -209,7 +321,8 @@ def load_submission(directory: str, graded):
         with open(path, encoding="utf-8", errors="replace") as handle:
             source = handle.read()
         for name in reference_uses_in_source(source, graded):
-            imported.setdefault(name, file_name)
+            if name not in imported or file_name == home:
+                imported[name] = file_name
         reloader = reloads_modules(source)
         if reloader:
             reloading[file_name] = reloader
@@ -217,30 +330,44 @@ def load_submission(directory: str, graded):
         if module_name in sys.modules:  # e.g. a file called numpy.py or json.py: keep the real module
             module_name = f"submission_{module_name}"
         try:
-            spec = importlib.util.spec_from_file_location(module_name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            spec.loader.exec_module(module)
+            module = _load_file(module_name, path, file_s)
+        except FileTimeout:
+            errors.append(f"{file_name}: {FILE_TIMEOUT_NOTE} {file_s:g} s: code at the top level (outside any "
+                          "function) loops or is far too slow")
+            continue
         except BaseException as error:  # a submission may raise anything, SystemExit included
             errors.append(f"{file_name}: {describe(error)}")
             continue
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)  # again: the alarm may have gone off inside _load_file's own finally
+            for name, module_name_found in reference_live_again(graded).items():
+                flagged.setdefault(name, _live_again_note(file_name, module_name_found))
         defined = {key: value for key, value in vars(module).items()
                    if callable(value) and getattr(value, "__module__", None) == module_name}
-        namespace.update(defined)
-        defined_in.update({key: file_name for key in defined})
-        for key in defined:
+        for key, value in defined.items():
             defined_by.setdefault(key, []).append(file_name)
-    flagged = {name: f"{file_name} takes `{name}` from tinyalbert instead of writing it"
-               for name, file_name in imported.items() if name not in namespace}
+            if file_name == home or home not in defined_by[key]:  # the last by name, unless `home` has it
+                namespace[key] = value
+    for name, file_name in imported.items():
+        if name not in namespace and file_name == home:
+            flagged.setdefault(name, f"{file_name} takes `{name}` from tinyalbert instead of writing it")
     for name in graded:
-        if defined_in.get(name) in reloading:
-            file_name = defined_in[name]
-            flagged[name] = f"{file_name} calls {reloading[file_name]}(): a submission may not load module code again"
+        file_name = _graded_file(defined_by.get(name, []), home)
+        if file_name in reloading and name not in flagged:
+            flagged[name] = f"{file_name} {reloading[file_name]}: a submission may not load module code again"
     for name, files in sorted(defined_by.items()):
         if name in graded and len(files) > 1:
-            errors.append(f"`{name}` is defined in {', '.join(files)}: the one in {files[-1]} is graded "
-                          "(the last file by name); remove the others")
-    return namespace, errors, flagged
+            chosen = _graded_file(files, home)
+            rule = "the file named after the exercise" if chosen == home else "the last file by name"
+            errors.append(f"`{name}` is defined in {', '.join(files)}: the one in {chosen} is graded ({rule}); "
+                          "remove the others")
+    others = {name: file_name for name, file_name in imported.items() if name not in namespace and name not in flagged}
+    return namespace, errors, flagged, others
+
+
+def _graded_file(files: list, home) -> str | None:
+    """Of the files (in order by name) that define a graded name, the one graded (see `load_submission`)."""
+    return home if home in files else (files[-1] if files else None)
 
 
 SIGNATURES: dict = {}  # graded name -> "name(parameters)" of the reference, for wrong-signature errors
@@ -289,6 +416,8 @@ def write_frame(fd: int, value) -> None:
 
 def unsendable(error: Exception) -> dict:
     """The reply for a result the codec could not carry (`checks.InProcess` gives the same)."""
+    if isinstance(error, codec.TooLarge):
+        return {"ok": False, "error": str(error)}
     return {"ok": False, "error": f"the result could not be sent back: {type(error).__name__}: {error} "
                                   "(return arrays, numbers and tuples, lists or dicts of them)"}
 
@@ -400,8 +529,21 @@ def execute(namespace, target, call_args, *, select=None, keep=None, slots=None,
 
 def run_call(namespace, request, slots, args=None):
     allow_cpu(request["cpu_s"])
-    return execute(namespace, request["target"], request["args"] if args is None else args,
-                   select=request.get("select"), keep=request.get("keep"), slots=slots)
+    reply = execute(namespace, request["target"], request["args"] if args is None else args,
+                    select=request.get("select"), keep=request.get("keep"), slots=slots)
+    return _unless_live_again(reply)
+
+
+def _unless_live_again(reply: dict) -> dict:
+    """`reply`, or a failure once the module of a graded name has been imported afresh, during a
+    call (in a way no source check sees): the tripwires are in the first copy only."""
+    live = reference_live_again(TRIPWIRED)
+    if not live:
+        return reply
+    name, module_name = next(iter(sorted(live.items())))
+    return {"ok": False, "reference": sorted(live),
+            "error": f"reference used: imported {module_name} a second time, around the grader's tripwires "
+                     f"(where `{name}` is tinyalbert's own again): a submission may not load module code again"}
 
 
 def serve(namespace, request_fd, result_fd):
@@ -441,11 +583,14 @@ def main(request_fd: int, result_fd: int) -> None:
         except (TypeError, ValueError):
             pass
     install_tripwires(setup["graded"])
-    namespace, errors, flagged = load_submission(setup["directory"], set(setup["graded"]))
+    TRIPWIRED[:] = setup["graded"]
+    file_s = min(setup["limits"].get("file_s", math.inf), setup["limits"]["startup_s"])
+    namespace, errors, flagged, imported = load_submission(setup["directory"], set(setup["graded"]),
+                                                           setup.get("home"), file_s)
     for name in setup["graded"]:
         value = namespace.get(name)
         if value is not None and (value is original[name] or getattr(value, "__name__", "") == "tripwire"):
             flagged[name] = f"`{name}` is tinyalbert's reference, imported rather than written"
     found = sorted(name for name in setup["graded"] if callable(namespace.get(name)))
-    write_frame(result_fd, {"found": found, "errors": errors, "flagged": flagged})
+    write_frame(result_fd, {"found": found, "errors": errors, "flagged": flagged, "imported": imported})
     serve(namespace, request_fd, result_fd)
