@@ -240,10 +240,13 @@ def test_pretrain_under_mpiexec_takes_the_steps_of_one_process(corpus_and_tokeni
     assert (tmp_path / "two" / "final").is_dir()
 
 
-def test_pretrain_resumed_under_mpiexec_with_dropout_continues_as_the_unbroken_run(corpus_and_tokenizer, tmp_path):
+@pytest.mark.parametrize("stop_at", [3, 4])  # a step with a periodic checkpoint, and one without (a signal's)
+def test_pretrain_resumed_under_mpiexec_with_dropout_continues_as_the_unbroken_run(corpus_and_tokenizer, tmp_path,
+                                                                                  stop_at):
     """A checkpoint holds the first process's dropout generator only. The second process started
     its generator afresh on --resume, so a run stopped and resumed drew other masks there than the
-    unbroken run (1e-2 apart after 8 steps); both now restart it at every checkpoint: bit for bit."""
+    unbroken run (1e-2 apart after 8 steps); it now draws each step's masks from (seed, rank,
+    step), so the two end bit for bit alike wherever the run stopped."""
     needs_mpi()
     import json
 
@@ -258,7 +261,7 @@ def test_pretrain_resumed_under_mpiexec_with_dropout_continues_as_the_unbroken_r
               "--lr", "3e-3", "--warmup-steps", "2", "--save-every", "3", "--log-every", "3", "--seed", "3"]
     unbroken = pretrain([*common, "--out", str(tmp_path / "unbroken")], ranks=2)
     assert unbroken.returncode == 0, unbroken.stderr
-    stopped = pretrain([*common, "--out", str(tmp_path / "pieces"), "--stop-at", "3"], ranks=2)
+    stopped = pretrain([*common, "--out", str(tmp_path / "pieces"), "--stop-at", str(stop_at)], ranks=2)
     assert stopped.returncode == 0, stopped.stderr
     resumed = pretrain([*common, "--out", str(tmp_path / "pieces"), "--resume"], ranks=2)
     assert resumed.returncode == 0, resumed.stderr

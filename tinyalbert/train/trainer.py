@@ -181,6 +181,8 @@ class TrainingLoop:
         if logged and self.is_main:  # before the update: on a batch the model has not seen
             metric_sums = batch_metric_sums(model, to_device(model.xp, host_batch), self.common)
         lr = linear_warmup_then_decay(self.step, args.warmup_steps, args.steps, args.lr)
+        if not self.is_main:  # a checkpoint holds the first process's generator only: see follower_dropout_rng
+            model.train(rng=follower_dropout_rng(args.seed, self.ranks.rank, self.step))
         if self.ranks is None:
             loss, grad_norm = train_step(model, self.run.optimizer, to_device(model.xp, host_batch), lr, args.clip_norm)
         else:
@@ -209,8 +211,7 @@ class TrainingLoop:
         self.interval_start, self.interval_tokens = now, 0
 
     def save(self) -> None:
-        if not self.is_main:  # a checkpoint holds the first process's generator: the others restart theirs
-            self.run.model.train(rng=follower_dropout_rng(self.args.seed, self.ranks.rank, self.step))
+        if not self.is_main:
             return
         state = {"step": self.step, "total_steps": self.args.steps, "args": self.args.to_dict(),
                  "corpus_fingerprint": self.run.corpus_fingerprint, "history": self.history,
@@ -300,15 +301,13 @@ def prepare_on_ranks(args: TrainingArguments, ranks) -> PreparedRun:
     distributed.barrier(ranks, "waiting for the first process to prepare the run")
     if not ranks.is_main:
         run = prepare_run(args, follower=True)
-        step = (run.saved_state or {}).get("step", 0)
-        run.model.train(rng=follower_dropout_rng(args.seed, ranks.rank, step))
     return run
 
 
 def follower_dropout_rng(seed: int, rank: int, step: int) -> np.random.Generator:
-    """The dropout generator of process `rank` (not the first) from `step` on. A checkpoint holds
-    only the first process's generator; the others restart from (seed, rank, step) at every
-    checkpoint, in an unbroken run and in a resumed one alike, so both draw the same masks."""
+    """The dropout generator of process `rank` (not the first) for the step after `step`. A
+    checkpoint holds only the first process's generator; the others draw each step's masks from
+    (seed, rank, step), so a run resumed at any step draws the masks of the unbroken run."""
     return np.random.default_rng([seed, rank, step])
 
 
