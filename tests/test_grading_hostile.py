@@ -80,6 +80,17 @@ def test_the_grade_command_says_which_links_were_skipped(tmp_path):
     assert "72531650" not in run.stdout and "TOTAL 6 / 6" in run.stdout
 
 
+def test_a_submission_that_is_itself_a_link_is_one_usage_error(tmp_path):
+    """grade LINK.py raised a traceback (the no-follow open's ELOOP), with no report written."""
+    (tmp_path / "real.py").write_text(LINEAR)
+    (tmp_path / "linear.py").symlink_to(tmp_path / "real.py")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "tinyalbert.grading", "grade", str(tmp_path / "linear.py"),
+                          "--exercise", "linear"], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert "linear.py is a symbolic link, which the grader does not follow" in run.stderr, run.stderr
+
+
 # --- the probe of whether `nobody` can run Python -------------------------------------------------------
 class FakeProbe:
     """Stands in for `subprocess.run` in the probe: answers the exit statuses `codes` in turn, and
@@ -117,11 +128,24 @@ def test_a_probe_killed_by_a_signal_is_run_again_under_the_lock_and_never_rememb
     assert probe.calls == 2 and all(held in (True, None) for held in probe.lock_held), probe.lock_held
     monkeypatch.setattr(sandbox, "_CAN_DROP", None)
     monkeypatch.setattr(sandbox.subprocess, "run", FakeProbe(*[-9] * sandbox.PROBE_TRIES))
-    with pytest.raises(RuntimeError, match="killed by a signal"):
+    with pytest.raises(RuntimeError, match="killed or timed out"):
         sandbox.can_run_as_nobody()
     assert sandbox._CAN_DROP is None
     monkeypatch.setattr(sandbox.subprocess, "run", FakeProbe(1))  # a real answer: remembered
     assert sandbox.can_run_as_nobody() is False and sandbox._CAN_DROP is False
+
+
+def test_a_probe_that_times_out_is_run_again_and_never_remembered(monkeypatch):
+    """A machine too busy to start Python in 60 s says nothing about the interpreter: before, the
+    timeout was remembered as "nobody cannot run it", and the student code ran as root."""
+    def too_slow(*args, **kwargs):
+        raise subprocess.TimeoutExpired(args, 60)
+
+    monkeypatch.setattr(sandbox, "_CAN_DROP", None)
+    monkeypatch.setattr(sandbox.subprocess, "run", too_slow)
+    with pytest.raises(RuntimeError, match="killed or timed out"):
+        sandbox.can_run_as_nobody()
+    assert sandbox._CAN_DROP is None
 
 
 # --- routes around the tripwires ------------------------------------------------------------------------
@@ -143,6 +167,13 @@ def test_the_source_check_finds_writes_to_sys_modules_and_source_run_as_code(sou
     "import re\npattern = re.compile('[a-z]+')\n",
     "from re import compile\npattern = compile('[a-z]+')\n",
     "import sys\nmodule = sys.modules[__name__]\nother = sys.modules.get('numpy')\n",
+    # names the file binds itself, any way, are not the builtins
+    "import re\ncompile = re.compile\npattern = compile('[a-z]+')\n",
+    "def apply_all(values, compile=None):\n    return [compile(v) for v in values]\n",
+    "call_with_3 = lambda exec: exec(3)\nprint(call_with_3(abs))\n",
+    "for exec in (len, abs):\n    exec(-1)\n",
+    "import contextlib\nwith contextlib.nullcontext(print) as exec:\n    exec('x')\n",
+    "try:\n    pass\nexcept ValueError as compile:\n    compile('a', 'b', 'exec')\n",
 ])
 def test_the_source_check_leaves_reads_and_other_compiles_alone(source):
     assert reloads_modules(source) == ""
@@ -201,6 +232,27 @@ def test_a_file_that_hangs_while_loading_is_named_and_the_others_still_load():
         assert any(n.startswith(note) for n in result.notes), result.notes
     assert results[0].score == results[0].max_score
     assert took < 10, f"{took:.1f} s: the second exercise waited for scratch.py again"
+
+
+def test_a_function_whose_file_was_left_out_for_loading_slowly_names_that_file():
+    """The next exercise leaves a slow file out: its functions were then "not found (look for a
+    typo in its name)", where the report should say that their file did not load in time."""
+    slow = exercise_file(BY_NAME["layernorm"], cut=False) + "\nimport time\ntime.sleep(30)  # a slow self-test\n"
+    results = grade({"linear.py": LINEAR, "layernorm.py": slow}, ["linear", "layernorm"], setting=QUICK,
+                    limits=SHORT._replace(startup_s=10, file_s=2))
+    note = results[1].checks[0].note
+    assert "layernorm.py: not loaded: loading it took more than 2 s" in note and "typo" not in note, note
+    assert results[1].notes.count(results[0].notes[0]) == 1, results[1].notes
+
+
+def test_an_error_message_of_megabytes_is_cut_and_the_other_files_still_graded():
+    """A stray file failing an assert that prints 3 million numbers: the load error alone was over
+    the 16 MB a reply may hold, the student process died at start-up and every exercise scored 0."""
+    files = {"linear.py": LINEAR, "scratch.py": "values = list(range(3_000_000))\nassert values == [], values\n"}
+    result, _ = grade_linear(files)
+    assert result.score == result.max_score, result.notes
+    note = next(n for n in result.notes if n.startswith("scratch.py: AssertionError"))
+    assert len(note) < 5_000 and "more characters]" in note
 
 
 # --- property checks on a result of the wrong kind -------------------------------------------------------

@@ -101,6 +101,8 @@ def command_grade(args) -> int:
         points = parse_points(args.points, [exercise.name for exercise in graded])
     except (ValueError, KeyError) as error:
         return usage_error(error.args[0])
+    except OSError as error:  # SUBMISSION itself a link (not followed), or a file that cannot be read
+        return usage_error(os_error_text(error))
     submitted = [p for found in paths.values() for p in found]
     if args.output and os.path.exists(args.output) and any(os.path.samefile(args.output, p) for p in submitted):
         return usage_error(f"--output {args.output} is a file of the submission: the report would replace it")

@@ -34,7 +34,7 @@ SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, in /autograder/source, when the autograder is built.
 set -euo pipefail
 cd "$(dirname "$0")"
-python3 -m pip install --upgrade "numpy>=1.26" "safetensors>=0.4" "sentencepiece>=0.2" "hypothesis>=6.100"
+python3 -m pip install --upgrade "numpy>=2.1" "safetensors>=0.4" "sentencepiece>=0.2" "hypothesis>=6.100"
 python3 -m pip install --no-index --no-deps ./tinyalbert-*.whl
 python3 -m tinyalbert.grading list
 """

@@ -133,6 +133,9 @@ def submission_paths(path) -> dict:
     (an uploaded folder); one without any is graded as empty. The graded one of a name found
     twice below is the one nearest the top, then the first by path: a rule a student can read."""
     path = pathlib.Path(path)
+    if path.is_symlink():
+        raise ValueError(f"SUBMISSION {path} is a symbolic link, which the grader does not follow: "
+                         "give the file or folder itself")
     if path.is_file():
         if path.suffix != ".py":
             raise ValueError(f"SUBMISSION must be a .py file or a directory of them, got {path}")
@@ -315,11 +318,15 @@ def _reference_call(message: str) -> str:
 
 
 def grade_exercise(exercise, files, seed, setting, limits=Limits(), budget: Budget | None = None,
-                   unread=()) -> ExerciseResult:
+                   unread=(), left_out=()) -> ExerciseResult:
+    """`left_out`: the load errors of files of the submission left out of `files` (they did not
+    load in time for an earlier exercise); they count as this exercise's load errors too."""
     budget = budget or Budget()
     reference = InProcess(reference_namespace(exercise.functions))
     with Sandbox(files, exercise.functions, budget.bound(limits), home=exercise.file_name) as sandbox:
         sandbox.ensure_started()
+        if left_out:  # a function missing because its file was left out: the report names that file's error
+            sandbox.info = {**sandbox.info, "errors": [*left_out, *sandbox.info.get("errors", [])]}
         if sandbox.startup_failure and budget.spent():  # cut short by the deadline: not a loading problem
             return _without_a_start(exercise, [], budget.message())
         sandbox.limits = budget.bound(sandbox.limits)  # its calls' clock starts now: they end by the deadline
@@ -362,8 +369,7 @@ def grade(files: dict, exercise_names=None, seed: int = DEFAULT_SEED, setting: S
             continue
         loaded = {name: source for name, source in files.items() if not _timed_out(name, slow)}
         try:
-            result = grade_exercise(exercise, loaded, seed, setting, limits, budget, list(unread))
-            results.append(result._replace(notes=slow + result.notes))
+            results.append(grade_exercise(exercise, loaded, seed, setting, limits, budget, list(unread), slow))
         except Exception as error:  # a grader bug must not lose the other exercises' scores
             note = f"the grader failed on this exercise ({type(error).__name__}: {error}); tell the course staff"
             results.append(_without_a_start(exercise, [], note))

@@ -104,7 +104,7 @@ def minimal_environment(home: str) -> dict:
 
 _CAN_DROP = None
 _PROBE_LOCK = threading.Lock()  # one probe, even when several sandboxes start at once (the self-test's threads)
-PROBE_TRIES = 5  # a probe killed by a signal is run again, up to this many times in all
+PROBE_TRIES = 5  # a probe killed by a signal (or timed out) is run again, up to this many times in all
 
 
 def can_run_as_nobody() -> bool:
@@ -114,8 +114,9 @@ def can_run_as_nobody() -> bool:
     in a private directory (a virtual environment under /root) they do not, and it stays root.
     The probe runs as `nobody` too, so it holds the user lock shared, as a student process does:
     another grader's sweep then spares it. A probe killed by a signal all the same (a sweep with
-    no lock file) says nothing about the interpreter: it is run again, and never remembered; one
-    killed every time is a RuntimeError, rather than a False that would run the student code as root.
+    no lock file), or one that did not finish in time, says nothing about the interpreter: it is
+    run again, and never remembered; one that fails so every time is a RuntimeError, rather than a
+    False that would run the student code as root.
     """
     global _CAN_DROP
     with _PROBE_LOCK:
@@ -125,14 +126,15 @@ def can_run_as_nobody() -> bool:
                 _CAN_DROP = code == 0
                 break
         if _CAN_DROP is None:
-            raise RuntimeError(f"the probe of whether `nobody` can run {sys.executable} was killed by a signal "
-                               f"{PROBE_TRIES} times (another grader's sweep?)")
+            raise RuntimeError(f"the probe of whether `nobody` can run {sys.executable} was killed or timed out "
+                               f"{PROBE_TRIES} times (another grader's sweep, or a machine too busy?)")
     return _CAN_DROP
 
 
 def _probe_as_nobody() -> int:
-    """The exit status of importing numpy and tinyalbert as `nobody` (< 0: killed by that signal;
-    1 when it cannot be started), run under the shared user lock."""
+    """The exit status of importing numpy and tinyalbert as `nobody` (< 0: killed by that signal,
+    or -1 when it did not finish in time; 1 when it cannot be started), run under the shared
+    user lock."""
     lock_fd = _user_lock_file()
     try:
         if lock_fd >= 0:
@@ -143,7 +145,9 @@ def _probe_as_nobody() -> int:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
         )
         return probe.returncode
-    except (OSError, subprocess.SubprocessError):
+    except subprocess.TimeoutExpired:  # a machine too busy to answer says nothing about the interpreter
+        return -1
+    except (OSError, subprocess.SubprocessError):  # e.g. nobody may not enter a private virtual environment
         return 1
     finally:
         if lock_fd >= 0:

@@ -214,8 +214,9 @@ def reloads_modules(source: str) -> str:
 
 
 def _bound_names(tree) -> tuple:
-    """(names of the sys module, names of sys.modules itself, other names the file binds by def,
-    class or import) in `tree`: `compile` imported from re is not the builtin."""
+    """(names of the sys module, names of sys.modules itself, other names the file binds: by def,
+    class, import, assignment, parameter, loop or `as`) in `tree`: `compile` imported from re,
+    or a parameter called `compile`, is not the builtin."""
     sys_names, modules_names, own_names = set(), set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -226,6 +227,12 @@ def _bound_names(tree) -> tuple:
                                  if node.module == "sys" and alias.name == "modules")
             own_names.update(alias.asname or alias.name for alias in node.names if node.module != "builtins")
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own_names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            own_names.add(node.id)  # compile = re.compile, for exec in ..., with ... as exec
+        elif isinstance(node, ast.arg):
+            own_names.add(node.arg)  # def apply(values, compile=None), lambda exec: ...
+        elif isinstance(node, ast.ExceptHandler) and node.name:
             own_names.add(node.name)
     return sys_names, modules_names, own_names
 
@@ -392,7 +399,17 @@ def describe(error: BaseException) -> str:
     # File names as the student knows them: "linear.py", not this process's temporary directory.
     where = "".join(traceback.format_list(frames[-3:])).replace(SUBMISSION_PREFIX or "\0", "")
     kind = "called sys.exit" if isinstance(error, SystemExit) else type(error).__name__
-    return f"{kind}: {error}" + (f"\n{where}" if where else "")
+    return f"{kind}: {shortened(str(error))}" + (f"\n{where}" if where else "")
+
+
+MAX_MESSAGE_CHARS = 4000  # an error's text in the report; an assert that prints a list of millions is cut
+
+
+def shortened(text: str) -> str:
+    """`text`, or its first MAX_MESSAGE_CHARS characters and how many more there were."""
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    return f"{text[:MAX_MESSAGE_CHARS]} [... {len(text) - MAX_MESSAGE_CHARS:,} more characters]"
 
 
 def read_frame(fd: int):
