@@ -394,6 +394,20 @@ def test_finetune_shards_weighted_by_their_targets_sum_to_the_whole_batch(monkey
     assert np.isnan(loss)
 
 
+def test_a_diverging_finetune_under_mpiexec_says_so_once(finetune_files, tmp_path):
+    """Every process has the summed loss, and each printed the error line."""
+    needs_mpi()
+    root, files = finetune_files
+    task = "text-classification"
+    result = finetune_command(["--task", task, "--model", str(root / "model"), "--train", str(files[task]),
+                               "--validation", str(files[task]), "--epochs", "1", "--batch-size", "4",
+                               "--max-seq-length", "24", "--lr", "1e38", "--clip-norm", "0", "--quiet",
+                               "--out", str(tmp_path / "out")], ranks=2)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "the loss became" in errors[0], result.stderr
+
+
 @pytest.mark.parametrize("task", ["text-classification", "token-classification", "question-answering",
                                   "multiple-choice"])
 def test_finetune_under_mpiexec_takes_the_steps_of_one_process(finetune_files, tmp_path, task):

@@ -108,7 +108,8 @@ def _main(argv=None) -> int:
         options = {name: value for name, value in vars(namespace).items() if name != "quiet"}
         summary = finetune(FinetuneArguments(**options), progress=not namespace.quiet)
     except FloatingPointError as error:
-        print_error(error)
+        if str(error):  # empty on all processes but the first, under mpiexec
+            print_error(error)
         return EXIT_DIVERGED
     except KeyboardInterrupt:
         print("interrupted (the last finished epoch is in OUT/checkpoint)", file=sys.stderr)

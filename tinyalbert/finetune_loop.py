@@ -400,8 +400,9 @@ def finetune_step(model, optimizer: AdamW, args: FinetuneArguments, batch: dict,
     else:
         loss, grads = data_parallel_loss_and_grads(model, args.task, batch, ranks)
     loss = float(loss)
-    if not math.isfinite(loss):
-        raise FloatingPointError(f"the loss became {loss} at step {step + 1}; try a lower --lr")
+    if not math.isfinite(loss):  # every process has the summed loss: the first one alone says so
+        raise FloatingPointError(f"the loss became {loss} at step {step + 1}; try a lower --lr"
+                                 if ranks is None or ranks.is_main else "")
     if args.clip_norm > 0:
         grads, _ = clip_grad_global_norm(grads, args.clip_norm)
     lr = linear_warmup_then_decay(step, warmup_steps, total_steps, args.lr)
