@@ -330,8 +330,10 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
     path = saved_checkpoint(out) / STATE_FILE
     try:
         state = read_json_object(path)
-    except (OSError, ValueError) as error:
-        raise cannot_resume(path, str(error)) from None
+    except OSError as error:
+        raise cannot_resume(path, f"not readable ({error.strerror or error})") from None
+    except ValueError as error:  # "PATH: not valid JSON (...)", "PATH must hold ...": said once, by cannot_resume
+        raise cannot_resume(path, str(error).removeprefix(str(path)).lstrip(": ")) from None
     saved = state["args"] if isinstance(state.get("args"), dict) else {}
     broken = [name for name, kind in STATE_FIELDS.items() if not isinstance(state.get(name, ...), kind)]
     broken += [f"args.{name}" for name in RESUMED_OPTIONS if name not in saved]

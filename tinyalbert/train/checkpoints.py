@@ -113,8 +113,10 @@ def read_trainer_state(directory: Path) -> dict:
     path = directory / STATE_FILE
     try:
         state = read_json_object(path)
-    except (OSError, ValueError) as error:
-        raise CheckpointError(f"cannot read {path}: {error}") from None
+    except OSError as error:
+        raise CheckpointError(f"cannot read {path}: {error.strerror or error}") from None
+    except ValueError as error:  # its message names the file
+        raise CheckpointError(str(error)) from None
     missing = [key for key in STATE_KEYS if key not in state]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}: not a complete trainer state")
