@@ -26,9 +26,27 @@ def make_cached_repo(cache: Path, repo_id: str, refs: dict | None = None) -> dic
         snapshot = repo_dir / "snapshots" / commit
         snapshot.mkdir(parents=True, exist_ok=True)
         (snapshot / "config.json").write_text('{"model_type": "albert"}')
+        for name in ("spiece.model", "model.safetensors"):  # stand-ins: a whole copy, as a download leaves it
+            (snapshot / name).write_bytes(b"")
         snapshots[commit] = snapshot
     (repo_dir / "blobs").mkdir(exist_ok=True)
     return snapshots
+
+
+NEEDED = {"config.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "spiece.model"}
+SAFETENSORS = {"model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors"}
+
+
+def online_hub(snapshot_download, sha=COMMIT, asked=None):
+    """A huggingface_hub stand-in: `snapshot_download`, and an HfApi whose model_info answers the
+    commit `sha` of a revision (its arguments recorded in `asked`)."""
+    def model_info(repo_id, revision=None, token=None, timeout=None):
+        if asked is not None:
+            asked.append({"repo_id": repo_id, "revision": revision, "token": token, "timeout": timeout})
+        return types.SimpleNamespace(sha=sha)
+
+    return types.SimpleNamespace(snapshot_download=snapshot_download,
+                                 HfApi=lambda: types.SimpleNamespace(model_info=model_info))
 
 
 @pytest.fixture
@@ -118,9 +136,87 @@ def test_empty_snapshot_is_not_a_model(clean_env, tmp_path):
     cache = tmp_path / "cache"
     clean_env.setenv("HF_HUB_CACHE", str(cache))
     snapshot = make_cached_repo(cache, "org/empty")[COMMIT]
-    (snapshot / "config.json").unlink()
+    for file in snapshot.iterdir():
+        file.unlink()
     with pytest.raises(FileNotFoundError, match="missing or empty"):
         resolve_model_dir("org/empty")
+
+
+def test_a_partial_cached_copy_is_completed_online_and_named_offline(clean_env, tmp_path):
+    """A cache holding a model's config and weights but not its tokenizer (loaded by Transformers
+    without its tokenizer, or a download cut short: a link whose blob never came) was taken as it
+    was, and the tokenizer failed with "no spiece.model" though the Hub was reachable."""
+    cache = tmp_path / "cache"
+    clean_env.setenv("HF_HUB_CACHE", str(cache))
+    snapshot = make_cached_repo(cache, "org/albert")[COMMIT]
+    (snapshot / "spiece.model").unlink()
+    (snapshot / "spiece.model").symlink_to(snapshot.parents[1] / "blobs" / "0a1b2c")  # its blob is missing
+    with pytest.warns(UserWarning, match=r"lacks spiece.model .*force_download=True or `hf download org/albert`"):
+        assert resolve_model_dir("org/albert") == snapshot  # offline: what there is, and what it lacks
+
+    clean_env.delenv("HF_HUB_OFFLINE")
+    calls = []
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None, **chosen):
+        calls.append((repo_id, revision))
+        (snapshot / "spiece.model").unlink()
+        (snapshot / "spiece.model").write_bytes(b"")  # huggingface_hub fetches what is missing
+        return str(snapshot)
+
+    clean_env.setitem(sys.modules, "huggingface_hub", online_hub(snapshot_download))
+    assert resolve_model_dir("org/albert") == snapshot and calls == [("org/albert", COMMIT)]
+    assert resolve_model_dir("org/albert") == snapshot and len(calls) == 1  # whole now: no question asked
+
+
+def test_revision_none_means_the_default_branch(clean_env, tmp_path):
+    cache = tmp_path / "cache"
+    clean_env.setenv("HF_HUB_CACHE", str(cache))
+    snapshot = make_cached_repo(cache, "org/albert")[COMMIT]
+    assert resolve_model_dir("org/albert", revision=None) == snapshot  # was a TypeError
+
+
+@pytest.mark.parametrize("kind, advice", [
+    ("RepositoryNotFoundError", "no repository org/albert on the Hub, or a private one: .*token="),
+    ("GatedRepoError", "org/albert is gated: ask for access at https://huggingface.co/org/albert"),
+    ("RevisionNotFoundError", "org/albert has no revision 'v9'"),
+    ("ReadTimeout", "the Hub did not answer within 10 s: .*HF_HUB_OFFLINE=1"),
+])
+def test_hub_errors_say_what_to_do(clean_env, tmp_path, kind, advice):
+    """huggingface_hub's first line alone ("401 Client Error.") said nothing of a token, a gated
+    repository or a revision; the command to run names the revision."""
+    clean_env.delenv("HF_HUB_OFFLINE")
+    clean_env.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    error = type(kind, (Exception,), {})("401 Client Error.\nRequest ID: 1")
+
+    def failing(*args, **kwargs):
+        raise error
+
+    hub_module = online_hub(failing)
+    hub_module.HfApi = lambda: types.SimpleNamespace(model_info=failing)
+    clean_env.setitem(sys.modules, "huggingface_hub", hub_module)
+    with pytest.raises(FileNotFoundError, match=advice) as raised:
+        resolve_model_dir("org/albert", revision="v9")
+    assert "`hf download org/albert --revision v9`" in str(raised.value)
+
+
+def test_offline_errors_name_the_variable_to_unset(clean_env, tmp_path):
+    clean_env.delenv("HF_HUB_OFFLINE")
+    clean_env.setenv("TRANSFORMERS_OFFLINE", "1")
+    clean_env.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match="TRANSFORMERS_OFFLINE is set.*unset TRANSFORMERS_OFFLINE and run"):
+        resolve_model_dir("org/albert")
+
+
+def test_the_download_patterns_take_no_folder_of_the_repository():
+    """`*.json` and `*.safetensors` also matched checkpoint-500/ and onnx/ (fnmatch's * crosses /)."""
+    import fnmatch
+
+    patterns = [*hub.FILE_PATTERNS, *hub.SAFE_WEIGHTS_PATTERNS]
+    files = ["config.json", "spiece.model", "model.safetensors", "model-00001-of-00002.safetensors",
+             "model.safetensors.index.json", "tokenizer_config.json", "checkpoint-500/model.safetensors",
+             "checkpoint-500/optimizer.json", "onnx/model.safetensors", "eval/results.json", "README.md"]
+    taken = [name for name in files if any(fnmatch.fnmatch(name, pattern) for pattern in patterns)]
+    assert taken == files[:6]
 
 
 def test_paths_that_cannot_be_hub_names(clean_env, tmp_path):
@@ -152,15 +248,18 @@ def test_download_when_online(clean_env, tmp_path):
     def snapshot_download(repo_id, revision=None, allow_patterns=None):
         calls.append((repo_id, revision, allow_patterns))
         (tmp_path / "downloaded").mkdir(exist_ok=True)
-        if "*.safetensors" in allow_patterns:
+        if "model.safetensors" in allow_patterns:
             (tmp_path / "downloaded" / "model.safetensors").write_bytes(b"")
         return str(tmp_path / "downloaded")
 
-    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    asked = []
+    clean_env.setitem(sys.modules, "huggingface_hub", online_hub(snapshot_download, asked=asked))
     assert resolve_model_dir("albert-base-v2", revision="main") == tmp_path / "downloaded"
     (repo_id, revision, patterns), = calls
-    assert (repo_id, revision) == ("albert/albert-base-v2", "main")
-    assert set(patterns) == {"config.json", "*.safetensors", "*.json", "spiece.model"}
+    # The revision is asked for first, with a deadline, and its commit downloaded.
+    assert asked == [{"repo_id": "albert/albert-base-v2", "revision": "main", "token": None, "timeout": 10}]
+    assert (repo_id, revision) == ("albert/albert-base-v2", COMMIT)
+    assert set(patterns) == NEEDED | SAFETENSORS
 
 
 def test_download_falls_back_to_pytorch_model_bin_only_without_safetensors(clean_env, tmp_path):
@@ -174,14 +273,14 @@ def test_download_falls_back_to_pytorch_model_bin_only_without_safetensors(clean
         (tmp_path / "old").mkdir(exist_ok=True)  # an old repository: config and pytorch_model.bin only
         return str(tmp_path / "old")
 
-    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    clean_env.setitem(sys.modules, "huggingface_hub", online_hub(snapshot_download))
     assert resolve_model_dir("someone/old-albert") == tmp_path / "old"
     assert calls[1] == ["pytorch_model.bin"] and len(calls) == 2
 
     def failing_download(repo_id, revision=None, allow_patterns=None):
         raise OSError("no route to host\nmore details")
 
-    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=failing_download))
+    clean_env.setitem(sys.modules, "huggingface_hub", online_hub(failing_download))
     with pytest.raises(FileNotFoundError, match=r"download of org/model failed \(OSError: no route to host\)"):
         resolve_model_dir("org/model")
     clean_env.setitem(sys.modules, "huggingface_hub", None)  # not installed
@@ -251,7 +350,7 @@ def test_cache_dir_local_files_only_and_token_mean_what_they_mean_to_transformer
         (tmp_path / "downloaded" / "model.safetensors").write_bytes(b"")
         return str(tmp_path / "downloaded")
 
-    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    clean_env.setitem(sys.modules, "huggingface_hub", online_hub(snapshot_download))
     with pytest.raises(FileNotFoundError, match=r"download skipped \(local_files_only=True\)"):
         resolve_model_dir("org/other", local_files_only=True)
     with pytest.raises(FileNotFoundError, match=r"local_files_only=True"):
@@ -284,6 +383,7 @@ def test_subfolder_finds_the_files_inside_a_directory_the_cache_or_a_download(cl
     cache = tmp_path / "cache"
     snapshot = make_cached_repo(cache, "org/albert")[COMMIT]
     bundled.save_pretrained(snapshot / "mlm")
+    AlbertTokenizer.from_pretrained("tinyalbert-mini").save_pretrained(snapshot / "mlm")
     assert AlbertForMaskedLM.from_pretrained("org/albert", subfolder="mlm", cache_dir=cache).config.vocab_size == 8000
     with pytest.raises(FileNotFoundError, match=r"has no folder 'other'"):
         resolve_model_dir("org/albert", subfolder="other", cache_dir=cache)
@@ -297,9 +397,9 @@ def test_subfolder_finds_the_files_inside_a_directory_the_cache_or_a_download(cl
         (tmp_path / "downloaded" / "mlm" / "model.safetensors").write_bytes(b"")
         return str(tmp_path / "downloaded")
 
-    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    clean_env.setitem(sys.modules, "huggingface_hub", online_hub(snapshot_download))
     assert resolve_model_dir("org/new", subfolder="mlm") == tmp_path / "downloaded" / "mlm"
-    assert set(calls[-1]) == {"mlm/config.json", "mlm/*.safetensors", "mlm/*.json", "mlm/spiece.model"}
+    assert set(calls[-1]) == {f"mlm/{name}" for name in NEEDED | SAFETENSORS}
     with pytest.raises(FileNotFoundError, match="org/new has no folder 'other'"):
         resolve_model_dir("org/new", subfolder="other")
 
@@ -320,7 +420,7 @@ def test_force_download_downloads_what_the_cache_holds(clean_env, tmp_path):
         (tmp_path / "fresh" / "model.safetensors").write_bytes(b"")
         return str(tmp_path / "fresh")
 
-    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    clean_env.setitem(sys.modules, "huggingface_hub", online_hub(snapshot_download))
     assert resolve_model_dir("org/albert") == snapshot and calls == []
     assert resolve_model_dir("org/albert", force_download=True) == tmp_path / "fresh"
     assert calls == [{"force_download": True}]
@@ -367,8 +467,25 @@ def test_use_safetensors_false_downloads_the_pickled_weights(clean_env, tmp_path
         (tmp_path / "downloaded").mkdir(exist_ok=True)
         return str(tmp_path / "downloaded")
 
-    clean_env.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    clean_env.setitem(sys.modules, "huggingface_hub", online_hub(snapshot_download))
     resolve_model_dir("org/albert", use_safetensors=False)
-    assert calls == [{"config.json", "*.json", "spiece.model", "pytorch_model.bin"}]
+    assert calls == [NEEDED | {"pytorch_model.bin"}]
     resolve_model_dir("org/albert", use_safetensors=True)  # no safetensors came, and none other is wanted
-    assert calls[1:] == [{"config.json", "*.safetensors", "*.json", "spiece.model"}]
+    assert calls[1:] == [NEEDED | SAFETENSORS]
+
+
+def test_pipeline_finds_the_model_where_model_kwargs_say(clean_env, tmp_path):
+    """pipeline(model=NAME, model_kwargs={"cache_dir": ...}) looked in the default cache only, as
+    if the option were not there (Transformers looks in the cache it names); subfolder too."""
+    import tinyalbert
+    from tinyalbert import AlbertForMaskedLM, AlbertTokenizer
+
+    own_cache = tmp_path / "own-cache"
+    snapshot = make_cached_repo(own_cache, "org/albert")[COMMIT]
+    AlbertForMaskedLM.from_pretrained("tinyalbert-mini").save_pretrained(snapshot / "mlm")
+    AlbertTokenizer.from_pretrained("tinyalbert-mini").save_pretrained(snapshot / "mlm")
+    with pytest.raises(FileNotFoundError, match="not in the Hugging Face cache"):
+        tinyalbert.pipeline("fill-mask", model="org/albert")
+    fill = tinyalbert.pipeline("fill-mask", model="org/albert",
+                               model_kwargs={"cache_dir": own_cache, "subfolder": "mlm", "local_files_only": True})
+    assert fill.model.config.vocab_size == 8000 and len(fill("A dog is an [MASK].")) == 5

@@ -11,7 +11,10 @@
 4. a download of that Hub name with `huggingface_hub.snapshot_download`, when that optional
    package is installed and neither `HF_HUB_OFFLINE` nor `local_files_only` forbids it: the config, tokenizer files and
    safetensors weights, or `pytorch_model.bin` for a repository that has no safetensors
-   (`use_safetensors=False`: the pickled weights only). `force_download` skips step 3.
+   (`use_safetensors=False`: the pickled weights only). `force_download` skips step 3. A cached
+   copy that lacks config.json, spiece.model or its weights (a download cut short, or a model
+   fetched without its tokenizer) is completed this way too; where no download may run, it is
+   used as it is, with a warning naming what it lacks.
 
 `subfolder` names a folder inside the directory or repository that holds the files, as in
 Transformers.
@@ -53,10 +56,14 @@ def check_no_upload(push_to_hub: bool, hub_options: dict) -> None:
 # The checkpoints Google released before the Hub had organisations (the presets' names); they
 # now live under `albert/`.
 LEGACY_ALBERT_NAMES = tuple(PRESETS)
-# What a model directory needs: config and tokenizer files (which are JSON too), and weights.
-FILE_PATTERNS = ("config.json", "*.json", "spiece.model")
-SAFE_WEIGHTS_PATTERN = "*.safetensors"
+# What a model directory needs, by name: a pattern such as "*.json" would also match every
+# checkpoint-500/ or onnx/ folder of a repository (fnmatch's * crosses "/").
+FILE_PATTERNS = ("config.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+                 "spiece.model")
+SAFE_WEIGHTS_PATTERNS = ("model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors")
 PICKLED_WEIGHTS_PATTERN = "pytorch_model.bin"  # downloaded only when a repository has no safetensors
+WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json", PICKLED_WEIGHTS_PATTERN)
+HUB_TIMEOUT_S = 10  # seconds to wait for the Hub's first answer (huggingface_hub's own default for a file)
 # The strings `huggingface_hub` reads as "true" in its environment variables.
 TRUE_VALUES = {"1", "ON", "YES", "TRUE"}
 
@@ -77,10 +84,27 @@ def hf_cache_dir() -> Path:
     return Path(os.path.expandvars(home)).expanduser() / "hub"
 
 
+def offline_variable() -> str:
+    """The environment variable by which the user asked for no network (`HF_HUB_OFFLINE` or
+    `TRANSFORMERS_OFFLINE`), or ""."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if os.environ.get(name, "").strip().upper() in TRUE_VALUES:
+            return name
+    return ""
+
+
 def hub_offline() -> bool:
     """Whether the user asked for no network (`HF_HUB_OFFLINE` or `TRANSFORMERS_OFFLINE`)."""
-    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
-    return value.strip().upper() in TRUE_VALUES
+    return bool(offline_variable())
+
+
+def missing_model_files(folder: Path) -> list[str]:
+    """The files of a whole model that `folder` lacks: config.json, spiece.model, the weights. A
+    link into the cache's blobs/ whose blob never arrived (an interrupted download) is lacking too."""
+    lacking = [name for name in ("config.json", "spiece.model") if not (folder / name).is_file()]
+    if not any((folder / name).is_file() for name in WEIGHTS_FILES):
+        lacking.append("model.safetensors")
+    return lacking
 
 
 def hub_repo_ids(name: str) -> list[str]:
@@ -119,32 +143,53 @@ def _download(repo_id: str, revision: str, cache_dir: Path | None = None, token=
               force_download: bool = False, use_safetensors: bool | None = None) -> tuple[Path | None, str]:
     """`huggingface_hub.snapshot_download` of the files a model needs, or None and why not."""
     if hub_offline():
-        return None, "download skipped (HF_HUB_OFFLINE is set)"
+        return None, f"download skipped ({offline_variable()} is set)"
     # Only what the caller chose is passed on; huggingface_hub's defaults decide the rest.
     chosen = {name: value for name, value in (("cache_dir", cache_dir), ("token", token)) if value is not None}
     if force_download:
         chosen["force_download"] = True
     prefix = f"{subfolder}/" if subfolder else ""
-    weights = PICKLED_WEIGHTS_PATTERN if use_safetensors is False else SAFE_WEIGHTS_PATTERN
+    weights = (PICKLED_WEIGHTS_PATTERN,) if use_safetensors is False else SAFE_WEIGHTS_PATTERNS
     try:
-        from huggingface_hub import snapshot_download  # optional; imported only when a download is needed
+        from huggingface_hub import HfApi, snapshot_download  # optional; imported only when a download is needed
     except ImportError:
         return None, "download skipped (huggingface_hub is not installed: pip install huggingface_hub)"
     try:
-        path = Path(snapshot_download(repo_id, revision=revision,
-                                      allow_patterns=[prefix + pattern for pattern in (*FILE_PATTERNS, weights)],
+        # One question with a deadline first: snapshot_download's own has none, and a host that
+        # accepts the connection but never answers would hold it for good.
+        commit = HfApi().model_info(repo_id, revision=revision, token=token, timeout=HUB_TIMEOUT_S).sha or revision
+        path = Path(snapshot_download(repo_id, revision=commit,
+                                      allow_patterns=[prefix + pattern for pattern in (*FILE_PATTERNS, *weights)],
                                       **chosen))
-        if use_safetensors is None and not any((path / subfolder).glob(SAFE_WEIGHTS_PATTERN)):
+        if use_safetensors is None and not any((path / subfolder / name).is_file() for name in SAFE_WEIGHTS_PATTERNS[:2]):
             # Older checkpoints ship only the pickled weights, which tinyalbert reads without
             # running them (tinyalbert.torch_checkpoint); fetched only when nothing better is there.
-            path = Path(snapshot_download(repo_id, revision=revision,
+            path = Path(snapshot_download(repo_id, revision=commit,
                                           allow_patterns=[prefix + PICKLED_WEIGHTS_PATTERN], **chosen))
     except Exception as error:  # no network, unknown repository, gated model, ...
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        return None, f"download of {repo_id} failed ({type(error).__name__}: {message})"
+        return None, f"download of {repo_id} failed ({download_problem(error, repo_id, revision)})"
     if not (path / subfolder).is_dir():
         return None, f"{repo_id} has no folder {subfolder!r}"
     return path / subfolder, ""
+
+
+def download_problem(error: Exception, repo_id: str, revision: str) -> str:
+    """What went wrong in a download, with what to do about it where huggingface_hub's errors say
+    (their first line alone is often just "401 Client Error")."""
+    kind = type(error).__name__
+    if kind == "GatedRepoError":
+        return (f"{repo_id} is gated: ask for access at https://huggingface.co/{repo_id}, then pass token= "
+                "or log in with `hf auth login`")
+    if kind == "RepositoryNotFoundError":
+        return (f"no repository {repo_id} on the Hub, or a private one: check the name, or pass token= "
+                "or log in with `hf auth login`")
+    if kind == "RevisionNotFoundError":
+        return f"{repo_id} has no revision {revision!r} (a branch, a tag or a whole commit hash)"
+    if "Timeout" in kind:
+        return (f"the Hub did not answer within {HUB_TIMEOUT_S} s: check the network, or set HF_HUB_OFFLINE=1 "
+                "to use the cache alone")
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{kind}: {message}"
 
 
 def models_inside(directory: Path, holding: str = "config.json") -> list[str]:
@@ -183,6 +228,7 @@ def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, l
     text = os.fspath(name_or_path)
     path = Path(text).expanduser()
     subfolder = os.fspath(subfolder or "")
+    revision = revision or "main"  # None, as in Transformers: the default branch
     if path.is_dir():
         bundled = BUNDLED_DIR / text
         if text in BUNDLED_MODELS and bundled.is_dir() and path.resolve() != bundled.resolve():
@@ -210,28 +256,53 @@ def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, l
     repo_ids = hub_repo_ids(text)
     cache_dir = None if cache_dir is None else Path(os.fspath(cache_dir)).expanduser()
     look_in = hf_cache_dir() if cache_dir is None else cache_dir
+    partial = None  # a cached copy that lacks files: completed by a download where one may run
     for repo_id in [] if force_download else repo_ids:  # force_download: past the cache, to the Hub
         snapshot, reason = cached_snapshot(repo_id, revision, look_in)
         if snapshot is not None and (snapshot / subfolder).is_dir():
-            return snapshot / subfolder
+            folder = snapshot / subfolder
+            lacking = missing_model_files(folder)
+            if not lacking:
+                return folder
+            partial = (repo_id, folder, lacking)
+            break
         if snapshot is not None:
             reason = f"{snapshot} has no folder {subfolder!r}"
         looked.append(f"not in the Hugging Face cache ({reason})")
     if force_download:
         looked.append("the Hugging Face cache not looked in (force_download=True)")
+    download_id = partial[0] if partial else repo_ids[0]
     if local_files_only:
         snapshot, reason = None, "download skipped (local_files_only=True)"
     else:
-        snapshot, reason = _download(repo_ids[0], revision, cache_dir, token, subfolder=subfolder,
+        snapshot, reason = _download(download_id, revision, cache_dir, token, subfolder=subfolder,
                                      force_download=force_download, use_safetensors=use_safetensors)
     if snapshot is not None:
         return snapshot
+    if partial:  # what is there may be all the caller needs (a tokenizer, a config): it says if not
+        repo_id, folder, lacking = partial
+        warnings.warn(f"the cached copy of {repo_id} in {folder} lacks {', '.join(lacking)} (an interrupted or "
+                      f"partial download?) and could not be completed: {reason}. Complete it with "
+                      f"force_download=True or `{download_command(repo_id, revision, subfolder)}`", stacklevel=2)
+        return folder
     looked.append(reason)
+    offline = offline_variable()
+    where = f"unset {offline} and " if offline else ""
     raise FileNotFoundError(
-        f"model {text!r} not found: {'; '.join(looked)}. Download it with "
-        f"`hf download {repo_ids[0]}` (older huggingface_hub: `huggingface-cli download {repo_ids[0]}`), "
-        f"or {hint}"
+        f"model {text!r} not found: {'; '.join(looked)}. To download it, {where}run "
+        f"`{download_command(repo_ids[0], revision, subfolder)}` (older huggingface_hub: `huggingface-cli download "
+        f"...` with the same arguments), or {hint}"
     )
+
+
+def download_command(repo_id: str, revision: str, subfolder: str) -> str:
+    """The `hf download` command that fetches what resolve_model_dir would have downloaded."""
+    command = f"hf download {repo_id}"
+    if revision != "main":
+        command += f" --revision {revision}"
+    if subfolder:
+        command += f" --include '{subfolder}/*'"
+    return command
 
 
 def inside(directory: Path, subfolder: str) -> Path:

@@ -310,6 +310,8 @@ class FillMaskPipeline:
         return result[0] if single_mask else result
 
 
+# model_kwargs that say where a named model is found (and whether it may be downloaded).
+HUB_LOOKUP_OPTIONS = ("cache_dir", "local_files_only", "force_download", "subfolder")
 NOT_GIVEN = object()  # top_k left out: each task's own default (fill-mask 5, text-classification 1, ...)
 
 
@@ -409,7 +411,11 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVE
         model = DEFAULT_MODEL
     directory = None
     if isinstance(model, (str, os.PathLike)):
-        directory = resolve_model_dir(model, revision=revision, token=token)
+        # Where the model is found follows model_kwargs' Hub options, as in Transformers; the
+        # subfolder is then part of the directory, not applied a second time.
+        where = {name: model_kwargs[name] for name in HUB_LOOKUP_OPTIONS if name in model_kwargs}
+        model_kwargs = {name: value for name, value in model_kwargs.items() if name != "subfolder"}
+        directory = resolve_model_dir(model, revision=revision, token=token, **where)
         # A device is checked before the weights are read, so that a missing GPU fails fast.
         backend = backend if device is None else backend_for_device(_device_name(device), get_backend(backend))
         model = model_class.from_pretrained(directory, backend=backend, dtype=dtype if torch_dtype is None else torch_dtype,
