@@ -15,6 +15,7 @@ import pytest
 
 import tinyalbert as ta
 from tinyalbert import finetune
+from tinyalbert.finetune_loop import uses_bio_tags
 from tinyalbert.metrics import bio_entities, entity_scores, macro_f1, normalize_answer, squad_f1, squad_scores
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -187,6 +188,28 @@ def test_bio_entities_read_as_seqeval_does():
     assert bio_entities(["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-LOC"]) == {
         ("PER", 0, 1), ("LOC", 3, 4), ("LOC", 5, 5)}
     assert bio_entities(["B-PER", "I-LOC"]) == {("PER", 0, 0), ("LOC", 1, 1)}
+
+
+def test_bioes_entities_and_untyped_tags_read_as_seqeval_does():
+    """E- and S- tags were read as O: a BIOES file scored entity F1 0 for perfect predictions,
+    and that score picked the best epoch. (Expected values: seqeval 1.2.2's get_entities.)"""
+    assert bio_entities(["B-PER", "E-PER"]) == {("PER", 0, 1)}
+    assert bio_entities(["S-LOC"]) == {("LOC", 0, 0)}
+    assert bio_entities(["B-PER", "I-PER", "E-PER", "S-LOC", "E-LOC", "I-LOC", "O", "E-ORG"]) == {
+        ("PER", 0, 2), ("LOC", 3, 3), ("LOC", 4, 4), ("LOC", 5, 5), ("ORG", 7, 7)}
+    assert bio_entities(["B", "I", "O", "B-"]) == {("_", 0, 1), ("_", 3, 3)}
+    assert entity_scores([["B-PER", "I-PER"]], [["B-PER", "E-PER"]])["f1"] == 1.0
+    assert uses_bio_tags(["S-PER", "O"]) and not uses_bio_tags(["NOUN", "VERB"])
+
+
+def test_scores_refuse_lists_of_other_lengths():
+    """They cut the longer list silently (sklearn and seqeval raise; accuracy here did already)."""
+    with pytest.raises(ValueError, match="need as many predictions as references"):
+        macro_f1(["a", "b"], ["a"])
+    with pytest.raises(ValueError, match="need as many predicted sequences"):
+        entity_scores([["B-X"], ["B-X"]], [["B-X"]])
+    with pytest.raises(ValueError, match="a sequence of 2 predicted tags against 1"):
+        entity_scores([["B-X", "O"]], [["B-X"]])
     scores = entity_scores([["B-PER", "I-PER", "O", "B-LOC"]], [["B-PER", "I-PER", "O", "B-ORG"]])
     assert scores["precision"] == 0.5 and scores["recall"] == 0.5 and scores["f1"] == 0.5
 

@@ -231,6 +231,7 @@ def test_question_answering_matches_transformers(tmp_path, vocabulary):
         assert_same(ours(question=question, context=context), theirs(question=question, context=context))
         for options in (dict(top_k=3), dict(handle_impossible_answer=True), dict(max_answer_len=3),
                         dict(max_seq_len=24, doc_stride=8), dict(max_seq_len=24, doc_stride=8, top_k=4),
+                        dict(max_seq_len=16, doc_stride=12),  # a stride wider than the window: refused before
                         dict(align_to_words=False)):  # no effect with the slow tokenizer, on either side
             assert_same(ours(question=question, context=context, **options),
                         theirs(question=question, context=context, **options), f"{question} {options}")

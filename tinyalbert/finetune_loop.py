@@ -147,9 +147,10 @@ def check_known_labels(args: FinetuneArguments, validation_examples: list[dict],
 
 
 def uses_bio_tags(tags) -> bool:
-    """Whether the tags follow the BIO (IOB2) scheme that entities are read from: some tag starts
-    with B- or I-. Part-of-speech tags such as NOUN and VERB do not, and hold no entities."""
-    return any(tag.startswith(("B-", "I-")) for tag in tags)
+    """Whether the tags follow the BIO (IOB2) or BIOES scheme that entities are read from: some
+    tag starts with B-, I-, E- or S-. Part-of-speech tags such as NOUN and VERB do not, and hold
+    no entities."""
+    return any(tag.startswith(("B-", "I-", "E-", "S-")) for tag in tags)
 
 
 def main_metric(task: str, labels) -> str:

@@ -1,8 +1,8 @@
 """The usual scores of the fine-tuning tasks, in plain Python.
 
 - classification: accuracy and macro-F1 (the unweighted mean of the per-class F1);
-- BIO tagging: entity-level precision, recall and F1 (an entity counts only when its type and
-  both of its ends are right), as the `seqeval` package computes them in its default mode;
+- BIO (or BIOES) tagging: entity-level precision, recall and F1 (an entity counts only when its
+  type and both of its ends are right), as the `seqeval` package computes them in its default mode;
 - SQuAD v1.1: exact match and token F1 after the official answer normalization, each the
   maximum over the reference answers, then averaged, in percent.
 """
@@ -13,10 +13,14 @@ import string
 from collections import Counter
 
 
+def _check_lengths(predictions, references, what: str = "predictions") -> None:
+    if len(predictions) != len(references) or not references:
+        raise ValueError(f"need as many {what} as references (>0), got {len(predictions)} and {len(references)}")
+
+
 def accuracy(predictions, references) -> float:
     """Share of positions where prediction == reference."""
-    if len(predictions) != len(references) or not references:
-        raise ValueError(f"need as many predictions as references (>0), got {len(predictions)} and {len(references)}")
+    _check_lengths(predictions, references)
     return sum(p == r for p, r in zip(predictions, references)) / len(references)
 
 
@@ -29,6 +33,7 @@ def _f1(true_positives: int, predicted: int, actual: int) -> float:
 
 def macro_f1(predictions, references) -> float:
     """Mean over the classes seen in either list of each class's F1 (0 for a class never hit)."""
+    _check_lengths(predictions, references)
     classes = sorted(set(references) | set(predictions), key=str)
     scores = []
     for label in classes:
@@ -41,27 +46,35 @@ def bio_entities(tags) -> set:
     """The entities of one tag sequence as (type, first, last) triples.
 
     `B-X` opens an X entity; `I-X` continues one of type X and, after anything else (an `O`, a
-    different type), opens a new one, as seqeval's default (lenient) mode reads it.
+    different type), opens a new one, as seqeval's default (lenient) mode reads it. So does
+    `E-X`, which also ends the entity, and `S-X` is an entity of one tag (the BIOES scheme). A
+    tag without a type (`B`) has the type `_`, as in seqeval.
     """
     entities, current = set(), None  # current: [type, first, last]
     for position, tag in enumerate(list(tags) + ["O"]):
         prefix, _, kind = tag.partition("-")
-        continues = prefix == "I" and current is not None and current[0] == kind
-        if continues:
+        kind = kind or "_"
+        if prefix in ("I", "E") and current is not None and current[0] == kind:
             current[2] = position
-            continue
-        if current is not None:
+        else:
+            if current is not None:
+                entities.add(tuple(current))
+                current = None
+            if prefix in ("B", "I", "E", "S"):
+                current = [kind, position, position]
+        if prefix in ("E", "S") and current is not None:  # these close their entity at once
             entities.add(tuple(current))
             current = None
-        if prefix in ("B", "I") and kind:
-            current = [kind, position, position]
     return entities
 
 
 def entity_scores(predicted_sequences, reference_sequences) -> dict:
     """Entity-level precision, recall and F1 (micro-averaged over all entities)."""
     true_positives = predicted = actual = 0
+    _check_lengths(predicted_sequences, reference_sequences, "predicted sequences")
     for predicted_tags, reference_tags in zip(predicted_sequences, reference_sequences):
+        if len(predicted_tags) != len(reference_tags):
+            raise ValueError(f"a sequence of {len(predicted_tags)} predicted tags against {len(reference_tags)} references")
         ours, theirs = bio_entities(predicted_tags), bio_entities(reference_tags)
         true_positives += len(ours & theirs)
         predicted, actual = predicted + len(ours), actual + len(theirs)

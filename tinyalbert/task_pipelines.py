@@ -345,7 +345,7 @@ class QuestionAnsweringPipeline:
         tokenizer = self.tokenizer
         query = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(question))[:max_question_len]
         width = max_seq_len - len(query) - 3
-        if width <= 0 or doc_stride > width:
+        if width <= 0:  # a stride wider than the window skips pieces between windows, as in Transformers
             raise ValueError(f"max_seq_len={max_seq_len} leaves no room for the context (question: {len(query)} tokens)")
         special = set(tokenizer.all_special_ids)
         start = 0
