@@ -60,9 +60,10 @@ LEGACY_ALBERT_NAMES = tuple(PRESETS)
 # checkpoint-500/ or onnx/ folder of a repository (fnmatch's * crosses "/").
 FILE_PATTERNS = ("config.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
                  "spiece.model")
-SAFE_WEIGHTS_PATTERNS = ("model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors")
+SAFE_WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")  # one file, or the index of shards
+SAFE_WEIGHTS_PATTERNS = (*SAFE_WEIGHTS_FILES, "model-*-of-*.safetensors")
 PICKLED_WEIGHTS_PATTERN = "pytorch_model.bin"  # downloaded only when a repository has no safetensors
-WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json", PICKLED_WEIGHTS_PATTERN)
+WEIGHTS_FILES = (*SAFE_WEIGHTS_FILES, PICKLED_WEIGHTS_PATTERN)
 HUB_TIMEOUT_S = 10  # seconds to wait for the Hub's first answer (huggingface_hub's own default for a file)
 # The strings `huggingface_hub` reads as "true" in its environment variables.
 TRUE_VALUES = {"1", "ON", "YES", "TRUE"}
@@ -161,7 +162,7 @@ def _download(repo_id: str, revision: str, cache_dir: Path | None = None, token=
         path = Path(snapshot_download(repo_id, revision=commit,
                                       allow_patterns=[prefix + pattern for pattern in (*FILE_PATTERNS, *weights)],
                                       **chosen))
-        if use_safetensors is None and not any((path / subfolder / name).is_file() for name in SAFE_WEIGHTS_PATTERNS[:2]):
+        if use_safetensors is None and not any((path / subfolder / name).is_file() for name in SAFE_WEIGHTS_FILES):
             # Older checkpoints ship only the pickled weights, which tinyalbert reads without
             # running them (tinyalbert.torch_checkpoint); fetched only when nothing better is there.
             path = Path(snapshot_download(repo_id, revision=commit,
