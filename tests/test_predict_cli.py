@@ -489,3 +489,19 @@ def test_input_that_is_not_utf8_is_named_by_its_line_or_argument(model_dir):
     stdin = TEXTS[0].encode() + b"\n\nthe \xff [MASK]\n"
     assert_user_error(predict("--model", model_dir, stdin=stdin), "line 3 of standard input", "not UTF-8", "0xff")
     assert_user_error(predict(TEXTS[0], b"the \xfe [MASK]", "--model", model_dir), "TEXT argument 2", "0xfe")
+
+
+def test_revision_picks_a_branch_of_a_cached_hub_model(model_dir, tmp_path):
+    """--revision, as from_pretrained's revision: the command could load only a Hub name's main."""
+    import shutil
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf-cache" / "models--org--albert"
+    shutil.copytree(model_dir, repo / "snapshots" / commit)
+    shutil.copytree(model_dir, repo / "snapshots" / commit[::-1])  # another commit: main is not implied
+    (repo / "refs").mkdir()
+    (repo / "refs" / "v2").write_text(commit)
+    env = {"HF_HUB_CACHE": str(tmp_path / "hf-cache")}
+    status, out, err = predict(TEXTS[0], "--model", "org/albert", "--revision", "v2", env=env)
+    assert status == 0 and "[MASK]" in out, err
+    assert_user_error(predict(TEXTS[0], "--model", "org/albert", env=env), "has no refs/main")
