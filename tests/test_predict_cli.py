@@ -505,3 +505,12 @@ def test_revision_picks_a_branch_of_a_cached_hub_model(model_dir, tmp_path):
     status, out, err = predict(TEXTS[0], "--model", "org/albert", "--revision", "v2", env=env)
     assert status == 0 and "[MASK]" in out, err
     assert_user_error(predict(TEXTS[0], "--model", "org/albert", env=env), "has no refs/main")
+    # A cached copy without its config: a warning says how to complete it, and the error names the
+    # cache's folder, not only the Hub name.
+    (repo / "snapshots" / commit / "config.json").unlink()
+    status, out, err = predict(TEXTS[0], "--model", "org/albert", "--revision", "v2", env=env)
+    warning, error = err.strip().splitlines()
+    assert status == 2 and out == "" and "Traceback" not in err
+    assert warning.startswith("warning: the cached copy of org/albert") and "lacks config.json" in warning
+    assert error == (f"error: no config.json in org/albert ({repo / 'snapshots' / commit}): --model needs a model "
+                     "directory (config.json, model.safetensors, spiece.model)")

@@ -274,7 +274,9 @@ def no_config_message(name: str, directory) -> str:
 
     inner = models_inside(directory)
     if not inner:
-        return (f"no config.json in {name}: --model needs a model directory (config.json, model.safetensors, "
+        # A Hub name stands for a folder of the cache: name that folder too.
+        where = name if Path(name).expanduser().resolve() == Path(directory).resolve() else f"{name} ({directory})"
+        return (f"no config.json in {where}: --model needs a model directory (config.json, model.safetensors, "
                 "spiece.model)")
     models = " and ".join(str(Path(name) / folder) for folder in inner)
     return (f"no config.json in {name}, which looks like a training run's folder: its models are in {models}; "
