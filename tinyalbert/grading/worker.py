@@ -121,6 +121,7 @@ def _disarm(function, name) -> None:
 
 def install_tripwires(graded) -> None:
     """Only ever in the student's process: the grader's own reference calls run in the grader."""
+    TRIPWIRED[:] = graded
     for name in graded:
         original = resolve(name)
 
@@ -600,7 +601,6 @@ def main(request_fd: int, result_fd: int) -> None:
         except (TypeError, ValueError):
             pass
     install_tripwires(setup["graded"])
-    TRIPWIRED[:] = setup["graded"]
     file_s = min(setup["limits"].get("file_s", math.inf), setup["limits"]["startup_s"])
     namespace, errors, flagged, imported = load_submission(setup["directory"], set(setup["graded"]),
                                                            setup.get("home"), file_s)
