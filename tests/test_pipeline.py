@@ -217,6 +217,17 @@ def test_top_k_given_at_construction(trained_dir):
     assert len(fill_mask(ONE_MASK[0], top_k=4)) == 4
 
 
+def test_top_k_none_keeps_the_default_as_in_transformers(trained_dir):
+    """Transformers reads pipeline(top_k=None), and a call's top_k=None, as not given: 5 predictions."""
+    reference = transformers.pipeline("fill-mask", model=str(trained_dir), framework="pt", top_k=None,
+                                      tokenizer=transformers.AlbertTokenizer.from_pretrained(str(trained_dir)))
+    ours = tinyalbert.pipeline("fill-mask", model=trained_dir, top_k=None)
+    expected = reference(ONE_MASK[1])
+    assert len(expected) == 5
+    assert_same_predictions(ours(ONE_MASK[1]), expected)
+    assert_same_predictions(ours(ONE_MASK[1], top_k=None), reference(ONE_MASK[1], top_k=None))
+
+
 def test_targets_match_transformers_with_the_same_warnings(pipelines):
     """Vocabulary pieces are used as given; plain words and a multi-piece word are replaced by
     their first piece, with transformers' warning; a duplicate counts once; top_k is capped."""

@@ -212,6 +212,58 @@ def test_word_aggregations_follow_transformers_code(tmp_path, vocabulary, strate
         assert_same(ours(text, aggregation_strategy=strategy), expected, f"{strategy}: {text!r}")
 
 
+def character_offsets(tokenizer, text):
+    """A (start, end) per token of `text`, [CLS] and [SEP] included as (0, 0): each piece found in
+    the text after the previous one, an unknown piece taken as the next character. The slow
+    tokenizer gives no offsets; a caller of Transformers' pipeline brings its own like this."""
+    offsets, position = [], 0
+    for piece in tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"]):
+        if piece in (tokenizer.cls_token, tokenizer.sep_token):
+            offsets.append((0, 0))
+            continue
+        while position < len(text) and text[position] == " ":
+            position += 1
+        found = text.find(piece.lstrip("\u2581"), position) if piece != tokenizer.unk_token else -1
+        start = position if found < 0 else found
+        end = start + (1 if piece == tokenizer.unk_token else len(piece.lstrip("\u2581")))
+        offsets.append((start, end))
+        position = end
+    return offsets
+
+
+@pytest.mark.parametrize("strategy", ["none", "simple"])
+def test_token_classification_takes_offset_mapping_as_transformers_does(tmp_path, vocabulary, strategy):
+    """With the slow tokenizer, a caller's offset_mapping is the one way to get `start` and `end`;
+    an unknown piece is then named by the characters it covers. For a list of texts each text
+    reads its own offsets (Transformers 4.53.3 reads the first text's for all of them, so each
+    text is compared with Transformers run on it alone)."""
+    directory = checkpoint(tmp_path, vocabulary, "AlbertForTokenClassification", seed=1,
+                           id2label=dict(enumerate(TAGS)))
+    ours, theirs = both("token-classification", directory, aggregation_strategy=strategy, ignore_labels=[])
+    texts = ["the old man \u2603 sat in the park", "london is a big city \u2603 near paris"]
+    offsets = [character_offsets(ours.tokenizer, text) for text in texts]
+    assert ours.tokenizer.unk_token_id in ours.tokenizer(texts[0])["input_ids"]  # the snowman is unknown
+    for text, text_offsets in zip(texts, offsets):
+        result = ours(text, offset_mapping=text_offsets)
+        assert_same(result, theirs(text, offset_mapping=text_offsets), f"{text!r}")
+        assert all(entity["start"] is not None and entity["end"] is not None for entity in result)
+        assert_same(ours(text, offset_mapping=[text_offsets]), result, "one text's list inside a list")
+    if strategy == "none":
+        assert "\u2603" in [entity["word"] for entity in ours(texts[0], offset_mapping=offsets[0])]
+    expected = [theirs(text, offset_mapping=text_offsets) for text, text_offsets in zip(texts, offsets)]
+    assert_same(ours(texts, offset_mapping=offsets), expected, "a list of texts, each with its offsets")
+    assert ours(texts, offset_mapping=offsets)[1] != ours(texts[1], offset_mapping=offsets[0])
+    for bad in (offsets[0], [offsets[0]]):  # one text's offsets, or one list, for two texts
+        with pytest.raises(ValueError, match="offset_mapping should have the same batch size as the input"):
+            theirs(texts, offset_mapping=bad)
+        with pytest.raises(ValueError, match="offset_mapping should have the same batch size as the input"):
+            ours(texts, offset_mapping=bad)
+    with pytest.raises(IndexError):  # too few pairs: Transformers fails on the first token past them
+        theirs(texts[0], offset_mapping=offsets[0][:3])
+    with pytest.raises(ValueError, match=r"offset_mapping has 3 \(start, end\) pairs, but the text has"):
+        ours(texts[0], offset_mapping=offsets[0][:3])
+
+
 def test_token_classification_legacy_flags_and_generators_match_transformers(tmp_path, vocabulary):
     directory = checkpoint(tmp_path, vocabulary, "AlbertForTokenClassification", seed=1, id2label=dict(enumerate(TAGS)))
     with warnings.catch_warnings():
@@ -258,6 +310,29 @@ def test_question_answering_matches_transformers(tmp_path, vocabulary):
             ours(question=questions[0], context=context, **{name: 0})
     with pytest.raises(ValueError, match="doc_stride must be a positive int, got -8"):
         tinyalbert.pipeline("question-answering", model=str(directory), doc_stride=-8)
+
+
+def test_question_answering_reads_options_given_as_none_as_transformers_does(tmp_path, vocabulary):
+    """Transformers reads an option given as None as not given: the pipeline's own value, or the
+    default, stays (top_k=None is one answer, not an error). A context or a question with no
+    words fails in both, here with a ValueError that says so, not an empty answer."""
+    directory = checkpoint(tmp_path, vocabulary, "AlbertForQuestionAnswering", seed=3, max_position_embeddings=384)
+    context = "the old man sat in the park near the river . paris is a big city"
+    question = "who sat in the park?"
+    for built in (dict(), dict(top_k=3, max_answer_len=2), dict(top_k=None, max_answer_len=None)):
+        ours, theirs = both("question-answering", directory, **built)
+        for call in (dict(top_k=None), dict(max_answer_len=None, handle_impossible_answer=None),
+                     dict(max_question_len=None, align_to_words=None), dict(max_seq_len=None, doc_stride=None)):
+            assert_same(ours(question=question, context=context, **call),
+                        theirs(question=question, context=context, **call), f"{built} {call}")
+    with pytest.raises(StopIteration):
+        theirs(question=question, context="   ")
+    with pytest.raises(ValueError, match="the context has no words to answer from"):
+        ours(question=question, context="   ")
+    with pytest.raises(ValueError, match="is not valid"):
+        theirs(question="  ", context=context)
+    with pytest.raises(ValueError, match="the question has no words"):
+        ours(question="  ", context=context)
 
 
 def test_feature_extraction_matches_transformers(tmp_path, vocabulary):

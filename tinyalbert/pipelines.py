@@ -29,6 +29,8 @@ from .nn.softmax import softmax
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_TOP_K = 5  # fill-mask's predictions per mask, as in Transformers
+
 SUPPORTED_TASKS = ("fill-mask", "text-classification", "sentiment-analysis", "token-classification", "ner",
                    "question-answering", "feature-extraction")
 
@@ -71,7 +73,8 @@ class FillMaskPipeline:
     Args:
         model: an `AlbertForMaskedLM` (any backend: NumPy, CuPy, ...).
         tokenizer: its `AlbertTokenizer`.
-        top_k: how many predictions to return per mask (0: none, as in Transformers), unless a call says otherwise.
+        top_k: how many predictions to return per mask (0: none, as in Transformers), unless a call says
+            otherwise; None keeps the default, 5, as Transformers reads `top_k=None`.
         batch_size: how many texts run through the model at once.
         truncation: cut texts longer than the model's positions instead of raising.
         targets, tokenizer_kwargs: defaults for the calls' arguments of those names.
@@ -79,11 +82,11 @@ class FillMaskPipeline:
 
     task = "fill-mask"
 
-    def __init__(self, model, tokenizer, top_k: int = 5, batch_size: int = 8, truncation: bool = False,
+    def __init__(self, model, tokenizer, top_k: int | None = 5, batch_size: int = 8, truncation: bool = False,
                  targets=None, tokenizer_kwargs: dict | None = None):
         self.model = model
         self.tokenizer = tokenizer
-        self.top_k = _check_top_k(top_k)
+        self.top_k = DEFAULT_TOP_K if top_k is None else _check_top_k(top_k)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         self.batch_size = batch_size
@@ -437,7 +440,7 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVE
         given = dict(top_k=top_k, batch_size=batch_size, truncation=truncation)
         task_options.update({name: value for name, value in given.items() if value is not NOT_GIVEN})
         return build_task_pipeline(task, model, tokenizer, **task_options)
-    top_k = 5 if top_k is NOT_GIVEN else top_k
+    top_k = DEFAULT_TOP_K if top_k is NOT_GIVEN else top_k
     batch_size = 8 if batch_size is NOT_GIVEN else batch_size
     truncation = False if truncation is NOT_GIVEN else truncation
     unknown = sorted(set(task_options) - {"targets", "tokenizer_kwargs"})

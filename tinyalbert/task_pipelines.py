@@ -10,7 +10,8 @@ the slow (SentencePiece) `AlbertTokenizer`, the tokenizer tinyalbert reproduces:
   `index`, `word`, `start`, `end`) or per entity group (`"simple"`, `"first"`, `"average"`,
   `"max"`: `entity_group`, `score`, `word`, `start`, `end`), `O` left out (`ignore_labels`, for
   the pipeline or per call). The slow tokenizer has no character offsets, so `start` and `end`
-  are None, as Transformers gives them. Transformers refuses `first`/`average`/`max` with a slow
+  are None, as Transformers gives them, unless the call passes `offset_mapping` (a `(start, end)`
+  per token, as Transformers takes it). Transformers refuses `first`/`average`/`max` with a slow
   tokenizer; here a word is a piece that starts with SentencePiece's word marker `▁` and the
   pieces after it that do not.
 - `feature-extraction`: the base model's last hidden states, per text `[[h_1, ..., h_n]]`
@@ -182,15 +183,34 @@ class TokenClassificationPipeline:
             _strategy_of_legacy_flags(grouped_entities, ignore_subwords, aggregation_strategy))
         self.ignore_labels = list(ignore_labels)
 
-    def pre_entities(self, text: str) -> list[dict]:
-        """Per piece (special tokens left out): the piece, its label probabilities, its position."""
+    def pre_entities(self, text: str, offset_mapping=None) -> list[dict]:
+        """Per piece (special tokens left out): the piece, its label probabilities, its position.
+
+        `offset_mapping`, one `(start, end)` per token of the encoded text (special tokens
+        included), gives each piece its characters, as in Transformers: they become `start` and
+        `end`, and an unknown piece is named by the text it covers instead of `<unk>`. Word
+        boundaries stay those of the `▁` marker.
+        """
         encoded = self.tokenizer(text, truncation=True, max_length=fitting_length(self.model, self.tokenizer),
                                  return_special_tokens_mask=True)
         probabilities = softmax(_logits(self.model, encoded))
         pieces = self.tokenizer.convert_ids_to_tokens(encoded["input_ids"])
-        return [{"word": piece, "scores": probabilities[index], "start": None, "end": None, "index": index,
-                 "is_subword": not piece.startswith(WORD_MARKER)}
-                for index, piece in enumerate(pieces) if not encoded["special_tokens_mask"][index]]
+        if offset_mapping is not None and len(offset_mapping) < len(pieces):
+            raise ValueError(f"offset_mapping has {len(offset_mapping)} (start, end) pairs, but the text has "
+                             f"{len(pieces)} tokens, [CLS] and [SEP] included: {text!r:.80}")
+        entities = []
+        for index, piece in enumerate(pieces):
+            if encoded["special_tokens_mask"][index]:
+                continue
+            start = end = None
+            word = piece
+            if offset_mapping is not None:
+                start, end = (int(position) for position in offset_mapping[index])
+                if encoded["input_ids"][index] == self.tokenizer.unk_token_id:
+                    word = text[start:end]  # what Transformers shows for a piece the vocabulary lacks
+            entities.append({"word": word, "scores": probabilities[index], "start": start, "end": end,
+                             "index": index, "is_subword": not piece.startswith(WORD_MARKER)})
+        return entities
 
     def _label(self, scores) -> tuple[str, float]:
         best = int(np.argmax(scores))
@@ -227,10 +247,10 @@ class TokenClassificationPipeline:
                 "word": self.tokenizer.convert_tokens_to_string([entity["word"] for entity in entities]),
                 "start": entities[0]["start"], "end": entities[-1]["end"]}
 
-    def _one(self, text: str, strategy: str, ignore_labels: list[str]) -> list[dict]:
+    def _one(self, text: str, strategy: str, ignore_labels: list[str], offset_mapping=None) -> list[dict]:
         if not isinstance(text, str):
             raise ValueError(f"inputs must be texts, got {type(text).__name__}")
-        pre_entities = self.pre_entities(text)
+        pre_entities = self.pre_entities(text, offset_mapping)
         if strategy in ("none", "simple"):
             entities = []
             for piece in pre_entities:
@@ -251,21 +271,40 @@ class TokenClassificationPipeline:
                 if entity.get("entity") not in ignore_labels and entity.get("entity_group") not in ignore_labels]
 
     def __call__(self, inputs, aggregation_strategy=None, ignore_labels=None, grouped_entities=None,
-                 ignore_subwords=None, batch_size=None):
+                 ignore_subwords=None, batch_size=None, offset_mapping=None):
         """The entities of `inputs` (a text, a list, or an iterator: then an iterator of results);
         a call may override the strategy and the labels left out (`ignore_labels=[]` keeps every
         token, `O` included). `grouped_entities` and `ignore_subwords` are Transformers' older
-        spellings of the strategy."""
+        spellings of the strategy. `offset_mapping` gives the characters of each token, for one
+        text a list of `(start, end)` tuples, for a list of texts one such list per text."""
         _check_batch_size(batch_size)
         aggregation_strategy = _strategy_of_legacy_flags(grouped_entities, ignore_subwords, aggregation_strategy)
         if isinstance(inputs, Iterator):
+            if offset_mapping is not None:
+                raise ValueError("offset_mapping needs a text or a list of texts, not an iterator")
             return stream(lambda texts: self(texts, aggregation_strategy, ignore_labels), inputs, 1)
         strategy = (self.aggregation_strategy if aggregation_strategy is None
                     else _check_aggregation(aggregation_strategy))
         ignore_labels = self.ignore_labels if ignore_labels is None else list(ignore_labels)
         texts, batched = _as_list(inputs)
-        results = [self._one(text, strategy, ignore_labels) for text in texts]
+        offsets = _offsets_per_text(offset_mapping, len(texts))
+        results = [self._one(text, strategy, ignore_labels, text_offsets) for text, text_offsets in zip(texts, offsets)]
         return results if batched else results[0]
+
+
+def _offsets_per_text(offset_mapping, count: int) -> list:
+    """The `offset_mapping` of each of `count` texts, read as Transformers reads it: a list that
+    starts with a tuple is one text's, otherwise a list of one per text (None: no offsets).
+
+    Each text gets its own: Transformers 4.53.3 checks that a list of texts has one per text,
+    then reads the first text's for every text, which gives the others wrong characters."""
+    if offset_mapping is None:
+        return [None] * count
+    if isinstance(offset_mapping, list) and offset_mapping and isinstance(offset_mapping[0], tuple):
+        offset_mapping = [offset_mapping]
+    if not isinstance(offset_mapping, (list, tuple)) or len(offset_mapping) != count:
+        raise ValueError("offset_mapping should have the same batch size as the input")
+    return list(offset_mapping)
 
 
 def _strategy_of_legacy_flags(grouped_entities, ignore_subwords, strategy):
@@ -334,7 +373,7 @@ class QuestionAnsweringPipeline:
         _check_batch_size(batch_size)
         # align_to_words is taken for Transformers' signature only: with the slow tokenizer its
         # answers are whole words either way, and so are these.
-        self.options = _check_qa_options(dict(
+        self.options = _qa_options(QA_DEFAULTS, dict(
             top_k=top_k, max_answer_len=max_answer_len, max_question_len=max_question_len, max_seq_len=max_seq_len,
             doc_stride=doc_stride, handle_impossible_answer=handle_impossible_answer, align_to_words=align_to_words))
 
@@ -344,6 +383,9 @@ class QuestionAnsweringPipeline:
         that may not be part of an answer (question, special tokens, padding)."""
         tokenizer = self.tokenizer
         query = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(question))[:max_question_len]
+        if not query:  # Transformers fails on it too ("Input [] is not valid")
+            raise ValueError(f"the question has no words (only whitespace or characters the tokenizer drops): "
+                             f"{question!r:.80}")
         width = max_seq_len - len(query) - 3
         if width <= 0:  # a stride wider than the window skips pieces between windows, as in Transformers
             raise ValueError(f"max_seq_len={max_seq_len} leaves no room for the context (question: {len(query)} tokens)")
@@ -390,6 +432,9 @@ class QuestionAnsweringPipeline:
             word_pieces = self.tokenizer.convert_tokens_to_ids(self.tokenizer.tokenize(word))
             pieces += word_pieces
             piece_words += [index] * len(word_pieces)
+        if not pieces:  # Transformers fails here inside its preprocessing (StopIteration)
+            raise ValueError(f"the context has no words to answer from (only whitespace or characters the "
+                             f"tokenizer drops): {context!r:.80}")
         max_seq_len, doc_stride = qa_window(self.model, self.tokenizer, options["max_seq_len"], options["doc_stride"])
         char_to_word = np.asarray(char_to_word)
         answers, null_score = [], 1000000.0
@@ -420,7 +465,7 @@ class QuestionAnsweringPipeline:
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             raise ValueError(f"unknown option(s) {unknown}: the options are {sorted(self.options)}")
-        options = _check_qa_options({**self.options, **options})
+        options = _qa_options(self.options, options)
         if isinstance(question, Iterator):
             return stream(lambda items: [self(items[0], **options)], question, 1)
         if isinstance(question, dict):
@@ -473,6 +518,17 @@ class FeatureExtractionPipeline:
         texts, batched = _as_list(inputs)
         results = [self._one(text, tokenize_kwargs, return_tensors) for text in texts]
         return results if batched else results[0]
+
+
+# The question-answering options a pipeline starts from (max_seq_len and doc_stride: see qa_window).
+QA_DEFAULTS = dict(top_k=1, max_answer_len=15, max_question_len=64, max_seq_len=None, doc_stride=None,
+                   handle_impossible_answer=False, align_to_words=True)
+
+
+def _qa_options(defaults: dict, given: dict) -> dict:
+    """`defaults` with the `given` options that are not None: Transformers reads an option given as
+    None (`top_k=None`) as not given, so the pipeline's own value (or the default) stays."""
+    return _check_qa_options({**defaults, **{name: value for name, value in given.items() if value is not None}})
 
 
 def _check_qa_options(options: dict) -> dict:
