@@ -280,3 +280,59 @@ def test_the_input_embeddings_check_ids_as_a_model_call_does(bad):
     np.testing.assert_array_equal(embeddings(np.array([[1, 2]])), embeddings.weight[[1, 2]][None])
     with pytest.raises(ValueError, match=rf"input_ids must lie in \[0, {SMALL['vocab_size']}\), got {bad}"):
         embeddings(np.array([[1, bad]]))
+
+
+# --- 2. a second audit: return type, Transformers' configs, configs changed after they were built --
+@pytest.mark.reference
+@pytest.mark.parametrize("class_name", ["AlbertModel", "AlbertForSequenceClassification"])
+def test_a_torchscript_config_makes_calls_return_tuples_as_in_transformers(tmp_path, class_name):
+    """`config.use_return_dict` is `return_dict and not torchscript` in Transformers; the models
+    read it, so `torchscript=True` gives tuples. tinyalbert read `return_dict` alone."""
+    saved_reference(tmp_path, class_name)
+    theirs = getattr(transformers_or_skip(), class_name).from_pretrained(
+        tmp_path, torchscript=True, attn_implementation="eager").eval()
+    ours = load_quietly(class_name, tmp_path, torchscript=True)
+    assert ours.config.use_return_dict is theirs.config.use_return_dict is False
+    reference, output = run_reference(theirs, input_ids=IDS, attention_mask=MASK), ours(input_ids=IDS, attention_mask=MASK)
+    assert isinstance(reference, tuple) and isinstance(output, tuple) and len(output) == len(reference)
+    for mine, its in zip(output, reference):
+        np.testing.assert_allclose(mine, as_numpy(its), atol=ATOL)
+    assert not isinstance(ours(input_ids=IDS, attention_mask=MASK, return_dict=True), tuple)  # the call still wins
+
+
+@pytest.mark.reference
+def test_a_transformers_config_builds_a_model_that_saves_and_reloads(tmp_path):
+    """`tinyalbert.AlbertForSequenceClassification(transformers.AlbertConfig(...))` ran, but
+    `save_pretrained` then failed on the foreign config; it is now read as tinyalbert's, in the
+    constructor and as `from_pretrained(config=...)`."""
+    transformers = transformers_or_skip()
+    config = transformers.AlbertConfig(**SMALL, num_labels=3, id2label={0: "a", 1: "b", 2: "c"})
+    ours = tinyalbert.AlbertForSequenceClassification(config)
+    assert isinstance(ours.config, AlbertConfig) and ours.config.id2label == config.id2label
+    ours.save_pretrained(tmp_path / "ours")
+    theirs = transformers.AlbertForSequenceClassification.from_pretrained(
+        tmp_path / "ours", attn_implementation="eager").eval()
+    np.testing.assert_allclose(ours(input_ids=IDS, attention_mask=MASK).logits,
+                               as_numpy(run_reference(theirs, input_ids=IDS, attention_mask=MASK).logits), atol=ATOL)
+    loaded = tinyalbert.AlbertForSequenceClassification.from_pretrained(
+        tmp_path / "ours", config=transformers.AlbertConfig.from_pretrained(tmp_path / "ours"), output_hidden_states=True)
+    assert loaded.config.id2label == theirs.config.id2label and loaded.config.output_hidden_states
+    with pytest.raises(TypeError, match="config must be a tinyalbert AlbertConfig"):
+        tinyalbert.AlbertModel(transformers.BertConfig())
+
+
+@pytest.mark.reference
+def test_a_config_changed_into_nonsense_after_it_was_built_is_refused_by_the_model(tmp_path):
+    """More groups than layers, set after the config was built, ran silently here (on groups the
+    layers never reach); Transformers fails inside its encoder. The model now checks its config."""
+    import torch
+
+    transformers = transformers_or_skip()
+    theirs_config = transformers.AlbertConfig(**SMALL)
+    theirs_config.num_hidden_groups = 5
+    with pytest.raises(IndexError):
+        transformers.AlbertModel(theirs_config).eval()(input_ids=torch.tensor(IDS))
+    config = AlbertConfig(**SMALL)
+    config.num_hidden_groups = 5
+    with pytest.raises(ValueError, match=r"num_hidden_groups \(5\) cannot exceed num_hidden_layers \(3\)"):
+        tinyalbert.AlbertModel(config)

@@ -86,3 +86,40 @@ def test_activation_names_are_those_the_activations_module_implements():
         assert AlbertConfig(**SMALL, hidden_act=name).hidden_act == name
     with pytest.raises(ValueError, match="hidden_act"):
         AlbertConfig(**SMALL, hidden_act="gelu_fast")
+
+
+@pytest.mark.reference
+def test_an_id2label_set_with_string_keys_reads_as_after_a_json_round_trip(tmp_path):
+    """`config.id2label = json.load(...)` (string keys) kept the strings: `id2label[0]` failed and
+    `label2id` gave string ids, until a save and reload made them ints. Both libraries make them
+    ints on reading; the attribute now does too, and refuses ids with a gap, as the file does."""
+    theirs = transformers.AlbertConfig(**SMALL)
+    theirs.id2label = {"0": "neg", "1": "pos", "2": "mixed"}
+    theirs.save_pretrained(tmp_path)
+    reloaded = transformers.AlbertConfig.from_pretrained(tmp_path)
+    ours = AlbertConfig(**SMALL)
+    ours.id2label = {"0": "neg", "1": "pos", "2": "mixed"}
+    assert ours.id2label == reloaded.id2label == {0: "neg", 1: "pos", 2: "mixed"}
+    # (Transformers' reloaded label2id is None here: its JSON kept no label2id; ours derives it.)
+    assert ours.label2id == {label: i for i, label in reloaded.id2label.items()}
+    assert ours.num_labels == reloaded.num_labels == 3
+    with pytest.raises(ValueError, match="ids 0..1"):
+        ours.id2label = {0: "a", 2: "b"}
+
+
+@pytest.mark.reference
+def test_update_from_string_matches_transformers():
+    ours, theirs = AlbertConfig(**SMALL), transformers.AlbertConfig(**SMALL)
+    update = "hidden_size=24,hidden_act=gelu,return_dict=no,layer_norm_eps=1e-5,output_attentions=1"
+    ours.update_from_string(update)
+    theirs.update_from_string(update)
+    for name in ("hidden_size", "hidden_act", "return_dict", "layer_norm_eps", "output_attentions", "use_return_dict"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    for config in (ours, theirs):
+        with pytest.raises(ValueError, match="isn't in the original config dict"):
+            config.update_from_string("hidden_sise=24")
+        with pytest.raises(ValueError, match="can't derive true or false"):
+            config.update_from_string("return_dict=maybe")
+    with pytest.raises(ValueError, match="num_attention_heads"):  # checked, where Transformers takes it
+        ours.update_from_string("hidden_size=25")
+    assert ours.hidden_size == 24  # and left as it was

@@ -189,13 +189,16 @@ class AlbertConfig:
             default = item.default_factory() if item.default is dataclasses.MISSING else item.default
             setattr(self, item.name, values.pop(item.name, default))
         self.extra = {**extra, **values}  # the names ALBERT does not use
-        self.id2label = _label_map(self.id2label)
         self.validate()
 
     def __setattr__(self, name, value):
         # As in Transformers, an attribute set on a config is part of it: a name that is not a
         # field goes into `extra`, and so into the saved config.json.
-        if name in _FIELD_NAMES:
+        if name == "id2label":
+            # Keys made ints and checked, as the constructor does: a map read from JSON has string
+            # keys, and `config.id2label[int(pred)]` must find the label.
+            object.__setattr__(self, name, _label_map(value))
+        elif name in _FIELD_NAMES:
             object.__setattr__(self, name, _plain_number(value))
         elif name.startswith("_") or hasattr(type(self), name):
             object.__setattr__(self, name, value)
@@ -247,8 +250,10 @@ class AlbertConfig:
 
     @property
     def use_return_dict(self) -> bool:
-        """Transformers' name for `return_dict`, read by code written against its models."""
-        return self.return_dict
+        """What a model call returns when it does not say (`return_dict=None`), under Transformers'
+        name: `return_dict`, except that `torchscript=True` makes every call return tuples, as in
+        Transformers (TorchScript traces tuples, not output objects)."""
+        return self.return_dict and not self.torchscript
 
     def validate(self) -> None:
         """Raise `ValueError` naming the first field whose value cannot describe an ALBERT."""
@@ -390,6 +395,18 @@ class AlbertConfig:
         first: a bad value raises and leaves this config as it was."""
         self.__dict__.update(AlbertConfig.from_dict(self.to_dict(), **dict(values)).__dict__)
 
+    def update_from_string(self, update_str: str) -> None:
+        """Transformers' `update_from_string("hidden_size=24,hidden_act=gelu,return_dict=false")`:
+        each value is read as the type the field has now (bool from true/false/1/0/yes/no, int,
+        float or str), then set as `update` sets it (checked; a bad value changes nothing)."""
+        values = {}
+        for pair in update_str.split(","):
+            name, _, text = pair.partition("=")
+            if not hasattr(self, name):
+                raise ValueError(f"key {name} isn't in the original config dict")
+            values[name] = _parse_like(getattr(self, name), text, name)
+        self.update(values)
+
     def to_json_file(self, json_file_path, use_diff: bool = True) -> None:
         Path(json_file_path).write_text(self.to_json_string(use_diff), encoding="utf-8")
 
@@ -447,6 +464,23 @@ class AlbertConfig:
         if short not in PRESETS:
             raise ValueError(f"unknown preset {name!r}: choose from {sorted(PRESETS)}")
         return cls(**{**PRESETS[short], **overrides})
+
+
+def _parse_like(current, text: str, name: str):
+    """`text` read as a value of `current`'s type, as Transformers' `update_from_string` reads it."""
+    if isinstance(current, bool):
+        if text.lower() in ("true", "1", "y", "yes"):
+            return True
+        if text.lower() in ("false", "0", "n", "no"):
+            return False
+        raise ValueError(f"can't derive true or false from {text} (key {name})")
+    if isinstance(current, int):
+        return int(text)
+    if isinstance(current, float):
+        return float(text)
+    if isinstance(current, str):
+        return text
+    raise TypeError(f"You can only update int, float, bool or string values in the config, got {text} for key {name}")
 
 
 _FIELD_NAMES = frozenset(item.name for item in dataclasses.fields(AlbertConfig))

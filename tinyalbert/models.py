@@ -59,7 +59,10 @@ class AlbertPreTrainedModel:
 
     def __init__(self, config: AlbertConfig, params: dict | None = None, *, backend="numpy", dtype="float32", seed: int = 0):
         """A model with `params` (NumPy or backend arrays keyed by Transformers names) or, when
-        None, freshly initialized ones drawn from a generator seeded with `seed`."""
+        None, freshly initialized ones drawn from a generator seeded with `seed`. `config` may
+        also be Transformers' AlbertConfig, read as a tinyalbert one (see `_as_albert_config`)."""
+        config = _as_albert_config(config)
+        config.validate()  # again: fields set after the config was built are checked here
         _check_pad_token_id(config)
         self.config = config
         self.name_or_path = config.name_or_path  # as in Transformers: where from_pretrained read it, or ""
@@ -181,8 +184,12 @@ class AlbertPreTrainedModel:
             config, config_source = AlbertConfig.from_dict(config.to_dict(), **config_overrides), "config"
         elif isinstance(config, (str, Path)):
             config, config_source = AlbertConfig.from_pretrained(config, **where, **config_overrides), config
+        elif getattr(config, "model_type", None) == "albert":  # Transformers' AlbertConfig
+            config, config_source = AlbertConfig.from_dict(_as_albert_config(config).to_dict(),
+                                                           **config_overrides), "config"
         else:
-            raise TypeError(f"config must be a tinyalbert AlbertConfig or a path to one, got {type(config).__name__}")
+            raise TypeError(f"config must be a tinyalbert AlbertConfig (or Transformers') or a path to one, "
+                            f"got {type(config).__name__}")
         _check_pad_token_id(config, config_source)  # before the weights are read
         if name_or_path is not None:  # as Transformers does: the model and its config say where they came from
             config.name_or_path = name_or_path
@@ -466,8 +473,9 @@ class AlbertPreTrainedModel:
         return self._labels(labels, name, classes, shape)
 
     def _finish_output(self, output: ModelOutput, return_dict):
-        """The output object, or with `return_dict=False` (default: `config.return_dict`) its tuple."""
-        return_dict = self.config.return_dict if return_dict is None else return_dict
+        """The output object, or with `return_dict=False` its tuple. The default (None) is
+        `config.use_return_dict`, as in Transformers: `config.return_dict`, tuples under `torchscript`."""
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
         return output if return_dict else output.to_tuple()
 
     @staticmethod
@@ -627,6 +635,22 @@ def _auto_dtype(config: AlbertConfig, tensors: dict) -> str:
         return config.saved_dtype()
     first = next((value.dtype for value in tensors.values() if np.issubdtype(value.dtype, np.floating)), None)
     return str(first) if str(first) in ("float16", "float32", "float64") else "float32"
+
+
+def _as_albert_config(config) -> AlbertConfig:
+    """`config` itself when it is a tinyalbert `AlbertConfig`; a copy of Transformers' AlbertConfig
+    (anything with `model_type == "albert"` and `to_diff_dict()`), so that code building a model from
+    `transformers.AlbertConfig(...)` runs, saves and reloads as with ours; else a TypeError."""
+    if isinstance(config, AlbertConfig):
+        return config
+    if getattr(config, "model_type", None) == "albert" and callable(getattr(config, "to_diff_dict", None)):
+        # The fields that differ from the defaults, as Transformers saves them; not its private
+        # attributes (`_attn_implementation_autoset`) nor the version that wrote it.
+        values = {name: value for name, value in config.to_diff_dict().items()
+                  if not name.startswith("_") and name != "transformers_version"}
+        return AlbertConfig.from_dict(values)
+    raise TypeError(f"config must be a tinyalbert AlbertConfig or Transformers' AlbertConfig, "
+                    f"got {type(config).__name__}")
 
 
 def _check_pad_token_id(config: AlbertConfig, source: str | Path = "config") -> None:
