@@ -6,6 +6,11 @@ Tasks and files (see `tinyalbert.task_data` for the fields):
   question-answering     SQuAD v1.1 JSON
   multiple-choice        JSONL: question, choices, answer
 
+A question whose context does not fit --max-seq-length is split into overlapping windows
+(--doc-stride pieces shared by neighbours), one training feature each, labelled with the answer's
+span or [CLS] when the answer is not wholly inside; the evaluation scores every window and keeps
+the best span across them, one answer per question.
+
 Each epoch ends with an evaluation on --validation (accuracy and macro-F1; entity precision,
 recall and F1 and tag accuracy, or tag accuracy alone for tags that are not BIO; SQuAD exact
 match and F1; accuracy); the best epoch's model and tokenizer go to OUT/best (loadable by
@@ -31,7 +36,8 @@ examples:
   python -m tinyalbert.finetune --task text-classification --model tinyalbert-mini \\
       --train train.csv --validation dev.csv --out runs/topics --epochs 3 --lr 1e-4
   python -m tinyalbert.finetune --task question-answering --model path/to/albert-base-v2 \\
-      --train train-v1.1.json --validation dev-v1.1.json --out runs/squad --batch-size 8
+      --train train-v1.1.json --validation dev-v1.1.json --out runs/squad --batch-size 8 \\
+      --max-seq-length 384 --doc-stride 128
   python -m tinyalbert.finetune ... --out runs/topics --resume     # continue after the last epoch
   mpiexec -n 2 python -m tinyalbert.finetune ...   # two processes, each with its block of every batch
 """
@@ -75,7 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="AdamW's decoupled decay, none on LayerNorm and biases (default: %(default)s)")
     parser.add_argument("--clip-norm", type=_checked("clip_norm"), default=defaults["clip_norm"], metavar="C",
                         help="global gradient-norm clip, 0 for none (default: %(default)s)")
-    parser.add_argument("--max-seq-length", type=_checked("max_seq_length"), default=defaults["max_seq_length"], metavar="L")
+    parser.add_argument("--max-seq-length", type=_checked("max_seq_length"), default=defaults["max_seq_length"], metavar="L",
+                        help="tokens per sequence, [CLS] and [SEP] included (default: %(default)s); question answering "
+                             "splits a longer context into overlapping windows of this length, one feature each")
+    parser.add_argument("--doc-stride", type=_checked("doc_stride"), metavar="S",
+                        help="question answering: how many context pieces neighbouring windows share, fewer than the "
+                             "room a window leaves beside the question (default: 128, as Transformers' run_qa.py, or "
+                             "half of --max-seq-length when that is shorter than 256)")
+    parser.add_argument("--max-answer-length", type=_checked("max_answer_length"), default=defaults["max_answer_length"],
+                        metavar="N", help="question answering: the longest answer the evaluation picks, in tokens; "
+                        "the best-scoring span across all windows of a context wins (default: %(default)s)")
     parser.add_argument("--seed", type=_checked("seed"), default=defaults["seed"])
     parser.add_argument("--backend", choices=("numpy", "cupy"), default=defaults["backend"])
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options and train file; "

@@ -32,7 +32,7 @@ from .backend import asarray, to_numpy
 from .cli import UsageError, check_backend_available, directory_path_problem
 from .jsonfile import read_json_object
 from .metrics import accuracy, entity_scores, macro_f1, squad_scores
-from .task_data import (IGNORE_INDEX, collate, encode_examples, label_list, read_task_file,
+from .task_data import (IGNORE_INDEX, collate, default_doc_stride, encode_examples, label_list, read_task_file,
                         shortest_max_length)
 from .train.arguments import as_int, as_number
 from .train.checkpoints import checkpoint_dir, write_directory_atomically
@@ -41,7 +41,9 @@ from .weights import MismatchedShapeError
 
 MAIN_METRIC = {"text-classification": "accuracy", "token-classification": "f1",
                "question-answering": "f1", "multiple-choice": "accuracy"}
-MAX_ANSWER_TOKENS = 30
+# run_qa.py's post-processing: the n_best_size highest start and end logits of each feature
+# are paired into candidate answers of at most max_answer_length tokens.
+N_BEST_SIZE, MAX_ANSWER_LENGTH = 20, 30
 CHECKPOINT, BEST, STATE_FILE, OPTIMIZER_FILE = "checkpoint", "best", "state.json", "optimizer.npz"
 METRICS_FILE, CURVES_FILE = "metrics.jsonl", "curves.png"
 # The options a resumed run must share with the checkpoint, and what --resume reads from state.json.
@@ -65,6 +67,8 @@ class FinetuneArguments:
     weight_decay: float = 0.01
     clip_norm: float = 1.0
     max_seq_length: int = 128
+    doc_stride: int | None = None  # question answering: pieces shared by neighbouring windows; None: default_doc_stride
+    max_answer_length: int = MAX_ANSWER_LENGTH  # question answering: the longest answer evaluated, in tokens
     seed: int = 0
     backend: str = "numpy"
     resume: bool = False
@@ -81,12 +85,15 @@ class FinetuneArguments:
         if self.backend not in ("numpy", "cupy"):
             raise ValueError(f"backend must be 'numpy' or 'cupy', got {self.backend!r}")
         for name in (*INTEGER_MINIMUMS, *NUMBER_LIMITS):
-            if not (name == "stop_after" and self.stop_after is None):
+            if not (name in ("stop_after", "doc_stride") and getattr(self, name) is None):  # None: unset
                 setattr(self, name, checked_field(name, getattr(self, name)))
+        if self.doc_stride is None:  # resolved here, so that state.json records the stride a run used
+            self.doc_stride = default_doc_stride(self.max_seq_length)
 
 
 # The limits of the numeric fields. lr 0 would train nothing; clip_norm 0 turns clipping off.
-INTEGER_MINIMUMS = {"epochs": 1, "batch_size": 1, "max_seq_length": 1, "seed": 0, "stop_after": 1}
+INTEGER_MINIMUMS = {"epochs": 1, "batch_size": 1, "max_seq_length": 1, "seed": 0, "stop_after": 1, "doc_stride": 1,
+                    "max_answer_length": 1}
 NUMBER_LIMITS = {"lr": "a finite number > 0", "mpi_timeout": "a finite number > 0",
                  "weight_decay": "a finite number >= 0", "clip_norm": "a finite number >= 0",
                  "warmup_ratio": "a number in [0, 1]"}
@@ -128,7 +135,8 @@ def load_data(args: FinetuneArguments, tokenizer):
     encoded = []
     for path, examples in ((args.train, train_examples), (args.validation, validation_examples)):
         try:
-            encoded.append(encode_examples(args.task, examples, tokenizer, args.max_seq_length, label_ids))
+            encoded.append(encode_examples(args.task, examples, tokenizer, args.max_seq_length, label_ids,
+                                           args.doc_stride))
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
     return labels, train_examples, encoded[0], validation_examples, encoded[1]
@@ -165,30 +173,63 @@ def model_inputs(batch: dict) -> dict:
     return {name: batch[name] for name in ("input_ids", "attention_mask", "token_type_ids")}
 
 
-def best_span(start_logits, end_logits, first: int, last: int) -> tuple[int, int]:
-    """The (start, end) with first <= start <= end <= last, end - start < MAX_ANSWER_TOKENS, that
-    maximizes start_logit + end_logit."""
-    best, best_score = (first, first), -math.inf
-    for start in range(first, last + 1):
-        stop = min(last, start + MAX_ANSWER_TOKENS - 1)
-        ends = end_logits[start:stop + 1]
-        end = start + int(np.argmax(ends))
-        score = start_logits[start] + end_logits[end]
-        if score > best_score:
-            best, best_score = (start, end), score
-    return best
+def span_candidates(start_logits, end_logits, context_start: int, context_length: int, max_answer_length: int,
+                    n_best_size: int = N_BEST_SIZE) -> list[tuple[float, int, int]]:
+    """(score, start, end) of the answers one feature proposes, as run_qa.py's post-processing
+    (utils_qa.postprocess_qa_predictions) finds them: each of the `n_best_size` highest start
+    logits paired with each of the `n_best_size` highest end logits (both (seq,), over the
+    feature's tokens), kept when both lie in its context, the tokens [context_start,
+    context_start + context_length), the end is not before the start and the span has at most
+    `max_answer_length` tokens. The score is start logit + end logit."""
+    starts = np.argsort(start_logits)[-1:-n_best_size - 1:-1]
+    ends = np.argsort(end_logits)[-1:-n_best_size - 1:-1]
+    context_end = context_start + context_length
+    return [(float(start_logits[s] + end_logits[e]), int(s), int(e)) for s in starts for e in ends
+            if context_start <= s <= e < context_end and e - s + 1 <= max_answer_length]
+
+
+def span_text(feature: dict, context: str, start: int, end: int) -> str:
+    """The context's text for the tokens start..end of `feature`: from the first character of
+    the start token's word to the last of the end token's word (answers are whole words)."""
+    first_word = feature["piece_words"][start - feature["context_start"]]
+    last_word = feature["piece_words"][end - feature["context_start"]]
+    return context[feature["word_spans"][first_word][0]:feature["word_spans"][last_word][1]]
+
+
+def best_answer(context: str, features: list[dict], logits: list[tuple], max_answer_length: int,
+                n_best_size: int = N_BEST_SIZE) -> str:
+    """The answer to one question from all its features (its context's windows) and their
+    (start_logits, end_logits): the candidate of highest score across them (`span_candidates`;
+    the first one on a tie), as text; "" when no feature proposes one, as run_qa.py answers then."""
+    answer, best_score = "", -math.inf
+    for feature, (start_logits, end_logits) in zip(features, logits):
+        for score, start, end in span_candidates(start_logits, end_logits, feature["context_start"],
+                                                 len(feature["piece_words"]), max_answer_length, n_best_size):
+            if score > best_score:
+                answer, best_score = span_text(feature, context, start, end), score
+    return answer
+
+
+def squad_predictions(examples: list[dict], features: list[dict], logits: list[tuple], max_answer_length: int) -> dict:
+    """{question id: answer text}, one answer per question whatever its number of features:
+    each question's features (those with its id) are gathered and `best_answer` picks across them."""
+    features_of = {example["id"]: [] for example in examples}
+    for index, feature in enumerate(features):
+        features_of[feature["id"]].append(index)
+    return {example["id"]: best_answer(example["context"], [features[i] for i in features_of[example["id"]]],
+                                       [logits[i] for i in features_of[example["id"]]], max_answer_length)
+            for example in examples}
 
 
 def predict_batch(task: str, model, examples: list[dict], batch: dict):
-    """The predictions for one batch: label ids, per-word label ids, or (start, end) spans."""
+    """The predictions for one batch: label ids, per-word label ids, or, for question answering,
+    each feature's (start_logits, end_logits) over its own tokens (its padding cut off)."""
     output = model(**model_inputs(batch), return_dict=True)  # whatever config.json says
     if task == "question-answering":
-        start_logits, end_logits = to_numpy(output.start_logits), to_numpy(output.end_logits)
-        spans = []
-        for row, example in enumerate(examples):
-            first, last = example["context_start"], example["context_start"] + len(example["piece_words"]) - 1
-            spans.append(best_span(start_logits[row], end_logits[row], first, max(first, last)))
-        return spans
+        start_logits = to_numpy(output.start_logits).astype(np.float64)
+        end_logits = to_numpy(output.end_logits).astype(np.float64)
+        return [(start_logits[row, :len(feature["input_ids"])], end_logits[row, :len(feature["input_ids"])])
+                for row, feature in enumerate(examples)]
     predicted = np.argmax(to_numpy(output.logits), axis=-1)
     if task == "token-classification":
         return [[int(predicted[row, position]) for position in example["first_pieces"]]
@@ -196,8 +237,10 @@ def predict_batch(task: str, model, examples: list[dict], batch: dict):
     return [int(value) for value in predicted]
 
 
-def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels, batch_size: int, pad_id: int) -> dict:
-    """The task's metrics on the validation examples (model in eval mode, no dropout)."""
+def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels, batch_size: int, pad_id: int,
+             max_answer_length: int = MAX_ANSWER_LENGTH) -> dict:
+    """The task's metrics on the validation examples (model in eval mode, no dropout); for
+    question answering, `encoded` holds the features of every window, gathered per question."""
     predictions = []
     for begin in range(0, len(encoded), batch_size):
         chunk = encoded[begin:begin + batch_size]
@@ -215,23 +258,14 @@ def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels
         if not uses_bio_tags(labels):  # no entities: an entity F1 would measure nothing
             return {"accuracy": tag_accuracy}
         return {**entity_scores(predicted_tags, [e["tags"] for e in examples]), "accuracy": tag_accuracy}
-    answers = {}
-    for (start, end), example, features in zip(predictions, examples, encoded):
-        words = features["piece_words"]
-        if not words:
-            answers[example["id"]] = ""
-            continue
-        first_word = words[start - features["context_start"]]
-        last_word = words[end - features["context_start"]]
-        spans = features["word_spans"]
-        answers[example["id"]] = example["context"][spans[first_word][0]:spans[last_word][1]]
+    answers = squad_predictions(examples, encoded, predictions, max_answer_length)
     return squad_scores(answers, {e["id"]: [a["text"] for a in e["answers"]] for e in examples})
 
 
 def counted_targets(task: str, batch: dict) -> int:
     """How many targets the batch's loss is a mean over: its labelled rows, or tokens for token
-    classification (-100: not counted). A question-answering example always has its start and
-    end inside the sequence (position 0 when truncation cut the answer off), so it counts once."""
+    classification (-100: not counted). A question-answering feature always has its start and
+    end inside the sequence (position 0 when its window does not hold the answer), so it counts once."""
     if task == "question-answering":
         return len(batch["start_positions"])
     return int(np.count_nonzero(np.asarray(batch["labels"]) != IGNORE_INDEX))
@@ -346,6 +380,11 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
     for name in RESUMED_OPTIONS:
         if saved[name] != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with {saved[name]!r}")
+    if args.task == "question-answering" and saved.get("doc_stride") != args.doc_stride:  # it makes the features
+        if "doc_stride" not in saved:
+            raise cannot_resume(path, "it was made when question answering kept only the first window of each "
+                                      "context, so its epochs have other steps")
+        raise ValueError(f"--resume: doc_stride is {args.doc_stride} but the checkpoint was made with {saved['doc_stride']}")
     if train_fingerprint is not None and state.get("train_fingerprint", train_fingerprint) != train_fingerprint:
         raise ValueError(f"--resume: the train file {args.train} is not the text the checkpoint was trained on "
                          f"(fingerprint {train_fingerprint}, checkpoint {state['train_fingerprint']})")
@@ -465,6 +504,14 @@ def plot_curves(state: dict, best_by: str, path: Path) -> bool:
     return True
 
 
+def windows_line(args: FinetuneArguments, train_questions: int, train_features: int, validation_questions: int,
+                 validation_features: int) -> str:
+    """What the sliding windows made of the question-answering files, for the progress output."""
+    return (f"question answering: {train_features} training features from {train_questions} questions, "
+            f"{validation_features} validation features from {validation_questions} questions (windows of "
+            f"--max-seq-length {args.max_seq_length}, --doc-stride {args.doc_stride} pieces shared by neighbours)")
+
+
 def save_model_and_tokenizer(folder: Path, model, tokenizer) -> None:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -499,7 +546,7 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
         state = {"losses": [], **saved, "args": dataclasses.asdict(args), "train_fingerprint": fingerprint}
     tokenizer = AlbertTokenizer.from_pretrained(source)
     check_positions(args, source)
-    labels, _, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
+    labels, train_examples, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
     overrides = {} if labels is None else {"id2label": {i: label for i, label in enumerate(labels)}}
     if args.task == "question-answering":
         overrides["id2label"] = {0: "LABEL_0", 1: "LABEL_1"}
@@ -520,6 +567,9 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     last_epoch = args.epochs if args.stop_after is None else min(args.epochs, state["epoch"] + args.stop_after)
     bar = Progress(total_steps, state["step"]) if progress and is_main else None
     shown_every = 1 if bar is None or bar.interactive else max(1, steps_per_epoch // 10)  # a log stays readable
+    if bar is not None and args.task == "question-answering":  # one step of training per window, not per question
+        bar.write(windows_line(args, len(train_examples), len(train_encoded), len(validation_examples),
+                               len(validation_encoded)))
     if bar is not None and best_by != MAIN_METRIC[args.task]:
         bar.write("the tags are not BIO (none starts with B- or I-), so there are no entities to score: "
                   "the best epoch is the one with the highest tag accuracy")
@@ -538,7 +588,8 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
             if bar is not None and ((index + 1) % shown_every == 0 or index + 1 == steps_per_epoch):
                 bar.update(state["step"], {"loss": loss, "lr": lr})
         model.eval()
-        metrics = evaluate(args.task, model, validation_examples, validation_encoded, labels, args.batch_size, pad_id)
+        metrics = evaluate(args.task, model, validation_examples, validation_encoded, labels, args.batch_size, pad_id,
+                           args.max_answer_length)
         metrics = {"epoch": epoch + 1, "step": state["step"], **metrics}
         record_epoch(out if is_main else None, metrics, best_by, state, model, tokenizer, optimizer)
         if ranks is not None:  # no process runs ahead of a checkpoint it could be asked to resume from

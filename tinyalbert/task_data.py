@@ -10,7 +10,8 @@ Files (every problem is a ValueError naming the file, the line or record, and th
   of a file), `answer` (the index of the right choice as a JSON integer, or its text).
 
 Encoded examples are dicts of Python ints and lists; `collate` pads a batch into the NumPy
-arrays the models take, with the tokenizer's padding id and a zero attention mask.
+arrays the models take, with the tokenizer's padding id and a zero attention mask. A question
+whose context is longer than the window becomes several features, one per overlapping window.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from .train.text import read_utf8
 TASKS = ("text-classification", "token-classification", "question-answering", "multiple-choice")
 IGNORE_INDEX = -100
 MAX_QUESTION_TOKENS = 64
+DOC_STRIDE = 128  # run_qa.py's default overlap of a question's context windows
 
 
 def _check_file(path) -> Path:
@@ -277,8 +279,11 @@ def _piece_ids(tokenizer, text: str) -> list[int]:
     return tokenizer.convert_tokens_to_ids(tokenizer.tokenize(text))
 
 
-def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int, label_ids: dict | None) -> list[dict]:
-    """Token ids (with [CLS]/[SEP]), token types and training targets for every example."""
+def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int, label_ids: dict | None,
+                    doc_stride: int | None = None) -> list[dict]:
+    """Token ids (with [CLS]/[SEP]), token types and training targets for every example; for
+    question answering, for every window of every context (`encode_question`: one feature or
+    more per question, in the questions' order; `doc_stride` None: `default_doc_stride`)."""
     if task == "text-classification":
         pairs = [(e["text"], e["text_pair"]) if e["text_pair"] is not None else e["text"] for e in examples]
         # token_type_ids asked for: a tokenizer whose model_input_names leave them out would not give them
@@ -300,7 +305,8 @@ def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int,
         return out
     if task == "token-classification":
         return [encode_tagged_words(e["tokens"], e["tags"], tokenizer, max_length, label_ids) for e in examples]
-    return [encode_question(e, tokenizer, max_length) for e in examples]
+    doc_stride = default_doc_stride(max_length) if doc_stride is None else doc_stride
+    return [feature for e in examples for feature in encode_question(e, tokenizer, max_length, doc_stride)]
 
 
 def encode_tagged_words(words, tags, tokenizer, max_length: int, label_ids: dict | None) -> dict:
@@ -340,40 +346,92 @@ def context_words(context: str) -> list[tuple[int, int]]:
     return spans
 
 
-def encode_question(example: dict, tokenizer, max_length: int) -> dict:
-    """[CLS] question [SEP] context [SEP], the context cut to fit, with the answer's token span.
+def default_doc_stride(max_length: int) -> int:
+    """--doc-stride when none is given: run_qa.py's 128, or half of `max_length` when that is
+    less than 256, so that the overlap leaves room for new pieces in each window (128 would
+    leave none in a window of 128, tinyalbert-mini's positions)."""
+    return min(DOC_STRIDE, max_length // 2)
+
+
+def window_starts(length: int, width: int, doc_stride: int) -> list[int]:
+    """The first piece of each window over `length` context pieces: windows of `width` pieces,
+    each sharing its first `doc_stride` pieces with the end of the one before, as the overflowing
+    windows of Transformers' tokenizers (`stride=doc_stride`, run_qa.py) do. The last window
+    reaches the last piece; one window (at 0) when the context fits, or is empty."""
+    starts = [0]
+    while starts[-1] + width < length:
+        starts.append(starts[-1] + width - doc_stride)
+    return starts
+
+
+def answer_pieces(answer: dict, words: list[tuple[int, int]], piece_words: list[int]) -> tuple[int, int] | None:
+    """(first, last) index, among all the context's pieces, of the pieces of the words the answer
+    covers: the first piece of the word where it starts, the last of the word where it ends (the
+    slow tokenizer has no offsets: answers are whole words, as in Transformers' SQuAD features).
+    None for an answer of whitespace after the last word, which no word holds."""
+    first_char, last_char = answer["answer_start"], answer["answer_start"] + len(answer["text"]) - 1
+    first_word = next((i for i, (start, end) in enumerate(words) if end > first_char), None)
+    last_word = next((i for i, (start, end) in enumerate(words) if end > last_char), None)
+    if first_word is None or last_word is None:
+        return None
+    return piece_words.index(first_word), len(piece_words) - 1 - piece_words[::-1].index(last_word)
+
+
+def _question_room_problem(example: dict, question_pieces: int, max_length: int, doc_stride: int,
+                           context_pieces: int) -> str | None:
+    """Why [CLS] question [SEP] window [SEP] cannot step through this question's context, or None:
+    a window needs room for at least one piece (the question alone may be too long), and, when the
+    context needs more than one window, more pieces than the `doc_stride` it shares with the window
+    before, else it would never move on (a context that fits needs no stepping, as in Transformers)."""
+    room = max_length - question_pieces - 3
+    if room < 1:
+        return f"question {example['id']!r}: " + _no_room_for_second_text("its context", question_pieces, max_length)
+    if context_pieces > room and doc_stride >= room:
+        smaller = f"pass --doc-stride {room - 1} or less, or " if room > 1 else ""
+        return (f"question {example['id']!r} takes {question_pieces} pieces, which leaves {room} for each window of "
+                f"its context ({context_pieces} pieces) in --max-seq-length {max_length}; --doc-stride {doc_stride}, "
+                f"the pieces a window shares with the one before, must be fewer: {smaller}raise --max-seq-length to "
+                f"{question_pieces + doc_stride + 4} or more")
+    return None
+
+
+def encode_question(example: dict, tokenizer, max_length: int, doc_stride: int) -> list[dict]:
+    """The features of one question: [CLS] question [SEP] window [SEP] for each window of its
+    context (`window_starts`: windows of the room left beside the question, `doc_stride` pieces
+    shared between neighbours), each with the answer's token span, or [CLS] (position 0) when
+    the answer is not wholly inside that window, as run_qa.py labels its features.
 
     The slow tokenizer has no character offsets, so the context is split into whitespace words
-    (whose offsets are known) and each word into pieces; a piece maps back to its word. An answer
-    that does not fit points at [CLS] (position 0), as in Transformers' SQuAD preprocessing.
+    (whose offsets are known) and each word into pieces; a piece maps back to its word. A feature
+    keeps `piece_words` (the word index of each of its context pieces), `word_spans` (the
+    context's words, shared by the question's features) and the question's `id`, so that the
+    evaluation can gather the features of a question and read an answer back from any of them.
     """
     question = _piece_ids(tokenizer, example["question"])[:MAX_QUESTION_TOKENS]
-    if len(question) + 4 > max_length:
-        raise ValueError(f"question {example['id']!r}: "
-                         + _no_room_for_second_text("its context", len(question), max_length))
-    ids = [tokenizer.cls_token_id] + question + [tokenizer.sep_token_id]
-    context_start = len(ids)
     words = context_words(example["context"])
-    piece_words = []  # the word index of each context piece
+    pieces, piece_words = [], []  # the context's pieces, and the word index of each
     for index, (start, end) in enumerate(words):
-        pieces = _piece_ids(tokenizer, example["context"][start:end]) or [tokenizer.unk_token_id]
-        if len(ids) + len(pieces) > max_length - 1:
-            break
-        ids += pieces
-        piece_words += [index] * len(pieces)
-    ids.append(tokenizer.sep_token_id)
-    types = [0] * context_start + [1] * (len(ids) - context_start)
-    answer = example["answers"][0]
-    first_char, last_char = answer["answer_start"], answer["answer_start"] + len(answer["text"]) - 1
-    first_word = next((i for i, (s, e) in enumerate(words) if e > first_char), None)
-    last_word = next((i for i, (s, e) in enumerate(words) if e > last_char), None)
-    start_position = end_position = 0
-    if first_word in piece_words and last_word in piece_words:
-        start_position = context_start + piece_words.index(first_word)
-        end_position = context_start + len(piece_words) - 1 - piece_words[::-1].index(last_word)
-    return {"input_ids": ids, "token_type_ids": types, "start_position": start_position,
-            "end_position": end_position, "context_start": context_start, "piece_words": piece_words,
-            "word_spans": words, "id": example["id"]}
+        word_pieces = _piece_ids(tokenizer, example["context"][start:end]) or [tokenizer.unk_token_id]
+        pieces += word_pieces
+        piece_words += [index] * len(word_pieces)
+    problem = _question_room_problem(example, len(question), max_length, doc_stride, len(pieces))
+    if problem:
+        raise ValueError(problem)
+    answer = answer_pieces(example["answers"][0], words, piece_words)
+    head = [tokenizer.cls_token_id] + question + [tokenizer.sep_token_id]
+    width, context_start = max_length - len(head) - 1, len(head)
+    features = []
+    for first in window_starts(len(pieces), width, doc_stride):
+        window = pieces[first:first + width]
+        ids = head + window + [tokenizer.sep_token_id]
+        start_position = end_position = 0  # [CLS]: the answer is not (wholly) in this window
+        if answer is not None and first <= answer[0] and answer[1] < first + len(window):
+            start_position, end_position = context_start + answer[0] - first, context_start + answer[1] - first
+        features.append({"input_ids": ids, "token_type_ids": [0] * context_start + [1] * (len(window) + 1),
+                         "start_position": start_position, "end_position": end_position,
+                         "context_start": context_start, "piece_words": piece_words[first:first + len(window)],
+                         "word_spans": words, "id": example["id"]})
+    return features
 
 
 def _pad(rows: list[list[int]], value: int, length: int) -> np.ndarray:
