@@ -1038,3 +1038,13 @@ def test_a_training_runs_folder_points_the_tokenizer_at_the_models_inside(tmp_pa
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match=r"empty has no spiece.model$"):
         tinyalbert.AlbertTokenizer.from_pretrained(tmp_path / "empty")
+
+
+def test_star_import_gives_every_public_name_the_lazy_ones_included():
+    """`from tinyalbert import *` as a lesson or notebook writes it: the tokenizer and `pipeline`,
+    imported on first use, come along with the classes, and every name in __all__ exists."""
+    namespace = {}
+    exec("from tinyalbert import *", namespace)
+    assert {"AlbertTokenizer", "pipeline", "AlbertForMaskedLM", "AutoModel"} <= set(namespace)
+    assert namespace["AlbertTokenizer"] is tinyalbert.AlbertTokenizer and callable(namespace["pipeline"])
+    assert {"AlbertTokenizer", "pipeline"} <= set(dir(tinyalbert))

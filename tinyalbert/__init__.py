@@ -23,6 +23,16 @@ from .task_models import (
 
 __version__ = "0.1.0"
 
+# What `from tinyalbert import *` gives: the classes above and the two names imported on first use.
+__all__ = [
+    "AlbertConfig", "AlbertForMaskedLM", "AlbertForMultipleChoice", "AlbertForPreTraining",
+    "AlbertForQuestionAnswering", "AlbertForSequenceClassification", "AlbertForTokenClassification",
+    "AlbertModel", "AlbertPreTrainedModel", "AlbertTokenizer", "AutoConfig", "AutoModel",
+    "AutoModelForMaskedLM", "AutoModelForMultipleChoice", "AutoModelForPreTraining",
+    "AutoModelForQuestionAnswering", "AutoModelForSequenceClassification", "AutoModelForTextEncoding",
+    "AutoModelForTokenClassification", "AutoModelWithLMHead", "AutoTokenizer", "pipeline",
+]
+
 
 def __getattr__(name):
     # Imported lazily so that `import tinyalbert` stays quick for the command-line tools.
@@ -35,3 +45,7 @@ def __getattr__(name):
 
         return pipeline
     raise AttributeError(f"module 'tinyalbert' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), "AlbertTokenizer", "pipeline"})
