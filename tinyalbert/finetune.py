@@ -1,17 +1,22 @@
 """`python -m tinyalbert.finetune`: fine-tune an ALBERT on a labelled task.
 
 Tasks and files (see `tinyalbert.task_data` for the fields):
-  text-classification    CSV or JSONL: text [, text_pair], label
+  text-classification    CSV or JSONL: text [, text_pair], label (a class, or a number for a regression)
   token-classification   JSONL: tokens, tags (BIO tags for the entity F1; other tags: tag accuracy)
   question-answering     SQuAD v1.1 JSON
   multiple-choice        JSONL: question, choices, answer
+
+Text classification is a regression (one output, mean squared error) when the train file's
+labels are numbers and some have a decimal point (3.8, 4.0), as Transformers' run_glue.py and
+run_classification.py decide from the type of the label column; --problem-type chooses instead.
 
 A question whose context does not fit --max-seq-length is split into overlapping windows
 (--doc-stride pieces shared by neighbours), one training feature each, labelled with the answer's
 span or [CLS] when the answer is not wholly inside; the evaluation scores every window and keeps
 the best span across them, one answer per question.
 
-Each epoch ends with an evaluation on --validation (accuracy and macro-F1; entity precision,
+Each epoch ends with an evaluation on --validation (accuracy and macro-F1, or for a regression
+Pearson and Spearman correlation and mean squared error; entity precision,
 recall and F1 and tag accuracy, or tag accuracy alone for tags that are not BIO; SQuAD exact
 match and F1; accuracy); the best epoch's model and tokenizer go to OUT/best (loadable by
 Transformers too), the last epoch's to OUT/checkpoint, from which --resume continues. The last
@@ -35,6 +40,8 @@ EXAMPLES = """\
 examples:
   python -m tinyalbert.finetune --task text-classification --model tinyalbert-mini \\
       --train train.csv --validation dev.csv --out runs/topics --epochs 3 --lr 1e-4
+  python -m tinyalbert.finetune --task text-classification --model tinyalbert-mini \\
+      --train sts-train.csv --validation sts-dev.csv --out runs/similarity   # labels 0.0 to 5.0: a regression
   python -m tinyalbert.finetune --task question-answering --model path/to/albert-base-v2 \\
       --train train-v1.1.json --validation dev-v1.1.json --out runs/squad --batch-size 8 \\
       --max-seq-length 384 --doc-stride 128
@@ -61,7 +68,7 @@ def _checked(name: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .finetune_loop import FinetuneArguments
+    from .finetune_loop import PROBLEM_TYPES, FinetuneArguments
 
     defaults = {f.name: f.default for f in FinetuneArguments.__dataclass_fields__.values()}
     parser = OneLineErrorParser(prog="python -m tinyalbert.finetune", description=__doc__.split("\n\n")[0],
@@ -91,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-answer-length", type=_checked("max_answer_length"), default=defaults["max_answer_length"],
                         metavar="N", help="question answering: the longest answer the evaluation picks, in tokens; "
                         "the best-scoring span across all windows of a context wins (default: %(default)s)")
+    parser.add_argument("--problem-type", choices=PROBLEM_TYPES,
+                        help="text-classification: regression (one output trained with mean squared error, scored "
+                             "by Pearson and Spearman correlation and MSE, the best epoch by Pearson) or "
+                             "single_label_classification (each label a class); default: regression when every "
+                             "label of --train is a number and one at least has a point or an exponent (2.5, 4.0), "
+                             "else classification")
     parser.add_argument("--seed", type=_checked("seed"), default=defaults["seed"])
     parser.add_argument("--backend", choices=("numpy", "cupy"), default=defaults["backend"])
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options and train file; "

@@ -31,9 +31,9 @@ import numpy as np
 from .backend import asarray, to_numpy
 from .cli import UsageError, check_backend_available, directory_path_problem
 from .jsonfile import read_json_object
-from .metrics import accuracy, entity_scores, macro_f1, squad_scores
-from .task_data import (IGNORE_INDEX, collate, default_doc_stride, encode_examples, label_list, read_task_file,
-                        shortest_max_length)
+from .metrics import accuracy, entity_scores, macro_f1, regression_scores, squad_scores
+from .task_data import (IGNORE_INDEX, collate, default_doc_stride, encode_examples, label_list, label_number,
+                        problem_type_of_labels, read_task_file, regression_targets, shortest_max_length)
 from .train.arguments import as_int, as_number
 from .train.checkpoints import checkpoint_dir, write_directory_atomically
 from .train.optim import AdamW, clip_grad_global_norm, linear_warmup_then_decay
@@ -41,6 +41,11 @@ from .weights import MismatchedShapeError
 
 MAIN_METRIC = {"text-classification": "accuracy", "token-classification": "f1",
                "question-answering": "f1", "multiple-choice": "accuracy"}
+# What text classification can learn from the command line (`--problem-type`), in the words of
+# AlbertConfig.problem_type; a regression's best epoch is the one of highest Pearson correlation,
+# GLUE's first score for STS-B.
+PROBLEM_TYPES = ("single_label_classification", "regression")
+REGRESSION_METRIC = "pearson"
 # run_qa.py's post-processing: the n_best_size highest start and end logits of each feature
 # are paired into candidate answers of at most max_answer_length tokens.
 N_BEST_SIZE, MAX_ANSWER_LENGTH = 20, 30
@@ -69,6 +74,7 @@ class FinetuneArguments:
     max_seq_length: int = 128
     doc_stride: int | None = None  # question answering: pieces shared by neighbouring windows; None: default_doc_stride
     max_answer_length: int = MAX_ANSWER_LENGTH  # question answering: the longest answer evaluated, in tokens
+    problem_type: str | None = None  # text classification: a PROBLEM_TYPES; None: from the labels (problem_type_of)
     seed: int = 0
     backend: str = "numpy"
     resume: bool = False
@@ -84,6 +90,11 @@ class FinetuneArguments:
             raise ValueError(f"task must be one of {', '.join(map(repr, MAIN_METRIC))}, got {self.task!r}")
         if self.backend not in ("numpy", "cupy"):
             raise ValueError(f"backend must be 'numpy' or 'cupy', got {self.backend!r}")
+        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"problem_type must be one of {', '.join(map(repr, PROBLEM_TYPES))} or None, "
+                             f"got {self.problem_type!r}")
+        if self.problem_type is not None and self.task != "text-classification":
+            raise ValueError(f"problem_type is for text-classification only; {self.task} has none to choose")
         for name in (*INTEGER_MINIMUMS, *NUMBER_LIMITS):
             if not (name in ("stop_after", "doc_stride") and getattr(self, name) is None):  # None: unset
                 setattr(self, name, checked_field(name, getattr(self, name)))
@@ -115,11 +126,25 @@ def checked_field(name: str, value):
     return value
 
 
+def problem_type_of(args: FinetuneArguments, train_examples: list[dict]) -> str | None:
+    """The problem type of a text classification (None for the other tasks): --problem-type when
+    given, else what the train file's labels make it (`problem_type_of_labels`: regression for
+    numbers with decimals, as run_classification.py decides)."""
+    if args.task != "text-classification":
+        return None
+    return args.problem_type or problem_type_of_labels(args.train, train_examples)
+
+
 def load_data(args: FinetuneArguments, tokenizer):
-    """(labels or None, train examples, encoded train, validation examples, encoded validation)."""
+    """(labels or None, train examples, encoded train, validation examples, encoded validation).
+    labels: the class names or tags, None for a regression (`problem_type_of`) and for the tasks
+    without a label list (question answering, multiple choice)."""
     train_examples = read_task_file(args.task, args.train)
     validation_examples = read_task_file(args.task, args.validation)
-    tagged = args.task in ("text-classification", "token-classification")
+    problem_type = problem_type_of(args, train_examples)
+    if problem_type == "regression":
+        check_regression_labels(args, train_examples, validation_examples)
+    tagged = args.task == "token-classification" or problem_type == "single_label_classification"
     labels = label_list(args.task, train_examples) if tagged else None
     if labels is not None and len(labels) < 2:  # one label would make a regression model, always "right"
         kind = "label" if args.task == "text-classification" else "tag"
@@ -142,6 +167,20 @@ def load_data(args: FinetuneArguments, tokenizer):
     return labels, train_examples, encoded[0], validation_examples, encoded[1]
 
 
+def check_regression_labels(args: FinetuneArguments, train_examples: list[dict],
+                            validation_examples: list[dict]) -> None:
+    """Every label of both files must be a number, and each file needs two different ones: one
+    value in the train file leaves nothing to learn, and in the validation file it leaves the
+    correlations that pick the best epoch undefined (a constant has no deviation)."""
+    for path, examples in ((args.train, train_examples), (args.validation, validation_examples)):
+        values = sorted(set(regression_targets(path, examples)))
+        if len(values) < 2:
+            scored = "nothing to learn" if path == args.train else "Pearson and Spearman correlation undefined"
+            raise UsageError(f"the {'train' if path == args.train else 'validation'} file {path} has only 1 "
+                             f"distinct label value ({values[0]:g}), which leaves {scored}; a regression needs "
+                             "at least 2")
+
+
 def check_known_labels(args: FinetuneArguments, validation_examples: list[dict], labels: list[str]) -> None:
     """Every label (or tag) of the validation file must be one the model learns from the train
     file, words past --max-seq-length too: they are scored, as predicted "O"."""
@@ -161,11 +200,14 @@ def uses_bio_tags(tags) -> bool:
     return any(tag.startswith(("B-", "I-", "E-", "S-")) for tag in tags)
 
 
-def main_metric(task: str, labels) -> str:
+def main_metric(task: str, labels, problem_type: str | None = None) -> str:
     """The metric that picks the best epoch. For tags that are not BIO, tag accuracy: their
-    entity F1 would be 0 every epoch, and the first epoch would stay the best."""
+    entity F1 would be 0 every epoch, and the first epoch would stay the best. For a regression,
+    Pearson correlation."""
     if task == "token-classification" and not uses_bio_tags(labels):
         return "accuracy"
+    if problem_type == "regression":
+        return REGRESSION_METRIC
     return MAIN_METRIC[task]
 
 
@@ -222,14 +264,17 @@ def squad_predictions(examples: list[dict], features: list[dict], logits: list[t
 
 
 def predict_batch(task: str, model, examples: list[dict], batch: dict):
-    """The predictions for one batch: label ids, per-word label ids, or, for question answering,
-    each feature's (start_logits, end_logits) over its own tokens (its padding cut off)."""
+    """The predictions for one batch: label ids, per-word label ids, a regression's values (its
+    one logit, as run_glue.py squeezes it), or, for question answering, each feature's
+    (start_logits, end_logits) over its own tokens (its padding cut off)."""
     output = model(**model_inputs(batch), return_dict=True)  # whatever config.json says
     if task == "question-answering":
         start_logits = to_numpy(output.start_logits).astype(np.float64)
         end_logits = to_numpy(output.end_logits).astype(np.float64)
         return [(start_logits[row, :len(feature["input_ids"])], end_logits[row, :len(feature["input_ids"])])
                 for row, feature in enumerate(examples)]
+    if model.config.problem_type == "regression":
+        return [float(value) for value in to_numpy(output.logits)[:, 0]]
     predicted = np.argmax(to_numpy(output.logits), axis=-1)
     if task == "token-classification":
         return [[int(predicted[row, position]) for position in example["first_pieces"]]
@@ -245,6 +290,8 @@ def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels
     for begin in range(0, len(encoded), batch_size):
         chunk = encoded[begin:begin + batch_size]
         predictions += predict_batch(task, model, chunk, collate(task, chunk, pad_id))
+    if task == "text-classification" and model.config.problem_type == "regression":
+        return regression_scores(predictions, [label_number(example["label"]) for example in examples])
     if task == "text-classification":
         references = [labels.index(str(example["label"])) for example in examples]
         return {"accuracy": accuracy(predictions, references), "macro_f1": macro_f1(predictions, references)}
@@ -268,7 +315,10 @@ def counted_targets(task: str, batch: dict) -> int:
     end inside the sequence (position 0 when its window does not hold the answer), so it counts once."""
     if task == "question-answering":
         return len(batch["start_positions"])
-    return int(np.count_nonzero(np.asarray(batch["labels"]) != IGNORE_INDEX))
+    labels = np.asarray(batch["labels"])
+    if labels.dtype.kind == "f":  # a regression's targets: -100.0 is a value like any other
+        return len(labels)
+    return int(np.count_nonzero(labels != IGNORE_INDEX))
 
 
 def data_parallel_loss_and_grads(model, task: str, batch: dict, ranks):
@@ -380,6 +430,11 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
     for name in RESUMED_OPTIONS:
         if saved[name] != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with {saved[name]!r}")
+    # Absent from checkpoints made before --problem-type: those runs were classifications, and a
+    # regression could not load their classifier of two outputs or more.
+    if saved.get("problem_type", args.problem_type) != args.problem_type:
+        raise ValueError(f"--resume: problem_type is {args.problem_type!r} but the checkpoint was made with "
+                         f"{saved['problem_type']!r}")
     if args.task == "question-answering" and saved.get("doc_stride") != args.doc_stride:  # it makes the features
         if "doc_stride" not in saved:
             raise cannot_resume(path, "it was made when question answering kept only the first window of each "
@@ -415,9 +470,26 @@ def read_optimizer(out: Path, optimizer: AdamW, model) -> None:
         raise cannot_resume(path, misfit)
 
 
+def model_overrides(task: str, labels, problem_type: str | None) -> dict:
+    """The config fields the task model is built with, on top of --model's: the label names
+    (`id2label`), and for text classification its `problem_type`, written to config.json as
+    run_classification.py does, so that neither the loss nor the pipeline guesses it from a
+    batch (and a --model fine-tuned as a regression becomes a classifier again). A regression
+    has one output, its id2label left {0: "LABEL_0"}, as run_glue.py leaves it."""
+    overrides = {} if labels is None else {"id2label": {i: label for i, label in enumerate(labels)}}
+    if task == "question-answering":  # the span head's two outputs, whatever --model was trained for
+        overrides["id2label"] = {0: "LABEL_0", 1: "LABEL_1"}
+    if problem_type is not None:
+        overrides["problem_type"] = problem_type
+    if problem_type == "regression":
+        overrides["num_labels"] = 1
+    return overrides
+
+
 def load_model(args: FinetuneArguments, source, overrides: dict, labels):
     """The task model from `source` (--model, or OUT/checkpoint when resuming). A classifier
-    fine-tuned for another number of labels is an error that says what to do on the command line."""
+    fine-tuned for another number of labels (or outputs: one for a regression, `overrides`
+    num_labels 1) is an error that says what to do on the command line."""
     from .task_models import TASK_CLASSES
 
     try:
@@ -425,9 +497,10 @@ def load_model(args: FinetuneArguments, source, overrides: dict, labels):
                                                       ignore_mismatched_sizes=args.ignore_mismatched_sizes,
                                                       **overrides)
     except MismatchedShapeError:  # its advice, ignore_mismatched_sizes=True, is for Python callers
-        if labels is None:
+        if labels is None and overrides.get("problem_type") != "regression":
             raise
-        raise UsageError(f"--model {args.model} does not fit the {len(labels)} labels of {args.train}: its "
+        wanted = f"the {len(labels)} labels of" if labels is not None else "a regression (one output) on"
+        raise UsageError(f"--model {args.model} does not fit {wanted} {args.train}: its "
                          "classifier was fine-tuned for another number of labels; start from the pretrained model "
                          "it was fine-tuned from, or pass --ignore-mismatched-sizes to train a new classifier "
                          "in its place") from None
@@ -457,7 +530,7 @@ def record_epoch(out: Path | None, metrics: dict, best_by: str, state: dict, mod
     count); with `out` (the first process only), also a line of metrics.jsonl, the model in best/
     when it is the best so far, the checkpoint that --resume continues from, and curves.png."""
     state["history"].append(metrics)
-    is_best = state["best"] is None or metrics[best_by] > state["best"][best_by]
+    is_best = state["best"] is None or improves(metrics[best_by], state["best"][best_by])
     if is_best:
         state["best"] = metrics
     state["epoch"] = metrics["epoch"]
@@ -469,6 +542,13 @@ def record_epoch(out: Path | None, metrics: dict, best_by: str, state: dict, mod
         write_directory_atomically(out / BEST, lambda folder: save_model_and_tokenizer(folder, model, tokenizer))
     write_checkpoint(out, model, tokenizer, optimizer, state)
     plot_curves(state, best_by, out / CURVES_FILE)
+
+
+def improves(score: float, best: float) -> bool:
+    """Whether an epoch's score beats the best so far. nan (a correlation left undefined when the
+    model gives every example the same value) beats nothing, and anything beats it: compared
+    with `>` alone, a first epoch scored nan would stay the best for good."""
+    return not math.isnan(score) and (math.isnan(best) or score > best)
 
 
 def plot_curves(state: dict, best_by: str, path: Path) -> bool:
@@ -547,9 +627,8 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     tokenizer = AlbertTokenizer.from_pretrained(source)
     check_positions(args, source)
     labels, train_examples, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
-    overrides = {} if labels is None else {"id2label": {i: label for i, label in enumerate(labels)}}
-    if args.task == "question-answering":
-        overrides["id2label"] = {0: "LABEL_0", 1: "LABEL_1"}
+    problem_type = problem_type_of(args, train_examples)
+    overrides = model_overrides(args.task, labels, problem_type)
     with warnings.catch_warnings():
         if not is_main:  # every process loads the same files: the first one tells what they hold
             warnings.simplefilter("ignore")
@@ -562,7 +641,7 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     warmup_steps = state.setdefault("warmup_steps", round_warmup(args.warmup_ratio * total_steps))
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
-    best_by, started, skipped = main_metric(args.task, labels), time.perf_counter(), 0
+    best_by, started, skipped = main_metric(args.task, labels, problem_type), time.perf_counter(), 0
     pad_id = tokenizer.pad_token_id
     last_epoch = args.epochs if args.stop_after is None else min(args.epochs, state["epoch"] + args.stop_after)
     bar = Progress(total_steps, state["step"]) if progress and is_main else None
@@ -570,7 +649,7 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     if bar is not None and args.task == "question-answering":  # one step of training per window, not per question
         bar.write(windows_line(args, len(train_examples), len(train_encoded), len(validation_examples),
                                len(validation_encoded)))
-    if bar is not None and best_by != MAIN_METRIC[args.task]:
+    if bar is not None and args.task == "token-classification" and best_by != MAIN_METRIC[args.task]:
         bar.write("the tags are not BIO (none starts with B- or I-), so there are no entities to score: "
                   "the best epoch is the one with the highest tag accuracy")
     for epoch in range(state["epoch"], last_epoch):

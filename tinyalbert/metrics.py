@@ -1,6 +1,8 @@
 """The usual scores of the fine-tuning tasks, in plain Python.
 
 - classification: accuracy and macro-F1 (the unweighted mean of the per-class F1);
+- regression: Pearson and Spearman correlation (as GLUE scores STS-B, with scipy.stats'
+  `pearsonr` and `spearmanr`) and the mean squared error;
 - BIO (or BIOES) tagging: entity-level precision, recall and F1 (an entity counts only when its
   type and both of its ends are right), as the `seqeval` package computes them in its default mode;
 - SQuAD v1.1: exact match and token F1 after the official answer normalization, each the
@@ -8,6 +10,7 @@
 """
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections import Counter
@@ -40,6 +43,55 @@ def macro_f1(predictions, references) -> float:
         hits = sum(p == r == label for p, r in zip(predictions, references))
         scores.append(_f1(hits, sum(p == label for p in predictions), sum(r == label for r in references)))
     return sum(scores) / len(scores)
+
+
+def mean_squared_error(predictions, references) -> float:
+    """Mean of (prediction - reference) ** 2, the MSE that run_glue.py reports for a regression."""
+    _check_lengths(predictions, references)
+    return sum((p - r) ** 2 for p, r in zip(predictions, references)) / len(references)
+
+
+def pearson(xs, ys) -> float:
+    """Pearson's correlation coefficient: the covariance of the two lists over the product of
+    their standard deviations, in [-1, 1]. nan when either list is constant (its deviation is 0),
+    as scipy.stats.pearsonr returns then: no line fits, so no correlation is defined."""
+    _check_lengths(xs, ys)
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    dx, dy = [x - mean_x for x in xs], [y - mean_y for y in ys]
+    spread = math.sqrt(sum(d * d for d in dx) * sum(d * d for d in dy))
+    if spread == 0:
+        return math.nan
+    # Rounding can carry a perfect correlation a hair past 1; scipy clips it back too.
+    return max(-1.0, min(1.0, sum(a * b for a, b in zip(dx, dy)) / spread))
+
+
+def average_ranks(values) -> list[float]:
+    """The rank of each value, 1 for the smallest; tied values share the mean of the ranks they
+    span (scipy.stats.rankdata's "average" method): [10, 20, 20, 30] -> [1, 2.5, 2.5, 4]."""
+    order = sorted(range(len(values)), key=lambda index: values[index])
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start  # order[start:end + 1] hold one value
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for position in range(start, end + 1):
+            ranks[order[position]] = (start + end) / 2 + 1  # the mean of the ranks start + 1 .. end + 1
+        start = end + 1
+    return ranks
+
+
+def spearman(xs, ys) -> float:
+    """Spearman's rank correlation: Pearson's correlation of the two lists' average ranks, so it
+    measures how monotonic the relation is, whatever its shape (scipy.stats.spearmanr)."""
+    _check_lengths(xs, ys)
+    return pearson(average_ranks(xs), average_ranks(ys))
+
+
+def regression_scores(predictions, references) -> dict:
+    """{"pearson", "spearmanr", "mse"}: the keys of GLUE's STS-B metric, and run_glue.py's mse."""
+    return {"pearson": pearson(predictions, references), "spearmanr": spearman(predictions, references),
+            "mse": mean_squared_error(predictions, references)}
 
 
 def bio_entities(tags) -> set:

@@ -1,7 +1,8 @@
 """Reading and encoding the data of the four fine-tuning tasks.
 
 Files (every problem is a ValueError naming the file, the line or record, and the field):
-- text-classification: CSV with a header, or JSONL; fields `text`, optional `text_pair`, `label`.
+- text-classification: CSV with a header, or JSONL; fields `text`, optional `text_pair`, `label`
+  (a class name or number; for a regression, a number such as 3.8: `problem_type_of_labels`).
 - token-classification: JSONL; fields `tokens` (a list of at least one word) and `tags` (one
   tag per word, BIO tags such as `B-PER`, `I-PER`, `O` for the entity F1).
 - question-answering: SQuAD v1.1 JSON (`data` -> `paragraphs` -> `context`, `qas` -> `id`,
@@ -18,6 +19,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import re
 import warnings
 from pathlib import Path
 
@@ -30,6 +33,11 @@ TASKS = ("text-classification", "token-classification", "question-answering", "m
 IGNORE_INDEX = -100
 MAX_QUESTION_TOKENS = 64
 DOC_STRIDE = 128  # run_qa.py's default overlap of a question's context windows
+# A label that is a number, as a CSV reader that infers column types (pandas, `datasets`) reads
+# one: digits with an optional sign, decimal point and exponent. (Python's float() would take
+# "1_000", "nan" and "infinity" too.) INTEGER: a number written without a point or an exponent.
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+INTEGER = re.compile(r"[+-]?\d+")
 
 
 def _check_file(path) -> Path:
@@ -125,15 +133,18 @@ def _is_integer(value) -> bool:
 
 
 def _class_label(record: dict, where: str) -> str:
-    """A text-classification label: a class name or number. The command line trains single-label
-    classification, so a number like 0.5 (regression) or a list (multi-label) is refused rather
-    than turned into a class of its own."""
+    """A text-classification label as text: a class name, or a number (a class number, or the
+    target of a regression, such as 3.8). A JSON float keeps its point ("3.0"), so that
+    `problem_type_of_labels` sees it as a decimal number. A list (several labels: multi-label
+    classification), true/false, an object and NaN or Infinity are refused rather than turned
+    into a class of their own."""
     label = _field(record, "label", where)
-    if not (isinstance(label, str) or _is_integer(label)):
+    finite_float = isinstance(label, float) and math.isfinite(label)
+    if not (isinstance(label, str) or _is_integer(label) or finite_float):
         raise ValueError(f"{where}: label must be a class name or number, got {json.dumps(label)}; the command "
-                         "line trains single-label classification (regression and multi-label labels: the "
+                         "line trains single-label classification and regression (multi-label labels: the "
                          "Python API, problem_type in the model's config)")
-    label = str(label)
+    label = str(label)  # repr of a float: "3.0", "0.001", "1e+20", all NUMBER
     if not label.strip():  # a CSV row whose label cell was left empty
         raise ValueError(f"{where}: empty label")
     return label
@@ -252,6 +263,52 @@ def _squad_answer(answer, context: str, where: str) -> dict:
     return {"text": text, "answer_start": start}
 
 
+def label_number(label: str) -> float | None:
+    """The value of a label that is a finite number ("4", "-0.5", "3.0", "1e-3"), else None."""
+    if not NUMBER.fullmatch(label.strip()):
+        return None
+    value = float(label)
+    return value if math.isfinite(value) else None  # "1e999" is inf
+
+
+def is_decimal_label(label: str) -> bool:
+    """Whether a label is a number written with a point or an exponent ("2.5", "3.0", "1e-3"):
+    what makes `datasets` read a label column as floats."""
+    return label_number(label) is not None and not INTEGER.fullmatch(label.strip())
+
+
+def problem_type_of_labels(path, examples: list[dict]) -> str:
+    """"regression" or "single_label_classification" for the labels of a text-classification
+    train file, as run_classification.py and run_glue.py decide from the type of the label column:
+    regression when it holds floats, that is, every label is a number and one at least is
+    written as a decimal (3.0 or 2.5: whole numbers alone, such as star ratings 1 to 5, are
+    classes). A file mixing decimal numbers and class names is refused: it is most likely a
+    mistake, and `datasets` could not read it either."""
+    decimal = next((example for example in examples if is_decimal_label(example["label"])), None)
+    if decimal is None:
+        return "single_label_classification"
+    for example in examples:
+        if label_number(example["label"]) is None:
+            raise ValueError(f"{path}, line {example['line']}: label {example['label']!r} is not a number, but "
+                             f"line {decimal['line']}'s {decimal['label']} is, as regression labels are; make "
+                             "every label a number, or pass --problem-type single_label_classification to "
+                             "read them all as class names")
+    return "regression"
+
+
+def regression_targets(path, examples: list[dict]) -> list[float]:
+    """The label of every example as the number a regression learns; a label that is no finite
+    number is refused, naming its line."""
+    targets = []
+    for example in examples:
+        value = label_number(example["label"])
+        if value is None:
+            raise ValueError(f"{path}, line {example['line']}: label {example['label']!r} is not a number (a "
+                             "regression needs a number for every label, such as 3 or 2.5)")
+        targets.append(value)
+    return targets
+
+
 def label_list(task: str, examples: list[dict]) -> list[str]:
     """The label names of a classification or tagging task, sorted, from the training examples."""
     if task == "text-classification":
@@ -283,13 +340,17 @@ def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int,
                     doc_stride: int | None = None) -> list[dict]:
     """Token ids (with [CLS]/[SEP]), token types and training targets for every example; for
     question answering, for every window of every context (`encode_question`: one feature or
-    more per question, in the questions' order; `doc_stride` None: `default_doc_stride`)."""
+    more per question, in the questions' order; `doc_stride` None: `default_doc_stride`).
+    Text classification with `label_ids` None is a regression: each target is the label's number
+    (a float; checked beforehand by `regression_targets`)."""
     if task == "text-classification":
         pairs = [(e["text"], e["text_pair"]) if e["text_pair"] is not None else e["text"] for e in examples]
         # token_type_ids asked for: a tokenizer whose model_input_names leave them out would not give them
         encoded = tokenizer(pairs, truncation=True, max_length=max_length, return_token_type_ids=True)
-        return [{"input_ids": ids, "token_type_ids": types, "label": label_ids[str(example["label"])]}
-                for ids, types, example in zip(encoded["input_ids"], encoded["token_type_ids"], examples)]
+        targets = ([label_ids[str(e["label"])] for e in examples] if label_ids is not None
+                   else [label_number(str(e["label"])) for e in examples])
+        return [{"input_ids": ids, "token_type_ids": types, "label": target}
+                for ids, types, target in zip(encoded["input_ids"], encoded["token_type_ids"], targets)]
     if task == "multiple-choice":
         out = []
         for example in examples:
@@ -456,8 +517,9 @@ def collate(task: str, batch: list[dict], pad_token_id: int) -> dict:
     arrays = {"input_ids": _pad(rows, pad_token_id, length),
               "attention_mask": _pad([[1] * len(r) for r in rows], 0, length),
               "token_type_ids": _pad([example["token_type_ids"] for example in batch], 0, length)}
-    if task == "text-classification":
-        arrays["labels"] = np.array([example["label"] for example in batch], dtype=np.int64)
+    if task == "text-classification":  # class ids, or a regression's numbers in float32, the torch.float
+        dtype = np.float32 if isinstance(batch[0]["label"], float) else np.int64  # of Transformers' collators
+        arrays["labels"] = np.array([example["label"] for example in batch], dtype=dtype)
     elif task == "token-classification":
         arrays["labels"] = _pad([example["labels"] for example in batch], IGNORE_INDEX, length)
     else:
