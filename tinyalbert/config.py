@@ -123,6 +123,24 @@ def _label_map(id2label) -> dict:
     return labels
 
 
+def pruned_heads_map(pruned_heads) -> dict:
+    """`pruned_heads` ({layer: [head, ...]}) with integer keys (JSON stores them as strings) and
+    each layer's heads as a sorted list of distinct integers; the numbers are checked against
+    the config's shape by `AlbertConfig.validate`."""
+    if not isinstance(pruned_heads, dict):
+        raise ValueError(f"AlbertConfig.pruned_heads must be a dict {{layer: [heads]}}, got {type(pruned_heads).__name__}")
+    heads = {}
+    for key, value in pruned_heads.items():
+        try:
+            layer = int(key)
+        except (TypeError, ValueError):
+            raise ValueError(f"AlbertConfig.pruned_heads has key {key!r}, which is not a layer number") from None
+        if not isinstance(value, (list, tuple, set)) or not all(_is_int(head) for head in value):
+            raise ValueError(f"AlbertConfig.pruned_heads[{layer}] must be a list of head numbers, got {value!r}")
+        heads[layer] = sorted(set(value))
+    return heads
+
+
 @dataclass(init=False)
 class AlbertConfig:
     """The fields below, plus Transformers' constructor conveniences: `num_labels=` (labels
@@ -189,6 +207,8 @@ class AlbertConfig:
             default = item.default_factory() if item.default is dataclasses.MISSING else item.default
             setattr(self, item.name, values.pop(item.name, default))
         self.extra = {**extra, **values}  # the names ALBERT does not use
+        if "pruned_heads" in self.extra:
+            self.pruned_heads = self.extra["pruned_heads"]  # int keys, as __setattr__ makes them
         self.validate()
 
     def __setattr__(self, name, value):
@@ -198,6 +218,8 @@ class AlbertConfig:
             # Keys made ints and checked, as the constructor does: a map read from JSON has string
             # keys, and `config.id2label[int(pred)]` must find the label.
             object.__setattr__(self, name, _label_map(value))
+        elif name == "pruned_heads":  # a generic field kept in `extra`, its layer keys made ints as for id2label
+            self.extra[name] = pruned_heads_map(value)
         elif name in _FIELD_NAMES:
             object.__setattr__(self, name, _plain_number(value))
         elif name.startswith("_") or hasattr(type(self), name):
@@ -286,6 +308,30 @@ class AlbertConfig:
             raise ValueError(f"AlbertConfig.problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}")
         if self.num_labels < 1:
             raise ValueError("AlbertConfig.id2label must name at least one label")
+        self._validate_pruned_heads()
+
+    def _validate_pruned_heads(self) -> None:
+        """Each key of `pruned_heads` numbers one of the shared layers as Transformers does, group
+        by group (group * inner_group_num + inner), and names heads of the unpruned layer; a layer
+        keeps one head at least (with none, its attention would be its output bias alone)."""
+        layers = self.num_hidden_groups * self.inner_group_num
+        for layer, heads in self.pruned_heads.items():
+            if not 0 <= layer < layers:
+                raise ValueError(
+                    f"AlbertConfig.pruned_heads names layer {layer}, but the encoder has {layers} layer(s) with weights "
+                    f"of their own ({self.num_hidden_groups} group(s) of {self.inner_group_num}), numbered "
+                    f"0..{layers - 1} group by group")
+            outside = [head for head in heads if not 0 <= head < self.num_attention_heads]
+            if outside:
+                raise ValueError(f"AlbertConfig.pruned_heads[{layer}] names heads {outside}, but a layer has heads "
+                                 f"0..{self.num_attention_heads - 1}")
+            if len(heads) == self.num_attention_heads:
+                raise ValueError(f"AlbertConfig.pruned_heads[{layer}] prunes all {self.num_attention_heads} heads of "
+                                 "the layer; keep one at least")
+
+    def kept_heads(self, group: int, inner: int) -> int:
+        """How many attention heads inner layer `inner` of group `group` has after pruning."""
+        return self.num_attention_heads - len(self.pruned_heads.get(group * self.inner_group_num + inner, ()))
 
     def _validate_types(self) -> None:
         """Each field has the JSON type it must have (a number written as a string is refused)."""

@@ -101,7 +101,9 @@ def check_head_mask(xp, head_mask, dtype, config, batch: int, seq: int):
     """`head_mask` in the shapes Transformers' `get_head_mask` accepts, as an array of `dtype`:
 
     - 1-D or 2-D, broadcast to (num_hidden_layers, num_attention_heads): `(heads,)` for every
-      layer, `(layers, heads)`, `(layers, 1)` one value per layer, ...; returned (layers, heads).
+      layer, `(layers, heads)`, `(layers, 1)` one value per layer, ...; returned (layers, heads),
+      or (layers, 1) for a mask of one value per layer, which also fits layers whose heads were
+      pruned (as Transformers' (layers, 1, 1, 1, 1) does).
     - 5-D, already expanded as Transformers expands it, (layers, batch, heads, seq, seq) where
       any axis may be 1; returned with its first axis broadcast to num_hidden_layers.
     """
@@ -115,7 +117,9 @@ def check_head_mask(xp, head_mask, dtype, config, batch: int, seq: int):
             f"5-D as Transformers expands it, ({layers}, 1, {heads}, 1, 1) (any axis of (layers, batch, heads, seq, "
             f"seq) may be 1), got {tuple(head_mask.shape)}"
         )
-    return xp.broadcast_to(head_mask, target if head_mask.ndim <= 2 else (layers,) + tuple(head_mask.shape[1:]))
+    if head_mask.ndim <= 2:
+        return xp.broadcast_to(head_mask, (layers, head_mask.shape[-1]))
+    return xp.broadcast_to(head_mask, (layers,) + tuple(head_mask.shape[1:]))
 
 
 def prepare_inputs(xp, dtype, config, input_ids, attention_mask, token_type_ids, position_ids, head_mask,

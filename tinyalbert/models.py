@@ -23,9 +23,10 @@ from .backend import (
     array_namespace, asarray, backend_for_device, device_of_map, dtype_name, get_backend, get_dtype, is_torch_tensor,
     names_a_device, to_numpy,
 )
-from .config import AlbertConfig
+from .config import AlbertConfig, pruned_heads_map
 from .nn.albert import albert_body_forward
 from .nn.embeddings import embedding_lookup
+from .nn.encoder import layer_prefix, weights_below
 from .nn.heads import UNTIED_DECODER, WORD_EMBEDDINGS
 from .nn.losses import cross_entropy_forward
 from .nn.pretraining import SOP_CLASSES, SOP_PREFIX, pretraining_backward, pretraining_forward
@@ -35,7 +36,7 @@ from .outputs import (  # noqa: F401  (the output classes are importable from he
 )
 from .weights import (
     PICKLED_WEIGHTS_NAME, body_shapes, init_parameters, linear_shapes, match_checkpoint,
-    mlm_head_shapes, normalize_checkpoint_keys, read_checkpoint, remove_stale_weights, rename_keys, resize_vocabulary,
+    mlm_head_shapes, normalize_checkpoint_keys, prune_attention_heads, read_checkpoint, remove_stale_weights, rename_keys, resize_vocabulary,
     shard_size_in_bytes, split_into_shards, warn_nonfinite, write_sharded_safetensors,
 )
 
@@ -423,6 +424,28 @@ class AlbertPreTrainedModel:
     def tie_weights(self) -> None:
         """Transformers' call to (re)tie the decoder to the word embeddings. Here a tied decoder
         is the word-embedding table itself (there is no copy to tie), so nothing is to be done."""
+
+    def prune_heads(self, heads_to_prune: dict) -> None:
+        """Remove attention heads for good, as Transformers' `prune_heads`: `{layer: [head, ...]}`.
+
+        `layer` numbers the layers that have weights of their own, group by group
+        (group * inner_group_num + inner, Transformers' numbering: with ALBERT's one shared layer,
+        0 is the only one, and pruning it prunes every pass). Heads are numbered as in the
+        unpruned layer. Their query, key and value rows and output-projection columns are cut
+        (`weights.prune_attention_heads`), and `config.pruned_heads` records every head removed
+        so far, so that `save_pretrained` then `from_pretrained` (here or in Transformers) gives
+        the same smaller model. Call it on the model you run: `model.albert` is a view whose
+        arrays would be replaced without the model's."""
+        requested = pruned_heads_map(heads_to_prune)
+        before = self.config.pruned_heads
+        after = {**before, **{layer: sorted(set(before.get(layer, [])) | set(heads)) for layer, heads in requested.items()}}
+        AlbertConfig.from_dict({**self.config.to_dict(), "pruned_heads": after})  # refuses bad numbers before any change
+        for layer, heads in requested.items():
+            prefix = layer_prefix(*divmod(layer, self.config.inner_group_num)) + "attention."
+            pruned = prune_attention_heads(weights_below(self.params, prefix), before.get(layer, []), heads,
+                                           self.config.num_attention_heads, self.config.head_size)
+            self.params.update({prefix + name: value for name, value in pruned.items()})
+        self.config.pruned_heads = after
 
     # -- copies: the backend module is kept by name, so a model pickles and deep-copies
     def __getstate__(self):

@@ -1,7 +1,7 @@
 """ALBERT's forward pass on one page of NumPy, in the spirit of picoGPT.
 
-The whole model at a glance: absolute positions, inference only (no dropout, no head mask,
-no caches for a backward pass). The package computes the same numbers through `tinyalbert.nn`,
+The whole model at a glance: absolute positions, every head (none pruned), inference only
+(no dropout, no head mask, no caches for a backward pass). The package computes the same numbers through `tinyalbert.nn`,
 one module per idea, with the backward pass beside each forward; tests/test_onepage.py checks
 that the two agree, on a random config and on the bundled tinyalbert-mini.
 

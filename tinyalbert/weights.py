@@ -44,12 +44,13 @@ def body_shapes(config, with_pooler: bool) -> dict:
     for group in range(config.num_hidden_groups):
         for inner in range(config.inner_group_num):
             prefix = layer_prefix(group, inner)
+            A = config.kept_heads(group, inner) * config.head_size  # H, unless heads were pruned
             layer = {
                 "full_layer_layer_norm.weight": (H,), "full_layer_layer_norm.bias": (H,),
-                "attention.query.weight": (H, H), "attention.query.bias": (H,),
-                "attention.key.weight": (H, H), "attention.key.bias": (H,),
-                "attention.value.weight": (H, H), "attention.value.bias": (H,),
-                "attention.dense.weight": (H, H), "attention.dense.bias": (H,),
+                "attention.query.weight": (A, H), "attention.query.bias": (A,),
+                "attention.key.weight": (A, H), "attention.key.bias": (A,),
+                "attention.value.weight": (A, H), "attention.value.bias": (A,),
+                "attention.dense.weight": (H, A), "attention.dense.bias": (H,),
                 "attention.LayerNorm.weight": (H,), "attention.LayerNorm.bias": (H,),
                 "ffn.weight": (I, H), "ffn.bias": (I,),
                 "ffn_output.weight": (H, I), "ffn_output.bias": (H,),
@@ -73,6 +74,24 @@ def mlm_head_shapes(config) -> dict:
     if not config.tie_word_embeddings:
         shapes["predictions.decoder.weight"] = (config.vocab_size, E)
     return shapes
+
+
+def prune_attention_heads(attention: dict, pruned_before, pruning, num_heads: int, head_size: int) -> dict:
+    """One layer's attention weights (keyed `query.weight`, ..., `dense.weight`) without the heads
+    `pruning`: the query, key and value rows and the output projection's columns of those heads
+    go, as Transformers' `prune_heads` cuts its Linear layers. Heads are numbered as in the
+    unpruned layer (0..num_heads-1); `pruned_before` are those already gone from the arrays.
+    Returns the new arrays (the others, LayerNorm and the dense bias, are unchanged)."""
+    kept_before = [head for head in range(num_heads) if head not in set(pruned_before)]
+    kept_after = [head for head in kept_before if head not in set(pruning)]
+    # the rows (of query/key/value) or columns (of dense) of each kept head, where it sits now
+    positions = [kept_before.index(head) * head_size + i for head in kept_after for i in range(head_size)]
+    xp = array_namespace(attention["query.weight"])
+    index = xp.asarray(positions, dtype=xp.int64)
+    pruned = {f"{name}.{part}": xp.take(attention[f"{name}.{part}"], index, axis=0)
+              for name in ("query", "key", "value") for part in ("weight", "bias")}
+    pruned["dense.weight"] = xp.take(attention["dense.weight"], index, axis=1)
+    return pruned
 
 
 def linear_shapes(prefix: str, inputs: int, outputs: int) -> dict:

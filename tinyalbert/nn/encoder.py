@@ -65,9 +65,15 @@ def head_mask_row(head_mask, layer_pass: int, inner: int, config):
 
 def albert_layer_forward(hidden, layer_weights, mask_bias, head_mask, config, *, rng=None):
     """One ALBERT layer: attention block then feed-forward block. (batch, seq, hidden) -> same."""
+    # Heads are head_size rows of the query weight each: fewer than num_attention_heads in a
+    # layer whose heads were pruned (config.pruned_heads).
+    num_heads = layer_weights["attention.query.weight"].shape[0] // config.head_size
+    if head_mask is not None and head_mask.shape[-3] not in (1, num_heads):
+        raise ValueError(f"head_mask has {head_mask.shape[-3]} heads, but this layer has {num_heads} after pruning "
+                         f"(config.pruned_heads); give a mask of shape (num_hidden_layers, 1) or none")
     attended, probs, attention_cache = attention_forward(
         hidden, weights_below(layer_weights, "attention."), mask_bias, head_mask,
-        num_heads=config.num_attention_heads, position_embedding_type=config.position_embedding_type,
+        num_heads=num_heads, position_embedding_type=config.position_embedding_type,
         max_positions=config.max_position_embeddings, layer_norm_eps=config.layer_norm_eps,
         attention_dropout=config.attention_probs_dropout_prob, output_dropout=config.hidden_dropout_prob, rng=rng,
     )
