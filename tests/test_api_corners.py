@@ -336,3 +336,21 @@ def test_a_config_changed_into_nonsense_after_it_was_built_is_refused_by_the_mod
     config.num_hidden_groups = 5
     with pytest.raises(ValueError, match=r"num_hidden_groups \(5\) cannot exceed num_hidden_layers \(3\)"):
         tinyalbert.AlbertModel(config)
+
+
+def test_loading_warnings_name_parameters_as_transformers_does_for_the_bare_model(tmp_path):
+    """AlbertModel's parameters have no `albert.` prefix in Transformers (nor in its state_dict
+    here): the newly-initialized warning names `pooler.weight`, as Transformers' does."""
+    transformers = transformers_or_skip()
+    import torch
+
+    torch.manual_seed(0)
+    config = transformers.AlbertConfig(vocab_size=50, embedding_size=8, hidden_size=16, num_attention_heads=4,
+                                       intermediate_size=20, num_hidden_layers=2)
+    transformers.AlbertForMaskedLM(config).save_pretrained(tmp_path)
+    _, info = transformers.AlbertModel.from_pretrained(tmp_path, output_loading_info=True)
+    with pytest.warns(UserWarning, match="newly initialized") as caught:
+        tinyalbert.AlbertModel.from_pretrained(tmp_path)
+    message = next(str(w.message) for w in caught if "newly initialized" in str(w.message))
+    assert info["missing_keys"] and all(f"'{name}'" in message for name in info["missing_keys"]), message
+    assert "albert.pooler" not in message

@@ -209,7 +209,8 @@ class AlbertPreTrainedModel:
         with_pooler = model_options.get("add_pooling_layer", cls.with_pooler)
         shapes = {**body_shapes(config, with_pooler), **cls.head_shapes(config)}
         params, report = match_checkpoint(tensors, shapes, source, config, np.random.default_rng(seed),
-                                          ignore_mismatched_sizes=ignore_mismatched_sizes, class_name=cls.__name__)
+                                          ignore_mismatched_sizes=ignore_mismatched_sizes, class_name=cls.__name__,
+                                          stripped_prefix=cls.stripped_prefix)
         warn_nonfinite(params, source)
         model = cls(config, params=params, backend=backend, dtype=dtype, **model_options)
         if not output_loading_info:

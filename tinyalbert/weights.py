@@ -323,7 +323,8 @@ class MismatchedShapeError(ValueError):
 
 
 def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.random.Generator,
-                     ignore_mismatched_sizes: bool = False, class_name: str | None = None) -> tuple[dict, dict]:
+                     ignore_mismatched_sizes: bool = False, class_name: str | None = None,
+                     stripped_prefix: str = "") -> tuple[dict, dict]:
     """The model's parameters from checkpoint `tensors`: shapes checked, missing ones initialized
     (with a warning that lists them), unused ones reported. With `ignore_mismatched_sizes`, a
     tensor of another shape (a 2-label head loaded for 5 labels) is initialized afresh, with a
@@ -332,7 +333,12 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
     nothing should be left over), as Transformers does; else only logged.
 
     Returns `(params, report)`; the report lists `missing_keys`, `unexpected_keys` and
-    `mismatched_keys` under this package's names (Transformers' loading info)."""
+    `mismatched_keys` under this package's names (Transformers' loading info). The warnings name
+    the parameters as the loading class's `state_dict` does (`stripped_prefix` cut: `albert.` for
+    AlbertModel), as Transformers names them."""
+    def shown(names):
+        return [name[len(stripped_prefix):] if name.startswith(stripped_prefix) else name for name in names]
+
     params, mismatched = {}, []
     for name, shape in shapes.items():
         if name not in tensors:
@@ -352,8 +358,8 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
             raise ValueError(f"{source}: tensor {name!r} has dtype {value.dtype}, expected floating point")
         params[name] = value
     if mismatched:
-        shapes_found = [f"{name}: found shape {tuple(tensors[name].shape)} in the checkpoint and "
-                        f"{tuple(shapes[name])} in the model" for name in mismatched]
+        shapes_found = [f"{label}: found shape {tuple(tensors[name].shape)} in the checkpoint and "
+                        f"{tuple(shapes[name])} in the model" for name, label in zip(mismatched, shown(mismatched))]
         warnings.warn(
             f"Some weights of {source} have another shape than the model's and are newly initialized: "
             f"{'; '.join(shapes_found)}. Train the model on a down-stream task before using it for predictions.",
@@ -362,7 +368,7 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
     missing = [name for name in shapes if name not in params and name not in tensors]
     if missing:
         warnings.warn(
-            f"Some weights were not in {source} and are newly initialized: {missing}. "
+            f"Some weights were not in {source} and are newly initialized: {shown(missing)}. "
             "Train the model on a down-stream task before using it for predictions.",
             stacklevel=3,
         )
