@@ -1,22 +1,27 @@
 """`python -m tinyalbert.finetune`: fine-tune an ALBERT on a labelled task.
 
 Tasks and files (see `tinyalbert.task_data` for the fields):
-  text-classification    CSV or JSONL: text [, text_pair], label (a class, or a number for a regression)
+  text-classification    CSV or JSONL: text [, text_pair], label (a class, a number for a regression,
+                         or a list of classes for a multi-label classification)
   token-classification   JSONL: tokens, tags (BIO tags for the entity F1; other tags: tag accuracy)
   question-answering     SQuAD v1.1 JSON
   multiple-choice        JSONL: question, choices, answer
 
 Text classification is a regression (one output, mean squared error) when the train file's
-labels are numbers and some have a decimal point (3.8, 4.0), as Transformers' run_glue.py and
-run_classification.py decide from the type of the label column; --problem-type chooses instead.
+labels are numbers and some have a decimal point (3.8, 4.0), and a multi-label classification
+(one sigmoid per class, binary cross-entropy) when they are lists of class names (JSONL:
+["sports", "politics"], [] for none; CSV: a cell split on --label-separator), as Transformers'
+run_glue.py and run_classification.py decide from the type of the label column; --problem-type
+chooses instead.
 
 A question whose context does not fit --max-seq-length is split into overlapping windows
 (--doc-stride pieces shared by neighbours), one training feature each, labelled with the answer's
 span or [CLS] when the answer is not wholly inside; the evaluation scores every window and keeps
 the best span across them, one answer per question.
 
-Each epoch ends with an evaluation on --validation (accuracy and macro-F1, or for a regression
-Pearson and Spearman correlation and mean squared error; entity precision,
+Each epoch ends with an evaluation on --validation (accuracy and macro-F1; for a regression
+Pearson and Spearman correlation and mean squared error; for a multi-label classification
+micro-F1, macro-F1 over the classes and subset accuracy; entity precision,
 recall and F1 and tag accuracy, or tag accuracy alone for tags that are not BIO; SQuAD exact
 match and F1; accuracy); the best epoch's model and tokenizer go to OUT/best (loadable by
 Transformers too), the last epoch's to OUT/checkpoint, from which --resume continues. The last
@@ -42,6 +47,8 @@ examples:
       --train train.csv --validation dev.csv --out runs/topics --epochs 3 --lr 1e-4
   python -m tinyalbert.finetune --task text-classification --model tinyalbert-mini \\
       --train sts-train.csv --validation sts-dev.csv --out runs/similarity   # labels 0.0 to 5.0: a regression
+  python -m tinyalbert.finetune --task text-classification --model tinyalbert-mini \
+      --train tags.csv --validation tags-dev.csv --out runs/tags --label-separator "|"   # sports|politics
   python -m tinyalbert.finetune --task question-answering --model path/to/albert-base-v2 \\
       --train train-v1.1.json --validation dev-v1.1.json --out runs/squad --batch-size 8 \\
       --max-seq-length 384 --doc-stride 128
@@ -100,10 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "the best-scoring span across all windows of a context wins (default: %(default)s)")
     parser.add_argument("--problem-type", choices=PROBLEM_TYPES,
                         help="text-classification: regression (one output trained with mean squared error, scored "
-                             "by Pearson and Spearman correlation and MSE, the best epoch by Pearson) or "
-                             "single_label_classification (each label a class); default: regression when every "
-                             "label of --train is a number and one at least has a point or an exponent (2.5, 4.0), "
-                             "else classification")
+                             "by Pearson and Spearman correlation and MSE, the best epoch by Pearson), "
+                             "single_label_classification (each label a class) or multi_label_classification "
+                             "(each label a list of classes, one sigmoid each, scored by micro-F1, which picks the "
+                             "best epoch, macro-F1 and subset accuracy); default: multi-label when the labels of "
+                             "--train are lists, regression when every one is a number and one at least has a "
+                             "point or an exponent (2.5, 4.0), else single-label")
+    parser.add_argument("--label-separator", metavar="SEP",
+                        help="text-classification: split each label text on SEP into the classes of a multi-label "
+                             "example ('sports|politics' with --label-separator '|'; the spaces around each class "
+                             "are taken off; an empty cell has no class), for a CSV file, whose cells cannot hold "
+                             "a JSON list; implies multi_label_classification")
     parser.add_argument("--seed", type=_checked("seed"), default=defaults["seed"])
     parser.add_argument("--backend", choices=("numpy", "cupy"), default=defaults["backend"])
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options and train file; "

@@ -31,9 +31,10 @@ import numpy as np
 from .backend import asarray, to_numpy
 from .cli import UsageError, check_backend_available, directory_path_problem
 from .jsonfile import read_json_object
-from .metrics import accuracy, entity_scores, macro_f1, regression_scores, squad_scores
-from .task_data import (IGNORE_INDEX, collate, default_doc_stride, encode_examples, label_list, label_number,
-                        problem_type_of_labels, read_task_file, regression_targets, shortest_max_length)
+from .metrics import accuracy, entity_scores, macro_f1, multi_label_scores, regression_scores, squad_scores
+from .task_data import (IGNORE_INDEX, check_label_kinds, class_names, collate, default_doc_stride, encode_examples,
+                        label_list, label_number, multi_hot, problem_type_of_labels, read_task_file,
+                        regression_targets, shortest_max_length)
 from .train.arguments import as_int, as_number
 from .train.checkpoints import checkpoint_dir, write_directory_atomically
 from .train.optim import AdamW, clip_grad_global_norm, linear_warmup_then_decay
@@ -42,10 +43,11 @@ from .weights import MismatchedShapeError
 MAIN_METRIC = {"text-classification": "accuracy", "token-classification": "f1",
                "question-answering": "f1", "multiple-choice": "accuracy"}
 # What text classification can learn from the command line (`--problem-type`), in the words of
-# AlbertConfig.problem_type; a regression's best epoch is the one of highest Pearson correlation,
-# GLUE's first score for STS-B.
-PROBLEM_TYPES = ("single_label_classification", "regression")
-REGRESSION_METRIC = "pearson"
+# AlbertConfig.problem_type. A regression's best epoch is the one of highest Pearson correlation,
+# GLUE's first score for STS-B; a multi-label classification's, of highest micro-F1, the score
+# run_classification.py reports for it.
+PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
+BEST_BY_PROBLEM_TYPE = {"regression": "pearson", "multi_label_classification": "micro_f1"}
 # run_qa.py's post-processing: the n_best_size highest start and end logits of each feature
 # are paired into candidate answers of at most max_answer_length tokens.
 N_BEST_SIZE, MAX_ANSWER_LENGTH = 20, 30
@@ -75,6 +77,7 @@ class FinetuneArguments:
     doc_stride: int | None = None  # question answering: pieces shared by neighbouring windows; None: default_doc_stride
     max_answer_length: int = MAX_ANSWER_LENGTH  # question answering: the longest answer evaluated, in tokens
     problem_type: str | None = None  # text classification: a PROBLEM_TYPES; None: from the labels (problem_type_of)
+    label_separator: str | None = None  # text classification: split each label text on it (multi-label)
     seed: int = 0
     backend: str = "numpy"
     resume: bool = False
@@ -95,6 +98,8 @@ class FinetuneArguments:
                              f"got {self.problem_type!r}")
         if self.problem_type is not None and self.task != "text-classification":
             raise ValueError(f"problem_type is for text-classification only; {self.task} has none to choose")
+        if self.label_separator is not None:
+            check_label_separator(self.task, self.label_separator, self.problem_type)
         for name in (*INTEGER_MINIMUMS, *NUMBER_LIMITS):
             if not (name in ("stop_after", "doc_stride") and getattr(self, name) is None):  # None: unset
                 setattr(self, name, checked_field(name, getattr(self, name)))
@@ -126,10 +131,22 @@ def checked_field(name: str, value):
     return value
 
 
+def check_label_separator(task: str, separator, problem_type: str | None) -> None:
+    """--label-separator splits label texts into the classes of a multi-label example: a
+    non-empty text, for text classification, and no other problem type may be asked for."""
+    if task != "text-classification":
+        raise ValueError(f"label_separator is for text-classification only; {task} has no multi-label labels")
+    if not isinstance(separator, str) or not separator:
+        raise ValueError(f"label_separator must be a non-empty text, got {separator!r}")
+    if problem_type not in (None, "multi_label_classification"):
+        raise ValueError(f"label_separator splits labels into lists, for multi_label_classification; "
+                         f"problem_type {problem_type} has one label per example")
+
+
 def problem_type_of(args: FinetuneArguments, train_examples: list[dict]) -> str | None:
     """The problem type of a text classification (None for the other tasks): --problem-type when
-    given, else what the train file's labels make it (`problem_type_of_labels`: regression for
-    numbers with decimals, as run_classification.py decides)."""
+    given, else what the train file's labels make it (`problem_type_of_labels`: multi-label for
+    lists of labels, regression for numbers with decimals, as run_classification.py decides)."""
     if args.task != "text-classification":
         return None
     return args.problem_type or problem_type_of_labels(args.train, train_examples)
@@ -139,17 +156,22 @@ def load_data(args: FinetuneArguments, tokenizer):
     """(labels or None, train examples, encoded train, validation examples, encoded validation).
     labels: the class names or tags, None for a regression (`problem_type_of`) and for the tasks
     without a label list (question answering, multiple choice)."""
-    train_examples = read_task_file(args.task, args.train)
-    validation_examples = read_task_file(args.task, args.validation)
+    train_examples = read_task_file(args.task, args.train, args.label_separator)
+    validation_examples = read_task_file(args.task, args.validation, args.label_separator)
     problem_type = problem_type_of(args, train_examples)
+    if problem_type is not None:
+        because = "--problem-type is" if args.problem_type else f"the labels of {args.train} make the problem"
+        for path, examples in ((args.train, train_examples), (args.validation, validation_examples)):
+            check_label_kinds(path, examples, problem_type, because)
     if problem_type == "regression":
         check_regression_labels(args, train_examples, validation_examples)
-    tagged = args.task == "token-classification" or problem_type == "single_label_classification"
+    tagged = args.task == "token-classification" or problem_type in ("single_label_classification",
+                                                                     "multi_label_classification")
     labels = label_list(args.task, train_examples) if tagged else None
     if labels is not None and len(labels) < 2:  # one label would make a regression model, always "right"
         kind = "label" if args.task == "text-classification" else "tag"
-        raise UsageError(f"the train file {args.train} has only 1 distinct {kind} ({labels[0]!r}); "
-                         "classification needs at least 2")
+        found = f"only 1 distinct {kind} ({labels[0]!r})" if labels else "no label in any example's list"
+        raise UsageError(f"the train file {args.train} has {found}; classification needs at least 2")
     shortest = max(shortest_max_length(args.task, examples) for examples in (train_examples, validation_examples))
     if args.max_seq_length < shortest:
         raise UsageError(f"--max-seq-length {args.max_seq_length} holds no piece of text beside [CLS] and [SEP]: "
@@ -186,7 +208,7 @@ def check_known_labels(args: FinetuneArguments, validation_examples: list[dict],
     file, words past --max-seq-length too: they are scored, as predicted "O"."""
     known = set(labels)
     for example in validation_examples:
-        unknown = sorted(set(example["tags"] if "tags" in example else [example["label"]]) - known)
+        unknown = sorted(set(example["tags"] if "tags" in example else class_names(example["label"])) - known)
         if unknown:
             kind = "tag" if "tags" in example else "label"
             raise ValueError(f"{args.validation}, line {example['line']}: {kind}(s) {unknown[:5]} do not occur in "
@@ -203,12 +225,10 @@ def uses_bio_tags(tags) -> bool:
 def main_metric(task: str, labels, problem_type: str | None = None) -> str:
     """The metric that picks the best epoch. For tags that are not BIO, tag accuracy: their
     entity F1 would be 0 every epoch, and the first epoch would stay the best. For a regression,
-    Pearson correlation."""
+    Pearson correlation; for a multi-label classification, micro-F1 (`BEST_BY_PROBLEM_TYPE`)."""
     if task == "token-classification" and not uses_bio_tags(labels):
         return "accuracy"
-    if problem_type == "regression":
-        return REGRESSION_METRIC
-    return MAIN_METRIC[task]
+    return BEST_BY_PROBLEM_TYPE.get(problem_type, MAIN_METRIC[task])
 
 
 def model_inputs(batch: dict) -> dict:
@@ -265,8 +285,10 @@ def squad_predictions(examples: list[dict], features: list[dict], logits: list[t
 
 def predict_batch(task: str, model, examples: list[dict], batch: dict):
     """The predictions for one batch: label ids, per-word label ids, a regression's values (its
-    one logit, as run_glue.py squeezes it), or, for question answering, each feature's
-    (start_logits, end_logits) over its own tokens (its padding cut off)."""
+    one logit, as run_glue.py squeezes it), a multi-label classification's multi-hot rows (1
+    where a logit is above 0, a sigmoid above 0.5, as run_classification.py decides), or, for
+    question answering, each feature's (start_logits, end_logits) over its own tokens (its
+    padding cut off)."""
     output = model(**model_inputs(batch), return_dict=True)  # whatever config.json says
     if task == "question-answering":
         start_logits = to_numpy(output.start_logits).astype(np.float64)
@@ -275,6 +297,8 @@ def predict_batch(task: str, model, examples: list[dict], batch: dict):
                 for row, feature in enumerate(examples)]
     if model.config.problem_type == "regression":
         return [float(value) for value in to_numpy(output.logits)[:, 0]]
+    if model.config.problem_type == "multi_label_classification":
+        return [[int(logit > 0) for logit in row] for row in to_numpy(output.logits)]
     predicted = np.argmax(to_numpy(output.logits), axis=-1)
     if task == "token-classification":
         return [[int(predicted[row, position]) for position in example["first_pieces"]]
@@ -292,6 +316,9 @@ def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels
         predictions += predict_batch(task, model, chunk, collate(task, chunk, pad_id))
     if task == "text-classification" and model.config.problem_type == "regression":
         return regression_scores(predictions, [label_number(example["label"]) for example in examples])
+    if task == "text-classification" and model.config.problem_type == "multi_label_classification":
+        label_ids = {label: index for index, label in enumerate(labels)}
+        return multi_label_scores(predictions, [multi_hot(example["label"], label_ids) for example in examples])
     if task == "text-classification":
         references = [labels.index(str(example["label"])) for example in examples]
         return {"accuracy": accuracy(predictions, references), "macro_f1": macro_f1(predictions, references)}
@@ -316,8 +343,8 @@ def counted_targets(task: str, batch: dict) -> int:
     if task == "question-answering":
         return len(batch["start_positions"])
     labels = np.asarray(batch["labels"])
-    if labels.dtype.kind == "f":  # a regression's targets: -100.0 is a value like any other
-        return len(labels)
+    if labels.dtype.kind == "f":  # a regression's targets, or multi-hot rows: -100.0 is a value like any other
+        return len(labels)  # (BCE's mean is over every cell, but each row has as many: rows weigh the same)
     return int(np.count_nonzero(labels != IGNORE_INDEX))
 
 
@@ -432,9 +459,11 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with {saved[name]!r}")
     # Absent from checkpoints made before --problem-type: those runs were classifications, and a
     # regression could not load their classifier of two outputs or more.
-    if saved.get("problem_type", args.problem_type) != args.problem_type:
-        raise ValueError(f"--resume: problem_type is {args.problem_type!r} but the checkpoint was made with "
-                         f"{saved['problem_type']!r}")
+    # And before --label-separator, whose labels (lists) no checkpoint of a single label could learn.
+    for name in ("problem_type", "label_separator"):
+        if saved.get(name, getattr(args, name)) != getattr(args, name):
+            raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with "
+                             f"{saved[name]!r}")
     if args.task == "question-answering" and saved.get("doc_stride") != args.doc_stride:  # it makes the features
         if "doc_stride" not in saved:
             raise cannot_resume(path, "it was made when question answering kept only the first window of each "
@@ -475,7 +504,8 @@ def model_overrides(task: str, labels, problem_type: str | None) -> dict:
     (`id2label`), and for text classification its `problem_type`, written to config.json as
     run_classification.py does, so that neither the loss nor the pipeline guesses it from a
     batch (and a --model fine-tuned as a regression becomes a classifier again). A regression
-    has one output, its id2label left {0: "LABEL_0"}, as run_glue.py leaves it."""
+    has one output, its id2label left {0: "LABEL_0"}, as run_glue.py leaves it; a multi-label
+    classification one per label of any example, each scored with a sigmoid of its own."""
     overrides = {} if labels is None else {"id2label": {i: label for i, label in enumerate(labels)}}
     if task == "question-answering":  # the span head's two outputs, whatever --model was trained for
         overrides["id2label"] = {0: "LABEL_0", 1: "LABEL_1"}

@@ -1,6 +1,9 @@
 """The usual scores of the fine-tuning tasks, in plain Python.
 
 - classification: accuracy and macro-F1 (the unweighted mean of the per-class F1);
+- multi-label classification (a row of 0/1 per example, one per label: multi-hot): micro-F1 (of
+  every example-label decision pooled), macro-F1 over the labels and subset accuracy (the share
+  of examples whose every label is right), as sklearn.metrics computes them on such rows;
 - regression: Pearson and Spearman correlation (as GLUE scores STS-B, with scipy.stats'
   `pearsonr` and `spearmanr`) and the mean squared error;
 - BIO (or BIOES) tagging: entity-level precision, recall and F1 (an entity counts only when its
@@ -43,6 +46,51 @@ def macro_f1(predictions, references) -> float:
         hits = sum(p == r == label for p, r in zip(predictions, references))
         scores.append(_f1(hits, sum(p == label for p in predictions), sum(r == label for r in references)))
     return sum(scores) / len(scores)
+
+
+def _check_rows(predictions, references) -> None:
+    """Multi-hot rows: as many of each, and one cell per label in every row."""
+    _check_lengths(predictions, references)
+    widths = {len(row) for row in (*predictions, *references)}
+    if len(widths) != 1 or 0 in widths:
+        raise ValueError(f"every row needs one 0 or 1 per label (1 label or more), got rows of {sorted(widths)} cells")
+
+
+def micro_f1(predictions, references) -> float:
+    """F1 of every (example, label) cell of the multi-hot rows pooled: the true positives,
+    predicted positives and actual positives are counted over all cells at once, so a frequent
+    label weighs more than a rare one. sklearn's f1_score(average="micro"), the score
+    run_classification.py reports for multi-label classification; 0 when no cell is both
+    predicted and true."""
+    _check_rows(predictions, references)
+    cells = [(p, r) for row_p, row_r in zip(predictions, references) for p, r in zip(row_p, row_r)]
+    return _f1(sum(1 for p, r in cells if p and r), sum(1 for p, _ in cells if p), sum(1 for _, r in cells if r))
+
+
+def multi_label_macro_f1(predictions, references) -> float:
+    """Mean over the labels (the columns of the multi-hot rows) of each label's F1, so a rare
+    label weighs as much as a frequent one. A label neither true nor predicted for any example
+    counts 0, as in sklearn's f1_score(average="macro") (its zero_division default)."""
+    _check_rows(predictions, references)
+    scores = []
+    for column_p, column_r in zip(zip(*predictions), zip(*references)):
+        hits = sum(1 for p, r in zip(column_p, column_r) if p and r)
+        scores.append(_f1(hits, sum(1 for p in column_p if p), sum(1 for r in column_r if r)))
+    return sum(scores) / len(scores)
+
+
+def subset_accuracy(predictions, references) -> float:
+    """Share of examples whose predicted labels are exactly their true ones, every label right
+    (sklearn's accuracy_score on multi-hot rows)."""
+    _check_rows(predictions, references)
+    return accuracy([list(row) for row in predictions], [list(row) for row in references])
+
+
+def multi_label_scores(predictions, references) -> dict:
+    """{"micro_f1", "macro_f1", "subset_accuracy"} of multi-hot rows (lists of 0 and 1)."""
+    return {"micro_f1": micro_f1(predictions, references),
+            "macro_f1": multi_label_macro_f1(predictions, references),
+            "subset_accuracy": subset_accuracy(predictions, references)}
 
 
 def mean_squared_error(predictions, references) -> float:

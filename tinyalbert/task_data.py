@@ -2,7 +2,9 @@
 
 Files (every problem is a ValueError naming the file, the line or record, and the field):
 - text-classification: CSV with a header, or JSONL; fields `text`, optional `text_pair`, `label`
-  (a class name or number; for a regression, a number such as 3.8: `problem_type_of_labels`).
+  (a class name or number; for a regression, a number such as 3.8; for a multi-label
+  classification, a JSON list of class names, or a text split on a separator that the caller
+  names: `problem_type_of_labels`).
 - token-classification: JSONL; fields `tokens` (a list of at least one word) and `tags` (one
   tag per word, BIO tags such as `B-PER`, `I-PER`, `O` for the entity F1).
 - question-answering: SQuAD v1.1 JSON (`data` -> `paragraphs` -> `context`, `qas` -> `id`,
@@ -132,22 +134,43 @@ def _is_integer(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _class_label(record: dict, where: str) -> str:
-    """A text-classification label as text: a class name, or a number (a class number, or the
-    target of a regression, such as 3.8). A JSON float keeps its point ("3.0"), so that
-    `problem_type_of_labels` sees it as a decimal number. A list (several labels: multi-label
-    classification), true/false, an object and NaN or Infinity are refused rather than turned
-    into a class of their own."""
+def _class_label(record: dict, where: str, separator: str | None = None) -> str | list[str]:
+    """A text-classification label: a class name or a number as text (a class number, or the
+    target of a regression, such as 3.8), or the class names of a multi-label example as a list
+    (`_label_names`). A JSON float keeps its point ("3.0"), so that `problem_type_of_labels`
+    sees it as a decimal number. true/false, an object and NaN or Infinity are refused rather
+    than turned into a class of their own. With `separator`, a label that is a text is split on
+    it into a list (a CSV cell cannot hold a list)."""
     label = _field(record, "label", where)
+    if isinstance(label, list) or separator is not None and isinstance(label, str):
+        return _label_names(label, separator, where)
     finite_float = isinstance(label, float) and math.isfinite(label)
     if not (isinstance(label, str) or _is_integer(label) or finite_float):
-        raise ValueError(f"{where}: label must be a class name or number, got {json.dumps(label)}; the command "
-                         "line trains single-label classification and regression (multi-label labels: the "
-                         "Python API, problem_type in the model's config)")
+        raise ValueError(f"{where}: label must be a class name or number, got {json.dumps(label)} (several "
+                         "labels: a list of class names, for a multi-label classification)")
     label = str(label)  # repr of a float: "3.0", "0.001", "1e+20", all NUMBER
     if not label.strip():  # a CSV row whose label cell was left empty
         raise ValueError(f"{where}: empty label")
     return label
+
+
+def _label_names(label, separator: str | None, where: str) -> list[str]:
+    """The class names of a multi-label example: a JSON list of names (integers are read as
+    names, as single labels are), or a text split on `separator` with the spaces around each
+    name taken off ("sports | politics"). An empty list, or an empty text, is an example of no
+    class, as Transformers' run_classification.py reads []. A name given twice counts once (its
+    target is 1 either way); an empty name, between two separators or at the end, is refused."""
+    if isinstance(label, str):
+        names = [] if not label.strip() else [name.strip() for name in label.split(separator)]
+        shown = f"{label!r} split on {separator!r}"
+    else:
+        for index, name in enumerate(label):
+            if not (isinstance(name, str) or _is_integer(name)):
+                raise ValueError(f"{where}: label[{index}] must be a class name, got {json.dumps(name)}")
+        names, shown = [str(name) for name in label], json.dumps(label)
+    if any(not name.strip() for name in names):
+        raise ValueError(f"{where}: an empty class name in the label {shown}")
+    return list(dict.fromkeys(names))  # the first of each name, in order
 
 
 def _answer_index(answer, choices: list[str], where: str) -> int:
@@ -168,8 +191,10 @@ def _answer_index(answer, choices: list[str], where: str) -> int:
     return answer
 
 
-def read_task_file(task: str, path) -> list[dict]:
-    """The examples of `path` for `task`, checked: dicts with the fields listed above."""
+def read_task_file(task: str, path, label_separator: str | None = None) -> list[dict]:
+    """The examples of `path` for `task`, checked: dicts with the fields listed above.
+    `label_separator`: text classification only, the separator a label text is split on into
+    the class names of a multi-label example (`_class_label`)."""
     if task == "question-answering":
         return read_squad(path)
     records = read_records(path)
@@ -179,7 +204,7 @@ def read_task_file(task: str, path) -> list[dict]:
     for line, record in records:
         where = f"{path}, line {line}"
         if task == "text-classification":
-            example = {"text": _text(record, "text", where), "label": _class_label(record, where)}
+            example = {"text": _text(record, "text", where), "label": _class_label(record, where, label_separator)}
             pair = record.get("text_pair")
             example["text_pair"] = None if pair in (None, "") else _text(record, "text_pair", where)
         elif task == "token-classification":
@@ -200,8 +225,23 @@ def read_task_file(task: str, path) -> list[dict]:
             example = {"question": _text(record, "question", where), "choices": choices, "label": answer}
         examples.append({**example, "line": line})
     if task == "text-classification":
+        _check_one_kind_of_label(path, examples)
         _warn_empty_texts(path, examples)
     return examples
+
+
+def _check_one_kind_of_label(path, examples: list[dict]) -> None:
+    """Every label of a file is a list (multi-label) or none is: a class name among lists is
+    more likely a list whose brackets were forgotten than an example of one class, and
+    `datasets` could not read such a column either."""
+    first = examples[0]
+    for example in examples[1:]:
+        if isinstance(example["label"], list) != isinstance(first["label"], list):
+            single = example if isinstance(first["label"], list) else first
+            kinds = ["a list of labels", "one class"] if single is first else ["one class", "a list of labels"]
+            raise ValueError(f"{path}, line {example['line']}: label {json.dumps(example['label'])} is {kinds[0]}, "
+                             f"but line {first['line']}'s is {kinds[1]}; in a multi-label file every label is a "
+                             f"list of class names (write {json.dumps([single['label']])}, or [] for none)")
 
 
 def _warn_empty_texts(path, examples: list[dict]) -> None:
@@ -278,12 +318,15 @@ def is_decimal_label(label: str) -> bool:
 
 
 def problem_type_of_labels(path, examples: list[dict]) -> str:
-    """"regression" or "single_label_classification" for the labels of a text-classification
-    train file, as run_classification.py and run_glue.py decide from the type of the label column:
-    regression when it holds floats, that is, every label is a number and one at least is
-    written as a decimal (3.0 or 2.5: whole numbers alone, such as star ratings 1 to 5, are
-    classes). A file mixing decimal numbers and class names is refused: it is most likely a
-    mistake, and `datasets` could not read it either."""
+    """"multi_label_classification", "regression" or "single_label_classification" for the
+    labels of a text-classification train file, as run_classification.py and run_glue.py decide
+    from the type of the label column: multi-label when it holds lists (`read_task_file` has
+    made every label of a file a list, or none); regression when it holds floats, that is,
+    every label is a number and one at least is written as a decimal (3.0 or 2.5: whole numbers
+    alone, such as star ratings 1 to 5, are classes). A file mixing decimal numbers and class
+    names is refused: it is most likely a mistake, and `datasets` could not read it either."""
+    if isinstance(examples[0]["label"], list):
+        return "multi_label_classification"
     decimal = next((example for example in examples if is_decimal_label(example["label"])), None)
     if decimal is None:
         return "single_label_classification"
@@ -309,10 +352,40 @@ def regression_targets(path, examples: list[dict]) -> list[float]:
     return targets
 
 
+def check_label_kinds(path, examples: list[dict], problem_type: str, because: str) -> None:
+    """A multi-label classification needs a list of class names for every label, the other
+    problem types one label each: a file whose labels are of the other kind is refused at its
+    first such line, saying `because` (what made the problem type)."""
+    multi_label = problem_type == "multi_label_classification"
+    for example in examples:
+        if isinstance(example["label"], list) != multi_label:
+            hint = ("; write a JSON list of class names such as [\"sports\", \"politics\"], or in a CSV file "
+                    "pass --label-separator to split each label cell (such as 'sports|politics') into names"
+                    if multi_label else "")
+            raise ValueError(f"{path}, line {example['line']}: label {json.dumps(example['label'])} is "
+                             f"{'one class' if multi_label else 'a list of labels'}, but {because} "
+                             f"{problem_type}{hint}")
+
+
+def multi_hot(names: list[str], label_ids: dict) -> list[float]:
+    """The target of a multi-label example: 1.0 for each of its classes, 0.0 for the others,
+    floats for the BCE-with-logits loss (as run_classification.py's multi_labels_to_ids)."""
+    target = [0.0] * len(label_ids)
+    for name in names:
+        target[label_ids[name]] = 1.0
+    return target
+
+
+def class_names(label) -> list[str]:
+    """The classes of a text-classification label: a multi-label example's list, or the one class."""
+    return label if isinstance(label, list) else [str(label)]
+
+
 def label_list(task: str, examples: list[dict]) -> list[str]:
-    """The label names of a classification or tagging task, sorted, from the training examples."""
+    """The label names of a classification or tagging task, sorted, from the training examples
+    (of a multi-label classification, every name that some example's list holds)."""
     if task == "text-classification":
-        return sorted({str(example["label"]) for example in examples})
+        return sorted({name for example in examples for name in class_names(example["label"])})
     return sorted({tag for example in examples for tag in example["tags"]})
 
 
@@ -342,13 +415,17 @@ def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int,
     question answering, for every window of every context (`encode_question`: one feature or
     more per question, in the questions' order; `doc_stride` None: `default_doc_stride`).
     Text classification with `label_ids` None is a regression: each target is the label's number
-    (a float; checked beforehand by `regression_targets`)."""
+    (a float; checked beforehand by `regression_targets`); a multi-label example's target is
+    its `multi_hot` list of floats."""
     if task == "text-classification":
         pairs = [(e["text"], e["text_pair"]) if e["text_pair"] is not None else e["text"] for e in examples]
         # token_type_ids asked for: a tokenizer whose model_input_names leave them out would not give them
         encoded = tokenizer(pairs, truncation=True, max_length=max_length, return_token_type_ids=True)
-        targets = ([label_ids[str(e["label"])] for e in examples] if label_ids is not None
-                   else [label_number(str(e["label"])) for e in examples])
+        if label_ids is None:
+            targets = [label_number(str(e["label"])) for e in examples]
+        else:
+            targets = [multi_hot(e["label"], label_ids) if isinstance(e["label"], list) else label_ids[str(e["label"])]
+                       for e in examples]
         return [{"input_ids": ids, "token_type_ids": types, "label": target}
                 for ids, types, target in zip(encoded["input_ids"], encoded["token_type_ids"], targets)]
     if task == "multiple-choice":
@@ -517,8 +594,8 @@ def collate(task: str, batch: list[dict], pad_token_id: int) -> dict:
     arrays = {"input_ids": _pad(rows, pad_token_id, length),
               "attention_mask": _pad([[1] * len(r) for r in rows], 0, length),
               "token_type_ids": _pad([example["token_type_ids"] for example in batch], 0, length)}
-    if task == "text-classification":  # class ids, or a regression's numbers in float32, the torch.float
-        dtype = np.float32 if isinstance(batch[0]["label"], float) else np.int64  # of Transformers' collators
+    if task == "text-classification":  # class ids; a regression's numbers or multi-hot rows in float32,
+        dtype = np.float32 if isinstance(batch[0]["label"], (float, list)) else np.int64  # as Transformers' collators
         arrays["labels"] = np.array([example["label"] for example in batch], dtype=dtype)
     elif task == "token-classification":
         arrays["labels"] = _pad([example["labels"] for example in batch], IGNORE_INDEX, length)
