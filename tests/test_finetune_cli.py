@@ -148,7 +148,7 @@ def _cli(*arguments):
 
 @pytest.mark.parametrize("case, expected", [
     ("missing", "no such file"),
-    ("no_label", "missing field 'label'"),
+    ("no_label", "missing column 'label' (the record has columns text, category): pass --label-column"),
     ("bad_json", "line 2: not valid JSON"),
     ("bad_lr", "--lr"),
 ])

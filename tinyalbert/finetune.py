@@ -2,8 +2,10 @@
 
 Tasks and files (see `tinyalbert.task_data` for the fields):
   text-classification    CSV or JSONL: text [, text_pair], label (a class, a number for a regression,
-                         or a list of classes for a multi-label classification)
-  token-classification   JSONL: tokens, tags (BIO tags for the entity F1; other tags: tag accuracy)
+                         or a list of classes for a multi-label classification); columns of other
+                         names with --text-column, --text-pair-column, --label-column
+  token-classification   JSONL: tokens, tags (BIO tags for the entity F1; other tags: tag accuracy;
+                         integer tag ids named with --tag-names); --tokens-column, --tags-column
   question-answering     SQuAD v1.1 JSON
   multiple-choice        JSONL: question, choices, answer
 
@@ -47,8 +49,14 @@ examples:
       --train train.csv --validation dev.csv --out runs/topics --epochs 3 --lr 1e-4
   python -m tinyalbert.finetune --task text-classification --model tinyalbert-mini \\
       --train sts-train.csv --validation sts-dev.csv --out runs/similarity   # labels 0.0 to 5.0: a regression
-  python -m tinyalbert.finetune --task text-classification --model tinyalbert-mini \
+  python -m tinyalbert.finetune --task text-classification --model tinyalbert-mini \\
       --train tags.csv --validation tags-dev.csv --out runs/tags --label-separator "|"   # sports|politics
+  python -m tinyalbert.finetune --task text-classification --model tinyalbert-mini \\
+      --train mrpc-train.csv --validation mrpc-dev.csv --out runs/mrpc \\
+      --text-column sentence1 --text-pair-column sentence2   # GLUE's columns: sentence1,sentence2,label
+  python -m tinyalbert.finetune --task token-classification --model tinyalbert-mini \\
+      --train conll-train.jsonl --validation conll-dev.jsonl --out runs/ner --tags-column ner_tags \\
+      --tag-names O,B-PER,I-PER,B-ORG,I-ORG,B-LOC,I-LOC,B-MISC,I-MISC   # CoNLL-2003 from datasets
   python -m tinyalbert.finetune --task question-answering --model path/to/albert-base-v2 \\
       --train train-v1.1.json --validation dev-v1.1.json --out runs/squad --batch-size 8 \\
       --max-seq-length 384 --doc-stride 128
@@ -72,6 +80,12 @@ def _checked(name: str):
             raise argparse.ArgumentTypeError(str(error).removeprefix(f"{name} ")) from None
 
     return parse
+
+
+def _names(text: str) -> list[str]:
+    """An argparse `type` for a comma-separated list of names, the spaces around each taken off
+    (FinetuneArguments checks what is left)."""
+    return [name.strip() for name in text.split(",")]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +132,25 @@ def build_parser() -> argparse.ArgumentParser:
                              "example ('sports|politics' with --label-separator '|'; the spaces around each class "
                              "are taken off; an empty cell has no class), for a CSV file, whose cells cannot hold "
                              "a JSON list; implies multi_label_classification")
+    parser.add_argument("--text-column", metavar="NAME",
+                        help="text-classification: the column of the text (default: text; GLUE's MRPC, RTE and "
+                             "STS-B: sentence1, SST-2 and CoLA: sentence, QNLI: question)")
+    parser.add_argument("--text-pair-column", metavar="NAME",
+                        help="text-classification: the column of the second text of a pair (default: text_pair, "
+                             "which may be left out of a record; a column named here must be in every record; "
+                             "GLUE's MRPC, RTE and STS-B: sentence2, QNLI: sentence)")
+    parser.add_argument("--label-column", metavar="NAME", help="text-classification: the column of the label "
+                        "(default: label)")
+    parser.add_argument("--tokens-column", metavar="NAME", help="token-classification: the column of the list of "
+                        "words (default: tokens)")
+    parser.add_argument("--tags-column", metavar="NAME", help="token-classification: the column of the list of tags, "
+                        "one per word (default: tags; CoNLL-2003 from the datasets library: ner_tags)")
+    parser.add_argument("--tag-names", type=_names, metavar="NAME,NAME,...",
+                        help="token-classification: the name of each tag id, in order, for a file whose tags are "
+                             "integers (the datasets library writes its ClassLabel columns so, CoNLL-2003's "
+                             "ner_tags: O,B-PER,I-PER,B-ORG,I-ORG,B-LOC,I-LOC,B-MISC,I-MISC); the names become the "
+                             "model's labels, and BIO names give entity scores. Without it, integer tags are "
+                             "names of their own (\"3\"), scored by tag accuracy alone")
     parser.add_argument("--seed", type=_checked("seed"), default=defaults["seed"])
     parser.add_argument("--backend", choices=("numpy", "cupy"), default=defaults["backend"])
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options and train file; "

@@ -32,9 +32,9 @@ from .backend import asarray, to_numpy
 from .cli import UsageError, check_backend_available, directory_path_problem
 from .jsonfile import read_json_object
 from .metrics import accuracy, entity_scores, macro_f1, multi_label_scores, regression_scores, squad_scores
-from .task_data import (IGNORE_INDEX, check_label_kinds, class_names, collate, default_doc_stride, encode_examples,
-                        label_list, label_number, multi_hot, problem_type_of_labels, read_task_file,
-                        regression_targets, shortest_max_length)
+from .task_data import (DEFAULT_COLUMNS, IGNORE_INDEX, all_integers, check_label_kinds, class_names, collate,
+                        default_doc_stride, encode_examples, label_list, label_number, multi_hot,
+                        problem_type_of_labels, read_task_file, regression_targets, shortest_max_length)
 from .train.arguments import as_int, as_number
 from .train.checkpoints import checkpoint_dir, write_directory_atomically
 from .train.optim import AdamW, clip_grad_global_norm, linear_warmup_then_decay
@@ -58,6 +58,9 @@ METRICS_FILE, CURVES_FILE = "metrics.jsonl", "curves.png"
 RESUMED_OPTIONS = ("task", "epochs", "batch_size", "lr", "warmup_ratio", "weight_decay", "clip_norm",
                    "max_seq_length", "seed")
 STATE_FIELDS = {"epoch": int, "step": int, "best": (dict, type(None)), "history": list, "args": dict}
+# The fields of FinetuneArguments that name a column of the data files (`text_column`, ...), each
+# with its task and the field of a record it is read into (task_data.DEFAULT_COLUMNS).
+COLUMN_FIELDS = {f"{field}_column": (task, field) for task, fields in DEFAULT_COLUMNS.items() for field in fields}
 
 
 @dataclass
@@ -78,6 +81,14 @@ class FinetuneArguments:
     max_answer_length: int = MAX_ANSWER_LENGTH  # question answering: the longest answer evaluated, in tokens
     problem_type: str | None = None  # text classification: a PROBLEM_TYPES; None: from the labels (problem_type_of)
     label_separator: str | None = None  # text classification: split each label text on it (multi-label)
+    # The columns the fields are read from (COLUMN_FIELDS); None: the field's own name (DEFAULT_COLUMNS),
+    # set in __post_init__ for the task's columns, so that state.json records the columns a run read.
+    text_column: str | None = None  # text classification
+    text_pair_column: str | None = None  # text classification; text_pair may be missing, another name may not
+    label_column: str | None = None  # text classification
+    tokens_column: str | None = None  # token classification
+    tags_column: str | None = None  # token classification
+    tag_names: list[str] | None = None  # token classification: the name of each tag id, for integer tags
     seed: int = 0
     backend: str = "numpy"
     resume: bool = False
@@ -100,6 +111,10 @@ class FinetuneArguments:
             raise ValueError(f"problem_type is for text-classification only; {self.task} has none to choose")
         if self.label_separator is not None:
             check_label_separator(self.task, self.label_separator, self.problem_type)
+        for name, column in checked_columns(self.task, {name: getattr(self, name) for name in COLUMN_FIELDS}).items():
+            setattr(self, name, column)
+        if self.tag_names is not None:
+            self.tag_names = checked_tag_names(self.task, self.tag_names)
         for name in (*INTEGER_MINIMUMS, *NUMBER_LIMITS):
             if not (name in ("stop_after", "doc_stride") and getattr(self, name) is None):  # None: unset
                 setattr(self, name, checked_field(name, getattr(self, name)))
@@ -143,6 +158,50 @@ def check_label_separator(task: str, separator, problem_type: str | None) -> Non
                          f"problem_type {problem_type} has one label per example")
 
 
+def checked_columns(task: str, given: dict) -> dict:
+    """The column fields of FinetuneArguments (`given`: {"text_column": "sentence1", ...}, None where
+    unset) with the unset ones of `task` set to their field's own name ("text"), and the others
+    left None; refused: a column named for another task's field, a name that is no text, and one
+    column named for two fields (a text would be its own label)."""
+    resolved = {}
+    for name, (owner, field) in COLUMN_FIELDS.items():
+        column = given[name]
+        if column is not None and owner != task:
+            mine = [other for other, (task_of, _) in COLUMN_FIELDS.items() if task_of == task]
+            reads = f"names its columns with {' and '.join(mine)}" if mine else "reads fixed fields"
+            raise ValueError(f"{name} is for {owner} only; {task} {reads}")
+        if column is not None and not (isinstance(column, str) and column.strip()):
+            raise ValueError(f"{name} must be a column name (a non-empty text), got {column!r}")
+        resolved[name] = DEFAULT_COLUMNS[task][field] if column is None and owner == task else column
+    for name, column in resolved.items():
+        twice = [other for other, named in resolved.items() if column is not None and named == column]
+        if len(twice) > 1:
+            raise ValueError(f"{' and '.join(twice)} both name the column {column!r}; each field needs its own")
+    return resolved
+
+
+def columns_of(args: FinetuneArguments) -> dict:
+    """{field: column} for the fields of the task's records, as `read_task_file` takes them."""
+    return {field: getattr(args, name) for name, (task, field) in COLUMN_FIELDS.items() if task == args.task}
+
+
+def checked_tag_names(task: str, names) -> list[str]:
+    """--tag-names, the name of each tag id in order (the ClassLabel names of a `datasets` column
+    such as CoNLL's ner_tags): for token classification, at least two, each a non-empty text,
+    none twice (two ids of one name would be one tag the model learns twice)."""
+    if task != "token-classification":
+        raise ValueError(f"tag_names is for token-classification only; {task} has no tag ids to name")
+    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) and name.strip() for name in names):
+        raise ValueError(f"tag_names must be a list of tag names (non-empty texts), got {names!r}")
+    repeated = sorted({name for name in names if list(names).count(name) > 1})
+    if repeated:
+        raise ValueError(f"tag_names names {', '.join(map(repr, repeated))} more than once; each id needs a name "
+                         "of its own")
+    if len(names) < 2:
+        raise ValueError(f"tag_names must name at least 2 tags, got {list(names)!r}")
+    return list(names)  # a list, as state.json gives it back, so that --resume compares like with like
+
+
 def problem_type_of(args: FinetuneArguments, train_examples: list[dict]) -> str | None:
     """The problem type of a text classification (None for the other tasks): --problem-type when
     given, else what the train file's labels make it (`problem_type_of_labels`: multi-label for
@@ -156,8 +215,9 @@ def load_data(args: FinetuneArguments, tokenizer):
     """(labels or None, train examples, encoded train, validation examples, encoded validation).
     labels: the class names or tags, None for a regression (`problem_type_of`) and for the tasks
     without a label list (question answering, multiple choice)."""
-    train_examples = read_task_file(args.task, args.train, args.label_separator)
-    validation_examples = read_task_file(args.task, args.validation, args.label_separator)
+    columns = columns_of(args)
+    train_examples = read_task_file(args.task, args.train, args.label_separator, columns, args.tag_names)
+    validation_examples = read_task_file(args.task, args.validation, args.label_separator, columns, args.tag_names)
     problem_type = problem_type_of(args, train_examples)
     if problem_type is not None:
         because = "--problem-type is" if args.problem_type else f"the labels of {args.train} make the problem"
@@ -168,6 +228,8 @@ def load_data(args: FinetuneArguments, tokenizer):
     tagged = args.task == "token-classification" or problem_type in ("single_label_classification",
                                                                      "multi_label_classification")
     labels = label_list(args.task, train_examples) if tagged else None
+    if args.tag_names is not None:  # every id's name, in the dataset's order, as run_ner.py keeps a ClassLabel's
+        labels = args.tag_names
     if labels is not None and len(labels) < 2:  # one label would make a regression model, always "right"
         kind = "label" if args.task == "text-classification" else "tag"
         found = f"only 1 distinct {kind} ({labels[0]!r})" if labels else "no label in any example's list"
@@ -220,6 +282,19 @@ def uses_bio_tags(tags) -> bool:
     tag starts with B-, I-, E- or S-. Part-of-speech tags such as NOUN and VERB do not, and hold
     no entities."""
     return any(tag.startswith(("B-", "I-", "E-", "S-")) for tag in tags)
+
+
+def tags_note(labels: list[str]) -> str:
+    """What the progress output says, once, of tags that hold no entities: that tag accuracy picks
+    the best epoch, and for tag ids (integers, such as CoNLL's ner_tags from `datasets`, whose
+    names are in the dataset, not the file), how to name them so that entities are scored."""
+    if all_integers(labels):
+        return (f"the tags are integer ids ({', '.join(labels[:3])}, ...) whose names are not in the file, so "
+                "there are no entities to score: the best epoch is the one with the highest tag accuracy; pass "
+                "--tag-names with the name of each id in order (CoNLL-2003's ner_tags: "
+                "O,B-PER,I-PER,B-ORG,I-ORG,B-LOC,I-LOC,B-MISC,I-MISC) for entity precision, recall and F1")
+    return ("the tags are not BIO (none starts with B- or I-), so there are no entities to score: "
+            "the best epoch is the one with the highest tag accuracy")
 
 
 def main_metric(task: str, labels, problem_type: str | None = None) -> str:
@@ -464,6 +539,14 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
         if saved.get(name, getattr(args, name)) != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with "
                              f"{saved[name]!r}")
+    # Absent from checkpoints made before the column options and --tag-names: those read the
+    # default columns of their task, and integer tags as names.
+    made_before = {name: DEFAULT_COLUMNS[task][field] if task == args.task else None
+                   for name, (task, field) in COLUMN_FIELDS.items()}
+    for name, before in {**made_before, "tag_names": None}.items():
+        if saved.get(name, before) != getattr(args, name):
+            raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with "
+                             f"{saved.get(name, before)!r}")
     if args.task == "question-answering" and saved.get("doc_stride") != args.doc_stride:  # it makes the features
         if "doc_stride" not in saved:
             raise cannot_resume(path, "it was made when question answering kept only the first window of each "
@@ -680,8 +763,7 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
         bar.write(windows_line(args, len(train_examples), len(train_encoded), len(validation_examples),
                                len(validation_encoded)))
     if bar is not None and args.task == "token-classification" and best_by != MAIN_METRIC[args.task]:
-        bar.write("the tags are not BIO (none starts with B- or I-), so there are no entities to score: "
-                  "the best epoch is the one with the highest tag accuracy")
+        bar.write(tags_note(labels))
     for epoch in range(state["epoch"], last_epoch):
         order = np.random.default_rng([args.seed, epoch]).permutation(len(train_encoded))
         model.train(rng=np.random.default_rng([args.seed, epoch, 1] + ([] if ranks is None else [ranks.rank])))

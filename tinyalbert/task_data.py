@@ -6,7 +6,10 @@ Files (every problem is a ValueError naming the file, the line or record, and th
   classification, a JSON list of class names, or a text split on a separator that the caller
   names: `problem_type_of_labels`).
 - token-classification: JSONL; fields `tokens` (a list of at least one word) and `tags` (one
-  tag per word, BIO tags such as `B-PER`, `I-PER`, `O` for the entity F1).
+  tag per word, BIO tags such as `B-PER`, `I-PER`, `O` for the entity F1; or integer tag ids,
+  as `datasets` writes CoNLL's `ner_tags`, read as their names when the caller has them).
+  The fields of these two tasks may come from columns of other names (`DEFAULT_COLUMNS`): GLUE's
+  `sentence1`, `sentence2`, `label`; CoNLL's `tokens`, `ner_tags`.
 - question-answering: SQuAD v1.1 JSON (`data` -> `paragraphs` -> `context`, `qas` -> `id`,
   `question`, `answers` -> `text`, `answer_start`).
 - multiple-choice: JSONL; fields `question`, `choices` (a list of texts, as many in every record
@@ -40,6 +43,25 @@ DOC_STRIDE = 128  # run_qa.py's default overlap of a question's context windows
 # "1_000", "nan" and "infinity" too.) INTEGER: a number written without a point or an exponent.
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 INTEGER = re.compile(r"[+-]?\d+")
+# The column each field of a record is read from unless the caller names another (the options
+# --text-column, --text-pair-column, --label-column, --tokens-column and --tags-column of
+# `python -m tinyalbert.finetune`): the tasks whose files come in many layouts. Question answering
+# reads SQuAD's layout, multiple choice its three fields.
+DEFAULT_COLUMNS = {"text-classification": {"text": "text", "text_pair": "text_pair", "label": "label"},
+                   "token-classification": {"tokens": "tokens", "tags": "tags"}}
+# The columns of well-known datasets, by the field each would be read into. A file without the
+# column looked for, whose records have one of these layouts, gets an error that says which
+# options read it: a hint, never a guess (a file is read only as the caller says). GLUE's pairs
+# as run_glue.py's task_to_keys names them, the pairs before the single `sentence`; CoNLL-2003's,
+# WNUT-17's and WikiANN's entity tags as `datasets` writes them.
+KNOWN_LAYOUTS = {
+    "text-classification": [{"text": "sentence1", "text_pair": "sentence2"},  # MRPC, RTE, STS-B, WNLI
+                            {"text": "question1", "text_pair": "question2"},  # QQP
+                            {"text": "premise", "text_pair": "hypothesis"},  # MNLI
+                            {"text": "question", "text_pair": "sentence"},  # QNLI
+                            {"text": "sentence"}],  # SST-2, CoLA
+    "token-classification": [{"tags": "ner_tags"}],
+}
 
 
 def _check_file(path) -> Path:
@@ -111,8 +133,39 @@ def _field(record: dict, name: str, where: str):
     return record[name]
 
 
+def column_option(field: str) -> str:
+    """The command-line option that names the column of `field`: --text-pair-column for text_pair."""
+    return f"--{field.replace('_', '-')}-column"
+
+
+def missing_column_hint(task: str, field: str, record: dict, columns: dict) -> str:
+    """What to pass for a record that has no column for `field` under its name in `columns`: the
+    options that read the first known layout the record has and that names a column for `field`
+    (KNOWN_LAYOUTS), else the option for `field` alone."""
+    for layout in KNOWN_LAYOUTS.get(task, []):
+        if field in layout and all(name in record for name in layout.values()):
+            return "pass " + " ".join(f"{column_option(known)} {name}" for known, name in layout.items()
+                                      if columns[known] != name)
+    return f"pass {column_option(field)} with the column that holds the {field.replace('_', ' ')}"
+
+
+def _column(record: dict, task: str, field: str, columns: dict, where: str):
+    """The value of `field` from its column (`columns[field]`); a record without that column is an
+    error that lists the record's columns and says which option to pass (`missing_column_hint`)."""
+    name = columns[field]
+    if name not in record:
+        has = f"columns {', '.join(record)}" if record else "no columns"
+        raise ValueError(f"{where}: missing column {name!r} (the record has {has}): "
+                         f"{missing_column_hint(task, field, record, columns)}")
+    return _field(record, name, where)
+
+
 def _text(record: dict, name: str, where: str) -> str:
-    value = _field(record, name, where)
+    return _as_text(_field(record, name, where), name, where)
+
+
+def _as_text(value, name: str, where: str) -> str:
+    """The value of field `name`, checked to be a text."""
     if not isinstance(value, str):
         raise ValueError(f"{where}: field {name!r} must be a text (a string), got {json.dumps(value)}")
     return value
@@ -120,7 +173,11 @@ def _text(record: dict, name: str, where: str) -> str:
 
 def _texts(record: dict, name: str, where: str, integers: bool = False) -> list[str]:
     """A list field of texts (`integers`: or of integers, as tag ids often are), as strings."""
-    values = _field(record, name, where)
+    return _as_texts(_field(record, name, where), name, where, integers)
+
+
+def _as_texts(values, name: str, where: str, integers: bool = False) -> list[str]:
+    """The list `values` of field `name`, checked to hold texts (`integers`: or integers), as strings."""
     if not isinstance(values, list):
         raise ValueError(f"{where}: field {name!r} must be a list, got {type(values).__name__}")
     for index, value in enumerate(values):
@@ -134,14 +191,25 @@ def _is_integer(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _class_label(record: dict, where: str, separator: str | None = None) -> str | list[str]:
+def _named_tags(tags, name: str, tag_names: list[str], where: str) -> list[str]:
+    """Tag ids read as their names, `tag_names[id]`: a tag column of integers, as `datasets` writes
+    a ClassLabel column such as CoNLL's ner_tags, whose names live in the dataset, not the file."""
+    if not isinstance(tags, list):
+        raise ValueError(f"{where}: field {name!r} must be a list, got {type(tags).__name__}")
+    for index, tag in enumerate(tags):
+        if not (_is_integer(tag) and 0 <= tag < len(tag_names)):
+            raise ValueError(f"{where}: {name}[{index}] must be a tag id, an integer from 0 to {len(tag_names) - 1} "
+                             f"(--tag-names names {len(tag_names)} tags), got {json.dumps(tag)}")
+    return [tag_names[tag] for tag in tags]
+
+
+def _class_label(label, where: str, separator: str | None = None) -> str | list[str]:
     """A text-classification label: a class name or a number as text (a class number, or the
     target of a regression, such as 3.8), or the class names of a multi-label example as a list
     (`_label_names`). A JSON float keeps its point ("3.0"), so that `problem_type_of_labels`
     sees it as a decimal number. true/false, an object and NaN or Infinity are refused rather
     than turned into a class of their own. With `separator`, a label that is a text is split on
-    it into a list (a CSV cell cannot hold a list)."""
-    label = _field(record, "label", where)
+    it into a list (a CSV cell cannot hold a list). `label`: the value of the label column, not null."""
     if isinstance(label, list) or separator is not None and isinstance(label, str):
         return _label_names(label, separator, where)
     finite_float = isinstance(label, float) and math.isfinite(label)
@@ -191,29 +259,27 @@ def _answer_index(answer, choices: list[str], where: str) -> int:
     return answer
 
 
-def read_task_file(task: str, path, label_separator: str | None = None) -> list[dict]:
+def read_task_file(task: str, path, label_separator: str | None = None, columns: dict | None = None,
+                   tag_names: list[str] | None = None) -> list[dict]:
     """The examples of `path` for `task`, checked: dicts with the fields listed above.
     `label_separator`: text classification only, the separator a label text is split on into
-    the class names of a multi-label example (`_class_label`)."""
+    the class names of a multi-label example (`_class_label`). `columns`: the column to read a
+    field from, where it is not the field's own name (`DEFAULT_COLUMNS`), such as {"text":
+    "sentence1", "text_pair": "sentence2"}. `tag_names`: token classification only, the name of
+    each tag id, for a file whose tags are integers; without it, integer tags are names ("3")."""
     if task == "question-answering":
         return read_squad(path)
     records = read_records(path)
     if not records:
         raise ValueError(f"{path}: no examples")
+    columns = {**DEFAULT_COLUMNS.get(task, {}), **(columns or {})}
     examples = []
     for line, record in records:
         where = f"{path}, line {line}"
         if task == "text-classification":
-            example = {"text": _text(record, "text", where), "label": _class_label(record, where, label_separator)}
-            pair = record.get("text_pair")
-            example["text_pair"] = None if pair in (None, "") else _text(record, "text_pair", where)
+            example = _text_classification_example(record, columns, label_separator, where)
         elif task == "token-classification":
-            tokens, tags = _texts(record, "tokens", where), _texts(record, "tags", where, integers=True)
-            if len(tokens) != len(tags):
-                raise ValueError(f"{where}: {len(tokens)} tokens but {len(tags)} tags")
-            if not tokens:  # nothing to learn from, and a batch of such records has no target
-                raise ValueError(f"{where}: no tokens (every record needs at least one word)")
-            example = {"tokens": tokens, "tags": tags}
+            example = _tagged_words_example(record, columns, tag_names, where)
         else:
             choices = _texts(record, "choices", where)
             if len(choices) < 2:
@@ -227,7 +293,53 @@ def read_task_file(task: str, path, label_separator: str | None = None) -> list[
     if task == "text-classification":
         _check_one_kind_of_label(path, examples)
         _warn_empty_texts(path, examples)
+        _warn_unread_pair(path, records, columns)
     return examples
+
+
+def _text_classification_example(record: dict, columns: dict, separator: str | None, where: str) -> dict:
+    """The text, the second text or None, and the label of one record. The default second-text
+    column, text_pair, may be left out (a file of single texts); one named otherwise must be in
+    every record, so that a misspelt name is an error rather than a run on single texts."""
+    task = "text-classification"
+    text = _as_text(_column(record, task, "text", columns, where), columns["text"], where)
+    pair_is_optional = columns["text_pair"] == DEFAULT_COLUMNS[task]["text_pair"]
+    pair = record.get(columns["text_pair"]) if pair_is_optional else _column(record, task, "text_pair", columns, where)
+    pair = None if pair in (None, "") else _as_text(pair, columns["text_pair"], where)  # "": a CSV's empty cell
+    label = _class_label(_column(record, task, "label", columns, where), where, separator)
+    return {"text": text, "text_pair": pair, "label": label}
+
+
+def _tagged_words_example(record: dict, columns: dict, tag_names: list[str] | None, where: str) -> dict:
+    """The words and their tags of one record: texts, or tag ids (integers) read as `tag_names`
+    when given, else as names of their own ("3")."""
+    task = "token-classification"
+    tokens = _as_texts(_column(record, task, "tokens", columns, where), columns["tokens"], where)
+    tags = _column(record, task, "tags", columns, where)
+    if tag_names is None:
+        tags = _as_texts(tags, columns["tags"], where, integers=True)
+    else:
+        tags = _named_tags(tags, columns["tags"], tag_names, where)
+    if len(tokens) != len(tags):
+        raise ValueError(f"{where}: {len(tokens)} tokens but {len(tags)} tags")
+    if not tokens:  # nothing to learn from, and a batch of such records has no target
+        raise ValueError(f"{where}: no tokens (every record needs at least one word)")
+    return {"tokens": tokens, "tags": tags}
+
+
+def _warn_unread_pair(path, records: list[tuple[int, dict]], columns: dict) -> None:
+    """A file of pairs read as single texts: its text column is the first of a known pair
+    (KNOWN_LAYOUTS: sentence1 of sentence1, sentence2), the second column is there, and no second
+    text is read (the default text_pair, in no record). Allowed, as one may mean it, but said."""
+    if any(columns["text_pair"] in record for _, record in records):
+        return
+    first = records[0][1]
+    for layout in KNOWN_LAYOUTS["text-classification"]:
+        if layout["text"] == columns["text"] and layout.get("text_pair") in first:
+            warnings.warn(f"{path}: column {layout['text_pair']!r} is not read, so each example is the text of "
+                          f"{columns['text']!r} alone; to read pairs of texts, pass "
+                          f"{column_option('text_pair')} {layout['text_pair']}", stacklevel=3)
+            return
 
 
 def _check_one_kind_of_label(path, examples: list[dict]) -> None:
@@ -383,10 +495,18 @@ def class_names(label) -> list[str]:
 
 def label_list(task: str, examples: list[dict]) -> list[str]:
     """The label names of a classification or tagging task, sorted, from the training examples
-    (of a multi-label classification, every name that some example's list holds)."""
+    (of a multi-label classification, every name that some example's list holds). Tags that are
+    all integers (ids without their names) are sorted as numbers, as run_ner.py sorts them, so that
+    the model's id of a tag is the file's whenever every id occurs ("10" after "9", not "1")."""
     if task == "text-classification":
         return sorted({name for example in examples for name in class_names(example["label"])})
-    return sorted({tag for example in examples for tag in example["tags"]})
+    tags = {tag for example in examples for tag in example["tags"]}
+    return sorted(tags, key=int) if all_integers(tags) else sorted(tags)
+
+
+def all_integers(names) -> bool:
+    """Whether every name is an integer written out ("3", "-1"): tag ids whose names are unknown."""
+    return all(INTEGER.fullmatch(name) for name in names)
 
 
 def shortest_max_length(task: str, examples: list[dict]) -> int:
