@@ -311,3 +311,25 @@ def test_the_gradients_of_a_regression_step_are_transformers(tmp_path):
     ours_loss, grads = model.loss_and_grads(**batch)
     helpers.assert_loss_matches(ours_loss, loss.item(), "float64")
     helpers.assert_gradients_match(grads, expected, "float64")
+
+
+def test_a_problem_type_in_the_models_config_does_not_change_how_other_tasks_predict():
+    """A --model fine-tuned as a regression keeps problem_type in its config.json; a multiple-choice
+    or token-classification run started from it still predicts the argmax of its logits."""
+    from tinyalbert import AlbertConfig, AlbertForMultipleChoice, AlbertForTokenClassification
+    from tinyalbert.finetune_loop import predict_batch
+
+    values = dict(vocab_size=30, embedding_size=8, hidden_size=16, num_attention_heads=2, intermediate_size=20,
+                  num_hidden_layers=1, problem_type="regression")
+    rng = np.random.default_rng(0)
+    choices = {"input_ids": rng.integers(1, 30, (2, 3, 5)), "attention_mask": np.ones((2, 3, 5), np.int64),
+               "token_type_ids": np.zeros((2, 3, 5), np.int64)}
+    model = AlbertForMultipleChoice(AlbertConfig(**values, num_labels=1), seed=1)
+    logits = model(**choices).logits
+    assert predict_batch("multiple-choice", model, [{}, {}], choices) == [int(i) for i in np.argmax(logits, -1)]
+    tagged = {name: value[:, 0] for name, value in choices.items()}
+    model = AlbertForTokenClassification(AlbertConfig(**values, num_labels=3), seed=1)
+    expected = np.argmax(model(**tagged).logits, -1)
+    examples = [{"first_pieces": [1, 2]}, {"first_pieces": [1, 3]}]
+    assert predict_batch("token-classification", model, examples, tagged) == [
+        [int(expected[0, 1]), int(expected[0, 2])], [int(expected[1, 1]), int(expected[1, 3])]]

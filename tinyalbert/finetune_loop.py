@@ -370,9 +370,12 @@ def predict_batch(task: str, model, examples: list[dict], batch: dict):
         end_logits = to_numpy(output.end_logits).astype(np.float64)
         return [(start_logits[row, :len(feature["input_ids"])], end_logits[row, :len(feature["input_ids"])])
                 for row, feature in enumerate(examples)]
-    if model.config.problem_type == "regression":
+    # problem_type is text classification's: a --model fine-tuned as a regression keeps it in
+    # its config.json when it starts a multiple-choice or tagging run, which predict as ever.
+    problem_type = model.config.problem_type if task == "text-classification" else None
+    if problem_type == "regression":
         return [float(value) for value in to_numpy(output.logits)[:, 0]]
-    if model.config.problem_type == "multi_label_classification":
+    if problem_type == "multi_label_classification":
         return [[int(logit > 0) for logit in row] for row in to_numpy(output.logits)]
     predicted = np.argmax(to_numpy(output.logits), axis=-1)
     if task == "token-classification":
