@@ -123,3 +123,13 @@ def test_update_from_string_matches_transformers():
     with pytest.raises(ValueError, match="num_attention_heads"):  # checked, where Transformers takes it
         ours.update_from_string("hidden_size=25")
     assert ours.hidden_size == 24  # and left as it was
+
+
+def test_update_from_string_refuses_what_is_not_a_field_as_transformers_does():
+    """A property (head_size, use_return_dict) or a name the config lacks is no key to update:
+    Transformers refuses it, and storing it would write a stray entry into config.json."""
+    for text in ("head_size=8", "use_return_dict=false", "name_or_path=x", "no_such_field=1"):
+        config = AlbertConfig(hidden_size=16, num_attention_heads=4)
+        with pytest.raises(ValueError, match="isn't in the original config dict"):
+            config.update_from_string(text)
+        assert "head_size" not in config.to_dict() and "use_return_dict" not in config.to_dict()

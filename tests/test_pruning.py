@@ -188,3 +188,16 @@ def test_pruning_that_cannot_be_done_is_refused_and_changes_nothing(heads, messa
             values["pruned_heads"] = {str(key): value for key, value in heads.items()}
             open(path, "w").write(json.dumps(values))
             ta.AlbertModel.from_pretrained(directory)
+
+
+def test_pruned_heads_given_as_an_override_are_read_as_in_a_config_json():
+    """from_dict / from_pretrained / update overrides go through the same reading as the
+    constructor: keys as JSON writes them ("0") and a head named twice count as in Transformers."""
+    base = ta.AlbertConfig(vocab_size=40, embedding_size=6, hidden_size=16, num_attention_heads=4,
+                           intermediate_size=20, num_hidden_layers=2).to_dict()
+    for config in (ta.AlbertConfig.from_dict(base, pruned_heads={"0": [1, 1]}), ta.AlbertConfig(**base)):
+        if not config.pruned_heads:
+            config.update({"pruned_heads": {"0": [1, 1]}})
+        assert config.pruned_heads == {0: [1]}
+        assert ta.AlbertModel(config).params[
+            "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight"].shape == (12, 16)

@@ -408,8 +408,8 @@ class AlbertConfig:
             self.id2label = _label_map(value)
         elif name in ("model_type", "attn_implementation"):
             return
-        elif name == "num_labels" or name in {f.name for f in dataclasses.fields(self)}:
-            setattr(self, name, value)
+        elif name in ("num_labels", "pruned_heads") or name in {f.name for f in dataclasses.fields(self)}:
+            setattr(self, name, value)  # pruned_heads: through __setattr__, which makes its keys ints
         else:
             self.extra[name] = value
 
@@ -448,7 +448,8 @@ class AlbertConfig:
         values = {}
         for pair in update_str.split(","):
             name, _, text = pair.partition("=")
-            if not hasattr(self, name):
+            # a field, a kept Transformers one, or a generic one: not a property such as head_size
+            if name not in _FIELD_NAMES and name not in self.extra and name not in GENERIC_DEFAULTS:
                 raise ValueError(f"key {name} isn't in the original config dict")
             values[name] = _parse_like(getattr(self, name), text, name)
         self.update(values)
