@@ -350,7 +350,9 @@ def test_a_spreadsheets_empty_trailing_columns_are_left_out(tmp_path):
 
 
 @pytest.mark.parametrize("label, message", [
-    ("NaN", "got NaN"),  # a list is a multi-label example (test_finetune_multilabel.py)  # a number (0.5) is read: a regression's label (test_finetune_regression.py)
+    # (a list is a multi-label example, test_finetune_multilabel.py; a number such as 0.5 a
+    # regression's label, test_finetune_regression.py)
+    ("NaN", "got NaN"),
     ("Infinity", "got Infinity"),
     ("true", "got true"),
     ('{"name": "x"}', 'got {"name": "x"}'),

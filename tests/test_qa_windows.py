@@ -129,7 +129,7 @@ def test_the_best_span_respects_max_answer_length_and_n_best(tokenizer):
     # Only the n_best highest start and end logits are paired, as run_qa.py's post-processing does.
     candidates = span_candidates(start_logits, end_logits, first, len(feature["piece_words"]), 30, n_best_size=1)
     assert candidates == [(10.0, first, first + 6)]
-    # No valid span among the candidates: an empty answer, as run_qa.py gives.
+    # No valid span among the candidates: the empty answer (run_qa.py writes "empty"; both score 0).
     start_logits[:] = end_logits[:] = -1.0
     start_logits[0] = end_logits[0] = 9.0
     assert span_candidates(start_logits, end_logits, first, len(feature["piece_words"]), 30, n_best_size=1) == []
@@ -191,12 +191,14 @@ def test_the_evaluation_answers_from_past_the_first_window(tmp_path, tokenizer):
     assert scores == {"exact_match": 100.0, "f1": 100.0}
 
 
-def test_the_default_doc_stride_is_run_qas_capped_at_half_the_window():
+def test_the_default_doc_stride_is_run_qas_capped_to_fit_the_window_and_the_longest_question():
     from tinyalbert.finetune_loop import FinetuneArguments
 
     given = dict(task="question-answering", model="m", train="t.json", validation="v.json", out="o")
     assert FinetuneArguments(**given, max_seq_length=384).doc_stride == 128
-    assert FinetuneArguments(**given).doc_stride == 64  # --max-seq-length 128: 128 would leave no room
+    # --max-seq-length 128: 128 would leave no room, and a question of 64 pieces leaves 61
+    assert FinetuneArguments(**given).doc_stride == 60
+    assert FinetuneArguments(**given, max_seq_length=48).doc_stride == 24  # no default fits a 64-piece question
     assert FinetuneArguments(**given, max_seq_length=384, doc_stride=100).doc_stride == 100
     for field, value in (("doc_stride", 0), ("doc_stride", -3), ("max_answer_length", 0)):
         with pytest.raises(ValueError, match=f"{field} must be a positive integer"):
@@ -289,3 +291,15 @@ def run_qa_train_features(tokenizer, question_text, context, start_char, answer,
             token_end_index -= 1
         positions.append((token_start_index - 1, token_end_index + 1))
     return {"input_ids": encoded["input_ids"], "positions": positions}
+
+
+def test_the_default_doc_stride_fits_the_longest_question(tokenizer):
+    """A question cut to MAX_QUESTION_TOKENS pieces, over a context longer than one window, at the
+    default --max-seq-length: the default stride leaves the windows room to move on."""
+    from tinyalbert.task_data import MAX_QUESTION_TOKENS, default_doc_stride, encode_question
+
+    long_question = " ".join(["what"] * (MAX_QUESTION_TOKENS + 5))
+    context = " ".join(["word"] * 150) + " the red apple fell"
+    example = {**question(context, context.index("red")), "question": long_question}
+    features = encode_question(example, tokenizer, 128, default_doc_stride(128))
+    assert len(features) > 1 and max(f["end_position"] for f in features) > 0

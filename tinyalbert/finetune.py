@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--doc-stride", type=_checked("doc_stride"), metavar="S",
                         help="question answering: how many context pieces neighbouring windows share, fewer than the "
                              "room a window leaves beside the question (default: 128, as Transformers' run_qa.py, or "
-                             "half of --max-seq-length when that is shorter than 256)")
+                             "half of --max-seq-length when that is shorter than 256, and fewer than a 64-piece question leaves: 60 at "
+                             "128)")
     parser.add_argument("--max-answer-length", type=_checked("max_answer_length"), default=defaults["max_answer_length"],
                         metavar="N", help="question answering: the longest answer the evaluation picks, in tokens; "
                         "the best-scoring span across all windows of a context wins (default: %(default)s)")

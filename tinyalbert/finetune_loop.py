@@ -337,7 +337,8 @@ def best_answer(context: str, features: list[dict], logits: list[tuple], max_ans
                 n_best_size: int = N_BEST_SIZE) -> str:
     """The answer to one question from all its features (its context's windows) and their
     (start_logits, end_logits): the candidate of highest score across them (`span_candidates`;
-    the first one on a tie), as text; "" when no feature proposes one, as run_qa.py answers then."""
+    the first one on a tie), as text; "" when no feature proposes one (run_qa.py writes the
+    placeholder "empty" then; either scores 0 against a SQuAD answer)."""
     answer, best_score = "", -math.inf
     for feature, (start_logits, end_logits) in zip(features, logits):
         for score, start, end in span_candidates(start_logits, end_logits, feature["context_start"],
@@ -535,9 +536,8 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
     for name in RESUMED_OPTIONS:
         if saved[name] != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with {saved[name]!r}")
-    # Absent from checkpoints made before --problem-type: those runs were classifications, and a
-    # regression could not load their classifier of two outputs or more.
-    # And before --label-separator, whose labels (lists) no checkpoint of a single label could learn.
+    # Checkpoints made before --problem-type and --label-separator lack them: those runs were
+    # single-label classifications, whose classifier no regression or multi-label run could reuse.
     for name in ("problem_type", "label_separator"):
         if saved.get(name, getattr(args, name)) != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with "

@@ -607,8 +607,12 @@ def context_words(context: str) -> list[tuple[int, int]]:
 def default_doc_stride(max_length: int) -> int:
     """--doc-stride when none is given: run_qa.py's 128, or half of `max_length` when that is
     less than 256, so that the overlap leaves room for new pieces in each window (128 would
-    leave none in a window of 128, tinyalbert-mini's positions)."""
-    return min(DOC_STRIDE, max_length // 2)
+    leave none in a window of 128, tinyalbert-mini's positions); and, where `max_length` allows,
+    fewer pieces than the longest question (MAX_QUESTION_TOKENS) leaves a window, so that the
+    default fits every question: 60 at 128."""
+    stride = max(1, min(DOC_STRIDE, max_length // 2))
+    worst_room = max_length - MAX_QUESTION_TOKENS - 3  # [CLS] question [SEP] ... [SEP]
+    return min(stride, worst_room - 1) if worst_room > 1 else stride
 
 
 def window_starts(length: int, width: int, doc_stride: int) -> list[int]:
