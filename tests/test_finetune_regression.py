@@ -124,10 +124,10 @@ def run_finetune(capsys, train, validation, out, *extra):
 
 BAD = {
     "decimals mixed with names": ("text,label\na,0.5\nb,pos\nc,2\n", None, [],
-                                  ["train.csv, line 3", "'pos' is not a number", "line 2's 0.5",
+                                  ["train.csv, line 3", "'pos' is not a finite number", "line 2's 0.5",
                                    "--problem-type single_label_classification"]),
     "a validation label that is no number": ("text,label\na,0.5\nb,2\n", "text,label\na,1.5\nb,high\n", [],
-                                             ["dev.csv, line 3", "'high' is not a number"]),
+                                             ["dev.csv, line 3", "'high' is not a finite number"]),
     "one value in the validation file": ("text,label\na,0.5\nb,2\n", "text,label\na,1.5\nb,1.50\n", [],
                                          ["validation file", "only 1 distinct label value (1.5)",
                                           "Pearson and Spearman correlation undefined"]),

@@ -444,7 +444,7 @@ def problem_type_of_labels(path, examples: list[dict]) -> str:
         return "single_label_classification"
     for example in examples:
         if label_number(example["label"]) is None:
-            raise ValueError(f"{path}, line {example['line']}: label {example['label']!r} is not a number, but "
+            raise ValueError(f"{path}, line {example['line']}: label {example['label']!r} is not a finite number, but "
                              f"line {decimal['line']}'s {decimal['label']} is, as regression labels are; make "
                              "every label a number, or pass --problem-type single_label_classification to "
                              "read them all as class names")
@@ -458,8 +458,8 @@ def regression_targets(path, examples: list[dict]) -> list[float]:
     for example in examples:
         value = label_number(example["label"])
         if value is None:
-            raise ValueError(f"{path}, line {example['line']}: label {example['label']!r} is not a number (a "
-                             "regression needs a number for every label, such as 3 or 2.5)")
+            raise ValueError(f"{path}, line {example['line']}: label {example['label']!r} is not a finite number (a "
+                             "regression needs one for every label, such as 3 or 2.5; 1e400 is past float64)")
         targets.append(value)
     return targets
 
