@@ -65,7 +65,8 @@ def _add_data_options(data, defaults: dict) -> None:
     from .train.arguments import MASKING_CHOICES
 
     data.add_argument("--corpus", required=True, metavar="FILE_OR_DIR",
-                      help="text file, or directory of .txt files; blank lines separate documents")
+                      help="text file, or directory of .txt files (hidden ones left out); blank lines separate "
+                           "documents")
     data.add_argument("--out", required=True, metavar="DIR", help="output directory (checkpoint/, final/, ...)")
     data.add_argument("--config", metavar="NAME_OR_PATH",
                       help="mini, base, large, xlarge, xxlarge, an albert-*-v* preset, or a config.json "
@@ -134,7 +135,8 @@ def _add_running_options(run, defaults: dict) -> None:
     run.add_argument("--stop-at", type=positive_int, metavar="STEP",
                      help="stop after this step with a checkpoint (the schedule still runs to --steps)")
     run.add_argument("--max-minutes", type=float, metavar="M",
-                     help="stop with a checkpoint after M minutes of this session")
+                     help="stop with a checkpoint once the steps of this session have taken M minutes (the "
+                          "data preparation before them and the save after them are not counted)")
     run.add_argument("--mpi-timeout", type=float, metavar="SECONDS",
                      help="under mpiexec: how long a collective may wait for the other processes before the "
                           f"job stops with a message (default: {defaults['mpi_timeout']:g})")
@@ -168,6 +170,26 @@ def arguments_from(namespace: argparse.Namespace):
         raise ValueError(f"--{field.replace('_', '-')} {rest}") from None
 
 
+def interrupted_note(out: Path | None) -> str:
+    """What a Ctrl-C that stopped the command at once leaves in `out`, and how to go on.
+
+    The first Ctrl-C of the steps lets the step finish and saves (`TrainingInterrupted`); this
+    is any other: while the data is prepared, a second one during the steps, one during the last
+    save, the evaluation or the export of final/. What is on disk then is whatever checkpoint
+    was last saved, so say which step it holds, if any.
+    """
+    from .train.checkpoints import CheckpointError, checkpoint_dir, read_trainer_state
+
+    saved = checkpoint_dir(out) if out is not None and out.is_dir() else None
+    if saved is None:
+        return "interrupted before any checkpoint was saved: nothing to resume"
+    try:
+        step = read_trainer_state(saved)["step"]
+    except CheckpointError:
+        return f"interrupted; {saved} cannot be read back"
+    return f"interrupted; {saved} holds step {step}: continue with --resume"
+
+
 def main(argv=None) -> int:
     """Run the command; the exit status. Under mpiexec, a process that fails with an error takes the
     job down with it (the others would wait for it in their next collective until --mpi-timeout)."""
@@ -181,6 +203,7 @@ def main(argv=None) -> int:
 def _main(argv=None) -> int:
     from .train.trainer import NonFiniteLossError, TrainingInterrupted, train
 
+    namespace = None
     try:
         namespace = build_parser().parse_args(argv)
         summary = train(arguments_from(namespace))
@@ -193,7 +216,7 @@ def _main(argv=None) -> int:
             print(error, file=sys.stderr)
         return 128 + error.signum
     except KeyboardInterrupt:
-        print("interrupted (no checkpoint written since the last periodic one)", file=sys.stderr)
+        print(interrupted_note(namespace and Path(namespace.out)), file=sys.stderr)
         return EXIT_INTERRUPTED
     except (UsageError, FileNotFoundError, ValueError) as error:
         print_error(error)

@@ -36,6 +36,11 @@ from .text import encode_documents, read_documents
 # say more about the tokenizer than about what the model learns.
 UNKNOWN_SHARE_WARNED = 0.01
 UNKNOWN_SHARE_REFUSED = 0.25
+# Share of the training text's tokens that lie beyond --max-seq-length - 3 in sentences longer than
+# that, from which the run goes on with a warning. Such a sentence makes one example, trimmed to
+# fit (as in the original recipe), so the rest of it is never seen: a paragraph line that
+# `split_sentences` cannot cut (lower-case text, no full stops) loses most of itself, silently.
+OVERLONG_SHARE_WARNED = 0.2
 # SentencePiece's trainer, asked for fewer pieces than the characters of the text (plus the
 # special pieces) need: "... required_chars. 8 vs 35" where 35 is the least it accepts.
 _TOO_FEW_PIECES = re.compile(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)")
@@ -330,7 +335,7 @@ def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str
     train_documents, heldout_documents = split_documents(documents, args.heldout_fraction, rngs["heldout_split"])
     train_encoded = encode_corpus(train_documents, tokenizer)
     counts = target_counts(train_encoded, len(tokenizer), special_ids_of(tokenizer))
-    warned = data_warnings(args, tokenizer, counts)
+    warned = data_warnings(args, tokenizer, counts) + overlong_warnings(train_encoded, args.max_seq_length)
     dynamic = args.masking == "dynamic"
     train_examples = build_examples(train_encoded, tokenizer, args, rngs["train_examples"], masked=not dynamic)
     heldout_examples = build_examples(encode_corpus(heldout_documents, tokenizer), tokenizer, args,
@@ -363,6 +368,32 @@ def data_warnings(args: TrainingArguments, tokenizer, counts: np.ndarray) -> tup
     source = f"(--tokenizer {args.tokenizer})" if args.tokenizer is not None else f"(of --init-from {args.init_from})"
     unknown = check_unknown_share(unknown_share(counts, tokenizer.unk_token_id), source)
     return () if unknown is None else (unknown,)
+
+
+def overlong_share(encoded, max_num_tokens: int) -> tuple[float, int]:
+    """(share of the tokens that no example can hold, longest sentence) of documents of ids.
+
+    A sentence longer than `max_num_tokens` (--max-seq-length - 3: [CLS] and two [SEP]) fills a
+    chunk by itself and is trimmed to fit, so its tokens past `max_num_tokens` are dropped, in
+    every pass over the data. (Trimming the last sentence of an ordinary chunk loses a few more,
+    at random places; those are not counted.)
+    """
+    lengths = [len(sentence) for document in encoded for sentence in document]
+    total = sum(lengths)
+    lost = sum(length - max_num_tokens for length in lengths if length > max_num_tokens)
+    return (lost / total if total else 0.0), max(lengths, default=0)
+
+
+def overlong_warnings(encoded, max_seq_length: int) -> tuple:
+    """A warning when much of the text is in sentences too long for an example (see
+    `overlong_share`), saying how to keep it: cut the lines, or longer examples."""
+    share, longest = overlong_share(encoded, max_seq_length - 3)
+    if share < OVERLONG_SHARE_WARNED:
+        return ()
+    return (f"{share:.0%} of the training text's tokens are never trained on: they lie in sentences longer than "
+            f"--max-seq-length {max_seq_length} - 3 tokens (the longest has {longest}), and each of those makes one "
+            "example, cut to fit; put one sentence per line (a line is split only where '.', '!' or '?' and a "
+            "space come before a capital letter) or raise --max-seq-length",)
 
 
 def prepare_run(args: TrainingArguments, *, follower: bool = False) -> PreparedRun:

@@ -56,24 +56,15 @@ def read_documents(path_or_dir: str | Path) -> list[list[str]]:
     """Read a text corpus into documents, each a list of sentences.
 
     `path_or_dir` is one text file or a directory whose `*.txt` files (searched recursively,
-    read in sorted order) make the corpus. In a file, blank lines separate documents and
-    every other line is a sentence or a paragraph, split further with `split_sentences`.
-    The end of a file ends a document too.
+    read in sorted order) make the corpus; hidden ones (a name, or a folder on the way, that
+    starts with '.') are left out, see `corpus_files`. In a file, blank lines separate
+    documents and every other line is a sentence or a paragraph, split further with
+    `split_sentences`. The end of a file ends a document too.
     """
-    path = Path(path_or_dir)
-    if not path.exists():
-        raise FileNotFoundError(f"corpus path {str(path)!r} does not exist")
-    if path.is_dir():
-        files = sorted(file for file in path.rglob("*.txt") if file.is_file())
-        if not files:
-            raise FileNotFoundError(f"corpus directory {str(path)!r} has no .txt files")
-    else:
-        files = [path]
-
     documents = []
-    for file in files:
+    for file in corpus_files(path_or_dir):
         document: list[str] = []
-        for line in read_utf8(file).splitlines():
+        for line in text_lines(read_utf8(file)):
             if line.strip():
                 document.extend(split_sentences(line))
             elif document:
@@ -82,6 +73,37 @@ def read_documents(path_or_dir: str | Path) -> list[list[str]]:
         if document:
             documents.append(document)
     return documents
+
+
+def corpus_files(path_or_dir: str | Path) -> list[Path]:
+    """The files a corpus path names: the file itself, or a directory's `*.txt` files, searched
+    recursively, in sorted order.
+
+    Hidden files and folders (`.ipynb_checkpoints/`, an editor's `.notes.txt`) are left out, as
+    `datasets` leaves them out: they hold stale copies and scratch text, and a stale copy would
+    put its documents into training twice, or one of them into the held-out set as well.
+    """
+    path = Path(path_or_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"corpus path {str(path)!r} does not exist")
+    if not path.is_dir():
+        return [path]
+    files = sorted(file for file in path.rglob("*.txt") if file.is_file()
+                   and not any(part.startswith(".") for part in file.relative_to(path).parts))
+    if not files:
+        raise FileNotFoundError(f"corpus directory {str(path)!r} has no .txt files (hidden ones are left out)")
+    return files
+
+
+def text_lines(text: str) -> list[str]:
+    r"""The lines of `text`, ended by "\n", "\r\n" or "\r" only.
+
+    Not `str.splitlines`, which also ends a line at a form feed, at U+2028 and at a few control
+    characters: the form feed that `pdftotext` puts at every page break would then end the line
+    before it and leave a blank line, that is, a document boundary at every page. Here they are
+    whitespace inside a line (see `split_sentences`), and a line of nothing else is blank.
+    """
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 def read_utf8(file: Path, what: str = "corpus file", otherwise: str = " or leave it out of the corpus") -> str:

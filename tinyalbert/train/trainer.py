@@ -286,8 +286,15 @@ def finish(loop: TrainingLoop, run: PreparedRun, summary: dict) -> dict:
                                                      for k, v in summary["eval"].items()))
     summary["final"] = str(export_final(out, run.model, run.tokenizer))
     loop.progress.write(f"done: {loop.step} steps in {loop.train_seconds / 60:.1f} minutes; "
-                        f"model and tokenizer in {summary['final']}")
+                        f"model and tokenizer in {summary['final']}" + _also_written(out))
     return summary
+
+
+def _also_written(out: Path) -> str:
+    """The other results of a finished run, as "; loss curve in OUT/loss_curve.png" and so on:
+    those that exist (no plot without matplotlib, no held-out metrics with --heldout-fraction 0)."""
+    written = [(what, out / name) for what, name in (("loss curve", LOSS_CURVE_FILE), ("held-out metrics", EVAL_FILE))]
+    return "".join(f"; {what} in {path}" for what, path in written if path.is_file())
 
 
 def prepare_on_ranks(args: TrainingArguments, ranks) -> PreparedRun:
