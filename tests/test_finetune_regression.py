@@ -333,3 +333,21 @@ def test_a_problem_type_in_the_models_config_does_not_change_how_other_tasks_pre
     examples = [{"first_pieces": [1, 2]}, {"first_pieces": [1, 3]}]
     assert predict_batch("token-classification", model, examples, tagged) == [
         [int(expected[0, 1]), int(expected[0, 2])], [int(expected[1, 1]), int(expected[1, 3])]]
+
+
+def test_the_curves_give_a_regressions_squared_error_an_axis_of_its_own(tmp_path, monkeypatch):
+    """MSE is in the labels' units squared; drawn on the correlations' axis it would flatten them."""
+    pytest.importorskip("matplotlib")
+    from tinyalbert import finetune_loop
+    from tinyalbert.train import history
+
+    figures = []
+    monkeypatch.setattr(history, "save_figure", lambda figure, path: figures.append(figure))
+    state = {"losses": [(1, 9.0), (2, 6.0)], "history": [
+        {"epoch": 1, "step": 1, "pearson": 0.2, "spearmanr": 0.1, "mse": 25.0},
+        {"epoch": 2, "step": 2, "pearson": 0.9, "spearmanr": 0.8, "mse": 3.0}]}
+    assert finetune_loop.plot_curves(state, "pearson", tmp_path / "curves.png")
+    _, scores, errors = figures[0].axes
+    assert [line.get_label() for line in scores.lines] == ["pearson (picks the best epoch)", "spearmanr"]
+    assert [list(line.get_ydata()) for line in errors.lines] == [[25.0, 3.0]]
+    assert scores.get_ylim()[1] < 2 and "squared error" in errors.get_ylabel()

@@ -687,13 +687,23 @@ def plot_curves(state: dict, best_by: str, path: Path) -> bool:
         loss_axes.legend(fontsize="small")
     loss_axes.set(xlabel="step", ylabel="training loss (batch mean)", title="Training")
     epochs = [record["epoch"] for record in state["history"]]
-    for name in [key for key in state["history"][0] if key not in ("epoch", "step")]:
+    # A regression's mean squared error is in the labels' units squared (25 for scores off by 5),
+    # so it gets an axis of its own on the right; beside it, correlations in [-1, 1] would be flat.
+    error_axes = metric_axes.twinx() if "mse" in state["history"][0] else None
+    for index, name in enumerate(key for key in state["history"][0] if key not in ("epoch", "step")):
         label = f"{name} (picks the best epoch)" if name == best_by else name
-        metric_axes.plot(epochs, [record[name] for record in state["history"]], marker="o", label=label)
+        axes = error_axes if name == "mse" else metric_axes
+        axes.plot(epochs, [record[name] for record in state["history"]], marker="o", label=label,
+                  color=f"C{index}", linestyle="--" if name == "mse" else "-")
     percent = best_by == "f1" and "exact_match" in state["history"][0]  # SQuAD's scores are percentages
     metric_axes.set(xlabel="epoch", ylabel="score (%)" if percent else "score",
                     title="Validation, after each epoch", xticks=epochs)
-    metric_axes.legend(fontsize="small")
+    handles, labels = metric_axes.get_legend_handles_labels()
+    if error_axes is not None:
+        error_axes.set(ylabel="mean squared error (dashed)")
+        more_handles, more_labels = error_axes.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    metric_axes.legend(handles, labels, fontsize="small")
     for axes in (loss_axes, metric_axes):
         axes.grid(alpha=0.3)
     save_figure(figure, path)
