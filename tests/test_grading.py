@@ -750,3 +750,24 @@ def test_the_report_never_replaces_a_submitted_file_and_macos_copies_are_not_cod
     inside.mkdir(parents=True)
     (inside / "linear.py").write_text(LINEAR)
     assert list(submission_paths(inside)) == ["linear.py"]
+
+
+def test_the_head_pruning_stub_keeps_the_signature_and_docstring_and_its_draws_name_their_heads(tmp_path):
+    result = cli("stubs", tmp_path, "--exercise", "head_pruning")
+    assert result.returncode == 0, result.stderr
+    stub = (tmp_path / "head_pruning.py").read_text()
+    assert ("def prune_attention_heads(attention: dict, pruned_before, pruning, num_heads: int, head_size: int) "
+            "-> dict:") in stub
+    assert "`pruned_before` are those already gone from the arrays" in stub  # the docstring
+    assert stub.count("    " + MARKER) == 1 and "kept_before" not in stub  # the body is gone
+    assert "grade head_pruning.py --exercise head_pruning" in stub
+    compile(stub, "head_pruning.py", "exec")
+    listed = cli("list").stdout
+    assert re.search(r"head_pruning +5 +prune_attention_heads +\(extra: only when named\)", listed), listed
+    # A random draw says which heads were pruned before and which are pruned now.
+    result = grade({"head_pruning.py": stub}, ["head_pruning"], setting=QUICK)[0]
+    drawn = [c.name for check in result.checks for c in check.cases if c.name.startswith("random draw")]
+    assert drawn
+    for name in drawn:
+        assert re.fullmatch(r"random draw \d+ \(hidden \d+\): pruned_before \[[\d, ]*\], pruning \[[\d, ]*\], "
+                            r"num_heads \d, head_size \d", name), name

@@ -244,3 +244,105 @@ def test_a_perturbation_moves_its_entry_whatever_the_memory_order():
         moved = perturbed({"args": [array], "kwargs": {}}, [["args", 0], 3, 0.5])["args"][0]
         assert moved[np.unravel_index(3, moved.shape)] == 0.5 and moved.sum() == 0.5, (array.flags, moved)
         assert array.sum() == 0  # the original is left as it was
+
+
+# --- 7. head pruning (an extra exercise): exact arrays, and what pruning means ------------------------
+def pruning_solution() -> str:
+    return exercise_file(BY_NAME["head_pruning"], cut=False)
+
+
+def test_head_pruning_is_an_extra_that_grades_the_reference_at_full_marks_and_the_stub_at_none():
+    from tinyalbert.grading.exercises import select
+
+    exercise = BY_NAME["head_pruning"]
+    assert exercise.extra and exercise not in select() and exercise in select(["head_pruning"])
+    assert exercise.functions == ("prune_attention_heads",) and {c.name for c in exercise.checks} == {"arrays", "masked_attention"}
+    checks = graded("head_pruning", pruning_solution())
+    assert all(c.score == c.max_score for c in checks.values()), {n: failures(c)[:1] for n, c in checks.items()}
+    names = [case.name for case in checks["arrays"].cases]
+    for edge in ("nothing to prune", "the first head", "the last head", "one head left", "head_size 1",
+                 "with head 1 pruned before (already gone"):
+        assert any(edge in name for name in names), (edge, names)
+    stub = graded("head_pruning", exercise_file(BY_NAME["head_pruning"], cut=True))
+    assert all(c.score == 0 for c in stub.values())
+
+
+def test_pruning_is_masking_on_every_seed_for_the_reference():
+    # The property the masked_attention check holds students to must hold for the reference itself,
+    # within the forward tolerances, on every draw (several heads, head_size 1, hidden 3, ...).
+    exercise = BY_NAME["head_pruning"]
+    namespace = reference_namespace(exercise.functions)
+    for seed in range(25):
+        for item in exercise.checks:
+            results = run_check(item, InProcess(namespace), InProcess(namespace), check_rng(seed, exercise.name, item.name),
+                                draws=8, entries=1)
+            assert all(r.passed for r in results), (seed, [(r.name, r.message) for r in results if not r.passed])
+
+
+def test_pruned_arrays_must_be_exact_and_only_the_cut_ones_are_returned():
+    # A rounding-sized change computes the same layer (masked_attention keeps its points), but
+    # slicing computes nothing: the arrays are held to tolerance 0.
+    nudged = edited(pruning_solution(), '    pruned["dense.weight"] = xp.take(attention["dense.weight"], index, axis=1)\n',
+                    '    pruned["dense.weight"] = xp.take(attention["dense.weight"], index, axis=1) * (1 + 1e-13)\n')
+    checks = graded("head_pruning", nudged)
+    assert checks["arrays"].score == 0 and checks["masked_attention"].score == checks["masked_attention"].max_score
+    assert "result['dense.weight']" in failures(checks["arrays"])[0] and "(allowed 0.0e+00)" in failures(checks["arrays"])[0]
+    # Every array of the layer returned, the unchanged ones too: the keys are part of the answer.
+    everything = edited(pruning_solution(), "    return pruned\n", "    return {**attention, **pruned}\n")
+    checks = graded("head_pruning", everything)
+    assert checks["arrays"].score == 0 and checks["masked_attention"].score == checks["masked_attention"].max_score
+    message = failures(checks["arrays"])[0]
+    assert "keys ['LayerNorm.bias', 'LayerNorm.weight', 'dense.bias'] that it should not return" in message, message
+    assert "return only the arrays that pruning cuts" in message
+
+
+def test_a_wrong_row_is_named_by_the_head_it_should_come_from():
+    # Heads numbered as the arrays are now, not as in the unpruned layer: case "head 2 of 4 after
+    # head 0 was pruned before" cuts head 3's rows and keeps head 2's.
+    numbering = edited(pruning_solution(), "for head in kept_after for i in range(head_size)]",
+                       "for head in kept_after for i in range(head_size)]\n"
+                       "    positions = [p for p in range(len(kept_before) * head_size) if p // head_size not in pruning]")
+    checks = graded("head_pruning", numbering)
+    case = next(c for c in checks["arrays"].cases if c.name.startswith("head 2 of 4 after head 0"))
+    assert not case.passed
+    assert ("row 3 of your `query.weight` should be row 0 of head 3 (heads numbered as in the unpruned layer), which is "
+            "row 6 of the `query.weight` you were given (heads [0] are gone from it already); yours is its row 3 "
+            "(row 0 of head 2)") in case.message, case.message
+    assert checks["masked_attention"].score < checks["masked_attention"].max_score
+
+
+def test_masked_attention_says_whether_the_kept_heads_attend_as_before():
+    def swapped(key):  # the rows (or columns) of the first two heads kept, exchanged in one array only
+        return edited(pruning_solution(), "    return pruned\n",
+                      f"    block = {'pruned[%r]' % key}\n"
+                      f"    axis = 1 if {key!r} == 'dense.weight' else 0\n"
+                      "    if block.shape[axis] >= 2 * head_size:\n"
+                      "        order = list(range(block.shape[axis]))\n"
+                      "        order[:2 * head_size] = order[head_size:2 * head_size] + order[:head_size]\n"
+                      f"        pruned[{key!r}] = xp.take(block, xp.asarray(order), axis=axis)\n"
+                      "    return pruned\n")
+
+    query = graded("head_pruning", swapped("query.weight"))["masked_attention"]
+    message = failures(query)[0]
+    assert message.startswith("your pruned layer does not compute what the layer given does"), message
+    assert "The attention probabilities of head(s)" in message and "query or key rows" in message
+    value = graded("head_pruning", swapped("value.weight"))["masked_attention"]
+    message = failures(value)[0]
+    assert "Every kept head attends as before: the value rows" in message, message
+    for checks in (query, value):
+        assert 0 < checks.score < checks.max_score  # the one-head cases have nothing to swap
+
+
+def test_each_pruning_mutant_loses_points_and_a_reordered_layer_only_on_the_exact_check():
+    from tinyalbert.grading.mutants import MUTANTS
+    from tinyalbert.grading.selftest import check_mutant
+
+    mutants = [mutant for mutant in MUTANTS if mutant.exercise == "head_pruning"]
+    assert len(mutants) >= 6
+    for mutant in mutants:
+        finding = check_mutant(mutant, 0, {"head_pruning.py": pruning_solution()})
+        assert finding.ok and finding.score < finding.max_score, finding
+    # The same layer with its heads in another order: full marks on masked_attention (the finding is
+    # ok only so), points lost on the exact check alone.
+    reordered = next(mutant for mutant in mutants if mutant.aimed == ("arrays",))
+    assert 2 <= check_mutant(reordered, 0, {"head_pruning.py": pruning_solution()}).score < 5

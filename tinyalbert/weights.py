@@ -80,8 +80,14 @@ def prune_attention_heads(attention: dict, pruned_before, pruning, num_heads: in
     """One layer's attention weights (keyed `query.weight`, ..., `dense.weight`) without the heads
     `pruning`: the query, key and value rows and the output projection's columns of those heads
     go, as Transformers' `prune_heads` cuts its Linear layers. Heads are numbered as in the
-    unpruned layer (0..num_heads-1); `pruned_before` are those already gone from the arrays.
-    Returns the new arrays (the others, LayerNorm and the dense bias, are unchanged)."""
+    unpruned layer (0..num_heads-1); `pruned_before` are those already gone from the arrays, and
+    a head in both lists is skipped (nothing more to cut). The arrays hold the kept heads in
+    increasing order, `head_size` rows each: `query.weight` is (kept * head_size, hidden), its
+    bias (kept * head_size,), `dense.weight` (hidden, kept * head_size).
+
+    Returns a new dict of the seven arrays cut (query, key and value weight and bias, and
+    `dense.weight`); the given arrays are left unchanged, and the others (LayerNorm, the dense
+    bias) are neither changed nor returned."""
     kept_before = [head for head in range(num_heads) if head not in set(pruned_before)]
     kept_after = [head for head in kept_before if head not in set(pruning)]
     # the rows (of query/key/value) or columns (of dense) of each kept head, where it sits now

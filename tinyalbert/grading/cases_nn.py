@@ -358,3 +358,51 @@ def bce_cases(rng, draws, *, for_gradients=False):
         shape = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
         cases.append(Case(f"random draw {i + 1}", [normal(rng, *shape, scale=2.0), zero_one(*shape)]))
     return cases
+
+
+# --- head pruning --------------------------------------------------------------------------------
+def pruning_weights(rng, num_heads, head_size, hidden, pruned_before, relative=False):
+    """One layer's attention weights with the heads `pruned_before` gone already: query, key and
+    value (kept * head_size, hidden) and their biases, dense (hidden, kept * head_size) and its
+    bias, LayerNorm; with `relative`, the distance table too (shared by the heads, never cut).
+    Every entry is drawn anew, so a row or column taken from the wrong place cannot match."""
+    rows = (num_heads - len(set(pruned_before))) * head_size
+    weights = {}
+    for name in ("query", "key", "value"):
+        weights[f"{name}.weight"] = normal(rng, rows, hidden, scale=0.5)
+        weights[f"{name}.bias"] = normal(rng, rows, scale=0.1)
+    weights["dense.weight"], weights["dense.bias"] = normal(rng, hidden, rows, scale=0.5), normal(rng, hidden, scale=0.1)
+    weights["LayerNorm.weight"], weights["LayerNorm.bias"] = layernorm_params(rng, hidden)
+    if relative:
+        weights["distance_embedding.weight"] = normal(rng, 2 * 4 - 1, head_size)
+    return weights
+
+
+def pruning_cases(rng, draws):
+    """Arguments of `prune_attention_heads(attention, pruned_before, pruning, num_heads, head_size)`.
+    Heads are numbered as in the unpruned layer; a head of `pruning` pruned before is already gone
+    (nothing more to cut for it, as Transformers' `find_pruneable_heads_and_indices` drops it)."""
+    def case(name, num_heads, head_size, hidden, pruned_before, pruning, relative=False):
+        weights = pruning_weights(rng, num_heads, head_size, hidden, pruned_before, relative)
+        return Case(name, [weights, list(pruned_before), list(pruning), num_heads, head_size])
+
+    cases = [
+        case("nothing to prune (pruning []), head 1 of 4 pruned before: every array as it was", 4, 2, 8, [1], []),
+        case("the first head, 0 of 4", 4, 2, 8, [], [0]),
+        case("the last head, 3 of 4 (a relative-position layer: its distance table is not cut)", 4, 2, 8, [], [3],
+             relative=True),
+        case("head 2 of 4 after head 0 was pruned before: it sits at position 1 now", 4, 3, 12, [0], [2]),
+        case("pruning [1, 3] with head 1 pruned before (already gone: only 3 is cut)", 4, 2, 8, [1], [1, 3]),
+        case("one head left: 1, 2 of 3 pruned, hidden 5", 3, 2, 5, [], [1, 2]),
+        case("head_size 1: heads 1, 2 of 5 pruned, head 4 before, hidden 3", 5, 1, 3, [4], [1, 2]),
+        case("heads given out of order: pruning [3, 0] of 5", 5, 2, 10, [], [3, 0]),
+    ]
+    for i in range(draws):
+        num_heads, head_size, hidden = int(rng.integers(2, 7)), int(rng.integers(1, 5)), int(rng.integers(3, 11))
+        before = sorted(int(h) for h in rng.choice(num_heads, size=int(rng.integers(0, num_heads)), replace=False))
+        kept = [h for h in range(num_heads) if h not in before]
+        pruning = [int(h) for h in rng.choice(kept, size=int(rng.integers(0, len(kept))), replace=False)]
+        if before and rng.random() < 0.3:  # a head pruned before, named again
+            pruning.append(int(rng.choice(before)))
+        cases.append(case(f"random draw {i + 1} (hidden {hidden})", num_heads, head_size, hidden, before, sorted(pruning)))
+    return cases

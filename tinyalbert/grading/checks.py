@@ -14,7 +14,8 @@ Kinds of check:
   differences all 0 where the reference's gradient is not: blank work, zeros in and out, would
   otherwise be "consistent"): such a case earns nothing, and says why.
 - `derivative`: the same for an elementwise activation and its derivative function.
-- `value`: any other graded name (text, word grouping, optimizer steps): results compared.
+- `value`: any other graded name (text, word grouping, optimizer steps, head pruning): results
+  compared (by the check's own `compare` where it has one: pruning's is exact, see `compare.py`).
 - `property`: a function in `properties.py` checks what must hold (hypothesis search) or what
   must hold on average (statistics).
 
@@ -53,6 +54,7 @@ class Check(NamedTuple):
     grads: Callable = None  # case -> [(argument path, gradient path)], for backward and gradcheck
     run: Callable = None  # property checks: (call, case list, rng) -> [CaseResult]
     about: str = ""
+    compare: Callable = None  # value checks: (expected, got, case) -> None or a message; default `compare.compare`
 
     @property
     def functions(self) -> tuple:
@@ -171,7 +173,9 @@ def run_value(check, case, student, reference, rng):
     if not expected.ok:
         raise RuntimeError(f"the reference failed on {case.name}: {expected.error}")
     got = student.call(check.target, case.args, case.kwargs)
-    return got.error if not got.ok else compare(expected.value, got.value, "result")
+    if not got.ok:
+        return got.error
+    return check.compare(expected.value, got.value, case) if check.compare else compare(expected.value, got.value, "result")
 
 
 def run_backward(check, case, student, reference, rng):
@@ -344,11 +348,14 @@ def with_shapes(case, function: str) -> str:
 
 
 def _summary(name: str, value) -> str:
-    """`inputs (3, 5)`, `num_heads 2`, `config num_hidden_layers=3 ...`; "" for what says little (dicts, None)."""
+    """`inputs (3, 5)`, `num_heads 2`, `pruning [0, 3]`, `config num_hidden_layers=3 ...`; "" for what says
+    little (dicts, None)."""
     if isinstance(value, np.ndarray):
         return f"{name} {tuple(value.shape)}"
     if isinstance(value, (bool, int, float, str)):
         return f"{name} {value!r}" if isinstance(value, str) else f"{name} {value}"
+    if isinstance(value, list) and all(isinstance(item, int) and not isinstance(item, bool) for item in value):
+        return f"{name} {value}"  # head numbers: `pruning [0, 3]`
     fields = value.fields if isinstance(value, codec.Config) else {}
     if "num_hidden_layers" in fields:
         keys = ("num_hidden_layers", "num_hidden_groups", "inner_group_num", "num_attention_heads")

@@ -14,6 +14,9 @@ Tolerances (float64 throughout; the grader draws every float input in float64):
   largest numeric gradient can be tiny, and the noise of a forward with many terms (logits over
   a vocabulary) would otherwise exceed 1e-6 of it. Real bugs are off by orders of magnitude more.
 - Integers, strings and lists of them must be equal.
+- Arrays cut out of the arguments (`prune_attention_heads` takes rows and columns, computes
+  nothing): tolerance 0, every entry equal in float64 (`compare_exactly`), and a dict must have
+  exactly the reference's keys, none missing and none more.
 - A float32 or float16 result that fails says so (`low_precision_note`): its rounding alone
   (1e-7 relative; 1e-2 in a finite difference) exceeds these bounds, whatever the formula.
 """
@@ -26,6 +29,7 @@ from .codec import Bad
 FORWARD_RTOL = 1e-7
 FORWARD_ATOL = 1e-9
 GRADCHECK_TOL = 1e-6
+SLICING_TOL = 0.0  # rtol and atol of arrays taken out of others (`compare_exactly`)
 
 
 def describe_shape(value) -> str:
@@ -148,6 +152,26 @@ def compare(expected, got, what: str = "output"):
     if type(expected) is not type(got) and not (isinstance(expected, int) and isinstance(got, (int, np.integer))):
         return f"{what}: expected {type(expected).__name__} {expected!r}, got {type(got).__name__} {_short(got)}"
     return None if expected == got else f"{what}: expected {expected!r}, got {_short(got)}"
+
+
+def compare_exactly(expected, got, what: str = "result"):
+    """For results cut out of the arguments, nothing computed: None when `got` is `expected`
+    exactly, else the first difference. A dict must have the same keys (a key more is named too:
+    the caller stores every array returned); each array is compared entry by entry in float64 with
+    tolerance `SLICING_TOL` (0)."""
+    if isinstance(got, Bad):
+        return f"{what}: returned a {got.kind}, which is not an array, a number or a container of them"
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return f"{what}: expected a dict with keys {sorted(map(str, expected))}, got {describe_shape(got)}"
+        missing = sorted(str(k) for k in expected if k not in got)
+        extra = sorted(str(k) for k in got if k not in expected)
+        if missing or extra:
+            parts = ([f"missing keys {missing}"] if missing else []) + ([f"keys {extra} that it should not return"] if extra else [])
+            return f"{what}: {' and '.join(parts)}; expected exactly {sorted(map(str, expected))}"
+        return next((problem for key in expected
+                     if (problem := compare_exactly(expected[key], got[key], f"{what}[{key!r}]"))), None)
+    return compare_arrays(np.asarray(expected), got, what, rtol=SLICING_TOL, atol=SLICING_TOL)
 
 
 def _short(value, limit: int = 120) -> str:

@@ -162,6 +162,14 @@ EXERCISES = (
              + forward_backward("bce_with_logits_forward", "bce_with_logits_backward", nn.bce_cases, (1, 1, 1),
                                 lambda case: [(("args", 0), (0,))], gradient_cases=_gradient_cases(nn.bce_cases),
                                 prefix="bce_"), extra=True),
+    Exercise("head_pruning", "Pruning attention heads (their query, key and value rows and dense columns)",
+             ("prune_attention_heads",), (
+                 Check("arrays", 3, "value", "prune_attention_heads", nn.pruning_cases, compare=properties.compare_pruned,
+                       about="every array returned, exactly (slicing computes nothing), and only those keys"),
+                 Check("masked_attention", 2, "property", "prune_attention_heads", nn.pruning_cases,
+                       run=properties.run_pruned_attention,
+                       about="attention on the pruned weights = the unpruned layer with those heads masked to 0"),
+             ), extra=True),
     Exercise("text_preprocessing", "ALBERT's text preprocessing and the digit-comma rule",
              ("preprocess_text", "_split_digit_comma", "_pieces_of_plain_texts"), (
                  _value("preprocess_text", "preprocess_text", data.preprocess_cases, 2, "whitespace, quotes, accents, case"),

@@ -1,11 +1,16 @@
 """Checks of what must hold rather than of exact values: n-gram masking and SOP pairs draw
-random numbers, and a correct implementation may draw them in another order than ours.
+random numbers, and a correct implementation may draw them in another order than ours; a pruned
+attention layer must compute what the unpruned one computes with those heads masked.
 
 - Per-call properties are searched with hypothesis (derandomized: the same inputs every run), so a
   failure is reported as the *smallest* failing input hypothesis finds. Without hypothesis
   installed, the same properties run on seeded random inputs and the shortest failing one is shown.
 - Statistics (80/10/10, span lengths, swap rate) are measured over many seeded calls and held to
   tolerances of about four standard deviations of the measured proportion.
+- Head pruning: the reference `attention_forward` on the student's pruned weights against the
+  same on the weights given, with `head_mask` 0 on the pruned heads (outputs within the forward
+  tolerances of `compare.py`); and, for the exact check of the arrays, a hint that names the
+  head a wrong row or column should have come from.
 """
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ import threading
 import numpy as np
 
 from .cases_data import CLS, MASK, PAD, SEP, VOCAB, example_tokens, sop_document, special_ids, word_starts
-from .checks import CaseResult
+from .cases_nn import mask_bias, normal
+from .checks import CaseResult, with_shapes
+from .compare import compare_arrays, compare_exactly, describe_shape
 
 IGNORE = -100
 HYPOTHESIS_LOCK = threading.Lock()  # hypothesis keeps global state: one search at a time (selftest runs threads)
@@ -344,4 +351,134 @@ def run_sop_statistics(student, reference, cases, rng):
         ok = abs(got[key] - target) <= tol
         message = "" if ok else f"measured {got[key]:.3f} over {len(seeds)} documents, expected {target:.3f} +- {tol:.3f}"
         results.append(CaseResult(name, ok, message))
+    return results
+
+
+# --- head pruning -----------------------------------------------------------------------------------
+PRUNED = ("query.weight", "query.bias", "key.weight", "key.bias", "value.weight", "value.bias", "dense.weight")
+
+
+def kept_heads(case):
+    """(heads in the arrays given, heads left after pruning, heads cut now), numbered as in the
+    unpruned layer, for a case of `prune_attention_heads(attention, pruned_before, pruning, num_heads, head_size)`."""
+    _, before, pruning, num_heads, _ = case.args
+    kept_before = [head for head in range(num_heads) if head not in set(before)]
+    kept_after = [head for head in kept_before if head not in set(pruning)]
+    return kept_before, kept_after, [head for head in kept_before if head in set(pruning)]
+
+
+def _lines_of(key: str, array) -> tuple:
+    """(axis, word) of the heads' blocks in `key`: rows of query/key/value, columns of dense."""
+    if key == "dense.weight":
+        return 1, "column"
+    return 0, "entry" if np.ndim(array) == 1 else "row"
+
+
+def pruning_hint(got: dict, case) -> str:
+    """What is wrong with the first array of `got` that is not the reference's, in terms of heads:
+    "" when nothing more can be said than the comparison's message."""
+    attention, before, _, _, head_size = case.args
+    kept_before, kept_after, cut = kept_heads(case)
+    for key in PRUNED:
+        have, given = got.get(key), attention[key]
+        if not isinstance(have, np.ndarray) or have.ndim != given.ndim:
+            continue
+        axis, line = _lines_of(key, given)
+        want = np.take(given, [kept_before.index(head) * head_size + i for head in kept_after for i in range(head_size)],
+                       axis=axis)
+        if have.shape == given.shape and want.shape != given.shape:
+            return f"`{key}` came back the shape it was given, {given.shape}: the {line}s of heads {cut} must go"
+        other = 1 - axis
+        if given.ndim == 2 and have.shape[other] != given.shape[other]:
+            kept, lines = ("rows", "columns") if axis == 0 else ("columns", "rows")
+            return (f"`{key}` has {have.shape[other]} {lines}, but all {given.shape[other]} stay (one per hidden "
+                    f"feature): the heads are blocks of {head_size} {kept} (axis {axis})")
+        if have.shape != want.shape:
+            return (f"`{key}` must have {want.shape[axis]} {line}s: heads {kept_after} kept, {head_size} each (cut now: "
+                    f"{cut or 'none'}; gone before: {sorted(set(before)) or 'none'}); yours has {have.shape[axis]}")
+        wrong = np.flatnonzero(np.any(np.moveaxis(have != want, axis, 0).reshape(have.shape[axis], -1), axis=1))
+        if wrong.size == 0:
+            continue
+        position = int(wrong[0])
+        head, offset = kept_after[position // head_size], position % head_size
+        source = kept_before.index(head) * head_size + offset
+        mine = np.take(have, position, axis=axis)
+        found = [j for j in range(given.shape[axis]) if np.array_equal(np.take(given, j, axis=axis), mine)]
+        yours = (f"yours is its {line} {found[0]} ({line} {found[0] % head_size} of head {kept_before[found[0] // head_size]})"
+                 if found else f"yours is none of its {line}s")
+        gone = f" (heads {sorted(set(before))} are gone from it already)" if before else ""
+        return (f"{line} {position} of your `{key}` should be {line} {offset} of head {head} (heads numbered as in "
+                f"the unpruned layer), which is {line} {source} of the `{key}` you were given{gone}; {yours}")
+    return ""
+
+
+def compare_pruned(expected, got, case):
+    """The value check of `prune_attention_heads`: exactly the reference's arrays and keys, and a
+    hint naming heads."""
+    problem = compare_exactly(expected, got, "result")
+    if problem is None or not isinstance(got, dict):
+        return problem
+    if any(key not in expected for key in got):
+        hint = ("return only the arrays that pruning cuts (the query, key and value weights and biases, dense.weight): "
+                "the caller stores every array returned, and keeps the others as they are")
+    else:
+        hint = pruning_hint(got, case)
+    return problem + (f"\n{hint}" if hint else "")
+
+
+def _pruned_attention(student, reference, case, rng) -> str | None:
+    from tinyalbert.nn.attention import attention_forward
+
+    attention, _, _, _, head_size = case.args
+    kept_before, kept_after, cut = kept_heads(case)
+    batch, seq = 2, 3  # drawn first: the same input whatever the student's function returns
+    inputs, mask = normal(rng, batch, seq, attention["dense.weight"].shape[0]), mask_bias([seq, seq - 1], seq)
+    expected = reference.call("prune_attention_heads", case.args)
+    if not expected.ok:
+        raise RuntimeError(f"the reference failed on {case.name}: {expected.error}")
+    got = student.call("prune_attention_heads", case.args)
+    if not got.ok:
+        return got.error
+    if not isinstance(got.value, dict):
+        return f"expected a dict of arrays (keyed `query.weight`, ...), got {describe_shape(got.value)}"
+    # The layer as the model keeps it: each array returned replaces the one of its name (`params.update`).
+    want, have = {**attention, **expected.value}, {**attention, **got.value}
+    for key in want:  # a key of no array of the layer's is not read by the layer (the exact check names it)
+        array = have[key]
+        if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
+            return f"`{key}`: expected an array, got {describe_shape(array)}"
+        if array.shape != want[key].shape:
+            how = "as you returned it" if key in got.value else "you did not return it: it stays as it was given"
+            return (f"the pruned layer's `{key}` has shape {array.shape} ({how}), but with heads {kept_after} kept, "
+                    f"{head_size} {_lines_of(key, array)[1]}s each, it must have shape {want[key].shape}")
+    options = {"position_embedding_type": "absolute", "max_positions": seq, "layer_norm_eps": 1e-12}
+    head_mask = np.array([0.0 if head in cut else 1.0 for head in kept_before]).reshape(1, -1, 1, 1)
+    masked, masked_probs, _ = attention_forward(inputs, attention, mask, head_mask, num_heads=len(kept_before), **options)
+    pruned, pruned_probs, _ = attention_forward(inputs, {k: np.asarray(have[k], dtype=np.float64) for k in want},
+                                                mask, None, num_heads=len(kept_after), **options)
+    problem = compare_arrays(masked, pruned, "output")
+    if problem is None:
+        return None
+    differ = [head for position, head in enumerate(kept_after)
+              if compare_arrays(masked_probs[:, kept_before.index(head)], pruned_probs[:, position], "probs")]
+    why = (f"The attention probabilities of head(s) {differ} differ already: their query or key rows (or biases) are "
+           "not those heads'" if differ else
+           "Every kept head attends as before: the value rows (or biases) or the dense columns are not those heads'")
+    masked_heads = f"with heads {cut} masked to 0" if cut else "(no head to cut here: it is the same layer)"
+    given = f"{len(kept_before)} heads" + (f", head_mask 0 on heads {cut}" if cut else "")
+    return (f"your pruned layer does not compute what the layer given does {masked_heads}: attention_forward on "
+            f"your pruned weights ({len(kept_after)} heads) and on the weights given ({given}) differ on the same "
+            f"input (batch {batch}, seq {seq}):\n{problem}\n{why}")
+
+
+def run_pruned_attention(student, reference, cases, rng):
+    """Pruning a head must change the layer's output exactly as masking it to 0 does: the dense
+    bias stays, and a masked head adds nothing to the context the dense projection reads."""
+    results = []
+    for case in cases:
+        try:
+            problem = _pruned_attention(student, reference, case, rng)
+        except Exception as error:  # a result of the wrong kind that broke the check (or the reference failed)
+            problem = f"could not check the result: {type(error).__name__}: {error}"
+        results.append(CaseResult(with_shapes(case, "prune_attention_heads"), problem is None, problem or ""))
     return results

@@ -45,6 +45,8 @@ REFERENCE = {
     "mse_backward": "tinyalbert.nn.losses:mse_backward",
     "bce_with_logits_forward": "tinyalbert.nn.losses:bce_with_logits_forward",
     "bce_with_logits_backward": "tinyalbert.nn.losses:bce_with_logits_backward",
+    # model surgery
+    "prune_attention_heads": "tinyalbert.weights:prune_attention_heads",
     # text preprocessing and pretraining data
     "preprocess_text": "tinyalbert.tokenizer.text:preprocess_text",
     "_split_digit_comma": "tinyalbert.tokenizer.albert:AlbertTokenizer._split_digit_comma",
