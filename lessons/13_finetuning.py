@@ -23,6 +23,8 @@
 # - derive the gradient of each fine-tuning loss with respect to the logits (cross-entropy, mean
 #   squared error, binary cross-entropy with logits, and the span loss of question answering with
 #   its clamp-and-ignore rule) and check it by finite differences;
+# - split a context longer than the model's positions into overlapping windows, label each one, and
+#   pick one answer across them, as Transformers' `run_qa.py` does;
 # - see where each head's gradient enters the body, and check the whole model's gradient against
 #   torch autograd;
 # - fine-tune `tinyalbert-mini` on a small task and measure what pretraining buys on words the task
@@ -50,7 +52,7 @@ from tinyalbert.nn import heads, losses
 from tinyalbert.train import optim
 
 FULL = os.environ.get("LESSONS_FULL") == "1"
-STEPS = {"pretrained": 150 if FULL else 60, "from scratch": 300 if FULL else 160}  # fine-tuning steps (section 6)
+STEPS = {"pretrained": 150 if FULL else 60, "from scratch": 300 if FULL else 160}  # fine-tuning steps (section 7)
 SEEDS = (0, 1, 2) if FULL else (0,)
 rng = np.random.default_rng(0)
 
@@ -315,7 +317,255 @@ gradcheck.check_gradients(span_loss, {"start": start_logits.copy(), "end": end_l
 print("span-loss gradient by hand == finite differences")
 
 # %% [markdown]
-# ## 5. Where the gradient enters the body
+# ## 5. Question answering over long contexts: overlapping windows
+#
+# A question-answering input is `[CLS] question [SEP] context [SEP]`, and `tinyalbert-mini` has
+# 128 positions (`max_position_embeddings`, printed below): a question of $q$ pieces leaves
+# $W = 128 - q - 3$ for the context. Many SQuAD paragraphs are longer. Truncated, a context keeps
+# its first $W$ pieces, and an answer past them teaches the model nothing (section 4: its positions
+# are past the end, and ignored) or, labelled [CLS] as run_qa labels a window without the answer,
+# teaches it that the question has no answer; at evaluation the model never sees the rest. Here
+# is a handwritten paragraph with six questions on it.
+
+# %%
+from tinyalbert.finetune_loop import MAX_ANSWER_LENGTH, N_BEST_SIZE, best_answer, span_candidates, span_text
+from tinyalbert.task_data import (
+    DOC_STRIDE, answer_pieces, context_words, default_doc_stride, encode_question, window_starts,
+)
+
+QA_CONTEXT = (
+    "Long ago a quiet village stood beside a wide river. The farmers who lived there grew wheat and barley "
+    "on the low fields, and every summer they sold sweet plums at the market in the town across the water. "
+    "The oldest house in the village belonged to a miller named Tomas who had built a wooden mill where the "
+    "river bends to the east. Each morning his daughter rowed a small boat to the far bank to fetch fresh bread. "
+    "One winter the river froze so hard that the children walked across the ice to school, and the miller "
+    "could not turn his wheel for six weeks in a row. When spring came the ice broke with a sound like thunder, "
+    "and the water rose higher than anyone could remember. It carried away the old stone bridge in a single "
+    "night. The daughter of the miller saved a flock of sheep by leading them up the hill behind the church. "
+    "The next year the people built a new bridge of oak wood that was wider and stronger than the first, and "
+    "they named it after the girl who had saved the sheep. Her name was Anna and the bridge still carries her "
+    "name today.")
+QA_ANSWERS = {"What did the farmers grow?": "wheat and barley", "Who built the mill?": "Tomas",
+              "How long could the miller not turn his wheel?": "six weeks",
+              "What did the water carry away?": "the old stone bridge",
+              "What was the new bridge made of?": "oak wood", "What was the girl called?": "Anna"}
+qa_examples = [{"id": f"q{number}", "question": question_text, "context": QA_CONTEXT,
+                "answers": [{"text": answer, "answer_start": QA_CONTEXT.index(answer)}]}
+               for number, (question_text, answer) in enumerate(QA_ANSWERS.items())]
+assert all(QA_CONTEXT.count(answer) == 1 for answer in QA_ANSWERS.values())
+
+MAX_LENGTH = tokenizer.model_max_length  # 128 positions
+assert MAX_LENGTH == models["AlbertForQuestionAnswering"].config.max_position_embeddings
+words = context_words(QA_CONTEXT)  # (first, end) characters of each whitespace-separated word
+word_pieces = [tokenizer.tokenize(QA_CONTEXT[first:end]) for first, end in words]
+context_pieces = [piece for pieces_of_word in word_pieces for piece in pieces_of_word]
+piece_words = [index for index, pieces_of_word in enumerate(word_pieces) for _ in pieces_of_word]
+print(f"the context: {len(words)} words, {len(context_pieces)} pieces; {MAX_LENGTH} positions")
+assert len(qa_examples) == 6
+past_first = 0
+for example in qa_examples:
+    room = MAX_LENGTH - len(tokenizer.tokenize(example["question"])) - 3  # W
+    first, last = answer_pieces(example["answers"][0], words, piece_words)  # the answer's pieces in the context
+    past_first += last >= room
+    print(f"  {example['question']:46s} W = {room}, answer {example['answers'][0]['text']!r:22s} at pieces "
+          f"{first}-{last}{'  past the first window' if last >= room else ''}")
+print(f"{past_first} of {len(qa_examples)} answers end past the first W pieces: truncated, the model never sees them")
+assert past_first > len(qa_examples) / 2
+
+# %% [markdown]
+# Transformers' `run_qa.py` (and `python -m tinyalbert.finetune`) splits such a context into
+# overlapping windows, each its own *feature* `[CLS] question [SEP] window [SEP]`. Neighbours share
+# $S$ pieces, the `--doc-stride` (the overlap, not the step); window $k$ starts at $k(W - S)$, and
+# the last is the first that reaches the end of the context (it may be shorter). A context of
+# $L > W$ pieces therefore needs
+#
+# $$n = 1 + \Big\lceil \frac{L - W}{W - S} \Big\rceil$$
+#
+# windows, and one when $L \le W$. run_qa's default $S$, 128, would leave no new
+# piece in a window of 128 positions: `default_doc_stride` takes less at short lengths (half,
+# and under the room of the longest question; `docs/finetuning.md`), printed below for 128.
+
+# %%
+def my_window_starts(length, width, stride):
+    step = width - stride
+    count = 1 + max(0, -(-(length - width) // step))  # 1 + ceil((L - W) / (W - S)); one window if L <= W
+    return [k * step for k in range(count)]
+
+
+example = qa_examples[3]  # what did the water carry away?
+question_pieces = tokenizer.tokenize(example["question"])
+width, stride = MAX_LENGTH - len(question_pieces) - 3, default_doc_stride(MAX_LENGTH)
+window_firsts = my_window_starts(len(context_pieces), width, stride)
+assert DOC_STRIDE == 128
+print(f"W = {width}, S = default_doc_stride({MAX_LENGTH}) = {stride} (run_qa's default: {DOC_STRIDE}): "
+      f"windows start at pieces {window_firsts}")
+assert window_firsts == window_starts(len(context_pieces), width, stride)
+for length, window_width, overlap in [(118, 118, 60), (119, 118, 60), (0, 10, 3), (50, 10, 1), (50, 10, 9), (1000, 117, 116)]:
+    assert my_window_starts(length, window_width, overlap) == window_starts(length, window_width, overlap)
+
+# %% [markdown]
+# The windows of this question over the context's pieces, the shared pieces hatched, and the
+# answer in red: every piece is in some window, and the answer is whole in more than one.
+
+# %%
+answer_first, answer_last = answer_pieces(example["answers"][0], words, piece_words)
+holders = [k for k, first in enumerate(window_firsts) if first <= answer_first and answer_last < first + width]
+assert len(holders) > 1 and answer_first < window_firsts[3] <= answer_last  # whole in two windows, cut by window 3
+fig, ax = plt.subplots(figsize=(9, 2.6))
+for k, first in enumerate(window_firsts):
+    end = min(first + width, len(context_pieces))
+    ax.barh(k, end - first, left=first, color="tab:blue", alpha=0.35)
+    if k:
+        ax.barh(k, stride, left=first, fill=False, hatch="///", edgecolor="tab:blue", linewidth=0,
+                label="shared with the window before" if k == 1 else None)
+    whole = first <= answer_first and answer_last < end
+    cut = not whole and answer_first < end and answer_last >= first
+    ax.text(end + 2, k, "answer whole" if whole else "answer cut" if cut else "no answer", va="center", fontsize=8)
+ax.axvspan(answer_first, answer_last + 1, color="tab:red", alpha=0.5, label=repr(example["answers"][0]["text"]))
+ax.set_yticks(range(len(window_firsts)), [f"window {k}" for k in range(len(window_firsts))])
+ax.invert_yaxis()
+ax.set(xlim=(0, len(context_pieces) + 45), xlabel="context piece",
+       title=f"{len(window_firsts)} windows of W = {width} pieces, S = {stride} shared")
+ax.legend(loc="lower left", fontsize=8)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **Labels.** run_qa labels each feature on its own: the answer's first and last piece, counted in
+# the feature's tokens (after `[CLS] question [SEP]`), when the answer lies wholly inside the
+# window; [CLS] (0, 0) for both when it does not, whether it is elsewhere or cut by the window's
+# edge. Start and end are labelled together, never one without the other. `encode_question` builds
+# the features of one question; decoding each labelled span gives the answer back.
+
+# %%
+features = encode_question(example, tokenizer, MAX_LENGTH, stride)
+context_start = len(question_pieces) + 2  # [CLS] question [SEP]
+assert len(features) == len(window_firsts)
+for k, (feature, first) in enumerate(zip(features, window_firsts)):
+    window = context_pieces[first:first + width]
+    assert tokenizer.convert_ids_to_tokens(feature["input_ids"][context_start:-1]) == window
+    whole = first <= answer_first and answer_last < first + len(window)
+    expected = (context_start + answer_first - first, context_start + answer_last - first) if whole else (0, 0)
+    label = (feature["start_position"], feature["end_position"])
+    assert label == expected, (k, label, expected)
+    shown = tokenizer.decode(feature["input_ids"][label[0]:label[1] + 1]) if whole else "[CLS]"
+    if whole:
+        assert shown == example["answers"][0]["text"].lower()
+    print(f"window {k}: pieces {first:3d}-{first + len(window) - 1:3d}, {len(feature['input_ids'])} tokens, "
+          f"label {label} -> {shown!r}")
+
+# %% [markdown]
+# When Transformers is installed, its fast tokenizer, converted from the same `spiece.model`
+# (offline), makes the overflowing windows, and run_qa's `prepare_train_features` (condensed below)
+# labels them from character offsets: the same features, token for token, and the same labels, for
+# all six questions.
+
+# %%
+def run_qa_features(fast, example, max_length, doc_stride):
+    """The features and labels of run_qa.py's prepare_train_features for one question, unpadded."""
+    encoded = fast(example["question"].lstrip(), example["context"], truncation="only_second", max_length=max_length,
+                   stride=doc_stride, return_overflowing_tokens=True, return_offsets_mapping=True)
+    answer_start = example["answers"][0]["answer_start"]
+    answer_end = answer_start + len(example["answers"][0]["text"])
+    labels = []
+    for row, offsets in enumerate(encoded["offset_mapping"]):
+        in_context = [i for i, kind in enumerate(encoded.sequence_ids(row)) if kind == 1]
+        if not (offsets[in_context[0]][0] <= answer_start and offsets[in_context[-1]][1] >= answer_end):
+            labels.append((0, 0))  # not wholly in this window: [CLS]
+            continue
+        labels.append((max(i for i in in_context if offsets[i][0] <= answer_start),
+                       min(i for i in in_context if offsets[i][1] >= answer_end)))
+    return encoded["input_ids"], labels
+
+
+def fast_tokenizer_or_none():
+    """run_qa needs the fast tokenizer (its character offsets); converting it from spiece.model
+    needs protobuf, which a plain `pip install transformers` may lack."""
+    from tinyalbert.hub import resolve_model_dir
+
+    try:
+        return transformers.AlbertTokenizerFast.from_pretrained(resolve_model_dir("tinyalbert-mini"))
+    except ImportError as error:
+        print(f"SKIPPED: the fast tokenizer could not be converted ({error}) - pip install protobuf")
+        return None
+
+
+fast = None if torch is None else fast_tokenizer_or_none()
+if torch is None:
+    print("SKIPPED: transformers is not installed - run_qa's features were not compared.")
+elif fast is not None:
+    feature_count = 0
+    for each in qa_examples:
+        ours = encode_question(each, tokenizer, MAX_LENGTH, stride)
+        their_ids, their_labels = run_qa_features(fast, each, MAX_LENGTH, stride)
+        assert [feature["input_ids"] for feature in ours] == their_ids, each["question"]
+        assert [(feature["start_position"], feature["end_position"]) for feature in ours] == their_labels
+        feature_count += len(ours)
+    print(f"{feature_count} features from {len(qa_examples)} questions: the same token ids and labels as run_qa's")
+
+# %% [markdown]
+# **One answer across the windows.** At evaluation every feature gives start scores $z^s$ and end
+# scores $z^e$. A span from token $i$ to token $j$ scores $z^s_i + z^e_j$, and run_qa's
+# post-processing keeps the best over the spans that
+#
+# - lie in the window's context (not [CLS], the question or the last [SEP]), $i \le j$, and have at
+#   most `max_answer_length` pieces, $j - i + 1 \le 30$;
+# - pair one of the 20 highest starts with one of the 20 highest ends (`n_best_size`);
+#
+# then the best over all the question's features, read back from the context as whole words.
+# The scores are raw logits, not log-probabilities, so windows are compared as they are, without
+# each one's softmax. Below, hand-made scores on the four features: [CLS] scores highest everywhere
+# (an untrained head may well do that); window 0 holds a weaker span; window 1 holds the answer,
+# and around it a start after it and an end before it that score more but pair only backwards;
+# window 2 holds a span that scores more than the answer but is too long. In plain NumPy, as a
+# matrix of every start against every end, then `span_candidates` and `best_answer`:
+
+# %%
+def my_best_span(start_logits, end_logits, context_start, context_length, max_answer_length, n_best=20):
+    """(score, i, j) of the best span of one feature, or None."""
+    scores = start_logits[:, None] + end_logits[None, :]  # (start i, end j)
+    i, j = np.indices(scores.shape)
+    valid = (context_start <= i) & (i <= j) & (j < context_start + context_length) & (j - i + 1 <= max_answer_length)
+    valid &= np.isin(i, np.argsort(start_logits)[-n_best:]) & np.isin(j, np.argsort(end_logits)[-n_best:])
+    if not valid.any():
+        return None
+    best = np.argmax(np.where(valid, scores, -np.inf))
+    return float(scores.flat[best]), *map(int, np.unravel_index(best, scores.shape))
+
+
+noise = np.random.default_rng(13)
+qa_logits = []
+for k, feature in enumerate(features):
+    start_logits, end_logits = noise.normal(0, 1, (2, len(feature["input_ids"])))
+    start_logits[0] = end_logits[0] = 9.0  # [CLS]: never a candidate
+    if k == 0:  # a weaker span
+        start_logits[context_start + 10], end_logits[context_start + 12] = 4.5, 4.5
+    if k == 1:  # the answer, and around it a higher start after it and a higher end before it
+        start_logits[feature["start_position"]], end_logits[feature["end_position"]] = 6.0, 6.0
+        end_logits[feature["start_position"] - 2], start_logits[feature["end_position"] + 2] = 7.0, 7.0
+    if k == 2:  # a span longer than 30 pieces
+        start_logits[context_start + 1], end_logits[context_start + 1 + MAX_ANSWER_LENGTH] = 6.5, 6.5
+    qa_logits.append((start_logits, end_logits))
+
+assert (N_BEST_SIZE, MAX_ANSWER_LENGTH, len(features)) == (20, 30, 4)
+for k, (feature, (start_logits, end_logits)) in enumerate(zip(features, qa_logits)):
+    mine = my_best_span(start_logits, end_logits, context_start, len(feature["piece_words"]), MAX_ANSWER_LENGTH)
+    theirs = max(span_candidates(start_logits, end_logits, context_start, len(feature["piece_words"]),
+                                 MAX_ANSWER_LENGTH), default=None)
+    assert mine == theirs, (k, mine, theirs)
+    print(f"window {k}: best span {mine[1:]} scores {mine[0]:5.2f}: {span_text(feature, QA_CONTEXT, *mine[1:])!r}")
+winner = max(range(len(features)), key=lambda k: my_best_span(*qa_logits[k], context_start,
+                                                             len(features[k]["piece_words"]), MAX_ANSWER_LENGTH)[0])
+answer = best_answer(QA_CONTEXT, features, qa_logits, MAX_ANSWER_LENGTH)
+first_window_only = best_answer(QA_CONTEXT, features[:1], qa_logits[:1], MAX_ANSWER_LENGTH)
+print(f"best across the windows: window {winner}, {answer!r}; from the first window alone: {first_window_only!r}")
+assert winner == 1 and answer == example["answers"][0]["text"] and first_window_only != answer
+unlimited = my_best_span(*qa_logits[2], context_start, len(features[2]["piece_words"]), max_answer_length=MAX_LENGTH)
+print(f"without max_answer_length, window 2 would win: {unlimited[0]:.2f} for {unlimited[2] - unlimited[1] + 1} pieces")
+assert unlimited[0] > my_best_span(*qa_logits[1], context_start, len(features[1]["piece_words"]), MAX_ANSWER_LENGTH)[0]
+
+# %% [markdown]
+# ## 6. Where the gradient enters the body
 #
 # The classification layer's backward is lesson 7's linear backward:
 # $\partial L/\partial x = \partial L/\partial z\, W$. For sequence classification $x$ is the pooled
@@ -403,7 +653,7 @@ for cls, task_labels in tasks.items():
     assert abs(float(loss) - out.loss.item()) < 1e-10 and worst < 1e-8
 
 # %% [markdown]
-# ## 6. Fine-tuning, and what pretraining buys
+# ## 7. Fine-tuning, and what pretraining buys
 #
 # A small task: is a sentence about an animal or about food? Five sentence templates, filled in
 # with animal and food words. The words are split in two: the training sentences use some, the test
@@ -686,7 +936,7 @@ print("-- a copy without the mean (must FAIL):")
 assert not grading.check("bce_with_logits_backward", bce_backward_without_the_mean)
 
 # %% [markdown]
-# **Exercise 3 (no self-check).** In section 6, freeze the body: train only the pooler and the
+# **Exercise 3 (no self-check).** In section 7, freeze the body: train only the pooler and the
 # classifier (give the optimizer only those parameters and their gradients). How close does that
 # "probe" of the pretrained representations come to full fine-tuning on the unseen words, and how
 # does the model from scratch fare when frozen? `optimizer.step` returns only the parameters it was
@@ -699,5 +949,13 @@ assert not grading.check("bce_with_logits_backward", bce_backward_without_the_me
 # longer fit? Start from `from_pretrained("tinyalbert-mini", num_labels=3)`, not from a config a
 # model has already trained with: the first batch writes the problem type it inferred into the
 # config (`config.problem_type`). Count a label as predicted when its logit is above 0, not by argmax.
+#
+# **Exercise 5 (no self-check).** In section 5, count the features of the six questions for every
+# `--doc-stride` $S$ from 1 to $W - 1$, and plot them with the steps of one epoch at `--batch-size 16`
+# ($\lceil \text{features} / 16 \rceil$). Why does the count hardly move for small $S$ and shoot up as $S$
+# nears $W$? With the default $S$, window 3 cuts the answer "the old stone bridge" and is labelled
+# [CLS]: what does that feature teach the model about a half-seen answer, and what would it teach
+# instead if it were labelled with the answer's kept end (and the other end ignored, as section 4's
+# clamp does)?
 #
 # Next: lesson 14 splits the batches of training over several processes.

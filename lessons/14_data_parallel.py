@@ -484,4 +484,4 @@ except NotImplementedError:
 # is each process's share taken from, and why would a share of the rows be wrong there? For
 # question answering, the loss is the mean of two cross-entropies, each over its own count: when
 # could one share per process no longer serve both, and why does the fine-tuning data never
-# produce that case (lesson 13, section 4)?
+# produce that case (lesson 13, sections 4 and 5)?
