@@ -380,14 +380,23 @@ def test_finetune_shards_weighted_by_their_targets_sum_to_the_whole_batch(monkey
                                                          "token_type_ids": np.zeros((7, 2, 6), dtype=np.int64),
                                                          "labels": rng.integers(0, 2, 7)}),
     }
-    for task, (model_class, num_labels, batch) in cases.items():
-        model = model_class(AlbertConfig(num_labels=num_labels, **shape), dtype="float64", seed=1)
+    cases = [(task, model_class, num_labels, None, batch) for task, (model_class, num_labels, batch) in cases.items()]
+    # Text classification's other problem types: float targets, -100.0 among them a value like any other.
+    scores = rng.normal(size=7)
+    scores[2] = -100.0
+    cases += [("text-classification", AlbertForSequenceClassification, 1, "regression", {**common, "labels": scores}),
+              ("text-classification", AlbertForSequenceClassification, 3, "multi_label_classification",
+               {**common, "labels": (rng.random((7, 3)) < 0.4).astype(np.float64)})]
+    for task, model_class, num_labels, problem_type, batch in cases:
+        config = AlbertConfig(num_labels=num_labels, problem_type=problem_type, **shape)
+        model = model_class(config, dtype="float64", seed=1)
         loss, grads = model.loss_and_grads(**batch)
         parts = [data_parallel_loss_and_grads(model, task, batch, Ranks(None, rank, 3, None, 1.0)) for rank in range(3)]
-        assert sum(part_loss for part_loss, _ in parts) == pytest.approx(float(loss), rel=1e-12), task
+        what = f"{task} ({problem_type})" if problem_type else task
+        assert sum(part_loss for part_loss, _ in parts) == pytest.approx(float(loss), rel=1e-12), what
         for name, grad in grads.items():
             np.testing.assert_allclose(sum(part[name] for _, part in parts), grad, rtol=1e-10, atol=1e-15,
-                                       err_msg=f"{task}: {name}")
+                                       err_msg=f"{what}: {name}")
     no_labels = {**common, "labels": np.full_like(ids, -100)}  # one process would give nan: so does the job
     loss, _ = data_parallel_loss_and_grads(AlbertForTokenClassification(AlbertConfig(num_labels=3, **shape)),
                                            "token-classification", no_labels, Ranks(None, 0, 3, None, 1.0))
