@@ -1,6 +1,7 @@
 """`python -m tinyalbert.finetune` on files whose columns have other names than its own: GLUE's
-(sentence1, sentence2, label), CoNLL's from `datasets` (tokens, integer ner_tags); the options
-that name them, the hints of the error for a file read without them, and --resume keeping them."""
+(sentence1, sentence2, integer label), CoNLL's from `datasets` (tokens, integer ner_tags); the
+options that name them and their ids, the hints of the error for a file read without them, and
+--resume keeping them."""
 import csv
 import json
 import warnings
@@ -8,13 +9,15 @@ import warnings
 import numpy as np
 import pytest
 
+import tinyalbert as ta
 from tinyalbert import finetune
-from tinyalbert.finetune_loop import FinetuneArguments
+from tinyalbert.finetune_loop import FinetuneArguments, problem_type_of
 from tinyalbert.task_data import label_list, read_task_file
 
 FRUITS, ANIMALS = ["apple", "banana", "cherry"], ["dog", "cat", "horse"]
 # CoNLL-2003's ner_tags as `datasets` names them (the ClassLabel of the column)
 CONLL_TAG_NAMES = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+MRPC_LABEL_NAMES = ["not_equivalent", "equivalent"]  # GLUE's MRPC labels as `datasets` names them
 
 
 def write_glue_pairs(path, rows=16):
@@ -129,6 +132,96 @@ def test_tag_ids_without_names_are_scored_by_accuracy_with_a_note_saying_how_to_
     assert config["id2label"] == {"0": "0", "1": "1"}
 
 
+def test_a_glue_file_of_label_ids_trains_with_their_names_and_resumes_only_with_them(tmp_path, capsys):
+    train = write_glue_pairs(tmp_path / "mrpc.csv")  # label 0 or 1, as datasets writes MRPC's
+    options = ["--text-column", "sentence1", "--text-pair-column", "sentence2",
+               "--label-names", ",".join(MRPC_LABEL_NAMES)]
+    assert run_finetune("text-classification", train, tmp_path / "out", *options, "--epochs", "2",
+                        "--stop-after", "1") == 0
+    capsys.readouterr()
+    assert saved_args(tmp_path / "out")["label_names"] == MRPC_LABEL_NAMES
+    # --resume refuses other names, or none (the classifier's rows are the classes of the names) ...
+    for names, shown in ((["--label-names", "equivalent,not_equivalent"], "['equivalent', 'not_equivalent']"),
+                         ([], "None")):
+        line = finetune_error(capsys, "text-classification", train, tmp_path, *options[:4], *names,
+                              "--out", str(tmp_path / "out"), "--epochs", "2", "--resume")
+        assert f"--resume: label_names is {shown} but the checkpoint was made with {MRPC_LABEL_NAMES}" in line, line
+    # ... and continues with the same ones.
+    assert run_finetune("text-classification", train, tmp_path / "out", *options, "--epochs", "2", "--resume") == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["best_by"] == "accuracy" and "macro_f1" in summary["best"]
+    config = json.loads((tmp_path / "out" / "best" / "config.json").read_text())
+    assert config["id2label"] == {"0": "not_equivalent", "1": "equivalent"}
+    assert config["label2id"] == {"not_equivalent": 0, "equivalent": 1}
+    assert config["problem_type"] == "single_label_classification"
+    answers = ta.pipeline("text-classification", model=str(tmp_path / "out" / "best"))(
+        [{"text": "apple cherry banana", "text_pair": "dog cat horse"}, "dog horse cat"])
+    assert {answer["label"] for answer in answers} <= set(MRPC_LABEL_NAMES), answers
+
+
+def test_label_names_keep_their_order_and_the_names_no_example_has(tmp_path, capsys):
+    train = tmp_path / "mnli.jsonl"  # MNLI's ids, with no contradiction (2) among them
+    train.write_text("".join(json.dumps({"premise": f"{a} {b}", "hypothesis": f"{b} {a}", "label": int(a in FRUITS)})
+                             + "\n" for a in FRUITS + ANIMALS for b in ANIMALS))
+    names = ["entailment", "neutral", "contradiction"]
+    assert run_finetune("text-classification", train, tmp_path / "out", "--text-column", "premise",
+                        "--text-pair-column", "hypothesis", "--label-names", ",".join(names), "--epochs", "1") == 0
+    config = json.loads((tmp_path / "out" / "best" / "config.json").read_text())
+    assert config["id2label"] == {"0": "entailment", "1": "neutral", "2": "contradiction"}  # not sorted
+
+
+def test_label_ids_are_read_as_their_names_in_csv_jsonl_and_multi_label_lists(tmp_path):
+    train = write_glue_pairs(tmp_path / "mrpc.csv", rows=4)
+    columns = {"text": "sentence1", "text_pair": "sentence2"}
+    rows = list(csv.DictReader(train.open()))
+    examples = read_task_file("text-classification", train, None, columns, None, MRPC_LABEL_NAMES)
+    assert [example["label"] for example in examples] == [MRPC_LABEL_NAMES[int(row["label"])] for row in rows]
+    tagged = tmp_path / "topics.jsonl"  # multi-label: a list of ids, each read as its name
+    tagged.write_text('{"text": "a", "label": [0, 2]}\n{"text": "b", "label": []}\n')
+    examples = read_task_file("text-classification", tagged, label_names=["sports", "politics", "arts"])
+    assert [example["label"] for example in examples] == [["sports", "arts"], []]
+    tagged = tmp_path / "topics.csv"  # and a CSV cell split on --label-separator
+    tagged.write_text("text,label\na,1|0\n")
+    example, = read_task_file("text-classification", tagged, "|", label_names=["sports", "politics"])
+    assert example["label"] == ["politics", "sports"]
+
+
+def test_named_label_ids_make_a_classification_whatever_the_names_look_like(tmp_path):
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\na,0\nb,1\n")
+    given = dict(task="text-classification", model="m", train=str(train), validation=str(train), out="o")
+    args = FinetuneArguments(label_names=["0.5", "1.5"], **given)  # names that would be a regression's targets
+    examples = read_task_file("text-classification", train, label_names=args.label_names)
+    assert [example["label"] for example in examples] == ["0.5", "1.5"]
+    assert problem_type_of(args, examples) == "single_label_classification"
+    args = FinetuneArguments(label_names=("no", "yes"), **given)
+    assert (args.label_names, args.tag_names) == (["no", "yes"], None)  # a list, as state.json holds it
+    with pytest.raises(ValueError, match="label_names must be a list"):
+        FinetuneArguments(label_names="no,yes", **given)
+
+
+@pytest.mark.parametrize("label, expected", [
+    ("2", 'label must be a class id, an integer from 0 to 1 (--label-names names 2 classes), got "2"'),
+    ("-1", 'got "-1"'),
+    ("equivalent", 'got "equivalent" (a name: with --label-names the file holds ids'),
+    ("0.5", 'got "0.5" (a number with a point is a regression\'s target, which has no classes to name)'),
+])
+def test_bad_label_ids_are_refused_with_their_file_line_and_value(tmp_path, capsys, label, expected):
+    train = tmp_path / "mrpc.csv"
+    train.write_text(f"sentence1,sentence2,label\na,b,0\nc,d,{label}\n")
+    line = finetune_error(capsys, "text-classification", train, tmp_path, "--text-column", "sentence1",
+                          "--text-pair-column", "sentence2", "--label-names", ",".join(MRPC_LABEL_NAMES))
+    assert "mrpc.csv, line 3: " in line and expected in line, line
+
+
+def test_bad_label_ids_are_named_by_their_column_and_place_in_a_list(tmp_path, capsys):
+    train = tmp_path / "train.jsonl"
+    train.write_text('{"text": "a", "topics": [0, 1]}\n{"text": "b", "topics": [1, 3]}\n')
+    line = finetune_error(capsys, "text-classification", train, tmp_path, "--label-column", "topics",
+                          "--label-names", "sports,politics")
+    assert "train.jsonl, line 2: topics[1] must be a class id, an integer from 0 to 1" in line and "got \"3\"" in line
+
+
 def test_tag_ids_are_ordered_as_numbers():
     examples = [{"tags": [str(tag) for tag in range(12)]}]
     assert label_list("token-classification", examples) == [str(tag) for tag in range(12)]  # not "0", "1", "10"
@@ -223,6 +316,13 @@ def test_bad_tag_ids_are_refused_with_their_line_and_field(tmp_path, capsys):
     ("token-classification", ["--tag-names", "O,B-PER,O"], "tag_names names 'O' more than once"),
     ("token-classification", ["--tag-names", "O,,B-PER"], "tag_names must be a list of tag names"),
     ("token-classification", ["--tag-names", "O"], "tag_names must name at least 2 tags"),
+    ("token-classification", ["--label-names", "a,b"], "label_names is for text-classification only; "
+                                                        "token-classification has no class ids to name"),
+    ("text-classification", ["--label-names", "no,yes,no"], "label_names names 'no' more than once"),
+    ("text-classification", ["--label-names", "no, ,yes"], "label_names must be a list of class names"),
+    ("text-classification", ["--label-names", "yes"], "label_names must name at least 2 classes"),
+    ("text-classification", ["--label-names", "low,high", "--problem-type", "regression"],
+     "label_names names the classes of a classification; problem_type regression has none"),
 ])
 def test_column_options_are_checked_before_anything_is_read(tmp_path, capsys, task, options, message):
     line = finetune_error(capsys, task, tmp_path / "absent.csv", tmp_path, *options)
@@ -248,10 +348,14 @@ def test_a_checkpoint_from_before_the_column_options_resumes_with_the_default_co
     assert run_finetune("text-classification", train, out, "--epochs", "2", "--stop-after", "1") == 0
     state_path = out / "checkpoint" / "state.json"
     state = json.loads(state_path.read_text())
-    for name in ("text_column", "text_pair_column", "label_column", "tokens_column", "tags_column", "tag_names"):
+    for name in ("text_column", "text_pair_column", "label_column", "tokens_column", "tags_column", "tag_names",
+                 "label_names"):
         del state["args"][name]  # as a checkpoint saved before they were recorded
     state_path.write_text(json.dumps(state))
     line = finetune_error(capsys, "text-classification", train, tmp_path, "--text-column", "sentence",
                           "--out", str(out), "--epochs", "2", "--resume")
     assert "text_column is 'sentence' but the checkpoint was made with 'text'" in line, line
+    line = finetune_error(capsys, "text-classification", train, tmp_path, "--label-names", "fruit,animal",
+                          "--out", str(out), "--epochs", "2", "--resume")
+    assert "label_names is ['fruit', 'animal'] but the checkpoint was made with None" in line, line
     assert run_finetune("text-classification", train, out, "--epochs", "2", "--resume") == 0

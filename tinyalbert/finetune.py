@@ -3,7 +3,8 @@
 Tasks and files (see `tinyalbert.task_data` for the fields):
   text-classification    CSV or JSONL: text [, text_pair], label (a class, a number for a regression,
                          or a list of classes for a multi-label classification); columns of other
-                         names with --text-column, --text-pair-column, --label-column
+                         names with --text-column, --text-pair-column, --label-column; integer
+                         class ids (GLUE's labels) named with --label-names
   token-classification   JSONL: tokens, tags (BIO tags for the entity F1; other tags: tag accuracy;
                          integer tag ids named with --tag-names); --tokens-column, --tags-column
   question-answering     SQuAD v1.1 JSON
@@ -53,7 +54,8 @@ examples:
       --train tags.csv --validation tags-dev.csv --out runs/tags --label-separator "|"   # sports|politics
   python -m tinyalbert.finetune --task text-classification --model tinyalbert-mini \\
       --train mrpc-train.csv --validation mrpc-dev.csv --out runs/mrpc \\
-      --text-column sentence1 --text-pair-column sentence2   # GLUE's columns: sentence1,sentence2,label
+      --text-column sentence1 --text-pair-column sentence2 \\
+      --label-names not_equivalent,equivalent   # GLUE's columns: sentence1,sentence2,label (0 or 1)
   python -m tinyalbert.finetune --task token-classification --model tinyalbert-mini \\
       --train conll-train.jsonl --validation conll-dev.jsonl --out runs/ner --tags-column ner_tags \\
       --tag-names O,B-PER,I-PER,B-ORG,I-ORG,B-LOC,I-LOC,B-MISC,I-MISC   # CoNLL-2003 from datasets
@@ -152,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "ner_tags: O,B-PER,I-PER,B-ORG,I-ORG,B-LOC,I-LOC,B-MISC,I-MISC); the names become the "
                              "model's labels, and BIO names give entity scores. Without it, integer tags are "
                              "names of their own (\"3\"), scored by tag accuracy alone")
+    parser.add_argument("--label-names", type=_names, metavar="NAME,NAME,...",
+                        help="text-classification: the name of each class id, in order, for a file whose labels "
+                             "are integers (the datasets library writes GLUE's so, MRPC's: "
+                             "not_equivalent,equivalent; SST-2's: negative,positive); the names become the "
+                             "model's labels, in this order, and the pipeline answers them. Each label must then "
+                             "be an id (multi-label: a list of ids); not for a regression. Without it, integer "
+                             "labels are names of their own (\"1\")")
     parser.add_argument("--seed", type=_checked("seed"), default=defaults["seed"])
     parser.add_argument("--backend", choices=("numpy", "cupy"), default=defaults["backend"])
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options and train file; "

@@ -89,6 +89,7 @@ class FinetuneArguments:
     tokens_column: str | None = None  # token classification
     tags_column: str | None = None  # token classification
     tag_names: list[str] | None = None  # token classification: the name of each tag id, for integer tags
+    label_names: list[str] | None = None  # text classification: the name of each class id, for integer labels
     seed: int = 0
     backend: str = "numpy"
     resume: bool = False
@@ -113,8 +114,9 @@ class FinetuneArguments:
             check_label_separator(self.task, self.label_separator, self.problem_type)
         for name, column in checked_columns(self.task, {name: getattr(self, name) for name in COLUMN_FIELDS}).items():
             setattr(self, name, column)
-        if self.tag_names is not None:
-            self.tag_names = checked_tag_names(self.task, self.tag_names)
+        for name in ID_NAMES:
+            if getattr(self, name) is not None:
+                setattr(self, name, checked_id_names(name, self.task, getattr(self, name), self.problem_type))
         for name in (*INTEGER_MINIMUMS, *NUMBER_LIMITS):
             if not (name in ("stop_after", "doc_stride") and getattr(self, name) is None):  # None: unset
                 setattr(self, name, checked_field(name, getattr(self, name)))
@@ -185,29 +187,46 @@ def columns_of(args: FinetuneArguments) -> dict:
     return {field: getattr(args, name) for name, (task, field) in COLUMN_FIELDS.items() if task == args.task}
 
 
-def checked_tag_names(task: str, names) -> list[str]:
-    """--tag-names, the name of each tag id in order (the ClassLabel names of a `datasets` column
-    such as CoNLL's ner_tags): for token classification, at least two, each a non-empty text,
-    none twice (two ids of one name would be one tag the model learns twice)."""
-    if task != "token-classification":
-        raise ValueError(f"tag_names is for token-classification only; {task} has no tag ids to name")
+# The fields of FinetuneArguments that name the ids of a file's integer labels or tags, in order
+# (the ClassLabel names of a `datasets` column: GLUE's label, CoNLL's ner_tags), each with its
+# task and what it names.
+ID_NAMES = {"tag_names": ("token-classification", "tag"), "label_names": ("text-classification", "class")}
+
+
+def checked_id_names(field: str, task: str, names, problem_type: str | None = None) -> list[str]:
+    """--tag-names or --label-names (`field`, ID_NAMES), the name of each id in order: for its
+    task only, at least two, each a non-empty text, none twice (two ids of one name would be one
+    class the model learns twice). --label-names names the classes of a classification: a
+    regression (`problem_type`) has none."""
+    owner, kind = ID_NAMES[field]
+    if task != owner:
+        raise ValueError(f"{field} is for {owner} only; {task} has no {kind} ids to name")
+    if problem_type == "regression":
+        raise ValueError(f"{field} names the classes of a classification; problem_type regression has none (its "
+                         "labels are numbers, learned as they are)")
     if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) and name.strip() for name in names):
-        raise ValueError(f"tag_names must be a list of tag names (non-empty texts), got {names!r}")
+        raise ValueError(f"{field} must be a list of {kind} names (non-empty texts), got {names!r}")
     repeated = sorted({name for name in names if list(names).count(name) > 1})
     if repeated:
-        raise ValueError(f"tag_names names {', '.join(map(repr, repeated))} more than once; each id needs a name "
+        raise ValueError(f"{field} names {', '.join(map(repr, repeated))} more than once; each id needs a name "
                          "of its own")
     if len(names) < 2:
-        raise ValueError(f"tag_names must name at least 2 tags, got {list(names)!r}")
+        raise ValueError(f"{field} must name at least 2 {kind}{'es' if kind == 'class' else 's'}, "
+                         f"got {list(names)!r}")
     return list(names)  # a list, as state.json gives it back, so that --resume compares like with like
 
 
 def problem_type_of(args: FinetuneArguments, train_examples: list[dict]) -> str | None:
     """The problem type of a text classification (None for the other tasks): --problem-type when
     given, else what the train file's labels make it (`problem_type_of_labels`: multi-label for
-    lists of labels, regression for numbers with decimals, as run_classification.py decides)."""
+    lists of labels, regression for numbers with decimals, as run_classification.py decides).
+    With --label-names the labels were class ids, read as names: a classification, whatever the
+    names look like (names such as 0.5 and 1.5 are not a regression's targets)."""
     if args.task != "text-classification":
         return None
+    if args.problem_type is None and args.label_names is not None:
+        multi_label = isinstance(train_examples[0]["label"], list)
+        return "multi_label_classification" if multi_label else "single_label_classification"
     return args.problem_type or problem_type_of_labels(args.train, train_examples)
 
 
@@ -216,8 +235,9 @@ def load_data(args: FinetuneArguments, tokenizer):
     labels: the class names or tags, None for a regression (`problem_type_of`) and for the tasks
     without a label list (question answering, multiple choice)."""
     columns = columns_of(args)
-    train_examples = read_task_file(args.task, args.train, args.label_separator, columns, args.tag_names)
-    validation_examples = read_task_file(args.task, args.validation, args.label_separator, columns, args.tag_names)
+    names = (args.tag_names, args.label_names)  # of tag or class ids, for the task's files that hold ids
+    train_examples = read_task_file(args.task, args.train, args.label_separator, columns, *names)
+    validation_examples = read_task_file(args.task, args.validation, args.label_separator, columns, *names)
     problem_type = problem_type_of(args, train_examples)
     if problem_type is not None:
         because = "--problem-type is" if args.problem_type else f"the labels of {args.train} make the problem"
@@ -228,8 +248,12 @@ def load_data(args: FinetuneArguments, tokenizer):
     tagged = args.task == "token-classification" or problem_type in ("single_label_classification",
                                                                      "multi_label_classification")
     labels = label_list(args.task, train_examples) if tagged else None
-    if args.tag_names is not None:  # every id's name, in the dataset's order, as run_ner.py keeps a ClassLabel's
+    # Every id's name, in the dataset's order, as run_ner.py and run_glue.py keep a ClassLabel's:
+    # names no training example has too, so that the model's id of a class is the file's.
+    if args.tag_names is not None:
         labels = args.tag_names
+    if args.label_names is not None:
+        labels = args.label_names
     if labels is not None and len(labels) < 2:  # one label would make a regression model, always "right"
         kind = "label" if args.task == "text-classification" else "tag"
         found = f"only 1 distinct {kind} ({labels[0]!r})" if labels else "no label in any example's list"
@@ -542,11 +566,11 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
         if saved.get(name, getattr(args, name)) != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with "
                              f"{saved[name]!r}")
-    # Absent from checkpoints made before the column options and --tag-names: those read the
-    # default columns of their task, and integer tags as names.
+    # Absent from checkpoints made before the column options, --tag-names and --label-names: those
+    # read the default columns of their task, and integer tags and labels as names.
     made_before = {name: DEFAULT_COLUMNS[task][field] if task == args.task else None
                    for name, (task, field) in COLUMN_FIELDS.items()}
-    for name, before in {**made_before, "tag_names": None}.items():
+    for name, before in {**made_before, **dict.fromkeys(ID_NAMES)}.items():
         if saved.get(name, before) != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with "
                              f"{saved.get(name, before)!r}")

@@ -8,6 +8,8 @@ Files (every problem is a ValueError naming the file, the line or record, and th
 - token-classification: JSONL; fields `tokens` (a list of at least one word) and `tags` (one
   tag per word, BIO tags such as `B-PER`, `I-PER`, `O` for the entity F1; or integer tag ids,
   as `datasets` writes CoNLL's `ner_tags`, read as their names when the caller has them).
+  Labels that are integer class ids, as `datasets` writes GLUE's (MRPC's 0 and 1), are read as
+  their names when the caller has them, as tags are.
   The fields of these two tasks may come from columns of other names (`DEFAULT_COLUMNS`): GLUE's
   `sentence1`, `sentence2`, `label`; CoNLL's `tokens`, `ner_tags`.
 - question-answering: SQuAD v1.1 JSON (`data` -> `paragraphs` -> `context`, `qas` -> `id`,
@@ -203,6 +205,34 @@ def _named_tags(tags, name: str, tag_names: list[str], where: str) -> list[str]:
     return [tag_names[tag] for tag in tags]
 
 
+def _named_label(label: str | list[str], name: str, label_names: list[str], where: str) -> str | list[str]:
+    """A text-classification label of class ids read as their names, `label_names[id]`: a label
+    column of integers, as `datasets` writes a ClassLabel column such as GLUE's (MRPC's 0 and 1),
+    whose names live in the dataset, not the file. `label`: the value of column `name` as
+    `_class_label` gives it, the id as text ("1": a CSV cell or a JSON integer), or the ids of a
+    multi-label example as a list. Only ids are read, never names: a label would be ambiguous
+    where the names are numbers themselves (star ratings named 1 to 5 are ids 0 to 4), and a
+    file of names is read as it is, without names given."""
+    if isinstance(label, list):
+        return [_named_class(one, label_names, f"{name}[{index}]", where) for index, one in enumerate(label)]
+    return _named_class(label, label_names, name, where)
+
+
+def _named_class(label: str, label_names: list[str], name: str, where: str) -> str:
+    """The name of one class id (`_named_label`); `name`: where it is in the record ("label",
+    "label[1]"), for the error."""
+    if INTEGER.fullmatch(label.strip()) and 0 <= int(label) < len(label_names):
+        return label_names[int(label)]
+    if is_decimal_label(label):  # what would make a regression without the names
+        why = " (a number with a point is a regression's target, which has no classes to name)"
+    elif label in label_names:
+        why = " (a name: with --label-names the file holds ids; without it, labels are read as names)"
+    else:
+        why = ""
+    raise ValueError(f"{where}: {name} must be a class id, an integer from 0 to {len(label_names) - 1} "
+                     f"(--label-names names {len(label_names)} classes), got {json.dumps(label)}{why}")
+
+
 def _class_label(label, where: str, separator: str | None = None) -> str | list[str]:
     """A text-classification label: a class name or a number as text (a class number, or the
     target of a regression, such as 3.8), or the class names of a multi-label example as a list
@@ -260,13 +290,14 @@ def _answer_index(answer, choices: list[str], where: str) -> int:
 
 
 def read_task_file(task: str, path, label_separator: str | None = None, columns: dict | None = None,
-                   tag_names: list[str] | None = None) -> list[dict]:
+                   tag_names: list[str] | None = None, label_names: list[str] | None = None) -> list[dict]:
     """The examples of `path` for `task`, checked: dicts with the fields listed above.
     `label_separator`: text classification only, the separator a label text is split on into
     the class names of a multi-label example (`_class_label`). `columns`: the column to read a
     field from, where it is not the field's own name (`DEFAULT_COLUMNS`), such as {"text":
     "sentence1", "text_pair": "sentence2"}. `tag_names`: token classification only, the name of
-    each tag id, for a file whose tags are integers; without it, integer tags are names ("3")."""
+    each tag id, for a file whose tags are integers; without it, integer tags are names ("3").
+    `label_names`: text classification only, the same for class ids (`_named_label`)."""
     if task == "question-answering":
         return read_squad(path)
     records = read_records(path)
@@ -277,7 +308,7 @@ def read_task_file(task: str, path, label_separator: str | None = None, columns:
     for line, record in records:
         where = f"{path}, line {line}"
         if task == "text-classification":
-            example = _text_classification_example(record, columns, label_separator, where)
+            example = _text_classification_example(record, columns, label_separator, label_names, where)
         elif task == "token-classification":
             example = _tagged_words_example(record, columns, tag_names, where)
         else:
@@ -297,16 +328,20 @@ def read_task_file(task: str, path, label_separator: str | None = None, columns:
     return examples
 
 
-def _text_classification_example(record: dict, columns: dict, separator: str | None, where: str) -> dict:
-    """The text, the second text or None, and the label of one record. The default second-text
-    column, text_pair, may be left out (a file of single texts); one named otherwise must be in
-    every record, so that a misspelt name is an error rather than a run on single texts."""
+def _text_classification_example(record: dict, columns: dict, separator: str | None,
+                                 label_names: list[str] | None, where: str) -> dict:
+    """The text, the second text or None, and the label of one record: a label of class ids is
+    read as `label_names` when given (`_named_label`). The default second-text column, text_pair,
+    may be left out (a file of single texts); one named otherwise must be in every record, so
+    that a misspelt name is an error rather than a run on single texts."""
     task = "text-classification"
     text = _as_text(_column(record, task, "text", columns, where), columns["text"], where)
     pair_is_optional = columns["text_pair"] == DEFAULT_COLUMNS[task]["text_pair"]
     pair = record.get(columns["text_pair"]) if pair_is_optional else _column(record, task, "text_pair", columns, where)
     pair = None if pair in (None, "") else _as_text(pair, columns["text_pair"], where)  # "": a CSV's empty cell
     label = _class_label(_column(record, task, "label", columns, where), where, separator)
+    if label_names is not None:
+        label = _named_label(label, columns["label"], label_names, where)
     return {"text": text, "text_pair": pair, "label": label}
 
 
