@@ -325,6 +325,7 @@ def test_the_gradients_of_a_multi_label_step_are_transformers(tmp_path):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     import test_grad_parity as helpers
+    from test_finetune_regression import assert_step_matches_autograd
     from tinyalbert.finetune_loop import FinetuneArguments, load_data, model_overrides, problem_type_of
     from tinyalbert.task_data import collate
     from tinyalbert.task_models import TASK_CLASSES
@@ -356,17 +357,7 @@ def test_the_gradients_of_a_multi_label_step_are_transformers(tmp_path):
     assert batch["labels"].tolist() == [[1, 0, 1], [0, 0, 0], [1, 1, 1], [0, 1, 0]]
     assert batch["attention_mask"].min() == 0 and batch["token_type_ids"].max() == 1  # padding and pairs
 
-    reference.zero_grad(set_to_none=True)
-    torch_batch = {name: torch.tensor(value) for name, value in batch.items()}
-    torch_batch["labels"] = torch_batch["labels"].double()  # the same float32 values, as the model casts them
-    loss = reference(**torch_batch).loss
-    loss.backward()
-    assert reference.config.problem_type == "multi_label_classification"
-    expected = {name: np.zeros(tuple(p.shape)) if p.grad is None else p.grad.detach().numpy()
-                for name, p in reference.named_parameters()}
-    ours_loss, grads = model.loss_and_grads(**batch)
-    helpers.assert_loss_matches(ours_loss, loss.item(), "float64")
-    helpers.assert_gradients_match(grads, expected, "float64")
-    logits = reference(**{k: v for k, v in torch_batch.items() if k != "labels"}).logits.detach().numpy()
+    ours_loss = assert_step_matches_autograd(reference, model, batch, "multi_label_classification")
+    logits = reference(**{k: torch.tensor(v) for k, v in batch.items() if k != "labels"}).logits.detach().numpy()
     manual = np.mean(np.logaddexp(0, logits) - batch["labels"] * logits)  # BCE with logits, by hand
     assert float(ours_loss) == pytest.approx(manual, rel=1e-10)

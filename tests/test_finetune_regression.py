@@ -271,7 +271,7 @@ def test_the_gradients_of_a_regression_step_are_transformers(tmp_path):
     builds for it from a checkpoint, and the loss and gradients of its step, against Transformers'
     AlbertForSequenceClassification with num_labels=1 (whose forward infers regression) under
     torch autograd, in float64."""
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     import test_grad_parity as helpers
     from tinyalbert.finetune_loop import load_data, model_overrides, problem_type_of
@@ -300,17 +300,28 @@ def test_the_gradients_of_a_regression_step_are_transformers(tmp_path):
     assert batch["labels"].dtype == np.float32 and list(batch["labels"]) == list(np.float32([3.8, 0.1, 2.45]))
     assert batch["attention_mask"].min() == 0 and batch["token_type_ids"].max() == 1  # padding and pairs
 
+    assert_step_matches_autograd(reference, model, batch, "regression")
+
+
+def assert_step_matches_autograd(reference, model, batch: dict, problem_type: str):
+    """Our loss and gradients on `batch` (float targets: a regression's scores or multi-hot
+    rows) against torch autograd on Transformers' model, in float64; returns our loss."""
+    import torch
+
+    import test_grad_parity as helpers
+
     reference.zero_grad(set_to_none=True)
     torch_batch = {name: torch.tensor(value) for name, value in batch.items()}
     torch_batch["labels"] = torch_batch["labels"].double()  # the same float32 values, as the model casts them
     loss = reference(**torch_batch).loss
     loss.backward()
-    assert reference.config.problem_type == "regression"
+    assert reference.config.problem_type == problem_type
     expected = {name: np.zeros(tuple(p.shape)) if p.grad is None else p.grad.detach().numpy()
                 for name, p in reference.named_parameters()}
     ours_loss, grads = model.loss_and_grads(**batch)
     helpers.assert_loss_matches(ours_loss, loss.item(), "float64")
     helpers.assert_gradients_match(grads, expected, "float64")
+    return ours_loss
 
 
 def test_a_problem_type_in_the_models_config_does_not_change_how_other_tasks_predict():

@@ -3,8 +3,6 @@ hidden copies, paragraphs that cannot be cut into sentences) and a Ctrl-C that s
 
 Tiny runs: the corpus, tokenizer and config of `test_trainer`, a few steps each.
 """
-import json
-
 import pytest
 
 from tinyalbert import pretrain
@@ -12,20 +10,9 @@ from tinyalbert.train import trainer as trainer_module
 from tinyalbert.train.checkpoints import CHECKPOINT_DIR, read_trainer_state
 from tinyalbert.train.text import read_documents
 
-from test_trainer import TINY_CONFIG, write_corpus
+import test_trainer
 
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    from tinyalbert.tokenizer import AlbertTokenizer, train_sentencepiece
-
-    root = tmp_path_factory.mktemp("audit")
-    corpus = write_corpus(root / "corpus.txt")
-    model_file = train_sentencepiece(corpus, root / "tok" / "spiece", 64, seed=0, hard_vocab_limit=False)
-    AlbertTokenizer(model_file).save_pretrained(root / "tok")
-    config = root / "tiny_config.json"
-    config.write_text(json.dumps(TINY_CONFIG), encoding="utf-8")
-    return {"root": root, "corpus": corpus, "tokenizer": root / "tok", "config": config}
+workspace = test_trainer.workspace  # the same fixture: corpus, tokenizer directory and tiny config.json
 
 
 def options(workspace, out, corpus=None):
