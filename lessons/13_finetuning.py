@@ -328,7 +328,7 @@ print("span-loss gradient by hand == finite differences")
 # is a handwritten paragraph with six questions on it.
 
 # %%
-from tinyalbert.finetune_loop import MAX_ANSWER_LENGTH, N_BEST_SIZE, best_answer, span_candidates, span_text
+from tinyalbert.qa_answers import MAX_ANSWER_LENGTH, N_BEST_SIZE, best_answer, span_candidates, span_text
 from tinyalbert.task_data import (
     DOC_STRIDE, answer_pieces, context_words, default_doc_stride, encode_question, window_starts,
 )

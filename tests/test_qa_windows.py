@@ -84,7 +84,7 @@ def test_an_answer_cut_by_a_windows_edge_points_at_cls_in_that_window(tokenizer)
 
 def test_the_evaluation_picks_the_answer_from_the_window_that_holds_it(tokenizer):
     # No model: logits that favour a span of the second window over a weaker one in the first.
-    from tinyalbert.finetune_loop import squad_predictions
+    from tinyalbert.qa_answers import squad_predictions
     from tinyalbert.task_data import encode_question
 
     rng = np.random.default_rng(0)
@@ -115,7 +115,7 @@ def test_the_evaluation_picks_the_answer_from_the_window_that_holds_it(tokenizer
 
 
 def test_the_best_span_respects_max_answer_length_and_n_best(tokenizer):
-    from tinyalbert.finetune_loop import best_answer, span_candidates
+    from tinyalbert.qa_answers import best_answer, span_candidates
     from tinyalbert.task_data import encode_question
 
     context = "one two three four five six seven"

@@ -32,6 +32,7 @@ from .backend import asarray, to_numpy
 from .cli import UsageError, check_backend_available, directory_path_problem
 from .jsonfile import read_json_object
 from .metrics import accuracy, entity_scores, macro_f1, multi_label_scores, regression_scores, squad_scores
+from .qa_answers import MAX_ANSWER_LENGTH, squad_predictions
 from .task_data import (DEFAULT_COLUMNS, IGNORE_INDEX, all_integers, check_label_kinds, class_names, collate,
                         default_doc_stride, encode_examples, label_list, label_number, multi_hot,
                         problem_type_of_labels, read_task_file, regression_targets, shortest_max_length)
@@ -48,9 +49,6 @@ MAIN_METRIC = {"text-classification": "accuracy", "token-classification": "f1",
 # run_classification.py reports for it.
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
 BEST_BY_PROBLEM_TYPE = {"regression": "pearson", "multi_label_classification": "micro_f1"}
-# run_qa.py's post-processing: the n_best_size highest start and end logits of each feature
-# are paired into candidate answers of at most max_answer_length tokens.
-N_BEST_SIZE, MAX_ANSWER_LENGTH = 20, 30
 CHECKPOINT, BEST, STATE_FILE, OPTIMIZER_FILE = "checkpoint", "best", "state.json", "optimizer.npz"
 METRICS_FILE, CURVES_FILE = "metrics.jsonl", "curves.png"
 # The options a resumed run must share with the checkpoint, and what --resume reads from state.json.
@@ -332,55 +330,6 @@ def main_metric(task: str, labels, problem_type: str | None = None) -> str:
 
 def model_inputs(batch: dict) -> dict:
     return {name: batch[name] for name in ("input_ids", "attention_mask", "token_type_ids")}
-
-
-def span_candidates(start_logits, end_logits, context_start: int, context_length: int, max_answer_length: int,
-                    n_best_size: int = N_BEST_SIZE) -> list[tuple[float, int, int]]:
-    """(score, start, end) of the answers one feature proposes, as run_qa.py's post-processing
-    (utils_qa.postprocess_qa_predictions) finds them: each of the `n_best_size` highest start
-    logits paired with each of the `n_best_size` highest end logits (both (seq,), over the
-    feature's tokens), kept when both lie in its context, the tokens [context_start,
-    context_start + context_length), the end is not before the start and the span has at most
-    `max_answer_length` tokens. The score is start logit + end logit."""
-    starts = np.argsort(start_logits)[-1:-n_best_size - 1:-1]
-    ends = np.argsort(end_logits)[-1:-n_best_size - 1:-1]
-    context_end = context_start + context_length
-    return [(float(start_logits[s] + end_logits[e]), int(s), int(e)) for s in starts for e in ends
-            if context_start <= s <= e < context_end and e - s + 1 <= max_answer_length]
-
-
-def span_text(feature: dict, context: str, start: int, end: int) -> str:
-    """The context's text for the tokens start..end of `feature`: from the first character of
-    the start token's word to the last of the end token's word (answers are whole words)."""
-    first_word = feature["piece_words"][start - feature["context_start"]]
-    last_word = feature["piece_words"][end - feature["context_start"]]
-    return context[feature["word_spans"][first_word][0]:feature["word_spans"][last_word][1]]
-
-
-def best_answer(context: str, features: list[dict], logits: list[tuple], max_answer_length: int,
-                n_best_size: int = N_BEST_SIZE) -> str:
-    """The answer to one question from all its features (its context's windows) and their
-    (start_logits, end_logits): the candidate of highest score across them (`span_candidates`;
-    the first one on a tie), as text; "" when no feature proposes one (run_qa.py writes the
-    placeholder "empty" then; either scores 0 against a SQuAD answer)."""
-    answer, best_score = "", -math.inf
-    for feature, (start_logits, end_logits) in zip(features, logits):
-        for score, start, end in span_candidates(start_logits, end_logits, feature["context_start"],
-                                                 len(feature["piece_words"]), max_answer_length, n_best_size):
-            if score > best_score:
-                answer, best_score = span_text(feature, context, start, end), score
-    return answer
-
-
-def squad_predictions(examples: list[dict], features: list[dict], logits: list[tuple], max_answer_length: int) -> dict:
-    """{question id: answer text}, one answer per question whatever its number of features:
-    each question's features (those with its id) are gathered and `best_answer` picks across them."""
-    features_of = {example["id"]: [] for example in examples}
-    for index, feature in enumerate(features):
-        features_of[feature["id"]].append(index)
-    return {example["id"]: best_answer(example["context"], [features[i] for i in features_of[example["id"]]],
-                                       [logits[i] for i in features_of[example["id"]]], max_answer_length)
-            for example in examples}
 
 
 def predict_batch(task: str, model, examples: list[dict], batch: dict):
