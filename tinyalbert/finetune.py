@@ -102,8 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train", required=True, metavar="FILE")
     parser.add_argument("--validation", required=True, metavar="FILE")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory (best/, checkpoint/, metrics.jsonl)")
-    parser.add_argument("--epochs", type=_checked("epochs"), default=defaults["epochs"], metavar="N")
-    parser.add_argument("--batch-size", type=_checked("batch_size"), default=defaults["batch_size"], metavar="B")
+    parser.add_argument("--epochs", type=_checked("epochs"), default=defaults["epochs"], metavar="N",
+                        help="passes over --train, each ended by an evaluation on --validation (default: %(default)s)")
+    parser.add_argument("--batch-size", type=_checked("batch_size"), default=defaults["batch_size"], metavar="B",
+                        help="examples per optimizer step (default: %(default)s)")
     parser.add_argument("--lr", type=_checked("lr"), default=defaults["lr"], help="peak learning rate (default: %(default)s)")
     parser.add_argument("--warmup-ratio", type=_checked("warmup_ratio"), default=defaults["warmup_ratio"], metavar="F",
                         help="share of the steps spent warming up, then linear decay to 0 (default: %(default)s)")
@@ -161,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "model's labels, in this order, and the pipeline answers them. Each label must then "
                              "be an id (multi-label: a list of ids); not for a regression. Without it, integer "
                              "labels are names of their own (\"1\")")
-    parser.add_argument("--seed", type=_checked("seed"), default=defaults["seed"])
+    parser.add_argument("--seed", type=_checked("seed"), default=defaults["seed"],
+                        help="seeds the shuffling, the dropout and a new head's weights (default: %(default)s)")
     parser.add_argument("--backend", choices=("numpy", "cupy"), default=defaults["backend"])
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options and train file; "
                         "the model and tokenizer come from the checkpoint)")

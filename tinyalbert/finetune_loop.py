@@ -315,7 +315,7 @@ def tags_note(labels: list[str]) -> str:
                 "there are no entities to score: the best epoch is the one with the highest tag accuracy; pass "
                 "--tag-names with the name of each id in order (CoNLL-2003's ner_tags: "
                 "O,B-PER,I-PER,B-ORG,I-ORG,B-LOC,I-LOC,B-MISC,I-MISC) for entity precision, recall and F1")
-    return ("the tags are not BIO (none starts with B- or I-), so there are no entities to score: "
+    return ("the tags are not BIO or BIOES (none starts with B-, I-, E- or S-), so there are no entities to score: "
             "the best epoch is the one with the highest tag accuracy")
 
 
