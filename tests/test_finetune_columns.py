@@ -159,6 +159,17 @@ def test_a_glue_file_of_label_ids_trains_with_their_names_and_resumes_only_with_
     assert {answer["label"] for answer in answers} <= set(MRPC_LABEL_NAMES), answers
 
 
+def test_label_ids_without_names_get_a_note_saying_how_to_name_them(tmp_path, capsys):
+    train = write_glue_pairs(tmp_path / "mrpc.csv")
+    options = ["--text-column", "sentence1", "--text-pair-column", "sentence2", "--epochs", "1"]
+    assert run_finetune("text-classification", train, tmp_path / "out", *options, quiet=False) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "integer ids" in line]
+    assert len(notes) == 1 and "--label-names" in notes[0] and "(0, 1)" in notes[0], notes
+    assert run_finetune("text-classification", train, tmp_path / "named", *options, "--label-names",
+                        ",".join(MRPC_LABEL_NAMES), quiet=False) == 0
+    assert "integer ids" not in capsys.readouterr().err
+
+
 def test_label_names_keep_their_order_and_the_names_no_example_has(tmp_path, capsys):
     train = tmp_path / "mnli.jsonl"  # MNLI's ids, with no contradiction (2) among them
     train.write_text("".join(json.dumps({"premise": f"{a} {b}", "hypothesis": f"{b} {a}", "label": int(a in FRUITS)})

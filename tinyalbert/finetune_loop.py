@@ -319,6 +319,15 @@ def tags_note(labels: list[str]) -> str:
             "the best epoch is the one with the highest tag accuracy")
 
 
+def class_ids_note(labels: list[str]) -> str:
+    """What the progress output says, once, of text-classification classes that are all integers
+    when no --label-names names them (GLUE's labels from `datasets` are ids): the model will
+    answer "0", "1", ..., and how to have it answer with names."""
+    return (f"the classes are integer ids ({', '.join(labels[:3])}{', ...' if len(labels) > 3 else ''}), so the model "
+            "will answer with them; pass --label-names with the name of each id in order (MRPC's: "
+            "not_equivalent,equivalent) to have it answer with names")
+
+
 def main_metric(task: str, labels, problem_type: str | None = None) -> str:
     """The metric that picks the best epoch. For tags that are not BIO, tag accuracy: their
     entity F1 would be 0 every epoch, and the first epoch would stay the best. For a regression,
@@ -750,6 +759,9 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
                                len(validation_encoded)))
     if bar is not None and args.task == "token-classification" and best_by != MAIN_METRIC[args.task]:
         bar.write(tags_note(labels))
+    if bar is not None and args.task == "text-classification" and args.label_names is None and labels \
+            and all_integers(labels):
+        bar.write(class_ids_note(labels))
     for epoch in range(state["epoch"], last_epoch):
         order = np.random.default_rng([args.seed, epoch]).permutation(len(train_encoded))
         model.train(rng=np.random.default_rng([args.seed, epoch, 1] + ([] if ranks is None else [ranks.rank])))
