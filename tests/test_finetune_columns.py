@@ -4,6 +4,9 @@ options that name them and their ids, the hints of the error for a file read wit
 --resume keeping them."""
 import csv
 import json
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -370,3 +373,41 @@ def test_a_checkpoint_from_before_the_column_options_resumes_with_the_default_co
                           "--out", str(out), "--epochs", "2", "--resume")
     assert "label_names is ['fruit', 'animal'] but the checkpoint was made with None" in line, line
     assert run_finetune("text-classification", train, out, "--epochs", "2", "--resume") == 0
+
+
+# --- label order, and the notes about integer labels ----------------------------------------------
+def test_a_checkpoint_whose_classifier_rows_are_other_labels_is_not_resumed(tmp_path, capsys):
+    """Each classifier row is a label: a checkpoint whose id2label is in another order than the
+    labels read from the train file now (an older version sorted integer tags as text) is refused,
+    not renamed row by row."""
+    train = write_conll(tmp_path / "conll.jsonl")
+    common = ["--tags-column", "ner_tags", "--epochs", "2"]
+    assert run_finetune("token-classification", train, tmp_path / "out", *common, "--stop-after", "1") == 0
+    config_file = tmp_path / "out" / "checkpoint" / "config.json"
+    config = json.loads(config_file.read_text())
+    assert config["id2label"] == {"0": "0", "1": "1"}
+    config["id2label"], config["label2id"] = {"0": "1", "1": "0"}, {"1": 0, "0": 1}
+    config_file.write_text(json.dumps(config))
+    capsys.readouterr()
+    assert run_finetune("token-classification", train, tmp_path / "out", *common, "--resume") == 2
+    assert "classifier's rows are the labels ['1', '0'], but the train file's read now are ['0', '1']" in \
+        capsys.readouterr().err
+
+
+def test_integer_tags_of_the_same_number_are_ordered_whatever_the_hash_seed(tmp_path):
+    tags = ["01", "1", "2", "02", "-0", "0"]
+    assert label_list("token-classification", [{"tags": tags}]) == ["-0", "0", "01", "1", "02", "2"]
+    script = ("from tinyalbert.task_data import label_list; "
+              f"print(label_list('token-classification', [{{'tags': {tags!r}}}]))")
+    orders = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(4)}
+    assert len(orders) == 1, orders
+
+
+def test_the_notes_suggest_names_only_for_ids_counted_from_zero():
+    from tinyalbert.finetune_loop import class_ids_note, tags_note
+
+    assert "--label-names" in class_ids_note(["0", "1"]) and "(0, 1)" in class_ids_note(["0", "1"])
+    assert class_ids_note(["1", "2", "3", "4", "5"]) is None  # ratings: classes of their own, nothing to name
+    assert "--tag-names" in tags_note(["0", "1", "2", "3"]) and "(0, 1, 2, ...)" in tags_note(["0", "1", "2", "3"])
+    assert "--tag-names" not in tags_note(["-1", "1"])

@@ -306,12 +306,23 @@ def uses_bio_tags(tags) -> bool:
     return any(tag.startswith(("B-", "I-", "E-", "S-")) for tag in tags)
 
 
+def shown_ids(labels: list[str]) -> str:
+    """The first integer labels, for a note: "0, 1, 2, ..." ("..." only when there are more)."""
+    return ", ".join(labels[:3]) + (", ..." if len(labels) > 3 else "")
+
+
+def ids_from_zero(labels: list[str]) -> bool:
+    """Whether integer labels look like ids that names can be given for in order: none below 0,
+    and 0 among them (star ratings 1 to 5 are values of their own, not ids)."""
+    return min(int(label) for label in labels) == 0
+
+
 def tags_note(labels: list[str]) -> str:
     """What the progress output says, once, of tags that hold no entities: that tag accuracy picks
-    the best epoch, and for tag ids (integers, such as CoNLL's ner_tags from `datasets`, whose
-    names are in the dataset, not the file), how to name them so that entities are scored."""
-    if all_integers(labels):
-        return (f"the tags are integer ids ({', '.join(labels[:3])}, ...) whose names are not in the file, so "
+    the best epoch, and for tag ids (integers from 0, such as CoNLL's ner_tags from `datasets`,
+    whose names are in the dataset, not the file), how to name them so that entities are scored."""
+    if all_integers(labels) and ids_from_zero(labels):
+        return (f"the tags are integer ids ({shown_ids(labels)}) whose names are not in the file, so "
                 "there are no entities to score: the best epoch is the one with the highest tag accuracy; pass "
                 "--tag-names with the name of each id in order (CoNLL-2003's ner_tags: "
                 "O,B-PER,I-PER,B-ORG,I-ORG,B-LOC,I-LOC,B-MISC,I-MISC) for entity precision, recall and F1")
@@ -319,13 +330,16 @@ def tags_note(labels: list[str]) -> str:
             "the best epoch is the one with the highest tag accuracy")
 
 
-def class_ids_note(labels: list[str]) -> str:
-    """What the progress output says, once, of text-classification classes that are all integers
-    when no --label-names names them (GLUE's labels from `datasets` are ids): the model will
-    answer "0", "1", ..., and how to have it answer with names."""
-    return (f"the classes are integer ids ({', '.join(labels[:3])}{', ...' if len(labels) > 3 else ''}), so the model "
-            "will answer with them; pass --label-names with the name of each id in order (MRPC's: "
-            "not_equivalent,equivalent) to have it answer with names")
+def class_ids_note(labels: list[str]) -> str | None:
+    """What the progress output says, once, of text-classification classes that are integer ids
+    from 0 when no --label-names names them (GLUE's labels from `datasets` are ids): the model
+    will answer "0", "1", ..., and how to have it answer with names. None for other integers
+    (ratings 1 to 5 are classes of their own: nothing to name)."""
+    if not ids_from_zero(labels):
+        return None
+    return (f"the classes are integer ids ({shown_ids(labels)}), so the model will answer with them; pass "
+            "--label-names with the name of each id in order (MRPC's: not_equivalent,equivalent) to have it "
+            "answer with names")
 
 
 def main_metric(task: str, labels, problem_type: str | None = None) -> str:
@@ -484,6 +498,20 @@ def check_positions(args: FinetuneArguments, source) -> None:
     if args.max_seq_length > positions:
         raise UsageError(f"--max-seq-length {args.max_seq_length} is more than the {positions} positions of "
                          f"--model {args.model}: pass --max-seq-length {positions} or less")
+
+
+def check_resumed_labels(checkpoint: Path, labels: list[str] | None) -> None:
+    """The checkpoint's classes (or tags) must be the train file's, in the same order: each is a
+    row of its classifier, and a label list read in another order would rename the rows without a
+    word (an older version sorted integer tags as text, "10" before "2")."""
+    from .config import AlbertConfig
+
+    if labels is None:
+        return
+    saved = [label for _, label in sorted(AlbertConfig.from_pretrained(checkpoint).id2label.items())]
+    if saved != labels:
+        raise cannot_resume(checkpoint, f"its classifier's rows are the labels {saved[:6]}{' ...' if len(saved) > 6 else ''}, "
+                                        f"but the train file's read now are {labels[:6]}{' ...' if len(labels) > 6 else ''}")
 
 
 def cannot_resume(path: Path, problem: str) -> UsageError:
@@ -735,6 +763,8 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     tokenizer = AlbertTokenizer.from_pretrained(source)
     check_positions(args, source)
     labels, train_examples, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
+    if args.resume:
+        check_resumed_labels(source, labels)
     problem_type = problem_type_of(args, train_examples)
     overrides = model_overrides(args.task, labels, problem_type)
     with warnings.catch_warnings():
@@ -760,7 +790,7 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     if bar is not None and args.task == "token-classification" and best_by != MAIN_METRIC[args.task]:
         bar.write(tags_note(labels))
     if bar is not None and args.task == "text-classification" and args.label_names is None and labels \
-            and all_integers(labels):
+            and all_integers(labels) and class_ids_note(labels):
         bar.write(class_ids_note(labels))
     for epoch in range(state["epoch"], last_epoch):
         order = np.random.default_rng([args.seed, epoch]).permutation(len(train_encoded))

@@ -536,7 +536,8 @@ def label_list(task: str, examples: list[dict]) -> list[str]:
     if task == "text-classification":
         return sorted({name for example in examples for name in class_names(example["label"])})
     tags = {tag for example in examples for tag in example["tags"]}
-    return sorted(tags, key=int) if all_integers(tags) else sorted(tags)
+    # (int, text): "1" and "01" are the same number, and a set's order must not decide between them
+    return sorted(tags, key=lambda tag: (int(tag), tag)) if all_integers(tags) else sorted(tags)
 
 
 def all_integers(names) -> bool:
