@@ -128,8 +128,18 @@ def test_update_from_string_matches_transformers():
 def test_update_from_string_refuses_what_is_not_a_field_as_transformers_does():
     """A property (head_size, use_return_dict) or a name the config lacks is no key to update:
     Transformers refuses it, and storing it would write a stray entry into config.json."""
-    for text in ("head_size=8", "use_return_dict=false", "name_or_path=x", "no_such_field=1"):
+    for text in ("head_size=8", "use_return_dict=false", "no_such_field=1"):
         config = AlbertConfig(hidden_size=16, num_attention_heads=4)
         with pytest.raises(ValueError, match="isn't in the original config dict"):
             config.update_from_string(text)
         assert "head_size" not in config.to_dict() and "use_return_dict" not in config.to_dict()
+
+
+def test_update_from_string_sets_num_labels_and_name_or_path_as_transformers_does():
+    transformers = pytest.importorskip("transformers")
+    ours, theirs = AlbertConfig(hidden_size=16, num_attention_heads=4), transformers.AlbertConfig()
+    for config in (ours, theirs):
+        config.update_from_string("num_labels=3,name_or_path=somewhere")
+    assert ours.id2label == theirs.id2label == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
+    assert ours.name_or_path == theirs.name_or_path == "somewhere"
+    assert "name_or_path" not in ours.to_dict()  # where the config came from, not a saved field

@@ -445,14 +445,20 @@ class AlbertConfig:
         """Transformers' `update_from_string("hidden_size=24,hidden_act=gelu,return_dict=false")`:
         each value is read as the type the field has now (bool from true/false/1/0/yes/no, int,
         float or str), then set as `update` sets it (checked; a bad value changes nothing)."""
-        values = {}
+        values, name_or_path = {}, None
         for pair in update_str.split(","):
             name, _, text = pair.partition("=")
-            # a field, a kept Transformers one, or a generic one: not a property such as head_size
-            if name not in _FIELD_NAMES and name not in self.extra and name not in GENERIC_DEFAULTS:
+            # a field, a kept Transformers one, a generic one, or one of the two settable names
+            # Transformers' configs have: not a derived property such as head_size
+            if name not in (*_FIELD_NAMES, *self.extra, *GENERIC_DEFAULTS, "num_labels", "name_or_path"):
                 raise ValueError(f"key {name} isn't in the original config dict")
+            if name == "name_or_path":  # not a field: it is not saved (see the property)
+                name_or_path = text
+                continue
             values[name] = _parse_like(getattr(self, name), text, name)
         self.update(values)
+        if name_or_path is not None:
+            self.name_or_path = name_or_path
 
     def to_json_file(self, json_file_path, use_diff: bool = True) -> None:
         Path(json_file_path).write_text(self.to_json_string(use_diff), encoding="utf-8")
