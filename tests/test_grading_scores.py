@@ -296,6 +296,22 @@ def test_pruned_arrays_must_be_exact_and_only_the_cut_ones_are_returned():
     assert "return only the arrays that pruning cuts" in message
 
 
+def test_an_empty_result_earns_nothing_even_where_no_head_is_cut():
+    # Missing arrays must not be taken from the layer given: a layer with nothing cut would pass.
+    for body in ("    return {}\n", "    return {1: attention['query.weight']}\n"):
+        empty = edited(pruning_solution(), "    return pruned\n", body)
+        checks = graded("head_pruning", empty)
+        assert all(c.score == 0 for c in checks.values()), {n: (c.score, failures(c)[:1]) for n, c in checks.items()}
+    assert "return all seven arrays that pruning cuts" in failures(checks["masked_attention"])[0]
+
+
+def test_a_result_in_another_dtype_is_said_so_without_a_hint_about_heads():
+    float32 = edited(pruning_solution(), "    return pruned\n",
+                     "    return {key: xp.astype(value, xp.float32) for key, value in pruned.items()}\n")
+    message = failures(graded("head_pruning", float32)["arrays"])[0]
+    assert "float32" in message and "should be row" not in message and "yours is none of" not in message, message
+
+
 def test_a_wrong_row_is_named_by_the_head_it_should_come_from():
     # Heads numbered as the arrays are now, not as in the unpruned layer: case "head 2 of 4 after
     # head 0 was pruned before" cuts head 3's rows and keeps head 2's.

@@ -355,6 +355,10 @@ def run_sop_statistics(student, reference, cases, rng):
 
 
 # --- head pruning -----------------------------------------------------------------------------------
+class ReferenceFailed(RuntimeError):
+    """The reference itself failed on a case: a fault of the grader, never scored against a student."""
+
+
 PRUNED = ("query.weight", "query.bias", "key.weight", "key.bias", "value.weight", "value.bias", "dense.weight")
 
 
@@ -381,8 +385,8 @@ def pruning_hint(got: dict, case) -> str:
     kept_before, kept_after, cut = kept_heads(case)
     for key in PRUNED:
         have, given = got.get(key), attention[key]
-        if not isinstance(have, np.ndarray) or have.ndim != given.ndim:
-            continue
+        if not isinstance(have, np.ndarray) or have.ndim != given.ndim or have.dtype != given.dtype:
+            continue  # (another dtype: the comparison's message says so; rows would not match exactly)
         axis, line = _lines_of(key, given)
         want = np.take(given, [kept_before.index(head) * head_size + i for head in kept_after for i in range(head_size)],
                        axis=axis)
@@ -435,12 +439,16 @@ def _pruned_attention(student, reference, case, rng) -> str | None:
     inputs, mask = normal(rng, batch, seq, attention["dense.weight"].shape[0]), mask_bias([seq, seq - 1], seq)
     expected = reference.call("prune_attention_heads", case.args)
     if not expected.ok:
-        raise RuntimeError(f"the reference failed on {case.name}: {expected.error}")
+        raise ReferenceFailed(f"the reference failed on {case.name}: {expected.error}")
     got = student.call("prune_attention_heads", case.args)
     if not got.ok:
         return got.error
     if not isinstance(got.value, dict):
         return f"expected a dict of arrays (keyed `query.weight`, ...), got {describe_shape(got.value)}"
+    missing = [key for key in PRUNED if key not in got.value]
+    if missing:  # else the arrays given would stand in for them, and a layer of nothing cut would pass
+        return (f"the result has no {', '.join(f'`{key}`' for key in missing)}: return all seven arrays that "
+                f"pruning cuts ({', '.join(PRUNED)}), even when no head is cut")
     # The layer as the model keeps it: each array returned replaces the one of its name (`params.update`).
     want, have = {**attention, **expected.value}, {**attention, **got.value}
     for key in want:  # a key of no array of the layer's is not read by the layer (the exact check names it)
@@ -478,7 +486,9 @@ def run_pruned_attention(student, reference, cases, rng):
     for case in cases:
         try:
             problem = _pruned_attention(student, reference, case, rng)
-        except Exception as error:  # a result of the wrong kind that broke the check (or the reference failed)
+        except ReferenceFailed:  # the grader's fault, not the student's: stop, as the value checks do
+            raise
+        except Exception as error:  # a result of the wrong kind that broke the check
             problem = f"could not check the result: {type(error).__name__}: {error}"
         results.append(CaseResult(with_shapes(case, "prune_attention_heads"), problem is None, problem or ""))
     return results
