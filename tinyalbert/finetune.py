@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "STS-B: sentence1, SST-2 and CoLA: sentence, QNLI: question)")
     parser.add_argument("--text-pair-column", metavar="NAME",
                         help="text-classification: the column of the second text of a pair (default: text_pair, "
-                             "which may be left out of a record; a column named here must be in every record; "
+                             "which may be left out of a record; a column of another name must be in every record; "
                              "GLUE's MRPC, RTE and STS-B: sentence2, QNLI: sentence)")
     parser.add_argument("--label-column", metavar="NAME", help="text-classification: the column of the label "
                         "(default: label)")

@@ -373,10 +373,10 @@ def data_warnings(args: TrainingArguments, tokenizer, counts: np.ndarray) -> tup
 def overlong_share(encoded, max_num_tokens: int) -> tuple[float, int]:
     """(share of the tokens that no example can hold, longest sentence) of documents of ids.
 
-    A sentence longer than `max_num_tokens` (--max-seq-length - 3: [CLS] and two [SEP]) fills a
-    chunk by itself and is trimmed to fit, so its tokens past `max_num_tokens` are dropped, in
-    every pass over the data. (Trimming the last sentence of an ordinary chunk loses a few more,
-    at random places; those are not counted.)
+    A sentence longer than `max_num_tokens` (--max-seq-length - 3: [CLS] and two [SEP]) cannot fit
+    an example: the pair it lands in is trimmed to fit, from the front or the back at random, so
+    at least its tokens beyond `max_num_tokens` are dropped, in every pass over the data. The
+    share counts those, a lower bound (trimming ordinary chunks loses a few more).
     """
     lengths = [len(sentence) for document in encoded for sentence in document]
     total = sum(lengths)
@@ -422,7 +422,9 @@ def prepare_run(args: TrainingArguments, *, follower: bool = False) -> PreparedR
                              f"already is: give --steps {saved['step']} or more")
         if saved.get("corpus_fingerprint") not in (None, fingerprint):  # None: saved before fingerprints
             raise ValueError(f"the corpus {args.corpus!r} is not the text {checkpoint_dir(out)} was trained on "
-                             f"(fingerprint {fingerprint}, checkpoint {saved.get('corpus_fingerprint')})")
+                             f"(fingerprint {fingerprint}, checkpoint {saved.get('corpus_fingerprint')}); if its "
+                             "files did not change, the reading did: form feeds and other page breaks no longer "
+                             "end a line, and hidden files are left out, so such a corpus needs a new run")
         return _build(args, out, documents, fingerprint)
     try:
         return _build(args, out, documents, fingerprint)
