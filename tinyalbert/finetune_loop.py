@@ -546,17 +546,16 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
     for name in RESUMED_OPTIONS:
         if saved[name] != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with {saved[name]!r}")
-    # Checkpoints made before --problem-type and --label-separator lack them: those runs were
-    # single-label classifications, whose classifier no regression or multi-label run could reuse.
-    for name in ("problem_type", "label_separator"):
-        if saved.get(name, getattr(args, name)) != getattr(args, name):
-            raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with "
-                             f"{saved[name]!r}")
-    # Absent from checkpoints made before the column options, --tag-names and --label-names: those
-    # read the default columns of their task, and integer tags and labels as names.
-    made_before = {name: DEFAULT_COLUMNS[task][field] if task == args.task else None
-                   for name, (task, field) in COLUMN_FIELDS.items()}
-    for name, before in {**made_before, **dict.fromkeys(ID_NAMES)}.items():
+    # What a checkpoint made before an option was added stands for. Before --problem-type and
+    # --label-separator: single-label classifications, which any value here goes on reading as
+    # its labels decide (no regression or multi-label run could reuse their classifier). Before the
+    # column options, --tag-names and --label-names: the default columns of the task, and integer
+    # tags and labels read as names.
+    made_before = {"problem_type": args.problem_type, "label_separator": args.label_separator,
+                   **{name: DEFAULT_COLUMNS[task][field] if task == args.task else None
+                      for name, (task, field) in COLUMN_FIELDS.items()},
+                   **dict.fromkeys(ID_NAMES)}
+    for name, before in made_before.items():
         if saved.get(name, before) != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with "
                              f"{saved.get(name, before)!r}")
@@ -789,9 +788,10 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
                                len(validation_encoded)))
     if bar is not None and args.task == "token-classification" and best_by != MAIN_METRIC[args.task]:
         bar.write(tags_note(labels))
-    if bar is not None and args.task == "text-classification" and args.label_names is None and labels \
-            and all_integers(labels) and class_ids_note(labels):
-        bar.write(class_ids_note(labels))
+    ids_note = (class_ids_note(labels) if args.task == "text-classification" and args.label_names is None
+                and labels and all_integers(labels) else None)
+    if bar is not None and ids_note:
+        bar.write(ids_note)
     for epoch in range(state["epoch"], last_epoch):
         order = np.random.default_rng([args.seed, epoch]).permutation(len(train_encoded))
         model.train(rng=np.random.default_rng([args.seed, epoch, 1] + ([] if ranks is None else [ranks.rank])))
