@@ -88,8 +88,9 @@ def prune_attention_heads(attention: dict, pruned_before, pruning, num_heads: in
     Returns a new dict of the seven arrays cut (query, key and value weight and bias, and
     `dense.weight`); the given arrays are left unchanged, and the others (LayerNorm, the dense
     bias) are neither changed nor returned."""
-    kept_before = [head for head in range(num_heads) if head not in set(pruned_before)]
-    kept_after = [head for head in kept_before if head not in set(pruning)]
+    gone, cut = set(pruned_before), set(pruning)
+    kept_before = [head for head in range(num_heads) if head not in gone]
+    kept_after = [head for head in kept_before if head not in cut]
     # the rows (of query/key/value) or columns (of dense) of each kept head, where it sits now
     positions = [kept_before.index(head) * head_size + i for head in kept_after for i in range(head_size)]
     xp = array_namespace(attention["query.weight"])

@@ -366,9 +366,9 @@ def kept_heads(case):
     """(heads in the arrays given, heads left after pruning, heads cut now), numbered as in the
     unpruned layer, for a case of `prune_attention_heads(attention, pruned_before, pruning, num_heads, head_size)`."""
     _, before, pruning, num_heads, _ = case.args
-    kept_before = [head for head in range(num_heads) if head not in set(before)]
-    kept_after = [head for head in kept_before if head not in set(pruning)]
-    return kept_before, kept_after, [head for head in kept_before if head in set(pruning)]
+    gone, cut = set(before), set(pruning)
+    kept_before = [head for head in range(num_heads) if head not in gone]
+    return kept_before, [head for head in kept_before if head not in cut], [head for head in kept_before if head in cut]
 
 
 def _lines_of(key: str, array) -> tuple:
