@@ -241,6 +241,18 @@ def test_tag_ids_are_ordered_as_numbers():
     assert label_list("token-classification", examples) == [str(tag) for tag in range(12)]  # not "0", "1", "10"
 
 
+def test_class_ids_are_ordered_as_numbers(tmp_path):
+    """Twelve integer classes: the model's id of each is the file's ("10" after "9"), as run_glue
+    sorts an integer label column, also for multi-label lists; names stay in text order."""
+    examples = [{"label": str(label)} for label in (11, 2, 10, 0, 1, 3, 4, 5, 6, 7, 8, 9)]
+    assert label_list("text-classification", examples) == [str(label) for label in range(12)]
+    assert label_list("text-classification", [{"label": ["10", "9"]}, {"label": ["1"]}]) == ["1", "9", "10"]
+    assert label_list("text-classification", [{"label": "b10"}, {"label": "b9"}]) == ["b10", "b9"]
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\n" + "".join(f"text {label},{label}\n" for label in (10, 2, 0, 1)))
+    assert label_list("text-classification", read_task_file("text-classification", train)) == ["0", "1", "2", "10"]
+
+
 # --- the error for a file read without its columns: what to pass ----------------------------------
 GLUE_HINTS = {  # header, first row, (what the error line must say)
     "MRPC": ("sentence1,sentence2,label", "a b,c d,1",

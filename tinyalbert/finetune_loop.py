@@ -503,7 +503,7 @@ def check_positions(args: FinetuneArguments, source) -> None:
 def check_resumed_labels(checkpoint: Path, labels: list[str] | None) -> None:
     """The checkpoint's classes (or tags) must be the train file's, in the same order: each is a
     row of its classifier, and a label list read in another order would rename the rows without a
-    word (an older version sorted integer tags as text, "10" before "2")."""
+    word (older versions sorted integer tags, and then integer classes, as text: "10" before "2")."""
     from .config import AlbertConfig
 
     if labels is None:

@@ -530,14 +530,16 @@ def class_names(label) -> list[str]:
 
 def label_list(task: str, examples: list[dict]) -> list[str]:
     """The label names of a classification or tagging task, sorted, from the training examples
-    (of a multi-label classification, every name that some example's list holds). Tags that are
-    all integers (ids without their names) are sorted as numbers, as run_ner.py sorts them, so that
-    the model's id of a tag is the file's whenever every id occurs ("10" after "9", not "1")."""
+    (of a multi-label classification, every name that some example's list holds). Labels or tags
+    that are all integers (ids without their names) are sorted as numbers, as run_glue.py and
+    run_ner.py sort an integer column, so that the model's id of a label is the file's whenever
+    every id occurs ("10" after "9", not after "1")."""
     if task == "text-classification":
-        return sorted({name for example in examples for name in class_names(example["label"])})
-    tags = {tag for example in examples for tag in example["tags"]}
+        names = {name for example in examples for name in class_names(example["label"])}
+    else:
+        names = {tag for example in examples for tag in example["tags"]}
     # (int, text): "1" and "01" are the same number, and a set's order must not decide between them
-    return sorted(tags, key=lambda tag: (int(tag), tag)) if all_integers(tags) else sorted(tags)
+    return sorted(names, key=lambda name: (int(name), name)) if all_integers(names) else sorted(names)
 
 
 def all_integers(names) -> bool:
