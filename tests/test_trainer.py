@@ -374,7 +374,8 @@ def test_cli_trains_a_vocabulary_and_a_model_then_resumes(workspace, tmp_path):
     result = cli(*common, "--config", workspace["config"], "--vocab-size", 60, "--steps", 6, "--stop-at", 3,
                  "--batch-size", 4, "--max-seq-length", 24, "--save-every", 2, "--log-every", 1)
     assert result.returncode == 0, result.stderr
-    assert "step 3/6" in result.stderr and "tok/s" in result.stderr and "continue with --resume" in result.stderr
+    assert "step 3/3" in result.stderr and "tok/s" in result.stderr and "continue with --resume" in result.stderr
+    assert "stopping at step 3 (--stop-at) of a 6-step schedule" in result.stderr  # the bar's ETA is to step 3
     assert (out / "tokenizer" / "spiece.model").is_file() and (out / "loss_curve.png").is_file()
 
     # Resuming needs no options but the paths: the rest comes from the checkpoint.

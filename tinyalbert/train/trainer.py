@@ -151,7 +151,7 @@ class TrainingLoop:
         self.train_seconds = saved.get("train_seconds", 0.0)
         self.last_step = min(args.steps, args.stop_at or args.steps)
         self.pending = PendingSteps()
-        self.progress = Progress(args.steps, self.step, stream)
+        self.progress = Progress(self.last_step, self.step, stream)  # its ETA is to where this session stops
         self.common = asarray(run.model.xp, run.common)
         self.session_start = self.interval_start = time.perf_counter()
         self.interval_tokens = 0
@@ -172,6 +172,9 @@ class TrainingLoop:
         saved_steps = (self.run.saved_state or {}).get("total_steps", args.steps)
         if saved_steps != args.steps and self.step < args.steps:
             self.progress.write(schedule_change_note(self.step, args.warmup_steps, saved_steps, args.steps, args.lr))
+        if self.last_step < args.steps:
+            self.progress.write(f"stopping at step {self.last_step:,} (--stop-at) of a {args.steps:,}-step schedule; "
+                                "continue with --resume")
 
     def one_step(self) -> None:
         args, model = self.args, self.run.model
