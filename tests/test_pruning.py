@@ -201,3 +201,24 @@ def test_pruned_heads_given_as_an_override_are_read_as_in_a_config_json():
         assert config.pruned_heads == {0: [1]}
         assert ta.AlbertModel(config).params[
             "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight"].shape == (12, 16)
+
+
+def test_pruned_heads_changed_in_place_are_kept_saved_and_built_as_in_transformers(tmp_path):
+    """`config.pruned_heads[layer] = [...]` on a config with no pruned heads lasts, as on a
+    Transformers config (the default {} is the config's own, not a fresh copy each read); a
+    config that only read it is still equal to one that did not, and saves no `pruned_heads`."""
+    import transformers
+
+    shape = dict(vocab_size=40, embedding_size=6, hidden_size=16, num_attention_heads=4, intermediate_size=20,
+                 num_hidden_layers=2)
+    ours, theirs = ta.AlbertConfig(**shape), transformers.AlbertConfig(**shape)
+    assert ours.pruned_heads == {} and ours == ta.AlbertConfig(**shape)
+    ours.save_pretrained(tmp_path / "unpruned")
+    assert "pruned_heads" not in json.loads((tmp_path / "unpruned" / "config.json").read_text())
+    for config in (ours, theirs):
+        config.pruned_heads[0] = [0, 2]
+    assert ours.pruned_heads == theirs.pruned_heads == {0: [0, 2]} and ours != ta.AlbertConfig(**shape)
+    query = "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight"
+    assert ta.AlbertModel(ours).params[query].shape == (8, 16)  # the shared layer keeps 2 of 4 heads
+    ours.save_pretrained(tmp_path / "pruned")
+    assert transformers.AlbertConfig.from_pretrained(tmp_path / "pruned").pruned_heads == {0: [0, 2]}

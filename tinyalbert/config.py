@@ -233,6 +233,9 @@ class AlbertConfig:
         extra = self.__dict__.get("extra", {})
         if name in extra:
             return extra[name]
+        if name == "pruned_heads":  # the one mutable default: kept, so that `config.pruned_heads[2] = [0]` lasts
+            extra[name] = {}
+            return extra[name]
         if name in GENERIC_DEFAULTS:
             return copy.copy(GENERIC_DEFAULTS[name])
         raise AttributeError(f"'AlbertConfig' object has no attribute {name!r}")
@@ -413,6 +416,11 @@ class AlbertConfig:
         else:
             self.extra[name] = value
 
+    def __eq__(self, other) -> bool:
+        # What would be saved: `pruned_heads` read once is kept as {} in `extra` (see __getattr__),
+        # which makes no other config.
+        return self.to_dict() == other.to_dict() if isinstance(other, AlbertConfig) else NotImplemented
+
     def to_dict(self) -> dict:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
         values["id2label"] = dict(self.id2label)  # int keys, as Transformers' to_dict; JSON makes them strings
@@ -420,7 +428,8 @@ class AlbertConfig:
         values["model_type"] = "albert"
         if values["architectures"] is None:
             del values["architectures"]
-        return {**self.extra, **values}
+        extra = {key: value for key, value in self.extra.items() if not (key == "pruned_heads" and not value)}
+        return {**extra, **values}  # (no pruned heads: left out, as the other generic defaults are)
 
     def to_diff_dict(self) -> dict:
         """`to_dict()` without the generic fields that equal both every Transformers config's
