@@ -212,6 +212,7 @@ def test_pruned_heads_changed_in_place_are_kept_saved_and_built_as_in_transforme
     shape = dict(vocab_size=40, embedding_size=6, hidden_size=16, num_attention_heads=4, intermediate_size=20,
                  num_hidden_layers=2)
     ours, theirs = ta.AlbertConfig(**shape), transformers.AlbertConfig(**shape)
+    assert "pruned_heads" not in ours.extra  # building and checking a config does not keep the default
     assert ours.pruned_heads == {} and ours == ta.AlbertConfig(**shape)
     ours.save_pretrained(tmp_path / "unpruned")
     assert "pruned_heads" not in json.loads((tmp_path / "unpruned" / "config.json").read_text())
@@ -222,3 +223,6 @@ def test_pruned_heads_changed_in_place_are_kept_saved_and_built_as_in_transforme
     assert ta.AlbertModel(ours).params[query].shape == (8, 16)  # the shared layer keeps 2 of 4 heads
     ours.save_pretrained(tmp_path / "pruned")
     assert transformers.AlbertConfig.from_pretrained(tmp_path / "pruned").pruned_heads == {0: [0, 2]}
+    fresh = ta.AlbertConfig(**shape)
+    fresh.pruned_heads["0"] = [3, 1]  # a key as JSON writes it, put in place: read as the layer number on use
+    assert ta.AlbertModel(fresh).params[query].shape == (8, 16) and fresh.pruned_heads == {0: [1, 3]}

@@ -317,8 +317,12 @@ class AlbertConfig:
         """Each key of `pruned_heads` numbers one of the shared layers as Transformers does, group
         by group (group * inner_group_num + inner), and names heads of the unpruned layer; a layer
         keeps one head at least (with none, its attention would be its output bias alone)."""
+        if "pruned_heads" not in self.extra:  # (not read through the attribute, which would keep the default)
+            return
+        # Read again: a map changed in place (`config.pruned_heads["1"] = [0]`) has not been through __setattr__
+        self.extra["pruned_heads"] = pruned = pruned_heads_map(self.extra["pruned_heads"])
         layers = self.num_hidden_groups * self.inner_group_num
-        for layer, heads in self.pruned_heads.items():
+        for layer, heads in pruned.items():
             if not 0 <= layer < layers:
                 raise ValueError(
                     f"AlbertConfig.pruned_heads names layer {layer}, but the encoder has {layers} layer(s) with weights "
@@ -334,7 +338,8 @@ class AlbertConfig:
 
     def kept_heads(self, group: int, inner: int) -> int:
         """How many attention heads inner layer `inner` of group `group` has after pruning."""
-        return self.num_attention_heads - len(self.pruned_heads.get(group * self.inner_group_num + inner, ()))
+        pruned = self.extra.get("pruned_heads", {})
+        return self.num_attention_heads - len(pruned.get(group * self.inner_group_num + inner, ()))
 
     def _validate_types(self) -> None:
         """Each field has the JSON type it must have (a number written as a string is refused)."""
