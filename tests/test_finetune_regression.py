@@ -242,11 +242,18 @@ def test_integer_scores_are_a_regression_when_asked_and_resume_keeps_it(tmp_path
     assert status == 0 and summary["best_by"] == "pearson", summary
     assert json.loads((out / "best" / "config.json").read_text())["problem_type"] == "regression"
     status, error = run_finetune(capsys, train, train, out, "--epochs", "2", "--resume")  # would be classes
-    assert status == 2 and "problem_type is None but the checkpoint was made with 'regression'" in error
+    assert status == 2 and ("the checkpoint was trained as a regression but the run now is a "
+                            "single_label_classification" in error) and "pass --problem-type regression" in error
     status, summary = run_finetune(capsys, train, train, out, "--epochs", "2", "--resume", "--problem-type",
                                    "regression")
     assert status == 0 and [summary["best_by"], set(summary["best"])] == ["pearson", {"epoch", "step", "pearson",
                                                                                       "spearmanr", "mse"}]
+    classes = tmp_path / "classes"  # the same stars read as five classes, then resumed as a regression
+    assert run_finetune(capsys, train, train, classes, "--epochs", "2", "--stop-after", "1")[0] == 0
+    status, error = run_finetune(capsys, train, train, classes, "--epochs", "2", "--resume", "--problem-type",
+                                 "regression")
+    assert status == 2 and ("the checkpoint was trained as a single_label_classification but the run now is a "
+                            "regression") in error
 
 
 def test_a_classifier_does_not_fit_a_regression_and_is_told_so(tmp_path, capsys):

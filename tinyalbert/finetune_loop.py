@@ -514,6 +514,22 @@ def check_resumed_labels(checkpoint: Path, labels: list[str] | None) -> None:
                                         f"but the train file's read now are {labels[:6]}{' ...' if len(labels) > 6 else ''}")
 
 
+def check_resumed_problem_type(checkpoint: Path, problem_type: str | None) -> None:
+    """A text classification resumes as the problem type it was trained as, whether that came from
+    --problem-type or from the labels (given now or not: `--problem-type regression` once and the
+    same labels read as classes on resuming would not fit the one-output head). A checkpoint saved
+    before problem types were recorded was a single-label classification."""
+    from .config import AlbertConfig
+
+    if problem_type is None:
+        return
+    saved = AlbertConfig.from_pretrained(checkpoint).problem_type or "single_label_classification"
+    if saved != problem_type:
+        hint = f"; pass --problem-type {saved}" if saved == "regression" else ""
+        raise ValueError(f"--resume: the checkpoint was trained as a {saved} but the run now is a {problem_type} "
+                         f"(--problem-type and the labels decide it){hint}")
+
+
 def cannot_resume(path: Path, problem: str) -> UsageError:
     return UsageError(f"cannot resume from {path}: {problem}; start a new run instead "
                       "(without --resume, into another --out)")
@@ -546,12 +562,12 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
     for name in RESUMED_OPTIONS:
         if saved[name] != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with {saved[name]!r}")
-    # What a checkpoint made before an option was added stands for. Before --problem-type and
-    # --label-separator: single-label classifications, which any value here goes on reading as
-    # its labels decide (no regression or multi-label run could reuse their classifier). Before the
-    # column options, --tag-names and --label-names: the default columns of the task, and integer
-    # tags and labels read as names.
-    made_before = {"problem_type": args.problem_type, "label_separator": args.label_separator,
+    # What a checkpoint made before an option was added stands for. Before --label-separator:
+    # single-label classifications, which any value here goes on reading as its labels decide. Before
+    # the column options, --tag-names and --label-names: the default columns of the task, and
+    # integer tags and labels read as names. (--problem-type is compared as it comes out, given or
+    # read off the labels: `check_resumed_problem_type`.)
+    made_before = {"label_separator": args.label_separator,
                    **{name: DEFAULT_COLUMNS[task][field] if task == args.task else None
                       for name, (task, field) in COLUMN_FIELDS.items()},
                    **dict.fromkeys(ID_NAMES)}
@@ -762,9 +778,10 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     tokenizer = AlbertTokenizer.from_pretrained(source)
     check_positions(args, source)
     labels, train_examples, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
-    if args.resume:
-        check_resumed_labels(source, labels)
     problem_type = problem_type_of(args, train_examples)
+    if args.resume:
+        check_resumed_problem_type(source, problem_type)  # first: another problem type has other labels too
+        check_resumed_labels(source, labels)
     overrides = model_overrides(args.task, labels, problem_type)
     with warnings.catch_warnings():
         if not is_main:  # every process loads the same files: the first one tells what they hold
