@@ -12,7 +12,8 @@ from tinyalbert.hub import resolve_model_dir
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 OTHER_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
-CACHE_VARIABLES = ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME")
+CACHE_VARIABLES = ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "TRANSFORMERS_CACHE",
+                   "PYTORCH_TRANSFORMERS_CACHE", "PYTORCH_PRETRAINED_BERT_CACHE")
 
 
 def make_cached_repo(cache: Path, repo_id: str, refs: dict | None = None) -> dict:
@@ -82,6 +83,17 @@ def test_hf_hub_cache_variable(clean_env, tmp_path):
     assert hub.hf_cache_dir() == cache
     assert resolve_model_dir("albert/albert-base-v2") == snapshot
     assert resolve_model_dir("albert-base-v2") == snapshot  # the old short name means albert/albert-base-v2
+
+
+def test_transformers_cache_variables_come_first_as_in_transformers_4(clean_env, tmp_path):
+    """Transformers 4.53.3 looks in TRANSFORMERS_CACHE, then PYTORCH_TRANSFORMERS_CACHE, then
+    PYTORCH_PRETRAINED_BERT_CACHE, before HF_HUB_CACHE: a model cached there is found."""
+    caches = {name: tmp_path / name.lower() for name in ("TRANSFORMERS_CACHE", "PYTORCH_TRANSFORMERS_CACHE",
+                                                         "PYTORCH_PRETRAINED_BERT_CACHE", "HF_HUB_CACHE")}
+    snapshots = {name: make_cached_repo(cache, "someone/tiny-albert")[COMMIT] for name, cache in caches.items()}
+    for name, cache in reversed(caches.items()):  # each variable set hides the ones after it
+        clean_env.setenv(name, str(cache))
+        assert hub.hf_cache_dir() == cache and resolve_model_dir("someone/tiny-albert") == snapshots[name]
 
 
 def test_hf_home_variable_and_the_default_home_cache(clean_env, tmp_path):

@@ -72,10 +72,17 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 _COMMIT_HASH = re.compile(r"^[0-9a-f]{40}$")
 
 
+# Transformers 4.x's own cache variables, deprecated but still read first (4.53.3's utils/hub.py),
+# so a cache that Transformers finds through them is found here too. The first set wins.
+TRANSFORMERS_CACHE_VARIABLES = ("TRANSFORMERS_CACHE", "PYTORCH_TRANSFORMERS_CACHE", "PYTORCH_PRETRAINED_BERT_CACHE")
+
+
 def hf_cache_dir() -> Path:
-    """The Hugging Face hub cache: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+    """The Hugging Face hub cache, where Transformers 4.x looks: `TRANSFORMERS_CACHE` (or its older
+    names, `TRANSFORMERS_CACHE_VARIABLES`), else `HF_HUB_CACHE`, else `$HF_HOME/hub`, else
     `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub` (as `huggingface_hub` decides)."""
-    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    names = (*TRANSFORMERS_CACHE_VARIABLES, "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")
+    explicit = next((os.environ[name] for name in names if os.environ.get(name)), None)
     if explicit:
         return Path(os.path.expandvars(explicit)).expanduser()
     home = os.environ.get("HF_HOME")
