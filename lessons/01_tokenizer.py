@@ -107,7 +107,7 @@ print("the longest pieces:", [sp.id_to_piece(i) for i in longest])
 # %%
 def unigram_cut(text, sp):
     """The highest-scoring split of `text` (already cleaned up) into SentencePiece pieces."""
-    text = "▁" + text.replace(" ", "▁")
+    text = "▁" + text.replace(" ", "▁")  # SentencePiece's own view: ▁ marks the start of every word
     scores = {sp.id_to_piece(i): sp.get_score(i) for i in range(sp.get_piece_size())
               if not (sp.is_control(i) or sp.is_unknown(i))}
     longest = max(len(piece) for piece in scores)
@@ -151,6 +151,7 @@ def split_digit_comma(pieces, sp):
     for piece in pieces:
         if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
             again = sp.encode(piece[:-1].replace("▁", ""), out_type=str)
+            # encode() starts its output with a word start (▁); a piece that continued a word must not
             if not piece.startswith("▁") and again[0].startswith("▁"):
                 again[0] = again[0][1:]
                 again = [p for p in again if p]
@@ -211,9 +212,12 @@ assert len(cut) == 6 and cut[-1] == sep
 
 # %%
 mini = AlbertTokenizer.from_pretrained("tinyalbert-mini")
+cut_into = {}
 for name, tok in (("our tiny vocabulary", tokenizer), ("tinyalbert-mini", mini)):
     pieces = tok.tokenize("Rare words fall apart into smaller pieces.")
+    cut_into[name] = len(pieces)
     print(f"{name:>20} ({tok.vocab_size:>5} pieces): {len(pieces):>2} pieces {pieces}")
+assert cut_into["tinyalbert-mini"] < cut_into["our tiny vocabulary"]
 
 # %% [markdown]
 # ## 7. Compare with Transformers

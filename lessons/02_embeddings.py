@@ -33,7 +33,7 @@ from tinyalbert.nn.linear import linear_forward
 # %% [markdown]
 # ## 1. Three lookups, a LayerNorm and a projection
 #
-# For token $t$ at position $i$ with token type $s$:
+# For the token $t_i$ at position $i$, with token type (segment) $s_i$:
 #
 # $$e_i = W_{\text{word}}[t_i] + W_{\text{pos}}[i] + W_{\text{type}}[s_i] \in \mathbb{R}^{E},$$
 #

@@ -37,8 +37,9 @@ rng = np.random.default_rng(0)
 # %% [markdown]
 # ## 1. One head
 #
-# Every token $i$ asks a question $q_i$, offers a key $k_j$ and a value $v_j$. The answer is a
-# weighted average of the values, weighted by how well the question matches each key:
+# Every token $i$ asks a question $q_i$ and offers a key $k_i$ and a value $v_i$. Token $i$'s answer
+# is a weighted average of the values $v_j$, weighted by how well its question $q_i$ matches each
+# key $k_j$ (row $i$ of $Q$ is $q_i$, and so on):
 #
 # $$\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\Big(\frac{Q K^{\top}}{\sqrt{d}}\Big) V,
 # \qquad Q = X W_Q^{\top} + b_Q,\; K = X W_K^{\top} + b_K,\; V = X W_V^{\top} + b_V.$$

@@ -195,7 +195,7 @@ if transformers is not None:
 # %% [markdown]
 # ## Exercise: the top k
 #
-# Write `top_k(probs, k)`: the indices of `k` largest entries of the 1-D array `probs`, largest
+# Write `top_k(probs, k)`: the indices of the `k` largest entries of the 1-D array `probs`, largest
 # first, and equal probabilities in increasing index order. The self-check compares the
 # probabilities it picks with those of the pipeline's `top_k_indices`, on random vectors with
 # many ties.

@@ -27,8 +27,8 @@
 # given the gradient of a scalar loss $L$ with respect to the outputs, return the gradient with
 # respect to the inputs and the weights. The exception is softmax: `softmax_backward(d_probs,
 # probs)` takes the probabilities themselves as its cache and returns one array, the gradient of
-# the scores, written over `d_probs` (which it changes). Nothing else is needed to train ALBERT
-# (lesson 8 chains these pieces).
+# the scores, written over `d_probs` (which it changes). Lesson 8 chains these pieces, with one
+# more (the backward of a table lookup), into the gradient of the whole ALBERT.
 
 # %%
 import matplotlib.pyplot as plt
@@ -98,7 +98,9 @@ print("machine epsilon: float32", np.finfo(np.float32).eps, " float64", np.finfo
 x32, probe32 = x.astype(np.float32), probe.astype(np.float32)
 for step in (1e-6, 1e-3, 1e-2):
     numeric32 = central_differences(lambda v: float(np.sum(np.tanh(v) * probe32)), x32.copy(), h=step)
-    print(f"float32, step {step:g}: relative error of a correct gradient {gradcheck.gradient_error(analytic, numeric32):.1e}")
+    error32 = gradcheck.gradient_error(analytic, numeric32)
+    print(f"float32, step {step:g}: relative error of a correct gradient {error32:.1e}")
+    assert error32 > 10 * gradcheck.REL_TOL  # a correct backward would fail the float32 check at every step
 print(f"float64, step 1e-06: relative error {gradcheck.gradient_error(analytic, numeric):.1e}")
 
 # %% [markdown]

@@ -24,7 +24,8 @@
 #   and the (tied) MLM decoder;
 # - check the gradient of a whole ALBERT against finite differences and, when installed, torch autograd.
 #
-# The pieces of lesson 7 (linear, LayerNorm, GELU, softmax, cross-entropy) are all we need.
+# The pieces of lesson 7 (linear, LayerNorm, GELU, softmax, cross-entropy) are all we need, plus one
+# new one: the backward of a table lookup (section 3).
 
 # %%
 import os
@@ -233,9 +234,9 @@ print(f"rows of ids absent from the batch: lookup gradient {np.abs(grads_untied[
 #
 # ## 5. The whole model against finite differences
 #
-# Now the whole `AlbertForPreTraining` (embeddings, $E \to H$, a shared layer used several times, pooler,
-# MLM head with the tied decoder, SOP head, both losses), in float64. `check_gradients` perturbs a few
-# random entries of every parameter and compares with `loss_and_grads`.
+# Now the whole `AlbertForPreTraining` (embeddings, $E \to H$, two layer groups each used for two of
+# the four passes, pooler, MLM head with the tied decoder, SOP head, both losses), in float64.
+# `check_gradients` perturbs a few random entries of every parameter and compares with `loss_and_grads`.
 
 # %%
 config = AlbertConfig(**{**small, "embedding_size": 5}, num_hidden_layers=4, num_hidden_groups=2, inner_group_num=1)

@@ -86,7 +86,7 @@ print("first sentence as pieces:", tokenizer.convert_ids_to_tokens(encoded[0][0]
 #
 # Consecutive sentences are gathered until a target length is reached, then cut at a random sentence
 # boundary into A (the front) and B (the rest). With probability ½ they trade places: the label is 1
-# for swapped, 0 for document order. In NumPy-free Python, the idea is just:
+# for swapped, 0 for document order. In a few lines of Python, the idea is just:
 
 # %%
 def my_sop_pair(chunk, rng):
@@ -234,6 +234,7 @@ print("span shares n=1,2,3:", np.round(span_shares, 3), " target P(n):", np.roun
 print("replacements:", {name: round(share, 3) for name, share in replacement_shares.items()}, " target 0.8 / 0.1 / 0.1")
 assert abs(mask_rate - 0.15) < 0.01
 assert abs(replacement_shares["[MASK]"] - 0.8) < 0.03 and abs(replacement_shares["kept"] - 0.1) < 0.03
+assert span_shares[0] > my_probs[0] and span_shares[2] < my_probs[2]  # shorter spans than 1/n (see below)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(9, 3))

@@ -420,6 +420,8 @@ axis.set_ylabel("held-out masked-token accuracy")
 axis.set_title(f"Table 4 at toy scale (E={E_SHARING}, 4 layers)")
 plt.tight_layout()
 plt.show()
+
+
 def ranking(runs, metric):
     """Names from best to worst; '≈' where two neighbours are within the noise, '>' where they are not."""
     names = sorted(runs, key=lambda n: -runs[n][metric])
