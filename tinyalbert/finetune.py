@@ -8,7 +8,9 @@ Tasks and files (see `tinyalbert.task_data` for the fields):
   token-classification   JSONL: tokens, tags (BIO tags for the entity F1; other tags: tag accuracy;
                          integer tag ids named with --tag-names); --tokens-column, --tags-column
   question-answering     SQuAD v1.1 JSON
-  multiple-choice        JSONL: question, choices, answer
+  multiple-choice        JSONL: question, choices, answer; SWAG's columns (CSV or JSONL: sent1, sent2,
+                         ending0 to ending3, label) with --layout swag, RACE's (JSONL: article,
+                         question, options, answer letter) with --layout race
 
 Text classification is a regression (one output, mean squared error) when the train file's
 labels are numbers and some have a decimal point (3.8, 4.0), and a multi-label classification
@@ -59,6 +61,11 @@ examples:
   python -m tinyalbert.finetune --task token-classification --model tinyalbert-mini \\
       --train conll-train.jsonl --validation conll-dev.jsonl --out runs/ner --tags-column ner_tags \\
       --tag-names O,B-PER,I-PER,B-ORG,I-ORG,B-LOC,I-LOC,B-MISC,I-MISC   # CoNLL-2003 from datasets
+  python -m tinyalbert.finetune --task multiple-choice --model tinyalbert-mini \\
+      --train swag-train.csv --validation swag-val.csv --out runs/swag --layout swag   # SWAG's csv
+  python -m tinyalbert.finetune --task multiple-choice --model path/to/albert-base-v2 \\
+      --train race-train.jsonl --validation race-dev.jsonl --out runs/race --layout race \\
+      --max-seq-length 512   # RACE from datasets: dataset["train"].to_json("race-train.jsonl")
   python -m tinyalbert.finetune --task question-answering --model path/to/albert-base-v2 \\
       --train train-v1.1.json --validation dev-v1.1.json --out runs/squad --batch-size 8 \\
       --max-seq-length 384 --doc-stride 128
@@ -92,6 +99,7 @@ def _names(text: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     from .finetune_loop import PROBLEM_TYPES, FinetuneArguments
+    from .task_data import MULTIPLE_CHOICE_LAYOUTS
 
     defaults = {f.name: f.default for f in FinetuneArguments.__dataclass_fields__.values()}
     parser = OneLineErrorParser(prog="python -m tinyalbert.finetune", description=__doc__.split("\n\n")[0],
@@ -163,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "model's labels, in this order, and the pipeline answers them. Each label must then "
                              "be an id (multi-label: a list of ids); not for a regression. Without it, integer "
                              "labels are names of their own (\"1\")")
+    parser.add_argument("--layout", choices=tuple(MULTIPLE_CHOICE_LAYOUTS),
+                        help="multiple-choice: read the columns of a SWAG or RACE file. swag: sent1, sent2, "
+                             "ending0 to ending3, label (the right ending's index), CSV or JSONL; each choice is "
+                             "the pair sent1 and 'sent2 ending', as Transformers' run_swag.py makes it. race: "
+                             "article, question, options (a list), answer (a letter, A for the first option), "
+                             "JSONL; each choice is the pair article and question with the option (in the "
+                             "question's blank '_' if it has one). A pair too long loses pieces from its longer "
+                             "segment first (RACE: the article's end). Default: question, choices, answer")
     parser.add_argument("--seed", type=_checked("seed"), default=defaults["seed"],
                         help="seeds the shuffling, the dropout and a new head's weights (default: %(default)s)")
     parser.add_argument("--backend", choices=("numpy", "cupy"), default=defaults["backend"])

@@ -33,9 +33,9 @@ from .cli import UsageError, check_backend_available, directory_path_problem
 from .jsonfile import read_json_object
 from .metrics import accuracy, entity_scores, macro_f1, multi_label_scores, regression_scores, squad_scores
 from .qa_answers import MAX_ANSWER_LENGTH, squad_predictions
-from .task_data import (DEFAULT_COLUMNS, IGNORE_INDEX, all_integers, check_label_kinds, class_names, collate,
-                        default_doc_stride, encode_examples, label_list, label_number, multi_hot,
-                        problem_type_of_labels, read_task_file, regression_targets, shortest_max_length)
+from .task_data import (DEFAULT_COLUMNS, IGNORE_INDEX, MULTIPLE_CHOICE_LAYOUTS, all_integers, check_label_kinds,
+                        class_names, collate, default_doc_stride, encode_examples, label_list, label_number,
+                        multi_hot, problem_type_of_labels, read_task_file, regression_targets, shortest_max_length)
 from .train.arguments import as_int, as_number
 from .train.checkpoints import checkpoint_dir, write_directory_atomically
 from .train.optim import AdamW, clip_grad_global_norm, linear_warmup_then_decay
@@ -88,6 +88,7 @@ class FinetuneArguments:
     tags_column: str | None = None  # token classification
     tag_names: list[str] | None = None  # token classification: the name of each tag id, for integer tags
     label_names: list[str] | None = None  # text classification: the name of each class id, for integer labels
+    layout: str | None = None  # multiple choice: "swag" or "race"; None: question, choices, answer
     seed: int = 0
     backend: str = "numpy"
     resume: bool = False
@@ -115,6 +116,8 @@ class FinetuneArguments:
         for name in ID_NAMES:
             if getattr(self, name) is not None:
                 setattr(self, name, checked_id_names(name, self.task, getattr(self, name), self.problem_type))
+        if self.layout is not None:
+            check_layout(self.task, self.layout)
         for name in (*INTEGER_MINIMUMS, *NUMBER_LIMITS):
             if not (name in ("stop_after", "doc_stride") and getattr(self, name) is None):  # None: unset
                 setattr(self, name, checked_field(name, getattr(self, name)))
@@ -169,6 +172,7 @@ def checked_columns(task: str, given: dict) -> dict:
         if column is not None and owner != task:
             mine = [other for other, (task_of, _) in COLUMN_FIELDS.items() if task_of == task]
             reads = f"names its columns with {' and '.join(mine)}" if mine else "reads fixed fields"
+            reads += " (--layout swag or race reads SWAG's or RACE's)" if task == "multiple-choice" else ""
             raise ValueError(f"{name} is for {owner} only; {task} {reads}")
         if column is not None and not (isinstance(column, str) and column.strip()):
             raise ValueError(f"{name} must be a column name (a non-empty text), got {column!r}")
@@ -178,6 +182,17 @@ def checked_columns(task: str, given: dict) -> dict:
         if len(twice) > 1:
             raise ValueError(f"{' and '.join(twice)} both name the column {column!r}; each field needs its own")
     return resolved
+
+
+def check_layout(task: str, layout) -> None:
+    """--layout names the dataset whose columns a multiple-choice file has (MULTIPLE_CHOICE_LAYOUTS);
+    the other tasks name their columns one by one, or read fixed fields."""
+    if task != "multiple-choice":
+        reads = "names its columns with the column options" if task in DEFAULT_COLUMNS else "reads fixed fields"
+        raise ValueError(f"layout is for multiple-choice only; {task} {reads}")
+    if layout not in MULTIPLE_CHOICE_LAYOUTS:
+        known = ", ".join(map(repr, MULTIPLE_CHOICE_LAYOUTS))
+        raise ValueError(f"layout must be one of {known} or None, got {layout!r}")
 
 
 def columns_of(args: FinetuneArguments) -> dict:
@@ -234,8 +249,9 @@ def load_data(args: FinetuneArguments, tokenizer):
     without a label list (question answering, multiple choice)."""
     columns = columns_of(args)
     names = (args.tag_names, args.label_names)  # of tag or class ids, for the task's files that hold ids
-    train_examples = read_task_file(args.task, args.train, args.label_separator, columns, *names)
-    validation_examples = read_task_file(args.task, args.validation, args.label_separator, columns, *names)
+    train_examples = read_task_file(args.task, args.train, args.label_separator, columns, *names, args.layout)
+    validation_examples = read_task_file(args.task, args.validation, args.label_separator, columns, *names,
+                                         args.layout)
     problem_type = problem_type_of(args, train_examples)
     if problem_type is not None:
         because = "--problem-type is" if args.problem_type else f"the labels of {args.train} make the problem"
@@ -565,12 +581,13 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
     # What a checkpoint made before an option was added stands for. Before --label-separator:
     # single-label classifications, which any value here goes on reading as its labels decide. Before
     # the column options, --tag-names and --label-names: the default columns of the task, and
-    # integer tags and labels read as names. (--problem-type is compared as it comes out, given or
-    # read off the labels: `check_resumed_problem_type`.)
+    # integer tags and labels read as names. Before --layout: multiple choice's own question,
+    # choices, answer. (--problem-type is compared as it comes out, given or read off the labels:
+    # `check_resumed_problem_type`.)
     made_before = {"label_separator": args.label_separator,
                    **{name: DEFAULT_COLUMNS[task][field] if task == args.task else None
                       for name, (task, field) in COLUMN_FIELDS.items()},
-                   **dict.fromkeys(ID_NAMES)}
+                   **dict.fromkeys(ID_NAMES), "layout": None}
     for name, before in made_before.items():
         if saved.get(name, before) != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with "

@@ -15,7 +15,12 @@ Files (every problem is a ValueError naming the file, the line or record, and th
 - question-answering: SQuAD v1.1 JSON (`data` -> `paragraphs` -> `context`, `qas` -> `id`,
   `question`, `answers` -> `text`, `answer_start`).
 - multiple-choice: JSONL; fields `question`, `choices` (a list of texts, as many in every record
-  of a file), `answer` (the index of the right choice as a JSON integer, or its text).
+  of a file), `answer` (the index of the right choice as a JSON integer, or its text). Or, when
+  the caller names its layout (`MULTIPLE_CHOICE_LAYOUTS`), SWAG's columns (CSV or JSONL: `sent1`,
+  `sent2`, `ending0` to `ending3`, `label`) or RACE's (JSONL: `article`, `question`, `options`,
+  `answer` letter). Every layout becomes the same example: a first segment (the question, SWAG's
+  `sent1`, RACE's article), the second segment of each choice (the choice, SWAG's `sent2` and
+  ending, RACE's question with the option: `race_second_segment`) and the right choice's index.
 
 Encoded examples are dicts of Python ints and lists; `collate` pads a batch into the NumPy
 arrays the models take, with the tokenizer's padding id and a zero attention mask. A question
@@ -28,6 +33,7 @@ import io
 import json
 import math
 import re
+import string
 import warnings
 from pathlib import Path
 
@@ -64,6 +70,22 @@ KNOWN_LAYOUTS = {
                             {"text": "sentence"}],  # SST-2, CoLA
     "token-classification": [{"tags": "ner_tags"}],
 }
+# The layouts of multiple-choice files read besides tinyalbert's own (MULTIPLE_CHOICE_FIELDS), by
+# the name the caller gives (--layout), with the columns each reads. They differ from it in shape,
+# not only in names, so no column option could read them. SWAG as `datasets` writes it and as the
+# SWAG csv has it (Transformers' run_swag.py reads these columns): a context, the start of the
+# second sentence and four endings, each a column, and the index of the right ending. RACE as
+# `datasets` writes it: an article, a question, a list of options and the right option's letter.
+SWAG_ENDINGS = tuple(f"ending{index}" for index in range(4))  # run_swag.py's ending_names
+MULTIPLE_CHOICE_FIELDS = ("question", "choices", "answer")
+MULTIPLE_CHOICE_LAYOUTS = {"swag": ("sent1", "sent2", *SWAG_ENDINGS, "label"),
+                           "race": ("article", "question", "options", "answer")}
+CHOICE_NOUNS = {None: "choices", "swag": "endings", "race": "options"}  # what each layout calls them
+# How a pair longer than max_length is cut. tinyalbert's own layout cuts only the choice: a question
+# is short, and one that leaves no room for a choice is an error. SWAG and RACE cut the longer
+# segment first, a piece at a time, as run_swag.py's truncation=True does: RACE's article, hundreds
+# of pieces, is what gets cut (from its end), while its question and option stay whole.
+LAYOUT_TRUNCATION = {None: "only_second", "swag": "longest_first", "race": "longest_first"}
 
 
 def _check_file(path) -> Path:
@@ -100,15 +122,18 @@ def read_records(path) -> list[tuple[int, dict]]:
 
 def _csv_records(path: Path) -> list[tuple[int, dict]]:
     """The rows of a CSV file under its header's names. Empty columns at the end of the header and
-    empty cells past its last name (a spreadsheet's export often has them) are left out."""
+    empty cells past its last name (a spreadsheet's export often has them) are left out, and so is
+    a first column without a name: the row index that pandas' `to_csv` writes (the SWAG csv has one)."""
     reader = csv.reader(io.StringIO(_read_text(path), newline=""))
     header = next(reader, [])
     while header and not header[-1].strip():
         header.pop()
     if not header:
         raise ValueError(f"{path}: empty CSV file (it needs a header row such as text,label)")
-    if not all(name.strip() for name in header):  # its cells would be read under no name, and lost
-        raise ValueError(f"{path}: column {[name.strip() for name in header].index('') + 1} of the header has no name")
+    skipped = 1 if len(header) > 1 and not header[0].strip() else 0  # pandas' index column
+    if not all(name.strip() for name in header[skipped:]):  # its cells would be read under no name, and lost
+        raise ValueError(f"{path}: column {[name.strip() for name in header].index('', skipped) + 1} of the header "
+                         "has no name")
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise ValueError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
@@ -123,7 +148,7 @@ def _csv_records(path: Path) -> list[tuple[int, dict]]:
             quote = " (a text with a comma must be in double quotes)" if cells > len(header) else ""
             raise ValueError(f"{path}, line {reader.line_num}: {cells} cell{'' if cells == 1 else 's'} but the header "
                              f"has {len(header)}{quote}")
-        records.append((reader.line_num, dict(zip(header, row))))  # line_num: the row's last line
+        records.append((reader.line_num, dict(zip(header[skipped:], row[skipped:]))))  # line_num: the row's last line
     return records
 
 
@@ -171,11 +196,6 @@ def _as_text(value, name: str, where: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{where}: field {name!r} must be a text (a string), got {json.dumps(value)}")
     return value
-
-
-def _texts(record: dict, name: str, where: str, integers: bool = False) -> list[str]:
-    """A list field of texts (`integers`: or of integers, as tag ids often are), as strings."""
-    return _as_texts(_field(record, name, where), name, where, integers)
 
 
 def _as_texts(values, name: str, where: str, integers: bool = False) -> list[str]:
@@ -289,15 +309,130 @@ def _answer_index(answer, choices: list[str], where: str) -> int:
     return answer
 
 
+def _layout_columns(layout: str | None) -> str:
+    """The columns a multiple-choice layout reads, for a message: "sent1, sent2, ending0 to ending3, label"."""
+    columns = MULTIPLE_CHOICE_LAYOUTS[layout] if layout else MULTIPLE_CHOICE_FIELDS
+    shown = ", ".join(column for column in columns if column not in SWAG_ENDINGS[1:-1])  # the endings as a range
+    return shown.replace(f"{SWAG_ENDINGS[0]}, ", f"{SWAG_ENDINGS[0]} to ")
+
+
+def multiple_choice_layout_hint(record: dict, layout: str | None) -> str:
+    """What to pass for a multiple-choice record without a column that `layout` reads (None:
+    tinyalbert's own question, choices, answer): the layout whose columns the record has, else
+    what `layout` reads (and, for None, what the others read). A hint, never a guess: a file is
+    read only as the caller says."""
+    for known in (None, *MULTIPLE_CHOICE_LAYOUTS):
+        columns = MULTIPLE_CHOICE_LAYOUTS[known] if known else MULTIPLE_CHOICE_FIELDS
+        if known != layout and all(column in record for column in columns):
+            return "leave out --layout to read them" if known is None else f"pass --layout {known}"
+    if layout is not None:
+        return f"--layout {layout} reads {_layout_columns(layout)}"
+    others = "; ".join(f"--layout {known} reads {_layout_columns(known)}" for known in MULTIPLE_CHOICE_LAYOUTS)
+    return f"multiple choice reads {_layout_columns(None)} ({others})"
+
+
+def _layout_column(record: dict, name: str, layout: str | None, where: str):
+    """The value of column `name` of a multiple-choice record read as `layout`; a record without it
+    is an error that lists the record's columns and says what reads them (`multiple_choice_layout_hint`)."""
+    if name not in record:
+        has = f"columns {', '.join(record)}" if record else "no columns"
+        raise ValueError(f"{where}: missing column {name!r} (the record has {has}): "
+                         f"{multiple_choice_layout_hint(record, layout)}")
+    return _field(record, name, where)
+
+
+def _check_choice_count(count: int, layout: str | None, where: str) -> None:
+    if count < 2:
+        raise ValueError(f"{where}: {count} {CHOICE_NOUNS[layout][:-1]}(s); a question needs at least 2")
+
+
+def _own_choice_segments(record: dict, where: str) -> tuple[str, list[str], int]:
+    """(question, choices, the right choice's index) of a record of tinyalbert's own layout."""
+    choices = _as_texts(_layout_column(record, "choices", None, where), "choices", where)
+    _check_choice_count(len(choices), None, where)
+    answer = _answer_index(_layout_column(record, "answer", None, where), choices, where)
+    return _as_text(_layout_column(record, "question", None, where), "question", where), choices, answer
+
+
+def swag_segments(record: dict, where: str) -> tuple[str, list[str], int]:
+    """(first segment, the second segment of each ending, the right ending's index) of a SWAG
+    record, paired as Transformers' run_swag.py pairs them: the context `sent1` first, then for
+    each ending `sent2`, a space and the ending ("She" and "pats her shoulder." make "She pats
+    her shoulder."). `label` is a JSON integer or a CSV cell of one ("2"). `where`: for errors."""
+    context = _as_text(_layout_column(record, "sent1", "swag", where), "sent1", where)
+    start = _as_text(_layout_column(record, "sent2", "swag", where), "sent2", where)
+    endings = [_as_text(_layout_column(record, name, "swag", where), name, where) for name in SWAG_ENDINGS]
+    label = _layout_column(record, "label", "swag", where)
+    if isinstance(label, str) and INTEGER.fullmatch(label.strip()):  # a CSV cell
+        label = int(label)
+    last = len(endings) - 1
+    if not _is_integer(label):
+        raise ValueError(f"{where}: label must be the index of the right ending, an integer from 0 to {last}, "
+                         f"got {json.dumps(label)}")
+    if not 0 <= label <= last:
+        unlabelled = " (-1 marks an unlabelled example, as in SWAG's test split)" if label == -1 else ""
+        raise ValueError(f"{where}: label {label} is not the index of one of the {len(endings)} endings "
+                         f"(0 to {last}){unlabelled}")
+    return context, [f"{start} {ending}" for ending in endings], label
+
+
+def race_second_segment(question: str, option: str) -> str:
+    """The second segment of one RACE option, as the RACE recipes for BERT and ALBERT build it: a
+    question with a blank "_" is a sentence to complete, and the option fills the blank (every
+    "_", as str.replace does); any other question is followed by a space and the option.
+    ("The writer wants to _ ." and "warn us" -> "The writer wants to warn us ."; "Why?" and
+    "To rest." -> "Why? To rest.")"""
+    return question.replace("_", option) if "_" in question else f"{question} {option}"
+
+
+def race_segments(record: dict, where: str) -> tuple[str, list[str], int]:
+    """(the article, the second segment of each option, the right option's index) of a RACE record
+    as `datasets` writes it: the article is the first segment, and each option's second segment is
+    the question with the option (`race_second_segment`); `answer` is the right option's letter,
+    "A" for the first. `where`: for errors."""
+    article = _as_text(_layout_column(record, "article", "race", where), "article", where)
+    question = _as_text(_layout_column(record, "question", "race", where), "question", where)
+    options = _layout_column(record, "options", "race", where)
+    if isinstance(options, str):  # a CSV cell
+        raise ValueError(f"{where}: options must be a list of texts, got a text (a CSV cell cannot hold a list: "
+                         "save RACE as JSONL, as the datasets library's to_json writes it)")
+    options = _as_texts(options, "options", where)
+    _check_choice_count(len(options), "race", where)
+    answer, letters = _layout_column(record, "answer", "race", where), string.ascii_uppercase[:len(options)]
+    if not (isinstance(answer, str) and len(answer) == 1 and answer in letters):
+        raise ValueError(f"{where}: answer must be the letter of the right option, \"A\" to \"{letters[-1]}\" "
+                         f"(one per option: {len(options)} options), got {json.dumps(answer)}")
+    return article, [race_second_segment(question, option) for option in options], letters.index(answer)
+
+
+def _multiple_choice_example(record: dict, layout: str | None, where: str) -> dict:
+    """One multiple-choice example of any layout: `question`, the first segment of every pair
+    (token type 0); `choices`, the second segment of each choice (type 1); `label`, the right
+    choice's index; `truncation`, how a pair too long is cut (LAYOUT_TRUNCATION)."""
+    if layout == "swag":
+        first, seconds, label = swag_segments(record, where)
+    elif layout == "race":
+        first, seconds, label = race_segments(record, where)
+    else:
+        first, seconds, label = _own_choice_segments(record, where)
+    return {"question": first, "choices": seconds, "label": label, "truncation": LAYOUT_TRUNCATION[layout]}
+
+
 def read_task_file(task: str, path, label_separator: str | None = None, columns: dict | None = None,
-                   tag_names: list[str] | None = None, label_names: list[str] | None = None) -> list[dict]:
+                   tag_names: list[str] | None = None, label_names: list[str] | None = None,
+                   layout: str | None = None) -> list[dict]:
     """The examples of `path` for `task`, checked: dicts with the fields listed above.
     `label_separator`: text classification only, the separator a label text is split on into
     the class names of a multi-label example (`_class_label`). `columns`: the column to read a
     field from, where it is not the field's own name (`DEFAULT_COLUMNS`), such as {"text":
     "sentence1", "text_pair": "sentence2"}. `tag_names`: token classification only, the name of
     each tag id, for a file whose tags are integers; without it, integer tags are names ("3").
-    `label_names`: text classification only, the same for class ids (`_named_label`)."""
+    `label_names`: text classification only, the same for class ids (`_named_label`).
+    `layout`: multiple choice only, "swag" or "race" for a file of that dataset's columns
+    (MULTIPLE_CHOICE_LAYOUTS), None for question, choices, answer (`_multiple_choice_example`)."""
+    if layout is not None and (task != "multiple-choice" or layout not in MULTIPLE_CHOICE_LAYOUTS):
+        known = ", ".join(map(repr, MULTIPLE_CHOICE_LAYOUTS))
+        raise ValueError(f"layout is for multiple-choice only, one of {known} or None; got {layout!r} for {task}")
     if task == "question-answering":
         return read_squad(path)
     records = read_records(path)
@@ -312,14 +447,12 @@ def read_task_file(task: str, path, label_separator: str | None = None, columns:
         elif task == "token-classification":
             example = _tagged_words_example(record, columns, tag_names, where)
         else:
-            choices = _texts(record, "choices", where)
-            if len(choices) < 2:
-                raise ValueError(f"{where}: {len(choices)} choice(s); a question needs at least 2")
-            answer = _answer_index(_field(record, "answer", where), choices, where)
-            if examples and len(choices) != len(examples[0]["choices"]):  # a batch is (questions, choices, seq)
-                raise ValueError(f"{where}: {len(choices)} choices, but line {records[0][0]} has "
-                                 f"{len(examples[0]['choices'])}; every question of a file needs as many choices")
-            example = {"question": _text(record, "question", where), "choices": choices, "label": answer}
+            example = _multiple_choice_example(record, layout, where)
+            # a batch is (questions, choices, seq): every question of it needs as many choices
+            if examples and len(example["choices"]) != len(examples[0]["choices"]):
+                noun = CHOICE_NOUNS[layout]
+                raise ValueError(f"{where}: {len(example['choices'])} {noun}, but line {records[0][0]} has "
+                                 f"{len(examples[0]['choices'])}; every question of a file needs as many {noun}")
         examples.append({**example, "line": line})
     if task == "text-classification":
         _check_one_kind_of_label(path, examples)
@@ -587,22 +720,28 @@ def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int,
         return [{"input_ids": ids, "token_type_ids": types, "label": target}
                 for ids, types, target in zip(encoded["input_ids"], encoded["token_type_ids"], targets)]
     if task == "multiple-choice":
-        out = []
-        for example in examples:
-            try:
-                encoded = tokenizer([(example["question"], choice) for choice in example["choices"]],
-                                    truncation="only_second", max_length=max_length, return_token_type_ids=True)
-            except ValueError:  # only_second cannot cut the question: it alone is too long
-                pieces = len(_piece_ids(tokenizer, example["question"]))
-                problem = _no_room_for_second_text("a choice", pieces, max_length)
-                raise ValueError(f"line {example['line']}: {problem}") from None
-            out.append({"input_ids": encoded["input_ids"], "token_type_ids": encoded["token_type_ids"],
-                        "label": example["label"]})
-        return out
+        return [encode_choices(example, tokenizer, max_length) for example in examples]
     if task == "token-classification":
         return [encode_tagged_words(e["tokens"], e["tags"], tokenizer, max_length, label_ids) for e in examples]
     doc_stride = default_doc_stride(max_length) if doc_stride is None else doc_stride
     return [feature for e in examples for feature in encode_question(e, tokenizer, max_length, doc_stride)]
+
+
+def encode_choices(example: dict, tokenizer, max_length: int) -> dict:
+    """[CLS] first [SEP] second [SEP] for each choice of a multiple-choice example, token types 0
+    then 1: `input_ids` and `token_type_ids` are lists (choices, seq), `label` the right choice.
+    A pair longer than `max_length` is cut as `example["truncation"]` says (LAYOUT_TRUNCATION;
+    "only_second", the choice alone, where it is not given): tinyalbert's own layout cuts the
+    choice and refuses a question that leaves it no room; SWAG and RACE cut the longer segment."""
+    truncation = example.get("truncation", LAYOUT_TRUNCATION[None])
+    try:
+        encoded = tokenizer([(example["question"], choice) for choice in example["choices"]],
+                            truncation=truncation, max_length=max_length, return_token_type_ids=True)
+    except ValueError:  # only_second cannot cut the question: it alone is too long
+        pieces = len(_piece_ids(tokenizer, example["question"]))
+        problem = _no_room_for_second_text("a choice", pieces, max_length)
+        raise ValueError(f"line {example['line']}: {problem}") from None
+    return {"input_ids": encoded["input_ids"], "token_type_ids": encoded["token_type_ids"], "label": example["label"]}
 
 
 def encode_tagged_words(words, tags, tokenizer, max_length: int, label_ids: dict | None) -> dict:
