@@ -493,16 +493,32 @@ def test_tags_that_are_not_bio_pick_the_best_epoch_by_accuracy(tmp_path, capsys)
         np.testing.assert_array_equal(best.params[name], value, err_msg=name)
 
 
-def test_a_batch_with_every_word_cut_off_is_skipped_not_called_divergence(tmp_path, capsys):
-    # --max-seq-length 3 holds [CLS], one piece and [SEP]: a first word of several pieces does not fit,
-    # so its example has no labelled token (a loss over no target is nan).
+def test_words_longer_than_a_window_are_each_labelled_once_and_every_feature_has_a_label(tmp_path, capsys):
+    """--max-seq-length 4 holds [CLS], two pieces and [SEP]: "xylophonistically" has more pieces
+    than a window, so the windows inside it hold no word's first piece; they are left out, and
+    every feature has a label to learn (a loss over no target would be nan)."""
+    from tinyalbert import AlbertTokenizer
+    from tinyalbert.task_data import IGNORE_INDEX, encode_examples
+
     words = [("xylophonistically", "B-FRUIT"), ("apple", "B-FRUIT"), ("dog", "O"), ("xylophonistically", "O")]
     train = tmp_path / "cut.jsonl"
     train.write_text("".join(json.dumps({"tokens": [word, "cat"], "tags": [tag, "O"]}) + "\n" for word, tag in words))
+    tokenizer = AlbertTokenizer.from_pretrained("tinyalbert-mini")
+    assert len(tokenizer.tokenize("xylophonistically")) > 2
+    examples = [{"tokens": [word, "cat"], "tags": [tag, "O"], "line": 1} for word, tag in words]
+    features = encode_examples("token-classification", examples, tokenizer, 4, {"B-FRUIT": 0, "O": 1}, doc_stride=1)
+    assert all(any(label != IGNORE_INDEX for label in feature["labels"]) for feature in features)
+    labelled = sorted((feature["sentence"], word) for feature in features for word in feature["word_ids"])
+    assert set(labelled) == {(sentence, word) for sentence in range(4) for word in range(2)}
     assert run_finetune("token-classification", train, tmp_path / "out", "--epochs", "1", "--batch-size", "1",
-                        "--max-seq-length", "3") == 0
+                        "--max-seq-length", "4") == 0
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
-    assert summary["skipped_batches"] == 2  # the two examples that start with the long word
+    assert summary["best"]["accuracy"] >= 0.0 and "skipped_batches" not in summary
+    line = finetune_error(capsys, "--task", "token-classification", "--model", "tinyalbert-mini", "--train",
+                          str(train), "--validation", str(train), "--out", str(tmp_path / "three"),
+                          "--max-seq-length", "3", "--quiet")
+    assert "line 1: the sentence takes" in line and "more than the 1 of a window" in line
+    assert "raise --max-seq-length" in line and "pass --doc-stride" not in line
 
 
 @pytest.fixture(scope="module")

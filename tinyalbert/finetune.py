@@ -123,12 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="global gradient-norm clip, 0 for none (default: %(default)s)")
     parser.add_argument("--max-seq-length", type=_checked("max_seq_length"), default=defaults["max_seq_length"], metavar="L",
                         help="tokens per sequence, [CLS] and [SEP] included (default: %(default)s); question answering "
-                             "splits a longer context into overlapping windows of this length, one feature each")
+                             "splits a longer context, and token classification a longer sentence, into overlapping "
+                             "windows of this length, one feature each")
     parser.add_argument("--doc-stride", type=_checked("doc_stride"), metavar="S",
                         help="question answering: how many context pieces neighbouring windows share, fewer than the "
-                             "room a window leaves beside the question (default: 128, as Transformers' run_qa.py, or "
-                             "half of --max-seq-length when that is shorter than 256, and fewer than a 64-piece question leaves: 60 at "
-                             "128)")
+                             "room a window leaves beside the question; token classification: the same for the "
+                             "windows a sentence longer than --max-seq-length is split into (default: 128, as "
+                             "Transformers' run_qa.py, or half of --max-seq-length when that is shorter than 256, and "
+                             "fewer than a 64-piece question leaves: 60 at 128)")
     parser.add_argument("--max-answer-length", type=_checked("max_answer_length"), default=defaults["max_answer_length"],
                         metavar="N", help="question answering: the longest answer the evaluation picks, in tokens; "
                         "the best-scoring span across all windows of a context wins (default: %(default)s)")
@@ -223,8 +225,6 @@ def _main(argv=None) -> int:
         return EXIT_USAGE
     if summary["main_process"]:
         result = {"best": summary["best"], "best_by": summary["best_by"], "seconds": round(summary["seconds"], 1)}
-        if summary["skipped_batches"]:  # batches whose every word lay past --max-seq-length
-            result["skipped_batches"] = summary["skipped_batches"]
         print(json.dumps(result))
     return 0
 

@@ -75,7 +75,7 @@ class FinetuneArguments:
     weight_decay: float = 0.01
     clip_norm: float = 1.0
     max_seq_length: int = 128
-    doc_stride: int | None = None  # question answering: pieces shared by neighbouring windows; None: default_doc_stride
+    doc_stride: int | None = None  # QA and tagging: pieces shared by neighbouring windows; None: default_doc_stride
     max_answer_length: int = MAX_ANSWER_LENGTH  # question answering: the longest answer evaluated, in tokens
     problem_type: str | None = None  # text classification: a PROBLEM_TYPES; None: from the labels (problem_type_of)
     label_separator: str | None = None  # text classification: split each label text on it (multi-label)
@@ -123,6 +123,8 @@ class FinetuneArguments:
                 setattr(self, name, checked_field(name, getattr(self, name)))
         if self.doc_stride is None:  # resolved here, so that state.json records the stride a run used
             self.doc_stride = default_doc_stride(self.max_seq_length)
+            if self.task == "token-classification":  # fewer than the max_seq_length - 2 pieces of a window
+                self.doc_stride = min(self.doc_stride, max(1, self.max_seq_length - 3))
 
 
 # The limits of the numeric fields. lr 0 would train nothing; clip_norm 0 turns clipping off.
@@ -416,8 +418,7 @@ def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels
     if task == "multiple-choice":
         return {"accuracy": accuracy(predictions, [example["label"] for example in examples])}
     if task == "token-classification":
-        predicted_tags = [[labels[i] for i in row] + ["O"] * (len(e["tags"]) - len(row))
-                          for row, e in zip(predictions, examples)]
+        predicted_tags = sentence_tags(examples, encoded, predictions, labels)
         flat = [tag for row in predicted_tags for tag in row]
         tag_accuracy = accuracy(flat, [tag for e in examples for tag in e["tags"]])
         if not uses_bio_tags(labels):  # no entities: an entity F1 would measure nothing
@@ -425,6 +426,20 @@ def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels
         return {**entity_scores(predicted_tags, [e["tags"] for e in examples]), "accuracy": tag_accuracy}
     answers = squad_predictions(examples, encoded, predictions, max_answer_length)
     return squad_scores(answers, {e["id"]: [a["text"] for a in e["answers"]] for e in examples})
+
+
+def sentence_tags(examples: list[dict], features: list[dict], predictions: list[list[int]],
+                  labels: list[str]) -> list[list[str]]:
+    """Each sentence's predicted tags, word by word, from the label ids predicted at the first
+    piece of each word in each window (`encode_tagged_words`): a word that two windows hold takes
+    the tag of the one where its `context` is larger, the first such window on a tie."""
+    best = [[(-1, None)] * len(example["tags"]) for example in examples]  # (context, tag) of each word
+    for feature, row in zip(features, predictions):
+        chosen = best[feature["sentence"]]
+        for word, context, label_id in zip(feature["word_ids"], feature["context"], row):
+            if context > chosen[word][0]:
+                chosen[word] = (context, labels[label_id])
+    return [[tag for _, tag in words] for words in best]
 
 
 def counted_targets(task: str, batch: dict) -> int:
@@ -592,11 +607,12 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
         if saved.get(name, before) != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with "
                              f"{saved.get(name, before)!r}")
-    if args.task == "question-answering" and saved.get("doc_stride") != args.doc_stride:  # it makes the features
-        if "doc_stride" not in saved:
-            raise cannot_resume(path, "it was made when question answering kept only the first window of each "
-                                      "context, so its epochs have other steps")
+    windowed = args.task in ("question-answering", "token-classification")
+    if windowed and saved.get("doc_stride", args.doc_stride) != args.doc_stride:  # it makes the features
         raise ValueError(f"--resume: doc_stride is {args.doc_stride} but the checkpoint was made with {saved['doc_stride']}")
+    if args.task == "question-answering" and "doc_stride" not in saved:
+        raise cannot_resume(path, "it was made when question answering kept only the first window of each "
+                                  "context, so its epochs have other steps")
     if train_fingerprint is not None and state.get("train_fingerprint", train_fingerprint) != train_fingerprint:
         raise ValueError(f"--resume: the train file {args.train} is not the text the checkpoint was trained on "
                          f"(fingerprint {train_fingerprint}, checkpoint {state['train_fingerprint']})")
@@ -752,12 +768,26 @@ def plot_curves(state: dict, best_by: str, path: Path) -> bool:
     return True
 
 
-def windows_line(args: FinetuneArguments, train_questions: int, train_features: int, validation_questions: int,
+def windows_line(args: FinetuneArguments, train_examples: int, train_features: int, validation_examples: int,
                  validation_features: int) -> str:
-    """What the sliding windows made of the question-answering files, for the progress output."""
-    return (f"question answering: {train_features} training features from {train_questions} questions, "
-            f"{validation_features} validation features from {validation_questions} questions (windows of "
+    """What the sliding windows made of the question-answering files, or of the sentences of a
+    token classification, for the progress output."""
+    task, what = ("question answering", "questions") if args.task == "question-answering" else ("tagging", "sentences")
+    return (f"{task}: {train_features} training features from {train_examples} {what}, "
+            f"{validation_features} validation features from {validation_examples} {what} (windows of "
             f"--max-seq-length {args.max_seq_length}, --doc-stride {args.doc_stride} pieces shared by neighbours)")
+
+
+def check_resumed_features(path: Path, state: dict, args: FinetuneArguments, examples: int, features: int) -> None:
+    """The training features of a resumed run must be as many as when its checkpoint was made (an
+    epoch's steps depend on them). A checkpoint that did not record them was made when a tagged
+    sentence longer than --max-seq-length was cut rather than split into windows."""
+    saved = state.get("train_features")
+    if saved is None and args.task == "token-classification" and features != examples:
+        raise cannot_resume(path, "it was made when tagged sentences longer than --max-seq-length were cut, not "
+                                  "split into windows, so its epochs have other steps")
+    if saved is not None and saved != features:
+        raise cannot_resume(path, f"it was trained on {saved} features a pass, but the train file makes {features} now")
 
 
 def save_model_and_tokenizer(folder: Path, model, tokenizer) -> None:
@@ -767,7 +797,7 @@ def save_model_and_tokenizer(folder: Path, model, tokenizer) -> None:
 
 def finetune(args: FinetuneArguments, progress=True) -> dict:
     """Run the whole fine-tuning; returns {"best": metrics, "best_by": the metric that chose it,
-    "history": [...], "skipped_batches": ..., "seconds": ..., "main_process": False on every
+    "history": [...], "seconds": ..., "main_process": False on every
     process of an mpiexec job but the first}.
     With `progress`, a progress line goes to standard error: redrawn in place on a terminal,
     a line about every tenth of an epoch into a file or a notebook."""
@@ -799,6 +829,8 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     if args.resume:
         check_resumed_problem_type(source, problem_type)  # first: another problem type has other labels too
         check_resumed_labels(source, labels)
+        check_resumed_features(source / STATE_FILE, state, args, len(train_examples), len(train_encoded))
+    state["train_features"] = len(train_encoded)
     overrides = model_overrides(args.task, labels, problem_type)
     with warnings.catch_warnings():
         if not is_main:  # every process loads the same files: the first one tells what they hold
@@ -812,12 +844,13 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     warmup_steps = state.setdefault("warmup_steps", round_warmup(args.warmup_ratio * total_steps))
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
-    best_by, started, skipped = main_metric(args.task, labels, problem_type), time.perf_counter(), 0
+    best_by, started = main_metric(args.task, labels, problem_type), time.perf_counter()
     pad_id = tokenizer.pad_token_id
     last_epoch = args.epochs if args.stop_after is None else min(args.epochs, state["epoch"] + args.stop_after)
     bar = Progress(total_steps, state["step"]) if progress and is_main else None
     shown_every = 1 if bar is None or bar.interactive else max(1, steps_per_epoch // 10)  # a log stays readable
-    if bar is not None and args.task == "question-answering":  # one step of training per window, not per question
+    split = len(train_encoded) > len(train_examples) or len(validation_encoded) > len(validation_examples)
+    if bar is not None and (args.task == "question-answering" or split):  # a step per window, not per example
         bar.write(windows_line(args, len(train_examples), len(train_encoded), len(validation_examples),
                                len(validation_encoded)))
     if bar is not None and args.task == "token-classification" and best_by != MAIN_METRIC[args.task]:
@@ -832,9 +865,6 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
         for index in range(steps_per_epoch):
             chunk = [train_encoded[i] for i in order[index * args.batch_size:(index + 1) * args.batch_size]]
             batch = collate(args.task, chunk, pad_id)
-            if counted_targets(args.task, batch) == 0:  # every word of these examples is past --max-seq-length
-                skipped, state["step"] = skipped + 1, state["step"] + 1  # a loss over no target would be nan
-                continue
             loss, lr = finetune_step(model, optimizer, args, batch, ranks, state["step"], warmup_steps, total_steps)
             state["step"] += 1
             state["losses"].append([state["step"], loss])  # the loss curve's points
@@ -851,9 +881,6 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
             bar.write(f"epoch {epoch + 1}/{args.epochs}: {shown}")
     if bar is not None:
-        if skipped:
-            bar.write(f"skipped {skipped} batch(es) with no labelled word: each word of their examples lies past "
-                      f"--max-seq-length {args.max_seq_length} (raise it to train on them)")
         bar.close()
-    return {"best": state["best"], "best_by": best_by, "history": state["history"], "skipped_batches": skipped,
+    return {"best": state["best"], "best_by": best_by, "history": state["history"],
             "seconds": time.perf_counter() - started, "main_process": is_main}

@@ -24,7 +24,8 @@ Files (every problem is a ValueError naming the file, the line or record, and th
 
 Encoded examples are dicts of Python ints and lists; `collate` pads a batch into the NumPy
 arrays the models take, with the tokenizer's padding id and a zero attention mask. A question
-whose context is longer than the window becomes several features, one per overlapping window.
+whose context is longer than the window becomes several features, one per overlapping window,
+and so does a tagged sentence longer than the window.
 """
 from __future__ import annotations
 
@@ -704,7 +705,9 @@ def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int,
                     doc_stride: int | None = None) -> list[dict]:
     """Token ids (with [CLS]/[SEP]), token types and training targets for every example; for
     question answering, for every window of every context (`encode_question`: one feature or
-    more per question, in the questions' order; `doc_stride` None: `default_doc_stride`).
+    more per question, in the questions' order; `doc_stride` None: `default_doc_stride`), and for
+    token classification for every window of every sentence (`encode_tagged_words`; `sentence`:
+    the example's index).
     Text classification with `label_ids` None is a regression: each target is the label's number
     (a float; checked beforehand by `regression_targets`); a multi-label example's target is
     its `multi_hot` list of floats."""
@@ -721,9 +724,16 @@ def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int,
                 for ids, types, target in zip(encoded["input_ids"], encoded["token_type_ids"], targets)]
     if task == "multiple-choice":
         return [encode_choices(example, tokenizer, max_length) for example in examples]
-    if task == "token-classification":
-        return [encode_tagged_words(e["tokens"], e["tags"], tokenizer, max_length, label_ids) for e in examples]
     doc_stride = default_doc_stride(max_length) if doc_stride is None else doc_stride
+    if task == "token-classification":
+        features = []
+        for index, e in enumerate(examples):
+            try:
+                sentence = encode_tagged_words(e["tokens"], e["tags"], tokenizer, max_length, label_ids, doc_stride)
+            except ValueError as error:
+                raise ValueError(f"line {e['line']}: {error}") from None
+            features += [{**feature, "sentence": index} for feature in sentence]
+        return features
     return [feature for e in examples for feature in encode_question(e, tokenizer, max_length, doc_stride)]
 
 
@@ -744,22 +754,52 @@ def encode_choices(example: dict, tokenizer, max_length: int) -> dict:
     return {"input_ids": encoded["input_ids"], "token_type_ids": encoded["token_type_ids"], "label": example["label"]}
 
 
-def encode_tagged_words(words, tags, tokenizer, max_length: int, label_ids: dict | None) -> dict:
-    """Each word's pieces; its tag goes on the first piece, -100 on the rest (and on [CLS]/[SEP]).
-    `first_pieces` lists the position of each word's first piece (words cut off are left out)."""
-    ids, labels, first_pieces = [tokenizer.cls_token_id], [IGNORE_INDEX], []
-    for word, tag in zip(words, tags):
-        pieces = _piece_ids(tokenizer, word) or [tokenizer.unk_token_id]
-        if len(ids) + len(pieces) > max_length - 1:
-            break
-        first_pieces.append(len(ids))
-        ids += pieces
+def encode_tagged_words(words, tags, tokenizer, max_length: int, label_ids: dict | None,
+                        doc_stride: int) -> list[dict]:
+    """The features of one tagged sentence: [CLS] window [SEP] for each window of its pieces
+    (`window_starts`: windows of `max_length` - 2 pieces, neighbours sharing `doc_stride`; one
+    window when the sentence fits), so that no word is cut off. A word's tag goes on its first
+    piece, -100 on its other pieces, on [CLS] and [SEP], and on the pieces a window holds of a word
+    that started in the window before.
+
+    Besides the model's inputs and `labels`, a feature lists for each word whose first piece it
+    holds: `first_pieces`, that piece's position; `word_ids`, the word's index in the sentence;
+    `context`, how many of the window's pieces lie on the word's shorter side. A word in two
+    windows takes its tag from the one where `context` is larger, the one that sees more around it
+    (the rule BERT's SQuAD code uses for its overlapping windows). A window that holds no word's
+    first piece (inside a word longer than the window) is left out: it has nothing to learn or tell."""
+    pieces, piece_words = [], []  # the sentence's pieces, and the word index of each
+    for index, (word, tag) in enumerate(zip(words, tags)):
         if label_ids is not None and tag not in label_ids:
             raise ValueError(f"tag {tag!r} does not occur in the training file (known: {sorted(label_ids)})")
-        labels += [label_ids[tag] if label_ids is not None else IGNORE_INDEX] + [IGNORE_INDEX] * (len(pieces) - 1)
-    ids.append(tokenizer.sep_token_id)
-    labels.append(IGNORE_INDEX)
-    return {"input_ids": ids, "token_type_ids": [0] * len(ids), "labels": labels, "first_pieces": first_pieces}
+        word_pieces = _piece_ids(tokenizer, word) or [tokenizer.unk_token_id]
+        pieces += word_pieces
+        piece_words += [index] * len(word_pieces)
+    width = max_length - 2  # [CLS] window [SEP]
+    if len(pieces) > width and doc_stride >= width:  # the windows would never move on
+        smaller = f"pass --doc-stride {width - 1} or less, or " if width > 1 else ""
+        raise ValueError(f"the sentence takes {len(pieces)} pieces, more than the {width} of a window "
+                         f"(--max-seq-length {max_length}); --doc-stride {doc_stride}, the pieces a window shares with "
+                         f"the one before, must be fewer: {smaller}raise --max-seq-length")
+    features = []
+    for first in window_starts(len(pieces), width, doc_stride):
+        window = range(first, min(first + width, len(pieces)))
+        labels, first_pieces, word_ids, context = [IGNORE_INDEX], [], [], []
+        for offset, piece in enumerate(window):
+            word = piece_words[piece]
+            if piece > 0 and piece_words[piece - 1] == word:  # not the word's first piece
+                labels.append(IGNORE_INDEX)
+                continue
+            first_pieces.append(offset + 1)  # after [CLS]
+            word_ids.append(word)
+            context.append(min(offset, len(window) - 1 - offset))
+            labels.append(label_ids[tags[word]] if label_ids is not None else IGNORE_INDEX)
+        if not first_pieces:
+            continue
+        ids = [tokenizer.cls_token_id] + pieces[first:first + width] + [tokenizer.sep_token_id]
+        features.append({"input_ids": ids, "token_type_ids": [0] * len(ids), "labels": labels + [IGNORE_INDEX],
+                         "first_pieces": first_pieces, "word_ids": word_ids, "context": context})
+    return features
 
 
 # What separates the words of a SQuAD context: SQuAD's preprocessing splits on these five
