@@ -13,7 +13,9 @@ the slow (SentencePiece) `AlbertTokenizer`, the tokenizer tinyalbert reproduces:
   are None, as Transformers gives them, unless the call passes `offset_mapping` (a `(start, end)`
   per token, as Transformers takes it). Transformers refuses `first`/`average`/`max` with a slow
   tokenizer; here a word is a piece that starts with SentencePiece's word marker `▁` and the
-  pieces after it that do not.
+  pieces after it that do not. `is_split_into_words=True` (lists of words, joined by
+  `delimiter`) and `stride` (long texts in overlapping windows) give what Transformers gives
+  with the fast tokenizer, `start` and `end` included, where it refuses the slow one.
 - `feature-extraction`: the base model's last hidden states, per text `[[h_1, ..., h_n]]`
   (one row of floats per token, special tokens included, as nested lists of shape
   1 x tokens x hidden), or the array itself with `return_tensors=True`.
@@ -25,6 +27,7 @@ the slow (SentencePiece) `AlbertTokenizer`, the tokenizer tinyalbert reproduces:
 """
 from __future__ import annotations
 
+import unicodedata
 import warnings
 from collections.abc import Iterator
 
@@ -173,15 +176,74 @@ class TokenClassificationPipeline:
     Each `score` is a Python `float`; Transformers gives a `numpy.float32` of the same value
     (to about 1e-6). Both compare and serialise as numbers, except that `json.dumps` refuses
     the `numpy.float32`.
+
+    Two options that Transformers 4.53.3 has only with a fast tokenizer (with the slow one it
+    raises ValueError) work here: the pipeline finds each piece's characters itself
+    (`piece_spans`) and gives `start` and `end` as the fast tokenizer does, a piece that starts
+    a word after a space taking that space in ("▁old" in "the old" is characters 3 to 7).
+
+    - `is_split_into_words=True`: the input is a list of words, or a list of such lists (one per
+      text). Each word is tokenized on its own; `start` and `end` count in the words joined by
+      `delimiter` (" " by default), and `word` is the decoded pieces, not that joined text. As
+      in Transformers, one list of words gives a list around its result.
+    - `stride`: a text (or list of words) longer than a window of `model_max_length` tokens
+      ([CLS] and [SEP] included; capped by the model's positions) is tagged window by window,
+      each window starting `stride` pieces before the last one ended. Each window's entities are
+      found as for a text alone; then, in order of `start`, an entity that starts inside the one
+      kept before replaces it if longer (or as long with a higher score) and is dropped
+      otherwise (`aggregate_overlapping_entities`). As in Transformers, `stride` must be less
+      than `model_max_length`, and a call (or `pipeline()`) that names it with
+      `aggregation_strategy="none"` is refused; a strategy of "none" that comes from elsewhere
+      (the default) runs, keeping one tag per stretch of text.
+
+    Where this differs from Transformers with the fast tokenizer: the words of first/average/max
+    are the `▁`-marked ones (for `is_split_into_words`, the given words), where Transformers
+    guesses them from spaces, since ALBERT's fast tokenizer does not mark words: with a
+    `delimiter` that does not end in a space it reads each word as part of the word before.
+    `is_split_into_words` and `delimiter` given to `pipeline()` are the calls' defaults
+    (Transformers' calls read `is_split_into_words=False` unless they name it), and a generator
+    of word lists gives an iterator of results (Transformers' list check uses up the generator
+    and gives none). `offset_mapping` cannot be combined with either option.
     """
 
-    def __init__(self, model, tokenizer, aggregation_strategy="none", ignore_labels=("O",), grouped_entities=None,
-                 ignore_subwords=None, batch_size=None):
+    def __init__(self, model, tokenizer, aggregation_strategy=None, ignore_labels=("O",), grouped_entities=None,
+                 ignore_subwords=None, batch_size=None, is_split_into_words=False, delimiter=None, stride=None):
         self.model, self.tokenizer = model, tokenizer
         _check_batch_size(batch_size)
-        self.aggregation_strategy = _check_aggregation(
-            _strategy_of_legacy_flags(grouped_entities, ignore_subwords, aggregation_strategy))
+        named = _strategy_of_legacy_flags(grouped_entities, ignore_subwords, aggregation_strategy)
+        self.aggregation_strategy = "none" if named is None else _check_aggregation(named)
         self.ignore_labels = list(ignore_labels)
+        self.is_split_into_words = bool(is_split_into_words)
+        self.delimiter = _check_delimiter(delimiter)
+        self.stride = self.checked_stride(stride, named)
+
+    def window_width(self) -> int:
+        """The most pieces one window holds beside [CLS] and [SEP]."""
+        return fitting_length(self.model, self.tokenizer) - self.tokenizer.num_special_tokens_to_add()
+
+    def checked_stride(self, stride, strategy) -> int | None:
+        """`stride` as an int, checked as Transformers checks it: less than the tokenizer's
+        `model_max_length`, and not named beside `strategy` "none" (`strategy` is the one given
+        with it, None when none was); then less than a window's pieces, which Transformers leaves
+        to its tokenizer (a ValueError or a panic there)."""
+        if stride is None:
+            return None
+        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 0:
+            raise ValueError(f"stride must be an int of at least 0, got {stride!r}")
+        if stride >= self.tokenizer.model_max_length:
+            raise ValueError(f"`stride` must be less than `tokenizer.model_max_length` "
+                             f"({self.tokenizer.model_max_length}; less still, as a window holds [CLS] and [SEP] "
+                             f"too), got {stride}")
+        if strategy is not None and _check_aggregation(strategy) == "none":
+            raise ValueError('`stride` was given to tag the whole text, which needs an aggregation_strategy other '
+                             'than "none" to merge the windows: choose "simple", "first", "average" or "max"')
+        width = self.window_width()
+        if stride >= width:
+            raise ValueError(f"`stride` must be less than the {width} pieces a window holds (model_max_length "
+                             f"{self.tokenizer.model_max_length}, capped by the model's "
+                             f"{self.model.config.max_position_embeddings} positions, less [CLS] and [SEP]), or the "
+                             f"windows would not move on; got {stride}")
+        return int(stride)
 
     def pre_entities(self, text: str, offset_mapping=None) -> list[dict]:
         """Per piece (special tokens left out): the piece, its label probabilities, its position.
@@ -193,11 +255,16 @@ class TokenClassificationPipeline:
         """
         encoded = self.tokenizer(text, truncation=True, max_length=fitting_length(self.model, self.tokenizer),
                                  return_special_tokens_mask=True)
+        if offset_mapping is not None and len(offset_mapping) < len(encoded["input_ids"]):
+            raise ValueError(f"offset_mapping has {len(offset_mapping)} (start, end) pairs, but the text has "
+                             f"{len(encoded['input_ids'])} tokens, [CLS] and [SEP] included: {text!r:.80}")
+        return self.window_pre_entities(encoded, text, offset_mapping)
+
+    def window_pre_entities(self, encoded: dict, text: str, offset_mapping=None) -> list[dict]:
+        """`pre_entities` of one encoded window of `text` (`input_ids` and `special_tokens_mask`
+        of its tokens; `offset_mapping`, if any, as long as they)."""
         probabilities = softmax(_logits(self.model, encoded))
         pieces = self.tokenizer.convert_ids_to_tokens(encoded["input_ids"])
-        if offset_mapping is not None and len(offset_mapping) < len(pieces):
-            raise ValueError(f"offset_mapping has {len(offset_mapping)} (start, end) pairs, but the text has "
-                             f"{len(pieces)} tokens, [CLS] and [SEP] included: {text!r:.80}")
         entities = []
         for index, piece in enumerate(pieces):
             if encoded["special_tokens_mask"][index]:
@@ -212,9 +279,44 @@ class TokenClassificationPipeline:
                              "index": index, "is_subword": not piece.startswith(WORD_MARKER)})
         return entities
 
+    def split_words(self, words, delimiter: str) -> tuple[str, list[str], list[tuple[int, int]]]:
+        """(text, pieces, spans) of a list of words: the words joined by `delimiter`, the pieces of
+        each word tokenized on its own (as the tokenizer's `is_split_into_words` does), and each
+        piece's `(start, end)` in that text."""
+        if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
+            raise ValueError("When `is_split_into_words=True`, each text must be a list of words (str), "
+                             f"got {words!r:.80}")
+        pieces, spans, word_start = [], [], 0
+        for word in words:
+            word_pieces = self.tokenizer.tokenize(word)
+            pieces += word_pieces
+            spans += [(word_start + start, word_start + end)
+                      for start, end in piece_spans(word, word_pieces, self.tokenizer)]
+            word_start += len(word) + len(delimiter)
+        return delimiter.join(words), pieces, spans
+
     def _label(self, scores) -> tuple[str, float]:
         best = int(np.argmax(scores))
         return self.model.config.id2label[best], float(scores[best])
+
+    def aggregate(self, pre_entities: list[dict], strategy: str) -> list[dict]:
+        """The entities of one window's pieces: one per piece ("none", "simple") or per word
+        (the others); grouped into spans of one type unless the strategy is "none"."""
+        if strategy in ("none", "simple"):
+            entities = []
+            for piece in pre_entities:
+                label, score = self._label(piece["scores"])
+                entities.append({"entity": label, "score": score, "index": piece["index"], "word": piece["word"],
+                                 "start": piece["start"], "end": piece["end"]})
+        else:
+            words, current = [], []
+            for piece in pre_entities:
+                if current and not piece["is_subword"]:
+                    words.append(current)
+                    current = []
+                current.append(piece)
+            entities = [self.aggregate_word(word, strategy) for word in words + ([current] if current else [])]
+        return entities if strategy == "none" else self.group_entities(entities)
 
     def aggregate_word(self, pieces: list[dict], strategy: str) -> dict:
         """One entity for the pieces of one word: its first piece's label, the label of its most
@@ -247,49 +349,167 @@ class TokenClassificationPipeline:
                 "word": self.tokenizer.convert_tokens_to_string([entity["word"] for entity in entities]),
                 "start": entities[0]["start"], "end": entities[-1]["end"]}
 
-    def _one(self, text: str, strategy: str, ignore_labels: list[str], offset_mapping=None) -> list[dict]:
-        if not isinstance(text, str):
-            raise ValueError(f"inputs must be texts, got {type(text).__name__}")
-        pre_entities = self.pre_entities(text, offset_mapping)
-        if strategy in ("none", "simple"):
-            entities = []
-            for piece in pre_entities:
-                label, score = self._label(piece["scores"])
-                entities.append({"entity": label, "score": score, "index": piece["index"], "word": piece["word"],
-                                 "start": piece["start"], "end": piece["end"]})
+    @staticmethod
+    def aggregate_overlapping_entities(entities: list[dict]) -> list[dict]:
+        """One entity per stretch of text from the entities of overlapping windows: in order of
+        `start`, one that starts inside the entity kept before replaces it when it is longer (or
+        as long, with a higher score), and is dropped otherwise."""
+        kept = []
+        for entity in sorted(entities, key=lambda entity: entity["start"]):
+            last = kept[-1] if kept else None
+            if last is None or not last["start"] <= entity["start"] < last["end"]:
+                kept.append(entity)
+                continue
+            length, last_length = entity["end"] - entity["start"], last["end"] - last["start"]
+            if length > last_length or (length == last_length and entity["score"] > last["score"]):
+                kept[-1] = entity
+        return kept
+
+    def _one(self, item, strategy: str, ignore_labels: list[str], offset_mapping=None, is_split_into_words=False,
+             delimiter: str = " ", stride: int | None = None) -> list[dict]:
+        if is_split_into_words:
+            text, pieces, spans = self.split_words(item, delimiter)
+        elif not isinstance(item, str):
+            raise ValueError(f"inputs must be texts, got {type(item).__name__} (for lists of words pass "
+                             f"is_split_into_words=True)")
+        elif stride is None:  # the slow tokenizer's path: characters only from a caller's offset_mapping
+            return _kept(self.aggregate(self.pre_entities(item, offset_mapping), strategy), ignore_labels)
         else:
-            words, current = [], []
-            for piece in pre_entities:
-                if current and not piece["is_subword"]:
-                    words.append(current)
-                    current = []
-                current.append(piece)
-            entities = [self.aggregate_word(word, strategy) for word in words + ([current] if current else [])]
-        if strategy != "none":
-            entities = self.group_entities(entities)
-        return [entity for entity in entities
-                if entity.get("entity") not in ignore_labels and entity.get("entity_group") not in ignore_labels]
+            text, pieces = item, self.tokenizer.tokenize(item)
+            spans = piece_spans(text, pieces, self.tokenizer)
+        ids = self.tokenizer.convert_tokens_to_ids(pieces)
+        windows = token_windows(len(ids), self.window_width(), stride)
+        entities = []
+        for window in windows:
+            encoded = self.tokenizer.prepare_for_model(ids[window.start:window.stop], return_special_tokens_mask=True)
+            offsets = [(0, 0)] + spans[window.start:window.stop] + [(0, 0)]  # [CLS] window [SEP]
+            entities += _kept(self.aggregate(self.window_pre_entities(encoded, text, offsets), strategy), ignore_labels)
+        return self.aggregate_overlapping_entities(entities) if len(windows) > 1 else entities
 
     def __call__(self, inputs, aggregation_strategy=None, ignore_labels=None, grouped_entities=None,
-                 ignore_subwords=None, batch_size=None, offset_mapping=None):
+                 ignore_subwords=None, batch_size=None, offset_mapping=None, is_split_into_words=None,
+                 delimiter=None, stride=None):
         """The entities of `inputs` (a text, a list, or an iterator: then an iterator of results);
         a call may override the strategy and the labels left out (`ignore_labels=[]` keeps every
         token, `O` included). `grouped_entities` and `ignore_subwords` are Transformers' older
         spellings of the strategy. `offset_mapping` gives the characters of each token, for one
-        text a list of `(start, end)` tuples, for a list of texts one such list per text."""
+        text a list of `(start, end)` tuples, for a list of texts one such list per text.
+        `is_split_into_words`, `delimiter` and `stride`: see the class; None keeps the pipeline's.
+        """
         _check_batch_size(batch_size)
         aggregation_strategy = _strategy_of_legacy_flags(grouped_entities, ignore_subwords, aggregation_strategy)
+        if is_split_into_words is None:
+            is_split_into_words = self.is_split_into_words
+        delimiter = _check_delimiter(delimiter)
+        strategy = self.aggregation_strategy if aggregation_strategy is None else _check_aggregation(aggregation_strategy)
+        options = dict(
+            strategy=strategy,
+            ignore_labels=self.ignore_labels if ignore_labels is None else list(ignore_labels),
+            is_split_into_words=bool(is_split_into_words),
+            delimiter=delimiter if delimiter is not None else self.delimiter if self.delimiter is not None else " ",
+            stride=self.stride if stride is None else self.checked_stride(stride, aggregation_strategy))
+        if offset_mapping is not None and (options["is_split_into_words"] or options["stride"] is not None):
+            raise ValueError("offset_mapping cannot be combined with is_split_into_words or stride: the pipeline "
+                             "finds each piece's characters itself then")
         if isinstance(inputs, Iterator):
             if offset_mapping is not None:
                 raise ValueError("offset_mapping needs a text or a list of texts, not an iterator")
-            return stream(lambda texts: self(texts, aggregation_strategy, ignore_labels), inputs, 1)
-        strategy = (self.aggregation_strategy if aggregation_strategy is None
-                    else _check_aggregation(aggregation_strategy))
-        ignore_labels = self.ignore_labels if ignore_labels is None else list(ignore_labels)
+            return stream(lambda items: [self._one(item, **options) for item in items], inputs, 1)
+        if options["is_split_into_words"]:
+            return [self._one(words, **options) for words in _word_lists(inputs)]
         texts, batched = _as_list(inputs)
         offsets = _offsets_per_text(offset_mapping, len(texts))
-        results = [self._one(text, strategy, ignore_labels, text_offsets) for text, text_offsets in zip(texts, offsets)]
+        results = [self._one(text, offset_mapping=text_offsets, **options)
+                   for text, text_offsets in zip(texts, offsets)]
         return results if batched else results[0]
+
+
+def _kept(entities: list[dict], ignore_labels: list[str]) -> list[dict]:
+    """The entities whose label (or group) is not one of `ignore_labels`."""
+    return [entity for entity in entities
+            if entity.get("entity") not in ignore_labels and entity.get("entity_group") not in ignore_labels]
+
+
+def _check_delimiter(delimiter) -> str | None:
+    if delimiter is not None and not isinstance(delimiter, str):
+        raise ValueError(f"delimiter must be a str, got {type(delimiter).__name__}")
+    return delimiter
+
+
+def _word_lists(inputs) -> list:
+    """The texts of `is_split_into_words=True` input: one list of words, or a list of such lists.
+    Lists only, as Transformers takes them: a text or a tuple is refused."""
+    if isinstance(inputs, list) and inputs:
+        if all(isinstance(item, list) for item in inputs):
+            return inputs
+        if all(isinstance(item, str) for item in inputs):
+            return [inputs]
+    raise ValueError("When `is_split_into_words=True`, inputs must be a non-empty list of words (str) or a list of "
+                     f"such lists, got {inputs!r:.80}")
+
+
+def token_windows(count: int, width: int, stride: int | None) -> list[range]:
+    """Which of `count` pieces each window holds. Without a stride, the first `width` (the rest
+    cut off, as truncation does); with one, `width` at a time, each window starting `stride`
+    pieces before the one before it ended, until a window holds the last piece (as a fast
+    tokenizer's overflowing windows do)."""
+    if stride is None:
+        return [range(min(count, width))]
+    # A window starting at `start` adds pieces only while the one before it, which ends at
+    # start + stride, stopped short of the last piece.
+    return [range(start, min(start + width, count)) for start in range(0, max(count - stride, 1), width - stride)]
+
+
+def normalized_characters(text: str, tokenizer) -> list[tuple[str, int, int]]:
+    """`text` after the tokenizer's normalisation, one `(character, start, end)` per normalised
+    character, `start:end` being the characters of `text` it came from. Whitespace stays, as
+    itself; a doubled quote (two backticks or two single quotes) becomes one `"`, which the fast
+    tokenizer places on the second of the two."""
+    characters, index = [], 0
+    while index < len(text):
+        if text[index:index + 2] in ("``", "''"):
+            characters.append(('"', index + 1, index + 2))
+            index += 2
+            continue
+        character = text[index]
+        # One character at a time: the whole text's normalisation would lose which one each came from.
+        if character.isspace():
+            normal = character
+        else:
+            normal = unicodedata.normalize("NFKC", tokenizer.preprocess_text(character))
+        characters += [(piece_character, index, index + 1) for piece_character in normal]
+        index += 1
+    return characters
+
+
+def piece_spans(text: str, pieces: list[str], tokenizer) -> list[tuple[int, int]]:
+    """Each piece's characters in `text`, `(start, end)`, as a fast tokenizer's offset_mapping
+    gives them.
+
+    `pieces` are `tokenizer.tokenize(text)`: the normalised text each piece covers (an unknown
+    piece too, which `convert_ids_to_tokens` would call `<unk>`), so the pieces, read in order,
+    step through the normalised characters, whitespace between them. A piece that starts a word
+    (`▁`) after whitespace takes the last whitespace character in as well; a lone `▁` with no
+    whitespace before it gets the next character, as the fast tokenizer gives them.
+    """
+    characters = normalized_characters(text, tokenizer)
+    spans, position = [], 0
+    for piece in pieces:
+        space = None
+        while position < len(characters) and characters[position][0].isspace():
+            space, position = characters[position], position + 1
+        starts_word = piece.startswith(WORD_MARKER)
+        surface = piece[1:] if starts_word else piece  # the characters the piece covers
+        stop = min(position + len(surface), len(characters))
+        if stop > position:
+            first = space if starts_word and space is not None else characters[position]
+            spans.append((first[1], characters[stop - 1][2]))
+        elif space is not None:  # a lone "▁": the whitespace it stands for
+            spans.append((space[1], space[2]))
+        else:
+            spans.append(characters[position][1:] if position < len(characters) else (len(text), len(text)))
+        position = stop
+    return spans
 
 
 def _offsets_per_text(offset_mapping, count: int) -> list:
