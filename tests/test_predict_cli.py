@@ -417,7 +417,7 @@ def test_truncate_works_for_every_task_and_no_task_cuts_quietly(tmp_path, model_
                              id2label={0: "O", 1: "B-X", 2: "I-X"})
     reader = head_checkpoint(model_dir, tmp_path / "reader", "AlbertForQuestionAnswering")
     for model, task, extra in ((classifier_dir, "text-classification", []),
-                               (tagger, "token-classification", [])):
+                               (tagger, "token-classification", ["--aggregation-strategy", "none"])):
         assert_user_error(predict(LONG_TEXT, "--model", model, "--task", task, *extra),
                           f"at most {MAX_POSITIONS}", "--truncate")
         code, stdout, stderr = predict(LONG_TEXT, "--model", model, "--task", task, "--truncate")
@@ -433,6 +433,29 @@ def test_truncate_works_for_every_task_and_no_task_cuts_quietly(tmp_path, model_
     code, stdout, stderr = predict(LONG_TEXT, "--model", classifier_dir, "--task", "text-classification", "--truncate")
     expected = tinyalbert.pipeline("text-classification", model=classifier_dir, truncation=True)(LONG_TEXT)
     assert_labels_equal(json.loads(stdout)["predictions"], expected)
+
+
+def test_a_long_text_is_tagged_in_windows_unless_the_strategy_is_none(tmp_path, model_dir):
+    """Token classification reads a text longer than the model in overlapping windows of half a
+    window's stride, as the pipeline's `stride` does; its entities reach past the first window.
+    With --aggregation-strategy none there is nothing to merge windows with: an error that names
+    both ways out."""
+    tagger = head_checkpoint(model_dir, tmp_path / "tagger", "AlbertForTokenClassification",
+                             id2label={0: "O", 1: "B-X", 2: "I-X"})
+    code, stdout, stderr = predict(LONG_TEXT, "--model", tagger, "--task", "token-classification")
+    assert code == 0, stderr
+    tokenizer = tinyalbert.AlbertTokenizer.from_pretrained(tagger)
+    width = MAX_POSITIONS - 2
+    assert len(tokenizer.tokenize(LONG_TEXT)) > width  # more than one window
+    expected = tinyalbert.pipeline("token-classification", model=tagger, aggregation_strategy="simple",
+                                   stride=width // 2)(LONG_TEXT)
+    predictions = json.loads(stdout)["predictions"]
+    assert [(entity["word"], entity["start"]) for entity in predictions] == [
+        (entity["word"], entity["start"]) for entity in expected]
+    assert max(entity["end"] for entity in predictions) > len(tokenizer.convert_tokens_to_string(
+        tokenizer.tokenize(LONG_TEXT)[:width]))  # tagged past the first window
+    assert_user_error(predict(LONG_TEXT, "--model", tagger, "--task", "token-classification",
+                              "--aggregation-strategy", "none"), "--truncate", "--aggregation-strategy other than none")
 
 
 @pytest.mark.parametrize("task, option", [

@@ -100,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="floating-point type of the weights and activations (default: %(default)s)")
     parser.add_argument("--truncate", action="store_true",
                         help="cut texts longer than the model's positions instead of stopping with an error "
-                             "(question-answering: cut a long question; a long --context is always read in windows)")
+                             "(question-answering: cut a long question; a long --context is always read in windows; "
+                             "token-classification: cut a long text, which is otherwise tagged in overlapping "
+                             "windows unless --aggregation-strategy is none)")
     parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                         help="fill-mask: texts per forward pass (default: %(default)s); the other tasks' pipelines "
                              "take it and run one text at a time, as Transformers' do by default")
@@ -146,7 +148,7 @@ def check_task_lengths(args, texts: list[str], model, tokenizer) -> None:
     quietly, text-classification fails with advice for the Python API), as fill-mask does."""
     from .task_pipelines import fitting_length
 
-    if args.truncate:
+    if args.truncate or tagged_in_windows(args):
         return
     for text in texts:
         pieces = len(tokenizer.tokenize(text))
@@ -155,16 +157,28 @@ def check_task_lengths(args, texts: list[str], model, tokenizer) -> None:
         else:
             what, length, limit = "text", pieces + tokenizer.num_special_tokens_to_add(), fitting_length(model, tokenizer)
         if length > limit:
+            windows = " or an --aggregation-strategy other than none to tag it in windows" \
+                if args.task == "token-classification" else ""
             raise UsageError(f"{what} {shorten(text, 60)!r} is {length} tokens long, but the model takes at most "
-                             f"{limit}; pass --truncate to cut it")
+                             f"{limit}; pass --truncate to cut it{windows}")
+
+
+def tagged_in_windows(args) -> bool:
+    """Whether token classification reads a long text in overlapping windows (the pipeline's
+    `stride`), which merging their entities needs a strategy other than "none" for."""
+    return args.task == "token-classification" and not args.truncate and args.aggregation_strategy != "none"
 
 
 def task_pipeline_options(args, model, tokenizer) -> dict:
     """The task pipeline's options from the command line: --aggregation-strategy, and --truncate
     in the form each pipeline takes it (--top-k goes with each call, see `run_task`)."""
+    from .task_pipelines import fitting_length
+
     options = {}
     if args.task == "token-classification":
-        options["aggregation_strategy"] = args.aggregation_strategy or "simple"  # it always cuts long texts
+        options["aggregation_strategy"] = args.aggregation_strategy or "simple"
+        if tagged_in_windows(args):  # neighbours share half a window (a text that fits is one window)
+            options["stride"] = (fitting_length(model, tokenizer) - tokenizer.num_special_tokens_to_add()) // 2
     elif args.task == "text-classification":
         options["truncation"] = args.truncate
     elif args.truncate:  # question-answering: the question is cut to what leaves room for the context
