@@ -72,7 +72,8 @@ def test_fast_tokenizer_cuts_the_test_words_as_the_slow_one_does(directory):
     ours = tinyalbert.AlbertTokenizer.from_pretrained(directory)
     fast = fast_tokenizer(directory)
     texts = [LONG_TEXT, " ".join(WORDS), "the  old   man", "  the old", "The Old MAN", "the \u2603\u2603 sat x",
-             "caf\u00e9 old", "a\tb\nc", "the ``old'' man"]
+             "caf\u00e9 old", "a\tb\nc", "the ``old'' man",
+             "the\u200bold man", "the \ufeffold\u200e man\x7f sat"]  # characters SentencePiece deletes
     for text in texts:
         encoded = fast(text, return_offsets_mapping=True, add_special_tokens=False)
         pieces = ours.tokenize(text)

@@ -36,7 +36,7 @@ import numpy as np
 from .backend import to_numpy
 from .nn.softmax import softmax
 from .pipelines import TextTooLongError, check_positive_int, stream
-from .task_data import SQUAD_WHITESPACE
+from .task_data import SQUAD_WHITESPACE, window_starts
 
 WORD_MARKER = "\u2581"  # SentencePiece's "▁": this piece starts a word
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
@@ -450,21 +450,20 @@ def _word_lists(inputs) -> list:
 
 def token_windows(count: int, width: int, stride: int | None) -> list[range]:
     """Which of `count` pieces each window holds. Without a stride, the first `width` (the rest
-    cut off, as truncation does); with one, `width` at a time, each window starting `stride`
-    pieces before the one before it ended, until a window holds the last piece (as a fast
+    cut off, as truncation does); with one, the windows of `window_starts`: `width` at a time,
+    each sharing `stride` pieces with the one before, until one holds the last piece (as a fast
     tokenizer's overflowing windows do)."""
     if stride is None:
         return [range(min(count, width))]
-    # A window starting at `start` adds pieces only while the one before it, which ends at
-    # start + stride, stopped short of the last piece.
-    return [range(start, min(start + width, count)) for start in range(0, max(count - stride, 1), width - stride)]
+    return [range(start, min(start + width, count)) for start in window_starts(count, width, stride)]
 
 
 def normalized_characters(text: str, tokenizer) -> list[tuple[str, int, int]]:
     """`text` after the tokenizer's normalisation, one `(character, start, end)` per normalised
     character, `start:end` being the characters of `text` it came from. Whitespace stays, as
-    itself; a doubled quote (two backticks or two single quotes) becomes one `"`, which the fast
-    tokenizer places on the second of the two."""
+    itself, and so does a character SentencePiece reads as a space (a zero-width space); one it
+    drops is left out. A doubled quote (two backticks or two single quotes) becomes one `"`, which
+    the fast tokenizer places on the second of the two."""
     characters, index = [], 0
     while index < len(text):
         if text[index:index + 2] in ("``", "''"):
@@ -475,6 +474,9 @@ def normalized_characters(text: str, tokenizer) -> list[tuple[str, int, int]]:
         # One character at a time: the whole text's normalisation would lose which one each came from.
         if character.isspace():
             normal = character
+        elif not tokenizer.sp_model.normalize(character):
+            # SentencePiece reads it as a space (a zero-width space, a byte-order mark) or drops it (U+007F)
+            normal = " " if "▁" in tokenizer.sp_model.normalize(f"a{character}a")[1:] else ""
         else:
             normal = unicodedata.normalize("NFKC", tokenizer.preprocess_text(character))
         characters += [(piece_character, index, index + 1) for piece_character in normal]
