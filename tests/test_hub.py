@@ -96,6 +96,26 @@ def test_transformers_cache_variables_come_first_as_in_transformers_4(clean_env,
         assert hub.hf_cache_dir() == cache and resolve_model_dir("someone/tiny-albert") == snapshots[name]
 
 
+def test_a_download_goes_into_the_cache_transformers_cache_names(clean_env, tmp_path):
+    """huggingface_hub does not read TRANSFORMERS_CACHE: it is passed as cache_dir, as Transformers
+    4.53.3 passes it, so the model downloaded is found there next time, offline."""
+    clean_env.delenv("HF_HUB_OFFLINE")
+    cache = tmp_path / "transformers-cache"
+    clean_env.setenv("TRANSFORMERS_CACHE", str(cache))
+    clean_env.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    asked = []
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None, cache_dir=None):
+        asked.append(cache_dir)
+        return str(make_cached_repo(Path(cache_dir), repo_id)[COMMIT])
+
+    clean_env.setitem(sys.modules, "huggingface_hub", online_hub(snapshot_download))
+    downloaded = resolve_model_dir("someone/tiny-albert")
+    assert asked == [cache] and downloaded.is_relative_to(cache)
+    clean_env.setenv("HF_HUB_OFFLINE", "1")
+    assert resolve_model_dir("someone/tiny-albert") == downloaded
+
+
 def test_hf_home_variable_and_the_default_home_cache(clean_env, tmp_path):
     home_cache = tmp_path / "hf-home" / "hub"
     snapshot = make_cached_repo(home_cache, "albert/albert-large-v1")[COMMIT]

@@ -77,12 +77,21 @@ _COMMIT_HASH = re.compile(r"^[0-9a-f]{40}$")
 TRANSFORMERS_CACHE_VARIABLES = ("TRANSFORMERS_CACHE", "PYTORCH_TRANSFORMERS_CACHE", "PYTORCH_PRETRAINED_BERT_CACHE")
 
 
+def transformers_cache_dir() -> Path | None:
+    """The cache a Transformers 4.x variable names (the first of TRANSFORMERS_CACHE_VARIABLES that
+    is set), or None. huggingface_hub does not read these: a download into it must name it."""
+    value = next((os.environ[name] for name in TRANSFORMERS_CACHE_VARIABLES if os.environ.get(name)), None)
+    return Path(os.path.expandvars(value)).expanduser() if value else None
+
+
 def hf_cache_dir() -> Path:
     """The Hugging Face hub cache, where Transformers 4.x looks: `TRANSFORMERS_CACHE` (or its older
-    names, `TRANSFORMERS_CACHE_VARIABLES`), else `HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+    names, `transformers_cache_dir`), else `HF_HUB_CACHE`, else `$HF_HOME/hub`, else
     `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub` (as `huggingface_hub` decides)."""
-    names = (*TRANSFORMERS_CACHE_VARIABLES, "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")
-    explicit = next((os.environ[name] for name in names if os.environ.get(name)), None)
+    legacy = transformers_cache_dir()
+    if legacy is not None:
+        return legacy
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
     if explicit:
         return Path(os.path.expandvars(explicit)).expanduser()
     home = os.environ.get("HF_HOME")
@@ -283,7 +292,9 @@ def resolve_model_dir(name_or_path, revision: str = "main", *, cache_dir=None, l
     if local_files_only:
         snapshot, reason = None, "download skipped (local_files_only=True)"
     else:
-        snapshot, reason = _download(download_id, revision, cache_dir, token, subfolder=subfolder,
+        # Into the cache looked in: one a Transformers variable names is passed on, as Transformers does
+        download_to = cache_dir if cache_dir is not None else transformers_cache_dir()
+        snapshot, reason = _download(download_id, revision, download_to, token, subfolder=subfolder,
                                      force_download=force_download, use_safetensors=use_safetensors)
     if snapshot is not None:
         return snapshot
