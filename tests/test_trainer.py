@@ -378,6 +378,9 @@ def test_cli_trains_a_vocabulary_and_a_model_then_resumes(workspace, tmp_path):
     assert "stopping at step 3 (--stop-at) of a 6-step schedule" in result.stderr  # the bar's ETA is to step 3
     assert (out / "tokenizer" / "spiece.model").is_file() and (out / "loss_curve.png").is_file()
 
+    result = cli(*common, "--resume", "--stop-at", 2)  # a stop the checkpoint is already past
+    assert result.returncode == 2 and "--stop-at 2 is not after step 3, where the checkpoint is" in result.stderr
+
     # Resuming needs no options but the paths: the rest comes from the checkpoint.
     result = cli(*common, "--resume")
     assert result.returncode == 0, result.stderr
