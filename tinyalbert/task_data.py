@@ -754,6 +754,18 @@ def encode_choices(example: dict, tokenizer, max_length: int) -> dict:
     return {"input_ids": encoded["input_ids"], "token_type_ids": encoded["token_type_ids"], "label": example["label"]}
 
 
+def word_piece_ids(words: list[str], tokenizer) -> tuple[list[int], list[int]]:
+    """(pieces, piece_words): the piece ids of the words, each word tokenized on its own (a word
+    with no piece, such as a lone control character, becomes `<unk>`, so that it can still be
+    tagged or answered), and the index of the word each piece belongs to."""
+    pieces, piece_words = [], []
+    for index, word in enumerate(words):
+        word_pieces = _piece_ids(tokenizer, word) or [tokenizer.unk_token_id]
+        pieces += word_pieces
+        piece_words += [index] * len(word_pieces)
+    return pieces, piece_words
+
+
 def encode_tagged_words(words, tags, tokenizer, max_length: int, label_ids: dict | None,
                         doc_stride: int) -> list[dict]:
     """The features of one tagged sentence: [CLS] window [SEP] for each window of its pieces
@@ -768,13 +780,10 @@ def encode_tagged_words(words, tags, tokenizer, max_length: int, label_ids: dict
     windows takes its tag from the one where `context` is larger, the one that sees more around it
     (the rule BERT's SQuAD code uses for its overlapping windows). A window that holds no word's
     first piece (inside a word longer than the window) is left out: it has nothing to learn or tell."""
-    pieces, piece_words = [], []  # the sentence's pieces, and the word index of each
-    for index, (word, tag) in enumerate(zip(words, tags)):
-        if label_ids is not None and tag not in label_ids:
-            raise ValueError(f"tag {tag!r} does not occur in the training file (known: {sorted(label_ids)})")
-        word_pieces = _piece_ids(tokenizer, word) or [tokenizer.unk_token_id]
-        pieces += word_pieces
-        piece_words += [index] * len(word_pieces)
+    unknown = [tag for tag in tags if label_ids is not None and tag not in label_ids]
+    if unknown:
+        raise ValueError(f"tag {unknown[0]!r} does not occur in the training file (known: {sorted(label_ids)})")
+    pieces, piece_words = word_piece_ids(words, tokenizer)
     width = max_length - 2  # [CLS] window [SEP]
     if len(pieces) > width and doc_stride >= width:  # the windows would never move on
         smaller = f"pass --doc-stride {width - 1} or less, or " if width > 1 else ""
@@ -888,11 +897,7 @@ def encode_question(example: dict, tokenizer, max_length: int, doc_stride: int) 
     """
     question = _piece_ids(tokenizer, example["question"])[:MAX_QUESTION_TOKENS]
     words = context_words(example["context"])
-    pieces, piece_words = [], []  # the context's pieces, and the word index of each
-    for index, (start, end) in enumerate(words):
-        word_pieces = _piece_ids(tokenizer, example["context"][start:end]) or [tokenizer.unk_token_id]
-        pieces += word_pieces
-        piece_words += [index] * len(word_pieces)
+    pieces, piece_words = word_piece_ids([example["context"][start:end] for start, end in words], tokenizer)
     problem = _question_room_problem(example, len(question), max_length, doc_stride, len(pieces))
     if problem:
         raise ValueError(problem)
