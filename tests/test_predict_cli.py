@@ -537,3 +537,14 @@ def test_revision_picks_a_branch_of_a_cached_hub_model(model_dir, tmp_path):
     assert warning.startswith("warning: the cached copy of org/albert") and "lacks config.json" in warning
     assert error == (f"error: no config.json in org/albert ({repo / 'snapshots' / commit}): --model needs a model "
                      "directory (config.json, model.safetensors, spiece.model)")
+
+
+def test_subfolder_names_the_folder_that_holds_the_model(tmp_path, model_dir):
+    """--subfolder is from_pretrained's subfolder: a repository or directory keeping its model one
+    folder down predicts as that folder itself does; a folder that is not there is one error line."""
+    copy_model(model_dir, tmp_path / "repository" / "fill-mask")
+    inner = predict(TEXTS[0], "--model", tmp_path / "repository", "--subfolder", "fill-mask", "--json")
+    direct = predict(TEXTS[0], "--model", tmp_path / "repository" / "fill-mask", "--json")
+    assert inner[0] == 0 and inner[1] == direct[1], inner[2]
+    assert_user_error(predict(TEXTS[0], "--model", tmp_path / "repository", "--subfolder", "other"),
+                      "has no folder 'other'")

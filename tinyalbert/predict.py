@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "such as albert/albert-base-v2, or the bundled tinyalbert-mini (default: %(default)s)")
     parser.add_argument("--revision", default="main", metavar="REV",
                         help="for a Hub name: the branch, tag or commit hash to load (default: %(default)s)")
+    parser.add_argument("--subfolder", default="", metavar="PATH",
+                        help="the folder inside --model's directory or Hub repository that holds the model files, "
+                             "as from_pretrained(subfolder=...) takes it")
     parser.add_argument("--top-k", type=positive_int, metavar="K",
                         help=f"how many predictions to show for each mask (default: {DEFAULT_TOP_K}); with "
                              "text-classification, the K best labels, with question-answering the K best answers")
@@ -261,13 +264,13 @@ def not_utf8_message(where: str, byte: int, column: int) -> str:
             "(e.g. iconv -f latin1 -t utf-8) or leave that text out")
 
 
-def find_model_directory(name: str, revision: str = "main"):
-    """The directory of --model NAME (at --revision REV, for a Hub name), with a config.json and
-    a spiece.model file in it."""
+def find_model_directory(name: str, revision: str = "main", subfolder: str = ""):
+    """The directory of --model NAME (at --revision REV, for a Hub name; its folder SUBFOLDER),
+    with a config.json and a spiece.model file in it."""
     from .hub import DEFAULT_MODEL, resolve_model_dir
 
     try:
-        directory = resolve_model_dir(name, revision)
+        directory = resolve_model_dir(name, revision, subfolder=subfolder)
     except FileNotFoundError as error:
         message = str(error)
         if name == DEFAULT_MODEL:
@@ -307,7 +310,7 @@ def load_model(args):
     from .weights import MismatchedShapeError, nonfinite_tensors
 
     check_backend_available(args.backend)
-    directory = find_model_directory(args.model, args.revision)
+    directory = find_model_directory(args.model, args.revision, args.subfolder)
     model_class = AlbertForMaskedLM if args.task == "fill-mask" else task_model_class(args.task)
     # The loading warnings wait for the check of missing weights, which are refused by name: such a
     # checkpoint gets one error line, not also warnings about what it lacks or holds instead.
