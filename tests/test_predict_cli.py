@@ -548,3 +548,33 @@ def test_subfolder_names_the_folder_that_holds_the_model(tmp_path, model_dir):
     assert inner[0] == 0 and inner[1] == direct[1], inner[2]
     assert_user_error(predict(TEXTS[0], "--model", tmp_path / "repository", "--subfolder", "other"),
                       "has no folder 'other'")
+
+
+class Terminal(__import__("io").StringIO):
+    """Standard error as a terminal: the progress bar is drawn only there."""
+
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("task", ["fill-mask", "text-classification"])
+def test_many_texts_show_progress_on_a_terminal_only_and_predict_the_same(monkeypatch, model_dir, classifier_dir,
+                                                                          task):
+    """More than one batch of texts draws a bar of texts done on a terminal's standard error; a
+    log or a pipe gets none, and the predictions do not depend on it."""
+    import io
+
+    from tinyalbert import predict as predict_module
+
+    texts = [f"the [MASK] number {number}" for number in range(11)]
+    model = model_dir if task == "fill-mask" else classifier_dir
+    argv = [*texts, "--model", str(model), "--task", task, "--batch-size", "4"] + (["--json"] * (task == "fill-mask"))
+    outputs = {}
+    for name, stderr in (("terminal", Terminal()), ("log", io.StringIO())):
+        monkeypatch.setattr("sys.stderr", stderr)
+        stdout = io.StringIO()
+        assert predict_module.run(argv, stdout=stdout) == 0
+        outputs[name] = (stdout.getvalue(), stderr.getvalue())
+    assert outputs["terminal"][0] == outputs["log"][0] and len(outputs["log"][0].splitlines()) == 11
+    assert "11/11" in outputs["terminal"][1] and "text" in outputs["terminal"][1]
+    assert "11/11" not in outputs["log"][1]

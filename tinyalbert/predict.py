@@ -199,12 +199,25 @@ def run_task(args, texts: list[str], stdout) -> int:
     task_pipeline = pipeline(args.task, model=model, tokenizer=tokenizer, batch_size=args.batch_size, **options)
     # top_k in the call: a text-classification text then gives its K labels as one flat list.
     call_options = {} if args.top_k is None else {"top_k": args.top_k}
-    for text in texts:
-        output = task_pipeline(question=text, context=args.context, **call_options) \
-            if args.task == "question-answering" else task_pipeline(text, **call_options)
-        stdout.write(json.dumps({"text": text, "predictions": output}, ensure_ascii=False) + "\n")
+    with texts_progress(len(texts), 1) as bar:
+        for text in texts:
+            output = task_pipeline(question=text, context=args.context, **call_options) \
+                if args.task == "question-answering" else task_pipeline(text, **call_options)
+            bar.write(json.dumps({"text": text, "predictions": output}, ensure_ascii=False), file=stdout)
+            bar.update(1)
     stdout.flush()
     return 0
+
+
+def texts_progress(count: int, batch_size: int, stream=None):
+    """A tqdm bar on standard error over `count` texts, drawn only for more than one batch and on a
+    terminal (a log file or a pipe stays clean), and cleared when done."""
+    from tqdm import tqdm
+
+    stream = sys.stderr if stream is None else stream
+    shown = count > batch_size and hasattr(stream, "isatty") and stream.isatty()
+    return tqdm(total=count, unit="text", file=stream, disable=not shown, leave=False, dynamic_ncols=True,
+                mininterval=0, miniters=1)  # each update is a batch or a text: slow enough to draw them all
 
 
 def whole_word_pieces(tokenizer) -> list[str]:
@@ -443,9 +456,15 @@ def run(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
     fill_mask = pipeline("fill-mask", model=model, tokenizer=tokenizer, top_k=args.top_k or DEFAULT_TOP_K,
                          batch_size=args.batch_size, truncation=args.truncate)
 
+    bar = texts_progress(len(texts), args.batch_size)
     try:
         targets = whole_word_pieces(fill_mask.tokenizer) if args.whole_words else args.targets
-        outputs = fill_mask(texts, targets=targets)
+        outputs = []
+        for begin in range(0, len(texts), args.batch_size):  # one batch at a time, for the progress bar
+            batch = texts[begin:begin + args.batch_size]
+            batch_outputs = fill_mask(batch, targets=targets)
+            outputs += [batch_outputs] if len(batch) == 1 else batch_outputs  # a batch of one comes unwrapped
+            bar.update(len(batch))
     except MissingMaskError as error:
         if error.truncated_to:
             raise UsageError(f"no {error.mask_token} left in text {shorten(error.text, 60)!r} after --truncate "
@@ -455,8 +474,8 @@ def run(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
     except TextTooLongError as error:
         raise UsageError(f"text {shorten(error.text, 60)!r} is {error.length} tokens long, but the model takes "
                          f"at most {error.limit}; pass --truncate to cut it") from None
-    if len(texts) == 1:  # the pipeline unwraps a batch of one
-        outputs = [outputs]
+    finally:
+        bar.close()
     check_scores(texts, outputs, args.dtype)
     if args.json:
         for text, output in zip(texts, outputs):
