@@ -29,8 +29,15 @@ Pearson and Spearman correlation and mean squared error; for a multi-label class
 micro-F1, macro-F1 over the classes and subset accuracy; entity precision,
 recall and F1 and tag accuracy, or tag accuracy alone for tags that are not BIO; SQuAD exact
 match and F1; accuracy); the best epoch's model and tokenizer go to OUT/best (loadable by
-Transformers too), the last epoch's to OUT/checkpoint, from which --resume continues. The last
-line printed is a JSON summary: the best epoch's metrics and the metric that chose it.
+Transformers too), the last epoch's to OUT/checkpoint, from which --resume continues. With
+--test FILE (a file of the same kind as --train), the best epoch's model is scored on it once the
+last epoch is done: OUT/test_results.json holds the metrics, OUT/test_predictions.jsonl each
+example's prediction beside its reference. The last line printed is a JSON summary: the best
+epoch's metrics, the metric that chose it, and the test file's metrics.
+
+--eval-only scores a model already fine-tuned (--model, with its config.json's labels and
+problem type) on --validation and/or --test without training, into OUT/validation_results.json,
+OUT/validation_predictions.jsonl and the test files; --train is not read.
 
 Exit status: 0 done; 1 the loss became inf or nan; 2 a usage error (a missing or malformed
 file, a bad option), reported on one `error:` line; 130 interrupted with Ctrl-C.
@@ -70,6 +77,10 @@ examples:
       --train train-v1.1.json --validation dev-v1.1.json --out runs/squad --batch-size 8 \\
       --max-seq-length 384 --doc-stride 128
   python -m tinyalbert.finetune ... --out runs/topics --resume     # continue after the last epoch
+  python -m tinyalbert.finetune --task text-classification --model tinyalbert-mini \\
+      --train train.csv --validation dev.csv --test test.csv --out runs/topics   # + OUT/test_results.json
+  python -m tinyalbert.finetune --task text-classification --model runs/topics/best --eval-only \\
+      --test test.csv --out runs/topics-test   # score a fine-tuned model, no training
   mpiexec -n 2 python -m tinyalbert.finetune ...   # two processes, each with its block of every batch
 """
 
@@ -107,9 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--task", required=True, choices=TASKS)
     parser.add_argument("--model", required=True, metavar="DIR_OR_NAME",
                         help="a model directory with spiece.model, a Hub name in the cache, or tinyalbert-mini")
-    parser.add_argument("--train", required=True, metavar="FILE")
-    parser.add_argument("--validation", required=True, metavar="FILE")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (best/, checkpoint/, metrics.jsonl)")
+    parser.add_argument("--train", metavar="FILE", help="the file to fine-tune on (required, except with --eval-only)")
+    parser.add_argument("--validation", metavar="FILE", help="scored after each epoch to pick the best one "
+                        "(required, except with --eval-only)")
+    parser.add_argument("--test", metavar="FILE", help="a file of the same kind, scored once with the best epoch's "
+                        "model after the last epoch (or with --model, with --eval-only): OUT/test_results.json, "
+                        "OUT/test_predictions.jsonl")
+    parser.add_argument("--eval-only", action="store_true",
+                        help="no training: score --model, a fine-tuned model (its config.json's labels and problem "
+                             "type), on --validation and/or --test, into OUT/validation_results.json, "
+                             "OUT/test_results.json and their *_predictions.jsonl")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output directory (best/, checkpoint/, metrics.jsonl; the *_results.json and "
+                             "*_predictions.jsonl of --test and --eval-only)")
     parser.add_argument("--epochs", type=_checked("epochs"), default=defaults["epochs"], metavar="N",
                         help="passes over --train, each ended by an evaluation on --validation (default: %(default)s)")
     parser.add_argument("--batch-size", type=_checked("batch_size"), default=defaults["batch_size"], metavar="B",
@@ -209,8 +230,14 @@ def main(argv=None) -> int:
 def _main(argv=None) -> int:
     from .finetune_loop import FinetuneArguments, finetune
 
+    namespace = None
     try:
-        namespace = build_parser().parse_args(argv)
+        parser = build_parser()
+        namespace = parser.parse_args(argv)
+        missing = [option for option in ("--train", "--validation") if getattr(namespace, option[2:]) is None]
+        if missing and not namespace.eval_only:
+            parser.error(f"the following arguments are required: {', '.join(missing)} (or --eval-only, to "
+                         "evaluate a fine-tuned --model without training)")
         options = {name: value for name, value in vars(namespace).items() if name != "quiet"}
         summary = finetune(FinetuneArguments(**options), progress=not namespace.quiet)
     except FloatingPointError as error:
@@ -218,15 +245,28 @@ def _main(argv=None) -> int:
             print_error(error)
         return EXIT_DIVERGED
     except KeyboardInterrupt:
-        print("interrupted (the last finished epoch is in OUT/checkpoint)", file=sys.stderr)
+        trained = namespace is not None and not namespace.eval_only
+        print("interrupted" + (" (the last finished epoch is in OUT/checkpoint)" if trained else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
     except (UsageError, FileNotFoundError, ValueError, UnicodeDecodeError) as error:
         print_error(error)
         return EXIT_USAGE
     if summary["main_process"]:
-        result = {"best": summary["best"], "best_by": summary["best_by"], "seconds": round(summary["seconds"], 1)}
-        print(json.dumps(result))
+        print(json.dumps(summary_line(summary, namespace)))
     return 0
+
+
+def summary_line(summary: dict, namespace) -> dict:
+    """The JSON summary printed last: the best epoch's metrics and the metric that chose it, and
+    the test file's metrics (null while epochs are left); with --eval-only, the metrics of each
+    file evaluated."""
+    if namespace.eval_only:
+        scored = {split: summary[split] for split in ("validation", "test") if getattr(namespace, split) is not None}
+        return {**scored, "seconds": round(summary["seconds"], 1)}
+    result = {"best": summary["best"], "best_by": summary["best_by"]}
+    if namespace.test is not None:
+        result["test"] = summary["test"]
+    return {**result, "seconds": round(summary["seconds"], 1)}
 
 
 if __name__ == "__main__":

@@ -5,14 +5,19 @@ model kept, a checkpoint after each epoch to resume from.
 OUT/ holds `best/` (model + tokenizer, loadable by tinyalbert and by Transformers), `checkpoint/`
 (the last epoch's model, optimizer moments and `state.json`), `metrics.jsonl` (one line per
 epoch) and `curves.png` (training loss and validation metrics, with matplotlib installed); a
-new run refuses an OUT that holds one already, which --resume continues. Every
+new run refuses an OUT that holds one already, which --resume continues. With a test file, the
+model in `best/` is scored on it once the last epoch is done: `test_results.json` and
+`test_predictions.jsonl` (each example's prediction beside its reference). `eval_only` scores a
+model already fine-tuned on the validation and/or test file without training
+(`evaluate_fine_tuned`), into `validation_*` and `test_*` files of the same kind. Every
 step's randomness (shuffling, dropout) comes from generators seeded with (seed, epoch), so a
 resumed run takes the same steps as one that was never stopped.
 
 Under `mpiexec -n N` the batches are shared out: every process draws the same batch, keeps its
 block of rows, weights its gradient by its share of the batch's targets, and one all-reduce
 sums them, so the N processes take the steps of one (docs/distributed.md). The first process
-alone writes OUT and shows progress; every process evaluates, and all get the same metrics.
+alone writes OUT and shows progress; every process evaluates (the test file and `eval_only`'s
+files too), and all get the same metrics.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import sys
 import time
 import warnings
 import zipfile
@@ -51,6 +57,15 @@ PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "r
 BEST_BY_PROBLEM_TYPE = {"regression": "pearson", "multi_label_classification": "micro_f1"}
 CHECKPOINT, BEST, STATE_FILE, OPTIMIZER_FILE = "checkpoint", "best", "state.json", "optimizer.npz"
 METRICS_FILE, CURVES_FILE = "metrics.jsonl", "curves.png"
+# OUT/{split}_results.json and OUT/{split}_predictions.jsonl, for split "validation" or "test", as
+# Transformers' example scripts write eval_results.json and predict_results.
+RESULTS_FILE, PREDICTIONS_FILE = "{}_results.json", "{}_predictions.jsonl"
+# What an evaluation without training (eval_only) refuses, each with the reason.
+NOT_WITH_EVAL_ONLY = {"train": "train is not read; leave it out",
+                      "resume": "resume continues a training run",
+                      "ignore_mismatched_sizes": "ignore_mismatched_sizes would put a new, untrained classifier "
+                                                 "in place of its own",
+                      "stop_after": "stop_after counts epochs, and there are none"}
 # The options a resumed run must share with the checkpoint, and what --resume reads from state.json.
 # (The train file is compared by content, `file_fingerprint`, so that it may be named by another path.)
 RESUMED_OPTIONS = ("task", "epochs", "batch_size", "lr", "warmup_ratio", "weight_decay", "clip_norm",
@@ -64,10 +79,11 @@ COLUMN_FIELDS = {f"{field}_column": (task, field) for task, fields in DEFAULT_CO
 @dataclass
 class FinetuneArguments:
     task: str
-    model: str
-    train: str
-    validation: str
+    model: str  # eval_only: the fine-tuned model to evaluate, its labels and problem type from its config.json
+    train: str | None  # None only with eval_only
+    validation: str | None  # picks the best epoch; may be None with eval_only, where test is given
     out: str
+    test: str | None = None  # scored with the best epoch's model once training is done (or with eval_only's model)
     epochs: int = 3
     batch_size: int = 16
     lr: float = 5e-5
@@ -92,6 +108,7 @@ class FinetuneArguments:
     seed: int = 0
     backend: str = "numpy"
     resume: bool = False
+    eval_only: bool = False  # evaluate model (fine-tuned) on validation and/or test, without training
     ignore_mismatched_sizes: bool = False  # a new head where --model's has another number of labels
     mpi_timeout: float = 600.0  # under mpiexec: seconds a collective may wait before the job stops
     stop_after: int | None = None  # epochs to run in this session (then --resume continues)
@@ -102,6 +119,7 @@ class FinetuneArguments:
         (`checked_field`)."""
         if self.task not in MAIN_METRIC:
             raise ValueError(f"task must be one of {', '.join(map(repr, MAIN_METRIC))}, got {self.task!r}")
+        check_run_files(self)
         if self.backend not in ("numpy", "cupy"):
             raise ValueError(f"backend must be 'numpy' or 'cupy', got {self.backend!r}")
         if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
@@ -125,6 +143,23 @@ class FinetuneArguments:
             self.doc_stride = default_doc_stride(self.max_seq_length)
             if self.task == "token-classification":  # fewer than the max_seq_length - 2 pieces of a window
                 self.doc_stride = min(self.doc_stride, max(1, self.max_seq_length - 3))
+
+
+def check_run_files(args: FinetuneArguments) -> None:
+    """A fine-tuning run needs a train and a validation file (the one that picks the best epoch);
+    an evaluation without training (`eval_only`) needs a validation or a test file, and refuses
+    what only training reads (NOT_WITH_EVAL_ONLY)."""
+    if not args.eval_only:
+        for name, what in (("train", "the file to train on"), ("validation", "the file that picks the best epoch")):
+            if getattr(args, name) is None:
+                raise ValueError(f"{name} is needed to fine-tune ({what}); eval_only evaluates a fine-tuned model "
+                                 "without training")
+        return
+    for name, reason in NOT_WITH_EVAL_ONLY.items():
+        if getattr(args, name) not in (None, False):
+            raise ValueError(f"eval_only evaluates model as it is, without training: {reason}")
+    if args.validation is None and args.test is None:
+        raise ValueError("eval_only needs a validation or a test file to evaluate model on")
 
 
 # The limits of the numeric fields. lr 0 would train nothing; clip_norm 0 turns clipping off.
@@ -245,22 +280,42 @@ def problem_type_of(args: FinetuneArguments, train_examples: list[dict]) -> str 
     return args.problem_type or problem_type_of_labels(args.train, train_examples)
 
 
+def read_split(args: FinetuneArguments, path) -> list[dict]:
+    """The examples of one file of the run (train, validation or test), read with the task's
+    columns, id names, label separator and layout."""
+    return read_task_file(args.task, path, args.label_separator, columns_of(args), args.tag_names, args.label_names,
+                          args.layout)
+
+
+def encode_split(args: FinetuneArguments, path, examples: list[dict], tokenizer, labels) -> list[dict]:
+    """The features of one file's examples; an example that cannot be encoded is named with its file."""
+    label_ids = None if labels is None else {label: i for i, label in enumerate(labels)}
+    try:
+        return encode_examples(args.task, examples, tokenizer, args.max_seq_length, label_ids, args.doc_stride)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def check_room(args: FinetuneArguments, examples: list[dict]) -> None:
+    """--max-seq-length must hold a piece of every text of a file beside the special tokens."""
+    shortest = shortest_max_length(args.task, examples)
+    if args.max_seq_length < shortest:
+        raise UsageError(f"--max-seq-length {args.max_seq_length} holds no piece of text beside [CLS] and [SEP]: "
+                         f"pass --max-seq-length {shortest} or more")
+
+
 def load_data(args: FinetuneArguments, tokenizer):
     """(labels or None, train examples, encoded train, validation examples, encoded validation).
     labels: the class names or tags, None for a regression (`problem_type_of`) and for the tasks
-    without a label list (question answering, multiple choice)."""
-    columns = columns_of(args)
-    names = (args.tag_names, args.label_names)  # of tag or class ids, for the task's files that hold ids
-    train_examples = read_task_file(args.task, args.train, args.label_separator, columns, *names, args.layout)
-    validation_examples = read_task_file(args.task, args.validation, args.label_separator, columns, *names,
-                                         args.layout)
+    without a label list (question answering, multiple choice). The test file, when there is
+    one, is read by `load_test_file` with these labels."""
+    train_examples = read_split(args, args.train)
+    validation_examples = read_split(args, args.validation)
     problem_type = problem_type_of(args, train_examples)
     if problem_type is not None:
-        because = "--problem-type is" if args.problem_type else f"the labels of {args.train} make the problem"
-        for path, examples in ((args.train, train_examples), (args.validation, validation_examples)):
-            check_label_kinds(path, examples, problem_type, because)
+        check_label_kinds(args.train, train_examples, problem_type, problem_type_reason(args))
     if problem_type == "regression":
-        check_regression_labels(args, train_examples, validation_examples)
+        check_regression_values(args.train, train_examples, "train")
     tagged = args.task == "token-classification" or problem_type in ("single_label_classification",
                                                                      "multi_label_classification")
     labels = label_list(args.task, train_examples) if tagged else None
@@ -274,47 +329,65 @@ def load_data(args: FinetuneArguments, tokenizer):
         kind = "label" if args.task == "text-classification" else "tag"
         found = f"only 1 distinct {kind} ({labels[0]!r})" if labels else "no label in any example's list"
         raise UsageError(f"the train file {args.train} has {found}; classification needs at least 2")
-    shortest = max(shortest_max_length(args.task, examples) for examples in (train_examples, validation_examples))
-    if args.max_seq_length < shortest:
-        raise UsageError(f"--max-seq-length {args.max_seq_length} holds no piece of text beside [CLS] and [SEP]: "
-                         f"pass --max-seq-length {shortest} or more")
-    label_ids = None if labels is None else {label: i for i, label in enumerate(labels)}
+    check_room(args, train_examples)
+    check_evaluation_examples(args, args.validation, "validation", validation_examples, labels, problem_type,
+                              problem_type_reason(args), args.train)
+    train_encoded = encode_split(args, args.train, train_examples, tokenizer, labels)
+    validation_encoded = encode_split(args, args.validation, validation_examples, tokenizer, labels)
+    return labels, train_examples, train_encoded, validation_examples, validation_encoded
+
+
+def problem_type_reason(args: FinetuneArguments) -> str:
+    """What made a fine-tuning run's problem type, for an error about a label of the other kind."""
+    return "--problem-type is" if args.problem_type else f"the labels of {args.train} make the problem"
+
+
+def load_test_file(args: FinetuneArguments, tokenizer, labels, problem_type: str | None) -> tuple[list, list]:
+    """(examples, encoded) of the test file of a fine-tuning run, checked as the validation file
+    is, against the train file's labels, before any training: a mistake in it fails fast."""
+    examples = read_split(args, args.test)
+    check_evaluation_examples(args, args.test, "test", examples, labels, problem_type, problem_type_reason(args),
+                              args.train)
+    return examples, encode_split(args, args.test, examples, tokenizer, labels)
+
+
+def check_evaluation_examples(args: FinetuneArguments, path, role: str, examples: list[dict], labels,
+                              problem_type: str | None, because: str, labels_from: str) -> None:
+    """The checks of a file the model is scored on (`role`: "validation" or "test"): labels of
+    the problem type's kind (`because`: what made it that type), two different values at least
+    for a regression, room for a piece of every text, and every label or tag one of `labels`
+    (`labels_from`: where they come from, for the error)."""
+    if problem_type is not None:
+        check_label_kinds(path, examples, problem_type, because)
+    if problem_type == "regression":
+        check_regression_values(path, examples, role)
+    check_room(args, examples)
     if labels is not None:
-        check_known_labels(args, validation_examples, labels)
-    encoded = []
-    for path, examples in ((args.train, train_examples), (args.validation, validation_examples)):
-        try:
-            encoded.append(encode_examples(args.task, examples, tokenizer, args.max_seq_length, label_ids,
-                                           args.doc_stride))
-        except ValueError as error:
-            raise ValueError(f"{path}: {error}") from None
-    return labels, train_examples, encoded[0], validation_examples, encoded[1]
+        check_known_labels(path, examples, labels, labels_from)
 
 
-def check_regression_labels(args: FinetuneArguments, train_examples: list[dict],
-                            validation_examples: list[dict]) -> None:
-    """Every label of both files must be a number, and each file needs two different ones: one
-    value in the train file leaves nothing to learn, and in the validation file it leaves the
-    correlations that pick the best epoch undefined (a constant has no deviation)."""
-    for path, examples in ((args.train, train_examples), (args.validation, validation_examples)):
-        values = sorted(set(regression_targets(path, examples)))
-        if len(values) < 2:
-            scored = "nothing to learn" if path == args.train else "Pearson and Spearman correlation undefined"
-            raise UsageError(f"the {'train' if path == args.train else 'validation'} file {path} has only 1 "
-                             f"distinct label value ({values[0]:g}), which leaves {scored}; a regression needs "
-                             "at least 2")
+def check_regression_values(path, examples: list[dict], role: str) -> None:
+    """Every label of a regression's file must be a number, and a file needs two different ones:
+    one value in the train file leaves nothing to learn, and in a validation or test file it
+    leaves the correlations undefined (a constant has no deviation)."""
+    values = sorted(set(regression_targets(path, examples)))
+    if len(values) < 2:
+        scored = "nothing to learn" if role == "train" else "Pearson and Spearman correlation undefined"
+        raise UsageError(f"the {role} file {path} has only 1 distinct label value ({values[0]:g}), which leaves "
+                         f"{scored}; a regression needs at least 2")
 
 
-def check_known_labels(args: FinetuneArguments, validation_examples: list[dict], labels: list[str]) -> None:
-    """Every label (or tag) of the validation file must be one the model learns from the train
-    file, words past --max-seq-length too: they are scored, as predicted "O"."""
+def check_known_labels(path, examples: list[dict], labels: list[str], labels_from: str) -> None:
+    """Every label (or tag) of a file the model is scored on must be one it has (`labels`, from
+    `labels_from`: the train file, or a fine-tuned model's config), words past --max-seq-length
+    too: they are scored, as predicted "O"."""
     known = set(labels)
-    for example in validation_examples:
+    for example in examples:
         unknown = sorted(set(example["tags"] if "tags" in example else class_names(example["label"])) - known)
         if unknown:
             kind = "tag" if "tags" in example else "label"
-            raise ValueError(f"{args.validation}, line {example['line']}: {kind}(s) {unknown[:5]} do not occur in "
-                             f"{args.train} (its {kind}s: {labels[:10]}{' ...' if len(labels) > 10 else ''})")
+            raise ValueError(f"{path}, line {example['line']}: {kind}(s) {unknown[:5]} do not occur in "
+                             f"{labels_from} (its {kind}s: {labels[:10]}{' ...' if len(labels) > 10 else ''})")
 
 
 def uses_bio_tags(tags) -> bool:
@@ -399,33 +472,89 @@ def predict_batch(task: str, model, examples: list[dict], batch: dict):
     return [int(value) for value in predicted]
 
 
-def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels, batch_size: int, pad_id: int,
-             max_answer_length: int = MAX_ANSWER_LENGTH) -> dict:
-    """The task's metrics on the validation examples (model in eval mode, no dropout); for
-    question answering, `encoded` holds the features of every window, gathered per question."""
+def predict_features(task: str, model, encoded: list[dict], batch_size: int, pad_id: int) -> list:
+    """`predict_batch` over every batch of `encoded`, in order: one prediction per feature."""
     predictions = []
     for begin in range(0, len(encoded), batch_size):
         chunk = encoded[begin:begin + batch_size]
         predictions += predict_batch(task, model, chunk, collate(task, chunk, pad_id))
+    return predictions
+
+
+def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels, batch_size: int, pad_id: int,
+             max_answer_length: int = MAX_ANSWER_LENGTH) -> dict:
+    """The task's metrics on the validation examples (model in eval mode, no dropout); for
+    question answering, `encoded` holds the features of every window, gathered per question."""
+    return evaluate_with_predictions(task, model, examples, encoded, labels, batch_size, pad_id, max_answer_length)[0]
+
+
+def evaluate_with_predictions(task: str, model, examples: list[dict], encoded: list[dict], labels, batch_size: int,
+                              pad_id: int, max_answer_length: int = MAX_ANSWER_LENGTH) -> tuple[dict, list]:
+    """(metrics, predictions): `evaluate`'s metrics, and what the model predicted for each
+    example, in the file's terms: a class name; a multi-label example's class names (in the
+    order of `labels`); a regression's value; a sentence's tags, one per word (`sentence_tags`);
+    a question's answer text; a multiple-choice example's choice index."""
+    predictions = predict_features(task, model, encoded, batch_size, pad_id)
     if task == "text-classification" and model.config.problem_type == "regression":
-        return regression_scores(predictions, [label_number(example["label"]) for example in examples])
+        return regression_scores(predictions, [label_number(example["label"]) for example in examples]), predictions
     if task == "text-classification" and model.config.problem_type == "multi_label_classification":
         label_ids = {label: index for index, label in enumerate(labels)}
-        return multi_label_scores(predictions, [multi_hot(example["label"], label_ids) for example in examples])
+        scores = multi_label_scores(predictions, [multi_hot(example["label"], label_ids) for example in examples])
+        return scores, [[label for label, on in zip(labels, row) if on] for row in predictions]
     if task == "text-classification":
         references = [labels.index(str(example["label"])) for example in examples]
-        return {"accuracy": accuracy(predictions, references), "macro_f1": macro_f1(predictions, references)}
+        scores = {"accuracy": accuracy(predictions, references), "macro_f1": macro_f1(predictions, references)}
+        return scores, [labels[index] for index in predictions]
     if task == "multiple-choice":
-        return {"accuracy": accuracy(predictions, [example["label"] for example in examples])}
+        return {"accuracy": accuracy(predictions, [example["label"] for example in examples])}, predictions
     if task == "token-classification":
         predicted_tags = sentence_tags(examples, encoded, predictions, labels)
         flat = [tag for row in predicted_tags for tag in row]
         tag_accuracy = accuracy(flat, [tag for e in examples for tag in e["tags"]])
         if not uses_bio_tags(labels):  # no entities: an entity F1 would measure nothing
-            return {"accuracy": tag_accuracy}
-        return {**entity_scores(predicted_tags, [e["tags"] for e in examples]), "accuracy": tag_accuracy}
+            return {"accuracy": tag_accuracy}, predicted_tags
+        return {**entity_scores(predicted_tags, [e["tags"] for e in examples]), "accuracy": tag_accuracy}, predicted_tags
     answers = squad_predictions(examples, encoded, predictions, max_answer_length)
-    return squad_scores(answers, {e["id"]: [a["text"] for a in e["answers"]] for e in examples})
+    scores = squad_scores(answers, {e["id"]: [a["text"] for a in e["answers"]] for e in examples})
+    return scores, [answers[example["id"]] for example in examples]
+
+
+def prediction_records(task: str, examples: list[dict], predictions: list, labels) -> list[dict]:
+    """One record per example for OUT/{split}_predictions.jsonl: where the example is (`line` in
+    its file, or a question's `id`), the `prediction` of `evaluate_with_predictions` and the
+    `reference` in the same terms (a multi-label example's classes in the order of `labels`;
+    every answer text of a question), so that a reader can look for the errors."""
+    records = []
+    for example, predicted in zip(examples, predictions):
+        if task == "question-answering":
+            records.append({"id": example["id"], "prediction": predicted,
+                            "reference": [answer["text"] for answer in example["answers"]]})
+            continue
+        if task == "token-classification":
+            reference = example["tags"]
+        elif task == "multiple-choice":
+            reference = example["label"]
+        elif isinstance(example["label"], list):
+            reference = [label for label in labels if label in example["label"]]
+        elif labels is None:  # a regression
+            reference = label_number(example["label"])
+        else:
+            reference = str(example["label"])
+        records.append({"line": example["line"], "prediction": predicted, "reference": reference})
+    return records
+
+
+def write_results(out: Path, split: str, metrics: dict, records: list[dict]) -> None:
+    """OUT/{split}_results.json (the metrics) and OUT/{split}_predictions.jsonl (`records`, one
+    line each), replacing those of an earlier evaluation."""
+    (out / RESULTS_FILE.format(split)).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    (out / PREDICTIONS_FILE.format(split)).write_text(lines, encoding="utf-8")
+
+
+def shown_metrics(metrics: dict) -> str:
+    """"accuracy 0.9167, macro_f1 0.9000": the scores of a metrics dict, for a progress line."""
+    return ", ".join(f"{name} {value:.4f}" for name, value in metrics.items() if isinstance(value, float))
 
 
 def sentence_tags(examples: list[dict], features: list[dict], predictions: list[list[int]],
@@ -797,14 +926,17 @@ def save_model_and_tokenizer(folder: Path, model, tokenizer) -> None:
 
 def finetune(args: FinetuneArguments, progress=True) -> dict:
     """Run the whole fine-tuning; returns {"best": metrics, "best_by": the metric that chose it,
-    "history": [...], "seconds": ..., "main_process": False on every
-    process of an mpiexec job but the first}.
+    "history": [...], "test": the test file's metrics (None without one, or while epochs are
+    left), "seconds": ..., "main_process": False on every process of an mpiexec job but the
+    first}. With `eval_only`, `evaluate_fine_tuned`'s result instead.
     With `progress`, a progress line goes to standard error: redrawn in place on a terminal,
     a line about every tenth of an epoch into a file or a notebook."""
     from .tokenizer import AlbertTokenizer
     from .train.distributed import barrier, init_ranks
     from .train.progress import Progress
 
+    if args.eval_only:
+        return evaluate_fine_tuned(args, progress)
     # What can be checked without the model and the data, first: a mistake fails fast.
     check_backend_available(args.backend)
     out = Path(args.out)
@@ -826,6 +958,8 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     check_positions(args, source)
     labels, train_examples, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
     problem_type = problem_type_of(args, train_examples)
+    test_examples, test_encoded = (None, None) if args.test is None else load_test_file(args, tokenizer, labels,
+                                                                                       problem_type)
     if args.resume:
         check_resumed_problem_type(source, problem_type)  # first: another problem type has other labels too
         check_resumed_labels(source, labels)
@@ -878,9 +1012,158 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
         if ranks is not None:  # no process runs ahead of a checkpoint it could be asked to resume from
             barrier(ranks, "waiting for the first process to write the checkpoint")
         if bar is not None:
-            shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
-            bar.write(f"epoch {epoch + 1}/{args.epochs}: {shown}")
+            bar.write(f"epoch {epoch + 1}/{args.epochs}: {shown_metrics(metrics)}")
+    test_metrics = None
+    if args.test is not None and state["epoch"] == args.epochs:  # the best epoch is final: score it once
+        best_model = load_best_model(args, out, is_main)
+        test_metrics, predictions = evaluate_with_predictions(args.task, best_model, test_examples, test_encoded, labels,
+                                                              args.batch_size, pad_id, args.max_answer_length)
+        if is_main:
+            write_results(out, "test", test_metrics, prediction_records(args.task, test_examples, predictions, labels))
+        if bar is not None:
+            bar.write(f"test: {shown_metrics(test_metrics)} (the model of epoch {state['best']['epoch']}, "
+                      f"{out / BEST})")
+    elif args.test is not None and bar is not None:
+        bar.write(f"test: not scored yet, with {args.epochs - state['epoch']} epoch(s) left (the best epoch may "
+                  "change): --resume with --test scores the best epoch's model once the last one is done")
     if bar is not None:
         bar.close()
-    return {"best": state["best"], "best_by": best_by, "history": state["history"],
+    return {"best": state["best"], "best_by": best_by, "history": state["history"], "test": test_metrics,
             "seconds": time.perf_counter() - started, "main_process": is_main}
+
+
+def load_best_model(args: FinetuneArguments, out: Path, is_main: bool):
+    """The model of the best epoch, as OUT/best holds it, on every process (the first one wrote
+    it before all passed the barrier of its epoch), in eval mode: what the test file scores."""
+    from .task_models import TASK_CLASSES
+
+    with warnings.catch_warnings():
+        if not is_main:
+            warnings.simplefilter("ignore")
+        return TASK_CLASSES[args.task].from_pretrained(out / BEST, backend=args.backend).eval()
+
+
+# --- evaluating a fine-tuned model without training (eval_only) -------------------------------------
+def evaluate_fine_tuned(args: FinetuneArguments, progress=True) -> dict:
+    """Score a model already fine-tuned (--model) on the validation and/or test file without
+    training: its labels and problem type are its config.json's (`fine_tuned_labels`,
+    `fine_tuned_problem_type`), every file is checked against them before the model runs, and
+    OUT/{split}_results.json and OUT/{split}_predictions.jsonl are written for each file, as a
+    run's test file is. Returns {"validation": metrics or None, "test": metrics or None,
+    "seconds": ..., "main_process": ...}. Under mpiexec every process evaluates, and the first
+    writes the files."""
+    from .config import AlbertConfig
+    from .tokenizer import AlbertTokenizer
+    from .train.distributed import init_ranks
+
+    check_backend_available(args.backend)
+    out = Path(args.out)
+    problem = directory_path_problem(out)
+    if problem:
+        raise UsageError(f"--out {problem}; choose another --out")
+    ranks = init_ranks(args.backend, args.mpi_timeout)
+    is_main = ranks is None or ranks.is_main
+    started = time.perf_counter()
+    config = AlbertConfig.from_pretrained(args.model)
+    check_fine_tuned_for_task(args, config)
+    tokenizer = AlbertTokenizer.from_pretrained(args.model)
+    check_positions(args, args.model)
+    splits = {split: read_split(args, getattr(args, split)) for split in ("validation", "test")
+              if getattr(args, split) is not None}
+    problem_type = fine_tuned_problem_type(args, config, next(iter(splits.values())))
+    model = load_fine_tuned_model(args, problem_type, is_main)
+    labels = fine_tuned_labels(args, config, problem_type)
+    because = f"the config.json of --model {args.model} makes the problem"
+    encoded = {}
+    for split, examples in splits.items():  # every file checked before the model runs on any
+        path = getattr(args, split)
+        check_evaluation_examples(args, path, split, examples, labels, problem_type, because,
+                                  f"the id2label of --model {args.model}")
+        encoded[split] = encode_split(args, path, examples, tokenizer, labels)
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    results = {"validation": None, "test": None}
+    for split, examples in splits.items():
+        metrics, predictions = evaluate_with_predictions(args.task, model, examples, encoded[split], labels,
+                                                         args.batch_size, tokenizer.pad_token_id,
+                                                         args.max_answer_length)
+        results[split] = metrics
+        if is_main:
+            write_results(out, split, metrics, prediction_records(args.task, examples, predictions, labels))
+        if progress and is_main:
+            print(f"{split}: {shown_metrics(metrics)}", file=sys.stderr)
+    return {**results, "seconds": time.perf_counter() - started, "main_process": is_main}
+
+
+def check_fine_tuned_for_task(args: FinetuneArguments, config) -> None:
+    """A model saved from another class than the task's (config.json's `architectures`: a
+    pretrained AlbertForPreTraining, a model fine-tuned for another task) has no head of the
+    task to evaluate. A config without `architectures` is left to `load_fine_tuned_model`."""
+    from .task_models import TASK_CLASSES
+
+    wanted = TASK_CLASSES[args.task].__name__
+    if config.architectures and wanted not in config.architectures:
+        raise UsageError(f"--model {args.model} is an {', '.join(config.architectures)} (its config.json "
+                         f"architectures), not the {wanted} that --task {args.task} evaluates: fine-tune it for "
+                         "the task first (without --eval-only)")
+
+
+def fine_tuned_problem_type(args: FinetuneArguments, config, examples: list[dict]) -> str | None:
+    """The problem type a text-classification model is evaluated as (None for the other tasks):
+    the one its config.json records, as fine-tuning saves it; for a model saved without one,
+    --problem-type, else what Transformers' loss would take it for (a regression for one
+    output, a multi-label classification for a file of label lists, else single-label). A
+    --problem-type other than the recorded one is an error, and so is a head whose number of
+    outputs does not fit the problem type."""
+    if args.task != "text-classification":
+        return None
+    saved = config.problem_type
+    if saved is not None and args.problem_type not in (None, saved):
+        raise UsageError(f"--problem-type {args.problem_type}, but --model {args.model} was fine-tuned as a {saved} "
+                         "(its config.json problem_type): leave out --problem-type")
+    multi_label = isinstance(examples[0]["label"], list)
+    problem_type = saved or args.problem_type or ("regression" if config.num_labels == 1 else
+                                                  "multi_label_classification" if multi_label else
+                                                  "single_label_classification")
+    if (problem_type == "regression") != (config.num_labels == 1):
+        raise UsageError(f"--model {args.model} has {config.num_labels} output(s), which does not fit a "
+                         f"{problem_type} (a regression has 1, a classification one per class)")
+    return problem_type
+
+
+def fine_tuned_labels(args: FinetuneArguments, config, problem_type: str | None) -> list[str] | None:
+    """The labels of a fine-tuned model, in the order of its outputs (config.json's id2label),
+    for text classification that is not a regression and for token classification (None for
+    the others). --label-names or --tag-names, when given, must be exactly these."""
+    if not (args.task == "token-classification" or problem_type in ("single_label_classification",
+                                                                    "multi_label_classification")):
+        return None
+    labels = [str(config.id2label[index]) for index in range(len(config.id2label))]
+    for name in ID_NAMES:
+        given = getattr(args, name)
+        if given is not None and given != labels:
+            raise UsageError(f"{name} {','.join(given)} are not the labels of --model {args.model} "
+                             f"({','.join(labels)}, its config.json id2label in order); give them in that order, "
+                             "or leave the option out for a file of label names")
+    return labels
+
+
+def load_fine_tuned_model(args: FinetuneArguments, problem_type: str | None, is_main: bool):
+    """The task model of --model in eval mode, as `problem_type` (text classification). A model
+    without the task's head (weights that loading would initialize afresh) is an error, not an
+    evaluation of random weights."""
+    from .task_models import TASK_CLASSES
+
+    model_class = TASK_CLASSES[args.task]
+    overrides = {} if problem_type is None else {"problem_type": problem_type}
+    with warnings.catch_warnings():
+        if not is_main:
+            warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", message="Some weights were not in")  # the error below says more
+        model, info = model_class.from_pretrained(args.model, backend=args.backend, output_loading_info=True,
+                                                  **overrides)
+    if info["missing_keys"]:
+        raise UsageError(f"--model {args.model} has no trained {model_class.__name__} head to evaluate: "
+                         f"{', '.join(info['missing_keys'][:4])} not in its weights; fine-tune it for --task "
+                         f"{args.task} first (without --eval-only)")
+    return model.eval()
