@@ -24,6 +24,28 @@ def _exercise_of(name: str):
     raise KeyError(f"no exercise has a function called {name!r}; known: {known}")
 
 
+def _not_checked(name: str, exercise) -> str:
+    """What `check` says for a function no check calls on its own (`sample_masked_spans`): which
+    checked function of its exercise calls it in tinyalbert (and so should call the student's)."""
+    import inspect
+
+    from .reference import resolve
+
+    targets = list(dict.fromkeys(item.target for item in exercise.checks))
+    callers = []
+    for target in targets:
+        try:
+            if f"{name}(" in inspect.getsource(resolve(target)):
+                callers.append(target)
+        except (OSError, TypeError):  # no source to read: named among the others below
+            pass
+    through = callers or targets
+    example = through[0].split(".")[0]
+    return (f"NOT CHECKED {exercise.name}/{name}: no check calls `{name}` on its own. It is graded through "
+            f"{', '.join(f'`{t}`' for t in through)}, which should call it: check that one, e.g. "
+            f"check({example!r}, {example}), with your own `{name}` where your `{example}` finds it")
+
+
 def check(name: str, function, *, seed: int | None = None, **others) -> bool:
     """Run every check aimed at `name` on `function` and print the feedback; True if all pass.
 
@@ -36,6 +58,9 @@ def check(name: str, function, *, seed: int | None = None, **others) -> bool:
     from .reference import reference_namespace
 
     exercise = _exercise_of(name)
+    if not any(item.target == name for item in exercise.checks):  # graded through another function
+        print(_not_checked(name, exercise))
+        return False
     namespace = {**reference_namespace(exercise.functions), name: function, **others}
     student, reference = InProcess(namespace), InProcess(reference_namespace(exercise.functions))
     setting = setting_from_environment()

@@ -188,11 +188,25 @@ def run_backward(check, case, student, reference, rng):
     expected = reference.call(check.target, backward_args, select=select)
     if not got.ok:
         return got.error
-    for (arg_path, grad_path), want, have in zip(pairs, expected.value, got.value):
-        problem = compare(want, have, f"gradient of {_argument_name(arg_path, check.forward)}")
-        if problem:
-            return problem
-    return None
+    names = [_argument_name(arg_path, check.forward) for arg_path, _ in pairs]
+    problems = [compare(want, have, f"gradient of {name}") for name, want, have in zip(names, expected.value, got.value)]
+    return gradients_summary(names, problems)
+
+
+def gradients_summary(names: list, problems: list) -> str | None:
+    """The first wrong gradient described, then which gradients differ and which agree: a wrong
+    gradient of the input alone does not say where the backward goes wrong, a wrong one of
+    `value.weight` beside right ones of `query.weight` and `key.weight` does."""
+    wrong = [name for name, problem in zip(names, problems) if problem]
+    if not wrong:
+        return None
+    first = next(problem for problem in problems if problem)
+    if len(names) < 3:
+        return first
+    right = [name for name in names if name not in wrong]
+    summary = (f"{len(wrong)} of {len(names)} gradients differ: {', '.join(wrong)}"
+               + (f"; these agree: {', '.join(right)}" if right else ""))
+    return f"{first}\n{summary}"
 
 
 def run_gradcheck(check, case, student, reference, rng, entries: int, arrays=None):

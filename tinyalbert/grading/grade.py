@@ -7,8 +7,8 @@ self-test use) to the thorough one (8 draws, 6 entries in every array, 4x the pr
 Time: besides the sandbox's limits per call and per exercise, `grade(budget_s=...)` bounds the
 whole grading (the grade command's default, `DEFAULT_BUDGET_S`, fits Gradescope's default
 10-minute timeout): once it is spent, the checks not yet run score 0 with a note saying so, and
-the report is still written. Within a check, a first call that gets no answer in time (an
-endless loop) is not waited for again on every other case.
+the report is still written. Within a check, a function whose first call gets no answer in time
+(an endless loop) is not waited for again on every other case.
 """
 from __future__ import annotations
 
@@ -98,32 +98,36 @@ class Budget:
 
 class Budgeted:
     """The sandbox as one exercise's checks call it: no call once the whole grading's budget is
-    spent, and, within one check, none after its first call got no answer in time (each further
-    case would wait the whole limit again, for an endless loop). Anything else goes to the sandbox."""
+    spent, and, within one check, no call of a function whose first call there got no answer in
+    time (each further case would wait the whole limit again, for an endless loop). That is per
+    function: a gradcheck calls the forward first, so a backward that never answers would
+    otherwise be waited for on every case. Anything else goes to the sandbox."""
 
     def __init__(self, sandbox, budget: Budget):
         self.sandbox, self.budget = sandbox, budget
-        self.first_call, self.stalled = True, False
+        self.called, self.stalled = set(), set()
 
     def __getattr__(self, name):
         return getattr(self.sandbox, name)
 
     def begin_check(self) -> None:
-        self.first_call, self.stalled = True, False
+        self.called, self.stalled = set(), set()
 
     def call(self, target, args, kwargs=None, **options) -> Outcome:
         if self.budget.spent():
             return Outcome(False, error=self.budget.message())
-        if self.stalled:
-            return Outcome(False, error="not run: the first call of this check got no answer in time, so its "
-                                        "other cases were not tried (an endless loop, or far too slow)")
-        first, self.first_call = self.first_call, False
+        if target in self.stalled:
+            return Outcome(False, error=f"not run: the first call of `{target}` in this check got no answer in "
+                                        "time, so its other cases were not tried (an endless loop, or far too slow)")
+        first = target not in self.called
+        self.called.add(target)
         outcome = self.sandbox.call(target, args, kwargs, **options)
         if not outcome.timed_out:
             return outcome
         if self.budget.spent():  # cut short by the whole grading's deadline, not by its own limits
             return outcome._replace(error=self.budget.message(during_the_call=True))
-        self.stalled = first
+        if first:
+            self.stalled.add(target)
         return outcome
 
 
@@ -284,6 +288,9 @@ def score_check(exercise, check, student, reference, seed, setting, flagged, fou
             why = f"; loading your files failed: {_load_error(errors, exercise)}"
         elif unread:
             why = ""
+        elif not found & set(exercise.functions):  # the whole exercise is absent, not one name misspelt
+            why = (f": none of exercise {exercise.name}'s functions ({', '.join(exercise.functions)}) is there "
+                   f"(its file is {exercise.file_name})")
         else:
             why = " (look for a typo in its name)"
         importer = (info.get("imported") or {}).get(missing[0])
@@ -304,6 +311,32 @@ def score_check(exercise, check, student, reference, seed, setting, flagged, fou
     passed = sum(c.passed for c in cases)
     score = check.points * passed / len(cases) if cases else 0.0
     return CheckResult(exercise.name, check.name, check.about, round(score, 4), check.points, cases)
+
+
+def forward_first_notes(exercise, results: list) -> list:
+    """`results` with a note on each failed gradcheck whose forward failed its own check too: the
+    gradcheck differentiates the student's forward, so a forward bug fails it even under a right
+    backward, and its message ("your backward gives ...") would send the student to the backward."""
+    by_name = {result.check: result for result in results}
+    noted = []
+    for check, result in zip(exercise.checks, results):
+        forward = next((c for c in exercise.checks if c.kind == "forward" and check.forward
+                        and c.target == check.forward and check.kind != "backward"), None)
+        forward_result = by_name.get(forward.name) if forward else None
+        # (not where every failed case already says that the forward itself failed: a stub, a crash)
+        compared = [c for c in result.cases if not c.passed and not c.message.startswith("your forward")]
+        if forward_result is not None and forward_result.cases and forward_result.score < forward_result.max_score \
+                and compared and not result.note:
+            backward = next((r for c, r in zip(exercise.checks, results)
+                             if c.kind == "backward" and c.target == check.target), None)
+            right = (f" (your `{check.target}` passed `{backward.check}`, on the reference's cache)"
+                     if backward is not None and backward.cases and backward.score >= backward.max_score else "")
+            result = result._replace(note=(
+                f"your `{check.forward}` fails its own check `{forward.name}` too: this check differentiates your "
+                f"forward, so a wrong forward fails it even where the backward is right{right}. Fix "
+                f"`{check.forward}` first"))
+        noted.append(result)
+    return noted
 
 
 def _load_error(errors: list, exercise) -> str:
@@ -343,6 +376,7 @@ def grade_exercise(exercise, files, seed, setting, limits=Limits(), budget: Budg
                 continue
             student.begin_check()
             checks.append(score_check(exercise, check, student, reference, seed, setting, flagged, found, unread))
+        checks = forward_first_notes(exercise, checks)
         sandbox.stop()
         printed = sandbox.printed.decode("utf-8", "replace")
     return ExerciseResult(exercise.name, exercise.title, checks, notes, printed)

@@ -181,8 +181,10 @@ def write_stubs(out_dir, exercises, cut: bool = True, overwrite: bool = False) -
     texts = {out / exercise.file_name: exercise_file(exercise, cut) for exercise in exercises}
     changed = [path for path, text in texts.items() if path.exists() and path.read_text(encoding="utf-8", errors="replace") != text]
     if changed and not overwrite:
-        raise FileExistsError(f"{', '.join(map(str, changed))} already exist with other contents (your work?); "
-                              "nothing was written. Choose another directory, or pass --force to overwrite them")
+        one = len(changed) == 1
+        raise FileExistsError(f"{', '.join(map(str, changed))} already {'exists' if one else 'exist'} with other "
+                              f"contents (your work?); nothing was written. Choose another directory, or pass "
+                              f"--force to overwrite {'it' if one else 'them'}")
     out.mkdir(parents=True, exist_ok=True)
     for path, text in texts.items():
         path.write_text(text, encoding="utf-8")

@@ -398,7 +398,8 @@ def describe(error: BaseException) -> str:
                 f"    {error.text.rstrip()}\n    {' ' * column}^")
     frames = _student_frames(error)
     # File names as the student knows them: "linear.py", not this process's temporary directory.
-    where = "".join(traceback.format_list(frames[-3:])).replace(SUBMISSION_PREFIX or "\0", "")
+    # (without the last line's newline: the report indents each line, and showed an empty one there)
+    where = "".join(traceback.format_list(frames[-3:])).replace(SUBMISSION_PREFIX or "\0", "").rstrip("\n")
     kind = "called sys.exit" if isinstance(error, SystemExit) else type(error).__name__
     return f"{kind}: {shortened(str(error))}" + (f"\n{where}" if where else "")
 
