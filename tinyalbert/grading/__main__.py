@@ -1,4 +1,4 @@
-"""python -m tinyalbert.grading list | stubs | grade | selftest | gradescope-bundle
+"""python -m tinyalbert.grading list | stubs | grade | grade-class | selftest | gradescope-bundle
 
 Exit status: 0 whenever the command completed (a low score included), 1 when the self-test
 finds a problem, 2 for a usage error.
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pathlib
 import sys
 import time
 
@@ -30,6 +31,14 @@ def seconds_argument(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}") from None
 
 
+def add_grading_options(command: argparse.ArgumentParser) -> None:
+    """What `grade` and `grade-class` both take: the exercises, the report's format, the seed, the points."""
+    command.add_argument("--exercise", nargs="+", metavar="NAME")
+    command.add_argument("--format", choices=("text", "json", "gradescope", "junit"), default="text")
+    command.add_argument("--seed", type=seed_argument, default=DEFAULT_SEED, help="seed of the random cases (>= 0)")
+    command.add_argument("--points", nargs="+", metavar="NAME=TOTAL", help="what an exercise is worth (its checks scale)")
+
+
 def parser() -> argparse.ArgumentParser:
     # OneLineErrorParser: a usage error is one `error:` line (main says it), not argparse's usage
     # block; the sub-commands' parsers are of the same class (add_subparsers takes the parent's).
@@ -44,14 +53,19 @@ def parser() -> argparse.ArgumentParser:
     stubs.add_argument("--force", action="store_true", help="overwrite files that are there with other contents")
     grading = commands.add_parser("grade", help="grade a .py file or a directory of .py files")
     grading.add_argument("submission")
-    grading.add_argument("--exercise", nargs="+", metavar="NAME")
-    grading.add_argument("--format", choices=("text", "json", "gradescope", "junit"), default="text")
+    add_grading_options(grading)
     grading.add_argument("--output", metavar="FILE", help="write the report here (default: standard output)")
-    grading.add_argument("--seed", type=seed_argument, default=DEFAULT_SEED, help="seed of the random cases (>= 0)")
-    grading.add_argument("--points", nargs="+", metavar="NAME=TOTAL", help="what an exercise is worth (its checks scale)")
     grading.add_argument("--time-budget", type=seconds_argument, default=DEFAULT_BUDGET_S, metavar="SECONDS",
                          help=f"wall-clock seconds for the whole grading; what is not run in time scores 0 (default "
                               f"{DEFAULT_BUDGET_S:g}, for Gradescope's default 10-minute timeout)")
+    group = commands.add_parser("grade-class", help="grade every student of a folder (one sub-folder or .py file "
+                                                    "each): a report per student and summary.csv")
+    group.add_argument("submissions", metavar="SUBMISSIONS_DIR")
+    add_grading_options(group)
+    group.add_argument("--output-dir", required=True, metavar="DIR", help="where the reports and summary.csv go")
+    group.add_argument("--time-budget", type=seconds_argument, default=DEFAULT_BUDGET_S, metavar="SECONDS",
+                       help=f"wall-clock seconds for each student; what is not run in time scores 0 (default "
+                            f"{DEFAULT_BUDGET_S:g})")
     selftest = commands.add_parser("selftest", help="reference full marks, stubs 0, every mutant caught")
     selftest.add_argument("--seed", type=seed_argument, default=DEFAULT_SEED)
     selftest.add_argument("--jobs", type=jobs_argument, default=2)
@@ -90,32 +104,49 @@ def os_error_text(error: OSError) -> str:
     return str(error.args[0]) if error.args else type(error).__name__
 
 
+def graded_points(args) -> dict:
+    """--points as {exercise: total}, checked against the exercises graded (KeyError, ValueError)."""
+    graded = select(args.exercise, include_extra=bool(args.exercise))
+    return parse_points(args.points, [exercise.name for exercise in graded])
+
+
+def grade_submission(submission, args, points: dict) -> tuple[str, list | None]:
+    """(the report in --format, the results or None) of one student's .py file or folder. A
+    submission that cannot be read (a link, an unreadable file) is a ValueError or OSError; a
+    failure of the grader itself still gives a report, which says so."""
+    paths = submission_paths(submission)
+    files = read_files(paths)
+    # A name found twice in an uploaded folder: the report says which file was graded; a link: that it was not read.
+    notes = duplicate_notes(paths, submission) + link_notes(submission)
+    start = time.monotonic()
+    try:
+        results = grade(files, args.exercise, seed=args.seed, include_extra=bool(args.exercise),
+                        budget_s=args.time_budget, unread=unread_files(submission))
+        results = with_notes(rescale(results, points), notes)
+        return render(results, args.format, seed=args.seed, execution_time=time.monotonic() - start), results
+    except Exception as error:  # the report must be written whatever happened
+        return failure_report(args.format, f"the grader failed: {type(error).__name__}: {error}"), None
+
+
 def command_grade(args) -> int:
     output_problem = file_path_problem(args.output, "results.json") if args.output else ""
     if output_problem:  # said now, not after minutes of grading
         return usage_error(f"--output {output_problem}")
     try:
-        paths = submission_paths(args.submission)
-        files = read_files(paths)
-        graded = select(args.exercise, include_extra=bool(args.exercise))
-        points = parse_points(args.points, [exercise.name for exercise in graded])
+        points = graded_points(args)
+        submitted = [p for found in submission_paths(args.submission).values() for p in found]
     except (ValueError, KeyError) as error:
         return usage_error(error.args[0])
     except OSError as error:  # SUBMISSION itself a link (not followed), or a file that cannot be read
         return usage_error(os_error_text(error))
-    submitted = [p for found in paths.values() for p in found]
     if args.output and os.path.exists(args.output) and any(os.path.samefile(args.output, p) for p in submitted):
         return usage_error(f"--output {args.output} is a file of the submission: the report would replace it")
-    # A name found twice in an uploaded folder: the report says which file was graded; a link: that it was not read.
-    notes = duplicate_notes(paths, args.submission) + link_notes(args.submission)
-    start = time.monotonic()
     try:
-        results = grade(files, args.exercise, seed=args.seed, include_extra=bool(args.exercise),
-                        budget_s=args.time_budget, unread=unread_files(args.submission))
-        results = with_notes(rescale(results, points), notes)
-        text = render(results, args.format, seed=args.seed, execution_time=time.monotonic() - start)
-    except Exception as error:  # the report must be written whatever happened
-        text = failure_report(args.format, f"the grader failed: {type(error).__name__}: {error}")
+        text, _ = grade_submission(args.submission, args, points)
+    except (ValueError, KeyError) as error:
+        return usage_error(error.args[0])
+    except OSError as error:
+        return usage_error(os_error_text(error))
     if not args.output:
         sys.stdout.write(text)
         return 0
@@ -123,6 +154,77 @@ def command_grade(args) -> int:
         write_atomically(args.output, text)
     except OSError as error:
         return usage_error(f"the report could not be written to {args.output}: {os_error_text(error)}")
+    return 0
+
+
+REPORT_SUFFIX = {"text": ".txt", "json": ".json", "gradescope": ".json", "junit": ".xml"}
+SUMMARY_FILE = "summary.csv"
+
+
+def students_of(folder) -> list:
+    """The students of a class folder: each sub-folder and each .py file at its top, by name.
+    Hidden entries and links are left out (a link is not followed, as in `grade`)."""
+    top = pathlib.Path(folder)
+    if not top.is_dir() or top.is_symlink():
+        raise ValueError(f"SUBMISSIONS_DIR must be a folder with one sub-folder or .py file per student, got {folder}")
+    entries = sorted(entry for entry in top.iterdir() if not entry.name.startswith(".") and not entry.is_symlink()
+                     and (entry.is_dir() or entry.suffix == ".py"))
+    if not entries:
+        raise ValueError(f"{folder} holds no student: put one sub-folder (or one .py file) per student in it")
+    return entries
+
+
+def summary_rows(name: str, results: list | None, seconds: float) -> dict:
+    """One row of summary.csv: the student, the total and its maximum, each exercise's score
+    (empty where the grader failed), and the seconds grading took."""
+    row = {"student": name}
+    if results is not None:
+        row.update({"score": f"{sum(r.score for r in results):g}", "max_score": f"{sum(r.max_score for r in results):g}"})
+        row.update({result.name: f"{result.score:g}" for result in results})
+    return {**row, "seconds": f"{seconds:.1f}"}
+
+
+def command_grade_class(args) -> int:
+    """Grade each student of SUBMISSIONS_DIR as `grade` grades one (same exercises, seed, points
+    and time budget each): OUTPUT_DIR/<student>.<format's suffix> and OUTPUT_DIR/summary.csv,
+    with a line per student on standard error as it goes."""
+    import csv
+    import io
+
+    problem = directory_path_problem(args.output_dir)
+    if problem:
+        return usage_error(f"--output-dir {problem}")
+    try:
+        points = graded_points(args)
+        students = students_of(args.submissions)
+    except (ValueError, KeyError) as error:
+        return usage_error(error.args[0])
+    output = pathlib.Path(args.output_dir)
+    if output.resolve().is_relative_to(pathlib.Path(args.submissions).resolve()):
+        return usage_error(f"--output-dir {output} is inside SUBMISSIONS_DIR: its reports would be read as a student")
+    output.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for number, student in enumerate(students, start=1):
+        name = student.stem if student.is_file() else student.name
+        start = time.monotonic()
+        try:
+            text, results = grade_submission(student, args, points)
+        except (ValueError, OSError) as error:  # this student's work cannot be read: said in the report
+            message = error.args[0] if isinstance(error, ValueError) else os_error_text(error)
+            text, results = failure_report(args.format, f"the submission could not be read: {message}"), None
+        seconds = time.monotonic() - start
+        write_atomically(output / f"{name}{REPORT_SUFFIX[args.format]}", text)
+        rows.append(summary_rows(name, results, seconds))
+        score = f"{rows[-1]['score']} / {rows[-1]['max_score']}" if results is not None else "not graded (see its report)"
+        print(f"[{number}/{len(students)}] {name}: {score} ({seconds:.1f} s)", file=sys.stderr, flush=True)
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    columns.append(columns.pop(columns.index("seconds")))
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(output / SUMMARY_FILE, table.getvalue())
+    print(output / SUMMARY_FILE)
     return 0
 
 
@@ -190,6 +292,8 @@ def main(argv=None) -> int:
         return command_stubs(args)
     if args.command == "grade":
         return command_grade(args)
+    if args.command == "grade-class":
+        return command_grade_class(args)
     if args.command == "selftest":
         from .selftest import main as selftest_main
 
