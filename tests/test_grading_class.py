@@ -72,3 +72,13 @@ def test_a_class_folder_that_cannot_be_graded_is_one_error_line(class_folder, tm
     unknown = grading("grade-class", class_folder, "--exercise", "nonsense", "--output-dir", tmp_path / "reports")
     assert unknown.returncode == 2 and "nonsense" in unknown.stderr
     assert not (tmp_path / "reports").exists()  # nothing written for a command that was refused
+
+
+def test_grade_given_a_class_folder_points_to_grade_class(class_folder):
+    """The duplicates note of `grade` says which file was graded; where each copy is in a folder
+    of its own, it also names grade-class, the command the folder needs."""
+    (class_folder / "carol.py").unlink()  # (a .py file at the top would be the one graded)
+    (class_folder / ".git" / "layernorm.py").unlink()
+    report = grading("grade", class_folder, "--exercise", "layernorm").stdout
+    assert "files named layernorm.py (alice/layernorm.py, bob/layernorm.py)" in report
+    assert "grade-class" in report

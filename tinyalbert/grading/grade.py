@@ -240,9 +240,13 @@ def duplicate_notes(paths: dict, top) -> list:
     for name, found in paths.items():
         if len(found) > 1:
             shown = [p.relative_to(top).as_posix() for p in found]
+            # each in a sub-folder of its own: more likely a class folder than one student's upload
+            folders = {pathlib.Path(path).parts[0] for path in shown if "/" in path}
+            staff = (" (several students' folders? `python -m tinyalbert.grading grade-class` grades each)"
+                     if len(folders) == len(shown) else "")
             notes.append(f"your submission has {len(found)} files named {name} ({', '.join(shown)}): only "
                          f"{shown[0]} is graded (the one nearest the top folder, then the first by path); "
-                         "remove or rename the others")
+                         f"remove or rename the others{staff}")
     return notes
 
 
