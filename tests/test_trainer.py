@@ -379,7 +379,8 @@ def test_cli_trains_a_vocabulary_and_a_model_then_resumes(workspace, tmp_path):
     assert (out / "tokenizer" / "spiece.model").is_file() and (out / "loss_curve.png").is_file()
 
     result = cli(*common, "--resume", "--stop-at", 2)  # a stop the checkpoint is already past
-    assert result.returncode == 2 and "--stop-at 2 is not after step 3, where the checkpoint is" in result.stderr
+    assert result.returncode == 2 and "--stop-at 2 is not after step 3, where" in result.stderr
+    assert "leave it out to go on to step 6" in result.stderr
 
     # Resuming needs no options but the paths: the rest comes from the checkpoint.
     result = cli(*common, "--resume")

@@ -420,6 +420,10 @@ def prepare_run(args: TrainingArguments, *, follower: bool = False) -> PreparedR
         if args.steps < saved["step"]:
             raise ValueError(f"--steps {args.steps} ends before step {saved['step']}, where {checkpoint_dir(out)} "
                              f"already is: give --steps {saved['step']} or more")
+        if args.stop_at is not None and args.stop_at <= saved["step"]:  # said before the data is built
+            go_on = f", or leave it out to go on to step {args.steps}" if saved["step"] < args.steps else ""
+            raise ValueError(f"--stop-at {args.stop_at} is not after step {saved['step']}, where "
+                             f"{checkpoint_dir(out)} already is: give a later step{go_on}")
         if saved.get("corpus_fingerprint") not in (None, fingerprint):  # None: saved before fingerprints
             raise ValueError(f"the corpus {args.corpus!r} is not the text {checkpoint_dir(out)} was trained on "
                              f"(fingerprint {fingerprint}, checkpoint {saved.get('corpus_fingerprint')}); if its "

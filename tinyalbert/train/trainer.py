@@ -149,9 +149,6 @@ class TrainingLoop:
         self.step = saved.get("step", 0)
         self.history: list[dict] = saved.get("history", [])
         self.train_seconds = saved.get("train_seconds", 0.0)
-        if args.stop_at is not None and args.stop_at <= self.step:  # every process has this step: all stop here
-            raise ValueError(f"--stop-at {args.stop_at} is not after step {self.step}, where the checkpoint is: "
-                             f"give a later step, or leave it out to go on to step {args.steps}")
         self.last_step = min(args.steps, args.stop_at or args.steps)
         self.pending = PendingSteps()
         self.progress = Progress(self.last_step, self.step, stream)  # its ETA is to where this session stops
