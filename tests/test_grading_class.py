@@ -79,6 +79,25 @@ def test_grade_given_a_class_folder_points_to_grade_class(class_folder):
     of its own, it also names grade-class, the command the folder needs."""
     (class_folder / "carol.py").unlink()  # (a .py file at the top would be the one graded)
     (class_folder / ".git" / "layernorm.py").unlink()
+    (class_folder / "dave").mkdir()
+    (class_folder / "dave" / "layernorm.py").write_text(STUB)
     report = grading("grade", class_folder, "--exercise", "layernorm").stdout
-    assert "files named layernorm.py (alice/layernorm.py, bob/layernorm.py)" in report
+    assert "files named layernorm.py (alice/layernorm.py, bob/layernorm.py, dave/layernorm.py)" in report
     assert "grade-class" in report
+    (class_folder / "dave" / "layernorm.py").unlink()  # two folders: a student's v1/ and v2/, as likely
+    assert "grade-class" not in grading("grade", class_folder, "--exercise", "layernorm").stdout
+
+
+def test_what_is_not_a_student_is_left_out_and_two_of_one_name_are_refused(class_folder, tmp_path):
+    (class_folder / "__MACOSX").mkdir()
+    (class_folder / "__MACOSX" / "layernorm.py").write_text(SOLUTION)
+    (class_folder / "eve").symlink_to(class_folder / "alice")
+    reports = tmp_path / "reports"
+    done = grading("grade-class", class_folder, "--exercise", "layernorm", "--output-dir", reports)
+    assert done.returncode == 0, done.stderr
+    assert "left out eve: a symbolic link" in done.stderr
+    assert [row["student"] for row in csv.DictReader((reports / "summary.csv").open())] == ["alice", "bob", "carol"]
+    (class_folder / "alice.py").write_text(SOLUTION)
+    clash = grading("grade-class", class_folder, "--exercise", "layernorm", "--output-dir", tmp_path / "again")
+    assert clash.returncode == 2 and "alice and alice.py would be the same student" in clash.stderr
+    assert not (tmp_path / "again").exists()

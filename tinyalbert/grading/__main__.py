@@ -161,20 +161,40 @@ REPORT_SUFFIX = {"text": ".txt", "json": ".json", "gradescope": ".json", "junit"
 SUMMARY_FILE = "summary.csv"
 
 
-def students_of(folder) -> list:
-    """The students of a class folder: each sub-folder and each .py file at its top, by name.
-    Hidden entries and links are left out (a link is not followed, as in `grade`)."""
+# What an unzipped export of a learning platform holds beside the students' work.
+NOT_STUDENTS = {"__pycache__", "__MACOSX"}
+
+
+def students_of(folder) -> tuple[list, list]:
+    """(students, left out) of a class folder: each sub-folder and each .py file at its top is a
+    student, named by the folder or the file without `.py`; hidden entries, NOT_STUDENTS and
+    links (not followed, as in `grade`) are left out, the links named so that the staff hears of
+    them. Two students of one name (`alice/` and `alice.py`, or `Alice/` and `alice/`, which a
+    case-blind file system would mix up) would share a report: a ValueError."""
     top = pathlib.Path(folder)
     if not top.is_dir() or top.is_symlink():
         raise ValueError(f"SUBMISSIONS_DIR must be a folder with one sub-folder or .py file per student, got {folder}")
-    entries = sorted(entry for entry in top.iterdir() if not entry.name.startswith(".") and not entry.is_symlink()
-                     and (entry.is_dir() or entry.suffix == ".py"))
-    if not entries:
+    entries = sorted(entry for entry in top.iterdir() if not entry.name.startswith(".") and entry.name not in NOT_STUDENTS)
+    links = [entry.name for entry in entries if entry.is_symlink()]
+    students = [entry for entry in entries if not entry.is_symlink() and (entry.is_dir() or entry.suffix == ".py")]
+    if not students:
         raise ValueError(f"{folder} holds no student: put one sub-folder (or one .py file) per student in it")
-    return entries
+    by_name = {}
+    for student in students:
+        by_name.setdefault(student_name(student).casefold(), []).append(student.name)
+    clashes = [" and ".join(names) for names in by_name.values() if len(names) > 1]
+    if clashes:
+        raise ValueError(f"{folder}: {'; '.join(clashes)} would be the same student (one report each name): "
+                         "rename or merge them")
+    return students, links
 
 
-def summary_rows(name: str, results: list | None, seconds: float) -> dict:
+def student_name(entry: pathlib.Path) -> str:
+    """A student's name in the reports: the folder's, or the .py file's without its suffix."""
+    return entry.stem if entry.is_file() else entry.name
+
+
+def summary_row(name: str, results: list | None, seconds: float) -> dict:
     """One row of summary.csv: the student, the total and its maximum, each exercise's score
     (empty where the grader failed), and the seconds grading took."""
     row = {"student": name}
@@ -188,24 +208,25 @@ def command_grade_class(args) -> int:
     """Grade each student of SUBMISSIONS_DIR as `grade` grades one (same exercises, seed, points
     and time budget each): OUTPUT_DIR/<student>.<format's suffix> and OUTPUT_DIR/summary.csv,
     with a line per student on standard error as it goes."""
-    import csv
-    import io
-
     problem = directory_path_problem(args.output_dir)
     if problem:
         return usage_error(f"--output-dir {problem}")
     try:
         points = graded_points(args)
-        students = students_of(args.submissions)
+        students, links = students_of(args.submissions)
     except (ValueError, KeyError) as error:
         return usage_error(error.args[0])
+    except OSError as error:  # a folder that cannot be listed
+        return usage_error(os_error_text(error))
     output = pathlib.Path(args.output_dir)
     if output.resolve().is_relative_to(pathlib.Path(args.submissions).resolve()):
         return usage_error(f"--output-dir {output} is inside SUBMISSIONS_DIR: its reports would be read as a student")
     output.mkdir(parents=True, exist_ok=True)
+    for link in links:
+        print(f"left out {link}: a symbolic link, which the grader does not follow", file=sys.stderr)
     rows = []
     for number, student in enumerate(students, start=1):
-        name = student.stem if student.is_file() else student.name
+        name = student_name(student)
         start = time.monotonic()
         try:
             text, results = grade_submission(student, args, points)
@@ -214,18 +235,26 @@ def command_grade_class(args) -> int:
             text, results = failure_report(args.format, f"the submission could not be read: {message}"), None
         seconds = time.monotonic() - start
         write_atomically(output / f"{name}{REPORT_SUFFIX[args.format]}", text)
-        rows.append(summary_rows(name, results, seconds))
+        rows.append(summary_row(name, results, seconds))
         score = f"{rows[-1]['score']} / {rows[-1]['max_score']}" if results is not None else "not graded (see its report)"
         print(f"[{number}/{len(students)}] {name}: {score} ({seconds:.1f} s)", file=sys.stderr, flush=True)
+        write_atomically(output / SUMMARY_FILE, summary_csv(rows))  # after each student: a stopped run keeps it
+    print(output / SUMMARY_FILE)
+    return 0
+
+
+def summary_csv(rows: list) -> str:
+    """summary.csv's text: a header of every column the rows have, `seconds` last, a row each."""
+    import csv
+    import io
+
     columns = list(dict.fromkeys(column for row in rows for column in row))
     columns.append(columns.pop(columns.index("seconds")))
     table = io.StringIO()
     writer = csv.DictWriter(table, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_atomically(output / SUMMARY_FILE, table.getvalue())
-    print(output / SUMMARY_FILE)
-    return 0
+    return table.getvalue()
 
 
 def command_stubs(args) -> int:
@@ -268,7 +297,9 @@ def failure_report(fmt: str, message: str) -> str:
 
     message = clean_text(message)  # valid JSON and XML whatever the error said
     if fmt == "gradescope":
-        return json.dumps({"score": 0, "output": message + " Tell the course staff.", "stdout_visibility": "hidden", "tests": []}) + "\n"
+        ended = message if message.endswith((".", "!", "?")) else message + "."
+        return json.dumps({"score": 0, "output": ended + " Tell the course staff.", "stdout_visibility": "hidden",
+                           "tests": []}) + "\n"
     if fmt == "json":
         return json.dumps({"score": 0, "max_score": None, "error": message, "exercises": []}) + "\n"
     if fmt == "junit":

@@ -243,7 +243,7 @@ def duplicate_notes(paths: dict, top) -> list:
             # each in a sub-folder of its own: more likely a class folder than one student's upload
             folders = {pathlib.Path(path).parts[0] for path in shown if "/" in path}
             staff = (" (several students' folders? `python -m tinyalbert.grading grade-class` grades each)"
-                     if len(folders) == len(shown) else "")
+                     if len(folders) == len(shown) >= 3 else "")  # (a student's v1/ and v2/ are not a class)
             notes.append(f"your submission has {len(found)} files named {name} ({', '.join(shown)}): only "
                          f"{shown[0]} is graded (the one nearest the top folder, then the first by path); "
                          f"remove or rename the others{staff}")
