@@ -460,3 +460,20 @@ def test_test_and_eval_only_under_mpiexec_score_as_one_process_and_write_once(tr
     results, records = read_results(tmp_path / "run", "test")
     assert summary["test"] == results == without_epoch(summary["best"])
     assert len(records) == 3
+
+
+def test_eval_only_names_what_made_the_problem_type_of_a_model_that_records_none(tmp_path, capsys):
+    """A model saved without problem_type takes it from --problem-type (or a guess): an error
+    about a label of the other kind names that, not the config.json, which says nothing."""
+    model = ta.AlbertForSequenceClassification.from_pretrained("tinyalbert-mini", num_labels=2)
+    model.save_pretrained(tmp_path / "model")
+    ta.AlbertTokenizer.from_pretrained("tinyalbert-mini").save_pretrained(tmp_path / "model")
+    config_file = tmp_path / "model" / "config.json"
+    config = json.loads(config_file.read_text())
+    config.pop("problem_type", None)
+    config_file.write_text(json.dumps(config))
+    (tmp_path / "single.csv").write_text("text,label\na b,LABEL_0\nc d,LABEL_1\n")
+    line = finetune_error(capsys, "--task", "text-classification", "--model", str(tmp_path / "model"), "--eval-only",
+                          "--validation", str(tmp_path / "single.csv"), "--out", str(tmp_path / "out"),
+                          "--problem-type", "multi_label_classification")
+    assert "--problem-type is multi_label_classification" in line and "config.json" not in line

@@ -1073,7 +1073,7 @@ def evaluate_fine_tuned(args: FinetuneArguments, progress=True) -> dict:
     problem_type = fine_tuned_problem_type(args, config, next(iter(splits.values())))
     model = load_fine_tuned_model(args, problem_type, is_main)
     labels = fine_tuned_labels(args, config, problem_type)
-    because = f"the config.json of --model {args.model} makes the problem"
+    because = fine_tuned_problem_type_reason(args, config)
     encoded = {}
     for split, examples in splits.items():  # every file checked before the model runs on any
         path = getattr(args, split)
@@ -1129,6 +1129,18 @@ def fine_tuned_problem_type(args: FinetuneArguments, config, examples: list[dict
         raise UsageError(f"--model {args.model} has {config.num_labels} output(s), which does not fit a "
                          f"{problem_type} (a regression has 1, a classification one per class)")
     return problem_type
+
+
+def fine_tuned_problem_type_reason(args: FinetuneArguments, config) -> str:
+    """What made a fine-tuned model's problem type (`fine_tuned_problem_type`), for an error about
+    a label of the other kind: its config.json, --problem-type, or a guess from the model's outputs
+    and the file's first label."""
+    if config.problem_type is not None:
+        return f"the config.json of --model {args.model} makes the problem"
+    if args.problem_type is not None:
+        return "--problem-type is"
+    return (f"--model {args.model} records no problem type, and its {config.num_labels} output(s) and the file's "
+            "first label make the problem")
 
 
 def fine_tuned_labels(args: FinetuneArguments, config, problem_type: str | None) -> list[str] | None:
