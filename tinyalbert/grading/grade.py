@@ -317,30 +317,40 @@ def score_check(exercise, check, student, reference, seed, setting, flagged, fou
     return CheckResult(exercise.name, check.name, check.about, round(score, 4), check.points, cases)
 
 
+# The checks that differentiate the student's own forward by finite differences.
+DIFFERENTIATING = ("gradcheck", "derivative")
+
+
 def forward_first_notes(exercise, results: list) -> list:
     """`results` with a note on each failed gradcheck whose forward failed its own check too: the
     gradcheck differentiates the student's forward, so a forward bug fails it even under a right
     backward, and its message ("your backward gives ...") would send the student to the backward."""
-    by_name = {result.check: result for result in results}
+    result_of = {check.name: result for check, result in zip(exercise.checks, results)}
     noted = []
     for check, result in zip(exercise.checks, results):
-        forward = next((c for c in exercise.checks if c.kind == "forward" and check.forward
-                        and c.target == check.forward and check.kind != "backward"), None)
-        forward_result = by_name.get(forward.name) if forward else None
+        forward = next((c for c in exercise.checks if c.kind == "forward" and c.target == check.forward), None)
         # (not where every failed case already says that the forward itself failed: a stub, a crash)
-        compared = [c for c in result.cases if not c.passed and not c.message.startswith("your forward")]
-        if forward_result is not None and forward_result.cases and forward_result.score < forward_result.max_score \
-                and compared and not result.note:
-            backward = next((r for c, r in zip(exercise.checks, results)
-                             if c.kind == "backward" and c.target == check.target), None)
-            right = (f" (your `{check.target}` passed `{backward.check}`, on the reference's cache)"
-                     if backward is not None and backward.cases and backward.score >= backward.max_score else "")
-            result = result._replace(note=(
-                f"your `{check.forward}` fails its own check `{forward.name}` too: this check differentiates your "
-                f"forward, so a wrong forward fails it even where the backward is right{right}. Fix "
-                f"`{check.forward}` first"))
+        compared = [case for case in result.cases if not case.passed and not case.message.startswith("your forward")]
+        if (check.kind in DIFFERENTIATING and forward is not None and compared and not result.note
+                and _lost_points(result_of[forward.name])):
+            result = result._replace(note=_fix_forward_first(exercise, check, forward, result_of))
         noted.append(result)
     return noted
+
+
+def _lost_points(result) -> bool:
+    return bool(result.cases) and result.score < result.max_score
+
+
+def _fix_forward_first(exercise, check, forward, result_of: dict) -> str:
+    """The note of `forward_first_notes`, saying also when the backward passed on the reference's cache."""
+    backward = next((result_of[c.name] for c in exercise.checks if c.kind == "backward" and c.target == check.target),
+                    None)
+    right = (f" (your `{check.target}` passed `{backward.check}`, on the reference's cache)"
+             if backward is not None and backward.cases and not _lost_points(backward) else "")
+    return (f"your `{check.forward}` fails its own check `{forward.name}` too: this check differentiates your "
+            f"forward, so a wrong forward fails it even where the backward is right{right}. Fix `{check.forward}` "
+            "first")
 
 
 def _load_error(errors: list, exercise) -> str:
