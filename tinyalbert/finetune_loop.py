@@ -9,7 +9,7 @@ new run refuses an OUT that holds one already, which --resume continues. With a 
 model in `best/` is scored on it once the last epoch is done: `test_results.json` and
 `test_predictions.jsonl` (each example's prediction beside its reference). `eval_only` scores a
 model already fine-tuned on the validation and/or test file without training
-(`evaluate_fine_tuned`), into `validation_*` and `test_*` files of the same kind. Every
+(`tinyalbert.finetune_eval`), into `validation_*` and `test_*` files of the same kind. Every
 step's randomness (shuffling, dropout) comes from generators seeded with (seed, epoch), so a
 resumed run takes the same steps as one that was never stopped.
 
@@ -25,7 +25,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import sys
 import time
 import warnings
 import zipfile
@@ -936,6 +935,8 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     from .train.progress import Progress
 
     if args.eval_only:
+        from .finetune_eval import evaluate_fine_tuned
+
         return evaluate_fine_tuned(args, progress)
     # What can be checked without the model and the data, first: a mistake fails fast.
     check_backend_available(args.backend)
@@ -1041,141 +1042,3 @@ def load_best_model(args: FinetuneArguments, out: Path, is_main: bool):
         if not is_main:
             warnings.simplefilter("ignore")
         return TASK_CLASSES[args.task].from_pretrained(out / BEST, backend=args.backend).eval()
-
-
-# --- evaluating a fine-tuned model without training (eval_only) -------------------------------------
-def evaluate_fine_tuned(args: FinetuneArguments, progress=True) -> dict:
-    """Score a model already fine-tuned (--model) on the validation and/or test file without
-    training: its labels and problem type are its config.json's (`fine_tuned_labels`,
-    `fine_tuned_problem_type`), every file is checked against them before the model runs, and
-    OUT/{split}_results.json and OUT/{split}_predictions.jsonl are written for each file, as a
-    run's test file is. Returns {"validation": metrics or None, "test": metrics or None,
-    "seconds": ..., "main_process": ...}. Under mpiexec every process evaluates, and the first
-    writes the files."""
-    from .config import AlbertConfig
-    from .tokenizer import AlbertTokenizer
-    from .train.distributed import init_ranks
-
-    check_backend_available(args.backend)
-    out = Path(args.out)
-    problem = directory_path_problem(out)
-    if problem:
-        raise UsageError(f"--out {problem}; choose another --out")
-    ranks = init_ranks(args.backend, args.mpi_timeout)
-    is_main = ranks is None or ranks.is_main
-    started = time.perf_counter()
-    config = AlbertConfig.from_pretrained(args.model)
-    check_fine_tuned_for_task(args, config)
-    tokenizer = AlbertTokenizer.from_pretrained(args.model)
-    check_positions(args, args.model)
-    splits = {split: read_split(args, getattr(args, split)) for split in ("validation", "test")
-              if getattr(args, split) is not None}
-    problem_type = fine_tuned_problem_type(args, config, next(iter(splits.values())))
-    model = load_fine_tuned_model(args, problem_type, is_main)
-    labels = fine_tuned_labels(args, config, problem_type)
-    because = fine_tuned_problem_type_reason(args, config)
-    encoded = {}
-    for split, examples in splits.items():  # every file checked before the model runs on any
-        path = getattr(args, split)
-        check_evaluation_examples(args, path, split, examples, labels, problem_type, because,
-                                  f"the id2label of --model {args.model}")
-        encoded[split] = encode_split(args, path, examples, tokenizer, labels)
-    if is_main:
-        out.mkdir(parents=True, exist_ok=True)
-    results = {"validation": None, "test": None}
-    for split, examples in splits.items():
-        metrics, predictions = evaluate_with_predictions(args.task, model, examples, encoded[split], labels,
-                                                         args.batch_size, tokenizer.pad_token_id,
-                                                         args.max_answer_length)
-        results[split] = metrics
-        if is_main:
-            write_results(out, split, metrics, prediction_records(args.task, examples, predictions, labels))
-        if progress and is_main:
-            print(f"{split}: {shown_metrics(metrics)}", file=sys.stderr)
-    return {**results, "seconds": time.perf_counter() - started, "main_process": is_main}
-
-
-def check_fine_tuned_for_task(args: FinetuneArguments, config) -> None:
-    """A model saved from another class than the task's (config.json's `architectures`: a
-    pretrained AlbertForPreTraining, a model fine-tuned for another task) has no head of the
-    task to evaluate. A config without `architectures` is left to `load_fine_tuned_model`."""
-    from .task_models import TASK_CLASSES
-
-    wanted = TASK_CLASSES[args.task].__name__
-    if config.architectures and wanted not in config.architectures:
-        raise UsageError(f"--model {args.model} is an {', '.join(config.architectures)} (its config.json "
-                         f"architectures), not the {wanted} that --task {args.task} evaluates: fine-tune it for "
-                         "the task first (without --eval-only)")
-
-
-def fine_tuned_problem_type(args: FinetuneArguments, config, examples: list[dict]) -> str | None:
-    """The problem type a text-classification model is evaluated as (None for the other tasks):
-    the one its config.json records, as fine-tuning saves it; for a model saved without one,
-    --problem-type, else what Transformers' loss would take it for (a regression for one
-    output, a multi-label classification for a file of label lists, else single-label). A
-    --problem-type other than the recorded one is an error, and so is a head whose number of
-    outputs does not fit the problem type."""
-    if args.task != "text-classification":
-        return None
-    saved = config.problem_type
-    if saved is not None and args.problem_type not in (None, saved):
-        raise UsageError(f"--problem-type {args.problem_type}, but --model {args.model} was fine-tuned as a {saved} "
-                         "(its config.json problem_type): leave out --problem-type")
-    multi_label = isinstance(examples[0]["label"], list)
-    problem_type = saved or args.problem_type or ("regression" if config.num_labels == 1 else
-                                                  "multi_label_classification" if multi_label else
-                                                  "single_label_classification")
-    if (problem_type == "regression") != (config.num_labels == 1):
-        raise UsageError(f"--model {args.model} has {config.num_labels} output(s), which does not fit a "
-                         f"{problem_type} (a regression has 1, a classification one per class)")
-    return problem_type
-
-
-def fine_tuned_problem_type_reason(args: FinetuneArguments, config) -> str:
-    """What made a fine-tuned model's problem type (`fine_tuned_problem_type`), for an error about
-    a label of the other kind: its config.json, --problem-type, or a guess from the model's outputs
-    and the file's first label."""
-    if config.problem_type is not None:
-        return f"the config.json of --model {args.model} makes the problem"
-    if args.problem_type is not None:
-        return "--problem-type is"
-    return (f"--model {args.model} records no problem type, and its {config.num_labels} output(s) and the file's "
-            "first label make the problem")
-
-
-def fine_tuned_labels(args: FinetuneArguments, config, problem_type: str | None) -> list[str] | None:
-    """The labels of a fine-tuned model, in the order of its outputs (config.json's id2label),
-    for text classification that is not a regression and for token classification (None for
-    the others). --label-names or --tag-names, when given, must be exactly these."""
-    if not (args.task == "token-classification" or problem_type in ("single_label_classification",
-                                                                    "multi_label_classification")):
-        return None
-    labels = [str(config.id2label[index]) for index in range(len(config.id2label))]
-    for name in ID_NAMES:
-        given = getattr(args, name)
-        if given is not None and given != labels:
-            raise UsageError(f"{name} {','.join(given)} are not the labels of --model {args.model} "
-                             f"({','.join(labels)}, its config.json id2label in order); give them in that order, "
-                             "or leave the option out for a file of label names")
-    return labels
-
-
-def load_fine_tuned_model(args: FinetuneArguments, problem_type: str | None, is_main: bool):
-    """The task model of --model in eval mode, as `problem_type` (text classification). A model
-    without the task's head (weights that loading would initialize afresh) is an error, not an
-    evaluation of random weights."""
-    from .task_models import TASK_CLASSES
-
-    model_class = TASK_CLASSES[args.task]
-    overrides = {} if problem_type is None else {"problem_type": problem_type}
-    with warnings.catch_warnings():
-        if not is_main:
-            warnings.simplefilter("ignore")
-        warnings.filterwarnings("ignore", message="Some weights were not in")  # the error below says more
-        model, info = model_class.from_pretrained(args.model, backend=args.backend, output_loading_info=True,
-                                                  **overrides)
-    if info["missing_keys"]:
-        raise UsageError(f"--model {args.model} has no trained {model_class.__name__} head to evaluate: "
-                         f"{', '.join(info['missing_keys'][:4])} not in its weights; fine-tune it for --task "
-                         f"{args.task} first (without --eval-only)")
-    return model.eval()
