@@ -78,7 +78,6 @@ def test_grade_given_a_class_folder_points_to_grade_class(class_folder):
     """The duplicates note of `grade` says which file was graded; where each copy is in a folder
     of its own, it also names grade-class, the command the folder needs."""
     (class_folder / "carol.py").unlink()  # (a .py file at the top would be the one graded)
-    (class_folder / ".git" / "layernorm.py").unlink()
     (class_folder / "dave").mkdir()
     (class_folder / "dave" / "layernorm.py").write_text(STUB)
     report = grading("grade", class_folder, "--exercise", "layernorm").stdout
@@ -101,3 +100,16 @@ def test_what_is_not_a_student_is_left_out_and_two_of_one_name_are_refused(class
     clash = grading("grade-class", class_folder, "--exercise", "layernorm", "--output-dir", tmp_path / "again")
     assert clash.returncode == 2 and "alice and alice.py would be the same student" in clash.stderr
     assert not (tmp_path / "again").exists()
+
+
+def test_a_file_inside_a_hidden_folder_is_not_the_students(tmp_path):
+    """`.git/`, `.ipynb_checkpoints/` or a zipped `.venv/` is not the student's code: its files
+    are neither graded nor counted as duplicates (`.git/layernorm.py` sorted first by path)."""
+    upload = tmp_path / "upload"
+    (upload / "work").mkdir(parents=True)
+    (upload / "work" / "layernorm.py").write_text(SOLUTION)
+    (upload / ".venv" / "lib").mkdir(parents=True)
+    (upload / ".venv" / "lib" / "layernorm.py").write_text(STUB)
+    report = grading("grade", upload, "--exercise", "layernorm", "--format", "json").stdout
+    document = json.loads(report)
+    assert document["score"] == document["max_score"] > 0 and ".venv" not in report

@@ -208,10 +208,12 @@ def link_notes(path) -> list:
 
 
 def _system_copy(path: pathlib.Path) -> bool:
-    """Whether `path` (relative to the submission) is what an operating system adds to a zipped
-    folder, not the student's code: macOS's `__MACOSX/` tree and `._name.py` resource forks
-    (binary), and Python's `__pycache__`."""
-    return path.name.startswith("._") or bool({"__MACOSX", "__pycache__"} & set(path.parts))
+    """Whether `path` (relative to the submission) is what an operating system or a tool adds to a
+    zipped folder, not the student's code: macOS's `__MACOSX/` tree and `._name.py` resource forks
+    (binary), Python's `__pycache__`, and whatever is inside a hidden folder (`.git/`,
+    `.ipynb_checkpoints/`, a `.venv/` whose packages may hold a file of a graded name)."""
+    hidden_folder = any(part.startswith(".") for part in path.parts[:-1])
+    return path.name.startswith("._") or hidden_folder or bool({"__MACOSX", "__pycache__"} & set(path.parts))
 
 
 def read_files(paths: dict) -> dict:
