@@ -378,8 +378,8 @@ def check_regression_values(path, examples: list[dict], role: str) -> None:
 
 def check_known_labels(path, examples: list[dict], labels: list[str], labels_from: str) -> None:
     """Every label (or tag) of a file the model is scored on must be one it has (`labels`, from
-    `labels_from`: the train file, or a fine-tuned model's config), words past --max-seq-length
-    too: they are scored, as predicted "O"."""
+    `labels_from`: the train file, or a fine-tuned model's config): every word is scored, those
+    of a long sentence in its windows."""
     known = set(labels)
     for example in examples:
         unknown = sorted(set(example["tags"] if "tags" in example else class_names(example["label"])) - known)
