@@ -565,6 +565,53 @@ print(f"without max_answer_length, window 2 would win: {unlimited[0]:.2f} for {u
 assert unlimited[0] > my_best_span(*qa_logits[1], context_start, len(features[1]["piece_words"]), MAX_ANSWER_LENGTH)[0]
 
 # %% [markdown]
+# **Tagging a long sentence** takes the same windows: `[CLS] window [SEP]`, $W = 128 - 2$ pieces
+# each, neighbours sharing `--doc-stride` pieces, so that no word is cut off (`run_ner.py` cuts
+# the sentence, and its last words are neither learnt nor scored). A word's tag sits on its first
+# piece; a word whose first piece two windows hold is trained in both, and at evaluation it takes
+# the tag of the window that sees more around it. BERT's rule for its SQuAD windows measures that
+# as the pieces on the word's shorter side: a piece at offset $o$ of a window of $n$ pieces has
+# context $\min(o,\ n - 1 - o)$. Here with a small window, so that a sentence of 40 words needs
+# several:
+
+# %%
+from tinyalbert.finetune_loop import sentence_tags
+from tinyalbert.task_data import encode_tagged_words
+
+tag_ids = {"O": 0, "B-LOC": 1}
+tag_words = ["we", "walked"] + ["far"] * 36 + ["to", "paris"]
+word_tags = ["O"] * 39 + ["B-LOC"]
+tag_window, tag_stride = 16, 6  # max_length 16: 14 pieces a window
+windows = encode_tagged_words(tag_words, word_tags, tokenizer, tag_window, tag_ids, tag_stride)
+for window in windows:
+    print(f"pieces {len(window['input_ids']) - 2:2d}, words {window['word_ids'][0]:2d}-{window['word_ids'][-1]:2d}, "
+          f"context {window['context']}")
+assert sorted({word for window in windows for word in window["word_ids"]}) == list(range(len(tag_words)))
+
+
+def my_max_context_tags(windows, predicted, names, word_count):
+    """Each word's tag from the window where it has the most pieces on its shorter side (the first such window)."""
+    best = [(-1, None)] * word_count
+    for window, row in zip(windows, predicted):
+        pieces = len(window["input_ids"]) - 2
+        for position, word, tag_id in zip(window["first_pieces"], window["word_ids"], row):
+            offset = position - 1  # after [CLS]
+            context = min(offset, pieces - 1 - offset)
+            if context > best[word][0]:
+                best[word] = (context, names[tag_id])
+    return [tag for _, tag in best]
+
+
+# Made-up predictions: every window "predicts" its own number as the tag, so the tag a word gets
+# says which window it listened to.
+window_names = [str(k) for k in range(len(windows))]
+made_up = [[k] * len(window["word_ids"]) for k, window in enumerate(windows)]
+chosen = my_max_context_tags(windows, made_up, window_names, len(tag_words))
+features_of_sentence = [{**window, "sentence": 0} for window in windows]
+assert chosen == sentence_tags([{"tags": word_tags}], features_of_sentence, made_up, window_names)[0]
+print("the window each word's tag comes from:", "".join(chosen))
+
+# %% [markdown]
 # ## 6. Where the gradient enters the body
 #
 # The classification layer's backward is lesson 7's linear backward:
