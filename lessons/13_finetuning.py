@@ -612,6 +612,10 @@ assert chosen == sentence_tags([{"tags": word_tags}], features_of_sentence, made
 print("the window each word's tag comes from:", "".join(chosen))
 
 # %% [markdown]
+# In a course, `window_starts` and `sentence_tags` are the extra exercise `long_windows` of the
+# autograder (`python -m tinyalbert.grading stubs DIR --exercise long_windows`).
+
+# %% [markdown]
 # ## 6. Where the gradient enters the body
 #
 # The classification layer's backward is lesson 7's linear backward:

@@ -362,3 +362,29 @@ def test_each_pruning_mutant_loses_points_and_a_reordered_layer_only_on_the_exac
     # ok only so), points lost on the exact check alone.
     reordered = next(mutant for mutant in mutants if mutant.aimed == ("arrays",))
     assert 2 <= check_mutant(reordered, 0, {"head_pruning.py": pruning_solution()}).score < 5
+
+
+# --- 8. long inputs in windows (an extra exercise) -------------------------------------------------------
+def test_long_windows_is_an_extra_with_full_marks_for_the_reference_none_for_the_stub_and_its_bugs_caught():
+    """window_starts against a hand count of run_qa's windows, and sentence_tags on windows that
+    tinyalbert's encoder cut: each planted bug of the exercise loses the points it aims at."""
+    from tinyalbert.grading.exercises import select
+    from tinyalbert.grading.mutants import MUTANTS
+    from tinyalbert.task_data import window_starts
+
+    exercise = BY_NAME["long_windows"]
+    assert exercise.extra and exercise not in select() and exercise in select(["long_windows"])
+    assert window_starts(30, 8, 3) == [0, 5, 10, 15, 20, 25] and window_starts(5, 5, 2) == [0]  # by hand
+    solution = exercise_file(exercise, cut=False)
+    checks = graded("long_windows", solution)
+    assert all(c.score == c.max_score for c in checks.values()), {n: failures(c)[:1] for n, c in checks.items()}
+    assert all(c.score == 0 for c in graded("long_windows", exercise_file(exercise, cut=True)).values())
+    mutants = [mutant for mutant in MUTANTS if mutant.exercise == "long_windows"]
+    assert len(mutants) >= 5
+    for mutant in mutants:
+        text = solution
+        for old, new in mutant.edits:
+            text = text.replace(old, new)
+        assert text != solution, mutant.name
+        scored = graded("long_windows", text)
+        assert all(scored[name].score < scored[name].max_score for name in mutant.aimed), mutant.name

@@ -560,7 +560,13 @@ def sentence_tags(examples: list[dict], features: list[dict], predictions: list[
                   labels: list[str]) -> list[list[str]]:
     """Each sentence's predicted tags, word by word, from the label ids predicted at the first
     piece of each word in each window (`encode_tagged_words`): a word that two windows hold takes
-    the tag of the one where its `context` is larger, the first such window on a tie."""
+    the tag of the one where its `context` is larger, the first such window on a tie.
+
+    `examples[s]["tags"]` gives sentence s's number of words; `features` are the windows, in order,
+    each with its `sentence` (an index of `examples`) and, for each word whose first piece it
+    holds, the word's index (`word_ids`) and its `context` (pieces on its shorter side in that
+    window); `predictions[k]` holds the label id predicted at each of those words of window k,
+    an index of `labels`."""
     best = [[(-1, None)] * len(example["tags"]) for example in examples]  # (context, tag) of each word
     for feature, row in zip(features, predictions):
         chosen = best[feature["sentence"]]

@@ -42,6 +42,55 @@ def digit_comma_cases(rng, draws):
     return [Case(f"texts {batch!r}", [batch]) for batch in texts]
 
 
+# --- long inputs in windows (fine-tuning) ----------------------------------------------------------
+def window_cases(rng, draws):
+    """(length, width, doc_stride) of `window_starts`: what fits one window, what fits it exactly,
+    one piece more, no overlap, the widest overlap, an empty context; then random draws."""
+    fixed = [(0, 5, 2), (5, 5, 2), (6, 5, 2), (10, 5, 0), (11, 4, 3), (30, 8, 3), (7, 1, 0), (128, 60, 20)]
+    drawn = []
+    for _ in range(draws):
+        width = int(rng.integers(1, 20))
+        drawn.append((int(rng.integers(0, 80)), width, int(rng.integers(0, width))))
+    return [Case(f"length {length}, width {width}, doc_stride {stride}", [length, width, stride])
+            for length, width, stride in fixed + drawn]
+
+
+class PieceCounter:
+    """A tokenizer stand-in for the tagged windows: word "w3" is three pieces."""
+
+    cls_token_id, sep_token_id, unk_token_id = 2, 3, 1  # as in ALBERT vocabularies
+
+    def tokenize(self, text):
+        return ["piece"] * int(text[1:])
+
+    def convert_tokens_to_ids(self, tokens):
+        return [5] * len(tokens)
+
+
+def tagged_window_cases(rng, draws):
+    """(examples, features, predictions, labels) of `sentence_tags`: sentences of words of one to
+    three pieces, cut into windows by tinyalbert's `encode_tagged_words` (a small max_length, so
+    that most words are in two windows), and a random label id predicted at each word of each
+    window, so that which window a word's tag comes from shows in the answer."""
+    from tinyalbert.task_data import encode_tagged_words
+
+    labels = ["O", "B-X", "I-X", "B-Y"]
+    cases = []
+    for index in range(draws + 4):
+        examples, features = [], []
+        for sentence in range(int(rng.integers(1, 4))):
+            words = [f"w{int(rng.integers(1, 4))}" for _ in range(int(rng.integers(1, 30)))]
+            max_length = int(rng.integers(5, 14))
+            stride = int(rng.integers(1, max_length - 2))
+            for feature in encode_tagged_words(words, ["O"] * len(words), PieceCounter(), max_length, None, stride):
+                features.append({**feature, "sentence": sentence})
+            examples.append({"tokens": words, "tags": ["O"] * len(words)})
+        predictions = [[int(rng.integers(0, len(labels))) for _ in feature["word_ids"]] for feature in features]
+        cases.append(Case(f"draw {index + 1}: {len(examples)} sentence(s), {len(features)} window(s)",
+                          [examples, features, predictions, labels]))
+    return cases
+
+
 # --- pretraining data ----------------------------------------------------------------------------
 VOCAB = 60
 PAD, CLS, SEP, MASK = 0, 2, 3, 4

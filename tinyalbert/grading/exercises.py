@@ -170,6 +170,13 @@ EXERCISES = (
                        run=properties.run_pruned_attention,
                        about="attention on the pruned weights = the unpruned layer with those heads masked to 0"),
              ), extra=True),
+    Exercise("long_windows", "Long inputs in overlapping windows, and each word's tag from the window that sees it best",
+             ("window_starts", "sentence_tags"), (
+                 _value("window_starts", "window_starts", data.window_cases, 2,
+                        "where each window starts (run_qa's overflowing windows)"),
+                 _value("max_context", "sentence_tags", data.tagged_window_cases, 3,
+                        "each word's tag from the window with the most pieces on its shorter side, the first on a tie"),
+             ), extra=True),
     Exercise("text_preprocessing", "ALBERT's text preprocessing and the digit-comma rule",
              ("preprocess_text", "_split_digit_comma", "_pieces_of_plain_texts"), (
                  _value("preprocess_text", "preprocess_text", data.preprocess_cases, 2, "whitespace, quotes, accents, case"),

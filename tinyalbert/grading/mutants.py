@@ -184,6 +184,18 @@ MUTANTS = (
     Mutant("heads kept in reverse order", "head_pruning",
            "for head in kept_after for i in range(head_size)]", "for head in reversed(kept_after) for i in range(head_size)]",
            ("arrays",)),
+    # long inputs in windows
+    Mutant("a window too many where the last one ends exactly at the end", "long_windows",
+           "while starts[-1] + width < length:", "while starts[-1] + width <= length:", ("window_starts",)),
+    Mutant("each window starts doc_stride pieces after the last, not width - doc_stride", "long_windows",
+           "starts.append(starts[-1] + width - doc_stride)", "starts.append(starts[-1] + max(doc_stride, 1))",
+           ("window_starts",)),
+    Mutant("ties go to the last window", "long_windows",
+           "if context > chosen[word][0]:", "if context >= chosen[word][0]:", ("max_context",)),
+    Mutant("the first window that holds a word decides, whatever its context", "long_windows",
+           "if context > chosen[word][0]:", "if chosen[word][1] is None:", ("max_context",)),
+    Mutant("the last window that holds a word decides", "long_windows",
+           "if context > chosen[word][0]:", "if True:", ("max_context",)),
     # text
     Mutant("digit-comma rule missing", "text_preprocessing",
            'if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():', "if False:", ("digit_comma_rule",)),

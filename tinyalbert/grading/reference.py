@@ -47,6 +47,9 @@ REFERENCE = {
     "bce_with_logits_backward": "tinyalbert.nn.losses:bce_with_logits_backward",
     # model surgery
     "prune_attention_heads": "tinyalbert.weights:prune_attention_heads",
+    # fine-tuning on long inputs
+    "window_starts": "tinyalbert.task_data:window_starts",
+    "sentence_tags": "tinyalbert.finetune_loop:sentence_tags",
     # text preprocessing and pretraining data
     "preprocess_text": "tinyalbert.tokenizer.text:preprocess_text",
     "_split_digit_comma": "tinyalbert.tokenizer.albert:AlbertTokenizer._split_digit_comma",
