@@ -117,3 +117,15 @@ def test_a_traceback_in_the_feedback_ends_with_its_last_line_not_an_empty_one():
     assert message.startswith("ValueError: shapes do not match") and 'File "linear.py"' in message, message
     assert not message.endswith("\n"), repr(message)
     assert not any(line.strip() == "" for line in feedback(forward).splitlines()), feedback(forward)
+
+
+def test_a_multi_line_note_stays_under_its_note_in_the_text_report():
+    """A load error's source line and caret were printed at the report's margin, where they read
+    as lines of their own; they go under the note's text."""
+    from tinyalbert.grading.report import to_text
+
+    result = grade({"layernorm.py": "def layernorm_forward(x\n    return 1\n"}, ["layernorm"], setting=QUICK)
+    lines = to_text(result).splitlines()
+    note = next(index for index, line in enumerate(lines) if line.startswith("   note: layernorm.py: SyntaxError"))
+    assert lines[note + 1].startswith(" " * 9) and "def layernorm_forward(x" in lines[note + 1], lines[note:note + 3]
+    assert lines[note + 2].strip() == "^"

@@ -77,12 +77,17 @@ def shared_notes(results) -> list:
     return [note for note in results[0].notes if all(note in exercise.notes for exercise in results[1:])]
 
 
+def indented(text: str, width: int) -> str:
+    """A note's later lines (a load error's source line and caret) under its first, not at the margin."""
+    return text.replace("\n", "\n" + " " * width)
+
+
 def to_text(results) -> str:
     shared = shared_notes(results)
-    lines = [f"note (every exercise): {note}" for note in shared]
+    lines = [f"note (every exercise): {indented(note, 22)}" for note in shared]
     for exercise in results:
         lines.append(f"== {exercise.name}: {exercise.title}  [{exercise.score:g} / {exercise.max_score:g}]")
-        lines += [f"   note: {note}" for note in exercise.notes if note not in shared]
+        lines += [f"   note: {indented(note, 9)}" for note in exercise.notes if note not in shared]
         for check in exercise.checks:
             mark = "ok  " if check.score >= check.max_score else "FAIL"
             lines.append(f"  {mark} {check.check:<26} {check.score:6.2f} / {check.max_score:g}")
