@@ -652,7 +652,8 @@ def test_mpi_timeout_reaches_the_ranks_and_must_be_positive(tmp_path, capsys, mo
         raise KeyboardInterrupt  # stop here: the rest of the run is not this test's business
 
     monkeypatch.setattr(distributed, "init_ranks", no_job)
-    from tinyalbert.finetune_loop import FinetuneArguments, finetune as run
+    from tinyalbert.finetune_args import FinetuneArguments
+    from tinyalbert.finetune_loop import finetune as run
 
     with pytest.raises(KeyboardInterrupt):
         run(FinetuneArguments(task="text-classification", model="tinyalbert-mini", train=str(files["text-classification"]),
@@ -684,7 +685,7 @@ def test_mpi_timeout_reaches_the_ranks_and_must_be_positive(tmp_path, capsys, mo
 ])
 def test_finetune_arguments_check_themselves_as_the_command_line_does(field, value, message):
     # Python callers do not pass through the parser: the arguments refuse what it refuses, by name.
-    from tinyalbert.finetune_loop import FinetuneArguments
+    from tinyalbert.finetune_args import FinetuneArguments
 
     given = dict(task="text-classification", model="m", train="t.csv", validation="v.csv", out="o")
     with pytest.raises(ValueError, match=message):

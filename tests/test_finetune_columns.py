@@ -14,7 +14,8 @@ import pytest
 
 import tinyalbert as ta
 from tinyalbert import finetune
-from tinyalbert.finetune_loop import FinetuneArguments, problem_type_of
+from tinyalbert.finetune_args import FinetuneArguments
+from tinyalbert.finetune_loop import problem_type_of
 from tinyalbert.task_data import label_list, read_task_file
 
 FRUITS, ANIMALS = ["apple", "banana", "cherry"], ["dog", "cat", "horse"]

@@ -104,7 +104,8 @@ def test_a_csv_cell_is_split_on_the_label_separator(tmp_path):
 def test_lists_of_labels_make_a_multi_label_classification(tmp_path):
     """As run_classification.py decides from a label column of lists (single classes and
     numbers: test_finetune_regression.py)."""
-    from tinyalbert.finetune_loop import FinetuneArguments, problem_type_of
+    from tinyalbert.finetune_args import FinetuneArguments
+    from tinyalbert.finetune_loop import problem_type_of
     from tinyalbert.task_data import read_task_file
 
     (tmp_path / "t.jsonl").write_text('{"text": "a", "label": ["x"]}\n{"text": "b", "label": ["y", "x"]}\n')
@@ -325,7 +326,8 @@ def test_the_gradients_of_a_multi_label_step_are_transformers(tmp_path):
     transformers = pytest.importorskip("transformers")
     import test_grad_parity as helpers
     from test_finetune_regression import assert_step_matches_autograd
-    from tinyalbert.finetune_loop import FinetuneArguments, load_data, model_overrides, problem_type_of
+    from tinyalbert.finetune_args import FinetuneArguments
+    from tinyalbert.finetune_loop import load_data, model_overrides, problem_type_of
     from tinyalbert.task_data import collate
     from tinyalbert.task_models import TASK_CLASSES
 

@@ -12,7 +12,7 @@ import pytest
 import tinyalbert
 from test_finetune_columns import finetune_error, run_finetune, saved_args
 from tinyalbert import AlbertTokenizer
-from tinyalbert.finetune_loop import FinetuneArguments
+from tinyalbert.finetune_args import FinetuneArguments
 from tinyalbert.task_data import encode_examples, race_second_segment, read_task_file
 
 FRUITS, ANIMALS = ["apple", "banana", "cherry", "plum"], ["dog", "cat", "horse", "cow"]

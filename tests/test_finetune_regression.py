@@ -84,7 +84,7 @@ def test_against_scipy_where_installed():
 
 # --- which runs are a regression --------------------------------------------------------------------
 def _args(tmp_path, train, validation=None, **options):
-    from tinyalbert.finetune_loop import FinetuneArguments
+    from tinyalbert.finetune_args import FinetuneArguments
 
     options = {"model": "tinyalbert-mini", **options}
     return FinetuneArguments(task="text-classification", train=str(train), validation=str(validation or train),

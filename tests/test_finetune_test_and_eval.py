@@ -428,7 +428,7 @@ def test_a_constant_regression_test_file_is_refused(tmp_path, capsys):
 
 
 def test_finetune_arguments_check_the_files_of_each_mode():
-    from tinyalbert.finetune_loop import FinetuneArguments
+    from tinyalbert.finetune_args import FinetuneArguments
 
     given = dict(task="text-classification", model="m", train="t.csv", validation="v.csv", out="o")
     with pytest.raises(ValueError, match="validation is needed to fine-tune"):

@@ -174,7 +174,8 @@ def test_the_evaluation_answers_from_past_the_first_window(tmp_path, tokenizer):
     # wherever they are: every answer lies past the first window, and is found only by scoring all.
     from types import SimpleNamespace
 
-    from tinyalbert.finetune_loop import FinetuneArguments, evaluate, load_data
+    from tinyalbert.finetune_args import FinetuneArguments
+    from tinyalbert.finetune_loop import evaluate, load_data
 
     train = write_long_squad(tmp_path / "squad.json", questions=4, words=60)
     args = FinetuneArguments(task="question-answering", model="tinyalbert-mini", train=str(train),
@@ -192,7 +193,7 @@ def test_the_evaluation_answers_from_past_the_first_window(tmp_path, tokenizer):
 
 
 def test_the_default_doc_stride_is_run_qas_capped_to_fit_the_window_and_the_longest_question():
-    from tinyalbert.finetune_loop import FinetuneArguments
+    from tinyalbert.finetune_args import FinetuneArguments
 
     given = dict(task="question-answering", model="m", train="t.json", validation="v.json", out="o")
     assert FinetuneArguments(**given, max_seq_length=384).doc_stride == 128

@@ -87,7 +87,7 @@ examples:
 def _checked(name: str):
     """An argparse `type` for the numeric field `name` of FinetuneArguments, held to that class's
     own limits, so that the command line and callers from Python share one set of them."""
-    from .finetune_loop import INTEGER_MINIMUMS, checked_field
+    from .finetune_args import INTEGER_MINIMUMS, checked_field
 
     def parse(text: str):
         try:
@@ -109,7 +109,7 @@ def _names(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .finetune_loop import PROBLEM_TYPES, FinetuneArguments
+    from .finetune_args import PROBLEM_TYPES, FinetuneArguments
     from .task_data import MULTIPLE_CHOICE_LAYOUTS
 
     defaults = {f.name: f.default for f in FinetuneArguments.__dataclass_fields__.values()}
@@ -228,7 +228,8 @@ def main(argv=None) -> int:
 
 
 def _main(argv=None) -> int:
-    from .finetune_loop import FinetuneArguments, finetune
+    from .finetune_args import FinetuneArguments
+    from .finetune_loop import finetune
 
     namespace = None
     try:

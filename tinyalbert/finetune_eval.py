@@ -11,8 +11,9 @@ import warnings
 from pathlib import Path
 
 from .cli import UsageError, check_backend_available, directory_path_problem
-from .finetune_loop import (ID_NAMES, FinetuneArguments, check_evaluation_examples, check_positions, encode_split,
-                            evaluate_with_predictions, prediction_records, read_split, shown_metrics, write_results)
+from .finetune_args import ID_NAMES, FinetuneArguments
+from .finetune_loop import (check_evaluation_examples, check_positions, encode_split, evaluate_with_predictions,
+                            prediction_records, read_split, shown_metrics, write_results)
 
 
 def evaluate_fine_tuned(args: FinetuneArguments, progress=True) -> dict:
