@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from .qa_answers import MAX_ANSWER_LENGTH
-from .task_data import DEFAULT_COLUMNS, MULTIPLE_CHOICE_LAYOUTS, TASKS, default_doc_stride
+from .task_data import DEFAULT_COLUMNS, TASKS, check_layout, default_doc_stride
 from .train.arguments import as_int, as_number
 
 # What text classification can learn from the command line (`--problem-type`), in the words of
@@ -169,17 +169,6 @@ def checked_columns(task: str, given: dict) -> dict:
         if len(twice) > 1:
             raise ValueError(f"{' and '.join(twice)} both name the column {column!r}; each field needs its own")
     return resolved
-
-
-def check_layout(task: str, layout) -> None:
-    """--layout names the dataset whose columns a multiple-choice file has (MULTIPLE_CHOICE_LAYOUTS);
-    the other tasks name their columns one by one, or read fixed fields."""
-    if task != "multiple-choice":
-        reads = "names its columns with the column options" if task in DEFAULT_COLUMNS else "reads fixed fields"
-        raise ValueError(f"layout is for multiple-choice only; {task} {reads}")
-    if layout not in MULTIPLE_CHOICE_LAYOUTS:
-        known = ", ".join(map(repr, MULTIPLE_CHOICE_LAYOUTS))
-        raise ValueError(f"layout must be one of {known} or None, got {layout!r}")
 
 
 def columns_of(args: FinetuneArguments) -> dict:

@@ -419,6 +419,17 @@ def _multiple_choice_example(record: dict, layout: str | None, where: str) -> di
     return {"question": first, "choices": seconds, "label": label, "truncation": LAYOUT_TRUNCATION[layout]}
 
 
+def check_layout(task: str, layout) -> None:
+    """A layout names the dataset whose columns a multiple-choice file has (MULTIPLE_CHOICE_LAYOUTS);
+    the other tasks name their columns one by one (DEFAULT_COLUMNS), or read fixed fields."""
+    if task != "multiple-choice":
+        reads = "names its columns with the column options" if task in DEFAULT_COLUMNS else "reads fixed fields"
+        raise ValueError(f"layout is for multiple-choice only; {task} {reads}")
+    if layout not in MULTIPLE_CHOICE_LAYOUTS:
+        known = ", ".join(map(repr, MULTIPLE_CHOICE_LAYOUTS))
+        raise ValueError(f"layout must be one of {known} or None, got {layout!r}")
+
+
 def read_task_file(task: str, path, label_separator: str | None = None, columns: dict | None = None,
                    tag_names: list[str] | None = None, label_names: list[str] | None = None,
                    layout: str | None = None) -> list[dict]:
@@ -431,9 +442,8 @@ def read_task_file(task: str, path, label_separator: str | None = None, columns:
     `label_names`: text classification only, the same for class ids (`_named_label`).
     `layout`: multiple choice only, "swag" or "race" for a file of that dataset's columns
     (MULTIPLE_CHOICE_LAYOUTS), None for question, choices, answer (`_multiple_choice_example`)."""
-    if layout is not None and (task != "multiple-choice" or layout not in MULTIPLE_CHOICE_LAYOUTS):
-        known = ", ".join(map(repr, MULTIPLE_CHOICE_LAYOUTS))
-        raise ValueError(f"layout is for multiple-choice only, one of {known} or None; got {layout!r} for {task}")
+    if layout is not None:
+        check_layout(task, layout)
     if task == "question-answering":
         return read_squad(path)
     records = read_records(path)
