@@ -569,7 +569,8 @@ print(f"albert-base-v2: V = {base.vocab_size:,}, E = {base.embedding_size}: the 
 # | trained with SOP | 48,863 | 0.617 | 0.754 | 0.978 | 0.484 |
 # | trained with NSP | 48,863 | 0.429 | 0.816 | 0.570 | 0.505 |
 #
-# What that run printed besides the tables:
+# What that run printed besides the tables (it predates the count of passes that section 1 now
+# prints at the end of its first line: 1500 x 16 / 1716 pairs = 14.0 passes over the training pairs):
 #
 # ```
 # 1716 training and 93 held-out pairs (48% of them in order, the same in both sets); 1500 steps of 16 per model
