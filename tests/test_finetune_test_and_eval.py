@@ -477,3 +477,32 @@ def test_eval_only_names_what_made_the_problem_type_of_a_model_that_records_none
                           "--validation", str(tmp_path / "single.csv"), "--out", str(tmp_path / "out"),
                           "--problem-type", "multi_label_classification")
     assert "--problem-type is multi_label_classification" in line and "config.json" not in line
+
+
+def test_eval_only_says_once_that_training_settings_are_ignored():
+    """A run's own command line with --eval-only added still works; what it sets for training is
+    named as ignored, once."""
+    from tinyalbert.finetune_args import FinetuneArguments
+
+    given = dict(task="text-classification", model="m", train=None, validation="v.csv", out="o", eval_only=True)
+    with pytest.warns(UserWarning, match="eval_only trains nothing: epochs, lr are ignored"):
+        FinetuneArguments(**given, epochs=5, lr=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FinetuneArguments(**given)  # the defaults: nothing to say
+
+
+def test_the_command_line_says_each_warning_on_one_line(tmp_path):
+    """`python -m tinyalbert.finetune` shows warnings as its errors are shown, `warning: ...`, not
+    as Python's file, line and source (`<string>:35: UserWarning` for a dataclass's)."""
+    import subprocess
+    import sys
+
+    train = tmp_path / "classes.csv"
+    train.write_text("text,label\napple fig,fruit\ndog cat,animal\n")
+    done = subprocess.run([sys.executable, "-m", "tinyalbert.finetune", "--task", "text-classification",
+                           "--model", "tinyalbert-mini", "--eval-only", "--validation", str(train), "--out",
+                           str(tmp_path / "out"), "--lr", "3e-4"], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert "warning: eval_only trains nothing: lr is ignored" in done.stderr, done.stderr
+    assert "UserWarning" not in done.stderr

@@ -18,6 +18,11 @@ def print_error(message, prefix: str = "error") -> None:
     print(f"{prefix}: {' '.join(str(message).split())}", file=sys.stderr)
 
 
+def show_warning_on_one_line(message, category, filename, lineno, file=None, line=None):
+    """`warnings.showwarning` for a command line: `warning: ...`, without file and source line."""
+    print_error(message, prefix="warning")
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     def error(self, message):  # one line instead of argparse's usage block
         raise UsageError(f"{message} (see --help)")

@@ -48,7 +48,7 @@ import argparse
 import json
 import sys
 
-from .cli import OneLineErrorParser, UsageError, print_error
+from .cli import OneLineErrorParser, UsageError, print_error, show_warning_on_one_line
 
 EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 TASKS = ("text-classification", "token-classification", "question-answering", "multiple-choice")
@@ -271,4 +271,8 @@ def summary_line(summary: dict, namespace) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import warnings
+
+    with warnings.catch_warnings():  # as the errors: one `warning:` line each, not Python's two
+        warnings.showwarning = show_warning_on_one_line
+        sys.exit(main())

@@ -6,6 +6,7 @@ rules they follow.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 from .qa_answers import MAX_ANSWER_LENGTH
@@ -21,6 +22,8 @@ NOT_WITH_EVAL_ONLY = {"train": "train is not read; leave it out",
                       "ignore_mismatched_sizes": "ignore_mismatched_sizes would put a new, untrained classifier "
                                                  "in place of its own",
                       "stop_after": "stop_after counts epochs, and there are none"}
+# The settings of training alone, which an evaluation without training has no use for.
+TRAINING_ONLY = ("epochs", "lr", "warmup_ratio", "weight_decay", "clip_norm")
 # The fields of FinetuneArguments that name a column of the data files (`text_column`, ...), each
 # with its task and the field of a record it is read into (task_data.DEFAULT_COLUMNS).
 COLUMN_FIELDS = {f"{field}_column": (task, field) for task, fields in DEFAULT_COLUMNS.items() for field in fields}
@@ -108,6 +111,12 @@ def check_run_files(args: FinetuneArguments) -> None:
     for name, reason in NOT_WITH_EVAL_ONLY.items():
         if getattr(args, name) not in (None, False):
             raise ValueError(f"eval_only evaluates model as it is, without training: {reason}")
+    # The optimizer's settings, given other than their defaults (a default given explicitly cannot be
+    # told from one left out): said once, not refused, so that a run's command line can be reused.
+    ignored = [name for name in TRAINING_ONLY if getattr(args, name) != FinetuneArguments.__dataclass_fields__[name].default]
+    if ignored:
+        warnings.warn(f"eval_only trains nothing: {', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} "
+                      "ignored", stacklevel=3)
     if args.validation is None and args.test is None:
         raise ValueError("eval_only needs a validation or a test file to evaluate model on")
 

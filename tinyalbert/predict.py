@@ -22,7 +22,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from .cli import OneLineErrorParser, UsageError, check_backend_available, int_at_least, print_error
+from .cli import (OneLineErrorParser, UsageError, check_backend_available, int_at_least, print_error,
+                  show_warning_on_one_line)
 
 EXIT_USAGE = 2
 MAX_TEXT_COLUMN = 40  # wider texts are shortened in the table (the sequence column shows them whole)
@@ -484,11 +485,6 @@ def run(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
         stdout.write(format_table(texts, outputs) + "\n")
     stdout.flush()
     return 0
-
-
-def show_warning_on_one_line(message, category, filename, lineno, file=None, line=None):
-    """`warnings.showwarning` for a command line: `warning: ...`, without file and source line."""
-    print_error(message, prefix="warning")
 
 
 def main(argv: list[str] | None = None) -> int:
