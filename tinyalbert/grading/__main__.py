@@ -15,7 +15,7 @@ from ..cli import (OneLineErrorParser, UsageError, directory_path_problem, file_
                    print_error)
 from .exercises import EXERCISES, select
 from .grade import (DEFAULT_BUDGET_S, DEFAULT_SEED, HEAVY_ENV, check_budget, duplicate_notes, grade, link_notes,
-                    parse_points, read_files, rescale, submission_paths, unread_files, with_notes)
+                    parse_points, read_files, rescale, submission_paths, system_entry, unread_files, with_notes)
 from .report import clean_text, render, write_atomically, xml_text
 
 
@@ -161,20 +161,16 @@ REPORT_SUFFIX = {"text": ".txt", "json": ".json", "gradescope": ".json", "junit"
 SUMMARY_FILE = "summary.csv"
 
 
-# What an unzipped export of a learning platform holds beside the students' work.
-NOT_STUDENTS = {"__pycache__", "__MACOSX"}
-
-
 def students_of(folder) -> tuple[list, list]:
     """(students, left out) of a class folder: each sub-folder and each .py file at its top is a
-    student, named by the folder or the file without `.py`; hidden entries, NOT_STUDENTS and
-    links (not followed, as in `grade`) are left out, the links named so that the staff hears of
-    them. Two students of one name (`alice/` and `alice.py`, or `Alice/` and `alice/`, which a
+    student, named by the folder or the file without `.py`; what a system or tool adds
+    (`grade.system_entry`: hidden entries, `__pycache__`, `__MACOSX`) and links (not followed, as
+    in `grade`) are left out, the links named so that the staff hears of them. Two students of one name (`alice/` and `alice.py`, or `Alice/` and `alice/`, which a
     case-blind file system would mix up) would share a report: a ValueError."""
     top = pathlib.Path(folder)
     if not top.is_dir() or top.is_symlink():
         raise ValueError(f"SUBMISSIONS_DIR must be a folder with one sub-folder or .py file per student, got {folder}")
-    entries = sorted(entry for entry in top.iterdir() if not entry.name.startswith(".") and entry.name not in NOT_STUDENTS)
+    entries = sorted(entry for entry in top.iterdir() if not system_entry(entry.name))
     links = [entry.name for entry in entries if entry.is_symlink()]
     students = [entry for entry in entries if not entry.is_symlink() and (entry.is_dir() or entry.suffix == ".py")]
     if not students:

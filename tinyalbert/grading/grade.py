@@ -190,7 +190,7 @@ def linked_entries(path) -> list:
     links = []
     for folder, folders, files in os.walk(path):  # does not go into a linked folder (followlinks=False)
         here = pathlib.Path(folder)
-        folders[:] = [f for f in folders if not _system_copy(pathlib.Path(f))]
+        folders[:] = [f for f in folders if not system_entry(f)]  # what is inside them is not read either
         links += [(here / name).relative_to(path) for name in folders if (here / name).is_symlink()]
         links += [(here / name).relative_to(path) for name in files
                   if name.endswith(".py") and (here / name).is_symlink() and not _system_copy(pathlib.Path(name))]
@@ -207,13 +207,19 @@ def link_notes(path) -> list:
             "does not follow: not read. Submit the files themselves"]
 
 
-def _system_copy(path: pathlib.Path) -> bool:
-    """Whether `path` (relative to the submission) is what an operating system or a tool adds to a
-    zipped folder, not the student's code: macOS's `__MACOSX/` tree and `._name.py` resource forks
-    (binary), Python's `__pycache__`, and whatever is inside a hidden folder (`.git/`,
+def system_entry(name: str) -> bool:
+    """Whether a file or folder of this name in a submission is what an operating system or a tool
+    adds to a zipped folder, not the student's code: macOS's `__MACOSX/` tree and `._name.py`
+    resource forks (binary), Python's `__pycache__`, and hidden folders (`.git/`,
     `.ipynb_checkpoints/`, a `.venv/` whose packages may hold a file of a graded name)."""
-    hidden_folder = any(part.startswith(".") for part in path.parts[:-1])
-    return path.name.startswith("._") or hidden_folder or bool({"__MACOSX", "__pycache__"} & set(path.parts))
+    return name in ("__MACOSX", "__pycache__") or name.startswith(".")
+
+
+def _system_copy(path: pathlib.Path) -> bool:
+    """Whether `path` (relative to the submission) is such an entry or lies inside one: a hidden
+    file of the student's own (`.notes.py`) is still theirs, a file inside a hidden folder is not."""
+    return (path.name.startswith("._") or path.name in ("__MACOSX", "__pycache__")
+            or any(map(system_entry, path.parts[:-1])))
 
 
 def read_files(paths: dict) -> dict:
