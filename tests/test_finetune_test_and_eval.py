@@ -506,3 +506,38 @@ def test_the_command_line_says_each_warning_on_one_line(tmp_path):
                           env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
     assert "warning: eval_only trains nothing: lr is ignored" in done.stderr, done.stderr
     assert "UserWarning" not in done.stderr
+
+
+def eval_only_warnings(trained, tmp_path, case, *options) -> list[str]:
+    """What --eval-only of the case's best/ with these feature options warns of the run's own."""
+    task, _, _ = CASES[case]
+    _, test, out, _, _ = trained(case)
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("always")
+        status = finetune.main(["--task", task, "--model", str(out / "best"), "--eval-only", "--validation",
+                                str(test), "--out", str(tmp_path / "eval"), *COMMON[2:], *options])
+    assert status == 0
+    return [str(warning.message) for warning in caught if "the run that made" in str(warning.message)]
+
+
+def test_eval_only_warns_when_a_runs_features_are_not_remade(trained, tmp_path):
+    """A run's best/ scored with another --max-seq-length or --doc-stride than its state.json
+    records scores other features, so other metrics than the run's: each is named with the
+    run's value. Its own options, or another model than a run's best/, warn of nothing."""
+    case = "tags, windows"  # made with --max-seq-length 16 --doc-stride 8
+    assert eval_only_warnings(trained, tmp_path / "same", case, "--max-seq-length", "16", "--doc-stride", "8") == []
+    said = eval_only_warnings(trained, tmp_path / "other", case, "--max-seq-length", "20", "--doc-stride", "6")
+    assert len(said) == 2 and "pass --max-seq-length 16 to score as the run did" in said[0], said
+    assert "--doc-stride 6, but the run" in said[1] and "pass --doc-stride 8" in said[1], said
+    # Text classification has no stride: only --max-seq-length is compared.
+    said = eval_only_warnings(trained, tmp_path / "classes", "classes", "--doc-stride", "5")
+    assert len(said) == 1 and said[0].startswith("--max-seq-length 128, but the run"), said
+    _, _, out, _, _ = trained("classes")
+    copy = tmp_path / "copied" / "model"  # not a run's best/: nothing records its features
+    shutil.copytree(out / "best", copy)
+    task, _, _ = CASES["classes"]
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("always")
+        assert finetune.main(["--task", task, "--model", str(copy), "--eval-only", "--validation",
+                              str(trained("classes")[1]), "--out", str(tmp_path / "copy-eval"), *COMMON[2:]]) == 0
+    assert not [w for w in caught if "the run that made" in str(w.message)]

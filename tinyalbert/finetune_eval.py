@@ -5,6 +5,7 @@ and each file's metrics and per-example predictions are written as a run's test 
 """
 from __future__ import annotations
 
+import json
 import sys
 import time
 import warnings
@@ -12,8 +13,13 @@ from pathlib import Path
 
 from .cli import UsageError, check_backend_available, directory_path_problem
 from .finetune_args import ID_NAMES, FinetuneArguments
-from .finetune_loop import (check_evaluation_examples, check_positions, encode_split, evaluate_with_predictions,
-                            prediction_records, read_split, shown_metrics, write_results)
+from .finetune_loop import (BEST, STATE_FILE, check_evaluation_examples, check_positions, encode_split,
+                            evaluate_with_predictions, prediction_records, read_split, saved_checkpoint, shown_metrics,
+                            write_results)
+
+# The options that make a run's features from its examples: scored with others, a run's best/
+# gets other metrics than the run's (other windows, other cuts).
+FEATURE_OPTIONS = {"max_seq_length": "--max-seq-length", "doc_stride": "--doc-stride"}
 
 
 def evaluate_fine_tuned(args: FinetuneArguments, progress=True) -> dict:
@@ -40,6 +46,8 @@ def evaluate_fine_tuned(args: FinetuneArguments, progress=True) -> dict:
     check_fine_tuned_for_task(args, config)
     tokenizer = AlbertTokenizer.from_pretrained(args.model)
     check_positions(args, args.model)
+    if is_main:
+        warn_of_other_features(args)
     splits = {split: read_split(args, getattr(args, split)) for split in ("validation", "test")
               if getattr(args, split) is not None}
     problem_type = fine_tuned_problem_type(args, config, next(iter(splits.values())))
@@ -78,6 +86,38 @@ def check_fine_tuned_for_task(args: FinetuneArguments, config) -> None:
         raise UsageError(f"--model {args.model} is an {', '.join(config.architectures)} (its config.json "
                          f"architectures), not the {wanted} that --task {args.task} evaluates: fine-tune it for "
                          "the task first (without --eval-only)")
+
+
+def run_options_of(model) -> tuple[Path, dict] | None:
+    """(state.json, the options) of the fine-tuning run whose best/ model `model` is (OUT/best
+    beside OUT/checkpoint/state.json); None for any other model, whose features nothing records."""
+    model = Path(model)
+    state = saved_checkpoint(model.parent) / STATE_FILE
+    if model.name != BEST or not state.is_file():
+        return None
+    try:
+        options = json.loads(state.read_text(encoding="utf-8"))["args"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # a damaged state.json is --resume's to report, not a reason to refuse scoring
+    return (state, options) if isinstance(options, dict) else None
+
+
+def warn_of_other_features(args: FinetuneArguments) -> None:
+    """Warn when a run's best/ is scored with another --max-seq-length or --doc-stride than the run
+    used (its state.json): its examples would make other features than the run's, so other
+    metrics than the run's validation scores. (Transformers' scripts record neither; the
+    default 128 is theirs too, but a run of 256 scored at 128 is not what the run measured.)"""
+    run = run_options_of(args.model)
+    if run is None:
+        return
+    state, options = run
+    windowed = args.task in ("question-answering", "token-classification")  # the others have no stride
+    for name, flag in FEATURE_OPTIONS.items():
+        ran_with = options.get(name)
+        if (name == "max_seq_length" or windowed) and isinstance(ran_with, int) and ran_with != getattr(args, name):
+            warnings.warn(f"{flag} {getattr(args, name)}, but the run that made --model {args.model} used "
+                          f"{flag} {ran_with} ({state}): its features, and so its scores, differ from the "
+                          f"run's; pass {flag} {ran_with} to score as the run did", UserWarning, stacklevel=2)
 
 
 def fine_tuned_problem_type(args: FinetuneArguments, config, examples: list[dict]) -> str | None:
