@@ -177,6 +177,17 @@ def test_help_describes_every_option():
 # --- errors -------------------------------------------------------------------------------------
 def test_text_without_mask(model_dir):
     assert_user_error(predict(TEXTS[0], "no mask here", "--model", model_dir), "no [MASK]", "'no mask here'")
+    assert "capitals" not in predict("no mask here", "--model", model_dir)[2]
+
+
+def test_a_mask_token_in_other_case_is_named(model_dir):
+    """The slow tokenizer matches special tokens exactly: "[mask]" is text, as Transformers'
+    AlbertTokenizer splits it into pieces, so the text has no mask; the error says why."""
+    from transformers import AlbertTokenizer
+    reference = AlbertTokenizer.from_pretrained(model_dir)
+    assert reference.mask_token_id not in reference("a [mask] here")["input_ids"]
+    assert_user_error(predict("a [mask] here", "--model", model_dir), "no [MASK]",
+                      "the '[mask]' of the text is not it: write it in capitals")
 
 
 def test_text_too_long_names_the_limit_and_truncate(model_dir):

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -442,6 +443,13 @@ def format_table(texts: list[str], outputs: list) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(row) for row in rows])
 
 
+def other_case_hint(text: str, mask_token: str) -> str:
+    """A hint for a mask token written in another case ("[mask]"): the tokenizer matches its
+    special tokens exactly, so "[mask]" is text to it, split into pieces like any other."""
+    written = re.search(re.escape(mask_token), text, flags=re.IGNORECASE)
+    return f" (the {written.group()!r} of the text is not it: write it in capitals)" if written else ""
+
+
 def run(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
     """Parse `argv`, predict, print; returns the exit status. Raises UsageError for a user's mistake."""
     stdin = sys.stdin if stdin is None else stdin
@@ -470,8 +478,8 @@ def run(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
         if error.truncated_to:
             raise UsageError(f"no {error.mask_token} left in text {shorten(error.text, 60)!r} after --truncate "
                              f"cut it to {error.truncated_to} tokens: put {error.mask_token} nearer the start") from None
-        raise UsageError(f"no {error.mask_token} in text {shorten(error.text, 60)!r}: "
-                         f"put {error.mask_token} where a token should be predicted") from None
+        raise UsageError(f"no {error.mask_token} in text {shorten(error.text, 60)!r}: put {error.mask_token} "
+                         f"where a token should be predicted{other_case_hint(error.text, error.mask_token)}") from None
     except TextTooLongError as error:
         raise UsageError(f"text {shorten(error.text, 60)!r} is {error.length} tokens long, but the model takes "
                          f"at most {error.limit}; pass --truncate to cut it") from None
