@@ -307,7 +307,9 @@ def test_download_falls_back_to_pytorch_model_bin_only_without_safetensors(clean
 
     clean_env.setitem(sys.modules, "huggingface_hub", online_hub(snapshot_download))
     assert resolve_model_dir("someone/old-albert") == tmp_path / "old"
-    assert calls[1] == ["pytorch_model.bin"] and len(calls) == 2
+    # One file or Transformers' shards (save_pretrained(safe_serialization=False, max_shard_size=...)).
+    assert calls[1] == ["pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*-of-*.bin"]
+    assert len(calls) == 2
 
     def failing_download(repo_id, revision=None, allow_patterns=None):
         raise OSError("no route to host\nmore details")
@@ -501,7 +503,7 @@ def test_use_safetensors_false_downloads_the_pickled_weights(clean_env, tmp_path
 
     clean_env.setitem(sys.modules, "huggingface_hub", online_hub(snapshot_download))
     resolve_model_dir("org/albert", use_safetensors=False)
-    assert calls == [NEEDED | {"pytorch_model.bin"}]
+    assert calls == [NEEDED | {"pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*-of-*.bin"}]
     resolve_model_dir("org/albert", use_safetensors=True)  # no safetensors came, and none other is wanted
     assert calls[1:] == [NEEDED | SAFETENSORS]
 

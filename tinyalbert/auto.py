@@ -30,8 +30,8 @@ class _AutoClass:
                       f"or `{name}.from_config(config)`")
 
     @classmethod
-    def from_pretrained(cls, name_or_path, **kwargs):
-        return cls.albert_class.from_pretrained(name_or_path, **kwargs)
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        return cls.albert_class.from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     @classmethod
     def from_config(cls, config: AlbertConfig, **kwargs):
@@ -105,8 +105,8 @@ class AutoConfig(_AutoClass):
 
 class AutoTokenizer(_AutoClass):
     @classmethod
-    def from_pretrained(cls, name_or_path, use_fast: bool | None = None, **kwargs):
-        """The `AlbertTokenizer` of `name_or_path`. Transformers' AutoTokenizer gives the fast
+    def from_pretrained(cls, pretrained_model_name_or_path, use_fast: bool | None = None, **kwargs):
+        """The `AlbertTokenizer` of `pretrained_model_name_or_path`. Transformers' AutoTokenizer gives the fast
         (Rust) tokenizer unless `use_fast=False`; tinyalbert has the slow one, which Transformers'
         ALBERT checkpoints were made with. Asking for the fast one explicitly warns."""
         from .tokenizer import AlbertTokenizer
@@ -114,7 +114,7 @@ class AutoTokenizer(_AutoClass):
         if use_fast:
             warnings.warn("tinyalbert has only the slow, SentencePiece AlbertTokenizer; it is what you get. The fast "
                           "one differs on some text (docs/parity.md)", stacklevel=2)
-        return AlbertTokenizer.from_pretrained(name_or_path, **kwargs)
+        return AlbertTokenizer.from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     @classmethod
     def from_config(cls, config, **kwargs):

@@ -474,6 +474,12 @@ class AlbertConfig:
         if name_or_path is not None:
             self.name_or_path = name_or_path
 
+    def __repr__(self) -> str:
+        # As Transformers prints a config: the class name, then the JSON `to_json_string` gives
+        # (a value JSON cannot hold, set as an attribute, is shown by its repr rather than raising).
+        values = json.dumps(self.to_diff_dict(), indent=2, sort_keys=True, default=repr)
+        return f"{type(self).__name__} {values}\n"
+
     def to_json_file(self, json_file_path, use_diff: bool = True) -> None:
         Path(json_file_path).write_text(self.to_json_string(use_diff), encoding="utf-8")
 
@@ -482,7 +488,8 @@ class AlbertConfig:
         return cls.from_pretrained(json_file)
 
     @classmethod
-    def from_pretrained(cls, path, revision: str = "main", return_unused_kwargs: bool = False, *, cache_dir=None,
+    def from_pretrained(cls, pretrained_model_name_or_path, revision: str = "main", return_unused_kwargs: bool = False,
+                        *, cache_dir=None,
                         local_files_only: bool = False, token=None, subfolder: str = "", force_download: bool = False,
                         trust_remote_code: bool | None = None, **overrides):
         """Read `config.json` from a directory (or the file itself, or a Hub name at `revision`;
@@ -500,9 +507,9 @@ class AlbertConfig:
                      subfolder=subfolder, force_download=force_download)
         if return_unused_kwargs:
             unused = {name: overrides.pop(name) for name in cls.unknown_names(overrides)}
-            return cls.from_pretrained(path, **where, **overrides), unused
+            return cls.from_pretrained(pretrained_model_name_or_path, **where, **overrides), unused
 
-        path = Path(path)
+        path = Path(pretrained_model_name_or_path)
         # A file is read whatever its name ends with, as in Transformers; anything else names a model.
         file = path if path.is_file() else resolve_model_dir(path, **where) / CONFIG_NAME
         if not file.is_file():
@@ -517,8 +524,14 @@ class AlbertConfig:
         config._name_or_path = str(path)  # an attribute, not a field: it is not saved
         return config
 
-    def save_pretrained(self, directory) -> Path:
-        directory = Path(directory)
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **hub_options) -> Path:
+        """Write `config.json` into `save_directory` (made if needed); returns the file. As in
+        `AlbertPreTrainedModel.save_pretrained`, `push_to_hub` is refused and the upload options
+        that go with it do nothing."""
+        from .hub import check_no_upload
+
+        check_no_upload(push_to_hub, hub_options)
+        directory = Path(save_directory)
         directory.mkdir(parents=True, exist_ok=True)
         file = directory / CONFIG_NAME
         file.write_text(self.to_json_string(use_diff=False), encoding="utf-8")

@@ -62,8 +62,10 @@ FILE_PATTERNS = ("config.json", "tokenizer_config.json", "special_tokens_map.jso
                  "spiece.model")
 SAFE_WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")  # one file, or the index of shards
 SAFE_WEIGHTS_PATTERNS = (*SAFE_WEIGHTS_FILES, "model-*-of-*.safetensors")
-PICKLED_WEIGHTS_PATTERN = "pytorch_model.bin"  # downloaded only when a repository has no safetensors
-WEIGHTS_FILES = (*SAFE_WEIGHTS_FILES, PICKLED_WEIGHTS_PATTERN)
+# Downloaded only when a repository has no safetensors: one file, or the index of shards.
+PICKLED_WEIGHTS_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+PICKLED_WEIGHTS_PATTERNS = (*PICKLED_WEIGHTS_FILES, "pytorch_model-*-of-*.bin")
+WEIGHTS_FILES = (*SAFE_WEIGHTS_FILES, *PICKLED_WEIGHTS_FILES)
 HUB_TIMEOUT_S = 10  # seconds to wait for the Hub's first answer (huggingface_hub's own default for a file)
 # The strings `huggingface_hub` reads as "true" in its environment variables.
 TRUE_VALUES = {"1", "ON", "YES", "TRUE"}
@@ -166,7 +168,7 @@ def _download(repo_id: str, revision: str, cache_dir: Path | None = None, token=
     if force_download:
         chosen["force_download"] = True
     prefix = f"{subfolder}/" if subfolder else ""
-    weights = (PICKLED_WEIGHTS_PATTERN,) if use_safetensors is False else SAFE_WEIGHTS_PATTERNS
+    weights = PICKLED_WEIGHTS_PATTERNS if use_safetensors is False else SAFE_WEIGHTS_PATTERNS
     try:
         from huggingface_hub import HfApi, snapshot_download  # optional; imported only when a download is needed
     except ImportError:
@@ -182,7 +184,8 @@ def _download(repo_id: str, revision: str, cache_dir: Path | None = None, token=
             # Older checkpoints ship only the pickled weights, which tinyalbert reads without
             # running them (tinyalbert.torch_checkpoint); fetched only when nothing better is there.
             path = Path(snapshot_download(repo_id, revision=commit,
-                                          allow_patterns=[prefix + PICKLED_WEIGHTS_PATTERN], **chosen))
+                                          allow_patterns=[prefix + pattern for pattern in PICKLED_WEIGHTS_PATTERNS],
+                                          **chosen))
     except Exception as error:  # no network, unknown repository, gated model, ...
         return None, f"download of {repo_id} failed ({download_problem(error, repo_id, revision)})"
     if not (path / subfolder).is_dir():

@@ -36,8 +36,9 @@ from .outputs import (  # noqa: F401  (the output classes are importable from he
 )
 from .weights import (
     PICKLED_WEIGHTS_NAME, body_shapes, init_parameters, linear_shapes, match_checkpoint,
-    mlm_head_shapes, normalize_checkpoint_keys, prune_attention_heads, read_checkpoint, remove_stale_weights, rename_keys, resize_vocabulary,
-    shard_size_in_bytes, split_into_shards, warn_nonfinite, write_sharded_safetensors,
+    mlm_head_shapes, normalize_checkpoint_keys, prune_attention_heads, read_checkpoint, read_weights_file,
+    remove_stale_weights, rename_keys, resize_vocabulary, shard_size_in_bytes, split_into_shards, warn_nonfinite,
+    write_sharded_safetensors,
 )
 
 
@@ -52,6 +53,7 @@ class AlbertPreTrainedModel:
     # Whether the model has a `num_labels` attribute, the config's at construction: Transformers
     # sets one in its sequence-classification, token-classification and question-answering classes.
     has_num_labels_attribute = False
+    config_class = AlbertConfig  # as in Transformers: generic code reads a model's config through it
     base_model_prefix = "albert"
     main_input_name = "input_ids"
     # What `state_dict()` strips from the parameter names: the bare body (AlbertModel) is saved
@@ -113,7 +115,7 @@ class AlbertPreTrainedModel:
 
     # -- loading and saving
     @classmethod
-    def from_pretrained(cls, name_or_path, *, config=None, backend="numpy", dtype="float32",
+    def from_pretrained(cls, pretrained_model_name_or_path, *, config=None, backend="numpy", dtype="float32",
                         ignore_mismatched_sizes: bool = False, seed: int = 0, revision: str = "main",
                         cache_dir=None, local_files_only: bool = False, token=None, subfolder: str = "",
                         force_download: bool = False, use_safetensors: bool | None = None, device_map=None,
@@ -122,10 +124,12 @@ class AlbertPreTrainedModel:
                         key_mapping: dict | None = None, from_tf: bool = False, from_flax: bool = False,
                         variant: str | None = None, quantization_config=None, **config_overrides):
         """Load a Transformers-layout directory (`config.json` + `model.safetensors` or
-        `pytorch_model.bin`), a name found in the local Hugging Face cache, or (with
-        `huggingface_hub`) a Hub name at `revision`. `cache_dir`, `local_files_only`, `token`,
-        `subfolder`, `force_download` and `use_safetensors` mean what they mean to Transformers
-        (`tinyalbert.hub.resolve_model_dir`, `tinyalbert.weights.read_checkpoint`).
+        `pytorch_model.bin`, or their shard indexes), a name found in the local Hugging Face
+        cache, or (with `huggingface_hub`) a Hub name at `revision`; or, as Transformers does,
+        one weights file (`.safetensors`, else a torch file) whose config `config=` gives.
+        `cache_dir`, `local_files_only`, `token`, `subfolder`, `force_download` and
+        `use_safetensors` mean what they mean to Transformers (`tinyalbert.hub.resolve_model_dir`,
+        `tinyalbert.weights.read_checkpoint`).
 
         `device_map` puts the whole model on one device, as `to()` does ("cpu", "cuda", 0,
         `{"": 0}`; "auto": the GPU when CuPy finds one, else the CPU; see
@@ -153,6 +157,7 @@ class AlbertPreTrainedModel:
         """
         from .hub import resolve_model_dir
 
+        name_or_path = pretrained_model_name_or_path  # (Transformers' name for the argument, by keyword too)
         for name in set(config_overrides) & IGNORED_LOADER_OPTIONS:
             config_overrides.pop(name)
         if "use_auth_token" in config_overrides:  # Transformers' older name for token
@@ -176,6 +181,11 @@ class AlbertPreTrainedModel:
                 raise ValueError("state_dict= takes the place of a checkpoint: call from_pretrained(None, "
                                  "config=..., state_dict=...)")
             directory = None
+        elif _names_a_file(name_or_path):  # one weights file, as Transformers takes it; the config from config=
+            if config is None:
+                raise FileNotFoundError(f"{name_or_path} is a file: pass the directory that holds config.json and "
+                                        "the weights, or give the config too, from_pretrained(weights_file, config=...)")
+            directory = None
         else:
             directory = resolve_model_dir(name_or_path, **where, use_safetensors=use_safetensors)
         torch_dtype = config_overrides.pop("torch_dtype", None)
@@ -196,8 +206,11 @@ class AlbertPreTrainedModel:
             config.name_or_path = name_or_path
         if torch_dtype is not None:  # Transformers' name for `dtype` ("float16", torch.float16 or "auto")
             dtype = torch_dtype
-        if state_dict is None:
+        if directory is not None:
             tensors, source = read_checkpoint(directory, use_safetensors)
+        elif state_dict is None:
+            source = Path(name_or_path)
+            tensors = read_weights_file(source)
         else:
             tensors = {name: to_numpy(value) for name, value in state_dict.items()}
             source = "the state_dict given"
@@ -270,7 +283,7 @@ class AlbertPreTrainedModel:
                        else self.params[prefix + name] for name in own}
         return IncompatibleKeys(missing, unexpected)
 
-    def save_pretrained(self, directory, safe_serialization: bool = True, max_shard_size="5GB",
+    def save_pretrained(self, save_directory, safe_serialization: bool = True, max_shard_size="5GB",
                         is_main_process: bool = True, state_dict: dict | None = None, push_to_hub: bool = False,
                         variant: str | None = None, **hub_options) -> Path:
         """Write `config.json` and `model.safetensors` so that this package and Transformers load them.
@@ -290,7 +303,7 @@ class AlbertPreTrainedModel:
         if variant is not None:
             raise ValueError(f"variant={variant!r}: tinyalbert writes and reads model.safetensors and "
                              "pytorch_model.bin only")
-        directory = Path(directory)
+        directory = Path(save_directory)
         directory.mkdir(parents=True, exist_ok=True)
         # The saved config names this class and dtype; the model's own config is left as it was.
         config = dataclasses.replace(self.config, architectures=[type(self).__name__],
@@ -303,7 +316,8 @@ class AlbertPreTrainedModel:
         else:
             if len(split_into_shards(tensors, max_bytes)) > 1:
                 raise ValueError(f"the weights exceed max_shard_size={max_shard_size!r}: shards are written as "
-                                 "safetensors only (safe_serialization=True)")
+                                 "safetensors only (safe_serialization=True); Transformers' pickled shards "
+                                 "(pytorch_model.bin.index.json) are read, not written")
             from .torch_checkpoint import write_torch_checkpoint
 
             write_torch_checkpoint(tensors, directory / PICKLED_WEIGHTS_NAME)
@@ -685,6 +699,11 @@ def _check_pad_token_id(config: AlbertConfig, source: str | Path = "config") -> 
     if pad is not None and pad >= config.vocab_size:
         raise ValueError(f"{source} has pad_token_id {pad}, not an id of its {config.vocab_size}-piece vocabulary "
                          "(vocab_size): set it to the tokenizer's <pad> id, 0 for ALBERT")
+
+
+def _names_a_file(name_or_path) -> bool:
+    """Whether `from_pretrained`'s first argument is the path of a file (not a directory or a Hub name)."""
+    return isinstance(name_or_path, (str, Path)) and Path(name_or_path).expanduser().is_file()
 
 
 def _refuse_unsupported_loading(from_tf, from_flax, variant, quantization_config) -> None:

@@ -7,6 +7,7 @@ rebuilds tensors and refuses everything else a pickle could ask for.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -22,6 +23,7 @@ from .nn.encoder import layer_prefix
 SAFE_WEIGHTS_NAME = "model.safetensors"
 SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
 PICKLED_WEIGHTS_NAME = "pytorch_model.bin"
+PICKLED_WEIGHTS_INDEX_NAME = "pytorch_model.bin.index.json"
 logger = logging.getLogger("tinyalbert")
 
 # Buffers Transformers saved in older checkpoints; they hold no learned values.
@@ -213,41 +215,51 @@ def _read_safetensors_by_hand(file: Path) -> dict:
 def read_checkpoint(directory: Path, use_safetensors: bool | None = None) -> tuple[dict, Path]:
     """All tensors of the checkpoint in `directory` as NumPy arrays, and the file they came from.
 
-    Safetensors first, then `pytorch_model.bin`; as in Transformers, `use_safetensors=True`
-    accepts the safetensors files only and `use_safetensors=False` the pickled file only.
+    Transformers' order: `model.safetensors`, its shard index `model.safetensors.index.json`,
+    `pytorch_model.bin`, then its shard index `pytorch_model.bin.index.json` (what
+    `save_pretrained(safe_serialization=False, max_shard_size=...)` writes); as in Transformers,
+    `use_safetensors=True` accepts the safetensors files only and `use_safetensors=False` the
+    pickled ones only.
     """
     directory = Path(directory)
-    single = directory / SAFE_WEIGHTS_NAME
-    index = directory / SAFE_WEIGHTS_INDEX_NAME
-    pickled = directory / PICKLED_WEIGHTS_NAME
-    if use_safetensors is not False:
-        if single.is_file():
-            return _read_safetensors(single), single
-        if index.is_file():
-            return _read_sharded_safetensors(index), index
-        if use_safetensors:
-            raise FileNotFoundError(f"use_safetensors=True, but there is no {SAFE_WEIGHTS_NAME} or "
-                                    f"{SAFE_WEIGHTS_INDEX_NAME} in {directory}")
-    if pickled.is_file():
-        from .torch_checkpoint import load_torch_checkpoint
-
-        return load_torch_checkpoint(pickled), pickled
-    if use_safetensors is False:
-        raise FileNotFoundError(f"use_safetensors=False, but there is no {PICKLED_WEIGHTS_NAME} in {directory}")
-    raise FileNotFoundError(
-        f"no {SAFE_WEIGHTS_NAME}, {SAFE_WEIGHTS_INDEX_NAME} or {PICKLED_WEIGHTS_NAME} in {directory}"
-    )
+    safe = [(SAFE_WEIGHTS_NAME, _read_safetensors),
+            (SAFE_WEIGHTS_INDEX_NAME, functools.partial(_read_sharded, read_shard=_read_safetensors))]
+    pickled = [(PICKLED_WEIGHTS_NAME, _read_pickled),
+               (PICKLED_WEIGHTS_INDEX_NAME, functools.partial(_read_sharded, read_shard=_read_pickled))]
+    candidates = {True: safe, False: pickled, None: safe + pickled}[use_safetensors]
+    for name, read in candidates:
+        if (directory / name).is_file():
+            return read(directory / name), directory / name
+    names = [name for name, _ in candidates]
+    wanted = f"{', '.join(names[:-1])} or {names[-1]}"
+    if use_safetensors is None:
+        raise FileNotFoundError(f"no {wanted} in {directory}")
+    raise FileNotFoundError(f"use_safetensors={use_safetensors}, but there is no {wanted} in {directory}")
 
 
-def _read_sharded_safetensors(index: Path) -> dict:
-    """The tensors of every shard that a `model.safetensors.index.json` lists."""
+def read_weights_file(file: Path) -> dict:
+    """The tensors of one weights file named by its path, read as Transformers reads it:
+    safetensors when the name ends with `.safetensors`, else a torch checkpoint."""
+    file = Path(file).expanduser()
+    return _read_safetensors(file) if file.name.endswith(".safetensors") else _read_pickled(file)
+
+
+def _read_pickled(file: Path) -> dict:
+    from .torch_checkpoint import load_torch_checkpoint  # a module with pickle and zipfile: loaded when needed
+
+    return load_torch_checkpoint(file)
+
+
+def _read_sharded(index: Path, read_shard) -> dict:
+    """The tensors of every shard that a shard index (`model.safetensors.index.json`,
+    `pytorch_model.bin.index.json`) lists, each read with `read_shard`."""
     weight_map = _read_weight_map(index)
     tensors = {}
     for shard in sorted(set(weight_map.values())):
         shard_file = index.parent / shard
         if not shard_file.is_file():
             raise FileNotFoundError(f"{index} lists shard {shard}, which is missing from {index.parent}")
-        tensors.update(_read_safetensors(shard_file))
+        tensors.update(read_shard(shard_file))
     missing = sorted(set(weight_map) - set(tensors))
     if missing:
         raise ValueError(f"{index} maps {missing[:5]} to shards that do not contain them")
@@ -341,8 +353,8 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
 
     Returns `(params, report)`; the report lists `missing_keys`, `unexpected_keys` and
     `mismatched_keys` under this package's names (Transformers' loading info). The warnings name
-    the parameters as the loading class's `state_dict` does (`stripped_prefix` cut: `albert.` for
-    AlbertModel), as Transformers names them."""
+    the parameters, used or not, as the loading class's `state_dict` does (`stripped_prefix` cut:
+    `albert.` for AlbertModel), as Transformers names them."""
     def shown(names):
         return [name[len(stripped_prefix):] if name.startswith(stripped_prefix) else name for name in names]
 
@@ -383,7 +395,7 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
     params.update(init_parameters({name: shapes[name] for name in fresh}, config, rng))
     unused = sorted(set(tensors) - set(shapes))
     if unused:
-        _report_unused(unused, source, class_name, config.architectures or [])
+        _report_unused(shown(unused), source, class_name, config.architectures or [])
     return params, {"missing_keys": missing, "unexpected_keys": unused, "mismatched_keys": mismatched}
 
 
@@ -431,15 +443,18 @@ def remove_stale_weights(directory: Path, kept) -> None:
     a fresh pytorch_model.bin, and an old index would name shards of another save."""
     kept = {kept} if isinstance(kept, str) else set(kept)
     directory = Path(directory)
-    index = directory / SAFE_WEIGHTS_INDEX_NAME
-    stale = [directory / SAFE_WEIGHTS_NAME, index, directory / PICKLED_WEIGHTS_NAME]
-    if index.is_file():
-        try:
-            stale += [directory / shard for shard in set(_read_weight_map(index).values())]
-        except ValueError:
-            pass  # an unreadable index (or one naming files elsewhere) still goes; its shards cannot be named
+    indexes = [directory / SAFE_WEIGHTS_INDEX_NAME, directory / PICKLED_WEIGHTS_INDEX_NAME]
+    stale = [directory / SAFE_WEIGHTS_NAME, directory / PICKLED_WEIGHTS_NAME, *indexes]
+    for index in indexes:
+        if index.is_file():
+            try:
+                stale += [directory / shard for shard in set(_read_weight_map(index).values())]
+            except ValueError:
+                pass  # an unreadable index (or one naming files elsewhere) still goes; its shards cannot be named
     # Shards of an earlier sharded save that the new index no longer lists (it was written first).
-    stale += list(directory.glob("model-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9].safetensors"))
+    number = "[0-9]" * 5
+    stale += list(directory.glob(f"model-{number}-of-{number}.safetensors"))
+    stale += list(directory.glob(f"pytorch_model-{number}-of-{number}.bin"))  # Transformers' pickled shards
     for file in stale:
         if file.name not in kept and file.is_file():
             file.unlink()
