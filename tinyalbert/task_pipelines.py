@@ -12,10 +12,11 @@ the slow (SentencePiece) `AlbertTokenizer`, the tokenizer tinyalbert reproduces:
   the pipeline or per call). The slow tokenizer has no character offsets, so `start` and `end`
   are None, as Transformers gives them, unless the call passes `offset_mapping` (a `(start, end)`
   per token, as Transformers takes it). Transformers refuses `first`/`average`/`max` with a slow
-  tokenizer; here a word is a piece that starts with SentencePiece's word marker `▁` and the
-  pieces after it that do not. `is_split_into_words=True` (lists of words, joined by
-  `delimiter`) and `stride` (long texts in overlapping windows) give what Transformers gives
-  with the fast tokenizer, `start` and `end` included, where it refuses the slow one.
+  tokenizer; here a word is a piece that starts with SentencePiece's word marker `▁` (or an
+  added token, such as `[MASK]`) and the pieces after it that do not. `is_split_into_words=True`
+  (lists of words, joined by `delimiter`) and `stride` (long texts in overlapping windows) give
+  what Transformers gives with the fast tokenizer, `start` and `end` included, where it refuses
+  the slow one.
 - `feature-extraction`: the base model's last hidden states, per text `[[h_1, ..., h_n]]`
   (one row of floats per token, special tokens included, as nested lists of shape
   1 x tokens x hidden), or the array itself with `return_tensors=True`.
@@ -37,6 +38,7 @@ from .backend import to_numpy
 from .nn.softmax import softmax
 from .pipelines import TextTooLongError, check_positive_int, stream
 from .task_data import SQUAD_WHITESPACE, window_starts
+from .tokenizer.text import lowercase_each_char
 
 WORD_MARKER = "\u2581"  # SentencePiece's "▁": this piece starts a word
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
@@ -197,9 +199,11 @@ class TokenClassificationPipeline:
       (the default) runs, keeping one tag per stretch of text.
 
     Where this differs from Transformers with the fast tokenizer: the words of first/average/max
-    are the `▁`-marked ones (for `is_split_into_words`, the given words), where Transformers
-    guesses them from spaces, since ALBERT's fast tokenizer does not mark words: with a
-    `delimiter` that does not end in a space it reads each word as part of the word before.
+    are the `▁`-marked ones and the added tokens such as `[MASK]` (for `is_split_into_words`,
+    the given words), where Transformers guesses them from spaces, since ALBERT's fast tokenizer
+    does not mark words: with a `delimiter` that does not end in a space it reads each word as
+    part of the word before, and so it reads a word after "\r\n" or a tab. `start` and `end`
+    differ on two rarities (see `piece_spans`).
     `is_split_into_words` and `delimiter` given to `pipeline()` are the calls' defaults
     (Transformers' calls read `is_split_into_words=False` unless they name it), and a generator
     of word lists gives an iterator of results (Transformers' list check uses up the generator
@@ -265,6 +269,7 @@ class TokenClassificationPipeline:
         of its tokens; `offset_mapping`, if any, as long as they)."""
         probabilities = softmax(_logits(self.model, encoded))
         pieces = self.tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+        added = self.tokenizer.get_added_vocab()
         entities = []
         for index, piece in enumerate(pieces):
             if encoded["special_tokens_mask"][index]:
@@ -276,7 +281,7 @@ class TokenClassificationPipeline:
                 if encoded["input_ids"][index] == self.tokenizer.unk_token_id:
                     word = text[start:end]  # what Transformers shows for a piece the vocabulary lacks
             entities.append({"word": word, "scores": probabilities[index], "start": start, "end": end,
-                             "index": index, "is_subword": not piece.startswith(WORD_MARKER)})
+                             "index": index, "is_subword": not (piece.startswith(WORD_MARKER) or piece in added)})
         return entities
 
     def split_words(self, words, delimiter: str) -> tuple[str, list[str], list[tuple[int, int]]]:
@@ -458,29 +463,58 @@ def token_windows(count: int, width: int, stride: int | None) -> list[range]:
     return [range(start, min(start + width, count)) for start in window_starts(count, width, stride)]
 
 
+def _normal_form(text: str, tokenizer) -> str:
+    """What the tokenizer's preprocessing, then SentencePiece's NFKC, make of `text` (no whitespace in it).
+    Lower-casing goes character by character first, as the tokenizer does it (`lowercase_each_char`)."""
+    if tokenizer.do_lower_case:
+        text = lowercase_each_char(text)
+    return unicodedata.normalize("NFKC", tokenizer.preprocess_text(text))
+
+
+def _composes(before: str, character: str, tokenizer) -> bool:
+    """Whether `character` joins the normal form of the characters `before` it (a kept accent joins
+    its letter, a Hangul vowel its consonant), rather than adding its own."""
+    return _normal_form(before + character, tokenizer) != (_normal_form(before, tokenizer)
+                                                           + _normal_form(character, tokenizer))
+
+
 def normalized_characters(text: str, tokenizer) -> list[tuple[str, int, int]]:
     """`text` after the tokenizer's normalisation, one `(character, start, end)` per normalised
     character, `start:end` being the characters of `text` it came from. Whitespace stays, as
     itself, and so does a character SentencePiece reads as a space (a zero-width space); one it
-    drops is left out. A doubled quote (two backticks or two single quotes) becomes one `"`, which
-    the fast tokenizer places on the second of the two."""
+    drops is left out. Where the fast tokenizer's normaliser reads several characters as one, so
+    does this, placing the result where it does:
+
+    - a doubled quote (two backticks or two single quotes) becomes one `"` on the second of the two;
+    - "\r\n" is one space, on the "\r" (one grapheme, which SentencePiece's character map turns
+      into one space as a whole);
+    - characters that compose (a letter and the accents kept with `keep_accents`, Hangul jamo)
+      make one stretch, each of its normalised characters coming from all of them.
+    """
     characters, index = [], 0
     while index < len(text):
         if text[index:index + 2] in ("``", "''"):
             characters.append(('"', index + 1, index + 2))
             index += 2
             continue
-        character = text[index]
-        # One character at a time: the whole text's normalisation would lose which one each came from.
+        if text[index:index + 2] == "\r\n":
+            characters.append((" ", index, index + 1))
+            index += 2
+            continue
+        character, stop = text[index], index + 1
+        # One stretch at a time: the whole text's normalisation would lose which characters each came from.
         if character.isspace():
             normal = character
         elif not tokenizer.sp_model.normalize(character):
             # SentencePiece reads it as a space (a zero-width space, a byte-order mark) or drops it (U+007F)
             normal = " " if "▁" in tokenizer.sp_model.normalize(f"a{character}a")[1:] else ""
         else:
-            normal = unicodedata.normalize("NFKC", tokenizer.preprocess_text(character))
-        characters += [(piece_character, index, index + 1) for piece_character in normal]
-        index += 1
+            while (stop < len(text) and not text[stop].isspace()
+                   and _composes(text[index:stop], text[stop], tokenizer)):
+                stop += 1
+            normal = _normal_form(text[index:stop], tokenizer)
+        characters += [(piece_character, index, stop) for piece_character in normal]
+        index = stop
     return characters
 
 
@@ -492,24 +526,44 @@ def piece_spans(text: str, pieces: list[str], tokenizer) -> list[tuple[int, int]
     piece too, which `convert_ids_to_tokens` would call `<unk>`), so the pieces, read in order,
     step through the normalised characters, whitespace between them. A piece that starts a word
     (`▁`) after whitespace takes the last whitespace character in as well; a lone `▁` with no
-    whitespace before it gets the next character, as the fast tokenizer gives them.
+    whitespace before it gets the next character of `text`, as the fast tokenizer gives them. An
+    added token that eats the whitespace on its left (`lstrip`, as `[MASK]` does) starts at the first
+    whitespace character before it, and one that eats the whitespace on its right (`rstrip`)
+    ends after the last one after it.
+
+    Two rarities where the fast tokenizer (tokenizers' alignment) reports otherwise, kept here as
+    the characters really are: after a character the normaliser drops at the very start of the
+    text (a control character such as U+007F or U+001B), the fast tokenizer moves the next
+    characters' offsets one back, onto the dropped one; and U+0085 (next line), which the
+    tokenizer reads as whitespace (Python's `str.split`), it joins to a neighbouring piece where
+    both tokenizers cut the text alike.
     """
     characters = normalized_characters(text, tokenizer)
+    added = tokenizer._added_by_content
     spans, position = [], 0
     for piece in pieces:
-        space = None
+        space = first_space = None
         while position < len(characters) and characters[position][0].isspace():
             space, position = characters[position], position + 1
-        starts_word = piece.startswith(WORD_MARKER)
-        surface = piece[1:] if starts_word else piece  # the characters the piece covers
+            first_space = first_space or space
+        token = added.get(piece)
+        if token is not None and token.lstrip and first_space is not None:
+            space = first_space
+        starts_word = piece.startswith(WORD_MARKER) or token is not None and token.lstrip
+        surface = piece[1:] if piece.startswith(WORD_MARKER) else piece  # the characters the piece covers
         stop = min(position + len(surface), len(characters))
+        if token is not None and token.rstrip:  # the whitespace after it is the token's
+            while stop < len(characters) and characters[stop][0].isspace():
+                stop += 1
         if stop > position:
             first = space if starts_word and space is not None else characters[position]
             spans.append((first[1], characters[stop - 1][2]))
         elif space is not None:  # a lone "▁": the whitespace it stands for
             spans.append((space[1], space[2]))
+        elif position < len(characters):  # a lone "▁" before a word: the word's first character
+            spans.append((characters[position][1], characters[position][1] + 1))
         else:
-            spans.append(characters[position][1:] if position < len(characters) else (len(text), len(text)))
+            spans.append((len(text), len(text)))
         position = stop
     return spans
 

@@ -104,20 +104,26 @@ class EncodeOptions(NamedTuple):
     return_overflowing_tokens: bool = False
     return_special_tokens_mask: bool = False
     return_length: bool = False
+    verbose: bool = True  # False: no warnings about the options or the lengths, as in Transformers
 
 
-def resolve_strategies(padding, truncation, max_length, pad_to_multiple_of, model_max_length):
+def resolve_strategies(padding, truncation, max_length, pad_to_multiple_of, model_max_length, verbose: bool = True):
     """The user's padding/truncation arguments -> ``(padding, truncation, max_length)`` by name.
 
-    ``max_length`` alone switches on ``longest_first`` truncation; ``padding="max_length"`` or
-    truncation without ``max_length`` use ``model_max_length``.
+    ``max_length`` alone switches on ``longest_first`` truncation, with a warning, as in
+    Transformers; ``padding="max_length"`` or truncation without ``max_length`` use
+    ``model_max_length``. ``verbose=False`` silences the warnings.
     """
     # transformers' PaddingStrategy / TruncationStrategy enums carry the names in `.value`.
     padding, truncation = getattr(padding, "value", padding), getattr(truncation, "value", truncation)
     if max_length is not None and padding is False and truncation is None:
+        if verbose:
+            warnings.warn(f"max_length={max_length} without truncation: truncating with 'longest_first', as "
+                          "Transformers does; pass truncation=True (or a strategy such as 'only_second' for pairs) "
+                          "to say so", stacklevel=5)
         truncation = "longest_first"
     if padding is True:
-        if max_length is not None and truncation in (None, False, "do_not_truncate"):
+        if verbose and max_length is not None and truncation in (None, False, "do_not_truncate"):
             warnings.warn("max_length is ignored when padding=True and there is no truncation; "
                           "use padding='max_length' to pad to max_length", stacklevel=5)
         padding = "longest"
@@ -134,12 +140,14 @@ def resolve_strategies(padding, truncation, max_length, pad_to_multiple_of, mode
     if max_length is None and (padding == "max_length" or truncation != "do_not_truncate"):
         if model_max_length is None or model_max_length > LARGE_INTEGER:  # no limit known: as Transformers, do neither
             if padding == "max_length":
-                warnings.warn("padding='max_length' without max_length, and the tokenizer has no model_max_length: "
-                              "not padding", stacklevel=5)
+                if verbose:
+                    warnings.warn("padding='max_length' without max_length, and the tokenizer has no "
+                                  "model_max_length: not padding", stacklevel=5)
                 padding = "do_not_pad"
             if truncation != "do_not_truncate":
-                warnings.warn("truncation without max_length, and the tokenizer has no model_max_length: "
-                              "not truncating", stacklevel=5)
+                if verbose:
+                    warnings.warn("truncation without max_length, and the tokenizer has no model_max_length: "
+                                  "not truncating", stacklevel=5)
                 truncation = "do_not_truncate"
         else:
             max_length = model_max_length
