@@ -4,6 +4,8 @@ used by keyword, the names in the unused-weights warning of the bare model, and 
 import json
 import warnings
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -100,6 +102,10 @@ def test_transformers_argument_names_are_taken_by_keyword(tmp_path):
     np.testing.assert_allclose(logits_of(tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path / "tinyalbert" / "model")),
                                logits_of_reference(transformers.AlbertForMaskedLM.from_pretrained(tmp_path / "saved")),
                                atol=2e-5)
+    mini = Path(tinyalbert.__file__).parent / "data" / "tinyalbert-mini"
+    tokenizers = [library.AlbertTokenizer.from_pretrained(pretrained_model_name_or_path=mini)
+                  for library in (transformers, tinyalbert)]
+    assert tokenizers[0]("A doctor.")["input_ids"] == tokenizers[1]("A doctor.")["input_ids"]
     with pytest.raises(ValueError, match="does not upload"):
         AlbertConfig(**SMALL).save_pretrained(tmp_path / "hub", push_to_hub=True)
     with pytest.raises(TypeError, match="unexpected keyword"):

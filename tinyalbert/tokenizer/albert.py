@@ -65,7 +65,9 @@ class AlbertTokenizer(SpecialTokensMixin):
     ``ValueError`` (the reference crashes with a ``TypeError``); setting a special token to a
     string outside the vocabulary adds it
     (the reference silently gives it the ``<unk>`` id); ``single_word`` added tokens and offsets
-    are not supported. Two differences on inputs it accepts: a call's ``split_special_tokens``
+    are not supported. Three differences on inputs it accepts: a text with no ids (blank, with
+    ``add_special_tokens=False``) is padded as any other (the reference returns a single such
+    encoding unpadded, whatever ``padding`` asks); a call's ``split_special_tokens``
     is honoured for batches too (the reference's ``batch_encode_plus``, and so ``tokenizer(list)``,
     drops it and follows the tokenizer's own setting; single texts agree), and a call's
     ``truncation_side`` raises ``TypeError`` (the reference ignores it with a log line and
@@ -417,7 +419,6 @@ class AlbertTokenizer(SpecialTokensMixin):
                 self._default_options = (key, self._resolve_options({"padding": False}, method))
             return self._default_options[1]
         options = dict(options)
-        options.pop("verbose", None)
         if options.pop("return_offsets_mapping", False):
             raise NotImplementedError("return_offsets_mapping is not available: the slow ALBERT tokenizer "
                                       "has no offsets either")
@@ -432,7 +433,7 @@ class AlbertTokenizer(SpecialTokensMixin):
             raise TypeError(f"{method}() got unexpected keyword arguments {unknown}; the options are {named}")
         padding, truncation, max_length = encoding.resolve_strategies(
             options.get("padding", False), options.get("truncation"), options.get("max_length"),
-            options.get("pad_to_multiple_of"), self.model_max_length)
+            options.get("pad_to_multiple_of"), self.model_max_length, options.get("verbose", True))
         padding_side = options.get("padding_side") or self.padding_side
         if padding_side not in ("right", "left"):
             raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
@@ -447,7 +448,8 @@ class AlbertTokenizer(SpecialTokensMixin):
         cls_id, sep_id = self.cls_token_id, self.sep_token_id
         encoded = [encoding.prepare_example(ids, pair_ids, options, cls_id, sep_id) for ids, pair_ids in id_pairs]
         lengths = [len(example["input_ids"]) for example in encoded]
-        encoding.warn_if_too_long(lengths, options.max_length, self.model_max_length)
+        if options.verbose:
+            encoding.warn_if_too_long(lengths, options.max_length, self.model_max_length)
         attention_mask = options.return_attention_mask
         if not is_batched:  # a single input is padded first, so its `length` counts the padding
             return self._pad_examples(encoded, options, attention_mask, return_tensors, prepend_batch_axis, single=True)
@@ -492,7 +494,7 @@ class AlbertTokenizer(SpecialTokensMixin):
         """
         examples, single, return_tensors = encoding.examples_to_pad(encoded_inputs, return_tensors)
         options = self._resolve_options(dict(padding=padding, max_length=max_length, padding_side=padding_side,
-                                             pad_to_multiple_of=pad_to_multiple_of), "pad")
+                                             pad_to_multiple_of=pad_to_multiple_of, verbose=verbose), "pad")
         if not examples:
             return BatchEncoding({"input_ids": [], **({"attention_mask": []} if return_attention_mask else {})})
         attention_mask = self._returns_field("attention_mask", return_attention_mask)
@@ -501,18 +503,19 @@ class AlbertTokenizer(SpecialTokensMixin):
     # ------------------------------------------------------------------ files
 
     @classmethod
-    def from_pretrained(cls, name_or_path, *, revision: str = "main", cache_dir=None, local_files_only: bool = False,
-                        token=None, subfolder: str = "", force_download: bool = False,
+    def from_pretrained(cls, pretrained_model_name_or_path, *, revision: str = "main", cache_dir=None,
+                        local_files_only: bool = False, token=None, subfolder: str = "", force_download: bool = False,
                         trust_remote_code: bool | None = None, **overrides) -> "AlbertTokenizer":
         """Load ``spiece.model`` (+ ``tokenizer_config.json`` and ``special_tokens_map.json`` when present).
 
-        ``name_or_path`` is a directory, a ``.model`` file, or a name that ``tinyalbert.hub``
-        resolves to a directory (``revision``, ``cache_dir``, ``local_files_only``, ``token``,
-        ``subfolder`` and ``force_download`` as in Transformers). Other keyword arguments
+        ``pretrained_model_name_or_path`` (Transformers' name) is a directory, a ``.model`` file,
+        or a name that ``tinyalbert.hub`` resolves to a directory (``revision``, ``cache_dir``,
+        ``local_files_only``, ``token``, ``subfolder`` and ``force_download`` as in Transformers). Other keyword arguments
         override the saved configuration. ``trust_remote_code`` is accepted, as Transformers
         accepts it, and changes nothing: no code is ever loaded from a checkpoint.
         """
         overrides.pop("use_fast", None)  # Transformers' AlbertTokenizer.from_pretrained ignores it too
+        name_or_path = pretrained_model_name_or_path
         vocab_file, saved = find_pretrained(name_or_path, revision=revision, cache_dir=cache_dir,
                                             local_files_only=local_files_only, token=token, subfolder=subfolder,
                                             force_download=force_download)
