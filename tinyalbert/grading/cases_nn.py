@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .codec import Config
+from .codec import Config, Rng
 
 MASKED = -1e9  # the additive mask of a padded key (Transformers uses the dtype's minimum)
 
@@ -114,11 +114,26 @@ def mask_bias(lengths, seq):
     return bias
 
 
-def attention_case(rng, name, batch, seq, hidden, heads, lengths=None, head_mask=None):
+def attention_case(rng, name, batch, seq, hidden, heads, lengths=None, head_mask=None, dropout=None):
+    """`dropout`: (on the probabilities, on the dense output), drawn from a generator of a seed from `rng`."""
     mask = None if lengths is None else mask_bias(lengths, seq)
     args = [normal(rng, batch, seq, hidden), attention_weights(rng, hidden), mask, head_mask]
     kwargs = {"num_heads": heads, "position_embedding_type": "absolute", "max_positions": seq, "layer_norm_eps": 1e-12}
+    if dropout is not None:
+        kwargs.update(attention_dropout=dropout[0], output_dropout=dropout[1], rng=dropout_rng(rng))
     return Case(name, args, kwargs)
+
+
+def dropout_rng(rng):
+    """A generator for a case with dropout, made anew from its seed for each call: the student's
+    forward draws the same masks as the reference's, and again at every perturbed input of the gradcheck."""
+    return Rng(int(rng.integers(2**31)))
+
+
+# The name of a case with dropout says how its masks are drawn: a right forward draws them with
+# `dropout_forward` from the generator given, one array at a time in the order of the computation
+# (as tinyalbert and Transformers do); its backward applies the masks of the cache.
+DROPOUT_DRAWN = "masks drawn by `dropout_forward(x, p, rng)` in the order of the computation"
 
 
 def attention_cases(rng, draws):
@@ -130,13 +145,18 @@ def attention_cases(rng, draws):
         attention_case(rng, "head_mask switching head 1 off", 1, 3, 6, 2, head_mask=head_mask),
         attention_case(rng, "batch 1, seq 1", 1, 1, 4, 2),
     ]
+    drawn = []
     for i in range(draws):
         heads = int(rng.integers(1, 4))
         seq, batch = int(rng.integers(2, 5)), int(rng.integers(1, 3))
         lengths = [int(n) for n in rng.integers(1, seq + 1, size=batch)]
         head_size = max(int(rng.integers(1, 3)), -(-MIN_NORMALIZED // heads))  # hidden >= MIN_NORMALIZED
-        cases.append(attention_case(rng, f"random draw {i + 1}", batch, seq, heads * head_size, heads, lengths))
-    return cases
+        drawn.append(attention_case(rng, f"random draw {i + 1}", batch, seq, heads * head_size, heads, lengths))
+    # drawn from `rng` last, so that the other cases of a seed stay what they were before it was added
+    cases.append(attention_case(rng, "dropout 0.2 on the probabilities, then 0.3 on the dense output (before the "
+                                     f"residual; {DROPOUT_DRAWN}), padding", 2, 3, 4, 2, lengths=[3, 2],
+                                dropout=(0.2, 0.3)))
+    return cases + drawn
 
 
 def relative_cases(rng, draws):
@@ -185,11 +205,11 @@ def embedding_weights(rng, vocab, size, positions=6, types=2):
 
 
 def embeddings_cases(rng, draws, *, for_gradients=False):
-    def case(name, ids, types, positions, size, kind="absolute", padding_idx=0):
+    def case(name, ids, types, positions, size, kind="absolute", padding_idx=0, **options):
         weights = embedding_weights(rng, 7, size)
         kwargs = {"position_embedding_type": kind, "layer_norm_eps": 1e-12,
-                  "padding_idx": None if for_gradients else padding_idx}
-        return Case(name, [np.array(ids), np.array(types), positions, weights], kwargs)
+                  "padding_idx": None if for_gradients else padding_idx, **options}
+        return Case(name, [None if ids is None else np.array(ids), np.array(types), positions, weights], kwargs)
 
     cases = [
         case("repeated ids, padding id 0 in row 1", [[1, 5, 5, 2], [3, 1, 0, 0]], [[0, 0, 1, 1], [0, 1, 1, 0]],
@@ -197,12 +217,20 @@ def embeddings_cases(rng, draws, *, for_gradients=False):
         case("position ids (1, seq) shared by the batch", [[2, 2, 6], [4, 3, 1]], [[0, 1, 1], [1, 1, 0]], np.array([[0, 1, 2]]), 4),
         case("relative positions: no position table", [[1, 2, 3]], [[0, 0, 1]], None, MIN_NORMALIZED, kind="relative_key"),
     ]
+    drawn = []
     for i in range(draws):
         batch, seq = int(rng.integers(1, 3)), int(rng.integers(1, 6))
         positions = np.tile(np.arange(seq), (batch, 1))
-        cases.append(case(f"random draw {i + 1}", rng.integers(0, 7, (batch, seq)), rng.integers(0, 2, (batch, seq)),
+        drawn.append(case(f"random draw {i + 1}", rng.integers(0, 7, (batch, seq)), rng.integers(0, 2, (batch, seq)),
                           positions, int(rng.integers(MIN_NORMALIZED, 6))))
-    return cases
+    # drawn from `rng` last, so that the other cases of a seed stay what they were before they were added
+    cases += [
+        case("inputs_embeds (2, 3, 4) in place of the word lookup (input_ids=None)", None, [[0, 1, 1], [1, 0, 0]],
+             np.array([[0, 1, 2]]), 4, inputs_embeds=normal(rng, 2, 3, 4)),
+        case(f"dropout 0.25 after the LayerNorm ({DROPOUT_DRAWN})", [[1, 5, 2], [3, 3, 6]], [[0, 0, 1], [0, 1, 1]],
+             np.array([[0, 1, 2], [0, 1, 2]]), 4, dropout=0.25, rng=dropout_rng(rng)),
+    ]
+    return cases + drawn
 
 
 def lookup_cases(rng, draws):
@@ -310,8 +338,11 @@ def classifier_cases(rng, draws):
         return Case(name, [normal(rng, *leading, hidden), {"weight": normal(rng, labels, hidden), "bias": normal(rng, labels)}])
 
     cases = [case("SOP: (batch 3, hidden 4) -> 2 labels", (3,), 4, 2), case("token level (2, 3, 4) -> 5", (2, 3), 4, 5)]
-    cases += [case(f"random draw {i + 1}", (int(rng.integers(1, 5)),), int(rng.integers(1, 6)), 2) for i in range(draws)]
-    return cases
+    drawn = [case(f"random draw {i + 1}", (int(rng.integers(1, 5)),), int(rng.integers(1, 6)), 2) for i in range(draws)]
+    # drawn from `rng` last, so that the other cases of a seed stay what they were before it was added
+    dropout = case(f"dropout 0.3 on the features ({DROPOUT_DRAWN}): (batch 4, hidden 5) -> 3", (4,), 5, 3)
+    dropout = dropout._replace(kwargs={"dropout": 0.3, "rng": dropout_rng(rng)})
+    return cases + [dropout] + drawn
 
 
 def cross_entropy_cases(rng, draws, *, for_gradients=False):

@@ -53,17 +53,25 @@ def _numeric(value):
     return None
 
 
-def slice_around(array: np.ndarray, index: tuple, width: int = 3) -> str:
-    """A few entries of the last axis around `index`, e.g. "[..., 4:7]"."""
+def slice_around(array: np.ndarray, index: tuple, width: int = 3, precision: int = 6) -> str:
+    """A few entries of the last axis around `index`, e.g. "[..., 4:7]", with `precision` digits."""
     if array.ndim == 0:
-        return np.array2string(array, precision=6)
+        return np.array2string(array, precision=precision)
     last = index[-1]
     start = max(0, last - width // 2)
     stop = min(array.shape[-1], start + width)
     window = array[(*index[:-1], slice(start, stop))]
     prefix = ", ".join(str(i) for i in index[:-1])
     where = f"[{prefix + ', ' if prefix else ''}{start}:{stop}]"
-    return f"{where} {np.array2string(window, precision=6, separator=', ')}"
+    return f"{where} {np.array2string(window, precision=precision, separator=', ')}"
+
+
+def digits_to_show(error: float) -> int:
+    """Digits after the point that show an error of `error` between two printed values: 6, or
+    more for a smaller error (an expected 1.684675 beside a got 1.684675 would say nothing)."""
+    if not np.isfinite(error) or error <= 0:
+        return 6
+    return int(min(17, max(6, np.ceil(-np.log10(error)) + 1)))
 
 
 def low_precision(*values) -> str:
@@ -93,7 +101,7 @@ def compare_arrays(expected: np.ndarray, got, what: str, rtol=FORWARD_RTOL, atol
         return f"{what}: expected {describe_shape(expected)}, got {describe_shape(got)}"
     if got_array.shape != expected.shape:
         return f"{what}: expected shape {expected.shape}, got shape {got_array.shape}"
-    note = low_precision_note(low_precision(got), f"your {what}")
+    note = low_precision_note(low_precision(got), f"your {what.removeprefix('the ')}")
     expected = expected.astype(np.float64)
     bad_values = ~np.isfinite(got_array) & np.isfinite(expected)
     if bad_values.any():
@@ -106,9 +114,10 @@ def compare_arrays(expected: np.ndarray, got, what: str, rtol=FORWARD_RTOL, atol
     if np.all(error <= allowed):
         return None
     index = tuple(int(i) for i in np.unravel_index(int(np.argmax(error - allowed)), error.shape)) if error.ndim else ()
+    digits = digits_to_show(float(error[index]))
     return (f"{what} {expected.shape}: largest error {error[index]:.3e} at index {index} "
-            f"(allowed {allowed[index]:.1e}); expected {slice_around(expected, index)}, "
-            f"got {slice_around(got_array, index)}") + note
+            f"(allowed {allowed[index]:.1e}); expected {slice_around(expected, index, precision=digits)}, "
+            f"got {slice_around(got_array, index, precision=digits)}") + note
 
 
 def compare(expected, got, what: str = "output"):

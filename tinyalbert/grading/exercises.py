@@ -66,6 +66,17 @@ def _layernorm_grads(case):
     return [(("args", 0), (0,)), (("args", 1), (1, "weight")), (("args", 2), (1, "bias"))]
 
 
+def _embeddings_grads(case):
+    """inputs_embeds -> d_inputs_embeds where they were given, then each table the forward used: not the
+    word table beside inputs_embeds, nor the position table of a relative position type."""
+    embeds = case.kwargs.get("inputs_embeds") is not None
+    unused = {"word_embeddings.weight"} if embeds else set()
+    if case.args[2] is None:
+        unused.add("position_embeddings.weight")
+    tables = [(("args", 3, key), (1, key)) for key in case.args[3] if key not in unused]
+    return [(("kwargs", "inputs_embeds"), (0,))] * embeds + tables
+
+
 def _gradient_cases(builder):
     return lambda rng, draws: builder(rng, draws, for_gradients=True)
 
@@ -134,8 +145,7 @@ EXERCISES = (
                  _value("lookup_backward", "embedding_lookup_backward", nn.lookup_backward_cases, 2,
                         "`embedding_lookup_backward`: repeated ids add up, padding_idx gets nothing"),
                  *forward_backward("embeddings_forward", "embeddings_backward", nn.embeddings_cases, (2, 2, 1),
-                                   lambda case: [(("args", 3, k), (1, k)) for k in case.args[3]
-                                                 if k != "position_embeddings.weight" or case.args[2] is not None],
+                                   _embeddings_grads,
                                    gradient_cases=_gradient_cases(nn.embeddings_cases)),
              )),
     Exercise("encoder", "The shared encoder: layer-to-group map, passes, gradient sum over shared uses",

@@ -332,7 +332,8 @@ DIFFERENTIATING = ("gradcheck", "derivative")
 def forward_first_notes(exercise, results: list) -> list:
     """`results` with a note on each failed gradcheck whose forward failed its own check too: the
     gradcheck differentiates the student's forward, so a forward bug fails it even under a right
-    backward, and its message ("your backward gives ...") would send the student to the backward."""
+    backward, and its message ("your backward gives ...") would send the student to the backward.
+    Where the forward and the backward both passed their own checks, the note points at the cache."""
     result_of = {check.name: result for check, result in zip(exercise.checks, results)}
     noted = []
     for check, result in zip(exercise.checks, results):
@@ -342,8 +343,23 @@ def forward_first_notes(exercise, results: list) -> list:
         if (check.kind in DIFFERENTIATING and forward is not None and compared and not result.note
                 and _lost_points(result_of[forward.name])):
             result = result._replace(note=_fix_forward_first(exercise, check, forward, result_of))
+        elif check.kind == "gradcheck" and check.backward_args == "cache" and compared and not result.note:
+            result = result._replace(note=_cache_note(exercise, check, forward, result_of))
         noted.append(result)
     return noted
+
+
+def _cache_note(exercise, check, forward, result_of: dict) -> str:
+    """The note of a failed gradcheck whose forward and backward both pass their own checks: each is
+    right with the reference's other half, so what differs is the cache between them ("" otherwise)."""
+    backward = next((c for c in exercise.checks if c.kind == "backward" and c.target == check.target), None)
+    halves = [result_of[c.name] for c in (forward, backward) if c is not None]
+    if len(halves) < 2 or any(not half.cases or _lost_points(half) for half in halves):
+        return ""
+    return (f"your `{check.forward}` passes `{forward.name}` and your `{check.target}` passes `{backward.name}` "
+            "(on the reference's cache), but not together: most likely the cache your forward returns holds "
+            "something other than the reference's (another value in a field, such as a standard deviation where "
+            "its inverse belongs, or fields in another order). Give each field of the cache what its comment says")
 
 
 def _lost_points(result) -> bool:
