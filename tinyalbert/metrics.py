@@ -5,7 +5,7 @@
   every example-label decision pooled), macro-F1 over the labels and subset accuracy (the share
   of examples whose every label is right), as sklearn.metrics computes them on such rows;
 - regression: Pearson and Spearman correlation (as GLUE scores STS-B, with scipy.stats'
-  `pearsonr` and `spearmanr`) and the mean squared error;
+  `pearsonr` and `spearmanr`; nan where they are undefined) and the mean squared error;
 - BIO (or BIOES) tagging: entity-level precision, recall and F1 (an entity counts only when its
   type and both of its ends are right), as the `seqeval` package computes them in its default mode;
 - SQuAD v1.1: exact match and token F1 after the official answer normalization, each the
@@ -25,7 +25,8 @@ def _check_lengths(predictions, references, what: str = "predictions") -> None:
 
 
 def accuracy(predictions, references) -> float:
-    """Share of positions where prediction == reference."""
+    """Share of positions where prediction == reference (sklearn's accuracy_score; on the tags of
+    token classification, seqeval's accuracy_score, run_ner.py's overall_accuracy)."""
     _check_lengths(predictions, references)
     return sum(p == r for p, r in zip(predictions, references)) / len(references)
 
@@ -38,7 +39,10 @@ def _f1(true_positives: int, predicted: int, actual: int) -> float:
 
 
 def macro_f1(predictions, references) -> float:
-    """Mean over the classes seen in either list of each class's F1 (0 for a class never hit)."""
+    """Mean over the classes seen in either list of each class's F1 (0 for a class never hit):
+    sklearn's f1_score(average="macro"), which averages over the same classes (a class of the
+    model that neither list holds is left out) and counts 0 where precision or recall is
+    undefined (its zero_division default, without the warning)."""
     _check_lengths(predictions, references)
     classes = sorted(set(references) | set(predictions), key=str)
     scores = []
@@ -99,18 +103,45 @@ def mean_squared_error(predictions, references) -> float:
     return sum((p - r) ** 2 for p, r in zip(predictions, references)) / len(references)
 
 
+def _has_nan(values) -> bool:
+    return any(math.isnan(value) for value in values)
+
+
+def _is_constant(values) -> bool:
+    return all(value == values[0] for value in values)
+
+
+def _unit_deviations(values) -> list[float]:
+    """The deviations of (not all equal) values from their mean, scaled to a vector of length 1.
+    They are first divided by the largest of them, as scipy.stats.pearsonr does, so that squaring
+    tiny or huge deviations neither underflows to 0 nor overflows to inf."""
+    mean = sum(values) / len(values)
+    deviations = [value - mean for value in values]
+    largest = max(abs(deviation) for deviation in deviations)
+    scaled = [deviation / largest for deviation in deviations]
+    length = math.sqrt(sum(value * value for value in scaled))
+    return [value / length for value in scaled]
+
+
 def pearson(xs, ys) -> float:
     """Pearson's correlation coefficient: the covariance of the two lists over the product of
-    their standard deviations, in [-1, 1]. nan when either list is constant (its deviation is 0),
-    as scipy.stats.pearsonr returns then: no line fits, so no correlation is defined."""
+    their standard deviations, in [-1, 1], as scipy.stats.pearsonr computes it.
+
+    nan, as scipy returns then, when either list is constant (no line fits, so no correlation is
+    defined), when a value is nan (a model whose outputs went nan correlates with nothing) or
+    when an infinite value leaves no finite deviation. A constant list is one whose values are
+    all equal, tested as such: its mean can be a rounding away from them ([0.1, 0.1, 0.1] has
+    the mean 0.10000000000000002), and those rounding errors must not be read as a correlation.
+    One pair alone is constant, so nan too (scipy.stats.pearsonr raises an error there).
+    """
     _check_lengths(xs, ys)
-    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    dx, dy = [x - mean_x for x in xs], [y - mean_y for y in ys]
-    spread = math.sqrt(sum(d * d for d in dx) * sum(d * d for d in dy))
-    if spread == 0:
+    if _has_nan(xs) or _has_nan(ys) or _is_constant(xs) or _is_constant(ys):
+        return math.nan
+    correlation = sum(a * b for a, b in zip(_unit_deviations(xs), _unit_deviations(ys)))
+    if math.isnan(correlation):  # an infinite value: min and max below would turn nan into 1.0
         return math.nan
     # Rounding can carry a perfect correlation a hair past 1; scipy clips it back too.
-    return max(-1.0, min(1.0, sum(a * b for a, b in zip(dx, dy)) / spread))
+    return max(-1.0, min(1.0, correlation))
 
 
 def average_ranks(values) -> list[float]:
@@ -131,8 +162,11 @@ def average_ranks(values) -> list[float]:
 
 def spearman(xs, ys) -> float:
     """Spearman's rank correlation: Pearson's correlation of the two lists' average ranks, so it
-    measures how monotonic the relation is, whatever its shape (scipy.stats.spearmanr)."""
+    measures how monotonic the relation is, whatever its shape (scipy.stats.spearmanr). nan when
+    either list is constant or holds a nan (which has no rank), as scipy returns then."""
     _check_lengths(xs, ys)
+    if _has_nan(xs) or _has_nan(ys):
+        return math.nan
     return pearson(average_ranks(xs), average_ranks(ys))
 
 
@@ -146,9 +180,16 @@ def bio_entities(tags) -> set:
     """The entities of one tag sequence as (type, first, last) triples.
 
     `B-X` opens an X entity; `I-X` continues one of type X and, after anything else (an `O`, a
-    different type), opens a new one, as seqeval's default (lenient) mode reads it. So does
-    `E-X`, which also ends the entity, and `S-X` is an entity of one tag (the BIOES scheme). A
-    tag without a type (`B`) has the type `_`, as in seqeval.
+    different type), opens a new one, as seqeval's default (lenient, conlleval-like) mode reads
+    it, and so run_ner.py's scores. So does `E-X`, which also ends the entity, and `S-X` is an
+    entity of one tag (the BIOES scheme). A tag without a type (`B`) has the type `_`, as in
+    seqeval; the type is everything after the first `-` (`B-X-Y` is of type `X-Y`).
+
+    Every other tag is outside every entity: `O` (and `O-X`), and also a tag that is not BIO or
+    BIOES (`X`, `b-PER`, `PER`). There tinyalbert differs from seqeval on purpose: seqeval warns
+    that such a tag "seems not to be NE tag", then reads its first character as the prefix and
+    the rest as the type, so that `PER` becomes an entity of type `ER` and a lowercase `o` after
+    `B-X` opens an entity of type `_`.
     """
     entities, current = set(), None  # current: [type, first, last]
     for position, tag in enumerate(list(tags) + ["O"]):
@@ -169,7 +210,12 @@ def bio_entities(tags) -> set:
 
 
 def entity_scores(predicted_sequences, reference_sequences) -> dict:
-    """Entity-level precision, recall and F1 (micro-averaged over all entities)."""
+    """Entity-level precision, recall and F1, micro-averaged over all entities: seqeval's
+    classification_report "micro avg", which run_ner.py reports as overall_precision,
+    overall_recall and overall_f1. An entity is predicted right when the same sentence has it,
+    of the same type and span, in the references. Precision is 0 when nothing is predicted as an
+    entity, recall 0 when the references hold none, and F1 0 then too: seqeval's values (its
+    zero_division "warn", without the warning)."""
     true_positives = predicted = actual = 0
     _check_lengths(predicted_sequences, reference_sequences, "predicted sequences")
     for predicted_tags, reference_tags in zip(predicted_sequences, reference_sequences):
@@ -183,30 +229,51 @@ def entity_scores(predicted_sequences, reference_sequences) -> dict:
     return {"precision": precision, "recall": recall, "f1": _f1(true_positives, predicted, actual)}
 
 
+_PUNCTUATION = set(string.punctuation)  # ASCII only, as in SQuAD's evaluation script: "“" stays
+
+
 def normalize_answer(text: str) -> str:
-    """SQuAD's normalization: lower case, drop punctuation and the articles a/an/the, and
-    collapse whitespace."""
-    text = "".join(character for character in text.lower() if character not in set(string.punctuation))
+    """SQuAD's normalization (the official v1.1 and v2.0 scripts): lower case, drop punctuation
+    and the articles a/an/the, and collapse whitespace (any Unicode whitespace, as str.split
+    reads it)."""
+    text = "".join(character for character in text.lower() if character not in _PUNCTUATION)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
 
 
 def squad_exact_match(prediction: str, answer: str) -> float:
+    """1.0 when the prediction and the answer are the same after `normalize_answer`, else 0.0."""
     return float(normalize_answer(prediction) == normalize_answer(answer))
 
 
 def squad_f1(prediction: str, answer: str) -> float:
-    """F1 over the bags of normalized words of the prediction and the answer."""
+    """F1 over the bags of normalized words of the prediction and the answer, as SQuAD v1.1's
+    script computes it: 0 when they share no word, so also when both normalize to nothing (an
+    answer "The" and a prediction "the" match exactly but score F1 0; v2.0's script would give
+    1 there, for its empty no-answer predictions)."""
     predicted_words, answer_words = normalize_answer(prediction).split(), normalize_answer(answer).split()
     common = sum((Counter(predicted_words) & Counter(answer_words)).values())
     return _f1(common, len(predicted_words), len(answer_words))
 
 
 def squad_scores(predictions: dict, references: dict) -> dict:
-    """predictions {id: text}, references {id: [answer texts]} -> {"exact_match", "f1"} in percent."""
+    """predictions {id: text}, references {id: [answer texts]} -> {"exact_match", "f1"} in percent.
+
+    SQuAD v1.1's evaluation (and `evaluate`'s "squad", which run_qa.py uses): each question
+    scores the best of its answers, and the mean is over the questions of `references`
+    (predictions for other ids are ignored). It differs on purpose in two places: a question
+    without a prediction is an error (the script warns and scores it 0), and so is a question
+    without answers (v1.1 has no unanswerable questions; a v2.0 one would need v2.0's rules).
+    """
+    if not references:
+        raise ValueError("need the answers of one question or more, got none")
     missing = sorted(set(references) - set(predictions))
     if missing:
         raise ValueError(f"no prediction for {len(missing)} question(s), e.g. {missing[0]!r}")
+    unanswerable = [key for key, answers in references.items() if not answers]
+    if unanswerable:
+        raise ValueError(f"{len(unanswerable)} question(s) without an answer, e.g. {unanswerable[0]!r}: "
+                         "SQuAD v1.1's scores need an answer text or more per question")
     exact = sum(max(squad_exact_match(predictions[key], answer) for answer in answers)
                 for key, answers in references.items())
     f1 = sum(max(squad_f1(predictions[key], answer) for answer in answers) for key, answers in references.items())
