@@ -38,9 +38,9 @@ from .jsonfile import read_json_object
 from .metrics import accuracy, entity_scores, macro_f1, multi_label_scores, regression_scores, squad_scores
 from .qa_answers import MAX_ANSWER_LENGTH, squad_predictions
 from .finetune_args import COLUMN_FIELDS, ID_NAMES, FinetuneArguments, columns_of
-from .task_data import (DEFAULT_COLUMNS, IGNORE_INDEX, all_integers, check_label_kinds, class_names, collate,
-                        encode_examples, label_list, label_number, multi_hot, problem_type_of_labels, read_task_file,
-                        regression_targets, shortest_max_length)
+from .task_data import (DEFAULT_COLUMNS, IGNORE_INDEX, UNLABELLED, all_integers, check_label_kinds, class_names,
+                        collate, encode_examples, label_list, label_number, multi_hot, problem_type_of_labels,
+                        read_task_file, regression_targets, shortest_max_length)
 from .train.checkpoints import checkpoint_dir, write_directory_atomically
 from .train.optim import AdamW, clip_grad_global_norm, linear_warmup_then_decay
 from .weights import MismatchedShapeError
@@ -120,6 +120,8 @@ def load_data(args: FinetuneArguments, tokenizer):
         labels = args.tag_names
     if args.label_names is not None:
         labels = args.label_names
+    if args.task == "token-classification":
+        warn_of_tags_outside_the_scheme(args.train, labels)
     if labels is not None and len(labels) < 2:  # one label would make a regression model, always "right"
         kind = "label" if args.task == "text-classification" else "tag"
         found = f"only 1 distinct {kind} ({labels[0]!r})" if labels else "no label in any example's list"
@@ -181,8 +183,33 @@ def check_known_labels(path, examples: list[dict], labels: list[str], labels_fro
         unknown = sorted(set(example["tags"] if "tags" in example else class_names(example["label"])) - known)
         if unknown:
             kind = "tag" if "tags" in example else "label"
+            unlabelled = f"; {UNLABELLED}" if unknown == ["-1"] and kind == "label" else ""
             raise ValueError(f"{path}, line {example['line']}: {kind}(s) {unknown[:5]} do not occur in "
-                             f"{labels_from} (its {kind}s: {labels[:10]}{' ...' if len(labels) > 10 else ''})")
+                             f"{labels_from} (its {kind}s: {labels[:10]}{' ...' if len(labels) > 10 else ''})"
+                             f"{unlabelled}")
+
+
+def tags_outside_the_scheme(tags) -> list[str]:
+    """The tags of a BIO or BIOES tag set (`uses_bio_tags`) whose prefix, before the first `-`, is
+    none of B, I, E, S and O (`PER` beside `B-PER`, `b-PER`): the entity scores read them as
+    outside every entity, where seqeval, and so run_ner.py, would read `PER` as an entity of type
+    `ER` (`tinyalbert.metrics.bio_entities`). Empty for a tag set without B-, I-, E- or S- tags,
+    scored by tag accuracy alone."""
+    if not uses_bio_tags(tags):
+        return []
+    return [tag for tag in tags if tag.partition("-")[0] not in ("B", "I", "E", "S", "O")]
+
+
+def warn_of_tags_outside_the_scheme(path, tags) -> None:
+    """Say once that some tags of a BIO or BIOES train file are not of the scheme
+    (`tags_outside_the_scheme`): its words count in the tag accuracy, but never in an entity."""
+    outside = tags_outside_the_scheme(tags)
+    if outside:
+        shown = ", ".join(map(repr, outside[:5])) + (", ..." if len(outside) > 5 else "")
+        warnings.warn(f"{path}: the tag(s) {shown} are neither O nor BIO or BIOES (B-, I-, E-, S-), as the file's "
+                      "other tags are: the entity precision, recall and F1 read them as outside every entity "
+                      "(only the tag accuracy counts them); write them as B-/I- tags to score them as entities",
+                      stacklevel=2)
 
 
 def uses_bio_tags(tags) -> bool:

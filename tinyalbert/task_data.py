@@ -1,10 +1,10 @@
 """Reading and encoding the data of the four fine-tuning tasks.
 
 Files (every problem is a ValueError naming the file, the line or record, and the field):
-- text-classification: CSV with a header, or JSONL; fields `text`, optional `text_pair`, `label`
-  (a class name or number; for a regression, a number such as 3.8; for a multi-label
-  classification, a JSON list of class names, or a text split on a separator that the caller
-  names: `problem_type_of_labels`).
+- text-classification: CSV with a header, or JSON lines (`.jsonl`, `.json`); fields `text`, optional
+  `text_pair`, `label` (a class name or number; for a regression, a number such as 3.8; for a
+  multi-label classification, a JSON list of class names, or a text split on a separator that the
+  caller names: `problem_type_of_labels`).
 - token-classification: JSONL; fields `tokens` (a list of at least one word) and `tags` (one
   tag per word, BIO tags such as `B-PER`, `I-PER`, `O` for the entity F1; or integer tag ids,
   as `datasets` writes CoNLL's `ner_tags`, read as their names when the caller has them).
@@ -52,6 +52,10 @@ DOC_STRIDE = 128  # run_qa.py's default overlap of a question's context windows
 # "1_000", "nan" and "infinity" too.) INTEGER: a number written without a point or an exponent.
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 INTEGER = re.compile(r"[+-]?\d+")
+# What a label of -1 is in files the `datasets` library writes: GLUE's test splits (and SWAG's) have
+# no labels, and mark each example so. A file that is scored needs its labels.
+UNLABELLED = ("-1 marks an unlabelled example, as in the test splits of GLUE from the datasets library; a file "
+              "that is scored needs its labels: python -m tinyalbert.predict labels texts")
 # The column each field of a record is read from unless the caller names another (the options
 # --text-column, --text-pair-column, --label-column, --tokens-column and --tags-column of
 # `python -m tinyalbert.finetune`): the tasks whose files come in many layouts. Question answering
@@ -102,35 +106,67 @@ def _read_text(path: Path) -> str:
 
 
 def read_records(path) -> list[tuple[int, dict]]:
-    """The records of a `.csv` (with a header row) or `.jsonl` file, as (line number, dict) pairs,
-    so that a problem can be pointed at. A CSV row must have as many cells as the header: a text
-    with an unquoted comma would otherwise spill into the label."""
+    """The records of a `.csv` (with a header row) or a `.jsonl` or `.json` file of JSON lines, as
+    (line number, dict) pairs, so that a problem can be pointed at. A CSV row must have as many
+    cells as the header: a text with an unquoted comma would otherwise spill into the label. A
+    `.json` file that is one JSON document (an array of records, as `json.dump` writes a list) is
+    refused with what to write instead: its records have no lines to be pointed at by."""
     path = _check_file(path)
     if path.suffix.lower() == ".csv":
         return _csv_records(path)
     if path.suffix.lower() not in (".jsonl", ".json"):
-        raise ValueError(f"{path}: expected a .csv or .jsonl file")
+        tsv = " (a .tsv file: save it as .csv, pandas' to_csv writes one)" if path.suffix.lower() == ".tsv" else ""
+        raise ValueError(f"{path}: expected a .csv file, or a .jsonl or .json file of JSON lines{tsv}")
+    text = _read_text(path)
     records = []
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        record = parse_json(line, f"{path}, line {number}")
+        try:
+            record = parse_json(line, f"{path}, line {number}")
+        except ValueError:
+            if not records:
+                _refuse_one_json_document(path, text)
+            raise
         if not isinstance(record, dict):
+            if not records and isinstance(record, list):
+                _refuse_one_json_document(path, text)
             raise ValueError(f"{path}, line {number}: expected a JSON object per line")
         records.append((number, record))
     return records
+
+
+def _refuse_one_json_document(path: Path, text: str) -> None:
+    """A file whose first line is no JSON object of its own, but whose whole text is one JSON
+    document (an array of records, or an indented object): ValueError saying it is not JSON lines
+    and what writes them. Returns when the text is no JSON document either (a line's own error
+    then says where it breaks)."""
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return
+    what = "a JSON array of records" if isinstance(document, list) else "one JSON document"
+    raise ValueError(f"{path}: {what}, not JSON lines; write one JSON object per line (the datasets library's "
+                     "to_json, pandas' to_json(orient='records', lines=True), or json.dumps of each record)")
 
 
 def _csv_records(path: Path) -> list[tuple[int, dict]]:
     """The rows of a CSV file under its header's names. Empty columns at the end of the header and
     empty cells past its last name (a spreadsheet's export often has them) are left out, and so is
     a first column without a name: the row index that pandas' `to_csv` writes (the SWAG csv has one)."""
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
-    header = next(reader, [])
-    while header and not header[-1].strip():
+    # skipinitialspace: a file written with ", " between cells reads as one written with ",", and
+    # a quoted cell after such a space is still read as quoted.
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""), skipinitialspace=True)
+    header = [name.strip() for name in next(reader, [])]  # "label " names the column label
+    while header and not header[-1]:
         header.pop()
     if not header:
         raise ValueError(f"{path}: empty CSV file (it needs a header row such as text,label)")
+    separator = next((mark for mark in (";", "\t", "|") if len(header) == 1 and mark in header[0]), None)
+    if separator:  # a spreadsheet saved with another separator, as some locales do
+        raise ValueError(f"{path}: the header is the one column {header[0]!r}; the columns of a CSV file are "
+                         f"separated by commas, and this file's seem to be separated by {separator!r}: save it "
+                         "with commas")
     skipped = 1 if len(header) > 1 and not header[0].strip() else 0  # pandas' index column
     if not all(name.strip() for name in header[skipped:]):  # its cells would be read under no name, and lost
         raise ValueError(f"{path}: column {[name.strip() for name in header].index('', skipped) + 1} of the header "
@@ -139,18 +175,34 @@ def _csv_records(path: Path) -> list[tuple[int, dict]]:
     if repeated:
         raise ValueError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
     records = []
-    for row in reader:
+    for first_line, row in _rows_with_first_lines(reader):
         if not row:  # a blank line
             continue
         cells = len(row)
         while cells > len(header) and not row[cells - 1].strip():  # empty cells past the header's end
             cells -= 1
         if cells != len(header):
+            where = f"line {reader.line_num}"
             quote = " (a text with a comma must be in double quotes)" if cells > len(header) else ""
-            raise ValueError(f"{path}, line {reader.line_num}: {cells} cell{'' if cells == 1 else 's'} but the header "
+            if first_line != reader.line_num:  # a quoted cell ran across line ends: most often a quote left open
+                where = f"lines {first_line} to {reader.line_num} (one row)"
+                quote = f" (is a double quote on line {first_line} left unclosed?)"
+            raise ValueError(f"{path}, {where}: {cells} cell{'' if cells == 1 else 's'} but the header "
                              f"has {len(header)}{quote}")
         records.append((reader.line_num, dict(zip(header[skipped:], row[skipped:]))))  # line_num: the row's last line
     return records
+
+
+def _rows_with_first_lines(reader):
+    """(the line a row starts on, the row) for each row of a csv.reader: a quoted cell may hold
+    line ends, and then `reader.line_num`, the row's last line, is not where the row starts."""
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        yield first_line, row
 
 
 def _field(record: dict, name: str, where: str):
@@ -244,7 +296,9 @@ def _named_class(label: str, label_names: list[str], name: str, where: str) -> s
     "label[1]"), for the error."""
     if INTEGER.fullmatch(label.strip()) and 0 <= int(label) < len(label_names):
         return label_names[int(label)]
-    if is_decimal_label(label):  # what would make a regression without the names
+    if label.strip() == "-1":
+        why = f" ({UNLABELLED})"
+    elif is_decimal_label(label):  # what would make a regression without the names
         why = " (a number with a point is a regression's target, which has no classes to name)"
     elif label in label_names:
         why = " (a name: with --label-names the file holds ids; without it, labels are read as names)"
@@ -267,8 +321,10 @@ def _class_label(label, where: str, separator: str | None = None) -> str | list[
     if not (isinstance(label, str) or _is_integer(label) or finite_float):
         raise ValueError(f"{where}: label must be a class name or number, got {json.dumps(label)} (several "
                          "labels: a list of class names, for a multi-label classification)")
-    label = str(label)  # repr of a float: "3.0", "0.001", "1e+20", all NUMBER
-    if not label.strip():  # a CSV row whose label cell was left empty
+    # repr of a float: "3.0", "0.001", "1e+20", all NUMBER. The spaces around a text are taken off:
+    # "positive " and "positive" are one class, not two.
+    label = str(label).strip()
+    if not label:  # a CSV row whose label cell was left empty
         raise ValueError(f"{where}: empty label")
     return label
 
@@ -573,8 +629,14 @@ def read_squad(path) -> list[dict]:
         if not isinstance(context, str):
             raise ValueError(f"{where}: its context must be a text, got {json.dumps(context)[:40]}")
         answers = _field(qa, "answers", where)
-        if not isinstance(answers, list) or not answers:
-            raise ValueError(f"{where}: no answer (SQuAD v1.1 has a list of one or more)")
+        if answers == [] or qa.get("is_impossible") is True:  # SQuAD v2.0's questions without an answer
+            what = "no answer" if answers == [] else "is_impossible true"
+            raise ValueError(f"{where}: {what}; tinyalbert reads SQuAD v1.1, where every question has an answer, "
+                             "and does not learn to abstain as run_qa.py's --version_2_with_negative does: leave "
+                             "out the questions without one (SQuAD v2.0's is_impossible)")
+        if not isinstance(answers, list):
+            raise ValueError(f"{where}: no answer (answers must be a list of one or more, got "
+                             f"{json.dumps(answers)[:40]})")
         examples.append({"id": str(identifier), "question": _text(qa, "question", where), "context": context,
                          "answers": [_squad_answer(answer, context, where) for answer in answers]})
     return examples
