@@ -32,13 +32,13 @@ examples:
   # a vocabulary of 8000 pieces trained on the corpus, then 2000 steps of the mini model
   python -m tinyalbert.pretrain --corpus corpus.txt --config mini --vocab-size 8000 --out runs/mini --steps 2000
   # the same on a GPU, continuing an interrupted run
-  python -m tinyalbert.pretrain --corpus corpus.txt --out runs/mini --backend cupy --resume
+  python -m tinyalbert.pretrain --out runs/mini --backend cupy --resume
   # albert-base-v2's shape with albert-base-v2's vocabulary
   python -m tinyalbert.pretrain --corpus texts/ --config base --tokenizer path/to/albert-base-v2 --out runs/base
 
-With --resume, options left out are taken from the checkpoint; options that change what the
-steps compute (batch size, learning rate, seed, ...) must match it. --steps may change, but not
-below the checkpoint's step: the schedule is then remade for the new total, so the learning rate
+With --resume, options left out (--corpus too) are taken from the checkpoint; options that change
+what the steps compute (batch size, learning rate, seed, ...) must match it. --steps may change, but
+not below the checkpoint's step: the schedule is then remade for the new total, so the learning rate
 moves (a finished run starts again from the rate its new schedule gives at that step).
 """
 
@@ -64,9 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_data_options(data, defaults: dict) -> None:
     from .train.arguments import MASKING_CHOICES
 
-    data.add_argument("--corpus", required=True, metavar="FILE_OR_DIR",
+    data.add_argument("--corpus", metavar="FILE_OR_DIR",
                       help="text file, or directory of .txt files (hidden ones left out); blank lines separate "
-                           "documents")
+                           "documents (required, except with --resume: the checkpoint's corpus)")
     data.add_argument("--out", required=True, metavar="DIR", help="output directory (checkpoint/, final/, ...)")
     data.add_argument("--config", metavar="NAME_OR_PATH",
                       help="mini, base, large, xlarge, xxlarge, an albert-*-v* preset, or a config.json "
@@ -111,7 +111,8 @@ def _add_optimization_options(optimization, defaults: dict) -> None:
     optimization.add_argument("--warmup-steps", type=non_negative_int, metavar="N",
                               help="steps of linear warmup, then linear decay to 0 (default: 10%% of --steps)")
     optimization.add_argument("--optimizer", choices=("adamw", "lamb"),
-                              help=f"(default: {defaults['optimizer']})")
+                              help="lamb is the ALBERT paper's, there at batch 4096 and lr 0.00176 "
+                                   f"(default: {defaults['optimizer']})")
     optimization.add_argument("--weight-decay", type=float, metavar="W",
                               help=f"(default: {defaults['weight_decay']}; none on LayerNorm and biases)")
     optimization.add_argument("--clip-norm", type=float, metavar="C",
@@ -149,6 +150,8 @@ def arguments_from(namespace: argparse.Namespace):
 
     given = {name: value for name, value in vars(namespace).items() if value is not None}
     given["resume"] = bool(namespace.resume)
+    if namespace.corpus is None and not namespace.resume:
+        raise UsageError("the following arguments are required: --corpus (see --help)")
     if namespace.resume:
         saved_dir = checkpoint_dir(Path(namespace.out))
         if saved_dir is None:
@@ -160,6 +163,9 @@ def arguments_from(namespace: argparse.Namespace):
         if "tokenizer" in given or "vocab_size" in given:
             saved.pop("tokenizer", None)
             saved.pop("vocab_size", None)
+        if "corpus" not in given and not Path(saved["corpus"]).exists():
+            raise FileNotFoundError(f"the corpus {saved['corpus']!r} that {saved_dir} was trained on is not found "
+                                    f"from {Path.cwd()}: give its path with --corpus")
         given = {**saved, **given}
     try:
         return TrainingArguments(**given)
@@ -225,13 +231,20 @@ def _main(argv=None) -> int:
         print_error(f"cannot write {error.filename or 'the output'}: {error.strerror or error}")
         return EXIT_USAGE
     if summary.get("eval"):
-        results = summary["eval"]
-        nan = float("nan")
-        print(f"held-out MLM accuracy {results.get('mlm_accuracy', nan):.4f} "
-              f"({results.get('mlm_accuracy_uncommon', nan):.4f} outside the most frequent pieces), "
-              f"SOP accuracy {results.get('sop_accuracy', nan):.4f}, "
-              f"final-layer cosine {results.get('final_layer_cosine', nan):.3f}")
+        print(heldout_summary(summary["eval"]))
     return 0
+
+
+def heldout_summary(results: dict) -> str:
+    """The closing line: held-out accuracies and cosine. A held-out set whose targets are all among
+    the most frequent pieces (a tiny one) has no accuracy outside them, and the line says so."""
+    nan = float("nan")
+    uncommon = results.get("mlm_accuracy_uncommon")
+    outside = ("no target outside the most frequent pieces" if uncommon is None
+               else f"{uncommon:.4f} outside the most frequent pieces")
+    return (f"held-out MLM accuracy {results.get('mlm_accuracy', nan):.4f} ({outside}), "
+            f"SOP accuracy {results.get('sop_accuracy', nan):.4f}, "
+            f"final-layer cosine {results.get('final_layer_cosine', nan):.3f}")
 
 
 if __name__ == "__main__":

@@ -102,6 +102,7 @@ class TrainingArguments:
         if self.warmup_steps is None:
             self.warmup_steps = self.steps // 10
         if self.max_predictions_per_seq is None:
+            self._check_masked_lm_prob()  # nan or inf would fail inside round() with a message naming nothing
             self.max_predictions_per_seq = default_max_predictions(self.masked_lm_prob, self.max_seq_length)
         self.validate()
 
@@ -150,9 +151,7 @@ class TrainingArguments:
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        if not 0.0 < self.masked_lm_prob <= 1.0:  # with 0 no token is a target: the MLM loss is 0 / 0
-            raise ValueError(f"masked_lm_prob must lie in (0, 1]: the share of tokens to predict, above 0, "
-                             f"got {self.masked_lm_prob!r}")
+        self._check_masked_lm_prob()
         if not 0.0 <= self.short_seq_prob <= 1.0:
             raise ValueError(f"short_seq_prob must lie in [0, 1], got {self.short_seq_prob!r}")
         if not 0.0 <= self.heldout_fraction < 1.0:
@@ -163,6 +162,11 @@ class TrainingArguments:
             raise ValueError(f"mpi_timeout must be a positive number of seconds, got {self.mpi_timeout!r}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ValueError(f"max_minutes must be a positive number of minutes, got {self.max_minutes!r}")
+
+    def _check_masked_lm_prob(self) -> None:
+        if not 0.0 < self.masked_lm_prob <= 1.0:  # with 0 no token is a target: the MLM loss is 0 / 0
+            raise ValueError(f"masked_lm_prob must lie in (0, 1]: the share of tokens to predict, above 0, "
+                             f"got {self.masked_lm_prob!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -22,6 +22,8 @@ Where this module departs from the original, on purpose:
   document lengths.
 - A chunk of a single sentence is cut inside the sentence into A and B. The original takes B
   from a random other document there, which gives an SOP label that says nothing about order.
+  Its `random_next_sentence` option (BERT's next-sentence prediction: B from another document
+  half of the time) is not offered: the ALBERT paper replaced it with sentence order.
 - Dynamic masking (as RoBERTa): `BatchIterator(..., remask=...)` draws fresh masks for every pass
   over the data instead of the original's `dupe_factor` copies with fixed masks, so every
   token of the text becomes a target sooner or later. The masks of an epoch follow from the

@@ -1,10 +1,23 @@
 """N-gram masking, as in google-research/albert's `create_pretraining_data.py`.
 
-About 15% of the tokens of an example are chosen for prediction, in spans of 1 to 3 whole
-words with P(n) proportional to 1/n. A chosen token becomes [MASK] 80% of the time, a random
-vocabulary id 10% of the time, and stays as it is 10% of the time. Words never run across
-[CLS] or [SEP], and an n-gram starting near the end of the sequence draws its length only
-among the lengths that fit.
+About 15% of the tokens of an example are chosen for prediction (round(length * 0.15) with
+[CLS] and [SEP] counted, at least 1, at most `max_predictions_per_seq`), in spans of 1 to 3
+whole words with P(n) proportional to 1/n. A chosen token becomes [MASK] 80% of the time, a
+random vocabulary id 10% of the time (any id, the special ones included, as the original draws
+from its whole vocabulary), and stays as it is 10% of the time. [CLS], [SEP], padding and a
+[MASK] already in the text are never chosen.
+
+Where this module departs from the original, on purpose:
+
+- Words never run across [CLS] or [SEP]: the original appends a continuation piece that
+  follows [SEP] to the last word before it, so one "word" could span both segments.
+- An n-gram starting near the end of the sequence draws its length among the lengths that fit,
+  with P(n) proportional to 1/n renormalized over them. The original draws among all lengths
+  and takes what is left, so there the longest length that fits gets the probability of the
+  lengths that do not as well.
+- The n-gram length is drawn from the generator passed in. The original draws it from NumPy's
+  global generator, which its `random_seed` does not seed, so its masks cannot be reproduced.
+- Word starts are simplified, see `word_start_ids_from_pieces`.
 
 All randomness goes through one `numpy.random.Generator` passed in: an int seed is refused
 rather than turned into a generator, because every call would then restart the same stream
@@ -225,7 +238,8 @@ def mask_tokens(
     The chosen positions (see `sample_masked_spans`) get `labels` = their original id; every
     other position gets IGNORE_INDEX. Each chosen token is independently replaced by [MASK]
     (80%), left as it is (10%) or replaced by an id drawn uniformly from the whole vocabulary
-    (10%); the last keeps the model from trusting that an unmasked token is always right.
+    (10%; the special ids included, as the original and Transformers' DataCollatorForLanguageModeling
+    draw); the last keeps the model from trusting that an unmasked token is always right.
     """
     token_ids = checked_masking_inputs(token_ids, vocab_size, rng, masking)  # (seq,) int64
     masked_ids = token_ids.copy()

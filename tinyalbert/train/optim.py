@@ -222,6 +222,13 @@ def linear_warmup_then_decay(
     `get_polynomial_decay_schedule_with_warmup` (and, with end_lr=0 and power=1,
     `get_linear_schedule_with_warmup`) times the peak rate. Warmup keeps the first updates,
     made while Adam's second moment is still a poor estimate, small.
+
+    google-research/albert's `optimization.py` decays from step 0 instead,
+    `peak_lr * (1 - step / total_steps)`, with the warmup rate replacing it on the first steps;
+    so its rate falls at the end of warmup from `peak_lr` to `peak_lr * (1 - warmup_steps /
+    total_steps)`. Here the decay starts from the peak, as in Transformers: after warmup the
+    original's rate is this one times that factor (0.9 with the 10% warmup of `TrainingArguments`)
+    at every step, both reaching `end_lr` 0 at `total_steps`.
     """
     if step < 0:  # a negative rate would climb the loss
         raise ValueError(f"step must be >= 0, got {step}")

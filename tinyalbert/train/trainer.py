@@ -11,7 +11,9 @@ or from the shell, `python -m tinyalbert.pretrain --corpus corpus.txt --config m
     lr = linear_warmup_then_decay(step, args.warmup_steps, args.steps, args.lr)
     model.params = optimizer.step(model.params, grads, lr)
 
-and everything around it is bookkeeping, each piece in its own module:
+(the schedule decays from the peak at the end of warmup, as Transformers' linear schedule does;
+google-research/albert decays from step 0, see `linear_warmup_then_decay`), and everything
+around it is bookkeeping, each piece in its own module:
 
 - `arguments`: `TrainingArguments`, the model shapes (`mini`, the presets);
 - `prepare`: the tokenizer (`OUT/tokenizer/`), the examples (`data`, `masking`, `text`), the
