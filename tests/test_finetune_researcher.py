@@ -155,7 +155,7 @@ def test_an_unanswerable_squad_v2_question_is_refused_naming_what_is_not_support
     status, errors, _ = run(capsys, "question-answering", train, train, tmp_path / "out")
     assert status == 2 and len(errors) == 1
     assert "train-v2.0.json: question 'q2': no answer" in errors[0]
-    assert "--version_2_with_negative" in errors[0] and "is_impossible" in errors[0]
+    assert "--version-2-with-negative" in errors[0] and "is_impossible" in errors[0]
 
 
 def test_a_squad_v2_file_of_answered_questions_trains(tmp_path, capsys):

@@ -7,7 +7,8 @@ Tasks and files (see `tinyalbert.task_data` for the fields):
                          class ids (GLUE's labels) named with --label-names
   token-classification   JSONL: tokens, tags (BIO tags for the entity F1; other tags: tag accuracy;
                          integer tag ids named with --tag-names); --tokens-column, --tags-column
-  question-answering     SQuAD v1.1 JSON
+  question-answering     SQuAD v1.1 JSON; SQuAD v2.0's, with its questions without an answer,
+                         with --version-2-with-negative
   multiple-choice        JSONL: question, choices, answer; SWAG's columns (CSV or JSONL: sent1, sent2,
                          ending0 to ending3, label) with --layout swag, RACE's (JSONL: article,
                          question, options, answer letter) with --layout race
@@ -22,13 +23,16 @@ chooses instead.
 A question whose context does not fit --max-seq-length is split into overlapping windows
 (--doc-stride pieces shared by neighbours), one training feature each, labelled with the answer's
 span or [CLS] when the answer is not wholly inside; the evaluation scores every window and keeps
-the best span across them, one answer per question.
+the best span across them, one answer per question. With --version-2-with-negative (SQuAD v2.0,
+as run_qa.py's --version_2_with_negative) a question without an answer labels every window
+[CLS], and the answer is "" when [CLS]'s score beats the best span's.
 
 Each epoch ends with an evaluation on --validation (accuracy and macro-F1; for a regression
 Pearson and Spearman correlation and mean squared error; for a multi-label classification
 micro-F1, macro-F1 over the classes and subset accuracy; entity precision,
 recall and F1 and tag accuracy, or tag accuracy alone for tags that are not BIO; SQuAD exact
-match and F1; accuracy); the best epoch's model and tokenizer go to OUT/best (loadable by
+match and F1, SQuAD v2.0's exact and F1 over all questions and over those with and without an
+answer; accuracy); the best epoch's model and tokenizer go to OUT/best (loadable by
 Transformers too), the last epoch's to OUT/checkpoint, from which --resume continues. With
 --test FILE (a file of the same kind as --train), the best epoch's model is scored on it once the
 last epoch is done: OUT/test_results.json holds the metrics, OUT/test_predictions.jsonl each
@@ -76,6 +80,9 @@ examples:
   python -m tinyalbert.finetune --task question-answering --model path/to/albert-base-v2 \\
       --train train-v1.1.json --validation dev-v1.1.json --out runs/squad --batch-size 8 \\
       --max-seq-length 384 --doc-stride 128
+  python -m tinyalbert.finetune --task question-answering --model path/to/albert-base-v2 \\
+      --train train-v2.0.json --validation dev-v2.0.json --out runs/squad2 --batch-size 8 \\
+      --max-seq-length 384 --doc-stride 128 --version-2-with-negative   # SQuAD v2.0
   python -m tinyalbert.finetune ... --out runs/topics --resume     # continue after the last epoch
   python -m tinyalbert.finetune --task text-classification --model tinyalbert-mini \\
       --train train.csv --validation dev.csv --test test.csv --out runs/topics   # + OUT/test_results.json
@@ -155,6 +162,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-answer-length", type=_checked("max_answer_length"), default=defaults["max_answer_length"],
                         metavar="N", help="question answering: the longest answer the evaluation picks, in tokens; "
                         "the best-scoring span across all windows of a context wins (default: %(default)s)")
+    parser.add_argument("--version-2-with-negative", action="store_true",
+                        help="question-answering: SQuAD v2.0, whose questions without an answer (\"answers\": [], "
+                             "is_impossible true) are read, trained to point at [CLS] and answered \"\" when the "
+                             "null score ([CLS]'s start + end logit, the least over a context's windows) beats the "
+                             "best span's score by more than --null-score-diff-threshold; scored by the official "
+                             "v2.0 script's exact, f1 (which picks the best epoch) and their HasAns_ and NoAns_ "
+                             "parts, as run_qa.py's --version_2_with_negative does. Without it, such a question is "
+                             "an error")
+    parser.add_argument("--null-score-diff-threshold", type=_checked("null_score_diff_threshold"),
+                        default=defaults["null_score_diff_threshold"], metavar="T",
+                        help="with --version-2-with-negative: the answer is \"\" when null score - best span's score "
+                             "> T; a higher T answers more often (default: %(default)s, as run_qa.py)")
     parser.add_argument("--problem-type", choices=PROBLEM_TYPES,
                         help="text-classification: regression (one output trained with mean squared error, scored "
                              "by Pearson and Spearman correlation and MSE, the best epoch by Pearson), "

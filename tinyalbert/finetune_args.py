@@ -9,7 +9,7 @@ import math
 import warnings
 from dataclasses import dataclass
 
-from .qa_answers import MAX_ANSWER_LENGTH
+from .qa_answers import MAX_ANSWER_LENGTH, NULL_SCORE_DIFF_THRESHOLD
 from .task_data import DEFAULT_COLUMNS, TASKS, check_layout, default_doc_stride
 from .train.arguments import as_int, as_number
 
@@ -46,6 +46,10 @@ class FinetuneArguments:
     max_seq_length: int = 128
     doc_stride: int | None = None  # QA and tagging: pieces shared by neighbouring windows; None: default_doc_stride
     max_answer_length: int = MAX_ANSWER_LENGTH  # question answering: the longest answer evaluated, in tokens
+    # Question answering: SQuAD v2.0, questions without an answer read and "" predicted (run_qa.py's
+    # --version_2_with_negative), when the null score beats the best span's by more than the threshold.
+    version_2_with_negative: bool = False
+    null_score_diff_threshold: float = NULL_SCORE_DIFF_THRESHOLD
     problem_type: str | None = None  # text classification: a PROBLEM_TYPES; None: from the labels (problem_type_of)
     label_separator: str | None = None  # text classification: split each label text on it (multi-label)
     # The columns the fields are read from (COLUMN_FIELDS); None: the field's own name (DEFAULT_COLUMNS),
@@ -92,6 +96,7 @@ class FinetuneArguments:
         for name in (*INTEGER_MINIMUMS, *NUMBER_LIMITS):
             if not (name in ("stop_after", "doc_stride") and getattr(self, name) is None):  # None: unset
                 setattr(self, name, checked_field(name, getattr(self, name)))
+        check_version_2_options(self)
         if self.doc_stride is None:  # resolved here, so that state.json records the stride a run used
             self.doc_stride = default_doc_stride(self.max_seq_length)
             if self.task == "token-classification":  # fewer than the max_seq_length - 2 pieces of a window
@@ -121,12 +126,23 @@ def check_run_files(args: FinetuneArguments) -> None:
         raise ValueError("eval_only needs a validation or a test file to evaluate model on")
 
 
+def check_version_2_options(args: FinetuneArguments) -> None:
+    """version_2_with_negative is question answering's (SQuAD v2.0), and null_score_diff_threshold,
+    which decides when its answer is "", means nothing without it."""
+    if args.version_2_with_negative and args.task != "question-answering":
+        raise ValueError(f"version_2_with_negative is for question-answering only (SQuAD v2.0's questions without "
+                         f"an answer); {args.task} has no answers to abstain from")
+    if args.null_score_diff_threshold != NULL_SCORE_DIFF_THRESHOLD and not args.version_2_with_negative:
+        raise ValueError(f"null_score_diff_threshold {args.null_score_diff_threshold} decides when a question gets no "
+                         "answer, which only version_2_with_negative allows (SQuAD v2.0)")
+
+
 # The limits of the numeric fields. lr 0 would train nothing; clip_norm 0 turns clipping off.
 INTEGER_MINIMUMS = {"epochs": 1, "batch_size": 1, "max_seq_length": 1, "seed": 0, "stop_after": 1, "doc_stride": 1,
                     "max_answer_length": 1}
 NUMBER_LIMITS = {"lr": "a finite number > 0", "mpi_timeout": "a finite number > 0",
                  "weight_decay": "a finite number >= 0", "clip_norm": "a finite number >= 0",
-                 "warmup_ratio": "a number in [0, 1]"}
+                 "warmup_ratio": "a number in [0, 1]", "null_score_diff_threshold": "a finite number"}
 
 
 def checked_field(name: str, value):
@@ -139,7 +155,7 @@ def checked_field(name: str, value):
         return value
     value, wanted = as_number(name, value), NUMBER_LIMITS[name]
     fits = {"a finite number > 0": value > 0, "a finite number >= 0": value >= 0,
-            "a number in [0, 1]": 0 <= value <= 1}[wanted]
+            "a number in [0, 1]": 0 <= value <= 1, "a finite number": True}[wanted]
     if not (fits and math.isfinite(value)):
         raise ValueError(f"{name} must be {wanted}, got {value}")
     return value

@@ -20,6 +20,10 @@ from .finetune_loop import (BEST, STATE_FILE, check_evaluation_examples, check_p
 # The options that make a run's features from its examples: scored with others, a run's best/
 # gets other metrics than the run's (other windows, other cuts).
 FEATURE_OPTIONS = {"max_seq_length": "--max-seq-length", "doc_stride": "--doc-stride"}
+# The options of question answering that decide whether a question may get no answer (SQuAD v2.0),
+# and so the answers and their scores.
+ANSWER_OPTIONS = {"version_2_with_negative": "--version-2-with-negative",
+                  "null_score_diff_threshold": "--null-score-diff-threshold"}
 
 
 def evaluate_fine_tuned(args: FinetuneArguments, progress=True) -> dict:
@@ -66,7 +70,8 @@ def evaluate_fine_tuned(args: FinetuneArguments, progress=True) -> dict:
     for split, examples in splits.items():
         metrics, predictions = evaluate_with_predictions(args.task, model, examples, encoded[split], labels,
                                                          args.batch_size, tokenizer.pad_token_id,
-                                                         args.max_answer_length)
+                                                         args.max_answer_length, args.version_2_with_negative,
+                                                         args.null_score_diff_threshold)
         results[split] = metrics
         if is_main:
             write_results(out, split, metrics, prediction_records(args.task, examples, predictions, labels))
@@ -106,7 +111,8 @@ def warn_of_other_features(args: FinetuneArguments) -> None:
     """Warn when a run's best/ is scored with another --max-seq-length or --doc-stride than the run
     used (its state.json): its examples would make other features than the run's, so other
     metrics than the run's validation scores. (Transformers' scripts record neither; the
-    default 128 is theirs too, but a run of 256 scored at 128 is not what the run measured.)"""
+    default 128 is theirs too, but a run of 256 scored at 128 is not what the run measured.)
+    A SQuAD v2.0 run's answer options are compared too (`warn_of_other_answers`)."""
     run = run_options_of(args.model)
     if run is None:
         return
@@ -118,6 +124,24 @@ def warn_of_other_features(args: FinetuneArguments) -> None:
             warnings.warn(f"{flag} {getattr(args, name)}, but the run that made --model {args.model} used "
                           f"{flag} {ran_with} ({state}): its features, and so its scores, differ from the "
                           f"run's; pass {flag} {ran_with} to score as the run did", UserWarning, stacklevel=2)
+    if args.task == "question-answering" and options.get("version_2_with_negative") is True:
+        warn_of_other_answers(args, state, options)
+
+
+def warn_of_other_answers(args: FinetuneArguments, state: Path, options: dict) -> None:
+    """Warn when a run trained with --version-2-with-negative (SQuAD v2.0) has its best/ scored
+    without it, or with another --null-score-diff-threshold: its questions would get other answers
+    (never "", without it) and other scores than the run's."""
+    for name, flag in ANSWER_OPTIONS.items():
+        ran_with, given = options.get(name), getattr(args, name)
+        if ran_with is None or ran_with == given:
+            continue
+        used = flag if isinstance(ran_with, bool) else f"{flag} {ran_with}"
+        now = (f"without {flag}" if given is False else "with " + flag if given is True else f"{flag} {given}")
+        warnings.warn(f"scored {now}, but the run that made --model {args.model} used {used} ({state}): its "
+                      f"answers, and so its scores, differ from the run's; pass {used} to score as the run did",
+                      UserWarning, stacklevel=3)
+        return  # the threshold means nothing without the option
 
 
 def fine_tuned_problem_type(args: FinetuneArguments, config, examples: list[dict]) -> str | None:

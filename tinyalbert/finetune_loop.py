@@ -35,8 +35,9 @@ import numpy as np
 from .backend import asarray, to_numpy
 from .cli import UsageError, check_backend_available, directory_path_problem
 from .jsonfile import read_json_object
-from .metrics import accuracy, entity_scores, macro_f1, multi_label_scores, regression_scores, squad_scores
-from .qa_answers import MAX_ANSWER_LENGTH, squad_predictions
+from .metrics import (accuracy, entity_scores, macro_f1, multi_label_scores, regression_scores, squad_scores,
+                      squad_v2_scores)
+from .qa_answers import MAX_ANSWER_LENGTH, NULL_SCORE_DIFF_THRESHOLD, squad_predictions
 from .finetune_args import COLUMN_FIELDS, ID_NAMES, FinetuneArguments, columns_of
 from .task_data import (DEFAULT_COLUMNS, IGNORE_INDEX, UNLABELLED, all_integers, check_label_kinds, class_names,
                         collate, encode_examples, label_list, label_number, multi_hot, problem_type_of_labels,
@@ -77,9 +78,10 @@ def problem_type_of(args: FinetuneArguments, train_examples: list[dict]) -> str 
 
 def read_split(args: FinetuneArguments, path) -> list[dict]:
     """The examples of one file of the run (train, validation or test), read with the task's
-    columns, id names, label separator and layout."""
+    columns, id names, label separator and layout, and SQuAD v2.0's questions without an answer
+    with version_2_with_negative."""
     return read_task_file(args.task, path, args.label_separator, columns_of(args), args.tag_names, args.label_names,
-                          args.layout)
+                          args.layout, args.version_2_with_negative)
 
 
 def encode_split(args: FinetuneArguments, path, examples: list[dict], tokenizer, labels) -> list[dict]:
@@ -304,18 +306,24 @@ def predict_features(task: str, model, encoded: list[dict], batch_size: int, pad
 
 
 def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels, batch_size: int, pad_id: int,
-             max_answer_length: int = MAX_ANSWER_LENGTH) -> dict:
+             max_answer_length: int = MAX_ANSWER_LENGTH, version_2_with_negative: bool = False,
+             null_score_diff_threshold: float = NULL_SCORE_DIFF_THRESHOLD) -> dict:
     """The task's metrics on the validation examples (model in eval mode, no dropout); for
-    question answering, `encoded` holds the features of every window, gathered per question."""
-    return evaluate_with_predictions(task, model, examples, encoded, labels, batch_size, pad_id, max_answer_length)[0]
+    question answering, `encoded` holds the features of every window, gathered per question,
+    and `version_2_with_negative` lets a question's answer be "" (SQuAD v2.0, scored by its rules)."""
+    return evaluate_with_predictions(task, model, examples, encoded, labels, batch_size, pad_id, max_answer_length,
+                                     version_2_with_negative, null_score_diff_threshold)[0]
 
 
 def evaluate_with_predictions(task: str, model, examples: list[dict], encoded: list[dict], labels, batch_size: int,
-                              pad_id: int, max_answer_length: int = MAX_ANSWER_LENGTH) -> tuple[dict, list]:
+                              pad_id: int, max_answer_length: int = MAX_ANSWER_LENGTH,
+                              version_2_with_negative: bool = False,
+                              null_score_diff_threshold: float = NULL_SCORE_DIFF_THRESHOLD) -> tuple[dict, list]:
     """(metrics, predictions): `evaluate`'s metrics, and what the model predicted for each
     example, in the file's terms: a class name; a multi-label example's class names (in the
     order of `labels`); a regression's value; a sentence's tags, one per word (`sentence_tags`);
-    a question's answer text; a multiple-choice example's choice index."""
+    a question's answer text ("" for none, with `version_2_with_negative`: SQuAD v2.0's scores);
+    a multiple-choice example's choice index."""
     predictions = predict_features(task, model, encoded, batch_size, pad_id)
     if task == "text-classification" and model.config.problem_type == "regression":
         return regression_scores(predictions, [label_number(example["label"]) for example in examples]), predictions
@@ -336,8 +344,10 @@ def evaluate_with_predictions(task: str, model, examples: list[dict], encoded: l
         if not uses_bio_tags(labels):  # no entities: an entity F1 would measure nothing
             return {"accuracy": tag_accuracy}, predicted_tags
         return {**entity_scores(predicted_tags, [e["tags"] for e in examples]), "accuracy": tag_accuracy}, predicted_tags
-    answers = squad_predictions(examples, encoded, predictions, max_answer_length)
-    scores = squad_scores(answers, {e["id"]: [a["text"] for a in e["answers"]] for e in examples})
+    answers = squad_predictions(examples, encoded, predictions, max_answer_length, version_2_with_negative,
+                                null_score_diff_threshold)
+    scored = squad_v2_scores if version_2_with_negative else squad_scores
+    scores = scored(answers, {e["id"]: [a["text"] for a in e["answers"]] for e in examples})
     return scores, [answers[example["id"]] for example in examples]
 
 
@@ -554,12 +564,14 @@ def read_checkpoint_state(out: Path, args: FinetuneArguments, train_fingerprint:
     # single-label classifications, which any value here goes on reading as its labels decide. Before
     # the column options, --tag-names and --label-names: the default columns of the task, and
     # integer tags and labels read as names. Before --layout: multiple choice's own question,
-    # choices, answer. (--problem-type is compared as it comes out, given or read off the labels:
-    # `check_resumed_problem_type`.)
+    # choices, answer. Before --version-2-with-negative: SQuAD v1.1, with run_qa.py's threshold
+    # (other answers and scores would pick another best epoch). (--problem-type is compared as it
+    # comes out, given or read off the labels: `check_resumed_problem_type`.)
     made_before = {"label_separator": args.label_separator,
                    **{name: DEFAULT_COLUMNS[task][field] if task == args.task else None
                       for name, (task, field) in COLUMN_FIELDS.items()},
-                   **dict.fromkeys(ID_NAMES), "layout": None}
+                   **dict.fromkeys(ID_NAMES), "layout": None,
+                   "version_2_with_negative": False, "null_score_diff_threshold": NULL_SCORE_DIFF_THRESHOLD}
     for name, before in made_before.items():
         if saved.get(name, before) != getattr(args, name):
             raise ValueError(f"--resume: {name} is {getattr(args, name)!r} but the checkpoint was made with "
@@ -705,12 +717,17 @@ def plot_curves(state: dict, best_by: str, path: Path) -> bool:
     # A regression's mean squared error is in the labels' units squared (25 for scores off by 5),
     # so it gets an axis of its own on the right; beside it, correlations in [-1, 1] would be flat.
     error_axes = metric_axes.twinx() if "mse" in state["history"][0] else None
-    for index, name in enumerate(key for key in state["history"][0] if key not in ("epoch", "step")):
+    # The scores alone: epoch and step are the axis, and SQuAD v2.0's counts of questions (total,
+    # HasAns_total, NoAns_total) are integers, not scores.
+    scored = [key for key, value in state["history"][0].items() if key not in ("epoch", "step")
+              and not (isinstance(value, int) and key.endswith("total"))]
+    for index, name in enumerate(scored):
         label = f"{name} (picks the best epoch)" if name == best_by else name
         axes = error_axes if name == "mse" else metric_axes
         axes.plot(epochs, [record[name] for record in state["history"]], marker="o", label=label,
                   color=f"C{index}", linestyle="--" if name == "mse" else "-")
-    percent = best_by == "f1" and "exact_match" in state["history"][0]  # SQuAD's scores are percentages
+    # SQuAD's scores are percentages: v1.1's exact_match, v2.0's exact
+    percent = best_by == "f1" and ("exact_match" in state["history"][0] or "exact" in state["history"][0])
     metric_axes.set(xlabel="epoch", ylabel="score (%)" if percent else "score",
                     title="Validation, after each epoch", xticks=epochs)
     handles, labels = metric_axes.get_legend_handles_labels()
@@ -836,7 +853,7 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
                 bar.update(state["step"], {"loss": loss, "lr": lr})
         model.eval()
         metrics = evaluate(args.task, model, validation_examples, validation_encoded, labels, args.batch_size, pad_id,
-                           args.max_answer_length)
+                           args.max_answer_length, args.version_2_with_negative, args.null_score_diff_threshold)
         metrics = {"epoch": epoch + 1, "step": state["step"], **metrics}
         record_epoch(out if is_main else None, metrics, best_by, state, model, tokenizer, optimizer)
         if ranks is not None:  # no process runs ahead of a checkpoint it could be asked to resume from
@@ -847,7 +864,9 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     if args.test is not None and state["epoch"] == args.epochs:  # the best epoch is final: score it once
         best_model = load_best_model(args, out, is_main)
         test_metrics, predictions = evaluate_with_predictions(args.task, best_model, test_examples, test_encoded, labels,
-                                                              args.batch_size, pad_id, args.max_answer_length)
+                                                              args.batch_size, pad_id, args.max_answer_length,
+                                                              args.version_2_with_negative,
+                                                              args.null_score_diff_threshold)
         if is_main:
             write_results(out, "test", test_metrics, prediction_records(args.task, test_examples, predictions, labels))
         if bar is not None:

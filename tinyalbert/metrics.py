@@ -9,7 +9,9 @@
 - BIO (or BIOES) tagging: entity-level precision, recall and F1 (an entity counts only when its
   type and both of its ends are right), as the `seqeval` package computes them in its default mode;
 - SQuAD v1.1: exact match and token F1 after the official answer normalization, each the
-  maximum over the reference answers, then averaged, in percent.
+  maximum over the reference answers, then averaged, in percent;
+- SQuAD v2.0: the same with its questions without an answer, where only "" is right, and the
+  scores of the questions with and without an answer apart, as its official script reports them.
 """
 from __future__ import annotations
 
@@ -249,8 +251,8 @@ def squad_exact_match(prediction: str, answer: str) -> float:
 def squad_f1(prediction: str, answer: str) -> float:
     """F1 over the bags of normalized words of the prediction and the answer, as SQuAD v1.1's
     script computes it: 0 when they share no word, so also when both normalize to nothing (an
-    answer "The" and a prediction "the" match exactly but score F1 0; v2.0's script would give
-    1 there, for its empty no-answer predictions)."""
+    answer "The" and a prediction "the" match exactly but score F1 0; v2.0's script gives 1
+    there, for its empty no-answer predictions: `squad_v2_f1`)."""
     predicted_words, answer_words = normalize_answer(prediction).split(), normalize_answer(answer).split()
     common = sum((Counter(predicted_words) & Counter(answer_words)).values())
     return _f1(common, len(predicted_words), len(answer_words))
@@ -278,3 +280,57 @@ def squad_scores(predictions: dict, references: dict) -> dict:
                 for key, answers in references.items())
     f1 = sum(max(squad_f1(predictions[key], answer) for answer in answers) for key, answers in references.items())
     return {"exact_match": 100.0 * exact / len(references), "f1": 100.0 * f1 / len(references)}
+
+
+def squad_v2_f1(prediction: str, answer: str) -> float:
+    """F1 over the bags of normalized words, as SQuAD v2.0's script computes it: where either side
+    normalizes to nothing (an answer "" of a question without one, a prediction "" that abstains),
+    1.0 when both do and 0.0 otherwise; elsewhere `squad_f1`'s value. (v1.1's script gives 0 when
+    both are empty: `squad_f1`.)"""
+    predicted_words, answer_words = normalize_answer(prediction).split(), normalize_answer(answer).split()
+    if not predicted_words or not answer_words:
+        return float(predicted_words == answer_words)
+    return squad_f1(prediction, answer)
+
+
+def _percent(scores: dict, keys: list) -> float:
+    return 100.0 * sum(scores[key] for key in keys) / len(keys)
+
+
+def squad_v2_scores(predictions: dict, references: dict) -> dict:
+    """predictions {id: text, "" to abstain}, references {id: [answer texts], [] for a question
+    without an answer} -> SQuAD v2.0's official scores, with the key names of its script and of
+    `evaluate`'s "squad_v2" (which run_qa.py --version_2_with_negative reports):
+
+    - `exact`, `f1`: the mean over all questions, in percent, of each one's best exact match and
+      F1 (`squad_v2_f1`) over its answers. Answers that normalize to nothing ("the", ".") are
+      left out, and a question left with none has the one answer "": only an empty prediction
+      (or one that normalizes to nothing) scores 1 there, in both.
+    - `total`: the number of questions;
+    - `HasAns_exact`, `HasAns_f1`, `HasAns_total`: the same over the questions with answers (a
+      non-empty list), present when there are some; `NoAns_...` over those without.
+
+    Not reported: `evaluate`'s `best_exact`, `best_f1` and their thresholds, which pick the best
+    cut of the questions sorted by their probability of having no answer; run_qa.py gives every
+    question the probability 0, so they measure the file's order, not the model. As in
+    `squad_scores`, a question without a prediction is an error (the script warns and leaves it
+    out of `exact` and `f1`), and predictions for other ids are ignored.
+    """
+    if not references:
+        raise ValueError("need the answers of one question or more, got none")
+    missing = sorted(set(references) - set(predictions))
+    if missing:
+        raise ValueError(f"no prediction for {len(missing)} question(s), e.g. {missing[0]!r}")
+    exact, f1 = {}, {}
+    for key, answers in references.items():
+        scored = [answer for answer in answers if normalize_answer(answer)] or [""]
+        exact[key] = max(squad_exact_match(predictions[key], answer) for answer in scored)
+        f1[key] = max(squad_v2_f1(predictions[key], answer) for answer in scored)
+    everyone = list(references)
+    scores = {"exact": _percent(exact, everyone), "f1": _percent(f1, everyone), "total": len(everyone)}
+    for name, keys in (("HasAns", [key for key in everyone if references[key]]),
+                       ("NoAns", [key for key in everyone if not references[key]])):
+        if keys:
+            scores.update({f"{name}_exact": _percent(exact, keys), f"{name}_f1": _percent(f1, keys),
+                           f"{name}_total": len(keys)})
+    return scores

@@ -13,7 +13,8 @@ Files (every problem is a ValueError naming the file, the line or record, and th
   The fields of these two tasks may come from columns of other names (`DEFAULT_COLUMNS`): GLUE's
   `sentence1`, `sentence2`, `label`; CoNLL's `tokens`, `ner_tags`.
 - question-answering: SQuAD v1.1 JSON (`data` -> `paragraphs` -> `context`, `qas` -> `id`,
-  `question`, `answers` -> `text`, `answer_start`).
+  `question`, `answers` -> `text`, `answer_start`); SQuAD v2.0's too when the caller asks for
+  its questions without an answer (`"answers": []`, `is_impossible` true: `read_squad`).
 - multiple-choice: JSONL; fields `question`, `choices` (a list of texts, as many in every record
   of a file), `answer` (the index of the right choice as a JSON integer, or its text). Or, when
   the caller names its layout (`MULTIPLE_CHOICE_LAYOUTS`), SWAG's columns (CSV or JSONL: `sent1`,
@@ -488,7 +489,7 @@ def check_layout(task: str, layout) -> None:
 
 def read_task_file(task: str, path, label_separator: str | None = None, columns: dict | None = None,
                    tag_names: list[str] | None = None, label_names: list[str] | None = None,
-                   layout: str | None = None) -> list[dict]:
+                   layout: str | None = None, version_2_with_negative: bool = False) -> list[dict]:
     """The examples of `path` for `task`, checked: dicts with the fields listed above.
     `label_separator`: text classification only, the separator a label text is split on into
     the class names of a multi-label example (`_class_label`). `columns`: the column to read a
@@ -497,11 +498,13 @@ def read_task_file(task: str, path, label_separator: str | None = None, columns:
     each tag id, for a file whose tags are integers; without it, integer tags are names ("3").
     `label_names`: text classification only, the same for class ids (`_named_label`).
     `layout`: multiple choice only, "swag" or "race" for a file of that dataset's columns
-    (MULTIPLE_CHOICE_LAYOUTS), None for question, choices, answer (`_multiple_choice_example`)."""
+    (MULTIPLE_CHOICE_LAYOUTS), None for question, choices, answer (`_multiple_choice_example`).
+    `version_2_with_negative`: question answering only, read SQuAD v2.0's questions without an
+    answer (`read_squad`)."""
     if layout is not None:
         check_layout(task, layout)
     if task == "question-answering":
-        return read_squad(path)
+        return read_squad(path, version_2_with_negative)
     records = read_records(path)
     if not records:
         raise ValueError(f"{path}: no examples")
@@ -601,10 +604,17 @@ def _warn_empty_texts(path, examples: list[dict]) -> None:
                       "[CLS] [SEP] for them; fill them in or delete them", stacklevel=3)
 
 
-def read_squad(path) -> list[dict]:
+def read_squad(path, version_2_with_negative: bool = False) -> list[dict]:
     """SQuAD v1.1 JSON -> [{"id", "question", "context", "answers": [{"text", "answer_start"}]}].
     Every question needs a unique id and at least one answer, a non-empty text found at its
-    `answer_start` in the context."""
+    `answer_start` in the context.
+
+    With `version_2_with_negative` (run_qa.py's --version_2_with_negative), SQuAD v2.0's
+    questions without an answer are read too, with `"answers": []`: the official files give
+    them `"answers": []` and `"is_impossible": true` (and the spans a reader might wrongly pick
+    in `plausible_answers`, which is not read), and a file without `is_impossible` marks them by
+    the empty list alone, as the `datasets` library's squad_v2 does. An `is_impossible` that
+    contradicts the answers is an error. Without it, such a question is refused, naming the option."""
     path = _check_file(path)
     document = parse_json(_read_text(path), str(path))
     try:
@@ -629,17 +639,34 @@ def read_squad(path) -> list[dict]:
         if not isinstance(context, str):
             raise ValueError(f"{where}: its context must be a text, got {json.dumps(context)[:40]}")
         answers = _field(qa, "answers", where)
-        if answers == [] or qa.get("is_impossible") is True:  # SQuAD v2.0's questions without an answer
-            what = "no answer" if answers == [] else "is_impossible true"
-            raise ValueError(f"{where}: {what}; tinyalbert reads SQuAD v1.1, where every question has an answer, "
-                             "and does not learn to abstain as run_qa.py's --version_2_with_negative does: leave "
-                             "out the questions without one (SQuAD v2.0's is_impossible)")
+        _check_no_answer_marks(answers, qa.get("is_impossible"), version_2_with_negative, where)
         if not isinstance(answers, list):
-            raise ValueError(f"{where}: no answer (answers must be a list of one or more, got "
-                             f"{json.dumps(answers)[:40]})")
+            wanted = "a list, [] for a question without an answer" if version_2_with_negative else "a list of one or more"
+            raise ValueError(f"{where}: no answer (answers must be {wanted}, got {json.dumps(answers)[:40]})")
         examples.append({"id": str(identifier), "question": _text(qa, "question", where), "context": context,
                          "answers": [_squad_answer(answer, context, where) for answer in answers]})
     return examples
+
+
+def _check_no_answer_marks(answers, is_impossible, version_2_with_negative: bool, where: str) -> None:
+    """A question without an answer (SQuAD v2.0's `"answers": []`, `"is_impossible": true`) is
+    refused unless `version_2_with_negative`; then its `is_impossible`, where it has one, must be
+    a boolean that agrees with its answers (true with none, false with some)."""
+    if is_impossible is not None and not isinstance(is_impossible, bool):
+        raise ValueError(f"{where}: is_impossible must be true or false, got {json.dumps(is_impossible)[:40]}")
+    if not version_2_with_negative:
+        if answers == [] or is_impossible is True:
+            what = "no answer" if answers == [] else "is_impossible true"
+            raise ValueError(f"{where}: {what}, a SQuAD v2.0 question without an answer (is_impossible); pass "
+                             "--version-2-with-negative to learn to abstain on such questions, as run_qa.py's "
+                             "--version_2_with_negative does, or leave them out")
+        return
+    if is_impossible is True and answers != []:
+        raise ValueError(f"{where}: is_impossible true, but answers is not empty; a question without an answer has "
+                         '"answers": [] (SQuAD v2.0 keeps the spans a reader might pick in plausible_answers)')
+    if is_impossible is False and answers == []:
+        raise ValueError(f"{where}: is_impossible false, but answers is empty; give the question its answers, or "
+                         "set is_impossible to true")
 
 
 def _squad_answer(answer, context: str, where: str) -> dict:
@@ -959,7 +986,8 @@ def encode_question(example: dict, tokenizer, max_length: int, doc_stride: int) 
     """The features of one question: [CLS] question [SEP] window [SEP] for each window of its
     context (`window_starts`: windows of the room left beside the question, `doc_stride` pieces
     shared between neighbours), each with the answer's token span, or [CLS] (position 0) when
-    the answer is not wholly inside that window, as run_qa.py labels its features.
+    the answer is not wholly inside that window or the question has none (`"answers": []`, SQuAD
+    v2.0), as run_qa.py labels its features.
 
     The slow tokenizer has no character offsets, so the context is split into whitespace words
     (whose offsets are known) and each word into pieces; a piece maps back to its word. A feature
@@ -973,7 +1001,8 @@ def encode_question(example: dict, tokenizer, max_length: int, doc_stride: int) 
     problem = _question_room_problem(example, len(question), max_length, doc_stride, len(pieces))
     if problem:
         raise ValueError(problem)
-    answer = answer_pieces(example["answers"][0], words, piece_words)
+    # A question without an answer (SQuAD v2.0) points every window at [CLS], as run_qa.py labels it.
+    answer = answer_pieces(example["answers"][0], words, piece_words) if example["answers"] else None
     head = [tokenizer.cls_token_id] + question + [tokenizer.sep_token_id]
     width, context_start = max_length - len(head) - 1, len(head)
     features = []
