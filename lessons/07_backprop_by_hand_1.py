@@ -104,6 +104,35 @@ for step in (1e-6, 1e-3, 1e-2):
 print(f"float64, step 1e-06: relative error {gradcheck.gradient_error(analytic, numeric):.1e}")
 
 # %% [markdown]
+# The same error for many steps $h$, in both precisions. To the left of each curve's lowest point
+# rounding dominates and the error grows like $\varepsilon/h$ (a slope of -1 on these log axes); to
+# the right truncation dominates and it grows like $h^2$ (a slope of 2). Float64's valley lies far
+# below the checker's tolerance around the checker's step; float32's lowest point stays above it.
+
+# %%
+steps = np.logspace(-8, -1, 29)
+errors = {}
+for dtype in (np.float32, np.float64):
+    x_typed, probe_typed = x.astype(dtype), probe.astype(dtype)
+    errors[dtype.__name__] = [
+        gradcheck.gradient_error(analytic, central_differences(
+            lambda v: float(np.sum(np.tanh(v) * probe_typed)), x_typed.copy(), h=step))
+        for step in steps]
+fig, ax = plt.subplots(figsize=(7.5, 3.6))
+for name, curve in errors.items():
+    ax.loglog(steps, curve, marker=".", label=name)
+ax.axhline(gradcheck.REL_TOL, color="gray", ls="--", lw=0.8, label="checker tolerance (REL_TOL)")
+ax.axvline(gradcheck.STEP, color="gray", ls=":", lw=0.8, label="checker step (STEP)")
+ax.set(xlabel="step h", ylabel="relative error of a correct gradient",
+       title="central differences of tanh: rounding (left) against truncation (right)")
+ax.legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+best = {name: steps[int(np.argmin(curve))] for name, curve in errors.items()}
+print("lowest error: " + ", ".join(f"{name} {min(curve):.1e} at h = {best[name]:.0e}" for name, curve in errors.items()))
+assert min(errors["float64"]) < gradcheck.REL_TOL < min(errors["float32"])
+
+# %% [markdown]
 # ## 2. Linear layer
 #
 # $Y = X W^\top + b$ with $X$ `(rows, in)`, $W$ `(out, in)` (Transformers' layout) and $b$ `(out,)`.
@@ -437,6 +466,7 @@ must_reject('layernorm_backward_no_affine', layernorm_backward_eps_outside)
 
 # %%
 def silu_derivative(x):
+    """d/dx of x * sigmoid(x), elementwise: an array of x's shape."""
     raise NotImplementedError("write silu_derivative")
 
 
@@ -454,6 +484,7 @@ except NotImplementedError:
 
 # %%
 def layernorm_backward_no_affine(d_y, x):
+    """d_y, x: (rows, D), LayerNorm over the last axis. Returns dL/dx, (rows, D)."""
     raise NotImplementedError("write layernorm_backward_no_affine")
 
 
@@ -482,7 +513,9 @@ def slightly_wrong_layernorm_backward(d_output, cache):
     return d_input * 1.01, d_weights
 
 
+print("-- the library's backward (must PASS):")
 assert grading.check("layernorm_backward", layernorm_backward)
+print("-- a copy with a 1% error in the input gradient (must FAIL):")
 assert not grading.check("layernorm_backward", slightly_wrong_layernorm_backward)
 
 # %% [markdown]

@@ -198,7 +198,9 @@ np.add.at(mine, ids[ids != 0], d_rows[ids != 0])  # scatter-add, skipping the pa
 library = embeddings.embedding_lookup_backward(d_rows, ids, table_rows, padding_idx=0)
 np.testing.assert_allclose(mine, library, rtol=1e-12, atol=1e-15)
 print("row 3 gets the sum of its three positions:", np.allclose(library[3], d_rows[ids == 3].sum(0)))
-print("rows never looked up (and the padding row) are zero:", sorted(set(range(table_rows)) - set(ids[ids != 0].ravel())))
+zero_rows = np.flatnonzero(~library.any(axis=1)).tolist()  # read from the gradient itself
+assert zero_rows == sorted(set(range(table_rows)) - set(ids[ids != 0].ravel()))  # the rows no position looked up, and 0
+print("rows of the table gradient that are all zero:", zero_rows, "(never looked up, or the padding row)")
 
 # %% [markdown]
 # ## 4. The tied decoder: two paths into one matrix
@@ -359,6 +361,8 @@ must_reject('attention_core_backward', lambda d_c, q, k, v, p: my_attention_core
 
 # %%
 def attention_core_backward(d_context, q, k, v, probs):
+    """d_context, q, k, v: (batch, heads, seq, d); probs: (batch, heads, seq, seq), the softmax
+    of the masked scores. Returns (d_q, d_k, d_v), each (batch, heads, seq, d)."""
     raise NotImplementedError("write attention_core_backward")
 
 
@@ -377,6 +381,8 @@ except NotImplementedError:
 
 # %%
 def shared_gradient(separate_grads, name, num_layers):
+    """The shared model's gradient of the layer weight `name` (e.g. "ffn.weight"): an array of
+    that weight's shape."""
     raise NotImplementedError("write shared_gradient")
 
 

@@ -390,7 +390,11 @@ def check(exercise, function):
         chosen = batch["labels"] != -100
         expected_mask_share = (batch["input_ids"][chosen] == special.mask).mean()
         got = function(batch, special.mask)
-        np.testing.assert_allclose(got, (expected_rate, expected_mask_share), rtol=1e-12)
+        assert len(got) == 2, "return (mask_rate, mask_share)"
+        np.testing.assert_allclose(got[0], expected_rate, rtol=1e-12,
+                                   err_msg="mask_rate: predicted tokens / real tokens (attention_mask 1)")
+        np.testing.assert_allclose(got[1], expected_mask_share, rtol=1e-12,
+                                   err_msg="mask_share: predicted positions whose input is [MASK] / predicted positions")
     else:
         raise ValueError(f"no exercise called {exercise!r}")
 
@@ -423,6 +427,7 @@ must_reject('mask_statistics', lambda batch, mask_id: ((batch["labels"] != -100)
 
 # %%
 def ngram_length_probs(max_ngram):
+    """(max_ngram,) array: entry n - 1 is P(n), for n = 1..max_ngram; the entries sum to 1."""
     raise NotImplementedError("write ngram_length_probs")
 
 
@@ -440,6 +445,7 @@ except NotImplementedError:
 
 # %%
 def mask_statistics(batch, mask_id):
+    """(mask_rate, mask_share) of a collated batch: two floats."""
     raise NotImplementedError("write mask_statistics")
 
 

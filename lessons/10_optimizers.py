@@ -482,6 +482,7 @@ must_reject('warmup_then_decay', warmup_up_to_and_including)
 
 # %%
 def trust_ratio(p, r):
+    """p, r: arrays of one shape (a parameter tensor and its update). Returns a float."""
     raise NotImplementedError("write trust_ratio")
 
 
@@ -498,6 +499,7 @@ except NotImplementedError:
 
 # %%
 def warmup_then_decay(step, warmup_steps, total_steps, peak_lr):
+    """The learning rate at optimizer step `step` (0 for the first update), section 3's formula."""
     raise NotImplementedError("write warmup_then_decay")
 
 

@@ -583,6 +583,8 @@ must_reject("mask_anew", mask_in_place)
 
 # %%
 def accuracy_by_kind(logits, labels, is_fact):
+    """(batch, seq, vocab) logits, (batch, seq) labels, (vocab,) bool is_fact ->
+    (fact_accuracy, other_accuracy), two floats."""
     raise NotImplementedError("write accuracy_by_kind")
 
 
@@ -618,6 +620,8 @@ print(f"held-out ({split_by_kind.__name__}): fact words {fact_accuracy:.3f}, oth
 
 # %%
 def mask_anew(unmasked, epoch):
+    """A new dict with the columns of `unmasked` (same names and shapes), its rows masked for pass
+    `epoch`; `unmasked` itself unchanged."""
     raise NotImplementedError("write mask_anew")
 
 

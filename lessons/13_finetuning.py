@@ -24,7 +24,8 @@
 #   squared error, binary cross-entropy with logits, and the span loss of question answering with
 #   its clamp-and-ignore rule) and check it by finite differences;
 # - split a context longer than the model's positions into overlapping windows, label each one, and
-#   pick one answer across them, as Transformers' `run_qa.py` does;
+#   pick one answer across them, as Transformers' `run_qa.py` does; tag a long sentence through the
+#   same windows, each word taking its tag from the window that sees the most around it;
 # - see where each head's gradient enters the body, and check the whole model's gradient against
 #   torch autograd;
 # - fine-tune `tinyalbert-mini` on a small task and measure what pretraining buys on words the task
@@ -936,6 +937,8 @@ must_reject("span_loss_grads",  # never clamped: a negative position indexes fro
 
 # %%
 def bce_with_logits_grad(logits, targets):
+    """logits, targets: float arrays of one shape. Returns dL/dlogits, of that shape, for L the
+    mean over every entry."""
     raise NotImplementedError("write bce_with_logits_grad")
 
 
@@ -953,6 +956,8 @@ except NotImplementedError:
 
 # %%
 def span_loss_grads(start_logits, end_logits, start_positions, end_positions):
+    """start_logits, end_logits: (batch, seq); start_positions, end_positions: (batch,) ints.
+    Returns (d_start, d_end), each (batch, seq): the gradients of section 4's loss L."""
     raise NotImplementedError("write span_loss_grads")
 
 

@@ -140,7 +140,7 @@ assert all(np.array_equal(back[name], whole_grads[name]) for name in whole_grads
 # the sum back. Process 0 then receives $N-1$ buffers and sends $N-1$: its traffic grows with $N$.
 # The **ring** spreads the work. Cut the buffer into $N$ chunks and arrange the processes in a ring.
 #
-# 1. *Reduce-scatter*, $N-1$ steps: at step $k$, process $r$ sends its running sum of chunk
+# 1. *Reduce-scatter*, $N-1$ steps: at step $k = 0, \ldots, N-2$, process $r$ sends its running sum of chunk
 #    $(r - k) \bmod N$ to process $r+1$, which adds it to its own. After $N-1$ steps process $r$
 #    holds the complete sum of chunk $(r + 1) \bmod N$.
 # 2. *All-gather*, $N-1$ steps: the complete chunks travel once more around the ring, each process
@@ -447,6 +447,8 @@ must_reject("loss_shares", lambda labels, n: [1 / n] * n)  # equal shares, whate
 
 # %%
 def allreduce_ring(buffers, send):
+    """buffers: a list of N 1-D float arrays of one size, buffers[r] process r's. Returns nothing:
+    every buffers[r] holds the sum of all N afterwards."""
     raise NotImplementedError("write allreduce_ring")
 
 
@@ -464,6 +466,7 @@ except NotImplementedError:
 
 # %%
 def loss_shares(labels, processes):
+    """A list of `processes` floats, entry r process r's share n_r / n (they sum to 1)."""
     raise NotImplementedError("write loss_shares")
 
 
