@@ -25,6 +25,8 @@ Running without `mpiexec` changes nothing and never imports mpi4py. With CuPy ar
 runs on the GPU through NCCL (CuPy's bindings), so gradients never visit the host. A rank that
 dies or stops answering makes the others give up after `timeout_seconds` with a clear message
 instead of hanging in the collective (the MPI ones: the NCCL all-reduce has no deadline yet).
+Waiting for work whose length nobody can bound (preparing a large corpus) has no deadline: the
+ranks tell each other whether it failed instead (`wait_for_all`).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from typing import Mapping, NamedTuple
 
 from ..backend import array_namespace, asarray
@@ -40,11 +43,16 @@ from ..nn.losses import IGNORE_INDEX
 
 # Set by the launchers (MPICH/Intel MPI's Hydra, Open MPI, MVAPICH) in every process they start.
 WORLD_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
 DEFAULT_TIMEOUT_SECONDS = 600.0
 
 
 class CollectiveTimeout(RuntimeError):
     """A collective did not complete in time: another rank died or is stuck."""
+
+
+class FailedElsewhere(RuntimeError):
+    """Another rank failed and says why itself: this one stops without repeating it."""
 
 
 class Ranks(NamedTuple):
@@ -64,6 +72,11 @@ class Ranks(NamedTuple):
 def launched_under_mpi(environ: Mapping[str, str] = os.environ) -> bool:
     """True when an MPI launcher started this process as one of several."""
     return any(int(environ.get(name, "1") or "1") > 1 for name in WORLD_SIZE_VARIABLES)
+
+
+def launched_as_follower(environ: Mapping[str, str] = os.environ) -> bool:
+    """True in every process of an MPI job but the first (rank 0), known before MPI starts."""
+    return launched_under_mpi(environ) and any(int(environ.get(name, "0") or "0") > 0 for name in RANK_VARIABLES)
 
 
 def init_ranks(backend="numpy", timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Ranks | None:
@@ -130,15 +143,17 @@ def unflatten(flat, like: Mapping) -> dict:
     return out
 
 
-def wait(request, ranks: Ranks, what: str) -> None:
-    """Wait for a non-blocking MPI request, polling, until `ranks.timeout_seconds` pass."""
-    deadline = time.monotonic() + ranks.timeout_seconds
+def wait(request, ranks: Ranks, what: str, deadline: bool = True) -> None:
+    """Wait for a non-blocking MPI request, polling, until `ranks.timeout_seconds` pass (for ever
+    with `deadline=False`: see `wait_for_all`)."""
+    give_up = time.monotonic() + ranks.timeout_seconds if deadline else math.inf
     pause = 1e-5
     while not request.Test():
-        if time.monotonic() > deadline:
+        if time.monotonic() > give_up:
             raise CollectiveTimeout(
-                f"rank {ranks.rank}: {what} did not complete within {ranks.timeout_seconds:g} s; "
-                "another rank has probably died (see its error above)"
+                f"rank {ranks.rank}: {what} did not complete within {ranks.timeout_seconds:g} s (--mpi-timeout); "
+                "another process has failed (see its error above) or stopped answering; if it is only slow, "
+                "raise --mpi-timeout"
             )
         time.sleep(pause)
         pause = min(pause * 2, 0.01)  # poll fast for short collectives, cheaply for long ones
@@ -163,20 +178,20 @@ def _nccl_allreduce_sum(flat, ranks: Ranks):
     return flat
 
 
-def allreduce_numbers(values, ranks: Ranks, what: str) -> list[float]:
+def allreduce_numbers(values, ranks: Ranks, what: str, deadline: bool = True) -> list[float]:
     """Sum a few Python numbers over all ranks (on the host: they are counts and metrics)."""
     import numpy as np
 
     buffer = np.asarray(values, dtype=np.float64)
-    allreduce_sum_host(buffer, ranks, what)
+    allreduce_sum_host(buffer, ranks, what, deadline)
     return [float(value) for value in buffer]
 
 
-def allreduce_sum_host(buffer, ranks: Ranks, what: str):
+def allreduce_sum_host(buffer, ranks: Ranks, what: str, deadline: bool = True):
     """The element-wise sum of a host (NumPy) buffer over all ranks through MPI, in place."""
     from mpi4py import MPI
 
-    wait(ranks.comm.Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM), ranks, what)
+    wait(ranks.comm.Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM), ranks, what, deadline)
     return buffer
 
 
@@ -184,21 +199,39 @@ def barrier(ranks: Ranks, what: str) -> None:
     wait(ranks.comm.Ibarrier(), ranks, what)
 
 
+def wait_for_all(ranks: Ranks, what: str, failure: Exception | None = None) -> None:
+    """Wait, with no deadline, until every rank is done `what` (work whose length nobody can
+    bound, "preparing the run" from a large corpus), each telling whether it failed on the way.
+    Raises this rank's `failure`, else FailedElsewhere when another rank failed: no rank waits
+    for one that will never come, and a slow one is not taken for a dead one."""
+    (failures,) = allreduce_numbers([failure is not None], ranks, what, deadline=False)
+    if failure is not None:
+        raise failure
+    if failures:
+        raise FailedElsewhere(f"rank {ranks.rank}: another process failed {what} (see its error)")
+
+
 def _running_in_parallel_job() -> bool:
     mpi = sys.modules.get("mpi4py.MPI")
     return mpi is not None and mpi.Is_initialized() and mpi.COMM_WORLD.Get_size() > 1
 
 
-def abort_job_if_parallel(code: int) -> None:
-    """Under mpiexec, end every process of the job now (MPI_Abort): after this process failed,
-    the others would wait for it in their next collective. Does nothing in a plain run."""
+# How long a process whose error another one reports waits for that one to end the job with its
+# own exit status, before it ends the job itself.
+FAILED_ELSEWHERE_GRACE_SECONDS = 10.0
+
+
+def abort_job_if_parallel(code: int, pause: float = 0.5) -> None:
+    """Under mpiexec, end every process of the job after `pause` seconds (MPI_Abort): after this
+    process failed, the others would wait for it in their next collective. Does nothing in a
+    plain run."""
     if _running_in_parallel_job():
         mpi = sys.modules["mpi4py.MPI"]
         sys.stdout.flush()
         sys.stderr.flush()
         # The launcher forwards our output through a pipe of its own, and MPI_Abort can kill the job
         # before it has passed the error message on: give it a moment, or the user sees no reason.
-        time.sleep(0.5)
+        time.sleep(pause)
         mpi.COMM_WORLD.Abort(code)
         os._exit(code)
 
@@ -206,12 +239,25 @@ def abort_job_if_parallel(code: int) -> None:
 def exit_status_of_job(run, argv, aborts) -> int:
     """`run(argv)`'s exit status, for a command's `main`. Under mpiexec a process that fails takes
     the job down (the others would wait for it in their next collective until the timeout): on an
-    exception, after printing its traceback, and on a status for which `aborts(status)` is true."""
+    exception, after printing its traceback (a collective's timeout: its message alone), and on a
+    status for which `aborts(status)` is true.
+
+    Every process reads the same files and meets the same warnings: the first one alone shows them."""
     try:
-        code = run(argv)
+        with warnings.catch_warnings():
+            if launched_as_follower():
+                warnings.simplefilter("ignore")
+            code = run(argv)
     except SystemExit as request:  # argparse's way out after --help: no traceback for that
         if request.code:
             abort_job_if_parallel(1)
+        raise
+    except CollectiveTimeout as error:  # the message says it all; the traceback would bury it
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        abort_job_if_parallel(1)
+        raise
+    except FailedElsewhere:  # the process that failed says why and ends the job, with its exit status
+        abort_job_if_parallel(1, pause=FAILED_ELSEWHERE_GRACE_SECONDS)
         raise
     except BaseException:
         if _running_in_parallel_job():  # MPI_Abort would end the process before Python printed it

@@ -304,15 +304,31 @@ def _also_written(out: Path) -> str:
 
 def prepare_on_ranks(args: TrainingArguments, ranks) -> PreparedRun:
     """`prepare_run`; under mpiexec the first process prepares OUT (checks, tokenizer) and the
-    others then build the same run from it, each with dropout masks of its own."""
+    others then build the same run from it, each with dropout masks of its own.
+
+    Preparing takes as long as the corpus makes it (a tokenizer to train, every line to encode):
+    minutes for a large one, more than any --mpi-timeout meant for a dead process. So the waits
+    for it have no deadline (`distributed.wait_for_all`); a process whose preparation fails says
+    so, and the others stop with it instead of waiting."""
     if ranks is None:
         return prepare_run(args)
-    if args.batch_size % ranks.size:
-        raise ValueError(f"--batch-size {args.batch_size} must be a multiple of the {ranks.size} processes")
-    run = prepare_run(args) if ranks.is_main else None
-    distributed.barrier(ranks, "waiting for the first process to prepare the run")
+    run = failure = None
+    if ranks.is_main:
+        try:
+            if args.batch_size % ranks.size:
+                raise ValueError(f"--batch-size {args.batch_size} must be a multiple of the {ranks.size} processes"
+                                 + (f"; it is the checkpoint's, so resume on a number of processes that divides "
+                                    f"{args.batch_size}" if args.resume else ""))
+            run = prepare_run(args)
+        except Exception as error:  # not Ctrl-C: mpiexec passes that to every process
+            failure = error
+    distributed.wait_for_all(ranks, "preparing the run", failure)  # the first process
     if not ranks.is_main:
-        run = prepare_run(args, follower=True)
+        try:
+            run = prepare_run(args, follower=True)
+        except Exception as error:
+            failure = error
+    distributed.wait_for_all(ranks, "preparing the run", failure)  # the others
     return run
 
 
