@@ -236,6 +236,26 @@ def test_a_warning_is_shown_by_the_first_process_alone(finetuning, tmp_path):
     assert result.stderr.count("example(s) with an empty text") == 1, result.stderr
 
 
+def test_finetune_called_from_python_warns_once_for_the_job(finetuning, tmp_path):
+    """`finetune()` from a script run under mpiexec, where no command's entry point sets the
+    warnings: the file's warning still comes once, from the first process."""
+    needs_mpi()
+    root, files = finetuning
+    train = tmp_path / "train.csv"
+    train.write_text(files["text-classification"].read_text() + '"",fruit\n', encoding="utf-8")
+    script = tmp_path / "run.py"
+    script.write_text(
+        "from tinyalbert.finetune_args import FinetuneArguments\n"
+        "from tinyalbert.finetune_loop import finetune\n"
+        f"finetune(FinetuneArguments(task='text-classification', model={str(root / 'model')!r}, "
+        f"train={str(train)!r}, validation={str(files['text-classification'])!r}, out={str(tmp_path / 'run')!r}, "
+        "epochs=1, batch_size=8, max_seq_length=24), progress=False)\n", encoding="utf-8")
+    result = subprocess.run([mpiexec(), "-n", "2", sys.executable, str(script)], cwd=ROOT, env=ENV,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("example(s) with an empty text") == 1, result.stderr
+
+
 def test_ctrl_c_to_mpiexec_ends_every_process_of_a_finetuning(finetuning, tmp_path):
     """SIGINT to mpiexec reaches every process, the first one saved its last epoch, and the job ends
     with 130."""
@@ -256,5 +276,5 @@ def test_ctrl_c_to_mpiexec_ends_every_process_of_a_finetuning(finetuning, tmp_pa
         assert process.wait(timeout=60) == 130, rest
     finally:
         process.kill()
-    assert "interrupted" in rest
+    assert rest.count("interrupted") == 1, rest  # said by the first process alone
     assert (tmp_path / "run" / "checkpoint").is_dir()

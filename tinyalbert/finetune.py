@@ -249,6 +249,7 @@ def main(argv=None) -> int:
 def _main(argv=None) -> int:
     from .finetune_args import FinetuneArguments
     from .finetune_loop import finetune
+    from .train.distributed import launched_as_follower
 
     namespace = None
     try:
@@ -266,7 +267,9 @@ def _main(argv=None) -> int:
         return EXIT_DIVERGED
     except KeyboardInterrupt:
         trained = namespace is not None and not namespace.eval_only
-        print("interrupted" + (" (the last finished epoch is in OUT/checkpoint)" if trained else ""), file=sys.stderr)
+        if not launched_as_follower():  # mpiexec passes Ctrl-C to every process: one says it
+            print("interrupted" + (" (the last finished epoch is in OUT/checkpoint)" if trained else ""),
+                  file=sys.stderr)
         return EXIT_INTERRUPTED
     except (UsageError, FileNotFoundError, ValueError, UnicodeDecodeError) as error:
         print_error(error)

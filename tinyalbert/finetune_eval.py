@@ -16,6 +16,7 @@ from .finetune_args import ID_NAMES, FinetuneArguments
 from .finetune_loop import (BEST, STATE_FILE, check_evaluation_examples, check_positions, encode_split,
                             evaluate_with_predictions, prediction_records, read_split, saved_checkpoint, shown_metrics,
                             write_results)
+from .train.distributed import warnings_from_first_process
 
 # The options that make a run's features from its examples: scored with others, a run's best/
 # gets other metrics than the run's (other windows, other cuts).
@@ -52,18 +53,19 @@ def evaluate_fine_tuned(args: FinetuneArguments, progress=True) -> dict:
     check_positions(args, args.model)
     if is_main:
         warn_of_other_features(args)
-    splits = {split: read_split(args, getattr(args, split)) for split in ("validation", "test")
-              if getattr(args, split) is not None}
-    problem_type = fine_tuned_problem_type(args, config, next(iter(splits.values())))
-    model = load_fine_tuned_model(args, problem_type, is_main)
-    labels = fine_tuned_labels(args, config, problem_type)
-    because = fine_tuned_problem_type_reason(args, config)
-    encoded = {}
-    for split, examples in splits.items():  # every file checked before the model runs on any
-        path = getattr(args, split)
-        check_evaluation_examples(args, path, split, examples, labels, problem_type, because,
-                                  f"the id2label of --model {args.model}")
-        encoded[split] = encode_split(args, path, examples, tokenizer, labels)
+    with warnings_from_first_process(is_main):  # every process reads the same files
+        splits = {split: read_split(args, getattr(args, split)) for split in ("validation", "test")
+                  if getattr(args, split) is not None}
+        problem_type = fine_tuned_problem_type(args, config, next(iter(splits.values())))
+        model = load_fine_tuned_model(args, problem_type, is_main)
+        labels = fine_tuned_labels(args, config, problem_type)
+        because = fine_tuned_problem_type_reason(args, config)
+        encoded = {}
+        for split, examples in splits.items():  # every file checked before the model runs on any
+            path = getattr(args, split)
+            check_evaluation_examples(args, path, split, examples, labels, problem_type, because,
+                                      f"the id2label of --model {args.model}")
+            encoded[split] = encode_split(args, path, examples, tokenizer, labels)
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
     results = {"validation": None, "test": None}
@@ -204,9 +206,7 @@ def load_fine_tuned_model(args: FinetuneArguments, problem_type: str | None, is_
 
     model_class = TASK_CLASSES[args.task]
     overrides = {} if problem_type is None else {"problem_type": problem_type}
-    with warnings.catch_warnings():
-        if not is_main:
-            warnings.simplefilter("ignore")
+    with warnings_from_first_process(is_main):
         warnings.filterwarnings("ignore", message="Some weights were not in")  # the error below says more
         model, info = model_class.from_pretrained(args.model, backend=args.backend, output_loading_info=True,
                                                   **overrides)

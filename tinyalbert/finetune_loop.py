@@ -43,6 +43,7 @@ from .task_data import (DEFAULT_COLUMNS, IGNORE_INDEX, UNLABELLED, all_integers,
                         collate, encode_examples, label_list, label_number, multi_hot, problem_type_of_labels,
                         read_task_file, regression_targets, shortest_max_length)
 from .train.checkpoints import checkpoint_dir, write_directory_atomically
+from .train.distributed import warnings_from_first_process
 from .train.optim import AdamW, clip_grad_global_norm, linear_warmup_then_decay
 from .weights import MismatchedShapeError
 
@@ -803,19 +804,18 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
         state = {"losses": [], **saved, "args": dataclasses.asdict(args), "train_fingerprint": fingerprint}
     tokenizer = AlbertTokenizer.from_pretrained(source)
     check_positions(args, source)
-    labels, train_examples, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
-    problem_type = problem_type_of(args, train_examples)
-    test_examples, test_encoded = (None, None) if args.test is None else load_test_file(args, tokenizer, labels,
-                                                                                       problem_type)
+    with warnings_from_first_process(is_main):  # every process reads the same files
+        labels, train_examples, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
+        problem_type = problem_type_of(args, train_examples)
+        test_examples, test_encoded = (None, None) if args.test is None else load_test_file(args, tokenizer, labels,
+                                                                                           problem_type)
     if args.resume:
         check_resumed_problem_type(source, problem_type)  # first: another problem type has other labels too
         check_resumed_labels(source, labels)
         check_resumed_features(source / STATE_FILE, state, args, len(train_examples), len(train_encoded))
     state["train_features"] = len(train_encoded)
     overrides = model_overrides(args.task, labels, problem_type)
-    with warnings.catch_warnings():
-        if not is_main:  # every process loads the same files: the first one tells what they hold
-            warnings.simplefilter("ignore")
+    with warnings_from_first_process(is_main):
         model = load_model(args, source, overrides, labels)
     optimizer = AdamW(weight_decay=args.weight_decay)
     if args.resume:
@@ -886,7 +886,5 @@ def load_best_model(args: FinetuneArguments, out: Path, is_main: bool):
     it before all passed the barrier of its epoch), in eval mode: what the test file scores."""
     from .task_models import TASK_CLASSES
 
-    with warnings.catch_warnings():
-        if not is_main:
-            warnings.simplefilter("ignore")
+    with warnings_from_first_process(is_main):
         return TASK_CLASSES[args.task].from_pretrained(out / BEST, backend=args.backend).eval()

@@ -207,6 +207,7 @@ def main(argv=None) -> int:
 
 
 def _main(argv=None) -> int:
+    from .train.distributed import launched_as_follower
     from .train.trainer import NonFiniteLossError, TrainingInterrupted, train
 
     namespace = None
@@ -222,7 +223,8 @@ def _main(argv=None) -> int:
             print(error, file=sys.stderr)
         return 128 + error.signum
     except KeyboardInterrupt:
-        print(interrupted_note(namespace and Path(namespace.out)), file=sys.stderr)
+        if not launched_as_follower():  # mpiexec passes Ctrl-C to every process: one says it
+            print(interrupted_note(namespace and Path(namespace.out)), file=sys.stderr)
         return EXIT_INTERRUPTED
     except (UsageError, FileNotFoundError, ValueError) as error:
         print_error(error)

@@ -30,6 +30,7 @@ ranks tell each other whether it failed instead (`wait_for_all`).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -209,6 +210,17 @@ def wait_for_all(ranks: Ranks, what: str, failure: Exception | None = None) -> N
         raise failure
     if failures:
         raise FailedElsewhere(f"rank {ranks.rank}: another process failed {what} (see its error)")
+
+
+@contextlib.contextmanager
+def warnings_from_first_process(is_main: bool):
+    """Every process of a job reads the same files and meets the same warnings: inside this, the
+    first one alone shows them (for code called from Python; the commands set it where they start,
+    `exit_status_of_job`)."""
+    with warnings.catch_warnings():
+        if not is_main:
+            warnings.simplefilter("ignore")
+        yield
 
 
 def _running_in_parallel_job() -> bool:
