@@ -1003,6 +1003,33 @@ def test_init_from_a_classifier_for_three_labels_gets_a_two_way_sentence_order_h
     assert AlbertForPreTraining.from_pretrained(tmp_path / "second" / FINAL_DIR).config.num_labels == 2
 
 
+@pytest.mark.filterwarnings("ignore:Some weights")
+def test_init_from_a_pretraining_model_of_three_labels_trains_its_sentence_order_head_afresh(workspace, tmp_path,
+                                                                                            capsys):
+    """An AlbertForPreTraining saved with num_labels=3 has a 3-way sentence-order head, which does
+    not fit the 2-way one: it is trained afresh (it was refused as a checkpoint that does not fit
+    its config), and every other tensor is the saved model's."""
+    first = tmp_path / "first"
+    run(make_args(workspace, first))
+    three = tmp_path / "three"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its new 3-way head
+        model = AlbertForPreTraining.from_pretrained(first / FINAL_DIR, num_labels=3, ignore_mismatched_sizes=True)
+    model.save_pretrained(three)
+    shutil.copytree(first / FINAL_DIR, three, dirs_exist_ok=True,
+                    ignore=lambda folder, names: [n for n in names if n in ("config.json", "model.safetensors")])
+    with pytest.warns(UserWarning, match="made for 3 labels; its sentence-order head is made for 2 .* trained afresh"):
+        status, stderr = run_main(["--corpus", workspace["corpus"], "--out", tmp_path / "second", "--init-from",
+                                   three, "--steps", 1, "--batch-size", 4, "--max-seq-length", 24, "--lr", "1e-12"],
+                                  capsys)
+    assert status == 0, stderr
+    second = AlbertForPreTraining.from_pretrained(tmp_path / "second" / FINAL_DIR)
+    assert second.params["sop_classifier.classifier.weight"].shape[0] == 2
+    # One step at lr 1e-12 leaves the body as it was saved: it was loaded, not made anew.
+    np.testing.assert_allclose(second.params["albert.embeddings.word_embeddings.weight"],
+                               model.params["albert.embeddings.word_embeddings.weight"], atol=1e-6)
+
+
 # --- memorizing a small text: the proof that the collapse fix lets a model learn ------------------
 FACT_ANIMALS = "cat dog horse cow bird fish sheep goat wolf bear lion mouse".split()
 FACT_FOODS = "grass seeds meat milk bread worms fruit honey rice corn nuts leaves".split()

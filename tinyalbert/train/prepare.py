@@ -312,17 +312,19 @@ def _initial_model(args: TrainingArguments, config, tokenizer, counts: np.ndarra
 
 
 def _two_way_sop(init_from) -> dict:
-    """{"num_labels": 2} for a model fine-tuned with another number of labels: the sentence-order
-    head is in order / swapped, and the new head that its config would size otherwise would not
-    fit the loss."""
+    """The loading options for a model made with another number of labels than 2 (a classifier
+    fine-tuned for 3, or an AlbertForPreTraining saved with num_labels=3): num_labels 2, since the
+    sentence-order head is in order / swapped and one sized otherwise would not fit the loss, and
+    ignore_mismatched_sizes, since a saved sentence-order head of another size is trained afresh
+    (the other tensors fit: they do not depend on the labels)."""
     from ..config import AlbertConfig
 
     labels = AlbertConfig.from_pretrained(init_from).num_labels
     if labels == 2:
         return {}
     warnings.warn(f"the model {init_from!r} was made for {labels} labels; its sentence-order head is made for 2 "
-                  "(in order, swapped) and its label names are dropped", stacklevel=3)
-    return {"num_labels": 2}
+                  "(in order, swapped) and trained afresh, and its label names are dropped", stacklevel=3)
+    return {"num_labels": 2, "ignore_mismatched_sizes": True}
 
 
 def _build(args: TrainingArguments, out: Path, documents: list, fingerprint: str, follower: bool = False) -> PreparedRun:
