@@ -228,7 +228,7 @@ def test_a_multi_label_classification_trains_saves_and_scores_as_run_classificat
     assert config["problem_type"] == "multi_label_classification"
     assert config["id2label"] == {"0": "animal", "1": "colour", "2": "fruit"}
     history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [set(entry) for entry in history] == [{"epoch", "step", "micro_f1", "macro_f1", "subset_accuracy"}] * 2
+    assert [set(entry) for entry in history] == [{"epoch", "step", "micro_f1", "macro_f1", "subset_accuracy", "loss"}] * 2
     assert summary["best_by"] == "micro_f1"
     assert summary["best"] == max(history, key=lambda entry: entry["micro_f1"])  # the first of the highest
     assert summary["best"]["micro_f1"] > 0.8  # the labels follow from the words: it learns them

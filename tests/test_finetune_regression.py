@@ -209,7 +209,7 @@ def test_a_regression_trains_saves_and_scores_as_run_glue(tmp_path, capsys):
     config = json.loads((best / "config.json").read_text())
     assert config["problem_type"] == "regression" and config["id2label"] == {"0": "LABEL_0"}  # num_labels 1
     history = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
-    assert [set(entry) for entry in history] == [{"epoch", "step", "pearson", "spearmanr", "mse"}] * 3
+    assert [set(entry) for entry in history] == [{"epoch", "step", "pearson", "spearmanr", "mse", "loss"}] * 3
     assert summary["best_by"] == "pearson"
     assert summary["best"] == max(history, key=lambda entry: entry["pearson"])
     assert summary["best"]["pearson"] > 0.8  # the scores follow from the words: it learns them
@@ -247,7 +247,7 @@ def test_integer_scores_are_a_regression_when_asked_and_resume_keeps_it(tmp_path
     status, summary = run_finetune(capsys, train, train, out, "--epochs", "2", "--resume", "--problem-type",
                                    "regression")
     assert status == 0 and [summary["best_by"], set(summary["best"])] == ["pearson", {"epoch", "step", "pearson",
-                                                                                      "spearmanr", "mse"}]
+                                                                                      "spearmanr", "mse", "loss"}]
     classes = tmp_path / "classes"  # the same stars read as five classes, then resumed as a regression
     assert run_finetune(capsys, train, train, classes, "--epochs", "2", "--stop-after", "1")[0] == 0
     status, error = run_finetune(capsys, train, train, classes, "--epochs", "2", "--resume", "--problem-type",

@@ -4,7 +4,8 @@ model kept, a checkpoint after each epoch to resume from.
 
 OUT/ holds `best/` (model + tokenizer, loadable by tinyalbert and by Transformers), `checkpoint/`
 (the last epoch's model, optimizer moments and `state.json`), `metrics.jsonl` (one line per
-epoch) and `curves.png` (training loss and validation metrics, with matplotlib installed); a
+epoch: the validation metrics, and the validation loss but for question answering) and
+`curves.png` (training and validation loss, validation metrics, with matplotlib installed); a
 new run refuses an OUT that holds one already, which --resume continues. With a test file, the
 model in `best/` is scored on it once the last epoch is done: `test_results.json` and
 `test_predictions.jsonl` (each example's prediction beside its reference). `eval_only` scores a
@@ -32,11 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import asarray, to_numpy
+from .backend import array_namespace, asarray, to_numpy
 from .cli import UsageError, check_backend_available, directory_path_problem
 from .jsonfile import read_json_object
 from .metrics import (accuracy, entity_scores, macro_f1, multi_label_scores, regression_scores, squad_scores,
                       squad_v2_scores)
+from .models import flat_cross_entropy
+from .nn.losses import bce_with_logits_forward, mse_forward
 from .qa_answers import MAX_ANSWER_LENGTH, NULL_SCORE_DIFF_THRESHOLD, squad_predictions
 from .finetune_args import COLUMN_FIELDS, ID_NAMES, FinetuneArguments, columns_of
 from .task_data import (DEFAULT_COLUMNS, IGNORE_INDEX, UNLABELLED, all_integers, check_label_kinds, class_names,
@@ -53,6 +56,10 @@ MAIN_METRIC = {"text-classification": "accuracy", "token-classification": "f1",
 # STS-B; a multi-label classification's, of highest micro-F1, the score run_classification.py
 # reports for it.
 BEST_BY_PROBLEM_TYPE = {"regression": "pearson", "multi_label_classification": "micro_f1"}
+# The tasks whose evaluation reports the validation loss (`loss`), as Transformers' Trainer reports
+# eval_loss for run_glue.py, run_ner.py and run_swag.py. run_qa.py reports none: its validation
+# features carry no answer positions, and neither do a question's windows here.
+TASKS_WITH_LOSS = ("text-classification", "token-classification", "multiple-choice")
 CHECKPOINT, BEST, STATE_FILE, OPTIMIZER_FILE = "checkpoint", "best", "state.json", "optimizer.npz"
 METRICS_FILE, CURVES_FILE = "metrics.jsonl", "curves.png"
 # OUT/{split}_results.json and OUT/{split}_predictions.jsonl, for split "validation" or "test", as
@@ -272,12 +279,17 @@ def model_inputs(batch: dict) -> dict:
 
 
 def predict_batch(task: str, model, examples: list[dict], batch: dict):
-    """The predictions for one batch: label ids, per-word label ids, a regression's values (its
-    one logit, as run_glue.py squeezes it), a multi-label classification's multi-hot rows (1
-    where a logit is above 0, a sigmoid above 0.5, as run_classification.py decides), or, for
-    question answering, each feature's (start_logits, end_logits) over its own tokens (its
-    padding cut off)."""
+    """The predictions for one batch (`batch_predictions` of the model's output on its inputs)."""
     output = model(**model_inputs(batch), return_dict=True)  # whatever config.json says
+    return batch_predictions(task, model, examples, output)
+
+
+def batch_predictions(task: str, model, examples: list[dict], output):
+    """The predictions of the model's `output` for one batch: label ids, per-word label ids, a
+    regression's values (its one logit, as run_glue.py squeezes it), a multi-label
+    classification's multi-hot rows (1 where a logit is above 0, a sigmoid above 0.5, as
+    run_classification.py decides), or, for question answering, each feature's (start_logits,
+    end_logits) over its own tokens (its padding cut off)."""
     if task == "question-answering":
         start_logits = to_numpy(output.start_logits).astype(np.float64)
         end_logits = to_numpy(output.end_logits).astype(np.float64)
@@ -297,13 +309,50 @@ def predict_batch(task: str, model, examples: list[dict], batch: dict):
     return [int(value) for value in predicted]
 
 
+def batch_loss(task: str, model, logits, labels) -> float:
+    """The loss the task model's forward would return with `labels` (a batch's, as `collate`
+    makes them), computed from the `logits` it returned without them, with the heads' own loss
+    functions: cross-entropy over the classes, over the tags of the tokens not labelled -100
+    (a mean over those tokens), or over the choices; a regression's mean squared error of its one
+    output against float32 targets; a multi-label classification's BCE with logits, a mean over
+    every (example, class). A text classification of no problem type is scored as it predicts,
+    single-label. logits (batch, classes), (batch, seq, tags) or (batch, choices)."""
+    xp = array_namespace(logits)
+    labels = asarray(xp, labels)
+    problem_type = model.config.problem_type if task == "text-classification" else None
+    if problem_type == "regression":
+        return float(mse_forward(xp.reshape(logits, (-1,)), xp.astype(labels, logits.dtype))[0])
+    if problem_type == "multi_label_classification":
+        return float(bce_with_logits_forward(logits, xp.astype(labels, logits.dtype))[0])
+    return float(flat_cross_entropy(logits, labels, logits.shape[-1]))
+
+
 def predict_features(task: str, model, encoded: list[dict], batch_size: int, pad_id: int) -> list:
     """`predict_batch` over every batch of `encoded`, in order: one prediction per feature."""
-    predictions = []
+    return predictions_and_loss(task, model, encoded, batch_size, pad_id, with_loss=False)[0]
+
+
+def predictions_and_loss(task: str, model, encoded: list[dict], batch_size: int, pad_id: int,
+                         with_loss: bool = True) -> tuple[list, float | None]:
+    """(one prediction per feature, the loss) over the batches of `encoded`, in order, each from
+    one forward pass. The loss (None for question answering, or without `with_loss`) is averaged
+    as Transformers' Trainer averages eval_loss: each batch's mean loss (`batch_loss`) weighted
+    by the batch's rows (examples; windows for token classification), over all rows. For the
+    losses that are a mean per example that is the mean over the examples, whatever the batches;
+    a token classification's batch mean is over its labelled tokens, so its loss depends on the
+    batch size, as the Trainer's depends on --per_device_eval_batch_size."""
+    with_loss = with_loss and task in TASKS_WITH_LOSS
+    predictions, weighted_losses = [], []
     for begin in range(0, len(encoded), batch_size):
         chunk = encoded[begin:begin + batch_size]
-        predictions += predict_batch(task, model, chunk, collate(task, chunk, pad_id))
-    return predictions
+        batch = collate(task, chunk, pad_id)
+        output = model(**model_inputs(batch), return_dict=True)  # whatever config.json says
+        predictions += batch_predictions(task, model, chunk, output)
+        if with_loss:
+            weighted_losses.append(len(chunk) * batch_loss(task, model, output.logits, batch["labels"]))
+    if not with_loss:
+        return predictions, None
+    return predictions, (math.fsum(weighted_losses) / len(encoded) if encoded else math.nan)
 
 
 def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels, batch_size: int, pad_id: int,
@@ -324,8 +373,19 @@ def evaluate_with_predictions(task: str, model, examples: list[dict], encoded: l
     example, in the file's terms: a class name; a multi-label example's class names (in the
     order of `labels`); a regression's value; a sentence's tags, one per word (`sentence_tags`);
     a question's answer text ("" for none, with `version_2_with_negative`: SQuAD v2.0's scores);
-    a multiple-choice example's choice index."""
-    predictions = predict_features(task, model, encoded, batch_size, pad_id)
+    a multiple-choice example's choice index. The metrics end with the validation `loss`
+    (`predictions_and_loss`), but for question answering."""
+    predictions, loss = predictions_and_loss(task, model, encoded, batch_size, pad_id)
+    scores, shown = task_scores(task, model, examples, encoded, predictions, labels, max_answer_length,
+                                version_2_with_negative, null_score_diff_threshold)
+    return (scores if loss is None else {**scores, "loss": loss}), shown
+
+
+def task_scores(task: str, model, examples: list[dict], encoded: list[dict], predictions: list, labels,
+                max_answer_length: int, version_2_with_negative: bool,
+                null_score_diff_threshold: float) -> tuple[dict, list]:
+    """(the task's scores, the predictions in the file's terms) of each feature's prediction
+    (`predict_features`), for `evaluate_with_predictions`."""
     if task == "text-classification" and model.config.problem_type == "regression":
         return regression_scores(predictions, [label_number(example["label"]) for example in examples]), predictions
     if task == "text-classification" and model.config.problem_type == "multi_label_classification":
@@ -696,9 +756,10 @@ def improves(score: float, best: float) -> bool:
 
 
 def plot_curves(state: dict, best_by: str, path: Path) -> bool:
-    """The training loss of each step (`state["losses"]`, with its moving mean) beside the
-    validation metrics of each epoch (`state["history"]`), into `path`. Returns False, drawing
-    nothing, when matplotlib is not installed."""
+    """The training loss of each step (`state["losses"]`, with its moving mean) and, on the same
+    axes, the validation loss of each epoch (its `loss`, at the epoch's last step), beside the
+    other validation metrics of each epoch (`state["history"]`), into `path`. Returns False,
+    drawing nothing, when matplotlib is not installed."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -711,16 +772,21 @@ def plot_curves(state: dict, best_by: str, path: Path) -> bool:
     loss_axes, metric_axes = figure.subplots(1, 2)
     if state["losses"]:
         steps, losses = zip(*state["losses"])
-        draw_step_losses(loss_axes, list(steps), list(losses), name="loss")
+        draw_step_losses(loss_axes, list(steps), list(losses), name="training loss")
+    # The epochs of a run resumed from a checkpoint saved before the validation loss was recorded have none.
+    validated = [(record["step"], record["loss"]) for record in state["history"] if "loss" in record]
+    if validated:  # purple: no score of a task with a loss takes that colour on the right (C4, the fifth)
+        loss_axes.plot(*zip(*validated), color="tab:purple", marker="o", label="validation loss (after each epoch)")
+    if state["losses"] or validated:
         loss_axes.legend(fontsize="small")
-    loss_axes.set(xlabel="step", ylabel="training loss (batch mean)", title="Training")
+    loss_axes.set(xlabel="step", ylabel="loss", title="Training and validation loss" if validated else "Training loss")
     epochs = [record["epoch"] for record in state["history"]]
     # A regression's mean squared error is in the labels' units squared (25 for scores off by 5),
     # so it gets an axis of its own on the right; beside it, correlations in [-1, 1] would be flat.
     error_axes = metric_axes.twinx() if "mse" in state["history"][0] else None
-    # The scores alone: epoch and step are the axis, and SQuAD v2.0's counts of questions (total,
-    # HasAns_total, NoAns_total) are integers, not scores.
-    scored = [key for key, value in state["history"][0].items() if key not in ("epoch", "step")
+    # The scores alone: epoch and step are the axis, the validation loss is drawn with the training
+    # loss, and SQuAD v2.0's counts of questions (total, HasAns_total, NoAns_total) are integers.
+    scored = [key for key, value in state["history"][0].items() if key not in ("epoch", "step", "loss")
               and not (isinstance(value, int) and key.endswith("total"))]
     for index, name in enumerate(scored):
         label = f"{name} (picks the best epoch)" if name == best_by else name
