@@ -446,6 +446,38 @@ def test_truncate_works_for_every_task_and_no_task_cuts_quietly(tmp_path, model_
     assert_labels_equal(json.loads(stdout)["predictions"], expected)
 
 
+def test_handle_impossible_answer_answers_nothing_where_the_head_prefers_cls(tmp_path, model_dir):
+    """A reader whose head points at [CLS]'s final hidden state (both rows along it, so [CLS]
+    has the highest start and end logit): its best span is some words, but with
+    --handle-impossible-answer the answer is "", as Transformers' pipeline gives it for a SQuAD
+    v2.0 model that abstains. Other tasks refuse the option."""
+    import numpy as np
+
+    reader = head_checkpoint(model_dir, tmp_path / "reader", "AlbertForQuestionAnswering")
+    question, context = "who ran", "the cat sat on the mat and the dog ran to the park"
+    tokenizer = tinyalbert.AlbertTokenizer.from_pretrained(reader)
+    model = tinyalbert.AlbertForQuestionAnswering.from_pretrained(reader)
+    hidden = model.albert(**tokenizer(question, context, return_tensors="np")).last_hidden_state
+    toward_cls = hidden[0, 0] / np.linalg.norm(hidden[0, 0])
+    model.params["qa_outputs.weight"] = (20 * np.stack([toward_cls, toward_cls])).astype(np.float32)
+    model.params["qa_outputs.bias"] = np.zeros(2, dtype=np.float32)
+    model.save_pretrained(reader)
+    ask = ("--model", reader, "--task", "question-answering", "--context", context)
+    code, stdout, stderr = predict(question, *ask)
+    assert code == 0 and json.loads(stdout)["predictions"]["answer"] != "", stderr
+    code, stdout, stderr = predict(question, *ask, "--handle-impossible-answer")
+    assert code == 0, stderr
+    answer = json.loads(stdout)["predictions"]
+    assert answer["answer"] == "" and (answer["start"], answer["end"]) == (0, 0)
+    expected = tinyalbert.pipeline("question-answering", model=reader)(question=question, context=context,
+                                                                         handle_impossible_answer=True)
+    assert {key: answer[key] for key in ('answer', 'start', 'end')} == \
+        {key: expected[key] for key in ('answer', 'start', 'end')}
+    assert answer['score'] == pytest.approx(expected['score'], rel=1e-5)
+    assert_user_error(predict(TEXTS[0], "--model", model_dir, "--handle-impossible-answer"),
+                      "--handle-impossible-answer does not apply to --task fill-mask")
+
+
 def test_a_long_text_is_tagged_in_windows_unless_the_strategy_is_none(tmp_path, model_dir):
     """Token classification reads a text longer than the model in overlapping windows of half a
     window's stride, as the pipeline's `stride` does; its entities reach past the first window.

@@ -37,6 +37,7 @@ TASK_OPTIONS = {
     "--targets": ("fill-mask",),
     "--whole-words": ("fill-mask",),
     "--context": ("question-answering",),
+    "--handle-impossible-answer": ("question-answering",),
     "--aggregation-strategy": ("token-classification",),
 }
 # What each model class named in a config.json's "architectures" is trained for, as a --task,
@@ -116,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the pipeline to run, with a model fine-tuned for it (default: %(default)s)")
     task.add_argument("--context", metavar="TEXT", help="question-answering: the text the answers come from; "
                       "the TEXTs are the questions")
+    task.add_argument("--handle-impossible-answer", action="store_true",
+                      help="question-answering: answer \"\" (no answer) where the model scores [CLS] above every "
+                           "span, for a model fine-tuned on SQuAD v2.0 (finetune --version-2-with-negative)")
     task.add_argument("--aggregation-strategy", choices=("none", "simple", "first", "average", "max"),
                       help="token-classification: how pieces become entities (default: simple)")
     return parser
@@ -124,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
 def given_options(args) -> list[str]:
     """The task-specific options (TASK_OPTIONS) the user gave."""
     values = {"--top-k": args.top_k, "--targets": args.targets, "--whole-words": args.whole_words or None,
-              "--context": args.context, "--aggregation-strategy": args.aggregation_strategy}
+              "--context": args.context, "--handle-impossible-answer": args.handle_impossible_answer or None,
+              "--aggregation-strategy": args.aggregation_strategy}
     return [option for option, value in values.items() if value is not None]
 
 
@@ -201,6 +206,8 @@ def run_task(args, texts: list[str], stdout) -> int:
     task_pipeline = pipeline(args.task, model=model, tokenizer=tokenizer, batch_size=args.batch_size, **options)
     # top_k in the call: a text-classification text then gives its K labels as one flat list.
     call_options = {} if args.top_k is None else {"top_k": args.top_k}
+    if args.handle_impossible_answer:
+        call_options["handle_impossible_answer"] = True
     with texts_progress(len(texts), 1) as bar:
         for text in texts:
             output = task_pipeline(question=text, context=args.context, **call_options) \
