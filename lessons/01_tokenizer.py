@@ -40,6 +40,8 @@ from tinyalbert.tokenizer import preprocess_text, train_sentencepiece
 # ALBERT normalises text before cutting it: runs of whitespace become one space, two
 # backticks or two single quotes become a double quote, accents are removed (decompose each
 # character with Unicode NFKD, then drop the combining marks), and everything is lower-cased.
+# NFKD is the *compatibility* decomposition, so it also rewrites ligatures, superscripts and
+# full-width letters into plain ones.
 
 # %%
 def clean_up(text):
@@ -53,15 +55,28 @@ def clean_up(text):
 raw = "  ``Café   Ölberg''  is   NOT\tcafe "
 print(repr(clean_up(raw)))
 assert clean_up(raw) == preprocess_text(raw, remove_space=True, keep_accents=False, do_lower_case=True)
+compatibility = "ﬁne x² Ｆull"  # a ligature, a superscript, a full-width letter
+print(repr(compatibility), "->", repr(clean_up(compatibility)))
+assert clean_up(compatibility) == preprocess_text(compatibility, remove_space=True, keep_accents=False,
+                                                  do_lower_case=True) == "fine x2 full"
+
+# %% [markdown]
+# SentencePiece then applies a normalisation of its own inside `encode`, stored in the model
+# (`nmt_nfkc`: Unicode NFKC and a few whitespace rules). On text this clean-up has produced it
+# mostly has nothing left to do; it composes again what NFKD split and did not drop, such as
+# Korean syllables. The lines of this lesson are plain ASCII, where it changes nothing.
 
 # %% [markdown]
 # ## 2. Train a small vocabulary
 #
 # A SentencePiece unigram vocabulary is a list of pieces, each with a log-probability
-# $\log p(\text{piece})$. Training starts from many candidate substrings and prunes the ones
-# whose removal costs the corpus likelihood least, until the vocabulary has the size asked for.
-# `train_sentencepiece` runs it with the flags of the original ALBERT (the special pieces
-# `<pad>`, `<unk>`, `[CLS]`, `[SEP]`, `[MASK]` take ids 0-4) on the same clean-up as above.
+# $\log p(\text{piece})$. Training starts from many candidate substrings and, re-estimating the
+# probabilities by EM, prunes the ones whose removal costs the corpus likelihood least, until
+# the vocabulary has the size asked for. (BPE, used by GPT-2, goes the other way: it starts from
+# characters and learns merges of frequent pairs.) `train_sentencepiece` runs it with the flags
+# of the original ALBERT on the same clean-up as above: the special pieces `<pad>`, `<unk>`,
+# `[CLS]`, `[SEP]`, `[MASK]` take ids 0-4, and the eight user-defined symbols
+# `( ) " - . – £ €` the next ids; SentencePiece always cuts those out as pieces of their own.
 
 # %%
 paragraphs = """
@@ -83,7 +98,9 @@ workdir = Path(tempfile.mkdtemp(prefix="lesson1-"))
 model_file = train_sentencepiece(paragraphs * 3, workdir / "tiny", vocab_size=200, hard_vocab_limit=False, seed=0)
 tokenizer = AlbertTokenizer(model_file)
 sp = tokenizer.sp_model
-print(f"{sp.get_piece_size()} pieces; the first 12:", [sp.id_to_piece(i) for i in range(12)])
+print(f"{sp.get_piece_size()} pieces; the first 13:", [sp.id_to_piece(i) for i in range(13)])
+assert [sp.id_to_piece(i) for i in range(13)] == ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]",
+                                                  "(", ")", '"', "-", ".", "–", "£", "€"]
 ordinary = [i for i in range(sp.get_piece_size()) if not (sp.is_control(i) or sp.is_unknown(i))]
 longest = sorted(ordinary, key=lambda i: -len(sp.id_to_piece(i)))[:10]
 print("the longest pieces:", [sp.id_to_piece(i) for i in longest])
@@ -102,7 +119,8 @@ print("the longest pieces:", [sp.id_to_piece(i) for i in longest])
 # $$\hat s = \arg\max_{s_1 \dots s_n = x} \sum_{i=1}^{n} \log p(s_i).$$
 #
 # Dynamic programming finds it: `best[j]` is the best score of the first `j` characters, and
-# each position looks back at every piece that could end there (the Viterbi algorithm).
+# each position looks back at every piece that could end there (the Viterbi algorithm). A BPE
+# tokenizer instead applies its learned merges in their order and never compares whole splits.
 
 # %%
 def unigram_cut(text, sp):
@@ -253,6 +271,8 @@ if transformers is not None:
 
 # %%
 def pair_inputs(ids_a, ids_b, cls_id, sep_id):
+    """ids_a, ids_b: lists of ids without special tokens (leave them unchanged).
+    Returns (input_ids, token_type_ids), two lists of length len(ids_a) + len(ids_b) + 3."""
     raise NotImplementedError("write pair_inputs")
 
 
@@ -267,7 +287,8 @@ def check_pair_inputs(candidate, tokenizer=tokenizer, trials=20, seed=0):
                     tokenizer.create_token_type_ids_from_sequences(ids_a, ids_b))
         given = (list(ids_a), list(ids_b))
         got = candidate(ids_a, ids_b, tokenizer.cls_token_id, tokenizer.sep_token_id)
-        assert tuple(map(list, got)) == expected, f"for A={given[0]}, B={given[1]}: expected {expected}, got {got}"
+        for name, want, have in zip(("input_ids", "token_type_ids"), expected, tuple(map(list, got))):
+            assert have == want, f"for A={given[0]}, B={given[1]}: {name} should be {want}, got {have}"
         assert (ids_a, ids_b) == given, "pair_inputs must not change the lists it is given"
 
 

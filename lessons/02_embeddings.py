@@ -89,6 +89,13 @@ assert np.allclose(model_h0, h0, atol=1e-5)
 #
 # $$\underbrace{V H}_{\text{BERT}} \quad\text{versus}\quad \underbrace{V E + E H + H}_{\text{ALBERT}}.$$
 #
+# The paper's reason: a word-table row is the same in every context, while the hidden states
+# must carry the context, so the rows need not be $H$ wide; and with $E = H$ the table grows
+# with every increase of $H$. The price is a constraint, not compute: every $h^{(0)}_i$ lies in
+# the image of the projection, an affine subspace of $\mathbb{R}^H$ of dimension at most $E$.
+# A lookup costs no multiplications, and the projection adds $E \cdot H$ multiply-adds per
+# token, a fraction of one layer's (section 4 prints it).
+#
 # One transformer layer has four $H \times H$ attention matrices, the feed-forward pair
 # $H \times I$ and $I \times H$ (with $I = 4H$), their biases, and two LayerNorms. ALBERT
 # stores `num_hidden_groups` $\times$ `inner_group_num` layers (usually 1); BERT stores all $L$.
@@ -195,6 +202,46 @@ for name, preset in (("ALBERT xlarge", "albert-xlarge-v2"), ("ALBERT xxlarge", "
 print(f"BERT large / ALBERT large = {counts['BERT large'][0] / counts['ALBERT large'][1]:.1f}")
 
 # %% [markdown]
+# Where the parameters are: the share of each part in the four base and large models (the
+# numbers on the bars are each model's total with the pooler). In BERT the layers dominate;
+# ALBERT stores one layer, and the vocabulary table, though only $E = 128$ wide, becomes a
+# large part of what is left.
+
+# %%
+def parameters_by_part(name, c):
+    """Parameters of the tables (with their LayerNorm), the E -> H projection, the stored layers, the pooler."""
+    H = c.hidden_size
+    tables = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size + 2) * c.embedding_size
+    projection = 0 if name.startswith("BERT") else c.embedding_size * H + H
+    pooler = H * H + H
+    layers = count_library(c) - (c.embedding_size * H + H) - tables - pooler
+    return {"word, position, type tables": tables, "E -> H projection": projection,
+            "stored layers": layers, "pooler": pooler}
+
+
+shown = ["BERT base", "ALBERT base", "BERT large", "ALBERT large"]
+parts = {name: parameters_by_part(name, TABLE1[name][0]) for name in shown}
+for name in shown:
+    assert sum(parts[name].values()) == counts[name][1]
+fig, ax = plt.subplots(figsize=(7, 2.8))
+left = np.zeros(len(shown))
+for part in parts[shown[0]]:
+    share = np.array([100 * parts[name][part] / counts[name][1] for name in shown])
+    ax.barh(shown, share, left=left, label=part)
+    left += share
+for row, name in enumerate(shown):
+    ax.text(101, row, f"{counts[name][1] / 1e6:.1f}M", va="center", fontsize=8)
+ax.set_xlim(0, 112)
+ax.invert_yaxis()
+ax.set_xlabel("share of the parameters (%)")
+ax.set_title("where the parameters are (with the pooler)")
+ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.12), ncol=4)
+fig.tight_layout()
+plt.show()
+for name in shown:
+    print(f"{name:<13}" + "  ".join(f"{part} {100 * n / counts[name][1]:.1f}%" for part, n in parts[name].items()))
+
+# %% [markdown]
 # ## 4. Parameters against the embedding size E
 #
 # Sharing removes the $L-1$ extra layers; factorizing shrinks the vocabulary table. The plot
@@ -221,6 +268,13 @@ print(f"each extra unit of E costs {slope:,.0f} parameters: one more column in e
       f"(V + positions + types = {c.vocab_size + c.max_position_embeddings + c.type_vocab_size:,}), "
       f"LayerNorm's weight and bias (2) and one more input of the projection (H = {c.hidden_size})")
 assert slope == by_formula
+# Compute per token: the projection's matrix against the matrices of the L passes through a layer
+# (query, key, value and output H x H, the feed-forward H x I and I x H; the attention scores come on top).
+projection_macs = c.embedding_size * c.hidden_size
+layer_macs = 4 * c.hidden_size ** 2 + 2 * c.hidden_size * c.intermediate_size
+print(f"multiply-adds per token: projection {projection_macs:,}, one pass through a layer {layer_macs:,}, "
+      f"all {c.num_hidden_layers} passes {c.num_hidden_layers * layer_macs:,} "
+      f"(the projection adds {100 * projection_macs / (c.num_hidden_layers * layer_macs):.2f}%)")
 
 # %% [markdown]
 # ## 5. Compare with Transformers
@@ -258,6 +312,8 @@ if transformers is not None:
 
 # %%
 def embedding_block_parameters(c):
+    """c: an AlbertConfig. Returns an int: the parameters of the word, position and token-type tables,
+    the embedding LayerNorm (weight and bias) and the E -> H projection (weight and bias)."""
     raise NotImplementedError("write embedding_block_parameters")
 
 
@@ -274,7 +330,10 @@ def check_embedding_block_parameters(candidate, trials=20, seed=0):
         expected = sum(int(np.prod(s)) for k, s in shapes.items()
                        if k.startswith("albert.embeddings.") or "embedding_hidden_mapping_in" in k)
         got = candidate(c)
-        assert got == expected, f"for {c}: expected {expected}, got {got}"
+        assert isinstance(got, (int, np.integer)), f"return the count as an int, got {got!r}"
+        sizes = (f"V={c.vocab_size}, positions={c.max_position_embeddings}, types={c.type_vocab_size}, "
+                 f"E={c.embedding_size}, H={c.hidden_size}")
+        assert got == expected, f"for {sizes}: expected {expected}, got {got} ({got - expected:+} parameters)"
 
 
 # The check itself is checked: it accepts a right answer and rejects one that forgets the bias.

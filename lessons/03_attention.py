@@ -15,10 +15,11 @@
 # # Lesson 3: self-attention
 #
 # **After this lesson you can** write multi-head self-attention in a dozen lines of NumPy:
-# scaled dot products, the padding mask as an additive bias, splitting and merging heads,
-# switching heads off with a head mask, and the residual connection with its LayerNorm. You
-# can read attention maps of a real model, and you know how the `relative_key` and
-# `relative_key_query` position types replace absolute positions with a table of distances.
+# scaled dot products (and why they are scaled), the padding mask as an additive bias,
+# splitting and merging heads, switching heads off with a head mask, and the residual
+# connection with its LayerNorm. You can read attention maps of a real model, and you know how
+# the `relative_key` and `relative_key_query` position types replace absolute positions with a
+# table of distances.
 
 # %%
 import warnings
@@ -44,8 +45,11 @@ rng = np.random.default_rng(0)
 # $$\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\Big(\frac{Q K^{\top}}{\sqrt{d}}\Big) V,
 # \qquad Q = X W_Q^{\top} + b_Q,\; K = X W_K^{\top} + b_K,\; V = X W_V^{\top} + b_V.$$
 #
-# Dividing by $\sqrt{d}$ keeps the scores' spread independent of the head size $d$, so that
-# the softmax does not saturate as $d$ grows.
+# Why $\sqrt{d}$: if the $d$ entries of $q_i$ and $k_j$ are independent with mean 0 and variance 1,
+# then $q_i \cdot k_j = \sum_{c=1}^{d} q_{ic} k_{jc}$ is a sum of $d$ terms of variance 1, so it has
+# variance $d$. Dividing by $\sqrt{d}$ brings the scores back to variance 1 whatever the head size.
+# Without it the scores spread further as $d$ grows, the softmax puts nearly all the weight on
+# one key, and its gradient with respect to the other scores all but vanishes.
 
 # %%
 seq, d = 5, 8
@@ -56,6 +60,15 @@ probs /= probs.sum(axis=-1, keepdims=True)
 context = probs @ V                                             # (seq, d)
 print("each row of probs sums to", probs.sum(axis=-1))
 assert np.allclose(probs, softmax(scores), atol=1e-6)
+
+demo = np.random.default_rng(1)
+for size in (8, 64, 512):   # random unit-variance queries and keys of growing head size
+    q_big, k_big = demo.standard_normal((2, 256, size))
+    raw = q_big @ k_big.T
+    scaled = raw / np.sqrt(size)
+    print(f"d = {size:>3}: std of q.k {raw.std():5.2f} (sqrt(d) = {np.sqrt(size):5.2f}), "
+          f"of q.k / sqrt(d) {scaled.std():.2f};  mean largest weight of a row: "
+          f"unscaled {softmax(raw).max(axis=-1).mean():.2f}, scaled {softmax(scaled).max(axis=-1).mean():.2f}")
 
 # %% [markdown]
 # ## 2. The whole attention block of an ALBERT layer
@@ -241,6 +254,8 @@ if transformers is not None:
 
 # %%
 def masked_softmax(scores, attention_mask):
+    """scores: (batch, heads, seq, seq), query i against key j; attention_mask: (batch, seq) of 1 and 0.
+    Returns probabilities of the scores' shape: each row sums to 1, padded keys get exactly 0."""
     raise NotImplementedError("write masked_softmax")
 
 
@@ -253,18 +268,28 @@ def check_masked_softmax(candidate, trials=10, seed=0):
         mask = (rng.random((batch, seq)) < 0.7).astype(np.float32)
         mask[:, 0] = 1  # every row keeps one real token
         expected = softmax(scores + attention_mask_bias(mask, np.float32))
-        got = candidate(scores, mask)
+        got = np.asarray(candidate(scores, mask))
         assert got.shape == expected.shape, f"shape {got.shape}, expected {expected.shape}"
+        assert np.allclose(got.sum(axis=-1), 1, atol=1e-5), (
+            f"rows sum to {got.sum(axis=-1).min():.3g} ... {got.sum(axis=-1).max():.3g}, not 1: "
+            "the softmax must run over the keys (the last axis), after the mask")
+        padded_keys = got[np.broadcast_to(mask[:, None, None, :] == 0, got.shape)]
+        assert (padded_keys == 0).all(), (f"padded keys get up to {np.abs(padded_keys).max()}, not 0: "
+                                          "mask the keys (the last axis), before the softmax")
         assert np.allclose(got, expected, atol=1e-6), f"largest difference {np.abs(got - expected).max()}"
 
 
-# The check itself is checked: it accepts a right answer and rejects a softmax that ignores the mask.
+# The check itself is checked: it accepts a right answer and rejects a softmax that ignores the mask,
+# one that masks the queries instead of the keys and one that masks after the softmax.
 check_masked_softmax(lambda s, m: softmax(np.where(m[:, None, None, :] > 0, s, -np.inf)))
-try:
-    check_masked_softmax(lambda s, m: softmax(s))
-    raise RuntimeError("the self-check accepted a wrong answer")
-except AssertionError:
-    pass
+for wrong in (lambda s, m: softmax(s),
+              lambda s, m: softmax(s + attention_mask_bias(m, np.float32).transpose(0, 1, 3, 2)),
+              lambda s, m: softmax(s) * m[:, None, None, :]):
+    try:
+        check_masked_softmax(wrong)
+        raise RuntimeError("the self-check accepted a wrong answer")
+    except AssertionError:
+        pass
 
 try:
     check_masked_softmax(masked_softmax)

@@ -16,8 +16,9 @@
 #
 # **After this lesson you can** say which stored layer runs at every pass of an ALBERT
 # encoder for any `num_hidden_layers`, `num_hidden_groups` and `inner_group_num`, run the
-# encoder yourself as a loop over those passes, and measure, as the ALBERT paper's Figure 2
-# does, how much each layer changes its input in a shared and a non-shared model.
+# encoder yourself as a loop over those passes, say what sharing saves (storage) and what it
+# does not (compute), and measure, as the ALBERT paper's Figure 2 does, how much each layer
+# changes its input in a shared and a non-shared model.
 
 # %%
 import os
@@ -157,6 +158,15 @@ print(f"shared {model.num_parameters():,} parameters, untied {untied.num_paramet
 assert np.array_equal(same, out.last_hidden_state)
 
 # %% [markdown]
+# So sharing saves storage, not arithmetic. It divides by up to $L$ what is stored: the
+# parameters, their gradients and the optimizer's moments, and with them the bytes that
+# data-parallel processes exchange at every step (lesson 14). It saves no compute: the $L$
+# passes make the same matrix products, shared or not, and training keeps the same activations
+# for the backward pass. A wide shared model is therefore cheap to store and still slow to run:
+# the paper (section 5) calls ALBERT-xxlarge, which has fewer parameters than BERT-large,
+# computationally more expensive than it.
+
+# %% [markdown]
 # ## 3. How much does each layer change its input? (the idea of the paper's Figure 2)
 #
 # For every layer $\ell$ with input $h^{(\ell-1)}$ and output $h^{(\ell)}$, averaged over the
@@ -224,6 +234,8 @@ for label, (l2, cosine) in curves.items():
 
 # %%
 def layer_schedule(L, G, inner):
+    """L passes, G groups of `inner` layers each. Returns a list of L * inner pairs
+    (group, inner_layer), both counted from 0, in the order the encoder runs them."""
     raise NotImplementedError("write layer_schedule")
 
 
@@ -236,7 +248,10 @@ def check_layer_schedule(candidate):
             c = AlbertConfig(hidden_size=8, num_attention_heads=1, intermediate_size=8,
                              num_hidden_layers=L, num_hidden_groups=G, inner_group_num=inner)
             expected = [(group_of_pass(i, c), j) for i in range(L) for j in range(inner)]
-            got = [tuple(pair) for pair in candidate(L, G, inner)]
+            got = list(candidate(L, G, inner))
+            assert all(np.shape(pair) == (2,) for pair in got), (
+                f"L={L}, G={G}, inner={inner}: {got} is not a list of (group, inner_layer) pairs")
+            got = [tuple(int(n) for n in pair) for pair in got]
             assert got == expected, f"L={L}, G={G}, inner={inner}: expected {expected}, got {got}"
     c = AlbertConfig(vocab_size=20, embedding_size=4, hidden_size=8, num_attention_heads=1, intermediate_size=8,
                      num_hidden_layers=4, num_hidden_groups=2, inner_group_num=3)

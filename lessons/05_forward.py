@@ -15,12 +15,13 @@
 # # Lesson 5: the whole forward pass in one page
 #
 # **After this lesson you can** write ALBERT's complete forward pass from token ids to hidden
-# states in one screen of NumPy, with the weights of a real checkpoint, and put the heads on
-# top: the pooler, the masked-LM head whose decoder is the word-embedding table, and the
-# sentence-order head. You will know which of the seven Transformers model classes adds which
-# head.
+# states in one screen of NumPy, with the weights of a real checkpoint (and its `gelu_new`, and
+# its LayerNorm after each residual sum), and put the heads on top: the pooler, the masked-LM
+# head whose decoder is the word-embedding table, and the sentence-order head. You will know
+# which of the seven Transformers model classes adds which head.
 
 # %%
+import math
 import warnings
 
 import numpy as np
@@ -42,6 +43,16 @@ from tinyalbert.nn.heads import mlm_decoder_weight, pooler_forward
 #
 # each followed by a residual connection and a LayerNorm; last, the pooler reads the `[CLS]`
 # position: $\text{pooled} = \tanh(h_{\texttt{[CLS]}} W_P^{\top} + b_P)$.
+#
+# Two details decide whether the numbers match a checkpoint. GELU itself is $x\,\Phi(x)$, with
+# $\Phi$ the standard normal CDF (`hidden_act="gelu"`, as in the released v1 configurations);
+# the v2 configurations, `AlbertConfig`'s default and tinyalbert-mini ask for `"gelu_new"`, which
+# *is* the tanh formula above, so the page computes that formula, not the exact GELU (the cells
+# below print how far apart the two are, and how far the page lands from the model with the
+# exact one). And the LayerNorm comes *after* the residual sum,
+# $h \leftarrow \operatorname{LayerNorm}(h + f(h))$ ("post-LN", as in BERT), not inside the branch
+# as in pre-LN models such as GPT-2, $h \leftarrow h + f(\operatorname{LayerNorm}(h))$; so every
+# layer's output, the last hidden state included, is a LayerNorm output.
 
 # %%
 def layer_norm(x, p, name, eps=1e-12):
@@ -63,7 +74,18 @@ def softmax(x):
     return e / e.sum(-1, keepdims=True)
 
 
-def albert_forward(p, c, ids, types, mask):
+def gelu_exact(x):
+    """x * Phi(x), what hidden_act="gelu" computes."""
+    return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
+
+
+grid = np.linspace(-6, 6, 2401)
+gap = np.abs(gelu_new(grid) - gelu_exact(grid))
+print(f"|gelu_new - gelu|: largest {gap.max():.1e}, at |x| = {abs(grid[gap.argmax()]):.2f}")
+assert 0 < gap.max() < 1e-3
+
+
+def albert_forward(p, c, ids, types, mask, activation=gelu_new):
     """Token ids (batch, seq) -> (hidden states (batch, seq, H), pooled (batch, H))."""
     emb = "albert.embeddings."
     e = (p[emb + "word_embeddings.weight"][ids] + p[emb + "position_embeddings.weight"][np.arange(ids.shape[1])]
@@ -85,7 +107,7 @@ def albert_forward(p, c, ids, types, mask):
             context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, seq, hidden)
             attended = h + linear(context, p, L + "attention.dense")
             h = layer_norm(attended, p, L + "attention.LayerNorm", c.layer_norm_eps)
-            ffn = linear(gelu_new(linear(h, p, L + "ffn")), p, L + "ffn_output")
+            ffn = linear(activation(linear(h, p, L + "ffn")), p, L + "ffn_output")
             h = layer_norm(h + ffn, p, L + "full_layer_layer_norm", c.layer_norm_eps)
     return h, np.tanh(linear(h[:, 0], p, "albert.pooler"))
 
@@ -108,6 +130,9 @@ body = AlbertModel.from_pretrained("tinyalbert-mini")(**batch)
 print("hidden states", hidden.shape, "largest difference", np.abs(hidden - body.last_hidden_state).max())
 print("pooled       ", pooled.shape, "largest difference", np.abs(pooled - body.pooler_output).max())
 assert np.allclose(hidden, body.last_hidden_state, atol=1e-4) and np.allclose(pooled, body.pooler_output, atol=1e-5)
+with_exact_gelu, _ = albert_forward(p, config, ids, types, mask, activation=gelu_exact)
+print("with the exact GELU instead, largest difference", np.abs(with_exact_gelu - body.last_hidden_state).max())
+assert not np.allclose(with_exact_gelu, body.last_hidden_state, atol=1e-4)
 
 # %% [markdown]
 # The package keeps a page like this one as `tinyalbert/onepage.py` (every activation, and the
@@ -176,7 +201,10 @@ for name in classes:
     else:
         result = model(input_ids=ids_small, attention_mask=mask_small)
     head = sorted({n.split(".")[0] for n in model.params} - {"albert"})
-    print(f"{name:<32} head {head!s:<42} returns {', '.join(f'{k} {tuple(result[k].shape)}' for k in result.keys())}")
+    pooler = "albert.pooler.weight" in model.params
+    print(f"{name:<32} pooler {'yes' if pooler else 'no ':<4} head {head!s:<34} "
+          f"returns {', '.join(f'{k} {tuple(result[k].shape)}' for k in result.keys())}")
+    assert pooler == (name not in ("AlbertForMaskedLM", "AlbertForTokenClassification", "AlbertForQuestionAnswering"))
 
 # %% [markdown]
 # ## 4. Compare with Transformers
@@ -211,6 +239,8 @@ if transformers is not None:
 
 # %%
 def pool(sequence_output, weight, bias):
+    """sequence_output: (batch, seq, H); weight: (H, H) as stored, (out, in); bias: (H,).
+    Returns the pooled vectors, (batch, H)."""
     raise NotImplementedError("write pool")
 
 
@@ -225,16 +255,21 @@ def check_pool(candidate, trials=10, seed=0):
         expected, _ = pooler_forward(states, weights)
         got = candidate(states, weights["weight"], weights["bias"])
         assert np.shape(got) == expected.shape, f"shape {np.shape(got)}, expected {expected.shape}"
-        assert np.allclose(got, expected, atol=1e-5), f"largest difference {np.abs(got - expected).max()}"
+        assert np.allclose(got, expected, atol=1e-5), (
+            f"largest difference {np.abs(got - expected).max()}: the pooler is tanh(first position @ weight.T + bias)")
 
 
-# The check itself is checked: it accepts a right answer and rejects one that reads the last position.
+# The check itself is checked: it accepts a right answer and rejects one that reads the last position,
+# one that forgets the transpose and one that forgets the tanh.
 check_pool(lambda s, w, b: np.tanh(s[:, 0] @ w.T + b))
-try:
-    check_pool(lambda s, w, b: np.tanh(s[:, -1] @ w.T + b))
-    raise RuntimeError("the self-check accepted a wrong answer")
-except AssertionError:
-    pass
+for wrong in (lambda s, w, b: np.tanh(s[:, -1] @ w.T + b),
+              lambda s, w, b: np.tanh(s[:, 0] @ w + b),
+              lambda s, w, b: s[:, 0] @ w.T + b):
+    try:
+        check_pool(wrong)
+        raise RuntimeError("the self-check accepted a wrong answer")
+    except AssertionError:
+        pass
 
 try:
     check_pool(pool)

@@ -16,8 +16,9 @@
 #
 # **After this lesson you can** run the fill-mask pipeline step by step (tokenize, find the
 # masks, score the whole vocabulary, keep the top $k$ or only chosen targets, such as whole
-# words), get the same answer from `tinyalbert.pipeline` and from the command line
-# `python -m tinyalbert.predict`, and run the same code on a GPU through CuPy.
+# words), see how the pieces around a mask change what is scored, get the same answer from
+# `tinyalbert.pipeline` and from the command line `python -m tinyalbert.predict`, and run the
+# same code on a GPU through CuPy.
 
 # %%
 import json
@@ -67,7 +68,29 @@ for row in by_hand:
     print(f"{row['score']:.4f}  {row['token_str']!r:<10} {row['sequence']}")
 
 # %% [markdown]
-# The library's pipeline does the same (in batches, and for several masks at once):
+# Look at the pieces: a bare `▁` follows `[MASK]`, before the `.`. The tokenizer cuts the text at
+# special tokens and encodes what follows, `.`, as a text of its own, which SentencePiece starts
+# with a word start; `.` is one of the user-defined pieces (lesson 1), so the `▁` stays alone.
+# Transformers' slow `AlbertTokenizer` does the same, and tinyalbert matches it. The model
+# therefore reads the mask as a word followed by one more word. The input pieces decide what is
+# scored: without that `▁`, the same model ranks other words first.
+
+# %%
+word_start = tokenizer.convert_tokens_to_ids("▁")
+stray = ids[positions[0] + 1] == word_start
+if not stray:  # a vocabulary in which "." is not a piece of its own
+    print("NOTE: this tokenizer writes no bare ▁ after [MASK] here, so there is nothing to take out")
+without = np.delete(ids, positions[0] + 1) if stray else ids
+logits_without = model(input_ids=without[None]).logits[0, positions[0]].astype(np.float64)
+probs_without = np.exp(logits_without - logits_without.max())
+probs_without /= probs_without.sum()
+print("without the ▁:", tokenizer.convert_ids_to_tokens(without.tolist()))
+for token in np.argsort(-probs_without, kind="stable")[:k]:
+    print(f"{probs_without[token]:.4f}  {tokenizer.decode([int(token)])!r}")
+
+# %% [markdown]
+# The library's pipeline takes the same steps on the text as the tokenizer cuts it, `▁` included
+# (in batches, and for several masks at once):
 
 # %%
 fill_mask = pipeline("fill-mask", model="tinyalbert-mini", top_k=k)
@@ -85,18 +108,43 @@ ax.set_title(f"{text!r}: the 10 most likely pieces")
 plt.show()
 
 # %% [markdown]
+# With several masks the pipeline returns one list per mask. Each is scored at its own position
+# from one forward pass, the other masks still masked: the scores are probabilities of one
+# position each, not of a joint filling, and the best pieces of two masks need not go together.
+
+# %%
+two_masks = "[MASK] is the capital and largest city of [MASK]."
+per_mask = fill_mask(two_masks)
+encoded_two = tokenizer(two_masks, return_tensors="np")
+logits_two = model(**encoded_two).logits[0].astype(np.float64)
+for position, predictions in zip(np.flatnonzero(encoded_two["input_ids"][0] == tokenizer.mask_token_id), per_mask):
+    at_position = np.exp(logits_two[position] - logits_two[position].max())
+    at_position /= at_position.sum()
+    assert np.allclose([r["score"] for r in predictions], at_position[[r["token"] for r in predictions]], atol=1e-6)
+    print(f"mask at {position}:", [(r["token_str"], round(r["score"], 3)) for r in predictions])
+
+# %% [markdown]
 # ## 2. Targets
 #
 # With `targets`, only the given candidates are ranked. Their scores are still the
-# probabilities over the *whole* vocabulary, so they need not sum to one.
+# probabilities over the *whole* vocabulary, so they need not sum to one. A target must be a
+# piece of the vocabulary: the three below are pieces of tinyalbert-mini's; the cell checks,
+# and says which it replaces should a retrained vocabulary lack one.
 
 # %%
 targets = ["▁france", "▁paris", "▁london"]
+missing = [t for t in targets if tokenizer.convert_tokens_to_ids(t) == tokenizer.unk_token_id]
+if missing:  # a vocabulary without one of them: take the model's best whole words instead
+    replacements = [piece for piece in tokenizer.convert_ids_to_tokens(np.argsort(-probs, kind="stable").tolist())
+                    if piece.startswith("▁") and piece[1:].isalpha() and piece not in targets][: len(missing)]
+    print(f"NOTE: this vocabulary has no piece {missing}; the targets use {replacements} instead")
+    targets = [t for t in targets if t not in missing] + replacements
 target_ids = [tokenizer.convert_tokens_to_ids(t) for t in targets]
 by_hand_targets = sorted(zip(probs[target_ids], targets), reverse=True)
 from_pipeline = fill_mask(text, targets=targets)
 for score, target in by_hand_targets:
     print(f"{score:.5f}  {target}")
+print(f"together {sum(score for score, _ in by_hand_targets):.5f} of the whole vocabulary's 1")
 assert [tokenizer.convert_ids_to_tokens(r["token"]) for r in from_pipeline] == [t for _, t in by_hand_targets]
 assert np.allclose([r["score"] for r in from_pipeline], [s for s, _ in by_hand_targets], atol=1e-6)
 
@@ -165,7 +213,10 @@ else:
 # ## 5. Compare with Transformers
 #
 # Transformers' own `fill-mask` pipeline, with its ALBERT and slow tokenizer loaded from the
-# same files, must rank the same pieces with the same probabilities.
+# same files, must rank the same pieces with the same probabilities. Name the slow tokenizer:
+# given only `model=`, `transformers.pipeline` loads the fast `AlbertTokenizerFast`, which writes
+# no `▁` after `[MASK]` (the cell checks it when it can build one), so it scores the input of
+# section 1 without the `▁`, not the first one.
 
 # %%
 warnings.filterwarnings("ignore", message="IProgress not found")  # a notebook-only notice of tqdm
@@ -191,6 +242,14 @@ if transformers is not None:
         print(f"  {their['token_str']!r:<10} transformers {their['score']:.6f}   tinyalbert {ours['score']:.6f}")
     assert [r["token"] for r in theirs] == [r["token"] for r in result]
     assert np.allclose([r["score"] for r in theirs], [r["score"] for r in result], atol=1e-5)
+    try:  # the fast tokenizer is converted from spiece.model, which needs protobuf
+        fast = transformers.AlbertTokenizerFast.from_pretrained(directory)
+    except Exception as error:
+        print(f"(no fast tokenizer here: {type(error).__name__}: {error})")
+    else:
+        fast_ids = fast(text)["input_ids"]
+        print("the fast tokenizer's pieces:", fast.convert_ids_to_tokens(fast_ids))
+        assert fast_ids == without.tolist()
 
 # %% [markdown]
 # ## Exercise: the top k
@@ -202,6 +261,8 @@ if transformers is not None:
 
 # %%
 def top_k(probs, k):
+    """probs: a 1-D array; 1 <= k <= len(probs). Returns k indices (a list or an array of ints),
+    largest probability first, equal probabilities in increasing index order."""
     raise NotImplementedError("write top_k")
 
 
@@ -214,7 +275,7 @@ def check_top_k(candidate, trials=50, seed=0):
         k = int(rng.integers(1, size + 1))
         expected = probs[top_k_indices(probs, k)].tolist()
         got = [int(i) for i in candidate(probs, k)]
-        assert len(set(got)) == len(got) == k, f"k={k}: expected {k} different indices, got {got}"
+        assert len(set(got)) == len(got) == k, f"k={k}: expected {k} different indices into probs, got {got}"
         assert probs[got].tolist() == expected, (
             f"probs {probs.tolist()}, k={k}: picked {probs[got].tolist()}, expected {expected}")
         ties_in_order = all(a < b for a, b in zip(got, got[1:]) if probs[a] == probs[b])
