@@ -85,3 +85,24 @@ def load_in_tinyalbert():
                 return ours_class.from_pretrained(directory, dtype=dtype, backend=backend)
 
     return load
+
+
+@pytest.fixture(scope="session")
+def corpus_and_tokenizer(tmp_path_factory):
+    """A tiny corpus, its tokenizer and a model configuration without dropout, for the
+    data-parallel tests (tests/test_distributed.py, tests/test_distributed_more.py)."""
+    import json
+
+    from test_trainer import TINY_CONFIG, write_corpus
+
+    from tinyalbert.tokenizer import AlbertTokenizer, train_sentencepiece
+
+    root = tmp_path_factory.mktemp("mpi_pretrain")
+    corpus = write_corpus(root / "corpus.txt")
+    AlbertTokenizer(train_sentencepiece(corpus, root / "tok" / "spiece", 64, seed=0, hard_vocab_limit=False)
+                    ).save_pretrained(root / "tok")
+    # Dropout off: each process draws masks of its own by design, so with dropout the runs differ.
+    config = {**TINY_CONFIG, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+              "classifier_dropout_prob": 0.0}
+    (root / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return root

@@ -197,25 +197,6 @@ def pretrain(args, *, ranks=None, timeout=300):
     return run_command("tinyalbert.pretrain", args, ranks=ranks, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def corpus_and_tokenizer(tmp_path_factory):
-    import json
-
-    from test_trainer import TINY_CONFIG, write_corpus
-
-    from tinyalbert.tokenizer import AlbertTokenizer, train_sentencepiece
-
-    root = tmp_path_factory.mktemp("mpi_pretrain")
-    corpus = write_corpus(root / "corpus.txt")
-    AlbertTokenizer(train_sentencepiece(corpus, root / "tok" / "spiece", 64, seed=0, hard_vocab_limit=False)
-                    ).save_pretrained(root / "tok")
-    # Dropout off: each process draws masks of its own by design, so with dropout the runs differ.
-    config = {**TINY_CONFIG, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
-              "classifier_dropout_prob": 0.0}
-    (root / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    return root
-
-
 def test_pretrain_under_mpiexec_takes_the_steps_of_one_process(corpus_and_tokenizer, tmp_path):
     """The command itself: two processes end at one process's parameters (float32, see above),
     only the first process writes the checkpoint, the final model and the progress lines."""

@@ -50,23 +50,6 @@ def launched(module, args, patch: dict, *, timeout=120):
     return subprocess.run(command, env={**ENV, **patch}, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def pretraining(tmp_path_factory):
-    """A tiny corpus, its tokenizer and a model configuration without dropout."""
-    from test_trainer import TINY_CONFIG, write_corpus
-
-    from tinyalbert.tokenizer import AlbertTokenizer, train_sentencepiece
-
-    root = tmp_path_factory.mktemp("mpi_more")
-    corpus = write_corpus(root / "corpus.txt")
-    AlbertTokenizer(train_sentencepiece(corpus, root / "tok" / "spiece", 64, seed=0, hard_vocab_limit=False)
-                    ).save_pretrained(root / "tok")
-    config = {**TINY_CONFIG, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
-              "classifier_dropout_prob": 0.0}
-    (root / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    return root
-
-
 def pretrain_args(root, out, *more):
     return ["--corpus", str(root / "corpus.txt"), "--tokenizer", str(root / "tok"),
             "--config", str(root / "config.json"),
@@ -89,7 +72,7 @@ def test_only_the_first_process_of_a_job_is_not_a_follower():
     assert launched_as_follower({"OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_RANK": "3"})
 
 
-def test_a_slow_preparation_is_not_taken_for_a_dead_process(pretraining, tmp_path):
+def test_a_slow_preparation_is_not_taken_for_a_dead_process(corpus_and_tokenizer, tmp_path):
     """Preparing the run (training the tokenizer, encoding the corpus) takes as long as the corpus
     makes it: about 12 s for 6 MB here, so past the default --mpi-timeout of 600 s from about
     300 MB. The first process prepares, the others wait for it and then prepare from what it
@@ -97,18 +80,18 @@ def test_a_slow_preparation_is_not_taken_for_a_dead_process(pretraining, tmp_pat
     and the job stopped with "did not complete within ... s; another rank has probably died".
     Here every preparation takes 2.5 s against an --mpi-timeout of 1 s."""
     needs_mpi()
-    result = launched("tinyalbert.pretrain", pretrain_args(pretraining, tmp_path / "run", "--mpi-timeout", "1"),
+    result = launched("tinyalbert.pretrain", pretrain_args(corpus_and_tokenizer, tmp_path / "run", "--mpi-timeout", "1"),
                       {"PATCH": "slow", "PATCH_SECONDS": "2.5", "PATCH_RANKS": "0,1",
                        "PATCH_TARGET": "tinyalbert.train.trainer:prepare_run"})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "run" / "final").is_dir()
 
 
-def test_a_process_that_stops_answering_ends_the_job_with_one_line(pretraining, tmp_path):
+def test_a_process_that_stops_answering_ends_the_job_with_one_line(corpus_and_tokenizer, tmp_path):
     """The second process stops answering in its second step: the first gives up after --mpi-timeout
     with one `error:` line that names the collective and the option, not a traceback around it."""
     needs_mpi()
-    result = launched("tinyalbert.pretrain", pretrain_args(pretraining, tmp_path / "run", "--mpi-timeout", "2"),
+    result = launched("tinyalbert.pretrain", pretrain_args(corpus_and_tokenizer, tmp_path / "run", "--mpi-timeout", "2"),
                       {"PATCH": "hang", "PATCH_CALL": "2", "PATCH_RANKS": "1",
                        "PATCH_TARGET": "tinyalbert.train.distributed:data_parallel_loss_and_grads"})
     assert result.returncode != 0
@@ -118,11 +101,11 @@ def test_a_process_that_stops_answering_ends_the_job_with_one_line(pretraining, 
     assert "Traceback" not in result.stderr
 
 
-def test_an_error_in_preparing_is_said_once_with_its_exit_status(pretraining, tmp_path):
+def test_an_error_in_preparing_is_said_once_with_its_exit_status(corpus_and_tokenizer, tmp_path):
     """Every process found the batch that does not split, and each said so; now the first says it
     and the job ends with its status (2, a usage error), the others waiting for it to end the job."""
     needs_mpi()
-    args = pretrain_args(pretraining, tmp_path / "odd")
+    args = pretrain_args(corpus_and_tokenizer, tmp_path / "odd")
     args[args.index("--batch-size") + 1] = "5"
     result = run_command("tinyalbert.pretrain", args, ranks=2, timeout=120)
     assert result.returncode == 2
@@ -130,12 +113,12 @@ def test_an_error_in_preparing_is_said_once_with_its_exit_status(pretraining, tm
     assert "--batch-size 5 must be a multiple of the 2 processes" in result.stderr
 
 
-def test_resuming_on_processes_that_do_not_divide_the_batch_says_what_to_do(pretraining, tmp_path):
+def test_resuming_on_processes_that_do_not_divide_the_batch_says_what_to_do(corpus_and_tokenizer, tmp_path):
     """The batch size is the checkpoint's (a resumed run keeps it): the way out is another number
     of processes, not another --batch-size."""
     needs_mpi()
     out = tmp_path / "run"
-    stopped = run_command("tinyalbert.pretrain", pretrain_args(pretraining, out, "--stop-at", "2"))
+    stopped = run_command("tinyalbert.pretrain", pretrain_args(corpus_and_tokenizer, out, "--stop-at", "2"))
     assert stopped.returncode == 0, stopped.stderr
     resumed = run_command("tinyalbert.pretrain", ["--out", str(out), "--resume"], ranks=3, timeout=120)
     assert resumed.returncode == 2
@@ -144,19 +127,19 @@ def test_resuming_on_processes_that_do_not_divide_the_batch_says_what_to_do(pret
             "of processes that divides 8") in resumed.stderr
 
 
-def test_a_follower_that_fails_to_prepare_ends_the_job(pretraining, tmp_path):
+def test_a_follower_that_fails_to_prepare_ends_the_job(corpus_and_tokenizer, tmp_path):
     """The second process fails to prepare while the first, prepared, waits for it without a
     deadline: the first hears of the failure and stops at once; the second's error is the one
     shown, and the job ends with its status (2)."""
     needs_mpi()
-    result = launched("tinyalbert.pretrain", pretrain_args(pretraining, tmp_path / "run", "--mpi-timeout", "300"),
+    result = launched("tinyalbert.pretrain", pretrain_args(corpus_and_tokenizer, tmp_path / "run", "--mpi-timeout", "300"),
                       {"PATCH": "raise", "PATCH_CALL": "1", "PATCH_RANKS": "1",
                        "PATCH_TARGET": "tinyalbert.train.trainer:prepare_run"}, timeout=60)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("error:") == 1 and "error: cannot prepare here" in result.stderr, result.stderr
 
 
-def test_pretraining_resumed_on_another_number_of_processes_continues_the_run(pretraining, tmp_path):
+def test_pretraining_resumed_on_another_number_of_processes_continues_the_run(corpus_and_tokenizer, tmp_path):
     """Allowed either way: the checkpoint holds the whole state, and every process builds the whole
     batch. Stopped at step 4 on two processes and resumed on one (and the reverse), the run ends
     at the unbroken one-process run's parameters (float32 rounding apart)."""
@@ -164,7 +147,7 @@ def test_pretraining_resumed_on_another_number_of_processes_continues_the_run(pr
     from safetensors.numpy import load_file
 
     def pretrain(out, *more, ranks=None):
-        result = run_command("tinyalbert.pretrain", pretrain_args(pretraining, out, *more), ranks=ranks)
+        result = run_command("tinyalbert.pretrain", pretrain_args(corpus_and_tokenizer, out, *more), ranks=ranks)
         assert result.returncode == 0, result.stderr
         return result
 
