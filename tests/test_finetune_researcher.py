@@ -120,6 +120,27 @@ def test_an_unclosed_quote_is_named_by_the_line_it_opens_on(tmp_path, capsys):
     assert "double quote on line 3 left unclosed" in errors[0]
 
 
+@pytest.mark.parametrize("rest", ['"animal\nthe cat,animal\nthe pear,fruit\n',  # on to the end of the file
+                                  '"animal\nthe cat,"animal"\nthe pear,fruit\n'])  # on to the next quote
+def test_an_unclosed_quote_in_the_last_column_is_named_not_read_as_one_label(tmp_path, capsys, rest):
+    """A quote left open in the label cell takes the lines after it into that cell, and the row
+    still has as many cells as the header: it was read as one example of the label
+    "animal\nthe cat,animal...", the examples after it lost. A quoted cell's quotes come in pairs,
+    so the odd one out is named, by the line it opens on."""
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\nthe dog,animal\nan apple," + rest)
+    status, errors, _ = run(capsys, "text-classification", train, train, tmp_path / "out")
+    assert status == 2 and len(errors) == 1, errors
+    assert "train.csv, line 3: a double quote is left unclosed" in errors[0], errors
+
+
+def test_a_quoted_text_over_several_lines_still_reads(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text('text,label\n"the dog\nsaid ""woof""",animal\nan apple,fruit\n')
+    assert [(record["text"], record["label"]) for record in read_task_file("text-classification", path)] == [
+        ('the dog\nsaid "woof"', "animal"), ("an apple", "fruit")]
+
+
 # --- GLUE's test splits, SQuAD v2.0 ---------------------------------------------------------------
 @pytest.mark.parametrize("named", [False, True])
 def test_a_label_of_minus_1_is_named_as_an_unlabelled_example(tmp_path, capsys, named):

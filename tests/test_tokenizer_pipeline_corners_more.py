@@ -125,6 +125,21 @@ def test_token_classification_around_mask_and_crlf_matches_transformers(director
                 f"pre-split words {strategy}")
 
 
+@pytest.mark.filterwarnings("ignore:Tokenizer does not support real words:UserWarning")
+@pytest.mark.parametrize("strategy", ["first", "average", "max"])
+def test_an_unknown_piece_inside_a_word_is_a_word_of_its_own_as_in_transformers(directory, strategy):
+    """A piece SentencePiece does not know ("\u2603\u2603" right after "old") is `<unk>`, and
+    Transformers' pipeline makes every `<unk>` token a word (`is_subword` False), whatever is
+    before it: for the word strategies "old" and "\u2603\u2603" are two words."""
+    ours, theirs = both(directory, model_max_length=16, ignore_labels=[])
+    text = "the old\u2603\u2603 man sat in the park"
+    pieces = ours.tokenizer.tokenize(text)
+    assert ours.tokenizer.convert_tokens_to_ids(pieces)[2] == ours.tokenizer.unk_token_id, pieces  # the premise
+    assert [entity["is_subword"] for entity in ours.pre_entities(text)][:4] == [False, False, False, False]
+    assert_same(ours(text, stride=3, aggregation_strategy=strategy),
+                theirs(text, stride=3, aggregation_strategy=strategy), f"{text!r} {strategy}")
+
+
 def _unglued(entities):
     """`entities` with the spaces taken out of a group's `word` that holds `[MASK]`: the slow
     tokenizer, which tinyalbert reproduces, decodes "▁sat [MASK] ▁the" as "sat[MASK]the", the
@@ -210,6 +225,26 @@ def test_verbose_false_silences_the_option_and_length_warnings_as_in_transformer
     encoded = ours(["a", "the old man"])
     assert _our_messages(lambda: ours.pad(encoded, max_length=9, verbose=False))[1] == []
     assert len(_our_messages(lambda: ours.pad(encoded, max_length=9))[1]) == 1
+
+
+def test_the_option_and_length_warnings_point_at_the_callers_line(tokenizer_dir):
+    """Each tokenizer method that warns of its options names the line that called it, however
+    deep inside the tokenizer the warning is raised (`encode` goes through `encode_plus`, `pad`
+    and `prepare_for_model` do not): Python's `stacklevel` counted from the caller."""
+    ours = AlbertTokenizer.from_pretrained(tokenizer_dir, model_max_length=6)
+    text = "the old man sat in the park near the river"
+    encoded = ours(["a", "the old man"])
+    calls = {"__call__": lambda: ours(text, max_length=4), "encode": lambda: ours.encode(text, max_length=4),
+             "encode_plus": lambda: ours.encode_plus(text, max_length=4),
+             "batch_encode_plus": lambda: ours.batch_encode_plus([text], max_length=4),
+             "prepare_for_model": lambda: ours.prepare_for_model([5, 6, 7, 8, 9], max_length=4),
+             "pad": lambda: ours.pad(encoded, max_length=9),  # max_length ignored with padding=True
+             "too long": lambda: ours.encode(text)}  # longer than model_max_length
+    for name, call in calls.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert [warning.filename for warning in caught] == [__file__], (name, [(w.filename, w.lineno) for w in caught])
 
 
 def test_a_blank_text_padded_to_max_length_is_padded_where_transformers_returns_it_empty(tokenizer_dir):

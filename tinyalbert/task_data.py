@@ -157,7 +157,8 @@ def _csv_records(path: Path) -> list[tuple[int, dict]]:
     a first column without a name: the row index that pandas' `to_csv` writes (the SWAG csv has one)."""
     # skipinitialspace: a file written with ", " between cells reads as one written with ",", and
     # a quoted cell after such a space is still read as quoted.
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""), skipinitialspace=True)
+    text = _read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
     header = [name.strip() for name in next(reader, [])]  # "label " names the column label
     while header and not header[-1]:
         header.pop()
@@ -175,7 +176,7 @@ def _csv_records(path: Path) -> list[tuple[int, dict]]:
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise ValueError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
-    records = []
+    records, lines = [], None
     for first_line, row in _rows_with_first_lines(reader):
         if not row:  # a blank line
             continue
@@ -190,8 +191,21 @@ def _csv_records(path: Path) -> list[tuple[int, dict]]:
                 quote = f" (is a double quote on line {first_line} left unclosed?)"
             raise ValueError(f"{path}, {where}: {cells} cell{'' if cells == 1 else 's'} but the header "
                              f"has {len(header)}{quote}")
+        if first_line != reader.line_num:  # a quoted cell holds line ends, or a quote was left open
+            lines = lines or io.StringIO(text, newline="").readlines()  # split once, as the reader counts lines
+            if _odd_quotes(lines[first_line - 1:reader.line_num]):
+                raise ValueError(f"{path}, line {first_line}: a double quote is left unclosed, and the cell it opens "
+                                 f"runs on to line {reader.line_num}: close it, or write a quote inside a cell as \"\"")
         records.append((reader.line_num, dict(zip(header[skipped:], row[skipped:]))))  # line_num: the row's last line
     return records
+
+
+def _odd_quotes(lines: list[str]) -> bool:
+    """Whether the lines of one CSV row hold an odd number of double quotes. A row's quoted cells
+    hold theirs in pairs (`""` inside one too), so an odd count is a quote left open: the reader
+    ran on past its line end, to the next quote or the end of the file, reading the lines between
+    as the cell's text."""
+    return sum(line.count('"') for line in lines) % 2 == 1
 
 
 def _rows_with_first_lines(reader):

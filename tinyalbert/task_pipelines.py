@@ -199,10 +199,11 @@ class TokenClassificationPipeline:
       (the default) runs, keeping one tag per stretch of text.
 
     Where this differs from Transformers with the fast tokenizer: the words of first/average/max
-    are the `▁`-marked ones and the added tokens such as `[MASK]` (for `is_split_into_words`,
-    the given words), where Transformers guesses them from spaces, since ALBERT's fast tokenizer
-    does not mark words: with a `delimiter` that does not end in a space it reads each word as
-    part of the word before, and so it reads a word after "\r\n" or a tab. `start` and `end`
+    are the `▁`-marked ones and the added tokens such as `[MASK]` (and `<unk>`, an unknown
+    piece, which Transformers makes a word too; for `is_split_into_words`, the given words),
+    where Transformers guesses them from spaces, since ALBERT's fast tokenizer does not mark
+    words: with a `delimiter` that does not end in a space it reads each word as part of the
+    word before, and so it reads a word after "\r\n" or a tab. `start` and `end`
     differ on two rarities (see `piece_spans`).
     `is_split_into_words` and `delimiter` given to `pipeline()` are the calls' defaults
     (Transformers' calls read `is_split_into_words=False` unless they name it), and a generator
@@ -269,6 +270,8 @@ class TokenClassificationPipeline:
         of its tokens; `offset_mapping`, if any, as long as they)."""
         probabilities = softmax(_logits(self.model, encoded))
         pieces = self.tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+        # Added tokens ([MASK]) are words of their own, and so is `<unk>`, inside a word too, as
+        # Transformers' pipeline makes every unknown piece a word (is_subword False).
         added = self.tokenizer.get_added_vocab()
         entities = []
         for index, piece in enumerate(pieces):

@@ -8,7 +8,8 @@ The argument handling follows transformers 4.53.3 (``padding=True`` means "longe
 from __future__ import annotations
 
 import functools
-
+import os
+import sys
 import warnings
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -25,6 +26,19 @@ PAD_VALUES = {"token_type_ids": 0, "special_tokens_mask": 1, "attention_mask": 0
 # model_max_length means no limit.
 VERY_LARGE_INTEGER = int(1e30)
 LARGE_INTEGER = int(1e20)
+
+
+_TOKENIZER_FILES = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def caller_stacklevel() -> int:
+    """The `stacklevel` of a warning raised here that names the first line outside the
+    tokenizer's modules: the user's call, however deep inside the tokenizer it went (`encode`
+    passes through `encode_plus`, `pad` goes straight here)."""
+    frame, level = sys._getframe(1), 1  # the function that warns
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_TOKENIZER_FILES):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class BatchEncoding(dict):
@@ -120,12 +134,12 @@ def resolve_strategies(padding, truncation, max_length, pad_to_multiple_of, mode
         if verbose:
             warnings.warn(f"max_length={max_length} without truncation: truncating with 'longest_first', as "
                           "Transformers does; pass truncation=True (or a strategy such as 'only_second' for pairs) "
-                          "to say so", stacklevel=5)
+                          "to say so", stacklevel=caller_stacklevel())
         truncation = "longest_first"
     if padding is True:
         if verbose and max_length is not None and truncation in (None, False, "do_not_truncate"):
             warnings.warn("max_length is ignored when padding=True and there is no truncation; "
-                          "use padding='max_length' to pad to max_length", stacklevel=5)
+                          "use padding='max_length' to pad to max_length", stacklevel=caller_stacklevel())
         padding = "longest"
     elif padding is False or padding is None:
         padding = "do_not_pad"
@@ -142,12 +156,12 @@ def resolve_strategies(padding, truncation, max_length, pad_to_multiple_of, mode
             if padding == "max_length":
                 if verbose:
                     warnings.warn("padding='max_length' without max_length, and the tokenizer has no "
-                                  "model_max_length: not padding", stacklevel=5)
+                                  "model_max_length: not padding", stacklevel=caller_stacklevel())
                 padding = "do_not_pad"
             if truncation != "do_not_truncate":
                 if verbose:
                     warnings.warn("truncation without max_length, and the tokenizer has no model_max_length: "
-                                  "not truncating", stacklevel=5)
+                                  "not truncating", stacklevel=caller_stacklevel())
                 truncation = "do_not_truncate"
         else:
             max_length = model_max_length
@@ -282,7 +296,7 @@ def warn_if_too_long(lengths: list[int], max_length: int | None, model_max_lengt
         warnings.warn(
             f"{len(too_long)} of {len(lengths)} sequences are longer than model_max_length={model_max_length} "
             f"(longest: {max(too_long)} tokens) and truncation is off; the model cannot take them. "
-            "Pass truncation=True to cut them.", stacklevel=5)
+            "Pass truncation=True to cut them.", stacklevel=caller_stacklevel())
 
 
 def padded_length(lengths: list[int], padding: str, max_length: int | None, pad_to_multiple_of: int | None):
