@@ -118,3 +118,32 @@ def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(work
     status, stderr = run_main(options(workspace, out), capsys)
     assert status == 130
     assert stderr == "interrupted before any checkpoint was saved: nothing to resume\n"
+
+
+# --- warnings as the command line shows them --------------------------------------------------
+def test_the_command_shows_each_warning_on_one_line(workspace, tmp_path):
+    """A warning raised with warnings.warn (here: --init-from a model of 3 labels) is one
+    `warning:` line, as finetune and predict show theirs, not Python's file:line and source."""
+    import os
+    import subprocess
+    import sys
+    import warnings
+    from pathlib import Path
+
+    from tinyalbert import AlbertConfig, AlbertForPreTraining, AlbertTokenizer
+
+    three, tokenizer = tmp_path / "three", AlbertTokenizer.from_pretrained(workspace["tokenizer"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        AlbertForPreTraining(AlbertConfig.from_pretrained(workspace["config"], num_labels=3,
+                                                          vocab_size=len(tokenizer))).save_pretrained(three)
+    tokenizer.save_pretrained(three)
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "tinyalbert.pretrain", "--corpus", str(workspace["corpus"]), "--out",
+                           str(tmp_path / "run"), "--init-from", str(three), "--steps", "1", "--batch-size", "4",
+                           "--max-seq-length", "24"], capture_output=True, text=True, cwd=root, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "made for 3 labels" in line]
+    assert len(said) == 1 and said[0].startswith("warning: the model "), done.stderr
+    assert "UserWarning" not in done.stderr, done.stderr

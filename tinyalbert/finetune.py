@@ -1,7 +1,7 @@
 """`python -m tinyalbert.finetune`: fine-tune an ALBERT on a labelled task.
 
 Tasks and files (see `tinyalbert.task_data` for the fields):
-  text-classification    CSV or JSONL: text [, text_pair], label (a class, a number for a regression,
+  text-classification    CSV or JSON lines (.jsonl, .json): text [, text_pair], label (a class, a number for a regression,
                          or a list of classes for a multi-label classification); columns of other
                          names with --text-column, --text-pair-column, --label-column; integer
                          class ids (GLUE's labels) named with --label-names
@@ -32,8 +32,10 @@ Pearson and Spearman correlation and mean squared error; for a multi-label class
 micro-F1, macro-F1 over the classes and subset accuracy; entity precision,
 recall and F1 and tag accuracy, or tag accuracy alone for tags that are not BIO; SQuAD exact
 match and F1, SQuAD v2.0's exact and F1 over all questions and over those with and without an
-answer; accuracy); the best epoch's model and tokenizer go to OUT/best (loadable by
-Transformers too), the last epoch's to OUT/checkpoint, from which --resume continues. With
+answer; accuracy), and the validation loss but for question answering, as Transformers' Trainer
+reports eval_loss; OUT/metrics.jsonl holds them, one line per epoch, and OUT/curves.png draws
+them beside the training loss (with matplotlib installed). The best epoch's model and tokenizer
+go to OUT/best (loadable by Transformers too), the last epoch's to OUT/checkpoint, from which --resume continues. With
 --test FILE (a file of the same kind as --train), the best epoch's model is scored on it once the
 last epoch is done: OUT/test_results.json holds the metrics, OUT/test_predictions.jsonl each
 example's prediction beside its reference. The last line printed is a JSON summary: the best
@@ -136,8 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "type), on --validation and/or --test, into OUT/validation_results.json, "
                              "OUT/test_results.json and their *_predictions.jsonl")
     parser.add_argument("--out", required=True, metavar="DIR",
-                        help="output directory (best/, checkpoint/, metrics.jsonl; the *_results.json and "
-                             "*_predictions.jsonl of --test and --eval-only)")
+                        help="output directory (best/, checkpoint/, metrics.jsonl, curves.png; the *_results.json "
+                             "and *_predictions.jsonl of --test and --eval-only)")
     parser.add_argument("--epochs", type=_checked("epochs"), default=defaults["epochs"], metavar="N",
                         help="passes over --train, each ended by an evaluation on --validation (default: %(default)s)")
     parser.add_argument("--batch-size", type=_checked("batch_size"), default=defaults["batch_size"], metavar="B",

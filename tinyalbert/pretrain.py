@@ -23,7 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli import OneLineErrorParser, UsageError, int_at_least, print_error
+from .cli import OneLineErrorParser, UsageError, int_at_least, print_error, show_warning_on_one_line
 
 EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130  # 128 + the signal number, as shells report it
 
@@ -250,4 +250,8 @@ def heldout_summary(results: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import warnings
+
+    with warnings.catch_warnings():  # as the errors: one `warning:` line each, not Python's two
+        warnings.showwarning = show_warning_on_one_line
+        sys.exit(main())

@@ -672,8 +672,9 @@ def _check_no_answer_marks(answers, is_impossible, version_2_with_negative: bool
         if answers == [] or is_impossible is True:
             what = "no answer" if answers == [] else "is_impossible true"
             raise ValueError(f"{where}: {what}, a SQuAD v2.0 question without an answer (is_impossible); pass "
-                             "--version-2-with-negative to learn to abstain on such questions, as run_qa.py's "
-                             "--version_2_with_negative does, or leave them out")
+                             "--version-2-with-negative to read such questions (the model may then answer nothing, "
+                             "and is scored by SQuAD v2.0's rules), as run_qa.py's --version_2_with_negative does, "
+                             "or leave them out")
         return
     if is_impossible is True and answers != []:
         raise ValueError(f"{where}: is_impossible true, but answers is not empty; a question without an answer has "
