@@ -77,7 +77,7 @@ def test_the_grade_command_says_which_links_were_skipped(tmp_path):
                          env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "secret.py is a symbolic link, which the grader does not follow" in run.stdout, run.stdout
-    assert "72531650" not in run.stdout and "TOTAL 6 / 6" in run.stdout
+    assert "72531650" not in run.stdout and "TOTAL 6.5 / 6.5" in run.stdout
 
 
 def test_a_submission_that_is_itself_a_link_is_one_usage_error(tmp_path):

@@ -97,7 +97,7 @@ def test_the_whole_grading_ends_within_its_time_budget_and_the_report_is_written
     assert status == 0 and took < 15, took
     report = json.loads((tmp_path / "report.json").read_text())
     checks = [check for exercise in report["exercises"] for check in exercise["checks"]]
-    assert report["score"] == 0 and len(checks) == 6
+    assert report["score"] == 0 and len(checks) == 8
     for check in checks:
         said = [check["note"]] + [case["message"] for case in check["cases"]]
         assert any("the grading time budget of 2 s" in text and "slow code" in text for text in said), said

@@ -201,7 +201,7 @@ def softmax(scores, axis=-1):
 
 def softmax_backward(d_probs, probs):
     # the full Jacobian diag(p) - p p^T, row by row
-    jacobian = probs[..., :, None] * np.eye(probs.shape[-1]) - probs[..., :, None] * probs[..., None, :]
+    jacobian = probs[..., :, None] * np.eye(probs.shape[-1], dtype=probs.dtype) - probs[..., :, None] * probs[..., None, :]
     return np.einsum("...ij,...j->...i", jacobian, d_probs)
 """
 

@@ -54,6 +54,7 @@ def check(name: str, function, *, seed: int | None = None, **others) -> bool:
     checks `my_backward` against finite differences of `my_forward`).
     """
     from .checks import InProcess, run_check
+    from .exercises import float32_about
     from .grade import DEFAULT_SEED, check_rng, setting_from_environment
     from .reference import reference_namespace
 
@@ -66,7 +67,12 @@ def check(name: str, function, *, seed: int | None = None, **others) -> bool:
     setting = setting_from_environment()
     all_passed = True
     for item in exercise.checks:
-        if item.target != name:
+        if item.kind == "float32":  # the case of `name` only
+            item = item._replace(of=tuple(inner for inner in item.of if inner.target == name),
+                                 about=float32_about([name]))
+            if not item.of:
+                continue
+        elif item.target != name:
             continue
         rng = check_rng(seed if seed is not None else DEFAULT_SEED, exercise.name, item.name)
         results = run_check(item, student, reference, rng, draws=setting.draws, entries=setting.entries, arrays=setting.arrays)

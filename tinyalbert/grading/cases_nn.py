@@ -1,9 +1,9 @@
 """The cases each neural-network check is run on: hand-picked edge cases, then random draws.
 
 Every builder takes `(rng, draws)`: `rng` comes from the grading seed (which students do not
-see), `draws` is how many random cases to add after the edge cases. All floats are float64.
-A `Case` holds the arguments of the *forward* function; backward checks derive their inputs
-from it (see `checks.py`).
+see), `draws` is how many random cases to add after the edge cases. All floats are float64;
+the float32 checks cast one case (`as_float32`). A `Case` holds the arguments of the *forward*
+function; backward checks derive their inputs from it (see `checks.py`).
 """
 from __future__ import annotations
 
@@ -20,6 +20,24 @@ class Case(NamedTuple):
     name: str
     args: list
     kwargs: dict = {}
+
+
+def cast_floats(value, dtype):
+    """`value` with every float array in it (in lists, tuples and dicts too) cast to `dtype`;
+    everything else as it is: integer ids, boolean masks, Python numbers (eps, a dropout rate)."""
+    if isinstance(value, np.ndarray):
+        return value.astype(dtype) if value.dtype.kind == "f" else value
+    if isinstance(value, dict):
+        return {key: cast_floats(item, dtype) for key, item in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(cast_floats(item, dtype) for item in value)
+    return value
+
+
+def as_float32(case: Case) -> Case:
+    """`case` in float32, as training runs: its float arrays cast (weights, inputs, an additive
+    mask), the rest as it is. Named after it."""
+    return Case(f"{case.name}, in float32", cast_floats(case.args, np.float32), cast_floats(case.kwargs, np.float32))
 
 
 def normal(rng, *shape, scale=1.0):

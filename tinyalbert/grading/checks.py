@@ -18,6 +18,12 @@ Kinds of check:
   compared (by the check's own `compare` where it has one: pruning's is exact, see `compare.py`).
 - `property`: a function in `properties.py` checks what must hold (hypothesis search) or what
   must hold on average (statistics).
+- `float32`: each function of the checks in `of` (a forward, backward or value check of the
+  exercise) on its check's first case cast to float32 (`cases_nn.as_float32`), called as that
+  check calls it (a backward on the reference's float32 cache): every float array it returns must
+  be float32, and the outputs (the gradients) must agree with the reference's float64 result on
+  the same values within float32's rounding (`compare.py`). Training runs in float32: a float64
+  array out of one function doubles memory and turns everything after it float64.
 
 Partial credit: points * (cases passed / cases run).
 """
@@ -29,7 +35,9 @@ import numpy as np
 
 from . import codec
 from .calling import argument_name, arguments_changed
-from .compare import GRADCHECK_TOL, compare, low_precision, low_precision_note
+from .cases_nn import as_float32, cast_floats
+from .compare import (GRADCHECK_TOL, compare, describe_shape, largest_magnitude, low_precision, low_precision_note,
+                      wider_floats)
 from .reference import resolve
 from .sandbox import Outcome, outcome_of
 from .worker import execute, perturbed, unsendable
@@ -45,7 +53,7 @@ class CaseResult(NamedTuple):
 class Check(NamedTuple):
     name: str
     points: float
-    kind: str  # forward | backward | gradcheck | derivative | value | property
+    kind: str  # forward | backward | gradcheck | derivative | value | property | float32
     target: str  # the graded name whose points these are
     cases: Callable  # (rng, draws) -> list of Case
     forward: str = ""  # backward, gradcheck, derivative: the forward function
@@ -55,10 +63,13 @@ class Check(NamedTuple):
     run: Callable = None  # property checks: (call, case list, rng) -> [CaseResult]
     about: str = ""
     compare: Callable = None  # value checks: (expected, got, case) -> None or a message; default `compare.compare`
+    of: tuple = ()  # float32 checks: the checks whose functions it runs in float32, one case each
 
     @property
     def functions(self) -> tuple:
         """The student's functions this check calls (a backward check runs the reference forward)."""
+        if self.kind == "float32":
+            return tuple(dict.fromkeys(inner.target for inner in self.of))
         if self.kind == "backward":
             return (self.target,)
         return tuple(name for name in (self.target, self.forward) if name)
@@ -339,6 +350,82 @@ def run_derivative(check, case, student, reference, rng):
     return None
 
 
+def float32_cases(check: Check, rng) -> list:
+    """A float32 check's cases: the first case of each check in `of`, in float32, named after its function."""
+    cases = [as_float32(inner.cases(rng, 0)[0]) for inner in check.of]
+    return [case._replace(name=f"`{inner.target}`: {case.name}") for inner, case in zip(check.of, cases)]
+
+
+def run_float32(check, case, student, reference, rng):
+    """The float32 case of one function: `check` is its own forward, backward or value check, and
+    `case` that check's case in float32. The reference's float64 result on the same values (the
+    float32 arguments widened) is what the outputs are compared with."""
+    wide = case._replace(args=cast_floats(case.args, np.float64), kwargs=cast_floats(case.kwargs, np.float64))
+    if check.kind == "backward":
+        forward, forward_wide = (reference.call(check.forward, c.args, c.kwargs) for c in (case, wide))
+        if not (forward.ok and forward_wide.ok):
+            raise RuntimeError(f"the reference failed on {case.name}: {forward.error or forward_wide.error}")
+        d_out = probe_like(rng, _get(forward.value, check.outputs[0]))
+        d_out = d_out.astype(np.float32) if isinstance(d_out, np.ndarray) else d_out  # a float has no dtype
+        pairs = check.grads(case)
+        paths = [list(grad_path) for _, grad_path in pairs]
+        names = [f"gradient of {_argument_name(arg_path, check.forward)}" for arg_path, _ in pairs]
+        call = (check.target, backward_arguments(check, d_out, forward.value), {})
+        expected = reference.call(check.target, backward_arguments(check, cast_floats(d_out, np.float64),
+                                                                   forward_wide.value), select=paths)
+    else:
+        paths = [list(path) for path in check.outputs] if check.kind == "forward" else [[]]
+        names = [(f"output {path}" if path else "the output") if check.kind == "forward" else "the result"
+                 for path in paths]
+        call = (check.target, case.args, case.kwargs)
+        expected = reference.call(check.target, wide.args, wide.kwargs, select=paths)
+    if not expected.ok:
+        raise RuntimeError(f"the reference failed on {case.name}: {expected.error}")
+    got = student.call(*call)  # the whole result: every float array in it is checked
+    if not got.ok:
+        return got.error
+    wider = wider_floats(got.value)
+    if wider:
+        word = "result" if check.kind == "backward" else "output"
+        return _wider_message(check.target, wider, dict(zip(map(tuple, paths), names)),
+                              lambda path: _entry_name(word, path, reference.call(*call).value))
+    try:
+        outputs = [_get(got.value, path) for path in paths]
+    except (LookupError, TypeError):
+        return f"`{check.target}` returned {describe_shape(got.value)}: not what its docstring says"
+    scale = largest_magnitude(expected.value)  # of all outputs: a gradient that is 0 keeps the others' rounding
+    problems = [compare(want, have, name, float32_scale=scale)
+                for name, want, have in zip(names, expected.value, outputs)]
+    problem = gradients_summary(names, problems)
+    return problem and (problem + "\nthese are float32, as they should be, but further from the reference's float64 "
+                        "values than float32's rounding goes: the float64 checks of this function say more (if they "
+                        "pass, look for a step that overflows or cancels in float32: exp beyond 88, 1e-12 added to 1)")
+
+
+def _wider_message(target: str, wider: list, names: dict, name_of) -> str:
+    """`target` returns float64 for float32 inputs: each such array by its name in `names` (path ->
+    name), else by `name_of(path)`."""
+    by_dtype: dict = {}
+    for path, dtype in wider:
+        by_dtype.setdefault(dtype, []).append(names.get(path) or name_of(path))
+    parts = [f"{dtype} for float32 inputs: {', '.join(found[:6])}"
+             + (f" and {len(found) - 6} more" if len(found) > 6 else "") for dtype, found in by_dtype.items()]
+    return (f"`{target}` returns {'; '.join(parts)}; keep the input's dtype (e.g. create arrays with "
+            "dtype=x.dtype, use Python floats for constants)")
+
+
+def _entry_name(word: str, path: tuple, reference_result) -> str:
+    """"output [1, 2]", with the field's name where the reference has a NamedTuple there (its cache):
+    "output [1, 2] (LayerNormCache.inv_std)"."""
+    name = f"{word} {list(path)}"
+    try:
+        parent = _get(reference_result, path[:-1])
+        field = parent._fields[path[-1]]
+    except (LookupError, TypeError, AttributeError):  # no NamedTuple there (or the student's result is shaped otherwise)
+        return name
+    return f"{name} ({type(parent).__name__}.{field})"
+
+
 def _argument_name(path, function: str | None = None) -> str:
     """How the report names the argument at `path`: by the parameter's name in the signature of
     the reference `function` (`weight`, `weights['query']`), or by position when that cannot be read."""
@@ -397,16 +484,18 @@ def run_properties(check: Check, student, reference, cases, rng) -> list:
 
 def run_check(check: Check, student, reference, rng, *, draws: int, entries: int, arrays=None) -> list:
     """CaseResults of one check on every case. `student`/`reference` have a `call` like `Sandbox`'s."""
-    cases = check.cases(rng, draws)
+    cases = float32_cases(check, rng) if check.kind == "float32" else check.cases(rng, draws)
     student, reference = _checked(student), _checked(reference)  # the in-place check, here in the grader
     if check.kind == "property":
         return run_properties(check, student, reference, cases, rng)
     cases = [case._replace(name=with_shapes(case, check.forward or check.target)) for case in cases]
     results = []
-    for case in cases:
+    for position, case in enumerate(cases):
         try:
             if check.kind == "gradcheck":
                 problem = run_gradcheck(check, case, student, reference, rng, entries, arrays)
+            elif check.kind == "float32":
+                problem = run_float32(check.of[position], case, student, reference, rng)
             else:
                 problem = RUNNERS[check.kind](check, case, student, reference, rng)
         except Exception as error:  # a result of the wrong type that broke the comparison

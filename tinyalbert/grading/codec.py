@@ -10,6 +10,7 @@ one entry (see `to_bytes`). It is read back with `allow_pickle=False`, so nothin
 process sends is ever unpickled. Tagged nodes of the tree:
 
     {"@a": i}            the i-th array             {"@t": [...]}   a tuple
+    {"@s": i}            a NumPy float (np.float32(1.5)): the i-th array, of shape (), keeps its dtype
     {"@l": [...]}        a list                     {"@d": [[k, v], ...]}  a dict
     {"@n": "mod:Cls", "f": [...]}  a NamedTuple from tinyalbert (rebuilt by type on the sandbox
                          side, and by `checks.InProcess`; the grader reading the sandbox's reply gets a plain tuple)
@@ -70,8 +71,10 @@ def _encode(value, arrays, depth=0):
         return value
     if isinstance(value, (int, np.integer)):
         return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
+    if isinstance(value, np.floating):  # travels as an array, so that a float32 comes back a float32
+        arrays.append(np.asarray(value))
+        return {"@s": len(arrays) - 1}
+    if isinstance(value, float):
         return value if math.isfinite(value) else {"@f": repr(value)}
     if isinstance(value, np.bool_):
         return bool(value)
@@ -125,6 +128,9 @@ def decode(tree, arrays, *, trusted: bool, slots=None):
         return tree
     if "@a" in tree:
         return arrays[tree["@a"]]
+    if "@s" in tree:
+        array = arrays[tree["@s"]]
+        return array[()] if array.shape == () else array
     if "@f" in tree:
         return float(tree["@f"])
     if "@t" in tree:

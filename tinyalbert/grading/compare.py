@@ -1,6 +1,7 @@
 """Compare a student's output with the reference's, and say what differs in words a student can use.
 
-Tolerances (float64 throughout; the grader draws every float input in float64):
+Tolerances (float64 throughout; the grader draws every float input in float64, but for the
+`float32` checks below):
 
 - FORWARD_RTOL = 1e-7, FORWARD_ATOL = 1e-9: |got - expected| <= atol + rtol * |expected|, entry by
   entry. Two correct implementations differ only by the order of rounding, ~1e-15 relative for
@@ -19,6 +20,18 @@ Tolerances (float64 throughout; the grader draws every float input in float64):
   exactly the reference's keys, none missing and none more.
 - A float32 or float16 result that fails says so (`low_precision_note`): its rounding alone
   (1e-7 relative; 1e-2 in a finite difference) exceeds these bounds, whatever the formula.
+- The float32 checks: the arguments of one case cast to float32, every float array returned
+  must be float32 (`wider_floats`: a float64 one doubles the memory of training and turns what
+  follows it float64), and the outputs must agree with the reference's float64 result on the
+  same values (the float32 arguments, widened) within FLOAT32_RTOL = 1e-4 of each entry plus
+  1e-4 of the largest |entry| among all the outputs compared (`compare(..., float32_scale=)`):
+  an entry that is a sum of terms of both signs keeps their rounding, float32's eps = 1.2e-7
+  times their size, and a gradient that is 0 in exact arithmetic (attention's key bias: softmax
+  ignores a shift along its axis) is that rounding alone, 1e-7 beside gradients of size 1. Right
+  float32 work is off by at most 1.9e-5 of that scale (the MLM head's `dense.weight` gradient,
+  through a LayerNorm over 3 features; 5.5e-6 at most elsewhere), a tenth of the bound or less:
+  measured on the reference over 300 seeds, and on other ways to write linear, LayerNorm,
+  softmax, GELU and cross-entropy (einsum, np.var, a full Jacobian, log-softmax).
 """
 from __future__ import annotations
 
@@ -30,6 +43,7 @@ FORWARD_RTOL = 1e-7
 FORWARD_ATOL = 1e-9
 GRADCHECK_TOL = 1e-6
 SLICING_TOL = 0.0  # rtol and atol of arrays taken out of others (`compare_exactly`)
+FLOAT32_RTOL = 1e-4  # float32 checks: of each entry, and of the largest |entry| of its array
 
 
 def describe_shape(value) -> str:
@@ -75,9 +89,10 @@ def digits_to_show(error: float) -> int:
 
 
 def low_precision(*values) -> str:
-    """The dtype of the first float array among `values` narrower than float64 ("float32"), or ""."""
+    """The dtype of the first float array (or NumPy float) among `values` narrower than float64
+    ("float32"), or ""."""
     for value in values:
-        if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype.itemsize < 8:
+        if isinstance(value, (np.ndarray, np.floating)) and value.dtype.kind == "f" and value.dtype.itemsize < 8:
             return str(value.dtype)
     return ""
 
@@ -93,16 +108,52 @@ def low_precision_note(dtype: str, what: str, finite_differences: bool = False) 
             f"astype('{dtype}')): {why}")
 
 
-def compare_arrays(expected: np.ndarray, got, what: str, rtol=FORWARD_RTOL, atol=FORWARD_ATOL):
+def float_leaves(value, path=()):
+    """(path, dtype name) of every float array and NumPy float in the result tree `value`. A Python
+    float has no dtype of its own (NumPy keeps the array's beside it), so it is not one."""
+    if isinstance(value, (np.ndarray, np.floating)):
+        if value.dtype.kind == "f":
+            yield path, str(value.dtype)
+    elif isinstance(value, (list, tuple)):
+        for position, item in enumerate(value):
+            yield from float_leaves(item, (*path, position))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from float_leaves(item, (*path, key))
+
+
+def largest_magnitude(value) -> float:
+    """The largest finite |entry| of the float arrays and numbers in the result tree `value` (0.0 if none)."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return max((largest_magnitude(item) for item in value), default=0.0)
+    numbers = _numeric(value)
+    if numbers is None or isinstance(value, (int, np.integer)):
+        return 0.0
+    return float(np.max(np.abs(numbers[np.isfinite(numbers)]), initial=0.0))
+
+
+def wider_floats(value, dtype: str = "float32") -> list:
+    """(path, dtype name) of the float arrays in `value` that are not of `dtype`."""
+    return [(path, found) for path, found in float_leaves(value) if found != dtype]
+
+
+def compare_arrays(expected: np.ndarray, got, what: str, rtol=FORWARD_RTOL, atol=FORWARD_ATOL, float32_scale=None):
     """None when close enough, else a message: shapes, the largest error and where, a slice of each
-    (and, for values that came back float32 or float16, that the grader works in float64)."""
+    (and, for values that came back float32 or float16, that the grader works in float64).
+    `float32_scale`: the tolerances of the float32 checks instead, for outputs whose largest
+    |entry| is that (see the top of this module)."""
     got_array = _numeric(got)
     if got_array is None:
         return f"{what}: expected {describe_shape(expected)}, got {describe_shape(got)}"
     if got_array.shape != expected.shape:
         return f"{what}: expected shape {expected.shape}, got shape {got_array.shape}"
-    note = low_precision_note(low_precision(got), f"your {what.removeprefix('the ')}")
+    float32 = float32_scale is not None
+    note = "" if float32 else low_precision_note(low_precision(got), f"your {what.removeprefix('the ')}")
     expected = expected.astype(np.float64)
+    if float32:
+        rtol, atol = FLOAT32_RTOL, FLOAT32_RTOL * float32_scale
     bad_values = ~np.isfinite(got_array) & np.isfinite(expected)
     if bad_values.any():
         index = tuple(int(i) for i in np.argwhere(bad_values)[0])
@@ -120,15 +171,17 @@ def compare_arrays(expected: np.ndarray, got, what: str, rtol=FORWARD_RTOL, atol
             f"got {slice_around(got_array, index, precision=digits)}") + note
 
 
-def compare(expected, got, what: str = "output"):
-    """Compare two result trees; None when they agree, else the first difference, described."""
+def compare(expected, got, what: str = "output", float32_scale=None):
+    """Compare two result trees; None when they agree, else the first difference, described.
+    `float32_scale`: floats within the tolerances of the float32 checks, for outputs whose largest
+    |entry| is that (`largest_magnitude`; see the top of this module)."""
     if isinstance(got, Bad):
         return f"{what}: returned a {got.kind}, which is not an array, a number or a container of them"
     if expected is None:
         return None if got is None else f"{what}: expected None, got {describe_shape(got)}"
     expected_numbers = _numeric(expected)
     if expected_numbers is not None and not isinstance(expected, (int, np.integer)):
-        return compare_arrays(expected_numbers, got, what)
+        return compare_arrays(expected_numbers, got, what, float32_scale=float32_scale)
     if isinstance(expected, np.ndarray):  # integer or boolean arrays must match exactly
         got_array = np.asarray(got) if isinstance(got, (np.ndarray, list)) else None
         if got_array is None or got_array.shape != expected.shape:
@@ -144,7 +197,7 @@ def compare(expected, got, what: str = "output"):
         if missing:
             return f"{what}: missing keys {missing}"
         for key in expected:
-            problem = compare(expected[key], got[key], f"{what}[{key!r}]")
+            problem = compare(expected[key], got[key], f"{what}[{key!r}]", float32_scale)
             if problem:
                 return problem
         return None
@@ -152,7 +205,7 @@ def compare(expected, got, what: str = "output"):
         if not isinstance(got, (list, tuple)) or len(got) != len(expected):
             return f"{what}: expected {describe_shape(expected)} {_short(expected)}, got {describe_shape(got)} {_short(got)}"
         for position, (want, have) in enumerate(zip(expected, got)):
-            problem = compare(want, have, f"{what}[{position}]")
+            problem = compare(want, have, f"{what}[{position}]", float32_scale)
             if problem:
                 return problem
         return None

@@ -102,14 +102,32 @@ def _value(name, target, cases, points, about):
     return Check(name, points, "value", target, cases, about=about)
 
 
+FLOAT32_POINTS = 0.5  # a dtype slip costs a little: the values are graded by the other checks
+
+
+def with_float32(checks: tuple, skip=()) -> tuple:
+    """`checks` and their exercise's float32 check: each function of a forward, backward or value
+    check (but those named in `skip`: no float comes in or out) on that check's first case in float32."""
+    inner = tuple(c for c in checks if c.kind in ("forward", "backward", "value") and c.name not in skip)
+    return checks + (Check("float32", FLOAT32_POINTS, "float32", inner[0].target, None, of=inner,
+                           about=float32_about(c.target for c in inner)),)
+
+
+def float32_about(functions) -> str:
+    names = ", ".join(dict.fromkeys(f"`{name}`" for name in functions))
+    return (f"{names} on float32 inputs: every float array returned is float32 (no float64), with the reference's "
+            "values to float32's precision")
+
+
 EXERCISES = (
     Exercise("linear", "Linear layer y = x W^T + b", ("linear_forward", "linear_backward"),
-             forward_backward("linear_forward", "linear_backward", nn.linear_cases, (2, 2, 2), _linear_grads)),
+             with_float32(forward_backward("linear_forward", "linear_backward", nn.linear_cases, (2, 2, 2),
+                                           _linear_grads))),
     Exercise("layernorm", "Layer normalization", ("layernorm_forward", "layernorm_backward"),
-             forward_backward("layernorm_forward", "layernorm_backward", nn.layernorm_cases, (3, 3, 2), _layernorm_grads,
-                              gradient_cases=_gradient_cases(nn.layernorm_cases))),
+             with_float32(forward_backward("layernorm_forward", "layernorm_backward", nn.layernorm_cases, (3, 3, 2),
+                                           _layernorm_grads, gradient_cases=_gradient_cases(nn.layernorm_cases)))),
     Exercise("activations", "GELU: the tanh approximation and the exact one, with derivatives",
-             ("gelu_new", "gelu", "gelu_new_derivative", "gelu_derivative"), (
+             ("gelu_new", "gelu", "gelu_new_derivative", "gelu_derivative"), with_float32((
                  Check("gelu_new", 1.5, "forward", "gelu_new", nn.activation_cases, outputs=((),),
                        about="`gelu_new` against the reference"),
                  Check("gelu", 1.5, "forward", "gelu", nn.activation_cases, outputs=((),), about="`gelu` against the reference"),
@@ -121,57 +139,59 @@ EXERCISES = (
                        about="`gelu_new_derivative` against finite differences of your own `gelu_new`"),
                  Check("gelu_gradcheck", 0.5, "derivative", "gelu_derivative", nn.activation_cases, forward="gelu",
                        about="`gelu_derivative` against finite differences of your own `gelu`"),
-             )),
+             ))),
     Exercise("softmax", "Softmax (and its log-normalizer) along an axis, and its backward",
-             ("softmax_and_log_norm", "softmax", "softmax_backward"), (
+             ("softmax_and_log_norm", "softmax", "softmax_backward"), with_float32((
                  Check("softmax_and_log_norm", 1, "forward", "softmax_and_log_norm", nn.log_norm_cases, outputs=((0,), (1,)),
                        about="`softmax_and_log_norm` along several axes, against the reference"),
                  *forward_backward("softmax", "softmax_backward", nn.softmax_cases, (2, 2, 1), lambda case: [(("args", 0), ())],
                                    gradient_cases=_gradient_cases(nn.softmax_cases), outputs=((),), backward_args="result"),
-             )),
+             ))),
     Exercise("attention", "Multi-head self-attention (absolute positions), residual and LayerNorm",
              ("attention_forward", "attention_backward"),
-             forward_backward("attention_forward", "attention_backward", nn.attention_cases, (5, 5, 4),
-                              inputs_and(weights_at(1)), outputs=((0,), (1,)))),
+             with_float32(forward_backward("attention_forward", "attention_backward", nn.attention_cases, (5, 5, 4),
+                                           inputs_and(weights_at(1)), outputs=((0,), (1,))))),
     Exercise("attention_relative", "Relative-position attention scores (relative_key, relative_key_query)",
              ("relative_position_forward", "relative_position_backward"),
-             forward_backward("relative_position_forward", "relative_position_backward", nn.relative_cases, (2, 2, 2),
-                              _relative_grads), extra=True),
+             with_float32(forward_backward("relative_position_forward", "relative_position_backward", nn.relative_cases,
+                                           (2, 2, 2), _relative_grads)), extra=True),
     Exercise("feedforward", "The feed-forward block with residual and LayerNorm", ("feedforward_forward", "feedforward_backward"),
-             forward_backward("feedforward_forward", "feedforward_backward", nn.feedforward_cases, (2, 2, 2), inputs_and(weights_at(1)))),
+             with_float32(forward_backward("feedforward_forward", "feedforward_backward", nn.feedforward_cases, (2, 2, 2),
+                                           inputs_and(weights_at(1))))),
     Exercise("embeddings", "Factorized embeddings: lookups, sums and LayerNorm",
-             ("embedding_lookup", "embedding_lookup_backward", "embeddings_forward", "embeddings_backward"), (
+             ("embedding_lookup", "embedding_lookup_backward", "embeddings_forward", "embeddings_backward"), with_float32((
                  _value("lookup", "embedding_lookup", nn.lookup_cases, 1, "`embedding_lookup` against the reference"),
                  _value("lookup_backward", "embedding_lookup_backward", nn.lookup_backward_cases, 2,
                         "`embedding_lookup_backward`: repeated ids add up, padding_idx gets nothing"),
                  *forward_backward("embeddings_forward", "embeddings_backward", nn.embeddings_cases, (2, 2, 1),
                                    _embeddings_grads,
                                    gradient_cases=_gradient_cases(nn.embeddings_cases)),
-             )),
+             ))),
     Exercise("encoder", "The shared encoder: layer-to-group map, passes, gradient sum over shared uses",
-             ("group_of_pass", "encoder_forward", "encoder_backward"), (
+             ("group_of_pass", "encoder_forward", "encoder_backward"), with_float32((
                  _value("group_of_pass", "group_of_pass", nn.group_of_pass_cases, 2, "which group runs at each pass"),
                  *forward_backward("encoder_forward", "encoder_backward", nn.encoder_cases, (3, 3, 2),
                                    inputs_and(weights_at(1))),
-             )),
+             ), skip=("group_of_pass",))),
     Exercise("mlm_head", "Masked-LM head with the decoder tied to the word embeddings", ("mlm_head_forward", "mlm_head_backward"),
-             forward_backward("mlm_head_forward", "mlm_head_backward", nn.mlm_cases, (3, 3, 2), _mlm_grads)),
+             with_float32(forward_backward("mlm_head_forward", "mlm_head_backward", nn.mlm_cases, (3, 3, 2), _mlm_grads))),
     Exercise("sop_head", "Sentence-order head: pooler ([CLS], dense, tanh) and classifier",
              ("pooler_forward", "pooler_backward", "classifier_forward", "classifier_backward"),
-             forward_backward("pooler_forward", "pooler_backward", nn.pooler_cases, (1, 1, 1), inputs_and(weights_at(1)),
-                              prefix="pooler_")
-             + forward_backward("classifier_forward", "classifier_backward", nn.classifier_cases, (1, 1, 1),
-                                inputs_and(weights_at(1)), prefix="classifier_")),
+             with_float32(forward_backward("pooler_forward", "pooler_backward", nn.pooler_cases, (1, 1, 1),
+                                           inputs_and(weights_at(1)), prefix="pooler_")
+                          + forward_backward("classifier_forward", "classifier_backward", nn.classifier_cases, (1, 1, 1),
+                                             inputs_and(weights_at(1)), prefix="classifier_"))),
     Exercise("cross_entropy", "Cross-entropy with ignored labels", ("cross_entropy_forward", "cross_entropy_backward"),
-             forward_backward("cross_entropy_forward", "cross_entropy_backward", nn.cross_entropy_cases, (2, 2, 2),
-                              lambda case: [(("args", 0), (0,))], gradient_cases=_gradient_cases(nn.cross_entropy_cases))),
+             with_float32(forward_backward("cross_entropy_forward", "cross_entropy_backward", nn.cross_entropy_cases,
+                                           (2, 2, 2), lambda case: [(("args", 0), (0,))],
+                                           gradient_cases=_gradient_cases(nn.cross_entropy_cases)))),
     Exercise("task_losses", "The other fine-tuning losses: mean squared error and BCE with logits",
              ("mse_forward", "mse_backward", "bce_with_logits_forward", "bce_with_logits_backward"),
-             forward_backward("mse_forward", "mse_backward", nn.mse_cases, (1, 1, 1), lambda case: [(("args", 0), (0,))],
-                              prefix="mse_")
-             + forward_backward("bce_with_logits_forward", "bce_with_logits_backward", nn.bce_cases, (1, 1, 1),
-                                lambda case: [(("args", 0), (0,))], gradient_cases=_gradient_cases(nn.bce_cases),
-                                prefix="bce_"), extra=True),
+             with_float32(forward_backward("mse_forward", "mse_backward", nn.mse_cases, (1, 1, 1),
+                                           lambda case: [(("args", 0), (0,))], prefix="mse_")
+                          + forward_backward("bce_with_logits_forward", "bce_with_logits_backward", nn.bce_cases, (1, 1, 1),
+                                             lambda case: [(("args", 0), (0,))], gradient_cases=_gradient_cases(nn.bce_cases),
+                                             prefix="bce_")), extra=True),
     Exercise("head_pruning", "Pruning attention heads (their query, key and value rows and dense columns)",
              ("prune_attention_heads",), (
                  Check("arrays", 3, "value", "prune_attention_heads", nn.pruning_cases, compare=properties.compare_pruned,
