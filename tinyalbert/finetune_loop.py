@@ -328,7 +328,8 @@ def batch_loss(task: str, model, logits, labels) -> float:
 
 
 def predict_features(task: str, model, encoded: list[dict], batch_size: int, pad_id: int) -> list:
-    """`predict_batch` over every batch of `encoded`, in order: one prediction per feature."""
+    """One prediction per feature of `encoded`, in order (`batch_predictions` of each batch's
+    forward pass; `predictions_and_loss` without the loss)."""
     return predictions_and_loss(task, model, encoded, batch_size, pad_id, with_loss=False)[0]
 
 
