@@ -631,7 +631,7 @@ def test_empty_corpus_is_an_error_and_leaves_no_out_directory(tmp_path, capsys):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n  \n", encoding="utf-8")
     status, stderr = run_main(["--corpus", empty, "--out", tmp_path / "run", "--vocab-size", 60], capsys)
-    assert status == 2 and stderr == f"error: the corpus {empty} holds no text\n"
+    assert status == 2 and stderr.splitlines()[-1] == f"error: the corpus {empty} holds no text"  # after reading
     assert not (tmp_path / "run").exists()
 
 
@@ -675,7 +675,8 @@ def test_resume_from_a_damaged_checkpoint_names_the_file(workspace, tmp_path, ca
     before = sorted(path.name for path in out.iterdir())
     status, stderr = run_main(["--corpus", workspace["corpus"], "--out", out, "--resume"], capsys)
     named = model_file if damage == "truncated model" else state_file
-    assert status == 2 and stderr.startswith("error: ") and str(named) in stderr and stderr.count("\n") == 1
+    # the error on the last line, after the lines of the preparation
+    assert status == 2 and stderr.splitlines()[-1].startswith("error: ") and str(named) in stderr.splitlines()[-1]
     assert sorted(path.name for path in out.iterdir()) == before  # nothing added, nothing half-made
 
 
@@ -738,8 +739,8 @@ def vocabulary_options(workspace, out, vocab_size):
 
 def test_a_vocabulary_size_the_corpus_cannot_have_is_said_in_terms_of_vocab_size(workspace, tmp_path, capsys):
     status, stderr = run_main(vocabulary_options(workspace, tmp_path / "small", 8), capsys)
-    assert status == 2 and stderr.startswith("error: --vocab-size 8 is too small for this corpus")
-    assert stderr.count("\n") == 1 and not (tmp_path / "small").exists()
+    assert status == 2 and stderr.splitlines()[-1].startswith("error: --vocab-size 8 is too small for this corpus")
+    assert not (tmp_path / "small").exists()
     least = int(re.search(r"give --vocab-size (\d+) or more", stderr).group(1))
     # The minimum it names is the real one: one less fails, that many trains.
     assert run_main(vocabulary_options(workspace, tmp_path / "below", least - 1), capsys)[0] == 2
@@ -762,8 +763,9 @@ def test_a_corpus_the_tokenizer_cannot_spell_is_refused_and_some_unknown_text_is
     document = "天雪世水界星月。\n火日雨界地火界木。\n月火你日雨界。"
     chinese.write_text("\n\n".join([document] * 40), encoding="utf-8")
     status, stderr = run_main(["--corpus", chinese, "--out", tmp_path / "chinese"] + options, capsys)
-    assert status == 2 and stderr.count("\n") == 1 and not (tmp_path / "chinese").exists(), stderr
-    assert re.match(r"error: \d+% of the corpus's tokens are <unk>", stderr) and "--vocab-size" in stderr
+    assert status == 2 and not (tmp_path / "chinese").exists(), stderr
+    last = stderr.splitlines()[-1]  # after the lines of the preparation
+    assert re.match(r"error: \d+% of the corpus's tokens are <unk>", last) and "--vocab-size" in last
 
     english = read_documents(workspace["corpus"])
     mixed = tmp_path / "mixed.txt"  # a Russian word in every fourth sentence
@@ -787,7 +789,7 @@ def test_tokenizer_paths_that_hold_no_tokenizer_say_what_one_needs(workspace, tm
         options = tiny_cli_options(workspace, tmp_path / "run")
         options[options.index("--tokenizer") + 1] = tokenizer
         status, stderr = run_main(options, capsys)
-        assert status == 2 and fragment in stderr and stderr.count("\n") == 1, stderr
+        assert status == 2 and stderr.splitlines()[-1].startswith("error: ") and fragment in stderr.splitlines()[-1]
 
 
 def test_init_from_a_model_whose_pad_token_id_is_outside_its_vocabulary_is_refused(workspace, tmp_path, capsys):
@@ -797,7 +799,8 @@ def test_init_from_a_model_whose_pad_token_id_is_outside_its_vocabulary_is_refus
     (first / FINAL_DIR / "config.json").write_text(json.dumps({**config, "pad_token_id": 99999}))
     status, stderr = run_main(["--corpus", workspace["corpus"], "--out", tmp_path / "second", "--init-from",
                                first / FINAL_DIR, "--steps", 2, "--batch-size", 4, "--max-seq-length", 24], capsys)
-    assert status == 2 and "pad_token_id 99999" in stderr and stderr.count("\n") == 1, stderr
+    last = stderr.splitlines()[-1]
+    assert status == 2 and last.startswith("error: ") and "pad_token_id 99999" in last, stderr
 
 
 @pytest.mark.parametrize("edit, problem", [

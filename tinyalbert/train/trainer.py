@@ -25,7 +25,8 @@ around it is bookkeeping, each piece in its own module:
   for the GPU) and read every `log_every` steps; a non-finite one stops the run without saving,
   so the last checkpoint on disk is always made from finite losses; `OUT/loss_curve.png`;
 - `metrics`: accuracy overall and outside the most frequent pieces, and the final-layer cosine;
-- `progress`: the tqdm progress line;
+- `progress`: the tqdm progress line of the steps, and a line as each phase around them starts
+  (reading and encoding the corpus, the held-out evaluation), so that a long one is never silent;
 - `distributed`: under `mpiexec -n N`, each process takes 1/N of every batch and the gradients
   are summed over processes before the step; the first process alone logs, evaluates and saves.
 
@@ -47,7 +48,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Sequence, TextIO
 
 import numpy as np
 
@@ -59,7 +60,7 @@ from .history import NonFiniteLossError, PendingSteps, check_finite, plot_loss_c
 from .metrics import batch_metric_sums, evaluate
 from .optim import clip_grad_global_norm, global_norm, linear_warmup_then_decay
 from .prepare import PreparedRun, prepare_run
-from .progress import Progress
+from .progress import Phase, Progress
 
 LOSS_CURVE_FILE = "loss_curve.png"
 EVAL_FILE = "eval_results.json"
@@ -285,7 +286,12 @@ def finish(loop: TrainingLoop, run: PreparedRun, summary: dict) -> dict:
     if not loop.is_main:
         return summary
     if run.heldout_examples:
-        summary["eval"] = evaluate(run.model, run.heldout_examples, args.eval_batch_size, common=run.common)
+        examples = run.heldout_examples
+        with Phase(loop.progress.stream, f"evaluating on {len(examples):,} held-out examples", len(examples),
+                   "examples") as phase:
+            summary["eval"] = evaluate(run.model, CountedExamples(examples, phase), args.eval_batch_size,
+                                       common=run.common)
+            phase.outcome = f"evaluated {len(examples):,} held-out examples"
         (out / EVAL_FILE).write_text(json.dumps(summary["eval"], indent=2) + "\n", encoding="utf-8")
         loop.progress.write("held-out: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                                      for k, v in summary["eval"].items()))
@@ -295,6 +301,22 @@ def finish(loop: TrainingLoop, run: PreparedRun, summary: dict) -> dict:
     return summary
 
 
+class CountedExamples(Sequence):
+    """`examples` as `evaluate` reads them, a batch (a slice) at a time, each one read counted
+    into `phase`'s bar: the examples and the results are the same."""
+
+    def __init__(self, examples: Sequence, phase: Phase):
+        self.examples, self.phase = examples, phase
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index):
+        items = self.examples[index]
+        self.phase.advance(len(items) if isinstance(index, slice) else 1)
+        return items
+
+
 def _also_written(out: Path) -> str:
     """The other results of a finished run, as "; loss curve in OUT/loss_curve.png" and so on:
     those that exist (no plot without matplotlib, no held-out metrics with --heldout-fraction 0)."""
@@ -302,16 +324,18 @@ def _also_written(out: Path) -> str:
     return "".join(f"; {what} in {path}" for what, path in written if path.is_file())
 
 
-def prepare_on_ranks(args: TrainingArguments, ranks) -> PreparedRun:
-    """`prepare_run`; under mpiexec the first process prepares OUT (checks, tokenizer) and the
-    others then build the same run from it, each with dropout masks of its own.
+def prepare_on_ranks(args: TrainingArguments, ranks, stream: TextIO | None = None) -> PreparedRun:
+    """`prepare_run`, its phases written to `stream`; under mpiexec the first process prepares OUT
+    (checks, tokenizer) and the others then build the same run from it, each with dropout masks of
+    its own, writing nothing: the first one's lines say what they do, and one more line that it
+    waits for them.
 
     Preparing takes as long as the corpus makes it (a tokenizer to train, every line to encode):
     minutes for a large one, more than any --mpi-timeout meant for a dead process. So the waits
     for it have no deadline (`distributed.wait_for_all`); a process whose preparation fails says
     so, and the others stop with it instead of waiting."""
     if ranks is None:
-        return prepare_run(args)
+        return prepare_run(args, stream=stream)
     run = failure = None
     if ranks.is_main:
         try:
@@ -319,7 +343,7 @@ def prepare_on_ranks(args: TrainingArguments, ranks) -> PreparedRun:
                 raise ValueError(f"--batch-size {args.batch_size} must be a multiple of the {ranks.size} processes"
                                  + (f"; it is the checkpoint's, so resume on a number of processes that divides "
                                     f"{args.batch_size}" if args.resume else ""))
-            run = prepare_run(args)
+            run = prepare_run(args, stream=stream)
         except Exception as error:  # not Ctrl-C: mpiexec passes that to every process
             failure = error
     distributed.wait_for_all(ranks, "preparing the run", failure)  # the first process
@@ -328,7 +352,10 @@ def prepare_on_ranks(args: TrainingArguments, ranks) -> PreparedRun:
             run = prepare_run(args, follower=True)
         except Exception as error:
             failure = error
-    distributed.wait_for_all(ranks, "preparing the run", failure)  # the others
+    others = "the other process" if ranks.size == 2 else f"the other {ranks.size - 1} processes"
+    with Phase(stream if ranks.is_main else None, f"waiting for {others} to build the same examples") as phase:
+        distributed.wait_for_all(ranks, "preparing the run", failure)  # the others
+        phase.outcome = f"all {ranks.size} processes ready"
     return run
 
 
@@ -350,7 +377,7 @@ def train(args: TrainingArguments, stream: TextIO | None = None) -> dict:
     out = Path(args.out)
     stream = sys.stderr if stream is None else stream  # looked up now: a caller may have redirected it
     ranks = distributed.init_ranks(args.backend, args.mpi_timeout)  # None unless under mpiexec -n N > 1
-    run = prepare_on_ranks(args, ranks)
+    run = prepare_on_ranks(args, ranks, stream)
     loop = TrainingLoop(args, run, stream, ranks)
     loop.announce()
     stop_reason, signum = loop.run_steps()
