@@ -148,7 +148,7 @@ fi
 TRAIN_PID=$!
 wait $TRAIN_PID
 echo "train exit status $? ($((SECONDS - SCRIPT_START)) s)"
-tr '\r' '\n' < "$OUT/train.txt" | grep -v '^$' | awk 'NR<=3 || /calibrat|held-out|done|stopped|changed|rror/ || NR%10==0' | tail -40
+tr '\r' '\n' < "$OUT/train.txt" | grep -v '^$' | awk 'NR<=3 || /tinyalbert pretraining|calibrat|held-out|done|stopped|changed|rror/ || NR%10==0' | tail -40
 
 # 3. The run for the next lease, first: it is worth having even if what follows fails.
 echo "== packing the run ($((SECONDS - SCRIPT_START)) s)"
