@@ -207,6 +207,20 @@ def test_a_lone_max_length_truncates_with_a_warning_as_in_transformers(tokenizer
         assert _our_messages(lambda: ours(text, max_length=7, **explicit))[1] == [], explicit
 
 
+def test_pad_says_a_lone_max_length_does_nothing_rather_than_that_it_truncates(tokenizer_dir):
+    """pad() never cuts: with padding=False a max_length leaves the rows as they are, as
+    Transformers' pad leaves them, and the warning says that, not "truncating"."""
+    transformers = _transformers()
+    reference = transformers.AlbertTokenizer.from_pretrained(tokenizer_dir)
+    ours = AlbertTokenizer.from_pretrained(tokenizer_dir)
+    texts = ["the old man sat in the park", "a b"]
+    expected = dict(reference.pad(dict(reference(texts)), padding=False, max_length=3))
+    result, said = _our_messages(lambda: dict(ours.pad(dict(ours(texts)), padding=False, max_length=3)))
+    assert result == expected and len(result["input_ids"][0]) > 3  # nothing cut
+    assert len(said) == 1 and "max_length=3 does nothing with padding=False: pad never cuts" in said[0], said
+    assert "truncating" not in said[0]
+
+
 def test_verbose_false_silences_the_option_and_length_warnings_as_in_transformers(tokenizer_dir):
     transformers = _transformers()
     text = "the old man sat in the park near the river"

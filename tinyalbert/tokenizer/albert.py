@@ -433,7 +433,8 @@ class AlbertTokenizer(SpecialTokensMixin):
             raise TypeError(f"{method}() got unexpected keyword arguments {unknown}; the options are {named}")
         padding, truncation, max_length = encoding.resolve_strategies(
             options.get("padding", False), options.get("truncation"), options.get("max_length"),
-            options.get("pad_to_multiple_of"), self.model_max_length, options.get("verbose", True))
+            options.get("pad_to_multiple_of"), self.model_max_length, options.get("verbose", True),
+            truncates=method != "pad")
         padding_side = options.get("padding_side") or self.padding_side
         if padding_side not in ("right", "left"):
             raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")

@@ -121,20 +121,25 @@ class EncodeOptions(NamedTuple):
     verbose: bool = True  # False: no warnings about the options or the lengths, as in Transformers
 
 
-def resolve_strategies(padding, truncation, max_length, pad_to_multiple_of, model_max_length, verbose: bool = True):
+def resolve_strategies(padding, truncation, max_length, pad_to_multiple_of, model_max_length, verbose: bool = True,
+                       truncates: bool = True):
     """The user's padding/truncation arguments -> ``(padding, truncation, max_length)`` by name.
 
     ``max_length`` alone switches on ``longest_first`` truncation, with a warning, as in
     Transformers; ``padding="max_length"`` or truncation without ``max_length`` use
-    ``model_max_length``. ``verbose=False`` silences the warnings.
+    ``model_max_length``. ``verbose=False`` silences the warnings. ``truncates=False``: the
+    caller (``pad``) never cuts, so a lone ``max_length`` is said to do nothing instead.
     """
     # transformers' PaddingStrategy / TruncationStrategy enums carry the names in `.value`.
     padding, truncation = getattr(padding, "value", padding), getattr(truncation, "value", truncation)
     if max_length is not None and padding is False and truncation is None:
-        if verbose:
+        if verbose and truncates:
             warnings.warn(f"max_length={max_length} without truncation: truncating with 'longest_first', as "
                           "Transformers does; pass truncation=True (or a strategy such as 'only_second' for pairs) "
                           "to say so", stacklevel=caller_stacklevel())
+        elif verbose:
+            warnings.warn(f"max_length={max_length} does nothing with padding=False: pad never cuts; pass "
+                          "padding='max_length' to pad to it", stacklevel=caller_stacklevel())
         truncation = "longest_first"
     if padding is True:
         if verbose and max_length is not None and truncation in (None, False, "do_not_truncate"):
