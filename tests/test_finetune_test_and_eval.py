@@ -341,12 +341,12 @@ def models(trained, tmp_path):
 # case: (model, options beside --task text-classification --eval-only --out, what the error line must say)
 EVAL_ONLY_MISTAKES = {
     "with --train": ("classes", ["--train", "{test}", "--validation", "{test}"],
-                     ["eval_only evaluates model as it is, without training: train is not read"]),
-    "with --resume": ("classes", ["--validation", "{test}", "--resume"], ["resume continues a training run"]),
+                     ["--eval-only evaluates --model as it is, without training: --train is not read"]),
+    "with --resume": ("classes", ["--validation", "{test}", "--resume"], ["--resume continues a training run"]),
     "with --ignore-mismatched-sizes": ("classes", ["--validation", "{test}", "--ignore-mismatched-sizes"],
                                        ["new, untrained classifier"]),
-    "with --stop-after": ("classes", ["--validation", "{test}", "--stop-after", "1"], ["stop_after counts epochs"]),
-    "no file to evaluate": ("classes", [], ["eval_only needs a validation or a test file"]),
+    "with --stop-after": ("classes", ["--validation", "{test}", "--stop-after", "1"], ["--stop-after counts epochs"]),
+    "no file to evaluate": ("classes", [], ["--eval-only needs a --validation or a --test file"]),
     "a pretrained model": ("tinyalbert-mini", ["--test", "{test}"],
                            ["--model tinyalbert-mini is an AlbertForPreTraining", "not the "
                             "AlbertForSequenceClassification that --task text-classification evaluates",
@@ -431,7 +431,7 @@ def test_finetune_arguments_check_the_files_of_each_mode():
     from tinyalbert.finetune_args import FinetuneArguments
 
     given = dict(task="text-classification", model="m", train="t.csv", validation="v.csv", out="o")
-    with pytest.raises(ValueError, match="validation is needed to fine-tune"):
+    with pytest.raises(ValueError, match="--validation is needed to fine-tune"):
         FinetuneArguments(**{**given, "validation": None})
     args = FinetuneArguments(**{**given, "train": None, "validation": None, "test": "x.csv", "eval_only": True})
     assert args.test == "x.csv" and args.eval_only
@@ -488,7 +488,7 @@ def test_eval_only_says_once_that_training_settings_are_ignored():
     from tinyalbert.finetune_args import FinetuneArguments
 
     given = dict(task="text-classification", model="m", train=None, validation="v.csv", out="o", eval_only=True)
-    with pytest.warns(UserWarning, match="eval_only trains nothing: epochs, lr are ignored"):
+    with pytest.warns(UserWarning, match="--eval-only trains nothing: --epochs, --lr are ignored"):
         FinetuneArguments(**given, epochs=5, lr=1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -507,7 +507,7 @@ def test_the_command_line_says_each_warning_on_one_line(tmp_path):
                            "--model", "tinyalbert-mini", "--eval-only", "--validation", str(train), "--out",
                            str(tmp_path / "out"), "--lr", "3e-4"], capture_output=True, text=True, timeout=120,
                           env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
-    assert "warning: eval_only trains nothing: lr is ignored" in done.stderr, done.stderr
+    assert "warning: --eval-only trains nothing: --lr is ignored" in done.stderr, done.stderr
     assert "UserWarning" not in done.stderr
 
 

@@ -73,9 +73,9 @@ def test_the_options_belong_to_question_answering_and_to_each_other():
     from tinyalbert.finetune_args import FinetuneArguments
 
     given = dict(model="m", train="t", validation="v", out="o")
-    with pytest.raises(ValueError, match="version_2_with_negative is for question-answering only"):
+    with pytest.raises(ValueError, match="--version-2-with-negative is for question-answering only"):
         FinetuneArguments(task="text-classification", version_2_with_negative=True, **given)
-    with pytest.raises(ValueError, match="null_score_diff_threshold 1.0 .* only version_2_with_negative"):
+    with pytest.raises(ValueError, match="--null-score-diff-threshold 1.0 .* only --version-2-with-negative"):
         FinetuneArguments(task="question-answering", null_score_diff_threshold=1, **given)
     with pytest.raises(ValueError, match="null_score_diff_threshold must be a finite number, got nan"):
         FinetuneArguments(task="question-answering", version_2_with_negative=True, null_score_diff_threshold=float("nan"),

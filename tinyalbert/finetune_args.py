@@ -16,12 +16,13 @@ from .train.arguments import as_int, as_number
 # What text classification can learn from the command line (`--problem-type`), in the words of
 # AlbertConfig.problem_type.
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
-# What an evaluation without training (eval_only) refuses, each with the reason.
-NOT_WITH_EVAL_ONLY = {"train": "train is not read; leave it out",
-                      "resume": "resume continues a training run",
-                      "ignore_mismatched_sizes": "ignore_mismatched_sizes would put a new, untrained classifier "
+# What an evaluation without training (eval_only) refuses, each with the reason. The messages name
+# the command line's options (`option_name`): the fields are those options, dashes for underscores.
+NOT_WITH_EVAL_ONLY = {"train": "--train is not read; leave it out",
+                      "resume": "--resume continues a training run",
+                      "ignore_mismatched_sizes": "--ignore-mismatched-sizes would put a new, untrained classifier "
                                                  "in place of its own",
-                      "stop_after": "stop_after counts epochs, and there are none"}
+                      "stop_after": "--stop-after counts epochs, and there are none"}
 # The settings of training alone, which an evaluation without training has no use for.
 TRAINING_ONLY = ("epochs", "lr", "warmup_ratio", "weight_decay", "clip_norm")
 # The fields of FinetuneArguments that name a column of the data files (`text_column`, ...), each
@@ -103,6 +104,11 @@ class FinetuneArguments:
                 self.doc_stride = min(self.doc_stride, max(1, self.max_seq_length - 3))
 
 
+def option_name(field: str) -> str:
+    """The command-line option of a field: "stop_after" -> "--stop-after"."""
+    return "--" + field.replace("_", "-")
+
+
 def check_run_files(args: FinetuneArguments) -> None:
     """A fine-tuning run needs a train and a validation file (the one that picks the best epoch);
     an evaluation without training (`eval_only`) needs a validation or a test file, and refuses
@@ -110,31 +116,32 @@ def check_run_files(args: FinetuneArguments) -> None:
     if not args.eval_only:
         for name, what in (("train", "the file to train on"), ("validation", "the file that picks the best epoch")):
             if getattr(args, name) is None:
-                raise ValueError(f"{name} is needed to fine-tune ({what}); eval_only evaluates a fine-tuned model "
-                                 "without training")
+                raise ValueError(f"{option_name(name)} is needed to fine-tune ({what}); --eval-only evaluates a "
+                                 "fine-tuned --model without training")
         return
     for name, reason in NOT_WITH_EVAL_ONLY.items():
         if getattr(args, name) not in (None, False):
-            raise ValueError(f"eval_only evaluates model as it is, without training: {reason}")
+            raise ValueError(f"--eval-only evaluates --model as it is, without training: {reason}")
     # The optimizer's settings, given other than their defaults (a default given explicitly cannot be
     # told from one left out): said once, not refused, so that a run's command line can be reused.
     ignored = [name for name in TRAINING_ONLY if getattr(args, name) != FinetuneArguments.__dataclass_fields__[name].default]
     if ignored:
-        warnings.warn(f"eval_only trains nothing: {', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} "
-                      "ignored", stacklevel=3)
+        verb = "is" if len(ignored) == 1 else "are"
+        warnings.warn(f"--eval-only trains nothing: {', '.join(map(option_name, ignored))} {verb} ignored",
+                      stacklevel=3)
     if args.validation is None and args.test is None:
-        raise ValueError("eval_only needs a validation or a test file to evaluate model on")
+        raise ValueError("--eval-only needs a --validation or a --test file to evaluate --model on")
 
 
 def check_version_2_options(args: FinetuneArguments) -> None:
     """version_2_with_negative is question answering's (SQuAD v2.0), and null_score_diff_threshold,
     which decides when its answer is "", means nothing without it."""
     if args.version_2_with_negative and args.task != "question-answering":
-        raise ValueError(f"version_2_with_negative is for question-answering only (SQuAD v2.0's questions without "
+        raise ValueError(f"--version-2-with-negative is for question-answering only (SQuAD v2.0's questions without "
                          f"an answer); {args.task} has no answers to abstain from")
     if args.null_score_diff_threshold != NULL_SCORE_DIFF_THRESHOLD and not args.version_2_with_negative:
-        raise ValueError(f"null_score_diff_threshold {args.null_score_diff_threshold} decides when a question gets no "
-                         "answer, which only version_2_with_negative allows (SQuAD v2.0)")
+        raise ValueError(f"--null-score-diff-threshold {args.null_score_diff_threshold} decides when a question gets "
+                         "no answer, which only --version-2-with-negative allows (SQuAD v2.0)")
 
 
 # The limits of the numeric fields. lr 0 would train nothing; clip_norm 0 turns clipping off.
