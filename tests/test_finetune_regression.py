@@ -335,7 +335,10 @@ def test_a_problem_type_in_the_models_config_does_not_change_how_other_tasks_pre
     """A --model fine-tuned as a regression keeps problem_type in its config.json; a multiple-choice
     or token-classification run started from it still predicts the argmax of its logits."""
     from tinyalbert import AlbertConfig, AlbertForMultipleChoice, AlbertForTokenClassification
-    from tinyalbert.finetune_loop import predict_batch
+    from tinyalbert.finetune_loop import batch_predictions, model_inputs
+
+    def predict_batch(task, model, examples, batch):  # one evaluation batch: its forward pass, then its predictions
+        return batch_predictions(task, model, examples, model(**model_inputs(batch), return_dict=True))
 
     values = dict(vocab_size=30, embedding_size=8, hidden_size=16, num_attention_heads=2, intermediate_size=20,
                   num_hidden_layers=1, problem_type="regression")

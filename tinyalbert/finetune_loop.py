@@ -278,12 +278,6 @@ def model_inputs(batch: dict) -> dict:
     return {name: batch[name] for name in ("input_ids", "attention_mask", "token_type_ids")}
 
 
-def predict_batch(task: str, model, examples: list[dict], batch: dict):
-    """The predictions for one batch (`batch_predictions` of the model's output on its inputs)."""
-    output = model(**model_inputs(batch), return_dict=True)  # whatever config.json says
-    return batch_predictions(task, model, examples, output)
-
-
 def batch_predictions(task: str, model, examples: list[dict], output):
     """The predictions of the model's `output` for one batch: label ids, per-word label ids, a
     regression's values (its one logit, as run_glue.py squeezes it), a multi-label
