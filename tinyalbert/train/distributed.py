@@ -256,9 +256,7 @@ def exit_status_of_job(run, argv, aborts) -> int:
 
     Every process reads the same files and meets the same warnings: the first one alone shows them."""
     try:
-        with warnings.catch_warnings():
-            if launched_as_follower():
-                warnings.simplefilter("ignore")
+        with warnings_from_first_process(not launched_as_follower()):
             code = run(argv)
     except SystemExit as request:  # argparse's way out after --help: no traceback for that
         if request.code:
