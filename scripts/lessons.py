@@ -13,6 +13,7 @@ reuse it as long as neither the lesson nor the package has changed since
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import sys
@@ -152,5 +153,13 @@ def main(prefixes: list[str]) -> int:
     return 0
 
 
+def parse_prefixes(argv: list[str]) -> list[str]:
+    """The lesson prefixes on the command line (`03 05`); --help prints this file's docstring."""
+    parser = argparse.ArgumentParser(prog="python scripts/lessons.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("prefixes", nargs="*", metavar="NN", help="run only the lessons whose file starts with NN_")
+    return parser.parse_args(argv).prefixes
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(parse_prefixes(sys.argv[1:])))

@@ -37,6 +37,14 @@ def test_lessons_are_found():
     assert len(numbers) == len(set(numbers)), f"two lessons share a number: {[p.name for p in LESSONS]}"
 
 
+def test_the_runner_answers_help_with_its_usage(capsys):
+    with pytest.raises(SystemExit) as stop:
+        runner.parse_prefixes(["--help"])
+    assert stop.value.code == 0
+    assert "LESSONS_FULL=1" in capsys.readouterr().out  # the docstring's usage lines
+    assert runner.parse_prefixes(["03", "05"]) == ["03", "05"]
+
+
 @pytest.mark.parametrize("path", LESSONS, ids=[path.stem for path in LESSONS])
 def test_lesson_runs(path):
     try:
