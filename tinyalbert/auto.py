@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 
-from .config import AlbertConfig
+from .config import AlbertConfig, check_attn_implementation
 from .models import AlbertForMaskedLM, AlbertForPreTraining, AlbertModel
 from .task_models import (
     AlbertForMultipleChoice, AlbertForQuestionAnswering, AlbertForSequenceClassification, AlbertForTokenClassification,
@@ -36,14 +36,15 @@ class _AutoClass:
     @classmethod
     def from_config(cls, config: AlbertConfig, **kwargs):
         """A model with freshly initialized weights (`seed`, `backend`, `dtype` as the class takes
-        them). Transformers' `torch_dtype` is read as `dtype`; `attn_implementation` is accepted
-        (tinyalbert computes attention one way, the eager one) and `trust_remote_code` too."""
+        them). Transformers' `torch_dtype` is read as `dtype`; `attn_implementation` may be "eager"
+        or "sdpa" (tinyalbert computes attention one way, which both name); `trust_remote_code` is
+        accepted and changes nothing."""
         if "torch_dtype" in kwargs:
             torch_dtype = kwargs.pop("torch_dtype")
             if "dtype" in kwargs:
                 raise ValueError("pass dtype or torch_dtype, not both")
             kwargs["dtype"] = str(torch_dtype).removeprefix("torch.")
-        kwargs.pop("attn_implementation", None)
+        check_attn_implementation(kwargs.pop("attn_implementation", None))
         kwargs.pop("trust_remote_code", None)
         return cls.albert_class(config, **kwargs)
 

@@ -47,6 +47,19 @@ PRETRAINED_CONFIG_NAMES = (
 )
 
 
+# The attention implementations Transformers has for ALBERT: both compute the same numbers,
+# which is the one way tinyalbert computes attention.
+ATTN_IMPLEMENTATIONS = (None, "eager", "sdpa")
+
+
+def check_attn_implementation(value) -> None:
+    """Accept Transformers' `attn_implementation` when it names ALBERT's attention; refuse any
+    other (Transformers refuses "flash_attention_2" for ALBERT, and names it does not know)."""
+    if value not in ATTN_IMPLEMENTATIONS:
+        raise ValueError(f"attn_implementation={value!r} is not supported: ALBERT's attention is "
+                         "\"eager\" (\"sdpa\" computes the same numbers; tinyalbert accepts both)")
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -186,7 +199,7 @@ class AlbertConfig:
     def __init__(self, *args, **values):
         values.update(_positional_arguments(args, values))
         values.pop("model_type", None)  # always "albert"
-        values.pop("attn_implementation", None)  # tinyalbert computes attention one way (eager)
+        check_attn_implementation(values.pop("attn_implementation", None))
         num_labels, label2id = values.pop("num_labels", None), values.pop("label2id", None)
         if values.get("id2label", 0) is None:  # null in a config.json: no labels given
             del values["id2label"]
@@ -385,19 +398,19 @@ class AlbertConfig:
 
     # --- dict and file I/O --------------------------------------------------------------
     @classmethod
-    def from_dict(cls, values: dict, return_unused_kwargs: bool = False, **overrides):
+    def from_dict(cls, config_dict: dict, *, return_unused_kwargs: bool = False, **overrides):
         """A config from the contents of a `config.json`, then `overrides` set on it one by one,
         as Transformers does (so `num_labels=5` replaces a saved `id2label` of another size).
         An override that is no config field is kept in `extra`; with `return_unused_kwargs`, as
         in Transformers, it is left out and returned: `(config, {name: value})`."""
         if return_unused_kwargs:
             unused = {name: overrides.pop(name) for name in cls.unknown_names(overrides)}
-            return cls.from_dict(values, **overrides), unused
-        if not isinstance(values, dict):
-            raise ValueError(f"a config must be a JSON object {{field: value}}, got a {type(values).__name__}")
-        config = cls(**{name: value for name, value in values.items() if name != "extra"})
-        if "extra" in values:  # a field of some other config that happens to share our attribute's name
-            config.extra["extra"] = values["extra"]
+            return cls.from_dict(config_dict, **overrides), unused
+        if not isinstance(config_dict, dict):
+            raise ValueError(f"a config must be a JSON object {{field: value}}, got a {type(config_dict).__name__}")
+        config = cls(**{name: value for name, value in config_dict.items() if name != "extra"})
+        if "extra" in config_dict:  # a field of some other config that happens to share our attribute's name
+            config.extra["extra"] = config_dict["extra"]
         _check_label_arguments(overrides)
         for name, value in _labels_last(overrides):
             config._override(name, value, labels_given="id2label" in overrides)
@@ -414,7 +427,9 @@ class AlbertConfig:
                 self.id2label = labels
         elif name == "id2label":
             self.id2label = _label_map(value)
-        elif name in ("model_type", "attn_implementation"):
+        elif name == "attn_implementation":
+            check_attn_implementation(value)
+        elif name == "model_type":
             return
         elif name in ("num_labels", "pruned_heads") or name in {f.name for f in dataclasses.fields(self)}:
             setattr(self, name, value)  # pruned_heads: through __setattr__, which makes its keys ints
@@ -450,10 +465,15 @@ class AlbertConfig:
         values = self.to_diff_dict() if use_diff else self.to_dict()
         return json.dumps(values, indent=2, sort_keys=True) + "\n"
 
-    def update(self, values: dict) -> None:
-        """Set the fields named in `values`, as Transformers' `update` does. The result is checked
-        first: a bad value raises and leaves this config as it was."""
-        self.__dict__.update(AlbertConfig.from_dict(self.to_dict(), **dict(values)).__dict__)
+    def update(self, config_dict: dict) -> None:
+        """Set the fields named in `config_dict`, as Transformers' `update` does. The result is
+        checked first: a bad value raises and leaves this config as it was."""
+        self.__dict__.update(AlbertConfig.from_dict(self.to_dict(), **dict(config_dict)).__dict__)
+
+    def get_text_config(self, decoder: bool = False) -> "AlbertConfig":
+        """The config of the text model, as Transformers' generic code asks a config for it: for
+        ALBERT, a text-only encoder, the config itself (`decoder` changes nothing, as there)."""
+        return self
 
     def update_from_string(self, update_str: str) -> None:
         """Transformers' `update_from_string("hidden_size=24,hidden_act=gelu,return_dict=false")`:
@@ -488,14 +508,14 @@ class AlbertConfig:
         return cls.from_pretrained(json_file)
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, revision: str = "main", return_unused_kwargs: bool = False,
-                        *, cache_dir=None,
-                        local_files_only: bool = False, token=None, subfolder: str = "", force_download: bool = False,
+    def from_pretrained(cls, pretrained_model_name_or_path, cache_dir=None, force_download: bool = False,
+                        local_files_only: bool = False, token=None, revision: str = "main", *,
+                        return_unused_kwargs: bool = False, subfolder: str = "",
                         trust_remote_code: bool | None = None, **overrides):
         """Read `config.json` from a directory (or the file itself, or a Hub name at `revision`;
         `cache_dir`, `local_files_only`, `token`, `subfolder` and `force_download` as in
-        Transformers), then apply `overrides`. `trust_remote_code` is accepted and changes
-        nothing (no code is loaded from a checkpoint; it is not kept as a field).
+        Transformers, and positionally in its order), then apply `overrides`. `trust_remote_code`
+        is accepted and changes nothing (no code is loaded from a checkpoint; it is not kept as a field).
 
         With `return_unused_kwargs`, as in Transformers, the overrides that are no config field
         are left out and returned: `(config, {name: value})`. A file that is not an ALBERT config

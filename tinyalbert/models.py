@@ -98,7 +98,10 @@ class AlbertPreTrainedModel:
     def train(self, mode: bool = True, rng: np.random.Generator | None = None):
         """Training mode turns dropout on, drawing masks from `rng`. Without one, the model keeps
         drawing from the generator it has (so `train()` at every epoch does not repeat the masks),
-        or starts one seeded with 0, so that a run can be repeated exactly."""
+        or starts one seeded with 0, so that a run can be repeated exactly. `mode` must be True or
+        False, as torch requires: `train("no")` or `train(None)` would else read as a truth value."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be boolean (True or False), got {mode!r}")
         self.training = mode
         if not mode:
             self.rng = None
@@ -144,7 +147,10 @@ class AlbertPreTrainedModel:
         (`{pattern: replacement}`). The loader options of Transformers that tune downloads,
         devices or torch's unpickling (`proxies`, `resume_download`, `max_memory`,
         `offload_folder`, `weights_only`, ...) are accepted and change nothing here;
-        `from_tf`, `from_flax`, `variant` and `quantization_config` are refused with a reason.
+        `from_tf`, `from_flax`, `variant` and `quantization_config` are refused with a reason, and
+        so are `load_in_8bit`, `load_in_4bit`, `gguf_file`, `tp_plan`, `tp_size`, `device_mesh` and
+        `use_kernels` unless they are at their defaults (False or None). `attn_implementation` may
+        be "eager" or "sdpa", the two ALBERT has in Transformers, which compute the same numbers.
 
         `config` (an `AlbertConfig`, or where to read one) replaces the directory's `config.json`,
         as in Transformers; the caller's object is copied, not changed. `config_overrides` set
@@ -160,6 +166,8 @@ class AlbertPreTrainedModel:
         name_or_path = pretrained_model_name_or_path  # (Transformers' name for the argument, by keyword too)
         for name in set(config_overrides) & IGNORED_LOADER_OPTIONS:
             config_overrides.pop(name)
+        for name in set(config_overrides) & set(INERT_LOADER_OPTIONS):
+            _check_inert_loader_option(name, config_overrides.pop(name))
         if "use_auth_token" in config_overrides:  # Transformers' older name for token
             token = config_overrides.pop("use_auth_token") if token is None else token
         model_options = {}
@@ -239,22 +247,47 @@ class AlbertPreTrainedModel:
             named["missing_keys"] = sorted(named["missing_keys"] + ["predictions.decoder.bias"])
         return {**named, "error_msgs": []}
 
-    def state_dict(self) -> dict:
-        """The parameters keyed by the names Transformers gives them in this class."""
+    def state_dict(self, *, destination: dict | None = None, prefix: str = "", keep_vars: bool = False) -> dict:
+        """The parameters keyed by the names Transformers gives them in this class, each after
+        `prefix`; put into `destination` (and that returned) when one is given, as torch does.
+        `keep_vars` changes nothing: the arrays here have no autograd wrapper to keep or drop."""
         cut = len(self.stripped_prefix)
-        return {name[cut:]: value for name, value in self.params.items()}
+        named = {prefix + name[cut:]: value for name, value in self.params.items()}
+        if destination is None:
+            return named
+        destination.update(named)
+        return destination
 
-    def named_parameters(self):
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
         """(name, array) pairs under the names of `state_dict()`, as torch's `named_parameters()`
-        yields them: a shared layer or a tied decoder once, by the name of what it shares."""
-        yield from self.state_dict().items()
+        yields them: a shared layer or a tied decoder once, by the name of what it shares; with
+        `remove_duplicate=False` the tied decoder's names follow too (`predictions.decoder.weight`,
+        `predictions.decoder.bias`). A `prefix` is joined with a dot, as torch joins it ("model"
+        gives "model.albert..."). `recurse=False` yields nothing, as in Transformers, where every
+        parameter belongs to a submodule."""
+        if not recurse:
+            return
+        named = {**self.state_dict(), **({} if remove_duplicate else self._tied_decoder())}
+        for name, value in named.items():
+            yield (f"{prefix}.{name}" if prefix else name), value
 
-    def parameters(self):
+    def parameters(self, recurse: bool = True):
         """The parameter arrays, in the order of `named_parameters()`."""
-        yield from self.state_dict().values()
+        for _, value in self.named_parameters(recurse=recurse):
+            yield value
 
-    def load_state_dict(self, state: dict, strict: bool = True) -> "IncompatibleKeys":
-        """Replace the parameters named in `state` (names and shapes as `state_dict()`; NumPy
+    def _tied_decoder(self) -> dict:
+        """The decoder's names that torch lists apart from the tables they are tied to: its bias
+        (the MLM bias) and, when tied, its weight (the word embeddings)."""
+        if MLM_BIAS not in self.params:
+            return {}
+        tied = {"predictions.decoder.bias": self.params[MLM_BIAS]}
+        if UNTIED_DECODER not in self.params:
+            tied = {"predictions.decoder.weight": self.params[WORD_EMBEDDINGS], **tied}
+        return tied
+
+    def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False) -> "IncompatibleKeys":
+        """Replace the parameters named in `state_dict` (names and shapes as `state_dict()`; NumPy
         arrays, any backend's, or torch tensors), as torch's `load_state_dict` does.
 
         The keys Transformers' `state_dict()` repeats for a tied decoder
@@ -262,9 +295,16 @@ class AlbertPreTrainedModel:
         are tied to. With `strict` (the default) a missing or unexpected name raises; without it
         they are left out, the missing parameters keep their values, and both lists come back:
         `(missing_keys, unexpected_keys)`.
+
+        The values are copied onto the model's backend and dtype, as torch's default copies them
+        into the existing tensors. `assign=True` (torch: keep the given tensors, and their dtype)
+        is refused: a model here computes in one dtype (see `to()`).
         """
+        if assign:
+            raise ValueError("assign=True: tinyalbert copies the values into the model's backend and dtype "
+                             "(assign=False); to change the dtype, call model.to(dtype) after loading")
         own = self.state_dict()
-        state = {name: _host_array(value) for name, value in state.items()}
+        state = {name: _host_array(value) for name, value in state_dict.items()}
         for tied, table in (("predictions.decoder.bias", "predictions.bias"),
                             ("predictions.decoder.weight", WORD_EMBEDDINGS[len(self.stripped_prefix):])):
             if tied in state and tied not in own and table in own:
@@ -283,10 +323,12 @@ class AlbertPreTrainedModel:
                        else self.params[prefix + name] for name in own}
         return IncompatibleKeys(missing, unexpected)
 
-    def save_pretrained(self, save_directory, safe_serialization: bool = True, max_shard_size="5GB",
-                        is_main_process: bool = True, state_dict: dict | None = None, push_to_hub: bool = False,
-                        variant: str | None = None, **hub_options) -> Path:
+    def save_pretrained(self, save_directory, is_main_process: bool = True, state_dict: dict | None = None,
+                        save_function=None, push_to_hub: bool = False, max_shard_size="5GB",
+                        safe_serialization: bool = True, variant: str | None = None, token=None,
+                        save_peft_format: bool = True, **hub_options) -> Path:
         """Write `config.json` and `model.safetensors` so that this package and Transformers load them.
+        The arguments come in Transformers' order, so a positional call binds as it does there.
 
         `safe_serialization=False` writes `pytorch_model.bin` instead, as Transformers does, for
         tools that read only that (it needs torch; loading it back here does not). Weights larger
@@ -296,10 +338,15 @@ class AlbertPreTrainedModel:
         writes only the weights, for a process other than the first in distributed training.
         `push_to_hub` and `variant` are refused with a reason; Transformers' upload options
         (`token`, `commit_message`, ...) are accepted with `push_to_hub=False` and do nothing.
+        `save_function` (torch's saving function for pickled weights) is refused unless None: the
+        files are written here. `save_peft_format` does nothing: a model here has no adapters.
         """
         from .hub import check_no_upload
 
-        check_no_upload(push_to_hub, hub_options)
+        check_no_upload(push_to_hub, hub_options)  # `token` goes with them: it only says who would upload
+        if save_function is not None:
+            raise ValueError("save_function: tinyalbert writes the weights itself (model.safetensors, or "
+                             "pytorch_model.bin with safe_serialization=False) and calls no saving function")
         if variant is not None:
             raise ValueError(f"variant={variant!r}: tinyalbert writes and reads model.safetensors and "
                              "pytorch_model.bin only")
@@ -369,7 +416,7 @@ class AlbertPreTrainedModel:
         device = getattr(next(iter(self.params.values())), "device", "cpu")
         return f"cuda:{device.id}" if hasattr(device, "id") else str(device)
 
-    def to(self, *args, device=None, dtype=None):
+    def to(self, *args, device=None, dtype=None, non_blocking: bool = False):
         """Move the parameters to `device` and/or cast them to `dtype`, in place, as torch's
         `model.to(...)`; returns the model. Lines written for Transformers run unchanged:
         `model.to("cuda")`, `model.to(torch.float16)`, `model.to(device, dtype=...)`.
@@ -377,7 +424,7 @@ class AlbertPreTrainedModel:
         device: "cpu" (NumPy), "cuda" or "cuda:N" (CuPy, on the current CUDA device), an int N
         (read as "cuda:N") or a torch.device. dtype: "float32", "float16", "float64" or a NumPy,
         CuPy or torch dtype. A model already on a CPU backend (NumPy, array_api_strict) stays on it
-        for "cpu".
+        for "cpu". `non_blocking` is a hint in torch; here the copy is always done when `to` returns.
         """
         for arg in args:  # torch's order-free positional form: .to(device), .to(dtype), .to(device, dtype)
             if names_a_device(arg):
@@ -658,11 +705,32 @@ def _host_array(value):
     return to_numpy(value) if is_torch_tensor(value) else value
 
 
-# Options of Transformers' from_pretrained for downloads, devices and torch's loader: accepted, no effect here.
+# Options of Transformers' from_pretrained for downloads, devices and torch's loader: accepted, no effect
+# here. ALBERT does not generate and has no adapters: Transformers ignores those options for it too.
 IGNORED_LOADER_OPTIONS = frozenset({
     "proxies", "resume_download", "mirror", "_fast_init", "offload_folder", "offload_state_dict", "offload_buffers",
-    "max_memory", "weights_only", "_from_auto", "_from_pipeline", "from_auto_class",
+    "max_memory", "weights_only", "_from_auto", "_from_pipeline", "from_auto_class", "_commit_hash",
+    "generation_config", "adapter_name", "adapter_kwargs",
 })
+# Options of Transformers' from_pretrained that ask for something torch-only (quantization, GGUF,
+# tensor parallelism, hub kernels): accepted at these, their defaults, and refused with a reason otherwise.
+INERT_LOADER_OPTIONS = {
+    "load_in_8bit": (False, "8-bit weights are quantization (bitsandbytes)"),
+    "load_in_4bit": (False, "4-bit weights are quantization (bitsandbytes)"),
+    "gguf_file": (None, "GGUF files are not read; convert with Transformers and save_pretrained first"),
+    "tp_plan": (None, "tensor parallelism is torch.distributed's"),
+    "tp_size": (None, "tensor parallelism is torch.distributed's"),
+    "device_mesh": (None, "tensor parallelism is torch.distributed's"),
+    "use_kernels": (False, "Hub kernels are torch code"),
+}
+
+
+def _check_inert_loader_option(name: str, value) -> None:
+    """Accept an `INERT_LOADER_OPTIONS` option at its default; else say why tinyalbert cannot honour it."""
+    default, why = INERT_LOADER_OPTIONS[name]
+    if value is not default and value != default:
+        raise ValueError(f"from_pretrained(..., {name}={value!r}): tinyalbert computes in float32, float16 or "
+                         f"float64 NumPy/CuPy arrays on one device; {why}")
 
 
 def _auto_dtype(config: AlbertConfig, tensors: dict) -> str:

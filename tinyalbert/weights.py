@@ -381,14 +381,14 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
                         f"{tuple(shapes[name])} in the model" for name, label in zip(mismatched, shown(mismatched))]
         warnings.warn(
             f"Some weights of {source} have another shape than the model's and are newly initialized: "
-            f"{'; '.join(shapes_found)}. Train the model on a down-stream task before using it for predictions.",
+            f"{'; '.join(shapes_found)}. {training_advice(class_name)}",
             stacklevel=3,
         )
     missing = [name for name in shapes if name not in params and name not in tensors]
     if missing:
         warnings.warn(
             f"Some weights were not in {source} and are newly initialized: {shown(missing)}. "
-            "Train the model on a down-stream task before using it for predictions.",
+            f"{training_advice(class_name)}",
             stacklevel=3,
         )
     fresh = [name for name in shapes if name not in params]
@@ -397,6 +397,21 @@ def match_checkpoint(tensors: dict, shapes: dict, source: Path, config, rng: np.
     if unused:
         _report_unused(shown(unused), source, class_name, config.architectures or [])
     return params, {"missing_keys": missing, "unexpected_keys": unused, "mismatched_keys": mismatched}
+
+
+# The classes whose heads are trained by pretraining, and what their heads predict.
+PRETRAINING_PREDICTIONS = {"AlbertForPreTraining": "masked-token and sentence-order predictions",
+                           "AlbertForMaskedLM": "masked-token predictions"}
+
+
+def training_advice(class_name: str | None) -> str:
+    """The last sentence of the newly-initialized warning: what trains the new weights. A
+    pretraining head is trained by pretraining (which is what `python -m tinyalbert.pretrain
+    --init-from` then does); any other head by fine-tuning on a task, as Transformers advises."""
+    if class_name in PRETRAINING_PREDICTIONS:
+        return (f"Pretraining trains them (python -m tinyalbert.pretrain); until it has, the model's "
+                f"{PRETRAINING_PREDICTIONS[class_name]} are not to be trusted.")
+    return "Train the model on a down-stream task before using it for predictions."
 
 
 def _report_unused(unused: list, source, class_name: str | None, architectures: list) -> None:
