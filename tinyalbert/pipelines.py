@@ -142,15 +142,17 @@ class FillMaskPipeline:
         return np.array(target_ids)
 
     # -- the call --------------------------------------------------------------------------------
-    def __call__(self, inputs, top_k: int | None = None, targets=None, truncation: bool | None = None,
-                 tokenizer_kwargs: dict | None = None, batch_size: int | None = None):
+    def __call__(self, inputs, *, top_k: int | None = None, targets=None, truncation: bool | None = None,
+                 tokenizer_kwargs: dict | None = None, batch_size: int | None = None, num_workers: int | None = None):
         """Fill the masks of `inputs` (a str or a list of str); see the module docstring for the output.
 
-        `tokenizer_kwargs` takes Transformers' `{"truncation": ..., "max_length": N}`: with
-        truncation, texts are cut to N tokens (at most the model's positions). `batch_size`
-        overrides the pipeline's for this call. A generator (any iterator) of texts gives an
-        iterator of results, one per text, computed `batch_size` texts at a time.
+        The options are keywords only, as in Transformers. `tokenizer_kwargs` takes Transformers'
+        `{"truncation": ..., "max_length": N}`: with truncation, texts are cut to N tokens (at most
+        the model's positions). `batch_size` overrides the pipeline's for this call. A generator
+        (any iterator) of texts gives an iterator of results, one per text, computed `batch_size`
+        texts at a time. `num_workers`: see `check_num_workers`.
         """
+        check_num_workers(num_workers)
         batch_size = self.batch_size if batch_size is None else check_positive_int("batch_size", batch_size)
         target_ids = self.target_ids if targets is None else self.get_target_ids(targets)  # once, warnings too
         if isinstance(inputs, Iterator):
@@ -345,6 +347,15 @@ def check_positive_int(name: str, value) -> int:
     return int(value)
 
 
+def check_num_workers(num_workers) -> None:
+    """Transformers' `num_workers` (the processes of a torch DataLoader that prepares the inputs):
+    taken where Transformers takes it, and checked; tinyalbert prepares the inputs in the calling
+    process, so it changes nothing."""
+    if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer))
+                                    or num_workers < 0):
+        raise ValueError(f"num_workers must be an int of at least 0, got {num_workers!r}")
+
+
 def _check_top_k(top_k) -> int:
     """Predictions per mask: an int of at least 0 (0 gives none, as in Transformers)."""
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0:
@@ -357,13 +368,17 @@ def _device_name(device):
     return "cpu" if isinstance(device, int) and not isinstance(device, bool) and device < 0 else device
 
 
-def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVEN, backend="numpy",
+def pipeline(task: str = "fill-mask", model=None, *, tokenizer=None, top_k=NOT_GIVEN, backend="numpy",
              dtype="float32", batch_size=NOT_GIVEN, truncation=NOT_GIVEN, revision: str = "main", device=None,
              torch_dtype=None, token=None, device_map=None, trust_remote_code: bool | None = None, config=None,
-             model_kwargs: dict | None = None, use_fast: bool = True, framework: str | None = None, **task_options):
+             model_kwargs: dict | None = None, use_fast: bool = True, framework: str | None = None,
+             num_workers: int | None = None, **task_options):
     """Build a pipeline, as `transformers.pipeline` does: `"fill-mask"`, or one of the task
     pipelines of `tinyalbert.task_pipelines`. `task_options` go to the pipeline: fill-mask's
     default `targets` and `tokenizer_kwargs`, a task's own (e.g. aggregation_strategy).
+
+    Only `task` and `model` may be given by position: Transformers' third positional argument
+    is `config`, so a third one here would be read differently; it raises `TypeError` instead.
 
     Args:
         model: a directory, a Hub name (`"albert/albert-base-v2"`, found in the local Hugging Face
@@ -386,7 +401,9 @@ def pipeline(task: str = "fill-mask", model=None, tokenizer=None, top_k=NOT_GIVE
         use_fast, framework: accepted for Transformers' signature: tinyalbert has one tokenizer,
             which gives the slow (SentencePiece) one's output, and computes in NumPy or CuPy
             (`framework` may be None or "pt", whose results these are; "tf" is refused).
+        num_workers: accepted and checked, as Transformers takes it; changes nothing (`check_num_workers`).
     """
+    check_num_workers(num_workers)
     if task not in SUPPORTED_TASKS:
         raise ValueError(f"unknown task {task!r}: tinyalbert has {', '.join(map(repr, SUPPORTED_TASKS))}")
     if framework not in (None, "pt"):

@@ -36,7 +36,7 @@ import numpy as np
 
 from .backend import to_numpy
 from .nn.softmax import softmax
-from .pipelines import TextTooLongError, check_positive_int, stream
+from .pipelines import TextTooLongError, check_num_workers, check_positive_int, stream
 from .task_data import SQUAD_WHITESPACE, window_starts
 from .tokenizer.text import lowercase_each_char
 
@@ -90,9 +90,10 @@ class TextClassificationPipeline:
         self.tokenizer_kwargs, self.scoring = self.read_options(**options)
 
     def read_options(self, top_k="", function_to_apply=None, return_all_scores=None, batch_size=None,
-                     **tokenizer_kwargs) -> tuple[dict, dict]:
+                     num_workers=None, **tokenizer_kwargs) -> tuple[dict, dict]:
         """(tokenizer options, scoring options), as Transformers reads them; "" means not given."""
         _check_batch_size(batch_size)
+        check_num_workers(num_workers)
         scoring = {}
         if return_all_scores is None:
             return_all_scores = getattr(self.model.config, "return_all_scores", None)
@@ -394,17 +395,19 @@ class TokenClassificationPipeline:
             entities += _kept(self.aggregate(self.window_pre_entities(encoded, text, offsets), strategy), ignore_labels)
         return self.aggregate_overlapping_entities(entities) if len(windows) > 1 else entities
 
-    def __call__(self, inputs, aggregation_strategy=None, ignore_labels=None, grouped_entities=None,
+    def __call__(self, inputs, *, aggregation_strategy=None, ignore_labels=None, grouped_entities=None,
                  ignore_subwords=None, batch_size=None, offset_mapping=None, is_split_into_words=None,
-                 delimiter=None, stride=None):
+                 delimiter=None, stride=None, num_workers=None):
         """The entities of `inputs` (a text, a list, or an iterator: then an iterator of results);
         a call may override the strategy and the labels left out (`ignore_labels=[]` keeps every
         token, `O` included). `grouped_entities` and `ignore_subwords` are Transformers' older
         spellings of the strategy. `offset_mapping` gives the characters of each token, for one
         text a list of `(start, end)` tuples, for a list of texts one such list per text.
         `is_split_into_words`, `delimiter` and `stride`: see the class; None keeps the pipeline's.
+        The options are keywords only, as in Transformers.
         """
         _check_batch_size(batch_size)
+        check_num_workers(num_workers)
         aggregation_strategy = _strategy_of_legacy_flags(grouped_entities, ignore_subwords, aggregation_strategy)
         if is_split_into_words is None:
             is_split_into_words = self.is_split_into_words
@@ -474,6 +477,14 @@ def _normal_form(text: str, tokenizer) -> str:
     return unicodedata.normalize("NFKC", tokenizer.preprocess_text(text))
 
 
+# The most characters that `normalized_characters` puts in one stretch. Written text stays far
+# below it (Unicode's stream-safe format, UAX #15, allows at most 30 combining marks in a row);
+# a longer run of marks that keep composing (Tibetan vowel signs, which NFKC reorders) is cut
+# into stretches of this size, so that its time grows with its length: NFKC itself (CPython's
+# unicodedata) sorts a run of marks in time that grows with the square of its length.
+LONGEST_STRETCH = 32
+
+
 def _composes(before: str, character: str, tokenizer) -> bool:
     """Whether `character` joins the normal form of the characters `before` it (a kept accent joins
     its letter, a Hangul vowel its consonant), rather than adding its own."""
@@ -511,8 +522,10 @@ def normalized_characters(text: str, tokenizer) -> list[tuple[str, int, int]]:
         elif not tokenizer.sp_model.normalize(character):
             # SentencePiece reads it as a space (a zero-width space, a byte-order mark) or drops it (U+007F)
             normal = " " if "▁" in tokenizer.sp_model.normalize(f"a{character}a")[1:] else ""
+        elif " " < character < "\x7f" and (stop == len(text) or text[stop].isascii()):
+            normal = _normal_form(character, tokenizer)  # printable ASCII before ASCII: composes with nothing
         else:
-            while (stop < len(text) and not text[stop].isspace()
+            while (stop < len(text) and stop - index < LONGEST_STRETCH and not text[stop].isspace()
                    and _composes(text[index:stop], text[stop], tokenizer)):
                 stop += 1
             normal = _normal_form(text[index:stop], tokenizer)
@@ -542,7 +555,7 @@ def piece_spans(text: str, pieces: list[str], tokenizer) -> list[tuple[int, int]
     both tokenizers cut the text alike.
     """
     characters = normalized_characters(text, tokenizer)
-    added = tokenizer._added_by_content
+    added = {token.content: token for token in tokenizer.added_tokens_decoder.values()}  # with lstrip/rstrip
     spans, position = [], 0
     for piece in pieces:
         space = first_space = None
@@ -643,18 +656,23 @@ def _masked_softmax(logits, allowed):
 
 
 class QuestionAnsweringPipeline:
-    """`pipeline("question-answering")`: `pipe(question=..., context=...)` (strings or lists)."""
+    """`pipeline("question-answering")`: `pipe(question=..., context=...)` (strings or lists).
 
-    def __init__(self, model, tokenizer, top_k: int = 1, max_answer_len: int = 15, max_question_len: int = 64,
+    Two options are taken for Transformers' signature and change nothing, as with its slow
+    tokenizer: `align_to_words` (the answers are whole words either way) and `padding` (each
+    window is padded to `max_seq_len` either way; checked to be a padding strategy). `topk` is
+    Transformers' deprecated spelling of `top_k`, read as it with a warning.
+    """
+
+    def __init__(self, model, tokenizer, top_k: int | None = None, max_answer_len: int = 15, max_question_len: int = 64,
                  max_seq_len: int | None = None, doc_stride: int | None = None, handle_impossible_answer=False,
-                 align_to_words: bool = True, batch_size=None):
+                 align_to_words: bool = True, batch_size=None, padding=None, topk=None):
         self.model, self.tokenizer = model, tokenizer
         _check_batch_size(batch_size)
-        # align_to_words is taken for Transformers' signature only: with the slow tokenizer its
-        # answers are whole words either way, and so are these.
-        self.options = _qa_options(QA_DEFAULTS, dict(
+        self.options = _qa_options(QA_DEFAULTS, _qa_given(dict(
             top_k=top_k, max_answer_len=max_answer_len, max_question_len=max_question_len, max_seq_len=max_seq_len,
-            doc_stride=doc_stride, handle_impossible_answer=handle_impossible_answer, align_to_words=align_to_words))
+            doc_stride=doc_stride, handle_impossible_answer=handle_impossible_answer, align_to_words=align_to_words,
+            padding=padding, topk=topk)))
 
     def windows(self, question: str, pieces: list[int], max_seq_len: int, doc_stride: int, max_question_len: int):
         """Model inputs for each window of the context pieces: [CLS] question [SEP] window [SEP],
@@ -735,12 +753,16 @@ class QuestionAnsweringPipeline:
         answers = sorted(answers, key=lambda answer: answer["score"], reverse=True)[:options["top_k"]]
         return answers[0] if len(answers) == 1 else answers
 
-    def __call__(self, question=None, context=None, batch_size=None, **options):
+    def __call__(self, *args, question=None, context=None, batch_size=None, num_workers=None, **options):
         """Answers for `question=..., context=...` (texts, or lists of them), a dict
-        `{"question", "context"}`, a list of such dicts, two texts in that order, or an iterator of
-        dicts (then an iterator of answers). One question gives its answer (a dict, or a list of
-        `top_k`); several give one such result each."""
+        `{"question", "context"}`, a list of such dicts, dicts given one after another, two texts
+        in that order, or an iterator of dicts (then an iterator of answers); `X=` and `data=`,
+        Transformers' deprecated names, take what one positional argument takes. One question
+        gives its answer (a dict, or a list of `top_k`); several give one such result each."""
         _check_batch_size(batch_size)
+        check_num_workers(num_workers)
+        question, context = _qa_inputs(args, question, context, options)
+        options = _qa_given(options)
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             raise ValueError(f"unknown option(s) {unknown}: the options are {sorted(self.options)}")
@@ -748,6 +770,9 @@ class QuestionAnsweringPipeline:
         if isinstance(question, Iterator):
             return stream(lambda items: [self(items[0], **options)], question, 1)
         if isinstance(question, dict):
+            if context is not None:
+                raise ValueError('pass the context inside the {"question", "context"} dict or as context=, '
+                                 "not both")
             question, context = question.get("question"), question.get("context")
         if isinstance(question, (list, tuple)) and question and all(isinstance(item, dict) for item in question):
             if context is not None:
@@ -783,10 +808,16 @@ class FeatureExtractionPipeline:
         hidden = _run(self.model, encoded).last_hidden_state  # (1, tokens, hidden)
         return hidden if return_tensors else to_numpy(hidden).tolist()
 
-    def __call__(self, inputs, tokenize_kwargs=None, return_tensors=None, truncation=None, batch_size=None):
+    def __call__(self, inputs, *, tokenize_kwargs=None, return_tensors=None, truncation=None, batch_size=None,
+                 num_workers=None):
+        """Hidden states of `inputs` (a text, a list, or an iterator: then an iterator of results).
+        The options are keywords only: Transformers takes none by position (it ignores a second
+        positional argument, with a log line); here one raises `TypeError`."""
         _check_batch_size(batch_size)
+        check_num_workers(num_workers)
         if isinstance(inputs, Iterator):  # a generator: an iterator of results, as in Transformers
-            return stream(lambda texts: self(texts, tokenize_kwargs, return_tensors, truncation), inputs, 1)
+            options = dict(tokenize_kwargs=tokenize_kwargs, return_tensors=return_tensors, truncation=truncation)
+            return stream(lambda texts: self(texts, **options), inputs, 1)
         tokenize_kwargs = {**self.tokenize_kwargs, **(tokenize_kwargs or {})}
         truncation = self.truncation if truncation is None else truncation
         if truncation is not None:
@@ -808,6 +839,49 @@ def _qa_options(defaults: dict, given: dict) -> dict:
     """`defaults` with the `given` options that are not None: Transformers reads an option given as
     None (`top_k=None`) as not given, so the pipeline's own value (or the default) stays."""
     return _check_qa_options({**defaults, **{name: value for name, value in given.items() if value is not None}})
+
+
+def _qa_inputs(args: tuple, question, context, options: dict) -> tuple:
+    """`(question, context)` of a question-answering call, its arguments read as Transformers
+    reads them: one positional argument (or `X=` / `data=`, its deprecated names, taken out of
+    `options`) is a dict, a list of dicts or an iterator, held in `question`; two texts (or
+    lists of texts) are the question and the context; several dicts are one question each.
+    Giving the inputs twice raises `ValueError` (Transformers keeps one and drops the other)."""
+    for name in ("X", "data"):
+        if name in options:
+            warnings.warn(f"{name}= is deprecated (as in Transformers): pass question= and context=", FutureWarning,
+                          stacklevel=3)
+            args = (*args, options.pop(name))
+    if not args:
+        return question, context
+    if question is not None:
+        raise ValueError("pass the question by position or as question=, not both")
+    if len(args) == 2 and not any(isinstance(item, dict) for item in args):
+        if context is not None:
+            raise ValueError("pass the context by position or as context=, not both")
+        return args
+    if len(args) == 1:
+        return args[0], context
+    if not all(isinstance(item, dict) for item in args):
+        raise ValueError('several positional inputs must each be a {"question": ..., "context": ...} dict, got '
+                         f"{', '.join(type(item).__name__ for item in args)}")
+    return list(args), context
+
+
+def _qa_given(options: dict) -> dict:
+    """Question-answering options with Transformers' other names read: `topk` (deprecated) is
+    `top_k`, with a warning, where `top_k` is not given; `padding` is checked and dropped."""
+    options = dict(options)
+    topk = options.pop("topk", None)
+    if topk is not None:
+        warnings.warn("topk is deprecated (as in Transformers): use top_k", UserWarning, stacklevel=3)
+        if options.get("top_k") is None:
+            options["top_k"] = topk
+    padding = options.pop("padding", None)
+    padding = getattr(padding, "value", padding)  # transformers' PaddingStrategy carries its name in .value
+    if padding not in (None, True, False, "longest", "max_length", "do_not_pad"):
+        raise ValueError(f"padding must be True, False, 'longest', 'max_length' or 'do_not_pad', got {padding!r}")
+    return options
 
 
 def _check_qa_options(options: dict) -> dict:

@@ -78,6 +78,7 @@ class AlbertTokenizer(SpecialTokensMixin):
     truncation_side = "right"
     model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
     is_fast = False  # Transformers' name for "the slow, SentencePiece tokenizer": no offsets
+    vocab_files_names = {"vocab_file": VOCAB_FILE_NAME}  # the files from_pretrained reads, by argument
     pad_token_type_id = 0
 
     def __init__(self, vocab_file, do_lower_case: bool = True, remove_space: bool = True, keep_accents: bool = False,
@@ -334,6 +335,26 @@ class AlbertTokenizer(SpecialTokensMixin):
             raise ValueError("token_ids_1 must be None when already_has_special_tokens=True: "
                              "the ids already hold both sequences")
         return [1 if token_id in self._special_id_set else 0 for token_id in as_id_list(token_ids_0)]
+
+    def truncate_sequences(self, ids: list[int], pair_ids: list[int] | None = None, num_tokens_to_remove: int = 0,
+                           truncation_strategy="longest_first", stride: int = 0):
+        """Remove ``num_tokens_to_remove`` ids (no special tokens among them) by ``truncation_strategy``,
+        on the tokenizer's ``truncation_side``; returns ``(ids, pair_ids, overflowing_tokens)``.
+
+        As in Transformers, the overflow is what was removed plus ``stride`` ids kept before it,
+        and empty for ``"longest_first"`` on a pair; ``"do_not_truncate"`` removes nothing. Where
+        the sequences are too short it raises ``ValueError`` (the reference logs an error and
+        returns them uncut).
+        """
+        strategy = getattr(truncation_strategy, "value", truncation_strategy)  # transformers' TruncationStrategy
+        if strategy not in encoding.TRUNCATION_STRATEGIES:
+            raise ValueError(f"truncation_strategy must be one of {encoding.TRUNCATION_STRATEGIES}, "
+                             f"got {truncation_strategy!r}")
+        ids = as_id_list(ids, "ids")
+        pair_ids = None if pair_ids is None else as_id_list(pair_ids, "pair_ids")
+        if strategy == "do_not_truncate":
+            return ids, pair_ids, []
+        return encoding.truncate_sequences(ids, pair_ids, num_tokens_to_remove, strategy, self.truncation_side, stride)
 
     # ------------------------------------------------------------------ encoding
 
