@@ -97,6 +97,144 @@ def test_a_terminal_gets_a_bar_for_the_encoding_and_the_evaluation(workspace, tm
     assert re.search(r"\r *0%\|.*\| 0/\d+ \[.* examples/s\]", written), written
     # Each bar is cleared when its phase ends: the next line starts at the left edge.
     assert re.search(r"sentences/s\]\r +\rbuilding examples from 48 documents\n", written), written
+    # Building the examples counts the sentences it cuts into pairs: the 48 x 4 of the corpus.
+    assert re.search(r"building examples from 48 documents\n\r *0%\|.*\| 0/192 \[.* sentences/s\]", written), written
+
+
+class CountedPhase(progress_module.Phase):
+    """A Phase that keeps, for each phase of the run, its start line, its total and what it counted."""
+
+    seen: list = []
+
+    def __enter__(self):
+        self.counted = 0
+        CountedPhase.seen.append(self)
+        return super().__enter__()
+
+    def advance(self, count=1):
+        self.counted += count
+        super().advance(count)
+
+
+def test_every_bar_counts_up_to_its_total(workspace, tmp_path, monkeypatch):
+    monkeypatch.setattr(CountedPhase, "seen", [])
+    monkeypatch.setattr(prepare_module, "Phase", CountedPhase)
+    monkeypatch.setattr(trainer_module, "Phase", CountedPhase)
+    train(test_trainer.make_args(workspace, tmp_path / "run", steps=2, dupe_factor=3), stream=Terminal())
+    counted = {phase.message: (phase.counted, phase.total) for phase in CountedPhase.seen if phase.total is not None}
+    heldout = json.loads((tmp_path / "run" / "eval_results.json").read_text())["num_examples"]
+    sentences = NUM_DOCUMENTS * SENTENCES_PER_DOCUMENT
+    assert counted == {f"encoding {NUM_DOCUMENTS} documents ({sentences} sentences)": (sentences, sentences),
+                       f"building examples from {NUM_DOCUMENTS} documents in 3 passes": (3 * sentences, 3 * sentences),
+                       f"evaluating on {heldout} held-out examples": (heldout, heldout)}
+
+
+def test_the_examples_are_stacked_into_batches_within_their_phase_not_after_its_end_line(workspace, tmp_path,
+                                                                                        monkeypatch):
+    from tinyalbert.train.data import BatchIterator
+
+    open_phases, built_during = [], []
+
+    class OpenPhase(progress_module.Phase):
+        def __enter__(self):
+            open_phases.append(self.message)
+            return super().__enter__()
+
+        def __exit__(self, *exc_info):
+            open_phases.pop()
+            return super().__exit__(*exc_info)
+
+    def batch_iterator(*args, **kwargs):
+        built_during.append(list(open_phases))
+        return BatchIterator(*args, **kwargs)
+
+    monkeypatch.setattr(prepare_module, "Phase", OpenPhase)
+    monkeypatch.setattr(prepare_module, "BatchIterator", batch_iterator)
+    prepare_run(test_trainer.make_args(workspace, tmp_path / "run"), stream=io.StringIO())
+    assert built_during == [[f"building examples from {NUM_DOCUMENTS} documents"]]
+
+
+def test_the_corpus_files_are_measured_once_for_the_reading_and_the_vocabulary(workspace, tmp_path, capsys,
+                                                                              monkeypatch):
+    measured = []
+
+    def corpus_bytes(corpus):
+        measured.append(corpus)
+        return prepare_module.corpus_files(corpus)[0].stat().st_size
+
+    monkeypatch.setattr(prepare_module, "corpus_bytes", corpus_bytes)
+    status, _, stderr = run_main(cli_options(workspace, tmp_path / "run"), capsys)
+    assert status == 0, stderr
+    size = workspace["corpus"].stat().st_size
+    assert f"training a vocabulary of 60 pieces on {size / 1000:.1f} kB of text" in stderr.splitlines()
+    assert measured == [str(workspace["corpus"])]
+
+
+def test_the_garbage_collector_is_paused_while_encoding_and_building_examples_only(workspace, tmp_path, monkeypatch):
+    import gc
+
+    collecting = {}
+
+    def spy(name, function):
+        def call(*args, **kwargs):
+            collecting.setdefault(name, set()).add(gc.isenabled())
+            return function(*args, **kwargs)
+        monkeypatch.setattr(prepare_module, name, call)
+
+    for name in ("read_documents", "encode_corpus", "build_examples", "prepare_tokenizer"):
+        spy(name, getattr(prepare_module, name))
+    assert gc.isenabled()
+    prepare_run(test_trainer.make_args(workspace, tmp_path / "run"))
+    assert collecting == {"read_documents": {True}, "prepare_tokenizer": {True}, "encode_corpus": {False},
+                          "build_examples": {False}}
+    assert gc.isenabled()
+
+
+def test_a_paused_collector_is_restored_as_it_was_even_after_an_error():
+    import gc
+
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="stop"):
+        with prepare_module.collector_paused():
+            assert not gc.isenabled()
+            raise ValueError("stop")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with prepare_module.collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
+
+
+def test_prepared_examples_are_those_of_a_plain_encoding_and_building(workspace, tmp_path):
+    """The bars and the paused collector change nothing: the examples of `prepare_run` are the ones
+    built from the same documents with the collector on, no phase and one tokenizer call."""
+    from tinyalbert.tokenizer import AlbertTokenizer
+    from tinyalbert.train.data import collate
+    from tinyalbert.train.prepare import _generators, build_examples, split_documents
+
+    for masking in ("static", "dynamic"):
+        args = test_trainer.make_args(workspace, tmp_path / masking, masking=masking, dupe_factor=2)
+        prepared = prepare_run(args)
+        tokenizer = AlbertTokenizer.from_pretrained(workspace["tokenizer"])
+        rngs = _generators(args.seed)
+        train_documents, heldout_documents = split_documents(read_documents(args.corpus), args.heldout_fraction,
+                                                             rngs["heldout_split"])
+
+        def plain(documents):  # one call; no sentence of this corpus encodes to nothing
+            sentences = [sentence for document in documents for sentence in document]
+            ids = iter(tokenizer(sentences, add_special_tokens=False)["input_ids"])
+            return [[list(next(ids)) for _ in document] for document in documents]
+
+        expected_train = collate(build_examples(plain(train_documents), tokenizer, args, rngs["train_examples"],
+                                                masked=masking == "static"))
+        expected_heldout = collate(build_examples(plain(heldout_documents), tokenizer, args, rngs["heldout_examples"]))
+        for field, column in collate(prepared.heldout_examples).items():
+            assert np.array_equal(column, expected_heldout[field]), (masking, field)
+        for field, column in prepared.iterator.columns.items():
+            assert np.array_equal(column, expected_train[field]), (masking, field)
 
 
 def test_under_mpiexec_only_the_first_process_writes_the_phases(workspace, tmp_path, monkeypatch):

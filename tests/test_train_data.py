@@ -424,6 +424,22 @@ def test_same_seed_same_examples_other_seed_other_examples():
     assert len({row.tobytes() for row in tripled["labels"]}) > 2 * len(first["labels"])
 
 
+def test_a_document_callback_counts_the_sentences_of_every_pass_and_changes_no_example():
+    # Empty sentences and a document of nothing but empty ones are dropped before the passes.
+    documents = random_documents(np.random.default_rng(14), 30) + [[[], []], [[5, 6, 7], [], [8, 9]]]
+    nonempty_sentences = [sum(1 for sentence in document if sentence) for document in documents]
+    options = dict(max_seq_length=48, dupe_factor=3)
+    counted = []
+    with_callback = create_pretraining_examples(documents, SPECIAL, VOCAB_SIZE, np.random.default_rng(15),
+                                                on_document=counted.append, **options)
+    without = create_pretraining_examples(documents, SPECIAL, VOCAB_SIZE, np.random.default_rng(15), **options)
+    assert counted == [count for count in nonempty_sentences if count] * 3  # per document, in order, each pass
+    assert len(with_callback) == len(without)
+    for ours, theirs in zip(with_callback, without):
+        for field, value in ours._asdict().items():
+            assert np.array_equal(value, getattr(theirs, field)), field
+
+
 def test_examples_come_out_shuffled():
     # Ids increase through the corpus, so in document order each example would start after
     # the one before; shuffled, about half the neighbours are out of order.
@@ -461,6 +477,13 @@ def test_collate_stacks_int64(small_examples):
         assert batch[field].dtype == np.int64 and batch[field].shape == (4, 32)
         np.testing.assert_array_equal(batch[field][2], getattr(small_examples[2], field))
     assert batch["sentence_order_label"].shape == (4,) and batch["sentence_order_label"].dtype == np.int64
+
+
+def test_collate_refuses_examples_of_different_lengths_naming_them(small_examples):
+    rng = np.random.default_rng(13)
+    longer = create_pretraining_examples(random_documents(rng, 3), SPECIAL, VOCAB_SIZE, rng, max_seq_length=48)
+    with pytest.raises(ValueError, match="examples of 32 and 48 tokens cannot make one batch"):
+        collate(small_examples[:2] + longer[:1])
 
 
 def test_batches_visit_every_example_once_per_epoch(small_examples):

@@ -437,6 +437,14 @@ def test_cli_help_prints_the_options_without_a_traceback():
     assert "--corpus FILE_OR_DIR" in result.stdout and "--resume" in result.stdout
 
 
+def test_cli_help_fits_an_80_column_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # argparse wraps the options to the terminal's width
+    result = cli("--help")
+    assert result.returncode == 0
+    too_wide = [line for line in result.stdout.splitlines() if len(line) > 80]
+    assert not too_wide, "\n".join(too_wide)
+
+
 def test_cli_says_when_the_cupy_backend_cannot_run(workspace, tmp_path):
     try:
         from tinyalbert.backend import get_backend
@@ -874,6 +882,21 @@ def test_final_layer_cosine_and_uncommon_accuracy_are_counted_as_defined():
     assert results["mlm_accuracy"] == pytest.approx((predicted == labels)[counted].mean())
     assert results["mlm_accuracy_uncommon"] == pytest.approx((predicted == labels)[uncommon].mean())
     assert 0 < results["final_layer_cosine"] < 1
+
+
+def test_evaluate_reports_each_batch_it_has_done_and_gives_the_same_results():
+    from tinyalbert import AlbertConfig
+    from tinyalbert.train.data import PretrainingExample
+
+    rng = np.random.default_rng(2)
+    model = AlbertForPreTraining(AlbertConfig(**TINY_CONFIG), seed=1)
+    examples = [PretrainingExample(rng.integers(5, 100, 12), np.zeros(12, int), np.ones(12, int),
+                                   np.where(rng.random(12) < 0.3, rng.integers(5, 100, 12), -100), i % 2)
+                for i in range(11)]
+    done = []
+    counted = evaluate(model, examples, batch_size=4, on_batch=done.append)
+    assert done == [4, 4, 3]  # 11 examples in batches of 4
+    assert counted == evaluate(model, examples, batch_size=4)
 
 
 def test_a_zero_output_bias_collapses_every_seed_and_the_log_frequency_bias_spares_some(workspace, tmp_path):

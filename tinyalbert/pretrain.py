@@ -27,19 +27,23 @@ from .cli import OneLineErrorParser, UsageError, int_at_least, print_error, show
 
 EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130  # 128 + the signal number, as shells report it
 
+# Written as it is shown (RawDescriptionHelpFormatter keeps the lines): 80 columns at most.
 EXAMPLES = """\
 examples:
-  # a vocabulary of 8000 pieces trained on the corpus, then 2000 steps of the mini model
-  python -m tinyalbert.pretrain --corpus corpus.txt --config mini --vocab-size 8000 --out runs/mini --steps 2000
+  # a vocabulary of 8000 pieces trained on the corpus, then 2000 steps of mini
+  python -m tinyalbert.pretrain --corpus corpus.txt --config mini \\
+      --vocab-size 8000 --out runs/mini --steps 2000
   # the same on a GPU, continuing an interrupted run
   python -m tinyalbert.pretrain --out runs/mini --backend cupy --resume
   # albert-base-v2's shape with albert-base-v2's vocabulary
-  python -m tinyalbert.pretrain --corpus texts/ --config base --tokenizer path/to/albert-base-v2 --out runs/base
+  python -m tinyalbert.pretrain --corpus texts/ --config base \\
+      --tokenizer path/to/albert-base-v2 --out runs/base
 
-With --resume, options left out (--corpus too) are taken from the checkpoint; options that change
-what the steps compute (batch size, learning rate, seed, ...) must match it. --steps may change, but
-not below the checkpoint's step: the schedule is then remade for the new total, so the learning rate
-moves (a finished run starts again from the rate its new schedule gives at that step).
+With --resume, options left out (--corpus too) are taken from the checkpoint;
+options that change what the steps compute (batch size, learning rate, seed,
+...) must match it. --steps may change, but not below the checkpoint's step:
+the schedule is then remade for the new total, so the learning rate moves (a
+finished run starts again from the rate its new schedule gives at that step).
 """
 
 positive_int = int_at_least(1)

@@ -36,7 +36,7 @@ All randomness goes through one `numpy.random.Generator` passed in, so a seed fi
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -250,6 +250,7 @@ def create_pretraining_examples(
     dupe_factor: int = 1,
     max_ngram: int = 3,
     word_start_ids=None,
+    on_document: Callable[[int], None] | None = None,
 ) -> list[PretrainingExample]:
     """Every pretraining example of a corpus, in random order.
 
@@ -261,6 +262,9 @@ def create_pretraining_examples(
     for what is refused); None makes every token a word. Empty sentences are dropped.
     `masked_lm_prob=0` gives unmasked examples, for `BatchIterator(..., remask=...)` to mask anew
     at every pass.
+    `on_document(num_sentences)` is called after each document of each pass, with the number of
+    its sentences (empty ones not counted), e.g. a progress bar's `advance`; it draws nothing
+    from `rng`, so the examples are the same with it or without.
     """
     check_generator(rng)
     _check_recipe(max_seq_length, short_seq_prob, dupe_factor)
@@ -278,6 +282,8 @@ def create_pretraining_examples(
             for tokens_a, tokens_b, label in create_segment_pairs(document, max_seq_length - 3, short_seq_prob, rng):
                 examples.append(build_example(tokens_a, tokens_b, label, special_ids, vocab_size, rng,
                                               max_seq_length=max_seq_length, masking=masking))
+            if on_document is not None:
+                on_document(len(document))
     return [examples[index] for index in rng.permutation(len(examples))]
 
 
@@ -311,7 +317,13 @@ def collate(examples: Sequence[PretrainingExample]) -> dict[str, np.ndarray]:
     """Stack examples into int64 arrays: (batch, seq) per token field, (batch,) for the SOP label."""
     if not examples:
         raise ValueError("collate needs at least one example")
-    return {field: np.stack([np.asarray(getattr(example, field)) for example in examples]).astype(np.int64) for field in FIELDS}
+    lengths = sorted({len(example.input_ids) for example in examples})
+    if len(lengths) > 1:
+        raise ValueError(f"examples of {lengths[0]} and {lengths[-1]} tokens cannot make one batch: "
+                         "make them with one max_seq_length")
+    # np.array on each field's rows, not np.stack, which first makes every SOP label an array of
+    # its own: a third of the time on 143,000 examples (0.5 s against 1.5 s, memory already mapped).
+    return {field: np.array([getattr(example, field) for example in examples], dtype=np.int64) for field in FIELDS}
 
 
 class BatchIterator:

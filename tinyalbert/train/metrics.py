@@ -12,7 +12,7 @@
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -117,13 +117,15 @@ def metrics_from_sums(sums: dict) -> dict:
     return metrics
 
 
-def evaluate(model, examples: Sequence[PretrainingExample], batch_size: int = 32, common=None) -> dict:
+def evaluate(model, examples: Sequence[PretrainingExample], batch_size: int = 32, common=None, *,
+             on_batch: Callable[[int], None] | None = None) -> dict:
     """Held-out metrics of `model` (AlbertForPreTraining, or AlbertForMaskedLM for MLM alone).
 
     Returns the metrics of the module docstring (SOP ones only for models with the SOP head),
     plus `num_masked` and `num_examples`. `common` ((vocab,) bool) names the frequent pieces;
     by default the `NUM_COMMON_PIECES` most frequent targets of `examples`. Dropout is off
-    during the evaluation and the model's mode is left as it was.
+    during the evaluation and the model's mode is left as it was. `on_batch(num_examples)` is
+    called after each batch with its number of examples, e.g. a progress bar's `advance`.
     """
     if not examples:
         raise ValueError("evaluate needs at least one example")
@@ -137,5 +139,7 @@ def evaluate(model, examples: Sequence[PretrainingExample], batch_size: int = 32
         batch = {name: asarray(model.xp, value) for name, value in host_batch.items()}
         for name, value in batch_metric_sums(model, batch, common).items():
             totals[name] = totals[name] + value if name in totals else value
+        if on_batch is not None:
+            on_batch(len(host_batch["input_ids"]))
     host = {name: float(to_numpy(value)) for name, value in totals.items()}
     return {**metrics_from_sums(host), "num_masked": int(host["num_masked"]), "num_examples": len(examples)}

@@ -11,14 +11,15 @@ A phase is work whose time grows with the corpus: reading it, training a vocabul
 it, building the examples, and the held-out evaluation after the steps. Each one writes a line
 as it starts, saying what it does and on how much ("encoding 24,000 documents (192,000
 sentences)"), so that a long wait is never silent; one that is counted (sentences encoded,
-examples evaluated; not the vocabulary or the examples, each one call that says nothing until it
-returns) draws a bar under that line on a terminal, cleared when it ends. When it ends after
-`DONE_AFTER_SECONDS` or more, a line says what it made and how long it took ("encoded 10,584,224
-tokens in 3.9 s"); a shorter one stays at its start line, so a small run gains a line per phase
-and no more. Into a file or a pipe a phase writes those one or two lines and no bar, so a log
-holds no line per batch. The work that takes the same time whatever the corpus (making the model
-and the optimizer, saving) has no line. Under mpiexec the first process alone writes: the others
-prepare the same run silently, while it says that it waits for them.
+sentences made into examples, examples evaluated; not the vocabulary, one call to SentencePiece
+that says nothing until it returns) draws a bar under that line on a terminal, cleared when it
+ends. When it ends after `DONE_AFTER_SECONDS` or more, a line says what it made and how long it
+took ("encoded 10,584,224 tokens in 3.9 s"); a shorter one stays at its start line, so a small
+run gains a line per phase and no more. Into a file or a pipe a phase writes those one or two
+lines and no bar, so a log holds no line per batch. The work that takes the same time whatever
+the corpus (making the model and the optimizer, saving) has no line. Under mpiexec the first
+process alone writes: the others prepare the same run silently, while it says that it waits for
+them.
 """
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 import numpy as np
 
@@ -289,8 +289,8 @@ def finish(loop: TrainingLoop, run: PreparedRun, summary: dict) -> dict:
         examples = run.heldout_examples
         with Phase(loop.progress.stream, f"evaluating on {len(examples):,} held-out examples", len(examples),
                    "examples") as phase:
-            summary["eval"] = evaluate(run.model, CountedExamples(examples, phase), args.eval_batch_size,
-                                       common=run.common)
+            summary["eval"] = evaluate(run.model, examples, args.eval_batch_size, common=run.common,
+                                       on_batch=phase.advance)
             phase.outcome = f"evaluated {len(examples):,} held-out examples"
         (out / EVAL_FILE).write_text(json.dumps(summary["eval"], indent=2) + "\n", encoding="utf-8")
         loop.progress.write("held-out: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
@@ -299,22 +299,6 @@ def finish(loop: TrainingLoop, run: PreparedRun, summary: dict) -> dict:
     loop.progress.write(f"done: {loop.step} steps in {loop.train_seconds / 60:.1f} minutes; "
                         f"model and tokenizer in {summary['final']}" + _also_written(out))
     return summary
-
-
-class CountedExamples(Sequence):
-    """`examples` as `evaluate` reads them, a batch (a slice) at a time, each one read counted
-    into `phase`'s bar: the examples and the results are the same."""
-
-    def __init__(self, examples: Sequence, phase: Phase):
-        self.examples, self.phase = examples, phase
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-    def __getitem__(self, index):
-        items = self.examples[index]
-        self.phase.advance(len(items) if isinstance(index, slice) else 1)
-        return items
 
 
 def _also_written(out: Path) -> str:
