@@ -90,7 +90,8 @@ def read_synsets(wordnet_dir: Path) -> list[Synset]:
     for part in PARTS_OF_SPEECH:
         path = wordnet_dir / f"data.{part}"
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: is --wordnet-dir the folder with WordNet's data.* files?")
+            raise FileNotFoundError(f"{path} not found: is --wordnet-dir the folder with WordNet's data.* files? "
+                                    "(Debian and Ubuntu: apt-get install wordnet-base puts them in /usr/share/wordnet)")
         with open(path, encoding="utf-8") as lines:
             for line in lines:
                 if line.startswith("  "):  # the licence header

@@ -1216,3 +1216,29 @@ def test_numpy_integers_are_counts_and_bools_strings_and_none_are_refused():
                          ("lr", "1e-3"), ("clip_norm", None), ("masked_lm_prob", "0.15")):
         with pytest.raises(ValueError, match=f"{field} must be"):
             TrainingArguments(corpus="c", out="o", vocab_size=100, **{field: value})
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--init-from", "tinyalbert-mini"], "--init-from brings its own config and vocabulary: leave out --config"),
+    (["--warmup-steps", 9], "--warmup-steps 9 is more than --steps 4: the warm-up must end by the last step"),
+])
+def test_options_that_exclude_each_other_are_named_as_typed(workspace, tmp_path, capsys, options, message):
+    """The command line names its options (--config), not the fields of TrainingArguments (config),
+    and only those that were given."""
+    status, stderr = run_main(tiny_cli_options(workspace, tmp_path / "run") + options, capsys)
+    assert status == 2
+    assert f"error: {message}\n" in stderr
+
+
+def test_a_stop_at_stop_names_the_option(workspace, tmp_path, capsys):
+    status, stderr = run_main(tiny_cli_options(workspace, tmp_path / "run") + ["--stop-at", 1], capsys)
+    assert status == 0, stderr
+    assert "stopped after step 1 of 4 (--stop-at 1); continue with --resume" in stderr
+
+
+def test_make_corpus_without_wordnet_says_where_wordnet_comes_from(tmp_path, capsys):
+    make_corpus = _load_make_corpus()
+    status = make_corpus.main(["--wordnet-dir", str(tmp_path), "--out", str(tmp_path / "corpus.txt")])
+    assert status == 2
+    error = capsys.readouterr().err
+    assert f"{tmp_path / 'data.noun'} not found" in error and "apt-get install wordnet-base" in error

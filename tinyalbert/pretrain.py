@@ -171,6 +171,7 @@ def arguments_from(namespace: argparse.Namespace):
             raise FileNotFoundError(f"the corpus {saved['corpus']!r} that {saved_dir} was trained on is not found "
                                     f"from {Path.cwd()}: give its path with --corpus")
         given = {**saved, **given}
+    check_option_combinations(given)
     try:
         return TrainingArguments(**given)
     except ValueError as error:  # it names its fields; the user typed options: "lr ..." -> "--lr ..."
@@ -178,6 +179,22 @@ def arguments_from(namespace: argparse.Namespace):
         if getattr(namespace, field, None) is None:  # not an option given here (or no field at all)
             raise
         raise ValueError(f"--{field.replace('_', '-')} {rest}") from None
+
+
+def check_option_combinations(given: dict) -> None:
+    """Refuse options that exclude each other, by the names typed on the command line (the same
+    checks in `TrainingArguments` name its fields, for callers from Python). --tokenizer and
+    --vocab-size are a mutually exclusive group of the parser."""
+    if given.get("init_from") is not None:
+        extra = [f"--{name.replace('_', '-')}" for name in ("config", "vocab_size") if given.get(name) is not None]
+        if extra:
+            raise ValueError(f"--init-from brings its own config and vocabulary: leave out {' and '.join(extra)}")
+    from .train.arguments import TrainingArguments
+
+    steps, warmup = given.get("steps", TrainingArguments.steps), given.get("warmup_steps")
+    if warmup is not None and warmup > steps:
+        raise ValueError(f"--warmup-steps {warmup} is more than --steps {steps}: the warm-up must end by the "
+                         "last step")
 
 
 def interrupted_note(out: Path | None) -> str:

@@ -375,6 +375,6 @@ def train(args: TrainingArguments, stream: TextIO | None = None) -> dict:
                "checkpoint": str(out / CHECKPOINT_DIR), "common_pieces": run.common.nonzero()[0].tolist()}
     if loop.step < args.steps:
         loop.progress.write(f"stopped after step {loop.step} of {args.steps} "
-                            f"({stop_reason or f'stop_at={args.stop_at}'}); continue with --resume")
+                            f"({stop_reason or f'--stop-at {args.stop_at}'}); continue with --resume")
         return summary
     return finish(loop, run, summary)
