@@ -178,6 +178,31 @@ def test_step_leaves_inputs_and_checks_keys():
         AdamW().load_state_dict({"step": 1, "momentum": np.zeros(2)})
 
 
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+@pytest.mark.parametrize("optimizer_class", [AdamW, LAMB])
+def test_step_builds_new_arrays_and_leaves_params_grads_and_an_earlier_state_alone(optimizer_class, weight_decay):
+    """The update is built in place to save temporaries: only in arrays of its own. A state_dict
+    taken before a step (a checkpoint about to be written) keeps its values, as do params and grads
+    (LayerNorm and bias entries take the branch without decay or trust ratio)."""
+    optimizer = optimizer_class(weight_decay=weight_decay)
+    params = random_params(6)
+    for step in range(2):
+        grads = random_grads(np.random.default_rng(10 + step))
+        state = optimizer.state_dict()
+        saved = {key: value if key == "step" else value.copy() for key, value in state.items()}
+        kept_params = {name: value.copy() for name, value in params.items()}
+        kept_grads = {name: value.copy() for name, value in grads.items()}
+        updated = optimizer.step(params, grads, 1e-2)
+        for key, value in saved.items():
+            np.testing.assert_array_equal(state[key], value, err_msg=key)
+        for name in params:
+            np.testing.assert_array_equal(params[name], kept_params[name], err_msg=name)
+            np.testing.assert_array_equal(grads[name], kept_grads[name], err_msg=name)
+            assert not np.shares_memory(updated[name], optimizer.exp_avg[name])
+            assert not np.array_equal(updated[name], params[name]), name
+        params = updated
+
+
 @pytest.mark.parametrize("optimizer_class", [AdamW, LAMB])
 def test_one_step_under_array_api_strict(optimizer_class):
     params = random_params(8)
