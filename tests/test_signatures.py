@@ -354,3 +354,15 @@ def test_pretrain_init_from_a_classifier_says_pretraining_trains_the_new_heads(t
     said = capsys.readouterr().err + "".join(str(w.message) for w in caught)
     assert status == 0, said
     assert "newly initialized" in said and "Pretraining trains them" in said and "down-stream" not in said, said
+
+
+@pytest.mark.reference
+def test_dtype_and_torch_dtype_together_are_refused_and_either_alone_is_honoured(saved):
+    """They are one option under two names (Auto's from_config refused both already): with both,
+    torch_dtype won without a word, even over a dtype that said otherwise."""
+    _, saved = saved()
+    with pytest.raises(ValueError, match="pass dtype or torch_dtype, not both"):
+        tinyalbert.AlbertModel.from_pretrained(saved, dtype="float64", torch_dtype="float16")
+    assert tinyalbert.AlbertModel.from_pretrained(saved, torch_dtype="float16").dtype == np.float16
+    assert tinyalbert.AlbertModel.from_pretrained(saved, dtype="float64").dtype == np.float64
+    assert tinyalbert.AlbertModel.from_pretrained(saved).dtype == np.float32

@@ -118,7 +118,7 @@ class AlbertPreTrainedModel:
 
     # -- loading and saving
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *, config=None, backend="numpy", dtype="float32",
+    def from_pretrained(cls, pretrained_model_name_or_path, *, config=None, backend="numpy", dtype=None,
                         ignore_mismatched_sizes: bool = False, seed: int = 0, revision: str = "main",
                         cache_dir=None, local_files_only: bool = False, token=None, subfolder: str = "",
                         force_download: bool = False, use_safetensors: bool | None = None, device_map=None,
@@ -155,7 +155,8 @@ class AlbertPreTrainedModel:
         `config` (an `AlbertConfig`, or where to read one) replaces the directory's `config.json`,
         as in Transformers; the caller's object is copied, not changed. `config_overrides` set
         config fields on top (`num_labels=5` gives a 5-label head even when the saved config names
-        2 labels). `torch_dtype="auto"` (or `dtype="auto"`) takes the dtype config.json names or,
+        2 labels). `dtype` (float32 when left out) and Transformers' `torch_dtype` are one option:
+        give either, not both. `torch_dtype="auto"` (or `dtype="auto"`) takes the dtype config.json names or,
         when it names none, that of the checkpoint's first floating tensor, as Transformers does.
         Head weights the checkpoint lacks are initialized as Transformers does, with a warning; a
         checkpoint tensor of another shape raises, unless `ignore_mismatched_sizes=True`
@@ -213,7 +214,10 @@ class AlbertPreTrainedModel:
         if name_or_path is not None:  # as Transformers does: the model and its config say where they came from
             config.name_or_path = name_or_path
         if torch_dtype is not None:  # Transformers' name for `dtype` ("float16", torch.float16 or "auto")
+            if dtype is not None:
+                raise ValueError(f"pass dtype or torch_dtype, not both (got dtype={dtype!r}, torch_dtype={torch_dtype!r})")
             dtype = torch_dtype
+        dtype = "float32" if dtype is None else dtype
         if directory is not None:
             tensors, source = read_checkpoint(directory, use_safetensors)
         elif state_dict is None:
