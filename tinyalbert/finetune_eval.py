@@ -14,8 +14,8 @@ from pathlib import Path
 from .cli import UsageError, check_backend_available, directory_path_problem
 from .finetune_args import ID_NAMES, FinetuneArguments
 from .finetune_loop import (BEST, STATE_FILE, check_evaluation_examples, check_positions, encode_split,
-                            evaluate_with_predictions, prediction_records, read_split, saved_checkpoint, shown_metrics,
-                            write_results)
+                            evaluate_in_phase, prediction_records, read_split, saved_checkpoint, shown_metrics,
+                            write_line, write_results)
 from .train.distributed import warnings_from_first_process
 
 # The options that make a run's features from its examples: scored with others, a run's best/
@@ -34,7 +34,8 @@ def evaluate_fine_tuned(args: FinetuneArguments, progress=True) -> dict:
     OUT/{split}_results.json and OUT/{split}_predictions.jsonl are written for each file, as a
     run's test file is. Returns {"validation": metrics or None, "test": metrics or None,
     "seconds": ..., "main_process": ...}. Under mpiexec every process evaluates, and the first
-    writes the files."""
+    writes the files. With `progress`, the first process shows each file's reading, encoding and
+    evaluation as phases on standard error, as a fine-tuning run does."""
     from .config import AlbertConfig
     from .tokenizer import AlbertTokenizer
     from .train.distributed import init_ranks
@@ -53,8 +54,9 @@ def evaluate_fine_tuned(args: FinetuneArguments, progress=True) -> dict:
     check_positions(args, args.model)
     if is_main:
         warn_of_other_features(args)
+    stream = sys.stderr if progress and is_main else None
     with warnings_from_first_process(is_main):  # every process reads the same files
-        splits = {split: read_split(args, getattr(args, split)) for split in ("validation", "test")
+        splits = {split: read_split(args, getattr(args, split), stream) for split in ("validation", "test")
                   if getattr(args, split) is not None}
         problem_type = fine_tuned_problem_type(args, config, next(iter(splits.values())))
         model = load_fine_tuned_model(args, problem_type, is_main)
@@ -65,20 +67,17 @@ def evaluate_fine_tuned(args: FinetuneArguments, progress=True) -> dict:
             path = getattr(args, split)
             check_evaluation_examples(args, path, split, examples, labels, problem_type, because,
                                       f"the id2label of --model {args.model}")
-            encoded[split] = encode_split(args, path, examples, tokenizer, labels)
+            encoded[split] = encode_split(args, path, examples, tokenizer, labels, stream)
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
     results = {"validation": None, "test": None}
     for split, examples in splits.items():
-        metrics, predictions = evaluate_with_predictions(args.task, model, examples, encoded[split], labels,
-                                                         args.batch_size, tokenizer.pad_token_id,
-                                                         args.max_answer_length, args.version_2_with_negative,
-                                                         args.null_score_diff_threshold)
+        metrics, predictions = evaluate_in_phase(args, split, model, examples, encoded[split], labels,
+                                                 tokenizer.pad_token_id, stream)
         results[split] = metrics
         if is_main:
             write_results(out, split, metrics, prediction_records(args.task, examples, predictions, labels))
-        if progress and is_main:
-            print(f"{split}: {shown_metrics(metrics)}", file=sys.stderr)
+        write_line(stream, f"{split}: {shown_metrics(metrics)}")
     return {**results, "seconds": time.perf_counter() - started, "main_process": is_main}
 
 

@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import sys
 import time
 import warnings
 import zipfile
@@ -48,6 +49,7 @@ from .task_data import (DEFAULT_COLUMNS, IGNORE_INDEX, UNLABELLED, all_integers,
 from .train.checkpoints import checkpoint_dir, write_directory_atomically
 from .train.distributed import warnings_from_first_process
 from .train.optim import AdamW, clip_grad_global_norm, linear_warmup_then_decay
+from .train.progress import Phase, Progress, format_bytes, is_terminal
 from .weights import MismatchedShapeError
 
 MAIN_METRIC = {"text-classification": "accuracy", "token-classification": "f1",
@@ -70,6 +72,11 @@ RESULTS_FILE, PREDICTIONS_FILE = "{}_results.json", "{}_predictions.jsonl"
 RESUMED_OPTIONS = ("task", "epochs", "batch_size", "lr", "warmup_ratio", "weight_decay", "clip_norm",
                    "max_seq_length", "seed")
 STATE_FIELDS = {"epoch": int, "step": int, "best": (dict, type(None)), "history": list, "args": dict}
+# What an example of each task is called in the progress output.
+EXAMPLE_NOUNS = {"text-classification": "examples", "token-classification": "sentences",
+                 "question-answering": "questions", "multiple-choice": "questions"}
+
+
 def problem_type_of(args: FinetuneArguments, train_examples: list[dict]) -> str | None:
     """The problem type of a text classification (None for the other tasks): --problem-type when
     given, else what the train file's labels make it (`problem_type_of_labels`: multi-label for
@@ -84,21 +91,34 @@ def problem_type_of(args: FinetuneArguments, train_examples: list[dict]) -> str 
     return args.problem_type or problem_type_of_labels(args.train, train_examples)
 
 
-def read_split(args: FinetuneArguments, path) -> list[dict]:
+def read_split(args: FinetuneArguments, path, stream=None) -> list[dict]:
     """The examples of one file of the run (train, validation or test), read with the task's
     columns, id names, label separator and layout, and SQuAD v2.0's questions without an answer
-    with version_2_with_negative."""
-    return read_task_file(args.task, path, args.label_separator, columns_of(args), args.tag_names, args.label_names,
-                          args.layout, args.version_2_with_negative)
+    with version_2_with_negative. With `stream`, a phase of the progress output says so
+    (`tinyalbert.train.progress.Phase`): a line as it starts, and one with the time it took."""
+    noun = EXAMPLE_NOUNS[args.task]
+    size = f" ({format_bytes(Path(path).stat().st_size)})" if Path(path).is_file() else ""
+    with Phase(stream, f"reading {path}{size}") as phase:
+        examples = read_task_file(args.task, path, args.label_separator, columns_of(args), args.tag_names,
+                                  args.label_names, args.layout, args.version_2_with_negative)
+        phase.outcome = f"read {len(examples):,} {noun}"
+    return examples
 
 
-def encode_split(args: FinetuneArguments, path, examples: list[dict], tokenizer, labels) -> list[dict]:
-    """The features of one file's examples; an example that cannot be encoded is named with its file."""
+def encode_split(args: FinetuneArguments, path, examples: list[dict], tokenizer, labels, stream=None) -> list[dict]:
+    """The features of one file's examples; an example that cannot be encoded is named with its file.
+    With `stream`, a phase of the progress output, with a bar of the examples encoded on a terminal."""
     label_ids = None if labels is None else {label: i for i, label in enumerate(labels)}
-    try:
-        return encode_examples(args.task, examples, tokenizer, args.max_seq_length, label_ids, args.doc_stride)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+    noun = EXAMPLE_NOUNS[args.task]
+    with Phase(stream, f"encoding {len(examples):,} {noun} of {path}", len(examples), noun) as phase:
+        try:
+            features = encode_examples(args.task, examples, tokenizer, args.max_seq_length, label_ids,
+                                       args.doc_stride, on_progress=phase.advance)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        windows = f" into {len(features):,} windows" if len(features) != len(examples) else ""
+        phase.outcome = f"encoded {len(examples):,} {noun}{windows}"
+    return features
 
 
 def check_room(args: FinetuneArguments, examples: list[dict]) -> None:
@@ -109,13 +129,14 @@ def check_room(args: FinetuneArguments, examples: list[dict]) -> None:
                          f"pass --max-seq-length {shortest} or more")
 
 
-def load_data(args: FinetuneArguments, tokenizer):
+def load_data(args: FinetuneArguments, tokenizer, stream=None):
     """(labels or None, train examples, encoded train, validation examples, encoded validation).
     labels: the class names or tags, None for a regression (`problem_type_of`) and for the tasks
     without a label list (question answering, multiple choice). The test file, when there is
-    one, is read by `load_test_file` with these labels."""
-    train_examples = read_split(args, args.train)
-    validation_examples = read_split(args, args.validation)
+    one, is read by `load_test_file` with these labels. With `stream`, each file's reading and
+    encoding is a phase of the progress output."""
+    train_examples = read_split(args, args.train, stream)
+    validation_examples = read_split(args, args.validation, stream)
     problem_type = problem_type_of(args, train_examples)
     if problem_type is not None:
         check_label_kinds(args.train, train_examples, problem_type, problem_type_reason(args))
@@ -139,8 +160,8 @@ def load_data(args: FinetuneArguments, tokenizer):
     check_room(args, train_examples)
     check_evaluation_examples(args, args.validation, "validation", validation_examples, labels, problem_type,
                               problem_type_reason(args), args.train)
-    train_encoded = encode_split(args, args.train, train_examples, tokenizer, labels)
-    validation_encoded = encode_split(args, args.validation, validation_examples, tokenizer, labels)
+    train_encoded = encode_split(args, args.train, train_examples, tokenizer, labels, stream)
+    validation_encoded = encode_split(args, args.validation, validation_examples, tokenizer, labels, stream)
     return labels, train_examples, train_encoded, validation_examples, validation_encoded
 
 
@@ -149,13 +170,14 @@ def problem_type_reason(args: FinetuneArguments) -> str:
     return "--problem-type is" if args.problem_type else f"the labels of {args.train} make the problem"
 
 
-def load_test_file(args: FinetuneArguments, tokenizer, labels, problem_type: str | None) -> tuple[list, list]:
+def load_test_file(args: FinetuneArguments, tokenizer, labels, problem_type: str | None,
+                   stream=None) -> tuple[list, list]:
     """(examples, encoded) of the test file of a fine-tuning run, checked as the validation file
     is, against the train file's labels, before any training: a mistake in it fails fast."""
-    examples = read_split(args, args.test)
+    examples = read_split(args, args.test, stream)
     check_evaluation_examples(args, args.test, "test", examples, labels, problem_type, problem_type_reason(args),
                               args.train)
-    return examples, encode_split(args, args.test, examples, tokenizer, labels)
+    return examples, encode_split(args, args.test, examples, tokenizer, labels, stream)
 
 
 def check_evaluation_examples(args: FinetuneArguments, path, role: str, examples: list[dict], labels,
@@ -328,14 +350,15 @@ def predict_features(task: str, model, encoded: list[dict], batch_size: int, pad
 
 
 def predictions_and_loss(task: str, model, encoded: list[dict], batch_size: int, pad_id: int,
-                         with_loss: bool = True) -> tuple[list, float | None]:
+                         with_loss: bool = True, on_batch=None) -> tuple[list, float | None]:
     """(one prediction per feature, the loss) over the batches of `encoded`, in order, each from
     one forward pass. The loss (None for question answering, or without `with_loss`) is averaged
     as Transformers' Trainer averages eval_loss: each batch's mean loss (`batch_loss`) weighted
     by the batch's rows (examples; windows for token classification), over all rows. For the
     losses that are a mean per example that is the mean over the examples, whatever the batches;
     a token classification's batch mean is over its labelled tokens, so its loss depends on the
-    batch size, as the Trainer's depends on --per_device_eval_batch_size."""
+    batch size, as the Trainer's depends on --per_device_eval_batch_size. `on_batch(count)`, when
+    given, is called after each batch with its number of features (a progress bar's step)."""
     with_loss = with_loss and task in TASKS_WITH_LOSS
     predictions, weighted_losses = [], []
     for begin in range(0, len(encoded), batch_size):
@@ -345,6 +368,8 @@ def predictions_and_loss(task: str, model, encoded: list[dict], batch_size: int,
         predictions += batch_predictions(task, model, chunk, output)
         if with_loss:
             weighted_losses.append(len(chunk) * batch_loss(task, model, output.logits, batch["labels"]))
+        if on_batch is not None:
+            on_batch(len(chunk))
     if not with_loss:
         return predictions, None
     return predictions, (math.fsum(weighted_losses) / len(encoded) if encoded else math.nan)
@@ -363,14 +388,15 @@ def evaluate(task: str, model, examples: list[dict], encoded: list[dict], labels
 def evaluate_with_predictions(task: str, model, examples: list[dict], encoded: list[dict], labels, batch_size: int,
                               pad_id: int, max_answer_length: int = MAX_ANSWER_LENGTH,
                               version_2_with_negative: bool = False,
-                              null_score_diff_threshold: float = NULL_SCORE_DIFF_THRESHOLD) -> tuple[dict, list]:
+                              null_score_diff_threshold: float = NULL_SCORE_DIFF_THRESHOLD,
+                              on_batch=None) -> tuple[dict, list]:
     """(metrics, predictions): `evaluate`'s metrics, and what the model predicted for each
     example, in the file's terms: a class name; a multi-label example's class names (in the
     order of `labels`); a regression's value; a sentence's tags, one per word (`sentence_tags`);
     a question's answer text ("" for none, with `version_2_with_negative`: SQuAD v2.0's scores);
     a multiple-choice example's choice index. The metrics end with the validation `loss`
-    (`predictions_and_loss`), but for question answering."""
-    predictions, loss = predictions_and_loss(task, model, encoded, batch_size, pad_id)
+    (`predictions_and_loss`, which calls `on_batch`), but for question answering."""
+    predictions, loss = predictions_and_loss(task, model, encoded, batch_size, pad_id, on_batch=on_batch)
     scores, shown = task_scores(task, model, examples, encoded, predictions, labels, max_answer_length,
                                 version_2_with_negative, null_score_diff_threshold)
     return (scores if loss is None else {**scores, "loss": loss}), shown
@@ -836,11 +862,12 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     "history": [...], "test": the test file's metrics (None without one, or while epochs are
     left), "seconds": ..., "main_process": False on every process of an mpiexec job but the
     first}. With `eval_only`, `evaluate_fine_tuned`'s result instead.
-    With `progress`, a progress line goes to standard error: redrawn in place on a terminal,
-    a line about every tenth of an epoch into a file or a notebook."""
+    With `progress`, the progress goes to standard error: the phases of reading and encoding each
+    file and of each evaluation (a line as each starts, a bar on a terminal, the time it took),
+    and the steps of each epoch, a line redrawn in place on a terminal, a line about every tenth
+    of an epoch into a file or a notebook."""
     from .tokenizer import AlbertTokenizer
     from .train.distributed import barrier, init_ranks
-    from .train.progress import Progress
 
     if args.eval_only:
         from .finetune_eval import evaluate_fine_tuned
@@ -865,11 +892,13 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
         state = {"losses": [], **saved, "args": dataclasses.asdict(args), "train_fingerprint": fingerprint}
     tokenizer = AlbertTokenizer.from_pretrained(source)
     check_positions(args, source)
+    stream = sys.stderr if progress and is_main else None  # the phases' and the notes' lines
     with warnings_from_first_process(is_main):  # every process reads the same files
-        labels, train_examples, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer)
+        labels, train_examples, train_encoded, validation_examples, validation_encoded = load_data(args, tokenizer,
+                                                                                                   stream)
         problem_type = problem_type_of(args, train_examples)
         test_examples, test_encoded = (None, None) if args.test is None else load_test_file(args, tokenizer, labels,
-                                                                                           problem_type)
+                                                                                           problem_type, stream)
     if args.resume:
         check_resumed_problem_type(source, problem_type)  # first: another problem type has other labels too
         check_resumed_labels(source, labels)
@@ -889,21 +918,22 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
     best_by, started = main_metric(args.task, labels, problem_type), time.perf_counter()
     pad_id = tokenizer.pad_token_id
     last_epoch = args.epochs if args.stop_after is None else min(args.epochs, state["epoch"] + args.stop_after)
-    bar = Progress(total_steps, state["step"]) if progress and is_main else None
-    shown_every = 1 if bar is None or bar.interactive else max(1, steps_per_epoch // 10)  # a log stays readable
+    shown_every = 1 if stream is None or is_terminal(stream) else max(1, steps_per_epoch // 10)  # a log stays readable
     split = len(train_encoded) > len(train_examples) or len(validation_encoded) > len(validation_examples)
-    if bar is not None and (args.task == "question-answering" or split):  # a step per window, not per example
-        bar.write(windows_line(args, len(train_examples), len(train_encoded), len(validation_examples),
-                               len(validation_encoded)))
-    if bar is not None and args.task == "token-classification" and best_by != MAIN_METRIC[args.task]:
-        bar.write(tags_note(labels))
+    if args.task == "question-answering" or split:  # a step per window, not per example
+        write_line(stream, windows_line(args, len(train_examples), len(train_encoded), len(validation_examples),
+                                        len(validation_encoded)))
+    if args.task == "token-classification" and best_by != MAIN_METRIC[args.task]:
+        write_line(stream, tags_note(labels))
     ids_note = (class_ids_note(labels) if args.task == "text-classification" and args.label_names is None
                 and labels and all_integers(labels) else None)
-    if bar is not None and ids_note:
-        bar.write(ids_note)
+    if ids_note:
+        write_line(stream, ids_note)
     for epoch in range(state["epoch"], last_epoch):
         order = np.random.default_rng([args.seed, epoch]).permutation(len(train_encoded))
         model.train(rng=np.random.default_rng([args.seed, epoch, 1] + ([] if ranks is None else [ranks.rank])))
+        # A bar of its own for each epoch's steps, closed before the evaluation's phase draws its lines.
+        bar = Progress(total_steps, state["step"], stream=stream) if stream is not None else None
         for index in range(steps_per_epoch):
             chunk = [train_encoded[i] for i in order[index * args.batch_size:(index + 1) * args.batch_size]]
             batch = collate(args.task, chunk, pad_id)
@@ -912,34 +942,54 @@ def finetune(args: FinetuneArguments, progress=True) -> dict:
             state["losses"].append([state["step"], loss])  # the loss curve's points
             if bar is not None and ((index + 1) % shown_every == 0 or index + 1 == steps_per_epoch):
                 bar.update(state["step"], {"loss": loss, "lr": lr})
+        if bar is not None:
+            bar.close()
         model.eval()
-        metrics = evaluate(args.task, model, validation_examples, validation_encoded, labels, args.batch_size, pad_id,
-                           args.max_answer_length, args.version_2_with_negative, args.null_score_diff_threshold)
+        metrics, _ = evaluate_in_phase(args, "validation", model, validation_examples, validation_encoded, labels,
+                                       pad_id, stream)
         metrics = {"epoch": epoch + 1, "step": state["step"], **metrics}
         record_epoch(out if is_main else None, metrics, best_by, state, model, tokenizer, optimizer)
         if ranks is not None:  # no process runs ahead of a checkpoint it could be asked to resume from
             barrier(ranks, "waiting for the first process to write the checkpoint")
-        if bar is not None:
-            bar.write(f"epoch {epoch + 1}/{args.epochs}: {shown_metrics(metrics)}")
+        write_line(stream, f"epoch {epoch + 1}/{args.epochs}: {shown_metrics(metrics)}")
     test_metrics = None
     if args.test is not None and state["epoch"] == args.epochs:  # the best epoch is final: score it once
         best_model = load_best_model(args, out, is_main)
-        test_metrics, predictions = evaluate_with_predictions(args.task, best_model, test_examples, test_encoded, labels,
-                                                              args.batch_size, pad_id, args.max_answer_length,
-                                                              args.version_2_with_negative,
-                                                              args.null_score_diff_threshold)
+        test_metrics, predictions = evaluate_in_phase(args, "test", best_model, test_examples, test_encoded, labels,
+                                                      pad_id, stream)
         if is_main:
             write_results(out, "test", test_metrics, prediction_records(args.task, test_examples, predictions, labels))
-        if bar is not None:
-            bar.write(f"test: {shown_metrics(test_metrics)} (the model of epoch {state['best']['epoch']}, "
-                      f"{out / BEST})")
-    elif args.test is not None and bar is not None:
-        bar.write(f"test: not scored yet, with {args.epochs - state['epoch']} epoch(s) left (the best epoch may "
-                  "change): --resume with --test scores the best epoch's model once the last one is done")
-    if bar is not None:
-        bar.close()
+        write_line(stream, f"test: {shown_metrics(test_metrics)} (the model of epoch {state['best']['epoch']}, "
+                           f"{out / BEST})")
+    elif args.test is not None:
+        write_line(stream, f"test: not scored yet, with {args.epochs - state['epoch']} epoch(s) left (the best epoch "
+                           "may change): --resume with --test scores the best epoch's model once the last one is done")
     return {"best": state["best"], "best_by": best_by, "history": state["history"], "test": test_metrics,
             "seconds": time.perf_counter() - started, "main_process": is_main}
+
+
+def evaluate_in_phase(args: FinetuneArguments, role: str, model, examples: list[dict], encoded: list[dict], labels,
+                      pad_id: int, stream=None) -> tuple[dict, list]:
+    """`evaluate_with_predictions` on one file of the run (`role`: "validation" or "test") with
+    the run's options; with `stream`, as a phase of the progress output: a line as it starts, a
+    bar of the features scored on a terminal, and the time it took."""
+    noun = EXAMPLE_NOUNS[args.task]
+    windows = f" ({len(encoded):,} windows)" if len(encoded) != len(examples) else ""
+    with Phase(stream, f"evaluating on {len(examples):,} {role} {noun}{windows}", len(encoded),
+               "windows" if windows else noun) as phase:
+        result = evaluate_with_predictions(args.task, model, examples, encoded, labels, args.batch_size, pad_id,
+                                           args.max_answer_length, args.version_2_with_negative,
+                                           args.null_score_diff_threshold, on_batch=phase.advance)
+        phase.outcome = f"evaluated {len(examples):,} {role} {noun}"
+    return result
+
+
+def write_line(stream, line: str) -> None:
+    """A line of the progress output, when there is one (`stream`: None under --quiet, and on every
+    process of an mpiexec job but the first)."""
+    if stream is not None:
+        stream.write(line + "\n")
+        stream.flush()
 
 
 def load_best_model(args: FinetuneArguments, out: Path, is_main: bool):

@@ -38,16 +38,21 @@ import re
 import string
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from .jsonfile import parse_json
-from .train.text import read_utf8
+from .train.text import collector_paused, read_utf8
 
 TASKS = ("text-classification", "token-classification", "question-answering", "multiple-choice")
 IGNORE_INDEX = -100
 MAX_QUESTION_TOKENS = 64
 DOC_STRIDE = 128  # run_qa.py's default overlap of a question's context windows
+# Examples per call of the tokenizer in `encode_examples`: one call for a whole file would hold
+# every text's pieces, as strings, at once (gigabytes for MNLI's 393k pairs); a call per text
+# would pay SentencePiece's cost per call for each one.
+ENCODING_CHUNK = 1000
 # A label that is a number, as a CSV reader that infers column types (pandas, `datasets`) reads
 # one: digits with an optional sign, decimal point and exponent. (Python's float() would take
 # "1_000", "nan" and "infinity" too.) INTEGER: a number written without a point or an exponent.
@@ -815,8 +820,18 @@ def _piece_ids(tokenizer, text: str) -> list[int]:
     return tokenizer.convert_tokens_to_ids(tokenizer.tokenize(text))
 
 
+def piece_ids_of_texts(tokenizer, texts: list[str]) -> list[list[int]]:
+    """The piece ids of each text, no [CLS] or [SEP], from one call of the tokenizer: what
+    `_piece_ids` gives text by text, but SentencePiece is called once for them all, where a call
+    per word would cost more than the word's own encoding (a SQuAD file has millions of words)."""
+    if not texts:
+        return []
+    return tokenizer(list(texts), add_special_tokens=False, return_token_type_ids=False,
+                     return_attention_mask=False, verbose=False)["input_ids"]
+
+
 def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int, label_ids: dict | None,
-                    doc_stride: int | None = None) -> list[dict]:
+                    doc_stride: int | None = None, on_progress=None) -> list[dict]:
     """Token ids (with [CLS]/[SEP]), token types and training targets for every example; for
     question answering, for every window of every context (`encode_question`: one feature or
     more per question, in the questions' order; `doc_stride` None: `default_doc_stride`), and for
@@ -824,31 +839,103 @@ def encode_examples(task: str, examples: list[dict], tokenizer, max_length: int,
     the example's index).
     Text classification with `label_ids` None is a regression: each target is the label's number
     (a float; checked beforehand by `regression_targets`); a multi-label example's target is
-    its `multi_hot` list of floats."""
-    if task == "text-classification":
-        pairs = [(e["text"], e["text_pair"]) if e["text_pair"] is not None else e["text"] for e in examples]
-        # token_type_ids asked for: a tokenizer whose model_input_names leave them out would not give them
-        encoded = tokenizer(pairs, truncation=True, max_length=max_length, return_token_type_ids=True)
-        if label_ids is None:
-            targets = [label_number(str(e["label"])) for e in examples]
-        else:
-            targets = [multi_hot(e["label"], label_ids) if isinstance(e["label"], list) else label_ids[str(e["label"])]
-                       for e in examples]
-        return [{"input_ids": ids, "token_type_ids": types, "label": target}
-                for ids, types, target in zip(encoded["input_ids"], encoded["token_type_ids"], targets)]
-    if task == "multiple-choice":
-        return [encode_choices(example, tokenizer, max_length) for example in examples]
+    its `multi_hot` list of floats.
+
+    The examples are encoded ENCODING_CHUNK at a time, each chunk's texts (or words) in one call
+    of the tokenizer, and `on_progress(count)`, when given, is called after each chunk with the
+    number of examples it held (a progress bar's step). A SQuAD context is cut into words and
+    pieces once (`encode_context`), however many questions it has."""
+    features = []
     doc_stride = default_doc_stride(max_length) if doc_stride is None else doc_stride
-    if task == "token-classification":
-        features = []
-        for index, e in enumerate(examples):
-            try:
-                sentence = encode_tagged_words(e["tokens"], e["tags"], tokenizer, max_length, label_ids, doc_stride)
-            except ValueError as error:
-                raise ValueError(f"line {e['line']}: {error}") from None
-            features += [{**feature, "sentence": index} for feature in sentence]
-        return features
-    return [feature for e in examples for feature in encode_question(e, tokenizer, max_length, doc_stride)]
+    contexts = {}  # question answering: each context's EncodedContext, shared by its questions
+    with collector_paused():
+        for begin in range(0, len(examples), ENCODING_CHUNK):
+            chunk = examples[begin:begin + ENCODING_CHUNK]
+            if task == "text-classification":
+                features += _encode_texts(chunk, tokenizer, max_length, label_ids)
+            elif task == "multiple-choice":
+                features += _encode_choice_examples(chunk, tokenizer, max_length)
+            elif task == "token-classification":
+                features += _encode_sentences(chunk, begin, tokenizer, max_length, label_ids, doc_stride)
+            else:
+                features += _encode_questions(chunk, contexts, tokenizer, max_length, doc_stride)
+            if on_progress is not None:
+                on_progress(len(chunk))
+    return features
+
+
+def _encode_texts(examples: list[dict], tokenizer, max_length: int, label_ids: dict | None) -> list[dict]:
+    """The features of text-classification examples (`encode_examples`), in one tokenizer call."""
+    pairs = [(e["text"], e["text_pair"]) if e["text_pair"] is not None else e["text"] for e in examples]
+    # token_type_ids asked for: a tokenizer whose model_input_names leave them out would not give them
+    encoded = tokenizer(pairs, truncation=True, max_length=max_length, return_token_type_ids=True,
+                        return_attention_mask=False)
+    if label_ids is None:
+        targets = [label_number(str(e["label"])) for e in examples]
+    else:
+        targets = [multi_hot(e["label"], label_ids) if isinstance(e["label"], list) else label_ids[str(e["label"])]
+                   for e in examples]
+    return [{"input_ids": ids, "token_type_ids": types, "label": target}
+            for ids, types, target in zip(encoded["input_ids"], encoded["token_type_ids"], targets)]
+
+
+def _encode_choice_examples(examples: list[dict], tokenizer, max_length: int) -> list[dict]:
+    """`encode_choices` of each multiple-choice example, the pairs of them all in one tokenizer
+    call (a call per example took 18 times as long). Examples cut in different ways, or a pair
+    that cannot be cut (a question too long for its choice), go one at a time: `encode_choices`
+    names the example."""
+    truncations = {example.get("truncation", LAYOUT_TRUNCATION[None]) for example in examples}  # a file's: one
+    encoded = None
+    if len(truncations) == 1:
+        pairs = [(example["question"], choice) for example in examples for choice in example["choices"]]
+        try:
+            encoded = tokenizer(pairs, truncation=truncations.pop(), max_length=max_length, return_token_type_ids=True,
+                                return_attention_mask=False)
+        except ValueError:  # only_second cannot cut a question
+            encoded = None
+    if encoded is None:
+        return [encode_choices(example, tokenizer, max_length) for example in examples]
+    features, start = [], 0
+    for example in examples:
+        stop = start + len(example["choices"])
+        features.append({"input_ids": encoded["input_ids"][start:stop],
+                         "token_type_ids": encoded["token_type_ids"][start:stop], "label": example["label"]})
+        start = stop
+    return features
+
+
+def _encode_sentences(examples: list[dict], first_index: int, tokenizer, max_length: int, label_ids: dict | None,
+                      doc_stride: int) -> list[dict]:
+    """The windows of tagged sentences (`encode_tagged_words`), the words of them all tokenized in
+    one call; `sentence`: the index of each window's sentence, counted from `first_index`."""
+    word_pieces = iter(piece_ids_of_texts(tokenizer, [word for e in examples for word in e["tokens"]]))
+    features = []
+    for index, e in enumerate(examples, start=first_index):
+        own_pieces = [next(word_pieces) for _ in e["tokens"]]
+        try:
+            sentence = encode_tagged_words(e["tokens"], e["tags"], tokenizer, max_length, label_ids, doc_stride,
+                                           word_pieces=own_pieces)
+        except ValueError as error:
+            raise ValueError(f"line {e['line']}: {error}") from None
+        features += [{**feature, "sentence": index} for feature in sentence]
+    return features
+
+
+def _encode_questions(examples: list[dict], contexts: dict, tokenizer, max_length: int, doc_stride: int) -> list[dict]:
+    """The windows of SQuAD questions (`encode_question`): their questions tokenized in one call,
+    and so are the words of the contexts not in `contexts` yet (context text -> EncodedContext),
+    which are added to it."""
+    new = list(dict.fromkeys(e["context"] for e in examples if e["context"] not in contexts))
+    words = [context_words(context) for context in new]
+    word_pieces = iter(piece_ids_of_texts(tokenizer, [context[start:end] for context, spans in zip(new, words)
+                                                      for start, end in spans]))
+    for context, spans in zip(new, words):
+        contexts[context] = EncodedContext(spans, *join_word_pieces([next(word_pieces) for _ in spans],
+                                                                    tokenizer.unk_token_id))
+    questions = piece_ids_of_texts(tokenizer, [e["question"] for e in examples])
+    return [feature for e, question in zip(examples, questions)
+            for feature in encode_question(e, tokenizer, max_length, doc_stride, question_pieces=question,
+                                           context=contexts[e["context"]])]
 
 
 def encode_choices(example: dict, tokenizer, max_length: int) -> dict:
@@ -872,21 +959,28 @@ def word_piece_ids(words: list[str], tokenizer) -> tuple[list[int], list[int]]:
     """(pieces, piece_words): the piece ids of the words, each word tokenized on its own (a word
     with no piece, such as a lone control character, becomes `<unk>`, so that it can still be
     tagged or answered), and the index of the word each piece belongs to."""
+    return join_word_pieces([_piece_ids(tokenizer, word) for word in words], tokenizer.unk_token_id)
+
+
+def join_word_pieces(word_pieces: list[list[int]], unk_token_id: int) -> tuple[list[int], list[int]]:
+    """(pieces, piece_words) of words whose piece ids are `word_pieces`, one list per word, as
+    `word_piece_ids` gives them: a word of no piece becomes `unk_token_id`."""
     pieces, piece_words = [], []
-    for index, word in enumerate(words):
-        word_pieces = _piece_ids(tokenizer, word) or [tokenizer.unk_token_id]
-        pieces += word_pieces
-        piece_words += [index] * len(word_pieces)
+    for index, own in enumerate(word_pieces):
+        own = own or [unk_token_id]
+        pieces += own
+        piece_words += [index] * len(own)
     return pieces, piece_words
 
 
 def encode_tagged_words(words, tags, tokenizer, max_length: int, label_ids: dict | None,
-                        doc_stride: int) -> list[dict]:
+                        doc_stride: int, word_pieces: list[list[int]] | None = None) -> list[dict]:
     """The features of one tagged sentence: [CLS] window [SEP] for each window of its pieces
     (`window_starts`: windows of `max_length` - 2 pieces, neighbours sharing `doc_stride`; one
     window when the sentence fits), so that no word is cut off. A word's tag goes on its first
     piece, -100 on its other pieces, on [CLS] and [SEP], and on the pieces a window holds of a word
-    that started in the window before.
+    that started in the window before. `word_pieces`: the piece ids of each word, when the caller
+    has tokenized them already (`encode_examples` does, the words of many sentences in one call).
 
     Besides the model's inputs and `labels`, a feature lists for each word whose first piece it
     holds: `first_pieces`, that piece's position; `word_ids`, the word's index in the sentence;
@@ -897,7 +991,10 @@ def encode_tagged_words(words, tags, tokenizer, max_length: int, label_ids: dict
     unknown = [tag for tag in tags if label_ids is not None and tag not in label_ids]
     if unknown:
         raise ValueError(f"tag {unknown[0]!r} does not occur in the training file (known: {sorted(label_ids)})")
-    pieces, piece_words = word_piece_ids(words, tokenizer)
+    if word_pieces is None:
+        pieces, piece_words = word_piece_ids(words, tokenizer)
+    else:
+        pieces, piece_words = join_word_pieces(word_pieces, tokenizer.unk_token_id)
     width = max_length - 2  # [CLS] window [SEP]
     if len(pieces) > width and doc_stride >= width:  # the windows would never move on
         smaller = f"pass --doc-stride {width - 1} or less, or " if width > 1 else ""
@@ -997,7 +1094,21 @@ def _question_room_problem(example: dict, question_pieces: int, max_length: int,
     return None
 
 
-def encode_question(example: dict, tokenizer, max_length: int, doc_stride: int) -> list[dict]:
+class EncodedContext(NamedTuple):
+    """A SQuAD context cut into words and pieces (`encode_context`), once for all its questions."""
+    word_spans: list[tuple[int, int]]  # (start, end) characters of each word (`context_words`)
+    pieces: list[int]  # the piece ids of the whole context, word after word
+    piece_words: list[int]  # the index of the word each piece belongs to
+
+
+def encode_context(context: str, tokenizer) -> EncodedContext:
+    """The words of `context` (split at SQUAD_WHITESPACE) and their pieces (`word_piece_ids`)."""
+    words = context_words(context)
+    return EncodedContext(words, *word_piece_ids([context[start:end] for start, end in words], tokenizer))
+
+
+def encode_question(example: dict, tokenizer, max_length: int, doc_stride: int,
+                    question_pieces: list[int] | None = None, context: EncodedContext | None = None) -> list[dict]:
     """The features of one question: [CLS] question [SEP] window [SEP] for each window of its
     context (`window_starts`: windows of the room left beside the question, `doc_stride` pieces
     shared between neighbours), each with the answer's token span, or [CLS] (position 0) when
@@ -1007,12 +1118,16 @@ def encode_question(example: dict, tokenizer, max_length: int, doc_stride: int) 
     The slow tokenizer has no character offsets, so the context is split into whitespace words
     (whose offsets are known) and each word into pieces; a piece maps back to its word. A feature
     keeps `piece_words` (the word index of each of its context pieces), `word_spans` (the
-    context's words, shared by the question's features) and the question's `id`, so that the
-    evaluation can gather the features of a question and read an answer back from any of them.
+    context's words, shared by the features of every question on that context) and the
+    question's `id`, so that the evaluation can gather the features of a question and read an
+    answer back from any of them. `question_pieces` (the question's piece ids) and `context`
+    (`encode_context` of its context) are computed here unless the caller has them already
+    (`encode_examples` tokenizes many questions at once, and each context once).
     """
-    question = _piece_ids(tokenizer, example["question"])[:MAX_QUESTION_TOKENS]
-    words = context_words(example["context"])
-    pieces, piece_words = word_piece_ids([example["context"][start:end] for start, end in words], tokenizer)
+    if question_pieces is None:
+        question_pieces = _piece_ids(tokenizer, example["question"])
+    question = question_pieces[:MAX_QUESTION_TOKENS]
+    words, pieces, piece_words = encode_context(example["context"], tokenizer) if context is None else context
     problem = _question_room_problem(example, len(question), max_length, doc_stride, len(pieces))
     if problem:
         raise ValueError(problem)

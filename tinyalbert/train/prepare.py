@@ -12,14 +12,12 @@ collapse measured by `final_layer_cosine`).
 """
 from __future__ import annotations
 
-import gc
 import hashlib
 import re
 import shutil
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple, Sequence, TextIO
+from typing import Callable, NamedTuple, Sequence, TextIO
 
 import numpy as np
 
@@ -32,7 +30,7 @@ from .masking import Masking, SpecialIds, word_start_ids_from_pieces
 from .metrics import common_pieces
 from .optim import LAMB, AdamW
 from .progress import Phase, format_bytes
-from .text import corpus_files, encode_documents, read_documents
+from .text import collector_paused, corpus_files, encode_documents, read_documents
 
 # Shares of the corpus's tokens that are <unk>, the piece for a word the tokenizer cannot spell
 # (another script, say). From the first the run goes on with a warning; at the second it stops.
@@ -69,27 +67,6 @@ def corpus_fingerprint(documents: Sequence[Sequence[str]]) -> str:
 def corpus_bytes(corpus) -> int:
     """The size of the corpus's files, in bytes (FileNotFoundError names a missing corpus)."""
     return sum(file.stat().st_size for file in corpus_files(corpus))
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off within the block, and back as it was after it.
-
-    Encoding a corpus and building its examples make millions of lists and tuples that all stay
-    alive and hold no reference cycles for the collector to free. Left on, it runs after every
-    700 new ones and walks those made so far again and again: on a 12.9 MB corpus (234,000
-    sentences), encoding took 2.7 s with it and 1.7 s without, and building the examples 1.5 s
-    and 1.2 s (3.1 s and 2.9 s with --masking static); the peak memory grew by 5% at most.
-    Reading the corpus (strings, which the collector does not track) gains nothing, so it runs
-    with the collector on.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def prepare_tokenizer(args: TrainingArguments, documents, out: Path, model_max_length: int, *,
