@@ -247,11 +247,13 @@ def test_transformers_loader_options_at_their_defaults_are_accepted(saved, name)
 
 
 @pytest.mark.parametrize("name, value", [("load_in_8bit", True), ("load_in_4bit", True), ("gguf_file", "m.gguf"),
-                                         ("tp_plan", "auto"), ("tp_size", 2), ("use_kernels", True)])
+                                         ("tp_plan", "auto"), ("tp_size", 2), ("use_kernels", True),
+                                         ("adapter_name", "mine"), ("adapter_kwargs", {"revision": "v2"})])
 def test_torch_only_loader_options_are_refused_by_name(tmp_path, name, value):
     tinyalbert.AlbertForMaskedLM(tinyalbert.AlbertConfig(**SMALL)).save_pretrained(tmp_path)
-    with pytest.raises(ValueError, match=f"{name}={value!r}"):
+    with pytest.raises(ValueError) as refused:
         tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, **{name: value})
+    assert f"{name}={value!r}" in str(refused.value)  # Transformers would load a PEFT adapter, quantize, ...
 
 
 # --- AlbertConfig --------------------------------------------------------------------------------------
@@ -366,3 +368,30 @@ def test_dtype_and_torch_dtype_together_are_refused_and_either_alone_is_honoured
     assert tinyalbert.AlbertModel.from_pretrained(saved, torch_dtype="float16").dtype == np.float16
     assert tinyalbert.AlbertModel.from_pretrained(saved, dtype="float64").dtype == np.float64
     assert tinyalbert.AlbertModel.from_pretrained(saved).dtype == np.float32
+
+
+def test_a_bad_attn_implementation_is_the_callers_not_the_config_files(tmp_path):
+    """The argument was checked while reading config.json, and the error named that file."""
+    tinyalbert.AlbertForMaskedLM(tinyalbert.AlbertConfig(**SMALL)).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="attn_implementation='bogus'") as refused:
+        tinyalbert.AlbertForMaskedLM.from_pretrained(tmp_path, attn_implementation="bogus")
+    assert "config.json" not in str(refused.value)
+
+
+def test_from_config_reads_torch_dtype_none_as_not_given():
+    """Transformers takes torch_dtype=None as the default; it became the dtype 'None' here."""
+    config = tinyalbert.AlbertConfig(**SMALL)
+    assert tinyalbert.AutoModel.from_config(config, torch_dtype=None).dtype == np.float32
+    assert tinyalbert.AutoModel.from_config(config, dtype=None, torch_dtype="float16").dtype == np.float16
+    with pytest.raises(ValueError, match="pass dtype or torch_dtype, not both"):
+        tinyalbert.AutoModel.from_config(config, dtype="float64", torch_dtype="float16")
+
+
+def test_a_pipeline_takes_torch_dtype_in_model_kwargs_once():
+    """`pipeline(..., model_kwargs={"torch_dtype": ...})` is Transformers' way too; given there and
+    as pipeline's own argument, Transformers refuses it, and so does tinyalbert."""
+    loaded = tinyalbert.pipeline("fill-mask", model="tinyalbert-mini", model_kwargs={"torch_dtype": "float16"})
+    assert loaded.model.dtype == np.float16
+    with pytest.raises(ValueError, match="torch_dtype is given twice"):
+        tinyalbert.pipeline("fill-mask", model="tinyalbert-mini", torch_dtype="float16",
+                            model_kwargs={"torch_dtype": "float16"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings
 
 from .config import AlbertConfig, check_attn_implementation
-from .models import AlbertForMaskedLM, AlbertForPreTraining, AlbertModel
+from .models import AlbertForMaskedLM, AlbertForPreTraining, AlbertModel, chosen_dtype
 from .task_models import (
     AlbertForMultipleChoice, AlbertForQuestionAnswering, AlbertForSequenceClassification, AlbertForTokenClassification,
 )
@@ -39,11 +39,7 @@ class _AutoClass:
         them). Transformers' `torch_dtype` is read as `dtype`; `attn_implementation` may be "eager"
         or "sdpa" (tinyalbert computes attention one way, which both name); `trust_remote_code` is
         accepted and changes nothing."""
-        if "torch_dtype" in kwargs:
-            torch_dtype = kwargs.pop("torch_dtype")
-            if "dtype" in kwargs:
-                raise ValueError("pass dtype or torch_dtype, not both")
-            kwargs["dtype"] = str(torch_dtype).removeprefix("torch.")
+        kwargs["dtype"] = chosen_dtype(kwargs.pop("dtype", None), kwargs.pop("torch_dtype", None))
         check_attn_implementation(kwargs.pop("attn_implementation", None))
         kwargs.pop("trust_remote_code", None)
         return cls.albert_class(config, **kwargs)

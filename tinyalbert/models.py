@@ -23,7 +23,7 @@ from .backend import (
     array_namespace, asarray, backend_for_device, device_of_map, dtype_name, get_backend, get_dtype, is_torch_tensor,
     names_a_device, to_numpy,
 )
-from .config import AlbertConfig, pruned_heads_map
+from .config import AlbertConfig, check_attn_implementation, pruned_heads_map
 from .nn.albert import albert_body_forward
 from .nn.embeddings import embedding_lookup
 from .nn.encoder import layer_prefix, weights_below
@@ -169,6 +169,8 @@ class AlbertPreTrainedModel:
             config_overrides.pop(name)
         for name in set(config_overrides) & set(INERT_LOADER_OPTIONS):
             _check_inert_loader_option(name, config_overrides.pop(name))
+        if "attn_implementation" in config_overrides:  # the caller's, checked before anything is read
+            check_attn_implementation(config_overrides["attn_implementation"])
         if "use_auth_token" in config_overrides:  # Transformers' older name for token
             token = config_overrides.pop("use_auth_token") if token is None else token
         model_options = {}
@@ -213,11 +215,7 @@ class AlbertPreTrainedModel:
         _check_pad_token_id(config, config_source)  # before the weights are read
         if name_or_path is not None:  # as Transformers does: the model and its config say where they came from
             config.name_or_path = name_or_path
-        if torch_dtype is not None:  # Transformers' name for `dtype` ("float16", torch.float16 or "auto")
-            if dtype is not None:
-                raise ValueError(f"pass dtype or torch_dtype, not both (got dtype={dtype!r}, torch_dtype={torch_dtype!r})")
-            dtype = torch_dtype
-        dtype = "float32" if dtype is None else dtype
+        dtype = chosen_dtype(dtype, torch_dtype)
         if directory is not None:
             tensors, source = read_checkpoint(directory, use_safetensors)
         elif state_dict is None:
@@ -710,11 +708,11 @@ def _host_array(value):
 
 
 # Options of Transformers' from_pretrained for downloads, devices and torch's loader: accepted, no effect
-# here. ALBERT does not generate and has no adapters: Transformers ignores those options for it too.
+# here. ALBERT does not generate: Transformers ignores `generation_config` for it too.
 IGNORED_LOADER_OPTIONS = frozenset({
     "proxies", "resume_download", "mirror", "_fast_init", "offload_folder", "offload_state_dict", "offload_buffers",
     "max_memory", "weights_only", "_from_auto", "_from_pipeline", "from_auto_class", "_commit_hash",
-    "generation_config", "adapter_name", "adapter_kwargs",
+    "generation_config",
 })
 # Options of Transformers' from_pretrained that ask for something torch-only (quantization, GGUF,
 # tensor parallelism, hub kernels): accepted at these, their defaults, and refused with a reason otherwise.
@@ -726,15 +724,27 @@ INERT_LOADER_OPTIONS = {
     "tp_size": (None, "tensor parallelism is torch.distributed's"),
     "device_mesh": (None, "tensor parallelism is torch.distributed's"),
     "use_kernels": (False, "Hub kernels are torch code"),
+    "adapter_name": ("default", "PEFT adapters are not loaded"),
+    "adapter_kwargs": ({}, "PEFT adapters are not loaded"),
 }
 
 
 def _check_inert_loader_option(name: str, value) -> None:
     """Accept an `INERT_LOADER_OPTIONS` option at its default; else say why tinyalbert cannot honour it."""
     default, why = INERT_LOADER_OPTIONS[name]
-    if value is not default and value != default:
+    if value is not None and value is not default and value != default:  # None: not given
         raise ValueError(f"from_pretrained(..., {name}={value!r}): tinyalbert computes in float32, float16 or "
                          f"float64 NumPy/CuPy arrays on one device; {why}")
+
+
+def chosen_dtype(dtype=None, torch_dtype=None):
+    """The dtype a loader is asked for: `dtype`, or Transformers' name for the same option,
+    `torch_dtype` ("float16", torch.float16 or "auto"); None is not given. Both given is refused,
+    neither is float32."""
+    if dtype is not None and torch_dtype is not None:
+        raise ValueError(f"pass dtype or torch_dtype, not both (got dtype={dtype!r}, torch_dtype={torch_dtype!r})")
+    chosen = torch_dtype if dtype is None else dtype
+    return "float32" if chosen is None else chosen
 
 
 def _auto_dtype(config: AlbertConfig, tensors: dict) -> str:

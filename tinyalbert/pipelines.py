@@ -420,7 +420,7 @@ def pipeline(task: str = "fill-mask", model=None, *, tokenizer=None, top_k=NOT_G
             raise ValueError("pass device or device_map, not both: they might name different devices")
         device = device_of_map(device_map)
     from .hub import DEFAULT_MODEL, resolve_model_dir
-    from .models import AlbertForMaskedLM
+    from .models import AlbertForMaskedLM, chosen_dtype
 
     model_class = AlbertForMaskedLM
     if task != "fill-mask":
@@ -438,8 +438,12 @@ def pipeline(task: str = "fill-mask", model=None, *, tokenizer=None, top_k=NOT_G
         directory = resolve_model_dir(model, revision=revision, token=token, **where)
         # A device is checked before the weights are read, so that a missing GPU fails fast.
         backend = backend if device is None else backend_for_device(_device_name(device), get_backend(backend))
-        model = model_class.from_pretrained(directory, backend=backend, dtype=dtype if torch_dtype is None else torch_dtype,
-                                            **model_kwargs)
+        loading_dtype = dtype if torch_dtype is None else torch_dtype
+        if "torch_dtype" in model_kwargs or "dtype" in model_kwargs:  # as Transformers takes them there
+            if torch_dtype is not None:
+                raise ValueError("torch_dtype is given twice, to pipeline() and in model_kwargs: give it once")
+            loading_dtype = chosen_dtype(model_kwargs.pop("dtype", None), model_kwargs.pop("torch_dtype", None))
+        model = model_class.from_pretrained(directory, backend=backend, dtype=loading_dtype, **model_kwargs)
     elif model_kwargs:
         raise ValueError("model_kwargs are for loading a model; this one is already built")
     elif device is not None or torch_dtype is not None:  # a built model moves, as Transformers moves it
