@@ -1242,3 +1242,14 @@ def test_make_corpus_without_wordnet_says_where_wordnet_comes_from(tmp_path, cap
     assert status == 2
     error = capsys.readouterr().err
     assert f"{tmp_path / 'data.noun'} not found" in error and "apt-get install wordnet-base" in error
+
+
+def test_a_resumed_runs_warmup_above_fewer_steps_is_named_as_the_checkpoints(workspace, tmp_path, capsys):
+    """--resume --steps N below the checkpoint's warm-up: the error named --warmup-steps as if
+    it had been typed."""
+    out = tmp_path / "run"
+    status, stderr = run_main(tiny_cli_options(workspace, out) + ["--warmup-steps", 3, "--stop-at", 1], capsys)
+    assert status == 0, stderr
+    status, stderr = run_main(["--corpus", workspace["corpus"], "--out", out, "--resume", "--steps", 2], capsys)
+    assert status == 2
+    assert "error: --warmup-steps 3 (the checkpoint's) is more than --steps 2" in stderr

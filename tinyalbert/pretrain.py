@@ -171,7 +171,7 @@ def arguments_from(namespace: argparse.Namespace):
             raise FileNotFoundError(f"the corpus {saved['corpus']!r} that {saved_dir} was trained on is not found "
                                     f"from {Path.cwd()}: give its path with --corpus")
         given = {**saved, **given}
-    check_option_combinations(given)
+    check_option_combinations(given, typed={name for name, value in vars(namespace).items() if value is not None})
     try:
         return TrainingArguments(**given)
     except ValueError as error:  # it names its fields; the user typed options: "lr ..." -> "--lr ..."
@@ -181,10 +181,11 @@ def arguments_from(namespace: argparse.Namespace):
         raise ValueError(f"--{field.replace('_', '-')} {rest}") from None
 
 
-def check_option_combinations(given: dict) -> None:
+def check_option_combinations(given: dict, typed: set) -> None:
     """Refuse options that exclude each other, by the names typed on the command line (the same
-    checks in `TrainingArguments` name its fields, for callers from Python). --tokenizer and
-    --vocab-size are a mutually exclusive group of the parser."""
+    checks in `TrainingArguments` name its fields, for callers from Python). `given`: the run's
+    options, a resumed run's checkpoint's included; `typed`: those on this command line. --tokenizer
+    and --vocab-size are a mutually exclusive group of the parser."""
     if given.get("init_from") is not None:
         extra = [f"--{name.replace('_', '-')}" for name in ("config", "vocab_size") if given.get(name) is not None]
         if extra:
@@ -193,8 +194,9 @@ def check_option_combinations(given: dict) -> None:
 
     steps, warmup = given.get("steps", TrainingArguments.steps), given.get("warmup_steps")
     if warmup is not None and warmup > steps:
-        raise ValueError(f"--warmup-steps {warmup} is more than --steps {steps}: the warm-up must end by the "
-                         "last step")
+        whose = "" if "warmup_steps" in typed else " (the checkpoint's)"
+        raise ValueError(f"--warmup-steps {warmup}{whose} is more than --steps {steps}: the warm-up must end by "
+                         "the last step")
 
 
 def interrupted_note(out: Path | None) -> str:
