@@ -95,7 +95,8 @@ def read_split(args: FinetuneArguments, path, stream=None) -> list[dict]:
     """The examples of one file of the run (train, validation or test), read with the task's
     columns, id names, label separator and layout, and SQuAD v2.0's questions without an answer
     with version_2_with_negative. With `stream`, a phase of the progress output says so
-    (`tinyalbert.train.progress.Phase`): a line as it starts, and one with the time it took."""
+    (`tinyalbert.train.progress.Phase`): a line as it starts, and one with the time it took when
+    that was a second or more."""
     noun = EXAMPLE_NOUNS[args.task]
     size = f" ({format_bytes(Path(path).stat().st_size)})" if Path(path).is_file() else ""
     with Phase(stream, f"reading {path}{size}") as phase:
@@ -972,7 +973,7 @@ def evaluate_in_phase(args: FinetuneArguments, role: str, model, examples: list[
                       pad_id: int, stream=None) -> tuple[dict, list]:
     """`evaluate_with_predictions` on one file of the run (`role`: "validation" or "test") with
     the run's options; with `stream`, as a phase of the progress output: a line as it starts, a
-    bar of the features scored on a terminal, and the time it took."""
+    bar of the features scored on a terminal, and the time it took when that was a second or more."""
     noun = EXAMPLE_NOUNS[args.task]
     windows = f" ({len(encoded):,} windows)" if len(encoded) != len(examples) else ""
     with Phase(stream, f"evaluating on {len(examples):,} {role} {noun}{windows}", len(encoded),

@@ -266,7 +266,8 @@ class AlbertPreTrainedModel:
         `remove_duplicate=False` the tied decoder's names follow too (`predictions.decoder.weight`,
         `predictions.decoder.bias`). A `prefix` is joined with a dot, as torch joins it ("model"
         gives "model.albert..."). `recurse=False` yields nothing, as in Transformers, where every
-        parameter belongs to a submodule."""
+        parameter belongs to a submodule. The order is `state_dict()`'s, with the tied names last:
+        match parameters with torch's by name, not by position."""
         if not recurse:
             return
         named = {**self.state_dict(), **({} if remove_duplicate else self._tied_decoder())}
