@@ -6,6 +6,14 @@ predictions as a table, or as JSON lines with `--json`.
 
 With `--task`, the other pipelines run on a model fine-tuned for them, with one JSON line per text.
 
+JSON lines (`--json`, and every `--task`) stream: standard input is read as it is needed and the
+results of each batch of `--batch-size` texts are written at once, so `cat texts.txt | python -m
+tinyalbert.predict --json > out.jsonl` holds one batch, not the file, and a text at line 40,000
+that the model cannot take ends the run there, naming that line, with the results before it
+written. While results go to a file or a pipe and standard error is a terminal, it counts the
+texts done and their rate. The table waits for every text, to align its columns. A reader that
+goes away (`| head`) ends the run quietly.
+
 Mistakes a user can make (no `[MASK]`, a text too long, an unknown model, a broken config.json,
 weights that are NaN, a checkpoint without the head the task needs, an option the task does not
 use, no GPU for `cupy`, a bad `--top-k`) end with one line `error: ...` on standard error and
@@ -14,6 +22,7 @@ exit status 2; warnings come before it as `warning: ...` lines.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import math
@@ -21,10 +30,12 @@ import os
 import re
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from .cli import (OneLineErrorParser, UsageError, check_backend_available, int_at_least, print_error,
                   show_warning_on_one_line)
+from .train.progress import is_terminal
 
 EXIT_USAGE = 2
 MAX_TEXT_COLUMN = 40  # wider texts are shortened in the table (the sequence column shows them whole)
@@ -99,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "probabilities over the whole vocabulary")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per text, {\"text\": ..., \"predictions\": ...}, where "
-                             "predictions has the structure of Transformers' fill-mask pipeline output")
+                             "predictions has the structure of Transformers' fill-mask pipeline output; written "
+                             "a batch at a time as standard input is read")
     parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
                         help="array library running the model: numpy (CPU) or cupy (CUDA GPU) (default: %(default)s)")
     parser.add_argument("--dtype", choices=("float32", "float16", "float64"), default="float32",
@@ -153,14 +165,15 @@ def question_limit(model, tokenizer) -> int:
     return max(0, min(64, max_seq_len - 3 - doc_stride))
 
 
-def check_task_lengths(args, texts: list[str], model, tokenizer) -> None:
-    """Without --truncate, refuse a text the task pipeline would cut (token-classification cuts
-    quietly, text-classification fails with advice for the Python API), as fill-mask does."""
+def check_task_lengths(args, batch: list[tuple[str, str]], model, tokenizer) -> None:
+    """Without --truncate, refuse a text of `batch` ((where, text) pairs) the task pipeline would
+    cut (token-classification cuts quietly, text-classification fails with advice for the Python
+    API), as fill-mask does."""
     from .task_pipelines import fitting_length
 
     if args.truncate or tagged_in_windows(args):
         return
-    for text in texts:
+    for where, text in batch:
         pieces = len(tokenizer.tokenize(text))
         if args.task == "question-answering":  # the context is read in windows: only the question is cut
             what, length, limit = "question", pieces, question_limit(model, tokenizer)
@@ -169,8 +182,8 @@ def check_task_lengths(args, texts: list[str], model, tokenizer) -> None:
         if length > limit:
             windows = " or an --aggregation-strategy other than none to tag it in windows" \
                 if args.task == "token-classification" else ""
-            raise UsageError(f"{what} {shorten(text, 60)!r} is {length} tokens long, but the model takes at most "
-                             f"{limit}; pass --truncate to cut it{windows}")
+            raise UsageError(f"{where}: {what} {shorten(text, 60)!r} is {length} tokens long, but the model takes "
+                             f"at most {limit}; pass --truncate to cut it{windows}")
 
 
 def tagged_in_windows(args) -> bool:
@@ -196,37 +209,89 @@ def task_pipeline_options(args, model, tokenizer) -> dict:
     return options
 
 
-def run_task(args, texts: list[str], stdout) -> int:
-    """A task pipeline on the texts, one JSON line {"text", "predictions"} per text."""
+def run_task(args, texts: Iterator[tuple[str, str]], stdout) -> int:
+    """A task pipeline on the texts ((where, text) pairs), one JSON line {"text", "predictions"}
+    per text, written --batch-size texts at a time."""
     from .pipelines import pipeline
 
     model, tokenizer = load_model(args)
-    check_task_lengths(args, texts, model, tokenizer)
     options = task_pipeline_options(args, model, tokenizer)
     task_pipeline = pipeline(args.task, model=model, tokenizer=tokenizer, batch_size=args.batch_size, **options)
     # top_k in the call: a text-classification text then gives its K labels as one flat list.
     call_options = {} if args.top_k is None else {"top_k": args.top_k}
     if args.handle_impossible_answer:
         call_options["handle_impossible_answer"] = True
-    with texts_progress(len(texts), 1) as bar:
-        for text in texts:
-            output = task_pipeline(question=text, context=args.context, **call_options) \
-                if args.task == "question-answering" else task_pipeline(text, **call_options)
-            bar.write(json.dumps({"text": text, "predictions": output}, ensure_ascii=False), file=stdout)
-            bar.update(1)
-    stdout.flush()
+
+    def predict_batch(batch: list[tuple[str, str]]) -> list:
+        check_task_lengths(args, batch, model, tokenizer)
+        if args.task == "question-answering":
+            return [task_pipeline(question=text, context=args.context, **call_options) for _, text in batch]
+        return [task_pipeline(text, **call_options) for _, text in batch]
+
+    write_json_lines(texts, predict_batch, args.batch_size, stdout, len(args.texts) or None)
     return 0
 
 
-def texts_progress(count: int, batch_size: int, stream=None):
-    """A tqdm bar on standard error over `count` texts, drawn only for more than one batch and on a
-    terminal (a log file or a pipe stays clean), and cleared when done."""
+def write_json_lines(texts: Iterator[tuple[str, str]], predict_batch, batch_size: int, stdout,
+                     count: int | None = None) -> None:
+    """One JSON line {"text", "predictions"} per text, written and flushed `batch_size` texts at a
+    time as `texts` ((where, text) pairs, `count` of them, None: not known) are read, so that a
+    long input is never held whole, the results come as they are made, and an error at a later
+    line leaves those before it written."""
+    from .pipelines import batches
+
+    done = 0
+    with StreamProgress(batch_size, stdout, count) as progress:
+        for batch in batches(texts, batch_size):
+            try:
+                outputs = predict_batch(batch)
+            except UsageError as error:
+                if done:
+                    raise UsageError(f"{error}; the {done:,} texts before it were written") from None
+                raise
+            stdout.write("".join(json.dumps({"text": text, "predictions": output}, ensure_ascii=False,
+                                            allow_nan=False) + "\n" for (_, text), output in zip(batch, outputs)))
+            stdout.flush()
+            done += len(batch)
+            progress.update(len(batch))
+
+
+class StreamProgress:
+    """Texts done, and their rate, on standard error while results stream into a file or a pipe
+    (on a terminal the results themselves show progress). Quiet for one batch or fewer, and when
+    standard error is not a terminal (a log stays clean)."""
+
+    def __init__(self, batch_size: int, stdout, count: int | None = None, stream=None):
+        self.stream, self.count = sys.stderr if stream is None else stream, count
+        self.shown = is_terminal(self.stream) and not is_terminal(stdout)
+        self.batch_size, self.done, self.bar = batch_size, 0, None
+
+    def __enter__(self) -> StreamProgress:
+        return self
+
+    def update(self, count: int) -> None:
+        self.done += count
+        if self.bar is None and self.shown and self.done > self.batch_size:  # the second batch: a long input
+            self.bar = texts_progress(self.count, 0, self.stream, initial=self.done)
+        elif self.bar is not None:
+            self.bar.update(count)
+
+    def __exit__(self, *exc_info) -> bool:
+        if self.bar is not None:
+            self.bar.close()
+        return False
+
+
+def texts_progress(count: int | None, batch_size: int, stream=None, initial: int = 0):
+    """A tqdm bar on standard error over `count` texts (None: not known, a count and a rate), drawn
+    only for more than one batch and on a terminal (a log file or a pipe stays clean), and cleared
+    when done."""
     from tqdm import tqdm
 
     stream = sys.stderr if stream is None else stream
-    shown = count > batch_size and hasattr(stream, "isatty") and stream.isatty()
-    return tqdm(total=count, unit="text", file=stream, disable=not shown, leave=False, dynamic_ncols=True,
-                mininterval=0, miniters=1)  # each update is a batch or a text: slow enough to draw them all
+    shown = (count is None or count > batch_size) and is_terminal(stream)
+    return tqdm(total=count, initial=initial, unit=" texts", file=stream, disable=not shown, leave=False,
+                dynamic_ncols=True, mininterval=0, miniters=1)  # each update is a batch: slow enough to draw them all
 
 
 def whole_word_pieces(tokenizer) -> list[str]:
@@ -238,28 +303,30 @@ def whole_word_pieces(tokenizer) -> list[str]:
     return [piece for piece in tokenizer.get_vocab() if piece.startswith(SPIECE_UNDERLINE) and piece[1:2].isalnum()]
 
 
-def read_texts(arguments: list[str], stdin) -> list[str]:
-    """The texts given as arguments, else the non-blank lines of `stdin`; each must be UTF-8."""
+def read_texts(arguments: list[str], stdin) -> Iterator[tuple[str, str]]:
+    """The texts given as arguments, else the non-blank lines of `stdin`, as (where, text) pairs,
+    where names the argument or line ("line 40000 of standard input") for an error about it. Each
+    must be UTF-8. Lines are read as they are needed; an input with no text at all is refused now."""
     if arguments:
         for number, text in enumerate(arguments, start=1):
             check_utf8(text, f"TEXT argument {number}")
-        return list(arguments)
+        return iter([(f"TEXT argument {number}", text) for number, text in enumerate(arguments, start=1)])
     if stdin is None:
         raise UsageError("no texts given and no standard input to read them from (see --help)")
     if stdin.isatty():
         print("reading texts from standard input, one per line; end with Ctrl-D", file=sys.stderr)
-    texts = [line.rstrip("\r\n") for line in stdin_lines(stdin)]
-    texts = [text for text in texts if text.strip()]
-    if not texts:
+    texts = ((f"line {number} of standard input", line.rstrip("\r\n")) for number, line in stdin_lines(stdin))
+    texts = ((where, text) for where, text in texts if text.strip())
+    first = next(texts, None)
+    if first is None:
         raise UsageError("no texts given: pass them as arguments or one per line on standard input (see --help)")
-    return texts
+    return itertools.chain([first], texts)
 
 
-def stdin_lines(stdin) -> list[str]:
-    """The lines of standard input as UTF-8 text, read as bytes where possible so that a line that
-    is not UTF-8 can be named by its number."""
+def stdin_lines(stdin) -> Iterator[tuple[int, str]]:
+    """The lines of standard input as UTF-8 text, with their numbers, as they are read; read as
+    bytes where possible so that a line that is not UTF-8 can be named by its number."""
     raw = getattr(stdin, "buffer", None)
-    lines = []
     for number, line in enumerate(stdin if raw is None else raw, start=1):
         where = f"line {number} of standard input"
         if isinstance(line, bytes):
@@ -268,8 +335,7 @@ def stdin_lines(stdin) -> list[str]:
             except UnicodeDecodeError as error:
                 raise UsageError(not_utf8_message(where, line[error.start], error.start + 1)) from None
         check_utf8(line, where)
-        lines.append(line)
-    return lines
+        yield number, line
 
 
 def check_utf8(text: str, where: str) -> None:
@@ -404,13 +470,14 @@ def missing_weights_message(args, model, loading: dict) -> str:
     return message + f" fine-tune it for {args.task} first (python -m tinyalbert.finetune --task {args.task} ...)"
 
 
-def check_scores(texts: list[str], outputs: list, dtype: str) -> None:
-    """Refuse to print scores that are not numbers (a float16 overflow, say): JSON has no NaN."""
-    for text, output in zip(texts, outputs):
+def check_scores(batch: list[tuple[str, str]], outputs: list, dtype: str) -> None:
+    """Refuse to print scores that are not numbers (a float16 overflow, say): JSON has no NaN.
+    `batch`: the texts as (where, text) pairs, `outputs` their predictions."""
+    for (where, text), output in zip(batch, outputs):
         for predictions in predictions_per_mask(output):
             if not all(math.isfinite(prediction["score"]) for prediction in predictions):
                 hint = "; try --dtype float32" if dtype == "float16" else ""
-                raise UsageError(f"the model gave scores that are not numbers (NaN or inf) for text "
+                raise UsageError(f"{where}: the model gave scores that are not numbers (NaN or inf) for text "
                                  f"{shorten(text, 60)!r}{hint}")
 
 
@@ -466,40 +533,54 @@ def run(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
     texts = read_texts(args.texts, stdin)
     if args.task != "fill-mask":
         return run_task(args, texts, stdout)
-    from .pipelines import MissingMaskError, TextTooLongError, pipeline
+    from .pipelines import pipeline
 
     model, tokenizer = load_model(args)
+    # The targets are the pipeline's own: looked up (and warned about) once, not for every batch.
+    targets = whole_word_pieces(tokenizer) if args.whole_words else args.targets
     fill_mask = pipeline("fill-mask", model=model, tokenizer=tokenizer, top_k=args.top_k or DEFAULT_TOP_K,
-                         batch_size=args.batch_size, truncation=args.truncate)
+                         batch_size=args.batch_size, truncation=args.truncate, targets=targets)
 
-    bar = texts_progress(len(texts), args.batch_size)
-    try:
-        targets = whole_word_pieces(fill_mask.tokenizer) if args.whole_words else args.targets
+    def predict_batch(batch: list[tuple[str, str]]) -> list:
+        outputs = fill_masks(fill_mask, batch)
+        check_scores(batch, outputs, args.dtype)
+        return outputs
+
+    if args.json:
+        write_json_lines(texts, predict_batch, args.batch_size, stdout, len(args.texts) or None)
+        return 0
+    # The table is aligned over all its rows: it is printed once every text is done.
+    texts = list(texts)
+    with texts_progress(len(texts), args.batch_size) as bar:
         outputs = []
         for begin in range(0, len(texts), args.batch_size):  # one batch at a time, for the progress bar
-            batch = texts[begin:begin + args.batch_size]
-            batch_outputs = fill_mask(batch, targets=targets)
-            outputs += [batch_outputs] if len(batch) == 1 else batch_outputs  # a batch of one comes unwrapped
-            bar.update(len(batch))
-    except MissingMaskError as error:
-        if error.truncated_to:
-            raise UsageError(f"no {error.mask_token} left in text {shorten(error.text, 60)!r} after --truncate "
-                             f"cut it to {error.truncated_to} tokens: put {error.mask_token} nearer the start") from None
-        raise UsageError(f"no {error.mask_token} in text {shorten(error.text, 60)!r}: put {error.mask_token} "
-                         f"where a token should be predicted{other_case_hint(error.text, error.mask_token)}") from None
-    except TextTooLongError as error:
-        raise UsageError(f"text {shorten(error.text, 60)!r} is {error.length} tokens long, but the model takes "
-                         f"at most {error.limit}; pass --truncate to cut it") from None
-    finally:
-        bar.close()
-    check_scores(texts, outputs, args.dtype)
-    if args.json:
-        for text, output in zip(texts, outputs):
-            stdout.write(json.dumps({"text": text, "predictions": output}, ensure_ascii=False, allow_nan=False) + "\n")
-    else:
-        stdout.write(format_table(texts, outputs) + "\n")
+            outputs += predict_batch(texts[begin:begin + args.batch_size])
+            bar.update(min(args.batch_size, len(texts) - begin))
+    stdout.write(format_table([text for _, text in texts], outputs) + "\n")
     stdout.flush()
     return 0
+
+
+def fill_masks(fill_mask, batch: list[tuple[str, str]]) -> list:
+    """The fill-mask pipeline's result for each text of `batch` ((where, text) pairs); a text it
+    cannot take is one UsageError naming where it was."""
+    from .pipelines import MissingMaskError, TextTooLongError
+
+    texts = [text for _, text in batch]
+    try:
+        outputs = fill_mask(texts)
+    except (MissingMaskError, TextTooLongError) as error:
+        where = next(where for where, text in batch if text == error.text)
+        if isinstance(error, TextTooLongError):
+            raise UsageError(f"{where}: text {shorten(error.text, 60)!r} is {error.length} tokens long, but the model "
+                             f"takes at most {error.limit}; pass --truncate to cut it") from None
+        if error.truncated_to:
+            raise UsageError(f"{where}: no {error.mask_token} left in text {shorten(error.text, 60)!r} after "
+                             f"--truncate cut it to {error.truncated_to} tokens: put {error.mask_token} nearer "
+                             "the start") from None
+        raise UsageError(f"{where}: no {error.mask_token} in text {shorten(error.text, 60)!r}: put {error.mask_token} "
+                         f"where a token should be predicted{other_case_hint(error.text, error.mask_token)}") from None
+    return [outputs] if len(texts) == 1 else outputs  # a list of one text comes unwrapped
 
 
 def main(argv: list[str] | None = None) -> int:
