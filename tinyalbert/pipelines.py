@@ -25,6 +25,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from .backend import backend_for_device, device_of_map, get_backend, to_numpy
+from .nn.losses import IGNORE_INDEX
 from .nn.softmax import softmax
 
 logger = logging.getLogger(__name__)
@@ -259,7 +260,7 @@ class FillMaskPipeline:
         Texts are sorted by length and run in padded batches of `batch_size`, so that a batch wastes
         little on padding.
         """
-        xp, pad_id = self.model.xp, self.tokenizer.pad_token_id
+        pad_id = self.tokenizer.pad_token_id
         pad_id = 0 if pad_id is None else pad_id
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         logits_per_text: list[np.ndarray | None] = [None] * len(encoded)
@@ -268,19 +269,18 @@ class FillMaskPipeline:
             seq = max(len(encoded[i]) for i in batch)
             input_ids = np.full((len(batch), seq), pad_id, dtype=np.int64)
             attention_mask = np.zeros((len(batch), seq), dtype=np.int64)
-            flat_positions = []
+            at_masks = np.full((len(batch), seq), IGNORE_INDEX, dtype=np.int64)
             for row, i in enumerate(batch):
                 input_ids[row, : len(encoded[i])] = encoded[i]
                 attention_mask[row, : len(encoded[i])] = 1
-                flat_positions.extend(row * seq + p for p in mask_positions[i])
-            # return_dict=True: a config.json may say `"return_dict": false`, which would give a tuple.
-            logits = self.model(input_ids=input_ids, attention_mask=attention_mask,
-                                token_type_ids=np.zeros_like(input_ids), output_hidden_states=False,
-                                output_attentions=False, return_dict=True).logits  # (batch, seq, vocab)
-            vocab = logits.shape[-1]
-            # Only the masked rows leave the device.
-            rows = xp.take(xp.reshape(logits, (len(batch) * seq, vocab)), xp.asarray(flat_positions), axis=0)
-            rows = to_numpy(rows)
+                at_masks[row, mask_positions[i]] = 0  # any id: only where they are matters
+            # The MLM head at the mask positions alone, as pretraining runs it at its labelled
+            # ones (`labelled_only`): the same logits for those rows, without the vocabulary-wide
+            # decoder at every other position (an eighth of the time of a fill-mask call).
+            # `prediction_logits` is (masks, vocab) in the order of the flattened positions.
+            _, outputs, _ = self.model._pretraining(input_ids, at_masks, None, attention_mask,
+                                                    np.zeros_like(input_ids), labelled_only=True)
+            rows = to_numpy(outputs.prediction_logits)  # only the masked rows leave the device
             offset = 0
             for i in batch:
                 count = len(mask_positions[i])
