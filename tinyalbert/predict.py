@@ -533,7 +533,7 @@ def run(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
     texts = read_texts(args.texts, stdin)
     if args.task != "fill-mask":
         return run_task(args, texts, stdout)
-    from .pipelines import pipeline
+    from .pipelines import batches, pipeline
 
     model, tokenizer = load_model(args)
     # The targets are the pipeline's own: looked up (and warned about) once, not for every batch.
@@ -553,9 +553,9 @@ def run(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
     texts = list(texts)
     with texts_progress(len(texts), args.batch_size) as bar:
         outputs = []
-        for begin in range(0, len(texts), args.batch_size):  # one batch at a time, for the progress bar
-            outputs += predict_batch(texts[begin:begin + args.batch_size])
-            bar.update(min(args.batch_size, len(texts) - begin))
+        for batch in batches(iter(texts), args.batch_size):  # one batch at a time, for the progress bar
+            outputs += predict_batch(batch)
+            bar.update(len(batch))
     stdout.write(format_table([text for _, text in texts], outputs) + "\n")
     stdout.flush()
     return 0
